@@ -1,0 +1,13 @@
+//! Domain types of safemesh, pure: administrative codes and levels, sectors, hazards and their
+//! lifecycle events, directives and their responses, roll-up summaries.
+//!
+//! Nothing here does I/O. Every other crate speaks these types; the protobuf and SQL shapes are
+//! converted at their edges.
+#![forbid(unsafe_code)]
+
+mod code;
+pub mod division;
+mod error;
+
+pub use code::{AdminCode, Level};
+pub use error::Error;
