@@ -11,3 +11,9 @@ mod error;
 
 pub use code::{AdminCode, Level};
 pub use error::Error;
+pub mod directive;
+pub mod hazard;
+mod sector;
+pub mod summary;
+
+pub use sector::{canonical_sector, sector_names};

@@ -1,1 +1,20 @@
+//! Persistence behind one `Store` API: documents (compacted snapshot + incremental chunks), the
+//! node-wide sequence number, per-link cursors and peer heads, and the query projections (hazards,
+//! directives, summaries) written in the same transaction as their document.
+//!
+//! SQLite (WAL, `synchronous = FULL`) is the embedded default. All writes go through one [`Writer`] at a
+//! time, so the sequence numbers commit in order and a document is never written from a stale copy.
+//! "Did anything change" is answered from SQL; documents are loaded lazily through a bounded cache.
+#![forbid(unsafe_code)]
 
+mod cache;
+mod error;
+mod project;
+mod store;
+
+pub use error::Error;
+pub use project::{DirectiveRow, HazardFilter, HazardRow, SummaryRow};
+pub use store::{ChangedDoc, LinkRow, Store, StoredDoc, Writer};
+
+/// Version of the stored format this build writes (stored in `meta.format`).
+pub const FORMAT_VERSION: i64 = 1;

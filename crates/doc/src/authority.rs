@@ -1,0 +1,264 @@
+//! 写入权限 — the write-authority check (DESIGN §4), run on every hop before anything is stored.
+//!
+//! Incoming changes are applied to a scratch copy; then every operation of every new change is mapped to
+//! the path it writes (through the object's parents, including values that lost a conflict) and checked
+//! against the kind's table for the change's actor code. Checking operations rather than a visible diff
+//! means a forbidden write cannot hide behind a conflict it loses. One violation rejects the batch.
+
+use automerge::{AutoCommit, Change, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue};
+use automerge::legacy::{Key, ObjectId, Op, OpType};
+use safemesh_model::AdminCode;
+use safemesh_model::hazard::EventKind;
+
+use crate::{Error, Header, Kind, actor, read};
+
+/// Where a batch of changes comes from, which bounds whose changes it may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A child link: only actors inside the child's subtree (relays pass their subtree's changes up).
+    Child(AdminCode),
+    /// The parent link: any actor, each still held to the path rules.
+    Parent(AdminCode),
+    /// This node's own API.
+    Local,
+}
+
+/// The outcome of a successful check: the document with the changes applied and the header it has.
+pub struct Checked {
+    pub doc: AutoCommit,
+    pub header: Header,
+    /// Changes that were new to the base document.
+    pub applied: usize,
+}
+
+/// Applies `changes` to a copy of `base` (or to a new document) and checks every new change.
+/// `base` is left untouched; on error nothing of the batch is kept.
+pub fn check_and_apply(doc_id: &str, base: Option<&mut AutoCommit>, changes: Vec<Change>, origin: &Origin) -> Result<Checked, Error> {
+    let (mut scratch, base_header) = match base {
+        Some(b) => {
+            let h = Header::read(b)?;
+            (b.fork(), Some(h))
+        }
+        None => (AutoCommit::new(), None),
+    };
+    let fresh: Vec<Change> = changes.into_iter().filter(|c| scratch.get_change_by_hash(&c.hash()).is_none()).collect();
+    if fresh.is_empty() {
+        let header = match base_header {
+            Some(h) => h,
+            None => Header::read(&scratch)?,
+        };
+        return Ok(Checked { doc: scratch, header, applied: 0 });
+    }
+    scratch.apply_changes(fresh.clone())?;
+    let missing = scratch.get_missing_deps(&[]);
+    if !missing.is_empty() {
+        return Err(Error::MissingDeps { missing: missing.len() });
+    }
+    // The owner is what the stored document says; a new document must name exactly one owner.
+    let header = match base_header {
+        Some(h) => h,
+        None => {
+            let h = Header::read(&scratch)?;
+            let hobj = read::obj(&scratch, &automerge::ROOT, "header", "header")?;
+            if scratch.get_all(&hobj, "owner")?.len() != 1 || scratch.get_all(automerge::ROOT, "header")?.len() != 1 {
+                return Err(Error::forbidden(doc_id, "header.owner", &h.owner, "single_owner"));
+            }
+            h
+        }
+    };
+    let targets = match header.kind {
+        Kind::Directive => crate::directive::read(&scratch)?.core.targets,
+        Kind::Hazard => Vec::new(),
+    };
+    let ctx = Ctx { doc_id, header: &header, targets: &targets };
+    for change in &fresh {
+        ctx.check_change(&scratch, change, origin)?;
+    }
+    Ok(Checked { doc: scratch, header, applied: fresh.len() })
+}
+
+/// Checks changes a local writer just made (defence in depth: the same table as for links).
+pub fn check_local(doc_id: &str, doc: &mut AutoCommit, since: &[ChangeHash]) -> Result<(), Error> {
+    let header = Header::read(doc)?;
+    let targets = match header.kind {
+        Kind::Directive => crate::directive::read(doc)?.core.targets,
+        Kind::Hazard => Vec::new(),
+    };
+    let ctx = Ctx { doc_id, header: &header, targets: &targets };
+    for change in doc.get_changes(since) {
+        ctx.check_change(doc, &change, &Origin::Local)?;
+    }
+    Ok(())
+}
+
+struct Ctx<'a> {
+    doc_id: &'a str,
+    header: &'a Header,
+    targets: &'a [AdminCode],
+}
+
+/// One segment of a written path.
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    Key(String),
+    Index,
+}
+
+fn render(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index => s.push_str("[]"),
+        }
+    }
+    if s.is_empty() { "(root)".into() } else { s }
+}
+
+impl Ctx<'_> {
+    fn deny(&self, path: &[Seg], actor: &AdminCode, rule: &'static str) -> Error {
+        Error::forbidden(self.doc_id, &render(path), actor, rule)
+    }
+
+    fn check_change(&self, doc: &AutoCommit, change: &Change, origin: &Origin) -> Result<(), Error> {
+        let Some(code) = actor::code_of(change.actor_id()) else {
+            return Err(Error::Forbidden {
+                doc: self.doc_id.to_string(),
+                path: "(change)".into(),
+                actor: change.actor_id().to_hex_string(),
+                rule: "actor_names_an_office",
+            });
+        };
+        if let Origin::Child(child) = origin {
+            if !code.is_within(child) {
+                return Err(self.deny(&[], &code, "relay_outside_subtree"));
+            }
+        }
+        let expanded = change.decode();
+        let start = expanded.start_op.get();
+        let end = start + expanded.operations.len() as u64;
+        let created_here = |obj: &ObjectId| match obj {
+            ObjectId::Root => false,
+            ObjectId::Id(id) => id.1 == expanded.actor_id && id.0 >= start && id.0 < end,
+        };
+        for op in &expanded.operations {
+            let mut path = self.path_of(doc, &op.obj)?;
+            path.push(match &op.key {
+                Key::Map(k) => Seg::Key(k.to_string()),
+                Key::Seq(_) => Seg::Index,
+            });
+            match self.header.kind {
+                Kind::Hazard => self.check_hazard_op(&code, &path, op, created_here(&op.obj))?,
+                Kind::Directive => self.check_directive_op(&code, &path, op)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn path_of(&self, doc: &AutoCommit, obj: &ObjectId) -> Result<Vec<Seg>, Error> {
+        let ObjectId::Id(_) = obj else { return Ok(Vec::new()) };
+        let ex: ObjId = doc
+            .import_obj(&obj.to_string())
+            .map_err(|_| Error::Corrupt(format!("unknown object {obj}")))?;
+        let mut out = Vec::new();
+        for (_, prop) in doc.parents(&ex)?.path() {
+            out.push(match prop {
+                Prop::Map(k) => Seg::Key(k),
+                Prop::Seq(_) => Seg::Index,
+            });
+        }
+        out.push(Seg::Index); // placeholder for the object itself, replaced below
+        out.pop();
+        Ok(out)
+    }
+
+    fn check_hazard_op(&self, actor: &AdminCode, path: &[Seg], op: &Op, in_new_object: bool) -> Result<(), Error> {
+        let owner = &self.header.owner;
+        let is_owner = actor == owner;
+        let is_superior = actor.is_ancestor_of(owner);
+        match path.first() {
+            Some(Seg::Key(k)) if k == "events" && path.len() >= 2 => {
+                if matches!(op.action, OpType::Delete) {
+                    return Err(self.deny(path, actor, "events_append_only"));
+                }
+                if path.len() == 2 {
+                    // An element of the list itself: only inserting a new event map.
+                    if !op.insert || !matches!(op.action, OpType::Make(automerge::ObjType::Map)) {
+                        return Err(self.deny(path, actor, "events_append_only"));
+                    }
+                    if !(is_owner || is_superior) {
+                        return Err(self.deny(path, actor, "owner_or_superior"));
+                    }
+                    return Ok(());
+                }
+                // A field inside an event: only while creating that event, in this change.
+                if path.len() != 3 || !in_new_object {
+                    return Err(self.deny(path, actor, "events_append_only"));
+                }
+                let field = match &path[2] {
+                    Seg::Key(f) => f.as_str(),
+                    Seg::Index => return Err(self.deny(path, actor, "events_append_only")),
+                };
+                let value = match &op.action {
+                    OpType::Put(ScalarValue::Str(s)) => Some(s.to_string()),
+                    _ => None,
+                };
+                match field {
+                    "by" => {
+                        if value.as_deref() != Some(actor.as_str()) {
+                            return Err(self.deny(path, actor, "event_by_is_actor"));
+                        }
+                    }
+                    "kind" => {
+                        let kind = value.as_deref().and_then(|v| EventKind::parse(v).ok());
+                        let Some(kind) = kind else {
+                            return Err(self.deny(path, actor, "known_event_kind"));
+                        };
+                        let allowed = match kind {
+                            EventKind::Supervise | EventKind::Escalate => is_superior,
+                            EventKind::Accept | EventKind::Close | EventKind::Return | EventKind::Comment => {
+                                is_owner || is_superior
+                            }
+                            _ => is_owner,
+                        };
+                        if !allowed {
+                            let rule = if kind.is_superior_only() { "superior_only" } else { "owner_only" };
+                            return Err(self.deny(path, actor, rule));
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+            _ => {
+                if is_owner { Ok(()) } else { Err(self.deny(path, actor, "owner_only")) }
+            }
+        }
+    }
+
+    fn check_directive_op(&self, actor: &AdminCode, path: &[Seg], op: &Op) -> Result<(), Error> {
+        match (path.first(), path.get(1)) {
+            (Some(Seg::Key(k)), Some(Seg::Key(target))) if k == "responses" => {
+                if actor.as_str() != target || !self.targets.contains(actor) {
+                    return Err(self.deny(path, actor, "own_response_only"));
+                }
+                if matches!(op.action, OpType::Delete) {
+                    return Err(self.deny(path, actor, "responses_append_only"));
+                }
+                Ok(())
+            }
+            _ => {
+                if actor == &self.header.owner {
+                    Ok(())
+                } else {
+                    Err(self.deny(path, actor, "issuer_only"))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The header every document carries, and the audience a document replicates to.
+
+use automerge::{AutoCommit, ObjType, ROOT, ScalarValue, transaction::Transactable};
+use safemesh_model::AdminCode;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, read};
+
+/// Version of the document layout written by this build; readers accept this and older.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Document kinds. A new kind is a header value plus its layout, audience and authority rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// 隐患
+    Hazard,
+    /// 任务
+    Directive,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Hazard => "hazard",
+            Kind::Directive => "directive",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "hazard" => Some(Kind::Hazard),
+            "directive" => Some(Kind::Directive),
+            _ => None,
+        }
+    }
+}
+
+/// `header` of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub kind: Kind,
+    pub schema: i64,
+    /// The office that owns the record (registering node, issuing node).
+    pub owner: AdminCode,
+    /// RFC 3339 creation time.
+    pub created: String,
+}
+
+impl Header {
+    pub fn read(doc: &AutoCommit) -> Result<Header, Error> {
+        let h = read::obj(doc, &ROOT, "header", "header")?;
+        let kind = read::string(doc, &h, "kind", "header.kind")?;
+        let kind = Kind::parse(&kind).ok_or(Error::Malformed { path: "header.kind".into() })?;
+        let schema = read::opt_i64(doc, &h, "schema")?.ok_or(Error::Malformed { path: "header.schema".into() })?;
+        if schema > SCHEMA_VERSION {
+            return Err(Error::Malformed { path: format!("header.schema (version {schema} is newer than this build)") });
+        }
+        let owner = read::string(doc, &h, "owner", "header.owner")?;
+        let owner = AdminCode::parse(&owner).map_err(|_| Error::Malformed { path: "header.owner".into() })?;
+        let created = read::string(doc, &h, "created", "header.created")?;
+        Ok(Header { kind, schema, owner, created })
+    }
+
+    pub(crate) fn write(&self, doc: &mut AutoCommit) -> Result<(), Error> {
+        let h = doc.put_object(ROOT, "header", ObjType::Map)?;
+        doc.put(&h, "kind", self.kind.as_str())?;
+        doc.put(&h, "schema", ScalarValue::Int(self.schema))?;
+        doc.put(&h, "owner", self.owner.as_str())?;
+        doc.put(&h, "created", self.created.as_str())?;
+        Ok(())
+    }
+}
+
+/// Who holds a document: a set of offices, each optionally with its whole subtree. A document is sent
+/// over a link iff the peer is in its audience; audiences are path-connected in the tree, so relays
+/// hold what they pass on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audience {
+    pub entries: Vec<(AdminCode, bool)>,
+}
+
+impl Audience {
+    pub fn add(&mut self, code: AdminCode, subtree: bool) {
+        if !self.entries.iter().any(|(c, s)| *c == code && *s == subtree) {
+            self.entries.push((code, subtree));
+        }
+    }
+
+    pub fn contains(&self, code: &AdminCode) -> bool {
+        self.entries.iter().any(|(c, subtree)| c == code || (*subtree && code.is_within(c)))
+    }
+}

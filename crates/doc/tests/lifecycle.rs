@@ -1,0 +1,406 @@
+//! 生命周期收敛 — the hazard lifecycle under concurrent writers (DESIGN §4, §9).
+//!
+//! A township owner (530181006) and the province (53) hold the same registered major hazard. Each side
+//! appends events locally — valid or not in the state it sees, since the fold must be total — and the two
+//! exchange changes through the authority check. Every exchanged change must be accepted (each side only
+//! writes what it may), and afterwards both replicas agree: same heads, same event log, same derived state.
+
+use automerge::{ObjType, ROOT, ReadDoc, transaction::Transactable};
+use proptest::prelude::*;
+use safemesh_doc::actor::actor_id;
+use safemesh_doc::authority::{Origin, check_and_apply};
+use safemesh_doc::hazard::{self, Enterprise, HazardCore};
+use safemesh_doc::{AutoCommit, ChangeHash};
+use safemesh_model::AdminCode;
+use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Status, apply, fold};
+
+const OWNER: &str = "530181006";
+const PROV: &str = "53";
+const DOC: &str = "hazard-1";
+
+fn code(s: &str) -> AdminCode {
+    AdminCode::parse(s).unwrap()
+}
+
+fn hazard_core() -> HazardCore {
+    HazardCore {
+        title: "尾矿库排洪设施淤堵".into(),
+        sector: "非煤矿山".into(),
+        grade: Grade::Major,
+        channel: Channel::EnterpriseSelfReport,
+        enterprise: Enterprise { name: "某矿业有限公司".into(), credit_code: "91530181MA6YYYYYYY".into() },
+        deadline: "2026-12-31".into(),
+        description: String::new(),
+    }
+}
+
+fn ev(kind: EventKind, by: &str, at: String) -> HazardEvent {
+    HazardEvent { kind, at, by: code(by), user: "u".into(), note: None, method: None, level: None, percent: None }
+}
+
+/// What the township owner does (valid or not in the state it is in).
+#[derive(Debug, Clone)]
+enum OwnerAct {
+    Plan,
+    Progress(u8),
+    Rectified,
+    Accept,
+    Close,
+    Reopen,
+    Comment,
+}
+
+/// What the province does.
+#[derive(Debug, Clone)]
+enum ProvAct {
+    /// With or without the (required) level.
+    Supervise(bool),
+    /// An index into 函告 通报 约谈 曝光, or 4 for a method that does not exist.
+    Escalate(usize),
+    Comment,
+    Return,
+}
+
+const METHODS: [&str; 5] = ["函告", "通报", "约谈", "曝光", "罚款"];
+
+fn owner_act() -> impl Strategy<Value = OwnerAct> {
+    prop_oneof![
+        Just(OwnerAct::Plan),
+        (0u8..=100).prop_map(OwnerAct::Progress),
+        Just(OwnerAct::Rectified),
+        Just(OwnerAct::Accept),
+        Just(OwnerAct::Close),
+        Just(OwnerAct::Reopen),
+        Just(OwnerAct::Comment),
+    ]
+}
+
+fn prov_act() -> impl Strategy<Value = ProvAct> {
+    prop_oneof![
+        any::<bool>().prop_map(ProvAct::Supervise),
+        (0usize..5).prop_map(ProvAct::Escalate),
+        Just(ProvAct::Comment),
+        Just(ProvAct::Return),
+    ]
+}
+
+fn owner_event(a: &OwnerAct, stamp: String) -> HazardEvent {
+    let kind = match a {
+        OwnerAct::Plan => EventKind::Plan,
+        OwnerAct::Progress(_) => EventKind::Progress,
+        OwnerAct::Rectified => EventKind::Rectified,
+        OwnerAct::Accept => EventKind::Accept,
+        OwnerAct::Close => EventKind::Close,
+        OwnerAct::Reopen => EventKind::Reopen,
+        OwnerAct::Comment => EventKind::Comment,
+    };
+    let mut e = ev(kind, OWNER, stamp);
+    if let OwnerAct::Progress(p) = a {
+        e.percent = Some(*p);
+    }
+    e
+}
+
+fn prov_event(a: &ProvAct, stamp: String) -> HazardEvent {
+    match a {
+        ProvAct::Supervise(with_level) => {
+            HazardEvent { level: with_level.then(|| code(PROV)), ..ev(EventKind::Supervise, PROV, stamp) }
+        }
+        ProvAct::Escalate(i) => HazardEvent { method: Some(METHODS[*i].into()), ..ev(EventKind::Escalate, PROV, stamp) },
+        ProvAct::Comment => HazardEvent { note: Some("请加快整改".into()), ..ev(EventKind::Comment, PROV, stamp) },
+        ProvAct::Return => ev(EventKind::Return, PROV, stamp),
+    }
+}
+
+/// The owner's copy with the registration, and the province's copy received over the city's link.
+fn start() -> (AutoCommit, AutoCommit) {
+    let mut twp = AutoCommit::new();
+    twp.set_actor(actor_id(&code(OWNER), b"twp-install"));
+    hazard::create(&mut twp, &code(OWNER), "张三", "2026-11-01T08:00:00Z", &hazard_core()).unwrap();
+    twp.commit();
+    let prov = match check_and_apply(DOC, None, twp.get_changes(&[]), &Origin::Child(code("5301"))) {
+        Ok(c) => c.doc,
+        Err(e) => panic!("registration refused at the province: {e}"),
+    };
+    (twp, prov)
+}
+
+/// Appends events at one replica, one commit each, as that replica's office.
+fn write_local(doc: &mut AutoCommit, office: &str, nonce: &[u8], events: &[HazardEvent]) {
+    for e in events {
+        doc.set_actor(actor_id(&code(office), nonce));
+        hazard::append_event(doc, e).unwrap();
+        doc.commit();
+    }
+}
+
+/// Exchanges everything since `common` both ways through the authority check. Both must be accepted.
+fn exchange(twp: &mut AutoCommit, prov: &mut AutoCommit, common: &[ChangeHash]) -> Result<(), TestCaseError> {
+    let up = twp.get_changes(common);
+    let down = prov.get_changes(common);
+    let (n_up, n_down) = (up.len(), down.len());
+    // Township → county → city → province: the city's link relays the township's changes.
+    let new_prov = check_and_apply(DOC, Some(&mut *prov), up, &Origin::Child(code("5301")))
+        .map_err(|e| TestCaseError::fail(format!("province refused the township's changes: {e}")))?;
+    prop_assert_eq!(new_prov.applied, n_up);
+    // Province → … → county → township: the county's link relays the province's changes down.
+    let new_twp = check_and_apply(DOC, Some(&mut *twp), down, &Origin::Parent(code("530181")))
+        .map_err(|e| TestCaseError::fail(format!("township refused the province's changes: {e}")))?;
+    prop_assert_eq!(new_twp.applied, n_down);
+    *prov = new_prov.doc;
+    *twp = new_twp.doc;
+    Ok(())
+}
+
+/// True if `sub` occurs in `all` in order (not necessarily contiguously).
+fn is_subsequence(sub: &[HazardEvent], all: &[HazardEvent]) -> bool {
+    let mut it = all.iter();
+    sub.iter().all(|s| it.any(|a| a == s))
+}
+
+/// The invariants of a derived state, whatever the log.
+fn check_derived(d: &Derived, events: &[HazardEvent]) -> Result<(), TestCaseError> {
+    prop_assert!(d.ignored <= events.len());
+    if d.accepted {
+        prop_assert!(matches!(d.status, Status::PendingAcceptance | Status::Closed), "accepted while {:?}", d.status);
+    }
+    if d.status == Status::Closed {
+        prop_assert!(d.accepted, "closed without acceptance");
+    }
+    if let Some(level) = &d.supervising {
+        prop_assert!(events.iter().any(|e| e.kind == EventKind::Supervise && e.level.as_ref() == Some(level)));
+    }
+    for m in &d.escalations {
+        prop_assert!(METHODS[..4].contains(&m.as_str()), "invalid method {} applied", m);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+
+    /// Any interleaving of owner and province actions, exchanged in rounds, converges.
+    #[test]
+    fn owner_and_province_converge(
+        rounds in prop::collection::vec(
+            (prop::collection::vec(owner_act(), 0..7), prop::collection::vec(prov_act(), 0..7)),
+            1..4,
+        )
+    ) {
+        let (mut twp, mut prov) = start();
+        let registered = hazard::read(&twp).unwrap().events;
+        prop_assert_eq!(registered.len(), 1);
+        let mut mine_twp = registered.clone();
+        let mut mine_prov = Vec::new();
+        let mut total = 1;
+        for (r, (owner_acts, prov_acts)) in rounds.iter().enumerate() {
+            let common = twp.get_heads();
+            prop_assert_eq!(&common, &prov.get_heads());
+            // Distinct `at` stamps make every event distinguishable.
+            let o: Vec<HazardEvent> = owner_acts.iter().enumerate()
+                .map(|(i, a)| owner_event(a, format!("2026-11-{:02}T01:00:{:02}Z", r + 2, i)))
+                .collect();
+            let p: Vec<HazardEvent> = prov_acts.iter().enumerate()
+                .map(|(i, a)| prov_event(a, format!("2026-11-{:02}T02:00:{:02}Z", r + 2, i)))
+                .collect();
+            write_local(&mut twp, OWNER, b"twp-install", &o);
+            write_local(&mut prov, PROV, b"prov-install", &p);
+            mine_twp.extend(o.iter().cloned());
+            mine_prov.extend(p.iter().cloned());
+            total += o.len() + p.len();
+
+            exchange(&mut twp, &mut prov, &common)?;
+
+            prop_assert_eq!(twp.get_heads(), prov.get_heads());
+            let at_twp = hazard::read(&twp).unwrap();
+            let at_prov = hazard::read(&prov).unwrap();
+            prop_assert_eq!(&at_twp.events, &at_prov.events);
+            prop_assert_eq!(at_twp.events.len(), total, "an event was lost or duplicated");
+            // Each side's own events keep their local order in the merged log.
+            prop_assert!(is_subsequence(&mine_twp, &at_twp.events));
+            prop_assert!(is_subsequence(&mine_prov, &at_twp.events));
+            prop_assert_eq!(&at_twp.events[0], &registered[0]);
+            let d = fold(&at_twp.events);
+            prop_assert_eq!(&d, &fold(&at_prov.events));
+            prop_assert_eq!(at_twp.derived().status, at_prov.derived().status);
+            check_derived(&d, &at_twp.events)?;
+        }
+        // A re-sent full history is harmless on both sides.
+        let all = twp.get_changes(&[]);
+        let again = check_and_apply(DOC, Some(&mut prov), all, &Origin::Child(code("5301")));
+        prop_assert!(matches!(again, Ok(ref c) if c.applied == 0));
+    }
+
+    /// The fold is total over arbitrary logs (any kind, with or without its parameters) and keeps its
+    /// invariants; folding a log equals applying its events one by one.
+    #[test]
+    fn fold_is_total(
+        log in prop::collection::vec(
+            (0usize..EventKind::ALL.len(), prop::option::of(0usize..5), prop::option::of(prop::sample::select(vec!["53", "5301", "530181"]))),
+            0..40,
+        )
+    ) {
+        let events: Vec<HazardEvent> = log.iter().enumerate().map(|(i, (k, m, l))| HazardEvent {
+            method: m.map(|m| METHODS[m].to_string()),
+            level: l.map(code),
+            ..ev(EventKind::ALL[*k], OWNER, format!("t{i}"))
+        }).collect();
+        let d = fold(&events);
+        check_derived(&d, &events)?;
+        let mut step = fold(&[]);
+        let mut ignored = 0;
+        for e in &events {
+            if apply(&mut step, e).is_err() {
+                ignored += 1;
+            }
+        }
+        step.ignored = ignored;
+        prop_assert_eq!(d, step);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Deterministic folds: invalid transitions are kept in the log and ignored by the fold.
+// ---------------------------------------------------------------------------------------------------
+
+fn log(kinds: &[EventKind]) -> Vec<HazardEvent> {
+    kinds.iter().enumerate().map(|(i, k)| ev(*k, OWNER, format!("t{i}"))).collect()
+}
+
+use EventKind::*;
+
+#[test]
+fn empty_and_registered_logs_are_open() {
+    let d = fold(&[]);
+    assert_eq!(d.status, Status::Open);
+    assert!(!d.accepted && d.supervising.is_none() && d.escalations.is_empty() && d.ignored == 0);
+    assert_eq!(fold(&log(&[Registered, Comment, Notify])).status, Status::Open);
+}
+
+#[test]
+fn close_before_accept_is_ignored() {
+    let d = fold(&log(&[Registered, Plan, Rectified, Close]));
+    assert_eq!(d.status, Status::PendingAcceptance);
+    assert_eq!(d.ignored, 1);
+    // Closing an open hazard outright is ignored too.
+    let d = fold(&log(&[Registered, Close]));
+    assert_eq!((d.status, d.ignored), (Status::Open, 1));
+}
+
+#[test]
+fn accept_needs_a_rectified_hazard_and_counts_once() {
+    let d = fold(&log(&[Registered, Accept, Plan, Accept]));
+    assert_eq!((d.status, d.accepted, d.ignored), (Status::Rectifying, false, 2));
+    let d = fold(&log(&[Registered, Rectified, Accept, Accept, Close]));
+    assert_eq!((d.status, d.accepted, d.ignored), (Status::Closed, true, 1));
+}
+
+#[test]
+fn progress_after_rectified_is_ignored_until_returned() {
+    let d = fold(&log(&[Registered, Plan, Rectified, Progress, Plan, Rectified]));
+    assert_eq!((d.status, d.ignored), (Status::PendingAcceptance, 3));
+    let d = fold(&log(&[Registered, Plan, Rectified, Accept, Return, Progress]));
+    assert_eq!((d.status, d.accepted, d.ignored), (Status::Rectifying, false, 0));
+}
+
+#[test]
+fn return_only_from_pending_acceptance() {
+    let d = fold(&log(&[Registered, Return, Plan, Return]));
+    assert_eq!((d.status, d.ignored), (Status::Rectifying, 2));
+    let d = fold(&log(&[Registered, Rectified, Accept, Close, Return]));
+    assert_eq!((d.status, d.ignored), (Status::Closed, 1));
+}
+
+#[test]
+fn reopen_only_after_close() {
+    let d = fold(&log(&[Registered, Reopen, Plan, Reopen, Rectified, Reopen]));
+    assert_eq!((d.status, d.ignored), (Status::PendingAcceptance, 3));
+    let d = fold(&log(&[Registered, Rectified, Accept, Close, Reopen, Close]));
+    assert_eq!((d.status, d.accepted, d.ignored), (Status::Rectifying, false, 1));
+    // After a reopen the hazard must be rectified and accepted again.
+    let d = fold(&log(&[Registered, Rectified, Accept, Close, Reopen, Rectified, Accept, Close]));
+    assert_eq!((d.status, d.ignored), (Status::Closed, 0));
+}
+
+#[test]
+fn supervise_and_escalate_need_their_parameters() {
+    let mut events = log(&[Registered, Supervise, Escalate]);
+    let d = fold(&events);
+    assert_eq!((d.supervising.clone(), d.escalations.len(), d.ignored), (None, 0, 2));
+    events[2].method = Some("罚款".into());
+    assert_eq!(fold(&events).ignored, 2);
+    events[1].level = Some(code("5301"));
+    events[2].method = Some("通报".into());
+    let d = fold(&events);
+    assert_eq!((d.supervising, d.escalations, d.ignored), (Some(code("5301")), vec!["通报".to_string()], 0));
+}
+
+#[test]
+fn supervise_after_close_is_ignored() {
+    let mut events = log(&[Registered, Rectified, Accept, Close, Supervise]);
+    events[4].level = Some(code(PROV));
+    let d = fold(&events);
+    assert_eq!((d.status, d.supervising, d.ignored), (Status::Closed, None, 1));
+}
+
+#[test]
+fn highest_supervising_level_wins_in_any_order() {
+    let levels = ["530181", "53", "5301"];
+    let perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    for p in perms {
+        let mut events = log(&[Registered]);
+        for i in p {
+            let mut e = ev(Supervise, levels[i], format!("s{i}"));
+            e.level = Some(code(levels[i]));
+            events.push(e);
+        }
+        let d = fold(&events);
+        assert_eq!(d.supervising, Some(code(PROV)), "order {p:?}");
+        assert_eq!(d.ignored, 0);
+    }
+}
+
+#[test]
+fn unknown_event_kinds_are_skipped_by_read() {
+    // An event written by a newer schema (or a foreign tool), kept locally: readers skip it.
+    let (mut twp, _) = start();
+    twp.set_actor(actor_id(&code(OWNER), b"twp-install"));
+    let events = twp.get(ROOT, "events").unwrap().unwrap().1;
+    let m = twp.insert_object(&events, 1, ObjType::Map).unwrap();
+    twp.put(&m, "kind", "inspect_again").unwrap();
+    twp.put(&m, "by", OWNER).unwrap();
+    twp.commit();
+    hazard::append_event(&mut twp, &ev(Plan, OWNER, "t".into())).unwrap();
+    twp.commit();
+    let view = hazard::read(&twp).unwrap();
+    assert_eq!(view.events.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![Registered, Plan]);
+    assert_eq!(view.derived().status, Status::Rectifying);
+}
+
+/// The township closes while the province concurrently returns the same accepted hazard: both replicas
+/// settle on one status, with exactly one of the two actions ignored.
+#[test]
+fn concurrent_close_and_return_merge_to_one_status() {
+    let (mut twp, mut prov) = start();
+    let t = |s: &str| s.to_string();
+    write_local(&mut twp, OWNER, b"twp-install", &[ev(Plan, OWNER, t("a")), ev(Rectified, OWNER, t("b")), ev(Accept, OWNER, t("c"))]);
+    let common = prov.get_heads();
+    exchange(&mut twp, &mut prov, &common).unwrap();
+    assert_eq!(hazard::read(&prov).unwrap().derived().status, Status::PendingAcceptance);
+
+    let common = twp.get_heads();
+    write_local(&mut twp, OWNER, b"twp-install", &[ev(Close, OWNER, t("d"))]);
+    write_local(&mut prov, PROV, b"prov-install", &[ev(Return, PROV, t("e"))]);
+    assert_eq!(hazard::read(&twp).unwrap().derived().status, Status::Closed);
+    assert_eq!(hazard::read(&prov).unwrap().derived().status, Status::Rectifying);
+    exchange(&mut twp, &mut prov, &common).unwrap();
+
+    let a = hazard::read(&twp).unwrap();
+    let b = hazard::read(&prov).unwrap();
+    assert_eq!(a.events, b.events);
+    assert_eq!(a.events.len(), 6);
+    let (da, db) = (a.derived(), b.derived());
+    assert_eq!(da, db);
+    assert_eq!(da.ignored, 1);
+    assert!(matches!(da.status, Status::Closed | Status::Rectifying), "{:?}", da.status);
+}

@@ -1,0 +1,68 @@
+//! 任务 — directives (重点任务) issued to direct children, and each target's response.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// A target's response action: 签收, progress, done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseAction {
+    /// 签收
+    Receive,
+    /// 进展
+    Progress,
+    /// 完成
+    Complete,
+}
+
+impl ResponseAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseAction::Receive => "receive",
+            ResponseAction::Progress => "progress",
+            ResponseAction::Complete => "complete",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match s {
+            "receive" => Ok(ResponseAction::Receive),
+            "progress" => Ok(ResponseAction::Progress),
+            "complete" => Ok(ResponseAction::Complete),
+            _ => Err(Error::invalid("action", "应为 receive、progress 或 complete / must be receive, progress or complete")),
+        }
+    }
+}
+
+/// One target's response to a directive as read back from the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    /// 签收时间
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// 完成时间
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// Progress reports in order.
+    #[serde(default)]
+    pub updates: Vec<ResponseUpdate>,
+}
+
+/// One response update (签收, 进展, 完成), kept as history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseUpdate {
+    pub action: ResponseAction,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub user: String,
+}

@@ -1,0 +1,405 @@
+//! 隐患 — hazards and their lifecycle as an append-only event log.
+//!
+//! Status is never stored: it is folded from the events in their (deterministic) document order, so
+//! concurrent actions from two levels merge into one history that every replica reads the same way.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::{AdminCode, Error};
+
+/// 隐患等级 — 重大事故隐患 or 一般隐患.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grade {
+    /// 重大事故隐患
+    Major,
+    /// 一般隐患
+    General,
+}
+
+impl Grade {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::Major => "major",
+            Grade::General => "general",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Grade, Error> {
+        match s {
+            "major" | "重大" | "重大事故隐患" => Ok(Grade::Major),
+            "general" | "一般" | "一般隐患" => Ok(Grade::General),
+            _ => Err(Error::invalid("grade", "应为 major 或 general / must be major or general")),
+        }
+    }
+}
+
+/// 发现渠道 — how the hazard was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// 企业自查上报
+    EnterpriseSelfReport,
+    /// 督导检查发现
+    Inspection,
+    /// 群众举报查实
+    PublicReport,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::EnterpriseSelfReport => "enterprise_self_report",
+            Channel::Inspection => "inspection",
+            Channel::PublicReport => "public_report",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Channel, Error> {
+        match s {
+            "enterprise_self_report" => Ok(Channel::EnterpriseSelfReport),
+            "inspection" => Ok(Channel::Inspection),
+            "public_report" => Ok(Channel::PublicReport),
+            _ => Err(Error::invalid(
+                "channel",
+                "应为 enterprise_self_report、inspection 或 public_report / must be one of enterprise_self_report, inspection, public_report",
+            )),
+        }
+    }
+}
+
+/// 隐患状态 — derived, never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// 未整改 (registered, no plan yet)
+    Open,
+    /// 整改中
+    Rectifying,
+    /// 待验收 (rectification reported, awaiting review/acceptance)
+    PendingAcceptance,
+    /// 已销号
+    Closed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Rectifying => "rectifying",
+            Status::PendingAcceptance => "pending_acceptance",
+            Status::Closed => "closed",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Status, Error> {
+        match s {
+            "open" => Ok(Status::Open),
+            "rectifying" => Ok(Status::Rectifying),
+            "pending_acceptance" => Ok(Status::PendingAcceptance),
+            "closed" => Ok(Status::Closed),
+            _ => Err(Error::invalid("status", "应为 open、rectifying、pending_acceptance 或 closed / unknown status")),
+        }
+    }
+}
+
+/// 生命周期事件种类 — the kinds of lifecycle events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// 登记
+    Registered,
+    /// 制定整改方案 (五落实)
+    Plan,
+    /// 整改进展
+    Progress,
+    /// 整改完成，申请验收
+    Rectified,
+    /// 复查/验收通过
+    Accept,
+    /// 验收退回
+    Return,
+    /// 销号
+    Close,
+    /// 反弹重开
+    Reopen,
+    /// 挂牌督办
+    Supervise,
+    /// 督办升级：函告、通报、约谈、曝光
+    Escalate,
+    /// 告知主要负责人/实际控制人
+    Notify,
+    /// 批注
+    Comment,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 12] = [
+        EventKind::Registered,
+        EventKind::Plan,
+        EventKind::Progress,
+        EventKind::Rectified,
+        EventKind::Accept,
+        EventKind::Return,
+        EventKind::Close,
+        EventKind::Reopen,
+        EventKind::Supervise,
+        EventKind::Escalate,
+        EventKind::Notify,
+        EventKind::Comment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Registered => "registered",
+            EventKind::Plan => "plan",
+            EventKind::Progress => "progress",
+            EventKind::Rectified => "rectified",
+            EventKind::Accept => "accept",
+            EventKind::Return => "return",
+            EventKind::Close => "close",
+            EventKind::Reopen => "reopen",
+            EventKind::Supervise => "supervise",
+            EventKind::Escalate => "escalate",
+            EventKind::Notify => "notify",
+            EventKind::Comment => "comment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<EventKind, Error> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            Error::invalid(
+                "kind",
+                format!(
+                    "未知的事件种类 {s:?}，可选: {} / unknown event kind",
+                    EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Events only a level above the owner may add (挂牌督办、督办升级).
+    pub fn is_superior_only(self) -> bool {
+        matches!(self, EventKind::Supervise | EventKind::Escalate)
+    }
+}
+
+/// 督办升级方式.
+pub const ESCALATION_METHODS: [&str; 4] = ["函告", "通报", "约谈", "曝光"];
+
+/// One lifecycle event as stored in the document's `events` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HazardEvent {
+    pub kind: EventKind,
+    /// RFC 3339 time the event was recorded.
+    pub at: String,
+    /// The office (node code) that recorded it.
+    pub by: AdminCode,
+    /// The person (token name) who recorded it.
+    #[serde(default)]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// For `escalate`: 函告|通报|约谈|曝光.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// For `supervise`: the supervising level's code (挂牌督办单位).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<AdminCode>,
+    /// For `progress`: percent done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+}
+
+/// What the event log folds to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Derived {
+    pub status: Status,
+    /// Set by `accept`, cleared by `return` and `reopen`.
+    pub accepted: bool,
+    /// 挂牌督办单位 — the level supervising this hazard, if listed.
+    pub supervising: Option<AdminCode>,
+    /// Escalation methods applied, in order.
+    pub escalations: Vec<String>,
+    /// Events that did not apply in the state they arrived in (kept in history, ignored by the fold).
+    pub ignored: usize,
+}
+
+/// Folds an event log (in document order) to the hazard's derived state. Total: an event that does not
+/// apply in the current state (e.g. a concurrent `close` and `return`) is counted as ignored.
+pub fn fold(events: &[HazardEvent]) -> Derived {
+    let mut d = Derived { status: Status::Open, accepted: false, supervising: None, escalations: Vec::new(), ignored: 0 };
+    for e in events {
+        if apply(&mut d, e).is_err() {
+            d.ignored += 1;
+        }
+    }
+    d
+}
+
+/// Checks that `e` may follow the state `d`, and applies it.
+pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
+    use EventKind::*;
+    use Status::*;
+    let bad = |reason: &str| Err(Error::invalid("kind", reason.to_string()));
+    match e.kind {
+        Registered | Comment | Notify => {}
+        Plan | Progress => match d.status {
+            Open | Rectifying => d.status = Rectifying,
+            PendingAcceptance => return bad("已申请验收，不能再报进展 / already awaiting acceptance"),
+            Closed => return bad("隐患已销号 / hazard is closed"),
+        },
+        Rectified => match d.status {
+            Open | Rectifying => d.status = PendingAcceptance,
+            PendingAcceptance => return bad("已申请验收 / already awaiting acceptance"),
+            Closed => return bad("隐患已销号 / hazard is closed"),
+        },
+        Accept => {
+            if d.status != PendingAcceptance || d.accepted {
+                return bad("整改完成（rectified）后才能验收 / accept needs a rectified hazard not yet accepted");
+            }
+            d.accepted = true;
+        }
+        Return => {
+            if d.status != PendingAcceptance {
+                return bad("只有待验收的隐患可以退回 / only a hazard awaiting acceptance can be returned");
+            }
+            d.status = Rectifying;
+            d.accepted = false;
+        }
+        Close => {
+            if d.status != PendingAcceptance || !d.accepted {
+                return bad("验收通过（accept）后才能销号 / close needs an accepted hazard");
+            }
+            d.status = Closed;
+        }
+        Reopen => {
+            if d.status != Closed {
+                return bad("只有已销号的隐患可以重开 / only a closed hazard can be reopened");
+            }
+            d.status = Rectifying;
+            d.accepted = false;
+        }
+        Supervise => {
+            let Some(level) = &e.level else {
+                return Err(Error::invalid("level", "挂牌督办须指明督办层级 / supervise needs a level"));
+            };
+            if d.status == Closed {
+                return bad("隐患已销号 / hazard is closed");
+            }
+            // The highest level listing it wins, whatever the order the listings merged in.
+            match &d.supervising {
+                Some(cur) if cur.as_str().len() <= level.as_str().len() => {}
+                _ => d.supervising = Some(level.clone()),
+            }
+        }
+        Escalate => {
+            let Some(m) = &e.method else {
+                return Err(Error::invalid("method", "督办升级须指明方式：函告、通报、约谈、曝光 / escalate needs a method"));
+            };
+            if !ESCALATION_METHODS.contains(&m.as_str()) {
+                return Err(Error::invalid("method", "应为 函告、通报、约谈 或 曝光 / must be one of 函告 通报 约谈 曝光"));
+            }
+            d.escalations.push(m.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The one overdue rule: not closed and past its deadline's day (due today is not overdue).
+pub fn is_overdue(status: Status, deadline: Date, today: Date) -> bool {
+    status != Status::Closed && today > deadline
+}
+
+/// Parses a `YYYY-MM-DD` date, naming `field` on error.
+pub fn parse_date(field: &str, s: &str) -> Result<Date, Error> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(s.trim(), &fmt).map_err(|_| Error::invalid(field, "日期格式应为 YYYY-MM-DD / date must be YYYY-MM-DD"))
+}
+
+/// Formats a date as `YYYY-MM-DD`.
+pub fn format_date(d: Date) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    d.format(&fmt).unwrap_or_default()
+}
+
+/// Who may add an event of `kind` to a hazard owned by `owner`, as `actor` — the rule's name on refusal.
+///
+/// Owner: everything but supervise/escalate. Ancestors: supervise, escalate, comment, return, and
+/// accept/close when they are the supervising level. A general hazard only reaches the owner's parent,
+/// a major one every ancestor; this rule does not repeat that scope check.
+pub fn may_add_event(
+    kind: EventKind,
+    owner: &AdminCode,
+    actor: &AdminCode,
+    supervising: Option<&AdminCode>,
+) -> Result<(), &'static str> {
+    let is_owner = actor == owner;
+    let is_superior = actor.is_ancestor_of(owner);
+    match kind {
+        EventKind::Supervise | EventKind::Escalate => {
+            if is_superior { Ok(()) } else { Err("superior_only") }
+        }
+        EventKind::Accept | EventKind::Close => match supervising {
+            Some(level) if level == actor => Ok(()),
+            Some(_) => Err("supervising_level_accepts"),
+            None if is_owner => Ok(()),
+            None => Err("owner_accepts"),
+        },
+        EventKind::Return | EventKind::Comment => {
+            if is_owner || is_superior { Ok(()) } else { Err("owner_or_superior") }
+        }
+        _ => {
+            if is_owner { Ok(()) } else { Err("owner_only") }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: EventKind, by: &str) -> HazardEvent {
+        HazardEvent {
+            kind,
+            at: "2026-11-01T00:00:00Z".into(),
+            by: AdminCode::parse(by).unwrap(),
+            user: String::new(),
+            note: None,
+            method: None,
+            level: None,
+            percent: None,
+        }
+    }
+
+    #[test]
+    fn lifecycle_reaches_closed_only_through_accept() {
+        use EventKind::*;
+        let log = vec![ev(Registered, "530181006"), ev(Progress, "530181006"), ev(Rectified, "530181006")];
+        assert_eq!(fold(&log).status, Status::PendingAcceptance);
+        let mut d = fold(&log);
+        assert!(apply(&mut d.clone(), &ev(Close, "530181006")).is_err());
+        apply(&mut d, &ev(Accept, "530181006")).unwrap();
+        apply(&mut d, &ev(Close, "530181006")).unwrap();
+        assert_eq!(d.status, Status::Closed);
+        apply(&mut d, &ev(Reopen, "530181006")).unwrap();
+        assert_eq!(d.status, Status::Rectifying);
+    }
+
+    #[test]
+    fn overdue_is_strictly_after_deadline_day() {
+        let dl = parse_date("deadline", "2026-11-22").unwrap();
+        assert!(!is_overdue(Status::Open, dl, dl));
+        assert!(is_overdue(Status::Open, dl, dl.next_day().unwrap()));
+        assert!(!is_overdue(Status::Closed, dl, dl.next_day().unwrap()));
+    }
+
+    #[test]
+    fn supervise_is_for_superiors_and_moves_acceptance() {
+        let owner = AdminCode::parse("530181006").unwrap();
+        let prov = AdminCode::parse("53").unwrap();
+        assert!(may_add_event(EventKind::Supervise, &owner, &owner, None).is_err());
+        assert!(may_add_event(EventKind::Supervise, &owner, &prov, None).is_ok());
+        assert!(may_add_event(EventKind::Accept, &owner, &owner, None).is_ok());
+        assert_eq!(may_add_event(EventKind::Accept, &owner, &owner, Some(&prov)), Err("supervising_level_accepts"));
+        assert!(may_add_event(EventKind::Close, &owner, &prov, Some(&prov)).is_ok());
+    }
+}

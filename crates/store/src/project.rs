@@ -1,0 +1,276 @@
+//! Query projections: rows derived from documents in the same transaction, and the queries over them.
+
+use safemesh_doc::{AutoCommit, Audience, Header, Kind, directive, hazard};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use crate::{Error, Store};
+
+/// One hazard as the API lists it. `body` is the full record as JSON.
+#[derive(Debug, Clone)]
+pub struct HazardRow {
+    pub id: String,
+    pub owner: String,
+    pub status: String,
+    pub deadline: String,
+    pub body: serde_json::Value,
+}
+
+/// Filters of the hazard ledger. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct HazardFilter {
+    pub grade: Option<String>,
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    /// Only hazards whose owner is within this code.
+    pub within: Option<String>,
+}
+
+/// One directive as the API lists it.
+#[derive(Debug, Clone)]
+pub struct DirectiveRow {
+    pub id: String,
+    pub issuer: String,
+    pub body: serde_json::Value,
+}
+
+/// A summary as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    pub owner: String,
+    pub version: i64,
+    pub period: String,
+    pub as_of: String,
+    pub body: String,
+    pub seq: i64,
+    pub received_at: String,
+}
+
+pub(crate) async fn write_projection(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: &str,
+    header: &Header,
+    doc: &AutoCommit,
+    now: &str,
+) -> Result<Audience, Error> {
+    match header.kind {
+        Kind::Hazard => {
+            let view = hazard::read(doc)?;
+            let derived = view.derived();
+            let mut body = serde_json::to_value(&view).unwrap_or_default();
+            if let Some(o) = body.as_object_mut() {
+                o.insert("id".into(), id.into());
+                o.insert("status".into(), derived.status.as_str().into());
+                o.insert("accepted".into(), derived.accepted.into());
+                o.insert("supervising".into(), derived.supervising.as_ref().map(|c| c.to_string()).into());
+                o.insert("escalations".into(), derived.escalations.clone().into());
+            }
+            sqlx::query(
+                "INSERT INTO hazards (id, owner, title, sector, grade, channel, status, deadline, supervising, created, updated_at, body)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, sector = excluded.sector, grade = excluded.grade,
+                 channel = excluded.channel, status = excluded.status, deadline = excluded.deadline,
+                 supervising = excluded.supervising, updated_at = excluded.updated_at, body = excluded.body",
+            )
+            .bind(id)
+            .bind(view.owner.as_str())
+            .bind(&view.core.title)
+            .bind(&view.core.sector)
+            .bind(view.core.grade.as_str())
+            .bind(view.core.channel.as_str())
+            .bind(derived.status.as_str())
+            .bind(&view.core.deadline)
+            .bind(derived.supervising.as_ref().map(|c| c.to_string()))
+            .bind(&view.created)
+            .bind(now)
+            .bind(body.to_string())
+            .execute(&mut **tx)
+            .await?;
+            Ok(view.audience())
+        }
+        Kind::Directive => {
+            let view = directive::read(doc)?;
+            let mut body = serde_json::to_value(&view).unwrap_or_default();
+            if let Some(o) = body.as_object_mut() {
+                o.insert("id".into(), id.into());
+            }
+            sqlx::query(
+                "INSERT INTO directives (id, issuer, title, deadline, created, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, deadline = excluded.deadline,
+                 updated_at = excluded.updated_at, body = excluded.body",
+            )
+            .bind(id)
+            .bind(view.issuer.as_str())
+            .bind(&view.core.title)
+            .bind(&view.core.deadline)
+            .bind(&view.created)
+            .bind(now)
+            .bind(body.to_string())
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("DELETE FROM directive_targets WHERE directive_id = ?").bind(id).execute(&mut **tx).await?;
+            for t in &view.core.targets {
+                let r = view.responses.get(t.as_str());
+                sqlx::query("INSERT INTO directive_targets (directive_id, target, received, completed, percent) VALUES (?, ?, ?, ?, ?)")
+                    .bind(id)
+                    .bind(t.as_str())
+                    .bind(r.is_some_and(|r| r.received_at.is_some()) as i64)
+                    .bind(r.is_some_and(|r| r.completed_at.is_some()) as i64)
+                    .bind(r.and_then(|r| r.percent).map(|p| p as i64))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(view.audience())
+        }
+    }
+}
+
+pub(crate) async fn summaries_after(pool: &SqlitePool, after: i64, limit: i64) -> Result<Vec<SummaryRow>, Error> {
+    let rows = sqlx::query("SELECT * FROM summaries WHERE seq > ? ORDER BY seq LIMIT ?")
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(summary_row).collect())
+}
+
+fn summary_row(r: sqlx::sqlite::SqliteRow) -> SummaryRow {
+    SummaryRow {
+        owner: r.get("owner"),
+        version: r.get("version"),
+        period: r.get("period"),
+        as_of: r.get("as_of"),
+        body: r.get("body"),
+        seq: r.get("seq"),
+        received_at: r.get("received_at"),
+    }
+}
+
+fn hazard_row(r: sqlx::sqlite::SqliteRow) -> HazardRow {
+    let body: String = r.get("body");
+    HazardRow {
+        id: r.get("id"),
+        owner: r.get("owner"),
+        status: r.get("status"),
+        deadline: r.get("deadline"),
+        body: serde_json::from_str(&body).unwrap_or_default(),
+    }
+}
+
+impl Store {
+    /// The hazard ledger, newest first.
+    pub async fn hazards(&self, f: &HazardFilter) -> Result<Vec<HazardRow>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, owner, status, deadline, body FROM hazards
+             WHERE (?1 IS NULL OR grade = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR owner = ?3)
+             AND (?4 IS NULL OR substr(owner, 1, length(?4)) = ?4)
+             ORDER BY created DESC, id",
+        )
+        .bind(&f.grade)
+        .bind(&f.status)
+        .bind(&f.owner)
+        .bind(&f.within)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(hazard_row).collect())
+    }
+
+    pub async fn hazard(&self, id: &str) -> Result<Option<HazardRow>, Error> {
+        let row = sqlx::query("SELECT id, owner, status, deadline, body FROM hazards WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(hazard_row))
+    }
+
+    pub async fn directives(&self) -> Result<Vec<DirectiveRow>, Error> {
+        let rows = sqlx::query("SELECT id, issuer, body FROM directives ORDER BY created DESC, id").fetch_all(self.pool()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let body: String = r.get("body");
+                DirectiveRow { id: r.get("id"), issuer: r.get("issuer"), body: serde_json::from_str(&body).unwrap_or_default() }
+            })
+            .collect())
+    }
+
+    pub async fn directive(&self, id: &str) -> Result<Option<DirectiveRow>, Error> {
+        let row = sqlx::query("SELECT id, issuer, body FROM directives WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| {
+            let body: String = r.get("body");
+            DirectiveRow { id: r.get("id"), issuer: r.get("issuer"), body: serde_json::from_str(&body).unwrap_or_default() }
+        }))
+    }
+
+    /// Hazard counts over hazards owned by `owner`: (total, open, closed, major, overdue, by sector, by status).
+    pub async fn own_hazard_counts(&self, owner: &str, today: &str) -> Result<safemesh_model::summary::HazardCounts, Error> {
+        let rows = sqlx::query(
+            "SELECT sector, status, grade, deadline < ?2 AND status != 'closed' AS overdue, COUNT(*) AS n
+             FROM hazards WHERE owner = ?1 GROUP BY sector, status, grade, overdue",
+        )
+        .bind(owner)
+        .bind(today)
+        .fetch_all(self.pool())
+        .await?;
+        let mut c = safemesh_model::summary::HazardCounts::default();
+        for r in rows {
+            let n: i64 = r.get("n");
+            let n = n as u64;
+            let sector: String = r.get("sector");
+            let status: String = r.get("status");
+            let grade: String = r.get("grade");
+            let overdue: bool = r.get("overdue");
+            c.total += n;
+            if status == "closed" {
+                c.closed += n;
+            } else {
+                c.open += n;
+            }
+            if grade == "major" {
+                c.major += n;
+            }
+            if overdue {
+                c.overdue += n;
+            }
+            *c.by_sector.entry(sector).or_default() += n;
+            *c.by_status.entry(status).or_default() += n;
+        }
+        Ok(c)
+    }
+
+    /// Directive counts for directives issued by `issuer`.
+    pub async fn own_directive_counts(&self, issuer: &str, today: &str) -> Result<safemesh_model::summary::DirectiveCounts, Error> {
+        let (issued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directives WHERE issuer = ?").bind(issuer).fetch_one(self.pool()).await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(t.received), 0) AS received, COALESCE(SUM(t.completed), 0) AS completed,
+             COALESCE(SUM(CASE WHEN t.completed = 0 AND d.deadline < ?2 THEN 1 ELSE 0 END), 0) AS overdue
+             FROM directive_targets t JOIN directives d ON d.id = t.directive_id WHERE d.issuer = ?1",
+        )
+        .bind(issuer)
+        .bind(today)
+        .fetch_one(self.pool())
+        .await?;
+        let g = |k: &str| -> u64 { r_i64(&row, k) as u64 };
+        Ok(safemesh_model::summary::DirectiveCounts {
+            issued: issued as u64,
+            assignments: g("n"),
+            received: g("received"),
+            completed: g("completed"),
+            overdue: g("overdue"),
+        })
+    }
+
+    /// Every summary held (this node's own and its descendants').
+    pub async fn summaries(&self) -> Result<Vec<SummaryRow>, Error> {
+        let rows = sqlx::query("SELECT * FROM summaries ORDER BY owner").fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(summary_row).collect())
+    }
+
+    pub async fn summary(&self, owner: &str) -> Result<Option<SummaryRow>, Error> {
+        let row = sqlx::query("SELECT * FROM summaries WHERE owner = ?").bind(owner).fetch_optional(self.pool()).await?;
+        Ok(row.map(summary_row))
+    }
+}
+
+fn r_i64(row: &sqlx::sqlite::SqliteRow, k: &str) -> i64 {
+    row.try_get::<i64, _>(k).unwrap_or(0)
+}

@@ -1,0 +1,539 @@
+//! The `Store` handle and its single `Writer`.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use safemesh_doc::{AutoCommit, ChangeHash, Header, heads_to_hex};
+use safemesh_model::AdminCode;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+use crate::cache::DocCache;
+use crate::{Error, FORMAT_VERSION, project};
+
+/// Chunks a document may accumulate before it is compacted into one snapshot.
+const COMPACT_AFTER_CHUNKS: i64 = 32;
+
+/// The node's store: a cheap clonable handle.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: SqlitePool,
+    /// The write lock; holds the last committed sequence number.
+    write: Arc<Mutex<i64>>,
+    cache: std::sync::Mutex<DocCache>,
+    install_id: String,
+    seq_tx: watch::Sender<i64>,
+}
+
+/// A document's row, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDoc {
+    pub id: String,
+    pub kind: String,
+    pub owner: String,
+    pub heads: Vec<String>,
+    pub seq: i64,
+}
+
+/// A document changed since some cursor, as the sync engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedDoc {
+    pub id: String,
+    pub seq: i64,
+    pub heads: Vec<String>,
+}
+
+/// Per-link state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkRow {
+    pub peer: String,
+    pub peer_install: Option<String>,
+    pub recv_cursor: i64,
+    pub acked_cursor: i64,
+    pub last_sync_at: Option<String>,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite store at `path` and runs migrations.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, Error> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        Self::from_pool(pool).await
+    }
+
+    /// Opens a store from a `sqlite:` URL.
+    pub async fn open_url(url: &str) -> Result<Store, Error> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        Self::from_pool(pool).await
+    }
+
+    async fn from_pool(pool: SqlitePool) -> Result<Store, Error> {
+        // Refuse a database written by a newer build before touching it.
+        let has_meta: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetch_optional(&pool).await?;
+        if has_meta.is_some() {
+            let found: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = 'format'").fetch_optional(&pool).await?;
+            if let Some((v,)) = found {
+                let v: i64 = v.parse().unwrap_or(i64::MAX);
+                if v > FORMAT_VERSION {
+                    return Err(Error::TooNew { found: v, supported: FORMAT_VERSION });
+                }
+            }
+        }
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)")
+            .bind(FORMAT_VERSION.to_string())
+            .execute(&pool)
+            .await?;
+        let install: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = 'install_id'").fetch_optional(&pool).await?;
+        let install_id = match install {
+            Some((v,)) => v,
+            None => {
+                let v = hex::encode(rand::random::<[u8; 8]>());
+                sqlx::query("INSERT INTO meta (key, value) VALUES ('install_id', ?)").bind(&v).execute(&pool).await?;
+                v
+            }
+        };
+        let seq: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = 'seq'").fetch_optional(&pool).await?;
+        let seq = seq.and_then(|(v,)| v.parse().ok()).unwrap_or(0i64);
+        let (seq_tx, _) = watch::channel(seq);
+        Ok(Store {
+            inner: Arc::new(Inner {
+                pool,
+                write: Arc::new(Mutex::new(seq)),
+                cache: std::sync::Mutex::new(DocCache::new(4096)),
+                install_id,
+                seq_tx,
+            }),
+        })
+    }
+
+    /// The random id of this store's install; a restored store gets a new one, which tells peers to
+    /// reset their cursors.
+    pub fn install_id(&self) -> &str {
+        &self.inner.install_id
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.inner.pool
+    }
+
+    /// The last committed sequence number.
+    pub fn current_seq(&self) -> i64 {
+        *self.inner.seq_tx.borrow()
+    }
+
+    /// Watches the committed sequence number (wakes link drivers to push new changes).
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.inner.seq_tx.subscribe()
+    }
+
+    /// Starts the one write session. Other writers wait.
+    pub async fn writer(&self) -> Result<Writer, Error> {
+        let guard = self.inner.write.clone().lock_owned().await;
+        let seq = *guard;
+        let tx = self.inner.pool.begin().await?;
+        Ok(Writer { store: self.clone(), tx: Some(tx), guard, seq, cached: Vec::new(), dropped: Vec::new() })
+    }
+
+    /// Loads a document (through the cache).
+    pub async fn load(&self, id: &str) -> Result<Option<AutoCommit>, Error> {
+        if let Some(d) = self.inner.cache.lock().map_err(|_| poisoned())?.get(id) {
+            return Ok(Some(d));
+        }
+        let mut conn = self.inner.pool.acquire().await?;
+        let doc = load_from(&mut conn, id).await?;
+        if let Some(d) = &doc {
+            self.inner.cache.lock().map_err(|_| poisoned())?.put(id, d.clone());
+        }
+        Ok(doc)
+    }
+
+    pub async fn doc_row(&self, id: &str) -> Result<Option<StoredDoc>, Error> {
+        let row = sqlx::query("SELECT id, kind, owner, heads, seq FROM documents WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.map(|r| StoredDoc {
+            id: r.get("id"),
+            kind: r.get("kind"),
+            owner: r.get("owner"),
+            heads: parse_heads(r.get("heads")),
+            seq: r.get("seq"),
+        }))
+    }
+
+    /// Documents in `peer`'s audience written after `after`, in seq order.
+    pub async fn changed_for(&self, peer: &AdminCode, after: i64, limit: i64) -> Result<Vec<ChangedDoc>, Error> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.seq, d.heads FROM documents d WHERE d.seq > ? AND EXISTS (
+                 SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
+                 AND (a.code = ? OR (a.subtree = 1 AND substr(?, 1, length(a.code)) = a.code)))
+             ORDER BY d.seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(peer.as_str())
+        .bind(peer.as_str())
+        .bind(limit)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ChangedDoc { id: r.get("id"), seq: r.get("seq"), heads: parse_heads(r.get("heads")) })
+            .collect())
+    }
+
+    /// How many documents and summaries in `peer`'s scope were written after `after`.
+    pub async fn pending_for(&self, peer: &AdminCode, after: i64, peer_is_parent: bool) -> Result<i64, Error> {
+        let (docs,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM documents d WHERE d.seq > ? AND EXISTS (
+                 SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
+                 AND (a.code = ? OR (a.subtree = 1 AND substr(?, 1, length(a.code)) = a.code)))",
+        )
+        .bind(after)
+        .bind(peer.as_str())
+        .bind(peer.as_str())
+        .fetch_one(&self.inner.pool)
+        .await?;
+        let sums = if peer_is_parent {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM summaries WHERE seq > ?")
+                .bind(after)
+                .fetch_one(&self.inner.pool)
+                .await?;
+            n
+        } else {
+            0
+        };
+        Ok(docs + sums)
+    }
+
+    /// Summaries to send up to the parent (every summary this node holds goes to every ancestor),
+    /// written after `after`, in seq order.
+    pub async fn summaries_after(&self, after: i64, limit: i64) -> Result<Vec<project::SummaryRow>, Error> {
+        project::summaries_after(&self.inner.pool, after, limit).await
+    }
+
+    pub async fn peer_heads(&self, peer: &AdminCode, doc_id: &str) -> Result<Option<Vec<String>>, Error> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT heads FROM peer_heads WHERE peer = ? AND doc_id = ?")
+            .bind(peer.as_str())
+            .bind(doc_id)
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.map(|(h,)| parse_heads(h)))
+    }
+
+    pub async fn link(&self, peer: &AdminCode) -> Result<LinkRow, Error> {
+        let row = sqlx::query("SELECT * FROM links WHERE peer = ?").bind(peer.as_str()).fetch_optional(&self.inner.pool).await?;
+        Ok(row.map(link_row).unwrap_or_else(|| LinkRow { peer: peer.to_string(), ..Default::default() }))
+    }
+
+    pub async fn links(&self) -> Result<Vec<LinkRow>, Error> {
+        let rows = sqlx::query("SELECT * FROM links ORDER BY peer").fetch_all(&self.inner.pool).await?;
+        Ok(rows.into_iter().map(link_row).collect())
+    }
+
+    /// Adds traffic counters for a link (not part of any document transaction).
+    pub async fn add_traffic(&self, peer: &AdminCode, bytes_in: i64, bytes_out: i64, error: Option<&str>) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO links (peer, bytes_in, bytes_out, last_error) VALUES (?, ?, ?, ?)
+             ON CONFLICT (peer) DO UPDATE SET bytes_in = bytes_in + excluded.bytes_in,
+             bytes_out = bytes_out + excluded.bytes_out, last_error = COALESCE(excluded.last_error, last_error)",
+        )
+        .bind(peer.as_str())
+        .bind(bytes_in)
+        .bind(bytes_out)
+        .bind(error)
+        .execute(&self.inner.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Corrupt { id: "(cache)".into(), reason: "cache lock poisoned".into() }
+}
+
+fn link_row(r: sqlx::sqlite::SqliteRow) -> LinkRow {
+    LinkRow {
+        peer: r.get("peer"),
+        peer_install: r.get("peer_install"),
+        recv_cursor: r.get("recv_cursor"),
+        acked_cursor: r.get("acked_cursor"),
+        last_sync_at: r.get("last_sync_at"),
+        bytes_in: r.get("bytes_in"),
+        bytes_out: r.get("bytes_out"),
+        last_error: r.get("last_error"),
+    }
+}
+
+pub(crate) fn parse_heads(s: String) -> Vec<String> {
+    serde_json::from_str(&s).unwrap_or_default()
+}
+
+async fn load_from(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<Option<AutoCommit>, Error> {
+    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT snapshot FROM documents WHERE id = ?").bind(id).fetch_optional(&mut *conn).await?;
+    let Some((snapshot,)) = row else { return Ok(None) };
+    let corrupt = |e: automerge_err::E| Error::Corrupt { id: id.to_string(), reason: e.to_string() };
+    let mut doc = AutoCommit::load(&snapshot).map_err(corrupt)?;
+    let chunks: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = ? ORDER BY seq")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    for (chunk,) in chunks {
+        doc.load_incremental(&chunk).map_err(corrupt)?;
+    }
+    Ok(Some(doc))
+}
+
+mod automerge_err {
+    pub(crate) type E = automerge::AutomergeError;
+}
+
+/// The one write session: a transaction plus the write lock. Dropped without `commit`, nothing is kept.
+pub struct Writer {
+    store: Store,
+    tx: Option<Transaction<'static, Sqlite>>,
+    guard: OwnedMutexGuard<i64>,
+    seq: i64,
+    cached: Vec<(String, AutoCommit)>,
+    dropped: Vec<String>,
+}
+
+impl Writer {
+    fn tx(&mut self) -> &mut Transaction<'static, Sqlite> {
+        self.tx.as_mut().expect("writer used after commit")
+    }
+
+    fn next_seq(&mut self) -> i64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Loads a document as this session sees it (including its own uncommitted writes).
+    pub async fn load(&mut self, id: &str) -> Result<Option<AutoCommit>, Error> {
+        if let Some((_, d)) = self.cached.iter().rev().find(|(i, _)| i == id) {
+            return Ok(Some(d.clone()));
+        }
+        if let Some(d) = self.store.inner.cache.lock().map_err(|_| poisoned())?.get(id) {
+            return Ok(Some(d));
+        }
+        let tx = self.tx();
+        let doc = load_from(&mut *tx, id).await?;
+        Ok(doc)
+    }
+
+    /// Stores `doc` (whose stored version had `old_heads`, empty if new), its audience and projection,
+    /// under a new sequence number. Returns that number.
+    pub async fn put_doc(&mut self, id: &str, doc: &mut AutoCommit, old_heads: &[ChangeHash]) -> Result<i64, Error> {
+        let header = Header::read(doc)?;
+        let heads = serde_json::to_string(&heads_to_hex(&doc.get_heads())).unwrap_or_default();
+        let seq = self.next_seq();
+        let now = now_rfc3339();
+        let exists: Option<(i64,)> = sqlx::query_as("SELECT seq FROM documents WHERE id = ?").bind(id).fetch_optional(&mut **self.tx()).await?;
+        if exists.is_none() {
+            let snapshot = doc.save();
+            sqlx::query("INSERT INTO documents (id, kind, owner, heads, snapshot, seq, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(id)
+                .bind(header.kind.as_str())
+                .bind(header.owner.as_str())
+                .bind(&heads)
+                .bind(snapshot)
+                .bind(seq)
+                .bind(&now)
+                .execute(&mut **self.tx())
+                .await?;
+        } else {
+            let (chunks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM doc_changes WHERE doc_id = ?").bind(id).fetch_one(&mut **self.tx()).await?;
+            if chunks + 1 >= COMPACT_AFTER_CHUNKS {
+                let snapshot = doc.save();
+                sqlx::query("DELETE FROM doc_changes WHERE doc_id = ?").bind(id).execute(&mut **self.tx()).await?;
+                sqlx::query("UPDATE documents SET heads = ?, snapshot = ?, seq = ?, updated_at = ? WHERE id = ?")
+                    .bind(&heads)
+                    .bind(snapshot)
+                    .bind(seq)
+                    .bind(&now)
+                    .bind(id)
+                    .execute(&mut **self.tx())
+                    .await?;
+            } else {
+                let chunk = doc.save_after(old_heads);
+                sqlx::query("INSERT INTO doc_changes (doc_id, seq, data) VALUES (?, ?, ?)")
+                    .bind(id)
+                    .bind(seq)
+                    .bind(chunk)
+                    .execute(&mut **self.tx())
+                    .await?;
+                sqlx::query("UPDATE documents SET heads = ?, seq = ?, updated_at = ? WHERE id = ?")
+                    .bind(&heads)
+                    .bind(seq)
+                    .bind(&now)
+                    .bind(id)
+                    .execute(&mut **self.tx())
+                    .await?;
+            }
+        }
+        let audience = project::write_projection(self.tx(), id, &header, doc, &now).await?;
+        sqlx::query("DELETE FROM doc_audience WHERE doc_id = ?").bind(id).execute(&mut **self.tx()).await?;
+        for (code, subtree) in audience.entries {
+            sqlx::query("INSERT OR IGNORE INTO doc_audience (doc_id, code, subtree) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(code.as_str())
+                .bind(subtree as i64)
+                .execute(&mut **self.tx())
+                .await?;
+        }
+        self.cached.push((id.to_string(), doc.clone()));
+        Ok(seq)
+    }
+
+    /// Stores a summary if it is newer than the one held. Returns whether it was stored.
+    pub async fn put_summary(&mut self, owner: &AdminCode, version: i64, period: &str, as_of: &str, body: &str) -> Result<bool, Error> {
+        let cur: Option<(i64,)> = sqlx::query_as("SELECT version FROM summaries WHERE owner = ?").bind(owner.as_str()).fetch_optional(&mut **self.tx()).await?;
+        if matches!(cur, Some((v,)) if v >= version) {
+            return Ok(false);
+        }
+        let seq = self.next_seq();
+        let now = now_rfc3339();
+        sqlx::query(
+            "INSERT INTO summaries (owner, version, period, as_of, body, seq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (owner) DO UPDATE SET version = excluded.version, period = excluded.period, as_of = excluded.as_of,
+             body = excluded.body, seq = excluded.seq, received_at = excluded.received_at",
+        )
+        .bind(owner.as_str())
+        .bind(version)
+        .bind(period)
+        .bind(as_of)
+        .bind(body)
+        .bind(seq)
+        .bind(&now)
+        .execute(&mut **self.tx())
+        .await?;
+        sqlx::query(
+            "INSERT INTO summary_history (owner, period, version, as_of, body) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (owner, period) DO UPDATE SET version = excluded.version, as_of = excluded.as_of, body = excluded.body",
+        )
+        .bind(owner.as_str())
+        .bind(period)
+        .bind(version)
+        .bind(as_of)
+        .bind(body)
+        .execute(&mut **self.tx())
+        .await?;
+        Ok(true)
+    }
+
+    /// Records what this node has durably received from `peer`, and the peer's install id.
+    pub async fn set_recv_cursor(&mut self, peer: &AdminCode, cursor: i64, peer_install: &str) -> Result<(), Error> {
+        let now = now_rfc3339();
+        sqlx::query(
+            "INSERT INTO links (peer, peer_install, recv_cursor, last_sync_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (peer) DO UPDATE SET peer_install = excluded.peer_install,
+             recv_cursor = excluded.recv_cursor, last_sync_at = excluded.last_sync_at",
+        )
+        .bind(peer.as_str())
+        .bind(peer_install)
+        .bind(cursor)
+        .bind(now)
+        .execute(&mut **self.tx())
+        .await?;
+        Ok(())
+    }
+
+    /// Records how far `peer` has acknowledged this node's sequence.
+    pub async fn set_acked(&mut self, peer: &AdminCode, cursor: i64) -> Result<(), Error> {
+        let now = now_rfc3339();
+        sqlx::query(
+            "INSERT INTO links (peer, acked_cursor, last_sync_at) VALUES (?, ?, ?)
+             ON CONFLICT (peer) DO UPDATE SET acked_cursor = MAX(acked_cursor, excluded.acked_cursor), last_sync_at = excluded.last_sync_at",
+        )
+        .bind(peer.as_str())
+        .bind(cursor)
+        .bind(now)
+        .execute(&mut **self.tx())
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets what a peer was known to hold (it was restored: a new install id).
+    pub async fn reset_peer(&mut self, peer: &AdminCode) -> Result<(), Error> {
+        sqlx::query("DELETE FROM peer_heads WHERE peer = ?").bind(peer.as_str()).execute(&mut **self.tx()).await?;
+        sqlx::query("UPDATE links SET recv_cursor = 0, acked_cursor = 0 WHERE peer = ?").bind(peer.as_str()).execute(&mut **self.tx()).await?;
+        Ok(())
+    }
+
+    pub async fn set_peer_heads(&mut self, peer: &AdminCode, doc_id: &str, heads: &[String]) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO peer_heads (peer, doc_id, heads) VALUES (?, ?, ?)
+             ON CONFLICT (peer, doc_id) DO UPDATE SET heads = excluded.heads",
+        )
+        .bind(peer.as_str())
+        .bind(doc_id)
+        .bind(serde_json::to_string(heads).unwrap_or_default())
+        .execute(&mut **self.tx())
+        .await?;
+        Ok(())
+    }
+
+    /// Commits everything; wakes watchers if the sequence moved. Returns the committed sequence.
+    pub async fn commit(mut self) -> Result<i64, Error> {
+        let seq = self.seq;
+        let moved = seq != *self.guard;
+        if moved {
+            sqlx::query("INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .bind(seq.to_string())
+                .execute(&mut **self.tx())
+                .await?;
+        }
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await?;
+        }
+        {
+            let mut cache = self.store.inner.cache.lock().map_err(|_| poisoned())?;
+            for id in self.dropped.drain(..) {
+                cache.remove(&id);
+            }
+            for (id, doc) in self.cached.drain(..) {
+                cache.put(&id, doc);
+            }
+        }
+        *self.guard = seq;
+        if moved {
+            self.store.inner.seq_tx.send_replace(seq);
+        }
+        Ok(seq)
+    }
+}
+
+/// Now as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,302 @@
+//! 证书颁发 — the node CA.
+//!
+//! One self-signed ECDSA P-256 CA issues one leaf certificate per node. A node's identity is the
+//! SAN URI `safemesh://node/<code>` of its leaf (see [`crate::tls`]); the CA is the only trust
+//! anchor, so whoever holds `ca.key` decides which codes exist.
+//!
+//! On disk, a CA directory holds `ca.pem` (certificate) and `ca.key` (PKCS#8 PEM, mode 0600);
+//! a node directory holds `node.pem`, `node.key` (0600) and `ca.pem`.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), safemesh_gateway::tls::Error> {
+//! use std::path::Path;
+//! use safemesh_gateway::ca::{Ca, write_node_files};
+//! use safemesh_model::AdminCode;
+//!
+//! let ca = Ca::init(Path::new("/etc/safemesh/ca"), "yunnan")?;
+//! let code = AdminCode::parse("5301").expect("valid code");
+//! let issued = ca.issue(&code, 365)?;
+//! write_node_files(&issued, ca.ca_cert_pem(), Path::new("/etc/safemesh/node"))?;
+//! # Ok(()) }
+//! ```
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType, SerialNumber,
+};
+use safemesh_model::AdminCode;
+use time::{Duration, OffsetDateTime};
+
+pub use crate::tls::Error;
+use crate::tls::SAN_PREFIX;
+
+/// File name of the CA certificate, in both the CA directory and a node directory.
+pub const CA_CERT_FILE: &str = "ca.pem";
+/// File name of the CA private key in the CA directory.
+pub const CA_KEY_FILE: &str = "ca.key";
+/// File name of a node's leaf certificate.
+pub const NODE_CERT_FILE: &str = "node.pem";
+/// File name of a node's private key.
+pub const NODE_KEY_FILE: &str = "node.key";
+
+/// Validity of a CA certificate: ten years.
+const CA_VALIDITY_DAYS: i64 = 3650;
+/// Back-dating of `not_before`, to tolerate clock skew between nodes.
+const BACKDATE: Duration = Duration::hours(1);
+
+/// 节点 CA — a loaded CA that can issue node certificates.
+pub struct Ca {
+    cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `Issuer`'s Debug already elides the key; keep the PEM out of logs too.
+        f.debug_struct("Ca")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// 签发结果 — a freshly issued node certificate and its private key, both PEM.
+#[derive(Clone)]
+pub struct IssuedCert {
+    /// Leaf certificate, PEM.
+    pub cert_pem: String,
+    /// Private key of the leaf, PKCS#8 PEM. Secret.
+    pub key_pem: String,
+    /// Serial number, lowercase hex without separators.
+    pub serial_hex: String,
+}
+
+impl std::fmt::Debug for IssuedCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCert")
+            .field("serial_hex", &self.serial_hex)
+            .field("key_pem", &"[secret]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ca {
+    /// 初始化 CA — creates `dir` (if needed), generates an ECDSA P-256 self-signed CA certificate
+    /// valid for ten years and writes `dir/ca.pem` and `dir/ca.key` (mode 0600).
+    ///
+    /// Never overwrites: fails with [`Error::CaExists`] if `ca.pem` or `ca.key` is already there.
+    pub fn init(dir: &Path, name: &str) -> Result<Ca, Error> {
+        let cert_path = dir.join(CA_CERT_FILE);
+        let key_path = dir.join(CA_KEY_FILE);
+        for path in [&cert_path, &key_path] {
+            if path.exists() {
+                return Err(Error::CaExists { path: path.clone() });
+            }
+        }
+        fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let now = OffsetDateTime::now_utc();
+        let mut params = CertificateParams::default();
+        params.distinguished_name = {
+            let mut dn = DistinguishedName::new();
+            dn.push(DnType::OrganizationName, "safemesh");
+            dn.push(DnType::CommonName, format!("safemesh CA {name}"));
+            dn
+        };
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.serial_number = Some(random_serial()?.0);
+        params.not_before = now - BACKDATE;
+        params.not_after = now + Duration::days(CA_VALIDITY_DAYS);
+
+        let cert_pem = params.self_signed(&key)?.pem();
+        // Key first: a crash in between leaves a key without certificate, which `init` refuses to
+        // overwrite — better than a certificate whose key is lost.
+        write_new(&key_path, key.serialize_pem().as_bytes(), true)?;
+        write_new(&cert_path, cert_pem.as_bytes(), false)?;
+        tracing::info!(dir = %dir.display(), name, "CA initialised");
+
+        Ok(Ca {
+            cert_pem,
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// 加载 CA — reads `dir/ca.pem` and `dir/ca.key` so the CA can sign.
+    ///
+    /// Fails if the key does not belong to the certificate.
+    pub fn load(dir: &Path) -> Result<Ca, Error> {
+        let cert_path = dir.join(CA_CERT_FILE);
+        let key_path = dir.join(CA_KEY_FILE);
+        let cert_pem = read_to_string(&cert_path)?;
+        let key_pem = read_to_string(&key_path)?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| Error::Pem {
+            what: key_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+
+        let der = crate::tls::parse_certs(&cert_pem, &cert_path.display().to_string())?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::NoCertificate {
+                what: cert_path.display().to_string(),
+            })?;
+        let (_, x509) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|e| Error::Cert(format!("{}: {e}", cert_path.display())))?;
+        if !x509.is_ca() {
+            return Err(Error::Cert(format!(
+                "{} 不是 CA 证书 / is not a CA certificate",
+                cert_path.display()
+            )));
+        }
+        if x509.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(Error::Cert(format!(
+                "{} 与 {} 不匹配 / key does not match the CA certificate",
+                key_path.display(),
+                cert_path.display()
+            )));
+        }
+
+        let issuer = Issuer::from_ca_cert_der(&der, key)?;
+        Ok(Ca { cert_pem, issuer })
+    }
+
+    /// 签发节点证书 — issues a leaf certificate for `code`, valid for `validity_days` from now
+    /// (back-dated one hour), with a fresh ECDSA P-256 key.
+    ///
+    /// The leaf carries CN = code, SAN URI `safemesh://node/<code>` (prefix form), extended key
+    /// usages serverAuth + clientAuth, and a random 16-byte serial.
+    pub fn issue(&self, code: &AdminCode, validity_days: u32) -> Result<IssuedCert, Error> {
+        if validity_days == 0 {
+            return Err(Error::Cert(
+                "有效期必须大于 0 天 / validity_days must be > 0".into(),
+            ));
+        }
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let (serial, serial_hex) = random_serial()?;
+        let now = OffsetDateTime::now_utc();
+
+        let mut params = CertificateParams::default();
+        params.distinguished_name = {
+            let mut dn = DistinguishedName::new();
+            dn.push(DnType::OrganizationName, "safemesh");
+            dn.push(DnType::CommonName, code.as_str());
+            dn
+        };
+        let uri = format!("{SAN_PREFIX}{}", code.as_str());
+        params.subject_alt_names = vec![SanType::URI(uri.try_into()?)];
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(serial);
+        params.not_before = now - BACKDATE;
+        params.not_after = now + Duration::days(i64::from(validity_days));
+
+        let cert = params.signed_by(&key, &self.issuer)?;
+        tracing::info!(code = %code, serial = %serial_hex, validity_days, "node certificate issued");
+        Ok(IssuedCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            serial_hex,
+        })
+    }
+
+    /// The CA certificate, PEM — what every node trusts (`ca.pem`).
+    pub fn ca_cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+}
+
+/// 写入节点文件 — writes `dir/node.pem`, `dir/node.key` (mode 0600) and `dir/ca.pem`, creating
+/// `dir` if needed. Existing files are replaced atomically (write to a temporary file, rename),
+/// so a node re-reading its directory never sees a half-written key.
+pub fn write_node_files(issued: &IssuedCert, ca_pem: &str, dir: &Path) -> Result<(), Error> {
+    fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    write_replace(&dir.join(NODE_KEY_FILE), issued.key_pem.as_bytes(), true)?;
+    write_replace(&dir.join(NODE_CERT_FILE), issued.cert_pem.as_bytes(), false)?;
+    write_replace(&dir.join(CA_CERT_FILE), ca_pem.as_bytes(), false)?;
+    Ok(())
+}
+
+/// A random positive 16-byte serial number and its hex form.
+fn random_serial() -> Result<(SerialNumber, String), Error> {
+    let mut bytes = [0u8; 16];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|_| Error::Random)?;
+    // Positive (high bit clear) and exactly 16 bytes in DER (first byte non-zero).
+    bytes[0] = (bytes[0] & 0x7f).max(1);
+    let hex = bytes.iter().fold(String::with_capacity(32), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    Ok((SerialNumber::from_slice(&bytes), hex))
+}
+
+fn read_to_string(path: &Path) -> Result<String, Error> {
+    fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Options for creating a file, mode 0600 if `secret`.
+fn open_options(secret: bool) -> fs::OpenOptions {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(if secret { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    options
+}
+
+/// Creates `path`, failing if it exists.
+fn write_new(path: &Path, contents: &[u8], secret: bool) -> Result<(), Error> {
+    let io_err = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = open_options(secret).open(path).map_err(io_err)?;
+    file.write_all(contents).map_err(io_err)?;
+    file.sync_all().map_err(io_err)
+}
+
+/// Replaces `path` atomically via a temporary sibling file.
+fn write_replace(path: &Path, contents: &[u8], secret: bool) -> Result<(), Error> {
+    let tmp: PathBuf = {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".tmp");
+        path.with_file_name(name)
+    };
+    // A stale temporary file from an interrupted earlier write is safe to discard.
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(Error::Io { path: tmp, source }),
+    }
+    write_new(&tmp, contents, secret)?;
+    fs::rename(&tmp, path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
