@@ -141,17 +141,21 @@ pub fn code_from_cert(der: &CertificateDer<'_>) -> Result<AdminCode, Error> {
         })
         .ok_or(Error::NoCode)?;
     let code = &uri[SAN_PREFIX.len()..];
-    // `AdminCode::parse` trims; a certificate must hold the code exactly.
-    if code.trim() != code {
-        return Err(Error::BadCode {
-            uri: uri.to_string(),
-            source: safemesh_model::Error::invalid("code", "含空白 / contains whitespace"),
-        });
-    }
-    AdminCode::parse(code).map_err(|source| Error::BadCode {
+    let parsed = AdminCode::parse(code).map_err(|source| Error::BadCode {
         uri: uri.to_string(),
         source,
-    })
+    })?;
+    // `AdminCode::parse` also takes `530000` or ` 53`; an identity must be exact, in prefix form.
+    if parsed.as_str() != code {
+        return Err(Error::BadCode {
+            uri: uri.to_string(),
+            source: safemesh_model::Error::invalid(
+                "code",
+                format!("应为前缀形式 {parsed} / must be in prefix form {parsed}"),
+            ),
+        });
+    }
+    Ok(parsed)
 }
 
 /// The code of a peer from its presented chain (end-entity first), if any.
@@ -327,6 +331,10 @@ fn parse_key(pem: &str, what: &str) -> Result<PrivateKeyDer<'static>, Error> {
 /// A client certificate is required; it must chain to the CA and carry a code for which
 /// `accept_child` returns true, otherwise the handshake fails with a `rustls::Error::General`
 /// naming the code and the reason (also logged with `tracing::warn!`). ALPN `h2`, TLS 1.3.
+///
+/// `accept_child` runs inside the handshake, on the I/O task: it must be quick and must not
+/// block (read an in-memory set, not a database). It only sees codes of verified certificates.
+/// Session resumption is off, so every connection is judged afresh.
 pub fn server_config(
     id: &NodeIdentity,
     accept_child: Arc<dyn Fn(&AdminCode) -> bool + Send + Sync>,
@@ -565,6 +573,8 @@ impl ServerCertVerifier for PeerCertVerifier {
 /// The yielded `tokio_rustls::server::TlsStream<TcpStream>` implements tonic's `Connected`, so
 /// handlers find `tonic::transport::server::TlsConnectInfo<TcpConnectInfo>` in the request
 /// extensions; pass its `peer_certs()` to [`peer_code`].
+///
+/// Must be called inside a Tokio runtime (it spawns the accept loop).
 pub fn incoming(
     listener: TcpListener,
     config: Arc<ServerConfig>,

@@ -293,6 +293,50 @@ async fn ip_addressing_works_with_any_server_name() {
     }
 }
 
+#[tokio::test]
+async fn refused_child_cannot_resume_an_old_session() {
+    let pki = pki();
+    let allowed = Arc::new(AtomicBool::new(true));
+    let flag = allowed.clone();
+    let accept: Accept = Arc::new(move |_: &AdminCode| flag.load(Ordering::SeqCst));
+    let config = tls::server_config(&pki.n53, accept).expect("server config");
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let mut results = Vec::new();
+        for _ in 0..2 {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let result = match acceptor.accept(tcp).await {
+                Ok(mut conn) => {
+                    let _ = conn.write_all(b"hello").await;
+                    let _ = conn.shutdown().await;
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            results.push(result);
+        }
+        results
+    });
+
+    // The same client config both times: a resumable session would skip the accept rule.
+    let client = tls::client_config(&pki.n5301, code("53")).expect("client config");
+    assert!(!client_rejected(tls::connect(addr, client.clone()).await).await);
+    allowed.store(false, Ordering::SeqCst);
+    assert!(client_rejected(tls::connect(addr, client).await).await);
+
+    let results = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("server in time")
+        .expect("server task");
+    assert_eq!(results[0], Ok(()));
+    let err = results[1].as_ref().expect_err("second connection refused");
+    assert!(err.contains("is not accepted by 53"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // CA and files
 
@@ -449,6 +493,26 @@ fn code_from_cert_requires_the_san_uri() {
     let cert = params.self_signed(&key).expect("self-signed");
     let err = tls::code_from_cert(cert.der()).expect_err("bad code");
     assert!(matches!(err, tls::Error::BadCode { .. }), "{err}");
+
+    // A valid code, but not in prefix form: identities must be exact.
+    let mut params = rcgen::CertificateParams::default();
+    params.subject_alt_names = vec![
+        rcgen::SanType::DnsName("localhost".try_into().expect("ia5")),
+        rcgen::SanType::URI("https://example.org/53".try_into().expect("ia5")),
+        rcgen::SanType::URI("safemesh://node/530000".try_into().expect("ia5")),
+    ];
+    let cert = params.self_signed(&key).expect("self-signed");
+    let err = tls::code_from_cert(cert.der()).expect_err("non-canonical code");
+    assert!(err.to_string().contains("prefix form 53"), "{err}");
+
+    // Other URIs before ours are skipped.
+    let mut params = rcgen::CertificateParams::default();
+    params.subject_alt_names = vec![
+        rcgen::SanType::URI("https://example.org/53".try_into().expect("ia5")),
+        rcgen::SanType::URI("safemesh://node/5301".try_into().expect("ia5")),
+    ];
+    let cert = params.self_signed(&key).expect("self-signed");
+    assert_eq!(tls::code_from_cert(cert.der()).expect("code"), code("5301"));
 }
 
 // ---------------------------------------------------------------------------------------------

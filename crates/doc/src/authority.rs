@@ -41,7 +41,12 @@ pub fn check_and_apply(doc_id: &str, base: Option<&mut AutoCommit>, changes: Vec
         }
         None => (AutoCommit::new(), None),
     };
-    let fresh: Vec<Change> = changes.into_iter().filter(|c| scratch.get_change_by_hash(&c.hash()).is_none()).collect();
+    let mut seen = std::collections::HashSet::new();
+    let fresh: Vec<Change> = changes
+        .into_iter()
+        .filter(|c| seen.insert(c.hash()) && scratch.get_change_by_hash(&c.hash()).is_none())
+        .collect();
+    let is_new_doc = base_header.is_none();
     if fresh.is_empty() {
         let header = match base_header {
             Some(h) => h,
@@ -70,7 +75,8 @@ pub fn check_and_apply(doc_id: &str, base: Option<&mut AutoCommit>, changes: Vec
         Kind::Directive => crate::directive::read(&scratch)?.core.targets,
         Kind::Hazard => Vec::new(),
     };
-    let ctx = Ctx { doc_id, header: &header, targets: &targets };
+    let general = is_general(&scratch, &header)?;
+    let ctx = Ctx { doc_id, header: &header, targets: &targets, general, new_doc: is_new_doc };
     for change in &fresh {
         ctx.check_change(&scratch, change, origin)?;
     }
@@ -84,17 +90,50 @@ pub fn check_local(doc_id: &str, doc: &mut AutoCommit, since: &[ChangeHash]) -> 
         Kind::Directive => crate::directive::read(doc)?.core.targets,
         Kind::Hazard => Vec::new(),
     };
-    let ctx = Ctx { doc_id, header: &header, targets: &targets };
+    let general = is_general(doc, &header)?;
+    let ctx = Ctx { doc_id, header: &header, targets: &targets, general, new_doc: since.is_empty() };
     for change in doc.get_changes(since) {
         ctx.check_change(doc, &change, &Origin::Local)?;
     }
     Ok(())
 }
 
+/// A general hazard is written by its owner and its parent only; a major one by every ancestor.
+fn is_general(doc: &AutoCommit, header: &Header) -> Result<bool, Error> {
+    if header.kind != Kind::Hazard {
+        return Ok(false);
+    }
+    let core = read::opt_obj(doc, &automerge::ROOT, "core")?;
+    let grade = match core {
+        Some(c) => read::opt_str(doc, &c, "grade")?,
+        None => None,
+    };
+    Ok(grade.as_deref() != Some("major"))
+}
+
+/// A directive's targets as of `heads`.
+fn targets_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Vec<AdminCode>, Error> {
+    let Some((_, core)) = doc.get_at(automerge::ROOT, "core", heads)? else { return Ok(Vec::new()) };
+    let Some((_, list)) = doc.get_at(&core, "targets", heads)? else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for i in 0..doc.length_at(&list, heads) {
+        if let Some((v, _)) = doc.get_at(&list, i, heads)? {
+            if let Some(code) = v.as_str().and_then(|s| AdminCode::parse(s).ok()) {
+                out.push(code);
+            }
+        }
+    }
+    Ok(out)
+}
+
 struct Ctx<'a> {
     doc_id: &'a str,
     header: &'a Header,
     targets: &'a [AdminCode],
+    /// A general hazard (parent-only supervision).
+    general: bool,
+    /// The document is new to this node (its whole history is in the batch).
+    new_doc: bool,
 }
 
 /// One segment of a written path.
@@ -146,18 +185,66 @@ impl Ctx<'_> {
             ObjectId::Root => false,
             ObjectId::Id(id) => id.1 == expanded.actor_id && id.0 >= start && id.0 < end,
         };
+        let genesis = self.new_doc && change.deps().is_empty();
         for op in &expanded.operations {
             let mut path = self.path_of(doc, &op.obj)?;
             path.push(match &op.key {
                 Key::Map(k) => Seg::Key(k.to_string()),
                 Key::Seq(_) => Seg::Index,
             });
+            // The skeleton (root keys, the header, a directive's targets) is written once, by the
+            // owner, in the document's first change.
+            let structural = path.len() == 1
+                || matches!(path.first(), Some(Seg::Key(k)) if k == "header")
+                || (self.header.kind == Kind::Directive
+                    && matches!((path.first(), path.get(1)), (Some(Seg::Key(a)), Some(Seg::Key(b))) if a == "core" && b == "targets"));
+            if structural {
+                if code != self.header.owner {
+                    let rule = if self.header.kind == Kind::Directive { "issuer_only" } else { "owner_only" };
+                    return Err(self.deny(&path, &code, rule));
+                }
+                if !genesis {
+                    return Err(self.deny(&path, &code, "write_once"));
+                }
+                continue;
+            }
+            if op.insert {
+                self.check_append_at_end(doc, change, op, &path, &code, &created_here)?;
+            }
             match self.header.kind {
                 Kind::Hazard => self.check_hazard_op(&code, &path, op, created_here(&op.obj))?,
-                Kind::Directive => self.check_directive_op(&code, &path, op)?,
+                Kind::Directive => self.check_directive_op(doc, change, &code, &path, op)?,
             }
         }
         Ok(())
+    }
+
+    /// Lists are logs: an insert must go after the element that was last when the change was made
+    /// (or after an element the same change inserted), so nobody backdates history.
+    fn check_append_at_end(
+        &self,
+        doc: &AutoCommit,
+        change: &Change,
+        op: &Op,
+        path: &[Seg],
+        actor: &AdminCode,
+        created_here: &dyn Fn(&ObjectId) -> bool,
+    ) -> Result<(), Error> {
+        let Key::Seq(elem) = &op.key else { return Ok(()) };
+        let list: ObjId = match &op.obj {
+            ObjectId::Root => return Err(self.deny(path, actor, "append_only")),
+            ObjectId::Id(_) => doc.import_obj(&op.obj.to_string()).map_err(|_| Error::Corrupt(format!("unknown object {}", op.obj)))?,
+        };
+        let deps = change.deps();
+        let len = doc.length_at(&list, deps);
+        let last = if len == 0 { None } else { doc.get_at(&list, len - 1, deps)?.map(|(_, id)| id.to_string()) };
+        let ok = match elem {
+            automerge::legacy::ElementId::Head => len == 0,
+            automerge::legacy::ElementId::Id(id) => {
+                last.as_deref() == Some(id.to_string().as_str()) || created_here(&ObjectId::Id(id.clone()))
+            }
+        };
+        if ok { Ok(()) } else { Err(self.deny(path, actor, "append_only")) }
     }
 
     fn path_of(&self, doc: &AutoCommit, obj: &ObjectId) -> Result<Vec<Seg>, Error> {
@@ -180,7 +267,7 @@ impl Ctx<'_> {
     fn check_hazard_op(&self, actor: &AdminCode, path: &[Seg], op: &Op, in_new_object: bool) -> Result<(), Error> {
         let owner = &self.header.owner;
         let is_owner = actor == owner;
-        let is_superior = actor.is_ancestor_of(owner);
+        let is_superior = if self.general { owner.parent().as_ref() == Some(actor) } else { actor.is_ancestor_of(owner) };
         match path.first() {
             Some(Seg::Key(k)) if k == "events" && path.len() >= 2 => {
                 if matches!(op.action, OpType::Delete) {
@@ -214,6 +301,11 @@ impl Ctx<'_> {
                             return Err(self.deny(path, actor, "event_by_is_actor"));
                         }
                     }
+                    "level" => {
+                        if value.as_deref() != Some(actor.as_str()) {
+                            return Err(self.deny(path, actor, "supervising_level_is_actor"));
+                        }
+                    }
                     "kind" => {
                         let kind = value.as_deref().and_then(|v| EventKind::parse(v).ok());
                         let Some(kind) = kind else {
@@ -241,10 +333,12 @@ impl Ctx<'_> {
         }
     }
 
-    fn check_directive_op(&self, actor: &AdminCode, path: &[Seg], op: &Op) -> Result<(), Error> {
+    fn check_directive_op(&self, doc: &AutoCommit, change: &Change, actor: &AdminCode, path: &[Seg], op: &Op) -> Result<(), Error> {
         match (path.first(), path.get(1)) {
             (Some(Seg::Key(k)), Some(Seg::Key(target))) if k == "responses" => {
-                if actor.as_str() != target || !self.targets.contains(actor) {
+                // A response is judged by the targets the responder saw when it wrote it.
+                let targeted = self.targets.contains(actor) || targets_at(doc, change.deps())?.contains(actor);
+                if actor.as_str() != target || !targeted {
                     return Err(self.deny(path, actor, "own_response_only"));
                 }
                 if matches!(op.action, OpType::Delete) {

@@ -5,7 +5,7 @@
 //! offending actor, exactly as a hostile or buggy peer would produce them.
 //!
 //! The tests at the end (section "gaps") pin behaviour DESIGN §4 asks for that `authority.rs` does not
-//! enforce yet; they fail until it does.
+//! enforce yet; they fail until it does. Each one's doc comment says what is missing.
 
 use automerge::{ActorId, ObjId, ObjType, ROOT, ReadDoc, transaction::Transactable};
 use safemesh_doc::actor::actor_id;
@@ -593,11 +593,9 @@ fn province_supervises_a_township_major_hazard() {
     let more = append_as(&mut prov, PROV, &escalate(PROV, "约谈"));
     prov.apply_changes(more.clone()).unwrap();
     changes.extend(more);
-    for e in [ev(EventKind::Comment, PROV)] {
-        let c = append_as(&mut prov, PROV, &e);
-        prov.apply_changes(c.clone()).unwrap();
-        changes.extend(c);
-    }
+    let more = append_as(&mut prov, PROV, &ev(EventKind::Comment, PROV));
+    prov.apply_changes(more.clone()).unwrap();
+    changes.extend(more);
     // Relayed down: city → county → township, each over its parent link.
     let mut city = assert_accepted(None, twp.get_changes(&[]), origin_child(COUNTY)).doc;
     city = assert_accepted(Some(&mut city), changes.clone(), origin_parent(PROV)).doc;

@@ -14,7 +14,7 @@ mod store;
 
 pub use error::Error;
 pub use project::{DirectiveRow, HazardFilter, HazardRow, SummaryRow};
-pub use store::{ChangedDoc, LinkRow, Store, StoredDoc, Writer};
+pub use store::{ChangedDoc, LinkRow, Store, StoredDoc, Writer, now_rfc3339 as store_now};
 
 /// Version of the stored format this build writes (stored in `meta.format`).
 pub const FORMAT_VERSION: i64 = 1;

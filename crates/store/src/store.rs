@@ -486,6 +486,11 @@ impl Writer {
         Ok(())
     }
 
+    pub async fn forget_peer_heads(&mut self, peer: &AdminCode, doc_id: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM peer_heads WHERE peer = ? AND doc_id = ?").bind(peer.as_str()).bind(doc_id).execute(&mut **self.tx()).await?;
+        Ok(())
+    }
+
     pub async fn set_peer_heads(&mut self, peer: &AdminCode, doc_id: &str, heads: &[String]) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO peer_heads (peer, doc_id, heads) VALUES (?, ?, ?)

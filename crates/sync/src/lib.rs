@@ -1,1 +1,21 @@
+//! The replication engine (DESIGN §5): a collection-level protocol over one bidirectional stream per
+//! link, on top of per-document Automerge changes.
+//!
+//! - [`frame`]: what crosses a link (hello, batches, acks, snapshot requests, typed errors).
+//! - [`link`]: the sans-IO link state machine. It takes events (connected, frame received, batch
+//!   prepared, batch applied, local commit) and returns effects as data (send this frame, prepare a batch
+//!   after this seq, apply this batch, persist this ack). No I/O, no clocks, no tokio.
+//! - [`driver`]: the async adapter that executes those effects against the [`safemesh_store::Store`]
+//!   and a [`driver::Transport`] (gRPC in the gateway, channels in tests).
+//! - [`status`]: what each link looks like to operators.
+#![forbid(unsafe_code)]
 
+pub mod driver;
+pub mod frame;
+pub mod link;
+pub mod status;
+
+pub use driver::{LinkConfig, Transport, run_link};
+pub use frame::{ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION};
+pub use link::{Effect, Link, Role, State};
+pub use status::{LinkStatus, Registry};

@@ -1,0 +1,100 @@
+//! Frames of the link protocol, as domain types. The gateway maps them to protobuf at its edge.
+
+/// Version of the link protocol spoken by this build.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One frame on a link.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    Hello(Hello),
+    Batch(Batch),
+    /// The receiver has durably applied everything up to `upto` of the sender's sequence.
+    Ack { upto: i64 },
+    /// The receiver could not apply a delta for these documents (missing history): send snapshots.
+    NeedSnapshot { doc_ids: Vec<String> },
+    Error(ErrorFrame),
+}
+
+/// 握手 — sent once by each side when a stream opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    pub protocol: u32,
+    pub code: String,
+    pub install_id: String,
+    /// How far the sender has durably received the receiver's sequence.
+    pub recv_cursor: i64,
+    /// The receiver's install id as the sender last knew it (empty if never connected).
+    pub peer_install_seen: String,
+    /// The sender's current sequence number.
+    pub seq: i64,
+}
+
+/// A batch of items; everything in the receiver's scope with seq ≤ `upto` is in it or was sent before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub items: Vec<Item>,
+    pub upto: i64,
+    /// After this batch the sender had nothing more to send when it prepared it.
+    pub caught_up: bool,
+}
+
+/// One replicated record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A document: a full snapshot (`Automerge::save`) or the raw changes the peer lacks.
+    Doc { id: String, seq: i64, snapshot: Option<Vec<u8>>, changes: Vec<Vec<u8>>, heads: Vec<String> },
+    /// A node's roll-up summary (single-writer, versioned).
+    Summary { owner: String, version: i64, period: String, as_of: String, body: String, seq: i64 },
+}
+
+impl Item {
+    pub fn seq(&self) -> i64 {
+        match self {
+            Item::Doc { seq, .. } | Item::Summary { seq, .. } => *seq,
+        }
+    }
+
+    /// Bytes of payload, for batching bounds.
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Item::Doc { id, snapshot, changes, heads, .. } => {
+                id.len() + snapshot.as_ref().map_or(0, Vec::len) + changes.iter().map(Vec::len).sum::<usize>() + heads.len() * 64
+            }
+            Item::Summary { owner, period, as_of, body, .. } => owner.len() + period.len() + as_of.len() + body.len() + 16,
+        }
+    }
+}
+
+/// Typed errors a peer reports on the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// A change broke the write-authority table; the batch was rejected whole.
+    Forbidden,
+    /// Bytes that do not decode (frame, document or change).
+    Malformed,
+    /// The hello did not match the authenticated peer, or the protocol version is unknown.
+    BadHello,
+    /// The receiver failed to store the batch (its own problem; retry later).
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::BadHello => "bad_hello",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// A typed error frame: which document and path broke which rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorFrame {
+    pub code: ErrorCode,
+    pub doc_id: Option<String>,
+    pub path: Option<String>,
+    pub rule: Option<String>,
+    pub message: String,
+}

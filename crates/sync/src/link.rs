@@ -1,0 +1,383 @@
+//! The sans-IO link state machine. One `Link` lives as long as the node knows the peer, across
+//! reconnects; each stream starts with [`Link::on_connected`].
+//!
+//! Outgoing: after the peer's hello the link asks for a batch after the peer's cursor
+//! ([`Effect::Prepare`]); batches go out while fewer than `max_inflight` are unacknowledged; each ack is
+//! persisted with the heads the peer now holds ([`Effect::PersistAck`]). Incoming: batches are applied
+//! one at a time ([`Effect::Apply`]); once durable, the link acks. A forbidden document is quarantined
+//! on this link and the stream is closed; the next stream leaves it out.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use safemesh_model::AdminCode;
+
+use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Hello, PROTOCOL_VERSION};
+
+/// The peer's place relative to this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The peer is this node's parent.
+    Parent,
+    /// The peer is one of this node's children.
+    Child,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Parent => "parent",
+            Role::Child => "child",
+        }
+    }
+}
+
+/// The link's state as operators see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Connecting,
+    CatchingUp,
+    InSync,
+    Disconnected,
+    Rejected,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Connecting => "connecting",
+            State::CatchingUp => "catching_up",
+            State::InSync => "in_sync",
+            State::Disconnected => "disconnected",
+            State::Rejected => "rejected",
+        }
+    }
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Send(Frame),
+    /// Forget what the peer was known to hold and its cursor: it is a new install.
+    ResetPeer { install_id: String },
+    /// Forget the peer's heads for these documents (their next send is a snapshot).
+    ForgetPeerHeads { doc_ids: Vec<String> },
+    /// Build the next batch: in-scope items with seq > `after`, plus snapshots of `force`; skip `exclude`.
+    /// Answer with [`Link::on_prepared`].
+    Prepare { after: i64, force: Vec<String>, exclude: BTreeSet<String> },
+    /// Check and apply an incoming batch in one transaction. Answer with [`Link::on_applied`] or
+    /// [`Link::on_apply_rejected`].
+    Apply(Batch),
+    /// The peer acknowledged `upto`; it now holds these (document, heads).
+    PersistAck { upto: i64, docs: Vec<(String, Vec<String>)> },
+    /// Close the stream (the driver reconnects if it is the dialing side).
+    Close { reason: String },
+}
+
+#[derive(Debug)]
+struct InFlight {
+    upto: i64,
+    docs: Vec<(String, Vec<String>)>,
+}
+
+/// The link state machine.
+#[derive(Debug)]
+pub struct Link {
+    pub peer: AdminCode,
+    pub role: Role,
+    me: AdminCode,
+    my_install: String,
+    state: State,
+    /// The peer's install id as last seen.
+    peer_install: Option<String>,
+    hello_received: bool,
+    // Outgoing.
+    send_after: i64,
+    preparing: bool,
+    inflight: VecDeque<InFlight>,
+    max_inflight: usize,
+    out_caught_up: bool,
+    local_seq: i64,
+    force: Vec<String>,
+    quarantine: BTreeSet<String>,
+    // Incoming.
+    recv_cursor: i64,
+    in_caught_up: bool,
+    applying: bool,
+    queued: VecDeque<Batch>,
+    last_error: Option<String>,
+}
+
+impl Link {
+    pub fn new(me: AdminCode, my_install: String, peer: AdminCode, role: Role, max_inflight: usize) -> Link {
+        Link {
+            peer,
+            role,
+            me,
+            my_install,
+            state: State::Connecting,
+            peer_install: None,
+            hello_received: false,
+            send_after: 0,
+            preparing: false,
+            inflight: VecDeque::new(),
+            max_inflight: max_inflight.max(1),
+            out_caught_up: false,
+            local_seq: 0,
+            force: Vec::new(),
+            quarantine: BTreeSet::new(),
+            recv_cursor: 0,
+            in_caught_up: false,
+            applying: false,
+            queued: VecDeque::new(),
+            last_error: None,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    pub fn quarantined(&self) -> &BTreeSet<String> {
+        &self.quarantine
+    }
+
+    /// Batches sent and not yet acknowledged.
+    pub fn inflight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    pub fn recv_cursor(&self) -> i64 {
+        self.recv_cursor
+    }
+
+    /// A stream opened. `recv_cursor` and `peer_install` come from the store.
+    pub fn on_connected(&mut self, recv_cursor: i64, peer_install: Option<String>, local_seq: i64) -> Vec<Effect> {
+        self.state = State::Connecting;
+        self.hello_received = false;
+        self.preparing = false;
+        self.inflight.clear();
+        self.out_caught_up = false;
+        self.in_caught_up = false;
+        self.applying = false;
+        self.queued.clear();
+        self.recv_cursor = recv_cursor;
+        self.peer_install = peer_install;
+        self.local_seq = local_seq;
+        vec![Effect::Send(Frame::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            code: self.me.to_string(),
+            install_id: self.my_install.clone(),
+            recv_cursor,
+            peer_install_seen: self.peer_install.clone().unwrap_or_default(),
+            seq: local_seq,
+        }))]
+    }
+
+    pub fn on_disconnected(&mut self, reason: Option<String>) {
+        if self.state != State::Rejected {
+            self.state = State::Disconnected;
+        }
+        if reason.is_some() {
+            self.last_error = reason;
+        }
+        self.hello_received = false;
+        self.preparing = false;
+        self.applying = false;
+        self.inflight.clear();
+        self.queued.clear();
+    }
+
+    /// The handshake failed (e.g. the peer's certificate was refused).
+    pub fn on_rejected(&mut self, reason: String) {
+        self.state = State::Rejected;
+        self.last_error = Some(reason);
+    }
+
+    pub fn on_frame(&mut self, frame: Frame) -> Vec<Effect> {
+        match frame {
+            Frame::Hello(h) => self.on_hello(h),
+            Frame::Batch(b) => {
+                if !self.hello_received {
+                    return self.protocol_error("batch before hello");
+                }
+                self.queued.push_back(b);
+                self.next_apply()
+            }
+            Frame::Ack { upto } => self.on_ack(upto),
+            Frame::NeedSnapshot { doc_ids } => {
+                let mut fx = vec![Effect::ForgetPeerHeads { doc_ids: doc_ids.clone() }];
+                self.force.extend(doc_ids);
+                self.out_caught_up = false;
+                fx.extend(self.maybe_prepare());
+                self.refresh_state();
+                fx
+            }
+            Frame::Error(e) => {
+                self.last_error = Some(format!("{}: {}", e.code.as_str(), e.message));
+                if e.code == ErrorCode::Forbidden {
+                    if let Some(id) = &e.doc_id {
+                        self.quarantine.insert(id.clone());
+                    }
+                }
+                if e.code == ErrorCode::BadHello {
+                    self.state = State::Rejected;
+                }
+                vec![Effect::Close { reason: e.message }]
+            }
+        }
+    }
+
+    fn protocol_error(&mut self, msg: &str) -> Vec<Effect> {
+        self.last_error = Some(msg.to_string());
+        vec![
+            Effect::Send(Frame::Error(ErrorFrame {
+                code: ErrorCode::Malformed,
+                doc_id: None,
+                path: None,
+                rule: None,
+                message: msg.to_string(),
+            })),
+            Effect::Close { reason: msg.to_string() },
+        ]
+    }
+
+    fn on_hello(&mut self, h: Hello) -> Vec<Effect> {
+        if h.code != self.peer.as_str() || h.protocol != PROTOCOL_VERSION {
+            let msg = format!(
+                "握手不符 / hello mismatch: expected {} protocol {}, got {} protocol {}",
+                self.peer, PROTOCOL_VERSION, h.code, h.protocol
+            );
+            self.state = State::Rejected;
+            self.last_error = Some(msg.clone());
+            return vec![
+                Effect::Send(Frame::Error(ErrorFrame { code: ErrorCode::BadHello, doc_id: None, path: None, rule: None, message: msg.clone() })),
+                Effect::Close { reason: msg },
+            ];
+        }
+        let mut fx = Vec::new();
+        // The peer was restored (new install): what we knew it held is void.
+        if self.peer_install.as_deref().is_some_and(|p| p != h.install_id) {
+            fx.push(Effect::ResetPeer { install_id: h.install_id.clone() });
+            self.recv_cursor = 0;
+        }
+        self.peer_install = Some(h.install_id.clone());
+        // If the peer's cursor refers to another install of ours, it means nothing: start over.
+        self.send_after = if h.peer_install_seen == self.my_install { h.recv_cursor } else { 0 };
+        self.hello_received = true;
+        self.in_caught_up = h.seq <= self.recv_cursor;
+        self.out_caught_up = false;
+        fx.extend(self.maybe_prepare());
+        self.refresh_state();
+        fx
+    }
+
+    fn maybe_prepare(&mut self) -> Vec<Effect> {
+        if !self.hello_received || self.preparing || self.inflight.len() >= self.max_inflight {
+            return Vec::new();
+        }
+        if self.out_caught_up && self.force.is_empty() && self.local_seq <= self.send_after {
+            return Vec::new();
+        }
+        self.preparing = true;
+        vec![Effect::Prepare { after: self.send_after, force: std::mem::take(&mut self.force), exclude: self.quarantine.clone() }]
+    }
+
+    /// The driver built a batch. `docs` are the (document, heads) it carries.
+    pub fn on_prepared(&mut self, batch: Batch, docs: Vec<(String, Vec<String>)>) -> Vec<Effect> {
+        self.preparing = false;
+        if !self.hello_received {
+            return Vec::new();
+        }
+        let mut fx = Vec::new();
+        if batch.items.is_empty() && batch.upto <= self.send_after {
+            self.out_caught_up = true;
+        } else {
+            self.send_after = self.send_after.max(batch.upto);
+            self.out_caught_up = batch.caught_up && self.local_seq <= self.send_after && self.force.is_empty();
+            self.inflight.push_back(InFlight { upto: batch.upto, docs });
+            fx.push(Effect::Send(Frame::Batch(batch)));
+            fx.extend(self.maybe_prepare());
+        }
+        self.refresh_state();
+        fx
+    }
+
+    /// A local write committed; push it if the link is up.
+    pub fn on_local_commit(&mut self, seq: i64) -> Vec<Effect> {
+        self.local_seq = self.local_seq.max(seq);
+        if self.local_seq > self.send_after {
+            self.out_caught_up = false;
+        }
+        let fx = self.maybe_prepare();
+        self.refresh_state();
+        fx
+    }
+
+    fn on_ack(&mut self, upto: i64) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let mut docs = Vec::new();
+        while self.inflight.front().is_some_and(|f| f.upto <= upto) {
+            if let Some(f) = self.inflight.pop_front() {
+                docs.extend(f.docs);
+            }
+        }
+        fx.push(Effect::PersistAck { upto, docs });
+        fx.extend(self.maybe_prepare());
+        self.refresh_state();
+        fx
+    }
+
+    fn next_apply(&mut self) -> Vec<Effect> {
+        if self.applying {
+            return Vec::new();
+        }
+        match self.queued.pop_front() {
+            Some(b) => {
+                self.applying = true;
+                vec![Effect::Apply(b)]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// A batch was applied and committed; `acked` is the cursor now durable (it stops before the first
+    /// document that needs a snapshot, so a lost request cannot skip it).
+    pub fn on_applied(&mut self, acked: i64, caught_up: bool, need_snapshot: Vec<String>) -> Vec<Effect> {
+        self.applying = false;
+        self.recv_cursor = self.recv_cursor.max(acked);
+        if caught_up && need_snapshot.is_empty() {
+            self.in_caught_up = true;
+        }
+        let mut fx = vec![Effect::Send(Frame::Ack { upto: acked })];
+        if !need_snapshot.is_empty() {
+            fx.push(Effect::Send(Frame::NeedSnapshot { doc_ids: need_snapshot }));
+        }
+        fx.extend(self.next_apply());
+        self.refresh_state();
+        fx
+    }
+
+    /// A batch broke a rule: tell the peer, keep nothing of it, close the stream.
+    pub fn on_apply_rejected(&mut self, error: ErrorFrame) -> Vec<Effect> {
+        self.applying = false;
+        self.queued.clear();
+        self.last_error = Some(format!("rejected from {}: {}", self.peer, error.message));
+        let reason = error.message.clone();
+        vec![Effect::Send(Frame::Error(error)), Effect::Close { reason }]
+    }
+
+    fn refresh_state(&mut self) {
+        if matches!(self.state, State::Rejected) || !self.hello_received {
+            return;
+        }
+        self.state = if self.in_caught_up && self.out_caught_up && self.inflight.is_empty() && !self.applying && self.queued.is_empty() {
+            State::InSync
+        } else {
+            State::CatchingUp
+        };
+    }
+}
