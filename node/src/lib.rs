@@ -1,1 +1,17 @@
+//! The safemesh node: configuration, wiring, the HTTP API, record operations, roll-ups, the CLI and
+//! the demo. `main.rs` only parses arguments and calls [`cli::main`].
+#![forbid(unsafe_code)]
 
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod demo;
+mod error;
+pub mod init;
+pub mod node;
+pub mod records;
+pub mod rollup;
+
+pub use config::Config;
+pub use error::Error;
+pub use node::{NodeHandle, start};

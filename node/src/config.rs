@@ -1,0 +1,78 @@
+//! 节点配置 — one typed config: defaults, then `safemesh.toml` in the data dir, then command-line
+//! overrides; validated once at start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use safemesh_model::AdminCode;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The node's config file, `D/safemesh.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This node's administrative code (prefix form).
+    pub code: AdminCode,
+    /// The office's name (defaults to the official name of the code).
+    pub name: String,
+    /// Address of the link server (mutual TLS gRPC).
+    pub listen: SocketAddr,
+    /// Address of the HTTP API.
+    pub http: SocketAddr,
+    /// The parent's link address, `https://HOST:PORT`; none for the top node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Database URL; defaults to SQLite `safemesh.db` in the data dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Reconnect backoff cap in milliseconds.
+    #[serde(default = "default_backoff")]
+    pub reconnect_max_backoff_ms: u64,
+    /// Extra codes accepted as direct children (functional zones such as a 管委会 under a county).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_children: Vec<AdminCode>,
+}
+
+fn default_backoff() -> u64 {
+    5000
+}
+
+pub const CONFIG_FILE: &str = "safemesh.toml";
+pub const TOKEN_FILE: &str = "admin.token";
+pub const TLS_DIR: &str = "tls";
+
+impl Config {
+    pub fn load(data_dir: &Path) -> Result<Config, Error> {
+        let path = data_dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Config(format!("读取 {} 失败 / cannot read {}: {e}", path.display(), path.display())))?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| Error::Config(format!("{} 格式错误 / invalid config: {e}", path.display())))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn save(&self, data_dir: &Path) -> Result<(), Error> {
+        let text = toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
+        let header = "# safemesh 节点配置 / node configuration. See docs/OPERATIONS.md.\n";
+        std::fs::write(data_dir.join(CONFIG_FILE), format!("{header}{text}"))?;
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.parent.is_some() && self.code.parent().is_none() {
+            return Err(Error::Config("省级节点没有上级 / a province node has no parent".into()));
+        }
+        if let Some(p) = &self.parent {
+            let hp = p.trim_start_matches("https://");
+            if hp == p.as_str() || !hp.contains(':') {
+                return Err(Error::Config(format!("parent 应为 https://主机:端口 / parent must be https://HOST:PORT, got {p:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn tls_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join(TLS_DIR)
+    }
+}

@@ -1,0 +1,243 @@
+//! 演示 — `safemesh demo`: a real 云南省 530000 → 昆明市 530100 → 安宁市 530181 → 禄脿街道 530181006 chain in
+//! one process, each node with its own SQLite store, mTLS link and HTTP port, loaded with a sample taken
+//! from the 禄脿街道 2024–2026 治本攻坚 plan (`node/data/demo.json`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use safemesh_model::AdminCode;
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::init::{InitOptions, ca_init, init_node};
+use crate::records::{self, NewDirective, NewEnterprise, NewEvent, NewHazard, NewResponse};
+use crate::{NodeHandle, start};
+
+/// The chain, top first.
+pub const CHAIN: [&str; 4] = ["53", "5301", "530181", "530181006"];
+
+static SAMPLE: &str = include_str!("../data/demo.json");
+
+#[derive(Deserialize)]
+struct Sample {
+    directives: Vec<SampleDirective>,
+    hazards: Vec<SampleHazard>,
+}
+
+#[derive(Deserialize)]
+struct SampleDirective {
+    issuer: String,
+    targets: Vec<String>,
+    title: String,
+    body: String,
+    deadline: String,
+    #[serde(default)]
+    doc_number: String,
+    #[serde(default)]
+    lead_unit: String,
+    #[serde(default)]
+    responsible_units: Vec<String>,
+    #[serde(default)]
+    responses: Vec<SampleResponse>,
+}
+
+#[derive(Deserialize)]
+struct SampleResponse {
+    by: String,
+    action: String,
+    percent: Option<i64>,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SampleHazard {
+    owner: String,
+    title: String,
+    sector: String,
+    grade: String,
+    channel: String,
+    enterprise: SampleEnterprise,
+    deadline: String,
+    description: String,
+    #[serde(default)]
+    events: Vec<SampleEvent>,
+}
+
+#[derive(Deserialize)]
+struct SampleEnterprise {
+    name: String,
+    credit_code: String,
+}
+
+#[derive(Deserialize)]
+struct SampleEvent {
+    by: String,
+    kind: String,
+    note: Option<String>,
+    method: Option<String>,
+}
+
+/// Sets up and starts the four nodes under `dir` (HTTP on `base_port..+3`, links on `base_port+10..`).
+pub async fn start_chain(dir: &std::path::Path, base_port: u16) -> anyhow::Result<Vec<NodeHandle>> {
+    let ca = dir.join("ca");
+    ca_init(&ca, "safemesh 演示 demo").context("CA")?;
+    let mut nodes: Vec<NodeHandle> = Vec::new();
+    for (i, code) in CHAIN.iter().enumerate() {
+        let data_dir = dir.join(code);
+        let parent = nodes.last().map(|p| p.link_url());
+        let cfg = init_node(&InitOptions {
+            data_dir: data_dir.clone(),
+            code: code.to_string(),
+            listen: format!("127.0.0.1:{}", base_port + 10 + i as u16).parse()?,
+            http: format!("127.0.0.1:{}", base_port + i as u16).parse()?,
+            parent,
+            ca_dir: ca.clone(),
+            name: None,
+            database_url: None,
+        })?;
+        let mut cfg: Config = cfg;
+        cfg.reconnect_max_backoff_ms = 1000;
+        nodes.push(start(&data_dir, cfg).await.with_context(|| format!("starting {code}"))?);
+    }
+    Ok(nodes)
+}
+
+fn node<'a>(nodes: &'a [NodeHandle], code: &str) -> anyhow::Result<&'a NodeHandle> {
+    let code = AdminCode::parse(code)?;
+    nodes.iter().find(|n| n.code == code).with_context(|| format!("no demo node {code}"))
+}
+
+/// Waits until `n` holds the record with at least `events` events (replication is a push; this bounds it).
+async fn wait_for(n: &NodeHandle, id: &str, hazard: bool, events: usize) -> anyhow::Result<()> {
+    for _ in 0..400 {
+        let found = if hazard {
+            n.store.hazard(id).await?.is_some_and(|h| h.body["events"].as_array().map_or(0, Vec::len) >= events)
+        } else {
+            n.store.directive(id).await?.is_some()
+        };
+        if found {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    bail!("{id} did not reach {} within 10 s", n.code)
+}
+
+fn err(e: records::RecordError) -> anyhow::Error {
+    anyhow::anyhow!("{} {}: {}", e.status, e.field.unwrap_or_default(), e.message)
+}
+
+/// Loads the sample: each record is written at its own office, each event at the office that made it.
+pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize)> {
+    let sample: Sample = serde_json::from_str(SAMPLE).context("demo.json")?;
+    for d in &sample.directives {
+        let issuer = node(nodes, &d.issuer)?;
+        let mut body = d.body.clone();
+        if !d.doc_number.is_empty() || !d.lead_unit.is_empty() {
+            body = format!(
+                "{body}\n\n文号：{}\n牵头单位：{}\n责任单位：{}",
+                d.doc_number,
+                d.lead_unit,
+                d.responsible_units.join("、")
+            );
+        }
+        let created = records::create_directive(
+            &issuer.store,
+            &issuer.actor,
+            issuer.extra_children(),
+            NewDirective { title: Some(d.title.clone()), body, targets: Some(d.targets.clone()), deadline: Some(d.deadline.clone()) },
+        )
+        .await
+        .map_err(err)?;
+        let id = created["id"].as_str().unwrap_or_default().to_string();
+        for r in &d.responses {
+            let target = node(nodes, &r.by)?;
+            wait_for(target, &id, false, 0).await?;
+            records::respond(&target.store, &target.actor, &id, NewResponse { action: Some(r.action.clone()), percent: r.percent, note: r.note.clone() })
+                .await
+                .map_err(err)?;
+        }
+    }
+    for h in &sample.hazards {
+        let owner = node(nodes, &h.owner)?;
+        let created = records::create_hazard(
+            &owner.store,
+            &owner.actor,
+            NewHazard {
+                title: Some(h.title.clone()),
+                sector: Some(h.sector.clone()),
+                grade: Some(h.grade.clone()),
+                channel: Some(h.channel.clone()),
+                enterprise: Some(NewEnterprise { name: Some(h.enterprise.name.clone()), credit_code: Some(h.enterprise.credit_code.clone()) }),
+                deadline: Some(h.deadline.clone()),
+                description: h.description.clone(),
+            },
+        )
+        .await
+        .map_err(err)?;
+        let id = created["id"].as_str().unwrap_or_default().to_string();
+        for (k, e) in h.events.iter().enumerate() {
+            let by = node(nodes, &e.by)?;
+            // Every earlier event (and the registration) must have reached the acting office.
+            wait_for(by, &id, true, k + 1).await?;
+            records::add_event(&by.store, &by.actor, &id, NewEvent { kind: Some(e.kind.clone()), note: e.note.clone(), method: e.method.clone(), percent: None })
+                .await
+                .map_err(|x| anyhow::anyhow!("{} at {}: {}", h.title, e.by, err(x)))?;
+        }
+    }
+    Ok((sample.directives.len(), sample.hazards.len()))
+}
+
+/// `safemesh demo`.
+pub async fn run(dir: Option<PathBuf>, base_port: u16, exit_after_load: bool) -> anyhow::Result<()> {
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("safemesh-demo-{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 3]>()))),
+    };
+    if dir.join("ca").exists() {
+        bail!("{} 已有演示数据，请换一个 --dir / already holds a demo; choose another --dir", dir.display());
+    }
+    std::fs::create_dir_all(&dir)?;
+    println!("safemesh 演示 / demo — 数据目录 / data: {}", dir.display());
+    let nodes = start_chain(&dir, base_port).await?;
+    println!("正在加载禄脿街道示例数据 / loading the 禄脿街道 sample …");
+    let (d, h) = load_sample(&nodes).await?;
+    println!("已加载 {d} 项任务、{h} 条隐患 / loaded {d} directives and {h} hazards\n");
+    for n in &nodes {
+        println!("{:<10} {:<8} {}  令牌 / token: {}", n.code.as_str(), n.name, n.http_url(), n.token);
+    }
+    let prov = &nodes[0];
+    let town = &nodes[3];
+    println!("\n试一试 / try:");
+    println!("  curl -s -H 'Authorization: Bearer {}' {}/api/v1/rollup", prov.token, prov.http_url());
+    println!("  curl -s -H 'Authorization: Bearer {}' {}/api/v1/hazards", town.token, town.http_url());
+    println!("  curl -s -H 'Authorization: Bearer {}' {}/api/v1/sync/status", town.token, town.http_url());
+    if exit_after_load {
+        wait_rollup(prov, town).await?;
+    } else {
+        println!("\n按 Ctrl-C 停止 / press Ctrl-C to stop");
+        crate::cli::wait_for_signal().await;
+    }
+    println!("正在停止 / shutting down");
+    for n in nodes.into_iter().rev() {
+        n.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Waits until the province's roll-up counts every township hazard (the summary went up three hops).
+async fn wait_rollup(prov: &NodeHandle, town: &NodeHandle) -> anyhow::Result<()> {
+    let own = town.store.own_hazard_counts(town.code.as_str(), "9999-12-31").await?.total;
+    for _ in 0..400 {
+        if let Some(s) = prov.store.summary(town.code.as_str()).await? {
+            let body: safemesh_model::summary::SummaryBody = serde_json::from_str(&s.body)?;
+            if body.own_hazards.total == own {
+                println!("省级汇总已包含乡级 {own} 条隐患 / the province roll-up includes the township's {own} hazards");
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    bail!("province roll-up did not catch up within 10 s")
+}

@@ -1,0 +1,174 @@
+//! Wiring: store, identity, link server, parent dialer, roll-up publisher and HTTP API of one node.
+//! Options → [`start`] (owns its tasks) → a [`NodeHandle`] with shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use safemesh_gateway::link::{LinkService, dial_parent};
+use safemesh_gateway::tls::{NodeIdentity, client_config, server_config};
+use safemesh_model::{AdminCode, division};
+use safemesh_store::Store;
+use safemesh_sync::{LinkConfig, Registry};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::api::{ApiState, router};
+use crate::config::{Config, TOKEN_FILE};
+use crate::records::Actor;
+use crate::{Error, rollup};
+
+/// A running node.
+pub struct NodeHandle {
+    pub code: AdminCode,
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub link_addr: SocketAddr,
+    pub token: String,
+    pub store: Store,
+    pub registry: Registry,
+    /// The node's own writer identity (user `admin`).
+    pub actor: Actor,
+    extra_children: Vec<AdminCode>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl NodeHandle {
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    pub fn link_url(&self) -> String {
+        format!("https://{}", self.link_addr)
+    }
+
+    /// Extra codes this node accepts as direct children.
+    pub fn extra_children(&self) -> &[AdminCode] {
+        &self.extra_children
+    }
+
+    /// A receiver that flips to true when the node shuts down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Stops every task and closes the store.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        self.store.close().await;
+    }
+}
+
+/// Opens the store named by the config (SQLite in the data dir by default).
+pub async fn open_store(data_dir: &Path, cfg: &Config) -> Result<Store, Error> {
+    Ok(match &cfg.database_url {
+        Some(url) if url.starts_with("sqlite:") => Store::open_url(url).await?,
+        Some(url) => return Err(Error::Config(format!("不支持的数据库 / unsupported database_url {url:?} (this build supports sqlite:)"))),
+        None => Store::open_sqlite(&data_dir.join("safemesh.db")).await?,
+    })
+}
+
+/// Starts a node from its data dir and config.
+pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
+    cfg.validate()?;
+    let identity = NodeIdentity::load(&Config::tls_dir(data_dir))?;
+    if identity.code != cfg.code {
+        return Err(Error::Config(format!(
+            "证书代码 {} 与配置代码 {} 不符 / certificate is for {}, config says {}",
+            identity.code, cfg.code, identity.code, cfg.code
+        )));
+    }
+    let token = std::fs::read_to_string(data_dir.join(TOKEN_FILE))
+        .map_err(|e| Error::Config(format!("读取令牌失败 / cannot read {}: {e}", data_dir.join(TOKEN_FILE).display())))?
+        .trim()
+        .to_string();
+    let store = open_store(data_dir, &cfg).await?;
+    let nonce = hex::decode(store.install_id()).unwrap_or_else(|_| store.install_id().as_bytes().to_vec());
+    let actor = Actor { code: cfg.code.clone(), actor_id: safemesh_doc::actor::actor_id(&cfg.code, &nonce), user: "admin".into() };
+    let registry = Registry::default();
+    let link_cfg = LinkConfig::new(store.clone(), cfg.code.clone(), registry.clone());
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    // Link server: children only, checked in the handshake.
+    let me = cfg.code.clone();
+    let extra = cfg.extra_children.clone();
+    let accept: Arc<dyn Fn(&AdminCode) -> bool + Send + Sync> = Arc::new(move |c: &AdminCode| c.is_direct_child_of(&me) || extra.contains(c));
+    let server_tls = server_config(&identity, accept)?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| Error::Config(format!("无法监听链路地址 / cannot listen on {}: {e}", cfg.listen)))?;
+    let link_addr = listener.local_addr()?;
+    let svc = LinkService::new(link_cfg.clone(), shutdown_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = svc.serve(listener, server_tls).await {
+            tracing::error!("link server failed: {e}");
+        }
+    }));
+
+    // Parent link: the child dials.
+    if let (Some(addr), Some(parent)) = (cfg.parent.clone(), cfg.code.parent()) {
+        let client_tls = client_config(&identity, parent.clone())?;
+        let backoff = Duration::from_millis(cfg.reconnect_max_backoff_ms.max(100));
+        let lc = link_cfg.clone();
+        let sd = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move { dial_parent(lc, parent, addr, client_tls, backoff, sd).await }));
+    }
+
+    // Roll-up publisher.
+    {
+        let store = store.clone();
+        let me = cfg.code.clone();
+        let sd = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move { rollup::run(store, me, Duration::from_millis(200), Duration::from_secs(600), sd).await }));
+    }
+
+    // HTTP API.
+    let http = tokio::net::TcpListener::bind(cfg.http)
+        .await
+        .map_err(|e| Error::Config(format!("无法监听 HTTP 地址 / cannot listen on {}: {e}", cfg.http)))?;
+    let http_addr = http.local_addr()?;
+    let name = if cfg.name.is_empty() { division::name_of(&cfg.code).unwrap_or("").to_string() } else { cfg.name.clone() };
+    let state = Arc::new(ApiState {
+        store: store.clone(),
+        registry: registry.clone(),
+        code: cfg.code.clone(),
+        name: name.clone(),
+        parent: cfg.parent.clone(),
+        actor: actor.clone(),
+        extra_children: cfg.extra_children.clone(),
+        token_hash: Sha256::digest(token.as_bytes()).into(),
+    });
+    let app = router(state);
+    let mut sd = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let _ = axum::serve(http, app)
+            .with_graceful_shutdown(async move {
+                let _ = sd.wait_for(|s| *s).await;
+            })
+            .await;
+    }));
+    info!(code = %cfg.code, %name, link = %link_addr, http = %http_addr, "node started");
+    Ok(NodeHandle {
+        code: cfg.code,
+        name,
+        data_dir: data_dir.to_path_buf(),
+        http_addr,
+        link_addr,
+        token,
+        store,
+        registry,
+        actor,
+        extra_children: cfg.extra_children,
+        shutdown,
+        tasks,
+    })
+}

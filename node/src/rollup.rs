@@ -1,0 +1,140 @@
+//! 汇总 — the node's roll-up: its own projections plus its children's latest summaries, published to
+//! every ancestor whenever the data changes (debounced), and the drill-down view of any descendant.
+
+use std::time::Duration;
+
+use safemesh_model::summary::{DirectiveCounts, HazardCounts, SummaryBody};
+use safemesh_model::{AdminCode, division};
+use safemesh_store::Store;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use crate::records::today;
+
+/// Computes this node's summary body from its own records and its direct children's summaries.
+pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safemesh_store::Error> {
+    let day = safemesh_model::hazard::format_date(today());
+    let own_hazards = store.own_hazard_counts(me.as_str(), &day).await?;
+    let own_directives = store.own_directive_counts(me.as_str(), &day).await?;
+    let mut hazards = own_hazards.clone();
+    let mut directives = own_directives;
+    let mut reporting = 0u64;
+    for s in store.summaries().await? {
+        let Ok(owner) = AdminCode::parse(&s.owner) else { continue };
+        if !owner.is_direct_child_of(me) {
+            continue;
+        }
+        if let Ok(body) = serde_json::from_str::<SummaryBody>(&s.body) {
+            hazards.add(&body.hazards);
+            directives.add(&body.directives);
+            reporting += 1 + body.reporting_descendants;
+        }
+    }
+    Ok(SummaryBody { hazards, directives, own_hazards, reporting_descendants: reporting })
+}
+
+/// Stores this node's summary if it differs from the last one published. Returns whether it did.
+pub async fn publish(store: &Store, me: &AdminCode) -> Result<bool, safemesh_store::Error> {
+    let body = compute(store, me).await?;
+    let text = serde_json::to_string(&body).unwrap_or_default();
+    if let Some(cur) = store.summary(me.as_str()).await? {
+        if cur.body == text {
+            return Ok(false);
+        }
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let version = (now.unix_timestamp_nanos() / 1_000) as i64;
+    let period = format!("{:04}-{:02}", now.year(), now.month() as u8);
+    let mut w = store.writer().await?;
+    let stored = w.put_summary(me, version, &period, &crate::records::now(), &text).await?;
+    w.commit().await?;
+    Ok(stored)
+}
+
+/// Republishes the summary after data changes (debounced by `debounce`) and every `refresh` (overdue
+/// counts move with the calendar). Runs until shutdown.
+pub async fn run(store: Store, me: AdminCode, debounce: Duration, refresh: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut seq = store.subscribe();
+    let mut last_seen = -1i64;
+    loop {
+        let current = *seq.borrow_and_update();
+        if current != last_seen {
+            match publish(&store, &me).await {
+                Ok(changed) => debug!(changed, "summary recomputed"),
+                Err(e) => warn!("summary failed: {e}"),
+            }
+            // Our own publish bumps the sequence; don't count it as new data.
+            last_seen = store.current_seq();
+            seq.borrow_and_update();
+        }
+        let woke = tokio::select! {
+            r = seq.changed() => if r.is_err() { return } else { true },
+            _ = tokio::time::sleep(refresh) => { last_seen = -1; false }
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        if woke {
+            tokio::select! {
+                _ = tokio::time::sleep(debounce) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
+    }
+}
+
+fn name_of(code: &AdminCode) -> String {
+    division::name_of(code).unwrap_or("").to_string()
+}
+
+/// The roll-up over `scope` (this node or any descendant whose summary it holds), with its children.
+pub async fn view(store: &Store, me: &AdminCode, my_name: &str, scope: &AdminCode) -> Result<Option<Value>, safemesh_store::Error> {
+    let summaries = store.summaries().await?;
+    let (body, as_of, name) = if scope == me {
+        (compute(store, me).await?, crate::records::now(), my_name.to_string())
+    } else {
+        let Some(s) = summaries.iter().find(|s| s.owner == scope.as_str()) else { return Ok(None) };
+        (serde_json::from_str::<SummaryBody>(&s.body).unwrap_or_default(), s.as_of.clone(), name_of(scope))
+    };
+    // Every direct child: from the division tree plus any that reported (functional zones).
+    let mut child_codes = division::children_of(scope);
+    for s in &summaries {
+        if let Ok(c) = AdminCode::parse(&s.owner) {
+            if c.is_direct_child_of(scope) && !child_codes.contains(&c) {
+                child_codes.push(c);
+            }
+        }
+    }
+    let children: Vec<Value> = child_codes
+        .iter()
+        .map(|c| {
+            let s = summaries.iter().find(|s| s.owner == c.as_str());
+            let b = s.and_then(|s| serde_json::from_str::<SummaryBody>(&s.body).ok());
+            json!({
+                "code": c.as_str(),
+                "name": name_of(c),
+                "reported": s.is_some(),
+                "hazards": b.as_ref().map(|b| serde_json::to_value(&b.hazards).unwrap_or_default()).unwrap_or_else(|| serde_json::to_value(HazardCounts::default()).unwrap_or_default()),
+                "directives": b.as_ref().map(|b| serde_json::to_value(&b.directives).unwrap_or_default()).unwrap_or_else(|| serde_json::to_value(DirectiveCounts::default()).unwrap_or_default()),
+                "as_of": s.map(|s| s.as_of.clone()),
+                "last_seen": s.map(|s| s.received_at.clone()),
+            })
+        })
+        .collect();
+    let not_reported: Vec<&str> = child_codes
+        .iter()
+        .filter(|c| !summaries.iter().any(|s| s.owner == c.as_str()))
+        .map(|c| c.as_str())
+        .collect();
+    Ok(Some(json!({
+        "scope": scope.as_str(),
+        "name": name,
+        "level": scope.level().as_str(),
+        "as_of": as_of,
+        "hazards": body.hazards,
+        "own_hazards": body.own_hazards,
+        "directives": body.directives,
+        "reporting_descendants": body.reporting_descendants,
+        "children": children,
+        "not_reported": not_reported,
+    })))
+}
