@@ -191,11 +191,17 @@ pub async fn dial_parent(
                         info!(parent = %parent, "parent stream closed: {reason}");
                     }
                     Err(status) => {
+                        // With TLS 1.3 a refused client certificate surfaces here, on the first call.
                         let msg = format!("{}: {}", status.code(), status.message());
+                        let rejected = is_tls_rejection(&msg);
                         warn!(parent = %parent, "link refused: {msg}");
-                        link.on_disconnected(Some(msg.clone()));
+                        if rejected {
+                            link.on_rejected(msg.clone());
+                        } else {
+                            link.on_disconnected(Some(msg.clone()));
+                        }
                         reg.update(parent.as_str(), |s| {
-                            s.state = "disconnected".into();
+                            s.state = if rejected { "rejected".into() } else { "disconnected".into() };
                             s.last_error = Some(msg);
                         });
                     }

@@ -58,15 +58,24 @@ pub async fn run(store: Store, me: AdminCode, debounce: Duration, refresh: Durat
     let mut seq = store.subscribe();
     let mut last_seen = -1i64;
     loop {
-        let current = *seq.borrow_and_update();
-        if current != last_seen {
-            match publish(&store, &me).await {
-                Ok(changed) => debug!(changed, "summary recomputed"),
-                Err(e) => warn!("summary failed: {e}"),
+        seq.borrow_and_update();
+        let before = store.current_seq();
+        if before != last_seen {
+            let published = match publish(&store, &me).await {
+                Ok(p) => p,
+                Err(e) => {
+                    warn!("summary failed: {e}");
+                    false
+                }
+            };
+            debug!(published, "summary recomputed");
+            // Our own publish bumps the sequence by one; anything else that committed meanwhile may
+            // not be in this summary, so look again.
+            let after = store.current_seq();
+            last_seen = if after == before + published as i64 { after } else { before };
+            if last_seen != after {
+                continue;
             }
-            // Our own publish bumps the sequence; don't count it as new data.
-            last_seen = store.current_seq();
-            seq.borrow_and_update();
         }
         let woke = tokio::select! {
             r = seq.changed() => if r.is_err() { return } else { true },

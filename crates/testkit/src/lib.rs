@@ -1,1 +1,208 @@
+//! In-process cluster harness: real nodes (SQLite stores in a temp dir, gRPC + mutual TLS on loopback,
+//! HTTP APIs), each child reaching its parent through a fault-injecting [`proxy::Proxy`], so tests can
+//! cut and heal links, stop and restart nodes from their stores, and wait for convergence.
+#![forbid(unsafe_code)]
 
+pub mod proxy;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use safemesh_model::AdminCode;
+use safemesh_node::init::{InitOptions, ca_init, init_node};
+use safemesh_node::{Config, NodeHandle, start};
+use serde_json::Value;
+
+use crate::proxy::Proxy;
+
+/// How long `wait_until` waits before failing a test (a bound on convergence, not a timing assertion).
+pub const CONVERGE: Duration = Duration::from_secs(20);
+
+/// A free loopback port (bound and released).
+pub fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    l.local_addr().expect("local addr")
+}
+
+/// Starts tracing for tests once (`SAFEMESH_LOG` to change the filter).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SAFEMESH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
+struct Slot {
+    data_dir: PathBuf,
+    cfg: Config,
+    handle: Option<NodeHandle>,
+    /// The proxy this node dials its parent through.
+    uplink: Option<Proxy>,
+}
+
+/// A cluster of nodes in this process.
+pub struct Cluster {
+    _dir: tempfile::TempDir,
+    slots: BTreeMap<String, Slot>,
+    http: reqwest::Client,
+}
+
+impl Cluster {
+    /// Starts a chain or tree of nodes, parents before children. Every code's parent must be listed
+    /// before it (or be absent, for the top).
+    pub async fn start(codes: &[&str]) -> anyhow::Result<Cluster> {
+        init_tracing();
+        let dir = tempfile::tempdir()?;
+        let ca = dir.path().join("ca");
+        ca_init(&ca, "testkit")?;
+        let mut c = Cluster { _dir: dir, slots: BTreeMap::new(), http: reqwest::Client::new() };
+        for code in codes {
+            let code = AdminCode::parse(code)?;
+            let data_dir = c._dir.path().join(code.as_str());
+            let parent = code.parent().filter(|p| c.slots.contains_key(p.as_str()));
+            let uplink = match &parent {
+                Some(p) => {
+                    let upstream = c.slots[p.as_str()].cfg.listen;
+                    Some(Proxy::start("127.0.0.1:0".parse()?, upstream).await?)
+                }
+                None => None,
+            };
+            let mut cfg = init_node(&InitOptions {
+                data_dir: data_dir.clone(),
+                code: code.to_string(),
+                listen: free_addr(),
+                http: free_addr(),
+                parent: uplink.as_ref().map(|p| format!("https://{}", p.addr)),
+                ca_dir: ca.clone(),
+                name: None,
+                database_url: None,
+            })?;
+            cfg.reconnect_max_backoff_ms = 500;
+            let handle = start(&data_dir, cfg.clone()).await.with_context(|| format!("start {code}"))?;
+            c.slots.insert(code.to_string(), Slot { data_dir, cfg, handle: Some(handle), uplink });
+        }
+        Ok(c)
+    }
+
+    /// The running node `code`.
+    pub fn node(&self, code: &str) -> &NodeHandle {
+        self.slots[code].handle.as_ref().unwrap_or_else(|| panic!("node {code} is stopped"))
+    }
+
+    pub fn codes(&self) -> Vec<String> {
+        self.slots.keys().cloned().collect()
+    }
+
+    /// Stops a node cleanly (its store stays).
+    pub async fn stop(&mut self, code: &str) {
+        if let Some(h) = self.slots.get_mut(code).and_then(|s| s.handle.take()) {
+            h.shutdown().await;
+        }
+    }
+
+    /// Starts a stopped node again from its data dir.
+    pub async fn restart(&mut self, code: &str) -> anyhow::Result<()> {
+        let slot = self.slots.get_mut(code).context("no such node")?;
+        if slot.handle.is_some() {
+            bail!("{code} is running");
+        }
+        slot.handle = Some(start(&slot.data_dir, slot.cfg.clone()).await?);
+        Ok(())
+    }
+
+    /// Cuts the link between `child` and its parent (both keep running).
+    pub fn cut(&self, child: &str) {
+        if let Some(p) = &self.slots[child].uplink {
+            p.cut();
+        }
+    }
+
+    /// Heals the link between `child` and its parent.
+    pub fn heal(&self, child: &str) {
+        if let Some(p) = &self.slots[child].uplink {
+            p.heal();
+        }
+    }
+
+    /// GET an API path on `code` as its admin.
+    pub async fn get(&self, code: &str, path: &str) -> anyhow::Result<(u16, Value)> {
+        let n = self.node(code);
+        let r = self.http.get(format!("{}{path}", n.http_url())).bearer_auth(&n.token).send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// POST JSON to an API path on `code` as its admin.
+    pub async fn post(&self, code: &str, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let n = self.node(code);
+        let r = self.http.post(format!("{}{path}", n.http_url())).bearer_auth(&n.token).json(body).send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// A raw client, for tests of authentication.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The heads of a document at `code`, if it holds it.
+    pub async fn heads(&self, code: &str, doc_id: &str) -> anyhow::Result<Option<Vec<String>>> {
+        Ok(self.node(code).store.doc_row(doc_id).await?.map(|r| r.heads))
+    }
+
+    /// Waits until every running node that holds `doc_id` — and at least `holders` of them — has the
+    /// same heads.
+    pub async fn wait_converged(&self, doc_id: &str, holders: &[&str]) -> anyhow::Result<Vec<String>> {
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            let mut all = Vec::new();
+            for code in holders {
+                all.push(self.heads(code, doc_id).await?);
+            }
+            if all.iter().all(Option::is_some) && all.windows(2).all(|w| w[0] == w[1]) {
+                return Ok(all[0].clone().unwrap_or_default());
+            }
+            if Instant::now() > deadline {
+                bail!("{doc_id} did not converge on {holders:?}: {all:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until `check` holds for the JSON at `path` on `code`.
+    pub async fn wait_for(&self, code: &str, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + CONVERGE;
+        loop {
+            let (status, v) = self.get(code, path).await?;
+            if status == 200 && check(&v) {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting at {code} {path} for {what}; last: {status} {v}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops every node.
+    pub async fn shutdown(mut self) {
+        let codes: Vec<String> = self.slots.keys().rev().cloned().collect();
+        for c in codes {
+            self.stop(&c).await;
+        }
+    }
+}
+
+/// A realistic hazard body for tests.
+pub fn hazard_json(title: &str, grade: &str, deadline: &str) -> Value {
+    serde_json::json!({
+        "title": title,
+        "sector": "危险化学品",
+        "grade": grade,
+        "channel": "inspection",
+        "enterprise": {"name": "安宁某某化工有限公司", "credit_code": "91350200776049653A"},
+        "deadline": deadline,
+        "description": "液氨储罐区可燃气体报警装置未与紧急切断联锁",
+    })
+}
