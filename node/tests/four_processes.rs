@@ -1,0 +1,137 @@
+//! The real `safemesh` binary as four processes: province → city → county → township, set up with the
+//! CLI exactly as an operator would, with a kill -9 and restart of the county in the middle.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_safemesh");
+const CHAIN: [&str; 4] = ["53", "5301", "530181", "530181006"];
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn cli(args: &[&str]) {
+    let out = Command::new(BIN).args(args).output().expect("run safemesh");
+    assert!(out.status.success(), "safemesh {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+struct Proc {
+    data_dir: PathBuf,
+    http: u16,
+    token: String,
+    child: Option<Child>,
+}
+
+impl Proc {
+    fn spawn(&mut self, log: &Path) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let child = Command::new(BIN)
+            .args(["run", "--data-dir", self.data_dir.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn safemesh run");
+        self.child = Some(child);
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http)
+    }
+}
+
+async fn wait_json(client: &reqwest::Client, p: &Proc, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(p.url(path)).bearer_auth(&p.token).send().await {
+            if r.status().is_success() {
+                if let Ok(v) = r.json::<Value>().await {
+                    if check(&v) {
+                        return v;
+                    }
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what} at {path}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_replicate_and_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    // 1. The operator makes a CA and sets up four nodes with the CLI.
+    cli(&["ca", "init", "--dir", ca.to_str().unwrap()]);
+    let mut procs: Vec<Proc> = Vec::new();
+    let mut parent_link: Option<u16> = None;
+    for code in CHAIN {
+        let data_dir = dir.path().join(code);
+        let (link, http) = (free_port(), free_port());
+        let listen = format!("127.0.0.1:{link}");
+        let http_addr = format!("127.0.0.1:{http}");
+        let mut args = vec!["init", "--data-dir", data_dir.to_str().unwrap(), "--code", code, "--listen", &listen, "--http", &http_addr, "--ca-dir", ca.to_str().unwrap()];
+        let parent = parent_link.map(|p| format!("https://127.0.0.1:{p}"));
+        if let Some(p) = &parent {
+            args.extend(["--parent", p.as_str()]);
+        }
+        cli(&args);
+        let token = std::fs::read_to_string(data_dir.join("admin.token")).unwrap().trim().to_string();
+        procs.push(Proc { data_dir, http, token, child: None });
+        parent_link = Some(link);
+    }
+    // 2. Each runs as its own process.
+    for (i, p) in procs.iter_mut().enumerate() {
+        p.spawn(&dir.path().join(format!("{}.log", CHAIN[i])));
+    }
+    let client = reqwest::Client::new();
+    for p in &procs {
+        wait_json(&client, p, "/api/v1/node", "node up", |v| v["code"].is_string()).await;
+    }
+    let (prov, county, town) = (0, 2, 3);
+    // 3. A major hazard registered at the township reaches the province, record and roll-up.
+    let body = json!({
+        "title": "磷矿边坡在线监测系统失效", "sector": "非煤矿山", "grade": "major", "channel": "inspection",
+        "enterprise": {"name": "安宁某某磷化工有限公司", "credit_code": "91350200776049653A"},
+        "deadline": "2026-12-31", "description": "边坡位移监测数据中断超过72小时"
+    });
+    let r = client.post(procs[town].url("/api/v1/hazards")).bearer_auth(&procs[town].token).json(&body).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/hazards/{id}");
+    wait_json(&client, &procs[prov], &path, "hazard at province", |v| v["title"] == "磷矿边坡在线监测系统失效").await;
+    wait_json(&client, &procs[prov], "/api/v1/rollup", "province roll-up", |v| v["hazards"]["major"] == 1).await;
+    // 4. kill -9 the county mid-life; the township keeps writing.
+    procs[county].child.as_mut().unwrap().kill().unwrap();
+    procs[county].child.take().unwrap().wait().unwrap();
+    let ev = json!({"kind": "progress", "note": "已恢复监测", "percent": 50});
+    let r = client.post(procs[town].url(&format!("{path}/events"))).bearer_auth(&procs[town].token).json(&ev).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    // 5. The county restarts from its store and the event reaches the province.
+    let log = dir.path().join("530181.log");
+    procs[county].spawn(&log);
+    wait_json(&client, &procs[prov], &path, "event at province after restart", |v| v["events"].as_array().is_some_and(|e| e.len() == 2)).await;
+    // 6. The province supervises; it comes back down to the township.
+    let sup = json!({"kind": "supervise", "note": "省级挂牌督办"});
+    let r = client.post(procs[prov].url(&format!("{path}/events"))).bearer_auth(&procs[prov].token).json(&sup).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    wait_json(&client, &procs[town], &path, "supervise at township", |v| v["supervising"] == "53").await;
+    // 7. SIGTERM: every process shuts down cleanly.
+    for p in procs.iter_mut() {
+        let mut child = p.child.take().unwrap();
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                assert!(st.success(), "{} exited with {st}", p.data_dir.display());
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} did not stop on SIGTERM", p.data_dir.display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
