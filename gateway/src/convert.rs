@@ -13,7 +13,9 @@ fn heads_to_bytes(heads: &[String]) -> Vec<Vec<u8>> {
 }
 
 fn hex_decode(h: &str) -> Vec<u8> {
-    (0..h.len() / 2).filter_map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()).collect()
+    (0..h.len() / 2)
+        .filter_map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
 }
 
 fn hex_encode(b: &[u8]) -> String {
@@ -37,16 +39,34 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
                 .into_iter()
                 .map(|i| pb::Item {
                     kind: Some(match i {
-                        Item::Doc { id, seq, snapshot, changes, heads } => pb::item::Kind::Doc(pb::DocItem {
+                        Item::Doc {
+                            id,
+                            seq,
+                            snapshot,
+                            changes,
+                            heads,
+                        } => pb::item::Kind::Doc(pb::DocItem {
                             id,
                             seq,
                             snapshot,
                             changes,
                             heads: heads_to_bytes(&heads),
                         }),
-                        Item::Summary { owner, version, period, as_of, body, seq } => {
-                            pb::item::Kind::Summary(pb::SummaryItem { owner, version, period, as_of, body, seq })
-                        }
+                        Item::Summary {
+                            owner,
+                            version,
+                            period,
+                            as_of,
+                            body,
+                            seq,
+                        } => pb::item::Kind::Summary(pb::SummaryItem {
+                            owner,
+                            version,
+                            period,
+                            as_of,
+                            body,
+                            seq,
+                        }),
                     }),
                 })
                 .collect(),
@@ -68,62 +88,76 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
             message: e.message,
         }),
     };
-    pb::LinkFrame { kind: Some(kind), traceparent: String::new() }
+    pb::LinkFrame {
+        kind: Some(kind),
+        traceparent: String::new(),
+    }
 }
 
 pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
     use pb::link_frame::Kind;
     let opt = |s: String| if s.is_empty() { None } else { Some(s) };
-    Ok(match f.kind.ok_or_else(|| Malformed("empty frame".into()))? {
-        Kind::Hello(h) => Frame::Hello(Hello {
-            protocol: h.protocol,
-            code: h.code,
-            install_id: h.install_id,
-            recv_cursor: h.recv_cursor,
-            peer_install_seen: h.peer_install_seen,
-            seq: h.seq,
-        }),
-        Kind::Batch(b) => {
-            let mut items = Vec::with_capacity(b.items.len());
-            for i in b.items {
-                items.push(match i.kind.ok_or_else(|| Malformed("empty item".into()))? {
-                    pb::item::Kind::Doc(d) => {
-                        if d.heads.iter().any(|h| h.len() != 32) {
-                            return Err(Malformed(format!("document {}: heads must be 32-byte hashes", d.id)));
-                        }
-                        Item::Doc {
-                            id: d.id,
-                            seq: d.seq,
-                            snapshot: d.snapshot,
-                            changes: d.changes,
-                            heads: d.heads.iter().map(|h| hex_encode(h)).collect(),
-                        }
-                    }
-                    pb::item::Kind::Summary(s) => Item::Summary {
-                        owner: s.owner,
-                        version: s.version,
-                        period: s.period,
-                        as_of: s.as_of,
-                        body: s.body,
-                        seq: s.seq,
-                    },
-                });
+    Ok(
+        match f.kind.ok_or_else(|| Malformed("empty frame".into()))? {
+            Kind::Hello(h) => Frame::Hello(Hello {
+                protocol: h.protocol,
+                code: h.code,
+                install_id: h.install_id,
+                recv_cursor: h.recv_cursor,
+                peer_install_seen: h.peer_install_seen,
+                seq: h.seq,
+            }),
+            Kind::Batch(b) => {
+                let mut items = Vec::with_capacity(b.items.len());
+                for i in b.items {
+                    items.push(
+                        match i.kind.ok_or_else(|| Malformed("empty item".into()))? {
+                            pb::item::Kind::Doc(d) => {
+                                if d.heads.iter().any(|h| h.len() != 32) {
+                                    return Err(Malformed(format!(
+                                        "document {}: heads must be 32-byte hashes",
+                                        d.id
+                                    )));
+                                }
+                                Item::Doc {
+                                    id: d.id,
+                                    seq: d.seq,
+                                    snapshot: d.snapshot,
+                                    changes: d.changes,
+                                    heads: d.heads.iter().map(|h| hex_encode(h)).collect(),
+                                }
+                            }
+                            pb::item::Kind::Summary(s) => Item::Summary {
+                                owner: s.owner,
+                                version: s.version,
+                                period: s.period,
+                                as_of: s.as_of,
+                                body: s.body,
+                                seq: s.seq,
+                            },
+                        },
+                    );
+                }
+                Frame::Batch(Batch {
+                    items,
+                    upto: b.upto,
+                    caught_up: b.caught_up,
+                })
             }
-            Frame::Batch(Batch { items, upto: b.upto, caught_up: b.caught_up })
-        }
-        Kind::Ack(a) => Frame::Ack { upto: a.upto },
-        Kind::NeedSnapshot(n) => Frame::NeedSnapshot { doc_ids: n.doc_ids },
-        Kind::Error(e) => Frame::Error(ErrorFrame {
-            code: match pb::ErrorCode::try_from(e.code).unwrap_or(pb::ErrorCode::Unspecified) {
-                pb::ErrorCode::Forbidden => ErrorCode::Forbidden,
-                pb::ErrorCode::Malformed => ErrorCode::Malformed,
-                pb::ErrorCode::BadHello => ErrorCode::BadHello,
-                _ => ErrorCode::Internal,
-            },
-            doc_id: opt(e.doc_id),
-            path: opt(e.path),
-            rule: opt(e.rule),
-            message: e.message,
-        }),
-    })
+            Kind::Ack(a) => Frame::Ack { upto: a.upto },
+            Kind::NeedSnapshot(n) => Frame::NeedSnapshot { doc_ids: n.doc_ids },
+            Kind::Error(e) => Frame::Error(ErrorFrame {
+                code: match pb::ErrorCode::try_from(e.code).unwrap_or(pb::ErrorCode::Unspecified) {
+                    pb::ErrorCode::Forbidden => ErrorCode::Forbidden,
+                    pb::ErrorCode::Malformed => ErrorCode::Malformed,
+                    pb::ErrorCode::BadHello => ErrorCode::BadHello,
+                    _ => ErrorCode::Internal,
+                },
+                doc_id: opt(e.doc_id),
+                path: opt(e.path),
+                rule: opt(e.rule),
+                message: e.message,
+            }),
+        },
+    )
 }

@@ -40,14 +40,24 @@ pub struct LinkService {
 
 impl LinkService {
     pub fn new(cfg: LinkConfig, shutdown: watch::Receiver<bool>) -> LinkService {
-        LinkService { cfg, peers: Arc::default(), shutdown }
+        LinkService {
+            cfg,
+            peers: Arc::default(),
+            shutdown,
+        }
     }
 
     /// Serves the link service on `listener` with mutual TLS until shutdown.
-    pub async fn serve(self, listener: tokio::net::TcpListener, tls: Arc<rustls::ServerConfig>) -> Result<(), tonic::transport::Error> {
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> Result<(), tonic::transport::Error> {
         let mut shutdown = self.shutdown.clone();
         let incoming = tls::incoming(listener, tls, Duration::from_secs(10));
-        let svc = LinkServer::new(self).max_decoding_message_size(MAX_FRAME_BYTES).max_encoding_message_size(MAX_FRAME_BYTES);
+        let svc = LinkServer::new(self)
+            .max_decoding_message_size(MAX_FRAME_BYTES)
+            .max_encoding_message_size(MAX_FRAME_BYTES);
         Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(10)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -102,7 +112,10 @@ where
 }
 
 /// Adapts the driver's outbound channel to a gRPC stream, counting bytes.
-fn outbound(rx: mpsc::Receiver<safemesh_sync::Frame>, bytes: Arc<AtomicU64>) -> impl Stream<Item = pb::LinkFrame> + Send + 'static {
+fn outbound(
+    rx: mpsc::Receiver<safemesh_sync::Frame>,
+    bytes: Arc<AtomicU64>,
+) -> impl Stream<Item = pb::LinkFrame> + Send + 'static {
     ReceiverStream::new(rx).map(move |f| {
         let p = to_proto(f);
         bytes.fetch_add(p.encoded_len() as u64, Ordering::Relaxed);
@@ -114,16 +127,26 @@ fn outbound(rx: mpsc::Receiver<safemesh_sync::Frame>, bytes: Arc<AtomicU64>) -> 
 impl LinkRpc for LinkService {
     type SyncStream = Pin<Box<dyn Stream<Item = Result<pb::LinkFrame, Status>> + Send + 'static>>;
 
-    async fn sync(&self, request: Request<Streaming<pb::LinkFrame>>) -> Result<Response<Self::SyncStream>, Status> {
-        let certs = request.peer_certs().ok_or_else(|| Status::unauthenticated("需要客户端证书 / client certificate required"))?;
-        let peer = tls::peer_code(&certs).ok_or_else(|| Status::unauthenticated("证书缺少节点代码 / certificate names no node"))?;
+    async fn sync(
+        &self,
+        request: Request<Streaming<pb::LinkFrame>>,
+    ) -> Result<Response<Self::SyncStream>, Status> {
+        let certs = request.peer_certs().ok_or_else(|| {
+            Status::unauthenticated("需要客户端证书 / client certificate required")
+        })?;
+        let peer = tls::peer_code(&certs).ok_or_else(|| {
+            Status::unauthenticated("证书缺少节点代码 / certificate names no node")
+        })?;
         let inbound = request.into_inner();
         // One stream per child: a new stream replaces the old one.
         let (link, stop_rx) = {
             let mut peers = self.peers.lock().map_err(|_| Status::internal("lock"))?;
-            let slot = peers
-                .entry(peer.clone())
-                .or_insert_with(|| (Arc::new(Mutex::new(self.cfg.new_link(peer.clone(), Role::Child))), None));
+            let slot = peers.entry(peer.clone()).or_insert_with(|| {
+                (
+                    Arc::new(Mutex::new(self.cfg.new_link(peer.clone(), Role::Child))),
+                    None,
+                )
+            });
             if let Some(old) = slot.1.take() {
                 let _ = old.send(true);
             }
@@ -135,7 +158,11 @@ impl LinkRpc for LinkService {
         let (out_tx, out_rx) = mpsc::channel(8);
         let bytes_out = Arc::new(AtomicU64::new(0));
         let rx = spawn_reader(inbound, peer.clone());
-        let transport = Transport { tx: out_tx, rx, bytes_out: bytes_out.clone() };
+        let transport = Transport {
+            tx: out_tx,
+            rx,
+            bytes_out: bytes_out.clone(),
+        };
         let cfg = self.cfg.clone();
         let mut node_shutdown = self.shutdown.clone();
         tokio::spawn(async move {
@@ -186,7 +213,11 @@ pub async fn dial_parent(
                     Ok(resp) => {
                         info!(parent = %parent, addr = %parent_addr, "connected to parent");
                         let rx = spawn_reader(resp.into_inner(), parent.clone());
-                        let transport = Transport { tx: out_tx, rx, bytes_out };
+                        let transport = Transport {
+                            tx: out_tx,
+                            rx,
+                            bytes_out,
+                        };
                         let reason = run_link(&cfg, &mut link, transport, shutdown.clone()).await;
                         info!(parent = %parent, "parent stream closed: {reason}");
                     }
@@ -201,7 +232,11 @@ pub async fn dial_parent(
                             link.on_disconnected(Some(msg.clone()));
                         }
                         reg.update(parent.as_str(), |s| {
-                            s.state = if rejected { "rejected".into() } else { "disconnected".into() };
+                            s.state = if rejected {
+                                "rejected".into()
+                            } else {
+                                "disconnected".into()
+                            };
                             s.last_error = Some(msg);
                         });
                     }
@@ -216,7 +251,11 @@ pub async fn dial_parent(
                     link.on_disconnected(Some(msg.clone()));
                 }
                 reg.update(parent.as_str(), |s| {
-                    s.state = if rejected { "rejected".into() } else { "disconnected".into() };
+                    s.state = if rejected {
+                        "rejected".into()
+                    } else {
+                        "disconnected".into()
+                    };
                     s.last_error = Some(msg.clone());
                 });
                 warn!(parent = %parent, addr = %parent_addr, "cannot reach parent: {msg}");
@@ -238,27 +277,43 @@ fn is_tls_rejection(msg: &str) -> bool {
     m.contains("certificate") || m.contains("handshake") || m.contains("tls")
 }
 
-type Opened = (LinkClient<tonic::transport::Channel>, mpsc::Sender<safemesh_sync::Frame>, mpsc::Receiver<safemesh_sync::Frame>, Arc<AtomicU64>);
+type Opened = (
+    LinkClient<tonic::transport::Channel>,
+    mpsc::Sender<safemesh_sync::Frame>,
+    mpsc::Receiver<safemesh_sync::Frame>,
+    Arc<AtomicU64>,
+);
 
-async fn open_stream(addr: &str, tls: Arc<rustls::ClientConfig>) -> Result<Opened, Box<dyn std::error::Error + Send + Sync>> {
-    let hostport = addr.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+async fn open_stream(
+    addr: &str,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Opened, Box<dyn std::error::Error + Send + Sync>> {
+    let hostport = addr
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     let endpoint = Endpoint::from_shared(format!("http://{hostport}"))?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(10))
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
-    let channel = endpoint.connect_with_connector(tls::connector(tls)).await.map_err(|e| {
-        // Surface the innermost cause (e.g. the certificate error) instead of "transport error".
-        let mut msg = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            msg = s.to_string();
-            src = s.source();
-        }
-        msg
-    })?;
-    let client = LinkClient::new(channel).max_decoding_message_size(MAX_FRAME_BYTES).max_encoding_message_size(MAX_FRAME_BYTES);
+    let channel = endpoint
+        .connect_with_connector(tls::connector(tls))
+        .await
+        .map_err(|e| {
+            // Surface the innermost cause (e.g. the certificate error) instead of "transport error".
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg = s.to_string();
+                src = s.source();
+            }
+            msg
+        })?;
+    let client = LinkClient::new(channel)
+        .max_decoding_message_size(MAX_FRAME_BYTES)
+        .max_encoding_message_size(MAX_FRAME_BYTES);
     let (tx, rx) = mpsc::channel(8);
     Ok((client, tx, rx, Arc::new(AtomicU64::new(0))))
 }

@@ -67,7 +67,10 @@ where
                         .to_string(),
                     _ => "body".to_string(),
                 };
-                Err(RecordError::bad(field, format!("请求体无效 / invalid JSON body: {text}")))
+                Err(RecordError::bad(
+                    field,
+                    format!("请求体无效 / invalid JSON body: {text}"),
+                ))
             }
         }
     }
@@ -86,7 +89,9 @@ pub fn router(state: Shared) -> Router {
         .route("/sync/status", get(sync_status))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state);
-    Router::new().nest("/api/v1", api).route("/healthz", get(|| async { "ok" }))
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(|| async { "ok" }))
 }
 
 async fn auth(State(st): State<Shared>, headers: HeaderMap, req: Request, next: Next) -> Response {
@@ -125,7 +130,10 @@ struct HazardQuery {
     owner: Option<String>,
 }
 
-async fn list_hazards(State(st): State<Shared>, Query(q): Query<HazardQuery>) -> Result<Json<Value>, RecordError> {
+async fn list_hazards(
+    State(st): State<Shared>,
+    Query(q): Query<HazardQuery>,
+) -> Result<Json<Value>, RecordError> {
     let nonempty = |s: Option<String>| s.filter(|v| !v.is_empty());
     let grade = nonempty(q.grade);
     if let Some(g) = &grade {
@@ -136,41 +144,76 @@ async fn list_hazards(State(st): State<Shared>, Query(q): Query<HazardQuery>) ->
         safemesh_model::hazard::Status::parse(s)?;
     }
     let owner = match nonempty(q.owner) {
-        Some(o) => Some(AdminCode::parse(&o).map_err(|e| RecordError::bad("owner", e.to_string()))?.to_string()),
+        Some(o) => Some(
+            AdminCode::parse(&o)
+                .map_err(|e| RecordError::bad("owner", e.to_string()))?
+                .to_string(),
+        ),
         None => None,
     };
-    let items = records::list_hazards(&st.store, &HazardFilter { grade, status, owner, within: None }).await?;
+    let items = records::list_hazards(
+        &st.store,
+        &HazardFilter {
+            grade,
+            status,
+            owner,
+            within: None,
+        },
+    )
+    .await?;
     Ok(Json(json!({"items": items})))
 }
 
-async fn create_hazard(State(st): State<Shared>, Body(input): Body<records::NewHazard>) -> Result<(StatusCode, Json<Value>), RecordError> {
+async fn create_hazard(
+    State(st): State<Shared>,
+    Body(input): Body<records::NewHazard>,
+) -> Result<(StatusCode, Json<Value>), RecordError> {
     let h = records::create_hazard(&st.store, &st.actor, input).await?;
     Ok((StatusCode::CREATED, Json(h)))
 }
 
-async fn get_hazard(State(st): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, RecordError> {
+async fn get_hazard(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, RecordError> {
     Ok(Json(records::get_hazard(&st.store, &id).await?))
 }
 
-async fn add_event(State(st): State<Shared>, Path(id): Path<String>, Body(input): Body<records::NewEvent>) -> Result<(StatusCode, Json<Value>), RecordError> {
+async fn add_event(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    Body(input): Body<records::NewEvent>,
+) -> Result<(StatusCode, Json<Value>), RecordError> {
     let h = records::add_event(&st.store, &st.actor, &id, input).await?;
     Ok((StatusCode::CREATED, Json(h)))
 }
 
 async fn list_directives(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(json!({"items": records::list_directives(&st.store).await?})))
+    Ok(Json(
+        json!({"items": records::list_directives(&st.store).await?}),
+    ))
 }
 
-async fn create_directive(State(st): State<Shared>, Body(input): Body<records::NewDirective>) -> Result<(StatusCode, Json<Value>), RecordError> {
+async fn create_directive(
+    State(st): State<Shared>,
+    Body(input): Body<records::NewDirective>,
+) -> Result<(StatusCode, Json<Value>), RecordError> {
     let d = records::create_directive(&st.store, &st.actor, &st.extra_children, input).await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
 
-async fn get_directive(State(st): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, RecordError> {
+async fn get_directive(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, RecordError> {
     Ok(Json(records::get_directive(&st.store, &id).await?))
 }
 
-async fn respond(State(st): State<Shared>, Path(id): Path<String>, Body(input): Body<records::NewResponse>) -> Result<(StatusCode, Json<Value>), RecordError> {
+async fn respond(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    Body(input): Body<records::NewResponse>,
+) -> Result<(StatusCode, Json<Value>), RecordError> {
     let d = records::respond(&st.store, &st.actor, &id, input).await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
@@ -180,17 +223,25 @@ struct RollupQuery {
     scope: Option<String>,
 }
 
-async fn rollup(State(st): State<Shared>, Query(q): Query<RollupQuery>) -> Result<Json<Value>, RecordError> {
+async fn rollup(
+    State(st): State<Shared>,
+    Query(q): Query<RollupQuery>,
+) -> Result<Json<Value>, RecordError> {
     let scope = match q.scope.filter(|s| !s.is_empty()) {
         Some(s) => AdminCode::parse(&s).map_err(|e| RecordError::bad("scope", e.to_string()))?,
         None => st.code.clone(),
     };
     if !scope.is_within(&st.code) {
-        return Err(RecordError::bad("scope", format!("{scope} 不在本级辖区内 / {scope} is outside this node's jurisdiction")));
+        return Err(RecordError::bad(
+            "scope",
+            format!("{scope} 不在本级辖区内 / {scope} is outside this node's jurisdiction"),
+        ));
     }
     let v = crate::rollup::view(&st.store, &st.code, &st.name, &scope)
         .await?
-        .ok_or_else(|| RecordError::not_found(&format!("summary of {scope} (尚未上报 / not reported yet)")))?;
+        .ok_or_else(|| {
+            RecordError::not_found(&format!("summary of {scope} (尚未上报 / not reported yet)"))
+        })?;
     Ok(Json(v))
 }
 
@@ -199,10 +250,19 @@ async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordErro
     let mut seen = Vec::new();
     let stored = st.store.links().await?;
     for s in st.registry.all() {
-        let Ok(peer) = AdminCode::parse(&s.peer) else { continue };
-        let row = stored.iter().find(|r| r.peer == s.peer).cloned().unwrap_or_default();
+        let Ok(peer) = AdminCode::parse(&s.peer) else {
+            continue;
+        };
+        let row = stored
+            .iter()
+            .find(|r| r.peer == s.peer)
+            .cloned()
+            .unwrap_or_default();
         let is_parent = s.role == "parent";
-        let pending_out = st.store.pending_for(&peer, row.acked_cursor, is_parent).await?;
+        let pending_out = st
+            .store
+            .pending_for(&peer, row.acked_cursor, is_parent)
+            .await?;
         let pending_in = (s.peer_seq - s.recv_cursor).max(0);
         seen.push(s.peer.clone());
         links.push(json!({
@@ -222,8 +282,14 @@ async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordErro
     }
     // Children known from earlier runs that have not connected since this start.
     for row in stored.iter().filter(|r| !seen.contains(&r.peer)) {
-        let Ok(peer) = AdminCode::parse(&row.peer) else { continue };
-        let role = if peer.is_direct_child_of(&st.code) { "child" } else { "parent" };
+        let Ok(peer) = AdminCode::parse(&row.peer) else {
+            continue;
+        };
+        let role = if peer.is_direct_child_of(&st.code) {
+            "child"
+        } else {
+            "parent"
+        };
         links.push(json!({
             "peer": row.peer,
             "name": safemesh_model::division::name_of(&peer),
@@ -239,5 +305,7 @@ async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordErro
             "quarantined": [],
         }));
     }
-    Ok(Json(json!({"code": st.code.as_str(), "seq": st.store.current_seq(), "links": links})))
+    Ok(Json(
+        json!({"code": st.code.as_str(), "seq": st.store.current_seq(), "links": links}),
+    ))
 }

@@ -12,7 +12,11 @@ use crate::init::{InitOptions, ca_init, ca_issue, init_node};
 
 /// safemesh — 安委办分级节点 / one node per work-safety committee office.
 #[derive(Parser, Debug)]
-#[command(name = "safemesh", version, about = "safemesh — 安全生产隐患与任务分级同步节点 / work-safety hazard and directive mesh")]
+#[command(
+    name = "safemesh",
+    version,
+    about = "safemesh — 安全生产隐患与任务分级同步节点 / work-safety hazard and directive mesh"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -104,8 +108,16 @@ pub enum CaCmd {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // The demo prints what a user needs; its nodes log warnings only unless SAFEMESH_LOG says otherwise.
+    init_tracing(if matches!(cli.cmd, Cmd::Demo { .. }) {
+        "warn"
+    } else {
+        "info,sqlx=warn,h2=warn,hyper=warn,tower=warn,tonic=warn"
+    });
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("错误 / error: {e}");
@@ -121,36 +133,79 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SAFEMESH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,h2=warn,hyper=warn,tower=warn,tonic=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
-        Cmd::Demo { dir, base_port, exit_after_load } => crate::demo::run(dir, base_port, exit_after_load).await,
-        Cmd::Ca { cmd: CaCmd::Init { dir, name } } => {
+        Cmd::Demo {
+            dir,
+            base_port,
+            exit_after_load,
+        } => crate::demo::run(dir, base_port, exit_after_load).await,
+        Cmd::Ca {
+            cmd: CaCmd::Init { dir, name },
+        } => {
             ca_init(&dir, &name)?;
             println!("已创建 CA / CA created: {}", dir.display());
             Ok(())
         }
-        Cmd::Ca { cmd: CaCmd::Issue { dir, code, out } } => {
+        Cmd::Ca {
+            cmd: CaCmd::Issue { dir, code, out },
+        } => {
             let code = AdminCode::parse(&code).map_err(|e| anyhow::anyhow!("--code: {e}"))?;
             ca_issue(&dir, &code, &out)?;
-            println!("已签发 {code} 的证书 / certificate issued: {}", out.display());
+            println!(
+                "已签发 {code} 的证书 / certificate issued: {}",
+                out.display()
+            );
             Ok(())
         }
-        Cmd::Init { data_dir, code, listen, http, parent, ca_dir, name, database_url } => {
-            let cfg = init_node(&InitOptions { data_dir: data_dir.clone(), code, listen, http, parent, ca_dir, name, database_url })?;
-            println!("已初始化节点 {} {} / node initialised in {}", cfg.code, cfg.name, data_dir.display());
+        Cmd::Init {
+            data_dir,
+            code,
+            listen,
+            http,
+            parent,
+            ca_dir,
+            name,
+            database_url,
+        } => {
+            let cfg = init_node(&InitOptions {
+                data_dir: data_dir.clone(),
+                code,
+                listen,
+                http,
+                parent,
+                ca_dir,
+                name,
+                database_url,
+            })?;
+            println!(
+                "已初始化节点 {} {} / node initialised in {}",
+                cfg.code,
+                cfg.name,
+                data_dir.display()
+            );
             println!("令牌 / token: {}", data_dir.join(TOKEN_FILE).display());
             Ok(())
         }
         Cmd::Run { data_dir } => {
             let cfg = Config::load(&data_dir)?;
             let node = crate::start(&data_dir, cfg).await?;
-            println!("节点 {} {} 已启动 / started: HTTP {} 链路 / link {}", node.code, node.name, node.http_url(), node.link_url());
+            println!(
+                "节点 {} {} 已启动 / started: HTTP {} 链路 / link {}",
+                node.code,
+                node.name,
+                node.http_url(),
+                node.link_url()
+            );
             wait_for_signal().await;
             println!("正在停止 / shutting down");
             node.shutdown().await;
@@ -158,8 +213,15 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
         }
         Cmd::Status { data_dir } => {
             let v = get_json(&data_dir, "/api/v1/sync/status").await?;
-            println!("节点 / node {} seq {}", v["code"].as_str().unwrap_or(""), v["seq"]);
-            println!("{:<12} {:<8} {:<12} {:>8} {:>8} {:>10} {:>10}  {}", "peer", "role", "state", "out", "in", "bytes_in", "bytes_out", "last_error");
+            println!(
+                "节点 / node {} seq {}",
+                v["code"].as_str().unwrap_or(""),
+                v["seq"]
+            );
+            println!(
+                "{:<12} {:<8} {:<12} {:>8} {:>8} {:>10} {:>10}  last_error",
+                "peer", "role", "state", "out", "in", "bytes_in", "bytes_out"
+            );
             for l in v["links"].as_array().cloned().unwrap_or_default() {
                 println!(
                     "{:<12} {:<8} {:<12} {:>8} {:>8} {:>10} {:>10}  {}",
@@ -189,7 +251,9 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
 
 async fn get_json(data_dir: &std::path::Path, path: &str) -> anyhow::Result<serde_json::Value> {
     let cfg = Config::load(data_dir)?;
-    let token = std::fs::read_to_string(data_dir.join(TOKEN_FILE))?.trim().to_string();
+    let token = std::fs::read_to_string(data_dir.join(TOKEN_FILE))?
+        .trim()
+        .to_string();
     let url = format!("http://{}{}", cfg.http, path);
     let resp = reqwest::Client::new()
         .get(&url)
@@ -200,7 +264,11 @@ async fn get_json(data_dir: &std::path::Path, path: &str) -> anyhow::Result<serd
     let status = resp.status();
     let v: serde_json::Value = resp.json().await?;
     if !status.is_success() {
-        anyhow::bail!("{}: {}", status, v["error"]["message"].as_str().unwrap_or(""));
+        anyhow::bail!(
+            "{}: {}",
+            status,
+            v["error"]["message"].as_str().unwrap_or("")
+        );
     }
     Ok(v)
 }
@@ -209,13 +277,14 @@ async fn get_json(data_dir: &std::path::Path, path: &str) -> anyhow::Result<serd
 pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -46,8 +46,16 @@ pub const TLS_DIR: &str = "tls";
 impl Config {
     pub fn load(data_dir: &Path) -> Result<Config, Error> {
         let path = data_dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::Config(format!("读取 {} 失败 / cannot read {}: {e}", path.display(), path.display())))?;
-        let cfg: Config = toml::from_str(&text).map_err(|e| Error::Config(format!("{} 格式错误 / invalid config: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::Config(format!(
+                "读取 {} 失败 / cannot read {}: {e}",
+                path.display(),
+                path.display()
+            ))
+        })?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| {
+            Error::Config(format!("{} 格式错误 / invalid config: {e}", path.display()))
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -61,12 +69,16 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), Error> {
         if self.parent.is_some() && self.code.parent().is_none() {
-            return Err(Error::Config("省级节点没有上级 / a province node has no parent".into()));
+            return Err(Error::Config(
+                "省级节点没有上级 / a province node has no parent".into(),
+            ));
         }
         if let Some(p) = &self.parent {
             let hp = p.trim_start_matches("https://");
             if hp == p.as_str() || !hp.contains(':') {
-                return Err(Error::Config(format!("parent 应为 https://主机:端口 / parent must be https://HOST:PORT, got {p:?}")));
+                return Err(Error::Config(format!(
+                    "parent 应为 https://主机:端口 / parent must be https://HOST:PORT, got {p:?}"
+                )));
             }
         }
         Ok(())

@@ -98,21 +98,31 @@ pub async fn start_chain(dir: &std::path::Path, base_port: u16) -> anyhow::Resul
         })?;
         let mut cfg: Config = cfg;
         cfg.reconnect_max_backoff_ms = 1000;
-        nodes.push(start(&data_dir, cfg).await.with_context(|| format!("starting {code}"))?);
+        nodes.push(
+            start(&data_dir, cfg)
+                .await
+                .with_context(|| format!("starting {code}"))?,
+        );
     }
     Ok(nodes)
 }
 
 fn node<'a>(nodes: &'a [NodeHandle], code: &str) -> anyhow::Result<&'a NodeHandle> {
     let code = AdminCode::parse(code)?;
-    nodes.iter().find(|n| n.code == code).with_context(|| format!("no demo node {code}"))
+    nodes
+        .iter()
+        .find(|n| n.code == code)
+        .with_context(|| format!("no demo node {code}"))
 }
 
 /// Waits until `n` holds the record with at least `events` events (replication is a push; this bounds it).
 async fn wait_for(n: &NodeHandle, id: &str, hazard: bool, events: usize) -> anyhow::Result<()> {
     for _ in 0..400 {
         let found = if hazard {
-            n.store.hazard(id).await?.is_some_and(|h| h.body["events"].as_array().map_or(0, Vec::len) >= events)
+            n.store
+                .hazard(id)
+                .await?
+                .is_some_and(|h| h.body["events"].as_array().map_or(0, Vec::len) >= events)
         } else {
             n.store.directive(id).await?.is_some()
         };
@@ -125,7 +135,12 @@ async fn wait_for(n: &NodeHandle, id: &str, hazard: bool, events: usize) -> anyh
 }
 
 fn err(e: records::RecordError) -> anyhow::Error {
-    anyhow::anyhow!("{} {}: {}", e.status, e.field.unwrap_or_default(), e.message)
+    anyhow::anyhow!(
+        "{} {}: {}",
+        e.status,
+        e.field.unwrap_or_default(),
+        e.message
+    )
 }
 
 /// Loads the sample: each record is written at its own office, each event at the office that made it.
@@ -146,7 +161,12 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize)>
             &issuer.store,
             &issuer.actor,
             issuer.extra_children(),
-            NewDirective { title: Some(d.title.clone()), body, targets: Some(d.targets.clone()), deadline: Some(d.deadline.clone()) },
+            NewDirective {
+                title: Some(d.title.clone()),
+                body,
+                targets: Some(d.targets.clone()),
+                deadline: Some(d.deadline.clone()),
+            },
         )
         .await
         .map_err(err)?;
@@ -154,9 +174,18 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize)>
         for r in &d.responses {
             let target = node(nodes, &r.by)?;
             wait_for(target, &id, false, 0).await?;
-            records::respond(&target.store, &target.actor, &id, NewResponse { action: Some(r.action.clone()), percent: r.percent, note: r.note.clone() })
-                .await
-                .map_err(err)?;
+            records::respond(
+                &target.store,
+                &target.actor,
+                &id,
+                NewResponse {
+                    action: Some(r.action.clone()),
+                    percent: r.percent,
+                    note: r.note.clone(),
+                },
+            )
+            .await
+            .map_err(err)?;
         }
     }
     for h in &sample.hazards {
@@ -169,7 +198,10 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize)>
                 sector: Some(h.sector.clone()),
                 grade: Some(h.grade.clone()),
                 channel: Some(h.channel.clone()),
-                enterprise: Some(NewEnterprise { name: Some(h.enterprise.name.clone()), credit_code: Some(h.enterprise.credit_code.clone()) }),
+                enterprise: Some(NewEnterprise {
+                    name: Some(h.enterprise.name.clone()),
+                    credit_code: Some(h.enterprise.credit_code.clone()),
+                }),
                 deadline: Some(h.deadline.clone()),
                 description: h.description.clone(),
             },
@@ -181,22 +213,43 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize)>
             let by = node(nodes, &e.by)?;
             // Every earlier event (and the registration) must have reached the acting office.
             wait_for(by, &id, true, k + 1).await?;
-            records::add_event(&by.store, &by.actor, &id, NewEvent { kind: Some(e.kind.clone()), note: e.note.clone(), method: e.method.clone(), percent: None })
-                .await
-                .map_err(|x| anyhow::anyhow!("{} at {}: {}", h.title, e.by, err(x)))?;
+            records::add_event(
+                &by.store,
+                &by.actor,
+                &id,
+                NewEvent {
+                    kind: Some(e.kind.clone()),
+                    note: e.note.clone(),
+                    method: e.method.clone(),
+                    percent: None,
+                },
+            )
+            .await
+            .map_err(|x| anyhow::anyhow!("{} at {}: {}", h.title, e.by, err(x)))?;
         }
     }
     Ok((sample.directives.len(), sample.hazards.len()))
 }
 
 /// `safemesh demo`.
-pub async fn run(dir: Option<PathBuf>, base_port: u16, exit_after_load: bool) -> anyhow::Result<()> {
+pub async fn run(
+    dir: Option<PathBuf>,
+    base_port: u16,
+    exit_after_load: bool,
+) -> anyhow::Result<()> {
     let dir = match dir {
         Some(d) => d,
-        None => std::env::temp_dir().join(format!("safemesh-demo-{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 3]>()))),
+        None => std::env::temp_dir().join(format!(
+            "safemesh-demo-{}-{}",
+            std::process::id(),
+            hex::encode(rand::random::<[u8; 3]>())
+        )),
     };
     if dir.join("ca").exists() {
-        bail!("{} 已有演示数据，请换一个 --dir / already holds a demo; choose another --dir", dir.display());
+        bail!(
+            "{} 已有演示数据，请换一个 --dir / already holds a demo; choose another --dir",
+            dir.display()
+        );
     }
     std::fs::create_dir_all(&dir)?;
     println!("safemesh 演示 / demo — 数据目录 / data: {}", dir.display());
@@ -205,14 +258,32 @@ pub async fn run(dir: Option<PathBuf>, base_port: u16, exit_after_load: bool) ->
     let (d, h) = load_sample(&nodes).await?;
     println!("已加载 {d} 项任务、{h} 条隐患 / loaded {d} directives and {h} hazards\n");
     for n in &nodes {
-        println!("{:<10} {:<8} {}  令牌 / token: {}", n.code.as_str(), n.name, n.http_url(), n.token);
+        println!(
+            "{:<10} {:<8} {}  令牌 / token: {}",
+            n.code.as_str(),
+            n.name,
+            n.http_url(),
+            n.token
+        );
     }
     let prov = &nodes[0];
     let town = &nodes[3];
     println!("\n试一试 / try:");
-    println!("  curl -s -H 'Authorization: Bearer {}' {}/api/v1/rollup", prov.token, prov.http_url());
-    println!("  curl -s -H 'Authorization: Bearer {}' {}/api/v1/hazards", town.token, town.http_url());
-    println!("  curl -s -H 'Authorization: Bearer {}' {}/api/v1/sync/status", town.token, town.http_url());
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' {}/api/v1/rollup",
+        prov.token,
+        prov.http_url()
+    );
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' {}/api/v1/hazards",
+        town.token,
+        town.http_url()
+    );
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' {}/api/v1/sync/status",
+        town.token,
+        town.http_url()
+    );
     if exit_after_load {
         wait_rollup(prov, town).await?;
     } else {
@@ -228,12 +299,18 @@ pub async fn run(dir: Option<PathBuf>, base_port: u16, exit_after_load: bool) ->
 
 /// Waits until the province's roll-up counts every township hazard (the summary went up three hops).
 async fn wait_rollup(prov: &NodeHandle, town: &NodeHandle) -> anyhow::Result<()> {
-    let own = town.store.own_hazard_counts(town.code.as_str(), "9999-12-31").await?.total;
+    let own = town
+        .store
+        .own_hazard_counts(town.code.as_str(), "9999-12-31")
+        .await?
+        .total;
     for _ in 0..400 {
         if let Some(s) = prov.store.summary(town.code.as_str()).await? {
             let body: safemesh_model::summary::SummaryBody = serde_json::from_str(&s.body)?;
             if body.own_hazards.total == own {
-                println!("省级汇总已包含乡级 {own} 条隐患 / the province roll-up includes the township's {own} hazards");
+                println!(
+                    "省级汇总已包含乡级 {own} 条隐患 / the province roll-up includes the township's {own} hazards"
+                );
                 return Ok(());
             }
         }

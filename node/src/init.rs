@@ -48,7 +48,10 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
             .ok_or_else(|| Error::Config(format!("--code {code}: 区划数据中没有该代码，请用 --name 指定名称 / code not in the division data; give --name")))?,
     };
     if o.data_dir.join(crate::config::CONFIG_FILE).exists() {
-        return Err(Error::Config(format!("{} 已初始化 / already initialised (safemesh.toml exists)", o.data_dir.display())));
+        return Err(Error::Config(format!(
+            "{} 已初始化 / already initialised (safemesh.toml exists)",
+            o.data_dir.display()
+        )));
     }
     let cfg = Config {
         code: code.clone(),
@@ -74,7 +77,12 @@ fn write_private(path: &Path, text: &str) -> Result<(), Error> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
         f.write_all(text.as_bytes())?;
     }
     #[cfg(not(unix))]

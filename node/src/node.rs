@@ -71,7 +71,11 @@ impl NodeHandle {
 pub async fn open_store(data_dir: &Path, cfg: &Config) -> Result<Store, Error> {
     Ok(match &cfg.database_url {
         Some(url) if url.starts_with("sqlite:") => Store::open_url(url).await?,
-        Some(url) => return Err(Error::Config(format!("不支持的数据库 / unsupported database_url {url:?} (this build supports sqlite:)"))),
+        Some(url) => {
+            return Err(Error::Config(format!(
+                "不支持的数据库 / unsupported database_url {url:?} (this build supports sqlite:)"
+            )));
+        }
         None => Store::open_sqlite(&data_dir.join("safemesh.db")).await?,
     })
 }
@@ -87,12 +91,22 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         )));
     }
     let token = std::fs::read_to_string(data_dir.join(TOKEN_FILE))
-        .map_err(|e| Error::Config(format!("读取令牌失败 / cannot read {}: {e}", data_dir.join(TOKEN_FILE).display())))?
+        .map_err(|e| {
+            Error::Config(format!(
+                "读取令牌失败 / cannot read {}: {e}",
+                data_dir.join(TOKEN_FILE).display()
+            ))
+        })?
         .trim()
         .to_string();
     let store = open_store(data_dir, &cfg).await?;
-    let nonce = hex::decode(store.install_id()).unwrap_or_else(|_| store.install_id().as_bytes().to_vec());
-    let actor = Actor { code: cfg.code.clone(), actor_id: safemesh_doc::actor::actor_id(&cfg.code, &nonce), user: "admin".into() };
+    let nonce =
+        hex::decode(store.install_id()).unwrap_or_else(|_| store.install_id().as_bytes().to_vec());
+    let actor = Actor {
+        code: cfg.code.clone(),
+        actor_id: safemesh_doc::actor::actor_id(&cfg.code, &nonce),
+        user: "admin".into(),
+    };
     let registry = Registry::default();
     let link_cfg = LinkConfig::new(store.clone(), cfg.code.clone(), registry.clone());
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -101,11 +115,17 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     // Link server: children only, checked in the handshake.
     let me = cfg.code.clone();
     let extra = cfg.extra_children.clone();
-    let accept: Arc<dyn Fn(&AdminCode) -> bool + Send + Sync> = Arc::new(move |c: &AdminCode| c.is_direct_child_of(&me) || extra.contains(c));
+    let accept: Arc<dyn Fn(&AdminCode) -> bool + Send + Sync> =
+        Arc::new(move |c: &AdminCode| c.is_direct_child_of(&me) || extra.contains(c));
     let server_tls = server_config(&identity, accept)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
-        .map_err(|e| Error::Config(format!("无法监听链路地址 / cannot listen on {}: {e}", cfg.listen)))?;
+        .map_err(|e| {
+            Error::Config(format!(
+                "无法监听链路地址 / cannot listen on {}: {e}",
+                cfg.listen
+            ))
+        })?;
     let link_addr = listener.local_addr()?;
     let svc = LinkService::new(link_cfg.clone(), shutdown_rx.clone());
     tasks.push(tokio::spawn(async move {
@@ -120,7 +140,9 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         let backoff = Duration::from_millis(cfg.reconnect_max_backoff_ms.max(100));
         let lc = link_cfg.clone();
         let sd = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move { dial_parent(lc, parent, addr, client_tls, backoff, sd).await }));
+        tasks.push(tokio::spawn(async move {
+            dial_parent(lc, parent, addr, client_tls, backoff, sd).await
+        }));
     }
 
     // Roll-up publisher.
@@ -128,15 +150,31 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         let store = store.clone();
         let me = cfg.code.clone();
         let sd = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move { rollup::run(store, me, Duration::from_millis(200), Duration::from_secs(600), sd).await }));
+        tasks.push(tokio::spawn(async move {
+            rollup::run(
+                store,
+                me,
+                Duration::from_millis(200),
+                Duration::from_secs(600),
+                sd,
+            )
+            .await
+        }));
     }
 
     // HTTP API.
-    let http = tokio::net::TcpListener::bind(cfg.http)
-        .await
-        .map_err(|e| Error::Config(format!("无法监听 HTTP 地址 / cannot listen on {}: {e}", cfg.http)))?;
+    let http = tokio::net::TcpListener::bind(cfg.http).await.map_err(|e| {
+        Error::Config(format!(
+            "无法监听 HTTP 地址 / cannot listen on {}: {e}",
+            cfg.http
+        ))
+    })?;
     let http_addr = http.local_addr()?;
-    let name = if cfg.name.is_empty() { division::name_of(&cfg.code).unwrap_or("").to_string() } else { cfg.name.clone() };
+    let name = if cfg.name.is_empty() {
+        division::name_of(&cfg.code).unwrap_or("").to_string()
+    } else {
+        cfg.name.clone()
+    };
     let state = Arc::new(ApiState {
         store: store.clone(),
         registry: registry.clone(),

@@ -27,19 +27,44 @@ pub struct RecordError {
 
 impl RecordError {
     pub fn bad(field: impl Into<String>, message: impl Into<String>) -> Self {
-        RecordError { status: 400, field: Some(field.into()), rule: None, message: message.into() }
+        RecordError {
+            status: 400,
+            field: Some(field.into()),
+            rule: None,
+            message: message.into(),
+        }
     }
     pub fn forbidden(rule: &str, message: impl Into<String>) -> Self {
-        RecordError { status: 403, field: None, rule: Some(rule.to_string()), message: message.into() }
+        RecordError {
+            status: 403,
+            field: None,
+            rule: Some(rule.to_string()),
+            message: message.into(),
+        }
     }
     pub fn not_found(what: &str) -> Self {
-        RecordError { status: 404, field: None, rule: None, message: format!("未找到 / not found: {what}") }
+        RecordError {
+            status: 404,
+            field: None,
+            rule: None,
+            message: format!("未找到 / not found: {what}"),
+        }
     }
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
-        RecordError { status: 409, field: Some(field.into()), rule: None, message: message.into() }
+        RecordError {
+            status: 409,
+            field: Some(field.into()),
+            rule: None,
+            message: message.into(),
+        }
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
-        RecordError { status: 500, field: None, rule: None, message: format!("内部错误 / internal error: {e}") }
+        RecordError {
+            status: 500,
+            field: None,
+            rule: None,
+            message: format!("内部错误 / internal error: {e}"),
+        }
     }
 }
 
@@ -58,9 +83,10 @@ impl From<safemesh_store::Error> for RecordError {
 impl From<safemesh_doc::Error> for RecordError {
     fn from(e: safemesh_doc::Error) -> Self {
         match e {
-            safemesh_doc::Error::Forbidden { rule, path, .. } => {
-                RecordError::forbidden(rule, format!("无权写入 {path} / write to {path} refused by rule {rule}"))
-            }
+            safemesh_doc::Error::Forbidden { rule, path, .. } => RecordError::forbidden(
+                rule,
+                format!("无权写入 {path} / write to {path} refused by rule {rule}"),
+            ),
             other => RecordError::internal(other),
         }
     }
@@ -124,13 +150,21 @@ pub struct NewResponse {
 fn required(field: &str, v: Option<String>) -> Result<String, RecordError> {
     match v.map(|s| s.trim().to_string()) {
         Some(s) if !s.is_empty() => Ok(s),
-        _ => Err(RecordError::bad(field, format!("{field} 必填 / {field} is required"))),
+        _ => Err(RecordError::bad(
+            field,
+            format!("{field} 必填 / {field} is required"),
+        )),
     }
 }
 
 fn bounded(field: &str, s: &str, max_chars: usize) -> Result<(), RecordError> {
     if s.chars().count() > max_chars {
-        return Err(RecordError::bad(field, format!("{field} 不能超过 {max_chars} 字 / {field} is longer than {max_chars} characters")));
+        return Err(RecordError::bad(
+            field,
+            format!(
+                "{field} 不能超过 {max_chars} 字 / {field} is longer than {max_chars} characters"
+            ),
+        ));
     }
     Ok(())
 }
@@ -139,7 +173,10 @@ fn percent(field: &str, p: Option<i64>) -> Result<Option<u8>, RecordError> {
     match p {
         None => Ok(None),
         Some(p) if (0..=100).contains(&p) => Ok(Some(p as u8)),
-        Some(_) => Err(RecordError::bad(field, "应在 0 到 100 之间 / must be between 0 and 100")),
+        Some(_) => Err(RecordError::bad(
+            field,
+            "应在 0 到 100 之间 / must be between 0 and 100",
+        )),
     }
 }
 
@@ -154,8 +191,14 @@ pub fn now() -> String {
 
 /// Adds the `overdue` flag, which depends on today, to a stored hazard body.
 pub fn with_overdue(mut body: Value, today: time::Date) -> Value {
-    let status = body.get("status").and_then(Value::as_str).and_then(|s| mh::Status::parse(s).ok());
-    let deadline = body.get("deadline").and_then(Value::as_str).and_then(|d| mh::parse_date("deadline", d).ok());
+    let status = body
+        .get("status")
+        .and_then(Value::as_str)
+        .and_then(|s| mh::Status::parse(s).ok());
+    let deadline = body
+        .get("deadline")
+        .and_then(Value::as_str)
+        .and_then(|d| mh::parse_date("deadline", d).ok());
     let overdue = matches!((status, deadline), (Some(s), Some(d)) if mh::is_overdue(s, d, today));
     if let Some(o) = body.as_object_mut() {
         o.insert("overdue".into(), overdue.into());
@@ -170,7 +213,13 @@ fn commit(doc: &mut AutoCommit, actor: &Actor) {
 }
 
 /// Writes a change made by `actor` to the store, after the same authority check links apply.
-async fn store_change(store: &Store, w: &mut safemesh_store::Writer, id: &str, doc: &mut AutoCommit, old: &[ChangeHash]) -> Result<(), RecordError> {
+async fn store_change(
+    store: &Store,
+    w: &mut safemesh_store::Writer,
+    id: &str,
+    doc: &mut AutoCommit,
+    old: &[ChangeHash],
+) -> Result<(), RecordError> {
     check_local(id, doc, old)?;
     w.put_doc(id, doc, old).await?;
     let _ = store;
@@ -178,18 +227,25 @@ async fn store_change(store: &Store, w: &mut safemesh_store::Writer, id: &str, d
 }
 
 /// 登记隐患 — registers a hazard owned by this node.
-pub async fn create_hazard(store: &Store, actor: &Actor, input: NewHazard) -> Result<Value, RecordError> {
+pub async fn create_hazard(
+    store: &Store,
+    actor: &Actor,
+    input: NewHazard,
+) -> Result<Value, RecordError> {
     let title = required("title", input.title)?;
     bounded("title", &title, 200)?;
     bounded("description", &input.description, 5000)?;
     let sector = canonical_sector(&required("sector", input.sector)?)?.to_string();
     let grade = Grade::parse(&required("grade", input.grade)?)?;
     let channel = Channel::parse(&required("channel", input.channel)?)?;
-    let ent = input.enterprise.ok_or_else(|| RecordError::bad("enterprise", "enterprise 必填 / enterprise is required"))?;
+    let ent = input.enterprise.ok_or_else(|| {
+        RecordError::bad("enterprise", "enterprise 必填 / enterprise is required")
+    })?;
     let ent_name = required("enterprise.name", ent.name)?;
     let credit_code = match ent.credit_code.map(|c| c.trim().to_uppercase()) {
         Some(c) if !c.is_empty() => {
-            safemesh_model::credit::validate(&c).map_err(|e| RecordError::bad("enterprise.credit_code", e.to_string()))?;
+            safemesh_model::credit::validate(&c)
+                .map_err(|e| RecordError::bad("enterprise.credit_code", e.to_string()))?;
             c
         }
         _ => String::new(),
@@ -201,7 +257,10 @@ pub async fn create_hazard(store: &Store, actor: &Actor, input: NewHazard) -> Re
         sector,
         grade,
         channel,
-        enterprise: Enterprise { name: ent_name, credit_code },
+        enterprise: Enterprise {
+            name: ent_name,
+            credit_code,
+        },
         deadline,
         description: input.description,
     };
@@ -216,26 +275,45 @@ pub async fn create_hazard(store: &Store, actor: &Actor, input: NewHazard) -> Re
 }
 
 pub async fn get_hazard(store: &Store, id: &str) -> Result<Value, RecordError> {
-    let row = store.hazard(id).await?.ok_or_else(|| RecordError::not_found(id))?;
+    let row = store
+        .hazard(id)
+        .await?
+        .ok_or_else(|| RecordError::not_found(id))?;
     Ok(with_overdue(row.body, today()))
 }
 
 pub async fn list_hazards(store: &Store, filter: &HazardFilter) -> Result<Vec<Value>, RecordError> {
     let t = today();
-    Ok(store.hazards(filter).await?.into_iter().map(|r| with_overdue(r.body, t)).collect())
+    Ok(store
+        .hazards(filter)
+        .await?
+        .into_iter()
+        .map(|r| with_overdue(r.body, t))
+        .collect())
 }
 
 /// Appends a lifecycle event to a hazard this node holds.
-pub async fn add_event(store: &Store, actor: &Actor, id: &str, input: NewEvent) -> Result<Value, RecordError> {
+pub async fn add_event(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    input: NewEvent,
+) -> Result<Value, RecordError> {
     let kind = EventKind::parse(&required("kind", input.kind)?)?;
     if kind == EventKind::Registered {
-        return Err(RecordError::bad("kind", "registered 由登记自动产生 / registered is recorded on creation"));
+        return Err(RecordError::bad(
+            "kind",
+            "registered 由登记自动产生 / registered is recorded on creation",
+        ));
     }
     if let Some(n) = &input.note {
         bounded("note", n, 5000)?;
     }
     let mut w = store.writer().await?;
-    let mut doc = w.load(id).await?.ok_or_else(|| RecordError::not_found(id))?;
+    let mut doc = w
+        .load(id)
+        .await?
+        .ok_or_else(|| RecordError::not_found(id))?;
     let view = hazard::read(&doc)?;
     let derived = view.derived();
     // Who may: the owner for its own events; a level above for supervision (only the parent for a
@@ -246,10 +324,22 @@ pub async fn add_event(store: &Store, actor: &Actor, id: &str, input: NewEvent) 
         Grade::Major => me.is_ancestor_of(&view.owner),
     };
     if me != &view.owner && !superior {
-        return Err(RecordError::forbidden("owner_or_superior", "本级无权处理该隐患 / this office may not act on this hazard"));
+        return Err(RecordError::forbidden(
+            "owner_or_superior",
+            "本级无权处理该隐患 / this office may not act on this hazard",
+        ));
     }
     mh::may_add_event(kind, &view.owner, me, derived.supervising.as_ref()).map_err(|rule| {
-        RecordError::forbidden(rule, format!("{} 事件无权由 {} 添加 / {} may not add {} (rule {rule})", kind.as_str(), me, me, kind.as_str()))
+        RecordError::forbidden(
+            rule,
+            format!(
+                "{} 事件无权由 {} 添加 / {} may not add {} (rule {rule})",
+                kind.as_str(),
+                me,
+                me,
+                kind.as_str()
+            ),
+        )
     })?;
     let event = HazardEvent {
         kind,
@@ -263,7 +353,9 @@ pub async fn add_event(store: &Store, actor: &Actor, id: &str, input: NewEvent) 
     };
     let mut check = derived.clone();
     mh::apply(&mut check, &event).map_err(|e| match &e {
-        safemesh_model::Error::Invalid { field, reason } if field == "kind" => RecordError::conflict("kind", reason.clone()),
+        safemesh_model::Error::Invalid { field, reason } if field == "kind" => {
+            RecordError::conflict("kind", reason.clone())
+        }
         _ => RecordError::from(e),
     })?;
     let old = doc.get_heads();
@@ -276,7 +368,12 @@ pub async fn add_event(store: &Store, actor: &Actor, id: &str, input: NewEvent) 
 }
 
 /// 下发任务 — issues a directive to direct children.
-pub async fn create_directive(store: &Store, actor: &Actor, extra_children: &[AdminCode], input: NewDirective) -> Result<Value, RecordError> {
+pub async fn create_directive(
+    store: &Store,
+    actor: &Actor,
+    extra_children: &[AdminCode],
+    input: NewDirective,
+) -> Result<Value, RecordError> {
     let title = required("title", input.title)?;
     bounded("title", &title, 200)?;
     bounded("body", &input.body, 20000)?;
@@ -284,20 +381,34 @@ pub async fn create_directive(store: &Store, actor: &Actor, extra_children: &[Ad
     mh::parse_date("deadline", &deadline)?;
     let raw = input.targets.unwrap_or_default();
     if raw.is_empty() {
-        return Err(RecordError::bad("targets", "至少一个下级 / at least one target is required"));
+        return Err(RecordError::bad(
+            "targets",
+            "至少一个下级 / at least one target is required",
+        ));
     }
     let mut targets = Vec::new();
     for (i, t) in raw.iter().enumerate() {
         let field = format!("targets[{i}]");
         let code = AdminCode::parse(t).map_err(|e| RecordError::bad(&field, e.to_string()))?;
         if !code.is_direct_child_of(&actor.code) && !extra_children.contains(&code) {
-            return Err(RecordError::bad(&field, format!("{code} 不是本级的直接下级 / {code} is not a direct child of {}", actor.code)));
+            return Err(RecordError::bad(
+                &field,
+                format!(
+                    "{code} 不是本级的直接下级 / {code} is not a direct child of {}",
+                    actor.code
+                ),
+            ));
         }
         if !targets.contains(&code) {
             targets.push(code);
         }
     }
-    let core = directive::DirectiveCore { title, body: input.body, targets, deadline };
+    let core = directive::DirectiveCore {
+        title,
+        body: input.body,
+        targets,
+        deadline,
+    };
     let id = format!("d-{}", uuid::Uuid::now_v7().simple());
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
     directive::create(&mut doc, &actor.code, &now(), &core)?;
@@ -309,29 +420,55 @@ pub async fn create_directive(store: &Store, actor: &Actor, extra_children: &[Ad
 }
 
 pub async fn get_directive(store: &Store, id: &str) -> Result<Value, RecordError> {
-    let row = store.directive(id).await?.ok_or_else(|| RecordError::not_found(id))?;
+    let row = store
+        .directive(id)
+        .await?
+        .ok_or_else(|| RecordError::not_found(id))?;
     Ok(row.body)
 }
 
 /// Records this node's own response (签收, progress, done) to a directive it is a target of.
-pub async fn respond(store: &Store, actor: &Actor, id: &str, input: NewResponse) -> Result<Value, RecordError> {
+pub async fn respond(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    input: NewResponse,
+) -> Result<Value, RecordError> {
     let action = ResponseAction::parse(&required("action", input.action)?)?;
     let pct = percent("percent", input.percent)?;
     if action == ResponseAction::Progress && pct.is_none() {
-        return Err(RecordError::bad("percent", "进展须给出百分比 / progress needs percent"));
+        return Err(RecordError::bad(
+            "percent",
+            "进展须给出百分比 / progress needs percent",
+        ));
     }
     if let Some(n) = &input.note {
         bounded("note", n, 5000)?;
     }
     let mut w = store.writer().await?;
-    let mut doc = w.load(id).await?.ok_or_else(|| RecordError::not_found(id))?;
+    let mut doc = w
+        .load(id)
+        .await?
+        .ok_or_else(|| RecordError::not_found(id))?;
     let view = directive::read(&doc)?;
     if !view.core.targets.contains(&actor.code) {
-        return Err(RecordError::forbidden("own_response_only", format!("{} 不是该任务的承办单位 / {} is not a target of this directive", actor.code, actor.code)));
+        return Err(RecordError::forbidden(
+            "own_response_only",
+            format!(
+                "{} 不是该任务的承办单位 / {} is not a target of this directive",
+                actor.code, actor.code
+            ),
+        ));
     }
     let old = doc.get_heads();
     doc.set_actor(actor.actor_id.clone());
-    let update = ResponseUpdate { action, at: now(), percent: pct, note: input.note.filter(|n| !n.trim().is_empty()), user: actor.user.clone() };
+    let update = ResponseUpdate {
+        action,
+        at: now(),
+        percent: pct,
+        note: input.note.filter(|n| !n.trim().is_empty()),
+        user: actor.user.clone(),
+    };
     directive::respond(&mut doc, &actor.code, &update)?;
     commit(&mut doc, actor);
     store_change(store, &mut w, id, &mut doc, &old).await?;
@@ -340,7 +477,12 @@ pub async fn respond(store: &Store, actor: &Actor, id: &str, input: NewResponse)
 }
 
 pub async fn list_directives(store: &Store) -> Result<Vec<Value>, RecordError> {
-    Ok(store.directives().await?.into_iter().map(|r| r.body).collect())
+    Ok(store
+        .directives()
+        .await?
+        .into_iter()
+        .map(|r| r.body)
+        .collect())
 }
 
 /// A hazard body's JSON for list responses (used by the demo printout too).

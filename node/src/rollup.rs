@@ -21,7 +21,9 @@ pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safem
     let mut directives = own_directives;
     let mut reporting = 0u64;
     for s in store.summaries().await? {
-        let Ok(owner) = AdminCode::parse(&s.owner) else { continue };
+        let Ok(owner) = AdminCode::parse(&s.owner) else {
+            continue;
+        };
         if !owner.is_direct_child_of(me) {
             continue;
         }
@@ -31,30 +33,43 @@ pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safem
             reporting += 1 + body.reporting_descendants;
         }
     }
-    Ok(SummaryBody { hazards, directives, own_hazards, reporting_descendants: reporting })
+    Ok(SummaryBody {
+        hazards,
+        directives,
+        own_hazards,
+        reporting_descendants: reporting,
+    })
 }
 
 /// Stores this node's summary if it differs from the last one published. Returns whether it did.
 pub async fn publish(store: &Store, me: &AdminCode) -> Result<bool, safemesh_store::Error> {
     let body = compute(store, me).await?;
     let text = serde_json::to_string(&body).unwrap_or_default();
-    if let Some(cur) = store.summary(me.as_str()).await? {
-        if cur.body == text {
-            return Ok(false);
-        }
+    if let Some(cur) = store.summary(me.as_str()).await?
+        && cur.body == text
+    {
+        return Ok(false);
     }
     let now = time::OffsetDateTime::now_utc();
     let version = (now.unix_timestamp_nanos() / 1_000) as i64;
     let period = format!("{:04}-{:02}", now.year(), now.month() as u8);
     let mut w = store.writer().await?;
-    let stored = w.put_summary(me, version, &period, &crate::records::now(), &text).await?;
+    let stored = w
+        .put_summary(me, version, &period, &crate::records::now(), &text)
+        .await?;
     w.commit().await?;
     Ok(stored)
 }
 
 /// Republishes the summary after data changes (debounced by `debounce`) and every `refresh` (overdue
 /// counts move with the calendar). Runs until shutdown.
-pub async fn run(store: Store, me: AdminCode, debounce: Duration, refresh: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    store: Store,
+    me: AdminCode,
+    debounce: Duration,
+    refresh: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut seq = store.subscribe();
     let mut last_seen = -1i64;
     loop {
@@ -72,7 +87,11 @@ pub async fn run(store: Store, me: AdminCode, debounce: Duration, refresh: Durat
             // Our own publish bumps the sequence by one; anything else that committed meanwhile may
             // not be in this summary, so look again.
             let after = store.current_seq();
-            last_seen = if after == before + published as i64 { after } else { before };
+            last_seen = if after == before + published as i64 {
+                after
+            } else {
+                before
+            };
             if last_seen != after {
                 continue;
             }
@@ -96,21 +115,37 @@ fn name_of(code: &AdminCode) -> String {
 }
 
 /// The roll-up over `scope` (this node or any descendant whose summary it holds), with its children.
-pub async fn view(store: &Store, me: &AdminCode, my_name: &str, scope: &AdminCode) -> Result<Option<Value>, safemesh_store::Error> {
+pub async fn view(
+    store: &Store,
+    me: &AdminCode,
+    my_name: &str,
+    scope: &AdminCode,
+) -> Result<Option<Value>, safemesh_store::Error> {
     let summaries = store.summaries().await?;
     let (body, as_of, name) = if scope == me {
-        (compute(store, me).await?, crate::records::now(), my_name.to_string())
+        (
+            compute(store, me).await?,
+            crate::records::now(),
+            my_name.to_string(),
+        )
     } else {
-        let Some(s) = summaries.iter().find(|s| s.owner == scope.as_str()) else { return Ok(None) };
-        (serde_json::from_str::<SummaryBody>(&s.body).unwrap_or_default(), s.as_of.clone(), name_of(scope))
+        let Some(s) = summaries.iter().find(|s| s.owner == scope.as_str()) else {
+            return Ok(None);
+        };
+        (
+            serde_json::from_str::<SummaryBody>(&s.body).unwrap_or_default(),
+            s.as_of.clone(),
+            name_of(scope),
+        )
     };
     // Every direct child: from the division tree plus any that reported (functional zones).
     let mut child_codes = division::children_of(scope);
     for s in &summaries {
-        if let Ok(c) = AdminCode::parse(&s.owner) {
-            if c.is_direct_child_of(scope) && !child_codes.contains(&c) {
-                child_codes.push(c);
-            }
+        if let Ok(c) = AdminCode::parse(&s.owner)
+            && c.is_direct_child_of(scope)
+            && !child_codes.contains(&c)
+        {
+            child_codes.push(c);
         }
     }
     let children: Vec<Value> = child_codes

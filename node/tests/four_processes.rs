@@ -11,12 +11,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_safemesh");
 const CHAIN: [&str; 4] = ["53", "5301", "530181", "530181006"];
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn cli(args: &[&str]) {
     let out = Command::new(BIN).args(args).output().expect("run safemesh");
-    assert!(out.status.success(), "safemesh {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "safemesh {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 struct Proc {
@@ -28,7 +36,11 @@ struct Proc {
 
 impl Proc {
     fn spawn(&mut self, log: &Path) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
         let child = Command::new(BIN)
             .args(["run", "--data-dir", self.data_dir.to_str().unwrap()])
             .stdout(Stdio::null())
@@ -43,19 +55,26 @@ impl Proc {
     }
 }
 
-async fn wait_json(client: &reqwest::Client, p: &Proc, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+async fn wait_json(
+    client: &reqwest::Client,
+    p: &Proc,
+    path: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = client.get(p.url(path)).bearer_auth(&p.token).send().await {
-            if r.status().is_success() {
-                if let Ok(v) = r.json::<Value>().await {
-                    if check(&v) {
-                        return v;
-                    }
-                }
-            }
+        if let Ok(r) = client.get(p.url(path)).bearer_auth(&p.token).send().await
+            && r.status().is_success()
+            && let Ok(v) = r.json::<Value>().await
+            && check(&v)
+        {
+            return v;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what} at {path}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what} at {path}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -73,14 +92,34 @@ async fn four_processes_replicate_and_survive_kill_9() {
         let (link, http) = (free_port(), free_port());
         let listen = format!("127.0.0.1:{link}");
         let http_addr = format!("127.0.0.1:{http}");
-        let mut args = vec!["init", "--data-dir", data_dir.to_str().unwrap(), "--code", code, "--listen", &listen, "--http", &http_addr, "--ca-dir", ca.to_str().unwrap()];
+        let mut args = vec![
+            "init",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--code",
+            code,
+            "--listen",
+            &listen,
+            "--http",
+            &http_addr,
+            "--ca-dir",
+            ca.to_str().unwrap(),
+        ];
         let parent = parent_link.map(|p| format!("https://127.0.0.1:{p}"));
         if let Some(p) = &parent {
             args.extend(["--parent", p.as_str()]);
         }
         cli(&args);
-        let token = std::fs::read_to_string(data_dir.join("admin.token")).unwrap().trim().to_string();
-        procs.push(Proc { data_dir, http, token, child: None });
+        let token = std::fs::read_to_string(data_dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        procs.push(Proc {
+            data_dir,
+            http,
+            token,
+            child: None,
+        });
         parent_link = Some(link);
     }
     // 2. Each runs as its own process.
@@ -89,7 +128,10 @@ async fn four_processes_replicate_and_survive_kill_9() {
     }
     let client = reqwest::Client::new();
     for p in &procs {
-        wait_json(&client, p, "/api/v1/node", "node up", |v| v["code"].is_string()).await;
+        wait_json(&client, p, "/api/v1/node", "node up", |v| {
+            v["code"].is_string()
+        })
+        .await;
     }
     let (prov, county, town) = (0, 2, 3);
     // 3. A major hazard registered at the township reaches the province, record and roll-up.
@@ -98,31 +140,75 @@ async fn four_processes_replicate_and_survive_kill_9() {
         "enterprise": {"name": "安宁某某磷化工有限公司", "credit_code": "91350200776049653A"},
         "deadline": "2026-12-31", "description": "边坡位移监测数据中断超过72小时"
     });
-    let r = client.post(procs[town].url("/api/v1/hazards")).bearer_auth(&procs[town].token).json(&body).send().await.unwrap();
+    let r = client
+        .post(procs[town].url("/api/v1/hazards"))
+        .bearer_auth(&procs[town].token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let path = format!("/api/v1/hazards/{id}");
-    wait_json(&client, &procs[prov], &path, "hazard at province", |v| v["title"] == "磷矿边坡在线监测系统失效").await;
-    wait_json(&client, &procs[prov], "/api/v1/rollup", "province roll-up", |v| v["hazards"]["major"] == 1).await;
+    wait_json(&client, &procs[prov], &path, "hazard at province", |v| {
+        v["title"] == "磷矿边坡在线监测系统失效"
+    })
+    .await;
+    wait_json(
+        &client,
+        &procs[prov],
+        "/api/v1/rollup",
+        "province roll-up",
+        |v| v["hazards"]["major"] == 1,
+    )
+    .await;
     // 4. kill -9 the county mid-life; the township keeps writing.
     procs[county].child.as_mut().unwrap().kill().unwrap();
     procs[county].child.take().unwrap().wait().unwrap();
     let ev = json!({"kind": "progress", "note": "已恢复监测", "percent": 50});
-    let r = client.post(procs[town].url(&format!("{path}/events"))).bearer_auth(&procs[town].token).json(&ev).send().await.unwrap();
+    let r = client
+        .post(procs[town].url(&format!("{path}/events")))
+        .bearer_auth(&procs[town].token)
+        .json(&ev)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
     // 5. The county restarts from its store and the event reaches the province.
     let log = dir.path().join("530181.log");
     procs[county].spawn(&log);
-    wait_json(&client, &procs[prov], &path, "event at province after restart", |v| v["events"].as_array().is_some_and(|e| e.len() == 2)).await;
+    wait_json(
+        &client,
+        &procs[prov],
+        &path,
+        "event at province after restart",
+        |v| v["events"].as_array().is_some_and(|e| e.len() == 2),
+    )
+    .await;
     // 6. The province supervises; it comes back down to the township.
     let sup = json!({"kind": "supervise", "note": "省级挂牌督办"});
-    let r = client.post(procs[prov].url(&format!("{path}/events"))).bearer_auth(&procs[prov].token).json(&sup).send().await.unwrap();
+    let r = client
+        .post(procs[prov].url(&format!("{path}/events")))
+        .bearer_auth(&procs[prov].token)
+        .json(&sup)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    wait_json(&client, &procs[town], &path, "supervise at township", |v| v["supervising"] == "53").await;
+    wait_json(&client, &procs[town], &path, "supervise at township", |v| {
+        v["supervising"] == "53"
+    })
+    .await;
     // 7. SIGTERM: every process shuts down cleanly.
     for p in procs.iter_mut() {
         let mut child = p.child.take().unwrap();
-        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -130,7 +216,11 @@ async fn four_processes_replicate_and_survive_kill_9() {
                 assert!(st.success(), "{} exited with {st}", p.data_dir.display());
                 break;
             }
-            assert!(Instant::now() < deadline, "{} did not stop on SIGTERM", p.data_dir.display());
+            assert!(
+                Instant::now() < deadline,
+                "{} did not stop on SIGTERM",
+                p.data_dir.display()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -12,7 +12,10 @@ async fn bad_input_names_the_field_and_stores_nothing() -> anyhow::Result<()> {
         ("channel", json!({"channel": "rumour"})),
         ("deadline", json!({"deadline": "31/12/2026"})),
         ("title", json!({"title": ""})),
-        ("enterprise.credit_code", json!({"enterprise": {"name": "某公司", "credit_code": "91350200776049653B"}})),
+        (
+            "enterprise.credit_code",
+            json!({"enterprise": {"name": "某公司", "credit_code": "91350200776049653B"}}),
+        ),
     ];
     for (field, patch) in cases {
         let mut body = hazard_json("坏输入", "general", "2026-12-31");
@@ -26,21 +29,45 @@ async fn bad_input_names_the_field_and_stores_nothing() -> anyhow::Result<()> {
         assert!(msg.contains(" / "), "message in Chinese and English: {msg}");
     }
     // Wrong JSON type.
-    let (s, e) = c.post("530181006", "/api/v1/hazards", &json!({"title": 5})).await?;
+    let (s, e) = c
+        .post("530181006", "/api/v1/hazards", &json!({"title": 5}))
+        .await?;
     assert_eq!(s, 400, "{e}");
     // A directive to someone who is not a direct child.
     let (s, e) = c
-        .post("530181", "/api/v1/directives", &json!({"title": "t", "targets": ["530181006", "5301"], "deadline": "2026-12-31"}))
+        .post(
+            "530181",
+            "/api/v1/directives",
+            &json!({"title": "t", "targets": ["530181006", "5301"], "deadline": "2026-12-31"}),
+        )
         .await?;
     assert_eq!(s, 400);
     assert_eq!(e["error"]["field"], "targets[1]");
     // An event that does not fit the lifecycle is refused with a reason.
-    let (_, h) = c.post("530181006", "/api/v1/hazards", &hazard_json("生命周期", "general", "2026-12-31")).await?;
-    let (s, e) = c.post("530181006", &format!("/api/v1/hazards/{}/events", h["id"].as_str().unwrap()), &json!({"kind": "close"})).await?;
+    let (_, h) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("生命周期", "general", "2026-12-31"),
+        )
+        .await?;
+    let (s, e) = c
+        .post(
+            "530181006",
+            &format!("/api/v1/hazards/{}/events", h["id"].as_str().unwrap()),
+            &json!({"kind": "close"}),
+        )
+        .await?;
     assert_eq!(s, 409, "{e}");
     assert_eq!(e["error"]["field"], "kind");
     // Only the one valid hazard was stored.
-    assert_eq!(c.get("530181006", "/api/v1/hazards").await?.1["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        c.get("530181006", "/api/v1/hazards").await?.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     c.shutdown().await;
     Ok(())
 }
@@ -50,10 +77,22 @@ async fn missing_or_wrong_token_is_401() -> anyhow::Result<()> {
     let c = Cluster::start(&["530181006"]).await?;
     let url = format!("{}/api/v1/node", c.node("530181006").http_url());
     assert_eq!(c.client().get(&url).send().await?.status().as_u16(), 401);
-    assert_eq!(c.client().get(&url).bearer_auth("not-the-token").send().await?.status().as_u16(), 401);
+    assert_eq!(
+        c.client()
+            .get(&url)
+            .bearer_auth("not-the-token")
+            .send()
+            .await?
+            .status()
+            .as_u16(),
+        401
+    );
     let (s, v) = c.get("530181006", "/api/v1/node").await?;
     assert_eq!(s, 200);
-    assert_eq!(v, json!({"code": "530181006", "name": "禄脿街道", "level": "township", "parent": "530181", "parent_addr": null}));
+    assert_eq!(
+        v,
+        json!({"code": "530181006", "name": "禄脿街道", "level": "township", "parent": "530181", "parent_addr": null})
+    );
     c.shutdown().await;
     Ok(())
 }
@@ -61,8 +100,20 @@ async fn missing_or_wrong_token_is_401() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overdue_follows_the_deadline_day() -> anyhow::Result<()> {
     let c = Cluster::start(&["530181006"]).await?;
-    let (_, past) = c.post("530181006", "/api/v1/hazards", &hazard_json("已超期", "general", "2020-01-01")).await?;
-    let (_, future) = c.post("530181006", "/api/v1/hazards", &hazard_json("未到期", "general", "2099-01-01")).await?;
+    let (_, past) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("已超期", "general", "2020-01-01"),
+        )
+        .await?;
+    let (_, future) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("未到期", "general", "2099-01-01"),
+        )
+        .await?;
     assert_eq!(past["overdue"], true);
     assert_eq!(future["overdue"], false);
     let (_, r) = c.get("530181006", "/api/v1/rollup").await?;

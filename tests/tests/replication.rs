@@ -13,17 +13,40 @@ fn id(v: &Value) -> String {
 async fn township_hazard_reaches_province_rollup() -> anyhow::Result<()> {
     let c = Cluster::start(&CHAIN).await?;
     // 1. The township registers a general hazard.
-    let (s, h) = c.post("530181006", "/api/v1/hazards", &hazard_json("报警装置未联锁", "general", "2026-12-31")).await?;
+    let (s, h) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("报警装置未联锁", "general", "2026-12-31"),
+        )
+        .await?;
     assert_eq!(s, 201, "{h}");
     // 2. The general hazard goes to the county (parent) only.
-    c.wait_for("530181", &format!("/api/v1/hazards/{}", id(&h)), "hazard at county", |v| v["title"] == "报警装置未联锁").await?;
+    c.wait_for(
+        "530181",
+        &format!("/api/v1/hazards/{}", id(&h)),
+        "hazard at county",
+        |v| v["title"] == "报警装置未联锁",
+    )
+    .await?;
     // 3. Its count reaches the province roll-up through the summaries, three hops up.
     let r = c
-        .wait_for("53", "/api/v1/rollup", "province rollup counts the hazard", |v| v["hazards"]["total"] == 1)
+        .wait_for(
+            "53",
+            "/api/v1/rollup",
+            "province rollup counts the hazard",
+            |v| v["hazards"]["total"] == 1,
+        )
         .await?;
     assert_eq!(r["hazards"]["by_sector"]["危险化学品"], 1);
     assert_eq!(r["scope"], "53");
-    let kunming = r["children"].as_array().unwrap().iter().find(|ch| ch["code"] == "5301").unwrap().clone();
+    let kunming = r["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ch| ch["code"] == "5301")
+        .unwrap()
+        .clone();
     assert_eq!(kunming["hazards"]["total"], 1);
     assert_eq!(kunming["reported"], true);
     // 4. Drill-down: the province holds the township's own summary.
@@ -31,32 +54,70 @@ async fn township_hazard_reaches_province_rollup() -> anyhow::Result<()> {
     assert_eq!(s, 200, "{t}");
     assert_eq!(t["own_hazards"]["total"], 1);
     // 5. The general hazard's record itself is not at the city or the province.
-    assert_eq!(c.get("5301", &format!("/api/v1/hazards/{}", id(&h))).await?.0, 404);
-    assert_eq!(c.get("53", &format!("/api/v1/hazards/{}", id(&h))).await?.0, 404);
+    assert_eq!(
+        c.get("5301", &format!("/api/v1/hazards/{}", id(&h)))
+            .await?
+            .0,
+        404
+    );
+    assert_eq!(
+        c.get("53", &format!("/api/v1/hazards/{}", id(&h))).await?.0,
+        404
+    );
     c.shutdown().await;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn major_hazard_reaches_province_and_province_supervise_reaches_township() -> anyhow::Result<()> {
+async fn major_hazard_reaches_province_and_province_supervise_reaches_township()
+-> anyhow::Result<()> {
     let c = Cluster::start(&CHAIN).await?;
     // 1. The township registers a major hazard and reports progress.
-    let (s, h) = c.post("530181006", "/api/v1/hazards", &hazard_json("液氨罐区重大隐患", "major", "2026-12-31")).await?;
+    let (s, h) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("液氨罐区重大隐患", "major", "2026-12-31"),
+        )
+        .await?;
     assert_eq!(s, 201, "{h}");
     let hid = id(&h);
-    let (s, _) = c.post("530181006", &format!("/api/v1/hazards/{hid}/events"), &json!({"kind": "progress", "note": "已停用罐区", "percent": 30})).await?;
+    let (s, _) = c
+        .post(
+            "530181006",
+            &format!("/api/v1/hazards/{hid}/events"),
+            &json!({"kind": "progress", "note": "已停用罐区", "percent": 30}),
+        )
+        .await?;
     assert_eq!(s, 201);
     // 2. The full record reaches the province, with both events.
     let path = format!("/api/v1/hazards/{hid}");
-    c.wait_for("53", &path, "full record at province", |v| v["events"].as_array().is_some_and(|e| e.len() == 2)).await?;
+    c.wait_for("53", &path, "full record at province", |v| {
+        v["events"].as_array().is_some_and(|e| e.len() == 2)
+    })
+    .await?;
     // 3. The province lists it for supervision (挂牌督办) and escalates with a 函告.
-    let (s, v) = c.post("53", &format!("{path}/events"), &json!({"kind": "supervise", "note": "省级挂牌督办"})).await?;
+    let (s, v) = c
+        .post(
+            "53",
+            &format!("{path}/events"),
+            &json!({"kind": "supervise", "note": "省级挂牌督办"}),
+        )
+        .await?;
     assert_eq!(s, 201, "{v}");
-    let (s, v) = c.post("53", &format!("{path}/events"), &json!({"kind": "escalate", "method": "函告"})).await?;
+    let (s, v) = c
+        .post(
+            "53",
+            &format!("{path}/events"),
+            &json!({"kind": "escalate", "method": "函告"}),
+        )
+        .await?;
     assert_eq!(s, 201, "{v}");
     // 4. Both reach the township; the supervising level is the province.
     let t = c
-        .wait_for("530181006", &path, "supervise at township", |v| v["events"].as_array().is_some_and(|e| e.len() == 4))
+        .wait_for("530181006", &path, "supervise at township", |v| {
+            v["events"].as_array().is_some_and(|e| e.len() == 4)
+        })
         .await?;
     assert_eq!(t["supervising"], "53");
     assert_eq!(t["escalations"], json!(["函告"]));
@@ -65,8 +126,19 @@ async fn major_hazard_reaches_province_and_province_supervise_reaches_township()
     // 5. Every level holds identical heads.
     c.wait_converged(&hid, &CHAIN).await?;
     // 6. Now acceptance belongs to the province: the township may not accept its own listed hazard.
-    c.post("530181006", &format!("{path}/events"), &json!({"kind": "rectified"})).await?;
-    let (s, e) = c.post("530181006", &format!("{path}/events"), &json!({"kind": "accept"})).await?;
+    c.post(
+        "530181006",
+        &format!("{path}/events"),
+        &json!({"kind": "rectified"}),
+    )
+    .await?;
+    let (s, e) = c
+        .post(
+            "530181006",
+            &format!("{path}/events"),
+            &json!({"kind": "accept"}),
+        )
+        .await?;
     assert_eq!(s, 403, "{e}");
     assert_eq!(e["error"]["rule"], "supervising_level_accepts");
     c.shutdown().await;
@@ -87,21 +159,45 @@ async fn directive_reaches_target_and_receipt_and_progress_reach_issuer() -> any
     assert_eq!(s, 201, "{d}");
     let did = id(&d);
     // 2. It reaches the township, which signs for it (签收) and reports 60 %.
-    c.wait_for("530181006", &format!("/api/v1/directives/{did}"), "directive at township", |v| v["title"].is_string()).await?;
+    c.wait_for(
+        "530181006",
+        &format!("/api/v1/directives/{did}"),
+        "directive at township",
+        |v| v["title"].is_string(),
+    )
+    .await?;
     let path = format!("/api/v1/directives/{did}/responses");
-    assert_eq!(c.post("530181006", &path, &json!({"action": "receive"})).await?.0, 201);
-    let (s, v) = c.post("530181006", &path, &json!({"action": "progress", "percent": 60, "note": "已完成排查"})).await?;
+    assert_eq!(
+        c.post("530181006", &path, &json!({"action": "receive"}))
+            .await?
+            .0,
+        201
+    );
+    let (s, v) = c
+        .post(
+            "530181006",
+            &path,
+            &json!({"action": "progress", "percent": 60, "note": "已完成排查"}),
+        )
+        .await?;
     assert_eq!(s, 201, "{v}");
     // 3. The county sees both.
     let v = c
-        .wait_for("530181", &format!("/api/v1/directives/{did}"), "response at county", |v| v["responses"]["530181006"]["percent"] == 60)
+        .wait_for(
+            "530181",
+            &format!("/api/v1/directives/{did}"),
+            "response at county",
+            |v| v["responses"]["530181006"]["percent"] == 60,
+        )
         .await?;
     let r = &v["responses"]["530181006"];
     assert!(r["received_at"].is_string());
     assert_eq!(r["updates"].as_array().unwrap().len(), 2);
     assert_eq!(r["note"], "已完成排查");
     // 4. The issuer may not answer for its target.
-    let (s, e) = c.post("530181", &path, &json!({"action": "complete"})).await?;
+    let (s, e) = c
+        .post("530181", &path, &json!({"action": "complete"}))
+        .await?;
     assert_eq!(s, 403, "{e}");
     c.shutdown().await;
     Ok(())
@@ -111,14 +207,35 @@ async fn directive_reaches_target_and_receipt_and_progress_reach_issuer() -> any
 async fn node_restarted_from_its_store_keeps_everything_and_catches_up() -> anyhow::Result<()> {
     let mut c = Cluster::start(&["530181", "530181006"]).await?;
     // 1. The township registers a major hazard; the county has it.
-    let (_, h) = c.post("530181006", "/api/v1/hazards", &hazard_json("尾矿库排洪设施堵塞", "major", "2026-12-31")).await?;
+    let (_, h) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("尾矿库排洪设施堵塞", "major", "2026-12-31"),
+        )
+        .await?;
     let hid = id(&h);
     c.wait_converged(&hid, &["530181", "530181006"]).await?;
     // 2. The county stops; meanwhile the township writes more.
     c.stop("530181").await;
     let path = format!("/api/v1/hazards/{hid}/events");
-    assert_eq!(c.post("530181006", &path, &json!({"kind": "progress", "note": "清淤中", "percent": 50})).await?.0, 201);
-    let (_, h2) = c.post("530181006", "/api/v1/hazards", &hazard_json("自建房违规加层", "general", "2026-12-20")).await?;
+    assert_eq!(
+        c.post(
+            "530181006",
+            &path,
+            &json!({"kind": "progress", "note": "清淤中", "percent": 50})
+        )
+        .await?
+        .0,
+        201
+    );
+    let (_, h2) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("自建房违规加层", "general", "2026-12-20"),
+        )
+        .await?;
     // 3. The county restarts from its store: it still has the first record and catches up on the rest.
     c.restart("530181").await?;
     let (s, v) = c.get("530181", &format!("/api/v1/hazards/{hid}")).await?;
@@ -130,7 +247,13 @@ async fn node_restarted_from_its_store_keeps_everything_and_catches_up() -> anyh
     // 4. The township restarts too and keeps its records.
     c.stop("530181006").await;
     c.restart("530181006").await?;
-    assert_eq!(c.get("530181006", "/api/v1/hazards").await?.1["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        c.get("530181006", "/api/v1/hazards").await?.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     c.shutdown().await;
     Ok(())
 }
@@ -139,23 +262,88 @@ async fn node_restarted_from_its_store_keeps_everything_and_catches_up() -> anyh
 async fn child_cut_off_while_both_sides_write_converges_after_reconnect() -> anyhow::Result<()> {
     let c = Cluster::start(&CHAIN).await?;
     // 1. A major hazard at the township reaches everyone.
-    let (_, h) = c.post("530181006", "/api/v1/hazards", &hazard_json("磷矿边坡监测失效", "major", "2026-12-31")).await?;
+    let (_, h) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("磷矿边坡监测失效", "major", "2026-12-31"),
+        )
+        .await?;
     let hid = id(&h);
     c.wait_converged(&hid, &CHAIN).await?;
     // 2. The township's link is cut; both sides keep writing.
     c.cut("530181006");
-    c.wait_for("530181", "/api/v1/sync/status", "county sees the child down", |v| {
-        v["links"].as_array().unwrap().iter().any(|l| l["peer"] == "530181006" && l["state"] == "disconnected")
-    })
+    c.wait_for(
+        "530181",
+        "/api/v1/sync/status",
+        "county sees the child down",
+        |v| {
+            v["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["peer"] == "530181006" && l["state"] == "disconnected")
+        },
+    )
     .await?;
     let path = format!("/api/v1/hazards/{hid}/events");
-    assert_eq!(c.post("530181006", &path, &json!({"kind": "plan", "note": "制定整改方案"})).await?.0, 201);
-    assert_eq!(c.post("530181006", &path, &json!({"kind": "progress", "percent": 40})).await?.0, 201);
-    assert_eq!(c.post("53", &path, &json!({"kind": "supervise", "note": "省级挂牌"})).await?.0, 201);
-    assert_eq!(c.post("530181", &path, &json!({"kind": "comment", "note": "县安委办跟踪"})).await?.0, 201);
-    let (_, offline) = c.post("530181006", "/api/v1/hazards", &hazard_json("断网期间登记", "major", "2026-12-31")).await?;
+    assert_eq!(
+        c.post(
+            "530181006",
+            &path,
+            &json!({"kind": "plan", "note": "制定整改方案"})
+        )
+        .await?
+        .0,
+        201
+    );
+    assert_eq!(
+        c.post(
+            "530181006",
+            &path,
+            &json!({"kind": "progress", "percent": 40})
+        )
+        .await?
+        .0,
+        201
+    );
+    assert_eq!(
+        c.post(
+            "53",
+            &path,
+            &json!({"kind": "supervise", "note": "省级挂牌"})
+        )
+        .await?
+        .0,
+        201
+    );
+    assert_eq!(
+        c.post(
+            "530181",
+            &path,
+            &json!({"kind": "comment", "note": "县安委办跟踪"})
+        )
+        .await?
+        .0,
+        201
+    );
+    let (_, offline) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("断网期间登记", "major", "2026-12-31"),
+        )
+        .await?;
     // 3. The township works on while cut off.
-    assert_eq!(c.get("530181006", &format!("/api/v1/hazards/{hid}")).await?.1["events"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        c.get("530181006", &format!("/api/v1/hazards/{hid}"))
+            .await?
+            .1["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     // 4. The link heals: identical heads everywhere, all five events in one order.
     c.heal("530181006");
     let heads = c.wait_converged(&hid, &CHAIN).await?;
@@ -167,7 +355,10 @@ async fn child_cut_off_while_both_sides_write_converges_after_reconnect() -> any
         assert_eq!(v["supervising"], "53");
         orders.push(v["events"].clone());
     }
-    assert!(orders.windows(2).all(|w| w[0] == w[1]), "one history everywhere");
+    assert!(
+        orders.windows(2).all(|w| w[0] == w[1]),
+        "one history everywhere"
+    );
     c.wait_converged(&id(&offline), &CHAIN).await?;
     c.shutdown().await;
     Ok(())
@@ -176,18 +367,34 @@ async fn child_cut_off_while_both_sides_write_converges_after_reconnect() -> any
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_status_reports_links_in_sync() -> anyhow::Result<()> {
     let c = Cluster::start(&["530181", "530181006"]).await?;
-    c.post("530181006", "/api/v1/hazards", &hazard_json("状态测试", "general", "2026-12-31")).await?;
+    c.post(
+        "530181006",
+        "/api/v1/hazards",
+        &hazard_json("状态测试", "general", "2026-12-31"),
+    )
+    .await?;
     let v = c
-        .wait_for("530181006", "/api/v1/sync/status", "parent link in sync", |v| {
-            v["links"].as_array().unwrap().iter().any(|l| l["role"] == "parent" && l["state"] == "in_sync" && l["pending_out"] == 0)
-        })
+        .wait_for(
+            "530181006",
+            "/api/v1/sync/status",
+            "parent link in sync",
+            |v| {
+                v["links"].as_array().unwrap().iter().any(|l| {
+                    l["role"] == "parent" && l["state"] == "in_sync" && l["pending_out"] == 0
+                })
+            },
+        )
         .await?;
     let l = &v["links"][0];
     assert_eq!(l["peer"], "530181");
     assert!(l["bytes_out"].as_u64().unwrap() > 0);
     assert!(l["last_sync_at"].is_string());
     c.wait_for("530181", "/api/v1/sync/status", "child link in sync", |v| {
-        v["links"].as_array().unwrap().iter().any(|l| l["peer"] == "530181006" && l["role"] == "child" && l["state"] == "in_sync")
+        v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["peer"] == "530181006" && l["role"] == "child" && l["state"] == "in_sync")
     })
     .await?;
     c.shutdown().await;

@@ -5,8 +5,8 @@
 //! against the kind's table for the change's actor code. Checking operations rather than a visible diff
 //! means a forbidden write cannot hide behind a conflict it loses. One violation rejects the batch.
 
-use automerge::{AutoCommit, Change, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue};
 use automerge::legacy::{Key, ObjectId, Op, OpType};
+use automerge::{AutoCommit, Change, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue};
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::EventKind;
 
@@ -33,7 +33,12 @@ pub struct Checked {
 
 /// Applies `changes` to a copy of `base` (or to a new document) and checks every new change.
 /// `base` is left untouched; on error nothing of the batch is kept.
-pub fn check_and_apply(doc_id: &str, base: Option<&mut AutoCommit>, changes: Vec<Change>, origin: &Origin) -> Result<Checked, Error> {
+pub fn check_and_apply(
+    doc_id: &str,
+    base: Option<&mut AutoCommit>,
+    changes: Vec<Change>,
+    origin: &Origin,
+) -> Result<Checked, Error> {
     let (mut scratch, base_header) = match base {
         Some(b) => {
             let h = Header::read(b)?;
@@ -52,12 +57,18 @@ pub fn check_and_apply(doc_id: &str, base: Option<&mut AutoCommit>, changes: Vec
             Some(h) => h,
             None => Header::read(&scratch)?,
         };
-        return Ok(Checked { doc: scratch, header, applied: 0 });
+        return Ok(Checked {
+            doc: scratch,
+            header,
+            applied: 0,
+        });
     }
     scratch.apply_changes(fresh.clone())?;
     let missing = scratch.get_missing_deps(&[]);
     if !missing.is_empty() {
-        return Err(Error::MissingDeps { missing: missing.len() });
+        return Err(Error::MissingDeps {
+            missing: missing.len(),
+        });
     }
     // The owner is what the stored document says; a new document must name exactly one owner.
     let header = match base_header {
@@ -65,8 +76,15 @@ pub fn check_and_apply(doc_id: &str, base: Option<&mut AutoCommit>, changes: Vec
         None => {
             let h = Header::read(&scratch)?;
             let hobj = read::obj(&scratch, &automerge::ROOT, "header", "header")?;
-            if scratch.get_all(&hobj, "owner")?.len() != 1 || scratch.get_all(automerge::ROOT, "header")?.len() != 1 {
-                return Err(Error::forbidden(doc_id, "header.owner", &h.owner, "single_owner"));
+            if scratch.get_all(&hobj, "owner")?.len() != 1
+                || scratch.get_all(automerge::ROOT, "header")?.len() != 1
+            {
+                return Err(Error::forbidden(
+                    doc_id,
+                    "header.owner",
+                    &h.owner,
+                    "single_owner",
+                ));
             }
             h
         }
@@ -76,11 +94,21 @@ pub fn check_and_apply(doc_id: &str, base: Option<&mut AutoCommit>, changes: Vec
         Kind::Hazard => Vec::new(),
     };
     let general = is_general(&scratch, &header)?;
-    let ctx = Ctx { doc_id, header: &header, targets: &targets, general, new_doc: is_new_doc };
+    let ctx = Ctx {
+        doc_id,
+        header: &header,
+        targets: &targets,
+        general,
+        new_doc: is_new_doc,
+    };
     for change in &fresh {
         ctx.check_change(&scratch, change, origin)?;
     }
-    Ok(Checked { doc: scratch, header, applied: fresh.len() })
+    Ok(Checked {
+        doc: scratch,
+        header,
+        applied: fresh.len(),
+    })
 }
 
 /// Checks changes a local writer just made (defence in depth: the same table as for links).
@@ -91,7 +119,13 @@ pub fn check_local(doc_id: &str, doc: &mut AutoCommit, since: &[ChangeHash]) -> 
         Kind::Hazard => Vec::new(),
     };
     let general = is_general(doc, &header)?;
-    let ctx = Ctx { doc_id, header: &header, targets: &targets, general, new_doc: since.is_empty() };
+    let ctx = Ctx {
+        doc_id,
+        header: &header,
+        targets: &targets,
+        general,
+        new_doc: since.is_empty(),
+    };
     for change in doc.get_changes(since) {
         ctx.check_change(doc, &change, &Origin::Local)?;
     }
@@ -113,14 +147,18 @@ fn is_general(doc: &AutoCommit, header: &Header) -> Result<bool, Error> {
 
 /// A directive's targets as of `heads`.
 fn targets_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Vec<AdminCode>, Error> {
-    let Some((_, core)) = doc.get_at(automerge::ROOT, "core", heads)? else { return Ok(Vec::new()) };
-    let Some((_, list)) = doc.get_at(&core, "targets", heads)? else { return Ok(Vec::new()) };
+    let Some((_, core)) = doc.get_at(automerge::ROOT, "core", heads)? else {
+        return Ok(Vec::new());
+    };
+    let Some((_, list)) = doc.get_at(&core, "targets", heads)? else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     for i in 0..doc.length_at(&list, heads) {
-        if let Some((v, _)) = doc.get_at(&list, i, heads)? {
-            if let Some(code) = v.as_str().and_then(|s| AdminCode::parse(s).ok()) {
-                out.push(code);
-            }
+        if let Some((v, _)) = doc.get_at(&list, i, heads)?
+            && let Some(code) = v.as_str().and_then(|s| AdminCode::parse(s).ok())
+        {
+            out.push(code);
         }
     }
     Ok(out)
@@ -164,7 +202,12 @@ impl Ctx<'_> {
         Error::forbidden(self.doc_id, &render(path), actor, rule)
     }
 
-    fn check_change(&self, doc: &AutoCommit, change: &Change, origin: &Origin) -> Result<(), Error> {
+    fn check_change(
+        &self,
+        doc: &AutoCommit,
+        change: &Change,
+        origin: &Origin,
+    ) -> Result<(), Error> {
         let Some(code) = actor::code_of(change.actor_id()) else {
             return Err(Error::Forbidden {
                 doc: self.doc_id.to_string(),
@@ -173,10 +216,10 @@ impl Ctx<'_> {
                 rule: "actor_names_an_office",
             });
         };
-        if let Origin::Child(child) = origin {
-            if !code.is_within(child) {
-                return Err(self.deny(&[], &code, "relay_outside_subtree"));
-            }
+        if let Origin::Child(child) = origin
+            && !code.is_within(child)
+        {
+            return Err(self.deny(&[], &code, "relay_outside_subtree"));
         }
         let expanded = change.decode();
         let start = expanded.start_op.get();
@@ -200,7 +243,11 @@ impl Ctx<'_> {
                     && matches!((path.first(), path.get(1)), (Some(Seg::Key(a)), Some(Seg::Key(b))) if a == "core" && b == "targets"));
             if structural {
                 if code != self.header.owner {
-                    let rule = if self.header.kind == Kind::Directive { "issuer_only" } else { "owner_only" };
+                    let rule = if self.header.kind == Kind::Directive {
+                        "issuer_only"
+                    } else {
+                        "owner_only"
+                    };
                     return Err(self.deny(&path, &code, rule));
                 }
                 if !genesis {
@@ -230,25 +277,41 @@ impl Ctx<'_> {
         actor: &AdminCode,
         created_here: &dyn Fn(&ObjectId) -> bool,
     ) -> Result<(), Error> {
-        let Key::Seq(elem) = &op.key else { return Ok(()) };
+        let Key::Seq(elem) = &op.key else {
+            return Ok(());
+        };
         let list: ObjId = match &op.obj {
             ObjectId::Root => return Err(self.deny(path, actor, "append_only")),
-            ObjectId::Id(_) => doc.import_obj(&op.obj.to_string()).map_err(|_| Error::Corrupt(format!("unknown object {}", op.obj)))?,
+            ObjectId::Id(_) => doc
+                .import_obj(&op.obj.to_string())
+                .map_err(|_| Error::Corrupt(format!("unknown object {}", op.obj)))?,
         };
         let deps = change.deps();
         let len = doc.length_at(&list, deps);
-        let last = if len == 0 { None } else { doc.get_at(&list, len - 1, deps)?.map(|(_, id)| id.to_string()) };
+        let last = if len == 0 {
+            None
+        } else {
+            doc.get_at(&list, len - 1, deps)?
+                .map(|(_, id)| id.to_string())
+        };
         let ok = match elem {
             automerge::legacy::ElementId::Head => len == 0,
             automerge::legacy::ElementId::Id(id) => {
-                last.as_deref() == Some(id.to_string().as_str()) || created_here(&ObjectId::Id(id.clone()))
+                last.as_deref() == Some(id.to_string().as_str())
+                    || created_here(&ObjectId::Id(id.clone()))
             }
         };
-        if ok { Ok(()) } else { Err(self.deny(path, actor, "append_only")) }
+        if ok {
+            Ok(())
+        } else {
+            Err(self.deny(path, actor, "append_only"))
+        }
     }
 
     fn path_of(&self, doc: &AutoCommit, obj: &ObjectId) -> Result<Vec<Seg>, Error> {
-        let ObjectId::Id(_) = obj else { return Ok(Vec::new()) };
+        let ObjectId::Id(_) = obj else {
+            return Ok(Vec::new());
+        };
         let ex: ObjId = doc
             .import_obj(&obj.to_string())
             .map_err(|_| Error::Corrupt(format!("unknown object {obj}")))?;
@@ -264,10 +327,20 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn check_hazard_op(&self, actor: &AdminCode, path: &[Seg], op: &Op, in_new_object: bool) -> Result<(), Error> {
+    fn check_hazard_op(
+        &self,
+        actor: &AdminCode,
+        path: &[Seg],
+        op: &Op,
+        in_new_object: bool,
+    ) -> Result<(), Error> {
         let owner = &self.header.owner;
         let is_owner = actor == owner;
-        let is_superior = if self.general { owner.parent().as_ref() == Some(actor) } else { actor.is_ancestor_of(owner) };
+        let is_superior = if self.general {
+            owner.parent().as_ref() == Some(actor)
+        } else {
+            actor.is_ancestor_of(owner)
+        };
         match path.first() {
             Some(Seg::Key(k)) if k == "events" && path.len() >= 2 => {
                 if matches!(op.action, OpType::Delete) {
@@ -296,15 +369,11 @@ impl Ctx<'_> {
                     _ => None,
                 };
                 match field {
-                    "by" => {
-                        if value.as_deref() != Some(actor.as_str()) {
-                            return Err(self.deny(path, actor, "event_by_is_actor"));
-                        }
+                    "by" if value.as_deref() != Some(actor.as_str()) => {
+                        return Err(self.deny(path, actor, "event_by_is_actor"));
                     }
-                    "level" => {
-                        if value.as_deref() != Some(actor.as_str()) {
-                            return Err(self.deny(path, actor, "supervising_level_is_actor"));
-                        }
+                    "level" if value.as_deref() != Some(actor.as_str()) => {
+                        return Err(self.deny(path, actor, "supervising_level_is_actor"));
                     }
                     "kind" => {
                         let kind = value.as_deref().and_then(|v| EventKind::parse(v).ok());
@@ -313,13 +382,18 @@ impl Ctx<'_> {
                         };
                         let allowed = match kind {
                             EventKind::Supervise | EventKind::Escalate => is_superior,
-                            EventKind::Accept | EventKind::Close | EventKind::Return | EventKind::Comment => {
-                                is_owner || is_superior
-                            }
+                            EventKind::Accept
+                            | EventKind::Close
+                            | EventKind::Return
+                            | EventKind::Comment => is_owner || is_superior,
                             _ => is_owner,
                         };
                         if !allowed {
-                            let rule = if kind.is_superior_only() { "superior_only" } else { "owner_only" };
+                            let rule = if kind.is_superior_only() {
+                                "superior_only"
+                            } else {
+                                "owner_only"
+                            };
                             return Err(self.deny(path, actor, rule));
                         }
                     }
@@ -328,16 +402,28 @@ impl Ctx<'_> {
                 Ok(())
             }
             _ => {
-                if is_owner { Ok(()) } else { Err(self.deny(path, actor, "owner_only")) }
+                if is_owner {
+                    Ok(())
+                } else {
+                    Err(self.deny(path, actor, "owner_only"))
+                }
             }
         }
     }
 
-    fn check_directive_op(&self, doc: &AutoCommit, change: &Change, actor: &AdminCode, path: &[Seg], op: &Op) -> Result<(), Error> {
+    fn check_directive_op(
+        &self,
+        doc: &AutoCommit,
+        change: &Change,
+        actor: &AdminCode,
+        path: &[Seg],
+        op: &Op,
+    ) -> Result<(), Error> {
         match (path.first(), path.get(1)) {
             (Some(Seg::Key(k)), Some(Seg::Key(target))) if k == "responses" => {
                 // A response is judged by the targets the responder saw when it wrote it.
-                let targeted = self.targets.contains(actor) || targets_at(doc, change.deps())?.contains(actor);
+                let targeted =
+                    self.targets.contains(actor) || targets_at(doc, change.deps())?.contains(actor);
                 if actor.as_str() != target || !targeted {
                     return Err(self.deny(path, actor, "own_response_only"));
                 }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
+use automerge::{
+    AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
+};
 use safemesh_model::AdminCode;
 use safemesh_model::directive::{Response, ResponseAction, ResponseUpdate};
 use serde::{Deserialize, Serialize};
@@ -47,8 +49,19 @@ pub fn audience(issuer: &AdminCode, targets: &[AdminCode]) -> Audience {
 }
 
 /// Creates a directive document issued by `issuer`. The caller commits.
-pub fn create(doc: &mut AutoCommit, issuer: &AdminCode, now: &str, core: &DirectiveCore) -> Result<(), Error> {
-    Header { kind: Kind::Directive, schema: SCHEMA_VERSION, owner: issuer.clone(), created: now.to_string() }.write(doc)?;
+pub fn create(
+    doc: &mut AutoCommit,
+    issuer: &AdminCode,
+    now: &str,
+    core: &DirectiveCore,
+) -> Result<(), Error> {
+    Header {
+        kind: Kind::Directive,
+        schema: SCHEMA_VERSION,
+        owner: issuer.clone(),
+        created: now.to_string(),
+    }
+    .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;
     doc.put(&c, "title", core.title.as_str())?;
     doc.put(&c, "body", core.body.as_str())?;
@@ -62,7 +75,11 @@ pub fn create(doc: &mut AutoCommit, issuer: &AdminCode, now: &str, core: &Direct
 }
 
 /// Records `target`'s own response. The caller checks that `target` is a target.
-pub fn respond(doc: &mut AutoCommit, target: &AdminCode, update: &ResponseUpdate) -> Result<(), Error> {
+pub fn respond(
+    doc: &mut AutoCommit,
+    target: &AdminCode,
+    update: &ResponseUpdate,
+) -> Result<(), Error> {
     let responses = read::obj(doc, &ROOT, "responses", "responses")?;
     let r = match read::opt_obj(doc, &responses, target.as_str())? {
         Some(r) => r,
@@ -91,10 +108,10 @@ pub fn respond(doc: &mut AutoCommit, target: &AdminCode, update: &ResponseUpdate
             doc.put(&r, "percent", ScalarValue::Int(100))?;
         }
     }
-    if let Some(p) = update.percent {
-        if update.action != ResponseAction::Complete {
-            doc.put(&r, "percent", ScalarValue::Int(p as i64))?;
-        }
+    if let Some(p) = update.percent
+        && update.action != ResponseAction::Complete
+    {
+        doc.put(&r, "percent", ScalarValue::Int(p as i64))?;
     }
     if let Some(n) = &update.note {
         doc.put(&r, "note", n.as_str())?;
@@ -121,7 +138,9 @@ pub fn respond(doc: &mut AutoCommit, target: &AdminCode, update: &ResponseUpdate
 pub fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
     let header = Header::read(doc)?;
     if header.kind != Kind::Directive {
-        return Err(Error::Malformed { path: "header.kind".into() });
+        return Err(Error::Malformed {
+            path: "header.kind".into(),
+        });
     }
     let c = read::obj(doc, &ROOT, "core", "core")?;
     let targets = read::str_list(doc, &c, "targets")?
@@ -142,14 +161,21 @@ pub fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
             }
         }
     }
-    Ok(DirectiveView { issuer: header.owner, created: header.created, core, responses })
+    Ok(DirectiveView {
+        issuer: header.owner,
+        created: header.created,
+        core,
+        responses,
+    })
 }
 
 fn read_response(doc: &AutoCommit, r: &ObjId) -> Result<Response, Error> {
     let mut updates = Vec::new();
     if let Some(list) = read::opt_obj(doc, r, "updates")? {
         for u in read::list_items(doc, &list)? {
-            let Some(action) = read::opt_str(doc, &u, "action")?.and_then(|a| ResponseAction::parse(&a).ok()) else {
+            let Some(action) =
+                read::opt_str(doc, &u, "action")?.and_then(|a| ResponseAction::parse(&a).ok())
+            else {
                 continue;
             };
             updates.push(ResponseUpdate {

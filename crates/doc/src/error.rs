@@ -11,7 +11,12 @@ pub enum Error {
     Malformed { path: String },
     /// A write that the authority table (DESIGN §4) forbids.
     #[error("无权写入 / write refused: document {doc}, path {path}, actor {actor}, rule {rule}")]
-    Forbidden { doc: String, path: String, actor: String, rule: &'static str },
+    Forbidden {
+        doc: String,
+        path: String,
+        actor: String,
+        rule: &'static str,
+    },
     /// Changes depend on history the receiver does not have.
     #[error("缺少依赖的变更 / changes depend on {missing} unknown change(s)")]
     MissingDeps { missing: usize },
@@ -23,6 +28,11 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn forbidden(doc: &str, path: &str, actor: &AdminCode, rule: &'static str) -> Self {
-        Error::Forbidden { doc: doc.to_string(), path: path.to_string(), actor: actor.to_string(), rule }
+        Error::Forbidden {
+            doc: doc.to_string(),
+            path: path.to_string(),
+            actor: actor.to_string(),
+            rule,
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! 隐患文档 — the hazard document: `header`, `core` (set once by the owner), `events` (append-only).
 
-use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
+use automerge::{
+    AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
+};
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, fold};
 use serde::{Deserialize, Serialize};
@@ -69,8 +71,20 @@ pub fn audience(owner: &AdminCode, grade: Grade) -> Audience {
 }
 
 /// Creates a hazard document owned by `owner`, with its `registered` event. The caller commits.
-pub fn create(doc: &mut AutoCommit, owner: &AdminCode, user: &str, now: &str, core: &HazardCore) -> Result<(), Error> {
-    Header { kind: Kind::Hazard, schema: SCHEMA_VERSION, owner: owner.clone(), created: now.to_string() }.write(doc)?;
+pub fn create(
+    doc: &mut AutoCommit,
+    owner: &AdminCode,
+    user: &str,
+    now: &str,
+    core: &HazardCore,
+) -> Result<(), Error> {
+    Header {
+        kind: Kind::Hazard,
+        schema: SCHEMA_VERSION,
+        owner: owner.clone(),
+        created: now.to_string(),
+    }
+    .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;
     doc.put(&c, "title", core.title.as_str())?;
     doc.put(&c, "sector", core.sector.as_str())?;
@@ -123,7 +137,9 @@ pub fn append_event(doc: &mut AutoCommit, e: &HazardEvent) -> Result<(), Error> 
 pub fn read(doc: &AutoCommit) -> Result<HazardView, Error> {
     let header = Header::read(doc)?;
     if header.kind != Kind::Hazard {
-        return Err(Error::Malformed { path: "header.kind".into() });
+        return Err(Error::Malformed {
+            path: "header.kind".into(),
+        });
     }
     let c = read::obj(doc, &ROOT, "core", "core")?;
     let grade = Grade::parse(&read::string(doc, &c, "grade", "core.grade")?)?;
@@ -149,13 +165,24 @@ pub fn read(doc: &AutoCommit) -> Result<HazardView, Error> {
             }
         }
     }
-    Ok(HazardView { owner: header.owner, created: header.created, core, events })
+    Ok(HazardView {
+        owner: header.owner,
+        created: header.created,
+        core,
+        events,
+    })
 }
 
 fn read_event(doc: &AutoCommit, m: &ObjId) -> Result<Option<HazardEvent>, Error> {
-    let Some(kind) = read::opt_str(doc, m, "kind")? else { return Ok(None) };
-    let Ok(kind) = EventKind::parse(&kind) else { return Ok(None) };
-    let Some(by) = read::opt_str(doc, m, "by")?.and_then(|s| AdminCode::parse(&s).ok()) else { return Ok(None) };
+    let Some(kind) = read::opt_str(doc, m, "kind")? else {
+        return Ok(None);
+    };
+    let Ok(kind) = EventKind::parse(&kind) else {
+        return Ok(None);
+    };
+    let Some(by) = read::opt_str(doc, m, "by")?.and_then(|s| AdminCode::parse(&s).ok()) else {
+        return Ok(None);
+    };
     Ok(Some(HazardEvent {
         kind,
         at: read::opt_str(doc, m, "at")?.unwrap_or_default(),

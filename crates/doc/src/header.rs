@@ -50,15 +50,28 @@ impl Header {
     pub fn read(doc: &AutoCommit) -> Result<Header, Error> {
         let h = read::obj(doc, &ROOT, "header", "header")?;
         let kind = read::string(doc, &h, "kind", "header.kind")?;
-        let kind = Kind::parse(&kind).ok_or(Error::Malformed { path: "header.kind".into() })?;
-        let schema = read::opt_i64(doc, &h, "schema")?.ok_or(Error::Malformed { path: "header.schema".into() })?;
+        let kind = Kind::parse(&kind).ok_or(Error::Malformed {
+            path: "header.kind".into(),
+        })?;
+        let schema = read::opt_i64(doc, &h, "schema")?.ok_or(Error::Malformed {
+            path: "header.schema".into(),
+        })?;
         if schema > SCHEMA_VERSION {
-            return Err(Error::Malformed { path: format!("header.schema (version {schema} is newer than this build)") });
+            return Err(Error::Malformed {
+                path: format!("header.schema (version {schema} is newer than this build)"),
+            });
         }
         let owner = read::string(doc, &h, "owner", "header.owner")?;
-        let owner = AdminCode::parse(&owner).map_err(|_| Error::Malformed { path: "header.owner".into() })?;
+        let owner = AdminCode::parse(&owner).map_err(|_| Error::Malformed {
+            path: "header.owner".into(),
+        })?;
         let created = read::string(doc, &h, "created", "header.created")?;
-        Ok(Header { kind, schema, owner, created })
+        Ok(Header {
+            kind,
+            schema,
+            owner,
+            created,
+        })
     }
 
     pub(crate) fn write(&self, doc: &mut AutoCommit) -> Result<(), Error> {
@@ -81,12 +94,18 @@ pub struct Audience {
 
 impl Audience {
     pub fn add(&mut self, code: AdminCode, subtree: bool) {
-        if !self.entries.iter().any(|(c, s)| *c == code && *s == subtree) {
+        if !self
+            .entries
+            .iter()
+            .any(|(c, s)| *c == code && *s == subtree)
+        {
             self.entries.push((code, subtree));
         }
     }
 
     pub fn contains(&self, code: &AdminCode) -> bool {
-        self.entries.iter().any(|(c, subtree)| c == code || (*subtree && code.is_within(c)))
+        self.entries
+            .iter()
+            .any(|(c, subtree)| c == code || (*subtree && code.is_within(c)))
     }
 }

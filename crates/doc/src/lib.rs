@@ -22,7 +22,10 @@ pub use header::{Audience, Header, Kind, SCHEMA_VERSION};
 /// Parses heads from their hex form.
 pub fn heads_from_hex(list: &[String]) -> Result<Vec<ChangeHash>, Error> {
     list.iter()
-        .map(|h| h.parse::<ChangeHash>().map_err(|_| Error::Corrupt(format!("bad change hash {h:?}"))))
+        .map(|h| {
+            h.parse::<ChangeHash>()
+                .map_err(|_| Error::Corrupt(format!("bad change hash {h:?}")))
+        })
         .collect()
 }
 

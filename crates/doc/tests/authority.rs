@@ -53,7 +53,10 @@ fn hazard_core(grade: Grade) -> HazardCore {
         sector: "危险化学品".into(),
         grade,
         channel: Channel::Inspection,
-        enterprise: Enterprise { name: "安宁某化工有限公司".into(), credit_code: "91530181MA6XXXXXXX".into() },
+        enterprise: Enterprise {
+            name: "安宁某化工有限公司".into(),
+            credit_code: "91530181MA6XXXXXXX".into(),
+        },
         deadline: "2026-12-31".into(),
         description: "储罐区缺少有毒气体泄漏检测报警".into(),
     }
@@ -82,11 +85,17 @@ fn ev(kind: EventKind, by: &str) -> HazardEvent {
 }
 
 fn supervise(by: &str, level: &str) -> HazardEvent {
-    HazardEvent { level: Some(code(level)), ..ev(EventKind::Supervise, by) }
+    HazardEvent {
+        level: Some(code(level)),
+        ..ev(EventKind::Supervise, by)
+    }
 }
 
 fn escalate(by: &str, method: &str) -> HazardEvent {
-    HazardEvent { method: Some(method.into()), ..ev(EventKind::Escalate, by) }
+    HazardEvent {
+        method: Some(method.into()),
+        ..ev(EventKind::Escalate, by)
+    }
 }
 
 /// Writes as office `who` on a fork of `base` and returns the changes `base` does not have.
@@ -94,7 +103,11 @@ fn write_as(base: &mut AutoCommit, who: &str, f: impl FnOnce(&mut AutoCommit)) -
     write_as_actor(base, actor(who), f)
 }
 
-fn write_as_actor(base: &mut AutoCommit, who: ActorId, f: impl FnOnce(&mut AutoCommit)) -> Vec<Change> {
+fn write_as_actor(
+    base: &mut AutoCommit,
+    who: ActorId,
+    f: impl FnOnce(&mut AutoCommit),
+) -> Vec<Change> {
     let mut fork = base.fork();
     fork.set_actor(who);
     f(&mut fork);
@@ -129,17 +142,31 @@ fn event_obj(doc: &AutoCommit, i: usize) -> ObjId {
 
 /// The check must refuse `changes` with `Error::Forbidden { rule }` and leave `base` as it was.
 #[track_caller]
-fn assert_refused(base: &mut AutoCommit, changes: Vec<Change>, origin: Origin, rule: &str) -> String {
+fn assert_refused(
+    base: &mut AutoCommit,
+    changes: Vec<Change>,
+    origin: Origin,
+    rule: &str,
+) -> String {
     let before = base.get_heads();
     let path = match check_and_apply("doc-under-test", Some(base), changes, &origin) {
-        Ok(c) => panic!("expected refusal by rule {rule}, but {} change(s) were accepted", c.applied),
-        Err(Error::Forbidden { rule: got, path, .. }) => {
+        Ok(c) => panic!(
+            "expected refusal by rule {rule}, but {} change(s) were accepted",
+            c.applied
+        ),
+        Err(Error::Forbidden {
+            rule: got, path, ..
+        }) => {
             assert_eq!(got, rule, "refused, but by another rule (path {path})");
             path
         }
         Err(e) => panic!("expected Forbidden by rule {rule}, got {e:?}"),
     };
-    assert_eq!(base.get_heads(), before, "a refused batch must leave the base document unchanged");
+    assert_eq!(
+        base.get_heads(),
+        before,
+        "a refused batch must leave the base document unchanged"
+    );
     path
 }
 
@@ -191,7 +218,10 @@ fn county_cannot_edit_township_hazard_core() {
         let ent = d.get(&core, "enterprise").unwrap().unwrap().1;
         d.put(&ent, "name", "别的公司").unwrap();
     });
-    assert_eq!(assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_only"), "core.enterprise.name");
+    assert_eq!(
+        assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_only"),
+        "core.enterprise.name"
+    );
     let changes = write_as(&mut doc, COUNTY, |d| {
         let core = core_obj(d);
         d.put(&core, "deadline", "2030-01-01").unwrap();
@@ -200,7 +230,10 @@ fn county_cannot_edit_township_hazard_core() {
     let changes = write_as(&mut doc, COUNTY, |d| {
         d.put(ROOT, "extra", "x").unwrap();
     });
-    assert_eq!(assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_only"), "extra");
+    assert_eq!(
+        assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_only"),
+        "extra"
+    );
 }
 
 #[test]
@@ -217,7 +250,14 @@ fn province_cannot_edit_header_of_a_township_hazard() {
 #[test]
 fn superior_cannot_add_owner_events() {
     let mut doc = registered_hazard(TWP, Grade::Major);
-    for kind in [EventKind::Plan, EventKind::Progress, EventKind::Rectified, EventKind::Reopen, EventKind::Notify, EventKind::Registered] {
+    for kind in [
+        EventKind::Plan,
+        EventKind::Progress,
+        EventKind::Rectified,
+        EventKind::Reopen,
+        EventKind::Notify,
+        EventKind::Registered,
+    ] {
         let changes = append_as(&mut doc, PROV, &ev(kind, PROV));
         assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_only");
     }
@@ -228,11 +268,21 @@ fn unrelated_office_cannot_add_events() {
     // A township of another county, relayed down by the province (a parent link carries any actor).
     let mut doc = registered_hazard(TWP, Grade::Major);
     let changes = append_as(&mut doc, OTHER_TWP, &ev(EventKind::Comment, OTHER_TWP));
-    let path = assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_or_superior");
+    let path = assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "owner_or_superior",
+    );
     assert_eq!(path, "events[]");
     // A sibling township is no superior either.
     let changes = append_as(&mut doc, TWP_B, &ev(EventKind::Comment, TWP_B));
-    assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_or_superior");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "owner_or_superior",
+    );
 }
 
 #[test]
@@ -240,7 +290,11 @@ fn nobody_deletes_an_event() {
     let mut doc = registered_hazard(TWP, Grade::Major);
     let plan = append_as(&mut doc, TWP, &ev(EventKind::Plan, TWP));
     doc.apply_changes(plan).unwrap();
-    for (who, origin) in [(TWP, origin_child(TWP)), (COUNTY, origin_parent(COUNTY)), (PROV, origin_parent(COUNTY))] {
+    for (who, origin) in [
+        (TWP, origin_child(TWP)),
+        (COUNTY, origin_parent(COUNTY)),
+        (PROV, origin_parent(COUNTY)),
+    ] {
         for i in 0..2 {
             let changes = write_as(&mut doc, who, |d| {
                 let events = events_obj(d);
@@ -269,7 +323,10 @@ fn editing_an_existing_event_is_refused() {
         let e = event_obj(d, 0);
         d.put(&e, "kind", "close").unwrap();
     });
-    assert_eq!(assert_refused(&mut doc, changes, origin_child(TWP), "events_append_only"), "events[].kind");
+    assert_eq!(
+        assert_refused(&mut doc, changes, origin_child(TWP), "events_append_only"),
+        "events[].kind"
+    );
 
     // The owner rewriting the province's listing (a superior's event) to name itself.
     let changes = write_as(&mut doc, TWP, |d| {
@@ -283,7 +340,12 @@ fn editing_an_existing_event_is_refused() {
         let e = event_obj(d, 0);
         d.put(&e, "note", "补记").unwrap();
     });
-    assert_refused(&mut doc, changes, origin_parent(COUNTY), "events_append_only");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "events_append_only",
+    );
 
     // Replacing an event wholesale with a new map in its slot.
     let changes = write_as(&mut doc, TWP, |d| {
@@ -352,7 +414,15 @@ fn event_by_must_be_the_actor() {
     let mut doc = registered_hazard(TWP, Grade::Major);
     // The county puts words in the township's mouth.
     let changes = append_as(&mut doc, COUNTY, &ev(EventKind::Comment, TWP));
-    assert_eq!(assert_refused(&mut doc, changes, origin_parent(COUNTY), "event_by_is_actor"), "events[].by");
+    assert_eq!(
+        assert_refused(
+            &mut doc,
+            changes,
+            origin_parent(COUNTY),
+            "event_by_is_actor"
+        ),
+        "events[].by"
+    );
     // The township claims a supervision was the province's.
     let changes = append_as(&mut doc, TWP, &ev(EventKind::Comment, PROV));
     assert_refused(&mut doc, changes, origin_child(TWP), "event_by_is_actor");
@@ -363,7 +433,12 @@ fn event_by_must_be_the_actor() {
         d.put(&m, "kind", "comment").unwrap();
         d.put(&m, "by", "530000").unwrap();
     });
-    assert_refused(&mut doc, changes, origin_parent(COUNTY), "event_by_is_actor");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "event_by_is_actor",
+    );
 }
 
 #[test]
@@ -372,16 +447,36 @@ fn child_link_cannot_relay_actor_outside_its_subtree() {
     let mut doc = registered_hazard(TWP, Grade::Major);
     // A township of another county arriving over 530181's link.
     let changes = append_as(&mut doc, OTHER_TWP, &ev(EventKind::Comment, OTHER_TWP));
-    assert_refused(&mut doc, changes, origin_child(COUNTY), "relay_outside_subtree");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_child(COUNTY),
+        "relay_outside_subtree",
+    );
     // The province's own (otherwise legitimate) supervision cannot come up from below.
     let changes = append_as(&mut doc, PROV, &supervise(PROV, PROV));
-    assert_refused(&mut doc, changes, origin_child(COUNTY), "relay_outside_subtree");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_child(COUNTY),
+        "relay_outside_subtree",
+    );
     // Nor can the county's own parent's changes.
     let changes = append_as(&mut doc, CITY, &ev(EventKind::Comment, CITY));
-    assert_refused(&mut doc, changes, origin_child(COUNTY), "relay_outside_subtree");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_child(COUNTY),
+        "relay_outside_subtree",
+    );
     // A township's link only carries the township itself, not its siblings.
     let changes = append_as(&mut doc, TWP_B, &ev(EventKind::Comment, TWP_B));
-    assert_refused(&mut doc, changes, origin_child(TWP), "relay_outside_subtree");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "relay_outside_subtree",
+    );
 }
 
 #[test]
@@ -389,11 +484,20 @@ fn forged_header_owner_on_new_document_is_refused() {
     // The county creates a document that claims to be the township's hazard.
     let mut forged = AutoCommit::new();
     forged.set_actor(actor(COUNTY));
-    hazard::create(&mut forged, &code(TWP), "李四", NOW, &hazard_core(Grade::Major)).unwrap();
+    hazard::create(
+        &mut forged,
+        &code(TWP),
+        "李四",
+        NOW,
+        &hazard_core(Grade::Major),
+    )
+    .unwrap();
     forged.commit();
     let changes = forged.get_changes(&[]);
     match check_and_apply("new-doc", None, changes, &origin_parent(COUNTY)) {
-        Err(Error::Forbidden { rule, path, actor, .. }) => {
+        Err(Error::Forbidden {
+            rule, path, actor, ..
+        }) => {
             assert_eq!(rule, "owner_only");
             assert!(path.starts_with("header"), "{path}");
             assert_eq!(actor, COUNTY);
@@ -405,10 +509,20 @@ fn forged_header_owner_on_new_document_is_refused() {
     // Same for a directive claiming to be issued by the province.
     let mut forged = AutoCommit::new();
     forged.set_actor(actor(COUNTY));
-    let core = DirectiveCore { title: "t".into(), body: "b".into(), targets: vec![code(TWP)], deadline: "2026-12-01".into() };
+    let core = DirectiveCore {
+        title: "t".into(),
+        body: "b".into(),
+        targets: vec![code(TWP)],
+        deadline: "2026-12-01".into(),
+    };
     directive::create(&mut forged, &code(PROV), NOW, &core).unwrap();
     forged.commit();
-    match check_and_apply("new-directive", None, forged.get_changes(&[]), &origin_parent(COUNTY)) {
+    match check_and_apply(
+        "new-directive",
+        None,
+        forged.get_changes(&[]),
+        &origin_parent(COUNTY),
+    ) {
         Err(Error::Forbidden { rule, .. }) => assert_eq!(rule, "issuer_only"),
         Err(e) => panic!("expected Forbidden, got {e:?}"),
         Ok(_) => panic!("a directive whose header names another issuer was accepted"),
@@ -422,7 +536,14 @@ fn concurrent_headers_on_new_document_are_refused() {
     let mut genuine = registered_hazard(TWP, Grade::Major);
     let mut rival = AutoCommit::new();
     rival.set_actor(actor(CITY));
-    hazard::create(&mut rival, &code(CITY), "王五", NOW, &hazard_core(Grade::Major)).unwrap();
+    hazard::create(
+        &mut rival,
+        &code(CITY),
+        "王五",
+        NOW,
+        &hazard_core(Grade::Major),
+    )
+    .unwrap();
     rival.commit();
     let mut changes = genuine.get_changes(&[]);
     changes.extend(rival.get_changes(&[]));
@@ -437,20 +558,39 @@ fn concurrent_headers_on_new_document_are_refused() {
 fn actor_without_office_code_is_refused() {
     let mut doc = registered_hazard(TWP, Grade::Major);
     // A random actor (e.g. a tool that forgot to set the node's actor).
-    let changes = write_as_actor(&mut doc, ActorId::random(), |d| hazard::append_event(d, &ev(EventKind::Comment, TWP)).unwrap());
-    assert_refused(&mut doc, changes, origin_child(TWP), "actor_names_an_office");
+    let changes = write_as_actor(&mut doc, ActorId::random(), |d| {
+        hazard::append_event(d, &ev(EventKind::Comment, TWP)).unwrap()
+    });
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "actor_names_an_office",
+    );
     // The 6-digit alias of an office is not an office's actor.
     let changes = write_as_actor(&mut doc, ActorId::from(b"530000.nonce".to_vec()), |d| {
         hazard::append_event(d, &ev(EventKind::Comment, PROV)).unwrap()
     });
-    assert_refused(&mut doc, changes, origin_parent(COUNTY), "actor_names_an_office");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "actor_names_an_office",
+    );
     // A bare code without the `.nonce` part.
     let changes = write_as_actor(&mut doc, ActorId::from(TWP.as_bytes().to_vec()), |d| {
         hazard::append_event(d, &ev(EventKind::Comment, TWP)).unwrap()
     });
-    assert_refused(&mut doc, changes, origin_child(TWP), "actor_names_an_office");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "actor_names_an_office",
+    );
     // Not even through the node's own API.
-    let changes = write_as_actor(&mut doc, ActorId::random(), |d| hazard::append_event(d, &ev(EventKind::Comment, TWP)).unwrap());
+    let changes = write_as_actor(&mut doc, ActorId::random(), |d| {
+        hazard::append_event(d, &ev(EventKind::Comment, TWP)).unwrap()
+    });
     assert_refused(&mut doc, changes, Origin::Local, "actor_names_an_office");
 }
 
@@ -472,8 +612,18 @@ fn one_violation_rejects_the_whole_batch() {
     // Two independent changes, one good one bad, in either order.
     let good = append_as(&mut doc, TWP, &ev(EventKind::Plan, TWP));
     let bad = append_as(&mut doc, COUNTY, &ev(EventKind::Plan, COUNTY));
-    assert_refused(&mut doc, [good.clone(), bad.clone()].concat(), origin_child(COUNTY), "owner_only");
-    assert_refused(&mut doc, [bad, good].concat(), origin_child(COUNTY), "owner_only");
+    assert_refused(
+        &mut doc,
+        [good.clone(), bad.clone()].concat(),
+        origin_child(COUNTY),
+        "owner_only",
+    );
+    assert_refused(
+        &mut doc,
+        [bad, good].concat(),
+        origin_child(COUNTY),
+        "owner_only",
+    );
 }
 
 #[test]
@@ -492,9 +642,16 @@ fn forbidden_write_is_refused_even_if_it_loses_a_conflict() {
     });
     // Sanity: the merged view shows the owner's value.
     let mut merged = doc.fork();
-    merged.apply_changes([owner.clone(), county.clone()].concat()).unwrap();
+    merged
+        .apply_changes([owner.clone(), county.clone()].concat())
+        .unwrap();
     assert_eq!(hazard::read(&merged).unwrap().core.title, "owner's title");
-    assert_refused(&mut doc, [owner, county].concat(), origin_child(COUNTY), "owner_only");
+    assert_refused(
+        &mut doc,
+        [owner, county].concat(),
+        origin_child(COUNTY),
+        "owner_only",
+    );
 }
 
 #[test]
@@ -552,12 +709,25 @@ fn owner_registers_and_progresses() {
     plan.note = Some("五落实：责任人、措施、资金、时限、预案".into());
     let mut progress = ev(EventKind::Progress, TWP);
     progress.percent = Some(60);
-    for e in [plan, progress, ev(EventKind::Rectified, TWP), ev(EventKind::Accept, TWP), ev(EventKind::Close, TWP), ev(EventKind::Reopen, TWP), ev(EventKind::Notify, TWP), ev(EventKind::Comment, TWP)] {
+    for e in [
+        plan,
+        progress,
+        ev(EventKind::Rectified, TWP),
+        ev(EventKind::Accept, TWP),
+        ev(EventKind::Close, TWP),
+        ev(EventKind::Reopen, TWP),
+        ev(EventKind::Notify, TWP),
+        ev(EventKind::Comment, TWP),
+    ] {
         let have = county.get_heads();
         owner.set_actor(actor(TWP));
         hazard::append_event(&mut owner, &e).unwrap();
         owner.commit();
-        let checked = assert_accepted(Some(&mut county), owner.get_changes(&have), origin_child(TWP));
+        let checked = assert_accepted(
+            Some(&mut county),
+            owner.get_changes(&have),
+            origin_child(TWP),
+        );
         county = checked.doc;
     }
     // The owner may also correct its own core.
@@ -578,7 +748,13 @@ fn owner_registers_and_progresses() {
     assert_eq!(d.ignored, 0);
 
     // Re-sending what the county already has is harmless.
-    let again = check_and_apply("doc", Some(&mut county), owner.get_changes(&[]), &origin_child(TWP)).unwrap();
+    let again = check_and_apply(
+        "doc",
+        Some(&mut county),
+        owner.get_changes(&[]),
+        &origin_child(TWP),
+    )
+    .unwrap();
     assert_eq!(again.applied, 0);
 }
 
@@ -600,8 +776,18 @@ fn province_supervises_a_township_major_hazard() {
     let mut city = assert_accepted(None, twp.get_changes(&[]), origin_child(COUNTY)).doc;
     city = assert_accepted(Some(&mut city), changes.clone(), origin_parent(PROV)).doc;
     let mut county = assert_accepted(None, twp.get_changes(&[]), origin_child(TWP)).doc;
-    county = assert_accepted(Some(&mut county), city.get_changes(&have), origin_parent(CITY)).doc;
-    twp = assert_accepted(Some(&mut twp), county.get_changes(&have), origin_parent(COUNTY)).doc;
+    county = assert_accepted(
+        Some(&mut county),
+        city.get_changes(&have),
+        origin_parent(CITY),
+    )
+    .doc;
+    twp = assert_accepted(
+        Some(&mut twp),
+        county.get_changes(&have),
+        origin_parent(COUNTY),
+    )
+    .doc;
 
     assert_eq!(twp.get_heads(), prov.get_heads());
     let d = hazard::read(&twp).unwrap().derived();
@@ -614,7 +800,10 @@ fn province_supervises_a_township_major_hazard() {
     let c = append_as(&mut twp, COUNTY, &ev(EventKind::Comment, COUNTY));
     twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;
     // The highest listing level still wins.
-    assert_eq!(hazard::read(&twp).unwrap().derived().supervising, Some(code(PROV)));
+    assert_eq!(
+        hazard::read(&twp).unwrap().derived().supervising,
+        Some(code(PROV))
+    );
 }
 
 #[test]
@@ -646,7 +835,12 @@ fn county_relays_a_township_change_up() {
     let have = city.get_heads();
     let c = append_as(&mut twp, TWP, &ev(EventKind::Plan, TWP));
     twp.apply_changes(c).unwrap();
-    let mut city = assert_accepted(Some(&mut city), twp.get_changes(&have), origin_child(COUNTY)).doc;
+    let mut city = assert_accepted(
+        Some(&mut city),
+        twp.get_changes(&have),
+        origin_child(COUNTY),
+    )
+    .doc;
     assert_eq!(hazard::read(&city).unwrap().events.len(), 2);
     // And the city relays it further up to the province over its own child link.
     let mut prov = assert_accepted(None, city.get_changes(&[]), origin_child(CITY)).doc;
@@ -677,11 +871,24 @@ fn issued_directive() -> AutoCommit {
 }
 
 fn update(action: ResponseAction, percent: Option<u8>) -> ResponseUpdate {
-    ResponseUpdate { action, at: NOW.into(), percent, note: Some("已部署".into()), user: "赵六".into() }
+    ResponseUpdate {
+        action,
+        at: NOW.into(),
+        percent,
+        note: Some("已部署".into()),
+        user: "赵六".into(),
+    }
 }
 
-fn respond_as(base: &mut AutoCommit, who: &str, for_target: &str, u: &ResponseUpdate) -> Vec<Change> {
-    write_as(base, who, |d| directive::respond(d, &code(for_target), u).unwrap())
+fn respond_as(
+    base: &mut AutoCommit,
+    who: &str,
+    for_target: &str,
+    u: &ResponseUpdate,
+) -> Vec<Change> {
+    write_as(base, who, |d| {
+        directive::respond(d, &code(for_target), u).unwrap()
+    })
 }
 
 #[test]
@@ -689,12 +896,20 @@ fn target_receives_then_progress_accepted_from_the_child_link() {
     let mut county = issued_directive();
     // The township gets the new directive over its parent link.
     let mut twp = assert_accepted(None, county.get_changes(&[]), origin_parent(COUNTY)).doc;
-    assert_eq!(directive::read(&twp).unwrap().core.targets, vec![code(TWP), code(TWP_B)]);
+    assert_eq!(
+        directive::read(&twp).unwrap().core.targets,
+        vec![code(TWP), code(TWP_B)]
+    );
 
     let have = county.get_heads();
     let c = respond_as(&mut twp, TWP, TWP, &update(ResponseAction::Receive, None));
     twp.apply_changes(c).unwrap();
-    let c = respond_as(&mut twp, TWP, TWP, &update(ResponseAction::Progress, Some(40)));
+    let c = respond_as(
+        &mut twp,
+        TWP,
+        TWP,
+        &update(ResponseAction::Progress, Some(40)),
+    );
     twp.apply_changes(c).unwrap();
     let changes = twp.get_changes(&have);
     assert_eq!(changes.len(), 2);
@@ -712,7 +927,10 @@ fn target_receives_then_progress_accepted_from_the_child_link() {
     let c = respond_as(&mut twp, TWP, TWP, &update(ResponseAction::Complete, None));
     twp.apply_changes(c).unwrap();
     county = assert_accepted(Some(&mut county), twp.get_changes(&have), origin_child(TWP)).doc;
-    assert_eq!(directive::read(&county).unwrap().responses[TWP].percent, Some(100));
+    assert_eq!(
+        directive::read(&county).unwrap().responses[TWP].percent,
+        Some(100)
+    );
     let c = write_as(&mut county, COUNTY, |d| {
         let core = core_obj(d);
         d.put(&core, "deadline", "2026-12-15").unwrap();
@@ -724,22 +942,42 @@ fn target_receives_then_progress_accepted_from_the_child_link() {
 fn target_writes_only_its_own_response() {
     let mut doc = issued_directive();
     // 530181006 writes the response of its sibling target 530181007.
-    let changes = respond_as(&mut doc, TWP, TWP_B, &update(ResponseAction::Complete, None));
+    let changes = respond_as(
+        &mut doc,
+        TWP,
+        TWP_B,
+        &update(ResponseAction::Complete, None),
+    );
     let path = assert_refused(&mut doc, changes, origin_child(TWP), "own_response_only");
     assert!(path.starts_with("responses.530181007"), "{path}");
 
     // Having responded itself, the sibling's existing entry is off limits too.
-    let c = respond_as(&mut doc, TWP_B, TWP_B, &update(ResponseAction::Receive, None));
+    let c = respond_as(
+        &mut doc,
+        TWP_B,
+        TWP_B,
+        &update(ResponseAction::Receive, None),
+    );
     doc.apply_changes(c).unwrap();
     let changes = write_as(&mut doc, TWP, |d| {
         let rs = d.get(ROOT, "responses").unwrap().unwrap().1;
         let r = d.get(&rs, TWP_B).unwrap().unwrap().1;
         d.put(&r, "percent", 100_i64).unwrap();
     });
-    assert_refused(&mut doc, changes, origin_parent(COUNTY), "own_response_only");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "own_response_only",
+    );
 
     // The issuer cannot answer for its targets either.
-    let changes = respond_as(&mut doc, COUNTY, TWP, &update(ResponseAction::Complete, None));
+    let changes = respond_as(
+        &mut doc,
+        COUNTY,
+        TWP,
+        &update(ResponseAction::Complete, None),
+    );
     assert_refused(&mut doc, changes, Origin::Local, "own_response_only");
 }
 
@@ -752,20 +990,34 @@ fn target_cannot_delete_its_own_response() {
         let rs = d.get(ROOT, "responses").unwrap().unwrap().1;
         d.delete(&rs, TWP).unwrap();
     });
-    assert_refused(&mut doc, changes, origin_child(TWP), "responses_append_only");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "responses_append_only",
+    );
     let changes = write_as(&mut doc, TWP, |d| {
         let rs = d.get(ROOT, "responses").unwrap().unwrap().1;
         let r = d.get(&rs, TWP).unwrap().unwrap().1;
         let updates = d.get(&r, "updates").unwrap().unwrap().1;
         d.delete(&updates, 0).unwrap();
     });
-    assert_refused(&mut doc, changes, origin_child(TWP), "responses_append_only");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "responses_append_only",
+    );
 }
 
 #[test]
 fn non_issuer_cannot_edit_directive_title() {
     let mut doc = issued_directive();
-    for (who, origin) in [(TWP, origin_child(TWP)), (CITY, origin_parent(CITY)), (PROV, origin_parent(CITY))] {
+    for (who, origin) in [
+        (TWP, origin_child(TWP)),
+        (CITY, origin_parent(CITY)),
+        (PROV, origin_parent(CITY)),
+    ] {
         let changes = write_as(&mut doc, who, |d| {
             let core = core_obj(d);
             d.put(&core, "title", "x").unwrap();
@@ -791,7 +1043,12 @@ fn non_issuer_cannot_edit_directive_title() {
 fn non_target_cannot_respond() {
     let mut doc = issued_directive();
     // A township of the same county that the directive was not sent to.
-    let changes = respond_as(&mut doc, TWP_C, TWP_C, &update(ResponseAction::Receive, None));
+    let changes = respond_as(
+        &mut doc,
+        TWP_C,
+        TWP_C,
+        &update(ResponseAction::Receive, None),
+    );
     assert_refused(&mut doc, changes, origin_child(TWP_C), "own_response_only");
     // The issuer's parent is no target either.
     let changes = respond_as(&mut doc, CITY, CITY, &update(ResponseAction::Receive, None));
@@ -809,8 +1066,18 @@ fn non_target_cannot_respond() {
 #[test]
 fn directive_child_link_cannot_relay_outside_its_subtree() {
     let mut doc = issued_directive();
-    let changes = respond_as(&mut doc, TWP_B, TWP_B, &update(ResponseAction::Receive, None));
-    assert_refused(&mut doc, changes, origin_child(TWP), "relay_outside_subtree");
+    let changes = respond_as(
+        &mut doc,
+        TWP_B,
+        TWP_B,
+        &update(ResponseAction::Receive, None),
+    );
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "relay_outside_subtree",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -819,12 +1086,23 @@ fn directive_child_link_cannot_relay_outside_its_subtree() {
 
 /// Asserts a refusal without pinning the rule's name (the rule does not exist yet).
 #[track_caller]
-fn assert_forbidden_at(base: &mut AutoCommit, changes: Vec<Change>, origin: Origin, path_prefix: &str) {
+fn assert_forbidden_at(
+    base: &mut AutoCommit,
+    changes: Vec<Change>,
+    origin: Origin,
+    path_prefix: &str,
+) {
     let before = base.get_heads();
     match check_and_apply("doc-under-test", Some(base), changes, &origin) {
-        Err(Error::Forbidden { path, .. }) => assert!(path.starts_with(path_prefix), "refused at {path}, expected {path_prefix}"),
+        Err(Error::Forbidden { path, .. }) => assert!(
+            path.starts_with(path_prefix),
+            "refused at {path}, expected {path_prefix}"
+        ),
         Err(e) => panic!("expected Forbidden at {path_prefix}, got {e:?}"),
-        Ok(c) => panic!("expected a refusal at {path_prefix}, but {} change(s) were accepted", c.applied),
+        Ok(c) => panic!(
+            "expected a refusal at {path_prefix}, but {} change(s) were accepted",
+            c.applied
+        ),
     }
     assert_eq!(base.get_heads(), before);
 }
@@ -895,11 +1173,32 @@ fn header_is_immutable_even_for_the_owner() {
     });
 
     // Batched together, the county's edit is judged against the township's header: refused.
-    let together = check_and_apply("doc", Some(&mut doc.fork()), [handover.clone(), edit.clone()].concat(), &origin_parent(COUNTY));
+    let together = check_and_apply(
+        "doc",
+        Some(&mut doc.fork()),
+        [handover.clone(), edit.clone()].concat(),
+        &origin_parent(COUNTY),
+    );
     // Batched apart, the same edit is judged against the rewritten header: accepted.
-    let apart = check_and_apply("doc", Some(&mut doc.fork()), handover.clone(), &origin_child(TWP))
-        .and_then(|mut c| check_and_apply("doc", Some(&mut c.doc), edit.clone(), &origin_parent(COUNTY)));
-    assert_eq!(together.is_ok(), apart.is_ok(), "the verdict on the same changes must not depend on batching");
+    let apart = check_and_apply(
+        "doc",
+        Some(&mut doc.fork()),
+        handover.clone(),
+        &origin_child(TWP),
+    )
+    .and_then(|mut c| {
+        check_and_apply(
+            "doc",
+            Some(&mut c.doc),
+            edit.clone(),
+            &origin_parent(COUNTY),
+        )
+    });
+    assert_eq!(
+        together.is_ok(),
+        apart.is_ok(),
+        "the verdict on the same changes must not depend on batching"
+    );
 
     assert_forbidden_at(&mut doc, handover, origin_child(TWP), "header");
 }
@@ -920,11 +1219,20 @@ fn response_verdict_does_not_depend_on_a_concurrent_target_edit() {
         let t = d.get(&core, "targets").unwrap().unwrap().1;
         d.delete(&t, 0).unwrap();
     });
-    let before = check_and_apply("doc", Some(&mut county.fork()), response.clone(), &origin_child(TWP));
+    let before = check_and_apply(
+        "doc",
+        Some(&mut county.fork()),
+        response.clone(),
+        &origin_child(TWP),
+    );
     assert!(before.is_ok(), "a target's own 签收 is accepted");
     county.apply_changes(narrow).unwrap();
     let after = check_and_apply("doc", Some(&mut county), response, &origin_child(TWP));
-    assert!(after.is_ok(), "the same 签收, made while 530181006 was a target, was refused: {:?}", after.err());
+    assert!(
+        after.is_ok(),
+        "the same 签收, made while 530181006 was a target, was refused: {:?}",
+        after.err()
+    );
 }
 
 /// `events` is append-only for everyone, but the rule only looks at paths *below* `events`: the root

@@ -12,7 +12,9 @@ use safemesh_doc::authority::{Origin, check_and_apply};
 use safemesh_doc::hazard::{self, Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, ChangeHash};
 use safemesh_model::AdminCode;
-use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Status, apply, fold};
+use safemesh_model::hazard::{
+    Channel, Derived, EventKind, Grade, HazardEvent, Status, apply, fold,
+};
 
 const OWNER: &str = "530181006";
 const PROV: &str = "53";
@@ -28,14 +30,26 @@ fn hazard_core() -> HazardCore {
         sector: "非煤矿山".into(),
         grade: Grade::Major,
         channel: Channel::EnterpriseSelfReport,
-        enterprise: Enterprise { name: "某矿业有限公司".into(), credit_code: "91530181MA6YYYYYYY".into() },
+        enterprise: Enterprise {
+            name: "某矿业有限公司".into(),
+            credit_code: "91530181MA6YYYYYYY".into(),
+        },
         deadline: "2026-12-31".into(),
         description: String::new(),
     }
 }
 
 fn ev(kind: EventKind, by: &str, at: String) -> HazardEvent {
-    HazardEvent { kind, at, by: code(by), user: "u".into(), note: None, method: None, level: None, percent: None }
+    HazardEvent {
+        kind,
+        at,
+        by: code(by),
+        user: "u".into(),
+        note: None,
+        method: None,
+        level: None,
+        percent: None,
+    }
 }
 
 /// What the township owner does (valid or not in the state it is in).
@@ -103,11 +117,18 @@ fn owner_event(a: &OwnerAct, stamp: String) -> HazardEvent {
 
 fn prov_event(a: &ProvAct, stamp: String) -> HazardEvent {
     match a {
-        ProvAct::Supervise(with_level) => {
-            HazardEvent { level: with_level.then(|| code(PROV)), ..ev(EventKind::Supervise, PROV, stamp) }
-        }
-        ProvAct::Escalate(i) => HazardEvent { method: Some(METHODS[*i].into()), ..ev(EventKind::Escalate, PROV, stamp) },
-        ProvAct::Comment => HazardEvent { note: Some("请加快整改".into()), ..ev(EventKind::Comment, PROV, stamp) },
+        ProvAct::Supervise(with_level) => HazardEvent {
+            level: with_level.then(|| code(PROV)),
+            ..ev(EventKind::Supervise, PROV, stamp)
+        },
+        ProvAct::Escalate(i) => HazardEvent {
+            method: Some(METHODS[*i].into()),
+            ..ev(EventKind::Escalate, PROV, stamp)
+        },
+        ProvAct::Comment => HazardEvent {
+            note: Some("请加快整改".into()),
+            ..ev(EventKind::Comment, PROV, stamp)
+        },
         ProvAct::Return => ev(EventKind::Return, PROV, stamp),
     }
 }
@@ -116,9 +137,21 @@ fn prov_event(a: &ProvAct, stamp: String) -> HazardEvent {
 fn start() -> (AutoCommit, AutoCommit) {
     let mut twp = AutoCommit::new();
     twp.set_actor(actor_id(&code(OWNER), b"twp-install"));
-    hazard::create(&mut twp, &code(OWNER), "张三", "2026-11-01T08:00:00Z", &hazard_core()).unwrap();
+    hazard::create(
+        &mut twp,
+        &code(OWNER),
+        "张三",
+        "2026-11-01T08:00:00Z",
+        &hazard_core(),
+    )
+    .unwrap();
     twp.commit();
-    let prov = match check_and_apply(DOC, None, twp.get_changes(&[]), &Origin::Child(code("5301"))) {
+    let prov = match check_and_apply(
+        DOC,
+        None,
+        twp.get_changes(&[]),
+        &Origin::Child(code("5301")),
+    ) {
         Ok(c) => c.doc,
         Err(e) => panic!("registration refused at the province: {e}"),
     };
@@ -135,17 +168,25 @@ fn write_local(doc: &mut AutoCommit, office: &str, nonce: &[u8], events: &[Hazar
 }
 
 /// Exchanges everything since `common` both ways through the authority check. Both must be accepted.
-fn exchange(twp: &mut AutoCommit, prov: &mut AutoCommit, common: &[ChangeHash]) -> Result<(), TestCaseError> {
+fn exchange(
+    twp: &mut AutoCommit,
+    prov: &mut AutoCommit,
+    common: &[ChangeHash],
+) -> Result<(), TestCaseError> {
     let up = twp.get_changes(common);
     let down = prov.get_changes(common);
     let (n_up, n_down) = (up.len(), down.len());
     // Township → county → city → province: the city's link relays the township's changes.
     let new_prov = check_and_apply(DOC, Some(&mut *prov), up, &Origin::Child(code("5301")))
-        .map_err(|e| TestCaseError::fail(format!("province refused the township's changes: {e}")))?;
+        .map_err(|e| {
+            TestCaseError::fail(format!("province refused the township's changes: {e}"))
+        })?;
     prop_assert_eq!(new_prov.applied, n_up);
     // Province → … → county → township: the county's link relays the province's changes down.
     let new_twp = check_and_apply(DOC, Some(&mut *twp), down, &Origin::Parent(code("530181")))
-        .map_err(|e| TestCaseError::fail(format!("township refused the province's changes: {e}")))?;
+        .map_err(|e| {
+            TestCaseError::fail(format!("township refused the province's changes: {e}"))
+        })?;
     prop_assert_eq!(new_twp.applied, n_down);
     *prov = new_prov.doc;
     *twp = new_twp.doc;
@@ -162,16 +203,28 @@ fn is_subsequence(sub: &[HazardEvent], all: &[HazardEvent]) -> bool {
 fn check_derived(d: &Derived, events: &[HazardEvent]) -> Result<(), TestCaseError> {
     prop_assert!(d.ignored <= events.len());
     if d.accepted {
-        prop_assert!(matches!(d.status, Status::PendingAcceptance | Status::Closed), "accepted while {:?}", d.status);
+        prop_assert!(
+            matches!(d.status, Status::PendingAcceptance | Status::Closed),
+            "accepted while {:?}",
+            d.status
+        );
     }
     if d.status == Status::Closed {
         prop_assert!(d.accepted, "closed without acceptance");
     }
     if let Some(level) = &d.supervising {
-        prop_assert!(events.iter().any(|e| e.kind == EventKind::Supervise && e.level.as_ref() == Some(level)));
+        prop_assert!(
+            events
+                .iter()
+                .any(|e| e.kind == EventKind::Supervise && e.level.as_ref() == Some(level))
+        );
     }
     for m in &d.escalations {
-        prop_assert!(METHODS[..4].contains(&m.as_str()), "invalid method {} applied", m);
+        prop_assert!(
+            METHODS[..4].contains(&m.as_str()),
+            "invalid method {} applied",
+            m
+        );
     }
     Ok(())
 }
@@ -264,7 +317,11 @@ proptest! {
 // ---------------------------------------------------------------------------------------------------
 
 fn log(kinds: &[EventKind]) -> Vec<HazardEvent> {
-    kinds.iter().enumerate().map(|(i, k)| ev(*k, OWNER, format!("t{i}"))).collect()
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| ev(*k, OWNER, format!("t{i}")))
+        .collect()
 }
 
 use EventKind::*;
@@ -274,7 +331,10 @@ fn empty_and_registered_logs_are_open() {
     let d = fold(&[]);
     assert_eq!(d.status, Status::Open);
     assert!(!d.accepted && d.supervising.is_none() && d.escalations.is_empty() && d.ignored == 0);
-    assert_eq!(fold(&log(&[Registered, Comment, Notify])).status, Status::Open);
+    assert_eq!(
+        fold(&log(&[Registered, Comment, Notify])).status,
+        Status::Open
+    );
 }
 
 #[test]
@@ -290,17 +350,27 @@ fn close_before_accept_is_ignored() {
 #[test]
 fn accept_needs_a_rectified_hazard_and_counts_once() {
     let d = fold(&log(&[Registered, Accept, Plan, Accept]));
-    assert_eq!((d.status, d.accepted, d.ignored), (Status::Rectifying, false, 2));
+    assert_eq!(
+        (d.status, d.accepted, d.ignored),
+        (Status::Rectifying, false, 2)
+    );
     let d = fold(&log(&[Registered, Rectified, Accept, Accept, Close]));
     assert_eq!((d.status, d.accepted, d.ignored), (Status::Closed, true, 1));
 }
 
 #[test]
 fn progress_after_rectified_is_ignored_until_returned() {
-    let d = fold(&log(&[Registered, Plan, Rectified, Progress, Plan, Rectified]));
+    let d = fold(&log(&[
+        Registered, Plan, Rectified, Progress, Plan, Rectified,
+    ]));
     assert_eq!((d.status, d.ignored), (Status::PendingAcceptance, 3));
-    let d = fold(&log(&[Registered, Plan, Rectified, Accept, Return, Progress]));
-    assert_eq!((d.status, d.accepted, d.ignored), (Status::Rectifying, false, 0));
+    let d = fold(&log(&[
+        Registered, Plan, Rectified, Accept, Return, Progress,
+    ]));
+    assert_eq!(
+        (d.status, d.accepted, d.ignored),
+        (Status::Rectifying, false, 0)
+    );
 }
 
 #[test]
@@ -316,9 +386,14 @@ fn reopen_only_after_close() {
     let d = fold(&log(&[Registered, Reopen, Plan, Reopen, Rectified, Reopen]));
     assert_eq!((d.status, d.ignored), (Status::PendingAcceptance, 3));
     let d = fold(&log(&[Registered, Rectified, Accept, Close, Reopen, Close]));
-    assert_eq!((d.status, d.accepted, d.ignored), (Status::Rectifying, false, 1));
+    assert_eq!(
+        (d.status, d.accepted, d.ignored),
+        (Status::Rectifying, false, 1)
+    );
     // After a reopen the hazard must be rectified and accepted again.
-    let d = fold(&log(&[Registered, Rectified, Accept, Close, Reopen, Rectified, Accept, Close]));
+    let d = fold(&log(&[
+        Registered, Rectified, Accept, Close, Reopen, Rectified, Accept, Close,
+    ]));
     assert_eq!((d.status, d.ignored), (Status::Closed, 0));
 }
 
@@ -326,13 +401,19 @@ fn reopen_only_after_close() {
 fn supervise_and_escalate_need_their_parameters() {
     let mut events = log(&[Registered, Supervise, Escalate]);
     let d = fold(&events);
-    assert_eq!((d.supervising.clone(), d.escalations.len(), d.ignored), (None, 0, 2));
+    assert_eq!(
+        (d.supervising.clone(), d.escalations.len(), d.ignored),
+        (None, 0, 2)
+    );
     events[2].method = Some("罚款".into());
     assert_eq!(fold(&events).ignored, 2);
     events[1].level = Some(code("5301"));
     events[2].method = Some("通报".into());
     let d = fold(&events);
-    assert_eq!((d.supervising, d.escalations, d.ignored), (Some(code("5301")), vec!["通报".to_string()], 0));
+    assert_eq!(
+        (d.supervising, d.escalations, d.ignored),
+        (Some(code("5301")), vec!["通报".to_string()], 0)
+    );
 }
 
 #[test]
@@ -340,13 +421,23 @@ fn supervise_after_close_is_ignored() {
     let mut events = log(&[Registered, Rectified, Accept, Close, Supervise]);
     events[4].level = Some(code(PROV));
     let d = fold(&events);
-    assert_eq!((d.status, d.supervising, d.ignored), (Status::Closed, None, 1));
+    assert_eq!(
+        (d.status, d.supervising, d.ignored),
+        (Status::Closed, None, 1)
+    );
 }
 
 #[test]
 fn highest_supervising_level_wins_in_any_order() {
     let levels = ["530181", "53", "5301"];
-    let perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    let perms = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
     for p in perms {
         let mut events = log(&[Registered]);
         for i in p {
@@ -373,7 +464,10 @@ fn unknown_event_kinds_are_skipped_by_read() {
     hazard::append_event(&mut twp, &ev(Plan, OWNER, "t".into())).unwrap();
     twp.commit();
     let view = hazard::read(&twp).unwrap();
-    assert_eq!(view.events.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![Registered, Plan]);
+    assert_eq!(
+        view.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        vec![Registered, Plan]
+    );
     assert_eq!(view.derived().status, Status::Rectifying);
 }
 
@@ -383,16 +477,36 @@ fn unknown_event_kinds_are_skipped_by_read() {
 fn concurrent_close_and_return_merge_to_one_status() {
     let (mut twp, mut prov) = start();
     let t = |s: &str| s.to_string();
-    write_local(&mut twp, OWNER, b"twp-install", &[ev(Plan, OWNER, t("a")), ev(Rectified, OWNER, t("b")), ev(Accept, OWNER, t("c"))]);
+    write_local(
+        &mut twp,
+        OWNER,
+        b"twp-install",
+        &[
+            ev(Plan, OWNER, t("a")),
+            ev(Rectified, OWNER, t("b")),
+            ev(Accept, OWNER, t("c")),
+        ],
+    );
     let common = prov.get_heads();
     exchange(&mut twp, &mut prov, &common).unwrap();
-    assert_eq!(hazard::read(&prov).unwrap().derived().status, Status::PendingAcceptance);
+    assert_eq!(
+        hazard::read(&prov).unwrap().derived().status,
+        Status::PendingAcceptance
+    );
 
     let common = twp.get_heads();
     write_local(&mut twp, OWNER, b"twp-install", &[ev(Close, OWNER, t("d"))]);
-    write_local(&mut prov, PROV, b"prov-install", &[ev(Return, PROV, t("e"))]);
+    write_local(
+        &mut prov,
+        PROV,
+        b"prov-install",
+        &[ev(Return, PROV, t("e"))],
+    );
     assert_eq!(hazard::read(&twp).unwrap().derived().status, Status::Closed);
-    assert_eq!(hazard::read(&prov).unwrap().derived().status, Status::Rectifying);
+    assert_eq!(
+        hazard::read(&prov).unwrap().derived().status,
+        Status::Rectifying
+    );
     exchange(&mut twp, &mut prov, &common).unwrap();
 
     let a = hazard::read(&twp).unwrap();
@@ -402,5 +516,9 @@ fn concurrent_close_and_return_merge_to_one_status() {
     let (da, db) = (a.derived(), b.derived());
     assert_eq!(da, db);
     assert_eq!(da.ignored, 1);
-    assert!(matches!(da.status, Status::Closed | Status::Rectifying), "{:?}", da.status);
+    assert!(
+        matches!(da.status, Status::Closed | Status::Rectifying),
+        "{:?}",
+        da.status
+    );
 }

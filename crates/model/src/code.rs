@@ -193,8 +193,14 @@ mod tests {
         assert_eq!(AdminCode::parse("530100").unwrap().as_str(), "5301");
         assert_eq!(AdminCode::parse("530181").unwrap().as_str(), "530181");
         assert_eq!(AdminCode::parse("5301").unwrap().level(), Level::City);
-        assert_eq!(AdminCode::parse("530181006").unwrap().level(), Level::Township);
-        assert_eq!(AdminCode::parse("530181006000").unwrap().as_str(), "530181006");
+        assert_eq!(
+            AdminCode::parse("530181006").unwrap().level(),
+            Level::Township
+        );
+        assert_eq!(
+            AdminCode::parse("530181006000").unwrap().as_str(),
+            "530181006"
+        );
         assert_eq!(AdminCode::parse("5301").unwrap().gb2260(), "530100");
     }
 

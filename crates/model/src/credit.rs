@@ -15,7 +15,14 @@ pub fn validate(code: &str) -> Result<(), Error> {
     let field = "credit_code";
     let chars: Vec<char> = code.chars().collect();
     if chars.len() != 18 {
-        return Err(Error::invalid(field, format!("应为 18 位，实为 {} 位 / must be 18 characters, got {}", chars.len(), chars.len())));
+        return Err(Error::invalid(
+            field,
+            format!(
+                "应为 18 位，实为 {} 位 / must be 18 characters, got {}",
+                chars.len(),
+                chars.len()
+            ),
+        ));
     }
     let mut vals = Vec::with_capacity(18);
     for (i, c) in chars.iter().enumerate() {
@@ -33,7 +40,10 @@ pub fn validate(code: &str) -> Result<(), Error> {
     let check = (31 - sum % 31) % 31;
     if check != vals[17] {
         let expected = ALPHABET.chars().nth(check as usize).unwrap_or('?');
-        return Err(Error::invalid(field, format!("校验位错误，应为 {expected} / wrong check character, expected {expected}")));
+        return Err(Error::invalid(
+            field,
+            format!("校验位错误，应为 {expected} / wrong check character, expected {expected}"),
+        ));
     }
     // Characters 9–17: the organisation code, whose 9th character is its own check.
     let org: Vec<char> = chars[8..17].to_vec();
@@ -43,7 +53,12 @@ pub fn validate(code: &str) -> Result<(), Error> {
         let v = match c {
             '0'..='9' => *c as u32 - '0' as u32,
             'A'..='Z' => *c as u32 - 'A' as u32 + 10,
-            _ => return Err(Error::invalid(field, "组织机构代码部分含非法字符 / invalid character in the organisation code")),
+            _ => {
+                return Err(Error::invalid(
+                    field,
+                    "组织机构代码部分含非法字符 / invalid character in the organisation code",
+                ));
+            }
         };
         s += v * W[i];
     }
@@ -53,7 +68,12 @@ pub fn validate(code: &str) -> Result<(), Error> {
         n => char::from_digit(n, 10).unwrap_or('?'),
     };
     if org[8] != c9 {
-        return Err(Error::invalid(field, format!("内含组织机构代码校验位错误，应为 {c9} / the embedded organisation code's check is wrong, expected {c9}")));
+        return Err(Error::invalid(
+            field,
+            format!(
+                "内含组织机构代码校验位错误，应为 {c9} / the embedded organisation code's check is wrong, expected {c9}"
+            ),
+        ));
     }
     Ok(())
 }

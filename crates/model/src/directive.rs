@@ -29,7 +29,10 @@ impl ResponseAction {
             "receive" => Ok(ResponseAction::Receive),
             "progress" => Ok(ResponseAction::Progress),
             "complete" => Ok(ResponseAction::Complete),
-            _ => Err(Error::invalid("action", "应为 receive、progress 或 complete / must be receive, progress or complete")),
+            _ => Err(Error::invalid(
+                "action",
+                "应为 receive、progress 或 complete / must be receive, progress or complete",
+            )),
         }
     }
 }

@@ -18,7 +18,9 @@ fn index() -> &'static Index {
         let mut names = HashMap::with_capacity(45_000);
         let mut children: HashMap<&'static str, Vec<&'static str>> = HashMap::new();
         for line in TSV.lines() {
-            let Some((code, name)) = line.split_once('\t') else { continue };
+            let Some((code, name)) = line.split_once('\t') else {
+                continue;
+            };
             names.insert(code, name);
             let parent_len = match code.len() {
                 4 => 2,
@@ -57,7 +59,10 @@ mod tests {
         let t = AdminCode::parse("530181006").unwrap();
         assert_eq!(name_of(&t), Some("禄脿街道"));
         assert_eq!(name_of(&t.parent().unwrap()), Some("安宁市"));
-        assert_eq!(name_of(&AdminCode::parse("530100").unwrap()), Some("昆明市"));
+        assert_eq!(
+            name_of(&AdminCode::parse("530100").unwrap()),
+            Some("昆明市")
+        );
         assert_eq!(name_of(&AdminCode::parse("53").unwrap()), Some("云南省"));
     }
 

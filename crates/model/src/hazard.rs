@@ -29,7 +29,10 @@ impl Grade {
         match s {
             "major" | "重大" | "重大事故隐患" => Ok(Grade::Major),
             "general" | "一般" | "一般隐患" => Ok(Grade::General),
-            _ => Err(Error::invalid("grade", "应为 major 或 general / must be major or general")),
+            _ => Err(Error::invalid(
+                "grade",
+                "应为 major 或 general / must be major or general",
+            )),
         }
     }
 }
@@ -96,7 +99,10 @@ impl Status {
             "rectifying" => Ok(Status::Rectifying),
             "pending_acceptance" => Ok(Status::PendingAcceptance),
             "closed" => Ok(Status::Closed),
-            _ => Err(Error::invalid("status", "应为 open、rectifying、pending_acceptance 或 closed / unknown status")),
+            _ => Err(Error::invalid(
+                "status",
+                "应为 open、rectifying、pending_acceptance 或 closed / unknown status",
+            )),
         }
     }
 }
@@ -165,15 +171,22 @@ impl EventKind {
     }
 
     pub fn parse(s: &str) -> Result<EventKind, Error> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            Error::invalid(
-                "kind",
-                format!(
-                    "未知的事件种类 {s:?}，可选: {} / unknown event kind",
-                    EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            )
-        })
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "kind",
+                    format!(
+                        "未知的事件种类 {s:?}，可选: {} / unknown event kind",
+                        EventKind::ALL
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
     }
 
     /// Events only a level above the owner may add (挂牌督办、督办升级).
@@ -226,7 +239,13 @@ pub struct Derived {
 /// Folds an event log (in document order) to the hazard's derived state. Total: an event that does not
 /// apply in the current state (e.g. a concurrent `close` and `return`) is counted as ignored.
 pub fn fold(events: &[HazardEvent]) -> Derived {
-    let mut d = Derived { status: Status::Open, accepted: false, supervising: None, escalations: Vec::new(), ignored: 0 };
+    let mut d = Derived {
+        status: Status::Open,
+        accepted: false,
+        supervising: None,
+        escalations: Vec::new(),
+        ignored: 0,
+    };
     for e in events {
         if apply(&mut d, e).is_err() {
             d.ignored += 1;
@@ -244,7 +263,9 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
         Registered | Comment | Notify => {}
         Plan | Progress => match d.status {
             Open | Rectifying => d.status = Rectifying,
-            PendingAcceptance => return bad("已申请验收，不能再报进展 / already awaiting acceptance"),
+            PendingAcceptance => {
+                return bad("已申请验收，不能再报进展 / already awaiting acceptance");
+            }
             Closed => return bad("隐患已销号 / hazard is closed"),
         },
         Rectified => match d.status {
@@ -254,13 +275,17 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
         },
         Accept => {
             if d.status != PendingAcceptance || d.accepted {
-                return bad("整改完成（rectified）后才能验收 / accept needs a rectified hazard not yet accepted");
+                return bad(
+                    "整改完成（rectified）后才能验收 / accept needs a rectified hazard not yet accepted",
+                );
             }
             d.accepted = true;
         }
         Return => {
             if d.status != PendingAcceptance {
-                return bad("只有待验收的隐患可以退回 / only a hazard awaiting acceptance can be returned");
+                return bad(
+                    "只有待验收的隐患可以退回 / only a hazard awaiting acceptance can be returned",
+                );
             }
             d.status = Rectifying;
             d.accepted = false;
@@ -280,7 +305,10 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
         }
         Supervise => {
             let Some(level) = &e.level else {
-                return Err(Error::invalid("level", "挂牌督办须指明督办层级 / supervise needs a level"));
+                return Err(Error::invalid(
+                    "level",
+                    "挂牌督办须指明督办层级 / supervise needs a level",
+                ));
             };
             if d.status == Closed {
                 return bad("隐患已销号 / hazard is closed");
@@ -293,10 +321,16 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
         }
         Escalate => {
             let Some(m) = &e.method else {
-                return Err(Error::invalid("method", "督办升级须指明方式：函告、通报、约谈、曝光 / escalate needs a method"));
+                return Err(Error::invalid(
+                    "method",
+                    "督办升级须指明方式：函告、通报、约谈、曝光 / escalate needs a method",
+                ));
             };
             if !ESCALATION_METHODS.contains(&m.as_str()) {
-                return Err(Error::invalid("method", "应为 函告、通报、约谈 或 曝光 / must be one of 函告 通报 约谈 曝光"));
+                return Err(Error::invalid(
+                    "method",
+                    "应为 函告、通报、约谈 或 曝光 / must be one of 函告 通报 约谈 曝光",
+                ));
             }
             d.escalations.push(m.clone());
         }
@@ -312,7 +346,8 @@ pub fn is_overdue(status: Status, deadline: Date, today: Date) -> bool {
 /// Parses a `YYYY-MM-DD` date, naming `field` on error.
 pub fn parse_date(field: &str, s: &str) -> Result<Date, Error> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(s.trim(), &fmt).map_err(|_| Error::invalid(field, "日期格式应为 YYYY-MM-DD / date must be YYYY-MM-DD"))
+    Date::parse(s.trim(), &fmt)
+        .map_err(|_| Error::invalid(field, "日期格式应为 YYYY-MM-DD / date must be YYYY-MM-DD"))
 }
 
 /// Formats a date as `YYYY-MM-DD`.
@@ -336,7 +371,11 @@ pub fn may_add_event(
     let is_superior = actor.is_ancestor_of(owner);
     match kind {
         EventKind::Supervise | EventKind::Escalate => {
-            if is_superior { Ok(()) } else { Err("superior_only") }
+            if is_superior {
+                Ok(())
+            } else {
+                Err("superior_only")
+            }
         }
         EventKind::Accept | EventKind::Close => match supervising {
             Some(level) if level == actor => Ok(()),
@@ -345,10 +384,18 @@ pub fn may_add_event(
             None => Err("owner_accepts"),
         },
         EventKind::Return | EventKind::Comment => {
-            if is_owner || is_superior { Ok(()) } else { Err("owner_or_superior") }
+            if is_owner || is_superior {
+                Ok(())
+            } else {
+                Err("owner_or_superior")
+            }
         }
         _ => {
-            if is_owner { Ok(()) } else { Err("owner_only") }
+            if is_owner {
+                Ok(())
+            } else {
+                Err("owner_only")
+            }
         }
     }
 }
@@ -373,7 +420,11 @@ mod tests {
     #[test]
     fn lifecycle_reaches_closed_only_through_accept() {
         use EventKind::*;
-        let log = vec![ev(Registered, "530181006"), ev(Progress, "530181006"), ev(Rectified, "530181006")];
+        let log = vec![
+            ev(Registered, "530181006"),
+            ev(Progress, "530181006"),
+            ev(Rectified, "530181006"),
+        ];
         assert_eq!(fold(&log).status, Status::PendingAcceptance);
         let mut d = fold(&log);
         assert!(apply(&mut d.clone(), &ev(Close, "530181006")).is_err());
@@ -399,7 +450,10 @@ mod tests {
         assert!(may_add_event(EventKind::Supervise, &owner, &owner, None).is_err());
         assert!(may_add_event(EventKind::Supervise, &owner, &prov, None).is_ok());
         assert!(may_add_event(EventKind::Accept, &owner, &owner, None).is_ok());
-        assert_eq!(may_add_event(EventKind::Accept, &owner, &owner, Some(&prov)), Err("supervising_level_accepts"));
+        assert_eq!(
+            may_add_event(EventKind::Accept, &owner, &owner, Some(&prov)),
+            Err("supervising_level_accepts")
+        );
         assert!(may_add_event(EventKind::Close, &owner, &prov, Some(&prov)).is_ok());
     }
 }

@@ -12,7 +12,11 @@ pub(crate) struct DocCache {
 
 impl DocCache {
     pub(crate) fn new(cap: usize) -> Self {
-        DocCache { cap: cap.max(1), tick: 0, map: HashMap::new() }
+        DocCache {
+            cap: cap.max(1),
+            tick: 0,
+            map: HashMap::new(),
+        }
     }
 
     pub(crate) fn get(&mut self, id: &str) -> Option<AutoCommit> {

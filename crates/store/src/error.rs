@@ -5,7 +5,9 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
     #[error("数据库迁移失败 / migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("数据格式版本 {found} 比本程序支持的 {supported} 新 / stored format {found} is newer than this build supports ({supported})")]
+    #[error(
+        "数据格式版本 {found} 比本程序支持的 {supported} 新 / stored format {found} is newer than this build supports ({supported})"
+    )]
     TooNew { found: i64, supported: i64 },
     #[error("存储的文档 {id} 已损坏 / stored document {id} is corrupt: {reason}")]
     Corrupt { id: String, reason: String },

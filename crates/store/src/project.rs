@@ -1,6 +1,6 @@
 //! Query projections: rows derived from documents in the same transaction, and the queries over them.
 
-use safemesh_doc::{AutoCommit, Audience, Header, Kind, directive, hazard};
+use safemesh_doc::{Audience, AutoCommit, Header, Kind, directive, hazard};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::{Error, Store};
@@ -61,7 +61,10 @@ pub(crate) async fn write_projection(
                 o.insert("id".into(), id.into());
                 o.insert("status".into(), derived.status.as_str().into());
                 o.insert("accepted".into(), derived.accepted.into());
-                o.insert("supervising".into(), derived.supervising.as_ref().map(|c| c.to_string()).into());
+                o.insert(
+                    "supervising".into(),
+                    derived.supervising.as_ref().map(|c| c.to_string()).into(),
+                );
                 o.insert("escalations".into(), derived.escalations.clone().into());
             }
             sqlx::query(
@@ -107,7 +110,10 @@ pub(crate) async fn write_projection(
             .bind(body.to_string())
             .execute(&mut **tx)
             .await?;
-            sqlx::query("DELETE FROM directive_targets WHERE directive_id = ?").bind(id).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM directive_targets WHERE directive_id = ?")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
             for t in &view.core.targets {
                 let r = view.responses.get(t.as_str());
                 sqlx::query("INSERT INTO directive_targets (directive_id, target, received, completed, percent) VALUES (?, ?, ?, ?, ?)")
@@ -124,7 +130,11 @@ pub(crate) async fn write_projection(
     }
 }
 
-pub(crate) async fn summaries_after(pool: &SqlitePool, after: i64, limit: i64) -> Result<Vec<SummaryRow>, Error> {
+pub(crate) async fn summaries_after(
+    pool: &SqlitePool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<SummaryRow>, Error> {
     let rows = sqlx::query("SELECT * FROM summaries WHERE seq > ? ORDER BY seq LIMIT ?")
         .bind(after)
         .bind(limit)
@@ -183,26 +193,43 @@ impl Store {
     }
 
     pub async fn directives(&self) -> Result<Vec<DirectiveRow>, Error> {
-        let rows = sqlx::query("SELECT id, issuer, body FROM directives ORDER BY created DESC, id").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT id, issuer, body FROM directives ORDER BY created DESC, id")
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| {
                 let body: String = r.get("body");
-                DirectiveRow { id: r.get("id"), issuer: r.get("issuer"), body: serde_json::from_str(&body).unwrap_or_default() }
+                DirectiveRow {
+                    id: r.get("id"),
+                    issuer: r.get("issuer"),
+                    body: serde_json::from_str(&body).unwrap_or_default(),
+                }
             })
             .collect())
     }
 
     pub async fn directive(&self, id: &str) -> Result<Option<DirectiveRow>, Error> {
-        let row = sqlx::query("SELECT id, issuer, body FROM directives WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row = sqlx::query("SELECT id, issuer, body FROM directives WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.map(|r| {
             let body: String = r.get("body");
-            DirectiveRow { id: r.get("id"), issuer: r.get("issuer"), body: serde_json::from_str(&body).unwrap_or_default() }
+            DirectiveRow {
+                id: r.get("id"),
+                issuer: r.get("issuer"),
+                body: serde_json::from_str(&body).unwrap_or_default(),
+            }
         }))
     }
 
     /// Hazard counts over hazards owned by `owner`: (total, open, closed, major, overdue, by sector, by status).
-    pub async fn own_hazard_counts(&self, owner: &str, today: &str) -> Result<safemesh_model::summary::HazardCounts, Error> {
+    pub async fn own_hazard_counts(
+        &self,
+        owner: &str,
+        today: &str,
+    ) -> Result<safemesh_model::summary::HazardCounts, Error> {
         let rows = sqlx::query(
             "SELECT sector, status, grade, deadline < ?2 AND status != 'closed' AS overdue, COUNT(*) AS n
              FROM hazards WHERE owner = ?1 GROUP BY sector, status, grade, overdue",
@@ -238,8 +265,15 @@ impl Store {
     }
 
     /// Directive counts for directives issued by `issuer`.
-    pub async fn own_directive_counts(&self, issuer: &str, today: &str) -> Result<safemesh_model::summary::DirectiveCounts, Error> {
-        let (issued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directives WHERE issuer = ?").bind(issuer).fetch_one(self.pool()).await?;
+    pub async fn own_directive_counts(
+        &self,
+        issuer: &str,
+        today: &str,
+    ) -> Result<safemesh_model::summary::DirectiveCounts, Error> {
+        let (issued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directives WHERE issuer = ?")
+            .bind(issuer)
+            .fetch_one(self.pool())
+            .await?;
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, COALESCE(SUM(t.received), 0) AS received, COALESCE(SUM(t.completed), 0) AS completed,
              COALESCE(SUM(CASE WHEN t.completed = 0 AND d.deadline < ?2 THEN 1 ELSE 0 END), 0) AS overdue
@@ -261,12 +295,17 @@ impl Store {
 
     /// Every summary held (this node's own and its descendants').
     pub async fn summaries(&self) -> Result<Vec<SummaryRow>, Error> {
-        let rows = sqlx::query("SELECT * FROM summaries ORDER BY owner").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT * FROM summaries ORDER BY owner")
+            .fetch_all(self.pool())
+            .await?;
         Ok(rows.into_iter().map(summary_row).collect())
     }
 
     pub async fn summary(&self, owner: &str) -> Result<Option<SummaryRow>, Error> {
-        let row = sqlx::query("SELECT * FROM summaries WHERE owner = ?").bind(owner).fetch_optional(self.pool()).await?;
+        let row = sqlx::query("SELECT * FROM summaries WHERE owner = ?")
+            .bind(owner)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.map(summary_row))
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use safemesh_doc::{AutoCommit, ChangeHash, Header, heads_to_hex};
 use safemesh_model::AdminCode;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
@@ -73,7 +75,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
         Self::from_pool(pool).await
     }
 
@@ -84,20 +89,31 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
         Self::from_pool(pool).await
     }
 
     async fn from_pool(pool: SqlitePool) -> Result<Store, Error> {
         // Refuse a database written by a newer build before touching it.
         let has_meta: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetch_optional(&pool).await?;
+            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+                .fetch_optional(&pool)
+                .await?;
         if has_meta.is_some() {
-            let found: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = 'format'").fetch_optional(&pool).await?;
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT value FROM meta WHERE key = 'format'")
+                    .fetch_optional(&pool)
+                    .await?;
             if let Some((v,)) = found {
                 let v: i64 = v.parse().unwrap_or(i64::MAX);
                 if v > FORMAT_VERSION {
-                    return Err(Error::TooNew { found: v, supported: FORMAT_VERSION });
+                    return Err(Error::TooNew {
+                        found: v,
+                        supported: FORMAT_VERSION,
+                    });
                 }
             }
         }
@@ -106,16 +122,24 @@ impl Store {
             .bind(FORMAT_VERSION.to_string())
             .execute(&pool)
             .await?;
-        let install: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = 'install_id'").fetch_optional(&pool).await?;
+        let install: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM meta WHERE key = 'install_id'")
+                .fetch_optional(&pool)
+                .await?;
         let install_id = match install {
             Some((v,)) => v,
             None => {
                 let v = hex::encode(rand::random::<[u8; 8]>());
-                sqlx::query("INSERT INTO meta (key, value) VALUES ('install_id', ?)").bind(&v).execute(&pool).await?;
+                sqlx::query("INSERT INTO meta (key, value) VALUES ('install_id', ?)")
+                    .bind(&v)
+                    .execute(&pool)
+                    .await?;
                 v
             }
         };
-        let seq: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = 'seq'").fetch_optional(&pool).await?;
+        let seq: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = 'seq'")
+            .fetch_optional(&pool)
+            .await?;
         let seq = seq.and_then(|(v,)| v.parse().ok()).unwrap_or(0i64);
         let (seq_tx, _) = watch::channel(seq);
         Ok(Store {
@@ -154,7 +178,14 @@ impl Store {
         let guard = self.inner.write.clone().lock_owned().await;
         let seq = *guard;
         let tx = self.inner.pool.begin().await?;
-        Ok(Writer { store: self.clone(), tx: Some(tx), guard, seq, cached: Vec::new(), dropped: Vec::new() })
+        Ok(Writer {
+            store: self.clone(),
+            tx: Some(tx),
+            guard,
+            seq,
+            cached: Vec::new(),
+            dropped: Vec::new(),
+        })
     }
 
     /// Loads a document (through the cache).
@@ -165,7 +196,11 @@ impl Store {
         let mut conn = self.inner.pool.acquire().await?;
         let doc = load_from(&mut conn, id).await?;
         if let Some(d) = &doc {
-            self.inner.cache.lock().map_err(|_| poisoned())?.put(id, d.clone());
+            self.inner
+                .cache
+                .lock()
+                .map_err(|_| poisoned())?
+                .put(id, d.clone());
         }
         Ok(doc)
     }
@@ -185,7 +220,12 @@ impl Store {
     }
 
     /// Documents in `peer`'s audience written after `after`, in seq order.
-    pub async fn changed_for(&self, peer: &AdminCode, after: i64, limit: i64) -> Result<Vec<ChangedDoc>, Error> {
+    pub async fn changed_for(
+        &self,
+        peer: &AdminCode,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ChangedDoc>, Error> {
         let rows = sqlx::query(
             "SELECT d.id, d.seq, d.heads FROM documents d WHERE d.seq > ? AND EXISTS (
                  SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
@@ -200,12 +240,21 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|r| ChangedDoc { id: r.get("id"), seq: r.get("seq"), heads: parse_heads(r.get("heads")) })
+            .map(|r| ChangedDoc {
+                id: r.get("id"),
+                seq: r.get("seq"),
+                heads: parse_heads(r.get("heads")),
+            })
             .collect())
     }
 
     /// How many documents and summaries in `peer`'s scope were written after `after`.
-    pub async fn pending_for(&self, peer: &AdminCode, after: i64, peer_is_parent: bool) -> Result<i64, Error> {
+    pub async fn pending_for(
+        &self,
+        peer: &AdminCode,
+        after: i64,
+        peer_is_parent: bool,
+    ) -> Result<i64, Error> {
         let (docs,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM documents d WHERE d.seq > ? AND EXISTS (
                  SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
@@ -230,31 +279,54 @@ impl Store {
 
     /// Summaries to send up to the parent (every summary this node holds goes to every ancestor),
     /// written after `after`, in seq order.
-    pub async fn summaries_after(&self, after: i64, limit: i64) -> Result<Vec<project::SummaryRow>, Error> {
+    pub async fn summaries_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<project::SummaryRow>, Error> {
         project::summaries_after(&self.inner.pool, after, limit).await
     }
 
-    pub async fn peer_heads(&self, peer: &AdminCode, doc_id: &str) -> Result<Option<Vec<String>>, Error> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT heads FROM peer_heads WHERE peer = ? AND doc_id = ?")
-            .bind(peer.as_str())
-            .bind(doc_id)
-            .fetch_optional(&self.inner.pool)
-            .await?;
+    pub async fn peer_heads(
+        &self,
+        peer: &AdminCode,
+        doc_id: &str,
+    ) -> Result<Option<Vec<String>>, Error> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT heads FROM peer_heads WHERE peer = ? AND doc_id = ?")
+                .bind(peer.as_str())
+                .bind(doc_id)
+                .fetch_optional(&self.inner.pool)
+                .await?;
         Ok(row.map(|(h,)| parse_heads(h)))
     }
 
     pub async fn link(&self, peer: &AdminCode) -> Result<LinkRow, Error> {
-        let row = sqlx::query("SELECT * FROM links WHERE peer = ?").bind(peer.as_str()).fetch_optional(&self.inner.pool).await?;
-        Ok(row.map(link_row).unwrap_or_else(|| LinkRow { peer: peer.to_string(), ..Default::default() }))
+        let row = sqlx::query("SELECT * FROM links WHERE peer = ?")
+            .bind(peer.as_str())
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.map(link_row).unwrap_or_else(|| LinkRow {
+            peer: peer.to_string(),
+            ..Default::default()
+        }))
     }
 
     pub async fn links(&self) -> Result<Vec<LinkRow>, Error> {
-        let rows = sqlx::query("SELECT * FROM links ORDER BY peer").fetch_all(&self.inner.pool).await?;
+        let rows = sqlx::query("SELECT * FROM links ORDER BY peer")
+            .fetch_all(&self.inner.pool)
+            .await?;
         Ok(rows.into_iter().map(link_row).collect())
     }
 
     /// Adds traffic counters for a link (not part of any document transaction).
-    pub async fn add_traffic(&self, peer: &AdminCode, bytes_in: i64, bytes_out: i64, error: Option<&str>) -> Result<(), Error> {
+    pub async fn add_traffic(
+        &self,
+        peer: &AdminCode,
+        bytes_in: i64,
+        bytes_out: i64,
+        error: Option<&str>,
+    ) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO links (peer, bytes_in, bytes_out, last_error) VALUES (?, ?, ?, ?)
              ON CONFLICT (peer) DO UPDATE SET bytes_in = bytes_in + excluded.bytes_in,
@@ -275,7 +347,10 @@ impl Store {
 }
 
 fn poisoned() -> Error {
-    Error::Corrupt { id: "(cache)".into(), reason: "cache lock poisoned".into() }
+    Error::Corrupt {
+        id: "(cache)".into(),
+        reason: "cache lock poisoned".into(),
+    }
 }
 
 fn link_row(r: sqlx::sqlite::SqliteRow) -> LinkRow {
@@ -295,15 +370,27 @@ pub(crate) fn parse_heads(s: String) -> Vec<String> {
     serde_json::from_str(&s).unwrap_or_default()
 }
 
-async fn load_from(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<Option<AutoCommit>, Error> {
-    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT snapshot FROM documents WHERE id = ?").bind(id).fetch_optional(&mut *conn).await?;
-    let Some((snapshot,)) = row else { return Ok(None) };
-    let corrupt = |e: automerge_err::E| Error::Corrupt { id: id.to_string(), reason: e.to_string() };
-    let mut doc = AutoCommit::load(&snapshot).map_err(corrupt)?;
-    let chunks: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = ? ORDER BY seq")
+async fn load_from(
+    conn: &mut sqlx::SqliteConnection,
+    id: &str,
+) -> Result<Option<AutoCommit>, Error> {
+    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT snapshot FROM documents WHERE id = ?")
         .bind(id)
-        .fetch_all(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
+    let Some((snapshot,)) = row else {
+        return Ok(None);
+    };
+    let corrupt = |e: automerge_err::E| Error::Corrupt {
+        id: id.to_string(),
+        reason: e.to_string(),
+    };
+    let mut doc = AutoCommit::load(&snapshot).map_err(corrupt)?;
+    let chunks: Vec<(Vec<u8>,)> =
+        sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = ? ORDER BY seq")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
     for (chunk,) in chunks {
         doc.load_incremental(&chunk).map_err(corrupt)?;
     }
@@ -339,7 +426,14 @@ impl Writer {
         if let Some((_, d)) = self.cached.iter().rev().find(|(i, _)| i == id) {
             return Ok(Some(d.clone()));
         }
-        if let Some(d) = self.store.inner.cache.lock().map_err(|_| poisoned())?.get(id) {
+        if let Some(d) = self
+            .store
+            .inner
+            .cache
+            .lock()
+            .map_err(|_| poisoned())?
+            .get(id)
+        {
             return Ok(Some(d));
         }
         let tx = self.tx();
@@ -349,12 +443,20 @@ impl Writer {
 
     /// Stores `doc` (whose stored version had `old_heads`, empty if new), its audience and projection,
     /// under a new sequence number. Returns that number.
-    pub async fn put_doc(&mut self, id: &str, doc: &mut AutoCommit, old_heads: &[ChangeHash]) -> Result<i64, Error> {
+    pub async fn put_doc(
+        &mut self,
+        id: &str,
+        doc: &mut AutoCommit,
+        old_heads: &[ChangeHash],
+    ) -> Result<i64, Error> {
         let header = Header::read(doc)?;
         let heads = serde_json::to_string(&heads_to_hex(&doc.get_heads())).unwrap_or_default();
         let seq = self.next_seq();
         let now = now_rfc3339();
-        let exists: Option<(i64,)> = sqlx::query_as("SELECT seq FROM documents WHERE id = ?").bind(id).fetch_optional(&mut **self.tx()).await?;
+        let exists: Option<(i64,)> = sqlx::query_as("SELECT seq FROM documents WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut **self.tx())
+            .await?;
         if exists.is_none() {
             let snapshot = doc.save();
             sqlx::query("INSERT INTO documents (id, kind, owner, heads, snapshot, seq, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -368,10 +470,17 @@ impl Writer {
                 .execute(&mut **self.tx())
                 .await?;
         } else {
-            let (chunks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM doc_changes WHERE doc_id = ?").bind(id).fetch_one(&mut **self.tx()).await?;
+            let (chunks,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM doc_changes WHERE doc_id = ?")
+                    .bind(id)
+                    .fetch_one(&mut **self.tx())
+                    .await?;
             if chunks + 1 >= COMPACT_AFTER_CHUNKS {
                 let snapshot = doc.save();
-                sqlx::query("DELETE FROM doc_changes WHERE doc_id = ?").bind(id).execute(&mut **self.tx()).await?;
+                sqlx::query("DELETE FROM doc_changes WHERE doc_id = ?")
+                    .bind(id)
+                    .execute(&mut **self.tx())
+                    .await?;
                 sqlx::query("UPDATE documents SET heads = ?, snapshot = ?, seq = ?, updated_at = ? WHERE id = ?")
                     .bind(&heads)
                     .bind(snapshot)
@@ -398,22 +507,37 @@ impl Writer {
             }
         }
         let audience = project::write_projection(self.tx(), id, &header, doc, &now).await?;
-        sqlx::query("DELETE FROM doc_audience WHERE doc_id = ?").bind(id).execute(&mut **self.tx()).await?;
+        sqlx::query("DELETE FROM doc_audience WHERE doc_id = ?")
+            .bind(id)
+            .execute(&mut **self.tx())
+            .await?;
         for (code, subtree) in audience.entries {
-            sqlx::query("INSERT OR IGNORE INTO doc_audience (doc_id, code, subtree) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(code.as_str())
-                .bind(subtree as i64)
-                .execute(&mut **self.tx())
-                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO doc_audience (doc_id, code, subtree) VALUES (?, ?, ?)",
+            )
+            .bind(id)
+            .bind(code.as_str())
+            .bind(subtree as i64)
+            .execute(&mut **self.tx())
+            .await?;
         }
         self.cached.push((id.to_string(), doc.clone()));
         Ok(seq)
     }
 
     /// Stores a summary if it is newer than the one held. Returns whether it was stored.
-    pub async fn put_summary(&mut self, owner: &AdminCode, version: i64, period: &str, as_of: &str, body: &str) -> Result<bool, Error> {
-        let cur: Option<(i64,)> = sqlx::query_as("SELECT version FROM summaries WHERE owner = ?").bind(owner.as_str()).fetch_optional(&mut **self.tx()).await?;
+    pub async fn put_summary(
+        &mut self,
+        owner: &AdminCode,
+        version: i64,
+        period: &str,
+        as_of: &str,
+        body: &str,
+    ) -> Result<bool, Error> {
+        let cur: Option<(i64,)> = sqlx::query_as("SELECT version FROM summaries WHERE owner = ?")
+            .bind(owner.as_str())
+            .fetch_optional(&mut **self.tx())
+            .await?;
         if matches!(cur, Some((v,)) if v >= version) {
             return Ok(false);
         }
@@ -448,7 +572,12 @@ impl Writer {
     }
 
     /// Records what this node has durably received from `peer`, and the peer's install id.
-    pub async fn set_recv_cursor(&mut self, peer: &AdminCode, cursor: i64, peer_install: &str) -> Result<(), Error> {
+    pub async fn set_recv_cursor(
+        &mut self,
+        peer: &AdminCode,
+        cursor: i64,
+        peer_install: &str,
+    ) -> Result<(), Error> {
         let now = now_rfc3339();
         sqlx::query(
             "INSERT INTO links (peer, peer_install, recv_cursor, last_sync_at) VALUES (?, ?, ?, ?)
@@ -481,17 +610,32 @@ impl Writer {
 
     /// Forgets what a peer was known to hold (it was restored: a new install id).
     pub async fn reset_peer(&mut self, peer: &AdminCode) -> Result<(), Error> {
-        sqlx::query("DELETE FROM peer_heads WHERE peer = ?").bind(peer.as_str()).execute(&mut **self.tx()).await?;
-        sqlx::query("UPDATE links SET recv_cursor = 0, acked_cursor = 0 WHERE peer = ?").bind(peer.as_str()).execute(&mut **self.tx()).await?;
+        sqlx::query("DELETE FROM peer_heads WHERE peer = ?")
+            .bind(peer.as_str())
+            .execute(&mut **self.tx())
+            .await?;
+        sqlx::query("UPDATE links SET recv_cursor = 0, acked_cursor = 0 WHERE peer = ?")
+            .bind(peer.as_str())
+            .execute(&mut **self.tx())
+            .await?;
         Ok(())
     }
 
     pub async fn forget_peer_heads(&mut self, peer: &AdminCode, doc_id: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM peer_heads WHERE peer = ? AND doc_id = ?").bind(peer.as_str()).bind(doc_id).execute(&mut **self.tx()).await?;
+        sqlx::query("DELETE FROM peer_heads WHERE peer = ? AND doc_id = ?")
+            .bind(peer.as_str())
+            .bind(doc_id)
+            .execute(&mut **self.tx())
+            .await?;
         Ok(())
     }
 
-    pub async fn set_peer_heads(&mut self, peer: &AdminCode, doc_id: &str, heads: &[String]) -> Result<(), Error> {
+    pub async fn set_peer_heads(
+        &mut self,
+        peer: &AdminCode,
+        doc_id: &str,
+        heads: &[String],
+    ) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO peer_heads (peer, doc_id, heads) VALUES (?, ?, ?)
              ON CONFLICT (peer, doc_id) DO UPDATE SET heads = excluded.heads",

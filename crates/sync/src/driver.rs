@@ -32,12 +32,25 @@ pub struct LinkConfig {
 
 impl LinkConfig {
     pub fn new(store: Store, me: AdminCode, registry: Registry) -> LinkConfig {
-        LinkConfig { store, me, registry, max_batch_items: 256, max_batch_bytes: 1 << 20, max_inflight: 4 }
+        LinkConfig {
+            store,
+            me,
+            registry,
+            max_batch_items: 256,
+            max_batch_bytes: 1 << 20,
+            max_inflight: 4,
+        }
     }
 
     /// A fresh state machine for a link to `peer`.
     pub fn new_link(&self, peer: AdminCode, role: Role) -> Link {
-        Link::new(self.me.clone(), self.store.install_id().to_string(), peer, role, self.max_inflight)
+        Link::new(
+            self.me.clone(),
+            self.store.install_id().to_string(),
+            peer,
+            role,
+            self.max_inflight,
+        )
     }
 }
 
@@ -51,7 +64,12 @@ pub struct Transport {
 }
 
 /// Serves one stream of `link` until it closes. Returns the reason it closed.
-pub async fn run_link(cfg: &LinkConfig, link: &mut Link, mut t: Transport, mut shutdown: watch::Receiver<bool>) -> String {
+pub async fn run_link(
+    cfg: &LinkConfig,
+    link: &mut Link,
+    mut t: Transport,
+    mut shutdown: watch::Receiver<bool>,
+) -> String {
     let peer = link.peer.clone();
     let reg = cfg.registry.clone();
     reg.update(peer.as_str(), |s| s.role = link.role.as_str().to_string());
@@ -60,7 +78,13 @@ pub async fn run_link(cfg: &LinkConfig, link: &mut Link, mut t: Transport, mut s
         Err(e) => return format!("store: {e}"),
     };
     let mut seq_rx = cfg.store.subscribe();
-    let mut queue: VecDeque<Effect> = link.on_connected(row.recv_cursor, row.peer_install.clone(), cfg.store.current_seq()).into();
+    let mut queue: VecDeque<Effect> = link
+        .on_connected(
+            row.recv_cursor,
+            row.peer_install.clone(),
+            cfg.store.current_seq(),
+        )
+        .into();
     let mut peer_install = row.peer_install.unwrap_or_default();
     let mut bytes_in = 0u64;
     let out_base = t.bytes_out.load(Ordering::Relaxed);
@@ -87,17 +111,25 @@ pub async fn run_link(cfg: &LinkConfig, link: &mut Link, mut t: Transport, mut s
                         break 'stream format!("store: {e}");
                     }
                 }
-                Effect::Prepare { after, force, exclude } => match prepare(cfg, &peer, link.role, after, &force, &exclude).await {
+                Effect::Prepare {
+                    after,
+                    force,
+                    exclude,
+                } => match prepare(cfg, &peer, link.role, after, &force, &exclude).await {
                     Ok((batch, docs)) => queue.extend(link.on_prepared(batch, docs)),
                     Err(e) => break 'stream format!("prepare: {e}"),
                 },
-                Effect::Apply(batch) => match apply(cfg, &peer, link.role, &peer_install, batch).await {
-                    Ok((acked, caught_up, need)) => queue.extend(link.on_applied(acked, caught_up, need)),
-                    Err(err) => {
-                        warn!(peer = %peer, doc = ?err.doc_id, path = ?err.path, rule = ?err.rule, "batch rejected: {}", err.message);
-                        queue.extend(link.on_apply_rejected(err));
+                Effect::Apply(batch) => {
+                    match apply(cfg, &peer, link.role, &peer_install, batch).await {
+                        Ok((acked, caught_up, need)) => {
+                            queue.extend(link.on_applied(acked, caught_up, need))
+                        }
+                        Err(err) => {
+                            warn!(peer = %peer, doc = ?err.doc_id, path = ?err.path, rule = ?err.rule, "batch rejected: {}", err.message);
+                            queue.extend(link.on_apply_rejected(err));
+                        }
                     }
-                },
+                }
                 Effect::PersistAck { upto, docs } => {
                     if let Err(e) = persist_ack(cfg, &peer, upto, &docs).await {
                         break 'stream format!("store: {e}");
@@ -149,7 +181,11 @@ pub async fn run_link(cfg: &LinkConfig, link: &mut Link, mut t: Transport, mut s
     reason
 }
 
-async fn reset_peer(cfg: &LinkConfig, peer: &AdminCode, install: &str) -> Result<(), safemesh_store::Error> {
+async fn reset_peer(
+    cfg: &LinkConfig,
+    peer: &AdminCode,
+    install: &str,
+) -> Result<(), safemesh_store::Error> {
     let mut w = cfg.store.writer().await?;
     w.reset_peer(peer).await?;
     w.set_recv_cursor(peer, 0, install).await?;
@@ -157,7 +193,11 @@ async fn reset_peer(cfg: &LinkConfig, peer: &AdminCode, install: &str) -> Result
     Ok(())
 }
 
-async fn forget_heads(cfg: &LinkConfig, peer: &AdminCode, ids: &[String]) -> Result<(), safemesh_store::Error> {
+async fn forget_heads(
+    cfg: &LinkConfig,
+    peer: &AdminCode,
+    ids: &[String],
+) -> Result<(), safemesh_store::Error> {
     let mut w = cfg.store.writer().await?;
     for id in ids {
         w.forget_peer_heads(peer, id).await?;
@@ -166,7 +206,12 @@ async fn forget_heads(cfg: &LinkConfig, peer: &AdminCode, ids: &[String]) -> Res
     Ok(())
 }
 
-async fn persist_ack(cfg: &LinkConfig, peer: &AdminCode, upto: i64, docs: &[(String, Vec<String>)]) -> Result<(), safemesh_store::Error> {
+async fn persist_ack(
+    cfg: &LinkConfig,
+    peer: &AdminCode,
+    upto: i64,
+    docs: &[(String, Vec<String>)],
+) -> Result<(), safemesh_store::Error> {
     let mut w = cfg.store.writer().await?;
     w.set_acked(peer, upto).await?;
     for (id, heads) in docs {
@@ -190,7 +235,11 @@ async fn prepare(
     let limit = cfg.max_batch_items as i64;
     let current = cfg.store.current_seq();
     let rows = cfg.store.changed_for(peer, after, limit).await?;
-    let sums = if role == Role::Parent { cfg.store.summaries_after(after, limit).await? } else { Vec::new() };
+    let sums = if role == Role::Parent {
+        cfg.store.summaries_after(after, limit).await?
+    } else {
+        Vec::new()
+    };
     let mut bound = i64::MAX;
     if rows.len() as i64 == limit {
         bound = bound.min(rows.last().map_or(i64::MAX, |r| r.seq));
@@ -203,7 +252,10 @@ async fn prepare(
         Doc(String, i64),
         Sum(safemesh_store::SummaryRow),
     }
-    let mut cands: Vec<(i64, Cand)> = rows.into_iter().map(|r| (r.seq, Cand::Doc(r.id, r.seq))).collect();
+    let mut cands: Vec<(i64, Cand)> = rows
+        .into_iter()
+        .map(|r| (r.seq, Cand::Doc(r.id, r.seq)))
+        .collect();
     cands.extend(sums.into_iter().map(|s| (s.seq, Cand::Sum(s))));
     cands.sort_by_key(|(seq, _)| *seq);
     cands.retain(|(seq, _)| *seq <= bound);
@@ -218,7 +270,13 @@ async fn prepare(
         if let Some(mut doc) = cfg.store.load(id).await? {
             let seq = cfg.store.doc_row(id).await?.map_or(0, |r| r.seq);
             let heads = heads_to_hex(&doc.get_heads());
-            let item = Item::Doc { id: id.clone(), seq, snapshot: Some(doc.save()), changes: Vec::new(), heads: heads.clone() };
+            let item = Item::Doc {
+                id: id.clone(),
+                seq,
+                snapshot: Some(doc.save()),
+                changes: Vec::new(),
+                heads: heads.clone(),
+            };
             bytes += item.payload_len();
             items.push(item);
             docs.push((id.clone(), heads));
@@ -233,7 +291,14 @@ async fn prepare(
         last_seq = seq;
         match cand {
             Cand::Sum(s) => {
-                let item = Item::Summary { owner: s.owner, version: s.version, period: s.period, as_of: s.as_of, body: s.body, seq };
+                let item = Item::Summary {
+                    owner: s.owner,
+                    version: s.version,
+                    period: s.period,
+                    as_of: s.as_of,
+                    body: s.body,
+                    seq,
+                };
                 bytes += item.payload_len();
                 items.push(item);
             }
@@ -241,7 +306,9 @@ async fn prepare(
                 if exclude.contains(&id) || force.contains(&id) {
                     continue;
                 }
-                let Some(mut doc) = cfg.store.load(&id).await? else { continue };
+                let Some(mut doc) = cfg.store.load(&id).await? else {
+                    continue;
+                };
                 let heads = heads_to_hex(&doc.get_heads());
                 let known = cfg.store.peer_heads(peer, &id).await?;
                 if known.as_ref() == Some(&heads) {
@@ -253,13 +320,29 @@ async fn prepare(
                     .filter(|h| doc.get_change_by_hash(h).is_some())
                     .collect();
                 let item = if known.is_empty() {
-                    Item::Doc { id: id.clone(), seq, snapshot: Some(doc.save()), changes: Vec::new(), heads: heads.clone() }
+                    Item::Doc {
+                        id: id.clone(),
+                        seq,
+                        snapshot: Some(doc.save()),
+                        changes: Vec::new(),
+                        heads: heads.clone(),
+                    }
                 } else {
-                    let changes: Vec<Vec<u8>> = doc.get_changes(&known).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
+                    let changes: Vec<Vec<u8>> = doc
+                        .get_changes(&known)
+                        .into_iter()
+                        .map(|c| c.raw_bytes().to_vec())
+                        .collect();
                     if changes.is_empty() {
                         continue;
                     }
-                    Item::Doc { id: id.clone(), seq, snapshot: None, changes, heads: heads.clone() }
+                    Item::Doc {
+                        id: id.clone(),
+                        seq,
+                        snapshot: None,
+                        changes,
+                        heads: heads.clone(),
+                    }
                 };
                 bytes += item.payload_len();
                 items.push(item);
@@ -267,8 +350,19 @@ async fn prepare(
             }
         }
     }
-    let upto = if truncated { last_seq } else { current.max(last_seq) };
-    Ok((Batch { items, upto, caught_up: !truncated }, docs))
+    let upto = if truncated {
+        last_seq
+    } else {
+        current.max(last_seq)
+    };
+    Ok((
+        Batch {
+            items,
+            upto,
+            caught_up: !truncated,
+        },
+        docs,
+    ))
 }
 
 /// Checks and applies a batch in one transaction. Returns (durable cursor, caught up, documents that need
@@ -296,7 +390,13 @@ async fn apply(
     let mut first_needed = i64::MAX;
     for item in batch.items {
         match item {
-            Item::Doc { id, seq, snapshot, changes, heads } => {
+            Item::Doc {
+                id,
+                seq,
+                snapshot,
+                changes,
+                heads,
+            } => {
                 let malformed = |msg: String| ErrorFrame {
                     code: ErrorCode::Malformed,
                     doc_id: Some(id.clone()),
@@ -306,7 +406,8 @@ async fn apply(
                 };
                 let incoming: Vec<Change> = match snapshot {
                     Some(bytes) => {
-                        let mut d = AutoCommit::load(&bytes).map_err(|e| malformed(format!("bad snapshot: {e}")))?;
+                        let mut d = AutoCommit::load(&bytes)
+                            .map_err(|e| malformed(format!("bad snapshot: {e}")))?;
                         d.get_changes(&[])
                     }
                     None => changes
@@ -320,29 +421,48 @@ async fn apply(
                 match check_and_apply(&id, base.as_mut(), incoming, &origin) {
                     Ok(mut checked) => {
                         if checked.applied > 0 {
-                            w.put_doc(&id, &mut checked.doc, &old_heads).await.map_err(internal)?;
+                            w.put_doc(&id, &mut checked.doc, &old_heads)
+                                .await
+                                .map_err(internal)?;
                         }
-                        w.set_peer_heads(peer, &id, &heads).await.map_err(internal)?;
+                        w.set_peer_heads(peer, &id, &heads)
+                            .await
+                            .map_err(internal)?;
                     }
                     Err(safemesh_doc::Error::MissingDeps { .. }) => {
                         first_needed = first_needed.min(seq);
                         need.push(id);
                     }
-                    Err(safemesh_doc::Error::Forbidden { doc, path, actor, rule }) => {
+                    Err(safemesh_doc::Error::Forbidden {
+                        doc,
+                        path,
+                        actor,
+                        rule,
+                    }) => {
                         return Err(ErrorFrame {
                             code: ErrorCode::Forbidden,
                             doc_id: Some(doc.clone()),
                             path: Some(path.clone()),
                             rule: Some(rule.to_string()),
-                            message: format!("document {doc}: actor {actor} may not write {path} (rule {rule})"),
+                            message: format!(
+                                "document {doc}: actor {actor} may not write {path} (rule {rule})"
+                            ),
                         });
                     }
                     Err(e) => return Err(malformed(e.to_string())),
                 }
             }
-            Item::Summary { owner, version, period, as_of, body, .. } => {
+            Item::Summary {
+                owner,
+                version,
+                period,
+                as_of,
+                body,
+                ..
+            } => {
                 let owner_code = AdminCode::parse(&owner).ok();
-                let allowed = role == Role::Child && owner_code.as_ref().is_some_and(|o| o.is_within(peer));
+                let allowed =
+                    role == Role::Child && owner_code.as_ref().is_some_and(|o| o.is_within(peer));
                 let Some(owner_code) = owner_code.filter(|_| allowed) else {
                     return Err(ErrorFrame {
                         code: ErrorCode::Forbidden,
@@ -352,14 +472,22 @@ async fn apply(
                         message: format!("summary of {owner} may not come from {peer}"),
                     });
                 };
-                w.put_summary(&owner_code, version, &period, &as_of, &body).await.map_err(internal)?;
+                w.put_summary(&owner_code, version, &period, &as_of, &body)
+                    .await
+                    .map_err(internal)?;
             }
         }
     }
     let current = cfg.store.link(peer).await.map_err(internal)?.recv_cursor;
-    let acked = if need.is_empty() { batch.upto } else { batch.upto.min(first_needed - 1) };
+    let acked = if need.is_empty() {
+        batch.upto
+    } else {
+        batch.upto.min(first_needed - 1)
+    };
     let acked = acked.max(current);
-    w.set_recv_cursor(peer, acked, peer_install).await.map_err(internal)?;
+    w.set_recv_cursor(peer, acked, peer_install)
+        .await
+        .map_err(internal)?;
     w.commit().await.map_err(internal)?;
     Ok((acked, batch.caught_up, need))
 }

@@ -9,9 +9,13 @@ pub enum Frame {
     Hello(Hello),
     Batch(Batch),
     /// The receiver has durably applied everything up to `upto` of the sender's sequence.
-    Ack { upto: i64 },
+    Ack {
+        upto: i64,
+    },
     /// The receiver could not apply a delta for these documents (missing history): send snapshots.
-    NeedSnapshot { doc_ids: Vec<String> },
+    NeedSnapshot {
+        doc_ids: Vec<String>,
+    },
     Error(ErrorFrame),
 }
 
@@ -42,9 +46,22 @@ pub struct Batch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     /// A document: a full snapshot (`Automerge::save`) or the raw changes the peer lacks.
-    Doc { id: String, seq: i64, snapshot: Option<Vec<u8>>, changes: Vec<Vec<u8>>, heads: Vec<String> },
+    Doc {
+        id: String,
+        seq: i64,
+        snapshot: Option<Vec<u8>>,
+        changes: Vec<Vec<u8>>,
+        heads: Vec<String>,
+    },
     /// A node's roll-up summary (single-writer, versioned).
-    Summary { owner: String, version: i64, period: String, as_of: String, body: String, seq: i64 },
+    Summary {
+        owner: String,
+        version: i64,
+        period: String,
+        as_of: String,
+        body: String,
+        seq: i64,
+    },
 }
 
 impl Item {
@@ -57,10 +74,25 @@ impl Item {
     /// Bytes of payload, for batching bounds.
     pub fn payload_len(&self) -> usize {
         match self {
-            Item::Doc { id, snapshot, changes, heads, .. } => {
-                id.len() + snapshot.as_ref().map_or(0, Vec::len) + changes.iter().map(Vec::len).sum::<usize>() + heads.len() * 64
+            Item::Doc {
+                id,
+                snapshot,
+                changes,
+                heads,
+                ..
+            } => {
+                id.len()
+                    + snapshot.as_ref().map_or(0, Vec::len)
+                    + changes.iter().map(Vec::len).sum::<usize>()
+                    + heads.len() * 64
             }
-            Item::Summary { owner, period, as_of, body, .. } => owner.len() + period.len() + as_of.len() + body.len() + 16,
+            Item::Summary {
+                owner,
+                period,
+                as_of,
+                body,
+                ..
+            } => owner.len() + period.len() + as_of.len() + body.len() + 16,
         }
     }
 }

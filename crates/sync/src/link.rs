@@ -58,19 +58,32 @@ impl State {
 pub enum Effect {
     Send(Frame),
     /// Forget what the peer was known to hold and its cursor: it is a new install.
-    ResetPeer { install_id: String },
+    ResetPeer {
+        install_id: String,
+    },
     /// Forget the peer's heads for these documents (their next send is a snapshot).
-    ForgetPeerHeads { doc_ids: Vec<String> },
+    ForgetPeerHeads {
+        doc_ids: Vec<String>,
+    },
     /// Build the next batch: in-scope items with seq > `after`, plus snapshots of `force`; skip `exclude`.
     /// Answer with [`Link::on_prepared`].
-    Prepare { after: i64, force: Vec<String>, exclude: BTreeSet<String> },
+    Prepare {
+        after: i64,
+        force: Vec<String>,
+        exclude: BTreeSet<String>,
+    },
     /// Check and apply an incoming batch in one transaction. Answer with [`Link::on_applied`] or
     /// [`Link::on_apply_rejected`].
     Apply(Batch),
     /// The peer acknowledged `upto`; it now holds these (document, heads).
-    PersistAck { upto: i64, docs: Vec<(String, Vec<String>)> },
+    PersistAck {
+        upto: i64,
+        docs: Vec<(String, Vec<String>)>,
+    },
     /// Close the stream (the driver reconnects if it is the dialing side).
-    Close { reason: String },
+    Close {
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
@@ -108,7 +121,13 @@ pub struct Link {
 }
 
 impl Link {
-    pub fn new(me: AdminCode, my_install: String, peer: AdminCode, role: Role, max_inflight: usize) -> Link {
+    pub fn new(
+        me: AdminCode,
+        my_install: String,
+        peer: AdminCode,
+        role: Role,
+        max_inflight: usize,
+    ) -> Link {
         Link {
             peer,
             role,
@@ -155,7 +174,12 @@ impl Link {
     }
 
     /// A stream opened. `recv_cursor` and `peer_install` come from the store.
-    pub fn on_connected(&mut self, recv_cursor: i64, peer_install: Option<String>, local_seq: i64) -> Vec<Effect> {
+    pub fn on_connected(
+        &mut self,
+        recv_cursor: i64,
+        peer_install: Option<String>,
+        local_seq: i64,
+    ) -> Vec<Effect> {
         self.state = State::Connecting;
         self.hello_received = false;
         self.preparing = false;
@@ -209,7 +233,9 @@ impl Link {
             }
             Frame::Ack { upto } => self.on_ack(upto),
             Frame::NeedSnapshot { doc_ids } => {
-                let mut fx = vec![Effect::ForgetPeerHeads { doc_ids: doc_ids.clone() }];
+                let mut fx = vec![Effect::ForgetPeerHeads {
+                    doc_ids: doc_ids.clone(),
+                }];
                 self.force.extend(doc_ids);
                 self.out_caught_up = false;
                 fx.extend(self.maybe_prepare());
@@ -218,10 +244,10 @@ impl Link {
             }
             Frame::Error(e) => {
                 self.last_error = Some(format!("{}: {}", e.code.as_str(), e.message));
-                if e.code == ErrorCode::Forbidden {
-                    if let Some(id) = &e.doc_id {
-                        self.quarantine.insert(id.clone());
-                    }
+                if e.code == ErrorCode::Forbidden
+                    && let Some(id) = &e.doc_id
+                {
+                    self.quarantine.insert(id.clone());
                 }
                 if e.code == ErrorCode::BadHello {
                     self.state = State::Rejected;
@@ -241,7 +267,9 @@ impl Link {
                 rule: None,
                 message: msg.to_string(),
             })),
-            Effect::Close { reason: msg.to_string() },
+            Effect::Close {
+                reason: msg.to_string(),
+            },
         ]
     }
 
@@ -254,19 +282,35 @@ impl Link {
             self.state = State::Rejected;
             self.last_error = Some(msg.clone());
             return vec![
-                Effect::Send(Frame::Error(ErrorFrame { code: ErrorCode::BadHello, doc_id: None, path: None, rule: None, message: msg.clone() })),
+                Effect::Send(Frame::Error(ErrorFrame {
+                    code: ErrorCode::BadHello,
+                    doc_id: None,
+                    path: None,
+                    rule: None,
+                    message: msg.clone(),
+                })),
                 Effect::Close { reason: msg },
             ];
         }
         let mut fx = Vec::new();
         // The peer was restored (new install): what we knew it held is void.
-        if self.peer_install.as_deref().is_some_and(|p| p != h.install_id) {
-            fx.push(Effect::ResetPeer { install_id: h.install_id.clone() });
+        if self
+            .peer_install
+            .as_deref()
+            .is_some_and(|p| p != h.install_id)
+        {
+            fx.push(Effect::ResetPeer {
+                install_id: h.install_id.clone(),
+            });
             self.recv_cursor = 0;
         }
         self.peer_install = Some(h.install_id.clone());
         // If the peer's cursor refers to another install of ours, it means nothing: start over.
-        self.send_after = if h.peer_install_seen == self.my_install { h.recv_cursor } else { 0 };
+        self.send_after = if h.peer_install_seen == self.my_install {
+            h.recv_cursor
+        } else {
+            0
+        };
         self.hello_received = true;
         self.in_caught_up = h.seq <= self.recv_cursor;
         self.out_caught_up = false;
@@ -283,7 +327,11 @@ impl Link {
             return Vec::new();
         }
         self.preparing = true;
-        vec![Effect::Prepare { after: self.send_after, force: std::mem::take(&mut self.force), exclude: self.quarantine.clone() }]
+        vec![Effect::Prepare {
+            after: self.send_after,
+            force: std::mem::take(&mut self.force),
+            exclude: self.quarantine.clone(),
+        }]
     }
 
     /// The driver built a batch. `docs` are the (document, heads) it carries.
@@ -297,8 +345,12 @@ impl Link {
             self.out_caught_up = true;
         } else {
             self.send_after = self.send_after.max(batch.upto);
-            self.out_caught_up = batch.caught_up && self.local_seq <= self.send_after && self.force.is_empty();
-            self.inflight.push_back(InFlight { upto: batch.upto, docs });
+            self.out_caught_up =
+                batch.caught_up && self.local_seq <= self.send_after && self.force.is_empty();
+            self.inflight.push_back(InFlight {
+                upto: batch.upto,
+                docs,
+            });
             fx.push(Effect::Send(Frame::Batch(batch)));
             fx.extend(self.maybe_prepare());
         }
@@ -346,7 +398,12 @@ impl Link {
 
     /// A batch was applied and committed; `acked` is the cursor now durable (it stops before the first
     /// document that needs a snapshot, so a lost request cannot skip it).
-    pub fn on_applied(&mut self, acked: i64, caught_up: bool, need_snapshot: Vec<String>) -> Vec<Effect> {
+    pub fn on_applied(
+        &mut self,
+        acked: i64,
+        caught_up: bool,
+        need_snapshot: Vec<String>,
+    ) -> Vec<Effect> {
         self.applying = false;
         self.recv_cursor = self.recv_cursor.max(acked);
         if caught_up && need_snapshot.is_empty() {
@@ -354,7 +411,9 @@ impl Link {
         }
         let mut fx = vec![Effect::Send(Frame::Ack { upto: acked })];
         if !need_snapshot.is_empty() {
-            fx.push(Effect::Send(Frame::NeedSnapshot { doc_ids: need_snapshot }));
+            fx.push(Effect::Send(Frame::NeedSnapshot {
+                doc_ids: need_snapshot,
+            }));
         }
         fx.extend(self.next_apply());
         self.refresh_state();
@@ -374,7 +433,12 @@ impl Link {
         if matches!(self.state, State::Rejected) || !self.hello_received {
             return;
         }
-        self.state = if self.in_caught_up && self.out_caught_up && self.inflight.is_empty() && !self.applying && self.queued.is_empty() {
+        self.state = if self.in_caught_up
+            && self.out_caught_up
+            && self.inflight.is_empty()
+            && !self.applying
+            && self.queued.is_empty()
+        {
             State::InSync
         } else {
             State::CatchingUp

@@ -33,7 +33,9 @@ pub struct Registry {
 
 impl Registry {
     pub fn update(&self, peer: &str, f: impl FnOnce(&mut LinkStatus)) {
-        let Ok(mut map) = self.inner.lock() else { return };
+        let Ok(mut map) = self.inner.lock() else {
+            return;
+        };
         let entry = map.entry(peer.to_string()).or_insert_with(|| LinkStatus {
             peer: peer.to_string(),
             role: String::new(),
@@ -55,6 +57,9 @@ impl Registry {
     }
 
     pub fn all(&self) -> Vec<LinkStatus> {
-        self.inner.lock().map(|m| m.values().cloned().collect()).unwrap_or_default()
+        self.inner
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
     }
 }

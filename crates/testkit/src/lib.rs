@@ -29,8 +29,12 @@ pub fn free_addr() -> SocketAddr {
 
 /// Starts tracing for tests once (`SAFEMESH_LOG` to change the filter).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SAFEMESH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SAFEMESH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }
 
 struct Slot {
@@ -56,7 +60,11 @@ impl Cluster {
         let dir = tempfile::tempdir()?;
         let ca = dir.path().join("ca");
         ca_init(&ca, "testkit")?;
-        let mut c = Cluster { _dir: dir, slots: BTreeMap::new(), http: reqwest::Client::new() };
+        let mut c = Cluster {
+            _dir: dir,
+            slots: BTreeMap::new(),
+            http: reqwest::Client::new(),
+        };
         for code in codes {
             let code = AdminCode::parse(code)?;
             let data_dir = c._dir.path().join(code.as_str());
@@ -79,15 +87,28 @@ impl Cluster {
                 database_url: None,
             })?;
             cfg.reconnect_max_backoff_ms = 500;
-            let handle = start(&data_dir, cfg.clone()).await.with_context(|| format!("start {code}"))?;
-            c.slots.insert(code.to_string(), Slot { data_dir, cfg, handle: Some(handle), uplink });
+            let handle = start(&data_dir, cfg.clone())
+                .await
+                .with_context(|| format!("start {code}"))?;
+            c.slots.insert(
+                code.to_string(),
+                Slot {
+                    data_dir,
+                    cfg,
+                    handle: Some(handle),
+                    uplink,
+                },
+            );
         }
         Ok(c)
     }
 
     /// The running node `code`.
     pub fn node(&self, code: &str) -> &NodeHandle {
-        self.slots[code].handle.as_ref().unwrap_or_else(|| panic!("node {code} is stopped"))
+        self.slots[code]
+            .handle
+            .as_ref()
+            .unwrap_or_else(|| panic!("node {code} is stopped"))
     }
 
     pub fn codes(&self) -> Vec<String> {
@@ -128,7 +149,12 @@ impl Cluster {
     /// GET an API path on `code` as its admin.
     pub async fn get(&self, code: &str, path: &str) -> anyhow::Result<(u16, Value)> {
         let n = self.node(code);
-        let r = self.http.get(format!("{}{path}", n.http_url())).bearer_auth(&n.token).send().await?;
+        let r = self
+            .http
+            .get(format!("{}{path}", n.http_url()))
+            .bearer_auth(&n.token)
+            .send()
+            .await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
@@ -136,7 +162,13 @@ impl Cluster {
     /// POST JSON to an API path on `code` as its admin.
     pub async fn post(&self, code: &str, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
         let n = self.node(code);
-        let r = self.http.post(format!("{}{path}", n.http_url())).bearer_auth(&n.token).json(body).send().await?;
+        let r = self
+            .http
+            .post(format!("{}{path}", n.http_url()))
+            .bearer_auth(&n.token)
+            .json(body)
+            .send()
+            .await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
@@ -148,12 +180,21 @@ impl Cluster {
 
     /// The heads of a document at `code`, if it holds it.
     pub async fn heads(&self, code: &str, doc_id: &str) -> anyhow::Result<Option<Vec<String>>> {
-        Ok(self.node(code).store.doc_row(doc_id).await?.map(|r| r.heads))
+        Ok(self
+            .node(code)
+            .store
+            .doc_row(doc_id)
+            .await?
+            .map(|r| r.heads))
     }
 
     /// Waits until every running node that holds `doc_id` — and at least `holders` of them — has the
     /// same heads.
-    pub async fn wait_converged(&self, doc_id: &str, holders: &[&str]) -> anyhow::Result<Vec<String>> {
+    pub async fn wait_converged(
+        &self,
+        doc_id: &str,
+        holders: &[&str],
+    ) -> anyhow::Result<Vec<String>> {
         let deadline = Instant::now() + CONVERGE;
         loop {
             let mut all = Vec::new();
@@ -171,7 +212,13 @@ impl Cluster {
     }
 
     /// Waits until `check` holds for the JSON at `path` on `code`.
-    pub async fn wait_for(&self, code: &str, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    pub async fn wait_for(
+        &self,
+        code: &str,
+        path: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
         let deadline = Instant::now() + CONVERGE;
         loop {
             let (status, v) = self.get(code, path).await?;

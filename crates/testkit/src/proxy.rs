@@ -21,14 +21,18 @@ impl Proxy {
         let (up, up_rx) = watch::channel(true);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else { continue };
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
                 let mut up_rx = up_rx.clone();
                 if !*up_rx.borrow() {
                     drop(client); // partitioned: refuse by closing at once
                     continue;
                 }
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(upstream).await else { return };
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
                     let (mut c, mut s) = (client, server);
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut c, &mut s) => {}
