@@ -11,6 +11,10 @@ pub enum Error {
     TooNew { found: i64, supported: i64 },
     #[error("存储的文档 {id} 已损坏 / stored document {id} is corrupt: {reason}")]
     Corrupt { id: String, reason: String },
+    #[error("不支持的数据库地址 / unsupported database URL {0:?} (use sqlite:// or postgres://)")]
+    Unsupported(String),
+    #[error("无法连接数据库 / cannot reach the database at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
     #[error(transparent)]
     Doc(#[from] safemesh_doc::Error),
 }

@@ -1,7 +1,9 @@
 //! Query projections: rows derived from documents in the same transaction, and the queries over them.
 
 use safemesh_doc::{Audience, AutoCommit, Header, Kind, directive, hazard};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::{Error, Store};
 
@@ -46,7 +48,7 @@ pub struct SummaryRow {
 }
 
 pub(crate) async fn write_projection(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     id: &str,
     header: &Header,
     doc: &AutoCommit,
@@ -69,7 +71,7 @@ pub(crate) async fn write_projection(
             }
             sqlx::query(
                 "INSERT INTO hazards (id, owner, title, sector, grade, channel, status, deadline, supervising, created, updated_at, body)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, sector = excluded.sector, grade = excluded.grade,
                  channel = excluded.channel, status = excluded.status, deadline = excluded.deadline,
                  supervising = excluded.supervising, updated_at = excluded.updated_at, body = excluded.body",
@@ -97,7 +99,7 @@ pub(crate) async fn write_projection(
                 o.insert("id".into(), id.into());
             }
             sqlx::query(
-                "INSERT INTO directives (id, issuer, title, deadline, created, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO directives (id, issuer, title, deadline, created, updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, deadline = excluded.deadline,
                  updated_at = excluded.updated_at, body = excluded.body",
             )
@@ -110,13 +112,13 @@ pub(crate) async fn write_projection(
             .bind(body.to_string())
             .execute(&mut **tx)
             .await?;
-            sqlx::query("DELETE FROM directive_targets WHERE directive_id = ?")
+            sqlx::query("DELETE FROM directive_targets WHERE directive_id = $1")
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
             for t in &view.core.targets {
                 let r = view.responses.get(t.as_str());
-                sqlx::query("INSERT INTO directive_targets (directive_id, target, received, completed, percent) VALUES (?, ?, ?, ?, ?)")
+                sqlx::query("INSERT INTO directive_targets (directive_id, target, received, completed, percent) VALUES ($1, $2, $3, $4, $5)")
                     .bind(id)
                     .bind(t.as_str())
                     .bind(r.is_some_and(|r| r.received_at.is_some()) as i64)
@@ -131,11 +133,11 @@ pub(crate) async fn write_projection(
 }
 
 pub(crate) async fn summaries_after(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     after: i64,
     limit: i64,
 ) -> Result<Vec<SummaryRow>, Error> {
-    let rows = sqlx::query("SELECT * FROM summaries WHERE seq > ? ORDER BY seq LIMIT ?")
+    let rows = sqlx::query("SELECT * FROM summaries WHERE seq > $1 ORDER BY seq LIMIT $2")
         .bind(after)
         .bind(limit)
         .fetch_all(pool)
@@ -143,7 +145,7 @@ pub(crate) async fn summaries_after(
     Ok(rows.into_iter().map(summary_row).collect())
 }
 
-fn summary_row(r: sqlx::sqlite::SqliteRow) -> SummaryRow {
+fn summary_row(r: AnyRow) -> SummaryRow {
     SummaryRow {
         owner: r.get("owner"),
         version: r.get("version"),
@@ -155,7 +157,7 @@ fn summary_row(r: sqlx::sqlite::SqliteRow) -> SummaryRow {
     }
 }
 
-fn hazard_row(r: sqlx::sqlite::SqliteRow) -> HazardRow {
+fn hazard_row(r: AnyRow) -> HazardRow {
     let body: String = r.get("body");
     HazardRow {
         id: r.get("id"),
@@ -171,8 +173,8 @@ impl Store {
     pub async fn hazards(&self, f: &HazardFilter) -> Result<Vec<HazardRow>, Error> {
         let rows = sqlx::query(
             "SELECT id, owner, status, deadline, body FROM hazards
-             WHERE (?1 IS NULL OR grade = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR owner = ?3)
-             AND (?4 IS NULL OR substr(owner, 1, length(?4)) = ?4)
+             WHERE ($1 IS NULL OR grade = $1) AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR owner = $3)
+             AND ($4 IS NULL OR substr(owner, 1, length($4)) = $4)
              ORDER BY created DESC, id",
         )
         .bind(&f.grade)
@@ -185,7 +187,7 @@ impl Store {
     }
 
     pub async fn hazard(&self, id: &str) -> Result<Option<HazardRow>, Error> {
-        let row = sqlx::query("SELECT id, owner, status, deadline, body FROM hazards WHERE id = ?")
+        let row = sqlx::query("SELECT id, owner, status, deadline, body FROM hazards WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -210,7 +212,7 @@ impl Store {
     }
 
     pub async fn directive(&self, id: &str) -> Result<Option<DirectiveRow>, Error> {
-        let row = sqlx::query("SELECT id, issuer, body FROM directives WHERE id = ?")
+        let row = sqlx::query("SELECT id, issuer, body FROM directives WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -231,8 +233,8 @@ impl Store {
         today: &str,
     ) -> Result<safemesh_model::summary::HazardCounts, Error> {
         let rows = sqlx::query(
-            "SELECT sector, status, grade, deadline < ?2 AND status != 'closed' AS overdue, COUNT(*) AS n
-             FROM hazards WHERE owner = ?1 GROUP BY sector, status, grade, overdue",
+            "SELECT sector, status, grade, CAST(CASE WHEN deadline < $2 AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS overdue, COUNT(*) AS n
+             FROM hazards WHERE owner = $1 GROUP BY sector, status, grade, overdue",
         )
         .bind(owner)
         .bind(today)
@@ -245,7 +247,7 @@ impl Store {
             let sector: String = r.get("sector");
             let status: String = r.get("status");
             let grade: String = r.get("grade");
-            let overdue: bool = r.get("overdue");
+            let overdue = r.get::<i64, _>("overdue") != 0;
             c.total += n;
             if status == "closed" {
                 c.closed += n;
@@ -270,14 +272,14 @@ impl Store {
         issuer: &str,
         today: &str,
     ) -> Result<safemesh_model::summary::DirectiveCounts, Error> {
-        let (issued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directives WHERE issuer = ?")
+        let (issued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directives WHERE issuer = $1")
             .bind(issuer)
             .fetch_one(self.pool())
             .await?;
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(t.received), 0) AS received, COALESCE(SUM(t.completed), 0) AS completed,
-             COALESCE(SUM(CASE WHEN t.completed = 0 AND d.deadline < ?2 THEN 1 ELSE 0 END), 0) AS overdue
-             FROM directive_targets t JOIN directives d ON d.id = t.directive_id WHERE d.issuer = ?1",
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(t.received), 0) AS BIGINT) AS received, CAST(COALESCE(SUM(t.completed), 0) AS BIGINT) AS completed,
+             CAST(COALESCE(SUM(CASE WHEN t.completed = 0 AND d.deadline < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue
+             FROM directive_targets t JOIN directives d ON d.id = t.directive_id WHERE d.issuer = $1",
         )
         .bind(issuer)
         .bind(today)
@@ -302,7 +304,7 @@ impl Store {
     }
 
     pub async fn summary(&self, owner: &str) -> Result<Option<SummaryRow>, Error> {
-        let row = sqlx::query("SELECT * FROM summaries WHERE owner = ?")
+        let row = sqlx::query("SELECT * FROM summaries WHERE owner = $1")
             .bind(owner)
             .fetch_optional(self.pool())
             .await?;
@@ -310,6 +312,6 @@ impl Store {
     }
 }
 
-fn r_i64(row: &sqlx::sqlite::SqliteRow, k: &str) -> i64 {
+fn r_i64(row: &AnyRow, k: &str) -> i64 {
     row.try_get::<i64, _>(k).unwrap_or(0)
 }

@@ -1,16 +1,14 @@
 //! The `Store` handle and its single `Writer`.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use safemesh_doc::{AutoCommit, ChangeHash, Header, heads_to_hex};
 use safemesh_model::AdminCode;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::AnyPool;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::cache::DocCache;
@@ -19,6 +17,29 @@ use crate::{Error, FORMAT_VERSION, project};
 /// Chunks a document may accumulate before it is compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: i64 = 32;
 
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (the default).
+    Sqlite,
+    /// PostgreSQL, for large nodes.
+    Postgres,
+}
+
+/// A URL with its password removed, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let cred = &url[s + 3..at];
+            match cred.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// The node's store: a cheap clonable handle.
 #[derive(Clone)]
 pub struct Store {
@@ -26,7 +47,8 @@ pub struct Store {
 }
 
 struct Inner {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     /// The write lock; holds the last committed sequence number.
     write: Arc<Mutex<i64>>,
     cache: std::sync::Mutex<DocCache>,
@@ -68,40 +90,58 @@ pub struct LinkRow {
 impl Store {
     /// Opens (creating if needed) the SQLite store at `path` and runs migrations.
     pub async fn open_sqlite(path: &Path) -> Result<Store, Error> {
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
-        Self::from_pool(pool).await
+        Self::open_url(&format!("sqlite://{}?mode=rwc", path.display())).await
     }
 
-    /// Opens a store from a `sqlite:` URL.
+    /// Opens a store from a URL: `sqlite://PATH?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
+    /// Creates the schema on first start; refuses a database whose stored format is newer.
     pub async fn open_url(url: &str) -> Result<Store, Error> {
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
-        Self::from_pool(pool).await
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::Unsupported(url.to_string()));
+        };
+        let opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let pool = match backend {
+            Backend::Sqlite => {
+                // WAL, and FULL sync: what is acknowledged survives a power cut.
+                opts.max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+            Backend::Postgres => opts.max_connections(16).connect(url).await.map_err(|e| Error::Unreachable {
+                url: redact(url),
+                reason: e.to_string(),
+            })?,
+        };
+        Self::from_pool(pool, backend).await
     }
 
-    async fn from_pool(pool: SqlitePool) -> Result<Store, Error> {
+    async fn from_pool(pool: AnyPool, backend: Backend) -> Result<Store, Error> {
         // Refuse a database written by a newer build before touching it.
-        let has_meta: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
-                .fetch_optional(&pool)
-                .await?;
+        let has_meta: Option<(String,)> = match backend {
+            Backend::Sqlite => {
+                sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+                    .fetch_optional(&pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::query_as("SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'meta'")
+                    .fetch_optional(&pool)
+                    .await?
+            }
+        };
         if has_meta.is_some() {
             let found: Option<(String,)> =
                 sqlx::query_as("SELECT value FROM meta WHERE key = 'format'")
@@ -117,8 +157,11 @@ impl Store {
                 }
             }
         }
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)")
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('format', $1) ON CONFLICT (key) DO NOTHING")
             .bind(FORMAT_VERSION.to_string())
             .execute(&pool)
             .await?;
@@ -130,7 +173,7 @@ impl Store {
             Some((v,)) => v,
             None => {
                 let v = hex::encode(rand::random::<[u8; 8]>());
-                sqlx::query("INSERT INTO meta (key, value) VALUES ('install_id', ?)")
+                sqlx::query("INSERT INTO meta (key, value) VALUES ('install_id', $1)")
                     .bind(&v)
                     .execute(&pool)
                     .await?;
@@ -145,6 +188,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 pool,
+                backend,
                 write: Arc::new(Mutex::new(seq)),
                 cache: std::sync::Mutex::new(DocCache::new(4096)),
                 install_id,
@@ -159,7 +203,12 @@ impl Store {
         &self.inner.install_id
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
         &self.inner.pool
     }
 
@@ -206,7 +255,7 @@ impl Store {
     }
 
     pub async fn doc_row(&self, id: &str) -> Result<Option<StoredDoc>, Error> {
-        let row = sqlx::query("SELECT id, kind, owner, heads, seq FROM documents WHERE id = ?")
+        let row = sqlx::query("SELECT id, kind, owner, heads, seq FROM documents WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.inner.pool)
             .await?;
@@ -227,10 +276,10 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ChangedDoc>, Error> {
         let rows = sqlx::query(
-            "SELECT d.id, d.seq, d.heads FROM documents d WHERE d.seq > ? AND EXISTS (
+            "SELECT d.id, d.seq, d.heads FROM documents d WHERE d.seq > $1 AND EXISTS (
                  SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
-                 AND (a.code = ? OR (a.subtree = 1 AND substr(?, 1, length(a.code)) = a.code)))
-             ORDER BY d.seq LIMIT ?",
+                 AND (a.code = $2 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code)))
+             ORDER BY d.seq LIMIT $4",
         )
         .bind(after)
         .bind(peer.as_str())
@@ -256,9 +305,9 @@ impl Store {
         peer_is_parent: bool,
     ) -> Result<i64, Error> {
         let (docs,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM documents d WHERE d.seq > ? AND EXISTS (
+            "SELECT COUNT(*) FROM documents d WHERE d.seq > $1 AND EXISTS (
                  SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
-                 AND (a.code = ? OR (a.subtree = 1 AND substr(?, 1, length(a.code)) = a.code)))",
+                 AND (a.code = $2 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code)))",
         )
         .bind(after)
         .bind(peer.as_str())
@@ -266,7 +315,7 @@ impl Store {
         .fetch_one(&self.inner.pool)
         .await?;
         let sums = if peer_is_parent {
-            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM summaries WHERE seq > ?")
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM summaries WHERE seq > $1")
                 .bind(after)
                 .fetch_one(&self.inner.pool)
                 .await?;
@@ -293,7 +342,7 @@ impl Store {
         doc_id: &str,
     ) -> Result<Option<Vec<String>>, Error> {
         let row: Option<(String,)> =
-            sqlx::query_as("SELECT heads FROM peer_heads WHERE peer = ? AND doc_id = ?")
+            sqlx::query_as("SELECT heads FROM peer_heads WHERE peer = $1 AND doc_id = $2")
                 .bind(peer.as_str())
                 .bind(doc_id)
                 .fetch_optional(&self.inner.pool)
@@ -302,7 +351,7 @@ impl Store {
     }
 
     pub async fn link(&self, peer: &AdminCode) -> Result<LinkRow, Error> {
-        let row = sqlx::query("SELECT * FROM links WHERE peer = ?")
+        let row = sqlx::query("SELECT * FROM links WHERE peer = $1")
             .bind(peer.as_str())
             .fetch_optional(&self.inner.pool)
             .await?;
@@ -328,9 +377,9 @@ impl Store {
         error: Option<&str>,
     ) -> Result<(), Error> {
         sqlx::query(
-            "INSERT INTO links (peer, bytes_in, bytes_out, last_error) VALUES (?, ?, ?, ?)
-             ON CONFLICT (peer) DO UPDATE SET bytes_in = bytes_in + excluded.bytes_in,
-             bytes_out = bytes_out + excluded.bytes_out, last_error = COALESCE(excluded.last_error, last_error)",
+            "INSERT INTO links (peer, bytes_in, bytes_out, last_error) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (peer) DO UPDATE SET bytes_in = links.bytes_in + excluded.bytes_in,
+             bytes_out = links.bytes_out + excluded.bytes_out, last_error = COALESCE(excluded.last_error, links.last_error)",
         )
         .bind(peer.as_str())
         .bind(bytes_in)
@@ -353,7 +402,7 @@ fn poisoned() -> Error {
     }
 }
 
-fn link_row(r: sqlx::sqlite::SqliteRow) -> LinkRow {
+fn link_row(r: AnyRow) -> LinkRow {
     LinkRow {
         peer: r.get("peer"),
         peer_install: r.get("peer_install"),
@@ -371,10 +420,10 @@ pub(crate) fn parse_heads(s: String) -> Vec<String> {
 }
 
 async fn load_from(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     id: &str,
 ) -> Result<Option<AutoCommit>, Error> {
-    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT snapshot FROM documents WHERE id = ?")
+    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT snapshot FROM documents WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -387,7 +436,7 @@ async fn load_from(
     };
     let mut doc = AutoCommit::load(&snapshot).map_err(corrupt)?;
     let chunks: Vec<(Vec<u8>,)> =
-        sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = ? ORDER BY seq")
+        sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = $1 ORDER BY seq")
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
@@ -404,7 +453,7 @@ mod automerge_err {
 /// The one write session: a transaction plus the write lock. Dropped without `commit`, nothing is kept.
 pub struct Writer {
     store: Store,
-    tx: Option<Transaction<'static, Sqlite>>,
+    tx: Option<Transaction<'static, Any>>,
     guard: OwnedMutexGuard<i64>,
     seq: i64,
     cached: Vec<(String, AutoCommit)>,
@@ -412,7 +461,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    fn tx(&mut self) -> &mut Transaction<'static, Sqlite> {
+    fn tx(&mut self) -> &mut Transaction<'static, Any> {
         self.tx.as_mut().expect("writer used after commit")
     }
 
@@ -453,13 +502,13 @@ impl Writer {
         let heads = serde_json::to_string(&heads_to_hex(&doc.get_heads())).unwrap_or_default();
         let seq = self.next_seq();
         let now = now_rfc3339();
-        let exists: Option<(i64,)> = sqlx::query_as("SELECT seq FROM documents WHERE id = ?")
+        let exists: Option<(i64,)> = sqlx::query_as("SELECT seq FROM documents WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut **self.tx())
             .await?;
         if exists.is_none() {
             let snapshot = doc.save();
-            sqlx::query("INSERT INTO documents (id, kind, owner, heads, snapshot, seq, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO documents (id, kind, owner, heads, snapshot, seq, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(id)
                 .bind(header.kind.as_str())
                 .bind(header.owner.as_str())
@@ -471,17 +520,17 @@ impl Writer {
                 .await?;
         } else {
             let (chunks,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM doc_changes WHERE doc_id = ?")
+                sqlx::query_as("SELECT COUNT(*) FROM doc_changes WHERE doc_id = $1")
                     .bind(id)
                     .fetch_one(&mut **self.tx())
                     .await?;
             if chunks + 1 >= COMPACT_AFTER_CHUNKS {
                 let snapshot = doc.save();
-                sqlx::query("DELETE FROM doc_changes WHERE doc_id = ?")
+                sqlx::query("DELETE FROM doc_changes WHERE doc_id = $1")
                     .bind(id)
                     .execute(&mut **self.tx())
                     .await?;
-                sqlx::query("UPDATE documents SET heads = ?, snapshot = ?, seq = ?, updated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE documents SET heads = $1, snapshot = $2, seq = $3, updated_at = $4 WHERE id = $5")
                     .bind(&heads)
                     .bind(snapshot)
                     .bind(seq)
@@ -491,13 +540,13 @@ impl Writer {
                     .await?;
             } else {
                 let chunk = doc.save_after(old_heads);
-                sqlx::query("INSERT INTO doc_changes (doc_id, seq, data) VALUES (?, ?, ?)")
+                sqlx::query("INSERT INTO doc_changes (doc_id, seq, data) VALUES ($1, $2, $3)")
                     .bind(id)
                     .bind(seq)
                     .bind(chunk)
                     .execute(&mut **self.tx())
                     .await?;
-                sqlx::query("UPDATE documents SET heads = ?, seq = ?, updated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE documents SET heads = $1, seq = $2, updated_at = $3 WHERE id = $4")
                     .bind(&heads)
                     .bind(seq)
                     .bind(&now)
@@ -507,13 +556,13 @@ impl Writer {
             }
         }
         let audience = project::write_projection(self.tx(), id, &header, doc, &now).await?;
-        sqlx::query("DELETE FROM doc_audience WHERE doc_id = ?")
+        sqlx::query("DELETE FROM doc_audience WHERE doc_id = $1")
             .bind(id)
             .execute(&mut **self.tx())
             .await?;
         for (code, subtree) in audience.entries {
             sqlx::query(
-                "INSERT OR IGNORE INTO doc_audience (doc_id, code, subtree) VALUES (?, ?, ?)",
+                "INSERT INTO doc_audience (doc_id, code, subtree) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
             .bind(id)
             .bind(code.as_str())
@@ -534,7 +583,7 @@ impl Writer {
         as_of: &str,
         body: &str,
     ) -> Result<bool, Error> {
-        let cur: Option<(i64,)> = sqlx::query_as("SELECT version FROM summaries WHERE owner = ?")
+        let cur: Option<(i64,)> = sqlx::query_as("SELECT version FROM summaries WHERE owner = $1")
             .bind(owner.as_str())
             .fetch_optional(&mut **self.tx())
             .await?;
@@ -544,7 +593,7 @@ impl Writer {
         let seq = self.next_seq();
         let now = now_rfc3339();
         sqlx::query(
-            "INSERT INTO summaries (owner, version, period, as_of, body, seq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO summaries (owner, version, period, as_of, body, seq, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (owner) DO UPDATE SET version = excluded.version, period = excluded.period, as_of = excluded.as_of,
              body = excluded.body, seq = excluded.seq, received_at = excluded.received_at",
         )
@@ -558,7 +607,7 @@ impl Writer {
         .execute(&mut **self.tx())
         .await?;
         sqlx::query(
-            "INSERT INTO summary_history (owner, period, version, as_of, body) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO summary_history (owner, period, version, as_of, body) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (owner, period) DO UPDATE SET version = excluded.version, as_of = excluded.as_of, body = excluded.body",
         )
         .bind(owner.as_str())
@@ -580,7 +629,7 @@ impl Writer {
     ) -> Result<(), Error> {
         let now = now_rfc3339();
         sqlx::query(
-            "INSERT INTO links (peer, peer_install, recv_cursor, last_sync_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO links (peer, peer_install, recv_cursor, last_sync_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (peer) DO UPDATE SET peer_install = excluded.peer_install,
              recv_cursor = excluded.recv_cursor, last_sync_at = excluded.last_sync_at",
         )
@@ -597,8 +646,8 @@ impl Writer {
     pub async fn set_acked(&mut self, peer: &AdminCode, cursor: i64) -> Result<(), Error> {
         let now = now_rfc3339();
         sqlx::query(
-            "INSERT INTO links (peer, acked_cursor, last_sync_at) VALUES (?, ?, ?)
-             ON CONFLICT (peer) DO UPDATE SET acked_cursor = MAX(acked_cursor, excluded.acked_cursor), last_sync_at = excluded.last_sync_at",
+            "INSERT INTO links (peer, acked_cursor, last_sync_at) VALUES ($1, $2, $3)
+             ON CONFLICT (peer) DO UPDATE SET acked_cursor = CASE WHEN excluded.acked_cursor > links.acked_cursor THEN excluded.acked_cursor ELSE links.acked_cursor END, last_sync_at = excluded.last_sync_at",
         )
         .bind(peer.as_str())
         .bind(cursor)
@@ -610,11 +659,11 @@ impl Writer {
 
     /// Forgets what a peer was known to hold (it was restored: a new install id).
     pub async fn reset_peer(&mut self, peer: &AdminCode) -> Result<(), Error> {
-        sqlx::query("DELETE FROM peer_heads WHERE peer = ?")
+        sqlx::query("DELETE FROM peer_heads WHERE peer = $1")
             .bind(peer.as_str())
             .execute(&mut **self.tx())
             .await?;
-        sqlx::query("UPDATE links SET recv_cursor = 0, acked_cursor = 0 WHERE peer = ?")
+        sqlx::query("UPDATE links SET recv_cursor = 0, acked_cursor = 0 WHERE peer = $1")
             .bind(peer.as_str())
             .execute(&mut **self.tx())
             .await?;
@@ -622,7 +671,7 @@ impl Writer {
     }
 
     pub async fn forget_peer_heads(&mut self, peer: &AdminCode, doc_id: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM peer_heads WHERE peer = ? AND doc_id = ?")
+        sqlx::query("DELETE FROM peer_heads WHERE peer = $1 AND doc_id = $2")
             .bind(peer.as_str())
             .bind(doc_id)
             .execute(&mut **self.tx())
@@ -637,7 +686,7 @@ impl Writer {
         heads: &[String],
     ) -> Result<(), Error> {
         sqlx::query(
-            "INSERT INTO peer_heads (peer, doc_id, heads) VALUES (?, ?, ?)
+            "INSERT INTO peer_heads (peer, doc_id, heads) VALUES ($1, $2, $3)
              ON CONFLICT (peer, doc_id) DO UPDATE SET heads = excluded.heads",
         )
         .bind(peer.as_str())
@@ -653,7 +702,7 @@ impl Writer {
         let seq = self.seq;
         let moved = seq != *self.guard;
         if moved {
-            sqlx::query("INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            sqlx::query("INSERT INTO meta (key, value) VALUES ('seq', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
                 .bind(seq.to_string())
                 .execute(&mut **self.tx())
                 .await?;
