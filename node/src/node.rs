@@ -67,15 +67,11 @@ impl NodeHandle {
     }
 }
 
-/// Opens the store named by the config (SQLite in the data dir by default).
+/// Opens the store named by the config: `database_url` (SQLite or PostgreSQL), else SQLite
+/// `safemesh.db` in the data dir.
 pub async fn open_store(data_dir: &Path, cfg: &Config) -> Result<Store, Error> {
     Ok(match &cfg.database_url {
-        Some(url) if url.starts_with("sqlite:") => Store::open_url(url).await?,
-        Some(url) => {
-            return Err(Error::Config(format!(
-                "不支持的数据库 / unsupported database_url {url:?} (this build supports sqlite:)"
-            )));
-        }
+        Some(url) => Store::open_url(url).await?,
         None => Store::open_sqlite(&data_dir.join("safemesh.db")).await?,
     })
 }

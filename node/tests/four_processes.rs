@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use safemesh_store::testing::TestDb;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_safemesh");
@@ -81,13 +82,28 @@ async fn wait_json(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_replicate_and_survive_kill_9() {
+    run_chain([None, None, None, None], 2).await;
+}
+
+/// Province and city on PostgreSQL, county and township on SQLite; the PostgreSQL-backed city is
+/// killed with -9 while a burst of changes is on its way up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_province_and_city_survive_kill_9_of_the_city_mid_sync() {
+    let Some(prov_db) = TestDb::postgres().await else { return };
+    let Some(city_db) = TestDb::postgres().await else { return };
+    run_chain([Some(prov_db.url()), Some(city_db.url()), None, None], 1).await;
+    prov_db.cleanup().await;
+    city_db.cleanup().await;
+}
+
+async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca");
     // 1. The operator makes a CA and sets up four nodes with the CLI.
     cli(&["ca", "init", "--dir", ca.to_str().unwrap()]);
     let mut procs: Vec<Proc> = Vec::new();
     let mut parent_link: Option<u16> = None;
-    for code in CHAIN {
+    for (i, code) in CHAIN.into_iter().enumerate() {
         let data_dir = dir.path().join(code);
         let (link, http) = (free_port(), free_port());
         let listen = format!("127.0.0.1:{link}");
@@ -108,6 +124,9 @@ async fn four_processes_replicate_and_survive_kill_9() {
         let parent = parent_link.map(|p| format!("https://127.0.0.1:{p}"));
         if let Some(p) = &parent {
             args.extend(["--parent", p.as_str()]);
+        }
+        if let Some(url) = &databases[i] {
+            args.extend(["--database-url", url.as_str()]);
         }
         cli(&args);
         let token = std::fs::read_to_string(data_dir.join("admin.token"))
@@ -133,7 +152,7 @@ async fn four_processes_replicate_and_survive_kill_9() {
         })
         .await;
     }
-    let (prov, county, town) = (0, 2, 3);
+    let (prov, town) = (0, 3);
     // 3. A major hazard registered at the township reaches the province, record and roll-up.
     let body = json!({
         "title": "磷矿边坡在线监测系统失效", "sector": "非煤矿山", "grade": "major", "channel": "inspection",
@@ -165,29 +184,26 @@ async fn four_processes_replicate_and_survive_kill_9() {
         |v| v["hazards"]["major"] == 1,
     )
     .await;
-    // 4. kill -9 the county mid-life; the township keeps writing.
-    procs[county].child.as_mut().unwrap().kill().unwrap();
-    procs[county].child.take().unwrap().wait().unwrap();
+    // 4. A burst of major hazards leaves the township; kill -9 a middle node while it travels.
+    let mut burst = Vec::new();
+    for i in 0..30 {
+        let mut b = body.clone();
+        b["title"] = json!(format!("批量登记的重大隐患 {i}"));
+        let r = client.post(procs[town].url("/api/v1/hazards")).bearer_auth(&procs[town].token).json(&b).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        burst.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
+    }
+    procs[victim].child.as_mut().unwrap().kill().unwrap();
+    procs[victim].child.take().unwrap().wait().unwrap();
     let ev = json!({"kind": "progress", "note": "已恢复监测", "percent": 50});
-    let r = client
-        .post(procs[town].url(&format!("{path}/events")))
-        .bearer_auth(&procs[town].token)
-        .json(&ev)
-        .send()
-        .await
-        .unwrap();
+    let r = client.post(procs[town].url(&format!("{path}/events"))).bearer_auth(&procs[town].token).json(&ev).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    // 5. The county restarts from its store and the event reaches the province.
-    let log = dir.path().join("530181.log");
-    procs[county].spawn(&log);
-    wait_json(
-        &client,
-        &procs[prov],
-        &path,
-        "event at province after restart",
-        |v| v["events"].as_array().is_some_and(|e| e.len() == 2),
-    )
-    .await;
+    // 5. The victim restarts from its store; everything reaches the province.
+    let log = dir.path().join(format!("{}.log", CHAIN[victim]));
+    procs[victim].spawn(&log);
+    wait_json(&client, &procs[prov], &path, "event at province after restart", |v| v["events"].as_array().is_some_and(|e| e.len() == 2)).await;
+    wait_json(&client, &procs[prov], "/api/v1/hazards?grade=major", "the whole burst at the province", |v| v["items"].as_array().is_some_and(|i| i.len() == 31)).await;
+    wait_json(&client, &procs[prov], "/api/v1/rollup", "province roll-up counts the burst", |v| v["hazards"]["major"] == 31).await;
     // 6. The province supervises; it comes back down to the township.
     let sup = json!({"kind": "supervise", "note": "省级挂牌督办"});
     let r = client
@@ -202,7 +218,11 @@ async fn four_processes_replicate_and_survive_kill_9() {
         v["supervising"] == "53"
     })
     .await;
-    // 7. SIGTERM: every process shuts down cleanly.
+    // 7. Nodes given a database URL kept nothing in a local SQLite file.
+    for (i, p) in procs.iter().enumerate() {
+        assert_eq!(p.data_dir.join("safemesh.db").exists(), databases[i].is_none(), "{}", CHAIN[i]);
+    }
+    // 8. SIGTERM: every process shuts down cleanly.
     for p in procs.iter_mut() {
         let mut child = p.child.take().unwrap();
         let status = Command::new("kill")
@@ -224,4 +244,19 @@ async fn four_processes_replicate_and_survive_kill_9() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+#[test]
+fn run_refuses_an_unreachable_database_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    cli(&["ca", "init", "--dir", ca.to_str().unwrap()]);
+    let data = dir.path().join("n");
+    let (l, h) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    cli(&["init", "--data-dir", data.to_str().unwrap(), "--code", "53", "--listen", &l, "--http", &h, "--ca-dir", ca.to_str().unwrap(),
+        "--database-url", "postgres://postgres@127.0.0.1:1/nowhere"]);
+    let out = Command::new(BIN).args(["run", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("无法连接数据库") && err.contains("cannot reach the database"), "{err}");
 }
