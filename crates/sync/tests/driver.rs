@@ -1,0 +1,340 @@
+//! `run_link` against a real store, with the other side of the stream played by the test frame by
+//! frame (a scripted peer), for the orderings a live mesh cannot be made to produce on demand.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use automerge::transaction::CommitOptions;
+use safemesh_doc::hazard::{self, Enterprise, HazardCore};
+use safemesh_doc::{AutoCommit, actor, heads_to_hex};
+use safemesh_model::AdminCode;
+use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
+use safemesh_store::Store;
+use safemesh_sync::frame::Batch;
+use safemesh_sync::{
+    ErrorCode, Frame, Hello, Item, LinkConfig, PROTOCOL_VERSION, Registry, Role, Transport,
+    run_link,
+};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use common::code;
+
+const COUNTY: &str = "530181";
+const TOWNSHIP: &str = "530181006";
+const TOWNSHIP_INSTALL: &str = "township-install-1";
+const MAX_SPINS: usize = 5_000_000;
+
+/// The county's store and its link driver to the township, with the township played by the test.
+struct Scripted {
+    _dir: tempfile::TempDir,
+    store: Store,
+    registry: Registry,
+    to_county: Option<mpsc::Sender<(Frame, usize)>>,
+    from_county: mpsc::Receiver<Frame>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<String>>,
+}
+
+impl Scripted {
+    async fn open() -> Scripted {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("county.db"))
+            .await
+            .unwrap();
+        let mut s = Scripted::start(dir, store).await;
+        s.expect_hello().await;
+        s
+    }
+
+    async fn start(dir: tempfile::TempDir, store: Store) -> Scripted {
+        let registry = Registry::default();
+        let cfg = LinkConfig::new(store.clone(), code(COUNTY), registry.clone());
+        let mut link = cfg.new_link(code(TOWNSHIP), Role::Child);
+        let (out_tx, from_county) = mpsc::channel(64);
+        let (to_county, in_rx) = mpsc::channel(64);
+        let (stop, stop_rx) = watch::channel(false);
+        let t = Transport {
+            tx: out_tx,
+            rx: in_rx,
+            bytes_out: Arc::new(AtomicU64::new(0)),
+        };
+        let task = tokio::spawn(async move { run_link(&cfg, &mut link, t, stop_rx).await });
+        Scripted {
+            _dir: dir,
+            store,
+            registry,
+            to_county: Some(to_county),
+            from_county,
+            stop,
+            task: Some(task),
+        }
+    }
+
+    async fn send(&self, f: Frame) {
+        self.to_county
+            .as_ref()
+            .expect("stream closed")
+            .send((f, 0))
+            .await
+            .expect("county gone");
+    }
+
+    /// The next frame the county sends (bounded wait).
+    async fn recv(&mut self) -> Frame {
+        for _ in 0..MAX_SPINS {
+            match self.from_county.try_recv() {
+                Ok(f) => return f,
+                Err(mpsc::error::TryRecvError::Empty) => tokio::task::yield_now().await,
+                Err(mpsc::error::TryRecvError::Disconnected) => panic!("county closed the stream"),
+            }
+        }
+        panic!("county sent nothing");
+    }
+
+    async fn expect_hello(&mut self) -> Hello {
+        match self.recv().await {
+            Frame::Hello(h) => h,
+            other => panic!("expected hello, got {other:?}"),
+        }
+    }
+
+    /// The township hangs up; waits for the county's driver to end and returns its reason.
+    async fn hang_up(&mut self) -> String {
+        self.to_county = None;
+        self.wait_end().await
+    }
+
+    async fn wait_end(&mut self) -> String {
+        let task = self.task.take().expect("already ended");
+        for _ in 0..MAX_SPINS {
+            if task.is_finished() {
+                return task.await.unwrap();
+            }
+            tokio::task::yield_now().await;
+        }
+        let _ = self.stop.send(true);
+        panic!("county driver did not end");
+    }
+}
+
+fn township_hello(recv_cursor: i64, seq: i64) -> Hello {
+    Hello {
+        protocol: PROTOCOL_VERSION,
+        code: TOWNSHIP.into(),
+        install_id: TOWNSHIP_INSTALL.into(),
+        recv_cursor,
+        peer_install_seen: String::new(),
+        seq,
+    }
+}
+
+/// A hazard as the township writes it: registration, then a plan event (two changes).
+fn township_hazard(title: &str) -> AutoCommit {
+    let me: AdminCode = code(TOWNSHIP);
+    let mut doc = AutoCommit::new().with_actor(actor::actor_id(&me, b"t1"));
+    let core = HazardCore {
+        title: title.into(),
+        sector: "工贸".into(),
+        grade: Grade::General,
+        channel: Channel::EnterpriseSelfReport,
+        enterprise: Enterprise {
+            name: "某厂".into(),
+            credit_code: String::new(),
+        },
+        deadline: "2030-01-01".into(),
+        description: String::new(),
+    };
+    hazard::create(&mut doc, &me, "t", "2025-06-01T00:00:00Z", &core).unwrap();
+    doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));
+    let ev = HazardEvent {
+        kind: EventKind::Plan,
+        at: "2025-06-02T00:00:00Z".into(),
+        by: me.clone(),
+        user: "t".into(),
+        note: None,
+        method: None,
+        level: None,
+        percent: None,
+    };
+    hazard::append_event(&mut doc, &ev).unwrap();
+    doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));
+    doc
+}
+
+fn snapshot_item(id: &str, seq: i64, doc: &mut AutoCommit) -> Item {
+    Item::Doc {
+        id: id.into(),
+        seq,
+        snapshot: Some(doc.save()),
+        changes: Vec::new(),
+        heads: heads_to_hex(&doc.get_heads()),
+    }
+}
+
+/// Only the last change of `doc`: a delta whose dependency the receiver does not have.
+fn last_change_only(id: &str, seq: i64, doc: &mut AutoCommit) -> Item {
+    let changes = doc.get_changes(&[]);
+    let last = changes.last().unwrap().raw_bytes().to_vec();
+    Item::Doc {
+        id: id.into(),
+        seq,
+        snapshot: None,
+        changes: vec![last],
+        heads: heads_to_hex(&doc.get_heads()),
+    }
+}
+
+#[tokio::test]
+async fn driver_refuses_a_hello_from_the_wrong_peer() {
+    // 1. The county expects 530181006; someone else says hello.
+    let mut s = Scripted::open().await;
+    let mut h = township_hello(0, 0);
+    h.code = "530181007".into();
+    s.send(Frame::Hello(h)).await;
+    // 2. A typed BadHello comes back, the stream ends, and the link shows as rejected.
+    match s.recv().await {
+        Frame::Error(e) => assert_eq!(e.code, ErrorCode::BadHello),
+        other => panic!("{other:?}"),
+    }
+    s.wait_end().await;
+    assert_eq!(s.registry.get(TOWNSHIP).unwrap().state, "rejected");
+}
+
+#[tokio::test]
+async fn driver_applies_a_batch_and_acks_it() {
+    // 1. Hello, then one batch with a hazard snapshot.
+    let mut s = Scripted::open().await;
+    s.send(Frame::Hello(township_hello(0, 2))).await;
+    let mut doc = township_hazard("pumps");
+    s.send(Frame::Batch(Batch {
+        items: vec![snapshot_item("h-1", 2, &mut doc)],
+        upto: 2,
+        caught_up: true,
+    }))
+    .await;
+    // 2. It is acked up to 2, durably, and the store holds the document with the same heads.
+    assert_eq!(s.recv().await, Frame::Ack { upto: 2 });
+    let row = s.store.doc_row("h-1").await.unwrap().unwrap();
+    assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
+    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 2);
+    s.hang_up().await;
+}
+
+#[tokio::test]
+async fn summary_from_outside_the_childs_subtree_is_refused() {
+    // 1. The township sends a summary that claims to be a neighbouring county's.
+    let mut s = Scripted::open().await;
+    s.send(Frame::Hello(township_hello(0, 1))).await;
+    let item = Item::Summary {
+        owner: "530182".into(),
+        version: 1,
+        period: "2025-06".into(),
+        as_of: "x".into(),
+        body: "{}".into(),
+        seq: 1,
+    };
+    s.send(Frame::Batch(Batch {
+        items: vec![item],
+        upto: 1,
+        caught_up: true,
+    }))
+    .await;
+    // 2. Forbidden, nothing stored.
+    match s.recv().await {
+        Frame::Error(e) => assert_eq!(e.code, ErrorCode::Forbidden, "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    s.wait_end().await;
+    assert!(s.store.summary("530182").await.unwrap().is_none());
+    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 0);
+}
+
+/// The driver records the peer's install id only on `ResetPeer`: on a first connection its local
+/// `peer_install` is `row.peer_install.unwrap_or_default()` = "", and `apply` stores that "" with the
+/// cursor. The next hello then carries `peer_install_seen = ""` (so the peer resends everything from 0)
+/// and our link sees `Some("") != install` and resets the peer (so we resend everything as snapshots).
+#[tokio::test]
+async fn first_connection_records_the_peer_install() {
+    // 1. First contact: the township says hello and sends one batch.
+    let mut s = Scripted::open().await;
+    s.send(Frame::Hello(township_hello(0, 2))).await;
+    let mut doc = township_hazard("pumps");
+    s.send(Frame::Batch(Batch {
+        items: vec![snapshot_item("h-1", 2, &mut doc)],
+        upto: 2,
+        caught_up: true,
+    }))
+    .await;
+    assert_eq!(s.recv().await, Frame::Ack { upto: 2 });
+    s.hang_up().await;
+
+    // 2. The county's store now knows which install of the township it has received up to 2.
+    let row = s.store.link(&code(TOWNSHIP)).await.unwrap();
+    assert_eq!(row.recv_cursor, 2);
+    assert_eq!(
+        row.peer_install.as_deref(),
+        Some(TOWNSHIP_INSTALL),
+        "{row:?}"
+    );
+
+    // 3. So its next hello tells the township so (and a noop reconnect stays a noop).
+    let mut s2 = Scripted::start(tempfile::tempdir().unwrap(), s.store.clone()).await;
+    let h = s2.expect_hello().await;
+    assert_eq!(
+        (h.recv_cursor, h.peer_install_seen.as_str()),
+        (2, TOWNSHIP_INSTALL)
+    );
+    s2.hang_up().await;
+}
+
+/// `on_applied` promises the ack "stops before the first document that needs a snapshot, so a lost
+/// request cannot skip it" — but the next batch of the same stream is acked to its own `upto`
+/// (`apply` computes `acked` per batch), so the durable cursor passes the document anyway. If the
+/// stream drops before the snapshot arrives, the next hello's cursor tells the peer we have it.
+#[tokio::test]
+async fn snapshot_request_lost_with_the_stream_is_not_skipped_by_a_later_ack() {
+    // 1. The township sends two batches back to back: h-1 as a delta the county cannot apply (its
+    //    first change is missing), then h-2 whole.
+    let mut s = Scripted::open().await;
+    s.send(Frame::Hello(township_hello(0, 3))).await;
+    let mut h1 = township_hazard("one");
+    let mut h2 = township_hazard("two");
+    s.send(Frame::Batch(Batch {
+        items: vec![last_change_only("h-1", 2, &mut h1)],
+        upto: 2,
+        caught_up: false,
+    }))
+    .await;
+    s.send(Frame::Batch(Batch {
+        items: vec![snapshot_item("h-2", 3, &mut h2)],
+        upto: 3,
+        caught_up: true,
+    }))
+    .await;
+
+    // 2. The county acks short of h-1 and asks for it whole.
+    assert_eq!(s.recv().await, Frame::Ack { upto: 1 });
+    assert_eq!(
+        s.recv().await,
+        Frame::NeedSnapshot {
+            doc_ids: vec!["h-1".into()]
+        }
+    );
+    let _second_ack = s.recv().await;
+    assert!(s.store.doc_row("h-1").await.unwrap().is_none());
+    assert!(s.store.doc_row("h-2").await.unwrap().is_some());
+
+    // 3. The stream drops before the snapshot arrives.
+    s.hang_up().await;
+
+    // 4. The county still lacks h-1, so its durable cursor must not have passed h-1's seq (2).
+    let row = s.store.link(&code(TOWNSHIP)).await.unwrap();
+    assert!(
+        row.recv_cursor < 2,
+        "cursor {} skips h-1, which the county never received",
+        row.recv_cursor
+    );
+}

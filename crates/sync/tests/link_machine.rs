@@ -1,0 +1,698 @@
+//! Pure tests of the sans-IO link state machine: feed events, assert effects. No tokio, no store.
+
+use std::collections::BTreeSet;
+
+use safemesh_model::AdminCode;
+use safemesh_sync::frame::Batch;
+use safemesh_sync::{
+    Effect, ErrorCode, ErrorFrame, Frame, Hello, Item, Link, PROTOCOL_VERSION, Role, State,
+};
+
+const ME: &str = "530181";
+const PARENT: &str = "5301";
+const MY_INSTALL: &str = "install-county";
+const PEER_INSTALL: &str = "install-city";
+
+fn code(s: &str) -> AdminCode {
+    AdminCode::parse(s).unwrap()
+}
+
+/// The county's link to its parent, the city.
+fn link(max_inflight: usize) -> Link {
+    Link::new(
+        code(ME),
+        MY_INSTALL.into(),
+        code(PARENT),
+        Role::Parent,
+        max_inflight,
+    )
+}
+
+/// The peer's hello: `recv_cursor` is how far it has received our sequence, `seq` its own.
+fn hello(recv_cursor: i64, seq: i64) -> Hello {
+    Hello {
+        protocol: PROTOCOL_VERSION,
+        code: PARENT.into(),
+        install_id: PEER_INSTALL.into(),
+        recv_cursor,
+        peer_install_seen: MY_INSTALL.into(),
+        seq,
+    }
+}
+
+fn doc_item(id: &str, seq: i64) -> Item {
+    Item::Doc {
+        id: id.into(),
+        seq,
+        snapshot: Some(vec![1, 2, 3]),
+        changes: Vec::new(),
+        heads: vec![format!("head-{id}-{seq}")],
+    }
+}
+
+fn batch(items: Vec<Item>, upto: i64, caught_up: bool) -> Batch {
+    Batch {
+        items,
+        upto,
+        caught_up,
+    }
+}
+
+fn docs_of(b: &Batch) -> Vec<(String, Vec<String>)> {
+    b.items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Doc { id, heads, .. } => Some((id.clone(), heads.clone())),
+            Item::Summary { .. } => None,
+        })
+        .collect()
+}
+
+fn sends(fx: &[Effect]) -> Vec<&Frame> {
+    fx.iter()
+        .filter_map(|e| {
+            if let Effect::Send(f) = e {
+                Some(f)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn prepares(fx: &[Effect]) -> Vec<(i64, Vec<String>, BTreeSet<String>)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Prepare {
+                after,
+                force,
+                exclude,
+            } => Some((*after, force.clone(), exclude.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn only_prepare(fx: &[Effect]) -> (i64, Vec<String>, BTreeSet<String>) {
+    let p = prepares(fx);
+    assert_eq!(p.len(), 1, "expected exactly one Prepare in {fx:?}");
+    p.into_iter().next().unwrap()
+}
+
+/// Connected (peer known, cursors as given), hello received, and the first (empty) prepare answered:
+/// the link is in sync with our seq `seq`, having received the peer up to `recv`.
+fn in_sync(max_inflight: usize, recv: i64, seq: i64) -> Link {
+    let mut l = link(max_inflight);
+    l.on_connected(recv, Some(PEER_INSTALL.into()), seq);
+    let fx = l.on_frame(Frame::Hello(hello(seq, recv)));
+    assert_eq!(only_prepare(&fx).0, seq);
+    let fx = l.on_prepared(batch(vec![], seq, true), vec![]);
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(l.state(), State::InSync);
+    l
+}
+
+#[test]
+fn connect_sends_hello_with_cursor() {
+    // 1. A link that has durably received the peer up to 7, knows the peer's install, and is at seq 12.
+    let mut l = link(4);
+    let fx = l.on_connected(7, Some(PEER_INSTALL.into()), 12);
+    // 2. The only effect is our hello, carrying exactly those cursors.
+    assert_eq!(
+        fx,
+        vec![Effect::Send(Frame::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            code: ME.into(),
+            install_id: MY_INSTALL.into(),
+            recv_cursor: 7,
+            peer_install_seen: PEER_INSTALL.into(),
+            seq: 12,
+        }))]
+    );
+    assert_eq!(l.state(), State::Connecting);
+    assert_eq!(l.recv_cursor(), 7);
+
+    // 3. A peer never seen: the hello says so with an empty install id and a zero cursor.
+    let mut fresh = link(4);
+    let fx = fresh.on_connected(0, None, 0);
+    let [Effect::Send(Frame::Hello(h))] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        (h.recv_cursor, h.peer_install_seen.as_str(), h.seq),
+        (0, "", 0)
+    );
+}
+
+#[test]
+fn hello_from_wrong_code_is_rejected_with_bad_hello() {
+    // 1. The peer claims to be another city.
+    let mut l = link(4);
+    l.on_connected(0, None, 0);
+    let mut h = hello(0, 0);
+    h.code = "5302".into();
+    let fx = l.on_frame(Frame::Hello(h));
+    // 2. A typed BadHello error goes back, then the stream closes; nothing is prepared.
+    assert_eq!(fx.len(), 2, "{fx:?}");
+    let Effect::Send(Frame::Error(e)) = &fx[0] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(e.code, ErrorCode::BadHello);
+    assert!(matches!(fx[1], Effect::Close { .. }));
+    assert!(prepares(&fx).is_empty());
+    assert_eq!(l.state(), State::Rejected);
+    assert!(l.last_error().is_some());
+
+    // 3. Same for an unknown protocol version.
+    let mut l = link(4);
+    l.on_connected(0, None, 0);
+    let mut h = hello(0, 0);
+    h.protocol = PROTOCOL_VERSION + 1;
+    let fx = l.on_frame(Frame::Hello(h));
+    assert!(
+        matches!(
+            &fx[0],
+            Effect::Send(Frame::Error(ErrorFrame {
+                code: ErrorCode::BadHello,
+                ..
+            }))
+        ),
+        "{fx:?}"
+    );
+    assert_eq!(l.state(), State::Rejected);
+
+    // 4. The 6-digit form of the right code is still the wrong string on the wire: only the canonical
+    //    prefix form names the peer.
+    let mut l = link(4);
+    l.on_connected(0, None, 0);
+    let mut h = hello(0, 0);
+    h.code = "530100".into();
+    let fx = l.on_frame(Frame::Hello(h));
+    assert_eq!(l.state(), State::Rejected, "{fx:?}");
+}
+
+#[test]
+fn noop_reconnect_sends_nothing_after_hello() {
+    // 1. We are at seq 9 and have received the peer up to 5.
+    let mut l = link(4);
+    let fx = l.on_connected(5, Some(PEER_INSTALL.into()), 9);
+    assert_eq!(sends(&fx).len(), 1, "only the hello");
+    // 2. The peer has received us up to 9 and is itself at 5: nothing to do either way.
+    let fx = l.on_frame(Frame::Hello(hello(9, 5)));
+    assert!(sends(&fx).is_empty(), "{fx:?}");
+    let (after, force, exclude) = only_prepare(&fx);
+    assert_eq!((after, force.len(), exclude.len()), (9, 0, 0));
+    // 3. The store finds nothing after 9: no frame at all, and the link is in sync.
+    let fx = l.on_prepared(batch(vec![], 9, true), vec![]);
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(l.state(), State::InSync);
+    assert_eq!(l.inflight(), 0);
+}
+
+#[test]
+fn restored_peer_resets_cursor() {
+    // 1. We had received the peer's old install up to 10.
+    let mut l = link(4);
+    l.on_connected(10, Some("old-install".into()), 3);
+    // 2. The peer comes back as a new install (restored from a backup).
+    let mut h = hello(3, 2);
+    h.install_id = "new-install".into();
+    let fx = l.on_frame(Frame::Hello(h));
+    // 3. What we knew it held is void: ResetPeer first, our receive cursor back to 0.
+    assert_eq!(
+        fx.first(),
+        Some(&Effect::ResetPeer {
+            install_id: "new-install".into()
+        }),
+        "{fx:?}"
+    );
+    assert_eq!(l.recv_cursor(), 0);
+    // 4. Its seq 2 is beyond our (reset) cursor, so we are not caught up on the incoming side.
+    l.on_prepared(batch(vec![], 3, true), vec![]);
+    assert_eq!(l.state(), State::CatchingUp);
+
+    // 5. A peer we never knew (first contact) is not a reset.
+    let mut l = link(4);
+    l.on_connected(0, None, 0);
+    let fx = l.on_frame(Frame::Hello(hello(0, 0)));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::ResetPeer { .. })),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn cursor_from_another_install_of_ours_means_start_over() {
+    // The peer's cursor was about a previous install of ours: send everything again.
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 20);
+    let mut h = hello(15, 0);
+    h.peer_install_seen = "some-older-install-of-ours".into();
+    let fx = l.on_frame(Frame::Hello(h));
+    assert_eq!(only_prepare(&fx).0, 0);
+}
+
+#[test]
+fn acks_persist_heads_of_acked_batches_only() {
+    // 1. Connected; the peer has nothing of ours.
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 6);
+    let fx = l.on_frame(Frame::Hello(hello(0, 0)));
+    assert_eq!(only_prepare(&fx).0, 0);
+    // 2. Two batches go out: doc a (≤ 3), then doc b (≤ 6).
+    let b1 = batch(vec![doc_item("a", 3)], 3, false);
+    let fx = l.on_prepared(b1.clone(), docs_of(&b1));
+    assert_eq!(sends(&fx), vec![&Frame::Batch(b1)]);
+    assert_eq!(only_prepare(&fx).0, 3);
+    let b2 = batch(vec![doc_item("b", 6)], 6, true);
+    let fx = l.on_prepared(b2.clone(), docs_of(&b2));
+    assert_eq!(sends(&fx), vec![&Frame::Batch(b2)]);
+    assert!(prepares(&fx).is_empty(), "caught up: no further prepare");
+    assert_eq!(l.inflight(), 2);
+    // 3. The ack of the first batch persists only doc a's heads.
+    let fx = l.on_frame(Frame::Ack { upto: 3 });
+    assert_eq!(
+        fx,
+        vec![Effect::PersistAck {
+            upto: 3,
+            docs: vec![("a".into(), vec!["head-a-3".into()])]
+        }]
+    );
+    assert_eq!(l.inflight(), 1);
+    // 4. An ack short of the second batch persists the cursor but no heads.
+    let fx = l.on_frame(Frame::Ack { upto: 5 });
+    assert_eq!(
+        fx,
+        vec![Effect::PersistAck {
+            upto: 5,
+            docs: vec![]
+        }]
+    );
+    assert_eq!(l.inflight(), 1);
+    // 5. The ack of the second batch persists doc b; the peer was at 0 and sent nothing → in sync.
+    let fx = l.on_frame(Frame::Ack { upto: 6 });
+    assert_eq!(
+        fx,
+        vec![Effect::PersistAck {
+            upto: 6,
+            docs: vec![("b".into(), vec!["head-b-6".into()])]
+        }]
+    );
+    assert_eq!(l.inflight(), 0);
+    assert_eq!(l.state(), State::InSync);
+}
+
+#[test]
+fn one_ack_can_cover_several_batches() {
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 6);
+    l.on_frame(Frame::Hello(hello(0, 0)));
+    let b1 = batch(vec![doc_item("a", 3)], 3, false);
+    l.on_prepared(b1.clone(), docs_of(&b1));
+    let b2 = batch(vec![doc_item("b", 6)], 6, true);
+    l.on_prepared(b2.clone(), docs_of(&b2));
+    let fx = l.on_frame(Frame::Ack { upto: 6 });
+    assert_eq!(
+        fx,
+        vec![Effect::PersistAck {
+            upto: 6,
+            docs: vec![
+                ("a".into(), vec!["head-a-3".into()]),
+                ("b".into(), vec!["head-b-6".into()])
+            ]
+        }]
+    );
+    assert_eq!(l.inflight(), 0);
+}
+
+#[test]
+fn inflight_window_bounds_prepares() {
+    // 1. A window of 2, a long backlog (seq 100).
+    let mut l = link(2);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 100);
+    let fx = l.on_frame(Frame::Hello(hello(0, 0)));
+    assert_eq!(only_prepare(&fx).0, 0);
+    // 2. Batch 1 goes and the next is prepared; batch 2 goes and fills the window: no third prepare.
+    let fx = l.on_prepared(
+        batch(vec![doc_item("a", 10)], 10, false),
+        vec![("a".into(), vec!["ha".into()])],
+    );
+    assert_eq!(only_prepare(&fx).0, 10);
+    let fx = l.on_prepared(
+        batch(vec![doc_item("b", 20)], 20, false),
+        vec![("b".into(), vec!["hb".into()])],
+    );
+    assert_eq!(sends(&fx).len(), 1);
+    assert!(prepares(&fx).is_empty(), "window full: {fx:?}");
+    assert_eq!(l.inflight(), 2);
+    // 3. A local commit does not overrun the window either.
+    let fx = l.on_local_commit(101);
+    assert!(prepares(&fx).is_empty(), "window full: {fx:?}");
+    // 4. An ack frees one slot: exactly one prepare, after the last batch sent.
+    let fx = l.on_frame(Frame::Ack { upto: 10 });
+    assert_eq!(only_prepare(&fx).0, 20);
+    assert_eq!(l.state(), State::CatchingUp);
+}
+
+#[test]
+fn batch_before_hello_is_a_protocol_error() {
+    let mut l = link(4);
+    l.on_connected(0, None, 0);
+    let fx = l.on_frame(Frame::Batch(batch(vec![doc_item("a", 1)], 1, true)));
+    assert!(
+        matches!(
+            &fx[0],
+            Effect::Send(Frame::Error(ErrorFrame {
+                code: ErrorCode::Malformed,
+                ..
+            }))
+        ),
+        "{fx:?}"
+    );
+    assert!(matches!(fx.last(), Some(Effect::Close { .. })));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Apply(_))));
+}
+
+#[test]
+fn incoming_batches_are_applied_one_at_a_time_and_acked() {
+    // 1. In sync; the peer pushes two batches back to back.
+    let mut l = in_sync(4, 0, 0);
+    let b1 = batch(vec![doc_item("x", 1)], 1, false);
+    let b2 = batch(vec![doc_item("y", 2)], 2, true);
+    let fx = l.on_frame(Frame::Batch(b1.clone()));
+    assert_eq!(fx, vec![Effect::Apply(b1)]);
+    // 2. The second waits for the first to be applied.
+    let fx = l.on_frame(Frame::Batch(b2.clone()));
+    assert!(fx.is_empty(), "{fx:?}");
+    // 3. Applied: ack it, then apply the next.
+    let fx = l.on_applied(1, false, vec![]);
+    assert_eq!(
+        fx,
+        vec![Effect::Send(Frame::Ack { upto: 1 }), Effect::Apply(b2)]
+    );
+    assert_eq!(l.recv_cursor(), 1);
+    // 4. The last one says caught up: in sync again.
+    let fx = l.on_applied(2, true, vec![]);
+    assert_eq!(fx, vec![Effect::Send(Frame::Ack { upto: 2 })]);
+    assert_eq!(l.state(), State::InSync);
+}
+
+/// While an incoming batch is being applied the link is not in sync (operators see `catching_up`).
+/// The `Frame::Batch` arm of `on_frame` does not call `refresh_state`.
+#[test]
+fn state_is_catching_up_while_a_batch_is_applied() {
+    let mut l = in_sync(4, 0, 0);
+    let fx = l.on_frame(Frame::Batch(batch(vec![doc_item("x", 1)], 1, true)));
+    assert!(matches!(fx.as_slice(), [Effect::Apply(_)]));
+    assert_eq!(l.state(), State::CatchingUp, "a batch is being applied");
+}
+
+#[test]
+fn missing_history_acks_short_and_asks_for_snapshots() {
+    let mut l = in_sync(4, 0, 0);
+    l.on_frame(Frame::Batch(batch(
+        vec![doc_item("x", 4), doc_item("y", 7)],
+        7,
+        true,
+    )));
+    let fx = l.on_applied(3, true, vec!["x".into()]);
+    assert_eq!(
+        fx,
+        vec![
+            Effect::Send(Frame::Ack { upto: 3 }),
+            Effect::Send(Frame::NeedSnapshot {
+                doc_ids: vec!["x".into()]
+            })
+        ]
+    );
+    assert_eq!(l.recv_cursor(), 3);
+}
+
+#[test]
+fn rejected_batch_sends_the_error_and_closes() {
+    let mut l = in_sync(4, 0, 0);
+    l.on_frame(Frame::Batch(batch(vec![doc_item("x", 1)], 1, true)));
+    l.on_frame(Frame::Batch(batch(vec![doc_item("y", 2)], 2, true)));
+    let err = ErrorFrame {
+        code: ErrorCode::Forbidden,
+        doc_id: Some("x".into()),
+        path: Some("core.title".into()),
+        rule: Some("owner_only".into()),
+        message: "no".into(),
+    };
+    let fx = l.on_apply_rejected(err.clone());
+    assert_eq!(
+        fx,
+        vec![
+            Effect::Send(Frame::Error(err)),
+            Effect::Close {
+                reason: "no".into()
+            }
+        ]
+    );
+    assert_eq!(l.recv_cursor(), 0, "nothing of it is acknowledged");
+}
+
+#[test]
+fn forbidden_error_quarantines_document() {
+    // 1. In sync, we pushed doc h-1 and the peer refused it.
+    let mut l = in_sync(4, 0, 5);
+    let fx = l.on_frame(Frame::Error(ErrorFrame {
+        code: ErrorCode::Forbidden,
+        doc_id: Some("h-1".into()),
+        path: Some("core.title".into()),
+        rule: Some("owner_only".into()),
+        message: "refused".into(),
+    }));
+    // 2. The stream closes and h-1 is quarantined on this link.
+    assert!(matches!(fx.as_slice(), [Effect::Close { .. }]), "{fx:?}");
+    assert!(l.quarantined().contains("h-1"));
+    assert!(l.last_error().is_some_and(|e| e.contains("forbidden")));
+    l.on_disconnected(Some("refused".into()));
+    assert_eq!(l.state(), State::Disconnected);
+    // 3. On the next stream, every prepare leaves h-1 out.
+    l.on_connected(0, Some(PEER_INSTALL.into()), 6);
+    let fx = l.on_frame(Frame::Hello(hello(5, 0)));
+    let (after, _, exclude) = only_prepare(&fx);
+    assert_eq!(after, 5);
+    assert_eq!(exclude, BTreeSet::from(["h-1".to_string()]));
+}
+
+#[test]
+fn bad_hello_error_from_peer_marks_link_rejected() {
+    let mut l = link(4);
+    l.on_connected(0, None, 0);
+    let fx = l.on_frame(Frame::Error(ErrorFrame {
+        code: ErrorCode::BadHello,
+        doc_id: None,
+        path: None,
+        rule: None,
+        message: "who are you".into(),
+    }));
+    assert!(matches!(fx.as_slice(), [Effect::Close { .. }]));
+    assert_eq!(l.state(), State::Rejected);
+    l.on_disconnected(Some("closed".into()));
+    assert_eq!(
+        l.state(),
+        State::Rejected,
+        "a refusal is not an ordinary disconnect"
+    );
+}
+
+#[test]
+fn need_snapshot_forces_snapshot_prepare() {
+    // 1. In sync at seq 8.
+    let mut l = in_sync(4, 0, 8);
+    // 2. The peer lacks history for h-1 and h-2.
+    let fx = l.on_frame(Frame::NeedSnapshot {
+        doc_ids: vec!["h-1".into(), "h-2".into()],
+    });
+    // 3. Forget what it was known to hold, then prepare with both forced (after our cursor, not from 0).
+    assert_eq!(
+        fx[0],
+        Effect::ForgetPeerHeads {
+            doc_ids: vec!["h-1".into(), "h-2".into()]
+        }
+    );
+    let (after, force, _) = only_prepare(&fx);
+    assert_eq!(after, 8);
+    assert_eq!(force, vec!["h-1".to_string(), "h-2".to_string()]);
+    assert_eq!(l.state(), State::CatchingUp);
+    // 4. The snapshots go out in a batch; the force list is not repeated.
+    let b = batch(vec![doc_item("h-1", 3), doc_item("h-2", 4)], 8, true);
+    let fx = l.on_prepared(b.clone(), docs_of(&b));
+    assert_eq!(sends(&fx), vec![&Frame::Batch(b)]);
+    assert!(prepares(&fx).is_empty(), "{fx:?}");
+}
+
+#[test]
+fn local_commit_after_sync_prepares_a_push() {
+    // 1. In sync at seq 9.
+    let mut l = in_sync(4, 0, 9);
+    // 2. A commit we already covered changes nothing.
+    assert!(l.on_local_commit(9).is_empty());
+    assert_eq!(l.state(), State::InSync);
+    // 3. A new local commit: prepare after 9 at once (push, no polling).
+    let fx = l.on_local_commit(10);
+    assert_eq!(only_prepare(&fx).0, 9);
+    assert_eq!(l.state(), State::CatchingUp);
+    // 4. It goes out, is acked, and the link is in sync again.
+    let b = batch(vec![doc_item("h-9", 10)], 10, true);
+    let fx = l.on_prepared(b.clone(), docs_of(&b));
+    assert_eq!(sends(&fx).len(), 1);
+    let fx = l.on_frame(Frame::Ack { upto: 10 });
+    assert!(
+        matches!(fx.as_slice(), [Effect::PersistAck { upto: 10, .. }]),
+        "{fx:?}"
+    );
+    assert_eq!(l.state(), State::InSync);
+}
+
+#[test]
+fn local_commit_out_of_scope_still_moves_the_cursor() {
+    // A commit whose documents are not in the peer's scope yields an empty batch that still carries
+    // `upto`, so the peer's cursor (and the next hello) move past it.
+    let mut l = in_sync(4, 0, 9);
+    l.on_local_commit(10);
+    let b = batch(vec![], 10, true);
+    let fx = l.on_prepared(b.clone(), vec![]);
+    assert_eq!(sends(&fx), vec![&Frame::Batch(b)]);
+}
+
+#[test]
+fn local_commit_while_not_connected_is_pushed_after_hello() {
+    let mut l = link(4);
+    assert!(l.on_local_commit(3).is_empty(), "no stream: nothing to do");
+    l.on_connected(0, Some(PEER_INSTALL.into()), 3);
+    let fx = l.on_frame(Frame::Hello(hello(0, 0)));
+    assert_eq!(only_prepare(&fx).0, 0);
+}
+
+#[test]
+fn disconnect_drops_inflight_and_reconnect_resends_from_peer_cursor() {
+    // 1. Two batches out, neither acked, then the stream drops.
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 6);
+    l.on_frame(Frame::Hello(hello(0, 0)));
+    l.on_prepared(
+        batch(vec![doc_item("a", 3)], 3, false),
+        vec![("a".into(), vec!["ha".into()])],
+    );
+    l.on_prepared(
+        batch(vec![doc_item("b", 6)], 6, true),
+        vec![("b".into(), vec!["hb".into()])],
+    );
+    l.on_disconnected(Some("cut".into()));
+    assert_eq!(l.inflight(), 0);
+    assert_eq!(l.state(), State::Disconnected);
+    // 2. The next stream starts from what the peer says it holds.
+    l.on_connected(0, Some(PEER_INSTALL.into()), 6);
+    let fx = l.on_frame(Frame::Hello(hello(3, 0)));
+    assert_eq!(only_prepare(&fx).0, 3);
+}
+
+// ---- Behaviours the machine should have but (at the time of writing) does not. ----
+
+/// A local commit that arrives while a prepare is outstanding must not be lost when that prepare
+/// comes back empty. (`on_prepared`'s empty branch sets `out_caught_up = true` without looking at
+/// `local_seq` or `force`, and does not prepare again.)
+#[test]
+fn local_commit_while_preparing_is_not_lost() {
+    // 1. Reconnect at seq 9; the peer holds everything up to 9: the link prepares after 9.
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 9);
+    let fx = l.on_frame(Frame::Hello(hello(9, 0)));
+    assert_eq!(only_prepare(&fx).0, 9);
+    // 2. While that prepare is outstanding, commit 10 lands (one prepare at a time: nothing yet).
+    assert!(prepares(&l.on_local_commit(10)).is_empty());
+    // 3. The prepare (built before 10 was visible) comes back empty.
+    let fx = l.on_prepared(batch(vec![], 9, true), vec![]);
+    // 4. Commit 10 is unsent: the link must prepare again, not claim to be in sync.
+    assert_eq!(prepares(&fx).len(), 1, "commit 10 was lost: {fx:?}");
+    assert_ne!(l.state(), State::InSync);
+}
+
+/// A NeedSnapshot that arrives while a prepare is outstanding must still be served.
+#[test]
+fn need_snapshot_while_preparing_is_not_lost() {
+    // 1. Reconnect at seq 9; the peer holds everything up to 9: the link prepares after 9.
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 9);
+    let fx = l.on_frame(Frame::Hello(hello(9, 0)));
+    assert_eq!(only_prepare(&fx).0, 9);
+    // 2. While it is outstanding the peer asks for h-1 whole.
+    let fx = l.on_frame(Frame::NeedSnapshot {
+        doc_ids: vec!["h-1".into()],
+    });
+    assert!(prepares(&fx).is_empty(), "one prepare at a time");
+    // 3. The outstanding prepare comes back empty.
+    let fx = l.on_prepared(batch(vec![], 9, true), vec![]);
+    // 4. The snapshot must still be prepared.
+    let p = prepares(&fx);
+    assert_eq!(p.len(), 1, "the snapshot request was dropped: {fx:?}");
+    assert_eq!(p[0].1, vec!["h-1".to_string()]);
+}
+
+/// With the window full, a batch the peer could only partly apply (it acks short and asks for a
+/// snapshot) stays in flight; the snapshot must still be sent or the link stalls until reconnect.
+#[test]
+fn need_snapshot_is_served_when_the_window_is_full() {
+    // 1. Window of 1; one batch (x at 4, y at 7) goes out.
+    let mut l = link(1);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 7);
+    l.on_frame(Frame::Hello(hello(0, 0)));
+    let b = batch(vec![doc_item("x", 4), doc_item("y", 7)], 7, true);
+    l.on_prepared(b.clone(), docs_of(&b));
+    assert_eq!(l.inflight(), 1);
+    // 2. The peer lacks history for x: it acks up to 3 and asks for x whole.
+    l.on_frame(Frame::Ack { upto: 3 });
+    let fx = l.on_frame(Frame::NeedSnapshot {
+        doc_ids: vec!["x".into()],
+    });
+    // 3. The snapshot of x must be prepared.
+    let p = prepares(&fx);
+    assert_eq!(
+        p.len(),
+        1,
+        "link stalls: the batch stays in flight forever and fills the window ({fx:?})"
+    );
+    assert_eq!(p[0].1, vec!["x".to_string()]);
+}
+
+/// Heads of a document the peer asked a snapshot for must not be persisted as held when a later ack
+/// retires the batch that carried its (unapplied) delta.
+#[test]
+fn need_snapshot_docs_are_not_recorded_as_held_by_a_later_ack() {
+    // 1. Two batches out: x (delta the peer cannot apply) in the first, y in the second.
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 7);
+    l.on_frame(Frame::Hello(hello(0, 0)));
+    let b1 = batch(vec![doc_item("x", 4)], 4, false);
+    l.on_prepared(b1.clone(), docs_of(&b1));
+    let b2 = batch(vec![doc_item("y", 7)], 7, true);
+    l.on_prepared(b2.clone(), docs_of(&b2));
+    // 2. The peer acks short of x, asks for it whole, then applies the second batch and acks it.
+    l.on_frame(Frame::Ack { upto: 3 });
+    l.on_frame(Frame::NeedSnapshot {
+        doc_ids: vec!["x".into()],
+    });
+    let fx = l.on_frame(Frame::Ack { upto: 7 });
+    // 3. The peer does not hold x's heads: persisting them would make the next send of x a delta
+    //    again (and, if the snapshot is lost with the stream, leave x missing at the peer).
+    let persisted: Vec<&(String, Vec<String>)> = fx
+        .iter()
+        .filter_map(|e| {
+            if let Effect::PersistAck { docs, .. } = e {
+                Some(docs)
+            } else {
+                None
+            }
+        })
+        .flatten()
+        .collect();
+    assert!(persisted.iter().any(|(id, _)| id == "y"), "{fx:?}");
+    assert!(
+        !persisted.iter().any(|(id, _)| id == "x"),
+        "x recorded as held by the peer: {fx:?}"
+    );
+}

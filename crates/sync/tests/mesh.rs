@@ -1,0 +1,509 @@
+//! The replication engine in a deterministic in-memory mesh (DESIGN §9): real stores and drivers,
+//! links over channels, cut / restart / reconnect, run until quiet, identical heads everywhere.
+
+mod common;
+
+use common::Mesh;
+use safemesh_model::directive::ResponseAction;
+use safemesh_model::hazard::{EventKind, Grade, Status};
+
+const PROVINCE: &str = "53";
+const CITY: &str = "5301";
+const COUNTY: &str = "530181";
+const TOWNSHIP: &str = "530181006";
+const TOWNSHIP_B: &str = "530181007";
+
+#[tokio::test]
+async fn township_hazard_reaches_county_and_county_event_comes_back() {
+    // 1. A three-level chain, city – county – township, all connected.
+    let mut m = Mesh::new(&[CITY, COUNTY, TOWNSHIP]).await;
+    m.connect_chain(&[CITY, COUNTY, TOWNSHIP]);
+    m.run_until_quiet().await;
+
+    // 2. The township registers a general hazard.
+    let id = m
+        .register_hazard(TOWNSHIP, Grade::General, "储罐区未设置可燃气体报警")
+        .await;
+    m.run_until_quiet().await;
+
+    // 3. The county (its parent) holds it with identical heads; the city does not (owner + parent only).
+    m.assert_same_heads(&[TOWNSHIP, COUNTY], &id).await;
+    assert!(
+        m.store(COUNTY).hazard(&id).await.unwrap().is_some(),
+        "county projection"
+    );
+    assert!(
+        !m.holds(CITY, &id).await,
+        "a general hazard must not reach the city"
+    );
+
+    // 4. The county lists it for supervision.
+    m.add_event(COUNTY, &id, EventKind::Supervise, "县级挂牌督办")
+        .await;
+    m.run_until_quiet().await;
+
+    // 5. The event comes back to the township: same heads, and the township's fold sees the county.
+    m.assert_same_heads(&[TOWNSHIP, COUNTY], &id).await;
+    let h = m.hazard(TOWNSHIP, &id).await.unwrap();
+    assert_eq!(h.events.len(), 2);
+    assert_eq!(
+        h.derived().supervising.map(|c| c.to_string()).as_deref(),
+        Some(COUNTY)
+    );
+    let row = m.store(TOWNSHIP).hazard(&id).await.unwrap().unwrap();
+    assert_eq!(
+        row.body["supervising"], COUNTY,
+        "township projection updated"
+    );
+
+    // 6. Still nothing at the city.
+    assert!(!m.holds(CITY, &id).await);
+}
+
+#[tokio::test]
+async fn major_hazard_reaches_every_ancestor_and_province_supervise_reaches_township() {
+    let all = [PROVINCE, CITY, COUNTY, TOWNSHIP];
+    // 1. Four levels, connected.
+    let mut m = Mesh::new(&all).await;
+    m.connect_chain(&all);
+
+    // 2. The township registers a major hazard.
+    let id = m
+        .register_hazard(TOWNSHIP, Grade::Major, "粉尘涉爆企业除尘系统失效")
+        .await;
+    m.run_until_quiet().await;
+
+    // 3. Every ancestor holds it, with the same heads (全量汇总 at the province).
+    m.assert_same_heads(&all, &id).await;
+    assert!(m.store(PROVINCE).hazard(&id).await.unwrap().is_some());
+
+    // 4. The province lists it for supervision (省级挂牌督办).
+    m.add_event(PROVINCE, &id, EventKind::Supervise, "省级挂牌督办")
+        .await;
+    m.run_until_quiet().await;
+
+    // 5. Three hops down, the township sees the province supervising.
+    m.assert_same_heads(&all, &id).await;
+    let h = m.hazard(TOWNSHIP, &id).await.unwrap();
+    assert_eq!(
+        h.derived().supervising.map(|c| c.to_string()).as_deref(),
+        Some(PROVINCE)
+    );
+
+    // 6. The township reports rectification; it climbs back to the province.
+    m.add_event(TOWNSHIP, &id, EventKind::Plan, "五落实").await;
+    m.add_event(TOWNSHIP, &id, EventKind::Rectified, "").await;
+    m.run_until_quiet().await;
+    m.assert_same_heads(&all, &id).await;
+    assert_eq!(
+        m.hazard(PROVINCE, &id).await.unwrap().derived().status,
+        Status::PendingAcceptance
+    );
+}
+
+#[tokio::test]
+async fn directive_reaches_target_and_response_returns() {
+    // 1. A county with two townships and its city, all connected.
+    let mut m = Mesh::new(&[CITY, COUNTY, TOWNSHIP, TOWNSHIP_B]).await;
+    m.connect(CITY, COUNTY);
+    m.connect(COUNTY, TOWNSHIP);
+    m.connect(COUNTY, TOWNSHIP_B);
+
+    // 2. The county issues a directive to one township.
+    let id = m
+        .issue_directive(COUNTY, &[TOWNSHIP], "开展危化品专项整治")
+        .await;
+    m.run_until_quiet().await;
+
+    // 3. The target holds it; the other township and the city do not.
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &id).await;
+    assert!(!m.holds(TOWNSHIP_B, &id).await, "not a target");
+    assert!(!m.holds(CITY, &id).await, "not in the audience");
+
+    // 4. The township signs for it (签收) and later completes it.
+    m.respond(TOWNSHIP, &id, ResponseAction::Receive).await;
+    m.run_until_quiet().await;
+    let d = m.directive(COUNTY, &id).await.unwrap();
+    assert!(
+        d.responses[TOWNSHIP].received_at.is_some(),
+        "签收 reached the county"
+    );
+    m.respond(TOWNSHIP, &id, ResponseAction::Complete).await;
+    m.run_until_quiet().await;
+
+    // 5. The issuer sees the response; heads agree; the county's projection counts it.
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &id).await;
+    let d = m.directive(COUNTY, &id).await.unwrap();
+    let r = &d.responses[TOWNSHIP];
+    assert!(r.completed_at.is_some());
+    assert_eq!(r.percent, Some(100));
+    assert_eq!(r.updates.len(), 2);
+    let counts = m
+        .store(COUNTY)
+        .own_directive_counts(COUNTY, "2025-01-01")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            counts.issued,
+            counts.assignments,
+            counts.received,
+            counts.completed
+        ),
+        (1, 1, 1, 1)
+    );
+    assert!(!m.holds(TOWNSHIP_B, &id).await);
+}
+
+#[tokio::test]
+async fn cut_link_both_sides_write_then_reconnect_converges_with_identical_heads() {
+    // 1. County and township in sync on one hazard.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.connect(COUNTY, TOWNSHIP);
+    let h = m
+        .register_hazard(TOWNSHIP, Grade::General, "配电室无防鼠板")
+        .await;
+    m.run_until_quiet().await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &h).await;
+
+    // 2. The link goes down.
+    m.cut(COUNTY, TOWNSHIP).await;
+
+    // 3. Both sides keep working: concurrent events on the same hazard, and new records on each side.
+    m.add_event(TOWNSHIP, &h, EventKind::Plan, "制定整改方案")
+        .await;
+    m.add_event(TOWNSHIP, &h, EventKind::Progress, "更换防鼠板")
+        .await;
+    m.add_event(COUNTY, &h, EventKind::Comment, "请加快整改")
+        .await;
+    m.add_event(COUNTY, &h, EventKind::Supervise, "").await;
+    let h2 = m
+        .register_hazard(TOWNSHIP, Grade::Major, "断网期间登记")
+        .await;
+    let d = m.issue_directive(COUNTY, &[TOWNSHIP], "断网期间下发").await;
+    assert_ne!(
+        m.heads(COUNTY, &h).await,
+        m.heads(TOWNSHIP, &h).await,
+        "diverged while cut"
+    );
+
+    // 4. Reconnect and run until quiet.
+    m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+
+    // 5. Identical heads for every document on both sides; one merged history.
+    for id in [&h, &h2, &d] {
+        m.assert_same_heads(&[COUNTY, TOWNSHIP], id).await;
+    }
+    let a = m.hazard(COUNTY, &h).await.unwrap();
+    let b = m.hazard(TOWNSHIP, &h).await.unwrap();
+    assert_eq!(a.events, b.events);
+    assert_eq!(a.events.len(), 5);
+    assert_eq!(a.derived(), b.derived());
+    assert_eq!(a.derived().status, Status::Rectifying);
+    assert_eq!(
+        a.derived().supervising.map(|c| c.to_string()).as_deref(),
+        Some(COUNTY)
+    );
+    // Projections agree too.
+    let pa = m.store(COUNTY).hazard(&h).await.unwrap().unwrap();
+    let pb = m.store(TOWNSHIP).hazard(&h).await.unwrap().unwrap();
+    assert_eq!(pa.body, pb.body);
+}
+
+#[tokio::test]
+async fn restart_from_store_keeps_everything_and_catches_up() {
+    // 1. County and township in sync on a hazard.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.connect(COUNTY, TOWNSHIP);
+    let h = m
+        .register_hazard(TOWNSHIP, Grade::General, "液氨储罐压力表失效")
+        .await;
+    m.run_until_quiet().await;
+    let heads = m.assert_same_heads(&[COUNTY, TOWNSHIP], &h).await;
+    let install = m.store(TOWNSHIP).install_id().to_string();
+    let seq = m.store(TOWNSHIP).current_seq();
+
+    // 2. The township goes down.
+    m.cut(COUNTY, TOWNSHIP).await;
+    m.stop(TOWNSHIP).await;
+
+    // 3. Meanwhile the county writes: an event on the township's hazard and a directive to it.
+    m.add_event(COUNTY, &h, EventKind::Escalate, "逾期未整改")
+        .await;
+    let d = m.issue_directive(COUNTY, &[TOWNSHIP], "停机期间下发").await;
+
+    // 4. The township starts again from its database: same install, same seq, same documents.
+    m.start(TOWNSHIP).await;
+    assert_eq!(m.store(TOWNSHIP).install_id(), install);
+    assert_eq!(m.store(TOWNSHIP).current_seq(), seq);
+    assert_eq!(m.heads(TOWNSHIP, &h).await, Some(heads));
+    assert!(!m.holds(TOWNSHIP, &d).await);
+
+    // 5. It reconnects (with fresh link state machines) and catches up.
+    m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &h).await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &d).await;
+    assert_eq!(
+        m.hazard(TOWNSHIP, &h).await.unwrap().derived().escalations,
+        vec!["函告".to_string()]
+    );
+
+    // 6. And it pushes what it writes after the restart.
+    m.respond(TOWNSHIP, &d, ResponseAction::Receive).await;
+    m.run_until_quiet().await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &d).await;
+}
+
+#[tokio::test]
+async fn restart_the_parent_side_too() {
+    // The county (the accepting side) restarts while the township writes.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.connect(COUNTY, TOWNSHIP);
+    let h = m
+        .register_hazard(TOWNSHIP, Grade::General, "有限空间作业无监护")
+        .await;
+    m.run_until_quiet().await;
+    m.cut(COUNTY, TOWNSHIP).await;
+    m.stop(COUNTY).await;
+    m.add_event(TOWNSHIP, &h, EventKind::Plan, "").await;
+    let h2 = m
+        .register_hazard(TOWNSHIP, Grade::General, "县停机期间登记")
+        .await;
+    m.start(COUNTY).await;
+    m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &h).await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &h2).await;
+}
+
+#[tokio::test]
+async fn noop_reconnect_exchanges_only_hellos() {
+    // 1. County and township, records on both sides, fully synced.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    let first = m.connect(COUNTY, TOWNSHIP);
+    let h = m
+        .register_hazard(TOWNSHIP, Grade::General, "消防通道堵塞")
+        .await;
+    m.add_event(TOWNSHIP, &h, EventKind::Plan, "").await;
+    m.issue_directive(COUNTY, &[TOWNSHIP], "汛期安全检查").await;
+    m.run_until_quiet().await;
+    m.add_event(COUNTY, &h, EventKind::Comment, "已阅").await;
+    m.run_until_quiet().await;
+    assert!(first.len() > 2);
+
+    // 2. Cut, nothing written anywhere, reconnect.
+    m.cut(COUNTY, TOWNSHIP).await;
+    let seqs = (
+        m.store(COUNTY).current_seq(),
+        m.store(TOWNSHIP).current_seq(),
+    );
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+
+    // 3. Exactly one hello each way and nothing else; nobody wrote anything.
+    assert_eq!(
+        t.kinds_from(TOWNSHIP),
+        vec!["hello"],
+        "township → county: {:?}",
+        t.all()
+    );
+    assert_eq!(
+        t.kinds_from(COUNTY),
+        vec!["hello"],
+        "county → township: {:?}",
+        t.all()
+    );
+    assert_eq!(
+        t.bytes_from(TOWNSHIP) + t.bytes_from(COUNTY),
+        t.all().iter().map(|s| s.bytes).sum::<usize>()
+    );
+    assert_eq!(
+        (
+            m.store(COUNTY).current_seq(),
+            m.store(TOWNSHIP).current_seq()
+        ),
+        seqs
+    );
+}
+
+#[tokio::test]
+async fn summary_goes_to_every_ancestor() {
+    let all = [PROVINCE, CITY, COUNTY, TOWNSHIP];
+    // 1. Four levels, connected.
+    let mut m = Mesh::new(&all).await;
+    m.connect_chain(&all);
+
+    // 2. The township publishes its summary.
+    m.put_summary(TOWNSHIP, 1, r#"{"hazards":{"total":3}}"#)
+        .await;
+    m.run_until_quiet().await;
+
+    // 3. Every ancestor holds it, the province included.
+    for c in [COUNTY, CITY, PROVINCE] {
+        let s = m
+            .summary(c, TOWNSHIP)
+            .await
+            .unwrap_or_else(|| panic!("{c} lacks the township's summary"));
+        assert_eq!(
+            (s.version, s.body.as_str()),
+            (1, r#"{"hazards":{"total":3}}"#)
+        );
+    }
+
+    // 4. A newer version replaces it everywhere; the county's own summary goes up too, not down.
+    m.put_summary(TOWNSHIP, 2, r#"{"hazards":{"total":4}}"#)
+        .await;
+    m.put_summary(COUNTY, 1, r#"{"hazards":{"total":9}}"#).await;
+    m.run_until_quiet().await;
+    assert_eq!(m.summary(PROVINCE, TOWNSHIP).await.unwrap().version, 2);
+    assert_eq!(m.summary(PROVINCE, COUNTY).await.unwrap().version, 1);
+    assert!(
+        m.summary(TOWNSHIP, COUNTY).await.is_none(),
+        "summaries only go up"
+    );
+}
+
+#[tokio::test]
+async fn many_documents_flow_in_bounded_batches() {
+    // 1. Small batches and a small window.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.max_batch_items = 2;
+    m.max_inflight = 2;
+    // 2. Nine hazards written before the first connection.
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        ids.push(
+            m.register_hazard(TOWNSHIP, Grade::General, &format!("隐患 {i}"))
+                .await,
+        );
+    }
+    // 3. Connect: all arrive, in several batches.
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    for id in &ids {
+        m.assert_same_heads(&[COUNTY, TOWNSHIP], id).await;
+    }
+    let batches = t
+        .kinds_from(TOWNSHIP)
+        .iter()
+        .filter(|k| **k == "batch")
+        .count();
+    assert!(
+        batches >= 5,
+        "9 documents at 2 per batch: {:?}",
+        t.kinds_from(TOWNSHIP)
+    );
+}
+
+#[tokio::test]
+async fn missing_history_falls_back_to_snapshot() {
+    // 1. The township registers a hazard and adds an event (two changes).
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    let id = m
+        .register_hazard(TOWNSHIP, Grade::General, "叉车无证驾驶")
+        .await;
+    let first_heads = m.heads(TOWNSHIP, &id).await.unwrap();
+    m.add_event(TOWNSHIP, &id, EventKind::Plan, "").await;
+
+    // 2. The township wrongly believes the county already holds the first change.
+    {
+        let mut w = m.store(TOWNSHIP).writer().await.unwrap();
+        w.set_peer_heads(&common::code(COUNTY), &id, &first_heads)
+            .await
+            .unwrap();
+        w.commit().await.unwrap();
+    }
+
+    // 3. Connect: the delta cannot apply at the county, which asks for a snapshot and gets it.
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    assert!(
+        t.kinds_from(COUNTY).contains(&"need_snapshot"),
+        "{:?}",
+        t.all()
+    );
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &id).await;
+    assert_eq!(m.hazard(COUNTY, &id).await.unwrap().events.len(), 2);
+}
+
+#[tokio::test]
+async fn forbidden_change_is_refused_and_the_document_quarantined() {
+    // 1. The county issues a directive to the township; both hold it.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.connect(COUNTY, TOWNSHIP);
+    let d = m.issue_directive(COUNTY, &[TOWNSHIP], "原标题").await;
+    m.run_until_quiet().await;
+    let county_heads = m.assert_same_heads(&[COUNTY, TOWNSHIP], &d).await;
+
+    // 2. The township rewrites the issuer's title (not its to write) and pushes it.
+    m.forge_title(TOWNSHIP, &d, "篡改后的标题").await;
+
+    // 3. The county refuses the batch and both ends close the stream.
+    let closed = m.wait_closed(COUNTY, TOWNSHIP).await;
+    assert!(
+        closed.child_reason.contains("issuer_only") || closed.parent_reason.contains("issuer_only"),
+        "{closed:?}"
+    );
+
+    // 4. Nothing of it was stored at the county; the township quarantined the document on this link.
+    assert_eq!(m.heads(COUNTY, &d).await, Some(county_heads));
+    assert_eq!(m.directive(COUNTY, &d).await.unwrap().core.title, "原标题");
+    let link = m.parked_link(TOWNSHIP, COUNTY).unwrap();
+    assert!(link.quarantined().contains(&d), "{:?}", link.quarantined());
+    let county_err = m
+        .node(COUNTY)
+        .registry
+        .get(TOWNSHIP)
+        .unwrap()
+        .last_error
+        .unwrap_or_default();
+    assert!(
+        county_err.contains("issuer_only"),
+        "the county logs the rejection: {county_err}"
+    );
+
+    // 5. Reconnected, the link works for everything else and leaves the quarantined document out.
+    m.connect(COUNTY, TOWNSHIP);
+    let h = m
+        .register_hazard(TOWNSHIP, Grade::General, "隔离之后登记")
+        .await;
+    m.run_until_quiet().await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &h).await;
+    assert_eq!(m.directive(COUNTY, &d).await.unwrap().core.title, "原标题");
+    assert_eq!(
+        m.node(TOWNSHIP).registry.get(COUNTY).unwrap().quarantined,
+        vec![d.clone()]
+    );
+}
+
+/// Operators should see the quarantine as soon as the refused stream closes, not only once the link
+/// reconnects: `run_link`'s final registry update (after the loop) does not copy `quarantined`.
+#[tokio::test]
+async fn status_shows_quarantine_as_soon_as_the_stream_closes() {
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.connect(COUNTY, TOWNSHIP);
+    let d = m.issue_directive(COUNTY, &[TOWNSHIP], "原标题").await;
+    m.run_until_quiet().await;
+    m.forge_title(TOWNSHIP, &d, "篡改后的标题").await;
+    m.wait_closed(COUNTY, TOWNSHIP).await;
+    let st = m.node(TOWNSHIP).registry.get(COUNTY).unwrap();
+    assert_eq!(st.quarantined, vec![d.clone()], "{st:?}");
+}
+
+#[tokio::test]
+async fn three_hop_push_without_reconnect() {
+    // A change at the township reaches the province over already-open links, each hop a push.
+    let all = [PROVINCE, CITY, COUNTY, TOWNSHIP];
+    let mut m = Mesh::new(&all).await;
+    m.connect_chain(&all);
+    m.run_until_quiet().await;
+    let id = m
+        .register_hazard(TOWNSHIP, Grade::Major, "尾矿库排洪设施堵塞")
+        .await;
+    m.run_until_quiet().await;
+    m.add_event(TOWNSHIP, &id, EventKind::Plan, "").await;
+    m.run_until_quiet().await;
+    m.assert_same_heads(&all, &id).await;
+}
