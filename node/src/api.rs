@@ -135,14 +135,23 @@ async fn list_hazards(
     Query(q): Query<HazardQuery>,
 ) -> Result<Json<Value>, RecordError> {
     let nonempty = |s: Option<String>| s.filter(|v| !v.is_empty());
-    let grade = nonempty(q.grade);
-    if let Some(g) = &grade {
-        safemesh_model::hazard::Grade::parse(g)?;
-    }
-    let status = nonempty(q.status);
-    if let Some(s) = &status {
-        safemesh_model::hazard::Status::parse(s)?;
-    }
+    // Filters accept what the inputs accept (e.g. 重大) and compare canonical values.
+    let grade = match nonempty(q.grade) {
+        Some(g) => Some(
+            safemesh_model::hazard::Grade::parse(&g)?
+                .as_str()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let status = match nonempty(q.status) {
+        Some(s) => Some(
+            safemesh_model::hazard::Status::parse(&s)?
+                .as_str()
+                .to_string(),
+        ),
+        None => None,
+    };
     let owner = match nonempty(q.owner) {
         Some(o) => Some(
             AdminCode::parse(&o)

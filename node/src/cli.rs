@@ -75,6 +75,12 @@ pub enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// 从备份恢复后、启动前运行一次：换新安装标识并清空链路游标，让上下级补齐 / run once on a store
+    /// restored from a backup, before `run`: a new install id and no link cursors, so peers resend
+    AfterRestore {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
     /// 查看汇总 / roll-up of a running node (optionally of a descendant)
     Rollup {
         #[arg(long)]
@@ -222,19 +228,35 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 "{:<12} {:<8} {:<12} {:>8} {:>8} {:>10} {:>10}  last_error",
                 "peer", "role", "state", "out", "in", "bytes_in", "bytes_out"
             );
+            // serde_json values ignore width specifiers; format them as text first.
+            let text = |v: &serde_json::Value| match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => "-".to_string(),
+                other => other.to_string(),
+            };
             for l in v["links"].as_array().cloned().unwrap_or_default() {
                 println!(
                     "{:<12} {:<8} {:<12} {:>8} {:>8} {:>10} {:>10}  {}",
-                    l["peer"].as_str().unwrap_or(""),
-                    l["role"].as_str().unwrap_or(""),
-                    l["state"].as_str().unwrap_or(""),
-                    l["pending_out"],
-                    l["pending_in"],
-                    l["bytes_in"],
-                    l["bytes_out"],
+                    text(&l["peer"]),
+                    text(&l["role"]),
+                    text(&l["state"]),
+                    text(&l["pending_out"]),
+                    text(&l["pending_in"]),
+                    text(&l["bytes_in"]),
+                    text(&l["bytes_out"]),
                     l["last_error"].as_str().unwrap_or("")
                 );
             }
+            Ok(())
+        }
+        Cmd::AfterRestore { data_dir } => {
+            let cfg = Config::load(&data_dir)?;
+            let store = crate::node::open_store(&data_dir, &cfg).await?;
+            let id = store.new_install().await?;
+            store.close().await;
+            println!(
+                "已换新安装标识 {id}，启动后上下级将重新补齐 / new install id {id}; peers resend on the next start"
+            );
             Ok(())
         }
         Cmd::Rollup { data_dir, scope } => {

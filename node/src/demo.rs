@@ -9,7 +9,6 @@ use anyhow::{Context, bail};
 use safemesh_model::AdminCode;
 use serde::Deserialize;
 
-use crate::config::Config;
 use crate::init::{InitOptions, ca_init, init_node};
 use crate::records::{self, NewDirective, NewEnterprise, NewEvent, NewHazard, NewResponse};
 use crate::{NodeHandle, start};
@@ -96,8 +95,6 @@ pub async fn start_chain(dir: &std::path::Path, base_port: u16) -> anyhow::Resul
             name: None,
             database_url: None,
         })?;
-        let mut cfg: Config = cfg;
-        cfg.reconnect_max_backoff_ms = 1000;
         nodes.push(
             start(&data_dir, cfg)
                 .await

@@ -105,6 +105,13 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     };
     let registry = Registry::default();
     let link_cfg = LinkConfig::new(store.clone(), cfg.code.clone(), registry.clone());
+    // Bind both listeners before anything starts, so a taken port fails the start cleanly.
+    let http = tokio::net::TcpListener::bind(cfg.http).await.map_err(|e| {
+        Error::Config(format!(
+            "无法监听 HTTP 地址 / cannot listen on {}: {e}",
+            cfg.http
+        ))
+    })?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
@@ -158,13 +165,6 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         }));
     }
 
-    // HTTP API.
-    let http = tokio::net::TcpListener::bind(cfg.http).await.map_err(|e| {
-        Error::Config(format!(
-            "无法监听 HTTP 地址 / cannot listen on {}: {e}",
-            cfg.http
-        ))
-    })?;
     let http_addr = http.local_addr()?;
     let name = if cfg.name.is_empty() {
         division::name_of(&cfg.code).unwrap_or("").to_string()

@@ -314,7 +314,7 @@ pub async fn add_event(
         .load(id)
         .await?
         .ok_or_else(|| RecordError::not_found(id))?;
-    let view = hazard::read(&doc)?;
+    let view = hazard::read(&doc).map_err(|_| RecordError::not_found(&format!("hazard {id}")))?;
     let derived = view.derived();
     // Who may: the owner for its own events; a level above for supervision (only the parent for a
     // general hazard); the supervising level for acceptance of a listed hazard.
@@ -450,7 +450,8 @@ pub async fn respond(
         .load(id)
         .await?
         .ok_or_else(|| RecordError::not_found(id))?;
-    let view = directive::read(&doc)?;
+    let view =
+        directive::read(&doc).map_err(|_| RecordError::not_found(&format!("directive {id}")))?;
     if !view.core.targets.contains(&actor.code) {
         return Err(RecordError::forbidden(
             "own_response_only",
@@ -458,6 +459,26 @@ pub async fn respond(
                 "{} 不是该任务的承办单位 / {} is not a target of this directive",
                 actor.code, actor.code
             ),
+        ));
+    }
+    // A response moves forward only: signed for, then progress that never goes back, then done.
+    let mine = view.responses.get(actor.code.as_str());
+    if mine.is_some_and(|r| r.completed_at.is_some()) {
+        return Err(RecordError::conflict(
+            "action",
+            "该任务已完成 / this directive is already completed",
+        ));
+    }
+    if action == ResponseAction::Receive && mine.is_some_and(|r| r.received_at.is_some()) {
+        return Err(RecordError::conflict("action", "已签收 / already received"));
+    }
+    if let (Some(p), Some(cur)) = (pct, mine.and_then(|r| r.percent))
+        && action == ResponseAction::Progress
+        && p < cur
+    {
+        return Err(RecordError::bad(
+            "percent",
+            format!("进度不能倒退（当前 {cur}%）/ progress cannot go back (now {cur}%)"),
         ));
     }
     let old = doc.get_heads();

@@ -89,8 +89,12 @@ async fn four_processes_replicate_and_survive_kill_9() {
 /// killed with -9 while a burst of changes is on its way up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_province_and_city_survive_kill_9_of_the_city_mid_sync() {
-    let Some(prov_db) = TestDb::postgres().await else { return };
-    let Some(city_db) = TestDb::postgres().await else { return };
+    let Some(prov_db) = TestDb::postgres().await else {
+        return;
+    };
+    let Some(city_db) = TestDb::postgres().await else {
+        return;
+    };
     run_chain([Some(prov_db.url()), Some(city_db.url()), None, None], 1).await;
     prov_db.cleanup().await;
     city_db.cleanup().await;
@@ -189,21 +193,60 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     for i in 0..30 {
         let mut b = body.clone();
         b["title"] = json!(format!("批量登记的重大隐患 {i}"));
-        let r = client.post(procs[town].url("/api/v1/hazards")).bearer_auth(&procs[town].token).json(&b).send().await.unwrap();
+        let r = client
+            .post(procs[town].url("/api/v1/hazards"))
+            .bearer_auth(&procs[town].token)
+            .json(&b)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 201);
-        burst.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
+        burst.push(
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     procs[victim].child.as_mut().unwrap().kill().unwrap();
     procs[victim].child.take().unwrap().wait().unwrap();
     let ev = json!({"kind": "progress", "note": "已恢复监测", "percent": 50});
-    let r = client.post(procs[town].url(&format!("{path}/events"))).bearer_auth(&procs[town].token).json(&ev).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 201);
+    let r = client
+        .post(procs[town].url(&format!("{path}/events")))
+        .bearer_auth(&procs[town].token)
+        .json(&ev)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_eq!(status, 201, "{}", r.text().await.unwrap_or_default());
     // 5. The victim restarts from its store; everything reaches the province.
     let log = dir.path().join(format!("{}.log", CHAIN[victim]));
     procs[victim].spawn(&log);
-    wait_json(&client, &procs[prov], &path, "event at province after restart", |v| v["events"].as_array().is_some_and(|e| e.len() == 2)).await;
-    wait_json(&client, &procs[prov], "/api/v1/hazards?grade=major", "the whole burst at the province", |v| v["items"].as_array().is_some_and(|i| i.len() == 31)).await;
-    wait_json(&client, &procs[prov], "/api/v1/rollup", "province roll-up counts the burst", |v| v["hazards"]["major"] == 31).await;
+    wait_json(
+        &client,
+        &procs[prov],
+        &path,
+        "event at province after restart",
+        |v| v["events"].as_array().is_some_and(|e| e.len() == 2),
+    )
+    .await;
+    wait_json(
+        &client,
+        &procs[prov],
+        "/api/v1/hazards?grade=major",
+        "the whole burst at the province",
+        |v| v["items"].as_array().is_some_and(|i| i.len() == 31),
+    )
+    .await;
+    wait_json(
+        &client,
+        &procs[prov],
+        "/api/v1/rollup",
+        "province roll-up counts the burst",
+        |v| v["hazards"]["major"] == 31,
+    )
+    .await;
     // 6. The province supervises; it comes back down to the township.
     let sup = json!({"kind": "supervise", "note": "省级挂牌督办"});
     let r = client
@@ -220,7 +263,12 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     .await;
     // 7. Nodes given a database URL kept nothing in a local SQLite file.
     for (i, p) in procs.iter().enumerate() {
-        assert_eq!(p.data_dir.join("safemesh.db").exists(), databases[i].is_none(), "{}", CHAIN[i]);
+        assert_eq!(
+            p.data_dir.join("safemesh.db").exists(),
+            databases[i].is_none(),
+            "{}",
+            CHAIN[i]
+        );
     }
     // 8. SIGTERM: every process shuts down cleanly.
     for p in procs.iter_mut() {
@@ -252,11 +300,33 @@ fn run_refuses_an_unreachable_database_with_a_clear_message() {
     let ca = dir.path().join("ca");
     cli(&["ca", "init", "--dir", ca.to_str().unwrap()]);
     let data = dir.path().join("n");
-    let (l, h) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
-    cli(&["init", "--data-dir", data.to_str().unwrap(), "--code", "53", "--listen", &l, "--http", &h, "--ca-dir", ca.to_str().unwrap(),
-        "--database-url", "postgres://postgres@127.0.0.1:1/nowhere"]);
-    let out = Command::new(BIN).args(["run", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    let (l, h) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    cli(&[
+        "init",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--code",
+        "53",
+        "--listen",
+        &l,
+        "--http",
+        &h,
+        "--ca-dir",
+        ca.to_str().unwrap(),
+        "--database-url",
+        "postgres://postgres@127.0.0.1:1/nowhere",
+    ]);
+    let out = Command::new(BIN)
+        .args(["run", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("无法连接数据库") && err.contains("cannot reach the database"), "{err}");
+    assert!(
+        err.contains("无法连接数据库") && err.contains("cannot reach the database"),
+        "{err}"
+    );
 }

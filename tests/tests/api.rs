@@ -121,3 +121,126 @@ async fn overdue_follows_the_deadline_day() -> anyhow::Result<()> {
     c.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_accept_chinese_values_and_wrong_kinds_are_404() -> anyhow::Result<()> {
+    let c = Cluster::start(&["530181", "530181006"]).await?;
+    let (_, h) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("重大隐患", "major", "2026-12-31"),
+        )
+        .await?;
+    c.post(
+        "530181006",
+        "/api/v1/hazards",
+        &hazard_json("一般隐患", "general", "2026-12-31"),
+    )
+    .await?;
+    let (s, v) = c.get("530181006", "/api/v1/hazards?grade=重大").await?;
+    assert_eq!(s, 200);
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    let (s, e) = c.get("530181006", "/api/v1/hazards?grade=huge").await?;
+    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("grade")));
+    // A response to a hazard id, an event on a directive id: not found, not a server error.
+    let (s, _) = c
+        .post(
+            "530181006",
+            &format!("/api/v1/directives/{}/responses", h["id"].as_str().unwrap()),
+            &json!({"action": "receive"}),
+        )
+        .await?;
+    assert_eq!(s, 404);
+    let (_, d) = c
+        .post(
+            "530181",
+            "/api/v1/directives",
+            &json!({"title": "t", "targets": ["530181006"], "deadline": "2026-12-31"}),
+        )
+        .await?;
+    let (s, _) = c
+        .post(
+            "530181",
+            &format!("/api/v1/hazards/{}/events", d["id"].as_str().unwrap()),
+            &json!({"kind": "comment"}),
+        )
+        .await?;
+    assert_eq!(s, 404);
+    c.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_only_move_forward() -> anyhow::Result<()> {
+    let c = Cluster::start(&["530181", "530181006"]).await?;
+    let (_, d) = c
+        .post(
+            "530181",
+            "/api/v1/directives",
+            &json!({"title": "隐患排查", "targets": ["530181006"], "deadline": "2026-12-31"}),
+        )
+        .await?;
+    let path = format!("/api/v1/directives/{}/responses", d["id"].as_str().unwrap());
+    c.wait_for(
+        "530181006",
+        &format!("/api/v1/directives/{}", d["id"].as_str().unwrap()),
+        "directive",
+        |v| v["title"].is_string(),
+    )
+    .await?;
+    assert_eq!(
+        c.post("530181006", &path, &json!({"action": "receive"}))
+            .await?
+            .0,
+        201
+    );
+    assert_eq!(
+        c.post("530181006", &path, &json!({"action": "receive"}))
+            .await?
+            .0,
+        409
+    );
+    assert_eq!(
+        c.post(
+            "530181006",
+            &path,
+            &json!({"action": "progress", "percent": 70})
+        )
+        .await?
+        .0,
+        201
+    );
+    let (s, e) = c
+        .post(
+            "530181006",
+            &path,
+            &json!({"action": "progress", "percent": 40}),
+        )
+        .await?;
+    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("percent")));
+    assert_eq!(
+        c.post("530181006", &path, &json!({"action": "progress"}))
+            .await?
+            .0,
+        400
+    );
+    assert_eq!(
+        c.post("530181006", &path, &json!({"action": "complete"}))
+            .await?
+            .0,
+        201
+    );
+    assert_eq!(
+        c.post(
+            "530181006",
+            &path,
+            &json!({"action": "progress", "percent": 90})
+        )
+        .await?
+        .0,
+        409
+    );
+    c.shutdown().await;
+    Ok(())
+}

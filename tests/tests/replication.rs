@@ -400,3 +400,72 @@ async fn sync_status_reports_links_in_sync() -> anyhow::Result<()> {
     c.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_restored_from_backup_is_repaired_by_its_peer() -> anyhow::Result<()> {
+    let mut c = Cluster::start(&["530181", "530181006"]).await?;
+    // 1. The township registers hazard A; the county has it.
+    let (_, a) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("备份前登记", "general", "2026-12-31"),
+        )
+        .await?;
+    c.wait_converged(&id(&a), &["530181", "530181006"]).await?;
+    // 2. A backup of the township's store is taken while it is stopped.
+    let data = c.node("530181006").data_dir.clone();
+    c.stop("530181006").await;
+    let backup = tempfile::tempdir()?;
+    for f in std::fs::read_dir(&data)? {
+        let f = f?;
+        if f.file_name().to_string_lossy().starts_with("safemesh.db") {
+            std::fs::copy(f.path(), backup.path().join(f.file_name()))?;
+        }
+    }
+    c.restart("530181006").await?;
+    // 3. Work goes on: the township registers B, the county comments on A.
+    let (_, b) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("备份后登记", "general", "2026-12-31"),
+        )
+        .await?;
+    c.wait_converged(&id(&b), &["530181", "530181006"]).await?;
+    let (s, _) = c
+        .post(
+            "530181",
+            &format!("/api/v1/hazards/{}/events", id(&a)),
+            &json!({"kind": "comment", "note": "县级复核意见"}),
+        )
+        .await?;
+    assert_eq!(s, 201);
+    c.wait_converged(&id(&a), &["530181", "530181006"]).await?;
+    // 4. The township's disk is lost; the backup is restored and given a new install id.
+    c.stop("530181006").await;
+    for f in std::fs::read_dir(&data)? {
+        let f = f?;
+        if f.file_name().to_string_lossy().starts_with("safemesh.db") {
+            std::fs::remove_file(f.path())?;
+        }
+    }
+    for f in std::fs::read_dir(backup.path())? {
+        let f = f?;
+        std::fs::copy(f.path(), data.join(f.file_name()))?;
+    }
+    let store = safemesh_store::Store::open_sqlite(&data.join("safemesh.db")).await?;
+    store.new_install().await?;
+    store.close().await;
+    c.restart("530181006").await?;
+    // 5. The county repairs it: B and the comment on A come back.
+    c.wait_converged(&id(&b), &["530181", "530181006"]).await?;
+    c.wait_converged(&id(&a), &["530181", "530181006"]).await?;
+    let v = c
+        .get("530181006", &format!("/api/v1/hazards/{}", id(&a)))
+        .await?
+        .1;
+    assert_eq!(v["events"].as_array().unwrap().len(), 2, "{v}");
+    c.shutdown().await;
+    Ok(())
+}

@@ -145,6 +145,42 @@ fn is_general(doc: &AutoCommit, header: &Header) -> Result<bool, Error> {
     Ok(grade.as_deref() != Some("major"))
 }
 
+/// The supervising level of a hazard as of `heads` (folded from the events then).
+fn supervising_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Option<AdminCode>, Error> {
+    let Some((_, list)) = doc.get_at(automerge::ROOT, "events", heads)? else {
+        return Ok(None);
+    };
+    let mut events = Vec::new();
+    for i in 0..doc.length_at(&list, heads) {
+        let Some((_, m)) = doc.get_at(&list, i, heads)? else {
+            continue;
+        };
+        let field = |k: &str| -> Result<Option<String>, Error> {
+            Ok(doc
+                .get_at(&m, k, heads)?
+                .and_then(|(v, _)| v.as_str().map(str::to_string)))
+        };
+        let (Some(kind), Some(by)) = (field("kind")?, field("by")?) else {
+            continue;
+        };
+        let (Ok(kind), Ok(by)) = (EventKind::parse(&kind), AdminCode::parse(&by)) else {
+            continue;
+        };
+        let level = field("level")?.and_then(|l| AdminCode::parse(&l).ok());
+        events.push(safemesh_model::hazard::HazardEvent {
+            kind,
+            at: String::new(),
+            by,
+            user: String::new(),
+            note: None,
+            method: field("method")?,
+            level,
+            percent: None,
+        });
+    }
+    Ok(safemesh_model::hazard::fold(&events).supervising)
+}
+
 /// A directive's targets as of `heads`.
 fn targets_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Vec<AdminCode>, Error> {
     let Some((_, core)) = doc.get_at(automerge::ROOT, "core", heads)? else {
@@ -259,7 +295,9 @@ impl Ctx<'_> {
                 self.check_append_at_end(doc, change, op, &path, &code, &created_here)?;
             }
             match self.header.kind {
-                Kind::Hazard => self.check_hazard_op(&code, &path, op, created_here(&op.obj))?,
+                Kind::Hazard => {
+                    self.check_hazard_op(doc, change, &code, &path, op, created_here(&op.obj))?
+                }
                 Kind::Directive => self.check_directive_op(doc, change, &code, &path, op)?,
             }
         }
@@ -329,6 +367,8 @@ impl Ctx<'_> {
 
     fn check_hazard_op(
         &self,
+        doc: &AutoCommit,
+        change: &Change,
         actor: &AdminCode,
         path: &[Seg],
         op: &Op,
@@ -395,6 +435,19 @@ impl Ctx<'_> {
                                 "owner_only"
                             };
                             return Err(self.deny(path, actor, rule));
+                        }
+                        // 挂牌单位验收销号: acceptance of a listed hazard belongs to the supervising
+                        // level, judged by the history the actor saw when it wrote the event.
+                        if matches!(kind, EventKind::Accept | EventKind::Close) {
+                            let supervising = supervising_at(doc, change.deps())?;
+                            if let Err(rule) = safemesh_model::hazard::may_add_event(
+                                kind,
+                                owner,
+                                actor,
+                                supervising.as_ref(),
+                            ) {
+                                return Err(self.deny(path, actor, rule));
+                            }
                         }
                     }
                     _ => {}

@@ -818,6 +818,28 @@ fn superior_reviews_a_hazard_awaiting_acceptance() {
     twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;
     let c = append_as(&mut twp, TWP, &ev(EventKind::Rectified, TWP));
     twp = assert_accepted(Some(&mut twp), c, Origin::Local).doc;
+    // A superior that does not supervise it may not accept it (挂牌单位验收销号)...
+    let c = append_as(&mut twp.fork(), PROV, &ev(EventKind::Accept, PROV));
+    let refused = check_and_apply(
+        "doc-under-test",
+        Some(&mut twp.fork()),
+        c,
+        &origin_parent(COUNTY),
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(safemesh_doc::Error::Forbidden {
+                rule: "owner_accepts",
+                ..
+            })
+        ),
+        "{:?}",
+        refused.err()
+    );
+    // ...so the province lists it first, then accepts and closes it.
+    let c = append_as(&mut twp, PROV, &supervise(PROV, PROV));
+    twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;
     for k in [EventKind::Accept, EventKind::Close] {
         let c = append_as(&mut twp, PROV, &ev(k, PROV));
         twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;

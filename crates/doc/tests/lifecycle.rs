@@ -250,8 +250,17 @@ proptest! {
             let common = twp.get_heads();
             prop_assert_eq!(&common, &prov.get_heads());
             // Distinct `at` stamps make every event distinguishable.
+            // Once the province lists the hazard, acceptance is the province's (挂牌单位验收销号): a
+            // correct owner writes a comment where it would have accepted or closed.
+            let listed = hazard::read(&twp).unwrap().derived().supervising.is_some();
             let o: Vec<HazardEvent> = owner_acts.iter().enumerate()
-                .map(|(i, a)| owner_event(a, format!("2026-11-{:02}T01:00:{:02}Z", r + 2, i)))
+                .map(|(i, a)| {
+                    let mut e = owner_event(a, format!("2026-11-{:02}T01:00:{:02}Z", r + 2, i));
+                    if listed && matches!(e.kind, EventKind::Accept | EventKind::Close) {
+                        e.kind = EventKind::Comment;
+                    }
+                    e
+                })
                 .collect();
             let p: Vec<HazardEvent> = prov_acts.iter().enumerate()
                 .map(|(i, a)| prov_event(a, format!("2026-11-{:02}T02:00:{:02}Z", r + 2, i)))

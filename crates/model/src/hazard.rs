@@ -291,6 +291,9 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
             d.accepted = false;
         }
         Close => {
+            if d.status == Closed {
+                return bad("隐患已销号 / hazard is already closed");
+            }
             if d.status != PendingAcceptance || !d.accepted {
                 return bad("验收通过（accept）后才能销号 / close needs an accepted hazard");
             }

@@ -15,7 +15,10 @@ pub mod testing;
 
 pub use error::Error;
 pub use project::{DirectiveRow, HazardFilter, HazardRow, SummaryRow};
-pub use store::{Backend, ChangedDoc, LinkRow, Store, StoredDoc, Writer, now_rfc3339 as store_now};
+pub use store::{
+    Backend, ChangedDoc, LinkRow, Store, StoredDoc, Writer, count_documents,
+    now_rfc3339 as store_now,
+};
 
 /// Version of the stored format this build writes (stored in `meta.format`).
 pub const FORMAT_VERSION: i64 = 1;

@@ -187,10 +187,11 @@ impl Store {
     }
 
     pub async fn hazard(&self, id: &str) -> Result<Option<HazardRow>, Error> {
-        let row = sqlx::query("SELECT id, owner, status, deadline, body FROM hazards WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT id, owner, status, deadline, body FROM hazards WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.map(hazard_row))
     }
 

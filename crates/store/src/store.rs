@@ -111,19 +111,30 @@ impl Store {
                 opts.max_connections(4)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA journal_mode = WAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous = FULL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA busy_timeout = 10000")
+                                .execute(&mut *conn)
+                                .await?;
                             Ok(())
                         })
                     })
                     .connect(url)
                     .await?
             }
-            Backend::Postgres => opts.max_connections(16).connect(url).await.map_err(|e| Error::Unreachable {
-                url: redact(url),
-                reason: e.to_string(),
-            })?,
+            Backend::Postgres => {
+                opts.max_connections(16)
+                    .connect(url)
+                    .await
+                    .map_err(|e| Error::Unreachable {
+                        url: redact(url),
+                        reason: e.to_string(),
+                    })?
+            }
         };
         Self::from_pool(pool, backend).await
     }
@@ -161,10 +172,12 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        sqlx::query("INSERT INTO meta (key, value) VALUES ('format', $1) ON CONFLICT (key) DO NOTHING")
-            .bind(FORMAT_VERSION.to_string())
-            .execute(&pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('format', $1) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(FORMAT_VERSION.to_string())
+        .execute(&pool)
+        .await?;
         let install: Option<(String,)> =
             sqlx::query_as("SELECT value FROM meta WHERE key = 'install_id'")
                 .fetch_optional(&pool)
@@ -297,6 +310,40 @@ impl Store {
             .collect())
     }
 
+    /// Whether `peer` is in the audience of document `id`.
+    pub async fn in_audience(&self, peer: &AdminCode, id: &str) -> Result<bool, Error> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM doc_audience a WHERE a.doc_id = $1
+             AND (a.code = $2 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code))",
+        )
+        .bind(id)
+        .bind(peer.as_str())
+        .bind(peer.as_str())
+        .fetch_optional(&self.inner.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Gives this store a new install id and forgets every link's cursors and peer heads. Run once on a
+    /// store restored from a backup, before the node starts: peers then see a new install and the two
+    /// sides resend what the other may lack.
+    pub async fn new_install(&self) -> Result<String, Error> {
+        let id = hex::encode(rand::random::<[u8; 8]>());
+        let mut w = self.writer().await?;
+        sqlx::query("UPDATE meta SET value = $1 WHERE key = 'install_id'")
+            .bind(&id)
+            .execute(&mut **w.tx())
+            .await?;
+        sqlx::query("DELETE FROM peer_heads")
+            .execute(&mut **w.tx())
+            .await?;
+        sqlx::query("DELETE FROM links")
+            .execute(&mut **w.tx())
+            .await?;
+        w.commit().await?;
+        Ok(id)
+    }
+
     /// How many documents and summaries in `peer`'s scope were written after `after`.
     pub async fn pending_for(
         &self,
@@ -368,7 +415,7 @@ impl Store {
         Ok(rows.into_iter().map(link_row).collect())
     }
 
-    /// Adds traffic counters for a link (not part of any document transaction).
+    /// Adds a finished stream's traffic and last error to a link's stored counters.
     pub async fn add_traffic(
         &self,
         peer: &AdminCode,
@@ -376,6 +423,9 @@ impl Store {
         bytes_out: i64,
         error: Option<&str>,
     ) -> Result<(), Error> {
+        // Every write goes through the one writer: on SQLite a write beside it would make the
+        // writer's transaction fail with a stale snapshot.
+        let mut w = self.writer().await?;
         sqlx::query(
             "INSERT INTO links (peer, bytes_in, bytes_out, last_error) VALUES ($1, $2, $3, $4)
              ON CONFLICT (peer) DO UPDATE SET bytes_in = links.bytes_in + excluded.bytes_in,
@@ -385,8 +435,9 @@ impl Store {
         .bind(bytes_in)
         .bind(bytes_out)
         .bind(error)
-        .execute(&self.inner.pool)
+        .execute(&mut **w.tx())
         .await?;
+        w.commit().await?;
         Ok(())
     }
 
@@ -419,10 +470,7 @@ pub(crate) fn parse_heads(s: String) -> Vec<String> {
     serde_json::from_str(&s).unwrap_or_default()
 }
 
-async fn load_from(
-    conn: &mut sqlx::AnyConnection,
-    id: &str,
-) -> Result<Option<AutoCommit>, Error> {
+async fn load_from(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<AutoCommit>, Error> {
     let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT snapshot FROM documents WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -546,13 +594,15 @@ impl Writer {
                     .bind(chunk)
                     .execute(&mut **self.tx())
                     .await?;
-                sqlx::query("UPDATE documents SET heads = $1, seq = $2, updated_at = $3 WHERE id = $4")
-                    .bind(&heads)
-                    .bind(seq)
-                    .bind(&now)
-                    .bind(id)
-                    .execute(&mut **self.tx())
-                    .await?;
+                sqlx::query(
+                    "UPDATE documents SET heads = $1, seq = $2, updated_at = $3 WHERE id = $4",
+                )
+                .bind(&heads)
+                .bind(seq)
+                .bind(&now)
+                .bind(id)
+                .execute(&mut **self.tx())
+                .await?;
             }
         }
         let audience = project::write_projection(self.tx(), id, &header, doc, &now).await?;
@@ -642,6 +692,19 @@ impl Writer {
         Ok(())
     }
 
+    /// Records the install id of `peer` (first contact, or after a reset).
+    pub async fn set_peer_install(&mut self, peer: &AdminCode, install: &str) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO links (peer, peer_install) VALUES ($1, $2)
+             ON CONFLICT (peer) DO UPDATE SET peer_install = excluded.peer_install",
+        )
+        .bind(peer.as_str())
+        .bind(install)
+        .execute(&mut **self.tx())
+        .await?;
+        Ok(())
+    }
+
     /// Records how far `peer` has acknowledged this node's sequence.
     pub async fn set_acked(&mut self, peer: &AdminCode, cursor: i64) -> Result<(), Error> {
         let now = now_rfc3339();
@@ -725,6 +788,14 @@ impl Writer {
         }
         Ok(seq)
     }
+}
+
+/// Number of documents held (for status and benchmarks).
+pub async fn count_documents(store: &Store) -> Result<i64, Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM documents")
+        .fetch_one(store.pool())
+        .await?;
+    Ok(n)
 }
 
 /// Now as RFC 3339 (UTC, seconds).

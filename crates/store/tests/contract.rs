@@ -22,7 +22,10 @@ fn new_hazard(owner: &str, grade: Grade, title: &str) -> AutoCommit {
         sector: "消防".into(),
         grade,
         channel: Channel::Inspection,
-        enterprise: Enterprise { name: "某商场".into(), credit_code: String::new() },
+        enterprise: Enterprise {
+            name: "某商场".into(),
+            credit_code: String::new(),
+        },
         deadline: "2026-12-31".into(),
         description: String::new(),
     };
@@ -32,10 +35,24 @@ fn new_hazard(owner: &str, grade: Grade, title: &str) -> AutoCommit {
 }
 
 fn event(kind: EventKind, by: &str) -> HazardEvent {
-    HazardEvent { kind, at: "2026-11-22T01:00:00Z".into(), by: code(by), user: "tester".into(), note: None, method: None, level: None, percent: None }
+    HazardEvent {
+        kind,
+        at: "2026-11-22T01:00:00Z".into(),
+        by: code(by),
+        user: "tester".into(),
+        note: None,
+        method: None,
+        level: None,
+        percent: None,
+    }
 }
 
-async fn put(store: &Store, id: &str, doc: &mut AutoCommit, old: &[safemesh_doc::ChangeHash]) -> i64 {
+async fn put(
+    store: &Store,
+    id: &str,
+    doc: &mut AutoCommit,
+    old: &[safemesh_doc::ChangeHash],
+) -> i64 {
     let mut w = store.writer().await.unwrap();
     let seq = w.put_doc(id, doc, old).await.unwrap();
     w.commit().await.unwrap();
@@ -55,7 +72,9 @@ macro_rules! contract {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(db) = TestDb::postgres().await else { return };
+                let Some(db) = TestDb::postgres().await else {
+                    return;
+                };
                 $body(&db).await;
                 db.cleanup().await;
             }
@@ -63,7 +82,10 @@ macro_rules! contract {
     };
 }
 
-contract!(document_round_trips_with_projection_and_seq, document_round_trip);
+contract!(
+    document_round_trips_with_projection_and_seq,
+    document_round_trip
+);
 async fn document_round_trip(db: &TestDb) {
     let store = db.open().await.unwrap();
     let mut doc = new_hazard("530181006", Grade::General, "消防通道堵塞");
@@ -82,14 +104,21 @@ async fn document_round_trip(db: &TestDb) {
     assert!(store.load("missing").await.unwrap().is_none());
 }
 
-contract!(many_increments_load_back_identically_and_compact, increments_and_compaction);
+contract!(
+    many_increments_load_back_identically_and_compact,
+    increments_and_compaction
+);
 async fn increments_and_compaction(db: &TestDb) {
     let store = db.open().await.unwrap();
     let mut doc = new_hazard("530181006", Grade::General, "燃气管道腐蚀");
     put(&store, "h-2", &mut doc, &[]).await;
     for i in 0..40 {
         let old = doc.get_heads();
-        let kind = if i == 0 { EventKind::Plan } else { EventKind::Progress };
+        let kind = if i == 0 {
+            EventKind::Plan
+        } else {
+            EventKind::Progress
+        };
         hazard::append_event(&mut doc, &event(kind, "530181006")).unwrap();
         doc.commit();
         put(&store, "h-2", &mut doc, &old).await;
@@ -100,8 +129,14 @@ async fn increments_and_compaction(db: &TestDb) {
     let mut loaded = store.load("h-2").await.unwrap().unwrap();
     assert_eq!(loaded.get_heads(), doc.get_heads());
     assert_eq!(hazard::read(&loaded).unwrap().events.len(), 41);
-    assert_eq!(store.hazard("h-2").await.unwrap().unwrap().status, "rectifying");
-    let (chunks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM doc_changes WHERE doc_id = 'h-2'").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(
+        store.hazard("h-2").await.unwrap().unwrap().status,
+        "rectifying"
+    );
+    let (chunks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM doc_changes WHERE doc_id = 'h-2'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert!(chunks < 32, "compaction bounds the chunks: {chunks}");
     assert_eq!(store.current_seq(), 41);
 }
@@ -109,19 +144,68 @@ async fn increments_and_compaction(db: &TestDb) {
 contract!(changed_for_follows_each_documents_audience, audience_scope);
 async fn audience_scope(db: &TestDb) {
     let store = db.open().await.unwrap();
-    put(&store, "general", &mut new_hazard("530181006", Grade::General, "一般隐患"), &[]).await;
-    put(&store, "major", &mut new_hazard("530181006", Grade::Major, "重大隐患"), &[]).await;
+    put(
+        &store,
+        "general",
+        &mut new_hazard("530181006", Grade::General, "一般隐患"),
+        &[],
+    )
+    .await;
+    put(
+        &store,
+        "major",
+        &mut new_hazard("530181006", Grade::Major, "重大隐患"),
+        &[],
+    )
+    .await;
     let ids = |v: Vec<safemesh_store::ChangedDoc>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.changed_for(&code("530181"), 0, 100).await.unwrap()), ["general", "major"]);
-    assert_eq!(ids(store.changed_for(&code("5301"), 0, 100).await.unwrap()), ["major"]);
-    assert_eq!(ids(store.changed_for(&code("53"), 0, 100).await.unwrap()), ["major"]);
-    assert!(store.changed_for(&code("530182"), 0, 100).await.unwrap().is_empty());
-    assert_eq!(ids(store.changed_for(&code("530181"), 1, 100).await.unwrap()), ["major"]);
-    assert_eq!(ids(store.changed_for(&code("530181"), 0, 1).await.unwrap()), ["general"]);
-    assert_eq!(store.pending_for(&code("530181"), 0, true).await.unwrap(), 2);
-    let rows = store.hazards(&HazardFilter { grade: Some("major".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(
+        ids(store.changed_for(&code("530181"), 0, 100).await.unwrap()),
+        ["general", "major"]
+    );
+    assert_eq!(
+        ids(store.changed_for(&code("5301"), 0, 100).await.unwrap()),
+        ["major"]
+    );
+    assert_eq!(
+        ids(store.changed_for(&code("53"), 0, 100).await.unwrap()),
+        ["major"]
+    );
+    assert!(
+        store
+            .changed_for(&code("530182"), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(store.changed_for(&code("530181"), 1, 100).await.unwrap()),
+        ["major"]
+    );
+    assert_eq!(
+        ids(store.changed_for(&code("530181"), 0, 1).await.unwrap()),
+        ["general"]
+    );
+    assert_eq!(
+        store.pending_for(&code("530181"), 0, true).await.unwrap(),
+        2
+    );
+    let rows = store
+        .hazards(&HazardFilter {
+            grade: Some("major".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
-    let rows = store.hazards(&HazardFilter { within: Some("5301".into()), status: Some("open".into()), ..Default::default() }).await.unwrap();
+    let rows = store
+        .hazards(&HazardFilter {
+            within: Some("5301".into()),
+            status: Some("open".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 2);
 }
 
@@ -133,15 +217,29 @@ async fn cursors(db: &TestDb) {
     w.set_recv_cursor(&peer, 7, "inst-a").await.unwrap();
     w.set_acked(&peer, 5).await.unwrap();
     w.set_acked(&peer, 3).await.unwrap(); // never moves back
-    w.set_peer_heads(&peer, "h-1", &["aa".repeat(32)]).await.unwrap();
+    w.set_peer_heads(&peer, "h-1", &["aa".repeat(32)])
+        .await
+        .unwrap();
     w.commit().await.unwrap();
     let l = store.link(&peer).await.unwrap();
-    assert_eq!((l.recv_cursor, l.acked_cursor, l.peer_install.as_deref()), (7, 5, Some("inst-a")));
-    assert_eq!(store.peer_heads(&peer, "h-1").await.unwrap(), Some(vec!["aa".repeat(32)]));
-    store.add_traffic(&peer, 10, 20, Some("boom")).await.unwrap();
+    assert_eq!(
+        (l.recv_cursor, l.acked_cursor, l.peer_install.as_deref()),
+        (7, 5, Some("inst-a"))
+    );
+    assert_eq!(
+        store.peer_heads(&peer, "h-1").await.unwrap(),
+        Some(vec!["aa".repeat(32)])
+    );
+    store
+        .add_traffic(&peer, 10, 20, Some("boom"))
+        .await
+        .unwrap();
     store.add_traffic(&peer, 1, 2, None).await.unwrap();
     let l = store.link(&peer).await.unwrap();
-    assert_eq!((l.bytes_in, l.bytes_out, l.last_error.as_deref()), (11, 22, Some("boom")));
+    assert_eq!(
+        (l.bytes_in, l.bytes_out, l.last_error.as_deref()),
+        (11, 22, Some("boom"))
+    );
     let mut w = store.writer().await.unwrap();
     w.reset_peer(&peer).await.unwrap();
     w.commit().await.unwrap();
@@ -151,18 +249,37 @@ async fn cursors(db: &TestDb) {
     assert_eq!(store.links().await.unwrap().len(), 1);
 }
 
-contract!(summaries_keep_the_newest_version_and_one_per_period, summaries);
+contract!(
+    summaries_keep_the_newest_version_and_one_per_period,
+    summaries
+);
 async fn summaries(db: &TestDb) {
     let store = db.open().await.unwrap();
     let t = code("530181006");
     let mut w = store.writer().await.unwrap();
-    assert!(w.put_summary(&t, 2, "2026-10", "2026-10-31T00:00:00Z", "{\"v\":2}").await.unwrap());
-    assert!(!w.put_summary(&t, 1, "2026-10", "2026-10-01T00:00:00Z", "{\"v\":1}").await.unwrap());
-    assert!(w.put_summary(&t, 3, "2026-11", "2026-11-22T00:00:00Z", "{\"v\":3}").await.unwrap());
+    assert!(
+        w.put_summary(&t, 2, "2026-10", "2026-10-31T00:00:00Z", "{\"v\":2}")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !w.put_summary(&t, 1, "2026-10", "2026-10-01T00:00:00Z", "{\"v\":1}")
+            .await
+            .unwrap()
+    );
+    assert!(
+        w.put_summary(&t, 3, "2026-11", "2026-11-22T00:00:00Z", "{\"v\":3}")
+            .await
+            .unwrap()
+    );
     w.commit().await.unwrap();
     let s = store.summary("530181006").await.unwrap().unwrap();
     assert_eq!((s.version, s.body.as_str()), (3, "{\"v\":3}"));
-    let (periods,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM summary_history WHERE owner = '530181006'").fetch_one(store.pool()).await.unwrap();
+    let (periods,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM summary_history WHERE owner = '530181006'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
     assert_eq!(periods, 2);
     let after = store.summaries_after(0, 10).await.unwrap();
     assert_eq!(after.len(), 1);
@@ -174,20 +291,41 @@ async fn rollback(db: &TestDb) {
     let store = db.open().await.unwrap();
     {
         let mut w = store.writer().await.unwrap();
-        w.put_doc("h-x", &mut new_hazard("530181006", Grade::General, "未提交"), &[]).await.unwrap();
+        w.put_doc(
+            "h-x",
+            &mut new_hazard("530181006", Grade::General, "未提交"),
+            &[],
+        )
+        .await
+        .unwrap();
         // dropped here
     }
     assert!(store.load("h-x").await.unwrap().is_none());
     assert!(store.hazard("h-x").await.unwrap().is_none());
     assert_eq!(store.current_seq(), 0);
     // The next write takes seq 1.
-    assert_eq!(put(&store, "h-y", &mut new_hazard("530181006", Grade::General, "已提交"), &[]).await, 1);
+    assert_eq!(
+        put(
+            &store,
+            "h-y",
+            &mut new_hazard("530181006", Grade::General, "已提交"),
+            &[]
+        )
+        .await,
+        1
+    );
 }
 
 contract!(reopening_keeps_seq_install_id_and_records, reopen);
 async fn reopen(db: &TestDb) {
     let store = db.open().await.unwrap();
-    put(&store, "h-1", &mut new_hazard("530181006", Grade::Major, "持久"), &[]).await;
+    put(
+        &store,
+        "h-1",
+        &mut new_hazard("530181006", Grade::Major, "持久"),
+        &[],
+    )
+    .await;
     let install = store.install_id().to_string();
     store.close().await;
     let store = db.open().await.unwrap();
@@ -199,7 +337,10 @@ async fn reopen(db: &TestDb) {
 contract!(a_database_from_a_newer_build_is_refused, newer_format);
 async fn newer_format(db: &TestDb) {
     let store = db.open().await.unwrap();
-    sqlx::query("UPDATE meta SET value = '99' WHERE key = 'format'").execute(store.pool()).await.unwrap();
+    sqlx::query("UPDATE meta SET value = '99' WHERE key = 'format'")
+        .execute(store.pool())
+        .await
+        .unwrap();
     store.close().await;
     match db.open().await {
         Err(Error::TooNew { found: 99, .. }) => {}
@@ -208,7 +349,10 @@ async fn newer_format(db: &TestDb) {
     }
 }
 
-contract!(two_links_delivering_to_one_document_at_once_lose_nothing, concurrent_links);
+contract!(
+    two_links_delivering_to_one_document_at_once_lose_nothing,
+    concurrent_links
+);
 async fn concurrent_links(db: &TestDb) {
     let store = db.open().await.unwrap();
     // The county holds a major hazard of the township.
@@ -247,20 +391,54 @@ async fn concurrent_links(db: &TestDb) {
     let events = hazard::read(&doc).unwrap().events;
     assert_eq!(events.len(), 11, "registered + 5 + 5, none lost");
     let row = store.hazard("h-c").await.unwrap().unwrap();
-    assert_eq!(row.body["events"].as_array().unwrap().len(), 11, "projection matches the document");
+    assert_eq!(
+        row.body["events"].as_array().unwrap().len(),
+        11,
+        "projection matches the document"
+    );
 }
 
 contract!(counts_come_from_the_projections, counts);
 async fn counts(db: &TestDb) {
     let store = db.open().await.unwrap();
-    put(&store, "a", &mut new_hazard("530181006", Grade::Major, "a"), &[]).await;
-    put(&store, "b", &mut new_hazard("530181006", Grade::General, "b"), &[]).await;
-    put(&store, "c", &mut new_hazard("530181", Grade::General, "c"), &[]).await;
-    let c = store.own_hazard_counts("530181006", "2027-01-01").await.unwrap();
-    assert_eq!((c.total, c.open, c.closed, c.major, c.overdue), (2, 2, 0, 1, 2));
+    put(
+        &store,
+        "a",
+        &mut new_hazard("530181006", Grade::Major, "a"),
+        &[],
+    )
+    .await;
+    put(
+        &store,
+        "b",
+        &mut new_hazard("530181006", Grade::General, "b"),
+        &[],
+    )
+    .await;
+    put(
+        &store,
+        "c",
+        &mut new_hazard("530181", Grade::General, "c"),
+        &[],
+    )
+    .await;
+    let c = store
+        .own_hazard_counts("530181006", "2027-01-01")
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.total, c.open, c.closed, c.major, c.overdue),
+        (2, 2, 0, 1, 2)
+    );
     assert_eq!(c.by_sector["消防"], 2);
-    let c = store.own_hazard_counts("530181006", "2026-12-31").await.unwrap();
+    let c = store
+        .own_hazard_counts("530181006", "2026-12-31")
+        .await
+        .unwrap();
     assert_eq!(c.overdue, 0, "due today is not overdue");
-    let d = store.own_directive_counts("530181", "2026-12-31").await.unwrap();
+    let d = store
+        .own_directive_counts("530181", "2026-12-31")
+        .await
+        .unwrap();
     assert_eq!(d.issued, 0);
 }

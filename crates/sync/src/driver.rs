@@ -88,6 +88,8 @@ pub async fn run_link(
     let mut peer_install = row.peer_install.unwrap_or_default();
     let mut bytes_in = 0u64;
     let out_base = t.bytes_out.load(Ordering::Relaxed);
+    let mut out_reported = 0u64;
+    let in_at_start = reg.get(peer.as_str()).map_or(0, |s| s.bytes_in);
     let reason = 'stream: loop {
         while let Some(effect) = queue.pop_front() {
             match effect {
@@ -120,8 +122,10 @@ pub async fn run_link(
                     Err(e) => break 'stream format!("prepare: {e}"),
                 },
                 Effect::Apply(batch) => {
-                    match apply(cfg, &peer, link.role, &peer_install, batch).await {
+                    let mut awaiting = link.awaiting().clone();
+                    match apply(cfg, &peer, link.role, &peer_install, batch, &mut awaiting).await {
                         Ok((acked, caught_up, need)) => {
+                            link.set_awaiting(awaiting);
                             queue.extend(link.on_applied(acked, caught_up, need))
                         }
                         Err(err) => {
@@ -149,18 +153,32 @@ pub async fn run_link(
                 s.last_sync_at = Some(store_now());
             }
             s.bytes_in += bytes_in;
-            s.bytes_out = s.bytes_out.max(out);
+            s.bytes_out += out - out_reported;
         });
         bytes_in = 0;
+        out_reported = out;
         tokio::select! {
             f = t.rx.recv() => match f {
                 Some((frame, n)) => {
                     bytes_in += n as u64;
-                    if let Frame::Hello(h) = &frame {
-                        let seq = h.seq;
-                        reg.update(peer.as_str(), |s| s.peer_seq = seq);
-                    }
+                    let hello = match &frame {
+                        Frame::Hello(h) => Some(h.clone()),
+                        _ => None,
+                    };
                     queue.extend(link.on_frame(frame));
+                    if let Some(h) = hello {
+                        reg.update(peer.as_str(), |s| s.peer_seq = h.seq);
+                        // Remember which install of the peer this is, so the next hello can tell a
+                        // reconnect from a restored peer.
+                        if h.code == peer.as_str() && peer_install != h.install_id {
+                            let reset = queue.iter().any(|e| matches!(e, Effect::ResetPeer { .. }));
+                            peer_install = h.install_id.clone();
+                            if !reset
+                                && let Err(e) = remember_install(cfg, &peer, &peer_install).await {
+                                    break 'stream format!("store: {e}");
+                                }
+                        }
+                    }
                 }
                 None => break 'stream "stream closed by peer".to_string(),
             },
@@ -173,12 +191,38 @@ pub async fn run_link(
         }
     };
     link.on_disconnected(Some(reason.clone()));
+    let out = t.bytes_out.load(Ordering::Relaxed) - out_base;
     reg.update(peer.as_str(), |s| {
         s.state = link.state().as_str().to_string();
         s.inflight = 0;
         s.last_error = link.last_error().map(str::to_string);
+        s.quarantined = link.quarantined().iter().cloned().collect();
+        s.bytes_in += bytes_in;
+        s.bytes_out += out - out_reported;
     });
+    // Keep the stream's traffic and last error in the store, across restarts.
+    let stream_in = reg.get(peer.as_str()).map_or(0, |s| s.bytes_in);
+    let _ = cfg
+        .store
+        .add_traffic(
+            &peer,
+            (stream_in - in_at_start) as i64,
+            out as i64,
+            link.last_error(),
+        )
+        .await;
     reason
+}
+
+async fn remember_install(
+    cfg: &LinkConfig,
+    peer: &AdminCode,
+    install: &str,
+) -> Result<(), safemesh_store::Error> {
+    let mut w = cfg.store.writer().await?;
+    w.set_peer_install(peer, install).await?;
+    w.commit().await?;
+    Ok(())
 }
 
 async fn reset_peer(
@@ -264,7 +308,8 @@ async fn prepare(
     let mut docs = Vec::new();
     let mut bytes = 0usize;
     for id in force {
-        if exclude.contains(id) {
+        // A snapshot request is served only for documents in the peer's scope.
+        if exclude.contains(id) || !cfg.store.in_audience(peer, id).await? {
             continue;
         }
         if let Some(mut doc) = cfg.store.load(id).await? {
@@ -291,6 +336,9 @@ async fn prepare(
         last_seq = seq;
         match cand {
             Cand::Sum(s) => {
+                if exclude.contains(&format!("summary:{}", s.owner)) {
+                    continue;
+                }
                 let item = Item::Summary {
                     owner: s.owner,
                     version: s.version,
@@ -373,6 +421,7 @@ async fn apply(
     role: Role,
     peer_install: &str,
     batch: Batch,
+    awaiting: &mut std::collections::BTreeMap<String, i64>,
 ) -> Result<(i64, bool, Vec<String>), ErrorFrame> {
     let internal = |e: safemesh_store::Error| ErrorFrame {
         code: ErrorCode::Internal,
@@ -428,9 +477,11 @@ async fn apply(
                         w.set_peer_heads(peer, &id, &heads)
                             .await
                             .map_err(internal)?;
+                        awaiting.remove(&id);
                     }
                     Err(safemesh_doc::Error::MissingDeps { .. }) => {
                         first_needed = first_needed.min(seq);
+                        awaiting.insert(id.clone(), seq);
                         need.push(id);
                     }
                     Err(safemesh_doc::Error::Forbidden {
@@ -485,7 +536,10 @@ async fn apply(
         batch.upto.min(first_needed - 1)
     };
     let acked = acked.max(current);
-    w.set_recv_cursor(peer, acked, peer_install)
+    // The durable cursor stays below every document still waiting for its snapshot, so a stream
+    // that drops before the snapshot arrives cannot skip it.
+    let durable = Link::durable_cursor(awaiting, acked);
+    w.set_recv_cursor(peer, durable, peer_install)
         .await
         .map_err(internal)?;
     w.commit().await.map_err(internal)?;

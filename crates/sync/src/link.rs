@@ -7,7 +7,7 @@
 //! one at a time ([`Effect::Apply`]); once durable, the link acks. A forbidden document is quarantined
 //! on this link and the stream is closed; the next stream leaves it out.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use safemesh_model::AdminCode;
 
@@ -117,6 +117,9 @@ pub struct Link {
     in_caught_up: bool,
     applying: bool,
     queued: VecDeque<Batch>,
+    /// Documents this side asked a snapshot of, by their seq at the peer: the durable cursor stays
+    /// below the smallest until the snapshot is applied.
+    awaiting: BTreeMap<String, i64>,
     last_error: Option<String>,
 }
 
@@ -148,6 +151,7 @@ impl Link {
             in_caught_up: false,
             applying: false,
             queued: VecDeque::new(),
+            awaiting: BTreeMap::new(),
             last_error: None,
         }
     }
@@ -173,6 +177,16 @@ impl Link {
         self.recv_cursor
     }
 
+    /// Documents awaiting a requested snapshot on this stream, with their seq at the peer.
+    pub fn awaiting(&self) -> &BTreeMap<String, i64> {
+        &self.awaiting
+    }
+
+    /// The cursor that may be stored durably: below every document still awaiting its snapshot.
+    pub fn durable_cursor(awaiting: &BTreeMap<String, i64>, acked: i64) -> i64 {
+        awaiting.values().map(|s| s - 1).fold(acked, i64::min)
+    }
+
     /// A stream opened. `recv_cursor` and `peer_install` come from the store.
     pub fn on_connected(
         &mut self,
@@ -188,6 +202,7 @@ impl Link {
         self.in_caught_up = false;
         self.applying = false;
         self.queued.clear();
+        self.awaiting.clear();
         self.recv_cursor = recv_cursor;
         self.peer_install = peer_install;
         self.local_seq = local_seq;
@@ -229,13 +244,19 @@ impl Link {
                     return self.protocol_error("batch before hello");
                 }
                 self.queued.push_back(b);
-                self.next_apply()
+                let fx = self.next_apply();
+                self.refresh_state();
+                fx
             }
             Frame::Ack { upto } => self.on_ack(upto),
             Frame::NeedSnapshot { doc_ids } => {
                 let mut fx = vec![Effect::ForgetPeerHeads {
                     doc_ids: doc_ids.clone(),
                 }];
+                // A later ack must not record these as held by the peer.
+                for f in &mut self.inflight {
+                    f.docs.retain(|(id, _)| !doc_ids.contains(id));
+                }
                 self.force.extend(doc_ids);
                 self.out_caught_up = false;
                 fx.extend(self.maybe_prepare());
@@ -305,6 +326,7 @@ impl Link {
             self.recv_cursor = 0;
         }
         self.peer_install = Some(h.install_id.clone());
+        self.last_error = None;
         // If the peer's cursor refers to another install of ours, it means nothing: start over.
         self.send_after = if h.peer_install_seen == self.my_install {
             h.recv_cursor
@@ -320,7 +342,10 @@ impl Link {
     }
 
     fn maybe_prepare(&mut self) -> Vec<Effect> {
-        if !self.hello_received || self.preparing || self.inflight.len() >= self.max_inflight {
+        // Requested snapshots go out even when the window is full: the batch holding the window may
+        // itself wait on them.
+        let window_full = self.inflight.len() >= self.max_inflight && self.force.is_empty();
+        if !self.hello_received || self.preparing || window_full {
             return Vec::new();
         }
         if self.out_caught_up && self.force.is_empty() && self.local_seq <= self.send_after {
@@ -342,7 +367,9 @@ impl Link {
         }
         let mut fx = Vec::new();
         if batch.items.is_empty() && batch.upto <= self.send_after {
-            self.out_caught_up = true;
+            // Nothing new, unless a commit or a snapshot request arrived while preparing.
+            self.out_caught_up = self.local_seq <= self.send_after && self.force.is_empty();
+            fx.extend(self.maybe_prepare());
         } else {
             self.send_after = self.send_after.max(batch.upto);
             self.out_caught_up =
@@ -398,6 +425,11 @@ impl Link {
 
     /// A batch was applied and committed; `acked` is the cursor now durable (it stops before the first
     /// document that needs a snapshot, so a lost request cannot skip it).
+    /// Replaces the set of documents awaiting snapshots (the driver updates it with each batch).
+    pub fn set_awaiting(&mut self, awaiting: BTreeMap<String, i64>) {
+        self.awaiting = awaiting;
+    }
+
     pub fn on_applied(
         &mut self,
         acked: i64,
@@ -405,8 +437,10 @@ impl Link {
         need_snapshot: Vec<String>,
     ) -> Vec<Effect> {
         self.applying = false;
-        self.recv_cursor = self.recv_cursor.max(acked);
-        if caught_up && need_snapshot.is_empty() {
+        self.recv_cursor = self
+            .recv_cursor
+            .max(Link::durable_cursor(&self.awaiting, acked));
+        if caught_up && need_snapshot.is_empty() && self.awaiting.is_empty() {
             self.in_caught_up = true;
         }
         let mut fx = vec![Effect::Send(Frame::Ack { upto: acked })];

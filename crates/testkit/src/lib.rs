@@ -56,6 +56,14 @@ impl Cluster {
     /// Starts a chain or tree of nodes, parents before children. Every code's parent must be listed
     /// before it (or be absent, for the top).
     pub async fn start(codes: &[&str]) -> anyhow::Result<Cluster> {
+        Self::start_with(codes, &BTreeMap::new()).await
+    }
+
+    /// Like [`Cluster::start`], with a database URL for some nodes (the others use SQLite).
+    pub async fn start_with(
+        codes: &[&str],
+        databases: &BTreeMap<String, String>,
+    ) -> anyhow::Result<Cluster> {
         init_tracing();
         let dir = tempfile::tempdir()?;
         let ca = dir.path().join("ca");
@@ -84,7 +92,7 @@ impl Cluster {
                 parent: uplink.as_ref().map(|p| format!("https://{}", p.addr)),
                 ca_dir: ca.clone(),
                 name: None,
-                database_url: None,
+                database_url: databases.get(code.as_str()).cloned(),
             })?;
             cfg.reconnect_max_backoff_ms = 500;
             let handle = start(&data_dir, cfg.clone())

@@ -1,0 +1,314 @@
+//! `safemesh-bench [--scale smoke|full] [--json PATH]`: measures the link protocol and the store on a
+//! real in-process cluster (gRPC + mutual TLS on loopback, durable commits) and prints a table.
+//! Every number in docs/BENCHMARKS.md comes from this binary.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use automerge::transaction::CommitOptions;
+use clap::{Parser, ValueEnum};
+use safemesh_doc::hazard::{Enterprise, HazardCore};
+use safemesh_doc::{AutoCommit, actor::actor_id, hazard};
+use safemesh_model::AdminCode;
+use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
+use safemesh_node::records::{self, NewEvent};
+use safemesh_store::Store;
+use safemesh_store::testing::TestDb;
+use safemesh_testkit::Cluster;
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Scale {
+    /// Small sizes; seconds. What CI runs so the bench cannot rot.
+    Smoke,
+    /// The sizes the targets are stated for.
+    Full,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "safemesh-bench", about = "safemesh 基准测试 / benchmarks")]
+struct Args {
+    #[arg(long, value_enum, default_value_t = Scale::Smoke)]
+    scale: Scale,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Documents in the bootstrap scenario (overrides the scale's default).
+    #[arg(long)]
+    docs: Option<usize>,
+    /// Skip the PostgreSQL run of the bootstrap scenario.
+    #[arg(long)]
+    no_postgres: bool,
+}
+
+const TOWN: &str = "530181006";
+const COUNTY: &str = "530181";
+
+fn code(s: &str) -> AdminCode {
+    AdminCode::parse(s).expect("code")
+}
+
+/// A realistic hazard document with ~10 lifecycle events, each its own change, as an office writes it.
+fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
+    let mut doc = AutoCommit::new().with_actor(actor_id(owner, nonce));
+    let core = HazardCore {
+        title: format!("第{i}号隐患：液氨储罐区可燃气体报警装置未与紧急切断联锁"),
+        sector: ["危险化学品", "消防", "城镇燃气", "建筑施工", "冶金工贸"][i % 5].into(),
+        grade: if i.is_multiple_of(20) { Grade::Major } else { Grade::General },
+        channel: Channel::Inspection,
+        enterprise: Enterprise { name: format!("安宁某某化工有限公司{}", i % 97), credit_code: "91350200776049653A".into() },
+        deadline: "2026-12-31".into(),
+        description: "督导检查发现：储罐区报警装置未与紧急切断阀联锁，不符合《化工和危险化学品生产经营单位重大生产安全事故隐患判定标准》".into(),
+    };
+    let msg = || {
+        CommitOptions::default()
+            .with_message(format!("张三@{owner}"))
+            .with_time(1_795_000_000)
+    };
+    hazard::create(&mut doc, owner, "张三", "2026-11-01T08:00:00Z", &core).expect("create");
+    doc.commit_with(msg());
+    let kinds = [
+        EventKind::Plan,
+        EventKind::Progress,
+        EventKind::Progress,
+        EventKind::Progress,
+        EventKind::Progress,
+        EventKind::Progress,
+        EventKind::Progress,
+        EventKind::Progress,
+        EventKind::Rectified,
+    ];
+    for (k, kind) in kinds.into_iter().enumerate() {
+        let e = HazardEvent {
+            kind,
+            at: format!("2026-11-{:02}T09:00:00Z", 2 + k),
+            by: owner.clone(),
+            user: "张三".into(),
+            note: Some(format!("第{}次整改进展：已完成{}%", k + 1, (k + 1) * 10)),
+            method: None,
+            level: None,
+            percent: Some(((k + 1) * 10) as u8),
+        };
+        hazard::append_event(&mut doc, &e).expect("event");
+        doc.commit_with(msg());
+    }
+    doc
+}
+
+async fn fill(store: &Store, owner: &AdminCode, n: usize) -> anyhow::Result<()> {
+    let nonce = b"bench-nonce";
+    let mut i = 0;
+    while i < n {
+        let mut w = store.writer().await?;
+        for _ in 0..500.min(n - i) {
+            let mut doc = realistic_hazard(owner, nonce, i);
+            w.put_doc(&format!("h-bench-{i:07}"), &mut doc, &[]).await?;
+            i += 1;
+        }
+        w.commit().await?;
+    }
+    Ok(())
+}
+
+async fn doc_count(store: &Store) -> anyhow::Result<i64> {
+    let (n,): (i64,) = sqlx_count(store).await?;
+    Ok(n)
+}
+
+async fn sqlx_count(store: &Store) -> anyhow::Result<(i64,)> {
+    Ok(safemesh_store::count_documents(store).await.map(|n| (n,))?)
+}
+
+/// Empty parent, child holding `n` hazards: documents per second until the parent holds them all.
+async fn bootstrap(n: usize, parent_db: Option<String>) -> anyhow::Result<f64> {
+    let mut dbs = BTreeMap::new();
+    if let Some(url) = parent_db {
+        dbs.insert(COUNTY.to_string(), url);
+    }
+    let c = Cluster::start_with(&[COUNTY, TOWN], &dbs).await?;
+    c.cut(TOWN);
+    fill(&c.node(TOWN).store, &code(TOWN), n).await?;
+    let parent = c.node(COUNTY).store.clone();
+    let start = Instant::now();
+    c.heal(TOWN);
+    loop {
+        if doc_count(&parent).await? >= n as i64 {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(3600) {
+            bail!("bootstrap did not finish within an hour");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    c.shutdown().await;
+    Ok(n as f64 / secs)
+}
+
+fn link_bytes(v: &Value, peer: &str) -> u64 {
+    v["links"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["peer"] == peer))
+        .map(|l| l["bytes_in"].as_u64().unwrap_or(0) + l["bytes_out"].as_u64().unwrap_or(0))
+        .unwrap_or(0)
+}
+
+async fn in_sync(c: &Cluster, node: &str, peer: &str) -> anyhow::Result<Value> {
+    c.wait_for(node, "/api/v1/sync/status", "link in sync", |v| {
+        v["links"].as_array().is_some_and(|l| {
+            l.iter()
+                .any(|l| l["peer"] == peer && l["state"] == "in_sync" && l["inflight"] == 0)
+        })
+    })
+    .await
+}
+
+/// A link holding `n` shared documents reconnects with nothing changed: bytes both ways and time.
+async fn noop_reconnect(n: usize) -> anyhow::Result<(u64, f64)> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    c.cut(TOWN);
+    fill(&c.node(TOWN).store, &code(TOWN), n).await?;
+    c.heal(TOWN);
+    while doc_count(&c.node(COUNTY).store).await? < n as i64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the roll-up publisher settle, then measure one reconnect.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    in_sync(&c, TOWN, COUNTY).await?;
+    in_sync(&c, COUNTY, TOWN).await?;
+    c.cut(TOWN);
+    c.wait_for(TOWN, "/api/v1/sync/status", "link down", |v| {
+        v["links"][0]["state"] != "in_sync"
+    })
+    .await?;
+    let before = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
+    let start = Instant::now();
+    c.heal(TOWN);
+    in_sync(&c, TOWN, COUNTY).await?;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let after = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
+    c.shutdown().await;
+    Ok((after - before, ms))
+}
+
+/// One small edit at the township until committed at the province (3 hops), `edits` times; and the
+/// bytes one such edit costs on the township's link.
+async fn live(edits: usize) -> anyhow::Result<(f64, f64, u64)> {
+    let chain = ["53", "5301", COUNTY, TOWN];
+    let c = Cluster::start(&chain).await?;
+    let town = c.node(TOWN);
+    let body = safemesh_testkit::hazard_json("实时推送测试", "major", "2026-12-31");
+    let (_, h) = c.post(TOWN, "/api/v1/hazards", &body).await?;
+    let id = h["id"].as_str().context("id")?.to_string();
+    c.wait_converged(&id, &chain).await?;
+    let prov = c.node("53").store.clone();
+    let mut lat = Vec::with_capacity(edits);
+    let mut bytes = Vec::new();
+    for i in 0..edits {
+        let expected = 2 + i;
+        tokio::time::sleep(Duration::from_millis(250)).await; // let the roll-up settle so bytes are the edit's
+        let b0 = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
+        let mut watch = prov.subscribe();
+        let start = Instant::now();
+        records::add_event(
+            &town.store,
+            &town.actor,
+            &id,
+            NewEvent {
+                kind: Some("progress".into()),
+                note: Some(format!("进展{i}")),
+                method: None,
+                percent: Some(50),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        loop {
+            let n = prov
+                .hazard(&id)
+                .await?
+                .and_then(|r| r.body["events"].as_array().map(Vec::len))
+                .unwrap_or(0);
+            if n >= expected {
+                break;
+            }
+            tokio::time::timeout(Duration::from_secs(10), watch.changed())
+                .await
+                .context("edit did not arrive")??;
+        }
+        lat.push(start.elapsed().as_secs_f64() * 1000.0);
+        // The edit's own frames (batch + ack) on the first hop, before the roll-up follows.
+        let b1 = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
+        bytes.push(b1 - b0);
+    }
+    c.shutdown().await;
+    lat.sort_by(|a, b| a.total_cmp(b));
+    bytes.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    Ok((pct(0.5), pct(0.99), bytes[bytes.len() / 2]))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let (boot_n, noop_n, edits) = match args.scale {
+        Scale::Smoke => (1_000, 1_000, 20),
+        Scale::Full => (100_000, 100_000, 300),
+    };
+    let boot_n = args.docs.unwrap_or(boot_n);
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "scale".into(),
+        json!(format!("{:?}", args.scale).to_lowercase()),
+    );
+    out.insert(
+        "machine".into(),
+        json!(format!(
+            "{} cores",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0)
+        )),
+    );
+
+    eprintln!("bootstrap {boot_n} docs into SQLite …");
+    let sqlite = bootstrap(boot_n, None).await?;
+    out.insert("bootstrap_docs".into(), json!(boot_n));
+    out.insert("bootstrap_docs_per_s".into(), json!(sqlite.round()));
+    if !args.no_postgres
+        && let Some(db) = TestDb::postgres().await
+    {
+        eprintln!("bootstrap {boot_n} docs into PostgreSQL …");
+        let pg = bootstrap(boot_n, Some(db.url())).await?;
+        db.cleanup().await;
+        out.insert("bootstrap_pg_docs_per_s".into(), json!(pg.round()));
+        out.insert(
+            "bootstrap_pg_to_sqlite_ratio".into(),
+            json!((pg / sqlite * 100.0).round() / 100.0),
+        );
+    }
+    eprintln!("no-op reconnect with {noop_n} shared docs …");
+    let (bytes, ms) = noop_reconnect(noop_n).await?;
+    out.insert("noop_reconnect_docs".into(), json!(noop_n));
+    out.insert("noop_reconnect_bytes".into(), json!(bytes));
+    out.insert(
+        "noop_reconnect_ms".into(),
+        json!((ms * 10.0).round() / 10.0),
+    );
+    eprintln!("live push over 3 hops, {edits} edits …");
+    let (p50, p99, edit_bytes) = live(edits).await?;
+    out.insert("live_p50_ms".into(), json!((p50 * 10.0).round() / 10.0));
+    out.insert("live_p99_ms".into(), json!((p99 * 10.0).round() / 10.0));
+    out.insert("edit_bytes_per_hop".into(), json!(edit_bytes));
+
+    println!("{:<32} {:>14}", "metric", "value");
+    for (k, v) in &out {
+        println!("{k:<32} {v:>14}");
+    }
+    if let Some(p) = args.json {
+        std::fs::write(&p, serde_json::to_string_pretty(&Value::Object(out))?)?;
+    }
+    Ok(())
+}
