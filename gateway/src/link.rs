@@ -201,16 +201,19 @@ pub async fn dial_parent(
         s.state = "connecting".into();
     });
     let mut backoff = Duration::from_millis(100);
+    let mut failures = 0u64;
     loop {
         if *shutdown.borrow() {
             return;
         }
         let started = tokio::time::Instant::now();
+        reg.update(parent.as_str(), |s| s.state = "connecting".into());
         match open_stream(&parent_addr, tls.clone()).await {
             Ok((mut client, out_tx, out_rx, bytes_out)) => {
                 let outbound_stream = outbound(out_rx, bytes_out.clone());
                 match client.sync(Request::new(outbound_stream)).await {
                     Ok(resp) => {
+                        failures = 0;
                         info!(parent = %parent, addr = %parent_addr, "connected to parent");
                         let rx = spawn_reader(resp.into_inner(), parent.clone());
                         let transport = Transport {
@@ -258,7 +261,14 @@ pub async fn dial_parent(
                     };
                     s.last_error = Some(msg.clone());
                 });
-                warn!(parent = %parent, addr = %parent_addr, "cannot reach parent: {msg}");
+                // The first failure of a run is a warning; repeats while the parent stays away are
+                // logged at debug, with a reminder every 60 attempts.
+                failures += 1;
+                if failures == 1 || failures % 60 == 0 {
+                    warn!(parent = %parent, addr = %parent_addr, failures, "cannot reach parent: {msg}");
+                } else {
+                    tracing::debug!(parent = %parent, addr = %parent_addr, failures, "cannot reach parent: {msg}");
+                }
             }
         }
         if started.elapsed() > Duration::from_secs(30) {
