@@ -51,7 +51,6 @@ pub fn check_and_apply(
         .into_iter()
         .filter(|c| seen.insert(c.hash()) && scratch.get_change_by_hash(&c.hash()).is_none())
         .collect();
-    let is_new_doc = base_header.is_none();
     if fresh.is_empty() {
         let header = match base_header {
             Some(h) => h,
@@ -64,6 +63,24 @@ pub fn check_and_apply(
         });
     }
     scratch.apply_changes(fresh.clone())?;
+    check_applied(doc_id, scratch, base_header, &fresh, origin)
+}
+
+/// Checks a whole document received as a snapshot (new to this node), without replaying it: every
+/// change in its history is checked as if it had arrived one by one.
+pub fn check_snapshot(doc_id: &str, mut doc: AutoCommit, origin: &Origin) -> Result<Checked, Error> {
+    let all = doc.get_changes(&[]);
+    check_applied(doc_id, doc, None, &all, origin)
+}
+
+fn check_applied(
+    doc_id: &str,
+    scratch: AutoCommit,
+    base_header: Option<Header>,
+    fresh: &[Change],
+    origin: &Origin,
+) -> Result<Checked, Error> {
+    let is_new_doc = base_header.is_none();
     let missing = scratch.get_missing_deps(&[]);
     if !missing.is_empty() {
         return Err(Error::MissingDeps {
@@ -100,8 +117,9 @@ pub fn check_and_apply(
         targets: &targets,
         general,
         new_doc: is_new_doc,
+        paths: Default::default(),
     };
-    for change in &fresh {
+    for change in fresh {
         ctx.check_change(&scratch, change, origin)?;
     }
     Ok(Checked {
@@ -125,6 +143,7 @@ pub fn check_local(doc_id: &str, doc: &mut AutoCommit, since: &[ChangeHash]) -> 
         targets: &targets,
         general,
         new_doc: since.is_empty(),
+        paths: Default::default(),
     };
     for change in doc.get_changes(since) {
         ctx.check_change(doc, &change, &Origin::Local)?;
@@ -208,6 +227,8 @@ struct Ctx<'a> {
     general: bool,
     /// The document is new to this node (its whole history is in the batch).
     new_doc: bool,
+    /// Paths of objects already resolved (many operations share an object).
+    paths: std::cell::RefCell<std::collections::HashMap<String, Vec<Seg>>>,
 }
 
 /// One segment of a written path.
@@ -350,8 +371,12 @@ impl Ctx<'_> {
         let ObjectId::Id(_) = obj else {
             return Ok(Vec::new());
         };
+        let key = obj.to_string();
+        if let Some(p) = self.paths.borrow().get(&key) {
+            return Ok(p.clone());
+        }
         let ex: ObjId = doc
-            .import_obj(&obj.to_string())
+            .import_obj(&key)
             .map_err(|_| Error::Corrupt(format!("unknown object {obj}")))?;
         let mut out = Vec::new();
         for (_, prop) in doc.parents(&ex)?.path() {
@@ -360,8 +385,7 @@ impl Ctx<'_> {
                 Prop::Seq(_) => Seg::Index,
             });
         }
-        out.push(Seg::Index); // placeholder for the object itself, replaced below
-        out.pop();
+        self.paths.borrow_mut().insert(key, out.clone());
         Ok(out)
     }
 

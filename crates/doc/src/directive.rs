@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use automerge::{
-    AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
+    AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
 };
 use safemesh_model::AdminCode;
 use safemesh_model::directive::{Response, ResponseAction, ResponseUpdate};
 use serde::{Deserialize, Serialize};
 
+use crate::read::tree;
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION, read};
 
 /// The issuer's fields of a directive.
@@ -136,28 +137,32 @@ pub fn respond(
 }
 
 pub fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
-    let header = Header::read(doc)?;
+    let root = doc.hydrate(ROOT, None)?;
+    let root = tree::as_map(&root).ok_or(Error::Malformed { path: "(root)".into() })?;
+    let header = Header::from_tree(root)?;
     if header.kind != Kind::Directive {
         return Err(Error::Malformed {
             path: "header.kind".into(),
         });
     }
-    let c = read::obj(doc, &ROOT, "core", "core")?;
-    let targets = read::str_list(doc, &c, "targets")?
+    let c = tree::map(root, "core", "core")?;
+    let targets = tree::list(c, "targets")
+        .map(tree::str_items)
+        .unwrap_or_default()
         .into_iter()
         .filter_map(|s| AdminCode::parse(&s).ok())
         .collect();
     let core = DirectiveCore {
-        title: read::string(doc, &c, "title", "core.title")?,
-        body: read::opt_str(doc, &c, "body")?.unwrap_or_default(),
+        title: tree::string(c, "title", "core.title")?,
+        body: tree::opt_str(c, "body").unwrap_or_default(),
         targets,
-        deadline: read::string(doc, &c, "deadline", "core.deadline")?,
+        deadline: tree::string(c, "deadline", "core.deadline")?,
     };
     let mut responses = BTreeMap::new();
-    if let Some(rs) = read::opt_obj(doc, &ROOT, "responses")? {
-        for key in doc.keys(&rs).collect::<Vec<_>>() {
-            if let Some(r) = read::opt_obj(doc, &rs, &key)? {
-                responses.insert(key, read_response(doc, &r)?);
+    if let Some(rs) = tree::opt_map(root, "responses") {
+        for (key, v) in rs.iter() {
+            if let Some(r) = tree::as_map(&v.value) {
+                responses.insert(key.clone(), read_response(r));
             }
         }
     }
@@ -169,30 +174,28 @@ pub fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
     })
 }
 
-fn read_response(doc: &AutoCommit, r: &ObjId) -> Result<Response, Error> {
-    let mut updates = Vec::new();
-    if let Some(list) = read::opt_obj(doc, r, "updates")? {
-        for u in read::list_items(doc, &list)? {
-            let Some(action) =
-                read::opt_str(doc, &u, "action")?.and_then(|a| ResponseAction::parse(&a).ok())
-            else {
-                continue;
-            };
-            updates.push(ResponseUpdate {
-                action,
-                at: read::opt_str(doc, &u, "at")?.unwrap_or_default(),
-                percent: read::opt_i64(doc, &u, "percent")?.map(|p| p.clamp(0, 100) as u8),
-                note: read::opt_str(doc, &u, "note")?,
-                user: read::opt_str(doc, &u, "user")?.unwrap_or_default(),
-            });
-        }
-    }
-    Ok(Response {
-        received_at: read::opt_str(doc, r, "received_at")?,
-        percent: read::opt_i64(doc, r, "percent")?.map(|p| p.clamp(0, 100) as u8),
-        note: read::opt_str(doc, r, "note")?,
-        completed_at: read::opt_str(doc, r, "completed_at")?,
-        updated_at: read::opt_str(doc, r, "updated_at")?,
+fn read_response(r: &automerge::hydrate::Map) -> Response {
+    let updates = tree::list(r, "updates")
+        .map(|l| {
+            tree::map_items(l)
+                .filter_map(|u| {
+                    Some(ResponseUpdate {
+                        action: ResponseAction::parse(&tree::opt_str(u, "action")?).ok()?,
+                        at: tree::opt_str(u, "at").unwrap_or_default(),
+                        percent: tree::opt_i64(u, "percent").map(|p| p.clamp(0, 100) as u8),
+                        note: tree::opt_str(u, "note"),
+                        user: tree::opt_str(u, "user").unwrap_or_default(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Response {
+        received_at: tree::opt_str(r, "received_at"),
+        percent: tree::opt_i64(r, "percent").map(|p| p.clamp(0, 100) as u8),
+        note: tree::opt_str(r, "note"),
+        completed_at: tree::opt_str(r, "completed_at"),
+        updated_at: tree::opt_str(r, "updated_at"),
         updates,
-    })
+    }
 }

@@ -1,12 +1,13 @@
 //! 隐患文档 — the hazard document: `header`, `core` (set once by the owner), `events` (append-only).
 
 use automerge::{
-    AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
+    AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
 };
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, fold};
 use serde::{Deserialize, Serialize};
 
+use crate::read::tree;
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION, read};
 
 /// 企业 — the enterprise a hazard belongs to.
@@ -135,36 +136,33 @@ pub fn append_event(doc: &mut AutoCommit, e: &HazardEvent) -> Result<(), Error> 
 
 /// Reads the hazard back. Events that cannot be read (a newer schema's kinds) are skipped.
 pub fn read(doc: &AutoCommit) -> Result<HazardView, Error> {
-    let header = Header::read(doc)?;
+    let root = doc.hydrate(ROOT, None)?;
+    let root = tree::as_map(&root).ok_or(Error::Malformed { path: "(root)".into() })?;
+    let header = Header::from_tree(root)?;
     if header.kind != Kind::Hazard {
         return Err(Error::Malformed {
             path: "header.kind".into(),
         });
     }
-    let c = read::obj(doc, &ROOT, "core", "core")?;
-    let grade = Grade::parse(&read::string(doc, &c, "grade", "core.grade")?)?;
-    let channel = Channel::parse(&read::string(doc, &c, "channel", "core.channel")?)?;
-    let e = read::obj(doc, &c, "enterprise", "core.enterprise")?;
+    let c = tree::map(root, "core", "core")?;
+    let grade = Grade::parse(&tree::string(c, "grade", "core.grade")?)?;
+    let channel = Channel::parse(&tree::string(c, "channel", "core.channel")?)?;
+    let e = tree::map(c, "enterprise", "core.enterprise")?;
     let core = HazardCore {
-        title: read::string(doc, &c, "title", "core.title")?,
-        sector: read::string(doc, &c, "sector", "core.sector")?,
+        title: tree::string(c, "title", "core.title")?,
+        sector: tree::string(c, "sector", "core.sector")?,
         grade,
         channel,
         enterprise: Enterprise {
-            name: read::opt_str(doc, &e, "name")?.unwrap_or_default(),
-            credit_code: read::opt_str(doc, &e, "credit_code")?.unwrap_or_default(),
+            name: tree::opt_str(e, "name").unwrap_or_default(),
+            credit_code: tree::opt_str(e, "credit_code").unwrap_or_default(),
         },
-        deadline: read::string(doc, &c, "deadline", "core.deadline")?,
-        description: read::opt_str(doc, &c, "description")?.unwrap_or_default(),
+        deadline: tree::string(c, "deadline", "core.deadline")?,
+        description: tree::opt_str(c, "description").unwrap_or_default(),
     };
-    let mut events = Vec::new();
-    if let Some(list) = read::opt_obj(doc, &ROOT, "events")? {
-        for m in read::list_items(doc, &list)? {
-            if let Some(ev) = read_event(doc, &m)? {
-                events.push(ev);
-            }
-        }
-    }
+    let events = tree::list(root, "events")
+        .map(|l| tree::map_items(l).filter_map(read_event).collect())
+        .unwrap_or_default();
     Ok(HazardView {
         owner: header.owner,
         created: header.created,
@@ -173,24 +171,18 @@ pub fn read(doc: &AutoCommit) -> Result<HazardView, Error> {
     })
 }
 
-fn read_event(doc: &AutoCommit, m: &ObjId) -> Result<Option<HazardEvent>, Error> {
-    let Some(kind) = read::opt_str(doc, m, "kind")? else {
-        return Ok(None);
-    };
-    let Ok(kind) = EventKind::parse(&kind) else {
-        return Ok(None);
-    };
-    let Some(by) = read::opt_str(doc, m, "by")?.and_then(|s| AdminCode::parse(&s).ok()) else {
-        return Ok(None);
-    };
-    Ok(Some(HazardEvent {
+/// One event; `None` for an entry this build cannot read (a newer schema's kinds are skipped).
+fn read_event(m: &automerge::hydrate::Map) -> Option<HazardEvent> {
+    let kind = EventKind::parse(&tree::opt_str(m, "kind")?).ok()?;
+    let by = AdminCode::parse(&tree::opt_str(m, "by")?).ok()?;
+    Some(HazardEvent {
         kind,
-        at: read::opt_str(doc, m, "at")?.unwrap_or_default(),
+        at: tree::opt_str(m, "at").unwrap_or_default(),
         by,
-        user: read::opt_str(doc, m, "user")?.unwrap_or_default(),
-        note: read::opt_str(doc, m, "note")?,
-        method: read::opt_str(doc, m, "method")?,
-        level: read::opt_str(doc, m, "level")?.and_then(|s| AdminCode::parse(&s).ok()),
-        percent: read::opt_i64(doc, m, "percent")?.map(|p| p.clamp(0, 100) as u8),
-    }))
+        user: tree::opt_str(m, "user").unwrap_or_default(),
+        note: tree::opt_str(m, "note"),
+        method: tree::opt_str(m, "method"),
+        level: tree::opt_str(m, "level").and_then(|s| AdminCode::parse(&s).ok()),
+        percent: tree::opt_i64(m, "percent").map(|p| p.clamp(0, 100) as u8),
+    })
 }

@@ -1,6 +1,6 @@
 //! Small typed readers over Automerge values.
 
-use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, Value};
+use automerge::{AutoCommit, ObjId, ReadDoc, Value};
 
 use crate::Error;
 
@@ -45,30 +45,67 @@ pub(crate) fn opt_i64(doc: &AutoCommit, parent: &ObjId, key: &str) -> Result<Opt
     Ok(doc.get(parent, key)?.and_then(|(v, _)| v.as_i64()))
 }
 
-pub(crate) fn str_list(doc: &AutoCommit, parent: &ObjId, key: &str) -> Result<Vec<String>, Error> {
-    let Some(list) = opt_obj(doc, parent, key)? else {
-        return Ok(Vec::new());
-    };
-    if doc.object_type(&list)? != ObjType::List {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for i in 0..doc.length(&list) {
-        if let Some((v, _)) = doc.get(&list, i)?
-            && let Some(s) = v.as_str()
-        {
-            out.push(s.to_string());
-        }
-    }
-    Ok(out)
-}
 
-pub(crate) fn list_items(doc: &AutoCommit, list: &ObjId) -> Result<Vec<ObjId>, Error> {
-    let mut out = Vec::new();
-    for i in 0..doc.length(list) {
-        if let Some((Value::Object(_), id)) = doc.get(list, i)? {
-            out.push(id);
+
+/// Readers over a hydrated tree (`ReadDoc::hydrate`): one pass over the document instead of one
+/// lookup per field, which is what reading whole records wants.
+pub(crate) mod tree {
+    use automerge::ScalarValue;
+    use automerge::hydrate::{List, Map, Value};
+
+    use crate::Error;
+
+    pub(crate) fn as_map(v: &Value) -> Option<&Map> {
+        match v {
+            Value::Map(m) => Some(m),
+            _ => None,
         }
     }
-    Ok(out)
+
+    pub(crate) fn map<'a>(m: &'a Map, key: &str, path: &str) -> Result<&'a Map, Error> {
+        m.get(key).and_then(as_map).ok_or_else(|| Error::Malformed { path: path.to_string() })
+    }
+
+    pub(crate) fn opt_map<'a>(m: &'a Map, key: &str) -> Option<&'a Map> {
+        m.get(key).and_then(as_map)
+    }
+
+    pub(crate) fn list<'a>(m: &'a Map, key: &str) -> Option<&'a List> {
+        match m.get(key) {
+            Some(Value::List(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn opt_str(m: &Map, key: &str) -> Option<String> {
+        match m.get(key) {
+            Some(Value::Scalar(ScalarValue::Str(s))) => Some(s.to_string()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn string(m: &Map, key: &str, path: &str) -> Result<String, Error> {
+        opt_str(m, key).ok_or_else(|| Error::Malformed { path: path.to_string() })
+    }
+
+    pub(crate) fn opt_i64(m: &Map, key: &str) -> Option<i64> {
+        match m.get(key) {
+            Some(Value::Scalar(ScalarValue::Int(i))) => Some(*i),
+            Some(Value::Scalar(ScalarValue::Uint(u))) => i64::try_from(*u).ok(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn str_items(l: &List) -> Vec<String> {
+        l.iter()
+            .filter_map(|v| match &v.value {
+                Value::Scalar(ScalarValue::Str(s)) => Some(s.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn map_items(l: &List) -> impl Iterator<Item = &Map> {
+        l.iter().filter_map(|v| as_map(&v.value))
+    }
 }

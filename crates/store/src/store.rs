@@ -72,6 +72,8 @@ pub struct ChangedDoc {
     pub id: String,
     pub seq: i64,
     pub heads: Vec<String>,
+    /// What the peer is known to hold, if anything.
+    pub peer_heads: Option<Vec<String>>,
 }
 
 /// Per-link state.
@@ -281,7 +283,8 @@ impl Store {
         }))
     }
 
-    /// Documents in `peer`'s audience written after `after`, in seq order.
+    /// Documents in `peer`'s audience written after `after`, in seq order, with the heads the peer is
+    /// known to hold.
     pub async fn changed_for(
         &self,
         peer: &AdminCode,
@@ -289,13 +292,14 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ChangedDoc>, Error> {
         let rows = sqlx::query(
-            "SELECT d.id, d.seq, d.heads FROM documents d WHERE d.seq > $1 AND EXISTS (
+            "SELECT d.id, d.seq, d.heads, ph.heads AS peer_heads FROM documents d
+             LEFT JOIN peer_heads ph ON ph.peer = $2 AND ph.doc_id = d.id
+             WHERE d.seq > $1 AND EXISTS (
                  SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
-                 AND (a.code = $2 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code)))
-             ORDER BY d.seq LIMIT $4",
+                 AND (a.code = $2 OR (a.subtree = 1 AND substr($2, 1, length(a.code)) = a.code)))
+             ORDER BY d.seq LIMIT $3",
         )
         .bind(after)
-        .bind(peer.as_str())
         .bind(peer.as_str())
         .bind(limit)
         .fetch_all(&self.inner.pool)
@@ -306,8 +310,27 @@ impl Store {
                 id: r.get("id"),
                 seq: r.get("seq"),
                 heads: parse_heads(r.get("heads")),
+                peer_heads: r.get::<Option<String>, _>("peer_heads").map(parse_heads),
             })
             .collect())
+    }
+
+    /// A document's stored bytes as one loadable blob (the snapshot followed by its incremental
+    /// chunks), without decoding it.
+    pub async fn raw_doc(&self, id: &str) -> Result<Option<Vec<u8>>, Error> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT snapshot FROM documents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        let Some((mut bytes,)) = row else { return Ok(None) };
+        let chunks: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(&self.inner.pool)
+            .await?;
+        for (c,) in chunks {
+            bytes.extend_from_slice(&c);
+        }
+        Ok(Some(bytes))
     }
 
     /// Whether `peer` is in the audience of document `id`.

@@ -138,6 +138,10 @@ async fn increments_and_compaction(db: &TestDb) {
         .await
         .unwrap();
     assert!(chunks < 32, "compaction bounds the chunks: {chunks}");
+    // The raw bytes (snapshot followed by chunks) load as the same document.
+    assert!(chunks > 0, "the raw path is exercised with chunks");
+    let raw = store.raw_doc("h-2").await.unwrap().unwrap();
+    assert_eq!(AutoCommit::load(&raw).unwrap().get_heads(), doc.get_heads());
     assert_eq!(store.current_seq(), 41);
 }
 

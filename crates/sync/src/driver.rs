@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use safemesh_doc::authority::{Origin, check_and_apply};
+use safemesh_doc::authority::{Origin, check_and_apply, check_snapshot};
 use safemesh_doc::{AutoCommit, Change, heads_from_hex, heads_to_hex};
 use safemesh_model::AdminCode;
 use safemesh_store::{Store, store_now};
@@ -293,12 +293,12 @@ async fn prepare(
     }
     let mut truncated = bound != i64::MAX;
     enum Cand {
-        Doc(String, i64),
+        Doc(safemesh_store::ChangedDoc),
         Sum(safemesh_store::SummaryRow),
     }
     let mut cands: Vec<(i64, Cand)> = rows
         .into_iter()
-        .map(|r| (r.seq, Cand::Doc(r.id, r.seq)))
+        .map(|r| (r.seq, Cand::Doc(r)))
         .collect();
     cands.extend(sums.into_iter().map(|s| (s.seq, Cand::Sum(s))));
     cands.sort_by_key(|(seq, _)| *seq);
@@ -350,46 +350,39 @@ async fn prepare(
                 bytes += item.payload_len();
                 items.push(item);
             }
-            Cand::Doc(id, seq) => {
+            Cand::Doc(row) => {
+                let safemesh_store::ChangedDoc { id, seq, heads, peer_heads } = row;
                 if exclude.contains(&id) || force.contains(&id) {
                     continue;
                 }
-                let Some(mut doc) = cfg.store.load(&id).await? else {
-                    continue;
-                };
-                let heads = heads_to_hex(&doc.get_heads());
-                let known = cfg.store.peer_heads(peer, &id).await?;
-                if known.as_ref() == Some(&heads) {
+                if peer_heads.as_ref() == Some(&heads) {
                     continue; // the peer already holds exactly this (e.g. it sent it to us)
                 }
-                let known: Vec<_> = heads_from_hex(&known.unwrap_or_default())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|h| doc.get_change_by_hash(h).is_some())
-                    .collect();
-                let item = if known.is_empty() {
-                    Item::Doc {
-                        id: id.clone(),
-                        seq,
-                        snapshot: Some(doc.save()),
-                        changes: Vec::new(),
-                        heads: heads.clone(),
-                    }
+                // A peer that holds nothing of the document gets the stored bytes as they are: no
+                // decoding, no re-encoding.
+                let raw = match &peer_heads {
+                    None => cfg.store.raw_doc(&id).await?,
+                    Some(_) => None,
+                };
+                let item = if let Some(bytes) = raw {
+                    Item::Doc { id: id.clone(), seq, snapshot: Some(bytes), changes: Vec::new(), heads: heads.clone() }
                 } else {
-                    let changes: Vec<Vec<u8>> = doc
-                        .get_changes(&known)
-                        .into_iter()
-                        .map(|c| c.raw_bytes().to_vec())
-                        .collect();
-                    if changes.is_empty() {
+                    let Some(mut doc) = cfg.store.load(&id).await? else {
                         continue;
-                    }
-                    Item::Doc {
-                        id: id.clone(),
-                        seq,
-                        snapshot: None,
-                        changes,
-                        heads: heads.clone(),
+                    };
+                    let known: Vec<_> = heads_from_hex(&peer_heads.unwrap_or_default())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|h| doc.get_change_by_hash(h).is_some())
+                        .collect();
+                    if known.is_empty() {
+                        Item::Doc { id: id.clone(), seq, snapshot: Some(doc.save()), changes: Vec::new(), heads: heads.clone() }
+                    } else {
+                        let changes: Vec<Vec<u8>> = doc.get_changes(&known).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
+                        if changes.is_empty() {
+                            continue;
+                        }
+                        Item::Doc { id: id.clone(), seq, snapshot: None, changes, heads: heads.clone() }
                     }
                 };
                 bytes += item.payload_len();
@@ -453,21 +446,28 @@ async fn apply(
                     rule: None,
                     message: msg,
                 };
-                let incoming: Vec<Change> = match snapshot {
-                    Some(bytes) => {
-                        let mut d = AutoCommit::load(&bytes)
-                            .map_err(|e| malformed(format!("bad snapshot: {e}")))?;
-                        d.get_changes(&[])
-                    }
-                    None => changes
-                        .into_iter()
-                        .map(Change::from_bytes)
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| malformed(format!("bad change: {e}")))?,
-                };
                 let mut base = w.load(&id).await.map_err(internal)?;
                 let old_heads = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
-                match check_and_apply(&id, base.as_mut(), incoming, &origin) {
+                let checked = match (snapshot, base.as_mut()) {
+                    // New to this node: the snapshot is the document; check its history in place.
+                    (Some(bytes), None) => {
+                        let d = AutoCommit::load(&bytes).map_err(|e| malformed(format!("bad snapshot: {e}")))?;
+                        check_snapshot(&id, d, &origin)
+                    }
+                    (Some(bytes), Some(b)) => {
+                        let mut d = AutoCommit::load(&bytes).map_err(|e| malformed(format!("bad snapshot: {e}")))?;
+                        check_and_apply(&id, Some(b), d.get_changes(&[]), &origin)
+                    }
+                    (None, b) => {
+                        let incoming: Vec<Change> = changes
+                            .into_iter()
+                            .map(Change::from_bytes)
+                            .collect::<Result<_, _>>()
+                            .map_err(|e| malformed(format!("bad change: {e}")))?;
+                        check_and_apply(&id, b, incoming, &origin)
+                    }
+                };
+                match checked {
                     Ok(mut checked) => {
                         if checked.applied > 0 {
                             w.put_doc(&id, &mut checked.doc, &old_heads)
