@@ -569,6 +569,22 @@ impl Writer {
         doc: &mut AutoCommit,
         old_heads: &[ChangeHash],
     ) -> Result<i64, Error> {
+        self.put_doc_with(id, doc, old_heads, None).await
+    }
+
+    /// Like [`Writer::put_doc`] for a document new to this store whose encoded bytes are at hand (a
+    /// received snapshot): they are stored as they are instead of encoding the document again.
+    pub async fn put_new_doc_bytes(&mut self, id: &str, doc: &mut AutoCommit, bytes: Vec<u8>) -> Result<i64, Error> {
+        self.put_doc_with(id, doc, &[], Some(bytes)).await
+    }
+
+    async fn put_doc_with(
+        &mut self,
+        id: &str,
+        doc: &mut AutoCommit,
+        old_heads: &[ChangeHash],
+        encoded: Option<Vec<u8>>,
+    ) -> Result<i64, Error> {
         let header = Header::read(doc)?;
         let heads = serde_json::to_string(&heads_to_hex(&doc.get_heads())).unwrap_or_default();
         let seq = self.next_seq();
@@ -578,7 +594,10 @@ impl Writer {
             .fetch_optional(&mut **self.tx())
             .await?;
         if exists.is_none() {
-            let snapshot = doc.save();
+            let snapshot = match encoded {
+                Some(bytes) => bytes,
+                None => doc.save(),
+            };
             sqlx::query("INSERT INTO documents (id, kind, owner, heads, snapshot, seq, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(id)
                 .bind(header.kind.as_str())

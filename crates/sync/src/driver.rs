@@ -448,10 +448,12 @@ async fn apply(
                 };
                 let mut base = w.load(&id).await.map_err(internal)?;
                 let old_heads = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
+                let mut fresh_bytes = None;
                 let checked = match (snapshot, base.as_mut()) {
                     // New to this node: the snapshot is the document; check its history in place.
                     (Some(bytes), None) => {
                         let d = AutoCommit::load(&bytes).map_err(|e| malformed(format!("bad snapshot: {e}")))?;
+                        fresh_bytes = Some(bytes);
                         check_snapshot(&id, d, &origin)
                     }
                     (Some(bytes), Some(b)) => {
@@ -469,10 +471,14 @@ async fn apply(
                 };
                 match checked {
                     Ok(mut checked) => {
-                        if checked.applied > 0 {
-                            w.put_doc(&id, &mut checked.doc, &old_heads)
-                                .await
-                                .map_err(internal)?;
+                        match fresh_bytes {
+                            Some(bytes) if checked.applied > 0 => {
+                                w.put_new_doc_bytes(&id, &mut checked.doc, bytes).await.map_err(internal)?;
+                            }
+                            _ if checked.applied > 0 => {
+                                w.put_doc(&id, &mut checked.doc, &old_heads).await.map_err(internal)?;
+                            }
+                            _ => {}
                         }
                         w.set_peer_heads(peer, &id, &heads)
                             .await
