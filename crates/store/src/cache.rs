@@ -7,6 +7,9 @@ use safemesh_doc::AutoCommit;
 pub(crate) struct DocCache {
     cap: usize,
     tick: u64,
+    /// Bumped by every writer commit; a reader that loaded from the database only fills the cache if
+    /// no commit happened meanwhile, so a stale copy never replaces a newer one.
+    pub(crate) generation: u64,
     map: HashMap<String, (u64, AutoCommit)>,
 }
 
@@ -15,6 +18,7 @@ impl DocCache {
         DocCache {
             cap: cap.max(1),
             tick: 0,
+            generation: 0,
             map: HashMap::new(),
         }
     }
@@ -39,9 +43,5 @@ impl DocCache {
             self.map.retain(|_, (t, _)| *t > cut);
         }
         self.map.insert(id.to_string(), (self.tick, doc));
-    }
-
-    pub(crate) fn remove(&mut self, id: &str) {
-        self.map.remove(id);
     }
 }

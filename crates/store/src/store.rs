@@ -248,23 +248,25 @@ impl Store {
             guard,
             seq,
             cached: Vec::new(),
-            dropped: Vec::new(),
         })
     }
 
     /// Loads a document (through the cache).
     pub async fn load(&self, id: &str) -> Result<Option<AutoCommit>, Error> {
-        if let Some(d) = self.inner.cache.lock().map_err(|_| poisoned())?.get(id) {
-            return Ok(Some(d));
-        }
+        let generation = {
+            let mut cache = self.inner.cache.lock().map_err(|_| poisoned())?;
+            if let Some(d) = cache.get(id) {
+                return Ok(Some(d));
+            }
+            cache.generation
+        };
         let mut conn = self.inner.pool.acquire().await?;
         let doc = load_from(&mut conn, id).await?;
         if let Some(d) = &doc {
-            self.inner
-                .cache
-                .lock()
-                .map_err(|_| poisoned())?
-                .put(id, d.clone());
+            let mut cache = self.inner.cache.lock().map_err(|_| poisoned())?;
+            if cache.generation == generation {
+                cache.put(id, d.clone());
+            }
         }
         Ok(doc)
     }
@@ -318,15 +320,19 @@ impl Store {
     /// A document's stored bytes as one loadable blob (the snapshot followed by its incremental
     /// chunks), without decoding it.
     pub async fn raw_doc(&self, id: &str) -> Result<Option<Vec<u8>>, Error> {
-        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT snapshot FROM documents WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.inner.pool)
-            .await?;
-        let Some((mut bytes,)) = row else { return Ok(None) };
-        let chunks: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(&self.inner.pool)
-            .await?;
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT snapshot FROM documents WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.inner.pool)
+                .await?;
+        let Some((mut bytes,)) = row else {
+            return Ok(None);
+        };
+        let chunks: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(&self.inner.pool)
+                .await?;
         for (c,) in chunks {
             bytes.extend_from_slice(&c);
         }
@@ -528,11 +534,10 @@ pub struct Writer {
     guard: OwnedMutexGuard<i64>,
     seq: i64,
     cached: Vec<(String, AutoCommit)>,
-    dropped: Vec<String>,
 }
 
 impl Writer {
-    fn tx(&mut self) -> &mut Transaction<'static, Any> {
+    pub(crate) fn tx(&mut self) -> &mut Transaction<'static, Any> {
         self.tx.as_mut().expect("writer used after commit")
     }
 
@@ -574,7 +579,12 @@ impl Writer {
 
     /// Like [`Writer::put_doc`] for a document new to this store whose encoded bytes are at hand (a
     /// received snapshot): they are stored as they are instead of encoding the document again.
-    pub async fn put_new_doc_bytes(&mut self, id: &str, doc: &mut AutoCommit, bytes: Vec<u8>) -> Result<i64, Error> {
+    pub async fn put_new_doc_bytes(
+        &mut self,
+        id: &str,
+        doc: &mut AutoCommit,
+        bytes: Vec<u8>,
+    ) -> Result<i64, Error> {
         self.put_doc_with(id, doc, &[], Some(bytes)).await
     }
 
@@ -817,9 +827,7 @@ impl Writer {
         }
         {
             let mut cache = self.store.inner.cache.lock().map_err(|_| poisoned())?;
-            for id in self.dropped.drain(..) {
-                cache.remove(&id);
-            }
+            cache.generation += 1;
             for (id, doc) in self.cached.drain(..) {
                 cache.put(&id, doc);
             }
