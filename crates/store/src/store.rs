@@ -507,7 +507,7 @@ async fn load_from(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Au
     let Some((snapshot,)) = row else {
         return Ok(None);
     };
-    let corrupt = |e: automerge_err::E| Error::Corrupt {
+    let corrupt = |e: automerge::AutomergeError| Error::Corrupt {
         id: id.to_string(),
         reason: e.to_string(),
     };
@@ -523,9 +523,6 @@ async fn load_from(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Au
     Ok(Some(doc))
 }
 
-mod automerge_err {
-    pub(crate) type E = automerge::AutomergeError;
-}
 
 /// The one write session: a transaction plus the write lock. Dropped without `commit`, nothing is kept.
 pub struct Writer {
