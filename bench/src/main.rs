@@ -19,6 +19,8 @@ use safemesh_store::testing::TestDb;
 use safemesh_testkit::Cluster;
 use serde_json::{Value, json};
 
+mod samod;
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum Scale {
     /// Small sizes; seconds. What CI runs so the bench cannot rot.
@@ -38,9 +40,24 @@ struct Args {
     /// Documents in the bootstrap scenario (overrides the scale's default).
     #[arg(long)]
     docs: Option<usize>,
+    /// Documents in our no-op reconnect scenario (overrides the scale's default).
+    #[arg(long)]
+    noop_docs: Option<usize>,
     /// Skip the PostgreSQL run of the bootstrap scenario.
     #[arg(long)]
     no_postgres: bool,
+    /// Documents in both samod scenarios (default: the same sizes as ours).
+    #[arg(long)]
+    samod_docs: Option<usize>,
+    /// samod's storage adapter for both repos (it has no SQLite adapter).
+    #[arg(long, value_enum, default_value_t = samod::SamodStorage::Fs)]
+    samod_storage: samod::SamodStorage,
+    /// Skip the samod comparison.
+    #[arg(long)]
+    no_samod: bool,
+    /// Run only the samod scenarios (for working on the comparison; no ratios).
+    #[arg(long, conflicts_with = "no_samod")]
+    samod_only: bool,
 }
 
 const TOWN: &str = "530181006";
@@ -283,6 +300,7 @@ async fn main() -> anyhow::Result<()> {
         Scale::Full => (100_000, 100_000, 300),
     };
     let boot_n = args.docs.unwrap_or(boot_n);
+    let noop_n = args.noop_docs.unwrap_or(noop_n);
     let mut out = serde_json::Map::new();
     out.insert(
         "scale".into(),
@@ -298,35 +316,79 @@ async fn main() -> anyhow::Result<()> {
         )),
     );
 
-    eprintln!("bootstrap {boot_n} docs into SQLite …");
-    let sqlite = bootstrap(boot_n, None).await?;
-    out.insert("bootstrap_docs".into(), json!(boot_n));
-    out.insert("bootstrap_docs_per_s".into(), json!(sqlite.round()));
-    if !args.no_postgres
-        && let Some(db) = TestDb::postgres().await
-    {
-        eprintln!("bootstrap {boot_n} docs into PostgreSQL …");
-        let pg = bootstrap(boot_n, Some(db.url())).await?;
-        db.cleanup().await;
-        out.insert("bootstrap_pg_docs_per_s".into(), json!(pg.round()));
+    // Ours, then samod's, in the same process and run.
+    let mut ours_boot = None;
+    let mut ours_noop_bytes = None;
+    if !args.samod_only {
+        eprintln!("bootstrap {boot_n} docs into SQLite …");
+        let sqlite = bootstrap(boot_n, None).await?;
+        ours_boot = Some(sqlite);
+        out.insert("bootstrap_docs".into(), json!(boot_n));
+        out.insert("bootstrap_docs_per_s".into(), json!(sqlite.round()));
+        if !args.no_postgres
+            && let Some(db) = TestDb::postgres().await
+        {
+            eprintln!("bootstrap {boot_n} docs into PostgreSQL …");
+            let pg = bootstrap(boot_n, Some(db.url())).await?;
+            db.cleanup().await;
+            out.insert("bootstrap_pg_docs_per_s".into(), json!(pg.round()));
+            out.insert(
+                "bootstrap_pg_to_sqlite_ratio".into(),
+                json!((pg / sqlite * 100.0).round() / 100.0),
+            );
+        }
+        eprintln!("no-op reconnect with {noop_n} shared docs …");
+        let (bytes, ms) = noop_reconnect(noop_n).await?;
+        ours_noop_bytes = Some(bytes);
+        out.insert("noop_reconnect_docs".into(), json!(noop_n));
+        out.insert("noop_reconnect_bytes".into(), json!(bytes));
         out.insert(
-            "bootstrap_pg_to_sqlite_ratio".into(),
-            json!((pg / sqlite * 100.0).round() / 100.0),
+            "noop_reconnect_ms".into(),
+            json!((ms * 10.0).round() / 10.0),
         );
     }
-    eprintln!("no-op reconnect with {noop_n} shared docs …");
-    let (bytes, ms) = noop_reconnect(noop_n).await?;
-    out.insert("noop_reconnect_docs".into(), json!(noop_n));
-    out.insert("noop_reconnect_bytes".into(), json!(bytes));
-    out.insert(
-        "noop_reconnect_ms".into(),
-        json!((ms * 10.0).round() / 10.0),
-    );
-    eprintln!("live push over 3 hops, {edits} edits …");
-    let (p50, p99, edit_bytes) = live(edits).await?;
-    out.insert("live_p50_ms".into(), json!((p50 * 10.0).round() / 10.0));
-    out.insert("live_p99_ms".into(), json!((p99 * 10.0).round() / 10.0));
-    out.insert("edit_bytes_per_hop".into(), json!(edit_bytes));
+    if !args.no_samod {
+        let store = format!("{:?}", args.samod_storage).to_lowercase();
+        out.insert("samod_storage".into(), json!(store));
+        let n = args.samod_docs.unwrap_or(boot_n);
+        eprintln!("samod bootstrap {n} docs ({store} storage) …");
+        let b = samod::bootstrap(n, args.samod_storage).await?;
+        out.insert("samod_bootstrap_docs".into(), json!(n));
+        out.insert("samod_bootstrap_docs_per_s".into(), json!(b.docs_per_s.round()));
+        out.insert("samod_bootstrap_bytes".into(), json!(b.bytes));
+        out.insert("samod_bootstrap_msgs".into(), json!(b.msgs));
+        out.insert("samod_bootstrap_parent_puts".into(), json!(b.parent_puts));
+        out.insert("samod_bootstrap_parent_put_bytes".into(), json!(b.parent_put_bytes));
+        if let Some(ours) = ours_boot {
+            out.insert(
+                "bootstrap_ratio_ours_to_samod".into(),
+                json!((ours / b.docs_per_s * 100.0).round() / 100.0),
+            );
+        }
+        let n = args.samod_docs.unwrap_or(noop_n);
+        eprintln!("samod no-op reconnect with {n} shared docs …");
+        let r = samod::noop_reconnect(n, args.samod_storage, 3).await?;
+        out.insert("samod_noop_reconnect_docs".into(), json!(n));
+        out.insert("samod_noop_reconnect_bytes".into(), json!(r.bytes));
+        out.insert("samod_noop_reconnect_msgs".into(), json!(r.msgs));
+        out.insert(
+            "samod_noop_reconnect_ms".into(),
+            json!((r.ms * 10.0).round() / 10.0),
+        );
+        if let Some(ours) = ours_noop_bytes {
+            out.insert(
+                "noop_reconnect_bytes_ratio_samod_to_ours".into(),
+                json!((r.bytes as f64 / ours.max(1) as f64).round()),
+            );
+        }
+    }
+    if !args.samod_only {
+        eprintln!("live push over 3 hops, {edits} edits …");
+        let (p50, p99, edit_bytes) = live(edits).await?;
+        out.insert("live_p50_ms".into(), json!((p50 * 10.0).round() / 10.0));
+        out.insert("live_p99_ms".into(), json!((p99 * 10.0).round() / 10.0));
+        out.insert("edit_bytes_per_hop".into(), json!(edit_bytes));
+    }
 
     println!("{:<32} {:>14}", "metric", "value");
     for (k, v) in &out {

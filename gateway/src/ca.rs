@@ -4,8 +4,10 @@
 //! SAN URI `safemesh://node/<code>` of its leaf (see [`crate::tls`]); the CA is the only trust
 //! anchor, so whoever holds `ca.key` decides which codes exist.
 //!
-//! On disk, a CA directory holds `ca.pem` (certificate) and `ca.key` (PKCS#8 PEM, mode 0600);
-//! a node directory holds `node.pem`, `node.key` (0600) and `ca.pem`.
+//! On disk, a CA directory holds `ca.pem` (certificate), `ca.key` (PKCS#8 PEM, mode 0600) and,
+//! once something was revoked, `revoked.txt` (the published revocation list, see [`revoke`] and
+//! [`parse_revocation_list`]); a node directory holds `node.pem`, `node.key` (0600), `ca.pem` and
+//! a copy of `revoked.txt` that the node honours (see [`crate::tls::RevocationList`]).
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), safemesh_gateway::tls::Error> {
@@ -20,7 +22,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::fmt::Write as _;
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,7 +35,7 @@ use safemesh_model::AdminCode;
 use time::{Duration, OffsetDateTime};
 
 pub use crate::tls::Error;
-use crate::tls::SAN_PREFIX;
+use crate::tls::{SAN_PREFIX, hex_lower};
 
 /// File name of the CA certificate, in both the CA directory and a node directory.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -43,6 +45,9 @@ pub const CA_KEY_FILE: &str = "ca.key";
 pub const NODE_CERT_FILE: &str = "node.pem";
 /// File name of a node's private key.
 pub const NODE_KEY_FILE: &str = "node.key";
+/// File name of the revocation list: published in the CA directory, honoured in a node's `tls`
+/// directory.
+pub const REVOKED_FILE: &str = "revoked.txt";
 
 /// Validity of a CA certificate: ten years.
 const CA_VALIDITY_DAYS: i64 = 3650;
@@ -73,12 +78,15 @@ pub struct IssuedCert {
     pub key_pem: String,
     /// Serial number, lowercase hex without separators.
     pub serial_hex: String,
+    /// End of validity.
+    pub not_after: OffsetDateTime,
 }
 
 impl std::fmt::Debug for IssuedCert {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IssuedCert")
             .field("serial_hex", &self.serial_hex)
+            .field("not_after", &self.not_after)
             .field("key_pem", &"[secret]")
             .finish_non_exhaustive()
     }
@@ -180,9 +188,30 @@ impl Ca {
                 "有效期必须大于 0 天 / validity_days must be > 0".into(),
             ));
         }
+        let now = OffsetDateTime::now_utc();
+        self.issue_with_validity(
+            code,
+            now - BACKDATE,
+            now + Duration::days(i64::from(validity_days)),
+        )
+    }
+
+    /// 指定有效期签发 — like [`Ca::issue`], valid exactly from `not_before` to `not_after` (whole
+    /// seconds). Either may lie in the past or the future: an already expired or not yet valid
+    /// certificate is what tests of refusal need; operators use [`Ca::issue`].
+    pub fn issue_with_validity(
+        &self,
+        code: &AdminCode,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<IssuedCert, Error> {
+        if not_after <= not_before {
+            return Err(Error::Cert(format!(
+                "有效期结束须晚于开始 / not_after ({not_after}) must be after not_before ({not_before})"
+            )));
+        }
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let (serial, serial_hex) = random_serial()?;
-        let now = OffsetDateTime::now_utc();
 
         let mut params = CertificateParams::default();
         params.distinguished_name = {
@@ -201,15 +230,16 @@ impl Ca {
         ];
         params.use_authority_key_identifier_extension = true;
         params.serial_number = Some(serial);
-        params.not_before = now - BACKDATE;
-        params.not_after = now + Duration::days(i64::from(validity_days));
+        params.not_before = not_before;
+        params.not_after = not_after;
 
         let cert = params.signed_by(&key, &self.issuer)?;
-        tracing::info!(code = %code, serial = %serial_hex, validity_days, "node certificate issued");
+        tracing::info!(code = %code, serial = %serial_hex, %not_after, "node certificate issued");
         Ok(IssuedCert {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
             serial_hex,
+            not_after: not_after.replace_nanosecond(0).unwrap_or(not_after),
         })
     }
 
@@ -233,6 +263,151 @@ pub fn write_node_files(issued: &IssuedCert, ca_pem: &str, dir: &Path) -> Result
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// revocation list
+
+/// 规范序列号 — a serial number as given by an operator or a certificate (hex, any case, with or
+/// without `:` separators, e.g. `5A:0B:…` from openssl) in canonical form: lowercase hex without
+/// separators or leading zeros. `None` if it is not hex, is zero, or is longer than 20 bytes.
+pub fn canonical_serial(s: &str) -> Option<String> {
+    let digits: String = s.chars().filter(|c| *c != ':').collect();
+    if digits.is_empty() || digits.len() > 40 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let trimmed = digits.trim_start_matches('0').to_ascii_lowercase();
+    (!trimmed.is_empty()).then_some(trimmed)
+}
+
+/// 解析吊销列表 — the serials of a revocation list text, canonical (see [`canonical_serial`]),
+/// and the lines that are not understood (1-based line number, text).
+///
+/// Format (`revoked.txt`): UTF-8 text, one revoked certificate per line. Blank lines and lines
+/// whose first non-blank character is `#` are ignored. Otherwise the first whitespace-separated
+/// word is the certificate's serial number in hex (case-insensitive, `:` separators allowed);
+/// anything after it on the line is free text (`safemesh ca revoke` writes `# <time> <reason>`).
+/// A line whose first word is not a serial is reported and skipped — it never revokes anything.
+///
+/// ```text
+/// # safemesh revocation list
+/// 5a0b7c1d2e3f40516273849a5b6c7d8e  # 2026-03-01T08:00:00Z 笔记本丢失 / laptop lost
+/// 1F:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00
+/// ```
+pub fn parse_revocation_list(text: &str) -> (BTreeSet<String>, Vec<(usize, String)>) {
+    let mut serials = BTreeSet::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let word = line.split_whitespace().next().unwrap_or_default();
+        match canonical_serial(word) {
+            Some(s) => {
+                serials.insert(s);
+            }
+            None => bad.push((i + 1, line.to_string())),
+        }
+    }
+    (serials, bad)
+}
+
+/// What [`revoke`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revoked {
+    /// The serial was appended to the list at `path`.
+    Added {
+        /// The published list.
+        path: PathBuf,
+    },
+    /// The serial was already listed; nothing changed.
+    AlreadyListed {
+        /// The published list.
+        path: PathBuf,
+    },
+}
+
+const REVOKED_HEADER: &str = "\
+# safemesh 证书吊销列表 / certificate revocation list
+# 每行一个证书序列号（十六进制），其后可加说明；# 开头为注释。
+# One certificate serial (hex) per line, optionally followed by free text; lines starting with # are comments.
+# 由 `safemesh ca revoke` 维护，复制到每个节点的 D/tls/revoked.txt（节点运行中即生效）。
+# Kept by `safemesh ca revoke`; copy it to every node's D/tls/revoked.txt (taken without restart).
+";
+
+/// 吊销证书 — appends `serial` to the CA's published list `ca_dir/revoked.txt` (created if
+/// needed), with the time and `reason` as a comment. The file is replaced atomically, so a node
+/// reading a copy never sees half a line. Needs `ca_dir/ca.pem` (to make sure this is a CA
+/// directory), not the key.
+pub fn revoke(ca_dir: &Path, serial: &str, reason: Option<&str>) -> Result<Revoked, Error> {
+    let canonical = canonical_serial(serial).ok_or_else(|| Error::BadSerial(serial.to_string()))?;
+    let ca_cert = ca_dir.join(CA_CERT_FILE);
+    if !ca_cert.is_file() {
+        return Err(Error::Io {
+            path: ca_cert,
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "不是 CA 目录 / not a CA directory (no ca.pem)",
+            ),
+        });
+    }
+    let path = ca_dir.join(REVOKED_FILE);
+    let existing = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(Error::Io { path, source }),
+    };
+    if parse_revocation_list(&existing).0.contains(&canonical) {
+        return Ok(Revoked::AlreadyListed { path });
+    }
+    let mut text = if existing.is_empty() {
+        REVOKED_HEADER.to_string()
+    } else {
+        existing
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let when = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    // One line per entry: newlines in the reason would start a new (bogus) entry.
+    let reason: String = reason
+        .unwrap_or("")
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let shown: String = serial
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    text.push_str(format!("{shown}  # {when} {}", reason.trim()).trim_end());
+    text.push('\n');
+    write_replace(&path, text.as_bytes(), false)?;
+    tracing::info!(serial = %shown, list = %path.display(), "certificate revoked");
+    Ok(Revoked::Added { path })
+}
+
+/// 复制吊销列表 — copies the CA's published list `ca_dir/revoked.txt` to `node_dir/revoked.txt`
+/// (atomically), if the CA has one. Returns whether a list was copied.
+pub fn copy_revocation_list(ca_dir: &Path, node_dir: &Path) -> Result<bool, Error> {
+    let from = ca_dir.join(REVOKED_FILE);
+    let text = match fs::read(&from) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => return Err(Error::Io { path: from, source }),
+    };
+    fs::create_dir_all(node_dir).map_err(|source| Error::Io {
+        path: node_dir.to_path_buf(),
+        source,
+    })?;
+    write_replace(&node_dir.join(REVOKED_FILE), &text, false)?;
+    Ok(true)
+}
+
 /// A random positive 16-byte serial number and its hex form.
 fn random_serial() -> Result<(SerialNumber, String), Error> {
     let mut bytes = [0u8; 16];
@@ -242,11 +417,7 @@ fn random_serial() -> Result<(SerialNumber, String), Error> {
         .map_err(|_| Error::Random)?;
     // Positive (high bit clear) and exactly 16 bytes in DER (first byte non-zero).
     bytes[0] = (bytes[0] & 0x7f).max(1);
-    let hex = bytes.iter().fold(String::with_capacity(32), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    });
-    Ok((SerialNumber::from_slice(&bytes), hex))
+    Ok((SerialNumber::from_slice(&bytes), hex_lower(&bytes)))
 }
 
 fn read_to_string(path: &Path) -> Result<String, Error> {

@@ -1,12 +1,44 @@
 //! Domain frames ⇄ protobuf frames, at the edge.
+//!
+//! Decoding is total: any `LinkFrame` prost accepts either converts or gives [`Malformed`]; nothing
+//! here panics (fuzzed by `fuzz/fuzz_targets/frame_decode.rs`). Bounds on what a frame may hold are
+//! the receiver's (`safemesh_sync::RecvLimits`), checked after conversion.
 
 use safemesh_proto::v1 as pb;
 use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Frame, Hello, Item};
+use safemesh_sync::link::RULE_FRAME_DECODES;
 
 /// A frame that does not decode into the domain.
 #[derive(Debug, thiserror::Error)]
 #[error("帧格式错误 / malformed frame: {0}")]
 pub struct Malformed(pub String);
+
+/// The frame a transport hands its driver when the peer's bytes do not decode: the driver answers the
+/// peer with its own `Malformed` error frame (rule `frame_decodes`) and closes the stream.
+pub fn undecodable(message: &str) -> Frame {
+    Frame::Error(ErrorFrame {
+        code: ErrorCode::Malformed,
+        doc_id: None,
+        path: None,
+        rule: Some(RULE_FRAME_DECODES.to_string()),
+        message: format!("帧无法解码 / undecodable frame: {message}"),
+    })
+}
+
+/// Whether a gRPC stream error means the peer's bytes did not decode into a frame: not protobuf, over
+/// the size limit, cut off mid-message, or a bad compression flag (tonic reports these as `INTERNAL`,
+/// `OUT_OF_RANGE` and `RESOURCE_EXHAUSTED`). Cancellation and transport errors are not.
+pub fn is_decode_failure(status: &tonic::Status) -> bool {
+    match status.code() {
+        tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => true,
+        tonic::Code::Internal => {
+            let m = status.message();
+            m.contains("decode") || m.contains("Unexpected EOF") || m.contains("compress")
+                || m.contains("protocol error: received message")
+        }
+        _ => false,
+    }
+}
 
 fn heads_to_bytes(heads: &[String]) -> Vec<Vec<u8>> {
     heads.iter().map(|h| hex_decode(h)).collect()

@@ -8,5 +8,6 @@
 
 pub mod ca;
 pub mod convert;
+pub mod limits;
 pub mod link;
 pub mod tls;

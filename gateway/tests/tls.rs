@@ -4,14 +4,14 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use safemesh_gateway::ca::{Ca, IssuedCert, write_node_files};
-use safemesh_gateway::tls::{self, NodeIdentity};
+use safemesh_gateway::tls::{self, NodeIdentity, Policy, RejectReason, Rejection, Rejections};
 use safemesh_model::AdminCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -97,12 +97,34 @@ fn direct_children_of(parent: &AdminCode) -> Accept {
     Arc::new(move |c: &AdminCode| c.is_direct_child_of(&parent))
 }
 
+/// A policy whose refusals are kept for inspection.
+fn capturing() -> (Policy, Arc<Mutex<Vec<Rejection>>>) {
+    let seen: Arc<Mutex<Vec<Rejection>>> = Arc::default();
+    let sink = seen.clone();
+    let policy = Policy {
+        revocations: None,
+        rejections: Rejections::new(move |r: &Rejection| {
+            sink.lock().expect("lock").push(r.clone())
+        }),
+    };
+    (policy, seen)
+}
+
 /// Serves one TLS connection: on success, returns the client's code and writes `hello`.
 async fn serve_once(
     id: &NodeIdentity,
     accept: Accept,
 ) -> (SocketAddr, JoinHandle<Result<Option<AdminCode>, String>>) {
-    let config = tls::server_config(id, accept).expect("server config");
+    serve_once_with(id, accept, &Policy::default()).await
+}
+
+/// [`serve_once`] with a policy (revocation list, refusal sink).
+async fn serve_once_with(
+    id: &NodeIdentity,
+    accept: Accept,
+    policy: &Policy,
+) -> (SocketAddr, JoinHandle<Result<Option<AdminCode>, String>>) {
+    let config = tls::server_config_with(id, accept, policy).expect("server config");
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind");
@@ -176,7 +198,9 @@ async fn child_with_ca_cert_is_accepted_and_sees_parent_code() {
 #[tokio::test]
 async fn grandchild_is_rejected_by_parent_accept_rule() {
     let pki = pki();
-    let (addr, server) = serve_once(&pki.n53, direct_children_of(&pki.n53.code)).await;
+    let (policy, seen) = capturing();
+    let (addr, server) =
+        serve_once_with(&pki.n53, direct_children_of(&pki.n53.code), &policy).await;
 
     let config = tls::client_config(&pki.n530181, code("53")).expect("client config");
     assert!(
@@ -187,24 +211,45 @@ async fn grandchild_is_rejected_by_parent_accept_rule() {
     let err = server_result(server)
         .await
         .expect_err("parent must reject 530181");
+    // The alert sent is access_denied; the reason is reported with the code, which the CA vouches for.
     assert!(
-        err.contains("certificate code 530181 is not a direct child of 53"),
+        err.contains("ApplicationVerificationFailure"),
         "unexpected error: {err}"
+    );
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].reason, RejectReason::NotDirectChild);
+    assert_eq!(seen[0].code, Some(code("530181")));
+    assert!(
+        seen[0]
+            .message
+            .contains("certificate code 530181 is not a direct child of 53"),
+        "{seen:?}"
     );
 }
 
 #[tokio::test]
 async fn accept_rule_can_refuse_a_direct_child() {
     let pki = pki();
-    let (addr, server) = serve_once(&pki.n53, Arc::new(|_: &AdminCode| false)).await;
+    let (policy, seen) = capturing();
+    let (addr, server) = serve_once_with(&pki.n53, Arc::new(|_: &AdminCode| false), &policy).await;
 
     let config = tls::client_config(&pki.n5301, code("53")).expect("client config");
     assert!(client_rejected(tls::connect(addr, config).await).await);
 
     let err = server_result(server).await.expect_err("parent must reject");
     assert!(
-        err.contains("certificate code 5301 is not accepted by 53"),
+        err.contains("ApplicationVerificationFailure"),
         "unexpected error: {err}"
+    );
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].reason, RejectReason::NotDirectChild);
+    assert!(
+        seen[0]
+            .message
+            .contains("certificate code 5301 is not accepted by 53"),
+        "{seen:?}"
     );
 }
 
@@ -217,7 +262,8 @@ async fn cert_from_another_ca_is_rejected() {
         flag.store(true, Ordering::SeqCst);
         true
     });
-    let (addr, server) = serve_once(&pki.n53, accept).await;
+    let (policy, seen) = capturing();
+    let (addr, server) = serve_once_with(&pki.n53, accept, &policy).await;
 
     let config = tls::client_config(&pki.rogue5301, code("53")).expect("client config");
     assert!(client_rejected(tls::connect(addr, config).await).await);
@@ -230,6 +276,12 @@ async fn cert_from_another_ca_is_rejected() {
         !consulted.load(Ordering::SeqCst),
         "accept rule must not see unverified codes"
     );
+    // Reported, but the claimed code is not believed.
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].reason, RejectReason::UnknownCa);
+    assert_eq!(seen[0].code, None);
+    assert_eq!(seen[0].claimed.as_deref(), Some("5301"));
 }
 
 #[tokio::test]
@@ -334,7 +386,7 @@ async fn refused_child_cannot_resume_an_old_session() {
         .expect("server task");
     assert_eq!(results[0], Ok(()));
     let err = results[1].as_ref().expect_err("second connection refused");
-    assert!(err.contains("is not accepted by 53"), "{err}");
+    assert!(err.contains("ApplicationVerificationFailure"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 //! 命令行 — the `safemesh` command: demo, ca, init, run, status, rollup.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use safemesh_model::AdminCode;
+use safemesh_store::{Role, TokenRow};
 
 use crate::config::{Config, TOKEN_FILE};
 use crate::init::{InitOptions, ca_init, ca_issue, init_node};
@@ -88,6 +89,12 @@ pub enum Cmd {
         #[arg(long)]
         scope: Option<String>,
     },
+    /// HTTP API 令牌：新建、列出、吊销（直接操作存储，节点运行与否均可）/ API tokens: create, list,
+    /// revoke (on the store; the node may be running or not)
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -105,9 +112,53 @@ pub enum CaCmd {
         dir: PathBuf,
         #[arg(long)]
         code: String,
-        /// 输出目录（node.pem、node.key、ca.pem）/ output directory
+        /// 输出目录（node.pem、node.key、ca.pem，及 CA 的 revoked.txt）；可为运行中节点的 D/tls，
+        /// 节点下次连接起使用新证书 / output directory (node.pem, node.key, ca.pem, and the CA's
+        /// revoked.txt); may be a running node's D/tls: it presents the new certificate from its
+        /// next connection on
         #[arg(long)]
         out: PathBuf,
+    },
+    /// 吊销证书：把序列号加入 CA 的吊销列表 CA/revoked.txt，再分发到各节点的 D/tls/revoked.txt /
+    /// revoke a certificate: add its serial to the CA's list CA/revoked.txt, then copy that to
+    /// every node's D/tls/revoked.txt
+    Revoke {
+        #[arg(long)]
+        dir: PathBuf,
+        /// 证书序列号（十六进制，可含冒号）/ the certificate's serial (hex, colons allowed)
+        #[arg(long)]
+        serial: String,
+        /// 吊销原因（记入列表）/ why (recorded in the list)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// 新建令牌，最后一行为令牌本身（只显示这一次）/ create a token; the secret is the last line (shown once)
+    Create {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// viewer 只读 / editor 可写记录 / admin 全部权限（含令牌管理）
+        #[arg(long, value_parser = ["viewer", "editor", "admin"])]
+        role: String,
+        /// 持有人姓名，记入其每一次修改 / the holder's name, recorded in every change made with it
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// 列出令牌（不显示令牌本身）/ list tokens (never their secrets)
+    List {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// 吊销令牌 / revoke a token
+    Revoke {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// 令牌标识（见 token list）/ the token's id (see token list)
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -150,6 +201,7 @@ fn init_tracing(default: &str) {
 
 async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
+        Cmd::Token { cmd } => token_cmd(cmd).await,
         Cmd::Demo {
             dir,
             base_port,
@@ -166,11 +218,35 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
             cmd: CaCmd::Issue { dir, code, out },
         } => {
             let code = AdminCode::parse(&code).map_err(|e| anyhow::anyhow!("--code: {e}"))?;
-            ca_issue(&dir, &code, &out)?;
+            let issued = ca_issue(&dir, &code, &out)?;
             println!(
-                "已签发 {code} 的证书 / certificate issued: {}",
-                out.display()
+                "已签发 {code} 的证书 / certificate issued: {} (serial {}, until {})",
+                out.display(),
+                issued.serial_hex,
+                issued.not_after
             );
+            Ok(())
+        }
+        Cmd::Ca {
+            cmd:
+                CaCmd::Revoke {
+                    dir,
+                    serial,
+                    reason,
+                },
+        } => {
+            match crate::init::ca_revoke(&dir, &serial, reason.as_deref())? {
+                safemesh_gateway::ca::Revoked::Added { path } => println!(
+                    "已吊销 {serial}；请把 {} 复制到各节点的 D/tls/revoked.txt（运行中即生效）/ \
+                     revoked; copy {} to every node's D/tls/revoked.txt (taken without restart)",
+                    path.display(),
+                    path.display()
+                ),
+                safemesh_gateway::ca::Revoked::AlreadyListed { path } => println!(
+                    "{serial} 已在吊销列表中 / already listed in {}",
+                    path.display()
+                ),
+            }
             Ok(())
         }
         Cmd::Init {
@@ -315,5 +391,194 @@ pub async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn token_cmd(cmd: TokenCmd) -> anyhow::Result<()> {
+    match cmd {
+        TokenCmd::Create {
+            data_dir,
+            role,
+            name,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role {role}"))?;
+            let (row, secret) = token_create(&data_dir, role, name.as_deref()).await?;
+            println!(
+                "已创建{}令牌 {}（{}），令牌只显示这一次，请交给本人 / {} token {} created for {}; the secret below is shown only once",
+                row.role.label(),
+                row.id,
+                row.name,
+                row.role,
+                row.id,
+                row.name
+            );
+            println!("{secret}");
+            Ok(())
+        }
+        TokenCmd::List { data_dir } => {
+            print!("{}", token_table(&token_list(&data_dir).await?));
+            Ok(())
+        }
+        TokenCmd::Revoke { data_dir, id } => {
+            let (row, before) = token_revoke(&data_dir, &id).await?;
+            let at = row.revoked.as_deref().unwrap_or("");
+            if before.is_some() {
+                println!(
+                    "令牌 {id}（{}）已于 {at} 吊销 / token {id} was already revoked at {at}",
+                    row.name
+                );
+            } else {
+                let secs = crate::api::TOKEN_CACHE_TTL.as_secs();
+                println!(
+                    "已吊销令牌 {id}（{}）；运行中的节点至多 {secs} 秒后拒绝它 / token {id} revoked at {at}; a running node refuses it within {secs} s",
+                    row.name
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The store of the node at `data_dir`, with the data dir's token registered (as the node does at
+/// start), so the token commands show the same list before and after the node's first start.
+async fn open_data_store(data_dir: &Path) -> anyhow::Result<safemesh_store::Store> {
+    let cfg = Config::load(data_dir)?;
+    let store = crate::node::open_store(data_dir, &cfg).await?;
+    if let Ok(token) = std::fs::read_to_string(data_dir.join(TOKEN_FILE))
+        && !token.trim().is_empty()
+        && let Err(e) = crate::node::register_file_token(&store, token.trim()).await
+    {
+        store.close().await;
+        return Err(e.into());
+    }
+    Ok(store)
+}
+
+/// `safemesh token create`: a new token in the store of the node at `data_dir`. Returns its row and
+/// its secret (which is stored nowhere). A running node accepts it at once.
+pub async fn token_create(
+    data_dir: &Path,
+    role: Role,
+    name: Option<&str>,
+) -> anyhow::Result<(TokenRow, String)> {
+    let store = open_data_store(data_dir).await?;
+    let made = store.create_token(name.unwrap_or(""), role).await;
+    store.close().await;
+    Ok(made?)
+}
+
+/// `safemesh token list`: every token of the node at `data_dir`, revoked ones included.
+pub async fn token_list(data_dir: &Path) -> anyhow::Result<Vec<TokenRow>> {
+    let store = open_data_store(data_dir).await?;
+    let rows = store.list_tokens().await;
+    store.close().await;
+    Ok(rows?)
+}
+
+/// `safemesh token revoke`: revokes token `id` of the node at `data_dir`. Returns its row and when it
+/// had been revoked before, if it had. A running node refuses it within
+/// [`crate::api::TOKEN_CACHE_TTL`].
+pub async fn token_revoke(data_dir: &Path, id: &str) -> anyhow::Result<(TokenRow, Option<String>)> {
+    let store = open_data_store(data_dir).await?;
+    let done = async {
+        let before = store.token(id).await?.and_then(|t| t.revoked);
+        let row = store.revoke_token(id).await?;
+        Ok::<_, safemesh_store::Error>((row, before))
+    }
+    .await;
+    store.close().await;
+    match done? {
+        (Some(row), before) => Ok((row, before)),
+        (None, _) => anyhow::bail!("没有令牌 {id} / no token {id} (see `safemesh token list`)"),
+    }
+}
+
+/// The table `safemesh token list` prints: id, name, role, created, revoked. No secrets, no hashes.
+pub fn token_table(rows: &[TokenRow]) -> String {
+    let mut lines = vec![[
+        "id".to_string(),
+        "name".to_string(),
+        "role".to_string(),
+        "created".to_string(),
+        "revoked".to_string(),
+    ]];
+    for r in rows {
+        lines.push([
+            r.id.clone(),
+            r.name.clone(),
+            r.role.to_string(),
+            r.created.clone(),
+            r.revoked.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut widths = [0usize; 5];
+    for l in &lines {
+        for (w, cell) in widths.iter_mut().zip(l) {
+            *w = (*w).max(display_width(cell));
+        }
+    }
+    let mut out = String::new();
+    for l in &lines {
+        let mut line = String::new();
+        for (i, cell) in l.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < l.len() {
+                line.push_str(&" ".repeat(widths[i] - display_width(cell) + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Columns a string takes in a terminal: CJK and full-width characters take two.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_table_aligns_chinese_names() {
+        let rows = vec![
+            TokenRow {
+                id: "t-000000000001".into(),
+                name: "张三".into(),
+                role: Role::Editor,
+                created: "2026-11-22T00:00:00Z".into(),
+                revoked: None,
+            },
+            TokenRow {
+                id: "t-000000000002".into(),
+                name: "李四".into(),
+                role: Role::Admin,
+                created: "2026-11-22T00:00:01Z".into(),
+                revoked: Some("2026-11-22T00:00:02Z".into()),
+            },
+        ];
+        let t = token_table(&rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3);
+        // The role column starts at the same display column on every line.
+        let at = |l: &str, word: &str| display_width(&l[..l.find(word).unwrap()]);
+        assert_eq!(at(lines[0], "role"), at(lines[1], "editor"));
+        assert_eq!(at(lines[0], "role"), at(lines[2], "admin"));
+        assert!(lines[2].ends_with("2026-11-22T00:00:02Z"));
+        assert!(lines[1].ends_with('-'));
     }
 }

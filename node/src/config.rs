@@ -33,6 +33,11 @@ pub struct Config {
     /// Extra codes accepted as direct children (functional zones such as a 管委会 under a county).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_children: Vec<AdminCode>,
+    /// The parent's code, when it is not the code's prefix parent (a functional zone configured
+    /// under another office, which lists this code in its `extra_children`). The child accepts
+    /// only a parent certificate with this code. Defaults to the prefix parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_code: Option<AdminCode>,
 }
 
 fn default_backoff() -> u64 {
@@ -68,7 +73,14 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), Error> {
-        if self.parent.is_some() && self.code.parent().is_none() {
+        if let Some(p) = &self.parent_code
+            && *p == self.code
+        {
+            return Err(Error::Config(format!(
+                "parent_code 不能是本节点自己 / parent_code {p} is this node's own code"
+            )));
+        }
+        if self.parent.is_some() && self.parent_code().is_none() {
             return Err(Error::Config(
                 "省级节点没有上级 / a province node has no parent".into(),
             ));
@@ -82,6 +94,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The code of this node's parent: `parent_code` if set, else the code's prefix parent.
+    pub fn parent_code(&self) -> Option<AdminCode> {
+        self.parent_code.clone().or_else(|| self.code.parent())
     }
 
     pub fn tls_dir(data_dir: &Path) -> PathBuf {

@@ -22,6 +22,29 @@ static SAMPLE: &str = include_str!("../data/demo.json");
 struct Sample {
     directives: Vec<SampleDirective>,
     hazards: Vec<SampleHazard>,
+    #[serde(default)]
+    accidents: Vec<SampleAccident>,
+}
+
+#[derive(Deserialize)]
+struct SampleAccident {
+    owner: String,
+    title: String,
+    occurred_at: String,
+    sector: String,
+    deaths: i64,
+    serious_injuries: i64,
+    direct_loss_wan: f64,
+    enterprise: Option<SampleEnterprise>,
+    description: String,
+    #[serde(default)]
+    reviews: Vec<SampleReview>,
+}
+
+#[derive(Deserialize)]
+struct SampleReview {
+    by: String,
+    note: String,
 }
 
 #[derive(Deserialize)]
@@ -141,7 +164,7 @@ fn err(e: records::RecordError) -> anyhow::Error {
 }
 
 /// Loads the sample: each record is written at its own office, each event at the office that made it.
-pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize)> {
+pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, usize)> {
     let sample: Sample = serde_json::from_str(SAMPLE).context("demo.json")?;
     for d in &sample.directives {
         let issuer = node(nodes, &d.issuer)?;
@@ -225,7 +248,39 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize)>
             .map_err(|x| anyhow::anyhow!("{} at {}: {}", h.title, e.by, err(x)))?;
         }
     }
-    Ok((sample.directives.len(), sample.hazards.len()))
+    for a in &sample.accidents {
+        let owner = node(nodes, &a.owner)?;
+        let created = crate::accidents::create(
+            &owner.store,
+            &owner.actor,
+            crate::accidents::NewAccident {
+                title: Some(a.title.clone()),
+                occurred_at: Some(a.occurred_at.clone()),
+                sector: Some(a.sector.clone()),
+                deaths: Some(a.deaths),
+                serious_injuries: Some(a.serious_injuries),
+                direct_loss_wan: Some(a.direct_loss_wan),
+                enterprise: a.enterprise.as_ref().map(|e| NewEnterprise { name: Some(e.name.clone()), credit_code: Some(e.credit_code.clone()) }),
+                description: a.description.clone(),
+            },
+        )
+        .await
+        .map_err(err)?;
+        let id = created["id"].as_str().unwrap_or_default().to_string();
+        for r in &a.reviews {
+            let by = node(nodes, &r.by)?;
+            for _ in 0..400 {
+                if by.store.accident(&id).await?.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            crate::accidents::add_event(&by.store, &by.actor, &id, crate::accidents::NewAccidentEvent { kind: Some("review".into()), note: Some(r.note.clone()) })
+                .await
+                .map_err(err)?;
+        }
+    }
+    Ok((sample.directives.len(), sample.hazards.len(), sample.accidents.len()))
 }
 
 /// `safemesh demo`.
@@ -252,8 +307,9 @@ pub async fn run(
     println!("safemesh 演示 / demo — 数据目录 / data: {}", dir.display());
     let nodes = start_chain(&dir, base_port).await?;
     println!("正在加载禄脿街道示例数据 / loading the 禄脿街道 sample …");
-    let (d, h) = load_sample(&nodes).await?;
-    println!("已加载 {d} 项任务、{h} 条隐患 / loaded {d} directives and {h} hazards\n");
+    let (d, h, a) = load_sample(&nodes).await?;
+    println!("已加载 {d} 项任务、{h} 条隐患、{a} 起事故 / loaded {d} directives, {h} hazards and {a} accidents
+");
     for n in &nodes {
         println!(
             "{:<10} {:<8} {}  令牌 / token: {}",

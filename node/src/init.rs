@@ -1,8 +1,11 @@
-//! `safemesh ca init`, `ca issue` and `init`: the CA, node certificates and a node's data dir.
+//! `safemesh ca init`, `ca issue`, `ca revoke` and `init`: the CA, node certificates, the
+//! revocation list and a node's data dir.
 
 use std::path::{Path, PathBuf};
 
-use safemesh_gateway::ca::{Ca, write_node_files};
+use safemesh_gateway::ca::{
+    Ca, IssuedCert, Revoked, copy_revocation_list, revoke, write_node_files,
+};
 use safemesh_model::{AdminCode, division};
 
 use crate::Error;
@@ -30,12 +33,25 @@ pub fn ca_init(dir: &Path, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Issues a node certificate for `code` into `out` (node.pem, node.key, ca.pem).
-pub fn ca_issue(ca_dir: &Path, code: &AdminCode, out: &Path) -> Result<(), Error> {
+/// Issues a node certificate for `code` into `out` (node.pem, node.key, ca.pem), and copies the
+/// CA's revocation list (`revoked.txt`) there if it has one. Files are replaced atomically, so `out`
+/// may be a running node's `D/tls`: it presents the new certificate from its next connection on
+/// (rotation; the old one stays valid for peers until it expires or is revoked).
+///
+/// Returns the issued certificate (its serial is what `ca revoke` takes).
+pub fn ca_issue(ca_dir: &Path, code: &AdminCode, out: &Path) -> Result<IssuedCert, Error> {
     let ca = Ca::load(ca_dir)?;
     let issued = ca.issue(code, NODE_CERT_DAYS)?;
     write_node_files(&issued, ca.ca_cert_pem(), out)?;
-    Ok(())
+    copy_revocation_list(ca_dir, out)?;
+    Ok(issued)
+}
+
+/// Adds `serial` (hex, as `ca issue` printed it or `openssl x509 -serial` shows it) to the CA's
+/// published revocation list `ca_dir/revoked.txt`. Nodes honour their copy `D/tls/revoked.txt`
+/// from the moment it changes; distributing the list is the operator's job.
+pub fn ca_revoke(ca_dir: &Path, serial: &str, reason: Option<&str>) -> Result<Revoked, Error> {
+    Ok(revoke(ca_dir, serial, reason)?)
 }
 
 /// Writes a node's data dir: config, key and certificate signed by the CA, and the admin token.
@@ -62,6 +78,7 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
         database_url: o.database_url.clone(),
         reconnect_max_backoff_ms: 5000,
         extra_children: Vec::new(),
+        parent_code: None,
     };
     cfg.validate()?;
     std::fs::create_dir_all(&o.data_dir)?;

@@ -2,6 +2,7 @@
 //! the demo. `main.rs` only parses arguments and calls [`cli::main`].
 #![forbid(unsafe_code)]
 
+pub mod accidents;
 pub mod api;
 pub mod cli;
 pub mod config;

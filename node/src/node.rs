@@ -6,17 +6,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use safemesh_gateway::link::{LinkService, dial_parent};
-use safemesh_gateway::tls::{NodeIdentity, client_config, server_config};
+use safemesh_gateway::ca::REVOKED_FILE;
+use safemesh_gateway::link::{LinkService, dial_parent_with, rejections_into};
+use safemesh_gateway::tls::{
+    NodeIdentity, Policy, RevocationList, client_config_with, server_config_with,
+};
 use safemesh_model::{AdminCode, division};
-use safemesh_store::Store;
+use safemesh_store::{Role, Store, hash_secret};
 use safemesh_sync::{LinkConfig, Registry};
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use crate::api::{ApiState, router};
+use crate::api::{ApiState, TokenCache, router};
 use crate::config::{Config, TOKEN_FILE};
 use crate::records::Actor;
 use crate::{Error, rollup};
@@ -31,12 +33,18 @@ pub struct NodeHandle {
     pub token: String,
     pub store: Store,
     pub registry: Registry,
-    /// The node's own writer identity (user `admin`).
+    /// The node's own writer identity (user `admin`); API requests write as the token's name instead.
     pub actor: Actor,
     extra_children: Vec<AdminCode>,
+    parent_code: Option<AdminCode>,
+    revocations: RevocationList,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
+
+/// How often a running node looks at `D/tls/revoked.txt` for changes, to close live streams of
+/// newly revoked certificates (handshakes look at it every time).
+pub const REVOCATION_POLL: Duration = Duration::from_secs(1);
 
 impl NodeHandle {
     pub fn http_url(&self) -> String {
@@ -50,6 +58,17 @@ impl NodeHandle {
     /// Extra codes this node accepts as direct children.
     pub fn extra_children(&self) -> &[AdminCode] {
         &self.extra_children
+    }
+
+    /// The code of the parent this node dials and accepts (config `parent_code`, else the prefix
+    /// parent), if it has a parent link.
+    pub fn parent_code(&self) -> Option<&AdminCode> {
+        self.parent_code.as_ref()
+    }
+
+    /// The revocation list this node honours (`D/tls/revoked.txt`, re-read on change).
+    pub fn revocations(&self) -> &RevocationList {
+        &self.revocations
     }
 
     /// A receiver that flips to true when the node shuts down.
@@ -76,6 +95,18 @@ pub async fn open_store(data_dir: &Path, cfg: &Config) -> Result<Store, Error> {
     })
 }
 
+/// Registers the data dir's token (`D/admin.token`, trimmed) as an admin token named `admin`, by its
+/// hash, unless a token with that hash exists already: once revoked, it stays revoked.
+pub async fn register_file_token(store: &Store, token: &str) -> Result<(), Error> {
+    if let Some(row) = store
+        .register_token_hash("admin", Role::Admin, &hash_secret(token))
+        .await?
+    {
+        info!(id = %row.id, "registered {TOKEN_FILE} as admin token");
+    }
+    Ok(())
+}
+
 /// Starts a node from its data dir and config.
 pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     cfg.validate()?;
@@ -95,7 +126,14 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         })?
         .trim()
         .to_string();
+    if token.is_empty() {
+        return Err(Error::Config(format!(
+            "令牌文件为空 / {} is empty",
+            data_dir.join(TOKEN_FILE).display()
+        )));
+    }
     let store = open_store(data_dir, &cfg).await?;
+    register_file_token(&store, &token).await?;
     let nonce =
         hex::decode(store.install_id()).unwrap_or_else(|_| store.install_id().as_bytes().to_vec());
     let actor = Actor {
@@ -115,12 +153,26 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
+    // What every handshake and live stream is held to: the revocation list (re-read on change,
+    // and polled so live streams of a newly revoked certificate close), and where refusals go
+    // (counted and shown in the sync status).
+    let revocations = RevocationList::open(Config::tls_dir(data_dir).join(REVOKED_FILE));
+    let policy = Policy {
+        revocations: Some(revocations.clone()),
+        rejections: rejections_into(registry.clone()),
+    };
+    tasks.push(tokio::spawn(
+        revocations
+            .clone()
+            .watch(REVOCATION_POLL, shutdown_rx.clone()),
+    ));
+
     // Link server: children only, checked in the handshake.
     let me = cfg.code.clone();
     let extra = cfg.extra_children.clone();
     let accept: Arc<dyn Fn(&AdminCode) -> bool + Send + Sync> =
         Arc::new(move |c: &AdminCode| c.is_direct_child_of(&me) || extra.contains(c));
-    let server_tls = server_config(&identity, accept)?;
+    let server_tls = server_config_with(&identity, accept, &policy)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| {
@@ -130,21 +182,24 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
             ))
         })?;
     let link_addr = listener.local_addr()?;
-    let svc = LinkService::new(link_cfg.clone(), shutdown_rx.clone());
+    let svc = LinkService::new(link_cfg.clone(), shutdown_rx.clone()).with_policy(policy.clone());
     tasks.push(tokio::spawn(async move {
         if let Err(e) = svc.serve(listener, server_tls).await {
             tracing::error!("link server failed: {e}");
         }
     }));
 
-    // Parent link: the child dials.
-    if let (Some(addr), Some(parent)) = (cfg.parent.clone(), cfg.code.parent()) {
-        let client_tls = client_config(&identity, parent.clone())?;
+    // Parent link: the child dials, and accepts only its parent's code (`parent_code`, else the
+    // prefix parent) in the server certificate.
+    let parent_code = cfg.parent.as_ref().and(cfg.parent_code());
+    if let (Some(addr), Some(parent)) = (cfg.parent.clone(), parent_code.clone()) {
+        let client_tls = client_config_with(&identity, parent.clone(), &policy)?;
         let backoff = Duration::from_millis(cfg.reconnect_max_backoff_ms.max(100));
         let lc = link_cfg.clone();
         let sd = shutdown_rx.clone();
+        let policy = policy.clone();
         tasks.push(tokio::spawn(async move {
-            dial_parent(lc, parent, addr, client_tls, backoff, sd).await
+            dial_parent_with(lc, parent, addr, client_tls, backoff, sd, policy).await
         }));
     }
 
@@ -179,7 +234,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         parent: cfg.parent.clone(),
         actor: actor.clone(),
         extra_children: cfg.extra_children.clone(),
-        token_hash: Sha256::digest(token.as_bytes()).into(),
+        tokens: TokenCache::default(),
     });
     let app = router(state);
     let mut sd = shutdown_rx.clone();
@@ -202,6 +257,8 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         registry,
         actor,
         extra_children: cfg.extra_children,
+        parent_code,
+        revocations,
         shutdown,
         tasks,
     })

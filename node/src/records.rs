@@ -76,7 +76,10 @@ impl From<safemesh_model::Error> for RecordError {
 
 impl From<safemesh_store::Error> for RecordError {
     fn from(e: safemesh_store::Error) -> Self {
-        RecordError::internal(e)
+        match e {
+            safemesh_store::Error::Invalid { field, reason } => RecordError::bad(field, reason),
+            other => RecordError::internal(other),
+        }
     }
 }
 
@@ -147,7 +150,7 @@ pub struct NewResponse {
     pub note: Option<String>,
 }
 
-fn required(field: &str, v: Option<String>) -> Result<String, RecordError> {
+pub(crate) fn required(field: &str, v: Option<String>) -> Result<String, RecordError> {
     match v.map(|s| s.trim().to_string()) {
         Some(s) if !s.is_empty() => Ok(s),
         _ => Err(RecordError::bad(
@@ -157,7 +160,7 @@ fn required(field: &str, v: Option<String>) -> Result<String, RecordError> {
     }
 }
 
-fn bounded(field: &str, s: &str, max_chars: usize) -> Result<(), RecordError> {
+pub(crate) fn bounded(field: &str, s: &str, max_chars: usize) -> Result<(), RecordError> {
     if s.chars().count() > max_chars {
         return Err(RecordError::bad(
             field,
@@ -206,14 +209,14 @@ pub fn with_overdue(mut body: Value, today: time::Date) -> Value {
     body
 }
 
-fn commit(doc: &mut AutoCommit, actor: &Actor) {
+pub(crate) fn commit(doc: &mut AutoCommit, actor: &Actor) {
     let msg = format!("{}@{}", actor.user, actor.code);
     let ts = time::OffsetDateTime::now_utc().unix_timestamp();
     doc.commit_with(CommitOptions::default().with_message(msg).with_time(ts));
 }
 
 /// Writes a change made by `actor` to the store, after the same authority check links apply.
-async fn store_change(
+pub(crate) async fn store_change(
     store: &Store,
     w: &mut safemesh_store::Writer,
     id: &str,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use safemesh_model::summary::{DirectiveCounts, HazardCounts, SummaryBody};
+use safemesh_model::summary::{AccidentCounts, DirectiveCounts, HazardCounts, SummaryBody};
 use safemesh_model::{AdminCode, division};
 use safemesh_store::Store;
 use serde_json::{Value, json};
@@ -17,6 +17,7 @@ pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safem
     let day = safemesh_model::hazard::format_date(today());
     let own_hazards = store.own_hazard_counts(me.as_str(), &day).await?;
     let own_directives = store.own_directive_counts(me.as_str(), &day).await?;
+    let mut accidents = store.own_accident_counts(me.as_str(), &day).await?;
     let mut hazards = own_hazards.clone();
     let mut directives = own_directives;
     let mut reporting = 0u64;
@@ -30,6 +31,7 @@ pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safem
         if let Ok(body) = serde_json::from_str::<SummaryBody>(&s.body) {
             hazards.add(&body.hazards);
             directives.add(&body.directives);
+            accidents.add(&body.accidents);
             reporting += 1 + body.reporting_descendants;
         }
     }
@@ -38,6 +40,7 @@ pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safem
         directives,
         own_hazards,
         reporting_descendants: reporting,
+        accidents,
     })
 }
 
@@ -159,6 +162,7 @@ pub async fn view(
                 "reported": s.is_some(),
                 "hazards": b.as_ref().map(|b| serde_json::to_value(&b.hazards).unwrap_or_default()).unwrap_or_else(|| serde_json::to_value(HazardCounts::default()).unwrap_or_default()),
                 "directives": b.as_ref().map(|b| serde_json::to_value(&b.directives).unwrap_or_default()).unwrap_or_else(|| serde_json::to_value(DirectiveCounts::default()).unwrap_or_default()),
+                "accidents": b.as_ref().map(|b| serde_json::to_value(&b.accidents).unwrap_or_default()).unwrap_or_else(|| serde_json::to_value(AccidentCounts::default()).unwrap_or_default()),
                 "as_of": s.map(|s| s.as_of.clone()),
                 "last_seen": s.map(|s| s.received_at.clone()),
             })
@@ -178,6 +182,8 @@ pub async fn view(
         "own_hazards": body.own_hazards,
         "directives": body.directives,
         "reporting_descendants": body.reporting_descendants,
+        "accidents": body.accidents,
+        "double_decline": body.accidents.double_decline(),
         "children": children,
         "not_reported": not_reported,
     })))

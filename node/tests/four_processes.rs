@@ -35,6 +35,16 @@ struct Proc {
     child: Option<Child>,
 }
 
+/// A test that fails part-way must not leave its nodes running.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Proc {
     fn spawn(&mut self, log: &Path) {
         let log = std::fs::OpenOptions::new()

@@ -108,7 +108,7 @@ fn check_applied(
     };
     let targets = match header.kind {
         Kind::Directive => crate::directive::read(&scratch)?.core.targets,
-        Kind::Hazard => Vec::new(),
+        Kind::Hazard | Kind::Accident => Vec::new(),
     };
     let general = is_general(&scratch, &header)?;
     let ctx = Ctx {
@@ -134,7 +134,7 @@ pub fn check_local(doc_id: &str, doc: &mut AutoCommit, since: &[ChangeHash]) -> 
     let header = Header::read(doc)?;
     let targets = match header.kind {
         Kind::Directive => crate::directive::read(doc)?.core.targets,
-        Kind::Hazard => Vec::new(),
+        Kind::Hazard | Kind::Accident => Vec::new(),
     };
     let general = is_general(doc, &header)?;
     let ctx = Ctx {
@@ -320,6 +320,7 @@ impl Ctx<'_> {
                     self.check_hazard_op(doc, change, &code, &path, op, created_here(&op.obj))?
                 }
                 Kind::Directive => self.check_directive_op(doc, change, &code, &path, op)?,
+                Kind::Accident => self.check_accident_op(&code, &path, op, created_here(&op.obj))?,
             }
         }
         Ok(())
@@ -387,6 +388,54 @@ impl Ctx<'_> {
         }
         self.paths.borrow_mut().insert(key, out.clone());
         Ok(out)
+    }
+
+    /// 事故: the owner writes the record; the owner and every level above append to `events`:
+    /// `review` (复核) only from above, `comment` from either.
+    fn check_accident_op(&self, actor: &AdminCode, path: &[Seg], op: &Op, in_new_object: bool) -> Result<(), Error> {
+        let owner = &self.header.owner;
+        let is_owner = actor == owner;
+        let is_superior = actor.is_ancestor_of(owner);
+        match path.first() {
+            Some(Seg::Key(k)) if k == "events" && path.len() >= 2 => {
+                if matches!(op.action, OpType::Delete) {
+                    return Err(self.deny(path, actor, "events_append_only"));
+                }
+                if path.len() == 2 {
+                    if !op.insert || !matches!(op.action, OpType::Make(automerge::ObjType::Map)) {
+                        return Err(self.deny(path, actor, "events_append_only"));
+                    }
+                    return if is_owner || is_superior { Ok(()) } else { Err(self.deny(path, actor, "owner_or_superior")) };
+                }
+                if path.len() != 3 || !in_new_object {
+                    return Err(self.deny(path, actor, "events_append_only"));
+                }
+                let value = match &op.action {
+                    OpType::Put(ScalarValue::Str(s)) => Some(s.to_string()),
+                    _ => None,
+                };
+                match &path[2] {
+                    Seg::Key(f) if f == "by" && value.as_deref() != Some(actor.as_str()) => {
+                        Err(self.deny(path, actor, "event_by_is_actor"))
+                    }
+                    Seg::Key(f) if f == "kind" => match value.as_deref() {
+                        Some("review") if is_superior => Ok(()),
+                        Some("review") => Err(self.deny(path, actor, "superior_only")),
+                        Some("comment") => Ok(()),
+                        _ => Err(self.deny(path, actor, "known_event_kind")),
+                    },
+                    Seg::Key(_) => Ok(()),
+                    Seg::Index => Err(self.deny(path, actor, "events_append_only")),
+                }
+            }
+            _ => {
+                if is_owner {
+                    Ok(())
+                } else {
+                    Err(self.deny(path, actor, "owner_only"))
+                }
+            }
+        }
     }
 
     fn check_hazard_op(

@@ -17,6 +17,8 @@ pub enum Kind {
     Hazard,
     /// 任务
     Directive,
+    /// 事故
+    Accident,
 }
 
 impl Kind {
@@ -24,12 +26,14 @@ impl Kind {
         match self {
             Kind::Hazard => "hazard",
             Kind::Directive => "directive",
+            Kind::Accident => "accident",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
         match s {
             "hazard" => Some(Kind::Hazard),
             "directive" => Some(Kind::Directive),
+            "accident" => Some(Kind::Accident),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@
 //! office that made it, across relays.
 #![forbid(unsafe_code)]
 
+pub mod accident;
 pub mod actor;
 pub mod authority;
 pub mod directive;

@@ -58,6 +58,52 @@ impl DirectiveCounts {
     }
 }
 
+/// A count and the deaths it carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountDeaths {
+    pub count: u64,
+    pub deaths: u64,
+}
+
+impl CountDeaths {
+    pub fn add(&mut self, o: &CountDeaths) {
+        self.count += o.count;
+        self.deaths += o.deaths;
+    }
+}
+
+/// 事故统计 — accident counts over some scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccidentCounts {
+    pub total: u64,
+    pub deaths: u64,
+    pub serious_injuries: u64,
+    /// By grade (`general`, `larger`, `major`, `especially_major`).
+    pub by_grade: BTreeMap<String, CountDeaths>,
+    /// From 1 January to the day of the summary.
+    pub this_year: CountDeaths,
+    /// The same days of last year.
+    pub last_year_same_period: CountDeaths,
+}
+
+impl AccidentCounts {
+    pub fn add(&mut self, o: &AccidentCounts) {
+        self.total += o.total;
+        self.deaths += o.deaths;
+        self.serious_injuries += o.serious_injuries;
+        for (k, v) in &o.by_grade {
+            self.by_grade.entry(k.clone()).or_default().add(v);
+        }
+        self.this_year.add(&o.this_year);
+        self.last_year_same_period.add(&o.last_year_same_period);
+    }
+
+    /// 双下降: fewer accidents and fewer deaths than the same period last year.
+    pub fn double_decline(&self) -> bool {
+        self.this_year.count < self.last_year_same_period.count && self.this_year.deaths < self.last_year_same_period.deaths
+    }
+}
+
 /// A node's published summary: its own records plus its children's latest summaries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SummaryBody {
@@ -68,4 +114,7 @@ pub struct SummaryBody {
     pub own_hazards: HazardCounts,
     /// Number of descendants whose summary is included.
     pub reporting_descendants: u64,
+    /// Accidents over the node and its subtree (absent in summaries from older builds).
+    #[serde(default)]
+    pub accidents: AccidentCounts,
 }

@@ -15,6 +15,8 @@ pub enum Error {
     Unsupported(String),
     #[error("无法连接数据库 / cannot reach the database at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
     #[error(transparent)]
     Doc(#[from] safemesh_doc::Error),
 }

@@ -12,6 +12,7 @@ mod error;
 mod project;
 mod store;
 pub mod testing;
+mod tokens;
 
 pub use error::Error;
 pub use project::{DirectiveRow, HazardFilter, HazardRow, SummaryRow};
@@ -19,6 +20,8 @@ pub use store::{
     Backend, ChangedDoc, LinkRow, Store, StoredDoc, Writer, count_documents,
     now_rfc3339 as store_now,
 };
+pub use tokens::{Role, TOKEN_NAME_MAX, TokenRow, hash_secret, token_name};
 
-/// Version of the stored format this build writes (stored in `meta.format`).
-pub const FORMAT_VERSION: i64 = 1;
+/// Version of the stored format this build writes (stored in `meta.format`): the number of the
+/// newest migration.
+pub const FORMAT_VERSION: i64 = 3;

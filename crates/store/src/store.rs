@@ -174,8 +174,10 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
+        // The format this build wrote last: an older build refuses the database with a clear message
+        // instead of tripping over a migration it does not know.
         sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('format', $1) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO meta (key, value) VALUES ('format', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(FORMAT_VERSION.to_string())
         .execute(&pool)
@@ -241,7 +243,12 @@ impl Store {
     pub async fn writer(&self) -> Result<Writer, Error> {
         let guard = self.inner.write.clone().lock_owned().await;
         let seq = *guard;
-        let tx = self.inner.pool.begin().await?;
+        // SQLite: take the write lock when the transaction starts, so a write from another process
+        // (e.g. `safemesh token` beside a running node) waits instead of failing a stale read snapshot.
+        let tx = match self.inner.backend {
+            Backend::Sqlite => self.inner.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.inner.pool.begin().await?,
+        };
         Ok(Writer {
             store: self.clone(),
             tx: Some(tx),

@@ -1,19 +1,31 @@
 //! The async adapter of the link state machine: executes its effects against the store and a
 //! transport, and feeds the results back in. One call of [`run_link`] serves one stream.
+//!
+//! Hostile input: the per-frame bounds live in the state machine ([`crate::link::RecvLimits`]); the
+//! per-link rate limit lives here ([`RateLimit`]: a token bucket on frames and bytes that delays
+//! reading the next frame, so the transport's buffers fill and the peer is slowed down, nothing is
+//! dropped); Automerge bytes are decoded and checked with panics caught, so a snapshot or change that
+//! makes Automerge panic rejects its batch (`Malformed`, naming the document) instead of killing the
+//! task. A rejected batch is rolled back whole (one store transaction, never committed), logged at
+//! WARN and counted in the link's status.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use safemesh_doc::authority::{Origin, check_and_apply, check_snapshot};
+use futures::FutureExt;
+use safemesh_doc::authority::{Checked, Origin, check_and_apply, check_snapshot};
 use safemesh_doc::{AutoCommit, Change, heads_from_hex, heads_to_hex};
 use safemesh_model::AdminCode;
 use safemesh_store::{Store, store_now};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Item};
-use crate::link::{Effect, Link, Role};
+use crate::link::{Effect, Link, RecvLimits, Role};
 use crate::status::Registry;
 
 /// Bounds and identity of a node's links.
@@ -28,6 +40,116 @@ pub struct LinkConfig {
     pub max_batch_bytes: usize,
     /// Batches sent and not yet acknowledged.
     pub max_inflight: usize,
+    /// Bounds on what this node accepts from a peer, whatever the peer claims.
+    pub recv: RecvLimits,
+    /// How fast this node reads a peer's frames.
+    pub rate: RateLimit,
+}
+
+/// A per-link token bucket on incoming frames and bytes. Over the limit, the driver stops reading
+/// until the bucket refills: the transport's buffers fill and the peer is slowed down (HTTP/2 flow
+/// control on gRPC). Nothing is dropped. A frame larger than the burst still passes, after a wait.
+/// A rate of 0 turns that bucket off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub frames_per_sec: f64,
+    pub frame_burst: f64,
+    pub bytes_per_sec: f64,
+    pub byte_burst: f64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            frames_per_sec: 200.0,
+            frame_burst: 400.0,
+            bytes_per_sec: (32u64 << 20) as f64,
+            byte_burst: (32u64 << 20) as f64,
+        }
+    }
+}
+
+impl RateLimit {
+    /// No limit.
+    pub fn unlimited() -> RateLimit {
+        RateLimit {
+            frames_per_sec: 0.0,
+            frame_burst: 0.0,
+            bytes_per_sec: 0.0,
+            byte_burst: 0.0,
+        }
+    }
+}
+
+/// One token bucket; tokens may go negative (debt), which is paid back by waiting.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64, burst: f64, now: Instant) -> Bucket {
+        let burst = burst.max(1.0);
+        Bucket {
+            rate,
+            burst,
+            tokens: burst,
+            at: now,
+        }
+    }
+
+    /// Takes `n` tokens; returns how long to wait before the next take.
+    fn take(&mut self, n: f64, now: Instant) -> Duration {
+        if self.rate.is_nan() || self.rate <= 0.0 {
+            return Duration::ZERO;
+        }
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst) - n;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((-self.tokens / self.rate).min(3600.0))
+        }
+    }
+}
+
+/// The two buckets of one stream.
+#[derive(Debug)]
+struct Limiter {
+    frames: Bucket,
+    bytes: Bucket,
+}
+
+impl Limiter {
+    fn new(r: &RateLimit) -> Limiter {
+        let now = Instant::now();
+        Limiter {
+            frames: Bucket::new(r.frames_per_sec, r.frame_burst, now),
+            bytes: Bucket::new(r.bytes_per_sec, r.byte_burst, now),
+        }
+    }
+
+    fn take(&mut self, bytes: usize) -> Duration {
+        let now = Instant::now();
+        let a = self.frames.take(1.0, now);
+        let b = self.bytes.take(bytes as f64, now);
+        a.max(b)
+    }
+}
+
+/// What a frame weighs for the byte bucket when the transport reports less (e.g. in-memory tests).
+fn frame_weight(f: &Frame) -> usize {
+    match f {
+        Frame::Batch(b) => b.items.iter().map(Item::payload_len).sum::<usize>() + 16,
+        Frame::NeedSnapshot { doc_ids } => doc_ids.iter().map(|d| d.len() + 2).sum::<usize>() + 4,
+        Frame::Hello(h) => h.code.len() + h.install_id.len() + h.peer_install_seen.len() + 24,
+        Frame::Ack { .. } => 10,
+        Frame::Error(e) => e.message.len() + 16,
+    }
 }
 
 impl LinkConfig {
@@ -39,6 +161,8 @@ impl LinkConfig {
             max_batch_items: 256,
             max_batch_bytes: 1 << 20,
             max_inflight: 4,
+            recv: RecvLimits::default(),
+            rate: RateLimit::default(),
         }
     }
 
@@ -51,6 +175,7 @@ impl LinkConfig {
             role,
             self.max_inflight,
         )
+        .with_limits(self.recv)
     }
 }
 
@@ -90,12 +215,18 @@ pub async fn run_link(
     let out_base = t.bytes_out.load(Ordering::Relaxed);
     let mut out_reported = 0u64;
     let in_at_start = reg.get(peer.as_str()).map_or(0, |s| s.bytes_in);
+    let mut limiter = Limiter::new(&cfg.rate);
+    // While set, the next frame is not read before then (rate limit).
+    let mut resume_at: Option<Instant> = None;
     let reason = 'stream: loop {
         while let Some(effect) = queue.pop_front() {
             match effect {
                 Effect::Send(frame) => {
                     if let Frame::Batch(b) = &frame {
                         debug!(peer = %peer, items = b.items.len(), upto = b.upto, "send batch");
+                    }
+                    if let Frame::Error(e) = &frame {
+                        note_rejection(&reg, &peer, e);
                     }
                     if t.tx.send(frame).await.is_err() {
                         break 'stream "stream closed while sending".to_string();
@@ -123,15 +254,33 @@ pub async fn run_link(
                 },
                 Effect::Apply(batch) => {
                     let mut awaiting = link.awaiting().clone();
-                    match apply(cfg, &peer, link.role, &peer_install, batch, &mut awaiting).await {
+                    // A panic anywhere in checking or storing rejects the batch (its transaction is
+                    // dropped, so rolled back) instead of ending the task.
+                    let applied = AssertUnwindSafe(apply(
+                        cfg,
+                        &peer,
+                        link.role,
+                        &peer_install,
+                        batch,
+                        &mut awaiting,
+                    ))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|p| {
+                        Err(ErrorFrame {
+                            code: ErrorCode::Malformed,
+                            doc_id: None,
+                            path: None,
+                            rule: Some("no_panic".into()),
+                            message: format!("panic while applying the batch: {}", panic_text(&p)),
+                        })
+                    });
+                    match applied {
                         Ok((acked, caught_up, need)) => {
                             link.set_awaiting(awaiting);
                             queue.extend(link.on_applied(acked, caught_up, need))
                         }
-                        Err(err) => {
-                            warn!(peer = %peer, doc = ?err.doc_id, path = ?err.path, rule = ?err.rule, "batch rejected: {}", err.message);
-                            queue.extend(link.on_apply_rejected(err));
-                        }
+                        Err(err) => queue.extend(link.on_apply_rejected(err)),
                     }
                 }
                 Effect::PersistAck { upto, docs } => {
@@ -149,6 +298,7 @@ pub async fn run_link(
             s.recv_cursor = link.recv_cursor();
             s.last_error = link.last_error().map(str::to_string);
             s.quarantined = link.quarantined().iter().cloned().collect();
+            s.refused = link.refused().iter().cloned().collect();
             if link.state() == crate::State::InSync {
                 s.last_sync_at = Some(store_now());
             }
@@ -158,9 +308,17 @@ pub async fn run_link(
         bytes_in = 0;
         out_reported = out;
         tokio::select! {
-            f = t.rx.recv() => match f {
+            _ = tokio::time::sleep_until(resume_at.unwrap_or_else(Instant::now)), if resume_at.is_some() => {
+                resume_at = None;
+            }
+            f = t.rx.recv(), if resume_at.is_none() => match f {
                 Some((frame, n)) => {
                     bytes_in += n as u64;
+                    let wait = limiter.take(n.max(frame_weight(&frame)));
+                    if !wait.is_zero() {
+                        debug!(peer = %peer, wait_ms = wait.as_millis() as u64, "rate limit: reading paused");
+                        resume_at = Some(Instant::now() + wait);
+                    }
                     let hello = match &frame {
                         Frame::Hello(h) => Some(h.clone()),
                         _ => None,
@@ -197,6 +355,7 @@ pub async fn run_link(
         s.inflight = 0;
         s.last_error = link.last_error().map(str::to_string);
         s.quarantined = link.quarantined().iter().cloned().collect();
+        s.refused = link.refused().iter().cloned().collect();
         s.bytes_in += bytes_in;
         s.bytes_out += out - out_reported;
     });
@@ -212,6 +371,43 @@ pub async fn run_link(
         )
         .await;
     reason
+}
+
+/// Logs and counts an error frame this side sends: a refusal of the peer's input (or our own failure).
+fn note_rejection(reg: &Registry, peer: &AdminCode, e: &ErrorFrame) {
+    warn!(
+        peer = %peer,
+        code = e.code.as_str(),
+        doc = e.doc_id.as_deref().unwrap_or("-"),
+        path = e.path.as_deref().unwrap_or("-"),
+        rule = e.rule.as_deref().unwrap_or("-"),
+        "batch rejected: {}",
+        e.message
+    );
+    if matches!(e.code, ErrorCode::Forbidden | ErrorCode::Malformed) {
+        let text = format!(
+            "{}: doc {} path {} rule {}: {}",
+            e.code.as_str(),
+            e.doc_id.as_deref().unwrap_or("-"),
+            e.path.as_deref().unwrap_or("-"),
+            e.rule.as_deref().unwrap_or("-"),
+            e.message
+        );
+        reg.update(peer.as_str(), |s| {
+            s.rejected_batches += 1;
+            s.last_rejection = Some(text);
+        });
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
 }
 
 async fn remember_install(
@@ -307,9 +503,10 @@ async fn prepare(
     let mut items = Vec::new();
     let mut docs = Vec::new();
     let mut bytes = 0usize;
+    let mut forced = BTreeSet::new();
     for id in force {
-        // A snapshot request is served only for documents in the peer's scope.
-        if exclude.contains(id) || !cfg.store.in_audience(peer, id).await? {
+        // A snapshot request is served only for documents in the peer's scope, once per batch.
+        if !forced.insert(id) || exclude.contains(id) || !cfg.store.in_audience(peer, id).await? {
             continue;
         }
         if let Some(mut doc) = cfg.store.load(id).await? {
@@ -396,6 +593,8 @@ async fn prepare(
     } else {
         current.max(last_seq)
     };
+    // Receivers require items in seq order; requested snapshots were put first.
+    items.sort_by_key(Item::seq);
     Ok((
         Batch {
             items,
@@ -443,32 +642,14 @@ async fn apply(
                     code: ErrorCode::Malformed,
                     doc_id: Some(id.clone()),
                     path: None,
-                    rule: None,
-                    message: msg,
+                    rule: Some("automerge_decodes".into()),
+                    message: format!("document {id}: {msg}"),
                 };
                 let mut base = w.load(&id).await.map_err(internal)?;
                 let old_heads = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
-                let mut fresh_bytes = None;
-                let checked = match (snapshot, base.as_mut()) {
-                    // New to this node: the snapshot is the document; check its history in place.
-                    (Some(bytes), None) => {
-                        let d = AutoCommit::load(&bytes).map_err(|e| malformed(format!("bad snapshot: {e}")))?;
-                        fresh_bytes = Some(bytes);
-                        check_snapshot(&id, d, &origin)
-                    }
-                    (Some(bytes), Some(b)) => {
-                        let mut d = AutoCommit::load(&bytes).map_err(|e| malformed(format!("bad snapshot: {e}")))?;
-                        check_and_apply(&id, Some(b), d.get_changes(&[]), &origin)
-                    }
-                    (None, b) => {
-                        let incoming: Vec<Change> = changes
-                            .into_iter()
-                            .map(Change::from_bytes)
-                            .collect::<Result<_, _>>()
-                            .map_err(|e| malformed(format!("bad change: {e}")))?;
-                        check_and_apply(&id, b, incoming, &origin)
-                    }
-                };
+                let had_snapshot = snapshot.is_some();
+                let (checked, fresh_bytes) =
+                    decode_and_check(&id, snapshot, changes, base.as_mut(), &origin).map_err(&malformed)?;
                 match checked {
                     Ok(mut checked) => {
                         match fresh_bytes {
@@ -484,6 +665,12 @@ async fn apply(
                             .await
                             .map_err(internal)?;
                         awaiting.remove(&id);
+                    }
+                    Err(safemesh_doc::Error::MissingDeps { missing }) if had_snapshot => {
+                        // A snapshot that lacks history would be asked for again and again.
+                        return Err(malformed(format!(
+                            "snapshot depends on {missing} change(s) it does not hold"
+                        )));
                     }
                     Err(safemesh_doc::Error::MissingDeps { .. }) => {
                         first_needed = first_needed.min(seq);
@@ -550,4 +737,44 @@ async fn apply(
         .map_err(internal)?;
     w.commit().await.map_err(internal)?;
     Ok((acked, batch.caught_up, need))
+}
+
+/// What [`decode_and_check`] found: the check's verdict, and a received snapshot's bytes when the
+/// document is new here (stored as they are).
+type Decoded = (Result<Checked, safemesh_doc::Error>, Option<Vec<u8>>);
+
+/// Decodes one item's Automerge bytes (a snapshot or raw changes) and checks them against the stored
+/// document, if any. Bytes that do not decode, and any panic inside Automerge or the check, come back
+/// as `Err(message)`; the caller turns it into a `Malformed` error frame naming the document. `base`
+/// is a copy loaded for this batch and is dropped if this fails.
+pub(crate) fn decode_and_check(
+    id: &str,
+    snapshot: Option<Vec<u8>>,
+    changes: Vec<Vec<u8>>,
+    base: Option<&mut AutoCommit>,
+    origin: &Origin,
+) -> Result<Decoded, String> {
+    let run = AssertUnwindSafe(move || -> Result<Decoded, String> {
+        Ok(match (snapshot, base) {
+            // New to this node: the snapshot is the document; check its history in place.
+            (Some(bytes), None) => {
+                let d = AutoCommit::load(&bytes).map_err(|e| format!("bad snapshot: {e}"))?;
+                (check_snapshot(id, d, origin), Some(bytes))
+            }
+            (Some(bytes), Some(b)) => {
+                let mut d = AutoCommit::load(&bytes).map_err(|e| format!("bad snapshot: {e}"))?;
+                (check_and_apply(id, Some(b), d.get_changes(&[]), origin), None)
+            }
+            (None, b) => {
+                let incoming: Vec<Change> = changes
+                    .into_iter()
+                    .map(Change::from_bytes)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("bad change: {e}"))?;
+                (check_and_apply(id, b, incoming, origin), None)
+            }
+        })
+    });
+    std::panic::catch_unwind(run)
+        .unwrap_or_else(|p| Err(format!("Automerge panicked on it: {}", panic_text(&p))))
 }

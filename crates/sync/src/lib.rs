@@ -15,7 +15,7 @@ pub mod frame;
 pub mod link;
 pub mod status;
 
-pub use driver::{LinkConfig, Transport, run_link};
+pub use driver::{LinkConfig, RateLimit, Transport, run_link};
 pub use frame::{ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION};
-pub use link::{Effect, Link, Role, State};
+pub use link::{Effect, Link, RULE_FRAME_DECODES, RecvLimits, Role, State, Violation};
 pub use status::{LinkStatus, Registry};

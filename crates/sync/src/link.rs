@@ -6,12 +6,181 @@
 //! persisted with the heads the peer now holds ([`Effect::PersistAck`]). Incoming: batches are applied
 //! one at a time ([`Effect::Apply`]); once durable, the link acks. A forbidden document is quarantined
 //! on this link and the stream is closed; the next stream leaves it out.
+//!
+//! Every incoming frame is checked against the receiver's own [`RecvLimits`] before anything else
+//! happens to it (items per batch, changes per document, payload bytes, id lengths, sane and monotone
+//! sequence numbers): the sender's word is never taken for its own bounds. A frame that breaks one gets
+//! a typed `Malformed` error frame naming the rule (and the document, if one is to blame) and the stream
+//! is closed. A document whose changes were refused as forbidden is remembered on this link
+//! ([`Link::refused`]) and left out of later batches from the same peer, so one bad document cannot
+//! keep the rest of the link from being served.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use safemesh_model::AdminCode;
 
-use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Hello, PROTOCOL_VERSION};
+use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION};
+
+/// The rule named by the error frame a transport hands the driver when the peer's bytes do not decode
+/// into a frame at all (garbled protobuf, a message over the size limit, a truncated stream). The driver
+/// answers it with its own `Malformed` error frame to the peer and closes; it is never taken for the
+/// peer's own error.
+pub const RULE_FRAME_DECODES: &str = "frame_decodes";
+
+/// Receive-side bounds of one link, enforced on every incoming frame whatever the sender claims.
+/// Defaults are well above what an honest sender of this build produces (256 items and about 1 MiB per
+/// batch; see [`crate::driver::LinkConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvLimits {
+    /// Items per incoming batch.
+    pub max_items: usize,
+    /// Changes per document item (a delta); a snapshot is bounded by bytes only.
+    pub max_doc_changes: usize,
+    /// Payload bytes per incoming batch ([`Item::payload_len`] summed): snapshots, changes, heads, ids,
+    /// summary bodies. The gRPC frame limit (16 MiB) applies first on the wire.
+    pub max_batch_bytes: usize,
+    /// Bytes of a document id or a summary owner.
+    pub max_id_len: usize,
+    /// Heads per document item.
+    pub max_heads: usize,
+    /// Documents per snapshot request.
+    pub max_need_snapshot: usize,
+}
+
+impl Default for RecvLimits {
+    fn default() -> Self {
+        RecvLimits {
+            max_items: 1024,
+            max_doc_changes: 10_000,
+            max_batch_bytes: 16 << 20,
+            max_id_len: 256,
+            max_heads: 64,
+            max_need_snapshot: 1024,
+        }
+    }
+}
+
+/// Why an incoming frame breaks the receive bounds: the document to blame (if any), the rule, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub doc_id: Option<String>,
+    pub rule: &'static str,
+    pub message: String,
+}
+
+impl RecvLimits {
+    /// Checks a batch against these bounds. `last_upto` is the previous batch's `upto` on this stream:
+    /// batches never go back. Items ascend by seq (an honest sender sorts them), all seqs are ≥ 0.
+    pub fn check_batch(&self, b: &Batch, last_upto: Option<i64>) -> Result<(), Violation> {
+        let fail = |doc: Option<&str>, rule: &'static str, message: String| {
+            Err(Violation {
+                doc_id: doc.map(str::to_string),
+                rule,
+                message,
+            })
+        };
+        if b.items.len() > self.max_items {
+            return fail(
+                None,
+                "max_batch_items",
+                format!(
+                    "batch of {} items, more than {}",
+                    b.items.len(),
+                    self.max_items
+                ),
+            );
+        }
+        if b.upto < 0 {
+            return fail(None, "seq_non_negative", format!("batch upto {} < 0", b.upto));
+        }
+        if let Some(last) = last_upto
+            && b.upto < last
+        {
+            return fail(
+                None,
+                "upto_monotone",
+                format!("batch upto {} goes back from {last}", b.upto),
+            );
+        }
+        let mut bytes = 0usize;
+        let mut prev_seq = i64::MIN;
+        for item in &b.items {
+            let (id, seq) = match item {
+                Item::Doc { id, seq, .. } => (id.as_str(), *seq),
+                Item::Summary { owner, seq, .. } => (owner.as_str(), *seq),
+            };
+            let doc = Some(id);
+            if id.is_empty() || id.len() > self.max_id_len {
+                let shown: String = id.chars().take(64).collect();
+                return fail(
+                    None,
+                    "id_length",
+                    format!(
+                        "id {shown:?} of {} bytes (1 to {} allowed)",
+                        id.len(),
+                        self.max_id_len
+                    ),
+                );
+            }
+            if seq < 0 {
+                return fail(doc, "seq_non_negative", format!("{id}: seq {seq} < 0"));
+            }
+            if seq < prev_seq {
+                return fail(
+                    doc,
+                    "seq_monotone",
+                    format!("{id}: seq {seq} after seq {prev_seq}"),
+                );
+            }
+            prev_seq = seq;
+            if let Item::Doc {
+                snapshot,
+                changes,
+                heads,
+                ..
+            } = item
+            {
+                if changes.len() > self.max_doc_changes {
+                    return fail(
+                        doc,
+                        "max_doc_changes",
+                        format!(
+                            "{id}: {} changes, more than {}",
+                            changes.len(),
+                            self.max_doc_changes
+                        ),
+                    );
+                }
+                if snapshot.is_some() && !changes.is_empty() {
+                    return fail(
+                        doc,
+                        "snapshot_or_changes",
+                        format!("{id}: both a snapshot and changes"),
+                    );
+                }
+                if heads.len() > self.max_heads {
+                    return fail(
+                        doc,
+                        "max_heads",
+                        format!("{id}: {} heads, more than {}", heads.len(), self.max_heads),
+                    );
+                }
+            }
+            bytes = bytes.saturating_add(item.payload_len());
+            if bytes > self.max_batch_bytes {
+                return fail(
+                    doc,
+                    "max_batch_bytes",
+                    format!(
+                        "batch payload over {} bytes (at {id})",
+                        self.max_batch_bytes
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The peer's place relative to this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +289,12 @@ pub struct Link {
     /// Documents this side asked a snapshot of, by their seq at the peer: the durable cursor stays
     /// below the smallest until the snapshot is applied.
     awaiting: BTreeMap<String, i64>,
+    /// Documents (and `summary:<owner>`) this side refused as forbidden from this peer: later items for
+    /// them are left out of incoming batches for the life of the link.
+    refused: BTreeSet<String>,
+    /// Receive bounds, and the last batch's `upto` on this stream.
+    limits: RecvLimits,
+    last_upto: Option<i64>,
     last_error: Option<String>,
 }
 
@@ -152,8 +327,26 @@ impl Link {
             applying: false,
             queued: VecDeque::new(),
             awaiting: BTreeMap::new(),
+            refused: BTreeSet::new(),
+            limits: RecvLimits::default(),
+            last_upto: None,
             last_error: None,
         }
+    }
+
+    /// The same link with other receive bounds.
+    pub fn with_limits(mut self, limits: RecvLimits) -> Link {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &RecvLimits {
+        &self.limits
+    }
+
+    /// Documents this side refused from the peer (forbidden changes); left out of later batches.
+    pub fn refused(&self) -> &BTreeSet<String> {
+        &self.refused
     }
 
     pub fn state(&self) -> State {
@@ -203,6 +396,7 @@ impl Link {
         self.applying = false;
         self.queued.clear();
         self.awaiting.clear();
+        self.last_upto = None;
         self.recv_cursor = recv_cursor;
         self.peer_install = peer_install;
         self.local_seq = local_seq;
@@ -239,9 +433,16 @@ impl Link {
     pub fn on_frame(&mut self, frame: Frame) -> Vec<Effect> {
         match frame {
             Frame::Hello(h) => self.on_hello(h),
-            Frame::Batch(b) => {
+            Frame::Batch(mut b) => {
                 if !self.hello_received {
-                    return self.protocol_error("batch before hello");
+                    return self.protocol_error(None, "hello_first", "batch before hello");
+                }
+                if let Err(v) = self.limits.check_batch(&b, self.last_upto) {
+                    return self.protocol_error(v.doc_id, v.rule, &v.message);
+                }
+                self.last_upto = Some(b.upto);
+                if !self.refused.is_empty() {
+                    b.items.retain(|i| !self.refused.contains(&refusal_key(i)));
                 }
                 self.queued.push_back(b);
                 let fx = self.next_apply();
@@ -250,6 +451,21 @@ impl Link {
             }
             Frame::Ack { upto } => self.on_ack(upto),
             Frame::NeedSnapshot { doc_ids } => {
+                if doc_ids.len() > self.limits.max_need_snapshot {
+                    let msg = format!(
+                        "snapshot request for {} documents, more than {}",
+                        doc_ids.len(),
+                        self.limits.max_need_snapshot
+                    );
+                    return self.protocol_error(None, "max_need_snapshot", &msg);
+                }
+                if let Some(id) = doc_ids
+                    .iter()
+                    .find(|id| id.is_empty() || id.len() > self.limits.max_id_len)
+                {
+                    let msg = format!("snapshot request names an id of {} bytes", id.len());
+                    return self.protocol_error(None, "id_length", &msg);
+                }
                 let mut fx = vec![Effect::ForgetPeerHeads {
                     doc_ids: doc_ids.clone(),
                 }];
@@ -262,6 +478,13 @@ impl Link {
                 fx.extend(self.maybe_prepare());
                 self.refresh_state();
                 fx
+            }
+            Frame::Error(e)
+                if e.code == ErrorCode::Malformed
+                    && e.rule.as_deref() == Some(RULE_FRAME_DECODES) =>
+            {
+                // Made by our own transport: the peer's bytes did not decode.
+                self.protocol_error(None, RULE_FRAME_DECODES, &e.message)
             }
             Frame::Error(e) => {
                 self.last_error = Some(format!("{}: {}", e.code.as_str(), e.message));
@@ -278,14 +501,18 @@ impl Link {
         }
     }
 
-    fn protocol_error(&mut self, msg: &str) -> Vec<Effect> {
-        self.last_error = Some(msg.to_string());
+    /// The peer broke the protocol or a receive bound: a typed `Malformed` error frame, then close.
+    /// Nothing of the frame is applied.
+    fn protocol_error(&mut self, doc_id: Option<String>, rule: &str, msg: &str) -> Vec<Effect> {
+        self.last_error = Some(format!("rejected from {}: {msg}", self.peer));
+        self.applying = false;
+        self.queued.clear();
         vec![
             Effect::Send(Frame::Error(ErrorFrame {
                 code: ErrorCode::Malformed,
-                doc_id: None,
+                doc_id,
                 path: None,
-                rule: None,
+                rule: Some(rule.to_string()),
                 message: msg.to_string(),
             })),
             Effect::Close {
@@ -458,6 +685,11 @@ impl Link {
     pub fn on_apply_rejected(&mut self, error: ErrorFrame) -> Vec<Effect> {
         self.applying = false;
         self.queued.clear();
+        if error.code == ErrorCode::Forbidden
+            && let Some(id) = &error.doc_id
+        {
+            self.refused.insert(id.clone());
+        }
         self.last_error = Some(format!("rejected from {}: {}", self.peer, error.message));
         let reason = error.message.clone();
         vec![Effect::Send(Frame::Error(error)), Effect::Close { reason }]
@@ -477,5 +709,13 @@ impl Link {
         } else {
             State::CatchingUp
         };
+    }
+}
+
+/// The key an item is refused under: its document id, or `summary:<owner>`.
+fn refusal_key(item: &Item) -> String {
+    match item {
+        Item::Doc { id, .. } => id.clone(),
+        Item::Summary { owner, .. } => format!("summary:{owner}"),
     }
 }

@@ -23,12 +23,28 @@ pub struct LinkStatus {
     pub last_error: Option<String>,
     /// Documents quarantined on this link after the peer refused them.
     pub quarantined: Vec<String>,
+    /// Incoming batches and frames this node refused from the peer (forbidden changes, malformed
+    /// frames or bytes, broken receive bounds), since the process started.
+    pub rejected_batches: u64,
+    /// The last such refusal: code, document, path, rule and message.
+    pub last_rejection: Option<String>,
+    /// Documents this node refused from the peer and now leaves out of the peer's batches.
+    pub refused: Vec<String>,
+    /// Serial (lowercase hex) of the certificate the peer presented on its latest stream.
+    pub peer_serial: Option<String>,
+    /// When that certificate expires (RFC 3339).
+    pub peer_not_after: Option<String>,
 }
 
-/// All links of a node. Cheap to clone.
+/// Refusal reasons always listed by [`Registry::rejected_handshakes`], even at zero.
+pub const BASE_REJECTION_REASONS: [&str; 4] =
+    ["expired", "not_direct_child", "revoked", "unknown_ca"];
+
+/// All links of a node, and the node's count of refused TLS handshakes. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     inner: Arc<Mutex<BTreeMap<String, LinkStatus>>>,
+    rejected: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl Registry {
@@ -48,8 +64,32 @@ impl Registry {
             bytes_out: 0,
             last_error: None,
             quarantined: Vec::new(),
+            rejected_batches: 0,
+            last_rejection: None,
+            refused: Vec::new(),
+            peer_serial: None,
+            peer_not_after: None,
         });
         f(entry);
+    }
+
+    /// Counts one refused TLS handshake under `reason` (e.g. `revoked`).
+    pub fn count_rejected_handshake(&self, reason: &str) {
+        if let Ok(mut m) = self.rejected.lock() {
+            *m.entry(reason.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Refused TLS handshakes since start, by reason; the [`BASE_REJECTION_REASONS`] always appear.
+    pub fn rejected_handshakes(&self) -> BTreeMap<String, u64> {
+        let mut out: BTreeMap<String, u64> = BASE_REJECTION_REASONS
+            .iter()
+            .map(|r| (r.to_string(), 0))
+            .collect();
+        if let Ok(m) = self.rejected.lock() {
+            out.extend(m.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        out
     }
 
     pub fn get(&self, peer: &str) -> Option<LinkStatus> {

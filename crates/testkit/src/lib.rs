@@ -1,13 +1,20 @@
 //! In-process cluster harness: real nodes (SQLite stores in a temp dir, gRPC + mutual TLS on loopback,
 //! HTTP APIs), each child reaching its parent through a fault-injecting [`proxy::Proxy`], so tests can
 //! cut and heal links, stop and restart nodes from their stores, and wait for convergence.
+//!
+//! All nodes get certificates from one CA ([`Cluster::ca_dir`]). Tests of certificates add nodes one
+//! by one with [`Cluster::add`] and a [`NodeSetup`]: which node to dial, `parent_code` and
+//! `extra_children`, and a hook that may replace the node's `D/tls` before it starts.
 #![forbid(unsafe_code)]
 
 pub mod proxy;
 
+/// The gateway crate (CA, TLS helpers such as [`gateway::tls::probe`]), for tests.
+pub use safemesh_gateway as gateway;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -52,6 +59,26 @@ pub struct Cluster {
     http: reqwest::Client,
 }
 
+/// A hook run on a node's data dir after `safemesh init` wrote it and before the node starts.
+pub type BeforeStart = Box<dyn FnOnce(&Path) -> anyhow::Result<()> + Send>;
+
+/// How to set up one node added with [`Cluster::add`]. The default is what [`Cluster::start`] does:
+/// dial the code's prefix parent if the cluster has it, SQLite, certificate from the cluster's CA.
+#[derive(Default)]
+pub struct NodeSetup {
+    /// The node to dial as parent (a code already in the cluster) instead of the prefix parent.
+    pub dial: Option<String>,
+    /// `parent_code` in the node's config (the code it expects in its parent's certificate).
+    pub parent_code: Option<String>,
+    /// `extra_children` in the node's config.
+    pub extra_children: Vec<String>,
+    /// `database_url` in the node's config (default SQLite in the data dir).
+    pub database_url: Option<String>,
+    /// Runs on the data dir before the node starts, e.g. to replace `D/tls` with another
+    /// certificate.
+    pub before_start: Option<BeforeStart>,
+}
+
 impl Cluster {
     /// Starts a chain or tree of nodes, parents before children. Every code's parent must be listed
     /// before it (or be absent, for the top).
@@ -64,51 +91,137 @@ impl Cluster {
         codes: &[&str],
         databases: &BTreeMap<String, String>,
     ) -> anyhow::Result<Cluster> {
+        let mut c = Cluster::empty()?;
+        for code in codes {
+            let setup = NodeSetup {
+                database_url: databases.get(*code).cloned(),
+                ..NodeSetup::default()
+            };
+            c.add(code, setup).await?;
+        }
+        Ok(c)
+    }
+
+    /// A cluster with a CA and no nodes yet; add them with [`Cluster::add`].
+    pub fn empty() -> anyhow::Result<Cluster> {
         init_tracing();
         let dir = tempfile::tempdir()?;
-        let ca = dir.path().join("ca");
-        ca_init(&ca, "testkit")?;
-        let mut c = Cluster {
+        ca_init(&dir.path().join("ca"), "testkit")?;
+        Ok(Cluster {
             _dir: dir,
             slots: BTreeMap::new(),
             http: reqwest::Client::new(),
-        };
-        for code in codes {
-            let code = AdminCode::parse(code)?;
-            let data_dir = c._dir.path().join(code.as_str());
-            let parent = code.parent().filter(|p| c.slots.contains_key(p.as_str()));
-            let uplink = match &parent {
-                Some(p) => {
-                    let upstream = c.slots[p.as_str()].cfg.listen;
-                    Some(Proxy::start("127.0.0.1:0".parse()?, upstream).await?)
-                }
-                None => None,
-            };
-            let mut cfg = init_node(&InitOptions {
-                data_dir: data_dir.clone(),
-                code: code.to_string(),
-                listen: free_addr(),
-                http: free_addr(),
-                parent: uplink.as_ref().map(|p| format!("https://{}", p.addr)),
-                ca_dir: ca.clone(),
-                name: None,
-                database_url: databases.get(code.as_str()).cloned(),
-            })?;
-            cfg.reconnect_max_backoff_ms = 500;
-            let handle = start(&data_dir, cfg.clone())
-                .await
-                .with_context(|| format!("start {code}"))?;
-            c.slots.insert(
-                code.to_string(),
-                Slot {
-                    data_dir,
-                    cfg,
-                    handle: Some(handle),
-                    uplink,
-                },
-            );
+        })
+    }
+
+    /// Initialises (`safemesh init`, certificate from the cluster's CA) and starts node `code` as
+    /// `setup` says. Its parent, if any, must already be in the cluster; the node reaches it through
+    /// a proxy ([`Cluster::cut`], [`Cluster::heal`]).
+    pub async fn add(&mut self, code: &str, setup: NodeSetup) -> anyhow::Result<()> {
+        let code = AdminCode::parse(code)?;
+        if self.slots.contains_key(code.as_str()) {
+            bail!("{code} is already in the cluster");
         }
-        Ok(c)
+        let data_dir = self._dir.path().join(code.as_str());
+        let dial = match &setup.dial {
+            Some(d) => {
+                let d = AdminCode::parse(d)?;
+                if !self.slots.contains_key(d.as_str()) {
+                    bail!("{code} should dial {d}, which is not in the cluster");
+                }
+                Some(d)
+            }
+            None => code
+                .parent()
+                .filter(|p| self.slots.contains_key(p.as_str())),
+        };
+        let uplink = match &dial {
+            Some(p) => {
+                let upstream = self.slots[p.as_str()].cfg.listen;
+                Some(Proxy::start("127.0.0.1:0".parse()?, upstream).await?)
+            }
+            None => None,
+        };
+        let mut cfg = init_node(&InitOptions {
+            data_dir: data_dir.clone(),
+            code: code.to_string(),
+            listen: free_addr(),
+            http: free_addr(),
+            parent: uplink.as_ref().map(|p| format!("https://{}", p.addr)),
+            ca_dir: self.ca_dir(),
+            name: None,
+            database_url: setup.database_url,
+        })?;
+        cfg.reconnect_max_backoff_ms = 500;
+        cfg.parent_code = setup
+            .parent_code
+            .as_deref()
+            .map(AdminCode::parse)
+            .transpose()?;
+        cfg.extra_children = setup
+            .extra_children
+            .iter()
+            .map(|c| AdminCode::parse(c))
+            .collect::<Result<_, _>>()?;
+        cfg.save(&data_dir)?;
+        if let Some(hook) = setup.before_start {
+            hook(&data_dir).with_context(|| format!("before starting {code}"))?;
+        }
+        let handle = start(&data_dir, cfg.clone())
+            .await
+            .with_context(|| format!("start {code}"))?;
+        self.slots.insert(
+            code.to_string(),
+            Slot {
+                data_dir,
+                cfg,
+                handle: Some(handle),
+                uplink,
+            },
+        );
+        Ok(())
+    }
+
+    /// The cluster's CA directory (`ca.pem`, `ca.key`; `safemesh ca issue|revoke --dir` it).
+    pub fn ca_dir(&self) -> PathBuf {
+        self._dir.path().join("ca")
+    }
+
+    /// The cluster's temporary directory (for extra files of a test, e.g. another CA).
+    pub fn base_dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// Node `code`'s data directory.
+    pub fn data_dir(&self, code: &str) -> PathBuf {
+        self.slots[code].data_dir.clone()
+    }
+
+    /// Node `code`'s `D/tls` directory (node.pem, node.key, ca.pem, revoked.txt).
+    pub fn tls_dir(&self, code: &str) -> PathBuf {
+        Config::tls_dir(&self.slots[code].data_dir)
+    }
+
+    /// Node `code`'s config as started.
+    pub fn config(&self, code: &str) -> &Config {
+        &self.slots[code].cfg
+    }
+
+    /// Issues a certificate for `code` from the cluster's CA, valid from `from_secs` to
+    /// `until_secs` seconds relative to now (negative: in the past) — for tests of expiry.
+    pub fn issue_with_validity(
+        &self,
+        code: &str,
+        from_secs: i64,
+        until_secs: i64,
+    ) -> anyhow::Result<safemesh_gateway::ca::IssuedCert> {
+        let ca = safemesh_gateway::ca::Ca::load(&self.ca_dir())?;
+        let now = time::OffsetDateTime::now_utc();
+        Ok(ca.issue_with_validity(
+            &AdminCode::parse(code)?,
+            now + time::Duration::seconds(from_secs),
+            now + time::Duration::seconds(until_secs),
+        )?)
     }
 
     /// The running node `code`.

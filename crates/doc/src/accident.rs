@@ -1,0 +1,148 @@
+//! 事故文档 — the accident document: `header`, `core` (the registering office's), `events` (append-only
+//! reviews and comments from the office and the levels above). Its grade is derived from `core`, never
+//! stored.
+
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
+use safemesh_model::AdminCode;
+use safemesh_model::accident::AccidentGrade;
+use serde::{Deserialize, Serialize};
+
+use crate::hazard::Enterprise;
+use crate::read::tree;
+use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION, read};
+
+/// The registering office's fields of an accident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccidentCore {
+    pub title: String,
+    /// When it happened (`YYYY-MM-DD` or RFC 3339).
+    pub occurred_at: String,
+    pub sector: String,
+    /// 死亡人数
+    pub deaths: u32,
+    /// 重伤人数（含急性工业中毒）
+    pub serious_injuries: u32,
+    /// 直接经济损失（万元）
+    pub direct_loss_wan: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<Enterprise>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// 复核/批注 — a review (from a level above) or a comment on an accident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccidentEvent {
+    /// `review` or `comment`.
+    pub kind: String,
+    pub at: String,
+    pub by: AdminCode,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An accident as read from its document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccidentView {
+    pub owner: AdminCode,
+    pub created: String,
+    #[serde(flatten)]
+    pub core: AccidentCore,
+    pub grade: AccidentGrade,
+    pub grade_label: &'static str,
+    pub events: Vec<AccidentEvent>,
+}
+
+/// An accident goes to its office and every level above.
+pub fn audience(owner: &AdminCode) -> Audience {
+    let mut a = Audience::default();
+    a.add(owner.clone(), false);
+    for anc in owner.ancestors() {
+        a.add(anc, false);
+    }
+    a
+}
+
+/// Creates an accident document. The caller commits.
+pub fn create(doc: &mut AutoCommit, owner: &AdminCode, now: &str, core: &AccidentCore) -> Result<(), Error> {
+    Header { kind: Kind::Accident, schema: SCHEMA_VERSION, owner: owner.clone(), created: now.to_string() }.write(doc)?;
+    let c = doc.put_object(ROOT, "core", ObjType::Map)?;
+    doc.put(&c, "title", core.title.as_str())?;
+    doc.put(&c, "occurred_at", core.occurred_at.as_str())?;
+    doc.put(&c, "sector", core.sector.as_str())?;
+    doc.put(&c, "deaths", ScalarValue::Int(core.deaths as i64))?;
+    doc.put(&c, "serious_injuries", ScalarValue::Int(core.serious_injuries as i64))?;
+    doc.put(&c, "direct_loss_wan", ScalarValue::F64(core.direct_loss_wan))?;
+    if let Some(e) = &core.enterprise {
+        let m = doc.put_object(&c, "enterprise", ObjType::Map)?;
+        doc.put(&m, "name", e.name.as_str())?;
+        doc.put(&m, "credit_code", e.credit_code.as_str())?;
+    }
+    doc.put(&c, "description", core.description.as_str())?;
+    doc.put_object(ROOT, "events", ObjType::List)?;
+    Ok(())
+}
+
+/// Appends a review or comment. The caller checks who may.
+pub fn append_event(doc: &mut AutoCommit, e: &AccidentEvent) -> Result<(), Error> {
+    let events = read::obj(doc, &ROOT, "events", "events")?;
+    let at = doc.length(&events);
+    let m = doc.insert_object(&events, at, ObjType::Map)?;
+    doc.put(&m, "kind", e.kind.as_str())?;
+    doc.put(&m, "at", e.at.as_str())?;
+    doc.put(&m, "by", e.by.as_str())?;
+    doc.put(&m, "user", e.user.as_str())?;
+    if let Some(n) = &e.note {
+        doc.put(&m, "note", n.as_str())?;
+    }
+    Ok(())
+}
+
+pub fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
+    let root = doc.hydrate(ROOT, None)?;
+    let root = tree::as_map(&root).ok_or(Error::Malformed { path: "(root)".into() })?;
+    let header = Header::from_tree(root)?;
+    if header.kind != Kind::Accident {
+        return Err(Error::Malformed { path: "header.kind".into() });
+    }
+    let c = tree::map(root, "core", "core")?;
+    let count = |k: &str| tree::opt_i64(c, k).unwrap_or(0).clamp(0, u32::MAX as i64) as u32;
+    let loss = match c.get("direct_loss_wan") {
+        Some(automerge::hydrate::Value::Scalar(ScalarValue::F64(f))) => *f,
+        Some(automerge::hydrate::Value::Scalar(ScalarValue::Int(i))) => *i as f64,
+        _ => 0.0,
+    };
+    let enterprise = tree::opt_map(c, "enterprise").map(|e| Enterprise {
+        name: tree::opt_str(e, "name").unwrap_or_default(),
+        credit_code: tree::opt_str(e, "credit_code").unwrap_or_default(),
+    });
+    let core = AccidentCore {
+        title: tree::string(c, "title", "core.title")?,
+        occurred_at: tree::string(c, "occurred_at", "core.occurred_at")?,
+        sector: tree::string(c, "sector", "core.sector")?,
+        deaths: count("deaths"),
+        serious_injuries: count("serious_injuries"),
+        direct_loss_wan: loss,
+        enterprise,
+        description: tree::opt_str(c, "description").unwrap_or_default(),
+    };
+    let grade = AccidentGrade::of(core.deaths, core.serious_injuries, core.direct_loss_wan);
+    let events = tree::list(root, "events")
+        .map(|l| {
+            tree::map_items(l)
+                .filter_map(|m| {
+                    Some(AccidentEvent {
+                        kind: tree::opt_str(m, "kind")?,
+                        at: tree::opt_str(m, "at").unwrap_or_default(),
+                        by: AdminCode::parse(&tree::opt_str(m, "by")?).ok()?,
+                        user: tree::opt_str(m, "user").unwrap_or_default(),
+                        note: tree::opt_str(m, "note"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(AccidentView { owner: header.owner, created: header.created, core, grade, grade_label: grade.label(), events })
+}

@@ -1,0 +1,114 @@
+//! 生产安全事故 — accidents and their grade under State Council Order 493 (《生产安全事故报告和调查处理条例》).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// 事故等级.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccidentGrade {
+    /// 一般事故
+    General,
+    /// 较大事故
+    Larger,
+    /// 重大事故
+    Major,
+    /// 特别重大事故
+    EspeciallyMajor,
+}
+
+impl AccidentGrade {
+    pub const ALL: [AccidentGrade; 4] = [AccidentGrade::General, AccidentGrade::Larger, AccidentGrade::Major, AccidentGrade::EspeciallyMajor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccidentGrade::General => "general",
+            AccidentGrade::Larger => "larger",
+            AccidentGrade::Major => "major",
+            AccidentGrade::EspeciallyMajor => "especially_major",
+        }
+    }
+
+    /// 中文名称.
+    pub fn label(self) -> &'static str {
+        match self {
+            AccidentGrade::General => "一般",
+            AccidentGrade::Larger => "较大",
+            AccidentGrade::Major => "重大",
+            AccidentGrade::EspeciallyMajor => "特别重大",
+        }
+    }
+
+    /// The grade of an accident: the highest that any of deaths (3/10/30), serious injuries (10/50/100,
+    /// including acute industrial poisoning) or direct economic loss (1000/5000/10000 万元) reaches, the
+    /// lower bound included (Order 493, art. 3).
+    pub fn of(deaths: u32, serious_injuries: u32, direct_loss_wan: f64) -> AccidentGrade {
+        let by_deaths = match deaths {
+            30.. => AccidentGrade::EspeciallyMajor,
+            10..=29 => AccidentGrade::Major,
+            3..=9 => AccidentGrade::Larger,
+            _ => AccidentGrade::General,
+        };
+        let by_injuries = match serious_injuries {
+            100.. => AccidentGrade::EspeciallyMajor,
+            50..=99 => AccidentGrade::Major,
+            10..=49 => AccidentGrade::Larger,
+            _ => AccidentGrade::General,
+        };
+        let by_loss = if direct_loss_wan >= 10000.0 {
+            AccidentGrade::EspeciallyMajor
+        } else if direct_loss_wan >= 5000.0 {
+            AccidentGrade::Major
+        } else if direct_loss_wan >= 1000.0 {
+            AccidentGrade::Larger
+        } else {
+            AccidentGrade::General
+        };
+        by_deaths.max(by_injuries).max(by_loss)
+    }
+}
+
+/// Validates an accident's figures, naming the field.
+pub fn validate_figures(deaths: i64, serious_injuries: i64, direct_loss_wan: f64) -> Result<(u32, u32, f64), Error> {
+    let count = |field: &str, v: i64| -> Result<u32, Error> {
+        u32::try_from(v).map_err(|_| Error::invalid(field, "应为不小于 0 的整数 / must be a whole number ≥ 0"))
+    };
+    if !direct_loss_wan.is_finite() || direct_loss_wan < 0.0 {
+        return Err(Error::invalid("direct_loss_wan", "应为不小于 0 的数（万元）/ must be a number ≥ 0 (10,000 yuan)"));
+    }
+    Ok((count("deaths", deaths)?, count("serious_injuries", serious_injuries)?, direct_loss_wan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccidentGrade::*;
+    use super::*;
+
+    #[test]
+    fn lower_bounds_are_included_and_the_highest_criterion_wins() {
+        assert_eq!(AccidentGrade::of(0, 0, 0.0), General);
+        assert_eq!(AccidentGrade::of(2, 9, 999.99), General);
+        assert_eq!(AccidentGrade::of(3, 0, 0.0), Larger);
+        assert_eq!(AccidentGrade::of(0, 10, 0.0), Larger);
+        assert_eq!(AccidentGrade::of(0, 0, 1000.0), Larger);
+        assert_eq!(AccidentGrade::of(9, 49, 4999.0), Larger);
+        assert_eq!(AccidentGrade::of(10, 0, 0.0), Major);
+        assert_eq!(AccidentGrade::of(0, 50, 0.0), Major);
+        assert_eq!(AccidentGrade::of(0, 0, 5000.0), Major);
+        assert_eq!(AccidentGrade::of(30, 0, 0.0), EspeciallyMajor);
+        assert_eq!(AccidentGrade::of(0, 100, 0.0), EspeciallyMajor);
+        assert_eq!(AccidentGrade::of(0, 0, 10000.0), EspeciallyMajor);
+        assert_eq!(AccidentGrade::of(1, 60, 200.0), Major, "injuries decide");
+        assert_eq!(Major.label(), "重大");
+    }
+
+    #[test]
+    fn figures_are_validated_with_their_field() {
+        assert_eq!(validate_figures(-1, 0, 0.0).unwrap_err().field(), "deaths");
+        assert_eq!(validate_figures(0, -2, 0.0).unwrap_err().field(), "serious_injuries");
+        assert_eq!(validate_figures(0, 0, -5.0).unwrap_err().field(), "direct_loss_wan");
+        assert_eq!(validate_figures(0, 0, f64::NAN).unwrap_err().field(), "direct_loss_wan");
+        assert!(validate_figures(3, 1, 12.5).is_ok());
+    }
+}

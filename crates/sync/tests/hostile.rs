@@ -1,0 +1,691 @@
+//! Hostile peers against the real `run_link` and a real store: oversized and overfull batches, garbage
+//! and truncated Automerge bytes, a forbidden change hidden among valid ones, sequence numbers that go
+//! backwards, frames out of order, undecodable frames, floods. Each must get a typed error frame and a
+//! clean close, leave the store exactly as it was, and never panic; a refused document must not stop the
+//! rest of the link.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use automerge::transaction::CommitOptions;
+use safemesh_doc::authority::check_local;
+use safemesh_doc::directive::{self, DirectiveCore};
+use safemesh_doc::hazard::{self, Enterprise, HazardCore};
+use safemesh_doc::{AutoCommit, actor, heads_to_hex};
+use safemesh_model::AdminCode;
+use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
+use safemesh_store::{Store, count_documents};
+use safemesh_sync::frame::Batch;
+use safemesh_sync::{
+    ErrorCode, ErrorFrame, Frame, Hello, Item, Link, LinkConfig, PROTOCOL_VERSION,
+    RULE_FRAME_DECODES, RateLimit, RecvLimits, Registry, Role, Transport, run_link,
+};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use common::code;
+
+const COUNTY: &str = "530181";
+const TOWNSHIP: &str = "530181006";
+const TOWNSHIP_INSTALL: &str = "township-install-1";
+const MAX_SPINS: usize = 5_000_000;
+
+/// The county's store and its link driver to the township; the township is played by the test. The
+/// link state machine outlives a stream, as in the gateway.
+struct County {
+    _dir: tempfile::TempDir,
+    store: Store,
+    registry: Registry,
+    cfg: LinkConfig,
+    link: Option<Link>,
+    stream: Option<Stream>,
+}
+
+/// One open stream.
+struct Stream {
+    to_county: Option<mpsc::Sender<(Frame, usize)>>,
+    from_county: mpsc::Receiver<Frame>,
+    _stop: watch::Sender<bool>,
+    task: JoinHandle<(Link, String)>,
+}
+
+/// What must not move when a batch is refused.
+#[derive(Debug, PartialEq, Eq)]
+struct Fingerprint {
+    seq: i64,
+    docs: i64,
+    recv_cursor: i64,
+}
+
+impl County {
+    async fn new(tune: impl FnOnce(&mut LinkConfig)) -> County {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("county.db"))
+            .await
+            .unwrap();
+        let registry = Registry::default();
+        let mut cfg = LinkConfig::new(store.clone(), code(COUNTY), registry.clone());
+        tune(&mut cfg);
+        let link = cfg.new_link(code(TOWNSHIP), Role::Child);
+        County {
+            _dir: dir,
+            store,
+            registry,
+            cfg,
+            link: Some(link),
+            stream: None,
+        }
+    }
+
+    /// Opens a stream and reads the county's hello.
+    async fn connect(&mut self) -> Hello {
+        assert!(self.stream.is_none(), "already connected");
+        let cfg = self.cfg.clone();
+        let mut link = self.link.take().expect("link is in a stream");
+        let (out_tx, from_county) = mpsc::channel(64);
+        let (to_county, in_rx) = mpsc::channel(64);
+        let (stop, stop_rx) = watch::channel(false);
+        let t = Transport {
+            tx: out_tx,
+            rx: in_rx,
+            bytes_out: Arc::new(AtomicU64::new(0)),
+        };
+        let task = tokio::spawn(async move {
+            let reason = run_link(&cfg, &mut link, t, stop_rx).await;
+            (link, reason)
+        });
+        self.stream = Some(Stream {
+            to_county: Some(to_county),
+            from_county,
+            _stop: stop,
+            task,
+        });
+        match self.recv().await {
+            Frame::Hello(h) => h,
+            other => panic!("expected hello, got {other:?}"),
+        }
+    }
+
+    fn stream(&mut self) -> &mut Stream {
+        self.stream.as_mut().expect("not connected")
+    }
+
+    async fn send(&mut self, f: Frame) {
+        self.stream()
+            .to_county
+            .as_ref()
+            .expect("hung up")
+            .send((f, 0))
+            .await
+            .expect("county gone");
+    }
+
+    async fn hello(&mut self, recv_cursor: i64, seq: i64, seen: &str) {
+        self.send(Frame::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            code: TOWNSHIP.into(),
+            install_id: TOWNSHIP_INSTALL.into(),
+            recv_cursor,
+            peer_install_seen: seen.into(),
+            seq,
+        }))
+        .await;
+    }
+
+    async fn batch(&mut self, items: Vec<Item>, upto: i64) {
+        self.send(Frame::Batch(Batch {
+            items,
+            upto,
+            caught_up: true,
+        }))
+        .await;
+    }
+
+    /// The next frame the county sends (bounded wait).
+    async fn recv(&mut self) -> Frame {
+        let s = self.stream();
+        for _ in 0..MAX_SPINS {
+            match s.from_county.try_recv() {
+                Ok(f) => return f,
+                Err(mpsc::error::TryRecvError::Empty) => tokio::task::yield_now().await,
+                Err(mpsc::error::TryRecvError::Disconnected) => panic!("county closed the stream"),
+            }
+        }
+        panic!("county sent nothing");
+    }
+
+    /// The county's next frame, past its own pushes (batches), must be an error frame; returns it.
+    async fn expect_error(&mut self) -> ErrorFrame {
+        loop {
+            match self.recv().await {
+                Frame::Error(e) => return e,
+                Frame::Batch(_) => continue,
+                other => panic!("expected an error frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Waits for the county's driver to end by itself (no panic), checks it sent nothing more, and
+    /// keeps its link for the next stream. Returns the reason.
+    async fn expect_closed(&mut self) -> String {
+        let mut s = self.stream.take().expect("not connected");
+        for _ in 0..MAX_SPINS {
+            if s.task.is_finished() {
+                let (link, reason) = s.task.await.expect("the county's driver panicked");
+                self.link = Some(link);
+                let extra = s.from_county.try_recv();
+                assert!(extra.is_err(), "sent after the error frame: {extra:?}");
+                return reason;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the county did not close the stream");
+    }
+
+    /// The township hangs up; the county's driver ends.
+    async fn hang_up(&mut self) -> String {
+        self.stream().to_county = None;
+        self.expect_closed_after_hang_up().await
+    }
+
+    async fn expect_closed_after_hang_up(&mut self) -> String {
+        let s = self.stream.take().expect("not connected");
+        let (link, reason) = s.task.await.expect("the county's driver panicked");
+        self.link = Some(link);
+        reason
+    }
+
+    async fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            seq: self.store.current_seq(),
+            docs: count_documents(&self.store).await.unwrap(),
+            recv_cursor: self.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        }
+    }
+
+    async fn holds(&self, id: &str) -> bool {
+        self.store.doc_row(id).await.unwrap().is_some()
+    }
+
+    fn rejected(&self) -> (u64, String) {
+        let s = self.registry.get(TOWNSHIP).expect("status");
+        (s.rejected_batches, s.last_rejection.unwrap_or_default())
+    }
+
+    /// Issues a directive from the county to the township (stored locally, in the township's scope).
+    async fn issue_directive(&self, id: &str, title: &str) {
+        let me = code(COUNTY);
+        let mut doc = AutoCommit::new().with_actor(actor::actor_id(&me, b"c1"));
+        let core = DirectiveCore {
+            title: title.into(),
+            body: "按期完成".into(),
+            targets: vec![code(TOWNSHIP)],
+            deadline: "2030-06-30".into(),
+        };
+        directive::create(&mut doc, &me, "2025-06-01T00:00:00Z", &core).unwrap();
+        doc.commit_with(CommitOptions::default().with_message("c@530181".to_string()));
+        check_local(id, &mut doc, &[]).unwrap();
+        let mut w = self.store.writer().await.unwrap();
+        w.put_doc(id, &mut doc, &[]).await.unwrap();
+        w.commit().await.unwrap();
+    }
+}
+
+/// A hazard as the township writes it: registration, then a plan event (two changes).
+fn township_hazard(title: &str) -> AutoCommit {
+    let me: AdminCode = code(TOWNSHIP);
+    let mut doc = AutoCommit::new().with_actor(actor::actor_id(&me, b"t1"));
+    let core = HazardCore {
+        title: title.into(),
+        sector: "工贸".into(),
+        grade: Grade::General,
+        channel: Channel::EnterpriseSelfReport,
+        enterprise: Enterprise {
+            name: "某厂".into(),
+            credit_code: String::new(),
+        },
+        deadline: "2030-01-01".into(),
+        description: String::new(),
+    };
+    hazard::create(&mut doc, &me, "t", "2025-06-01T00:00:00Z", &core).unwrap();
+    doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));
+    add_event(&mut doc, EventKind::Plan);
+    doc
+}
+
+fn add_event(doc: &mut AutoCommit, kind: EventKind) {
+    let me: AdminCode = code(TOWNSHIP);
+    let ev = HazardEvent {
+        kind,
+        at: "2025-06-02T00:00:00Z".into(),
+        by: me.clone(),
+        user: "t".into(),
+        note: None,
+        method: None,
+        level: (kind == EventKind::Supervise).then(|| me.clone()),
+        percent: None,
+    };
+    hazard::append_event(doc, &ev).unwrap();
+    doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));
+}
+
+/// `n` CJK characters that do not repeat in any pattern a compressor would find.
+fn noise(seed: i64, n: usize) -> String {
+    let mut x = (seed as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_u32(0x4e00 + (x % 0x5000) as u32).unwrap_or('字')
+        })
+        .collect()
+}
+
+fn snapshot_item(id: &str, seq: i64, doc: &mut AutoCommit) -> Item {
+    Item::Doc {
+        id: id.into(),
+        seq,
+        snapshot: Some(doc.save()),
+        changes: Vec::new(),
+        heads: heads_to_hex(&doc.get_heads()),
+    }
+}
+
+fn changes_item(id: &str, seq: i64, changes: Vec<Vec<u8>>) -> Item {
+    Item::Doc {
+        id: id.into(),
+        seq,
+        snapshot: None,
+        changes,
+        heads: Vec::new(),
+    }
+}
+
+/// A township hazard as its full history of raw changes.
+fn all_changes(doc: &mut AutoCommit) -> Vec<Vec<u8>> {
+    doc.get_changes(&[])
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
+}
+
+/// Three valid snapshots at seqs 1..=3.
+fn valid_items() -> Vec<Item> {
+    (1..=3)
+        .map(|i| snapshot_item(&format!("h-{i}"), i, &mut township_hazard(&format!("ok {i}"))))
+        .collect()
+}
+
+/// Runs one refused batch through a fresh county: hello, the batch, a typed error frame, a clean
+/// close, the store unchanged, the refusal counted. Returns the error frame.
+async fn refused(tune: impl FnOnce(&mut LinkConfig), items: Vec<Item>, upto: i64) -> ErrorFrame {
+    let mut c = County::new(tune).await;
+    c.connect().await;
+    c.hello(0, upto.max(0), "").await;
+    let before = c.fingerprint().await;
+    c.batch(items, upto).await;
+    let e = c.expect_error().await;
+    c.expect_closed().await;
+    assert_eq!(c.fingerprint().await, before, "the store moved: {e:?}");
+    let (n, last) = c.rejected();
+    assert_eq!(n, 1, "rejections counted");
+    assert!(
+        last.contains(e.rule.as_deref().unwrap_or("?")),
+        "status names the rule: {last}"
+    );
+    e
+}
+
+fn assert_malformed(e: &ErrorFrame, doc: Option<&str>, rule: &str) {
+    assert_eq!(e.code, ErrorCode::Malformed, "{e:?}");
+    assert_eq!(e.doc_id.as_deref(), doc, "{e:?}");
+    assert_eq!(e.rule.as_deref(), Some(rule), "{e:?}");
+}
+
+#[tokio::test]
+async fn oversized_batch_is_refused_whole() {
+    // 1. The county takes at most 8 KiB of payload per batch; the township sends three hazards with
+    //    titles of about 6 KiB each (varied text, so Automerge cannot compress it away).
+    let items: Vec<Item> = (1..=3)
+        .map(|i| {
+            let mut d = township_hazard(&noise(i, 2000));
+            snapshot_item(&format!("h-{i}"), i, &mut d)
+        })
+        .collect();
+    let e = refused(|c| c.recv.max_batch_bytes = 8 << 10, items, 3).await;
+    // 2. Refused as a whole, naming the item where the bound was crossed.
+    assert_malformed(&e, Some("h-2"), "max_batch_bytes");
+}
+
+#[tokio::test]
+async fn too_many_items_are_refused() {
+    let e = refused(|c| c.recv.max_items = 2, valid_items(), 3).await;
+    assert_malformed(&e, None, "max_batch_items");
+}
+
+#[tokio::test]
+async fn too_many_changes_for_one_document_are_refused() {
+    let mut d = township_hazard("many");
+    for _ in 0..4 {
+        add_event(&mut d, EventKind::Progress);
+    }
+    let items = vec![changes_item("h-1", 1, all_changes(&mut d))];
+    let e = refused(|c| c.recv.max_doc_changes = 3, items, 1).await;
+    assert_malformed(&e, Some("h-1"), "max_doc_changes");
+}
+
+#[tokio::test]
+async fn garbage_change_bytes_are_refused_naming_the_document() {
+    // A valid hazard first, then one whose "changes" are not Automerge at all.
+    let mut items = valid_items();
+    items.truncate(1);
+    items.push(changes_item("h-bad", 2, vec![b"definitely not a change".to_vec()]));
+    let e = refused(|_| {}, items, 2).await;
+    assert_malformed(&e, Some("h-bad"), "automerge_decodes");
+    assert!(e.message.contains("bad change"), "{e:?}");
+}
+
+#[tokio::test]
+async fn garbage_snapshot_is_refused_naming_the_document() {
+    let mut items = valid_items();
+    items.truncate(1);
+    items.push(Item::Doc {
+        id: "h-bad".into(),
+        seq: 2,
+        snapshot: Some((0..=255u8).cycle().take(5000).collect()),
+        changes: Vec::new(),
+        heads: Vec::new(),
+    });
+    let e = refused(|_| {}, items, 2).await;
+    assert_malformed(&e, Some("h-bad"), "automerge_decodes");
+    assert!(e.message.contains("bad snapshot"), "{e:?}");
+}
+
+#[tokio::test]
+async fn truncated_snapshot_is_refused_naming_the_document() {
+    let mut d = township_hazard("cut short");
+    let mut bytes = d.save();
+    bytes.truncate(bytes.len() / 2);
+    let mut items = valid_items();
+    items.truncate(1);
+    items.push(Item::Doc {
+        id: "h-cut".into(),
+        seq: 2,
+        snapshot: Some(bytes),
+        changes: Vec::new(),
+        heads: heads_to_hex(&d.get_heads()),
+    });
+    let e = refused(|_| {}, items, 2).await;
+    assert_malformed(&e, Some("h-cut"), "automerge_decodes");
+}
+
+#[tokio::test]
+async fn truncated_change_is_refused_naming_the_document() {
+    let mut d = township_hazard("cut change");
+    let mut changes = all_changes(&mut d);
+    let last = changes.last_mut().unwrap();
+    last.truncate(last.len() - 7);
+    let e = refused(|_| {}, vec![changes_item("h-cut", 1, changes)], 1).await;
+    assert_malformed(&e, Some("h-cut"), "automerge_decodes");
+}
+
+#[tokio::test]
+async fn snapshot_without_its_history_is_refused_not_requested_again() {
+    // A "snapshot" that is only the last change: asking for a snapshot again would loop forever.
+    let mut d = township_hazard("no history");
+    let last = d.get_changes(&[]).last().unwrap().raw_bytes().to_vec();
+    let items = vec![Item::Doc {
+        id: "h-1".into(),
+        seq: 1,
+        snapshot: Some(last),
+        changes: Vec::new(),
+        heads: heads_to_hex(&d.get_heads()),
+    }];
+    let e = refused(|_| {}, items, 1).await;
+    assert_malformed(&e, Some("h-1"), "automerge_decodes");
+}
+
+#[tokio::test]
+async fn non_monotone_seqs_are_refused() {
+    // Items out of seq order.
+    let mut items = valid_items();
+    items.swap(0, 2);
+    let e = refused(|_| {}, items, 3).await;
+    assert_malformed(&e, Some("h-2"), "seq_monotone");
+    // A negative seq.
+    let mut items = valid_items();
+    if let Item::Doc { seq, .. } = &mut items[0] {
+        *seq = -1;
+    }
+    let e = refused(|_| {}, items, 3).await;
+    assert_malformed(&e, Some("h-1"), "seq_non_negative");
+    // A negative upto.
+    let e = refused(|_| {}, Vec::new(), -5).await;
+    assert_malformed(&e, None, "seq_non_negative");
+    // A summary with a seq far below its neighbour (and i64::MIN, which once underflowed).
+    let items = vec![
+        snapshot_item("h-1", 2, &mut township_hazard("a")),
+        Item::Summary {
+            owner: TOWNSHIP.into(),
+            version: 1,
+            period: "2025-06".into(),
+            as_of: "x".into(),
+            body: "{}".into(),
+            seq: i64::MIN,
+        },
+    ];
+    let e = refused(|_| {}, items, 3).await;
+    assert_malformed(&e, Some(TOWNSHIP), "seq_non_negative");
+}
+
+#[tokio::test]
+async fn batch_upto_going_back_is_refused() {
+    // 1. One good batch up to 5 is applied and acked.
+    let mut c = County::new(|_| {}).await;
+    c.connect().await;
+    c.hello(0, 5, "").await;
+    c.batch(valid_items(), 5).await;
+    assert_eq!(c.recv().await, Frame::Ack { upto: 5 });
+    let before = c.fingerprint().await;
+    // 2. The next says upto 4: refused, nothing stored.
+    c.batch(vec![snapshot_item("h-9", 4, &mut township_hazard("back"))], 4)
+        .await;
+    let e = c.expect_error().await;
+    assert_malformed(&e, None, "upto_monotone");
+    c.expect_closed().await;
+    assert_eq!(c.fingerprint().await, before);
+    assert!(!c.holds("h-9").await);
+}
+
+#[tokio::test]
+async fn batch_before_hello_is_refused() {
+    let mut c = County::new(|_| {}).await;
+    c.connect().await;
+    let before = c.fingerprint().await;
+    c.batch(valid_items(), 3).await;
+    let e = c.expect_error().await;
+    assert_malformed(&e, None, "hello_first");
+    c.expect_closed().await;
+    assert_eq!(c.fingerprint().await, before);
+    assert_eq!(c.rejected().0, 1);
+}
+
+#[tokio::test]
+async fn empty_and_overlong_ids_are_refused() {
+    let mut d = township_hazard("x");
+    let e = refused(|_| {}, vec![snapshot_item("", 1, &mut d)], 1).await;
+    assert_malformed(&e, None, "id_length");
+    let e = refused(|_| {}, vec![snapshot_item(&"h".repeat(300), 1, &mut d)], 1).await;
+    assert_malformed(&e, None, "id_length");
+}
+
+#[tokio::test]
+async fn oversized_snapshot_request_is_refused() {
+    let mut c = County::new(|cfg| cfg.recv.max_need_snapshot = 4).await;
+    c.connect().await;
+    c.hello(0, 0, "").await;
+    let ids = (0..5).map(|i| format!("d-{i}")).collect();
+    c.send(Frame::NeedSnapshot { doc_ids: ids }).await;
+    let e = c.expect_error().await;
+    assert_malformed(&e, None, "max_need_snapshot");
+    c.expect_closed().await;
+}
+
+#[tokio::test]
+async fn undecodable_frame_from_the_transport_is_answered_with_malformed() {
+    // The gateway's reader hands the driver this when the peer's bytes are not a frame.
+    let mut c = County::new(|_| {}).await;
+    c.connect().await;
+    c.hello(0, 0, "").await;
+    c.send(Frame::Error(ErrorFrame {
+        code: ErrorCode::Malformed,
+        doc_id: None,
+        path: None,
+        rule: Some(RULE_FRAME_DECODES.into()),
+        message: "failed to decode Protobuf message".into(),
+    }))
+    .await;
+    let e = c.expect_error().await;
+    assert_malformed(&e, None, RULE_FRAME_DECODES);
+    c.expect_closed().await;
+    assert_eq!(c.rejected().0, 1);
+}
+
+#[tokio::test]
+async fn forbidden_change_among_valid_ones_rejects_the_batch_and_only_that_document() {
+    // 1. The township sends three hazards; the second carries a `supervise` event the township wrote
+    //    about its own hazard (only a superior may list a hazard for supervision).
+    let mut c = County::new(|_| {}).await;
+    c.connect().await;
+    c.hello(0, 3, "").await;
+    let before = c.fingerprint().await;
+    let mut bad = township_hazard("自己挂牌");
+    add_event(&mut bad, EventKind::Supervise);
+    let mut h1 = township_hazard("one");
+    let mut h3 = township_hazard("three");
+    let batch = vec![
+        snapshot_item("h-1", 1, &mut h1),
+        snapshot_item("h-2", 2, &mut bad),
+        snapshot_item("h-3", 3, &mut h3),
+    ];
+    c.batch(batch.clone(), 3).await;
+
+    // 2. A typed Forbidden naming the document, the path and the rule; the stream closes.
+    let e = c.expect_error().await;
+    assert_eq!(e.code, ErrorCode::Forbidden, "{e:?}");
+    assert_eq!(e.doc_id.as_deref(), Some("h-2"));
+    assert_eq!(e.path.as_deref(), Some("events[].kind"));
+    assert_eq!(e.rule.as_deref(), Some("superior_only"));
+    c.expect_closed().await;
+
+    // 3. Nothing of the batch was stored; the refusal is counted and shown.
+    assert_eq!(c.fingerprint().await, before);
+    for id in ["h-1", "h-2", "h-3"] {
+        assert!(!c.holds(id).await, "{id} stored");
+    }
+    let (n, last) = c.rejected();
+    assert_eq!(n, 1);
+    assert!(last.contains("h-2") && last.contains("superior_only"), "{last}");
+    assert_eq!(c.registry.get(TOWNSHIP).unwrap().refused, vec!["h-2".to_string()]);
+
+    // 4. The township reconnects and (not honouring the refusal) sends the same batch again: the
+    //    county leaves h-2 out and serves the rest.
+    c.connect().await;
+    c.hello(0, 3, "").await;
+    c.batch(batch, 3).await;
+    assert_eq!(c.recv().await, Frame::Ack { upto: 3 });
+    assert!(c.holds("h-1").await && c.holds("h-3").await);
+    assert!(!c.holds("h-2").await);
+    c.hang_up().await;
+}
+
+#[tokio::test]
+async fn document_refused_by_the_peer_is_left_out_of_the_next_stream() {
+    // 1. The county holds two directives for the township.
+    let mut c = County::new(|_| {}).await;
+    c.issue_directive("d-1", "第一项").await;
+    c.issue_directive("d-2", "第二项").await;
+    let county_install = c.store.install_id().to_string();
+
+    // 2. First stream: the county sends both; the township refuses d-1.
+    c.connect().await;
+    c.hello(0, 0, "").await;
+    let ids = |f: Frame| match f {
+        Frame::Batch(b) => b
+            .items
+            .iter()
+            .map(|i| match i {
+                Item::Doc { id, .. } => id.clone(),
+                Item::Summary { owner, .. } => owner.clone(),
+            })
+            .collect::<BTreeSet<_>>(),
+        other => panic!("expected a batch, got {other:?}"),
+    };
+    let first = ids(c.recv().await);
+    assert_eq!(first, BTreeSet::from(["d-1".to_string(), "d-2".to_string()]));
+    c.send(Frame::Error(ErrorFrame {
+        code: ErrorCode::Forbidden,
+        doc_id: Some("d-1".into()),
+        path: Some("core.title".into()),
+        rule: Some("issuer_only".into()),
+        message: "refused".into(),
+    }))
+    .await;
+    c.expect_closed().await;
+    assert_eq!(
+        c.registry.get(TOWNSHIP).unwrap().quarantined,
+        vec!["d-1".to_string()]
+    );
+
+    // 3. Next stream, from scratch: only d-2 comes.
+    c.connect().await;
+    c.hello(0, 0, &county_install).await;
+    let second = ids(c.recv().await);
+    assert_eq!(second, BTreeSet::from(["d-2".to_string()]));
+    c.hang_up().await;
+}
+
+#[tokio::test]
+async fn rate_limit_slows_reading_and_drops_nothing() {
+    // 1. The county reads at most 20 frames a second, with no burst to speak of.
+    let mut c = County::new(|cfg| {
+        cfg.rate = RateLimit {
+            frames_per_sec: 20.0,
+            frame_burst: 1.0,
+            ..RateLimit::unlimited()
+        }
+    })
+    .await;
+    c.connect().await;
+    c.hello(0, 6, "").await;
+    // 2. Six batches at once (empty: only their upto moves).
+    let start = Instant::now();
+    for upto in 1..=6 {
+        c.batch(Vec::new(), upto).await;
+    }
+    // 3. Every one is applied and acked, in order; the seven frames took at least 6/20 s to read.
+    for upto in 1..=6 {
+        assert_eq!(c.recv().await, Frame::Ack { upto });
+    }
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(250), "read too fast: {took:?}");
+    assert_eq!(c.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 6);
+    assert_eq!(c.rejected().0, 0);
+    c.hang_up().await;
+}
+
+#[tokio::test]
+async fn limits_default_above_what_an_honest_sender_produces() {
+    let l = RecvLimits::default();
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(&store_dir.path().join("x.db")).await.unwrap();
+    let cfg = LinkConfig::new(store, code(COUNTY), Registry::default());
+    assert!(l.max_items >= cfg.max_batch_items);
+    assert!(l.max_batch_bytes >= cfg.max_batch_bytes);
+    assert_eq!(cfg.recv, l);
+}
