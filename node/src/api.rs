@@ -239,6 +239,8 @@ pub fn router(state: Shared) -> Router {
         .route("/directives", get(list_directives).post(create_directive))
         .route("/directives/{id}", get(get_directive))
         .route("/directives/{id}/responses", post(respond))
+        .route("/enterprises", get(list_enterprises).post(create_enterprise))
+        .route("/enterprises/{credit_code}", get(get_enterprise))
         .route("/accidents", get(list_accidents).post(create_accident))
         .route("/accidents/{id}", get(get_accident))
         .route("/accidents/{id}/events", post(add_accident_event))
@@ -351,6 +353,23 @@ async fn create_hazard(
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
     let h = records::create_hazard(&st.store, &by.actor(&st), input).await?;
     Ok((StatusCode::CREATED, Json(h)))
+}
+
+async fn list_enterprises(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
+    Ok(Json(json!({"items": crate::enterprises::list(&st.store).await?})))
+}
+
+async fn create_enterprise(
+    State(st): State<Shared>,
+    by: Editor,
+    Body(input): Body<crate::enterprises::NewEnterprise>,
+) -> Result<(StatusCode, Json<Value>), RecordError> {
+    let e = crate::enterprises::create(&st.store, &by.actor(&st), input).await?;
+    Ok((StatusCode::CREATED, Json(e)))
+}
+
+async fn get_enterprise(State(st): State<Shared>, Path(credit_code): Path<String>) -> Result<Json<Value>, RecordError> {
+    Ok(Json(crate::enterprises::get(&st.store, &credit_code).await?))
 }
 
 async fn list_accidents(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {

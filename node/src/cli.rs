@@ -223,7 +223,10 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 "已签发 {code} 的证书 / certificate issued: {} (serial {}, until {})",
                 out.display(),
                 issued.serial_hex,
-                issued.not_after
+                issued
+                    .not_after
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
             );
             Ok(())
         }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod enterprises;
 mod error;
 pub mod init;
 pub mod node;

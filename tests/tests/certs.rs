@@ -590,3 +590,38 @@ async fn zone_configured_under_a_parent_links_by_its_configured_code() -> anyhow
     c.shutdown().await;
     Ok(())
 }
+
+#[test]
+fn init_and_issue_copy_the_ca_revocation_list() -> anyhow::Result<()> {
+    use safemesh_node::init::{InitOptions, ca_init, init_node};
+    // 1. A CA that has revoked one serial.
+    let dir = tempfile::tempdir()?;
+    let ca = dir.path().join("ca");
+    ca_init(&ca, "test")?;
+    ca_revoke(&ca, "01:AB:cd", Some("test"))?;
+
+    // 2. `safemesh init` gives the new node the CA's current list, which its node then honours.
+    let data = dir.path().join("5301");
+    init_node(&InitOptions {
+        data_dir: data.clone(),
+        code: "5301".into(),
+        listen: "127.0.0.1:0".parse()?,
+        http: "127.0.0.1:0".parse()?,
+        parent: None,
+        ca_dir: ca.clone(),
+        name: None,
+        database_url: None,
+    })?;
+    let list = tls::RevocationList::open(data.join("tls").join(REVOKED_FILE));
+    assert!(list.contains("1abcd"));
+
+    // 3. `ca issue --out` does the same, and returns the serial it issued.
+    ca_revoke(&ca, "7f00", None)?;
+    let issued = ca_issue(&ca, &code("5301"), &data.join("tls"))?;
+    assert!(
+        list.is_revoked("7F:00"),
+        "re-read after the copy changed it"
+    );
+    assert!(!list.is_revoked(&issued.serial_hex));
+    Ok(())
+}

@@ -108,7 +108,7 @@ fn check_applied(
     };
     let targets = match header.kind {
         Kind::Directive => crate::directive::read(&scratch)?.core.targets,
-        Kind::Hazard | Kind::Accident => Vec::new(),
+        Kind::Hazard | Kind::Accident | Kind::Enterprise => Vec::new(),
     };
     let general = is_general(&scratch, &header)?;
     let ctx = Ctx {
@@ -134,7 +134,7 @@ pub fn check_local(doc_id: &str, doc: &mut AutoCommit, since: &[ChangeHash]) -> 
     let header = Header::read(doc)?;
     let targets = match header.kind {
         Kind::Directive => crate::directive::read(doc)?.core.targets,
-        Kind::Hazard | Kind::Accident => Vec::new(),
+        Kind::Hazard | Kind::Accident | Kind::Enterprise => Vec::new(),
     };
     let general = is_general(doc, &header)?;
     let ctx = Ctx {
@@ -320,7 +320,7 @@ impl Ctx<'_> {
                     self.check_hazard_op(doc, change, &code, &path, op, created_here(&op.obj))?
                 }
                 Kind::Directive => self.check_directive_op(doc, change, &code, &path, op)?,
-                Kind::Accident => self.check_accident_op(&code, &path, op, created_here(&op.obj))?,
+                Kind::Accident | Kind::Enterprise => self.check_record_op(&code, &path, op, created_here(&op.obj))?,
             }
         }
         Ok(())
@@ -390,9 +390,9 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    /// 事故: the owner writes the record; the owner and every level above append to `events`:
+    /// 事故, 企业: the owner writes the record; the owner and every level above append to `events`:
     /// `review` (复核) only from above, `comment` from either.
-    fn check_accident_op(&self, actor: &AdminCode, path: &[Seg], op: &Op, in_new_object: bool) -> Result<(), Error> {
+    fn check_record_op(&self, actor: &AdminCode, path: &[Seg], op: &Op, in_new_object: bool) -> Result<(), Error> {
         let owner = &self.header.owner;
         let is_owner = actor == owner;
         let is_superior = actor.is_ancestor_of(owner);

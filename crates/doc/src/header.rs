@@ -19,6 +19,8 @@ pub enum Kind {
     Directive,
     /// 事故
     Accident,
+    /// 企业
+    Enterprise,
 }
 
 impl Kind {
@@ -27,6 +29,7 @@ impl Kind {
             Kind::Hazard => "hazard",
             Kind::Directive => "directive",
             Kind::Accident => "accident",
+            Kind::Enterprise => "enterprise",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -34,6 +37,7 @@ impl Kind {
             "hazard" => Some(Kind::Hazard),
             "directive" => Some(Kind::Directive),
             "accident" => Some(Kind::Accident),
+            "enterprise" => Some(Kind::Enterprise),
             _ => None,
         }
     }

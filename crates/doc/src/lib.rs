@@ -11,6 +11,7 @@ pub mod accident;
 pub mod actor;
 pub mod authority;
 pub mod directive;
+pub mod enterprise;
 mod error;
 pub mod hazard;
 mod header;

@@ -121,6 +121,30 @@ pub(crate) async fn write_projection(
             .await?;
             Ok(safemesh_doc::accident::audience(&view.owner))
         }
+        Kind::Enterprise => {
+            let view = safemesh_doc::enterprise::read(doc)?;
+            let mut body = serde_json::to_value(&view).unwrap_or_default();
+            if let Some(o) = body.as_object_mut() {
+                o.insert("id".into(), id.into());
+            }
+            sqlx::query(
+                "INSERT INTO enterprises (id, credit_code, owner, name, sector, created, updated_at, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, sector = excluded.sector,
+                 updated_at = excluded.updated_at, body = excluded.body",
+            )
+            .bind(id)
+            .bind(&view.core.credit_code)
+            .bind(view.owner.as_str())
+            .bind(&view.core.name)
+            .bind(&view.core.sector)
+            .bind(&view.created)
+            .bind(now)
+            .bind(body.to_string())
+            .execute(&mut **tx)
+            .await?;
+            Ok(safemesh_doc::enterprise::audience(&view.owner))
+        }
         Kind::Directive => {
             let view = directive::read(doc)?;
             let mut body = serde_json::to_value(&view).unwrap_or_default();
@@ -380,6 +404,41 @@ impl Store {
             }
         }
         Ok(c)
+    }
+
+    /// Enterprises held, by name.
+    pub async fn enterprises(&self) -> Result<Vec<serde_json::Value>, Error> {
+        let rows = sqlx::query("SELECT body FROM enterprises ORDER BY name, id").fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(|r| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default()).collect())
+    }
+
+    /// The enterprise with this credit code, with the hazards and accidents this node holds for it.
+    pub async fn enterprise(&self, credit_code: &str) -> Result<Option<serde_json::Value>, Error> {
+        let row = sqlx::query("SELECT body FROM enterprises WHERE credit_code = $1 ORDER BY created LIMIT 1")
+            .bind(credit_code)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut body: serde_json::Value = serde_json::from_str(&row.get::<String, _>("body")).unwrap_or_default();
+        // Hazards and accidents link to their enterprise by credit code (kept in their bodies).
+        let mut hazards = Vec::new();
+        for h in self.hazards(&crate::HazardFilter::default()).await? {
+            if h.body["enterprise"]["credit_code"] == credit_code {
+                hazards.push(serde_json::json!({"id": h.id, "title": h.body["title"], "status": h.status, "owner": h.owner}));
+            }
+        }
+        let accidents: Vec<serde_json::Value> = self
+            .accidents(None)
+            .await?
+            .into_iter()
+            .filter(|a| a["enterprise"]["credit_code"] == credit_code)
+            .map(|a| serde_json::json!({"id": a["id"], "title": a["title"], "grade": a["grade"], "occurred_at": a["occurred_at"]}))
+            .collect();
+        if let Some(o) = body.as_object_mut() {
+            o.insert("hazards".into(), hazards.into());
+            o.insert("accidents".into(), accidents.into());
+        }
+        Ok(Some(body))
     }
 
     /// Every summary held (this node's own and its descendants').

@@ -30,7 +30,8 @@ pub struct LinkStatus {
     pub last_rejection: Option<String>,
     /// Documents this node refused from the peer and now leaves out of the peer's batches.
     pub refused: Vec<String>,
-    /// Serial (lowercase hex) of the certificate the peer presented on its latest stream.
+    /// Serial (lowercase hex) of the certificate the peer presented on its latest stream (or, for a
+    /// child refused in the handshake, of the refused certificate).
     pub peer_serial: Option<String>,
     /// When that certificate expires (RFC 3339).
     pub peer_not_after: Option<String>,
