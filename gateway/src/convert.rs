@@ -33,7 +33,9 @@ pub fn is_decode_failure(status: &tonic::Status) -> bool {
         tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => true,
         tonic::Code::Internal => {
             let m = status.message();
-            m.contains("decode") || m.contains("Unexpected EOF") || m.contains("compress")
+            m.contains("decode")
+                || m.contains("Unexpected EOF")
+                || m.contains("compress")
                 || m.contains("protocol error: received message")
         }
         _ => false,

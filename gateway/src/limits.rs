@@ -158,7 +158,10 @@ where
         let permits = match self.limits.acquire(peer.as_deref()) {
             Ok(p) => p,
             Err(msg) => {
-                tracing::warn!(peer = peer.as_deref().unwrap_or("-"), "link stream refused: {msg}");
+                tracing::warn!(
+                    peer = peer.as_deref().unwrap_or("-"),
+                    "link stream refused: {msg}"
+                );
                 let resp = tonic::Status::resource_exhausted(msg).into_http();
                 return Box::pin(async move { Ok(resp) });
             }
@@ -213,7 +216,10 @@ mod tests {
         let l = StreamLimitLayer::new(3, 2);
         let a1 = l.limits.acquire(Some("530181006")).unwrap();
         let _a2 = l.limits.acquire(Some("530181006")).unwrap();
-        assert!(l.limits.acquire(Some("530181006")).is_err(), "third stream of one peer");
+        assert!(
+            l.limits.acquire(Some("530181006")).is_err(),
+            "third stream of one peer"
+        );
         let b1 = l.limits.acquire(Some("530181007")).unwrap();
         assert!(l.limits.acquire(None).is_err(), "total of three reached");
         drop(a1);

@@ -60,7 +60,9 @@ fn bytes_that_are_not_protobuf_are_a_clean_error() {
     for bytes in [
         &[0x00][..],
         &[0x12, 0x7f, 0x01],
-        &[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+        &[
+            0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ],
         &[0x12, 0x05, 0x0a, 0x03, 0x12, 0x01],
         &[0x0f],
         b"GET / HTTP/1.1\r\n\r\n",
@@ -87,13 +89,21 @@ fn valid_protobuf_that_is_not_a_frame_is_malformed() {
         kind: None,
         traceparent: String::new(),
     };
-    assert!(decode(&empty.encode_to_vec()).unwrap_err().contains("empty frame"));
+    assert!(
+        decode(&empty.encode_to_vec())
+            .unwrap_err()
+            .contains("empty frame")
+    );
 
     let mut no_kind = to_proto(good_batch());
     if let Some(pb::link_frame::Kind::Batch(b)) = &mut no_kind.kind {
         b.items.push(pb::Item { kind: None });
     }
-    assert!(decode(&no_kind.encode_to_vec()).unwrap_err().contains("empty item"));
+    assert!(
+        decode(&no_kind.encode_to_vec())
+            .unwrap_err()
+            .contains("empty item")
+    );
 
     let mut short_heads = to_proto(good_batch());
     if let Some(pb::link_frame::Kind::Batch(b)) = &mut short_heads.kind
@@ -101,7 +111,11 @@ fn valid_protobuf_that_is_not_a_frame_is_malformed() {
     {
         d.heads = vec![vec![1, 2, 3]];
     }
-    assert!(decode(&short_heads.encode_to_vec()).unwrap_err().contains("32-byte"));
+    assert!(
+        decode(&short_heads.encode_to_vec())
+            .unwrap_err()
+            .contains("32-byte")
+    );
 
     // A Hello (field 1) whose code (field 2) is not UTF-8.
     let bad_utf8 = [0x0a, 0x04, 0x12, 0x02, 0xff, 0xfe];
@@ -175,7 +189,10 @@ fn stream_errors_that_mean_undecodable_are_told_apart() {
     // The peer going away is not.
     for s in [
         Status::cancelled("stream cancelled"),
-        Status::new(Code::Unknown, "h2 protocol error: error reading a body from connection"),
+        Status::new(
+            Code::Unknown,
+            "h2 protocol error: error reading a body from connection",
+        ),
         Status::unavailable("connection reset"),
         Status::unauthenticated("no certificate"),
     ] {

@@ -32,8 +32,18 @@ pub struct Checked {
 }
 
 /// Applies `changes` to a copy of `base` (or to a new document) and checks every new change.
-/// `base` is left untouched; on error nothing of the batch is kept.
+/// `base` is left untouched; on error nothing of the batch is kept. A panic inside Automerge on
+/// hostile changes comes back as [`Error::Corrupt`] (see [`guarded`]).
 pub fn check_and_apply(
+    doc_id: &str,
+    base: Option<&mut AutoCommit>,
+    changes: Vec<Change>,
+    origin: &Origin,
+) -> Result<Checked, Error> {
+    guarded(|| check_and_apply_unguarded(doc_id, base, changes, origin))
+}
+
+fn check_and_apply_unguarded(
     doc_id: &str,
     base: Option<&mut AutoCommit>,
     changes: Vec<Change>,
@@ -66,11 +76,38 @@ pub fn check_and_apply(
     check_applied(doc_id, scratch, base_header, &fresh, origin)
 }
 
+/// Runs a check with Automerge's panics turned into [`Error::Corrupt`]. Automerge 0.12 panics on some
+/// changes that decode but are inconsistent — when applying them (an op naming an actor index the
+/// change does not have: one flipped byte does it) and when reading the document they were applied to
+/// (object paths); found by `fuzz/fuzz_targets/authority_check.rs`. Whatever the check built is
+/// discarded on error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::Corrupt(format!(
+                "Automerge panicked on the changes: {what}"
+            )))
+        }
+    }
+}
+
 /// Checks a whole document received as a snapshot (new to this node), without replaying it: every
 /// change in its history is checked as if it had arrived one by one.
-pub fn check_snapshot(doc_id: &str, mut doc: AutoCommit, origin: &Origin) -> Result<Checked, Error> {
-    let all = doc.get_changes(&[]);
-    check_applied(doc_id, doc, None, &all, origin)
+pub fn check_snapshot(
+    doc_id: &str,
+    mut doc: AutoCommit,
+    origin: &Origin,
+) -> Result<Checked, Error> {
+    guarded(move || {
+        let all = doc.get_changes(&[]);
+        check_applied(doc_id, doc, None, &all, origin)
+    })
 }
 
 fn check_applied(

@@ -298,7 +298,7 @@ pub async fn run_link(
             s.recv_cursor = link.recv_cursor();
             s.last_error = link.last_error().map(str::to_string);
             s.quarantined = link.quarantined().iter().cloned().collect();
-            s.refused = link.refused().iter().cloned().collect();
+            s.refused = link.refused();
             if link.state() == crate::State::InSync {
                 s.last_sync_at = Some(store_now());
             }
@@ -348,6 +348,32 @@ pub async fn run_link(
             _ = shutdown.changed() => break 'stream "shutting down".to_string(),
         }
     };
+    // The peer's last words: an error frame it sent just before closing (e.g. refusing a document)
+    // may still be buffered when this side stops for another reason (its own send failed, or a new
+    // stream replaced this one). Read it, so the document is quarantined and the error shown. When
+    // our send failed the peer has hung up; give its reader a moment to deliver.
+    let mut peer_error = None;
+    if reason == "stream closed while sending" {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while let Ok(Some((frame, _))) = tokio::time::timeout_at(deadline, t.rx.recv()).await {
+            if let Frame::Error(e) = frame {
+                peer_error = Some(e);
+            }
+        }
+    } else {
+        while let Ok((frame, _)) = t.rx.try_recv() {
+            if let Frame::Error(e) = frame {
+                peer_error = Some(e);
+            }
+        }
+    }
+    let reason = match peer_error {
+        Some(e) if e.rule.as_deref() != Some(crate::link::RULE_FRAME_DECODES) => {
+            let _ = link.on_frame(Frame::Error(e.clone()));
+            format!("{reason} (after the peer's error: {})", e.message)
+        }
+        _ => reason,
+    };
     link.on_disconnected(Some(reason.clone()));
     let out = t.bytes_out.load(Ordering::Relaxed) - out_base;
     reg.update(peer.as_str(), |s| {
@@ -355,7 +381,7 @@ pub async fn run_link(
         s.inflight = 0;
         s.last_error = link.last_error().map(str::to_string);
         s.quarantined = link.quarantined().iter().cloned().collect();
-        s.refused = link.refused().iter().cloned().collect();
+        s.refused = link.refused();
         s.bytes_in += bytes_in;
         s.bytes_out += out - out_reported;
     });
@@ -492,10 +518,7 @@ async fn prepare(
         Doc(safemesh_store::ChangedDoc),
         Sum(safemesh_store::SummaryRow),
     }
-    let mut cands: Vec<(i64, Cand)> = rows
-        .into_iter()
-        .map(|r| (r.seq, Cand::Doc(r)))
-        .collect();
+    let mut cands: Vec<(i64, Cand)> = rows.into_iter().map(|r| (r.seq, Cand::Doc(r))).collect();
     cands.extend(sums.into_iter().map(|s| (s.seq, Cand::Sum(s))));
     cands.sort_by_key(|(seq, _)| *seq);
     cands.retain(|(seq, _)| *seq <= bound);
@@ -548,7 +571,12 @@ async fn prepare(
                 items.push(item);
             }
             Cand::Doc(row) => {
-                let safemesh_store::ChangedDoc { id, seq, heads, peer_heads } = row;
+                let safemesh_store::ChangedDoc {
+                    id,
+                    seq,
+                    heads,
+                    peer_heads,
+                } = row;
                 if exclude.contains(&id) || force.contains(&id) {
                     continue;
                 }
@@ -562,7 +590,13 @@ async fn prepare(
                     Some(_) => None,
                 };
                 let item = if let Some(bytes) = raw {
-                    Item::Doc { id: id.clone(), seq, snapshot: Some(bytes), changes: Vec::new(), heads: heads.clone() }
+                    Item::Doc {
+                        id: id.clone(),
+                        seq,
+                        snapshot: Some(bytes),
+                        changes: Vec::new(),
+                        heads: heads.clone(),
+                    }
                 } else {
                     let Some(mut doc) = cfg.store.load(&id).await? else {
                         continue;
@@ -573,13 +607,29 @@ async fn prepare(
                         .filter(|h| doc.get_change_by_hash(h).is_some())
                         .collect();
                     if known.is_empty() {
-                        Item::Doc { id: id.clone(), seq, snapshot: Some(doc.save()), changes: Vec::new(), heads: heads.clone() }
+                        Item::Doc {
+                            id: id.clone(),
+                            seq,
+                            snapshot: Some(doc.save()),
+                            changes: Vec::new(),
+                            heads: heads.clone(),
+                        }
                     } else {
-                        let changes: Vec<Vec<u8>> = doc.get_changes(&known).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
+                        let changes: Vec<Vec<u8>> = doc
+                            .get_changes(&known)
+                            .into_iter()
+                            .map(|c| c.raw_bytes().to_vec())
+                            .collect();
                         if changes.is_empty() {
                             continue;
                         }
-                        Item::Doc { id: id.clone(), seq, snapshot: None, changes, heads: heads.clone() }
+                        Item::Doc {
+                            id: id.clone(),
+                            seq,
+                            snapshot: None,
+                            changes,
+                            heads: heads.clone(),
+                        }
                     }
                 };
                 bytes += item.payload_len();
@@ -649,15 +699,20 @@ async fn apply(
                 let old_heads = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
                 let had_snapshot = snapshot.is_some();
                 let (checked, fresh_bytes) =
-                    decode_and_check(&id, snapshot, changes, base.as_mut(), &origin).map_err(&malformed)?;
+                    decode_and_check(&id, snapshot, changes, base.as_mut(), &origin)
+                        .map_err(&malformed)?;
                 match checked {
                     Ok(mut checked) => {
                         match fresh_bytes {
                             Some(bytes) if checked.applied > 0 => {
-                                w.put_new_doc_bytes(&id, &mut checked.doc, bytes).await.map_err(internal)?;
+                                w.put_new_doc_bytes(&id, &mut checked.doc, bytes)
+                                    .await
+                                    .map_err(internal)?;
                             }
                             _ if checked.applied > 0 => {
-                                w.put_doc(&id, &mut checked.doc, &old_heads).await.map_err(internal)?;
+                                w.put_doc(&id, &mut checked.doc, &old_heads)
+                                    .await
+                                    .map_err(internal)?;
                             }
                             _ => {}
                         }
@@ -763,7 +818,10 @@ pub(crate) fn decode_and_check(
             }
             (Some(bytes), Some(b)) => {
                 let mut d = AutoCommit::load(&bytes).map_err(|e| format!("bad snapshot: {e}"))?;
-                (check_and_apply(id, Some(b), d.get_changes(&[]), origin), None)
+                (
+                    check_and_apply(id, Some(b), d.get_changes(&[]), origin),
+                    None,
+                )
             }
             (None, b) => {
                 let incoming: Vec<Change> = changes

@@ -12,7 +12,9 @@
 //! sequence numbers): the sender's word is never taken for its own bounds. A frame that breaks one gets
 //! a typed `Malformed` error frame naming the rule (and the document, if one is to blame) and the stream
 //! is closed. A document whose changes were refused as forbidden is remembered on this link
-//! ([`Link::refused`]) and left out of later batches from the same peer, so one bad document cannot
+//! ([`Link::refused`]): a later batch that carries it again is refused at once with the same error,
+//! without checking it again (and never acknowledged, so the sender cannot take it as delivered). The
+//! sender quarantines the document on its side and leaves it out, so one bad document cannot
 //! keep the rest of the link from being served.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -91,7 +93,11 @@ impl RecvLimits {
             );
         }
         if b.upto < 0 {
-            return fail(None, "seq_non_negative", format!("batch upto {} < 0", b.upto));
+            return fail(
+                None,
+                "seq_non_negative",
+                format!("batch upto {} < 0", b.upto),
+            );
         }
         if let Some(last) = last_upto
             && b.upto < last
@@ -289,9 +295,9 @@ pub struct Link {
     /// Documents this side asked a snapshot of, by their seq at the peer: the durable cursor stays
     /// below the smallest until the snapshot is applied.
     awaiting: BTreeMap<String, i64>,
-    /// Documents (and `summary:<owner>`) this side refused as forbidden from this peer: later items for
-    /// them are left out of incoming batches for the life of the link.
-    refused: BTreeSet<String>,
+    /// Documents (and `summary:<owner>`) this side refused as forbidden from this peer, with the error:
+    /// a later batch carrying one is refused with it again, for the life of the link.
+    refused: BTreeMap<String, ErrorFrame>,
     /// Receive bounds, and the last batch's `upto` on this stream.
     limits: RecvLimits,
     last_upto: Option<i64>,
@@ -327,7 +333,7 @@ impl Link {
             applying: false,
             queued: VecDeque::new(),
             awaiting: BTreeMap::new(),
-            refused: BTreeSet::new(),
+            refused: BTreeMap::new(),
             limits: RecvLimits::default(),
             last_upto: None,
             last_error: None,
@@ -344,9 +350,9 @@ impl Link {
         &self.limits
     }
 
-    /// Documents this side refused from the peer (forbidden changes); left out of later batches.
-    pub fn refused(&self) -> &BTreeSet<String> {
-        &self.refused
+    /// Documents this side refused from the peer (forbidden changes); refused again if resent.
+    pub fn refused(&self) -> Vec<String> {
+        self.refused.keys().cloned().collect()
     }
 
     pub fn state(&self) -> State {
@@ -433,7 +439,7 @@ impl Link {
     pub fn on_frame(&mut self, frame: Frame) -> Vec<Effect> {
         match frame {
             Frame::Hello(h) => self.on_hello(h),
-            Frame::Batch(mut b) => {
+            Frame::Batch(b) => {
                 if !self.hello_received {
                     return self.protocol_error(None, "hello_first", "batch before hello");
                 }
@@ -441,8 +447,14 @@ impl Link {
                     return self.protocol_error(v.doc_id, v.rule, &v.message);
                 }
                 self.last_upto = Some(b.upto);
-                if !self.refused.is_empty() {
-                    b.items.retain(|i| !self.refused.contains(&refusal_key(i)));
+                if let Some(err) = b
+                    .items
+                    .iter()
+                    .find_map(|i| self.refused.get(&refusal_key(i)))
+                {
+                    let mut err = err.clone();
+                    err.message = format!("{} (refused before on this link)", err.message);
+                    return self.on_apply_rejected(err);
                 }
                 self.queued.push_back(b);
                 let fx = self.next_apply();
@@ -487,16 +499,20 @@ impl Link {
                 self.protocol_error(None, RULE_FRAME_DECODES, &e.message)
             }
             Frame::Error(e) => {
-                self.last_error = Some(format!("{}: {}", e.code.as_str(), e.message));
+                // The peer's words, kept in status and the store: bounded.
+                let message = clip(&e.message, 1024);
+                self.last_error = Some(format!("{}: {message}", e.code.as_str()));
                 if e.code == ErrorCode::Forbidden
                     && let Some(id) = &e.doc_id
+                    && !id.is_empty()
+                    && id.len() <= self.limits.max_id_len
                 {
                     self.quarantine.insert(id.clone());
                 }
                 if e.code == ErrorCode::BadHello {
                     self.state = State::Rejected;
                 }
-                vec![Effect::Close { reason: e.message }]
+                vec![Effect::Close { reason: message }]
             }
         }
     }
@@ -688,7 +704,7 @@ impl Link {
         if error.code == ErrorCode::Forbidden
             && let Some(id) = &error.doc_id
         {
-            self.refused.insert(id.clone());
+            self.refused.insert(id.clone(), error.clone());
         }
         self.last_error = Some(format!("rejected from {}: {}", self.peer, error.message));
         let reason = error.message.clone();
@@ -710,6 +726,18 @@ impl Link {
             State::CatchingUp
         };
     }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 /// The key an item is refused under: its document id, or `summary:<owner>`.

@@ -317,7 +317,13 @@ fn all_changes(doc: &mut AutoCommit) -> Vec<Vec<u8>> {
 /// Three valid snapshots at seqs 1..=3.
 fn valid_items() -> Vec<Item> {
     (1..=3)
-        .map(|i| snapshot_item(&format!("h-{i}"), i, &mut township_hazard(&format!("ok {i}"))))
+        .map(|i| {
+            snapshot_item(
+                &format!("h-{i}"),
+                i,
+                &mut township_hazard(&format!("ok {i}")),
+            )
+        })
         .collect()
 }
 
@@ -384,7 +390,11 @@ async fn garbage_change_bytes_are_refused_naming_the_document() {
     // A valid hazard first, then one whose "changes" are not Automerge at all.
     let mut items = valid_items();
     items.truncate(1);
-    items.push(changes_item("h-bad", 2, vec![b"definitely not a change".to_vec()]));
+    items.push(changes_item(
+        "h-bad",
+        2,
+        vec![b"definitely not a change".to_vec()],
+    ));
     let e = refused(|_| {}, items, 2).await;
     assert_malformed(&e, Some("h-bad"), "automerge_decodes");
     assert!(e.message.contains("bad change"), "{e:?}");
@@ -493,8 +503,11 @@ async fn batch_upto_going_back_is_refused() {
     assert_eq!(c.recv().await, Frame::Ack { upto: 5 });
     let before = c.fingerprint().await;
     // 2. The next says upto 4: refused, nothing stored.
-    c.batch(vec![snapshot_item("h-9", 4, &mut township_hazard("back"))], 4)
-        .await;
+    c.batch(
+        vec![snapshot_item("h-9", 4, &mut township_hazard("back"))],
+        4,
+    )
+    .await;
     let e = c.expect_error().await;
     assert_malformed(&e, None, "upto_monotone");
     c.expect_closed().await;
@@ -590,14 +603,50 @@ async fn forbidden_change_among_valid_ones_rejects_the_batch_and_only_that_docum
     }
     let (n, last) = c.rejected();
     assert_eq!(n, 1);
-    assert!(last.contains("h-2") && last.contains("superior_only"), "{last}");
-    assert_eq!(c.registry.get(TOWNSHIP).unwrap().refused, vec!["h-2".to_string()]);
+    assert!(
+        last.contains("h-2") && last.contains("superior_only"),
+        "{last}"
+    );
+    assert_eq!(
+        c.registry.get(TOWNSHIP).unwrap().refused,
+        vec!["h-2".to_string()]
+    );
 
-    // 4. The township reconnects and (not honouring the refusal) sends the same batch again: the
-    //    county leaves h-2 out and serves the rest.
+    // 4. The township reconnects and, not honouring the refusal, sends the same batch again: refused
+    //    at once with the same document, path and rule, and never acknowledged (so the sender cannot
+    //    take h-2 as delivered). Still nothing stored.
     c.connect().await;
     c.hello(0, 3, "").await;
-    c.batch(batch, 3).await;
+    c.batch(batch.clone(), 3).await;
+    let again = c.expect_error().await;
+    assert_eq!(
+        (
+            again.code,
+            again.doc_id.as_deref(),
+            again.path.as_deref(),
+            again.rule.as_deref()
+        ),
+        (
+            ErrorCode::Forbidden,
+            Some("h-2"),
+            Some("events[].kind"),
+            Some("superior_only")
+        ),
+        "{again:?}"
+    );
+    assert!(again.message.contains("refused before"), "{again:?}");
+    c.expect_closed().await;
+    assert_eq!(c.fingerprint().await, before);
+    assert_eq!(c.rejected().0, 2);
+
+    // 5. An honest sender leaves the quarantined document out: the rest of the link is served.
+    c.connect().await;
+    c.hello(0, 3, "").await;
+    let rest: Vec<Item> = batch
+        .into_iter()
+        .filter(|i| !matches!(i, Item::Doc { id, .. } if id == "h-2"))
+        .collect();
+    c.batch(rest, 3).await;
     assert_eq!(c.recv().await, Frame::Ack { upto: 3 });
     assert!(c.holds("h-1").await && c.holds("h-3").await);
     assert!(!c.holds("h-2").await);
@@ -627,7 +676,10 @@ async fn document_refused_by_the_peer_is_left_out_of_the_next_stream() {
         other => panic!("expected a batch, got {other:?}"),
     };
     let first = ids(c.recv().await);
-    assert_eq!(first, BTreeSet::from(["d-1".to_string(), "d-2".to_string()]));
+    assert_eq!(
+        first,
+        BTreeSet::from(["d-1".to_string(), "d-2".to_string()])
+    );
     c.send(Frame::Error(ErrorFrame {
         code: ErrorCode::Forbidden,
         doc_id: Some("d-1".into()),
@@ -673,7 +725,10 @@ async fn rate_limit_slows_reading_and_drops_nothing() {
         assert_eq!(c.recv().await, Frame::Ack { upto });
     }
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(250), "read too fast: {took:?}");
+    assert!(
+        took >= Duration::from_millis(250),
+        "read too fast: {took:?}"
+    );
     assert_eq!(c.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 6);
     assert_eq!(c.rejected().0, 0);
     c.hang_up().await;
@@ -683,9 +738,54 @@ async fn rate_limit_slows_reading_and_drops_nothing() {
 async fn limits_default_above_what_an_honest_sender_produces() {
     let l = RecvLimits::default();
     let store_dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(&store_dir.path().join("x.db")).await.unwrap();
+    let store = Store::open_sqlite(&store_dir.path().join("x.db"))
+        .await
+        .unwrap();
     let cfg = LinkConfig::new(store, code(COUNTY), Registry::default());
     assert!(l.max_items >= cfg.max_batch_items);
     assert!(l.max_batch_bytes >= cfg.max_batch_bytes);
     assert_eq!(cfg.recv, l);
+}
+
+/// A township hazard's two changes with one byte of the second flipped so that it still decodes but
+/// makes Automerge 0.12 panic when applied (the fuzzer found such changes: an op naming an actor
+/// index the change does not have). `None` if no single flip does it.
+fn change_that_panics_automerge() -> Option<Vec<Vec<u8>>> {
+    use safemesh_doc::authority::{Origin, check_and_apply};
+    let mut d = township_hazard("flip");
+    let good = all_changes(&mut d);
+    let origin = Origin::Child(code(TOWNSHIP));
+    for pos in 0..good[1].len() {
+        for x in [0x77u8, 0x01, 0x80, 0xff, 0x10] {
+            let mut bad = good[1].clone();
+            bad[pos] ^= x;
+            let Ok(c2) = safemesh_doc::Change::from_bytes(bad.clone()) else {
+                continue;
+            };
+            let Ok(c1) = safemesh_doc::Change::from_bytes(good[0].clone()) else {
+                continue;
+            };
+            if let Err(safemesh_doc::Error::Corrupt(m)) =
+                check_and_apply("h-x", None, vec![c1, c2], &origin)
+                && m.contains("panicked")
+            {
+                return Some(vec![good[0].clone(), bad]);
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn change_that_makes_automerge_panic_is_refused_naming_the_document() {
+    // 1. Find a change Automerge panics on (one flipped byte).
+    let changes = change_that_panics_automerge().expect("no single flip makes Automerge panic");
+    // 2. Sent among valid items, it rejects the batch as Malformed naming its document; the county's
+    //    driver does not panic and nothing is stored.
+    let mut items = valid_items();
+    items.truncate(1);
+    items.push(changes_item("h-panic", 2, changes));
+    let e = refused(|_| {}, items, 2).await;
+    assert_malformed(&e, Some("h-panic"), "automerge_decodes");
+    assert!(e.message.contains("panicked"), "{e:?}");
 }
