@@ -400,9 +400,9 @@ async fn main() -> anyhow::Result<()> {
         out.insert("edit_bytes_per_hop".into(), json!(edit_bytes));
     }
 
-    println!("{:<32} {:>14}", "metric", "value");
+    println!("{:<42} {:>14}", "metric", "value");
     for (k, v) in &out {
-        println!("{k:<32} {v:>14}");
+        println!("{k:<42} {v:>14}");
     }
     if let Some(p) = args.json {
         std::fs::write(&p, serde_json::to_string_pretty(&Value::Object(out))?)?;

@@ -250,19 +250,25 @@ impl Pair {
         let (child, _) = repo(crate::TOWN, storage, dir.path()).await;
         let (parent, parent_store) = repo(crate::COUNTY, storage, dir.path()).await;
         let owner = AdminCode::parse(crate::TOWN).expect("code");
-        // Build the documents in the bench's order; hand them to samod 64 at a time.
-        let child_docs: Vec<DocHandle> = stream::iter(0..n)
+        // Build the documents in the bench's order; hand them to samod 64 at a time, and check that
+        // samod holds them as they are (same history, same heads).
+        let mut child_docs = Vec::with_capacity(n);
+        let mut created = stream::iter(0..n)
             .map(|i| {
                 let mut d = crate::realistic_hazard(&owner, b"bench-nonce", i);
                 let doc: Automerge = d.document().clone();
-                child.create(doc)
+                let want = doc.get_heads();
+                child.create(doc).map(move |h| (h, want))
             })
-            .buffered(64)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()
-            .map_err(|_| anyhow::anyhow!("samod repo stopped"))?;
+            .buffered(64);
+        while let Some((h, want)) = created.next().await {
+            let h = h.map_err(|_| anyhow::anyhow!("samod repo stopped"))?;
+            if heads(&h) != want {
+                bail!("samod changed a document on create");
+            }
+            child_docs.push(h);
+        }
+        drop(created);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let acceptor = parent.make_acceptor(url::Url::parse(&format!("tcp://{addr}"))?)?;

@@ -124,6 +124,18 @@ fn check_applied(
             missing: missing.len(),
         });
     }
+    // Every change checked must be in the document now. Automerge 0.12 can drop a hostile change
+    // silently (found by the fuzzer: one flipped byte); such a document would be stored as if it held
+    // the change, and re-applying the change later panics.
+    if let Some(c) = fresh
+        .iter()
+        .find(|c| scratch.get_change_by_hash(&c.hash()).is_none())
+    {
+        return Err(Error::Corrupt(format!(
+            "change {} was not taken into the document",
+            c.hash()
+        )));
+    }
     // The owner is what the stored document says; a new document must name exactly one owner.
     let header = match base_header {
         Some(h) => h,
