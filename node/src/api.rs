@@ -508,6 +508,9 @@ async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordErro
             "inflight": s.inflight,
             "last_error": s.last_error,
             "quarantined": s.quarantined,
+            "rejected_batches": s.rejected_batches,
+            "last_rejection": s.last_rejection,
+            "refused": s.refused,
             "peer_serial": s.peer_serial,
             "peer_not_after": s.peer_not_after,
         }));
