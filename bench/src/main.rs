@@ -203,7 +203,10 @@ async fn noop_reconnect(n: usize) -> anyhow::Result<(u64, f64)> {
     let mut bytes = 0u64;
     for _ in 0..5 {
         c.cut(TOWN);
-        c.wait_for(TOWN, "/api/v1/sync/status", "link down", |v| v["links"][0]["state"] != "in_sync").await?;
+        c.wait_for(TOWN, "/api/v1/sync/status", "link down", |v| {
+            v["links"][0]["state"] != "in_sync"
+        })
+        .await?;
         let before = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
         // Time the reconnect itself, from the new stream's start to in-sync, not the dialer's backoff.
         let reg = c.node(TOWN).registry.clone();
@@ -217,10 +220,10 @@ async fn noop_reconnect(n: usize) -> anyhow::Result<(u64, f64)> {
             } else if started.is_none() && (state == "connecting" || state == "catching_up") {
                 started = Some(Instant::now());
             }
-            if let Some(t0) = started {
-                if state == "in_sync" {
-                    break t0.elapsed().as_secs_f64() * 1000.0;
-                }
+            if let Some(t0) = started
+                && state == "in_sync"
+            {
+                break t0.elapsed().as_secs_f64() * 1000.0;
             }
             if Instant::now() > deadline {
                 bail!("no-op reconnect did not reach in_sync");
@@ -363,11 +366,17 @@ async fn main() -> anyhow::Result<()> {
         let (b, r) = samod::run(n, args.samod_storage, rounds).await?;
         out.insert("samod_storage".into(), json!(store));
         out.insert("samod_docs".into(), json!(n));
-        out.insert("samod_bootstrap_docs_per_s".into(), json!(b.docs_per_s.round()));
+        out.insert(
+            "samod_bootstrap_docs_per_s".into(),
+            json!(b.docs_per_s.round()),
+        );
         out.insert("samod_bootstrap_bytes".into(), json!(b.bytes));
         out.insert("samod_bootstrap_msgs".into(), json!(b.msgs));
         out.insert("samod_bootstrap_parent_puts".into(), json!(b.parent_puts));
-        out.insert("samod_bootstrap_parent_put_bytes".into(), json!(b.parent_put_bytes));
+        out.insert(
+            "samod_bootstrap_parent_put_bytes".into(),
+            json!(b.parent_put_bytes),
+        );
         out.insert("samod_noop_reconnect_bytes".into(), json!(r.bytes));
         out.insert("samod_noop_reconnect_msgs".into(), json!(r.msgs));
         out.insert(

@@ -34,12 +34,12 @@ use automerge::{Automerge, ChangeHash};
 use clap::ValueEnum;
 use futures::future::{BoxFuture, join_all};
 use futures::{FutureExt, SinkExt, StreamExt, stream};
+use safemesh_model::AdminCode;
 use samod::storage::{InMemoryStorage, Storage, StorageKey, TokioFilesystemStorage};
 use samod::{
     AcceptorHandle, BackoffConfig, ConnectionId, DialError, Dialer, DialerHandle, DocHandle,
     DocumentId, PeerId, Repo, Transport,
 };
-use safemesh_model::AdminCode;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::bytes::Bytes;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
@@ -134,7 +134,9 @@ impl Dialer for CountingDialer {
         let addr = self.addr;
         let c = self.counters.clone();
         async move {
-            let io = TcpStream::connect(addr).await.map_err(DialError::transient)?;
+            let io = TcpStream::connect(addr)
+                .await
+                .map_err(DialError::transient)?;
             io.set_nodelay(true).map_err(DialError::transient)?;
             // The codec of samod's `Transport::from_tokio_io`, which the parent uses.
             let codec = LengthDelimitedCodec::builder()
@@ -221,11 +223,21 @@ async fn repo(peer: &str, storage: SamodStorage, dir: &Path) -> (Repo, Arc<Watch
     let repo = match storage {
         SamodStorage::Fs => {
             let inner = TokioFilesystemStorage::new(dir.join(peer));
-            b.with_storage(Watched { inner, w: w.clone() }).load().await
+            b.with_storage(Watched {
+                inner,
+                w: w.clone(),
+            })
+            .load()
+            .await
         }
         SamodStorage::Mem => {
             let inner = InMemoryStorage::new();
-            b.with_storage(Watched { inner, w: w.clone() }).load().await
+            b.with_storage(Watched {
+                inner,
+                w: w.clone(),
+            })
+            .load()
+            .await
         }
     };
     (repo, w)
@@ -297,10 +309,17 @@ impl Pair {
     async fn connect(
         &self,
         counters: &Arc<Counters>,
-    ) -> anyhow::Result<(DialerHandle<std::convert::Infallible>, ConnectionId, ConnectionId)> {
+    ) -> anyhow::Result<(
+        DialerHandle<std::convert::Infallible>,
+        ConnectionId,
+        ConnectionId,
+    )> {
         let dialer = self.child.dial(
             BackoffConfig::default(),
-            Arc::new(CountingDialer { addr: self.addr, counters: counters.clone() }),
+            Arc::new(CountingDialer {
+                addr: self.addr,
+                counters: counters.clone(),
+            }),
         )?;
         dialer
             .established()
@@ -342,7 +361,12 @@ async fn check_parent_holds(pair: &Pair) -> anyhow::Result<()> {
     let n = pair.child_docs.len();
     for h in pair.child_docs.iter().step_by((n / 50).max(1)) {
         let id: DocumentId = h.document_id().clone();
-        let Some(p) = pair.parent.find(id.clone()).await.map_err(|_| anyhow::anyhow!("stopped"))? else {
+        let Some(p) = pair
+            .parent
+            .find(id.clone())
+            .await
+            .map_err(|_| anyhow::anyhow!("stopped"))?
+        else {
             bail!("samod parent does not hold {id}");
         };
         if heads(&p) != heads(h) {
@@ -361,7 +385,10 @@ pub struct Bootstrap {
 }
 
 /// Connects and waits until the parent holds all of the child's documents.
-async fn bootstrap_pair(pair: &Pair, counters: &Arc<Counters>) -> anyhow::Result<(f64, DialerHandle<std::convert::Infallible>)> {
+async fn bootstrap_pair(
+    pair: &Pair,
+    counters: &Arc<Counters>,
+) -> anyhow::Result<(f64, DialerHandle<std::convert::Infallible>)> {
     pair.parent_store.reset();
     let n = pair.child_docs.len();
     let start = Instant::now();
@@ -392,7 +419,11 @@ pub struct Reconnect {
 /// 2. no-op reconnect, `rounds` times: the link now shares `n` documents, fully synced; close it and
 ///    dial again with nothing changed. The largest byte count (with its message count) and the
 ///    median time from the dial until every document is in sync on both sides.
-pub async fn run(n: usize, storage: SamodStorage, rounds: usize) -> anyhow::Result<(Bootstrap, Reconnect)> {
+pub async fn run(
+    n: usize,
+    storage: SamodStorage,
+    rounds: usize,
+) -> anyhow::Result<(Bootstrap, Reconnect)> {
     let pair = Pair::new(n, storage).await?;
     let counters = Counters::new();
     let (secs, mut dialer) = bootstrap_pair(&pair, &counters).await?;
