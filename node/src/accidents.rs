@@ -78,7 +78,7 @@ pub async fn create(store: &Store, actor: &Actor, input: NewAccident) -> Result<
     accident::create(&mut doc, &actor.code, &now(), &core)?;
     commit(&mut doc, actor);
     let mut w = store.writer().await?;
-    store_change(store, &mut w, &id, &mut doc, &[]).await?;
+    store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;
     get(store, &id).await
 }
@@ -115,7 +115,7 @@ pub async fn add_event(store: &Store, actor: &Actor, id: &str, input: NewAcciden
     let event = AccidentEvent { kind, at: now(), by: me.clone(), user: actor.user.clone(), note: input.note.filter(|n| !n.trim().is_empty()) };
     accident::append_event(&mut doc, &event)?;
     commit(&mut doc, actor);
-    store_change(store, &mut w, id, &mut doc, &old).await?;
+    store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;
     get(store, id).await
 }

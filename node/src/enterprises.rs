@@ -67,7 +67,7 @@ pub async fn create(store: &Store, actor: &Actor, input: NewEnterprise) -> Resul
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
     enterprise::create(&mut doc, &actor.code, &now(), &core)?;
     commit(&mut doc, actor);
-    store_change(store, &mut w, &id, &mut doc, &[]).await?;
+    store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;
     get(store, &core.credit_code).await
 }

@@ -217,7 +217,6 @@ pub(crate) fn commit(doc: &mut AutoCommit, actor: &Actor) {
 
 /// Writes a change made by `actor` to the store, after the same authority check links apply.
 pub(crate) async fn store_change(
-    store: &Store,
     w: &mut safemesh_store::Writer,
     id: &str,
     doc: &mut AutoCommit,
@@ -225,7 +224,6 @@ pub(crate) async fn store_change(
 ) -> Result<(), RecordError> {
     check_local(id, doc, old)?;
     w.put_doc(id, doc, old).await?;
-    let _ = store;
     Ok(())
 }
 
@@ -272,7 +270,7 @@ pub async fn create_hazard(
     hazard::create(&mut doc, &actor.code, &actor.user, &now(), &core)?;
     commit(&mut doc, actor);
     let mut w = store.writer().await?;
-    store_change(store, &mut w, &id, &mut doc, &[]).await?;
+    store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;
     get_hazard(store, &id).await
 }
@@ -365,7 +363,7 @@ pub async fn add_event(
     doc.set_actor(actor.actor_id.clone());
     hazard::append_event(&mut doc, &event)?;
     commit(&mut doc, actor);
-    store_change(store, &mut w, id, &mut doc, &old).await?;
+    store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;
     get_hazard(store, id).await
 }
@@ -417,7 +415,7 @@ pub async fn create_directive(
     directive::create(&mut doc, &actor.code, &now(), &core)?;
     commit(&mut doc, actor);
     let mut w = store.writer().await?;
-    store_change(store, &mut w, &id, &mut doc, &[]).await?;
+    store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;
     get_directive(store, &id).await
 }
@@ -495,7 +493,7 @@ pub async fn respond(
     };
     directive::respond(&mut doc, &actor.code, &update)?;
     commit(&mut doc, actor);
-    store_change(store, &mut w, id, &mut doc, &old).await?;
+    store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;
     get_directive(store, id).await
 }

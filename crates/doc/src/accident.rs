@@ -129,7 +129,13 @@ pub fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
         description: tree::opt_str(c, "description").unwrap_or_default(),
     };
     let grade = AccidentGrade::of(core.deaths, core.serious_injuries, core.direct_loss_wan);
-    let events = tree::list(root, "events")
+    let events = read_events(root);
+    Ok(AccidentView { owner: header.owner, created: header.created, core, grade, grade_label: grade.label(), events })
+}
+
+/// The `events` list of an accident or enterprise document (entries this build cannot read are skipped).
+pub(crate) fn read_events(root: &automerge::hydrate::Map) -> Vec<AccidentEvent> {
+    tree::list(root, "events")
         .map(|l| {
             tree::map_items(l)
                 .filter_map(|m| {
@@ -143,6 +149,5 @@ pub fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    Ok(AccidentView { owner: header.owner, created: header.created, core, grade, grade_label: grade.label(), events })
+        .unwrap_or_default()
 }

@@ -104,20 +104,6 @@ pub fn read(doc: &AutoCommit) -> Result<EnterpriseView, Error> {
         ammonia_refrigeration: flag("ammonia_refrigeration"),
         standardisation_level: tree::opt_str(c, "standardisation_level").unwrap_or_default(),
     };
-    let events = tree::list(root, "events")
-        .map(|l| {
-            tree::map_items(l)
-                .filter_map(|m| {
-                    Some(RecordEvent {
-                        kind: tree::opt_str(m, "kind")?,
-                        at: tree::opt_str(m, "at").unwrap_or_default(),
-                        by: AdminCode::parse(&tree::opt_str(m, "by")?).ok()?,
-                        user: tree::opt_str(m, "user").unwrap_or_default(),
-                        note: tree::opt_str(m, "note"),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let events = crate::accident::read_events(root);
     Ok(EnterpriseView { owner: header.owner, created: header.created, core, events })
 }
