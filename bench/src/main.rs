@@ -19,6 +19,8 @@ use safemesh_store::testing::TestDb;
 use safemesh_testkit::Cluster;
 use serde_json::{Value, json};
 
+mod million;
+mod province;
 mod samod;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -58,6 +60,109 @@ struct Args {
     /// Run only the samod scenarios (for working on the comparison; no ratios).
     #[arg(long, conflicts_with = "no_samod")]
     samod_only: bool,
+    /// Skip the province simulation.
+    #[arg(long)]
+    no_province: bool,
+    /// Hazards per township in the province simulation (default: 10 in `smoke`, 100 in `full`).
+    #[arg(long)]
+    per_township: Option<usize>,
+    /// Skip the large-node scenario.
+    #[arg(long)]
+    no_million: bool,
+    /// Documents held by the node in the large-node scenario (default: 20,000 in `smoke`, 1,000,000 in `full`).
+    #[arg(long)]
+    million_docs: Option<usize>,
+    /// Runs one memory-measured scenario in this process and prints its JSON (used by the bench
+    /// itself: each such scenario runs in a child process, so its peak RSS is its own).
+    #[arg(long, hide = true, value_enum)]
+    scenario: Option<Isolated>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Isolated {
+    ProvinceSim,
+    MillionDocs,
+}
+
+/// Peak resident memory of this process so far (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+        })
+        .map(|kb| (kb / 1024.0 * 10.0).round() / 10.0)
+        .unwrap_or(0.0)
+}
+
+/// Runs one scenario in this process (the child side of [`isolated`]) and prints its JSON.
+async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
+    let out = match which {
+        Isolated::ProvinceSim => {
+            let (only_city, per, queries) = match args.scale {
+                Scale::Smoke => (Some(code("5301")), 10, 400),
+                Scale::Full => (None, 100, 2_000),
+            };
+            let per = args.per_township.unwrap_or(per);
+            let dir = tempfile::Builder::new().prefix("safemesh-province").tempdir()?;
+            let r = province::run(dir.path(), &code("53"), only_city.as_ref(), per, queries).await?;
+            json!({
+                "province_sim_nodes": r.nodes,
+                "province_sim_hazards": r.hazards,
+                "province_sim_setup_s": (r.setup_s * 10.0).round() / 10.0,
+                "province_sim_converge_s": (r.converge_s * 100.0).round() / 100.0,
+                "province_sim_peak_rss_mb": peak_rss_mb(),
+                "province_rollup_p50_ms": (r.rollup_p50_ms * 100.0).round() / 100.0,
+                "province_rollup_p99_ms": (r.rollup_p99_ms * 100.0).round() / 100.0,
+                "province_rollup_queries": r.queries,
+            })
+        }
+        Isolated::MillionDocs => {
+            let n = args.million_docs.unwrap_or(match args.scale {
+                Scale::Smoke => 20_000,
+                Scale::Full => 1_000_000,
+            });
+            let r = million::run(n).await?;
+            json!({
+                "million_docs": r.docs,
+                "million_docs_fill_s": (r.fill_s * 10.0).round() / 10.0,
+                "million_docs_bootstrap_s": (r.bootstrap_s * 10.0).round() / 10.0,
+                "million_docs_bootstrap_docs_per_s": (r.docs as f64 / r.bootstrap_s).round(),
+                "million_docs_peak_rss_mb": peak_rss_mb(),
+            })
+        }
+    };
+    println!("{out}");
+    Ok(())
+}
+
+/// Runs `which` in a child process of this binary and returns its JSON.
+fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let exe = std::env::current_exe()?;
+    let name = match which {
+        Isolated::ProvinceSim => "province-sim",
+        Isolated::MillionDocs => "million-docs",
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--scenario").arg(name).arg("--scale").arg(format!("{:?}", args.scale).to_lowercase());
+    if let Some(n) = args.per_township {
+        cmd.arg("--per-township").arg(n.to_string());
+    }
+    if let Some(n) = args.million_docs {
+        cmd.arg("--million-docs").arg(n.to_string());
+    }
+    let out = cmd.stderr(std::process::Stdio::inherit()).output()?;
+    if !out.status.success() {
+        bail!("scenario {name} failed ({})", out.status);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().context("scenario printed nothing")?;
+    match serde_json::from_str(line)? {
+        Value::Object(m) => Ok(m),
+        other => bail!("scenario {name} printed {other}"),
+    }
 }
 
 /// samod's size in `--scale full` (100,000 would take days: see docs/BENCHMARKS.md).
@@ -301,6 +406,9 @@ async fn live(edits: usize) -> anyhow::Result<(f64, f64, u64)> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(which) = args.scenario {
+        return run_scenario(which, &args).await;
+    }
     let (boot_n, noop_n, edits) = match args.scale {
         Scale::Smoke => (1_000, 1_000, 20),
         Scale::Full => (100_000, 100_000, 300),
@@ -407,6 +515,15 @@ async fn main() -> anyhow::Result<()> {
         out.insert("live_p50_ms".into(), json!((p50 * 10.0).round() / 10.0));
         out.insert("live_p99_ms".into(), json!((p99 * 10.0).round() / 10.0));
         out.insert("edit_bytes_per_hop".into(), json!(edit_bytes));
+    }
+
+    if !args.samod_only && !args.no_province {
+        eprintln!("province simulation (sans-IO engine, one process) …");
+        out.extend(isolated(Isolated::ProvinceSim, &args)?);
+    }
+    if !args.samod_only && !args.no_million {
+        eprintln!("a large node bootstraps a new child …");
+        out.extend(isolated(Isolated::MillionDocs, &args)?);
     }
 
     println!("{:<42} {:>14}", "metric", "value");

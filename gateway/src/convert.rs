@@ -5,7 +5,7 @@
 //! the receiver's (`safemesh_sync::RecvLimits`), checked after conversion.
 
 use safemesh_proto::v1 as pb;
-use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Frame, Hello, Item};
+use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Frame, Hello, Item, Remaining};
 use safemesh_sync::link::RULE_FRAME_DECODES;
 
 /// A frame that does not decode into the domain.
@@ -106,6 +106,8 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
                 .collect(),
             upto: b.upto,
             caught_up: b.caught_up,
+            remaining_docs: b.remaining.docs,
+            remaining_bytes: b.remaining.bytes,
         }),
         Frame::Ack { upto } => Kind::Ack(pb::Ack { upto }),
         Frame::NeedSnapshot { doc_ids } => Kind::NeedSnapshot(pb::NeedSnapshot { doc_ids }),
@@ -176,6 +178,10 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
                     items,
                     upto: b.upto,
                     caught_up: b.caught_up,
+                    remaining: Remaining {
+                        docs: b.remaining_docs,
+                        bytes: b.remaining_bytes,
+                    },
                 })
             }
             Kind::Ack(a) => Frame::Ack { upto: a.upto },

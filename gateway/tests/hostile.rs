@@ -30,6 +30,7 @@ fn good_batch() -> Frame {
         ],
         upto: 4,
         caught_up: true,
+        remaining: Default::default(),
     })
 }
 

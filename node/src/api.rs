@@ -489,11 +489,19 @@ async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordErro
             .cloned()
             .unwrap_or_default();
         let is_parent = s.role == "parent";
-        let pending_out = st
+        let (pending_out, pending_out_bytes) = st
             .store
-            .pending_for(&peer, row.acked_cursor, is_parent)
+            .pending_size_for(&peer, row.acked_cursor, is_parent)
             .await?;
         let pending_in = (s.peer_seq - s.recv_cursor).max(0);
+        let to_receive = if s.state == "in_sync" { 0 } else { s.to_receive_docs };
+        let done = s.received_docs + s.sent_docs;
+        let left = to_receive + pending_out.max(0) as u64;
+        let completion = if done + left == 0 {
+            100.0
+        } else {
+            (done as f64 * 1000.0 / (done + left) as f64).floor() / 10.0
+        };
         seen.push(s.peer.clone());
         links.push(json!({
             "peer": s.peer,
@@ -503,6 +511,14 @@ async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordErro
             "last_sync_at": s.last_sync_at.or(row.last_sync_at),
             "pending_out": pending_out,
             "pending_in": pending_in,
+            "completion_pct": completion,
+            "to_send": {"docs": pending_out, "bytes": pending_out_bytes},
+            "to_receive": {
+                "docs": to_receive,
+                "bytes": if s.state == "in_sync" { 0 } else { s.to_receive_bytes },
+            },
+            "sent_docs": s.sent_docs,
+            "received_docs": s.received_docs,
             "bytes_in": s.bytes_in,
             "bytes_out": s.bytes_out,
             "inflight": s.inflight,

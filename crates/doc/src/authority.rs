@@ -167,6 +167,7 @@ fn check_applied(
         general,
         new_doc: is_new_doc,
         paths: Default::default(),
+        tails: std::cell::RefCell::new(ListTails::new(is_new_doc)),
     };
     for change in fresh {
         ctx.check_change(&scratch, change, origin)?;
@@ -193,6 +194,7 @@ pub fn check_local(doc_id: &str, doc: &mut AutoCommit, since: &[ChangeHash]) -> 
         general,
         new_doc: since.is_empty(),
         paths: Default::default(),
+        tails: std::cell::RefCell::new(ListTails::new(since.is_empty())),
     };
     for change in doc.get_changes(since) {
         ctx.check_change(doc, &change, &Origin::Local)?;
@@ -278,6 +280,88 @@ struct Ctx<'a> {
     new_doc: bool,
     /// Paths of objects already resolved (many operations share an object).
     paths: std::cell::RefCell<std::collections::HashMap<String, Vec<Seg>>>,
+    /// The lists' last elements as the changes are checked, when that is known without asking
+    /// Automerge about the past.
+    tails: std::cell::RefCell<ListTails>,
+}
+
+/// The last element of each list (`None`: empty) as of the change being checked, for a document
+/// checked from its first change along a chain of changes (each depending on exactly the one before:
+/// how one office writes a record, and how most records look after a merge has been written over).
+/// Then "the last element as of the change's dependencies" is the last element after the previous
+/// change, and the append check needs none of Automerge's historical queries — the costly part of
+/// checking a received snapshot. Anything else (a fork in the history, a list element deleted, an
+/// insert not at the tail, a document checked from a base) makes that list, or all of them, unknown,
+/// and the check asks Automerge as before.
+struct ListTails {
+    chain: bool,
+    prev: Option<ChangeHash>,
+    tails: std::collections::HashMap<String, Option<String>>,
+}
+
+impl ListTails {
+    fn new(from_start: bool) -> ListTails {
+        ListTails {
+            chain: from_start,
+            prev: None,
+            tails: Default::default(),
+        }
+    }
+
+    /// Whether the tails hold as of `change`'s dependencies.
+    fn holds_for(&mut self, change: &Change) -> bool {
+        if self.chain {
+            let deps = change.deps();
+            self.chain = match self.prev {
+                None => deps.is_empty(),
+                Some(p) => deps.len() == 1 && deps[0] == p,
+            };
+        }
+        self.chain
+    }
+
+    /// The tail of `list`: `Some(None)` empty, `Some(Some(id))`, `None` unknown.
+    fn tail(&self, list: &ObjectId) -> Option<Option<String>> {
+        if !self.chain {
+            return None;
+        }
+        self.tails.get(&list.to_string()).cloned()
+    }
+
+    /// Takes in a change that passed the check.
+    fn advance(&mut self, change: &Change, ops: &[Op], start: u64, actor: &automerge::ActorId) {
+        if !self.chain {
+            return;
+        }
+        for (i, op) in ops.iter().enumerate() {
+            let id = format!("{}@{}", start + i as u64, actor);
+            let list = op.obj.to_string();
+            if op.insert {
+                let after = match &op.key {
+                    Key::Seq(automerge::legacy::ElementId::Head) => None,
+                    Key::Seq(automerge::legacy::ElementId::Id(e)) => Some(e.to_string()),
+                    Key::Map(_) => Some(String::new()),
+                };
+                match self.tails.get(&list) {
+                    Some(tail) if *tail == after => {
+                        self.tails.insert(list, Some(id.clone()));
+                    }
+                    _ => {
+                        self.tails.remove(&list);
+                    }
+                }
+            } else if matches!(op.key, Key::Seq(_)) && matches!(op.action, OpType::Delete) {
+                self.tails.remove(&list);
+            }
+            if matches!(
+                op.action,
+                OpType::Make(automerge::ObjType::List) | OpType::Make(automerge::ObjType::Text)
+            ) {
+                self.tails.insert(id, None);
+            }
+        }
+        self.prev = Some(change.hash());
+    }
 }
 
 /// One segment of a written path.
@@ -335,6 +419,7 @@ impl Ctx<'_> {
             ObjectId::Id(id) => id.1 == expanded.actor_id && id.0 >= start && id.0 < end,
         };
         let genesis = self.new_doc && change.deps().is_empty();
+        let tails_hold = self.tails.borrow_mut().holds_for(change);
         for op in &expanded.operations {
             let mut path = self.path_of(doc, &op.obj)?;
             path.push(match &op.key {
@@ -362,7 +447,12 @@ impl Ctx<'_> {
                 continue;
             }
             if op.insert {
-                self.check_append_at_end(doc, change, op, &path, &code, &created_here)?;
+                let tail = if tails_hold {
+                    self.tails.borrow().tail(&op.obj)
+                } else {
+                    None
+                };
+                self.check_append_at_end(doc, change, op, &path, &code, &created_here, tail)?;
             }
             match self.header.kind {
                 Kind::Hazard => {
@@ -371,6 +461,14 @@ impl Ctx<'_> {
                 Kind::Directive => self.check_directive_op(doc, change, &code, &path, op)?,
                 Kind::Accident | Kind::Enterprise => self.check_record_op(&code, &path, op, created_here(&op.obj))?,
             }
+        }
+        if tails_hold {
+            self.tails.borrow_mut().advance(
+                change,
+                &expanded.operations,
+                start,
+                &expanded.actor_id,
+            );
         }
         Ok(())
     }
@@ -385,6 +483,7 @@ impl Ctx<'_> {
         path: &[Seg],
         actor: &AdminCode,
         created_here: &dyn Fn(&ObjectId) -> bool,
+        known_tail: Option<Option<String>>,
     ) -> Result<(), Error> {
         let Key::Seq(elem) = &op.key else {
             return Ok(());
@@ -395,13 +494,19 @@ impl Ctx<'_> {
                 .import_obj(&op.obj.to_string())
                 .map_err(|_| Error::Corrupt(format!("unknown object {}", op.obj)))?,
         };
-        let deps = change.deps();
-        let len = doc.length_at(&list, deps);
-        let last = if len == 0 {
-            None
-        } else {
-            doc.get_at(&list, len - 1, deps)?
-                .map(|(_, id)| id.to_string())
+        let (len, last) = match known_tail {
+            Some(tail) => (usize::from(tail.is_some()), tail),
+            None => {
+                let deps = change.deps();
+                let len = doc.length_at(&list, deps);
+                let last = if len == 0 {
+                    None
+                } else {
+                    doc.get_at(&list, len - 1, deps)?
+                        .map(|(_, id)| id.to_string())
+                };
+                (len, last)
+            }
         };
         let ok = match elem {
             automerge::legacy::ElementId::Head => len == 0,

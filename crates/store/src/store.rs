@@ -95,9 +95,24 @@ impl Store {
         Self::open_url(&format!("sqlite://{}?mode=rwc", path.display())).await
     }
 
+    /// Like [`Store::open_sqlite`] with at most `max_connections` connections (each SQLite connection
+    /// is a thread and three files: a process holding thousands of stores, as the province
+    /// simulation does, needs fewer than the default four).
+    pub async fn open_sqlite_with(path: &Path, max_connections: u32) -> Result<Store, Error> {
+        Self::open_with(
+            &format!("sqlite://{}?mode=rwc", path.display()),
+            max_connections.max(1),
+        )
+        .await
+    }
+
     /// Opens a store from a URL: `sqlite://PATH?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
     /// Creates the schema on first start; refuses a database whose stored format is newer.
     pub async fn open_url(url: &str) -> Result<Store, Error> {
+        Self::open_with(url, 4).await
+    }
+
+    async fn open_with(url: &str, sqlite_connections: u32) -> Result<Store, Error> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -110,7 +125,7 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 // WAL, and FULL sync: what is acknowledged survives a power cut.
-                opts.max_connections(4)
+                opts.max_connections(sqlite_connections)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             sqlx::query("PRAGMA journal_mode = WAL")
@@ -346,6 +361,40 @@ impl Store {
         Ok(Some(bytes))
     }
 
+    /// [`Store::raw_doc`] for many documents: two queries per few hundred ids. Ids not held are
+    /// absent from the map.
+    pub async fn raw_docs(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, Error> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let list = marks.join(", ");
+            let sql = format!("SELECT id, snapshot FROM documents WHERE id IN ({list})");
+            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql.clone()));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for (id, bytes) in q.fetch_all(&self.inner.pool).await? {
+                out.insert(id, bytes);
+            }
+            let sql = format!(
+                "SELECT doc_id, data FROM doc_changes WHERE doc_id IN ({list}) ORDER BY doc_id, seq"
+            );
+            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql.clone()));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for (id, chunk) in q.fetch_all(&self.inner.pool).await? {
+                if let Some(b) = out.get_mut(&id) {
+                    b.extend_from_slice(&chunk);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether `peer` is in the audience of document `id`.
     pub async fn in_audience(&self, peer: &AdminCode, id: &str) -> Result<bool, Error> {
         let row: Option<(i64,)> = sqlx::query_as(
@@ -407,6 +456,38 @@ impl Store {
             0
         };
         Ok(docs + sums)
+    }
+
+    /// Like [`Store::pending_for`], with the stored bytes of those documents and summaries (what a
+    /// full send would cost; a delta to a peer that holds part of a document costs less).
+    pub async fn pending_size_for(
+        &self,
+        peer: &AdminCode,
+        after: i64,
+        peer_is_parent: bool,
+    ) -> Result<(i64, i64), Error> {
+        let (docs, bytes): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(SUM(length(d.snapshot)) AS BIGINT) FROM documents d WHERE d.seq > $1 AND EXISTS (
+                 SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
+                 AND (a.code = $2 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code)))",
+        )
+        .bind(after)
+        .bind(peer.as_str())
+        .bind(peer.as_str())
+        .fetch_one(&self.inner.pool)
+        .await?;
+        let (sums, sum_bytes) = if peer_is_parent {
+            let (n, b): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COUNT(*), CAST(SUM(length(body)) AS BIGINT) FROM summaries WHERE seq > $1",
+            )
+            .bind(after)
+            .fetch_one(&self.inner.pool)
+            .await?;
+            (n, b.unwrap_or(0))
+        } else {
+            (0, 0)
+        };
+        Ok((docs + sums, bytes.unwrap_or(0) + sum_bytes))
     }
 
     /// Summaries to send up to the parent (every summary this node holds goes to every ancestor),
@@ -570,6 +651,31 @@ impl Writer {
         Ok(doc)
     }
 
+    /// Which of `ids` this store holds (one query per few hundred ids).
+    pub async fn existing(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashSet<String>, Error> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id FROM documents WHERE id IN ({})",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for (id,) in q.fetch_all(&mut **self.tx()).await? {
+                out.insert(id);
+            }
+        }
+        // Written earlier in this session and not yet committed: the query sees them too (same
+        // transaction), so nothing else to add.
+        Ok(out)
+    }
+
     /// Stores `doc` (whose stored version had `old_heads`, empty if new), its audience and projection,
     /// under a new sequence number. Returns that number.
     pub async fn put_doc(
@@ -581,8 +687,9 @@ impl Writer {
         self.put_doc_with(id, doc, old_heads, None).await
     }
 
-    /// Like [`Writer::put_doc`] for a document new to this store whose encoded bytes are at hand (a
-    /// received snapshot): they are stored as they are instead of encoding the document again.
+    /// Like [`Writer::put_doc`] for a document this store does not hold, whose encoded bytes are at
+    /// hand (a received snapshot): they are stored as they are instead of encoding the document
+    /// again, and the document is not kept in the cache (a bootstrap would only churn it).
     pub async fn put_new_doc_bytes(
         &mut self,
         id: &str,
@@ -603,10 +710,15 @@ impl Writer {
         let heads = serde_json::to_string(&heads_to_hex(&doc.get_heads())).unwrap_or_default();
         let seq = self.next_seq();
         let now = now_rfc3339();
-        let exists: Option<(i64,)> = sqlx::query_as("SELECT seq FROM documents WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut **self.tx())
-            .await?;
+        let known_new = encoded.is_some();
+        let exists: Option<(i64,)> = if known_new {
+            None
+        } else {
+            sqlx::query_as("SELECT seq FROM documents WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut **self.tx())
+                .await?
+        };
         if exists.is_none() {
             let snapshot = match encoded {
                 Some(bytes) => bytes,
@@ -662,10 +774,12 @@ impl Writer {
             }
         }
         let audience = project::write_projection(self.tx(), id, &header, doc, &now).await?;
-        sqlx::query("DELETE FROM doc_audience WHERE doc_id = $1")
-            .bind(id)
-            .execute(&mut **self.tx())
-            .await?;
+        if exists.is_some() {
+            sqlx::query("DELETE FROM doc_audience WHERE doc_id = $1")
+                .bind(id)
+                .execute(&mut **self.tx())
+                .await?;
+        }
         for (code, subtree) in audience.entries {
             sqlx::query(
                 "INSERT INTO doc_audience (doc_id, code, subtree) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -676,7 +790,9 @@ impl Writer {
             .execute(&mut **self.tx())
             .await?;
         }
-        self.cached.push((id.to_string(), doc.clone()));
+        if !known_new {
+            self.cached.push((id.to_string(), doc.clone()));
+        }
         Ok(seq)
     }
 
@@ -813,6 +929,43 @@ impl Writer {
         .bind(serde_json::to_string(heads).unwrap_or_default())
         .execute(&mut **self.tx())
         .await?;
+        Ok(())
+    }
+
+    /// [`Writer::set_peer_heads`] for many documents, a few hundred per statement. A document named
+    /// twice keeps its last heads.
+    pub async fn set_peer_heads_many(
+        &mut self,
+        peer: &AdminCode,
+        docs: &[(String, Vec<String>)],
+    ) -> Result<(), Error> {
+        let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, (id, _)) in docs.iter().enumerate() {
+            last.insert(id.as_str(), i);
+        }
+        let docs: Vec<&(String, Vec<String>)> = docs
+            .iter()
+            .enumerate()
+            .filter(|(i, (id, _))| last.get(id.as_str()) == Some(i))
+            .map(|(_, d)| d)
+            .collect();
+        for chunk in docs.chunks(300) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO peer_heads (peer, doc_id, heads) VALUES {}
+                 ON CONFLICT (peer, doc_id) DO UPDATE SET heads = excluded.heads",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(peer.as_str());
+            for (id, heads) in chunk.iter().copied() {
+                q = q
+                    .bind(id.as_str())
+                    .bind(serde_json::to_string(heads).unwrap_or_default());
+            }
+            q.execute(&mut **self.tx()).await?;
+        }
         Ok(())
     }
 

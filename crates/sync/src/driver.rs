@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Item};
+use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Item, Remaining};
 use crate::link::{Effect, Link, RecvLimits, Role};
 use crate::status::Registry;
 
@@ -141,16 +141,6 @@ impl Limiter {
     }
 }
 
-/// What a frame weighs for the byte bucket when the transport reports less (e.g. in-memory tests).
-fn frame_weight(f: &Frame) -> usize {
-    match f {
-        Frame::Batch(b) => b.items.iter().map(Item::payload_len).sum::<usize>() + 16,
-        Frame::NeedSnapshot { doc_ids } => doc_ids.iter().map(|d| d.len() + 2).sum::<usize>() + 4,
-        Frame::Hello(h) => h.code.len() + h.install_id.len() + h.peer_install_seen.len() + 24,
-        Frame::Ack { .. } => 10,
-        Frame::Error(e) => e.message.len() + 16,
-    }
-}
 
 impl LinkConfig {
     pub fn new(store: Store, me: AdminCode, registry: Registry) -> LinkConfig {
@@ -197,7 +187,14 @@ pub async fn run_link(
 ) -> String {
     let peer = link.peer.clone();
     let reg = cfg.registry.clone();
-    reg.update(peer.as_str(), |s| s.role = link.role.as_str().to_string());
+    reg.update(peer.as_str(), |s| {
+        s.role = link.role.as_str().to_string();
+        // Progress counts are per stream.
+        s.received_docs = 0;
+        s.sent_docs = 0;
+        s.to_receive_docs = 0;
+        s.to_receive_bytes = 0;
+    });
     let row = match cfg.store.link(&peer).await {
         Ok(r) => r,
         Err(e) => return format!("store: {e}"),
@@ -254,6 +251,7 @@ pub async fn run_link(
                 },
                 Effect::Apply(batch) => {
                     let mut awaiting = link.awaiting().clone();
+                    let items = batch.items.len();
                     // A panic anywhere in checking or storing rejects the batch (its transaction is
                     // dropped, so rolled back) instead of ending the task.
                     let applied = AssertUnwindSafe(apply(
@@ -277,6 +275,7 @@ pub async fn run_link(
                     });
                     match applied {
                         Ok((acked, caught_up, need)) => {
+                            reg.update(peer.as_str(), |s| s.received_docs += items as u64);
                             link.set_awaiting(awaiting);
                             queue.extend(link.on_applied(acked, caught_up, need))
                         }
@@ -287,6 +286,7 @@ pub async fn run_link(
                     if let Err(e) = persist_ack(cfg, &peer, upto, &docs).await {
                         break 'stream format!("store: {e}");
                     }
+                    reg.update(peer.as_str(), |s| s.sent_docs += docs.len() as u64);
                 }
                 Effect::Close { reason } => break 'stream reason,
             }
@@ -314,7 +314,7 @@ pub async fn run_link(
             f = t.rx.recv(), if resume_at.is_none() => match f {
                 Some((frame, n)) => {
                     bytes_in += n as u64;
-                    let wait = limiter.take(n.max(frame_weight(&frame)));
+                    let wait = limiter.take(n.max(frame.weight()));
                     if !wait.is_zero() {
                         debug!(peer = %peer, wait_ms = wait.as_millis() as u64, "rate limit: reading paused");
                         resume_at = Some(Instant::now() + wait);
@@ -323,6 +323,13 @@ pub async fn run_link(
                         Frame::Hello(h) => Some(h.clone()),
                         _ => None,
                     };
+                    if let Frame::Batch(b) = &frame {
+                        let r = b.remaining;
+                        reg.update(peer.as_str(), |s| {
+                            s.to_receive_docs = r.docs;
+                            s.to_receive_bytes = r.bytes;
+                        });
+                    }
                     queue.extend(link.on_frame(frame));
                     if let Some(h) = hello {
                         reg.update(peer.as_str(), |s| s.peer_seq = h.seq);
@@ -480,9 +487,7 @@ async fn persist_ack(
 ) -> Result<(), safemesh_store::Error> {
     let mut w = cfg.store.writer().await?;
     w.set_acked(peer, upto).await?;
-    for (id, heads) in docs {
-        w.set_peer_heads(peer, id, heads).await?;
-    }
+    w.set_peer_heads_many(peer, docs).await?;
     w.commit().await?;
     Ok(())
 }
@@ -547,6 +552,21 @@ async fn prepare(
             docs.push((id.clone(), heads));
         }
     }
+    // Documents the peer holds nothing of go as their stored bytes: fetched together.
+    let fresh: Vec<&str> = cands
+        .iter()
+        .filter_map(|(_, c)| match c {
+            Cand::Doc(r) if r.peer_heads.is_none() && !exclude.contains(&r.id) && !force.contains(&r.id) => {
+                Some(r.id.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    let mut raw_docs = if fresh.is_empty() {
+        Default::default()
+    } else {
+        cfg.store.raw_docs(&fresh).await?
+    };
     let mut last_seq = after;
     for (seq, cand) in cands {
         if bytes >= cfg.max_batch_bytes && !items.is_empty() {
@@ -586,7 +606,7 @@ async fn prepare(
                 // A peer that holds nothing of the document gets the stored bytes as they are: no
                 // decoding, no re-encoding.
                 let raw = match &peer_heads {
-                    None => cfg.store.raw_doc(&id).await?,
+                    None => raw_docs.remove(&id),
                     Some(_) => None,
                 };
                 let item = if let Some(bytes) = raw {
@@ -615,20 +635,25 @@ async fn prepare(
                             heads: heads.clone(),
                         }
                     } else {
-                        let changes: Vec<Vec<u8>> = doc
-                            .get_changes(&known)
-                            .into_iter()
-                            .map(|c| c.raw_bytes().to_vec())
-                            .collect();
-                        if changes.is_empty() {
+                        let delta = doc.get_changes(&known);
+                        if delta.is_empty() {
                             continue;
                         }
+                        // The usual case — our heads are the newest of the changes sent — goes
+                        // without heads: the receiver derives them (see `tips`), 34 bytes saved.
+                        let implied = {
+                            let mut t = tips_of(&delta);
+                            t.sort();
+                            let mut h = heads.clone();
+                            h.sort();
+                            t == h
+                        };
                         Item::Doc {
                             id: id.clone(),
                             seq,
                             snapshot: None,
-                            changes,
-                            heads: heads.clone(),
+                            changes: delta.into_iter().map(|c| c.raw_bytes().to_vec()).collect(),
+                            heads: if implied { Vec::new() } else { heads.clone() },
                         }
                     }
                 };
@@ -645,11 +670,24 @@ async fn prepare(
     };
     // Receivers require items in seq order; requested snapshots were put first.
     items.sort_by_key(Item::seq);
+    let remaining = if truncated {
+        let (docs, bytes) = cfg
+            .store
+            .pending_size_for(peer, upto, role == Role::Parent)
+            .await?;
+        Remaining {
+            docs: docs.max(0) as u64,
+            bytes: bytes.max(0) as u64,
+        }
+    } else {
+        Remaining::default()
+    };
     Ok((
         Batch {
             items,
             upto,
             caught_up: !truncated,
+            remaining,
         },
         docs,
     ))
@@ -679,6 +717,19 @@ async fn apply(
     let mut w = cfg.store.writer().await.map_err(internal)?;
     let mut need = Vec::new();
     let mut first_needed = i64::MAX;
+    // Phase 1 (store): the stored version of each document the batch touches. Documents new to this
+    // node are found with one query, so a bootstrap does not look each one up.
+    let doc_ids: Vec<&str> = batch
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Doc { id, .. } => Some(id.as_str()),
+            Item::Summary { .. } => None,
+        })
+        .collect();
+    let distinct = doc_ids.iter().collect::<BTreeSet<_>>().len() == doc_ids.len();
+    let existing = w.existing(&doc_ids).await.map_err(internal)?;
+    let mut jobs = Vec::with_capacity(batch.items.len());
     for item in batch.items {
         match item {
             Item::Doc {
@@ -686,8 +737,70 @@ async fn apply(
                 seq,
                 snapshot,
                 changes,
-                heads,
+                mut heads,
             } => {
+                if heads.is_empty() && snapshot.is_none() && !changes.is_empty() {
+                    // Omitted by the sender: the newest of the changes it sent.
+                    let decoded: Result<Vec<Change>, _> =
+                        changes.iter().map(|c| Change::from_bytes(c.clone())).collect();
+                    match decoded {
+                        Ok(d) => heads = tips_of(&d),
+                        Err(e) => {
+                            return Err(ErrorFrame {
+                                code: ErrorCode::Malformed,
+                                doc_id: Some(id.clone()),
+                                path: None,
+                                rule: Some("automerge_decodes".into()),
+                                message: format!("document {id}: bad change: {e}"),
+                            });
+                        }
+                    }
+                }
+                let base = if existing.contains(&id) {
+                    w.load(&id).await.map_err(internal)?
+                } else {
+                    None
+                };
+                jobs.push(Job::Doc(DocJob {
+                    id,
+                    seq,
+                    snapshot,
+                    changes,
+                    heads,
+                    base,
+                }));
+            }
+            summary => jobs.push(Job::Summary(summary)),
+        }
+    }
+    // Phase 2 (CPU): decode and check every document off the reactor, in parallel when the batch
+    // names each document once (a repeated document must see the first one's result: in order).
+    let checked = if distinct {
+        check_all(&mut jobs, &origin).await.map_err(|m| ErrorFrame {
+            code: ErrorCode::Internal,
+            doc_id: None,
+            path: None,
+            rule: None,
+            message: m,
+        })?
+    } else {
+        Vec::new()
+    };
+    let mut checked = checked.into_iter();
+    // (document, heads) the sender holds, written together after the batch's documents.
+    let mut held: Vec<(String, Vec<String>)> = Vec::new();
+    // Phase 3 (store): write in batch order; the first rejection rejects the whole batch.
+    for job in jobs {
+        match job {
+            Job::Doc(job) => {
+                let DocJob {
+                    id,
+                    seq,
+                    snapshot,
+                    changes,
+                    heads,
+                    base,
+                } = job;
                 let malformed = |msg: String| ErrorFrame {
                     code: ErrorCode::Malformed,
                     doc_id: Some(id.clone()),
@@ -695,12 +808,17 @@ async fn apply(
                     rule: Some("automerge_decodes".into()),
                     message: format!("document {id}: {msg}"),
                 };
-                let mut base = w.load(&id).await.map_err(internal)?;
-                let old_heads = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
                 let had_snapshot = snapshot.is_some();
-                let (checked, fresh_bytes) =
-                    decode_and_check(&id, snapshot, changes, base.as_mut(), &origin)
-                        .map_err(&malformed)?;
+                let (result, old_heads) = match checked.next() {
+                    Some(r) => r,
+                    None => {
+                        // In order: this document's stored version may have changed earlier in the batch.
+                        let mut base = if distinct { base } else { w.load(&id).await.map_err(internal)? };
+                        let old = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
+                        (decode_and_check(&id, snapshot, changes, base.as_mut(), &origin), old)
+                    }
+                };
+                let (checked, fresh_bytes) = result.map_err(&malformed)?;
                 match checked {
                     Ok(mut checked) => {
                         match fresh_bytes {
@@ -716,10 +834,8 @@ async fn apply(
                             }
                             _ => {}
                         }
-                        w.set_peer_heads(peer, &id, &heads)
-                            .await
-                            .map_err(internal)?;
                         awaiting.remove(&id);
+                        held.push((id, heads));
                     }
                     Err(safemesh_doc::Error::MissingDeps { missing }) if had_snapshot => {
                         // A snapshot that lacks history would be asked for again and again.
@@ -751,6 +867,7 @@ async fn apply(
                     Err(e) => return Err(malformed(e.to_string())),
                 }
             }
+            Job::Summary(item) => match item {
             Item::Summary {
                 owner,
                 version,
@@ -775,8 +892,11 @@ async fn apply(
                     .await
                     .map_err(internal)?;
             }
+            Item::Doc { .. } => unreachable!("documents are jobs of their own"),
+            },
         }
     }
+    w.set_peer_heads_many(peer, &held).await.map_err(internal)?;
     let current = cfg.store.link(peer).await.map_err(internal)?.recv_cursor;
     let acked = if need.is_empty() {
         batch.upto
@@ -793,6 +913,102 @@ async fn apply(
     w.commit().await.map_err(internal)?;
     Ok((acked, batch.caught_up, need))
 }
+
+/// The hashes (hex) of the changes in `changes` that no other of them depends on: the heads a peer
+/// holding their dependencies has after applying them.
+fn tips_of(changes: &[Change]) -> Vec<String> {
+    let deps: BTreeSet<automerge::ChangeHash> =
+        changes.iter().flat_map(|c| c.deps().iter().copied()).collect();
+    let tips: Vec<automerge::ChangeHash> = changes
+        .iter()
+        .map(|c| c.hash())
+        .filter(|h| !deps.contains(h))
+        .collect();
+    heads_to_hex(&tips)
+}
+
+/// One item of a batch on its way through [`apply`].
+enum Job {
+    Doc(DocJob),
+    Summary(Item),
+}
+
+struct DocJob {
+    id: String,
+    seq: i64,
+    snapshot: Option<Vec<u8>>,
+    changes: Vec<Vec<u8>>,
+    heads: Vec<String>,
+    /// The stored version, if this node holds the document.
+    base: Option<AutoCommit>,
+}
+
+/// Automerge work running at once in this process, whatever the number of links: one per core.
+fn automerge_permits() -> &'static Arc<tokio::sync::Semaphore> {
+    static PERMITS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(tokio::sync::Semaphore::new(n))
+    })
+}
+
+/// Decodes and checks every document job on blocking threads, split in up to one chunk per core,
+/// each chunk holding a permit of [`automerge_permits`]. Returns, in job order, each document's
+/// verdict and the heads its stored version had. Jobs give up their bytes and base.
+async fn check_all(jobs: &mut [Job], origin: &Origin) -> Result<Vec<Verdict>, String> {
+    let mut work: Vec<(String, Option<Vec<u8>>, Vec<Vec<u8>>, Option<AutoCommit>)> = Vec::new();
+    for job in jobs.iter_mut() {
+        if let Job::Doc(d) = job {
+            work.push((
+                d.id.clone(),
+                d.snapshot.take(),
+                std::mem::take(&mut d.changes),
+                d.base.take(),
+            ));
+        }
+    }
+    if work.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per = work.len().div_ceil(cores).max(8);
+    let mut handles = Vec::new();
+    while !work.is_empty() {
+        let rest = work.split_off(per.min(work.len()));
+        let chunk = std::mem::replace(&mut work, rest);
+        let origin = origin.clone();
+        let permits = automerge_permits().clone();
+        handles.push(tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            tokio::task::spawn_blocking(move || {
+                chunk
+                    .into_iter()
+                    .map(|(id, snapshot, changes, mut base)| {
+                        let old = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
+                        (decode_and_check(&id, snapshot, changes, base.as_mut(), &origin), old)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        match h.await {
+            Ok(Ok(results)) => out.extend(results),
+            // decode_and_check catches Automerge's panics itself, so this is a bug of ours or a
+            // runtime going down; run_link's guard turns a panic into a rejected batch.
+            Ok(Err(e)) | Err(e) => match e.try_into_panic() {
+                Ok(p) => std::panic::resume_unwind(p),
+                Err(e) => return Err(format!("check task ended: {e}")),
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// A document's verdict and the heads its stored version had.
+type Verdict = (Result<Decoded, String>, Vec<automerge::ChangeHash>);
 
 /// What [`decode_and_check`] found: the check's verdict, and a received snapshot's bytes when the
 /// document is new here (stored as they are).

@@ -40,6 +40,16 @@ pub struct Batch {
     pub upto: i64,
     /// After this batch the sender had nothing more to send when it prepared it.
     pub caught_up: bool,
+    /// What the sender still had to send after this batch when it prepared it: shown as progress,
+    /// never trusted for anything else.
+    pub remaining: Remaining,
+}
+
+/// Documents (and summaries) and their stored bytes still to send on one direction of a link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Remaining {
+    pub docs: u64,
+    pub bytes: u64,
 }
 
 /// One replicated record.
@@ -129,4 +139,18 @@ pub struct ErrorFrame {
     pub path: Option<String>,
     pub rule: Option<String>,
     pub message: String,
+}
+
+impl Frame {
+    /// About what the frame takes on the wire (payloads plus a little framing): what the byte bucket
+    /// counts when the transport reports less (e.g. in-memory channels).
+    pub fn weight(&self) -> usize {
+        match self {
+            Frame::Batch(b) => b.items.iter().map(Item::payload_len).sum::<usize>() + 16,
+            Frame::NeedSnapshot { doc_ids } => doc_ids.iter().map(|d| d.len() + 2).sum::<usize>() + 4,
+            Frame::Hello(h) => h.code.len() + h.install_id.len() + h.peer_install_seen.len() + 24,
+            Frame::Ack { .. } => 10,
+            Frame::Error(e) => e.message.len() + 16,
+        }
+    }
 }

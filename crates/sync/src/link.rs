@@ -284,6 +284,9 @@ pub struct Link {
     inflight: VecDeque<InFlight>,
     max_inflight: usize,
     out_caught_up: bool,
+    /// Whether the last batch sent on this stream said `caught_up` (true before any): when a batch
+    /// ended exactly at the end of what there was, an empty caught-up batch must still tell the peer.
+    told_caught_up: bool,
     local_seq: i64,
     force: Vec<String>,
     quarantine: BTreeSet<String>,
@@ -325,6 +328,7 @@ impl Link {
             inflight: VecDeque::new(),
             max_inflight: max_inflight.max(1),
             out_caught_up: false,
+            told_caught_up: true,
             local_seq: 0,
             force: Vec::new(),
             quarantine: BTreeSet::new(),
@@ -398,6 +402,7 @@ impl Link {
         self.preparing = false;
         self.inflight.clear();
         self.out_caught_up = false;
+        self.told_caught_up = true;
         self.in_caught_up = false;
         self.applying = false;
         self.queued.clear();
@@ -609,11 +614,16 @@ impl Link {
             return Vec::new();
         }
         let mut fx = Vec::new();
-        if batch.items.is_empty() && batch.upto <= self.send_after {
+        let nothing_new = batch.items.is_empty() && batch.upto <= self.send_after;
+        if nothing_new && !(batch.caught_up && !self.told_caught_up) {
             // Nothing new, unless a commit or a snapshot request arrived while preparing.
             self.out_caught_up = self.local_seq <= self.send_after && self.force.is_empty();
             fx.extend(self.maybe_prepare());
         } else {
+            // (Or nothing new, but the last batch did not say so: an empty caught-up batch does.)
+            let mut batch = batch;
+            batch.upto = batch.upto.max(self.send_after);
+            self.told_caught_up = batch.caught_up;
             self.send_after = self.send_after.max(batch.upto);
             self.out_caught_up =
                 batch.caught_up && self.local_seq <= self.send_after && self.force.is_empty();

@@ -26,6 +26,13 @@ pub struct LinkStatus {
     /// Incoming batches and frames this node refused from the peer (forbidden changes, malformed
     /// frames or bytes, broken receive bounds), since the process started.
     pub rejected_batches: u64,
+    /// Documents and summaries applied from the peer since the stream opened.
+    pub received_docs: u64,
+    /// Documents and summaries the peer acknowledged since the stream opened.
+    pub sent_docs: u64,
+    /// What the peer said it still had to send (its last batch); 0 once it is caught up.
+    pub to_receive_docs: u64,
+    pub to_receive_bytes: u64,
     /// The last such refusal: code, document, path, rule and message.
     pub last_rejection: Option<String>,
     /// Documents this node refused from the peer and now leaves out of the peer's batches.
@@ -66,6 +73,10 @@ impl Registry {
             last_error: None,
             quarantined: Vec::new(),
             rejected_batches: 0,
+            received_docs: 0,
+            sent_docs: 0,
+            to_receive_docs: 0,
+            to_receive_bytes: 0,
             last_rejection: None,
             refused: Vec::new(),
             peer_serial: None,

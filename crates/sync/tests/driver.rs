@@ -213,6 +213,7 @@ async fn driver_applies_a_batch_and_acks_it() {
         items: vec![snapshot_item("h-1", 2, &mut doc)],
         upto: 2,
         caught_up: true,
+        remaining: Default::default(),
     }))
     .await;
     // 2. It is acked up to 2, durably, and the store holds the document with the same heads.
@@ -240,6 +241,7 @@ async fn summary_from_outside_the_childs_subtree_is_refused() {
         items: vec![item],
         upto: 1,
         caught_up: true,
+        remaining: Default::default(),
     }))
     .await;
     // 2. Forbidden, nothing stored.
@@ -266,6 +268,7 @@ async fn first_connection_records_the_peer_install() {
         items: vec![snapshot_item("h-1", 2, &mut doc)],
         upto: 2,
         caught_up: true,
+        remaining: Default::default(),
     }))
     .await;
     assert_eq!(s.recv().await, Frame::Ack { upto: 2 });
@@ -306,12 +309,14 @@ async fn snapshot_request_lost_with_the_stream_is_not_skipped_by_a_later_ack() {
         items: vec![last_change_only("h-1", 2, &mut h1)],
         upto: 2,
         caught_up: false,
+        remaining: Default::default(),
     }))
     .await;
     s.send(Frame::Batch(Batch {
         items: vec![snapshot_item("h-2", 3, &mut h2)],
         upto: 3,
         caught_up: true,
+        remaining: Default::default(),
     }))
     .await;
 

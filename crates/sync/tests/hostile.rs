@@ -141,6 +141,7 @@ impl County {
             items,
             upto,
             caught_up: true,
+            remaining: Default::default(),
         }))
         .await;
     }

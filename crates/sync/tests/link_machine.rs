@@ -55,6 +55,7 @@ fn batch(items: Vec<Item>, upto: i64, caught_up: bool) -> Batch {
         items,
         upto,
         caught_up,
+        remaining: Default::default(),
     }
 }
 

@@ -398,6 +398,35 @@ async fn many_documents_flow_in_bounded_batches() {
 }
 
 #[tokio::test]
+async fn catch_up_reports_what_remains_and_counts_what_was_done() {
+    // 1. Batches of 4, twenty hazards written before the first connection.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.max_batch_items = 4;
+    m.max_inflight = 1;
+    for i in 0..20 {
+        m.register_hazard(TOWNSHIP, Grade::General, &format!("隐患 {i}"))
+            .await;
+    }
+    // 2. Connect and catch up.
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    // 3. Each batch told the county what was still to come: 16, 12, 8, 4, then nothing.
+    let remaining: Vec<u64> = t
+        .remaining_from(TOWNSHIP)
+        .into_iter()
+        .collect();
+    assert_eq!(&remaining[..5], &[16, 12, 8, 4, 0], "all: {remaining:?}");
+    assert!(remaining[5..].iter().all(|r| *r == 0), "{remaining:?}");
+    // 4. The county applied 20 documents and expects nothing more; the township had 20 acknowledged.
+    let county = m.node(COUNTY).registry.get(TOWNSHIP).expect("county's link");
+    assert_eq!(county.received_docs, 20);
+    assert_eq!(county.to_receive_docs, 0);
+    assert_eq!(county.to_receive_bytes, 0);
+    let town = m.node(TOWNSHIP).registry.get(COUNTY).expect("township's link");
+    assert_eq!(town.sent_docs, 20);
+}
+
+#[tokio::test]
 async fn missing_history_falls_back_to_snapshot() {
     // 1. The township registers a hazard and adds an event (two changes).
     let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;

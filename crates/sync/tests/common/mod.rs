@@ -45,6 +45,8 @@ pub struct Seen {
     pub to: String,
     pub kind: &'static str,
     pub bytes: usize,
+    /// A batch's `remaining.docs` (what its sender still had to send).
+    pub remaining: Option<u64>,
 }
 
 /// Everything that crossed one connection (both directions), in order.
@@ -68,6 +70,11 @@ impl Traffic {
 
     pub fn bytes_from(&self, from: &str) -> usize {
         self.from(from).iter().map(|s| s.bytes).sum()
+    }
+
+    /// `remaining.docs` of every batch `from` sent, in order.
+    pub fn remaining_from(&self, from: &str) -> Vec<u64> {
+        self.from(from).iter().filter_map(|s| s.remaining).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -718,6 +725,10 @@ async fn forward(
             to: to.clone(),
             kind: frame_kind(&frame),
             bytes: n,
+            remaining: match &frame {
+                Frame::Batch(b) => Some(b.remaining.docs),
+                _ => None,
+            },
         });
         if tx.send((frame, n)).await.is_err() {
             break;
