@@ -21,7 +21,7 @@ pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safem
     let mut hazards = own_hazards.clone();
     let mut directives = own_directives;
     let mut reporting = 0u64;
-    for s in store.summaries().await? {
+    for s in store.child_summaries(me).await? {
         let Ok(owner) = AdminCode::parse(&s.owner) else {
             continue;
         };
@@ -124,7 +124,13 @@ pub async fn view(
     my_name: &str,
     scope: &AdminCode,
 ) -> Result<Option<Value>, safemesh_store::Error> {
-    let summaries = store.summaries().await?;
+    // The scope's own summary and its direct children's: nothing else is read.
+    let mut summaries = store.child_summaries(scope).await?;
+    if scope != me
+        && let Some(s) = store.summary(scope.as_str()).await?
+    {
+        summaries.push(s);
+    }
     let (body, as_of, name) = if scope == me {
         (
             compute(store, me).await?,

@@ -449,6 +449,32 @@ impl Store {
         Ok(rows.into_iter().map(summary_row).collect())
     }
 
+    /// The summaries of `parent`'s direct children (codes one level down under its prefix), without
+    /// reading the rest: a province holds every descendant's summary, and its roll-up needs only its
+    /// cities'.
+    pub async fn child_summaries(
+        &self,
+        parent: &safemesh_model::AdminCode,
+    ) -> Result<Vec<SummaryRow>, Error> {
+        use safemesh_model::Level;
+        let digits = match parent.level() {
+            Level::Province => Level::City.digits(),
+            Level::City => Level::County.digits(),
+            Level::County => Level::Township.digits(),
+            Level::Township => return Ok(Vec::new()),
+        };
+        let prefix = parent.as_str();
+        let rows = sqlx::query(
+            "SELECT * FROM summaries WHERE length(owner) = $1 AND substr(owner, 1, $2) = $3 ORDER BY owner",
+        )
+        .bind(digits as i64)
+        .bind(prefix.len() as i64)
+        .bind(prefix)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(summary_row).collect())
+    }
+
     pub async fn summary(&self, owner: &str) -> Result<Option<SummaryRow>, Error> {
         let row = sqlx::query("SELECT * FROM summaries WHERE owner = $1")
             .bind(owner)
