@@ -4,9 +4,12 @@
 
 pub mod accidents;
 pub mod api;
+pub mod board;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod directive_api;
+pub mod directives;
 pub mod enterprises;
 mod error;
 pub mod init;

@@ -8,9 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{
-    AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
-};
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
 use safemesh_model::AdminCode;
 use safemesh_model::directive::{
     Assignment, Cadence, Deadline, Response, ResponseAction, ResponseUpdate,
@@ -95,15 +93,19 @@ impl DirectiveView {
 
     /// The deadline's kind: the stored one, or the date of a schema 1 document.
     pub fn deadline(&self) -> Deadline {
-        self.details.deadline_spec.clone().unwrap_or(Deadline::Date {
-            date: self.core.deadline.clone(),
-        })
+        self.details
+            .deadline_spec
+            .clone()
+            .unwrap_or(Deadline::Date {
+                date: self.core.deadline.clone(),
+            })
     }
 
     /// Whether `code` may write `responses[code]`: a target, or any node below the issuer of a cascade
     /// notice.
     pub fn may_respond(&self, code: &AdminCode) -> bool {
-        self.core.targets.contains(code) || (self.details.cascade && self.issuer.is_ancestor_of(code))
+        self.core.targets.contains(code)
+            || (self.details.cascade && self.issuer.is_ancestor_of(code))
     }
 
     /// The named departments (and groups nothing was configured for) the issuer tracks itself.
@@ -235,7 +237,12 @@ fn json<T: Serialize>(v: &T) -> Json {
 }
 
 /// Writes a JSON value as Automerge maps, lists and scalars.
-fn put_json(doc: &mut AutoCommit, obj: &automerge::ObjId, key: &str, v: &Json) -> Result<(), Error> {
+fn put_json(
+    doc: &mut AutoCommit,
+    obj: &automerge::ObjId,
+    key: &str,
+    v: &Json,
+) -> Result<(), Error> {
     match v {
         Json::Object(m) => {
             let o = doc.put_object(obj, key, ObjType::Map)?;
@@ -257,7 +264,12 @@ fn put_json(doc: &mut AutoCommit, obj: &automerge::ObjId, key: &str, v: &Json) -
     Ok(())
 }
 
-fn insert_json(doc: &mut AutoCommit, list: &automerge::ObjId, i: usize, v: &Json) -> Result<(), Error> {
+fn insert_json(
+    doc: &mut AutoCommit,
+    list: &automerge::ObjId,
+    i: usize,
+    v: &Json,
+) -> Result<(), Error> {
     match v {
         Json::Object(m) => {
             let o = doc.insert_object(list, i, ObjType::Map)?;
@@ -294,14 +306,20 @@ fn scalar(v: &Json) -> ScalarValue {
 fn to_json(v: &automerge::hydrate::Value) -> Json {
     use automerge::hydrate::Value as H;
     match v {
-        H::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), to_json(&v.value))).collect()),
+        H::Map(m) => Json::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), to_json(&v.value)))
+                .collect(),
+        ),
         H::List(l) => Json::Array(l.iter().map(|v| to_json(&v.value)).collect()),
         H::Text(t) => Json::String(t.to_string()),
         H::Scalar(s) => match s {
             ScalarValue::Str(s) => Json::String(s.to_string()),
             ScalarValue::Int(i) => (*i).into(),
             ScalarValue::Uint(u) => (*u).into(),
-            ScalarValue::F64(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            ScalarValue::F64(f) => {
+                serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number)
+            }
             ScalarValue::Boolean(b) => Json::Bool(*b),
             _ => Json::Null,
         },
@@ -310,7 +328,8 @@ fn to_json(v: &automerge::hydrate::Value) -> Json {
 
 /// Reads a typed field stored with [`put_json`]; a value this build cannot read is `None`.
 fn get_typed<T: serde::de::DeserializeOwned>(m: &automerge::hydrate::Map, key: &str) -> Option<T> {
-    m.get(key).and_then(|v| serde_json::from_value(to_json(v)).ok())
+    m.get(key)
+        .and_then(|v| serde_json::from_value(to_json(v)).ok())
 }
 
 /// 登记事件日期 — the issuer records the date of the event an after-event deadline counts from; the
@@ -342,7 +361,12 @@ pub fn record_forward(doc: &mut AutoCommit, target: &AdminCode, sub_id: &str) ->
     append_str(doc, &r, "forwarded", sub_id)
 }
 
-fn append_str(doc: &mut AutoCommit, r: &automerge::ObjId, key: &str, value: &str) -> Result<(), Error> {
+fn append_str(
+    doc: &mut AutoCommit,
+    r: &automerge::ObjId,
+    key: &str,
+    value: &str,
+) -> Result<(), Error> {
     let list = match read::opt_obj(doc, r, key)? {
         Some(l) => l,
         None => doc.put_object(r, key, ObjType::List)?,
@@ -378,7 +402,11 @@ pub fn respond(
 }
 
 /// Records a response: a target node's own, or the issuer's record of one of its departments.
-pub fn respond_as(doc: &mut AutoCommit, who: Responder<'_>, update: &ResponseUpdate) -> Result<(), Error> {
+pub fn respond_as(
+    doc: &mut AutoCommit,
+    who: Responder<'_>,
+    update: &ResponseUpdate,
+) -> Result<(), Error> {
     let r = response_obj(doc, who)?;
     match update.action {
         ResponseAction::Receive => {
@@ -428,7 +456,9 @@ pub fn respond_as(doc: &mut AutoCommit, who: Responder<'_>, update: &ResponseUpd
 
 pub fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
     let root = doc.hydrate(ROOT, None)?;
-    let root = tree::as_map(&root).ok_or(Error::Malformed { path: "(root)".into() })?;
+    let root = tree::as_map(&root).ok_or(Error::Malformed {
+        path: "(root)".into(),
+    })?;
     let header = Header::from_tree(root)?;
     if header.kind != Kind::Directive {
         return Err(Error::Malformed {
@@ -455,7 +485,12 @@ pub fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
         assignments: get_typed(c, "assignments").unwrap_or_default(),
         deadline_spec: get_typed(c, "deadline_spec"),
         reporting: get_typed(c, "reporting"),
-        cascade: matches!(c.get("cascade"), Some(automerge::hydrate::Value::Scalar(ScalarValue::Boolean(true)))),
+        cascade: matches!(
+            c.get("cascade"),
+            Some(automerge::hydrate::Value::Scalar(ScalarValue::Boolean(
+                true
+            )))
+        ),
         parent: get_typed(c, "parent"),
     };
     let responses_in = |key: &str| {
@@ -502,7 +537,102 @@ fn read_response(r: &automerge::hydrate::Map) -> Response {
         completed_at: tree::opt_str(r, "completed_at"),
         updated_at: tree::opt_str(r, "updated_at"),
         updates,
-        milestones_met: tree::list(r, "milestones_met").map(tree::str_items).unwrap_or_default(),
-        forwarded: tree::list(r, "forwarded").map(tree::str_items).unwrap_or_default(),
+        milestones_met: tree::list(r, "milestones_met")
+            .map(tree::str_items)
+            .unwrap_or_default(),
+        forwarded: tree::list(r, "forwarded")
+            .map(tree::str_items)
+            .unwrap_or_default(),
+    }
+}
+
+/// 承办情况 — one unit's position on a directive: a target node, a named department the issuer tracks,
+/// or (cascade notices) any node below the issuer that signed for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetState {
+    /// The node's code or the department's name.
+    pub unit: String,
+    pub kind: safemesh_model::directive::UnitKind,
+    /// The unit's roles in the directive (牵头, 责任, …), strongest first.
+    pub roles: Vec<safemesh_model::directive::UnitRole>,
+    pub received: bool,
+    pub received_at: Option<String>,
+    pub percent: Option<u8>,
+    pub done: bool,
+    pub completed_at: Option<String>,
+    /// The next deadline day, next report day and the day after which it is overdue.
+    #[serde(skip)]
+    pub due: safemesh_model::directive::TargetDue,
+    /// The last update (签收, 进展 or 完成).
+    pub last_update: Option<ResponseUpdate>,
+    pub milestones_met: Vec<String>,
+    /// Directives this unit forwarded from this one.
+    pub forwarded: Vec<String>,
+}
+
+impl DirectiveView {
+    /// Every unit the directive is assigned to, with its state, in assignment order: nodes (targets,
+    /// then nodes below a cascade notice's issuer that answered), then departments.
+    pub fn target_states(&self) -> Vec<TargetState> {
+        use safemesh_model::directive::{UnitKind, UnitRole};
+        let start = safemesh_model::directive::day_of(&self.created);
+        let deadline = self.deadline();
+        let roles_of = |name: &str| -> Vec<UnitRole> {
+            let mut roles: Vec<UnitRole> = self
+                .details
+                .assignments
+                .iter()
+                .filter(|a| a.unit == name || a.resolved.iter().any(|r| r == name))
+                .map(|a| a.role)
+                .collect();
+            roles.sort();
+            roles.dedup();
+            if roles.is_empty() {
+                roles.push(UnitRole::Responsible);
+            }
+            roles
+        };
+        let state = |unit: String, kind: UnitKind, r: Option<&Response>| {
+            let empty = Response::default();
+            let r = r.unwrap_or(&empty);
+            TargetState {
+                roles: roles_of(&unit),
+                unit,
+                kind,
+                received: r.received_at.is_some(),
+                received_at: r.received_at.clone(),
+                percent: r.percent,
+                done: r.completed_at.is_some(),
+                completed_at: r.completed_at.clone(),
+                due: deadline.due_for(self.details.reporting.as_ref(), &r.progress(start)),
+                last_update: r.updates.last().cloned(),
+                milestones_met: r.milestones_met.clone(),
+                forwarded: r.forwarded.clone(),
+            }
+        };
+        let mut out: Vec<TargetState> = self
+            .core
+            .targets
+            .iter()
+            .map(|t| {
+                state(
+                    t.to_string(),
+                    UnitKind::Node,
+                    self.responses.get(t.as_str()),
+                )
+            })
+            .collect();
+        if self.details.cascade {
+            for (code, r) in &self.responses {
+                if !self.core.targets.iter().any(|t| t.as_str() == code) {
+                    out.push(state(code.clone(), UnitKind::Node, Some(r)));
+                }
+            }
+        }
+        for d in self.department_units() {
+            let r = self.unit_responses.get(&d);
+            out.push(state(d, UnitKind::Department, r));
+        }
+        out
     }
 }

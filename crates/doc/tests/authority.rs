@@ -1141,9 +1141,18 @@ fn cascade_notice_receipt_from_a_township_is_accepted_at_every_relay() {
     county = assert_accepted(Some(&mut county), receipt.clone(), origin_child(TWP)).doc;
     city = assert_accepted(Some(&mut city), receipt.clone(), origin_child(COUNTY)).doc;
     let prov = assert_accepted(Some(&mut prov), receipt, origin_child(CITY)).doc;
-    assert!(directive::read(&prov).unwrap().responses[TWP].received_at.is_some());
+    assert!(
+        directive::read(&prov).unwrap().responses[TWP]
+            .received_at
+            .is_some()
+    );
     // The county's own receipt is accepted the same way, and comes down to the township too.
-    let c = respond_as(&mut county, COUNTY, COUNTY, &update(ResponseAction::Receive, None));
+    let c = respond_as(
+        &mut county,
+        COUNTY,
+        COUNTY,
+        &update(ResponseAction::Receive, None),
+    );
     assert_accepted(Some(&mut city), c.clone(), origin_child(COUNTY));
     assert_accepted(Some(&mut twp), c, origin_parent(COUNTY));
 }
@@ -1152,7 +1161,12 @@ fn cascade_notice_receipt_from_a_township_is_accepted_at_every_relay() {
 fn cascade_notice_is_answered_only_in_ones_own_entry_and_only_inside_the_subtree() {
     let mut doc = cascade_notice();
     // The county may not sign for the township below it.
-    let c = respond_as(&mut doc, COUNTY, TWP, &update(ResponseAction::Receive, None));
+    let c = respond_as(
+        &mut doc,
+        COUNTY,
+        TWP,
+        &update(ResponseAction::Receive, None),
+    );
     assert_refused(&mut doc, c, origin_child(CITY), "own_response_only");
     // A county-level notice is not answered by a township of another county.
     let mut county_notice = AutoCommit::new();
@@ -1169,11 +1183,31 @@ fn cascade_notice_is_answered_only_in_ones_own_entry_and_only_inside_the_subtree
     };
     directive::create_with(&mut county_notice, &code(COUNTY), NOW, &core, &details).unwrap();
     county_notice.commit();
-    let c = respond_as(&mut county_notice, OTHER_TWP, OTHER_TWP, &update(ResponseAction::Receive, None));
-    assert_refused(&mut county_notice, c, origin_parent(CITY), "own_response_only");
+    let c = respond_as(
+        &mut county_notice,
+        OTHER_TWP,
+        OTHER_TWP,
+        &update(ResponseAction::Receive, None),
+    );
+    assert_refused(
+        &mut county_notice,
+        c,
+        origin_parent(CITY),
+        "own_response_only",
+    );
     // Nor by the issuer's parent.
-    let c = respond_as(&mut county_notice, CITY, CITY, &update(ResponseAction::Receive, None));
-    assert_refused(&mut county_notice, c, origin_parent(CITY), "own_response_only");
+    let c = respond_as(
+        &mut county_notice,
+        CITY,
+        CITY,
+        &update(ResponseAction::Receive, None),
+    );
+    assert_refused(
+        &mut county_notice,
+        c,
+        origin_parent(CITY),
+        "own_response_only",
+    );
 }
 
 #[test]
@@ -1182,15 +1216,25 @@ fn a_plain_directive_is_not_answered_by_nodes_below_its_targets() {
     // 530181006's own villages do not exist as nodes; take the province issuing to a city instead.
     let mut prov = AutoCommit::new();
     prov.set_actor(actor(PROV));
-    directive::create(&mut prov, &code(PROV), NOW, &DirectiveCore {
-        title: "普通任务".into(),
-        body: String::new(),
-        targets: vec![code(CITY)],
-        deadline: "2026-12-31".into(),
-    })
+    directive::create(
+        &mut prov,
+        &code(PROV),
+        NOW,
+        &DirectiveCore {
+            title: "普通任务".into(),
+            body: String::new(),
+            targets: vec![code(CITY)],
+            deadline: "2026-12-31".into(),
+        },
+    )
     .unwrap();
     prov.commit();
-    let c = respond_as(&mut prov, COUNTY, COUNTY, &update(ResponseAction::Receive, None));
+    let c = respond_as(
+        &mut prov,
+        COUNTY,
+        COUNTY,
+        &update(ResponseAction::Receive, None),
+    );
     assert_refused(&mut prov, c, origin_child(CITY), "own_response_only");
     // And the county's own directive stays closed to the city.
     let c = respond_as(&mut doc, CITY, CITY, &update(ResponseAction::Receive, None));
@@ -1227,7 +1271,10 @@ fn only_the_issuer_records_its_departments_progress() {
         directive::respond_as(d, directive::Responder::Department("应急管理局"), &u).unwrap();
     });
     let mut doc = assert_accepted(Some(&mut doc), c, origin_parent(CITY)).doc;
-    assert_eq!(directive::read(&doc).unwrap().unit_responses["应急管理局"].percent, Some(50));
+    assert_eq!(
+        directive::read(&doc).unwrap().unit_responses["应急管理局"].percent,
+        Some(50)
+    );
     let c = write_as(&mut doc, TWP, |d| {
         directive::respond_as(d, directive::Responder::Department("应急管理局"), &u).unwrap();
     });

@@ -7,7 +7,9 @@ use crate::Error;
 pub mod deadline;
 pub mod unit;
 
-pub use deadline::{Cadence, Deadline, DueFor, Milestone, TargetDue, TargetProgress, day_of, is_overdue};
+pub use deadline::{
+    Cadence, Deadline, DueFor, Milestone, TargetDue, TargetProgress, day_of, is_overdue,
+};
 pub use unit::{Assignment, Group, Unit, UnitKind, UnitRole};
 
 /// A target's response action: 签收, progress, done.

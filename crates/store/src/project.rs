@@ -297,7 +297,10 @@ impl Store {
     }
 
     /// Directives forwarded from directive `parent` that this node holds.
-    pub async fn directives_forwarded_from(&self, parent: &str) -> Result<Vec<DirectiveRow>, Error> {
+    pub async fn directives_forwarded_from(
+        &self,
+        parent: &str,
+    ) -> Result<Vec<DirectiveRow>, Error> {
         let rows = sqlx::query("SELECT id, issuer, body FROM directives WHERE parent_directive = $1 ORDER BY created, id")
             .bind(parent)
             .fetch_all(self.pool())

@@ -471,8 +471,14 @@ fn new_directive(issuer: &str, cascade: bool, parent: Option<&str>) -> AutoCommi
         }],
         deadline_spec: Some(Deadline::Milestones {
             milestones: vec![
-                Milestone { label: "6月底前".into(), date: "2024-06-30".into() },
-                Milestone { label: "12月底前".into(), date: "2025-12-31".into() },
+                Milestone {
+                    label: "6月底前".into(),
+                    date: "2024-06-30".into(),
+                },
+                Milestone {
+                    label: "12月底前".into(),
+                    date: "2025-12-31".into(),
+                },
             ],
         }),
         cascade,
@@ -488,15 +494,33 @@ fn new_directive(issuer: &str, cascade: bool, parent: Option<&str>) -> AutoCommi
     doc
 }
 
-contract!(directive_projection_counts_overdue_units_by_day, directive_projection);
+contract!(
+    directive_projection_counts_overdue_units_by_day,
+    directive_projection
+);
 async fn directive_projection(db: &TestDb) {
     let store = db.open().await.unwrap();
-    put(&store, "d-1", &mut new_directive("530181006", false, Some("d-0")), &[]).await;
+    put(
+        &store,
+        "d-1",
+        &mut new_directive("530181006", false, Some("d-0")),
+        &[],
+    )
+    .await;
     // The first milestone is due on 30 June 2024: not overdue that day, overdue the day after.
     let t = store.directive_totals("2024-06-30").await.unwrap();
-    assert_eq!((t["d-1"].units, t["d-1"].received, t["d-1"].overdue), (1, 0, 0));
-    assert_eq!(store.directive_totals("2024-07-01").await.unwrap()["d-1"].overdue, 1);
-    let c = store.own_directive_counts("530181006", "2024-07-01").await.unwrap();
+    assert_eq!(
+        (t["d-1"].units, t["d-1"].received, t["d-1"].overdue),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        store.directive_totals("2024-07-01").await.unwrap()["d-1"].overdue,
+        1
+    );
+    let c = store
+        .own_directive_counts("530181006", "2024-07-01")
+        .await
+        .unwrap();
     assert_eq!((c.issued, c.assignments, c.overdue), (1, 1, 1));
     // Forwarded directives are found by their parent; the parent's issuer is in the audience.
     let fwd = store.directives_forwarded_from("d-0").await.unwrap();
@@ -510,5 +534,8 @@ async fn directive_projection(db: &TestDb) {
     assert!(store.in_audience(&code("530181"), "d-2").await.unwrap());
     assert!(!store.in_audience(&code("530102001"), "d-2").await.unwrap());
     let changed = store.changed_for(&code("530181007"), 0, 10).await.unwrap();
-    assert_eq!(changed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["d-2"]);
+    assert_eq!(
+        changed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        vec!["d-2"]
+    );
 }

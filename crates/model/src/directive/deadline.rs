@@ -209,7 +209,9 @@ impl Deadline {
     pub fn final_day(&self) -> Option<Date> {
         match self {
             Deadline::Date { date } => day(date),
-            Deadline::Milestones { milestones } => milestones.iter().filter_map(|m| day(&m.date)).max(),
+            Deadline::Milestones { milestones } => {
+                milestones.iter().filter_map(|m| day(&m.date)).max()
+            }
             Deadline::AfterEvent {
                 days, event_date, ..
             } => event_date
@@ -331,12 +333,27 @@ impl Cadence {
     /// The months reports fall due in.
     fn months(&self) -> &'static [u8] {
         const ALL: [u8; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-        const YEARLY: [[u8; 1]; 12] = [[1], [2], [3], [4], [5], [6], [7], [8], [9], [10], [11], [12]];
+        const YEARLY: [[u8; 1]; 12] = [
+            [1],
+            [2],
+            [3],
+            [4],
+            [5],
+            [6],
+            [7],
+            [8],
+            [9],
+            [10],
+            [11],
+            [12],
+        ];
         match self {
             Cadence::Monthly { .. } => &ALL,
             Cadence::Quarterly { .. } => &[3, 6, 9, 12],
             Cadence::HalfYearly { .. } => &[6, 12],
-            Cadence::Yearly { month, .. } => &YEARLY[(month.unwrap_or(12).clamp(1, 12) - 1) as usize],
+            Cadence::Yearly { month, .. } => {
+                &YEARLY[(month.unwrap_or(12).clamp(1, 12) - 1) as usize]
+            }
         }
     }
 
@@ -390,9 +407,7 @@ fn day(s: &str) -> Option<Date> {
 
 /// The calendar day (China Standard Time, UTC+8) of an RFC 3339 instant or a `YYYY-MM-DD` date.
 pub fn day_of(at: &str) -> Option<Date> {
-    if let Ok(t) =
-        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-    {
+    if let Ok(t) = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339) {
         let cst = time::UtcOffset::from_hms(8, 0, 0).ok()?;
         return Some(t.to_offset(cst).date());
     }
@@ -504,11 +519,19 @@ mod tests {
     fn monthly_cadence_clamps_to_month_end_and_wraps_the_year() {
         let c = Cadence::Monthly { day: Some(31) };
         assert_eq!(c.next_after(d("2026-02-01")), Some(d("2026-02-28")));
-        assert_eq!(c.next_after(d("2028-02-01")), Some(d("2028-02-29")), "leap year");
+        assert_eq!(
+            c.next_after(d("2028-02-01")),
+            Some(d("2028-02-29")),
+            "leap year"
+        );
         assert_eq!(c.next_after(d("2026-04-30")), Some(d("2026-05-31")));
         assert_eq!(c.next_after(d("2026-12-31")), Some(d("2027-01-31")));
         let c = Cadence::Monthly { day: Some(25) };
-        assert_eq!(c.next_after(d("2026-12-25")), Some(d("2027-01-25")), "a report on the due day counts for it");
+        assert_eq!(
+            c.next_after(d("2026-12-25")),
+            Some(d("2027-01-25")),
+            "a report on the due day counts for it"
+        );
         assert_eq!(c.next_after(d("2026-12-24")), Some(d("2026-12-25")));
         let end = Cadence::Monthly { day: None };
         assert_eq!(end.next_after(d("2026-01-31")), Some(d("2026-02-28")));
@@ -585,7 +608,11 @@ mod tests {
             ..progress("2026-11-01")
         };
         let due = dl.due_for(Some(&c), &p);
-        assert_eq!(due.next_report_due, Some(d("2026-12-20")), "the deadline comes before 25 December");
+        assert_eq!(
+            due.next_report_due,
+            Some(d("2026-12-20")),
+            "the deadline comes before 25 December"
+        );
         assert_eq!(due.due_for, Some(DueFor::Deadline));
     }
 
@@ -603,9 +630,15 @@ mod tests {
                 },
             ],
         };
-        assert_eq!(dl.validate("deadline").unwrap_err().field(), "deadline.milestones[1].date");
+        assert_eq!(
+            dl.validate("deadline").unwrap_err().field(),
+            "deadline.milestones[1].date"
+        );
         let c = Cadence::Monthly { day: Some(32) };
-        assert_eq!(c.validate("reporting").unwrap_err().field(), "reporting.day");
+        assert_eq!(
+            c.validate("reporting").unwrap_err().field(),
+            "reporting.day"
+        );
         let e = Deadline::AfterEvent {
             event: "事故发生".into(),
             days: 0,

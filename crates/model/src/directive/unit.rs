@@ -109,13 +109,22 @@ impl Group {
                 "各州市",
                 "各市（州）",
             ],
-            Group::MemberUnits => &["各成员单位", "安委会各成员单位", "安委会成员单位", "各有关成员单位"],
+            Group::MemberUnits => &[
+                "各成员单位",
+                "安委会各成员单位",
+                "安委会成员单位",
+                "各有关成员单位",
+            ],
             Group::SupervisingDepartments => &[
                 "负有安全监管职责的部门",
                 "各负有安全监管职责的部门",
                 "负有安全生产监督管理职责的部门",
             ],
-            Group::IndustryDepartments => &["负有行业管理职责的部门", "各负有行业管理职责的部门", "各行业主管部门"],
+            Group::IndustryDepartments => &[
+                "负有行业管理职责的部门",
+                "各负有行业管理职责的部门",
+                "各行业主管部门",
+            ],
             Group::Villages => &["各村（社区）", "各村、社区", "各村社区", "各社区", "各村"],
         }
     }
@@ -235,7 +244,10 @@ impl Unit {
             return Ok(Unit::Group(g));
         }
         if t.chars().count() > 60 {
-            return Err(Error::invalid(field, "单位名称不能超过 60 字 / a unit name is at most 60 characters"));
+            return Err(Error::invalid(
+                field,
+                "单位名称不能超过 60 字 / a unit name is at most 60 characters",
+            ));
         }
         Ok(Unit::Department(t.to_string()))
     }
@@ -314,9 +326,18 @@ mod tests {
 
     #[test]
     fn units_parse_as_node_group_or_department() {
-        assert_eq!(Unit::parse("u", "530181006").unwrap(), Unit::Node(code("530181006")));
-        assert_eq!(Unit::parse("u", "各乡镇(街道)").unwrap(), Unit::Group(Group::Children));
-        assert_eq!(Unit::parse("u", "各乡镇（街道）").unwrap(), Unit::Group(Group::Children));
+        assert_eq!(
+            Unit::parse("u", "530181006").unwrap(),
+            Unit::Node(code("530181006"))
+        );
+        assert_eq!(
+            Unit::parse("u", "各乡镇(街道)").unwrap(),
+            Unit::Group(Group::Children)
+        );
+        assert_eq!(
+            Unit::parse("u", "各乡镇（街道）").unwrap(),
+            Unit::Group(Group::Children)
+        );
         assert_eq!(
             Unit::parse("u", " 各负有安全监管职责的部门 ").unwrap(),
             Unit::Group(Group::SupervisingDepartments)
@@ -325,8 +346,16 @@ mod tests {
             Unit::parse("u", "应急管理综合服务中心").unwrap(),
             Unit::Department("应急管理综合服务中心".into())
         );
-        assert_eq!(Unit::parse("assignments[2].unit", "").unwrap_err().field(), "assignments[2].unit");
-        assert_eq!(Unit::parse("assignments[0].unit", "53018").unwrap_err().field(), "assignments[0].unit");
+        assert_eq!(
+            Unit::parse("assignments[2].unit", "").unwrap_err().field(),
+            "assignments[2].unit"
+        );
+        assert_eq!(
+            Unit::parse("assignments[0].unit", "53018")
+                .unwrap_err()
+                .field(),
+            "assignments[0].unit"
+        );
     }
 
     #[test]
@@ -343,18 +372,35 @@ mod tests {
         let zone = code("530199");
         let r = Group::Children.resolve(&county, std::slice::from_ref(&zone), &BTreeMap::new());
         assert!(r.nodes.contains(&code("530181006")));
-        assert!(r.nodes.iter().all(|n| n.is_direct_child_of(&county) || *n == zone));
+        assert!(
+            r.nodes
+                .iter()
+                .all(|n| n.is_direct_child_of(&county) || *n == zone)
+        );
         assert!(r.nodes.contains(&zone));
-        assert!(Group::Children.resolve(&code("530181006"), &[], &BTreeMap::new()).nodes.is_empty());
+        assert!(
+            Group::Children
+                .resolve(&code("530181006"), &[], &BTreeMap::new())
+                .nodes
+                .is_empty()
+        );
     }
 
     #[test]
     fn department_groups_resolve_from_config_by_any_alias() {
         let mut cfg = BTreeMap::new();
-        cfg.insert("安委会成员单位".to_string(), vec!["应急管理综合服务中心".to_string(), "消防工作站".to_string()]);
+        cfg.insert(
+            "安委会成员单位".to_string(),
+            vec!["应急管理综合服务中心".to_string(), "消防工作站".to_string()],
+        );
         let r = Group::MemberUnits.resolve(&code("530181006"), &[], &cfg);
         assert_eq!(r.departments, vec!["应急管理综合服务中心", "消防工作站"]);
-        assert!(Group::Villages.resolve(&code("530181006"), &[], &cfg).departments.is_empty());
+        assert!(
+            Group::Villages
+                .resolve(&code("530181006"), &[], &cfg)
+                .departments
+                .is_empty()
+        );
     }
 
     #[test]
