@@ -653,4 +653,43 @@ mod tests {
         assert_eq!(day_of("2026-06-30T15:59:59Z"), Some(d("2026-06-30")));
         assert_eq!(day_of("2026-06-30"), Some(d("2026-06-30")));
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn cadence() -> impl Strategy<Value = Cadence> {
+            let day = proptest::option::of(1u8..=31);
+            prop_oneof![
+                day.clone().prop_map(|day| Cadence::Monthly { day }),
+                day.clone().prop_map(|day| Cadence::Quarterly { day }),
+                day.clone().prop_map(|day| Cadence::HalfYearly { day }),
+                (proptest::option::of(1u8..=12), day)
+                    .prop_map(|(month, day)| Cadence::Yearly { month, day }),
+            ]
+        }
+
+        /// Whether `x` is a report day of `c`.
+        fn is_report_day(c: &Cadence, x: Date) -> bool {
+            let last = time::util::days_in_month(x.month(), x.year());
+            c.months().contains(&(x.month() as u8))
+                && x.day() == c.day().map_or(last, |d| d.min(last))
+        }
+
+        proptest! {
+            /// The next report day is a report day, strictly after the given day, with none in between.
+            #[test]
+            fn next_report_day_is_the_first_report_day_after(c in cadence(), offset in 0i64..4000) {
+                let from = Date::from_calendar_date(2020, Month::January, 1).unwrap() + Duration::days(offset);
+                let next = c.next_after(from).expect("a report day within two years");
+                prop_assert!(next > from);
+                prop_assert!(is_report_day(&c, next), "{next} is not a report day of {c:?}");
+                let mut x = from + Duration::days(1);
+                while x < next {
+                    prop_assert!(!is_report_day(&c, x), "{x} was skipped for {c:?}");
+                    x += Duration::days(1);
+                }
+            }
+        }
+    }
 }
