@@ -257,18 +257,58 @@ pub async fn board(store: &Store, id: &str) -> Result<Value, RecordError> {
     }))
 }
 
+/// Filters of `GET /directives`. Empty fields do not filter.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ListFilter {
+    /// Issued by this office.
+    pub issuer: Option<String>,
+    /// Sent to this node (a target node).
+    pub target: Option<String>,
+    /// 类别, exactly.
+    pub category: Option<String>,
+    /// Only directives with at least one overdue unit (`true`) or none (`false`).
+    pub overdue: Option<bool>,
+}
+
 /// `GET /directives`: every directive held, newest first, each with its totals as of today.
-pub async fn list(store: &Store) -> Result<Vec<Value>, RecordError> {
+pub async fn list(store: &Store, f: &ListFilter) -> Result<Vec<Value>, RecordError> {
     let totals = store.directive_totals(&format_date(today())).await?;
+    let nonempty = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let code = |field: &str, s: Option<String>| -> Result<Option<String>, RecordError> {
+        s.map(|c| {
+            AdminCode::parse(&c)
+                .map(|c| c.to_string())
+                .map_err(|e| RecordError::bad(field, e.to_string()))
+        })
+        .transpose()
+    };
+    let issuer = code("issuer", nonempty(&f.issuer))?;
+    let target = code("target", nonempty(&f.target))?;
+    let category = nonempty(&f.category);
     Ok(store
         .directives()
         .await?
         .into_iter()
-        .map(|r| {
-            let mut b = r.body;
+        .filter(|r| issuer.as_ref().is_none_or(|i| *i == r.issuer))
+        .filter(|r| {
+            target.as_ref().is_none_or(|t| {
+                r.body["targets"].as_array().is_some_and(|a| a.iter().any(|x| x == t.as_str()))
+            })
+        })
+        .filter(|r| category.as_ref().is_none_or(|c| r.body["category"] == c.as_str()))
+        .filter_map(|r| {
             let t = totals.get(&r.id).cloned().unwrap_or_default();
+            if f.overdue.is_some_and(|o| o != (t.overdue > 0)) {
+                return None;
+            }
+            let mut b = r.body;
             b["totals"] = json!({"units": t.units, "received": t.received, "done": t.done, "overdue": t.overdue});
-            b
+            Some(b)
         })
         .collect())
 }

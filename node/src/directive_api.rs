@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -29,8 +29,13 @@ fn here(st: &ApiState) -> Here<'_> {
     }
 }
 
-pub async fn list(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(json!({"items": crate::board::list(&st.store).await?})))
+pub async fn list(
+    State(st): State<Shared>,
+    Query(f): Query<crate::board::ListFilter>,
+) -> Result<Json<Value>, RecordError> {
+    Ok(Json(
+        json!({"items": crate::board::list(&st.store, &f).await?}),
+    ))
 }
 
 pub async fn vocabulary() -> Json<Value> {

@@ -361,6 +361,25 @@ async fn issuer_tracks_its_departments_milestones_and_event_deadlines() -> anyho
         (Some(3), Some(1))
     );
     assert_eq!(b["totals"]["completion_rate"], 0.333);
+    // The ledger filters: overdue directives, by category.
+    let (s, l) = c
+        .get(
+            TOWN,
+            "/api/v1/directives?overdue=true&category=深化重点行业领域专项治理行动",
+        )
+        .await?;
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l["items"].as_array().unwrap().len(), 1, "{l}");
+    assert_eq!(
+        l["items"][0]["totals"]["overdue"], 2,
+        "the lead past its second milestone, the villages past the first"
+    );
+    let (s, e) = c.get(TOWN, "/api/v1/directives?issuer=abc").await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("issuer")),
+        "{e}"
+    );
     // 3. An after-event deadline (事故发生60日内) has no due day until the event date is recorded.
     let (s, d) = c
         .post(
