@@ -636,3 +636,90 @@ impl DirectiveView {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> AdminCode {
+        AdminCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_forwarded_directive_reaches_every_office_up_to_the_top_of_its_chain() {
+        let details = DirectiveDetails {
+            parent: Some(ParentLink {
+                directive: "d-city".into(),
+                issuer: code("5301"),
+                chain_top: code("53"),
+            }),
+            ..Default::default()
+        };
+        let a = audience_of(&code("530181"), &[code("530181006")], &details);
+        for c in ["530181", "530181006", "5301", "53"] {
+            assert!(a.contains(&code(c)), "{c} holds it");
+        }
+        assert!(
+            !a.contains(&code("530181007")),
+            "a township it was not sent to"
+        );
+        assert!(!a.contains(&code("5302")), "another city");
+    }
+
+    #[test]
+    fn a_cascade_notice_reaches_the_whole_subtree_and_nothing_beside_it() {
+        let details = DirectiveDetails {
+            cascade: true,
+            ..Default::default()
+        };
+        let a = audience_of(&code("5301"), &[], &details);
+        assert!(a.contains(&code("530181006")));
+        assert!(a.contains(&code("530102")));
+        assert!(!a.contains(&code("53")), "not the issuer's parent");
+        assert!(!a.contains(&code("530221001")), "not another city's township");
+    }
+
+    #[test]
+    fn details_round_trip_through_the_document() {
+        use safemesh_model::directive::{Milestone, UnitKind, UnitRole};
+        let mut doc = AutoCommit::new();
+        let details = DirectiveDetails {
+            doc_number: "禄街发〔2024〕18号".into(),
+            source_document: "《实施方案》三、(二)8".into(),
+            category: "深化重点行业领域专项治理行动".into(),
+            assignments: vec![Assignment {
+                role: UnitRole::Lead,
+                unit: "各成员单位".into(),
+                kind: UnitKind::Group,
+                resolved: vec!["应急管理综合服务中心".into()],
+            }],
+            deadline_spec: Some(Deadline::Milestones {
+                milestones: vec![Milestone {
+                    label: "6月底前".into(),
+                    date: "2024-06-30".into(),
+                }],
+            }),
+            reporting: Some(Cadence::Monthly { day: Some(25) }),
+            cascade: true,
+            parent: None,
+        };
+        let core = DirectiveCore {
+            title: "t".into(),
+            body: String::new(),
+            targets: vec![],
+            deadline: "2024-06-30".into(),
+        };
+        create_with(
+            &mut doc,
+            &code("530181006"),
+            "2024-04-12T00:00:00Z",
+            &core,
+            &details,
+        )
+        .unwrap();
+        doc.commit();
+        let v = read(&doc).unwrap();
+        assert_eq!(v.details, details);
+        assert_eq!(v.department_units(), vec!["应急管理综合服务中心"]);
+    }
+}
