@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod directive_api;
+mod directive_input;
 pub mod directives;
 pub mod enterprises;
 mod error;

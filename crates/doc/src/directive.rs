@@ -14,8 +14,12 @@ use safemesh_model::directive::{
     Assignment, Cadence, Deadline, Response, ResponseAction, ResponseUpdate,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
 
+mod state;
+
+pub use state::TargetState;
+
+use crate::json::{get_typed, json, put_json};
 use crate::read::tree;
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION, read};
 
@@ -229,107 +233,6 @@ pub fn create_with(
     doc.put_object(ROOT, "responses", ObjType::Map)?;
     doc.put_object(ROOT, "unit_responses", ObjType::Map)?;
     Ok(())
-}
-
-/// The detail types as JSON (plain data: serialising cannot fail).
-fn json<T: Serialize>(v: &T) -> Json {
-    serde_json::to_value(v).unwrap_or_default()
-}
-
-/// Writes a JSON value as Automerge maps, lists and scalars.
-fn put_json(
-    doc: &mut AutoCommit,
-    obj: &automerge::ObjId,
-    key: &str,
-    v: &Json,
-) -> Result<(), Error> {
-    match v {
-        Json::Object(m) => {
-            let o = doc.put_object(obj, key, ObjType::Map)?;
-            for (k, v) in m {
-                put_json(doc, &o, k, v)?;
-            }
-        }
-        Json::Array(items) => {
-            let l = doc.put_object(obj, key, ObjType::List)?;
-            for (i, v) in items.iter().enumerate() {
-                insert_json(doc, &l, i, v)?;
-            }
-        }
-        Json::Null => {}
-        s => {
-            doc.put(obj, key, scalar(s))?;
-        }
-    }
-    Ok(())
-}
-
-fn insert_json(
-    doc: &mut AutoCommit,
-    list: &automerge::ObjId,
-    i: usize,
-    v: &Json,
-) -> Result<(), Error> {
-    match v {
-        Json::Object(m) => {
-            let o = doc.insert_object(list, i, ObjType::Map)?;
-            for (k, v) in m {
-                put_json(doc, &o, k, v)?;
-            }
-        }
-        Json::Array(items) => {
-            let l = doc.insert_object(list, i, ObjType::List)?;
-            for (j, v) in items.iter().enumerate() {
-                insert_json(doc, &l, j, v)?;
-            }
-        }
-        s => {
-            doc.insert(list, i, scalar(s))?;
-        }
-    }
-    Ok(())
-}
-
-fn scalar(v: &Json) -> ScalarValue {
-    match v {
-        Json::Bool(b) => ScalarValue::Boolean(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => ScalarValue::Int(i),
-            None => ScalarValue::F64(n.as_f64().unwrap_or_default()),
-        },
-        Json::String(s) => ScalarValue::Str(s.as_str().into()),
-        _ => ScalarValue::Null,
-    }
-}
-
-/// A hydrated Automerge value as JSON.
-fn to_json(v: &automerge::hydrate::Value) -> Json {
-    use automerge::hydrate::Value as H;
-    match v {
-        H::Map(m) => Json::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), to_json(&v.value)))
-                .collect(),
-        ),
-        H::List(l) => Json::Array(l.iter().map(|v| to_json(&v.value)).collect()),
-        H::Text(t) => Json::String(t.to_string()),
-        H::Scalar(s) => match s {
-            ScalarValue::Str(s) => Json::String(s.to_string()),
-            ScalarValue::Int(i) => (*i).into(),
-            ScalarValue::Uint(u) => (*u).into(),
-            ScalarValue::F64(f) => {
-                serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number)
-            }
-            ScalarValue::Boolean(b) => Json::Bool(*b),
-            _ => Json::Null,
-        },
-    }
-}
-
-/// Reads a typed field stored with [`put_json`]; a value this build cannot read is `None`.
-fn get_typed<T: serde::de::DeserializeOwned>(m: &automerge::hydrate::Map, key: &str) -> Option<T> {
-    m.get(key)
-        .and_then(|v| serde_json::from_value(to_json(v)).ok())
 }
 
 /// 登记事件日期 — the issuer records the date of the event an after-event deadline counts from; the
@@ -546,97 +449,6 @@ fn read_response(r: &automerge::hydrate::Map) -> Response {
     }
 }
 
-/// 承办情况 — one unit's position on a directive: a target node, a named department the issuer tracks,
-/// or (cascade notices) any node below the issuer that signed for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TargetState {
-    /// The node's code or the department's name.
-    pub unit: String,
-    pub kind: safemesh_model::directive::UnitKind,
-    /// The unit's roles in the directive (牵头, 责任, …), strongest first.
-    pub roles: Vec<safemesh_model::directive::UnitRole>,
-    pub received: bool,
-    pub received_at: Option<String>,
-    pub percent: Option<u8>,
-    pub done: bool,
-    pub completed_at: Option<String>,
-    /// The next deadline day, next report day and the day after which it is overdue.
-    #[serde(skip)]
-    pub due: safemesh_model::directive::TargetDue,
-    /// The last update (签收, 进展 or 完成).
-    pub last_update: Option<ResponseUpdate>,
-    pub milestones_met: Vec<String>,
-    /// Directives this unit forwarded from this one.
-    pub forwarded: Vec<String>,
-}
-
-impl DirectiveView {
-    /// Every unit the directive is assigned to, with its state, in assignment order: nodes (targets,
-    /// then nodes below a cascade notice's issuer that answered), then departments.
-    pub fn target_states(&self) -> Vec<TargetState> {
-        use safemesh_model::directive::{UnitKind, UnitRole};
-        let start = safemesh_model::directive::day_of(&self.created);
-        let deadline = self.deadline();
-        let roles_of = |name: &str| -> Vec<UnitRole> {
-            let mut roles: Vec<UnitRole> = self
-                .details
-                .assignments
-                .iter()
-                .filter(|a| a.unit == name || a.resolved.iter().any(|r| r == name))
-                .map(|a| a.role)
-                .collect();
-            roles.sort();
-            roles.dedup();
-            if roles.is_empty() {
-                roles.push(UnitRole::Responsible);
-            }
-            roles
-        };
-        let state = |unit: String, kind: UnitKind, r: Option<&Response>| {
-            let empty = Response::default();
-            let r = r.unwrap_or(&empty);
-            TargetState {
-                roles: roles_of(&unit),
-                unit,
-                kind,
-                received: r.received_at.is_some(),
-                received_at: r.received_at.clone(),
-                percent: r.percent,
-                done: r.completed_at.is_some(),
-                completed_at: r.completed_at.clone(),
-                due: deadline.due_for(self.details.reporting.as_ref(), &r.progress(start)),
-                last_update: r.updates.last().cloned(),
-                milestones_met: r.milestones_met.clone(),
-                forwarded: r.forwarded.clone(),
-            }
-        };
-        let mut out: Vec<TargetState> = self
-            .core
-            .targets
-            .iter()
-            .map(|t| {
-                state(
-                    t.to_string(),
-                    UnitKind::Node,
-                    self.responses.get(t.as_str()),
-                )
-            })
-            .collect();
-        if self.details.cascade {
-            for (code, r) in &self.responses {
-                if !self.core.targets.iter().any(|t| t.as_str() == code) {
-                    out.push(state(code.clone(), UnitKind::Node, Some(r)));
-                }
-            }
-        }
-        for d in self.department_units() {
-            let r = self.unit_responses.get(&d);
-            out.push(state(d, UnitKind::Department, r));
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,7 +488,10 @@ mod tests {
         assert!(a.contains(&code("530181006")));
         assert!(a.contains(&code("530102")));
         assert!(!a.contains(&code("53")), "not the issuer's parent");
-        assert!(!a.contains(&code("530221001")), "not another city's township");
+        assert!(
+            !a.contains(&code("530221001")),
+            "not another city's township"
+        );
     }
 
     #[test]
