@@ -25,6 +25,7 @@ use safemesh_sync::Registry;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::directive_api;
 use crate::records::{self, Actor, RecordError};
 
 /// What the handlers share.
@@ -37,6 +38,8 @@ pub struct ApiState {
     /// The node's writer identity; each request writes as a copy of it carrying the caller's name.
     pub actor: Actor,
     pub extra_children: Vec<AdminCode>,
+    /// What the department groups of directives stand for here (config `unit_groups`).
+    pub unit_groups: std::collections::BTreeMap<String, Vec<String>>,
     /// Tokens resolved recently.
     pub tokens: TokenCache,
 }
@@ -236,9 +239,16 @@ pub fn router(state: Shared) -> Router {
         .route("/hazards", get(list_hazards).post(create_hazard))
         .route("/hazards/{id}", get(get_hazard))
         .route("/hazards/{id}/events", post(add_event))
-        .route("/directives", get(list_directives).post(create_directive))
-        .route("/directives/{id}", get(get_directive))
-        .route("/directives/{id}/responses", post(respond))
+        .route(
+            "/directives",
+            get(directive_api::list).post(directive_api::create),
+        )
+        .route("/directives/vocabulary", get(directive_api::vocabulary))
+        .route("/directives/{id}", get(directive_api::get))
+        .route("/directives/{id}/responses", post(directive_api::respond))
+        .route("/directives/{id}/forward", post(directive_api::forward))
+        .route("/directives/{id}/event", post(directive_api::event))
+        .route("/directives/{id}/board", get(directive_api::board))
         .route("/enterprises", get(list_enterprises).post(create_enterprise))
         .route("/enterprises/{credit_code}", get(get_enterprise))
         .route("/accidents", get(list_accidents).post(create_accident))
@@ -414,38 +424,6 @@ async fn add_event(
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
     let h = records::add_event(&st.store, &by.actor(&st), &id, input).await?;
     Ok((StatusCode::CREATED, Json(h)))
-}
-
-async fn list_directives(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(
-        json!({"items": records::list_directives(&st.store).await?}),
-    ))
-}
-
-async fn create_directive(
-    State(st): State<Shared>,
-    by: Editor,
-    Body(input): Body<records::NewDirective>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let d = records::create_directive(&st.store, &by.actor(&st), &st.extra_children, input).await?;
-    Ok((StatusCode::CREATED, Json(d)))
-}
-
-async fn get_directive(
-    State(st): State<Shared>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, RecordError> {
-    Ok(Json(records::get_directive(&st.store, &id).await?))
-}
-
-async fn respond(
-    State(st): State<Shared>,
-    by: Editor,
-    Path(id): Path<String>,
-    Body(input): Body<records::NewResponse>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let d = records::respond(&st.store, &by.actor(&st), &id, input).await?;
-    Ok((StatusCode::CREATED, Json(d)))
 }
 
 #[derive(Deserialize)]

@@ -38,6 +38,11 @@ pub struct Config {
     /// only a parent certificate with this code. Defaults to the prefix parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_code: Option<AdminCode>,
+    /// 单位组 — what the department groups of directives stand for at this office, e.g.
+    /// `"各成员单位" = ["应急管理综合服务中心", "消防工作站"]`. Keys are group names (各成员单位,
+    /// 负有安全监管职责的部门, 负有行业管理职责的部门, 各村（社区）); 各下级 always resolves to the child nodes.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unit_groups: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 fn default_backoff() -> u64 {
@@ -73,6 +78,25 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), Error> {
+        use safemesh_model::directive::Group;
+        for (k, units) in &self.unit_groups {
+            match Group::parse(k) {
+                None | Some(Group::Children) => {
+                    return Err(Error::Config(format!(
+                        "unit_groups 的键 {k:?} 不是可配置的单位组 / {k:?} is not a configurable unit group (各成员单位, 负有安全监管职责的部门, 负有行业管理职责的部门, 各村（社区）)"
+                    )));
+                }
+                Some(_) => {}
+            }
+            if units
+                .iter()
+                .any(|u| u.trim().is_empty() || u.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(Error::Config(format!(
+                    "unit_groups.{k} 应为部门名称 / unit_groups.{k} must list department names"
+                )));
+            }
+        }
         if let Some(p) = &self.parent_code
             && *p == self.code
         {

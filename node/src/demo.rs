@@ -10,7 +10,7 @@ use safemesh_model::AdminCode;
 use serde::Deserialize;
 
 use crate::init::{InitOptions, ca_init, init_node};
-use crate::records::{self, NewDirective, NewEnterprise, NewEvent, NewHazard, NewResponse};
+use crate::records::{self, NewEnterprise, NewEvent, NewHazard};
 use crate::{NodeHandle, start};
 
 /// The chain, top first.
@@ -20,6 +20,10 @@ static SAMPLE: &str = include_str!("../data/demo.json");
 
 #[derive(Deserialize)]
 struct Sample {
+    /// Per node: what the department groups of directives stand for there (config `unit_groups`).
+    #[serde(default)]
+    unit_groups:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<String>>>,
     directives: Vec<SampleDirective>,
     hazards: Vec<SampleHazard>,
     #[serde(default)]
@@ -47,29 +51,89 @@ struct SampleReview {
     note: String,
 }
 
+/// A directive of the sample: issued at `issuer`, answered, and forwarded down the chain.
 #[derive(Deserialize)]
 struct SampleDirective {
     issuer: String,
-    targets: Vec<String>,
-    title: String,
-    body: String,
-    deadline: String,
+    #[serde(flatten)]
+    input: SampleInput,
+    /// 事件发生日期 of an after-event deadline, recorded by the issuer after issuing.
     #[serde(default)]
-    doc_number: String,
-    #[serde(default)]
-    lead_unit: String,
-    #[serde(default)]
-    responsible_units: Vec<String>,
+    event_date: Option<String>,
     #[serde(default)]
     responses: Vec<SampleResponse>,
+    #[serde(default)]
+    forwards: Vec<SampleForward>,
+}
+
+/// The fields of `POST /directives` (and of a forward, where all are optional).
+#[derive(Deserialize, Default)]
+struct SampleInput {
+    title: Option<String>,
+    #[serde(default)]
+    body: String,
+    doc_number: Option<String>,
+    source_document: Option<String>,
+    category: Option<String>,
+    targets: Option<Vec<String>>,
+    assignments: Option<Vec<SampleAssignment>>,
+    deadline: Option<serde_json::Value>,
+    reporting: Option<serde_json::Value>,
+    #[serde(default)]
+    cascade: bool,
+}
+
+impl SampleInput {
+    fn to_new(&self) -> crate::directives::NewDirective {
+        crate::directives::NewDirective {
+            title: self.title.clone(),
+            body: self.body.clone(),
+            doc_number: self.doc_number.clone(),
+            source_document: self.source_document.clone(),
+            category: self.category.clone(),
+            targets: self.targets.clone(),
+            assignments: self.assignments.as_ref().map(|v| {
+                v.iter()
+                    .map(|a| crate::directives::NewAssignment {
+                        role: Some(a.role.clone()),
+                        unit: Some(a.unit.clone()),
+                    })
+                    .collect()
+            }),
+            deadline: self.deadline.clone(),
+            reporting: self.reporting.clone(),
+            cascade: self.cascade,
+        }
+    }
 }
 
 #[derive(Deserialize)]
-struct SampleResponse {
+struct SampleAssignment {
+    role: String,
+    unit: String,
+}
+
+/// A forward (转发/分解) by a target, with the answers to it and its own forwards.
+#[derive(Deserialize)]
+struct SampleForward {
     by: String,
+    #[serde(flatten)]
+    input: SampleInput,
+    #[serde(default)]
+    responses: Vec<SampleResponse>,
+    #[serde(default)]
+    forwards: Vec<SampleForward>,
+}
+
+/// A response: a node's own (`by`), or the issuer's record of one of its departments (`unit`).
+#[derive(Deserialize)]
+struct SampleResponse {
+    by: Option<String>,
+    unit: Option<String>,
     action: String,
     percent: Option<i64>,
     note: Option<String>,
+    milestone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -104,11 +168,12 @@ struct SampleEvent {
 pub async fn start_chain(dir: &std::path::Path, base_port: u16) -> anyhow::Result<Vec<NodeHandle>> {
     let ca = dir.join("ca");
     ca_init(&ca, "safemesh 演示 demo").context("CA")?;
+    let sample: Sample = serde_json::from_str(SAMPLE).context("demo.json")?;
     let mut nodes: Vec<NodeHandle> = Vec::new();
     for (i, code) in CHAIN.iter().enumerate() {
         let data_dir = dir.join(code);
         let parent = nodes.last().map(|p| p.link_url());
-        let cfg = init_node(&InitOptions {
+        let mut cfg = init_node(&InitOptions {
             data_dir: data_dir.clone(),
             code: code.to_string(),
             listen: format!("127.0.0.1:{}", base_port + 10 + i as u16).parse()?,
@@ -118,6 +183,10 @@ pub async fn start_chain(dir: &std::path::Path, base_port: u16) -> anyhow::Resul
             name: None,
             database_url: None,
         })?;
+        if let Some(groups) = sample.unit_groups.get(*code) {
+            cfg.unit_groups = groups.clone();
+            cfg.save(&data_dir)?;
+        }
         nodes.push(
             start(&data_dir, cfg)
                 .await
@@ -163,49 +232,93 @@ fn err(e: records::RecordError) -> anyhow::Error {
     )
 }
 
+fn here(n: &NodeHandle) -> crate::directives::Here<'_> {
+    crate::directives::Here {
+        extra_children: n.extra_children(),
+        unit_groups: n.unit_groups(),
+    }
+}
+
+/// Records the responses of a directive issued at `issuer`: departments' by the issuer, nodes' by
+/// each node once the directive has reached it.
+async fn answer(
+    nodes: &[NodeHandle],
+    issuer: &NodeHandle,
+    id: &str,
+    responses: &[SampleResponse],
+) -> anyhow::Result<()> {
+    for r in responses {
+        let at = match &r.by {
+            Some(by) => node(nodes, by)?,
+            None => issuer,
+        };
+        wait_for(at, id, false, 0).await?;
+        crate::directives::respond(
+            &at.store,
+            &at.actor,
+            id,
+            crate::directives::NewResponse {
+                action: Some(r.action.clone()),
+                percent: r.percent,
+                note: r.note.clone(),
+                milestone: r.milestone.clone(),
+                unit: r.unit.clone(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{id} {:?}: {}", r.unit, err(e)))?;
+    }
+    Ok(())
+}
+
+/// Forwards directive `id` at `f.by`, answers the forwarded one and forwards it further.
+fn forward<'a>(
+    nodes: &'a [NodeHandle],
+    id: &'a str,
+    f: &'a SampleForward,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>> {
+    Box::pin(async move {
+        let by = node(nodes, &f.by)?;
+        wait_for(by, id, false, 0).await?;
+        let sub = crate::directives::forward(&by.store, &by.actor, here(by), id, f.input.to_new())
+            .await
+            .map_err(err)?;
+        let sub_id = sub["id"].as_str().unwrap_or_default().to_string();
+        answer(nodes, by, &sub_id, &f.responses).await?;
+        for next in &f.forwards {
+            forward(nodes, &sub_id, next).await?;
+        }
+        Ok(())
+    })
+}
+
 /// Loads the sample: each record is written at its own office, each event at the office that made it.
 pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, usize)> {
     let sample: Sample = serde_json::from_str(SAMPLE).context("demo.json")?;
     for d in &sample.directives {
         let issuer = node(nodes, &d.issuer)?;
-        let mut body = d.body.clone();
-        if !d.doc_number.is_empty() || !d.lead_unit.is_empty() {
-            body = format!(
-                "{body}\n\n文号：{}\n牵头单位：{}\n责任单位：{}",
-                d.doc_number,
-                d.lead_unit,
-                d.responsible_units.join("、")
-            );
-        }
-        let created = records::create_directive(
-            &issuer.store,
-            &issuer.actor,
-            issuer.extra_children(),
-            NewDirective {
-                title: Some(d.title.clone()),
-                body,
-                targets: Some(d.targets.clone()),
-                deadline: Some(d.deadline.clone()),
-            },
-        )
-        .await
-        .map_err(err)?;
+        let created =
+            crate::directives::create(&issuer.store, &issuer.actor, here(issuer), d.input.to_new())
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("{}: {}", d.input.title.as_deref().unwrap_or(""), err(e))
+                })?;
         let id = created["id"].as_str().unwrap_or_default().to_string();
-        for r in &d.responses {
-            let target = node(nodes, &r.by)?;
-            wait_for(target, &id, false, 0).await?;
-            records::respond(
-                &target.store,
-                &target.actor,
+        if let Some(date) = &d.event_date {
+            crate::directives::set_event_date(
+                &issuer.store,
+                &issuer.actor,
                 &id,
-                NewResponse {
-                    action: Some(r.action.clone()),
-                    percent: r.percent,
-                    note: r.note.clone(),
+                crate::directives::NewEventDate {
+                    event_date: Some(date.clone()),
                 },
             )
             .await
             .map_err(err)?;
+        }
+        answer(nodes, issuer, &id, &d.responses).await?;
+        for f in &d.forwards {
+            forward(nodes, &id, f).await?;
         }
     }
     for h in &sample.hazards {
@@ -260,7 +373,10 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                 deaths: Some(a.deaths),
                 serious_injuries: Some(a.serious_injuries),
                 direct_loss_wan: Some(a.direct_loss_wan),
-                enterprise: a.enterprise.as_ref().map(|e| NewEnterprise { name: Some(e.name.clone()), credit_code: Some(e.credit_code.clone()) }),
+                enterprise: a.enterprise.as_ref().map(|e| NewEnterprise {
+                    name: Some(e.name.clone()),
+                    credit_code: Some(e.credit_code.clone()),
+                }),
                 description: a.description.clone(),
             },
         )
@@ -275,12 +391,24 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
-            crate::accidents::add_event(&by.store, &by.actor, &id, crate::accidents::NewAccidentEvent { kind: Some("review".into()), note: Some(r.note.clone()) })
-                .await
-                .map_err(err)?;
+            crate::accidents::add_event(
+                &by.store,
+                &by.actor,
+                &id,
+                crate::accidents::NewAccidentEvent {
+                    kind: Some("review".into()),
+                    note: Some(r.note.clone()),
+                },
+            )
+            .await
+            .map_err(err)?;
         }
     }
-    Ok((sample.directives.len(), sample.hazards.len(), sample.accidents.len()))
+    Ok((
+        sample.directives.len(),
+        sample.hazards.len(),
+        sample.accidents.len(),
+    ))
 }
 
 /// `safemesh demo`.
@@ -339,6 +467,7 @@ pub async fn run(
     );
     if exit_after_load {
         wait_rollup(prov, town).await?;
+        wait_forward_chain(prov, town).await?;
     } else {
         println!("\n按 Ctrl-C 停止 / press Ctrl-C to stop");
         crate::cli::wait_for_signal().await;
@@ -348,6 +477,37 @@ pub async fn run(
         n.shutdown().await;
     }
     Ok(())
+}
+
+/// Waits until the province's battle map of its first directive shows the township's progress on the
+/// directive the county forwarded from the city's forward (the chain reached the top).
+async fn wait_forward_chain(prov: &NodeHandle, town: &NodeHandle) -> anyhow::Result<()> {
+    let top = prov
+        .store
+        .directives()
+        .await?
+        .into_iter()
+        .filter(|d| d.issuer == prov.code.as_str() && d.body["cascade"] != true)
+        .map(|d| d.id)
+        .next_back()
+        .context("the province issued no directive")?;
+    for _ in 0..400 {
+        let b = crate::board::board(&prov.store, &top).await.map_err(err)?;
+        let reached = b["rows"].as_array().is_some_and(|rows| {
+            rows.iter().any(|r| {
+                r["unit"] == town.code.as_str() && r["received"] == true && r["depth"] == 2
+            })
+        });
+        if reached {
+            println!(
+                "省级挂图作战表已含乡级进展（{} 个承办单位）/ the province's battle map shows the township ({} units)",
+                b["totals"]["units"], b["totals"]["units"]
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    bail!("the township's progress did not reach the province's battle map within 10 s")
 }
 
 /// Waits until the province's roll-up counts every township hazard (the summary went up three hops).

@@ -4,9 +4,13 @@
 
 pub mod accidents;
 pub mod api;
+pub mod board;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod directive_api;
+mod directive_input;
+pub mod directives;
 pub mod enterprises;
 mod error;
 pub mod init;

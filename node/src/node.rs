@@ -36,6 +36,7 @@ pub struct NodeHandle {
     /// The node's own writer identity (user `admin`); API requests write as the token's name instead.
     pub actor: Actor,
     extra_children: Vec<AdminCode>,
+    unit_groups: std::collections::BTreeMap<String, Vec<String>>,
     parent_code: Option<AdminCode>,
     revocations: RevocationList,
     shutdown: watch::Sender<bool>,
@@ -58,6 +59,11 @@ impl NodeHandle {
     /// Extra codes this node accepts as direct children.
     pub fn extra_children(&self) -> &[AdminCode] {
         &self.extra_children
+    }
+
+    /// What the department groups of directives stand for here (config `unit_groups`).
+    pub fn unit_groups(&self) -> &std::collections::BTreeMap<String, Vec<String>> {
+        &self.unit_groups
     }
 
     /// The code of the parent this node dials and accepts (config `parent_code`, else the prefix
@@ -234,6 +240,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         parent: cfg.parent.clone(),
         actor: actor.clone(),
         extra_children: cfg.extra_children.clone(),
+        unit_groups: cfg.unit_groups.clone(),
         tokens: TokenCache::default(),
     });
     let app = router(state);
@@ -257,6 +264,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         registry,
         actor,
         extra_children: cfg.extra_children,
+        unit_groups: cfg.unit_groups,
         parent_code,
         revocations,
         shutdown,

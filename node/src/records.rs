@@ -1,13 +1,12 @@
-//! 台账操作 — the node's record operations (hazards, events, directives, responses), shared by the HTTP
-//! API, the CLI and the demo. Each validates its input, checks the actor's authority with the same rules
-//! the links enforce, writes one Automerge change carrying the person's name, and commits it with its
-//! projection in one transaction.
+//! 台账操作 — the node's record operations on hazards and their events, shared by the HTTP API, the CLI
+//! and the demo (directives: [`crate::directives`]). Each validates its input, checks the actor's
+//! authority with the same rules the links enforce, writes one Automerge change carrying the person's
+//! name, and commits it with its projection in one transaction.
 
 use automerge::transaction::CommitOptions;
 use safemesh_doc::authority::check_local;
 use safemesh_doc::hazard::{Enterprise, HazardCore};
-use safemesh_doc::{AutoCommit, ChangeHash, directive, hazard};
-use safemesh_model::directive::{ResponseAction, ResponseUpdate};
+use safemesh_doc::{AutoCommit, ChangeHash, hazard};
 use safemesh_model::hazard::{self as mh, Channel, EventKind, Grade, HazardEvent};
 use safemesh_model::{AdminCode, canonical_sector};
 use safemesh_store::{HazardFilter, Store};
@@ -130,24 +129,6 @@ pub struct NewEvent {
     pub note: Option<String>,
     pub method: Option<String>,
     pub percent: Option<i64>,
-}
-
-/// Input of `POST /api/v1/directives`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct NewDirective {
-    pub title: Option<String>,
-    #[serde(default)]
-    pub body: String,
-    pub targets: Option<Vec<String>>,
-    pub deadline: Option<String>,
-}
-
-/// Input of `POST /api/v1/directives/{id}/responses`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct NewResponse {
-    pub action: Option<String>,
-    pub percent: Option<i64>,
-    pub note: Option<String>,
 }
 
 pub(crate) fn required(field: &str, v: Option<String>) -> Result<String, RecordError> {
@@ -366,145 +347,6 @@ pub async fn add_event(
     store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;
     get_hazard(store, id).await
-}
-
-/// 下发任务 — issues a directive to direct children.
-pub async fn create_directive(
-    store: &Store,
-    actor: &Actor,
-    extra_children: &[AdminCode],
-    input: NewDirective,
-) -> Result<Value, RecordError> {
-    let title = required("title", input.title)?;
-    bounded("title", &title, 200)?;
-    bounded("body", &input.body, 20000)?;
-    let deadline = required("deadline", input.deadline)?;
-    mh::parse_date("deadline", &deadline)?;
-    let raw = input.targets.unwrap_or_default();
-    if raw.is_empty() {
-        return Err(RecordError::bad(
-            "targets",
-            "至少一个下级 / at least one target is required",
-        ));
-    }
-    let mut targets = Vec::new();
-    for (i, t) in raw.iter().enumerate() {
-        let field = format!("targets[{i}]");
-        let code = AdminCode::parse(t).map_err(|e| RecordError::bad(&field, e.to_string()))?;
-        if !code.is_direct_child_of(&actor.code) && !extra_children.contains(&code) {
-            return Err(RecordError::bad(
-                &field,
-                format!(
-                    "{code} 不是本级的直接下级 / {code} is not a direct child of {}",
-                    actor.code
-                ),
-            ));
-        }
-        if !targets.contains(&code) {
-            targets.push(code);
-        }
-    }
-    let core = directive::DirectiveCore {
-        title,
-        body: input.body,
-        targets,
-        deadline,
-    };
-    let id = format!("d-{}", uuid::Uuid::now_v7().simple());
-    let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
-    directive::create(&mut doc, &actor.code, &now(), &core)?;
-    commit(&mut doc, actor);
-    let mut w = store.writer().await?;
-    store_change(&mut w, &id, &mut doc, &[]).await?;
-    w.commit().await?;
-    get_directive(store, &id).await
-}
-
-pub async fn get_directive(store: &Store, id: &str) -> Result<Value, RecordError> {
-    let row = store
-        .directive(id)
-        .await?
-        .ok_or_else(|| RecordError::not_found(id))?;
-    Ok(row.body)
-}
-
-/// Records this node's own response (签收, progress, done) to a directive it is a target of.
-pub async fn respond(
-    store: &Store,
-    actor: &Actor,
-    id: &str,
-    input: NewResponse,
-) -> Result<Value, RecordError> {
-    let action = ResponseAction::parse(&required("action", input.action)?)?;
-    let pct = percent("percent", input.percent)?;
-    if action == ResponseAction::Progress && pct.is_none() {
-        return Err(RecordError::bad(
-            "percent",
-            "进展须给出百分比 / progress needs percent",
-        ));
-    }
-    if let Some(n) = &input.note {
-        bounded("note", n, 5000)?;
-    }
-    let mut w = store.writer().await?;
-    let mut doc = w
-        .load(id)
-        .await?
-        .ok_or_else(|| RecordError::not_found(id))?;
-    let view =
-        directive::read(&doc).map_err(|_| RecordError::not_found(&format!("directive {id}")))?;
-    if !view.core.targets.contains(&actor.code) {
-        return Err(RecordError::forbidden(
-            "own_response_only",
-            format!(
-                "{} 不是该任务的承办单位 / {} is not a target of this directive",
-                actor.code, actor.code
-            ),
-        ));
-    }
-    // A response moves forward only: signed for, then progress that never goes back, then done.
-    let mine = view.responses.get(actor.code.as_str());
-    if mine.is_some_and(|r| r.completed_at.is_some()) {
-        return Err(RecordError::conflict(
-            "action",
-            "该任务已完成 / this directive is already completed",
-        ));
-    }
-    if action == ResponseAction::Receive && mine.is_some_and(|r| r.received_at.is_some()) {
-        return Err(RecordError::conflict("action", "已签收 / already received"));
-    }
-    if let (Some(p), Some(cur)) = (pct, mine.and_then(|r| r.percent))
-        && action == ResponseAction::Progress
-        && p < cur
-    {
-        return Err(RecordError::bad(
-            "percent",
-            format!("进度不能倒退（当前 {cur}%）/ progress cannot go back (now {cur}%)"),
-        ));
-    }
-    let old = doc.get_heads();
-    doc.set_actor(actor.actor_id.clone());
-    let update = ResponseUpdate {
-        action,
-        at: now(),
-        percent: pct,
-        note: input.note.filter(|n| !n.trim().is_empty()),
-        user: actor.user.clone(),
-    };
-    directive::respond(&mut doc, &actor.code, &update)?;
-    commit(&mut doc, actor);
-    store_change(&mut w, id, &mut doc, &old).await?;
-    w.commit().await?;
-    get_directive(store, id).await
-}
-
-pub async fn list_directives(store: &Store) -> Result<Vec<Value>, RecordError> {
-    Ok(store
-        .directives()
-        .await?
-        .into_iter()
-        .map(|r| r.body)
-        .collect())
 }
 
 /// A hazard body's JSON for list responses (used by the demo printout too).

@@ -155,15 +155,13 @@ fn check_applied(
             h
         }
     };
-    let targets = match header.kind {
-        Kind::Directive => crate::directive::read(&scratch)?.core.targets,
-        Kind::Hazard | Kind::Accident | Kind::Enterprise => Vec::new(),
-    };
+    let (targets, cascade) = responders(&scratch, &header)?;
     let general = is_general(&scratch, &header)?;
     let ctx = Ctx {
         doc_id,
         header: &header,
         targets: &targets,
+        cascade,
         general,
         new_doc: is_new_doc,
         paths: Default::default(),
@@ -182,15 +180,13 @@ fn check_applied(
 /// Checks changes a local writer just made (defence in depth: the same table as for links).
 pub fn check_local(doc_id: &str, doc: &mut AutoCommit, since: &[ChangeHash]) -> Result<(), Error> {
     let header = Header::read(doc)?;
-    let targets = match header.kind {
-        Kind::Directive => crate::directive::read(doc)?.core.targets,
-        Kind::Hazard | Kind::Accident | Kind::Enterprise => Vec::new(),
-    };
+    let (targets, cascade) = responders(doc, &header)?;
     let general = is_general(doc, &header)?;
     let ctx = Ctx {
         doc_id,
         header: &header,
         targets: &targets,
+        cascade,
         general,
         new_doc: since.is_empty(),
         paths: Default::default(),
@@ -200,6 +196,16 @@ pub fn check_local(doc_id: &str, doc: &mut AutoCommit, since: &[ChangeHash]) -> 
         ctx.check_change(doc, &change, &Origin::Local)?;
     }
     Ok(())
+}
+
+/// Who may write a directive's `responses`: its targets, and for a cascade notice (紧急通知) every node
+/// below the issuer. Both are fixed in the document's first change.
+fn responders(doc: &AutoCommit, header: &Header) -> Result<(Vec<AdminCode>, bool), Error> {
+    if header.kind != Kind::Directive {
+        return Ok((Vec::new(), false));
+    }
+    let view = crate::directive::read(doc)?;
+    Ok((view.core.targets, view.details.cascade))
 }
 
 /// A general hazard is written by its owner and its parent only; a major one by every ancestor.
@@ -270,10 +276,15 @@ fn targets_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Vec<AdminCode>, 
     Ok(out)
 }
 
+/// The fields of a directive's `core` fixed at issue.
+const DIRECTIVE_FIXED: [&str; 4] = ["targets", "assignments", "cascade", "parent"];
+
 struct Ctx<'a> {
     doc_id: &'a str,
     header: &'a Header,
     targets: &'a [AdminCode],
+    /// A cascade notice: every node below the issuer may write its own response.
+    cascade: bool,
     /// A general hazard (parent-only supervision).
     general: bool,
     /// The document is new to this node (its whole history is in the batch).
@@ -426,12 +437,14 @@ impl Ctx<'_> {
                 Key::Map(k) => Seg::Key(k.to_string()),
                 Key::Seq(_) => Seg::Index,
             });
-            // The skeleton (root keys, the header, a directive's targets) is written once, by the
-            // owner, in the document's first change.
+            // The skeleton (root keys, the header, a directive's targets, assignments, cascade flag
+            // and parent link: who holds it and who may answer) is written once, by the owner, in the
+            // document's first change.
             let structural = path.len() == 1
                 || matches!(path.first(), Some(Seg::Key(k)) if k == "header")
                 || (self.header.kind == Kind::Directive
-                    && matches!((path.first(), path.get(1)), (Some(Seg::Key(a)), Some(Seg::Key(b))) if a == "core" && b == "targets"));
+                    && matches!((path.first(), path.get(1)), (Some(Seg::Key(a)), Some(Seg::Key(b)))
+                        if a == "core" && DIRECTIVE_FIXED.contains(&b.as_str())));
             if structural {
                 if code != self.header.owner {
                     let rule = if self.header.kind == Kind::Directive {
@@ -701,9 +714,11 @@ impl Ctx<'_> {
     ) -> Result<(), Error> {
         match (path.first(), path.get(1)) {
             (Some(Seg::Key(k)), Some(Seg::Key(target))) if k == "responses" => {
-                // A response is judged by the targets the responder saw when it wrote it.
-                let targeted =
-                    self.targets.contains(actor) || targets_at(doc, change.deps())?.contains(actor);
+                // A response is judged by the targets the responder saw when it wrote it. A cascade
+                // notice is answered by every node below the issuer, relayed up through its ancestors.
+                let targeted = self.targets.contains(actor)
+                    || (self.cascade && self.header.owner.is_ancestor_of(actor))
+                    || targets_at(doc, change.deps())?.contains(actor);
                 if actor.as_str() != target || !targeted {
                     return Err(self.deny(path, actor, "own_response_only"));
                 }

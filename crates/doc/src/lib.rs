@@ -15,6 +15,7 @@ pub mod enterprise;
 mod error;
 pub mod hazard;
 mod header;
+mod json;
 mod read;
 
 pub use automerge::{AutoCommit, Change, ChangeHash};

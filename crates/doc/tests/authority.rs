@@ -1103,6 +1103,204 @@ fn directive_child_link_cannot_relay_outside_its_subtree() {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Directives: cascade notices (紧急通知), department records, forwarding
+// ---------------------------------------------------------------------------------------------------
+
+/// A cascade notice issued by the province to its whole subtree (no node targets named).
+fn cascade_notice() -> AutoCommit {
+    let mut doc = AutoCommit::new();
+    doc.set_actor(actor(PROV));
+    let core = DirectiveCore {
+        title: "关于立即开展汛期安全生产隐患排查的紧急通知".into(),
+        body: "各级安委办接通知后立即签收并部署".into(),
+        targets: vec![code(CITY)],
+        deadline: "2026-07-10".into(),
+    };
+    let details = directive::DirectiveDetails {
+        cascade: true,
+        ..Default::default()
+    };
+    directive::create_with(&mut doc, &code(PROV), NOW, &core, &details).unwrap();
+    doc.commit();
+    doc
+}
+
+#[test]
+fn cascade_notice_receipt_from_a_township_is_accepted_at_every_relay() {
+    let mut prov = cascade_notice();
+    // The notice travels down: city, county, township each accept it from their parent.
+    let mut city = assert_accepted(None, prov.get_changes(&[]), origin_parent(PROV)).doc;
+    let mut county = assert_accepted(None, prov.get_changes(&[]), origin_parent(CITY)).doc;
+    let mut twp = assert_accepted(None, prov.get_changes(&[]), origin_parent(COUNTY)).doc;
+    assert!(directive::read(&twp).unwrap().details.cascade);
+    // The township signs for it; the receipt goes up hop by hop.
+    let have = twp.get_heads();
+    let c = respond_as(&mut twp, TWP, TWP, &update(ResponseAction::Receive, None));
+    twp.apply_changes(c).unwrap();
+    let receipt = twp.get_changes(&have);
+    county = assert_accepted(Some(&mut county), receipt.clone(), origin_child(TWP)).doc;
+    city = assert_accepted(Some(&mut city), receipt.clone(), origin_child(COUNTY)).doc;
+    let prov = assert_accepted(Some(&mut prov), receipt, origin_child(CITY)).doc;
+    assert!(
+        directive::read(&prov).unwrap().responses[TWP]
+            .received_at
+            .is_some()
+    );
+    // The county's own receipt is accepted the same way, and comes down to the township too.
+    let c = respond_as(
+        &mut county,
+        COUNTY,
+        COUNTY,
+        &update(ResponseAction::Receive, None),
+    );
+    assert_accepted(Some(&mut city), c.clone(), origin_child(COUNTY));
+    assert_accepted(Some(&mut twp), c, origin_parent(COUNTY));
+}
+
+#[test]
+fn cascade_notice_is_answered_only_in_ones_own_entry_and_only_inside_the_subtree() {
+    let mut doc = cascade_notice();
+    // The county may not sign for the township below it.
+    let c = respond_as(
+        &mut doc,
+        COUNTY,
+        TWP,
+        &update(ResponseAction::Receive, None),
+    );
+    assert_refused(&mut doc, c, origin_child(CITY), "own_response_only");
+    // A county-level notice is not answered by a township of another county.
+    let mut county_notice = AutoCommit::new();
+    county_notice.set_actor(actor(COUNTY));
+    let core = DirectiveCore {
+        title: "紧急通知".into(),
+        body: String::new(),
+        targets: vec![],
+        deadline: "2026-07-10".into(),
+    };
+    let details = directive::DirectiveDetails {
+        cascade: true,
+        ..Default::default()
+    };
+    directive::create_with(&mut county_notice, &code(COUNTY), NOW, &core, &details).unwrap();
+    county_notice.commit();
+    let c = respond_as(
+        &mut county_notice,
+        OTHER_TWP,
+        OTHER_TWP,
+        &update(ResponseAction::Receive, None),
+    );
+    assert_refused(
+        &mut county_notice,
+        c,
+        origin_parent(CITY),
+        "own_response_only",
+    );
+    // Nor by the issuer's parent.
+    let c = respond_as(
+        &mut county_notice,
+        CITY,
+        CITY,
+        &update(ResponseAction::Receive, None),
+    );
+    assert_refused(
+        &mut county_notice,
+        c,
+        origin_parent(CITY),
+        "own_response_only",
+    );
+}
+
+#[test]
+fn a_plain_directive_is_not_answered_by_nodes_below_its_targets() {
+    let mut doc = issued_directive();
+    // 530181006's own villages do not exist as nodes; take the province issuing to a city instead.
+    let mut prov = AutoCommit::new();
+    prov.set_actor(actor(PROV));
+    directive::create(
+        &mut prov,
+        &code(PROV),
+        NOW,
+        &DirectiveCore {
+            title: "普通任务".into(),
+            body: String::new(),
+            targets: vec![code(CITY)],
+            deadline: "2026-12-31".into(),
+        },
+    )
+    .unwrap();
+    prov.commit();
+    let c = respond_as(
+        &mut prov,
+        COUNTY,
+        COUNTY,
+        &update(ResponseAction::Receive, None),
+    );
+    assert_refused(&mut prov, c, origin_child(CITY), "own_response_only");
+    // And the county's own directive stays closed to the city.
+    let c = respond_as(&mut doc, CITY, CITY, &update(ResponseAction::Receive, None));
+    assert_refused(&mut doc, c, origin_parent(CITY), "own_response_only");
+}
+
+#[test]
+fn cascade_flag_assignments_and_parent_link_are_fixed_at_issue() {
+    let mut doc = issued_directive();
+    // The issuer itself may not turn a directive into a cascade notice afterwards.
+    let c = write_as(&mut doc, COUNTY, |d| {
+        let core = core_obj(d);
+        d.put(&core, "cascade", true).unwrap();
+    });
+    assert_refused(&mut doc, c, origin_parent(CITY), "write_once");
+    let c = write_as(&mut doc, COUNTY, |d| {
+        let core = core_obj(d);
+        d.put(&core, "parent", "d-other").unwrap();
+    });
+    assert_refused(&mut doc, c, origin_parent(CITY), "write_once");
+    // A target may not flip it either.
+    let c = write_as(&mut doc, TWP, |d| {
+        let core = core_obj(d);
+        d.put(&core, "cascade", true).unwrap();
+    });
+    assert_refused(&mut doc, c, origin_child(TWP), "issuer_only");
+}
+
+#[test]
+fn only_the_issuer_records_its_departments_progress() {
+    let mut doc = issued_directive();
+    let u = update(ResponseAction::Progress, Some(50));
+    let c = write_as(&mut doc, COUNTY, |d| {
+        directive::respond_as(d, directive::Responder::Department("应急管理局"), &u).unwrap();
+    });
+    let mut doc = assert_accepted(Some(&mut doc), c, origin_parent(CITY)).doc;
+    assert_eq!(
+        directive::read(&doc).unwrap().unit_responses["应急管理局"].percent,
+        Some(50)
+    );
+    let c = write_as(&mut doc, TWP, |d| {
+        directive::respond_as(d, directive::Responder::Department("应急管理局"), &u).unwrap();
+    });
+    assert_refused(&mut doc, c, origin_child(TWP), "issuer_only");
+}
+
+#[test]
+fn a_target_links_its_forwarded_directive_in_its_own_response() {
+    let mut doc = issued_directive();
+    let c = write_as(&mut doc, TWP, |d| {
+        directive::respond(d, &code(TWP), &update(ResponseAction::Receive, None)).unwrap();
+        directive::record_forward(d, &code(TWP), "d-sub").unwrap();
+        directive::mark_milestone(d, directive::Responder::Node(&code(TWP)), "6月底前").unwrap();
+    });
+    let mut doc = assert_accepted(Some(&mut doc), c, origin_child(TWP)).doc;
+    let r = &directive::read(&doc).unwrap().responses[TWP];
+    assert_eq!(r.forwarded, vec!["d-sub"]);
+    assert_eq!(r.milestones_met, vec!["6月底前"]);
+    // Another target may not add to it.
+    let c = write_as(&mut doc, TWP_B, |d| {
+        directive::record_forward(d, &code(TWP), "d-fake").unwrap();
+    });
+    assert_refused(&mut doc, c, origin_child(TWP_B), "own_response_only");
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Gaps: DESIGN §4 rules that authority.rs does not enforce yet. These fail until it does.
 // ---------------------------------------------------------------------------------------------------
 

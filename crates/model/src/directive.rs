@@ -4,6 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+pub mod deadline;
+pub mod unit;
+
+pub use deadline::{
+    Cadence, Deadline, DueFor, Milestone, TargetDue, TargetProgress, day_of, is_overdue,
+};
+pub use unit::{Assignment, Group, Unit, UnitKind, UnitRole};
+
 /// A target's response action: 签收, progress, done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,6 +63,33 @@ pub struct Response {
     /// Progress reports in order.
     #[serde(default)]
     pub updates: Vec<ResponseUpdate>,
+    /// 已完成的阶段节点 — labels of the milestones this target reported met.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub milestones_met: Vec<String>,
+    /// 转发/分解 — ids of the directives this target issued to its own children from this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarded: Vec<String>,
+}
+
+impl Response {
+    /// The day of the last progress report (进展 or 完成; 签收 is not a report), in CST.
+    pub fn last_report_day(&self) -> Option<time::Date> {
+        self.updates
+            .iter()
+            .filter(|u| u.action != ResponseAction::Receive)
+            .filter_map(|u| day_of(&u.at))
+            .max()
+    }
+
+    /// The rule's input for this response.
+    pub fn progress(&self, start: Option<time::Date>) -> TargetProgress<'_> {
+        TargetProgress {
+            start,
+            done: self.completed_at.is_some(),
+            last_report: self.last_report_day(),
+            milestones_met: &self.milestones_met,
+        }
+    }
 }
 
 /// One response update (签收, 进展, 完成), kept as history.

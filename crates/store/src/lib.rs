@@ -15,7 +15,7 @@ pub mod testing;
 mod tokens;
 
 pub use error::Error;
-pub use project::{DirectiveRow, HazardFilter, HazardRow, SummaryRow};
+pub use project::{DirectiveRow, DirectiveTotals, HazardFilter, HazardRow, SummaryRow};
 pub use store::{
     Backend, ChangedDoc, LinkRow, Store, StoredDoc, Writer, count_documents,
     now_rfc3339 as store_now,
@@ -24,4 +24,4 @@ pub use tokens::{Role, TOKEN_NAME_MAX, TokenRow, hash_secret, token_name};
 
 /// Version of the stored format this build writes (stored in `meta.format`): the number of the
 /// newest migration.
-pub const FORMAT_VERSION: i64 = 4;
+pub const FORMAT_VERSION: i64 = 6;

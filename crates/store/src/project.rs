@@ -35,6 +35,16 @@ pub struct DirectiveRow {
     pub body: serde_json::Value,
 }
 
+/// Counts over one directive's units (targets and departments).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectiveTotals {
+    pub units: u64,
+    pub received: u64,
+    pub done: u64,
+    /// Past their due day as of the `today` asked for, not done.
+    pub overdue: u64,
+}
+
 /// A summary as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SummaryRow {
@@ -151,10 +161,18 @@ pub(crate) async fn write_projection(
             if let Some(o) = body.as_object_mut() {
                 o.insert("id".into(), id.into());
             }
+            let kind = match view.deadline() {
+                safemesh_model::directive::Deadline::Date { .. } => "date",
+                safemesh_model::directive::Deadline::Milestones { .. } => "milestones",
+                safemesh_model::directive::Deadline::AfterEvent { .. } => "after_event",
+                safemesh_model::directive::Deadline::Ongoing { .. } => "ongoing",
+            };
             sqlx::query(
-                "INSERT INTO directives (id, issuer, title, deadline, created, updated_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO directives (id, issuer, title, deadline, created, updated_at, body, doc_number, category, is_cascade, parent_directive, deadline_kind)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, deadline = excluded.deadline,
-                 updated_at = excluded.updated_at, body = excluded.body",
+                 updated_at = excluded.updated_at, body = excluded.body, doc_number = excluded.doc_number,
+                 category = excluded.category, deadline_kind = excluded.deadline_kind",
             )
             .bind(id)
             .bind(view.issuer.as_str())
@@ -163,22 +181,35 @@ pub(crate) async fn write_projection(
             .bind(&view.created)
             .bind(now)
             .bind(body.to_string())
+            .bind(&view.details.doc_number)
+            .bind(&view.details.category)
+            .bind(view.details.cascade as i64)
+            .bind(view.details.parent.as_ref().map(|p| p.directive.clone()))
+            .bind(kind)
             .execute(&mut **tx)
             .await?;
             sqlx::query("DELETE FROM directive_targets WHERE directive_id = $1")
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
-            for t in &view.core.targets {
-                let r = view.responses.get(t.as_str());
-                sqlx::query("INSERT INTO directive_targets (directive_id, target, received, completed, percent) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(id)
-                    .bind(t.as_str())
-                    .bind(r.is_some_and(|r| r.received_at.is_some()) as i64)
-                    .bind(r.is_some_and(|r| r.completed_at.is_some()) as i64)
-                    .bind(r.and_then(|r| r.percent).map(|p| p as i64))
-                    .execute(&mut **tx)
-                    .await?;
+            let day = |d: Option<time::Date>| d.map(safemesh_model::hazard::format_date);
+            for t in view.target_states() {
+                sqlx::query(
+                    "INSERT INTO directive_targets (directive_id, target, received, completed, percent, kind, role, received_at, overdue_after, next_report_due)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(id)
+                .bind(&t.unit)
+                .bind(t.received as i64)
+                .bind(t.done as i64)
+                .bind(t.percent.map(|p| p as i64))
+                .bind(t.kind.as_str())
+                .bind(t.roles.first().map_or("responsible", |r| r.as_str()))
+                .bind(&t.received_at)
+                .bind(day(t.due.overdue_after))
+                .bind(day(t.due.next_report_due))
+                .execute(&mut **tx)
+                .await?;
             }
             Ok(view.audience())
         }
@@ -265,6 +296,59 @@ impl Store {
             .collect())
     }
 
+    /// Directives forwarded from directive `parent` that this node holds.
+    pub async fn directives_forwarded_from(
+        &self,
+        parent: &str,
+    ) -> Result<Vec<DirectiveRow>, Error> {
+        let rows = sqlx::query("SELECT id, issuer, body FROM directives WHERE parent_directive = $1 ORDER BY created, id")
+            .bind(parent)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let body: String = r.get("body");
+                DirectiveRow {
+                    id: r.get("id"),
+                    issuer: r.get("issuer"),
+                    body: serde_json::from_str(&body).unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    /// Per directive: units, received, done, and overdue as of `today` (`YYYY-MM-DD`).
+    pub async fn directive_totals(
+        &self,
+        today: &str,
+    ) -> Result<std::collections::BTreeMap<String, DirectiveTotals>, Error> {
+        let rows = sqlx::query(
+            "SELECT directive_id, COUNT(*) AS n, CAST(COALESCE(SUM(received), 0) AS BIGINT) AS received,
+             CAST(COALESCE(SUM(completed), 0) AS BIGINT) AS done,
+             CAST(COALESCE(SUM(CASE WHEN completed = 0 AND overdue_after IS NOT NULL AND overdue_after < $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue
+             FROM directive_targets GROUP BY directive_id",
+        )
+        .bind(today)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let g = |k: &str| r_i64(&r, k) as u64;
+                (
+                    r.get::<String, _>("directive_id"),
+                    DirectiveTotals {
+                        units: g("n"),
+                        received: g("received"),
+                        done: g("done"),
+                        overdue: g("overdue"),
+                    },
+                )
+            })
+            .collect())
+    }
+
     pub async fn directive(&self, id: &str) -> Result<Option<DirectiveRow>, Error> {
         let row = sqlx::query("SELECT id, issuer, body FROM directives WHERE id = $1")
             .bind(id)
@@ -332,7 +416,7 @@ impl Store {
             .await?;
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(t.received), 0) AS BIGINT) AS received, CAST(COALESCE(SUM(t.completed), 0) AS BIGINT) AS completed,
-             CAST(COALESCE(SUM(CASE WHEN t.completed = 0 AND d.deadline < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue
+             CAST(COALESCE(SUM(CASE WHEN t.completed = 0 AND t.overdue_after IS NOT NULL AND t.overdue_after < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue
              FROM directive_targets t JOIN directives d ON d.id = t.directive_id WHERE d.issuer = $1",
         )
         .bind(issuer)

@@ -446,3 +446,96 @@ async fn counts(db: &TestDb) {
         .unwrap();
     assert_eq!(d.issued, 0);
 }
+
+/// A directive of the township 530181006 with milestones, a lead department and a cascade flag off,
+/// and a cascade notice of the county; `forwarded_from` links the first to a parent directive.
+fn new_directive(issuer: &str, cascade: bool, parent: Option<&str>) -> AutoCommit {
+    use safemesh_doc::directive::{self, DirectiveCore, DirectiveDetails, ParentLink};
+    use safemesh_model::directive::{Assignment, Deadline, Milestone, UnitKind, UnitRole};
+    let me = code(issuer);
+    let mut doc = AutoCommit::new().with_actor(actor_id(&me, b"test"));
+    let core = DirectiveCore {
+        title: "基本消除重大事故隐患存量".into(),
+        body: String::new(),
+        targets: Vec::new(),
+        deadline: "2025-12-31".into(),
+    };
+    let details = DirectiveDetails {
+        doc_number: "禄街发〔2024〕18号".into(),
+        category: "开展重大事故隐患动态清零行动".into(),
+        assignments: vec![Assignment {
+            role: UnitRole::Lead,
+            unit: "应急管理综合服务中心".into(),
+            kind: UnitKind::Department,
+            resolved: Vec::new(),
+        }],
+        deadline_spec: Some(Deadline::Milestones {
+            milestones: vec![
+                Milestone {
+                    label: "6月底前".into(),
+                    date: "2024-06-30".into(),
+                },
+                Milestone {
+                    label: "12月底前".into(),
+                    date: "2025-12-31".into(),
+                },
+            ],
+        }),
+        cascade,
+        parent: parent.map(|p| ParentLink {
+            directive: p.into(),
+            issuer: me.parent().unwrap(),
+            chain_top: me.parent().unwrap(),
+        }),
+        ..Default::default()
+    };
+    directive::create_with(&mut doc, &me, "2024-04-12T02:00:00Z", &core, &details).unwrap();
+    doc.commit_with(CommitOptions::default().with_message("tester"));
+    doc
+}
+
+contract!(
+    directive_projection_counts_overdue_units_by_day,
+    directive_projection
+);
+async fn directive_projection(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    put(
+        &store,
+        "d-1",
+        &mut new_directive("530181006", false, Some("d-0")),
+        &[],
+    )
+    .await;
+    // The first milestone is due on 30 June 2024: not overdue that day, overdue the day after.
+    let t = store.directive_totals("2024-06-30").await.unwrap();
+    assert_eq!(
+        (t["d-1"].units, t["d-1"].received, t["d-1"].overdue),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        store.directive_totals("2024-07-01").await.unwrap()["d-1"].overdue,
+        1
+    );
+    let c = store
+        .own_directive_counts("530181006", "2024-07-01")
+        .await
+        .unwrap();
+    assert_eq!((c.issued, c.assignments, c.overdue), (1, 1, 1));
+    // Forwarded directives are found by their parent; the parent's issuer is in the audience.
+    let fwd = store.directives_forwarded_from("d-0").await.unwrap();
+    assert_eq!(fwd.len(), 1);
+    assert_eq!(fwd[0].body["doc_number"], "禄街发〔2024〕18号");
+    assert!(store.in_audience(&code("530181"), "d-1").await.unwrap());
+    assert!(!store.in_audience(&code("5301"), "d-1").await.unwrap());
+    // A cascade notice is in the audience of every node below its issuer, and of no sibling.
+    put(&store, "d-2", &mut new_directive("530181", true, None), &[]).await;
+    assert!(store.in_audience(&code("530181006"), "d-2").await.unwrap());
+    assert!(store.in_audience(&code("530181"), "d-2").await.unwrap());
+    assert!(!store.in_audience(&code("530102001"), "d-2").await.unwrap());
+    let changed = store.changed_for(&code("530181007"), 0, 10).await.unwrap();
+    assert_eq!(
+        changed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        vec!["d-2"]
+    );
+}

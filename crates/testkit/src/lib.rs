@@ -74,6 +74,8 @@ pub struct NodeSetup {
     pub extra_children: Vec<String>,
     /// `database_url` in the node's config (default SQLite in the data dir).
     pub database_url: Option<String>,
+    /// `unit_groups` in the node's config (what 各成员单位 etc. stand for there).
+    pub unit_groups: BTreeMap<String, Vec<String>>,
     /// Runs on the data dir before the node starts, e.g. to replace `D/tls` with another
     /// certificate.
     pub before_start: Option<BeforeStart>,
@@ -163,6 +165,7 @@ impl Cluster {
             .iter()
             .map(|c| AdminCode::parse(c))
             .collect::<Result<_, _>>()?;
+        cfg.unit_groups = setup.unit_groups;
         cfg.save(&data_dir)?;
         if let Some(hook) = setup.before_start {
             hook(&data_dir).with_context(|| format!("before starting {code}"))?;
