@@ -24,4 +24,4 @@ pub use tokens::{Role, TOKEN_NAME_MAX, TokenRow, hash_secret, token_name};
 
 /// Version of the stored format this build writes (stored in `meta.format`): the number of the
 /// newest migration.
-pub const FORMAT_VERSION: i64 = 4;
+pub const FORMAT_VERSION: i64 = 5;
