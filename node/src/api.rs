@@ -20,11 +20,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use safemesh_model::AdminCode;
-use safemesh_store::{HazardFilter, Role, Store, TokenRow, hash_secret, token_name};
+use safemesh_store::{Role, Store, TokenRow, hash_secret, token_name};
 use safemesh_sync::Registry;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::hazards::http as hazards;
 use crate::records::{self, Actor, RecordError};
 
 /// What the handlers share.
@@ -37,6 +38,8 @@ pub struct ApiState {
     /// The node's writer identity; each request writes as a copy of it carrying the caller's name.
     pub actor: Actor,
     pub extra_children: Vec<AdminCode>,
+    /// Sector dictionary and 存量/增量 cut-off (from the config).
+    pub hazards: crate::hazards::Settings,
     /// Tokens resolved recently.
     pub tokens: TokenCache,
 }
@@ -180,7 +183,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
 
 impl Editor {
     /// The identity this caller writes as: this office, this node's actor id, the token's name.
-    fn actor(&self, st: &ApiState) -> Actor {
+    pub(crate) fn actor(&self, st: &ApiState) -> Actor {
         Actor {
             user: self.0.name.clone(),
             ..st.actor.clone()
@@ -233,9 +236,10 @@ where
 pub fn router(state: Shared) -> Router {
     let api = Router::new()
         .route("/node", get(node))
-        .route("/hazards", get(list_hazards).post(create_hazard))
-        .route("/hazards/{id}", get(get_hazard))
-        .route("/hazards/{id}/events", post(add_event))
+        .route("/hazards", get(hazards::list).post(hazards::create))
+        .route("/hazards/escalation-candidates", get(hazards::escalation_candidates))
+        .route("/hazards/{id}", get(hazards::get))
+        .route("/hazards/{id}/events", post(hazards::add_event))
         .route("/directives", get(list_directives).post(create_directive))
         .route("/directives/{id}", get(get_directive))
         .route("/directives/{id}/responses", post(respond))
@@ -296,65 +300,6 @@ async fn node(State(st): State<Shared>) -> Json<Value> {
     }))
 }
 
-#[derive(Deserialize)]
-struct HazardQuery {
-    grade: Option<String>,
-    status: Option<String>,
-    owner: Option<String>,
-}
-
-async fn list_hazards(
-    State(st): State<Shared>,
-    Query(q): Query<HazardQuery>,
-) -> Result<Json<Value>, RecordError> {
-    let nonempty = |s: Option<String>| s.filter(|v| !v.is_empty());
-    // Filters accept what the inputs accept (e.g. 重大) and compare canonical values.
-    let grade = match nonempty(q.grade) {
-        Some(g) => Some(
-            safemesh_model::hazard::Grade::parse(&g)?
-                .as_str()
-                .to_string(),
-        ),
-        None => None,
-    };
-    let status = match nonempty(q.status) {
-        Some(s) => Some(
-            safemesh_model::hazard::Status::parse(&s)?
-                .as_str()
-                .to_string(),
-        ),
-        None => None,
-    };
-    let owner = match nonempty(q.owner) {
-        Some(o) => Some(
-            AdminCode::parse(&o)
-                .map_err(|e| RecordError::bad("owner", e.to_string()))?
-                .to_string(),
-        ),
-        None => None,
-    };
-    let items = records::list_hazards(
-        &st.store,
-        &HazardFilter {
-            grade,
-            status,
-            owner,
-            within: None,
-        },
-    )
-    .await?;
-    Ok(Json(json!({"items": items})))
-}
-
-async fn create_hazard(
-    State(st): State<Shared>,
-    by: Editor,
-    Body(input): Body<records::NewHazard>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let h = records::create_hazard(&st.store, &by.actor(&st), input).await?;
-    Ok((StatusCode::CREATED, Json(h)))
-}
-
 async fn list_enterprises(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
     Ok(Json(json!({"items": crate::enterprises::list(&st.store).await?})))
 }
@@ -397,23 +342,6 @@ async fn add_accident_event(
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
     let a = crate::accidents::add_event(&st.store, &by.actor(&st), &id, input).await?;
     Ok((StatusCode::CREATED, Json(a)))
-}
-
-async fn get_hazard(
-    State(st): State<Shared>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, RecordError> {
-    Ok(Json(records::get_hazard(&st.store, &id).await?))
-}
-
-async fn add_event(
-    State(st): State<Shared>,
-    by: Editor,
-    Path(id): Path<String>,
-    Body(input): Body<records::NewEvent>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let h = records::add_event(&st.store, &by.actor(&st), &id, input).await?;
-    Ok((StatusCode::CREATED, Json(h)))
 }
 
 async fn list_directives(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {

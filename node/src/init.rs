@@ -79,6 +79,8 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
         reconnect_max_backoff_ms: 5000,
         extra_children: Vec::new(),
         parent_code: None,
+        hazards: Default::default(),
+        sectors: Vec::new(),
     };
     cfg.validate()?;
     std::fs::create_dir_all(&o.data_dir)?;

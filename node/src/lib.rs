@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod enterprises;
+pub mod hazards;
 mod error;
 pub mod init;
 pub mod node;

@@ -35,6 +35,8 @@ pub struct NodeHandle {
     pub registry: Registry,
     /// The node's own writer identity (user `admin`); API requests write as the token's name instead.
     pub actor: Actor,
+    /// Sector dictionary and 存量/增量 cut-off from the config.
+    pub hazard_settings: crate::hazards::Settings,
     extra_children: Vec<AdminCode>,
     parent_code: Option<AdminCode>,
     revocations: RevocationList,
@@ -226,6 +228,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     } else {
         cfg.name.clone()
     };
+    let hazard_settings = Arc::new(crate::hazards::HazardSettings::from_config(&cfg)?);
     let state = Arc::new(ApiState {
         store: store.clone(),
         registry: registry.clone(),
@@ -234,6 +237,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         parent: cfg.parent.clone(),
         actor: actor.clone(),
         extra_children: cfg.extra_children.clone(),
+        hazards: hazard_settings.clone(),
         tokens: TokenCache::default(),
     });
     let app = router(state);
@@ -257,6 +261,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         registry,
         actor,
         extra_children: cfg.extra_children,
+        hazard_settings,
         parent_code,
         revocations,
         shutdown,
