@@ -219,7 +219,14 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
             let by = node(nodes, &e.by)?;
             // Every earlier event (and the registration) must have reached the acting office.
             wait_for(by, &id, true, k + 1).await?;
-            records::add_event(&by.store, &by.actor, &id, e.input.clone())
+            // A reply deadline written `+N` is N days after today, so the sample stays loadable.
+            let mut input = e.input.clone();
+            if let Some(days) = input.reply_by.as_deref().and_then(|r| r.strip_prefix('+')) {
+                let days: i64 = days.parse().context("reply_by +N")?;
+                let due = records::today() + time::Duration::days(days);
+                input.reply_by = Some(safemesh_model::hazard::format_date(due));
+            }
+            records::add_event(&by.store, &by.actor, &id, input)
                 .await
                 .map_err(|x| anyhow::anyhow!("{:?} at {}: {}", h.input.title, e.by, err(x)))?;
         }
