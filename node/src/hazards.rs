@@ -75,7 +75,7 @@ pub async fn create_hazard(
             .ok_or_else(|| {
                 RecordError::bad(
                     "enterprise.name",
-                    "企业名称必填（本级未登记该信用代码的企业）/ enterprise.name is required (no enterprise with this credit code here)",
+                    "企业名称必填（本级未登记该信用代码的企业） / enterprise.name is required (no enterprise with this credit code here)",
                 )
             })?;
     }

@@ -69,8 +69,12 @@ impl RecordError {
 }
 
 impl From<safemesh_model::Error> for RecordError {
+    /// The field goes to `field`; the message is the reason alone, Chinese first.
     fn from(e: safemesh_model::Error) -> Self {
-        RecordError::bad(e.field().to_string(), e.to_string())
+        match e {
+            safemesh_model::Error::Invalid { field, reason } => RecordError::bad(field, reason),
+            other => RecordError::bad(other.field().to_string(), other.to_string()),
+        }
     }
 }
 

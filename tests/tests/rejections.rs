@@ -30,7 +30,7 @@ async fn forge(c: &Cluster, code: &str, id: &str, edit: impl FnOnce(&mut AutoCom
 
 fn ev(kind: EventKind, by: &str) -> HazardEvent {
     let code = AdminCode::parse(by).unwrap();
-    HazardEvent { kind, at: "2026-11-22T00:00:00Z".into(), by: code.clone(), user: "forger".into(), note: None, method: None, level: Some(code), percent: None }
+    HazardEvent { user: "forger".into(), level: Some(code.clone()), ..HazardEvent::new(kind, code, "2026-11-22T00:00:00Z") }
 }
 
 async fn county_link(c: &Cluster, peer: &str) -> anyhow::Result<Value> {

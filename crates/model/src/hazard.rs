@@ -87,7 +87,7 @@ impl Channel {
             }
             _ => Err(Error::invalid(
                 "channel",
-                "应为 企业自查上报（enterprise_self_report）、督导检查发现（inspection）或 群众举报查实（public_report）/ must be one of enterprise_self_report, inspection, public_report",
+                "应为 企业自查上报（enterprise_self_report）、督导检查发现（inspection）或 群众举报查实（public_report） / must be one of enterprise_self_report, inspection, public_report",
             )),
         }
     }

@@ -161,7 +161,7 @@ pub(crate) fn core(
             if v.is_empty() {
                 return Err(RecordError::bad(
                     field,
-                    format!("重大事故隐患须写明判定依据（标准和条款）/ {field} is required for a major hazard"),
+                    format!("重大事故隐患须写明判定依据（标准和条款） / {field} is required for a major hazard"),
                 ));
             }
         }
@@ -261,7 +261,7 @@ pub(crate) fn event(
             let m = method.ok_or_else(|| {
                 RecordError::bad(
                     "method",
-                    "须写明告知方式（如 书面告知、当面告知）/ method (how they were told) is required",
+                    "须写明告知方式（如 书面告知、当面告知） / method (how they were told) is required",
                 )
             })?;
             bounded("method", &m, 50)?;

@@ -112,7 +112,7 @@ impl Stock {
             "new" | "增量" => Ok(Stock::New),
             _ => Err(Error::invalid(
                 field,
-                "应为 stock（存量）或 new（增量）/ must be stock or new",
+                "应为 stock（存量）或 new（增量） / must be stock or new",
             )),
         }
     }
@@ -208,7 +208,7 @@ pub fn found_by_level(owner: &AdminCode, input: &str) -> Result<AdminCode, Error
         None => AdminCode::parse(s).map_err(|e| {
             Error::invalid(
                 F,
-                format!("应为区划代码或层级（province/city/county/township）/ must be a code or a level: {e}"),
+                format!("应为区划代码或层级（province/city/county/township） / must be a code or a level: {e}"),
             )
         })?,
     };
@@ -238,7 +238,7 @@ pub fn parse_number(owner: &AdminCode, input: &str) -> Result<(i32, u32), Error>
         Error::invalid(
             "number",
             format!(
-                "编号格式应为 {}-年份-四位序号（如 {}）/ number must be {{owner}}-{{year}}-{{seq:04}}",
+                "编号格式应为 {}-年份-四位序号（如 {}） / number must be {{owner}}-{{year}}-{{seq:04}}",
                 owner.gb2260(),
                 format_number(owner, 2026, 42)
             ),

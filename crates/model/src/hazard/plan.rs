@@ -63,7 +63,7 @@ fn text(field: &str, v: Option<String>, max: usize) -> Result<String, Error> {
     if s.is_empty() {
         return Err(Error::invalid(
             format!("plan.{field}"),
-            format!("整改方案须写明 {field}（五落实）/ plan.{field} is required"),
+            format!("整改方案须写明 {field}（五落实） / plan.{field} is required"),
         ));
     }
     if s.chars().count() > max {
@@ -94,7 +94,7 @@ impl PlanInput {
             Some(Funds::Text(t)) => t.trim().parse::<f64>().map_err(|_| {
                 Error::invalid(
                     "plan.funds_wan",
-                    "整改资金应为数字（万元）/ plan.funds_wan must be a number of 万元",
+                    "整改资金应为数字（万元） / plan.funds_wan must be a number of 万元",
                 )
             })?,
         };
@@ -107,7 +107,7 @@ impl PlanInput {
         if funds_wan > MAX_FUNDS_WAN {
             return Err(Error::invalid(
                 "plan.funds_wan",
-                "整改资金超出合理范围（单位为万元）/ plan.funds_wan is implausibly large (unit: 万元)",
+                "整改资金超出合理范围（单位为万元） / plan.funds_wan is implausibly large (unit: 万元)",
             ));
         }
         let deadline_s = text("deadline", self.deadline, 10)?;
