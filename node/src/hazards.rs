@@ -261,7 +261,7 @@ pub async fn escalation_candidates(store: &Store, office: &AdminCode) -> Result<
             ));
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|(days, _)| std::cmp::Reverse(*days));
     Ok(out.into_iter().map(|(_, v)| v).collect())
 }
 
