@@ -113,7 +113,11 @@ fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             user: "张三".into(),
             note: Some(format!("第{}次整改进展：已完成{}%", k + 1, (k + 1) * 10)),
             percent: Some(((k + 1) * 10) as u8),
-            ..HazardEvent::new(kind, owner.clone(), format!("2026-11-{:02}T09:00:00Z", 2 + k))
+            ..HazardEvent::new(
+                kind,
+                owner.clone(),
+                format!("2026-11-{:02}T09:00:00Z", 2 + k),
+            )
         };
         hazard::append_event(&mut doc, &e).expect("event");
         doc.commit_with(msg());
@@ -255,8 +259,10 @@ async fn live(edits: usize) -> anyhow::Result<(f64, f64, u64)> {
     let (_, h) = c.post(TOWN, "/api/v1/hazards", &body).await?;
     let id = h["id"].as_str().context("id")?.to_string();
     // A major hazard moves only once its 主要负责人 and 实际控制人 were told.
-    let notify = json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知"});
-    c.post(TOWN, &format!("/api/v1/hazards/{id}/events"), &notify).await?;
+    let notify =
+        json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知"});
+    c.post(TOWN, &format!("/api/v1/hazards/{id}/events"), &notify)
+        .await?;
     c.wait_converged(&id, &chain).await?;
     let prov = c.node("53").store.clone();
     let mut lat = Vec::with_capacity(edits);

@@ -86,7 +86,9 @@ pub async fn create_hazard(
             if let Some(other) = w.hazard_with_number(owner, &n).await? {
                 return Err(RecordError::conflict(
                     "number",
-                    format!("编号 {n} 已被隐患 {other} 使用 / number {n} is already used by {other}"),
+                    format!(
+                        "编号 {n} 已被隐患 {other} 使用 / number {n} is already used by {other}"
+                    ),
                 ));
             }
             n
@@ -128,7 +130,9 @@ pub async fn list_hazards(store: &Store, filter: &HazardFilter) -> Result<Vec<Va
 /// Adds what depends on today (`overdue`, `days_overdue`) and the Chinese labels a clerk reads to a
 /// stored hazard body.
 pub fn decorate(mut body: Value, today: Date) -> Value {
-    let status = body["status"].as_str().and_then(|s| mh::Status::parse(s).ok());
+    let status = body["status"]
+        .as_str()
+        .and_then(|s| mh::Status::parse(s).ok());
     let due = body["effective_deadline"]
         .as_str()
         .or_else(|| body["deadline"].as_str())
@@ -138,11 +142,15 @@ pub fn decorate(mut body: Value, today: Date) -> Value {
         _ => None,
     };
     let grade = body["grade"].as_str().and_then(|g| Grade::parse(g).ok());
-    let channel = body["channel"].as_str().and_then(|c| mh::Channel::parse(c).ok());
+    let channel = body["channel"]
+        .as_str()
+        .and_then(|c| mh::Channel::parse(c).ok());
     let stock = body["stock"]
         .as_str()
         .and_then(|s| facts::Stock::parse_as("stock", s).ok());
-    let found_by = body["found_by_level"].as_str().and_then(|c| AdminCode::parse(c).ok());
+    let found_by = body["found_by_level"]
+        .as_str()
+        .and_then(|c| AdminCode::parse(c).ok());
     if let Some(o) = body.as_object_mut() {
         o.insert("overdue".into(), days.is_some().into());
         o.insert("days_overdue".into(), days.into());
@@ -212,7 +220,9 @@ pub async fn add_event(
     event.level = (kind == mh::EventKind::Supervise).then(|| me.clone());
     let mut check = derived.clone();
     mh::apply(&mut check, &event).map_err(|e| match &e {
-        safemesh_model::Error::Invalid { reason, .. } => RecordError::conflict("kind", reason.clone()),
+        safemesh_model::Error::Invalid { reason, .. } => {
+            RecordError::conflict("kind", reason.clone())
+        }
         _ => RecordError::from(e),
     })?;
     let old = doc.get_heads();
@@ -226,7 +236,10 @@ pub async fn add_event(
 
 /// 升级督办候选 — overdue major hazards in this office's jurisdiction, below it, that this office has
 /// not escalated yet; most overdue first.
-pub async fn escalation_candidates(store: &Store, office: &AdminCode) -> Result<Vec<Value>, RecordError> {
+pub async fn escalation_candidates(
+    store: &Store,
+    office: &AdminCode,
+) -> Result<Vec<Value>, RecordError> {
     let day = today();
     let rows = store
         .hazards(&HazardFilter {
@@ -290,7 +303,10 @@ http = "127.0.0.1:8001"
         assert_eq!(s.sectors.canonical("尾矿库").unwrap(), "非煤矿山");
         // Saved and read back, the config keeps both.
         let again: Config = toml::from_str(&toml::to_string_pretty(&cfg).unwrap()).unwrap();
-        assert_eq!((again.hazards, again.sectors), (cfg.hazards.clone(), cfg.sectors.clone()));
+        assert_eq!(
+            (again.hazards, again.sectors),
+            (cfg.hazards.clone(), cfg.sectors.clone())
+        );
     }
 
     #[test]

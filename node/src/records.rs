@@ -101,7 +101,8 @@ impl From<safemesh_doc::Error> for RecordError {
 
 // Hazard operations moved to `crate::hazards`; re-exported for the CLI, the demo and the bench.
 pub use crate::hazards::{
-    NewEvent, NewHazard, add_event, create_hazard, decorate as with_overdue, get_hazard, list_hazards,
+    NewEvent, NewHazard, add_event, create_hazard, decorate as with_overdue, get_hazard,
+    list_hazards,
 };
 
 /// Who is acting: the office (this node) and the person.

@@ -32,14 +32,21 @@ async fn registration_records_the_facts_and_numbers_per_owner() -> anyhow::Resul
     assert_eq!(h["inspection_mode"], "双随机一公开");
     assert_eq!(h["found_by_level"], "53");
     assert_eq!(h["found_by_level_kind"], "province");
-    assert_eq!((h["stock"].as_str(), h["stock_label"].as_str()), (Some("stock"), Some("存量")));
+    assert_eq!(
+        (h["stock"].as_str(), h["stock_label"].as_str()),
+        (Some("stock"), Some("存量"))
+    );
     assert_eq!(h["location"]["division"], "530181006201");
     assert_eq!(h["basis"]["clause"], "第十五项");
     assert_eq!(h["channel_label"], "督导检查发现");
     assert_eq!(h["grade_label"], "重大事故隐患");
     // The next one is numbered after it; found today it is 增量.
     let (_, h2) = c
-        .post(TOWN, "/api/v1/hazards", &hazard_json("第二条", "general", "2099-12-31"))
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("第二条", "general", "2099-12-31"),
+        )
         .await?;
     assert_eq!(h2["number"], format!("{}-{}-0002", parts[0], parts[1]));
     assert_eq!(h2["stock"], "new");
@@ -48,9 +55,16 @@ async fn registration_records_the_facts_and_numbers_per_owner() -> anyhow::Resul
     let mut given = hazard_json("给定编号", "general", "2099-12-31");
     given["number"] = json!(format!("{TOWN}-2025-0042"));
     let (s, h3) = c.post(TOWN, "/api/v1/hazards", &given).await?;
-    assert_eq!((s, h3["number"].as_str()), (201, Some("530181006-2025-0042")));
+    assert_eq!(
+        (s, h3["number"].as_str()),
+        (201, Some("530181006-2025-0042"))
+    );
     let (s, e) = c.post(TOWN, "/api/v1/hazards", &given).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (409, Some("number")), "{e}");
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (409, Some("number")),
+        "{e}"
+    );
     c.shutdown().await;
     Ok(())
 }
@@ -59,18 +73,42 @@ async fn registration_records_the_facts_and_numbers_per_owner() -> anyhow::Resul
 async fn bad_hazard_input_names_the_field_path_in_chinese_first() -> anyhow::Result<()> {
     let c = Cluster::start(&[TOWN]).await?;
     let cases = [
-        ("inspection_mode", json!({"inspection_mode": "随便看看"}), Some("交叉互检")),
+        (
+            "inspection_mode",
+            json!({"inspection_mode": "随便看看"}),
+            Some("交叉互检"),
+        ),
         ("inspection_mode", json!({"inspection_mode": null}), None),
         ("inspection_mode", json!({"channel": "企业自查上报"}), None),
-        ("location.division", json!({"location": {"division": "530181007"}}), None),
-        ("location.division", json!({"location": {"division": "530181006700"}}), None),
-        ("found_by_level", json!({"found_by_level": "530181006001"}), None),
+        (
+            "location.division",
+            json!({"location": {"division": "530181007"}}),
+            None,
+        ),
+        (
+            "location.division",
+            json!({"location": {"division": "530181006700"}}),
+            None,
+        ),
+        (
+            "found_by_level",
+            json!({"found_by_level": "530181006001"}),
+            None,
+        ),
         ("found_by_level", json!({"found_by_level": "5302"}), None),
         ("number", json!({"number": "530181007-2026-0001"}), None),
-        ("basis.clause", json!({"grade": "major", "basis": {"standard": "某标准"}}), None),
+        (
+            "basis.clause",
+            json!({"grade": "major", "basis": {"standard": "某标准"}}),
+            None,
+        ),
         ("stock", json!({"stock": "旧的"}), None),
         ("found_on", json!({"found_on": "2999-01-01"}), None),
-        ("deadline", json!({"found_on": "2026-11-01", "deadline": "2026-10-01"}), None),
+        (
+            "deadline",
+            json!({"found_on": "2026-11-01", "deadline": "2026-10-01"}),
+            None,
+        ),
         ("sector", json!({"sector": "航天"}), Some("危险化学品")),
     ];
     for (field, patch, lists) in cases {
@@ -79,7 +117,11 @@ async fn bad_hazard_input_names_the_field_path_in_chinese_first() -> anyhow::Res
             body[k] = v.clone();
         }
         let (s, e) = c.post(TOWN, "/api/v1/hazards", &body).await?;
-        assert_eq!((s, e["error"]["field"].as_str()), (400, Some(field)), "{patch}: {e}");
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{patch}: {e}"
+        );
         let msg = e["error"]["message"].as_str().unwrap();
         // Chinese first, then English.
         let (zh, en) = msg.split_once(" / ").unwrap_or(("", ""));
@@ -88,7 +130,12 @@ async fn bad_hazard_input_names_the_field_path_in_chinese_first() -> anyhow::Res
             assert!(msg.contains(word), "{msg}");
         }
     }
-    assert!(c.get(TOWN, "/api/v1/hazards").await?.1["items"].as_array().unwrap().is_empty());
+    assert!(
+        c.get(TOWN, "/api/v1/hazards").await?.1["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     c.shutdown().await;
     Ok(())
 }
@@ -97,56 +144,138 @@ async fn bad_hazard_input_names_the_field_path_in_chinese_first() -> anyhow::Res
 async fn major_hazard_cannot_leave_open_before_notify() -> anyhow::Result<()> {
     let c = Cluster::start(&[COUNTY, TOWN]).await?;
     let (_, h) = c
-        .post(TOWN, "/api/v1/hazards", &hazard_json("储罐区重大隐患", "major", "2099-12-31"))
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("储罐区重大隐患", "major", "2099-12-31"),
+        )
         .await?;
     let path = events(&id(&h));
     // Nothing moves before both are told.
     for kind in ["progress", "rectified"] {
         let (s, e) = c.post(TOWN, &path, &json!({"kind": kind})).await?;
         assert_eq!(s, 409, "{e}");
-        assert!(e["error"]["message"].as_str().unwrap().contains("主要负责人"), "{e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("主要负责人"),
+            "{e}"
+        );
     }
     let (s, e) = c.post(TOWN, &path, &plan_json("2099-12-01")).await?;
     assert_eq!(s, 409, "{e}");
     // A notify needs known recipients and a method.
-    let (s, e) = c.post(TOWN, &path, &json!({"kind": "notify", "recipients": ["厂长"], "method": "电话"})).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("recipients[0]")), "{e}");
-    let (s, e) = c.post(TOWN, &path, &json!({"kind": "notify", "recipients": ["主要负责人"]})).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("method")), "{e}");
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["厂长"], "method": "电话"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("recipients[0]")),
+        "{e}"
+    );
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["主要负责人"]}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("method")),
+        "{e}"
+    );
     // Telling one is not enough.
     let (s, v) = c
-        .post(TOWN, &path, &json!({"kind": "notify", "recipients": ["principal"], "method": "当面告知"}))
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["principal"], "method": "当面告知"}),
+        )
         .await?;
-    assert_eq!((s, v["notified"].clone()), (201, json!(["主要负责人"])), "{v}");
+    assert_eq!(
+        (s, v["notified"].clone()),
+        (201, json!(["主要负责人"])),
+        "{v}"
+    );
     let (s, e) = c.post(TOWN, &path, &plan_json("2099-12-01")).await?;
     assert_eq!(s, 409, "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("实际控制人"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("实际控制人"),
+        "{e}"
+    );
     let (s, v) = c
-        .post(TOWN, &path, &json!({"kind": "notify", "recipients": ["实际控制人"], "method": "书面告知"}))
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["实际控制人"], "method": "书面告知"}),
+        )
         .await?;
     assert_eq!((s, v["fully_notified"].as_bool()), (201, Some(true)));
     // The plan: each of the five in place, checked field by field.
     let mut bad = plan_json("2099-12-01");
     bad["plan"]["funds_wan"] = json!(-3);
     let (s, e) = c.post(TOWN, &path, &bad).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("plan.funds_wan")), "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().starts_with("整改资金不能为负数"), "{e}");
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan.funds_wan")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("整改资金不能为负数"),
+        "{e}"
+    );
     let (s, e) = c.post(TOWN, &path, &plan_json("2100-01-31")).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("plan.deadline")), "{e}");
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan.deadline")),
+        "{e}"
+    );
     let mut bad = plan_json("2099-12-01");
-    bad["plan"].as_object_mut().unwrap().remove("contingency_plan");
+    bad["plan"]
+        .as_object_mut()
+        .unwrap()
+        .remove("contingency_plan");
     let (s, e) = c.post(TOWN, &path, &bad).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("plan.contingency_plan")), "{e}");
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan.contingency_plan")),
+        "{e}"
+    );
     let (s, e) = c.post(TOWN, &path, &json!({"kind": "plan"})).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("plan")), "{e}");
-    let (s, e) = c.post(TOWN, &path, &json!({"kind": "comment", "plan": {}})).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("plan")), "{e}");
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan")),
+        "{e}"
+    );
+    let (s, e) = c
+        .post(TOWN, &path, &json!({"kind": "comment", "plan": {}}))
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan")),
+        "{e}"
+    );
     let (s, v) = c.post(TOWN, &path, &plan_json("2099-12-01")).await?;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["status"], "rectifying");
     assert_eq!(v["plan"]["funds_wan"], 12.5);
     assert_eq!(v["plan_complete"], true);
-    assert_eq!((v["deadline"].as_str(), v["effective_deadline"].as_str()), (Some("2099-12-31"), Some("2099-12-01")));
+    assert_eq!(
+        (v["deadline"].as_str(), v["effective_deadline"].as_str()),
+        (Some("2099-12-31"), Some("2099-12-01"))
+    );
     c.shutdown().await;
     Ok(())
 }
@@ -155,15 +284,28 @@ async fn major_hazard_cannot_leave_open_before_notify() -> anyhow::Result<()> {
 async fn escalation_needs_a_superior_a_method_and_a_reply_deadline() -> anyhow::Result<()> {
     let c = Cluster::start(&[COUNTY, TOWN]).await?;
     let (_, h) = c
-        .post(TOWN, "/api/v1/hazards", &hazard_json("逾期隐患", "general", "2099-12-31"))
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("逾期隐患", "general", "2099-12-31"),
+        )
         .await?;
     let hid = id(&h);
     let path = events(&hid);
     let esc = json!({"kind": "escalate", "method": "约谈", "reply_by": "2099-01-15"});
     let (s, e) = c.post(TOWN, &path, &esc).await?;
-    assert_eq!((s, e["error"]["rule"].as_str()), (403, Some("superior_only")), "{e}");
-    c.wait_for(COUNTY, &format!("/api/v1/hazards/{hid}"), "hazard at county", |v| v["id"] == hid.as_str())
-        .await?;
+    assert_eq!(
+        (s, e["error"]["rule"].as_str()),
+        (403, Some("superior_only")),
+        "{e}"
+    );
+    c.wait_for(
+        COUNTY,
+        &format!("/api/v1/hazards/{hid}"),
+        "hazard at county",
+        |v| v["id"] == hid.as_str(),
+    )
+    .await?;
     for (patch, field) in [
         (json!({"reply_by": null}), "reply_by"),
         (json!({"reply_by": "2000-01-01"}), "reply_by"),
@@ -174,13 +316,24 @@ async fn escalation_needs_a_superior_a_method_and_a_reply_deadline() -> anyhow::
             body[k] = v.clone();
         }
         let (s, e) = c.post(COUNTY, &path, &body).await?;
-        assert_eq!((s, e["error"]["field"].as_str()), (400, Some(field)), "{body}: {e}");
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {e}"
+        );
     }
     let (s, e) = c.post(TOWN, &path, &json!({"kind": "notify", "recipients": ["主要负责人"], "method": "x", "reply_by": "2099-01-01"})).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("reply_by")), "{e}");
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("reply_by")),
+        "{e}"
+    );
     let (s, v) = c.post(COUNTY, &path, &esc).await?;
     assert_eq!(s, 201, "{v}");
-    assert_eq!(v["escalated"][0], json!({"by": COUNTY, "method": "约谈", "reply_by": "2099-01-15", "at": v["escalated"][0]["at"]}));
+    assert_eq!(
+        v["escalated"][0],
+        json!({"by": COUNTY, "method": "约谈", "reply_by": "2099-01-15", "at": v["escalated"][0]["at"]})
+    );
     c.shutdown().await;
     Ok(())
 }
@@ -198,11 +351,18 @@ async fn ledger_filters_accept_what_a_clerk_types_and_name_bad_parameters() -> a
     let (_, b) = c.post(TOWN, "/api/v1/hazards", &fire).await?;
     // The county lists the fire hazard (挂牌督办) once it holds it.
     c.wait_converged(&id(&b), &[COUNTY, TOWN]).await?;
-    let (s, v) = c.post(COUNTY, &events(&id(&b)), &json!({"kind": "supervise"})).await?;
+    let (s, v) = c
+        .post(COUNTY, &events(&id(&b)), &json!({"kind": "supervise"}))
+        .await?;
     assert_eq!(s, 201, "{v}");
     // The county's supervise reaches the township.
-    c.wait_for(TOWN, &format!("/api/v1/hazards/{}", id(&b)), "supervised", |v| v["supervising"] == COUNTY)
-        .await?;
+    c.wait_for(
+        TOWN,
+        &format!("/api/v1/hazards/{}", id(&b)),
+        "supervised",
+        |v| v["supervising"] == COUNTY,
+    )
+    .await?;
     let ids = |v: &Value| -> Vec<String> {
         let mut out: Vec<String> = v["items"].as_array().unwrap().iter().map(id).collect();
         out.sort();
@@ -245,7 +405,11 @@ async fn ledger_filters_accept_what_a_clerk_types_and_name_bad_parameters() -> a
         ("owner=abc", "owner"),
     ] {
         let (s, e) = c.get(TOWN, &format!("/api/v1/hazards?{query}")).await?;
-        assert_eq!((s, e["error"]["field"].as_str()), (400, Some(param)), "{query}: {e}");
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (400, Some(param)),
+            "{query}: {e}"
+        );
     }
     c.shutdown().await;
     Ok(())
@@ -255,7 +419,8 @@ async fn ledger_filters_accept_what_a_clerk_types_and_name_bad_parameters() -> a
 /// township, which cannot escalate its own); once the county escalates, it is no longer the county's
 /// candidate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn overdue_major_hazard_is_an_escalation_candidate_until_the_county_escalates() -> anyhow::Result<()> {
+async fn overdue_major_hazard_is_an_escalation_candidate_until_the_county_escalates()
+-> anyhow::Result<()> {
     let c = Cluster::start(&[COUNTY, TOWN]).await?;
     let candidates = "/api/v1/hazards/escalation-candidates";
     // 1. The township registers an overdue major hazard and a major one still in time.
@@ -265,7 +430,11 @@ async fn overdue_major_hazard_is_an_escalation_candidate_until_the_county_escala
     assert_eq!(s, 201, "{h}");
     let hid = id(&h);
     let (_, in_time) = c
-        .post(TOWN, "/api/v1/hazards", &hazard_json("未到期", "major", "2099-12-31"))
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("未到期", "major", "2099-12-31"),
+        )
         .await?;
     // 2. Both reach the county.
     c.wait_converged(&hid, &[COUNTY, TOWN]).await?;
@@ -278,17 +447,34 @@ async fn overdue_major_hazard_is_an_escalation_candidate_until_the_county_escala
     assert_eq!(items[0]["id"], hid.as_str());
     assert!(items[0]["days_overdue"].as_i64().unwrap() > 0);
     assert_eq!(items[0]["owner"], TOWN);
-    assert!(c.get(TOWN, candidates).await?.1["items"].as_array().unwrap().is_empty());
+    assert!(
+        c.get(TOWN, candidates).await?.1["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // 4. The county escalates (通报, reply within a deadline): no longer its candidate.
     let (s, e) = c
-        .post(COUNTY, &events(&hid), &json!({"kind": "escalate", "method": "通报", "reply_by": "2099-01-31"}))
+        .post(
+            COUNTY,
+            &events(&hid),
+            &json!({"kind": "escalate", "method": "通报", "reply_by": "2099-01-31"}),
+        )
         .await?;
     assert_eq!(s, 201, "{e}");
-    assert!(c.get(COUNTY, candidates).await?.1["items"].as_array().unwrap().is_empty());
+    assert!(
+        c.get(COUNTY, candidates).await?.1["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // 5. The escalation reaches the township.
-    c.wait_for(TOWN, &format!("/api/v1/hazards/{hid}"), "escalation at township", |v| {
-        v["escalations"] == json!(["通报"])
-    })
+    c.wait_for(
+        TOWN,
+        &format!("/api/v1/hazards/{hid}"),
+        "escalation at township",
+        |v| v["escalations"] == json!(["通报"]),
+    )
     .await?;
     c.shutdown().await;
     Ok(())

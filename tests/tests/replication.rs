@@ -298,16 +298,7 @@ async fn child_cut_off_while_both_sides_write_converges_after_reconnect() -> any
     )
     .await?;
     let path = format!("/api/v1/hazards/{hid}/events");
-    assert_eq!(
-        c.post(
-            "530181006",
-            &path,
-            &notify_json()
-        )
-        .await?
-        .0,
-        201
-    );
+    assert_eq!(c.post("530181006", &path, &notify_json()).await?.0, 201);
     assert_eq!(
         c.post("530181006", &path, &plan_json("2026-12-20"))
             .await?

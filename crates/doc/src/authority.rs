@@ -215,7 +215,9 @@ fn is_general(doc: &AutoCommit, header: &Header) -> Result<bool, Error> {
 
 /// The supervising level of a hazard as of `heads` (folded from the events then).
 fn supervising_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Option<AdminCode>, Error> {
-    Ok(crate::hazard::read_at(doc, Some(heads))?.derived().supervising)
+    Ok(crate::hazard::read_at(doc, Some(heads))?
+        .derived()
+        .supervising)
 }
 
 /// The kind of the event map `obj` as the document holds it now.
@@ -349,7 +351,9 @@ impl Ctx<'_> {
                     self.check_hazard_op(doc, change, &code, &path, op, created_here(&op.obj))?
                 }
                 Kind::Directive => self.check_directive_op(doc, change, &code, &path, op)?,
-                Kind::Accident | Kind::Enterprise => self.check_record_op(&code, &path, op, created_here(&op.obj))?,
+                Kind::Accident | Kind::Enterprise => {
+                    self.check_record_op(&code, &path, op, created_here(&op.obj))?
+                }
             }
         }
         Ok(())
@@ -421,7 +425,13 @@ impl Ctx<'_> {
 
     /// 事故, 企业: the owner writes the record; the owner and every level above append to `events`:
     /// `review` (复核) only from above, `comment` from either.
-    fn check_record_op(&self, actor: &AdminCode, path: &[Seg], op: &Op, in_new_object: bool) -> Result<(), Error> {
+    fn check_record_op(
+        &self,
+        actor: &AdminCode,
+        path: &[Seg],
+        op: &Op,
+        in_new_object: bool,
+    ) -> Result<(), Error> {
         let owner = &self.header.owner;
         let is_owner = actor == owner;
         let is_superior = actor.is_ancestor_of(owner);
@@ -434,7 +444,11 @@ impl Ctx<'_> {
                     if !op.insert || !matches!(op.action, OpType::Make(automerge::ObjType::Map)) {
                         return Err(self.deny(path, actor, "events_append_only"));
                     }
-                    return if is_owner || is_superior { Ok(()) } else { Err(self.deny(path, actor, "owner_or_superior")) };
+                    return if is_owner || is_superior {
+                        Ok(())
+                    } else {
+                        Err(self.deny(path, actor, "owner_or_superior"))
+                    };
                 }
                 if path.len() != 3 || !in_new_object {
                     return Err(self.deny(path, actor, "events_append_only"));

@@ -819,7 +819,11 @@ fn province_supervises_a_township_major_hazard() {
 #[test]
 fn superior_reviews_a_hazard_awaiting_acceptance() {
     let mut twp = registered_hazard(TWP, Grade::Major);
-    for e in [notify_both(TWP), ev(EventKind::Plan, TWP), ev(EventKind::Rectified, TWP)] {
+    for e in [
+        notify_both(TWP),
+        ev(EventKind::Plan, TWP),
+        ev(EventKind::Rectified, TWP),
+    ] {
         let c = append_as(&mut twp, TWP, &e);
         twp.apply_changes(c).unwrap();
     }
@@ -901,7 +905,11 @@ fn plan_event(by: &str) -> HazardEvent {
 #[test]
 fn owner_cannot_rewrite_hazard_core_after_registration() {
     let mut doc = registered_hazard(TWP, Grade::Major);
-    for (key, value) in [("deadline", "2027-01-31"), ("number", "530181006-2026-0099"), ("stock", "stock")] {
+    for (key, value) in [
+        ("deadline", "2027-01-31"),
+        ("number", "530181006-2026-0099"),
+        ("stock", "stock"),
+    ] {
         let changes = write_as(&mut doc, TWP, |d| {
             let core = core_obj(d);
             d.put(&core, key, value).unwrap();
@@ -967,7 +975,12 @@ fn reply_deadline_is_set_only_in_a_superiors_escalate_event() {
         ..notify_both(TWP)
     };
     let changes = append_as(&mut doc, TWP, &own);
-    let path = assert_refused(&mut doc, changes, origin_child(TWP), "reply_by_on_escalate_only");
+    let path = assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "reply_by_on_escalate_only",
+    );
     assert_eq!(path, "events[].reply_by");
     // Nor can a superior hang one on a comment.
     let comment = HazardEvent {
@@ -975,7 +988,12 @@ fn reply_deadline_is_set_only_in_a_superiors_escalate_event() {
         ..ev(EventKind::Comment, COUNTY)
     };
     let changes = append_as(&mut doc, COUNTY, &comment);
-    assert_refused(&mut doc, changes, origin_parent(COUNTY), "reply_by_on_escalate_only");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "reply_by_on_escalate_only",
+    );
     // The county escalates with a reply deadline: accepted, and the fold keeps who and by when.
     let changes = append_as(&mut doc, COUNTY, &escalate(COUNTY, "函告"));
     let d = assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY)).doc;
@@ -989,7 +1007,12 @@ fn reply_deadline_is_set_only_in_a_superiors_escalate_event() {
 fn only_the_parent_escalates_a_general_hazard() {
     let mut doc = registered_hazard(TWP, Grade::General);
     let changes = append_as(&mut doc, CITY, &escalate(CITY, "通报"));
-    assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_or_superior");
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "owner_or_superior",
+    );
     let changes = append_as(&mut doc, TWP_B, &escalate(TWP_B, "通报"));
     assert_refused(&mut doc, changes, Origin::Local, "owner_or_superior");
     let changes = append_as(&mut doc, COUNTY, &escalate(COUNTY, "通报"));

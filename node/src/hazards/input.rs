@@ -157,11 +157,16 @@ pub(crate) fn core(
     bounded("basis.standard", &basis.standard, 200)?;
     bounded("basis.clause", &basis.clause, 200)?;
     if grade == Grade::Major {
-        for (field, v) in [("basis.standard", &basis.standard), ("basis.clause", &basis.clause)] {
+        for (field, v) in [
+            ("basis.standard", &basis.standard),
+            ("basis.clause", &basis.clause),
+        ] {
             if v.is_empty() {
                 return Err(RecordError::bad(
                     field,
-                    format!("重大事故隐患须写明判定依据（标准和条款） / {field} is required for a major hazard"),
+                    format!(
+                        "重大事故隐患须写明判定依据（标准和条款） / {field} is required for a major hazard"
+                    ),
                 ));
             }
         }
@@ -195,7 +200,12 @@ pub(crate) fn core(
 }
 
 /// Refuses a parameter the event's kind does not take.
-fn only_for(kind: EventKind, wanted: EventKind, field: &str, present: bool) -> Result<(), RecordError> {
+fn only_for(
+    kind: EventKind,
+    wanted: EventKind,
+    field: &str,
+    present: bool,
+) -> Result<(), RecordError> {
     if present && kind != wanted {
         return Err(RecordError::bad(
             field,
@@ -228,9 +238,24 @@ pub(crate) fn event(
         bounded("note", n, 5000)?;
     }
     only_for(kind, EventKind::Plan, "plan", input.plan.is_some())?;
-    only_for(kind, EventKind::Notify, "recipients", input.recipients.is_some())?;
-    only_for(kind, EventKind::Escalate, "reply_by", input.reply_by.is_some())?;
-    only_for(kind, EventKind::Progress, "percent", input.percent.is_some())?;
+    only_for(
+        kind,
+        EventKind::Notify,
+        "recipients",
+        input.recipients.is_some(),
+    )?;
+    only_for(
+        kind,
+        EventKind::Escalate,
+        "reply_by",
+        input.reply_by.is_some(),
+    )?;
+    only_for(
+        kind,
+        EventKind::Progress,
+        "percent",
+        input.percent.is_some(),
+    )?;
     let mut e = mh::HazardEvent::new(kind, view.owner.clone(), String::new());
     e.note = note;
     e.percent = match input.percent {
