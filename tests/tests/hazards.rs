@@ -65,6 +65,24 @@ async fn registration_records_the_facts_and_numbers_per_owner() -> anyhow::Resul
         (409, Some("number")),
         "{e}"
     );
+    // A known enterprise may be named by its credit code alone; an unknown one needs its name.
+    let mut by_code = hazard_json("只填信用代码", "general", "2099-12-31");
+    by_code["enterprise"] = json!({"credit_code": "91350200776049653A"});
+    let (s, e) = c.post(TOWN, "/api/v1/hazards", &by_code).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("enterprise.name")),
+        "{e}"
+    );
+    let ent = json!({"credit_code": "91350200776049653A", "name": "厦门某某化工有限公司", "sector": "危化"});
+    let (s, v) = c.post(TOWN, "/api/v1/enterprises", &ent).await?;
+    assert_eq!(s, 201, "{v}");
+    let (s, h4) = c.post(TOWN, "/api/v1/hazards", &by_code).await?;
+    assert_eq!(
+        (s, h4["enterprise"]["name"].as_str()),
+        (201, Some("厦门某某化工有限公司")),
+        "{h4}"
+    );
     c.shutdown().await;
     Ok(())
 }
