@@ -4,7 +4,6 @@ use safemesh_doc::accident::{self, AccidentCore, AccidentEvent};
 use safemesh_doc::hazard::Enterprise;
 use safemesh_doc::AutoCommit;
 use safemesh_model::accident::validate_figures;
-use safemesh_model::canonical_sector;
 use safemesh_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,11 +47,16 @@ fn occurred_at(s: &str) -> Result<String, RecordError> {
 
 /// 事故登记 — registers an accident owned by this node; its grade follows from the figures.
 pub async fn create(store: &Store, actor: &Actor, input: NewAccident) -> Result<Value, RecordError> {
+    create_with(store, &safemesh_model::SectorDictionary::default(), actor, input).await
+}
+
+/// Like [`create`], checking the sector against the node's dictionary (seed names plus its config).
+pub async fn create_with(store: &Store, sectors: &safemesh_model::SectorDictionary, actor: &Actor, input: NewAccident) -> Result<Value, RecordError> {
     let title = required("title", input.title)?;
     bounded("title", &title, 200)?;
     bounded("description", &input.description, 5000)?;
     let occurred = occurred_at(&required("occurred_at", input.occurred_at)?)?;
-    let sector = canonical_sector(&required("sector", input.sector)?)?.to_string();
+    let sector = sectors.canonical(&required("sector", input.sector)?)?;
     let (deaths, serious_injuries, direct_loss_wan) = validate_figures(
         input.deaths.ok_or_else(|| RecordError::bad("deaths", "deaths 必填 / deaths is required"))?,
         input.serious_injuries.unwrap_or(0),

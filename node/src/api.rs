@@ -311,7 +311,7 @@ async fn create_enterprise(
     by: Editor,
     Body(input): Body<crate::enterprises::NewEnterprise>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let e = crate::enterprises::create(&st.store, &by.actor(&st), input).await?;
+    let e = crate::enterprises::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input).await?;
     Ok((StatusCode::CREATED, Json(e)))
 }
 
@@ -328,7 +328,7 @@ async fn create_accident(
     by: Editor,
     Body(input): Body<crate::accidents::NewAccident>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let a = crate::accidents::create(&st.store, &by.actor(&st), input).await?;
+    let a = crate::accidents::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input).await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 

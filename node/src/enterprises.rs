@@ -3,7 +3,6 @@
 
 use safemesh_doc::AutoCommit;
 use safemesh_doc::enterprise::{self, EnterpriseCore};
-use safemesh_model::canonical_sector;
 use safemesh_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,6 +33,11 @@ pub struct NewEnterprise {
 /// Registers an enterprise at this office. Its credit code must pass the GB 32100 and GB 11714 checks
 /// and must not be registered here already.
 pub async fn create(store: &Store, actor: &Actor, input: NewEnterprise) -> Result<Value, RecordError> {
+    create_with(store, &safemesh_model::SectorDictionary::default(), actor, input).await
+}
+
+/// Like [`create`], checking the sector against the node's dictionary (seed names plus its config).
+pub async fn create_with(store: &Store, sectors: &safemesh_model::SectorDictionary, actor: &Actor, input: NewEnterprise) -> Result<Value, RecordError> {
     let credit_code = required("credit_code", input.credit_code)?.to_uppercase();
     safemesh_model::credit::validate(&credit_code).map_err(|e| RecordError::bad("credit_code", e.to_string()))?;
     let name = required("name", input.name)?;
@@ -41,7 +45,7 @@ pub async fn create(store: &Store, actor: &Actor, input: NewEnterprise) -> Resul
     bounded("principal", &input.principal, 50)?;
     bounded("controller", &input.controller, 50)?;
     bounded("standardisation_level", &input.standardisation_level, 20)?;
-    let sector = canonical_sector(&required("sector", input.sector)?)?.to_string();
+    let sector = sectors.canonical(&required("sector", input.sector)?)?;
     let major_hazard_source_grade = match input.major_hazard_source_grade {
         None => None,
         Some(g @ 1..=4) => Some(g as u8),

@@ -2,7 +2,8 @@
 //! hazards, escalation with a reply deadline, the ledger's filters, and escalation candidates across
 //! two levels.
 
-use safemesh_testkit::{Cluster, hazard_json, plan_json};
+use safemesh_model::SectorEntry;
+use safemesh_testkit::{Cluster, NodeSetup, hazard_json, plan_json};
 use serde_json::{Value, json};
 
 const TOWN: &str = "530181006";
@@ -494,6 +495,58 @@ async fn overdue_major_hazard_is_an_escalation_candidate_until_the_county_escala
         |v| v["escalations"] == json!(["通报"]),
     )
     .await?;
+    c.shutdown().await;
+    Ok(())
+}
+
+/// A node's config adds a sector and an alias: the township accepts them for hazards, enterprises and
+/// ledger filters, and stores the canonical name; the county, without that config, does not know them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sectors_added_in_a_nodes_config_are_accepted_there() -> anyhow::Result<()> {
+    let mut c = Cluster::empty()?;
+    c.add(COUNTY, NodeSetup::default()).await?;
+    let sectors = vec![
+        SectorEntry {
+            name: "民爆".into(),
+            aliases: vec!["民用爆炸物品".into()],
+        },
+        SectorEntry {
+            name: "冶金工贸".into(),
+            aliases: vec!["有色".into()],
+        },
+    ];
+    c.add(
+        TOWN,
+        NodeSetup {
+            sectors,
+            ..NodeSetup::default()
+        },
+    )
+    .await?;
+    let mut h = hazard_json("炸药库防雷设施失效", "general", "2099-12-31");
+    h["sector"] = json!("民用爆炸物品");
+    let (s, v) = c.post(TOWN, "/api/v1/hazards", &h).await?;
+    assert_eq!((s, v["sector"].as_str()), (201, Some("民爆")), "{v}");
+    h["sector"] = json!("有色");
+    let (s, v) = c.post(TOWN, "/api/v1/hazards", &h).await?;
+    assert_eq!((s, v["sector"].as_str()), (201, Some("冶金工贸")), "{v}");
+    let (_, list) = c.get(TOWN, "/api/v1/hazards?sector=民用爆炸物品").await?;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let ent =
+        json!({"credit_code": "91350200776049653A", "name": "某民爆器材公司", "sector": "民爆"});
+    assert_eq!(c.post(TOWN, "/api/v1/enterprises", &ent).await?.0, 201);
+    // The county's dictionary is the seed one; the error lists what it accepts.
+    h["sector"] = json!("民爆");
+    let (s, e) = c.post(COUNTY, "/api/v1/hazards", &h).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("sector")),
+        "{e}"
+    );
+    assert!(
+        !e["error"]["message"].as_str().unwrap().contains("民爆、"),
+        "{e}"
+    );
     c.shutdown().await;
     Ok(())
 }

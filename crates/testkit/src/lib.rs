@@ -77,6 +77,8 @@ pub struct NodeSetup {
     /// Runs on the data dir before the node starts, e.g. to replace `D/tls` with another
     /// certificate.
     pub before_start: Option<BeforeStart>,
+    /// `[[sectors]]` in the node's config: sectors and aliases added to the seed dictionary.
+    pub sectors: Vec<safemesh_model::SectorEntry>,
 }
 
 impl Cluster {
@@ -163,6 +165,7 @@ impl Cluster {
             .iter()
             .map(|c| AdminCode::parse(c))
             .collect::<Result<_, _>>()?;
+        cfg.sectors = setup.sectors;
         cfg.save(&data_dir)?;
         if let Some(hook) = setup.before_start {
             hook(&data_dir).with_context(|| format!("before starting {code}"))?;
