@@ -237,13 +237,19 @@ pub fn router(state: Shared) -> Router {
     let api = Router::new()
         .route("/node", get(node))
         .route("/hazards", get(hazards::list).post(hazards::create))
-        .route("/hazards/escalation-candidates", get(hazards::escalation_candidates))
+        .route(
+            "/hazards/escalation-candidates",
+            get(hazards::escalation_candidates),
+        )
         .route("/hazards/{id}", get(hazards::get))
         .route("/hazards/{id}/events", post(hazards::add_event))
         .route("/directives", get(list_directives).post(create_directive))
         .route("/directives/{id}", get(get_directive))
         .route("/directives/{id}/responses", post(respond))
-        .route("/enterprises", get(list_enterprises).post(create_enterprise))
+        .route(
+            "/enterprises",
+            get(list_enterprises).post(create_enterprise),
+        )
         .route("/enterprises/{credit_code}", get(get_enterprise))
         .route("/accidents", get(list_accidents).post(create_accident))
         .route("/accidents/{id}", get(get_accident))
@@ -311,16 +317,24 @@ async fn create_enterprise(
     by: Editor,
     Body(input): Body<crate::enterprises::NewEnterprise>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let e = crate::enterprises::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input).await?;
+    let e = crate::enterprises::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input)
+        .await?;
     Ok((StatusCode::CREATED, Json(e)))
 }
 
-async fn get_enterprise(State(st): State<Shared>, Path(credit_code): Path<String>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(crate::enterprises::get(&st.store, &credit_code).await?))
+async fn get_enterprise(
+    State(st): State<Shared>,
+    Path(credit_code): Path<String>,
+) -> Result<Json<Value>, RecordError> {
+    Ok(Json(
+        crate::enterprises::get(&st.store, &credit_code).await?,
+    ))
 }
 
 async fn list_accidents(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(json!({"items": crate::accidents::list(&st.store).await?})))
+    Ok(Json(
+        json!({"items": crate::accidents::list(&st.store).await?}),
+    ))
 }
 
 async fn create_accident(
@@ -328,11 +342,15 @@ async fn create_accident(
     by: Editor,
     Body(input): Body<crate::accidents::NewAccident>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let a = crate::accidents::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input).await?;
+    let a = crate::accidents::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input)
+        .await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
-async fn get_accident(State(st): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, RecordError> {
+async fn get_accident(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, RecordError> {
     Ok(Json(crate::accidents::get(&st.store, &id).await?))
 }
 

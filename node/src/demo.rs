@@ -243,7 +243,10 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                 deaths: Some(a.deaths),
                 serious_injuries: Some(a.serious_injuries),
                 direct_loss_wan: Some(a.direct_loss_wan),
-                enterprise: a.enterprise.as_ref().map(|e| NewEnterprise { name: Some(e.name.clone()), credit_code: Some(e.credit_code.clone()) }),
+                enterprise: a.enterprise.as_ref().map(|e| NewEnterprise {
+                    name: Some(e.name.clone()),
+                    credit_code: Some(e.credit_code.clone()),
+                }),
                 description: a.description.clone(),
             },
         )
@@ -258,12 +261,24 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
-            crate::accidents::add_event(&by.store, &by.actor, &id, crate::accidents::NewAccidentEvent { kind: Some("review".into()), note: Some(r.note.clone()) })
-                .await
-                .map_err(err)?;
+            crate::accidents::add_event(
+                &by.store,
+                &by.actor,
+                &id,
+                crate::accidents::NewAccidentEvent {
+                    kind: Some("review".into()),
+                    note: Some(r.note.clone()),
+                },
+            )
+            .await
+            .map_err(err)?;
         }
     }
-    Ok((sample.directives.len(), sample.hazards.len(), sample.accidents.len()))
+    Ok((
+        sample.directives.len(),
+        sample.hazards.len(),
+        sample.accidents.len(),
+    ))
 }
 
 /// `safemesh demo`.

@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{
-    AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
-};
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
 use safemesh_model::AdminCode;
 use safemesh_model::directive::{Response, ResponseAction, ResponseUpdate};
 use serde::{Deserialize, Serialize};
@@ -138,7 +136,9 @@ pub fn respond(
 
 pub fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
     let root = doc.hydrate(ROOT, None)?;
-    let root = tree::as_map(&root).ok_or(Error::Malformed { path: "(root)".into() })?;
+    let root = tree::as_map(&root).ok_or(Error::Malformed {
+        path: "(root)".into(),
+    })?;
     let header = Header::from_tree(root)?;
     if header.kind != Kind::Directive {
         return Err(Error::Malformed {
