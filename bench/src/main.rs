@@ -12,6 +12,7 @@ use clap::{Parser, ValueEnum};
 use safemesh_doc::hazard::{Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor::actor_id, hazard};
 use safemesh_model::AdminCode;
+use safemesh_model::hazard::facts;
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
 use safemesh_node::records::{self, NewEvent};
 use safemesh_store::Store;
@@ -184,6 +185,13 @@ fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
         grade: if i.is_multiple_of(20) { Grade::Major } else { Grade::General },
         channel: Channel::Inspection,
         enterprise: Enterprise { name: format!("安宁某某化工有限公司{}", i % 97), credit_code: "91350200776049653A".into() },
+        number: facts::format_number(owner, 2026, i as u32 + 1),
+        inspection_mode: Some("四不两直".into()),
+        found_by_level: owner.clone(),
+        found_on: "2026-10-30".into(),
+        stock: facts::Stock::New,
+        location: facts::Location { division: owner.to_string(), address: String::new() },
+        basis: facts::Basis { standard: "《化工和危险化学品生产经营单位重大生产安全事故隐患判定标准（试行）》".into(), clause: "第十五条".into() },
         deadline: "2026-12-31".into(),
         description: "督导检查发现：储罐区报警装置未与紧急切断阀联锁，不符合《化工和危险化学品生产经营单位重大生产安全事故隐患判定标准》".into(),
     };
@@ -207,14 +215,14 @@ fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
     ];
     for (k, kind) in kinds.into_iter().enumerate() {
         let e = HazardEvent {
-            kind,
-            at: format!("2026-11-{:02}T09:00:00Z", 2 + k),
-            by: owner.clone(),
             user: "张三".into(),
             note: Some(format!("第{}次整改进展：已完成{}%", k + 1, (k + 1) * 10)),
-            method: None,
-            level: None,
             percent: Some(((k + 1) * 10) as u8),
+            ..HazardEvent::new(
+                kind,
+                owner.clone(),
+                format!("2026-11-{:02}T09:00:00Z", 2 + k),
+            )
         };
         hazard::append_event(&mut doc, &e).expect("event");
         doc.commit_with(msg());
@@ -355,12 +363,17 @@ async fn live(edits: usize) -> anyhow::Result<(f64, f64, u64)> {
     let body = safemesh_testkit::hazard_json("实时推送测试", "major", "2026-12-31");
     let (_, h) = c.post(TOWN, "/api/v1/hazards", &body).await?;
     let id = h["id"].as_str().context("id")?.to_string();
+    // A major hazard moves only once its 主要负责人 and 实际控制人 were told.
+    let notify =
+        json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知"});
+    c.post(TOWN, &format!("/api/v1/hazards/{id}/events"), &notify)
+        .await?;
     c.wait_converged(&id, &chain).await?;
     let prov = c.node("53").store.clone();
     let mut lat = Vec::with_capacity(edits);
     let mut bytes = Vec::new();
     for i in 0..edits {
-        let expected = 2 + i;
+        let expected = 3 + i;
         tokio::time::sleep(Duration::from_millis(250)).await; // let the roll-up settle so bytes are the edit's
         let b0 = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
         let mut watch = prov.subscribe();
@@ -372,8 +385,8 @@ async fn live(edits: usize) -> anyhow::Result<(f64, f64, u64)> {
             NewEvent {
                 kind: Some("progress".into()),
                 note: Some(format!("进展{i}")),
-                method: None,
                 percent: Some(50),
+                ..Default::default()
             },
         )
         .await

@@ -10,7 +10,7 @@ use automerge::transaction::CommitOptions;
 use safemesh_doc::hazard::{Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor::actor_id, hazard};
 use safemesh_model::AdminCode;
-use safemesh_model::hazard::{Channel, Grade};
+use safemesh_model::hazard::{Channel, Grade, facts};
 use safemesh_store::Store;
 use safemesh_testkit::Cluster;
 
@@ -31,6 +31,19 @@ fn small_hazard(owner: &AdminCode, i: usize) -> (String, Vec<u8>) {
         enterprise: Enterprise {
             name: format!("某某商户{}", i % 1000),
             credit_code: String::new(),
+        },
+        number: facts::format_number(owner, 2026, (i % 9999) as u32 + 1),
+        inspection_mode: Some("明查暗访".into()),
+        found_by_level: owner.clone(),
+        found_on: "2026-04-28".into(),
+        stock: facts::Stock::New,
+        location: facts::Location {
+            division: owner.to_string(),
+            address: String::new(),
+        },
+        basis: facts::Basis {
+            standard: "《建筑设计防火规范》".into(),
+            clause: "10.2".into(),
         },
         deadline: "2027-06-30".into(),
         description: String::new(),

@@ -16,7 +16,7 @@ use automerge::transaction::CommitOptions;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use safemesh_doc::hazard::{Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor::actor_id, hazard};
-use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
+use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent, facts};
 use safemesh_model::summary::{HazardCounts, SummaryBody};
 use safemesh_model::{AdminCode, Level, division};
 use safemesh_node::rollup;
@@ -57,6 +57,19 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             name: format!("某某企业{}", i % 13),
             credit_code: String::new(),
         },
+        number: facts::format_number(owner, 2026, i as u32 + 1),
+        inspection_mode: (i % 3 == 0).then(|| "双随机一公开".to_string()),
+        found_by_level: owner.clone(),
+        found_on: "2026-02-20".into(),
+        stock: facts::Stock::New,
+        location: facts::Location {
+            division: owner.to_string(),
+            address: String::new(),
+        },
+        basis: facts::Basis {
+            standard: "《消防安全重大火灾隐患判定方法》（GB 35181）".into(),
+            clause: "第6条".into(),
+        },
         deadline: if i % 7 == 0 { "2026-01-31" } else { "2027-06-30" }.into(),
         description: "督导检查发现，责令限期整改".into(),
     };
@@ -91,6 +104,9 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             method: None,
             level: None,
             percent: None,
+            plan: None,
+            recipients: Vec::new(),
+            reply_by: None,
         };
         hazard::append_event(&mut doc, &e).expect("event");
         doc.commit_with(opts());

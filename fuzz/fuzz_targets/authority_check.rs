@@ -198,6 +198,13 @@ fn make_base(base: &Base) -> Option<AutoCommit> {
                     Grade::General
                 },
                 channel: Channel::Inspection,
+                number: String::new(),
+                inspection_mode: None,
+                found_by_level: township.clone(),
+                found_on: "2025-01-01".into(),
+                stock: safemesh_model::hazard::facts::Stock::New,
+                location: Default::default(),
+                basis: Default::default(),
                 enterprise: Enterprise {
                     name: "e".into(),
                     credit_code: String::new(),

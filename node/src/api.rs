@@ -20,13 +20,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use safemesh_model::AdminCode;
-use safemesh_store::{HazardFilter, Role, Store, TokenRow, hash_secret, token_name};
+use safemesh_store::{Role, Store, TokenRow, hash_secret, token_name};
 use safemesh_sync::Registry;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::directive_api;
-use crate::records::{self, Actor, RecordError};
+use crate::hazards::http as hazards;
+use crate::records::{Actor, RecordError};
 
 /// What the handlers share.
 pub struct ApiState {
@@ -40,6 +41,8 @@ pub struct ApiState {
     pub extra_children: Vec<AdminCode>,
     /// What the department groups of directives stand for here (config `unit_groups`).
     pub unit_groups: std::collections::BTreeMap<String, Vec<String>>,
+    /// Sector dictionary and 存量/增量 cut-off (from the config).
+    pub hazards: crate::hazards::Settings,
     /// Tokens resolved recently.
     pub tokens: TokenCache,
 }
@@ -183,7 +186,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
 
 impl Editor {
     /// The identity this caller writes as: this office, this node's actor id, the token's name.
-    fn actor(&self, st: &ApiState) -> Actor {
+    pub(crate) fn actor(&self, st: &ApiState) -> Actor {
         Actor {
             user: self.0.name.clone(),
             ..st.actor.clone()
@@ -236,9 +239,13 @@ where
 pub fn router(state: Shared) -> Router {
     let api = Router::new()
         .route("/node", get(node))
-        .route("/hazards", get(list_hazards).post(create_hazard))
-        .route("/hazards/{id}", get(get_hazard))
-        .route("/hazards/{id}/events", post(add_event))
+        .route("/hazards", get(hazards::list).post(hazards::create))
+        .route(
+            "/hazards/escalation-candidates",
+            get(hazards::escalation_candidates),
+        )
+        .route("/hazards/{id}", get(hazards::get))
+        .route("/hazards/{id}/events", post(hazards::add_event))
         .route(
             "/directives",
             get(directive_api::list).post(directive_api::create),
@@ -306,67 +313,10 @@ async fn node(State(st): State<Shared>) -> Json<Value> {
     }))
 }
 
-#[derive(Deserialize)]
-struct HazardQuery {
-    grade: Option<String>,
-    status: Option<String>,
-    owner: Option<String>,
-}
-
-async fn list_hazards(
-    State(st): State<Shared>,
-    Query(q): Query<HazardQuery>,
-) -> Result<Json<Value>, RecordError> {
-    let nonempty = |s: Option<String>| s.filter(|v| !v.is_empty());
-    // Filters accept what the inputs accept (e.g. 重大) and compare canonical values.
-    let grade = match nonempty(q.grade) {
-        Some(g) => Some(
-            safemesh_model::hazard::Grade::parse(&g)?
-                .as_str()
-                .to_string(),
-        ),
-        None => None,
-    };
-    let status = match nonempty(q.status) {
-        Some(s) => Some(
-            safemesh_model::hazard::Status::parse(&s)?
-                .as_str()
-                .to_string(),
-        ),
-        None => None,
-    };
-    let owner = match nonempty(q.owner) {
-        Some(o) => Some(
-            AdminCode::parse(&o)
-                .map_err(|e| RecordError::bad("owner", e.to_string()))?
-                .to_string(),
-        ),
-        None => None,
-    };
-    let items = records::list_hazards(
-        &st.store,
-        &HazardFilter {
-            grade,
-            status,
-            owner,
-            within: None,
-        },
-    )
-    .await?;
-    Ok(Json(json!({"items": items})))
-}
-
-async fn create_hazard(
-    State(st): State<Shared>,
-    by: Editor,
-    Body(input): Body<records::NewHazard>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let h = records::create_hazard(&st.store, &by.actor(&st), input).await?;
-    Ok((StatusCode::CREATED, Json(h)))
-}
-
 async fn list_enterprises(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(json!({"items": crate::enterprises::list(&st.store).await?})))
+    Ok(Json(
+        json!({"items": crate::enterprises::list(&st.store).await?}),
+    ))
 }
 
 async fn create_enterprise(
@@ -374,16 +324,24 @@ async fn create_enterprise(
     by: Editor,
     Body(input): Body<crate::enterprises::NewEnterprise>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let e = crate::enterprises::create(&st.store, &by.actor(&st), input).await?;
+    let e = crate::enterprises::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input)
+        .await?;
     Ok((StatusCode::CREATED, Json(e)))
 }
 
-async fn get_enterprise(State(st): State<Shared>, Path(credit_code): Path<String>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(crate::enterprises::get(&st.store, &credit_code).await?))
+async fn get_enterprise(
+    State(st): State<Shared>,
+    Path(credit_code): Path<String>,
+) -> Result<Json<Value>, RecordError> {
+    Ok(Json(
+        crate::enterprises::get(&st.store, &credit_code).await?,
+    ))
 }
 
 async fn list_accidents(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(json!({"items": crate::accidents::list(&st.store).await?})))
+    Ok(Json(
+        json!({"items": crate::accidents::list(&st.store).await?}),
+    ))
 }
 
 async fn create_accident(
@@ -391,11 +349,15 @@ async fn create_accident(
     by: Editor,
     Body(input): Body<crate::accidents::NewAccident>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let a = crate::accidents::create(&st.store, &by.actor(&st), input).await?;
+    let a = crate::accidents::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input)
+        .await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
-async fn get_accident(State(st): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, RecordError> {
+async fn get_accident(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, RecordError> {
     Ok(Json(crate::accidents::get(&st.store, &id).await?))
 }
 
@@ -407,23 +369,6 @@ async fn add_accident_event(
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
     let a = crate::accidents::add_event(&st.store, &by.actor(&st), &id, input).await?;
     Ok((StatusCode::CREATED, Json(a)))
-}
-
-async fn get_hazard(
-    State(st): State<Shared>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, RecordError> {
-    Ok(Json(records::get_hazard(&st.store, &id).await?))
-}
-
-async fn add_event(
-    State(st): State<Shared>,
-    by: Editor,
-    Path(id): Path<String>,
-    Body(input): Body<records::NewEvent>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let h = records::add_event(&st.store, &by.actor(&st), &id, input).await?;
-    Ok((StatusCode::CREATED, Json(h)))
 }
 
 #[derive(Deserialize)]

@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use safemesh_model::AdminCode;
+use safemesh_model::hazard::facts::DEFAULT_STOCK_CUTOFF;
+use safemesh_model::{AdminCode, SectorEntry};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -43,6 +44,40 @@ pub struct Config {
     /// 负有安全监管职责的部门, 负有行业管理职责的部门, 各村（社区）); 各下级 always resolves to the child nodes.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub unit_groups: std::collections::BTreeMap<String, Vec<String>>,
+    /// 隐患 settings (`[hazards]`).
+    #[serde(default, skip_serializing_if = "HazardConfig::is_default")]
+    pub hazards: HazardConfig,
+    /// Sectors and aliases added to the seed dictionary (`[[sectors]] name = "…" aliases = […]`); an
+    /// entry naming an existing sector adds aliases to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sectors: Vec<SectorEntry>,
+}
+
+/// `[hazards]` of the config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HazardConfig {
+    /// 存量/增量 cut-off `YYYY-MM-DD`: a hazard found before it is 存量.
+    #[serde(default = "default_cutoff")]
+    pub stock_cutoff: String,
+}
+
+fn default_cutoff() -> String {
+    DEFAULT_STOCK_CUTOFF.to_string()
+}
+
+impl Default for HazardConfig {
+    fn default() -> Self {
+        HazardConfig {
+            stock_cutoff: default_cutoff(),
+        }
+    }
+}
+
+impl HazardConfig {
+    fn is_default(&self) -> bool {
+        *self == HazardConfig::default()
+    }
 }
 
 fn default_backoff() -> u64 {
@@ -109,6 +144,7 @@ impl Config {
                 "省级节点没有上级 / a province node has no parent".into(),
             ));
         }
+        crate::hazards::HazardSettings::from_config(self)?;
         if let Some(p) = &self.parent {
             let hp = p.trim_start_matches("https://");
             if hp == p.as_str() || !hp.contains(':') {

@@ -136,16 +136,12 @@ struct SampleResponse {
     milestone: Option<String>,
 }
 
+/// A hazard of the sample: registered at `owner`, with the fields of `POST /api/v1/hazards`.
 #[derive(Deserialize)]
 struct SampleHazard {
     owner: String,
-    title: String,
-    sector: String,
-    grade: String,
-    channel: String,
-    enterprise: SampleEnterprise,
-    deadline: String,
-    description: String,
+    #[serde(flatten)]
+    input: NewHazard,
     #[serde(default)]
     events: Vec<SampleEvent>,
 }
@@ -156,12 +152,12 @@ struct SampleEnterprise {
     credit_code: String,
 }
 
+/// An event of the sample: added at office `by`, with the fields of `POST …/events`.
 #[derive(Deserialize)]
 struct SampleEvent {
     by: String,
-    kind: String,
-    note: Option<String>,
-    method: Option<String>,
+    #[serde(flatten)]
+    input: NewEvent,
 }
 
 /// Sets up and starts the four nodes under `dir` (HTTP on `base_port..+3`, links on `base_port+10..`).
@@ -325,40 +321,27 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
         let owner = node(nodes, &h.owner)?;
         let created = records::create_hazard(
             &owner.store,
+            &owner.hazard_settings,
             &owner.actor,
-            NewHazard {
-                title: Some(h.title.clone()),
-                sector: Some(h.sector.clone()),
-                grade: Some(h.grade.clone()),
-                channel: Some(h.channel.clone()),
-                enterprise: Some(NewEnterprise {
-                    name: Some(h.enterprise.name.clone()),
-                    credit_code: Some(h.enterprise.credit_code.clone()),
-                }),
-                deadline: Some(h.deadline.clone()),
-                description: h.description.clone(),
-            },
+            h.input.clone(),
         )
         .await
-        .map_err(err)?;
+        .map_err(|x| anyhow::anyhow!("{:?}: {}", h.input.title, err(x)))?;
         let id = created["id"].as_str().unwrap_or_default().to_string();
         for (k, e) in h.events.iter().enumerate() {
             let by = node(nodes, &e.by)?;
             // Every earlier event (and the registration) must have reached the acting office.
             wait_for(by, &id, true, k + 1).await?;
-            records::add_event(
-                &by.store,
-                &by.actor,
-                &id,
-                NewEvent {
-                    kind: Some(e.kind.clone()),
-                    note: e.note.clone(),
-                    method: e.method.clone(),
-                    percent: None,
-                },
-            )
-            .await
-            .map_err(|x| anyhow::anyhow!("{} at {}: {}", h.title, e.by, err(x)))?;
+            // A reply deadline written `+N` is N days after today, so the sample stays loadable.
+            let mut input = e.input.clone();
+            if let Some(days) = input.reply_by.as_deref().and_then(|r| r.strip_prefix('+')) {
+                let days: i64 = days.parse().context("reply_by +N")?;
+                let due = records::today() + time::Duration::days(days);
+                input.reply_by = Some(safemesh_model::hazard::format_date(due));
+            }
+            records::add_event(&by.store, &by.actor, &id, input)
+                .await
+                .map_err(|x| anyhow::anyhow!("{:?} at {}: {}", h.input.title, e.by, err(x)))?;
         }
     }
     for a in &sample.accidents {

@@ -3,7 +3,6 @@
 
 use safemesh_doc::AutoCommit;
 use safemesh_doc::enterprise::{self, EnterpriseCore};
-use safemesh_model::canonical_sector;
 use safemesh_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
@@ -33,19 +32,45 @@ pub struct NewEnterprise {
 
 /// Registers an enterprise at this office. Its credit code must pass the GB 32100 and GB 11714 checks
 /// and must not be registered here already.
-pub async fn create(store: &Store, actor: &Actor, input: NewEnterprise) -> Result<Value, RecordError> {
+pub async fn create(
+    store: &Store,
+    actor: &Actor,
+    input: NewEnterprise,
+) -> Result<Value, RecordError> {
+    create_with(
+        store,
+        &safemesh_model::SectorDictionary::default(),
+        actor,
+        input,
+    )
+    .await
+}
+
+/// Like [`create`], checking the sector against the node's dictionary (seed names plus its config).
+pub async fn create_with(
+    store: &Store,
+    sectors: &safemesh_model::SectorDictionary,
+    actor: &Actor,
+    input: NewEnterprise,
+) -> Result<Value, RecordError> {
     let credit_code = required("credit_code", input.credit_code)?.to_uppercase();
-    safemesh_model::credit::validate(&credit_code).map_err(|e| RecordError::bad("credit_code", e.to_string()))?;
+    safemesh_model::credit::validate(&credit_code)
+        .map_err(|e| RecordError::bad("credit_code", e.to_string()))?;
     let name = required("name", input.name)?;
     bounded("name", &name, 200)?;
     bounded("principal", &input.principal, 50)?;
     bounded("controller", &input.controller, 50)?;
     bounded("standardisation_level", &input.standardisation_level, 20)?;
-    let sector = canonical_sector(&required("sector", input.sector)?)?.to_string();
+    let sector = sectors.canonical(&required("sector", input.sector)?)?;
     let major_hazard_source_grade = match input.major_hazard_source_grade {
         None => None,
         Some(g @ 1..=4) => Some(g as u8),
-        Some(_) => return Err(RecordError::bad("major_hazard_source_grade", "重大危险源等级应为 1 到 4 / must be 1 to 4")),
+        Some(_) => {
+            return Err(RecordError::bad(
+                "major_hazard_source_grade",
+                "重大危险源等级应为 1 到 4 / must be 1 to 4",
+            ));
+        }
     };
     let id = enterprise::doc_id(&credit_code);
     let core = EnterpriseCore {
@@ -62,7 +87,10 @@ pub async fn create(store: &Store, actor: &Actor, input: NewEnterprise) -> Resul
     };
     let mut w = store.writer().await?;
     if w.load(&id).await?.is_some() {
-        return Err(RecordError::conflict("credit_code", "该企业已登记 / this enterprise is already registered"));
+        return Err(RecordError::conflict(
+            "credit_code",
+            "该企业已登记 / this enterprise is already registered",
+        ));
     }
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
     enterprise::create(&mut doc, &actor.code, &now(), &core)?;

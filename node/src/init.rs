@@ -80,6 +80,8 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
         extra_children: Vec::new(),
         parent_code: None,
         unit_groups: Default::default(),
+        hazards: Default::default(),
+        sectors: Vec::new(),
     };
     cfg.validate()?;
     std::fs::create_dir_all(&o.data_dir)?;

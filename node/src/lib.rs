@@ -13,6 +13,7 @@ mod directive_input;
 pub mod directives;
 pub mod enterprises;
 mod error;
+pub mod hazards;
 pub mod init;
 pub mod node;
 pub mod records;

@@ -35,6 +35,8 @@ pub struct NodeHandle {
     pub registry: Registry,
     /// The node's own writer identity (user `admin`); API requests write as the token's name instead.
     pub actor: Actor,
+    /// Sector dictionary and 存量/增量 cut-off from the config.
+    pub hazard_settings: crate::hazards::Settings,
     extra_children: Vec<AdminCode>,
     unit_groups: std::collections::BTreeMap<String, Vec<String>>,
     parent_code: Option<AdminCode>,
@@ -232,6 +234,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     } else {
         cfg.name.clone()
     };
+    let hazard_settings = Arc::new(crate::hazards::HazardSettings::from_config(&cfg)?);
     let state = Arc::new(ApiState {
         store: store.clone(),
         registry: registry.clone(),
@@ -241,6 +244,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         actor: actor.clone(),
         extra_children: cfg.extra_children.clone(),
         unit_groups: cfg.unit_groups.clone(),
+        hazards: hazard_settings.clone(),
         tokens: TokenCache::default(),
     });
     let app = router(state);
@@ -265,6 +269,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         actor,
         extra_children: cfg.extra_children,
         unit_groups: cfg.unit_groups,
+        hazard_settings,
         parent_code,
         revocations,
         shutdown,

@@ -170,6 +170,8 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     // 3. A major hazard registered at the township reaches the province, record and roll-up.
     let body = json!({
         "title": "磷矿边坡在线监测系统失效", "sector": "非煤矿山", "grade": "major", "channel": "inspection",
+        "inspection_mode": "专项执法",
+        "basis": {"standard": "《金属非金属矿山重大事故隐患判定标准》", "clause": "露天矿山边坡在线监测"},
         "enterprise": {"name": "安宁某某磷化工有限公司", "credit_code": "91350200776049653A"},
         "deadline": "2026-12-31", "description": "边坡位移监测数据中断超过72小时"
     });
@@ -220,7 +222,8 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     }
     procs[victim].child.as_mut().unwrap().kill().unwrap();
     procs[victim].child.take().unwrap().wait().unwrap();
-    let ev = json!({"kind": "progress", "note": "已恢复监测", "percent": 50});
+    // (The owner's first step on a major hazard: telling the 主要负责人 and 实际控制人.)
+    let ev = json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知", "note": "已告知"});
     let r = client
         .post(procs[town].url(&format!("{path}/events")))
         .bearer_auth(&procs[town].token)

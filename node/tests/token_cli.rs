@@ -152,7 +152,7 @@ async fn token_commands_beside_a_running_node() {
         .post(format!("{base}/api/v1/hazards"))
         .bearer_auth(&secret)
         .json(&json!({
-            "title": "配电室堆放杂物", "sector": "消防", "grade": "general", "channel": "inspection",
+            "title": "配电室堆放杂物", "sector": "消防", "grade": "general", "channel": "inspection", "inspection_mode": "日常检查",
             "enterprise": {"name": "某商场"}, "deadline": "2026-12-31"}))
         .send()
         .await

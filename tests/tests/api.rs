@@ -100,13 +100,9 @@ async fn missing_or_wrong_token_is_401() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overdue_follows_the_deadline_day() -> anyhow::Result<()> {
     let c = Cluster::start(&["530181006"]).await?;
-    let (_, past) = c
-        .post(
-            "530181006",
-            "/api/v1/hazards",
-            &hazard_json("已超期", "general", "2020-01-01"),
-        )
-        .await?;
+    let mut late = hazard_json("已超期", "general", "2020-01-01");
+    late["found_on"] = serde_json::json!("2019-12-01");
+    let (_, past) = c.post("530181006", "/api/v1/hazards", &late).await?;
     let (_, future) = c
         .post(
             "530181006",

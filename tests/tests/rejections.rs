@@ -15,7 +15,12 @@ const TOWN: &str = "530181006";
 const COUNTY: &str = "530181";
 
 /// Writes a change at `code`'s own store without the authority check the API applies.
-async fn forge(c: &Cluster, code: &str, id: &str, edit: impl FnOnce(&mut AutoCommit)) -> anyhow::Result<()> {
+async fn forge(
+    c: &Cluster,
+    code: &str,
+    id: &str,
+    edit: impl FnOnce(&mut AutoCommit),
+) -> anyhow::Result<()> {
     let node = c.node(code);
     let mut w = node.store.writer().await?;
     let mut doc = w.load(id).await?.expect("document held");
@@ -30,34 +35,79 @@ async fn forge(c: &Cluster, code: &str, id: &str, edit: impl FnOnce(&mut AutoCom
 
 fn ev(kind: EventKind, by: &str) -> HazardEvent {
     let code = AdminCode::parse(by).unwrap();
-    HazardEvent { kind, at: "2026-11-22T00:00:00Z".into(), by: code.clone(), user: "forger".into(), note: None, method: None, level: Some(code), percent: None }
+    HazardEvent {
+        user: "forger".into(),
+        level: Some(code.clone()),
+        ..HazardEvent::new(kind, code, "2026-11-22T00:00:00Z")
+    }
 }
 
 async fn county_link(c: &Cluster, peer: &str) -> anyhow::Result<Value> {
     let (_, v) = c.get(COUNTY, "/api/v1/sync/status").await?;
-    Ok(v["links"].as_array().unwrap().iter().find(|l| l["peer"] == peer).cloned().unwrap_or(Value::Null))
+    Ok(v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["peer"] == peer)
+        .cloned()
+        .unwrap_or(Value::Null))
 }
 
 /// Asserts the township's link reports the refusal of `id` by `rule`, and the county holds `id` at `heads`.
-async fn refused(c: &Cluster, id: &str, rule: &str, county_heads: Option<Vec<String>>) -> anyhow::Result<()> {
+async fn refused(
+    c: &Cluster,
+    id: &str,
+    rule: &str,
+    county_heads: Option<Vec<String>>,
+) -> anyhow::Result<()> {
     let status = c
-        .wait_for(TOWN, "/api/v1/sync/status", "quarantine at the township", |v| {
-            v["links"][0]["quarantined"].as_array().is_some_and(|q| q.iter().any(|d| d == id))
-        })
+        .wait_for(
+            TOWN,
+            "/api/v1/sync/status",
+            "quarantine at the township",
+            |v| {
+                v["links"][0]["quarantined"]
+                    .as_array()
+                    .is_some_and(|q| q.iter().any(|d| d == id))
+            },
+        )
         .await?;
-    let err = status["links"][0]["last_error"].as_str().unwrap_or_default().to_string();
-    assert!(err.contains(rule) || err.contains("forbidden"), "the error names the refusal: {err}");
-    assert_eq!(c.heads(COUNTY, id).await?, county_heads, "nothing of the forged change stored at the county");
+    let err = status["links"][0]["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        err.contains(rule) || err.contains("forbidden"),
+        "the error names the refusal: {err}"
+    );
+    assert_eq!(
+        c.heads(COUNTY, id).await?,
+        county_heads,
+        "nothing of the forged change stored at the county"
+    );
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forbidden_writes_over_a_real_link_are_refused_and_nothing_is_stored() -> anyhow::Result<()> {
+async fn forbidden_writes_over_a_real_link_are_refused_and_nothing_is_stored() -> anyhow::Result<()>
+{
     let c = Cluster::start(&[COUNTY, TOWN]).await?;
     // Setup: a township major hazard and a county directive to the township, replicated.
-    let (_, h) = c.post(TOWN, "/api/v1/hazards", &hazard_json("储罐区隐患", "major", "2026-12-31")).await?;
+    let (_, h) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("储罐区隐患", "major", "2026-12-31"),
+        )
+        .await?;
     let hid = h["id"].as_str().unwrap().to_string();
-    let (_, d) = c.post(COUNTY, "/api/v1/directives", &json!({"title": "专项整治", "targets": [TOWN], "deadline": "2026-12-31"})).await?;
+    let (_, d) = c
+        .post(
+            COUNTY,
+            "/api/v1/directives",
+            &json!({"title": "专项整治", "targets": [TOWN], "deadline": "2026-12-31"}),
+        )
+        .await?;
     let did = d["id"].as_str().unwrap().to_string();
     c.wait_converged(&hid, &[COUNTY, TOWN]).await?;
     c.wait_converged(&did, &[COUNTY, TOWN]).await?;
@@ -65,12 +115,22 @@ async fn forbidden_writes_over_a_real_link_are_refused_and_nothing_is_stored() -
     let directive_heads = c.heads(COUNTY, &did).await?;
 
     // 1. The township lists its own hazard for supervision (only a level above may): refused.
-    forge(&c, TOWN, &hid, |doc| hazard::append_event(doc, &ev(EventKind::Supervise, TOWN)).unwrap()).await?;
+    forge(&c, TOWN, &hid, |doc| {
+        hazard::append_event(doc, &ev(EventKind::Supervise, TOWN)).unwrap()
+    })
+    .await?;
     refused(&c, &hid, "superior_only", hazard_heads.clone()).await?;
 
     // 2. The link still serves valid traffic: a new hazard from the township arrives.
-    let (_, ok) = c.post(TOWN, "/api/v1/hazards", &hazard_json("正常登记", "general", "2026-12-31")).await?;
-    c.wait_converged(ok["id"].as_str().unwrap(), &[COUNTY, TOWN]).await?;
+    let (_, ok) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("正常登记", "general", "2026-12-31"),
+        )
+        .await?;
+    c.wait_converged(ok["id"].as_str().unwrap(), &[COUNTY, TOWN])
+        .await?;
 
     // 3. The township rewrites the title of the county's directive (only the issuer may): refused.
     forge(&c, TOWN, &did, |doc| {
@@ -81,16 +141,40 @@ async fn forbidden_writes_over_a_real_link_are_refused_and_nothing_is_stored() -
     refused(&c, &did, "issuer_only", directive_heads.clone()).await?;
 
     // 4. The county's copy of both documents is as it was; the county counted the rejections.
-    assert_eq!(c.get(COUNTY, &format!("/api/v1/directives/{did}")).await?.1["title"], "专项整治");
+    assert_eq!(
+        c.get(COUNTY, &format!("/api/v1/directives/{did}")).await?.1["title"],
+        "专项整治"
+    );
     assert!(c.get(COUNTY, &format!("/api/v1/hazards/{hid}")).await?.1["supervising"].is_null());
     let link = county_link(&c, TOWN).await?;
-    assert!(link["rejected_batches"].as_u64().unwrap_or(0) >= 2 || link["last_error"].is_string(), "{link}");
+    assert!(
+        link["rejected_batches"].as_u64().unwrap_or(0) >= 2 || link["last_error"].is_string(),
+        "{link}"
+    );
 
     // 5. Through the API the same writes are 403 with the rule's name, and nothing is stored.
-    let (s, e) = c.post(TOWN, &format!("/api/v1/hazards/{hid}/events"), &json!({"kind": "supervise"})).await?;
-    assert_eq!((s, e["error"]["rule"].as_str()), (403, Some("superior_only")));
-    let (s, e) = c.post(COUNTY, &format!("/api/v1/directives/{did}/responses"), &json!({"action": "receive"})).await?;
-    assert_eq!((s, e["error"]["rule"].as_str()), (403, Some("own_response_only")));
+    let (s, e) = c
+        .post(
+            TOWN,
+            &format!("/api/v1/hazards/{hid}/events"),
+            &json!({"kind": "supervise"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["rule"].as_str()),
+        (403, Some("superior_only"))
+    );
+    let (s, e) = c
+        .post(
+            COUNTY,
+            &format!("/api/v1/directives/{did}/responses"),
+            &json!({"action": "receive"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["rule"].as_str()),
+        (403, Some("own_response_only"))
+    );
     c.shutdown().await;
     Ok(())
 }
@@ -98,7 +182,13 @@ async fn forbidden_writes_over_a_real_link_are_refused_and_nothing_is_stored() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_cannot_write_into_a_childs_record_or_delete_its_events() -> anyhow::Result<()> {
     let c = Cluster::start(&[COUNTY, TOWN]).await?;
-    let (_, h) = c.post(TOWN, "/api/v1/hazards", &hazard_json("一般隐患", "general", "2026-12-31")).await?;
+    let (_, h) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("一般隐患", "general", "2026-12-31"),
+        )
+        .await?;
     let hid = h["id"].as_str().unwrap().to_string();
     c.wait_converged(&hid, &[COUNTY, TOWN]).await?;
     let town_heads = c.heads(TOWN, &hid).await?;
@@ -111,14 +201,32 @@ async fn a_parent_cannot_write_into_a_childs_record_or_delete_its_events() -> an
     })
     .await?;
     let status = c
-        .wait_for(COUNTY, "/api/v1/sync/status", "quarantine at the county", |v| {
-            v["links"].as_array().unwrap().iter().any(|l| l["quarantined"].as_array().is_some_and(|q| q.iter().any(|d| d == &hid)))
-        })
+        .wait_for(
+            COUNTY,
+            "/api/v1/sync/status",
+            "quarantine at the county",
+            |v| {
+                v["links"].as_array().unwrap().iter().any(|l| {
+                    l["quarantined"]
+                        .as_array()
+                        .is_some_and(|q| q.iter().any(|d| d == &hid))
+                })
+            },
+        )
         .await?;
-    assert!(status.to_string().contains("events_append_only"), "the error names the rule: {status}");
+    assert!(
+        status.to_string().contains("events_append_only"),
+        "the error names the rule: {status}"
+    );
     // 2. The township still has its record untouched.
     assert_eq!(c.heads(TOWN, &hid).await?, town_heads);
-    assert_eq!(c.get(TOWN, &format!("/api/v1/hazards/{hid}")).await?.1["events"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        c.get(TOWN, &format!("/api/v1/hazards/{hid}")).await?.1["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     c.shutdown().await;
     Ok(())
 }

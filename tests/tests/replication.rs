@@ -1,6 +1,6 @@
 //! In-process clusters over real gRPC + mutual TLS on loopback: what a user sees replicate.
 
-use safemesh_testkit::{Cluster, hazard_json};
+use safemesh_testkit::{Cluster, hazard_json, notify_json, plan_json};
 use serde_json::{Value, json};
 
 const CHAIN: [&str; 4] = ["53", "5301", "530181", "530181006"];
@@ -82,6 +82,15 @@ async fn major_hazard_reaches_province_and_province_supervise_reaches_township()
         .await?;
     assert_eq!(s, 201, "{h}");
     let hid = id(&h);
+    // (A major hazard moves only once its 主要负责人 and 实际控制人 were told.)
+    let (s, _) = c
+        .post(
+            "530181006",
+            &format!("/api/v1/hazards/{hid}/events"),
+            &notify_json(),
+        )
+        .await?;
+    assert_eq!(s, 201);
     let (s, _) = c
         .post(
             "530181006",
@@ -90,10 +99,10 @@ async fn major_hazard_reaches_province_and_province_supervise_reaches_township()
         )
         .await?;
     assert_eq!(s, 201);
-    // 2. The full record reaches the province, with both events.
+    // 2. The full record reaches the province, with every event.
     let path = format!("/api/v1/hazards/{hid}");
     c.wait_for("53", &path, "full record at province", |v| {
-        v["events"].as_array().is_some_and(|e| e.len() == 2)
+        v["events"].as_array().is_some_and(|e| e.len() == 3)
     })
     .await?;
     // 3. The province lists it for supervision (挂牌督办) and escalates with a 函告.
@@ -109,20 +118,21 @@ async fn major_hazard_reaches_province_and_province_supervise_reaches_township()
         .post(
             "53",
             &format!("{path}/events"),
-            &json!({"kind": "escalate", "method": "函告"}),
+            &json!({"kind": "escalate", "method": "函告", "reply_by": "2099-01-31"}),
         )
         .await?;
     assert_eq!(s, 201, "{v}");
     // 4. Both reach the township; the supervising level is the province.
     let t = c
         .wait_for("530181006", &path, "supervise at township", |v| {
-            v["events"].as_array().is_some_and(|e| e.len() == 4)
+            v["events"].as_array().is_some_and(|e| e.len() == 5)
         })
         .await?;
     assert_eq!(t["supervising"], "53");
     assert_eq!(t["escalations"], json!(["函告"]));
-    assert_eq!(t["events"][2]["kind"], "supervise");
-    assert_eq!(t["events"][2]["by"], "53");
+    assert_eq!(t["escalated"][0]["reply_by"], "2099-01-31");
+    assert_eq!(t["events"][3]["kind"], "supervise");
+    assert_eq!(t["events"][3]["by"], "53");
     // 5. Every level holds identical heads.
     c.wait_converged(&hid, &CHAIN).await?;
     // 6. Now acceptance belongs to the province: the township may not accept its own listed hazard.
@@ -219,6 +229,7 @@ async fn node_restarted_from_its_store_keeps_everything_and_catches_up() -> anyh
     // 2. The county stops; meanwhile the township writes more.
     c.stop("530181").await;
     let path = format!("/api/v1/hazards/{hid}/events");
+    assert_eq!(c.post("530181006", &path, &notify_json()).await?.0, 201);
     assert_eq!(
         c.post(
             "530181006",
@@ -287,14 +298,11 @@ async fn child_cut_off_while_both_sides_write_converges_after_reconnect() -> any
     )
     .await?;
     let path = format!("/api/v1/hazards/{hid}/events");
+    assert_eq!(c.post("530181006", &path, &notify_json()).await?.0, 201);
     assert_eq!(
-        c.post(
-            "530181006",
-            &path,
-            &json!({"kind": "plan", "note": "制定整改方案"})
-        )
-        .await?
-        .0,
+        c.post("530181006", &path, &plan_json("2026-12-20"))
+            .await?
+            .0,
         201
     );
     assert_eq!(
@@ -342,16 +350,16 @@ async fn child_cut_off_while_both_sides_write_converges_after_reconnect() -> any
             .as_array()
             .unwrap()
             .len(),
-        3
+        4
     );
-    // 4. The link heals: identical heads everywhere, all five events in one order.
+    // 4. The link heals: identical heads everywhere, all six events in one order.
     c.heal("530181006");
     let heads = c.wait_converged(&hid, &CHAIN).await?;
     assert!(!heads.is_empty());
     let mut orders = Vec::new();
     for code in CHAIN {
         let v = c.get(code, &format!("/api/v1/hazards/{hid}")).await?.1;
-        assert_eq!(v["events"].as_array().unwrap().len(), 5, "{code}: {v}");
+        assert_eq!(v["events"].as_array().unwrap().len(), 6, "{code}: {v}");
         assert_eq!(v["supervising"], "53");
         orders.push(v["events"].clone());
     }

@@ -8,7 +8,7 @@ use reqwest::Method;
 use safemesh_node::api::TOKEN_CACHE_TTL;
 use safemesh_node::cli::{token_create, token_list, token_revoke, token_table};
 use safemesh_store::{Role, hash_secret};
-use safemesh_testkit::{Cluster, hazard_json};
+use safemesh_testkit::{Cluster, hazard_json, plan_json};
 use serde_json::{Value, json};
 
 /// A request to `code` with `token` (the admin helpers of `Cluster` use the data dir's token).
@@ -386,7 +386,11 @@ async fn changes_name_the_person_at_the_owner_and_at_the_parent() -> anyhow::Res
         Method::POST,
         &format!("/api/v1/hazards/{id}/events"),
         &zhang,
-        Some(&json!({"kind": "plan", "note": "三日内完成联锁改造"})),
+        Some(&{
+            let mut p = plan_json("2026-12-20");
+            p["note"] = json!("三日内完成联锁改造");
+            p
+        }),
     )
     .await?;
     assert_eq!(s, 201, "{v}");

@@ -66,15 +66,34 @@ pub fn audience(owner: &AdminCode) -> Audience {
 }
 
 /// Creates an accident document. The caller commits.
-pub fn create(doc: &mut AutoCommit, owner: &AdminCode, now: &str, core: &AccidentCore) -> Result<(), Error> {
-    Header { kind: Kind::Accident, schema: SCHEMA_VERSION, owner: owner.clone(), created: now.to_string() }.write(doc)?;
+pub fn create(
+    doc: &mut AutoCommit,
+    owner: &AdminCode,
+    now: &str,
+    core: &AccidentCore,
+) -> Result<(), Error> {
+    Header {
+        kind: Kind::Accident,
+        schema: SCHEMA_VERSION,
+        owner: owner.clone(),
+        created: now.to_string(),
+    }
+    .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;
     doc.put(&c, "title", core.title.as_str())?;
     doc.put(&c, "occurred_at", core.occurred_at.as_str())?;
     doc.put(&c, "sector", core.sector.as_str())?;
     doc.put(&c, "deaths", ScalarValue::Int(core.deaths as i64))?;
-    doc.put(&c, "serious_injuries", ScalarValue::Int(core.serious_injuries as i64))?;
-    doc.put(&c, "direct_loss_wan", ScalarValue::F64(core.direct_loss_wan))?;
+    doc.put(
+        &c,
+        "serious_injuries",
+        ScalarValue::Int(core.serious_injuries as i64),
+    )?;
+    doc.put(
+        &c,
+        "direct_loss_wan",
+        ScalarValue::F64(core.direct_loss_wan),
+    )?;
     if let Some(e) = &core.enterprise {
         let m = doc.put_object(&c, "enterprise", ObjType::Map)?;
         doc.put(&m, "name", e.name.as_str())?;
@@ -102,10 +121,14 @@ pub fn append_event(doc: &mut AutoCommit, e: &AccidentEvent) -> Result<(), Error
 
 pub fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
     let root = doc.hydrate(ROOT, None)?;
-    let root = tree::as_map(&root).ok_or(Error::Malformed { path: "(root)".into() })?;
+    let root = tree::as_map(&root).ok_or(Error::Malformed {
+        path: "(root)".into(),
+    })?;
     let header = Header::from_tree(root)?;
     if header.kind != Kind::Accident {
-        return Err(Error::Malformed { path: "header.kind".into() });
+        return Err(Error::Malformed {
+            path: "header.kind".into(),
+        });
     }
     let c = tree::map(root, "core", "core")?;
     let count = |k: &str| tree::opt_i64(c, k).unwrap_or(0).clamp(0, u32::MAX as i64) as u32;
@@ -130,7 +153,14 @@ pub fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
     };
     let grade = AccidentGrade::of(core.deaths, core.serious_injuries, core.direct_loss_wan);
     let events = read_events(root);
-    Ok(AccidentView { owner: header.owner, created: header.created, core, grade, grade_label: grade.label(), events })
+    Ok(AccidentView {
+        owner: header.owner,
+        created: header.created,
+        core,
+        grade,
+        grade_label: grade.label(),
+        events,
+    })
 }
 
 /// The `events` list of an accident or enterprise document (entries this build cannot read are skipped).

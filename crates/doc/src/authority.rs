@@ -223,38 +223,17 @@ fn is_general(doc: &AutoCommit, header: &Header) -> Result<bool, Error> {
 
 /// The supervising level of a hazard as of `heads` (folded from the events then).
 fn supervising_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Option<AdminCode>, Error> {
-    let Some((_, list)) = doc.get_at(automerge::ROOT, "events", heads)? else {
-        return Ok(None);
-    };
-    let mut events = Vec::new();
-    for i in 0..doc.length_at(&list, heads) {
-        let Some((_, m)) = doc.get_at(&list, i, heads)? else {
-            continue;
-        };
-        let field = |k: &str| -> Result<Option<String>, Error> {
-            Ok(doc
-                .get_at(&m, k, heads)?
-                .and_then(|(v, _)| v.as_str().map(str::to_string)))
-        };
-        let (Some(kind), Some(by)) = (field("kind")?, field("by")?) else {
-            continue;
-        };
-        let (Ok(kind), Ok(by)) = (EventKind::parse(&kind), AdminCode::parse(&by)) else {
-            continue;
-        };
-        let level = field("level")?.and_then(|l| AdminCode::parse(&l).ok());
-        events.push(safemesh_model::hazard::HazardEvent {
-            kind,
-            at: String::new(),
-            by,
-            user: String::new(),
-            note: None,
-            method: field("method")?,
-            level,
-            percent: None,
-        });
-    }
-    Ok(safemesh_model::hazard::fold(&events).supervising)
+    Ok(crate::hazard::read_at(doc, Some(heads))?
+        .derived()
+        .supervising)
+}
+
+/// The kind of the event map `obj` as the document holds it now.
+fn event_kind(doc: &AutoCommit, obj: &ObjectId) -> Result<Option<EventKind>, Error> {
+    let id: ObjId = doc
+        .import_obj(&obj.to_string())
+        .map_err(|_| Error::Corrupt(format!("unknown object {obj}")))?;
+    Ok(read::opt_str(doc, &id, "kind")?.and_then(|k| EventKind::parse(&k).ok()))
 }
 
 /// A directive's targets as of `heads`.
@@ -437,11 +416,13 @@ impl Ctx<'_> {
                 Key::Map(k) => Seg::Key(k.to_string()),
                 Key::Seq(_) => Seg::Index,
             });
-            // The skeleton (root keys, the header, a directive's targets, assignments, cascade flag
-            // and parent link: who holds it and who may answer) is written once, by the owner, in the
-            // document's first change.
+            // The skeleton (root keys, the header, a hazard's core — the facts of registration — and a
+            // directive's targets, assignments, cascade flag and parent link: who holds it and who may
+            // answer) is written once, by the owner, in the document's first change.
             let structural = path.len() == 1
                 || matches!(path.first(), Some(Seg::Key(k)) if k == "header")
+                || (self.header.kind == Kind::Hazard
+                    && matches!(path.first(), Some(Seg::Key(k)) if k == "core"))
                 || (self.header.kind == Kind::Directive
                     && matches!((path.first(), path.get(1)), (Some(Seg::Key(a)), Some(Seg::Key(b)))
                         if a == "core" && DIRECTIVE_FIXED.contains(&b.as_str())));
@@ -472,7 +453,9 @@ impl Ctx<'_> {
                     self.check_hazard_op(doc, change, &code, &path, op, created_here(&op.obj))?
                 }
                 Kind::Directive => self.check_directive_op(doc, change, &code, &path, op)?,
-                Kind::Accident | Kind::Enterprise => self.check_record_op(&code, &path, op, created_here(&op.obj))?,
+                Kind::Accident | Kind::Enterprise => {
+                    self.check_record_op(&code, &path, op, created_here(&op.obj))?
+                }
             }
         }
         if tails_hold {
@@ -559,7 +542,13 @@ impl Ctx<'_> {
 
     /// 事故, 企业: the owner writes the record; the owner and every level above append to `events`:
     /// `review` (复核) only from above, `comment` from either.
-    fn check_record_op(&self, actor: &AdminCode, path: &[Seg], op: &Op, in_new_object: bool) -> Result<(), Error> {
+    fn check_record_op(
+        &self,
+        actor: &AdminCode,
+        path: &[Seg],
+        op: &Op,
+        in_new_object: bool,
+    ) -> Result<(), Error> {
         let owner = &self.header.owner;
         let is_owner = actor == owner;
         let is_superior = actor.is_ancestor_of(owner);
@@ -572,7 +561,11 @@ impl Ctx<'_> {
                     if !op.insert || !matches!(op.action, OpType::Make(automerge::ObjType::Map)) {
                         return Err(self.deny(path, actor, "events_append_only"));
                     }
-                    return if is_owner || is_superior { Ok(()) } else { Err(self.deny(path, actor, "owner_or_superior")) };
+                    return if is_owner || is_superior {
+                        Ok(())
+                    } else {
+                        Err(self.deny(path, actor, "owner_or_superior"))
+                    };
                 }
                 if path.len() != 3 || !in_new_object {
                     return Err(self.deny(path, actor, "events_append_only"));
@@ -636,14 +629,31 @@ impl Ctx<'_> {
                     }
                     return Ok(());
                 }
-                // A field inside an event: only while creating that event, in this change.
-                if path.len() != 3 || !in_new_object {
+                // A field inside an event, or inside an object of it (a plan, a recipient list):
+                // only while creating that event, in this change.
+                if !in_new_object {
                     return Err(self.deny(path, actor, "events_append_only"));
                 }
                 let field = match &path[2] {
                     Seg::Key(f) => f.as_str(),
                     Seg::Index => return Err(self.deny(path, actor, "events_append_only")),
                 };
+                // Values inside an event are scalars, but for the two objects events carry: a
+                // plan's 五落实 (a map of scalars) and a notify's recipients (a list of strings).
+                if let OpType::Make(t) = &op.action {
+                    let known = path.len() == 3
+                        && matches!(
+                            (field, t),
+                            ("plan", automerge::ObjType::Map)
+                                | ("recipients", automerge::ObjType::List)
+                        );
+                    if !known {
+                        return Err(self.deny(path, actor, "events_append_only"));
+                    }
+                }
+                if path.len() > 3 {
+                    return Ok(());
+                }
                 let value = match &op.action {
                     OpType::Put(ScalarValue::Str(s)) => Some(s.to_string()),
                     _ => None,
@@ -654,6 +664,11 @@ impl Ctx<'_> {
                     }
                     "level" if value.as_deref() != Some(actor.as_str()) => {
                         return Err(self.deny(path, actor, "supervising_level_is_actor"));
+                    }
+                    // 回复期限 is set by the level that escalates, in its escalate event: nobody
+                    // else dates a reply obligation.
+                    "reply_by" if event_kind(doc, &op.obj)? != Some(EventKind::Escalate) => {
+                        return Err(self.deny(path, actor, "reply_by_on_escalate_only"));
                     }
                     "kind" => {
                         let kind = value.as_deref().and_then(|v| EventKind::parse(v).ok());

@@ -59,8 +59,19 @@ pub fn audience(owner: &AdminCode) -> Audience {
     crate::accident::audience(owner)
 }
 
-pub fn create(doc: &mut AutoCommit, owner: &AdminCode, now: &str, core: &EnterpriseCore) -> Result<(), Error> {
-    Header { kind: Kind::Enterprise, schema: SCHEMA_VERSION, owner: owner.clone(), created: now.to_string() }.write(doc)?;
+pub fn create(
+    doc: &mut AutoCommit,
+    owner: &AdminCode,
+    now: &str,
+    core: &EnterpriseCore,
+) -> Result<(), Error> {
+    Header {
+        kind: Kind::Enterprise,
+        schema: SCHEMA_VERSION,
+        owner: owner.clone(),
+        created: now.to_string(),
+    }
+    .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;
     for (k, v) in [
         ("credit_code", &core.credit_code),
@@ -73,8 +84,16 @@ pub fn create(doc: &mut AutoCommit, owner: &AdminCode, now: &str, core: &Enterpr
         doc.put(&c, k, v.as_str())?;
     }
     doc.put(&c, "above_scale", ScalarValue::Boolean(core.above_scale))?;
-    doc.put(&c, "dust_explosion", ScalarValue::Boolean(core.dust_explosion))?;
-    doc.put(&c, "ammonia_refrigeration", ScalarValue::Boolean(core.ammonia_refrigeration))?;
+    doc.put(
+        &c,
+        "dust_explosion",
+        ScalarValue::Boolean(core.dust_explosion),
+    )?;
+    doc.put(
+        &c,
+        "ammonia_refrigeration",
+        ScalarValue::Boolean(core.ammonia_refrigeration),
+    )?;
     if let Some(g) = core.major_hazard_source_grade {
         doc.put(&c, "major_hazard_source_grade", ScalarValue::Int(g as i64))?;
     }
@@ -85,13 +104,24 @@ pub fn create(doc: &mut AutoCommit, owner: &AdminCode, now: &str, core: &Enterpr
 pub fn read(doc: &AutoCommit) -> Result<EnterpriseView, Error> {
     use automerge::ReadDoc;
     let root = doc.hydrate(ROOT, None)?;
-    let root = tree::as_map(&root).ok_or(Error::Malformed { path: "(root)".into() })?;
+    let root = tree::as_map(&root).ok_or(Error::Malformed {
+        path: "(root)".into(),
+    })?;
     let header = Header::from_tree(root)?;
     if header.kind != Kind::Enterprise {
-        return Err(Error::Malformed { path: "header.kind".into() });
+        return Err(Error::Malformed {
+            path: "header.kind".into(),
+        });
     }
     let c = tree::map(root, "core", "core")?;
-    let flag = |k: &str| matches!(c.get(k), Some(automerge::hydrate::Value::Scalar(ScalarValue::Boolean(true))));
+    let flag = |k: &str| {
+        matches!(
+            c.get(k),
+            Some(automerge::hydrate::Value::Scalar(ScalarValue::Boolean(
+                true
+            )))
+        )
+    };
     let core = EnterpriseCore {
         credit_code: tree::string(c, "credit_code", "core.credit_code")?,
         name: tree::string(c, "name", "core.name")?,
@@ -99,11 +129,17 @@ pub fn read(doc: &AutoCommit) -> Result<EnterpriseView, Error> {
         controller: tree::opt_str(c, "controller").unwrap_or_default(),
         sector: tree::opt_str(c, "sector").unwrap_or_default(),
         above_scale: flag("above_scale"),
-        major_hazard_source_grade: tree::opt_i64(c, "major_hazard_source_grade").and_then(|g| u8::try_from(g).ok()),
+        major_hazard_source_grade: tree::opt_i64(c, "major_hazard_source_grade")
+            .and_then(|g| u8::try_from(g).ok()),
         dust_explosion: flag("dust_explosion"),
         ammonia_refrigeration: flag("ammonia_refrigeration"),
         standardisation_level: tree::opt_str(c, "standardisation_level").unwrap_or_default(),
     };
     let events = crate::accident::read_events(root);
-    Ok(EnterpriseView { owner: header.owner, created: header.created, core, events })
+    Ok(EnterpriseView {
+        owner: header.owner,
+        created: header.created,
+        core,
+        events,
+    })
 }

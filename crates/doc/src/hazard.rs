@@ -1,10 +1,14 @@
-//! 隐患文档 — the hazard document: `header`, `core` (set once by the owner), `events` (append-only).
+//! 隐患文档 — the hazard document: `header`, `core` (the facts of registration, written once by the
+//! owner in the document's first change), `events` (append-only; a `plan` event carries the 五落实 as
+//! a nested map, a `notify` event its recipients as a list).
 
+use automerge::hydrate::{Map, Value as HValue};
 use automerge::{
-    AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
+    AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
 };
 use safemesh_model::AdminCode;
-use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, fold};
+use safemesh_model::hazard::facts::{Basis, Location, Stock};
+use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Plan, fold};
 use serde::{Deserialize, Serialize};
 
 use crate::read::tree;
@@ -18,22 +22,36 @@ pub struct Enterprise {
     pub credit_code: String,
 }
 
-/// The core fields of a hazard, written once by the owner at registration.
+/// The facts of registration, written once by the owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HazardCore {
+    /// 编号 — `{owner}-{year}-{seq:04}`, unique per owner (empty in records made before numbering).
+    pub number: String,
     pub title: String,
     /// Canonical sector name (行业领域).
     pub sector: String,
     pub grade: Grade,
     pub channel: Channel,
+    /// 检查方式 (canonical name), for hazards found by inspection or verifying a tip-off.
+    pub inspection_mode: Option<String>,
+    /// 发现层级 — the office whose inspection found it: the owner or a level above.
+    pub found_by_level: AdminCode,
+    /// 发现日期 `YYYY-MM-DD`.
+    pub found_on: String,
+    /// 存量/增量.
+    pub stock: Stock,
     pub enterprise: Enterprise,
-    /// `YYYY-MM-DD` 整改期限.
+    /// 隐患位置.
+    pub location: Location,
+    /// 判定依据.
+    pub basis: Basis,
+    /// `YYYY-MM-DD` 整改期限 as registered (a plan may set an earlier one).
     pub deadline: String,
     pub description: String,
 }
 
 /// A hazard as read from its document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HazardView {
     pub owner: AdminCode,
     pub created: String,
@@ -44,7 +62,15 @@ pub struct HazardView {
 
 impl HazardView {
     pub fn derived(&self) -> Derived {
-        fold(&self.events)
+        fold(self.core.grade, &self.events)
+    }
+
+    /// The deadline in force: the latest plan's (五落实 时限), else the registered one.
+    pub fn effective_deadline(&self, d: &Derived) -> String {
+        d.plan
+            .as_ref()
+            .map(|p| p.deadline.clone())
+            .unwrap_or_else(|| self.core.deadline.clone())
     }
 
     /// General hazards reach the owner's parent; major ones every ancestor.
@@ -87,25 +113,32 @@ pub fn create(
     }
     .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;
+    doc.put(&c, "number", core.number.as_str())?;
     doc.put(&c, "title", core.title.as_str())?;
     doc.put(&c, "sector", core.sector.as_str())?;
     doc.put(&c, "grade", core.grade.as_str())?;
     doc.put(&c, "channel", core.channel.as_str())?;
+    if let Some(m) = &core.inspection_mode {
+        doc.put(&c, "inspection_mode", m.as_str())?;
+    }
+    doc.put(&c, "found_by_level", core.found_by_level.as_str())?;
+    doc.put(&c, "found_on", core.found_on.as_str())?;
+    doc.put(&c, "stock", core.stock.as_str())?;
     let e = doc.put_object(&c, "enterprise", ObjType::Map)?;
     doc.put(&e, "name", core.enterprise.name.as_str())?;
     doc.put(&e, "credit_code", core.enterprise.credit_code.as_str())?;
+    let l = doc.put_object(&c, "location", ObjType::Map)?;
+    doc.put(&l, "division", core.location.division.as_str())?;
+    doc.put(&l, "address", core.location.address.as_str())?;
+    let b = doc.put_object(&c, "basis", ObjType::Map)?;
+    doc.put(&b, "standard", core.basis.standard.as_str())?;
+    doc.put(&b, "clause", core.basis.clause.as_str())?;
     doc.put(&c, "deadline", core.deadline.as_str())?;
     doc.put(&c, "description", core.description.as_str())?;
     doc.put_object(ROOT, "events", ObjType::List)?;
     let registered = HazardEvent {
-        kind: EventKind::Registered,
-        at: now.to_string(),
-        by: owner.clone(),
         user: user.to_string(),
-        note: None,
-        method: None,
-        level: None,
-        percent: None,
+        ..HazardEvent::new(EventKind::Registered, owner.clone(), now)
     };
     append_event(doc, &registered)
 }
@@ -131,13 +164,40 @@ pub fn append_event(doc: &mut AutoCommit, e: &HazardEvent) -> Result<(), Error> 
     if let Some(p) = e.percent {
         doc.put(&m, "percent", ScalarValue::Int(p as i64))?;
     }
+    if let Some(r) = &e.reply_by {
+        doc.put(&m, "reply_by", r.as_str())?;
+    }
+    if !e.recipients.is_empty() {
+        let l = doc.put_object(&m, "recipients", ObjType::List)?;
+        for (i, r) in e.recipients.iter().enumerate() {
+            doc.insert(&l, i, r.as_str())?;
+        }
+    }
+    if let Some(p) = &e.plan {
+        let o = doc.put_object(&m, "plan", ObjType::Map)?;
+        doc.put(&o, "responsible_unit", p.responsible_unit.as_str())?;
+        doc.put(&o, "responsible_person", p.responsible_person.as_str())?;
+        doc.put(&o, "measures", p.measures.as_str())?;
+        doc.put(&o, "funds_wan", ScalarValue::F64(p.funds_wan))?;
+        doc.put(&o, "deadline", p.deadline.as_str())?;
+        doc.put(&o, "contingency_plan", p.contingency_plan.as_str())?;
+    }
     Ok(())
 }
 
-/// Reads the hazard back. Events that cannot be read (a newer schema's kinds) are skipped.
+/// Reads the hazard back. Events that cannot be read (a newer schema's kinds) are skipped; fields that
+/// records registered before they existed lack read as their defaults (no number, found by the owner
+/// on the day of registration, 增量, located at the owner, no basis).
 pub fn read(doc: &AutoCommit) -> Result<HazardView, Error> {
-    let root = doc.hydrate(ROOT, None)?;
-    let root = tree::as_map(&root).ok_or(Error::Malformed { path: "(root)".into() })?;
+    read_at(doc, None)
+}
+
+/// Reads the hazard as it was at `heads` (as it is now for `None`).
+pub fn read_at(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<HazardView, Error> {
+    let root = doc.hydrate(ROOT, heads)?;
+    let root = tree::as_map(&root).ok_or(Error::Malformed {
+        path: "(root)".into(),
+    })?;
     let header = Header::from_tree(root)?;
     if header.kind != Kind::Hazard {
         return Err(Error::Malformed {
@@ -148,14 +208,43 @@ pub fn read(doc: &AutoCommit) -> Result<HazardView, Error> {
     let grade = Grade::parse(&tree::string(c, "grade", "core.grade")?)?;
     let channel = Channel::parse(&tree::string(c, "channel", "core.channel")?)?;
     let e = tree::map(c, "enterprise", "core.enterprise")?;
+    let location = tree::opt_map(c, "location");
+    let basis = tree::opt_map(c, "basis");
+    let owner = header.owner.clone();
     let core = HazardCore {
+        number: tree::opt_str(c, "number").unwrap_or_default(),
         title: tree::string(c, "title", "core.title")?,
         sector: tree::string(c, "sector", "core.sector")?,
         grade,
         channel,
+        inspection_mode: tree::opt_str(c, "inspection_mode").filter(|m| !m.is_empty()),
+        found_by_level: tree::opt_str(c, "found_by_level")
+            .and_then(|s| AdminCode::parse(&s).ok())
+            .unwrap_or_else(|| owner.clone()),
+        found_on: tree::opt_str(c, "found_on")
+            .unwrap_or_else(|| header.created.chars().take(10).collect()),
+        stock: tree::opt_str(c, "stock")
+            .and_then(|s| Stock::parse_as("stock", &s).ok())
+            .unwrap_or(Stock::New),
         enterprise: Enterprise {
             name: tree::opt_str(e, "name").unwrap_or_default(),
             credit_code: tree::opt_str(e, "credit_code").unwrap_or_default(),
+        },
+        location: Location {
+            division: location
+                .and_then(|l| tree::opt_str(l, "division"))
+                .unwrap_or_else(|| owner.to_string()),
+            address: location
+                .and_then(|l| tree::opt_str(l, "address"))
+                .unwrap_or_default(),
+        },
+        basis: Basis {
+            standard: basis
+                .and_then(|b| tree::opt_str(b, "standard"))
+                .unwrap_or_default(),
+            clause: basis
+                .and_then(|b| tree::opt_str(b, "clause"))
+                .unwrap_or_default(),
         },
         deadline: tree::string(c, "deadline", "core.deadline")?,
         description: tree::opt_str(c, "description").unwrap_or_default(),
@@ -172,17 +261,38 @@ pub fn read(doc: &AutoCommit) -> Result<HazardView, Error> {
 }
 
 /// One event; `None` for an entry this build cannot read (a newer schema's kinds are skipped).
-fn read_event(m: &automerge::hydrate::Map) -> Option<HazardEvent> {
+fn read_event(m: &Map) -> Option<HazardEvent> {
     let kind = EventKind::parse(&tree::opt_str(m, "kind")?).ok()?;
     let by = AdminCode::parse(&tree::opt_str(m, "by")?).ok()?;
     Some(HazardEvent {
-        kind,
-        at: tree::opt_str(m, "at").unwrap_or_default(),
-        by,
         user: tree::opt_str(m, "user").unwrap_or_default(),
         note: tree::opt_str(m, "note"),
         method: tree::opt_str(m, "method"),
         level: tree::opt_str(m, "level").and_then(|s| AdminCode::parse(&s).ok()),
         percent: tree::opt_i64(m, "percent").map(|p| p.clamp(0, 100) as u8),
+        reply_by: tree::opt_str(m, "reply_by"),
+        recipients: tree::list(m, "recipients")
+            .map(tree::str_items)
+            .unwrap_or_default(),
+        plan: tree::opt_map(m, "plan").map(read_plan),
+        ..HazardEvent::new(kind, by, tree::opt_str(m, "at").unwrap_or_default())
     })
+}
+
+fn read_plan(p: &Map) -> Plan {
+    let s = |k: &str| tree::opt_str(p, k).unwrap_or_default();
+    let funds_wan = match p.get("funds_wan") {
+        Some(HValue::Scalar(ScalarValue::F64(f))) => *f,
+        Some(HValue::Scalar(ScalarValue::Int(i))) => *i as f64,
+        Some(HValue::Scalar(ScalarValue::Uint(u))) => *u as f64,
+        _ => 0.0,
+    };
+    Plan {
+        responsible_unit: s("responsible_unit"),
+        responsible_person: s("responsible_person"),
+        measures: s("measures"),
+        funds_wan,
+        deadline: s("deadline"),
+        contingency_plan: s("contingency_plan"),
+    }
 }

@@ -87,17 +87,28 @@ impl Header {
         use crate::read::tree;
         let h = tree::map(root, "header", "header")?;
         let kind = tree::string(h, "kind", "header.kind")?;
-        let kind = Kind::parse(&kind).ok_or(Error::Malformed { path: "header.kind".into() })?;
-        let schema = tree::opt_i64(h, "schema").ok_or(Error::Malformed { path: "header.schema".into() })?;
+        let kind = Kind::parse(&kind).ok_or(Error::Malformed {
+            path: "header.kind".into(),
+        })?;
+        let schema = tree::opt_i64(h, "schema").ok_or(Error::Malformed {
+            path: "header.schema".into(),
+        })?;
         if schema > SCHEMA_VERSION {
             return Err(Error::Malformed {
                 path: format!("header.schema (version {schema} is newer than this build)"),
             });
         }
         let owner = tree::string(h, "owner", "header.owner")?;
-        let owner = AdminCode::parse(&owner).map_err(|_| Error::Malformed { path: "header.owner".into() })?;
+        let owner = AdminCode::parse(&owner).map_err(|_| Error::Malformed {
+            path: "header.owner".into(),
+        })?;
         let created = tree::string(h, "created", "header.created")?;
-        Ok(Header { kind, schema, owner, created })
+        Ok(Header {
+            kind,
+            schema,
+            owner,
+            created,
+        })
     }
 
     pub(crate) fn write(&self, doc: &mut AutoCommit) -> Result<(), Error> {

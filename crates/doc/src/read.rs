@@ -45,8 +45,6 @@ pub(crate) fn opt_i64(doc: &AutoCommit, parent: &ObjId, key: &str) -> Result<Opt
     Ok(doc.get(parent, key)?.and_then(|(v, _)| v.as_i64()))
 }
 
-
-
 /// Readers over a hydrated tree (`ReadDoc::hydrate`): one pass over the document instead of one
 /// lookup per field, which is what reading whole records wants.
 pub(crate) mod tree {
@@ -63,7 +61,9 @@ pub(crate) mod tree {
     }
 
     pub(crate) fn map<'a>(m: &'a Map, key: &str, path: &str) -> Result<&'a Map, Error> {
-        m.get(key).and_then(as_map).ok_or_else(|| Error::Malformed { path: path.to_string() })
+        m.get(key).and_then(as_map).ok_or_else(|| Error::Malformed {
+            path: path.to_string(),
+        })
     }
 
     pub(crate) fn opt_map<'a>(m: &'a Map, key: &str) -> Option<&'a Map> {
@@ -85,7 +85,9 @@ pub(crate) mod tree {
     }
 
     pub(crate) fn string(m: &Map, key: &str, path: &str) -> Result<String, Error> {
-        opt_str(m, key).ok_or_else(|| Error::Malformed { path: path.to_string() })
+        opt_str(m, key).ok_or_else(|| Error::Malformed {
+            path: path.to_string(),
+        })
     }
 
     pub(crate) fn opt_i64(m: &Map, key: &str) -> Option<i64> {

@@ -15,7 +15,8 @@ use safemesh_doc::hazard::{self, Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, Change, Error};
 use safemesh_model::AdminCode;
 use safemesh_model::directive::{ResponseAction, ResponseUpdate};
-use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent, Status, fold};
+use safemesh_model::hazard::facts::{Basis, Location, Stock};
+use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent, Plan, Status, fold};
 
 const PROV: &str = "53";
 const CITY: &str = "5301";
@@ -49,13 +50,26 @@ fn actor(s: &str) -> ActorId {
 
 fn hazard_core(grade: Grade) -> HazardCore {
     HazardCore {
+        number: "530181006-2026-0001".into(),
         title: "液氨储罐区未设置泄漏报警装置".into(),
         sector: "危险化学品".into(),
         grade,
         channel: Channel::Inspection,
+        inspection_mode: Some("四不两直".into()),
+        found_by_level: code(COUNTY),
+        found_on: "2026-10-30".into(),
+        stock: Stock::New,
         enterprise: Enterprise {
             name: "安宁某化工有限公司".into(),
             credit_code: "91530181MA6XXXXXXX".into(),
+        },
+        location: Location {
+            division: "530181006201".into(),
+            address: "禄脿街道某村化工园区".into(),
+        },
+        basis: Basis {
+            standard: "《化工和危险化学品生产经营单位重大生产安全事故隐患判定标准（试行）》".into(),
+            clause: "第十五条".into(),
         },
         deadline: "2026-12-31".into(),
         description: "储罐区缺少有毒气体泄漏检测报警".into(),
@@ -73,14 +87,17 @@ fn registered_hazard(owner: &str, grade: Grade) -> AutoCommit {
 
 fn ev(kind: EventKind, by: &str) -> HazardEvent {
     HazardEvent {
-        kind,
-        at: NOW.into(),
-        by: code(by),
         user: "user".into(),
-        note: None,
-        method: None,
-        level: None,
-        percent: None,
+        ..HazardEvent::new(kind, code(by), NOW)
+    }
+}
+
+/// The owner's notify of both recipients, which a major hazard needs before it moves.
+fn notify_both(by: &str) -> HazardEvent {
+    HazardEvent {
+        method: Some("书面告知".into()),
+        recipients: vec!["主要负责人".into(), "实际控制人".into()],
+        ..ev(EventKind::Notify, by)
     }
 }
 
@@ -94,6 +111,7 @@ fn supervise(by: &str, level: &str) -> HazardEvent {
 fn escalate(by: &str, method: &str) -> HazardEvent {
     HazardEvent {
         method: Some(method.into()),
+        reply_by: Some("2026-12-15".into()),
         ..ev(EventKind::Escalate, by)
     }
 }
@@ -630,7 +648,8 @@ fn one_violation_rejects_the_whole_batch() {
 fn forbidden_write_is_refused_even_if_it_loses_a_conflict() {
     // The owner and the county write core.title concurrently; the township's op wins the conflict
     // (equal counters, actor `530181006.` sorts after `530181.`), so the county's write is invisible in
-    // the merged document — it is still refused.
+    // the merged document — it is still refused. (A hazard's core is write-once, so the owner's write
+    // is refused too — by `write_once`, after the county's; the county's comes first in the batch.)
     let mut doc = registered_hazard(TWP, Grade::General);
     let owner = write_as(&mut doc, TWP, |d| {
         let core = core_obj(d);
@@ -648,7 +667,7 @@ fn forbidden_write_is_refused_even_if_it_loses_a_conflict() {
     assert_eq!(hazard::read(&merged).unwrap().core.title, "owner's title");
     assert_refused(
         &mut doc,
-        [owner, county].concat(),
+        [county, owner].concat(),
         origin_child(COUNTY),
         "owner_only",
     );
@@ -716,7 +735,7 @@ fn owner_registers_and_progresses() {
         ev(EventKind::Accept, TWP),
         ev(EventKind::Close, TWP),
         ev(EventKind::Reopen, TWP),
-        ev(EventKind::Notify, TWP),
+        notify_both(TWP),
         ev(EventKind::Comment, TWP),
     ] {
         let have = county.get_heads();
@@ -730,20 +749,11 @@ fn owner_registers_and_progresses() {
         );
         county = checked.doc;
     }
-    // The owner may also correct its own core.
-    let fix = write_as(&mut owner, TWP, |d| {
-        let core = core_obj(d);
-        d.put(&core, "deadline", "2027-01-31").unwrap();
-    });
-    owner.apply_changes(fix.clone()).unwrap();
-    county = assert_accepted(Some(&mut county), fix, origin_child(TWP)).doc;
-
     assert_eq!(county.get_heads(), owner.get_heads());
     let view = hazard::read(&county).unwrap();
     assert_eq!(view.events.len(), 9);
     assert_eq!(view.events[2].percent, Some(60));
-    assert_eq!(view.core.deadline, "2027-01-31");
-    let d = fold(&view.events);
+    let d = fold(Grade::General, &view.events);
     assert_eq!(d.status, Status::Rectifying, "closed then reopened");
     assert_eq!(d.ignored, 0);
 
@@ -809,8 +819,12 @@ fn province_supervises_a_township_major_hazard() {
 #[test]
 fn superior_reviews_a_hazard_awaiting_acceptance() {
     let mut twp = registered_hazard(TWP, Grade::Major);
-    for k in [EventKind::Plan, EventKind::Rectified] {
-        let c = append_as(&mut twp, TWP, &ev(k, TWP));
+    for e in [
+        notify_both(TWP),
+        ev(EventKind::Plan, TWP),
+        ev(EventKind::Rectified, TWP),
+    ] {
+        let c = append_as(&mut twp, TWP, &e);
         twp.apply_changes(c).unwrap();
     }
     // The county returns it, the township rectifies again, the province accepts and closes.
@@ -868,6 +882,167 @@ fn county_relays_a_township_change_up() {
     let mut prov = assert_accepted(None, city.get_changes(&[]), origin_child(CITY)).doc;
     assert_eq!(prov.get_heads(), twp.get_heads());
     assert_eq!(hazard::read(&prov).unwrap().events[1].by, code(TWP));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Hazards: registration facts, notify, plan, escalation deadlines, acceptance of supervised hazards
+// ---------------------------------------------------------------------------------------------------
+
+fn plan_event(by: &str) -> HazardEvent {
+    HazardEvent {
+        plan: Some(Plan {
+            responsible_unit: "安宁某化工有限公司".into(),
+            responsible_person: "李四".into(),
+            measures: "增设紧急切断阀并与有毒气体报警联锁".into(),
+            funds_wan: 48.5,
+            deadline: "2026-12-20".into(),
+            contingency_plan: "限量储存，专人 24 小时巡检".into(),
+        }),
+        ..ev(EventKind::Plan, by)
+    }
+}
+
+#[test]
+fn owner_cannot_rewrite_hazard_core_after_registration() {
+    let mut doc = registered_hazard(TWP, Grade::Major);
+    for (key, value) in [
+        ("deadline", "2027-01-31"),
+        ("number", "530181006-2026-0099"),
+        ("stock", "stock"),
+    ] {
+        let changes = write_as(&mut doc, TWP, |d| {
+            let core = core_obj(d);
+            d.put(&core, key, value).unwrap();
+        });
+        let path = assert_refused(&mut doc, changes, origin_child(TWP), "write_once");
+        assert_eq!(path, format!("core.{key}"));
+    }
+    let changes = write_as(&mut doc, TWP, |d| {
+        let core = core_obj(d);
+        let basis = d.get(&core, "basis").unwrap().unwrap().1;
+        d.put(&basis, "clause", "第一条").unwrap();
+    });
+    assert_refused(&mut doc, changes, Origin::Local, "write_once");
+    // A superior is refused by whose record it is first.
+    let changes = write_as(&mut doc, PROV, |d| {
+        let core = core_obj(d);
+        d.put(&core, "found_by_level", PROV).unwrap();
+    });
+    assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_only");
+}
+
+#[test]
+fn owner_records_notify_and_plan_with_nested_values() {
+    let mut twp = registered_hazard(TWP, Grade::Major);
+    let mut county = assert_accepted(None, twp.get_changes(&[]), origin_child(TWP)).doc;
+    for e in [notify_both(TWP), plan_event(TWP)] {
+        let c = append_as(&mut county, TWP, &e);
+        county = assert_accepted(Some(&mut county), c, origin_child(TWP)).doc;
+    }
+    let view = hazard::read(&county).unwrap();
+    assert_eq!(view.events[1].recipients, vec!["主要负责人", "实际控制人"]);
+    assert_eq!(view.events[2].plan.as_ref().unwrap().funds_wan, 48.5);
+    let d = view.derived();
+    assert_eq!((d.status, d.ignored), (Status::Rectifying, 0));
+    assert_eq!(view.effective_deadline(&d), "2026-12-20");
+}
+
+#[test]
+fn a_recorded_plan_cannot_be_edited_later() {
+    let mut doc = registered_hazard(TWP, Grade::General);
+    let c = append_as(&mut doc, TWP, &plan_event(TWP));
+    doc.apply_changes(c).unwrap();
+    let changes = write_as(&mut doc, TWP, |d| {
+        let e = event_obj(d, 1);
+        let plan = d.get(&e, "plan").unwrap().unwrap().1;
+        d.put(&plan, "funds_wan", 1.0).unwrap();
+    });
+    let path = assert_refused(&mut doc, changes, Origin::Local, "events_append_only");
+    assert_eq!(path, "events[].plan.funds_wan");
+    let changes = write_as(&mut doc, TWP, |d| {
+        let e = event_obj(d, 1);
+        d.put_object(&e, "plan", ObjType::Map).unwrap();
+    });
+    assert_refused(&mut doc, changes, Origin::Local, "events_append_only");
+}
+
+#[test]
+fn reply_deadline_is_set_only_in_a_superiors_escalate_event() {
+    let mut doc = registered_hazard(TWP, Grade::Major);
+    // The owner cannot date a reply obligation, on any event of its own.
+    let own = HazardEvent {
+        reply_by: Some("2027-06-30".into()),
+        ..notify_both(TWP)
+    };
+    let changes = append_as(&mut doc, TWP, &own);
+    let path = assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "reply_by_on_escalate_only",
+    );
+    assert_eq!(path, "events[].reply_by");
+    // Nor can a superior hang one on a comment.
+    let comment = HazardEvent {
+        reply_by: Some("2026-12-01".into()),
+        ..ev(EventKind::Comment, COUNTY)
+    };
+    let changes = append_as(&mut doc, COUNTY, &comment);
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "reply_by_on_escalate_only",
+    );
+    // The county escalates with a reply deadline: accepted, and the fold keeps who and by when.
+    let changes = append_as(&mut doc, COUNTY, &escalate(COUNTY, "函告"));
+    let d = assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY)).doc;
+    let derived = hazard::read(&d).unwrap().derived();
+    assert_eq!(derived.escalated.len(), 1);
+    assert_eq!(derived.escalated[0].by, code(COUNTY));
+    assert_eq!(derived.escalated[0].reply_by.as_deref(), Some("2026-12-15"));
+}
+
+#[test]
+fn only_the_parent_escalates_a_general_hazard() {
+    let mut doc = registered_hazard(TWP, Grade::General);
+    let changes = append_as(&mut doc, CITY, &escalate(CITY, "通报"));
+    assert_refused(
+        &mut doc,
+        changes,
+        origin_parent(COUNTY),
+        "owner_or_superior",
+    );
+    let changes = append_as(&mut doc, TWP_B, &escalate(TWP_B, "通报"));
+    assert_refused(&mut doc, changes, Origin::Local, "owner_or_superior");
+    let changes = append_as(&mut doc, COUNTY, &escalate(COUNTY, "通报"));
+    assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY));
+}
+
+#[test]
+fn supervised_hazard_is_accepted_and_closed_by_the_supervising_level_only() {
+    let mut twp = registered_hazard(TWP, Grade::General);
+    for e in [plan_event(TWP), ev(EventKind::Rectified, TWP)] {
+        let c = append_as(&mut twp, TWP, &e);
+        twp.apply_changes(c).unwrap();
+    }
+    // Unlisted: the owner accepts its general hazard; its parent may not.
+    let c = append_as(&mut twp, COUNTY, &ev(EventKind::Accept, COUNTY));
+    assert_refused(&mut twp, c, origin_parent(COUNTY), "owner_accepts");
+    let c = append_as(&mut twp, TWP, &ev(EventKind::Accept, TWP));
+    assert_accepted(Some(&mut twp.fork()), c, Origin::Local);
+    // Listed by the county (挂牌督办): acceptance and closing are the county's.
+    let c = append_as(&mut twp, COUNTY, &supervise(COUNTY, COUNTY));
+    twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;
+    for k in [EventKind::Accept, EventKind::Close] {
+        let c = append_as(&mut twp, TWP, &ev(k, TWP));
+        assert_refused(&mut twp, c, Origin::Local, "supervising_level_accepts");
+    }
+    for k in [EventKind::Accept, EventKind::Close] {
+        let c = append_as(&mut twp, COUNTY, &ev(k, COUNTY));
+        twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;
+    }
+    assert_eq!(hazard::read(&twp).unwrap().derived().status, Status::Closed);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ use safemesh_doc::authority::{Origin, check_snapshot};
 use safemesh_doc::hazard::{self, Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, Error};
 use safemesh_model::AdminCode;
-use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
+use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent, facts};
 
 const TWP: &str = "530181006";
 const COUNTY: &str = "530181";
@@ -32,6 +32,19 @@ fn registered(grade: Grade) -> AutoCommit {
             name: "某商户".into(),
             credit_code: String::new(),
         },
+        number: facts::format_number(&code(TWP), 2026, 1),
+        inspection_mode: Some("四不两直".into()),
+        found_by_level: code(TWP),
+        found_on: "2026-10-30".into(),
+        stock: facts::Stock::New,
+        location: facts::Location {
+            division: TWP.into(),
+            address: String::new(),
+        },
+        basis: facts::Basis {
+            standard: "《建筑设计防火规范》".into(),
+            clause: "10.2".into(),
+        },
         deadline: "2027-06-30".into(),
         description: String::new(),
     };
@@ -50,6 +63,9 @@ fn event(kind: EventKind, by: &str) -> HazardEvent {
         method: None,
         level: None,
         percent: None,
+        plan: None,
+        recipients: Vec::new(),
+        reply_by: None,
     }
 }
 

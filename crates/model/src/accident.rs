@@ -19,7 +19,12 @@ pub enum AccidentGrade {
 }
 
 impl AccidentGrade {
-    pub const ALL: [AccidentGrade; 4] = [AccidentGrade::General, AccidentGrade::Larger, AccidentGrade::Major, AccidentGrade::EspeciallyMajor];
+    pub const ALL: [AccidentGrade; 4] = [
+        AccidentGrade::General,
+        AccidentGrade::Larger,
+        AccidentGrade::Major,
+        AccidentGrade::EspeciallyMajor,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -70,14 +75,26 @@ impl AccidentGrade {
 }
 
 /// Validates an accident's figures, naming the field.
-pub fn validate_figures(deaths: i64, serious_injuries: i64, direct_loss_wan: f64) -> Result<(u32, u32, f64), Error> {
+pub fn validate_figures(
+    deaths: i64,
+    serious_injuries: i64,
+    direct_loss_wan: f64,
+) -> Result<(u32, u32, f64), Error> {
     let count = |field: &str, v: i64| -> Result<u32, Error> {
-        u32::try_from(v).map_err(|_| Error::invalid(field, "应为不小于 0 的整数 / must be a whole number ≥ 0"))
+        u32::try_from(v)
+            .map_err(|_| Error::invalid(field, "应为不小于 0 的整数 / must be a whole number ≥ 0"))
     };
     if !direct_loss_wan.is_finite() || direct_loss_wan < 0.0 {
-        return Err(Error::invalid("direct_loss_wan", "应为不小于 0 的数（万元）/ must be a number ≥ 0 (10,000 yuan)"));
+        return Err(Error::invalid(
+            "direct_loss_wan",
+            "应为不小于 0 的数（万元）/ must be a number ≥ 0 (10,000 yuan)",
+        ));
     }
-    Ok((count("deaths", deaths)?, count("serious_injuries", serious_injuries)?, direct_loss_wan))
+    Ok((
+        count("deaths", deaths)?,
+        count("serious_injuries", serious_injuries)?,
+        direct_loss_wan,
+    ))
 }
 
 #[cfg(test)]
@@ -106,9 +123,18 @@ mod tests {
     #[test]
     fn figures_are_validated_with_their_field() {
         assert_eq!(validate_figures(-1, 0, 0.0).unwrap_err().field(), "deaths");
-        assert_eq!(validate_figures(0, -2, 0.0).unwrap_err().field(), "serious_injuries");
-        assert_eq!(validate_figures(0, 0, -5.0).unwrap_err().field(), "direct_loss_wan");
-        assert_eq!(validate_figures(0, 0, f64::NAN).unwrap_err().field(), "direct_loss_wan");
+        assert_eq!(
+            validate_figures(0, -2, 0.0).unwrap_err().field(),
+            "serious_injuries"
+        );
+        assert_eq!(
+            validate_figures(0, 0, -5.0).unwrap_err().field(),
+            "direct_loss_wan"
+        );
+        assert_eq!(
+            validate_figures(0, 0, f64::NAN).unwrap_err().field(),
+            "direct_loss_wan"
+        );
         assert!(validate_figures(3, 1, 12.5).is_ok());
     }
 }

@@ -8,6 +8,12 @@ use time::Date;
 
 use crate::{AdminCode, Error};
 
+pub mod facts;
+pub mod notify;
+pub mod plan;
+
+pub use plan::Plan;
+
 /// 隐患等级 — 重大事故隐患 or 一般隐患.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,14 +63,31 @@ impl Channel {
             Channel::PublicReport => "public_report",
         }
     }
+    /// 中文名称.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Channel::EnterpriseSelfReport => "企业自查上报",
+            Channel::Inspection => "督导检查发现",
+            Channel::PublicReport => "群众举报查实",
+        }
+    }
+
+    /// Parses a channel by its code or Chinese name (企业自查上报 / 督导检查发现 / 群众举报查实, and
+    /// their short forms).
     pub fn parse(s: &str) -> Result<Channel, Error> {
-        match s {
-            "enterprise_self_report" => Ok(Channel::EnterpriseSelfReport),
-            "inspection" => Ok(Channel::Inspection),
-            "public_report" => Ok(Channel::PublicReport),
+        match s.trim() {
+            "enterprise_self_report" | "企业自查上报" | "企业自查" | "自查自报" => {
+                Ok(Channel::EnterpriseSelfReport)
+            }
+            "inspection" | "督导检查发现" | "检查发现" | "督导检查" | "执法检查" => {
+                Ok(Channel::Inspection)
+            }
+            "public_report" | "群众举报查实" | "群众举报" | "举报" => {
+                Ok(Channel::PublicReport)
+            }
             _ => Err(Error::invalid(
                 "channel",
-                "应为 enterprise_self_report、inspection 或 public_report / must be one of enterprise_self_report, inspection, public_report",
+                "应为 企业自查上报（enterprise_self_report）、督导检查发现（inspection）或 群众举报查实（public_report） / must be one of enterprise_self_report, inspection, public_report",
             )),
         }
     }
@@ -199,7 +222,7 @@ impl EventKind {
 pub const ESCALATION_METHODS: [&str; 4] = ["函告", "通报", "约谈", "曝光"];
 
 /// One lifecycle event as stored in the document's `events` list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HazardEvent {
     pub kind: EventKind,
     /// RFC 3339 time the event was recorded.
@@ -211,7 +234,7 @@ pub struct HazardEvent {
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// For `escalate`: 函告|通报|约谈|曝光.
+    /// For `escalate`: 函告|通报|约谈|曝光. For `notify`: how the recipients were told (告知方式).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     /// For `supervise`: the supervising level's code (挂牌督办单位).
@@ -220,11 +243,53 @@ pub struct HazardEvent {
     /// For `progress`: percent done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<u8>,
+    /// For `plan`: the rectification plan (五落实).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// For `notify`: who was told (主要负责人, 实际控制人).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// For `escalate`: 书面回复期限 `YYYY-MM-DD`, the day the escalated party must reply by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_by: Option<String>,
+}
+
+impl HazardEvent {
+    /// An event with no parameters; set the ones its kind needs.
+    pub fn new(kind: EventKind, by: AdminCode, at: impl Into<String>) -> HazardEvent {
+        HazardEvent {
+            kind,
+            at: at.into(),
+            by,
+            user: String::new(),
+            note: None,
+            method: None,
+            level: None,
+            percent: None,
+            plan: None,
+            recipients: Vec::new(),
+            reply_by: None,
+        }
+    }
+}
+
+/// 督办升级记录 — one escalation that applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Escalation {
+    /// The escalating office.
+    pub by: AdminCode,
+    /// 函告|通报|约谈|曝光
+    pub method: String,
+    /// 书面回复期限, if given.
+    pub reply_by: Option<String>,
+    pub at: String,
 }
 
 /// What the event log folds to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Derived {
+    /// The hazard's grade (the rules differ for major hazards); not folded, given.
+    pub grade: Grade,
     pub status: Status,
     /// Set by `accept`, cleared by `return` and `reopen`.
     pub accepted: bool,
@@ -232,20 +297,50 @@ pub struct Derived {
     pub supervising: Option<AdminCode>,
     /// Escalation methods applied, in order.
     pub escalations: Vec<String>,
+    /// The escalations applied, in order, with who made them and the reply deadline.
+    pub escalated: Vec<Escalation>,
+    /// 已告知 — recipients told so far (canonical names, in [`notify::REQUIRED_RECIPIENTS`] order).
+    pub notified: Vec<String>,
+    /// 整改方案 — the latest plan that applied.
+    pub plan: Option<Plan>,
     /// Events that did not apply in the state they arrived in (kept in history, ignored by the fold).
     pub ignored: usize,
 }
 
-/// Folds an event log (in document order) to the hazard's derived state. Total: an event that does not
-/// apply in the current state (e.g. a concurrent `close` and `return`) is counted as ignored.
-pub fn fold(events: &[HazardEvent]) -> Derived {
-    let mut d = Derived {
-        status: Status::Open,
-        accepted: false,
-        supervising: None,
-        escalations: Vec::new(),
-        ignored: 0,
-    };
+impl Derived {
+    /// The state before any event.
+    pub fn new(grade: Grade) -> Derived {
+        Derived {
+            grade,
+            status: Status::Open,
+            accepted: false,
+            supervising: None,
+            escalations: Vec::new(),
+            escalated: Vec::new(),
+            notified: Vec::new(),
+            plan: None,
+            ignored: 0,
+        }
+    }
+
+    /// True once every required recipient (主要负责人, 实际控制人) has been told.
+    pub fn fully_notified(&self) -> bool {
+        notify::REQUIRED_RECIPIENTS
+            .iter()
+            .all(|r| self.notified.iter().any(|n| n == r))
+    }
+
+    /// True if `office` has escalated this hazard.
+    pub fn escalated_by(&self, office: &AdminCode) -> bool {
+        self.escalated.iter().any(|e| &e.by == office)
+    }
+}
+
+/// Folds an event log (in document order) to the derived state of a hazard of `grade`. Total: an event
+/// that does not apply in the current state (e.g. a concurrent `close` and `return`) is counted as
+/// ignored.
+pub fn fold(grade: Grade, events: &[HazardEvent]) -> Derived {
+    let mut d = Derived::new(grade);
     for e in events {
         if apply(&mut d, e).is_err() {
             d.ignored += 1;
@@ -259,10 +354,55 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
     use EventKind::*;
     use Status::*;
     let bad = |reason: &str| Err(Error::invalid("kind", reason.to_string()));
+    // A major hazard's 主要负责人 and 实际控制人 are told before anything is done about it.
+    if d.grade == Grade::Major
+        && d.status == Open
+        && matches!(e.kind, Plan | Progress | Rectified)
+        && !d.fully_notified()
+    {
+        return Err(Error::invalid(
+            "kind",
+            format!(
+                "重大事故隐患须先告知企业主要负责人和实际控制人（notify），尚未告知: {} / a major hazard needs a notify of 主要负责人 and 实际控制人 first",
+                notify::REQUIRED_RECIPIENTS
+                    .iter()
+                    .filter(|r| !d.notified.iter().any(|n| n == *r))
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+        ));
+    }
     match e.kind {
-        Registered | Comment | Notify => {}
+        Registered | Comment => {}
+        Notify => {
+            if e.recipients.is_empty() {
+                return Err(Error::invalid(
+                    "recipients",
+                    "告知须列出对象 / notify needs recipients",
+                ));
+            }
+            for r in notify::REQUIRED_RECIPIENTS {
+                if e.recipients.iter().any(|x| x == r) && !d.notified.iter().any(|n| n == r) {
+                    d.notified.push(r.to_string());
+                }
+            }
+            d.notified.sort_by_key(|n| {
+                notify::REQUIRED_RECIPIENTS
+                    .iter()
+                    .position(|r| r == n)
+                    .unwrap_or(usize::MAX)
+            });
+        }
         Plan | Progress => match d.status {
-            Open | Rectifying => d.status = Rectifying,
+            Open | Rectifying => {
+                d.status = Rectifying;
+                if e.kind == Plan
+                    && let Some(p) = &e.plan
+                {
+                    d.plan = Some(p.clone());
+                }
+            }
             PendingAcceptance => {
                 return bad("已申请验收，不能再报进展 / already awaiting acceptance");
             }
@@ -335,7 +475,16 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
                     "应为 函告、通报、约谈 或 曝光 / must be one of 函告 通报 约谈 曝光",
                 ));
             }
+            if d.status == Closed {
+                return bad("隐患已销号 / hazard is closed");
+            }
             d.escalations.push(m.clone());
+            d.escalated.push(Escalation {
+                by: e.by.clone(),
+                method: m.clone(),
+                reply_by: e.reply_by.clone(),
+                at: e.at.clone(),
+            });
         }
     }
     Ok(())
@@ -344,6 +493,26 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
 /// The one overdue rule: not closed and past its deadline's day (due today is not overdue).
 pub fn is_overdue(status: Status, deadline: Date, today: Date) -> bool {
     status != Status::Closed && today > deadline
+}
+
+/// 逾期天数 — whole days past the deadline's day, if overdue.
+pub fn days_overdue(status: Status, deadline: Date, today: Date) -> Option<i64> {
+    is_overdue(status, deadline, today).then(|| (today - deadline).whole_days())
+}
+
+/// 升级督办候选 — whether `office` should consider escalating this hazard: a major hazard in its
+/// jurisdiction below it, overdue, that `office` has not escalated yet. Returns the days overdue.
+pub fn escalation_candidate(
+    d: &Derived,
+    owner: &AdminCode,
+    deadline: Date,
+    office: &AdminCode,
+    today: Date,
+) -> Option<i64> {
+    if d.grade != Grade::Major || !office.is_ancestor_of(owner) || d.escalated_by(office) {
+        return None;
+    }
+    days_overdue(d.status, deadline, today)
 }
 
 /// Parses a `YYYY-MM-DD` date, naming `field` on error.
@@ -408,15 +577,18 @@ mod tests {
     use super::*;
 
     fn ev(kind: EventKind, by: &str) -> HazardEvent {
+        HazardEvent::new(kind, AdminCode::parse(by).unwrap(), "2026-11-01T00:00:00Z")
+    }
+
+    fn code(s: &str) -> AdminCode {
+        AdminCode::parse(s).unwrap()
+    }
+
+    fn notify(recipients: &[&str]) -> HazardEvent {
         HazardEvent {
-            kind,
-            at: "2026-11-01T00:00:00Z".into(),
-            by: AdminCode::parse(by).unwrap(),
-            user: String::new(),
-            note: None,
-            method: None,
-            level: None,
-            percent: None,
+            method: Some("书面告知".into()),
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            ..ev(EventKind::Notify, "530181006")
         }
     }
 
@@ -428,8 +600,8 @@ mod tests {
             ev(Progress, "530181006"),
             ev(Rectified, "530181006"),
         ];
-        assert_eq!(fold(&log).status, Status::PendingAcceptance);
-        let mut d = fold(&log);
+        assert_eq!(fold(Grade::General, &log).status, Status::PendingAcceptance);
+        let mut d = fold(Grade::General, &log);
         assert!(apply(&mut d.clone(), &ev(Close, "530181006")).is_err());
         apply(&mut d, &ev(Accept, "530181006")).unwrap();
         apply(&mut d, &ev(Close, "530181006")).unwrap();
@@ -458,5 +630,109 @@ mod tests {
             Err("supervising_level_accepts")
         );
         assert!(may_add_event(EventKind::Close, &owner, &prov, Some(&prov)).is_ok());
+    }
+
+    #[test]
+    fn major_hazard_cannot_leave_open_before_notify() {
+        use EventKind::*;
+        let mut d = Derived::new(Grade::Major);
+        for k in [Plan, Progress, Rectified] {
+            let e = apply(&mut d.clone(), &ev(k, "530181006")).unwrap_err();
+            assert!(e.to_string().contains("主要负责人"), "{e}");
+        }
+        apply(&mut d, &notify(&["主要负责人"])).unwrap();
+        let e = apply(&mut d.clone(), &ev(Plan, "530181006")).unwrap_err();
+        assert!(
+            e.to_string().contains("实际控制人") && !e.to_string().contains("尚未告知: 主要"),
+            "{e}"
+        );
+        apply(&mut d, &notify(&["实际控制人"])).unwrap();
+        assert!(d.fully_notified());
+        apply(&mut d, &ev(Plan, "530181006")).unwrap();
+        assert_eq!(d.status, Status::Rectifying);
+        // A general hazard needs no notify.
+        let mut g = Derived::new(Grade::General);
+        apply(&mut g, &ev(Plan, "530181006")).unwrap();
+        // A notify without recipients does not apply.
+        assert!(apply(&mut g, &notify(&[])).is_err());
+    }
+
+    #[test]
+    fn plan_event_sets_the_plan_and_a_later_plan_replaces_it() {
+        let plan = |dl: &str| plan::Plan {
+            responsible_unit: "某公司".into(),
+            responsible_person: "李四".into(),
+            measures: "更换".into(),
+            funds_wan: 1.5,
+            deadline: dl.into(),
+            contingency_plan: String::new(),
+        };
+        let log = vec![
+            HazardEvent {
+                plan: Some(plan("2026-12-01")),
+                ..ev(EventKind::Plan, "530181006")
+            },
+            HazardEvent {
+                plan: Some(plan("2026-11-25")),
+                ..ev(EventKind::Plan, "530181006")
+            },
+        ];
+        let d = fold(Grade::General, &log);
+        assert_eq!(d.plan.unwrap().deadline, "2026-11-25");
+    }
+
+    #[test]
+    fn escalation_candidates_are_overdue_major_hazards_not_escalated_by_this_office() {
+        let owner = code("530181006");
+        let county = code("530181");
+        let dl = parse_date("deadline", "2026-11-01").unwrap();
+        let today = parse_date("today", "2026-11-22").unwrap();
+        let mut d = Derived::new(Grade::Major);
+        assert_eq!(
+            escalation_candidate(&d, &owner, dl, &county, today),
+            Some(21)
+        );
+        assert_eq!(
+            escalation_candidate(&d, &owner, dl, &county, dl),
+            None,
+            "due today"
+        );
+        assert_eq!(
+            escalation_candidate(&d, &owner, dl, &owner, today),
+            None,
+            "owner"
+        );
+        let esc = HazardEvent {
+            method: Some("函告".into()),
+            reply_by: Some("2026-12-01".into()),
+            ..ev(EventKind::Escalate, "530181")
+        };
+        apply(&mut d, &esc).unwrap();
+        assert_eq!(escalation_candidate(&d, &owner, dl, &county, today), None);
+        // The city has not escalated yet: still its candidate.
+        assert_eq!(
+            escalation_candidate(&d, &owner, dl, &code("5301"), today),
+            Some(21)
+        );
+        let g = Derived::new(Grade::General);
+        assert_eq!(escalation_candidate(&g, &owner, dl, &county, today), None);
+    }
+
+    #[test]
+    fn escalating_a_closed_hazard_does_not_apply() {
+        use EventKind::*;
+        let mut d = fold(
+            Grade::General,
+            &[
+                ev(Rectified, "530181006"),
+                ev(Accept, "530181006"),
+                ev(Close, "530181006"),
+            ],
+        );
+        let esc = HazardEvent {
+            method: Some("通报".into()),
+            ..ev(Escalate, "530181")
+        };
+        assert!(apply(&mut d, &esc).is_err());
     }
 }

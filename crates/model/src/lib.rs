@@ -18,4 +18,4 @@ pub mod hazard;
 mod sector;
 pub mod summary;
 
-pub use sector::{canonical_sector, sector_names};
+pub use sector::{SectorDictionary, SectorEntry, canonical_sector, sector_names};

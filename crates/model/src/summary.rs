@@ -100,7 +100,8 @@ impl AccidentCounts {
 
     /// 双下降: fewer accidents and fewer deaths than the same period last year.
     pub fn double_decline(&self) -> bool {
-        self.this_year.count < self.last_year_same_period.count && self.this_year.deaths < self.last_year_same_period.deaths
+        self.this_year.count < self.last_year_same_period.count
+            && self.this_year.deaths < self.last_year_same_period.deaths
     }
 }
 

@@ -17,7 +17,8 @@ pub struct HazardRow {
     pub body: serde_json::Value,
 }
 
-/// Filters of the hazard ledger. Empty fields do not filter.
+/// Filters of the hazard ledger. Empty fields do not filter; values are canonical (the API resolves
+/// aliases before it asks).
 #[derive(Debug, Clone, Default)]
 pub struct HazardFilter {
     pub grade: Option<String>,
@@ -25,6 +26,18 @@ pub struct HazardFilter {
     pub owner: Option<String>,
     /// Only hazards whose owner is within this code.
     pub within: Option<String>,
+    pub sector: Option<String>,
+    pub channel: Option<String>,
+    /// `stock` (存量) or `new` (增量).
+    pub stock: Option<String>,
+    /// Overdue (`Some(true)`) or not (`Some(false)`) as of `today`.
+    pub overdue: Option<bool>,
+    /// `YYYY-MM-DD`, the day `overdue` is judged on; required with `overdue`.
+    pub today: Option<String>,
+    /// Listed for supervision (挂牌督办) or not.
+    pub supervised: Option<bool>,
+    /// A piece of the title or the number.
+    pub q: Option<String>,
 }
 
 /// One directive as the API lists it.
@@ -68,6 +81,9 @@ pub(crate) async fn write_projection(
         Kind::Hazard => {
             let view = hazard::read(doc)?;
             let derived = view.derived();
+            let due = view.effective_deadline(&derived);
+            let plan_complete = derived.plan.as_ref().is_some_and(|p| p.complete());
+            let funds = derived.plan.as_ref().map_or(0.0, |p| p.funds_wan);
             let mut body = serde_json::to_value(&view).unwrap_or_default();
             if let Some(o) = body.as_object_mut() {
                 o.insert("id".into(), id.into());
@@ -78,13 +94,30 @@ pub(crate) async fn write_projection(
                     derived.supervising.as_ref().map(|c| c.to_string()).into(),
                 );
                 o.insert("escalations".into(), derived.escalations.clone().into());
+                o.insert(
+                    "escalated".into(),
+                    serde_json::to_value(&derived.escalated).unwrap_or_default(),
+                );
+                o.insert("notified".into(), derived.notified.clone().into());
+                o.insert("fully_notified".into(), derived.fully_notified().into());
+                o.insert(
+                    "plan".into(),
+                    serde_json::to_value(&derived.plan).unwrap_or_default(),
+                );
+                o.insert("plan_complete".into(), plan_complete.into());
+                o.insert("effective_deadline".into(), due.clone().into());
             }
             sqlx::query(
-                "INSERT INTO hazards (id, owner, title, sector, grade, channel, status, deadline, supervising, created, updated_at, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                "INSERT INTO hazards (id, owner, title, sector, grade, channel, status, deadline, supervising, created, updated_at, body,
+                 number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, sector = excluded.sector, grade = excluded.grade,
                  channel = excluded.channel, status = excluded.status, deadline = excluded.deadline,
-                 supervising = excluded.supervising, updated_at = excluded.updated_at, body = excluded.body",
+                 supervising = excluded.supervising, updated_at = excluded.updated_at, body = excluded.body,
+                 number = excluded.number, inspection_mode = excluded.inspection_mode, found_by_level = excluded.found_by_level,
+                 found_on = excluded.found_on, stock = excluded.stock, location = excluded.location,
+                 credit_code = excluded.credit_code, notified = excluded.notified,
+                 plan_complete = excluded.plan_complete, funds_wan = excluded.funds_wan",
             )
             .bind(id)
             .bind(view.owner.as_str())
@@ -93,11 +126,21 @@ pub(crate) async fn write_projection(
             .bind(view.core.grade.as_str())
             .bind(view.core.channel.as_str())
             .bind(derived.status.as_str())
-            .bind(&view.core.deadline)
+            .bind(&due)
             .bind(derived.supervising.as_ref().map(|c| c.to_string()))
             .bind(&view.created)
             .bind(now)
             .bind(body.to_string())
+            .bind(&view.core.number)
+            .bind(view.core.inspection_mode.clone())
+            .bind(view.core.found_by_level.as_str())
+            .bind(&view.core.found_on)
+            .bind(view.core.stock.as_str())
+            .bind(&view.core.location.division)
+            .bind(&view.core.enterprise.credit_code)
+            .bind(derived.fully_notified() as i64)
+            .bind(plan_complete as i64)
+            .bind(funds)
             .execute(&mut **tx)
             .await?;
             Ok(view.audience())
@@ -255,18 +298,72 @@ fn hazard_row(r: AnyRow) -> HazardRow {
 impl Store {
     /// The hazard ledger, newest first.
     pub async fn hazards(&self, f: &HazardFilter) -> Result<Vec<HazardRow>, Error> {
-        let rows = sqlx::query(
-            "SELECT id, owner, status, deadline, body FROM hazards
-             WHERE ($1 IS NULL OR grade = $1) AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR owner = $3)
-             AND ($4 IS NULL OR substr(owner, 1, length($4)) = $4)
-             ORDER BY created DESC, id",
-        )
-        .bind(&f.grade)
-        .bind(&f.status)
-        .bind(&f.owner)
-        .bind(&f.within)
-        .fetch_all(self.pool())
-        .await?;
+        let mut sql =
+            String::from("SELECT id, owner, status, deadline, body FROM hazards WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        let mut eq = |sql: &mut String, col: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                binds.push(v.clone());
+                sql.push_str(&format!(" AND {col} = ${}", binds.len()));
+            }
+        };
+        eq(&mut sql, "grade", &f.grade);
+        eq(&mut sql, "status", &f.status);
+        eq(&mut sql, "owner", &f.owner);
+        eq(&mut sql, "sector", &f.sector);
+        eq(&mut sql, "channel", &f.channel);
+        eq(&mut sql, "stock", &f.stock);
+        if let Some(w) = &f.within {
+            binds.push(w.clone());
+            let n = binds.len();
+            sql.push_str(&format!(" AND substr(owner, 1, length(${n})) = ${n}"));
+        }
+        match (f.overdue, &f.today) {
+            (Some(true), Some(t)) => {
+                binds.push(t.clone());
+                sql.push_str(&format!(
+                    " AND status <> 'closed' AND deadline < ${}",
+                    binds.len()
+                ));
+            }
+            (Some(false), Some(t)) => {
+                binds.push(t.clone());
+                sql.push_str(&format!(
+                    " AND (status = 'closed' OR deadline >= ${})",
+                    binds.len()
+                ));
+            }
+            (Some(_), None) => {
+                return Err(Error::Invalid {
+                    field: "overdue".into(),
+                    reason: "overdue filter needs today".into(),
+                });
+            }
+            (None, _) => {}
+        }
+        match f.supervised {
+            Some(true) => sql.push_str(" AND supervising IS NOT NULL"),
+            Some(false) => sql.push_str(" AND supervising IS NULL"),
+            None => {}
+        }
+        if let Some(q) = &f.q {
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            binds.push(format!("%{escaped}%"));
+            let n = binds.len();
+            sql.push_str(&format!(
+                " AND (title LIKE ${n} ESCAPE '\\' OR number LIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        sql.push_str(" ORDER BY created DESC, id");
+        // Only fixed fragments are spliced in; every value is a bind.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         Ok(rows.into_iter().map(hazard_row).collect())
     }
 
@@ -449,13 +546,20 @@ impl Store {
     }
 
     pub async fn accident(&self, id: &str) -> Result<Option<serde_json::Value>, Error> {
-        let row = sqlx::query("SELECT body FROM accidents WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
+        let row = sqlx::query("SELECT body FROM accidents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.map(|r| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default()))
     }
 
     /// Accident counts of accidents registered by `owner`: by grade, and the year to `today` against the
     /// same part of last year (双下降).
-    pub async fn own_accident_counts(&self, owner: &str, today: &str) -> Result<safemesh_model::summary::AccidentCounts, Error> {
+    pub async fn own_accident_counts(
+        &self,
+        owner: &str,
+        today: &str,
+    ) -> Result<safemesh_model::summary::AccidentCounts, Error> {
         let rows = sqlx::query(
             "SELECT grade, substr(occurred_at, 1, 10) AS day, deaths, serious_injuries FROM accidents WHERE owner = $1",
         )
@@ -492,18 +596,26 @@ impl Store {
 
     /// Enterprises held, by name.
     pub async fn enterprises(&self) -> Result<Vec<serde_json::Value>, Error> {
-        let rows = sqlx::query("SELECT body FROM enterprises ORDER BY name, id").fetch_all(self.pool()).await?;
-        Ok(rows.into_iter().map(|r| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default()).collect())
+        let rows = sqlx::query("SELECT body FROM enterprises ORDER BY name, id")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default())
+            .collect())
     }
 
     /// The enterprise with this credit code, with the hazards and accidents this node holds for it.
     pub async fn enterprise(&self, credit_code: &str) -> Result<Option<serde_json::Value>, Error> {
-        let row = sqlx::query("SELECT body FROM enterprises WHERE credit_code = $1 ORDER BY created LIMIT 1")
-            .bind(credit_code)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT body FROM enterprises WHERE credit_code = $1 ORDER BY created LIMIT 1",
+        )
+        .bind(credit_code)
+        .fetch_optional(self.pool())
+        .await?;
         let Some(row) = row else { return Ok(None) };
-        let mut body: serde_json::Value = serde_json::from_str(&row.get::<String, _>("body")).unwrap_or_default();
+        let mut body: serde_json::Value =
+            serde_json::from_str(&row.get::<String, _>("body")).unwrap_or_default();
         // Hazards and accidents link to their enterprise by credit code (kept in their bodies).
         let mut hazards = Vec::new();
         for h in self.hazards(&crate::HazardFilter::default()).await? {
@@ -570,4 +682,38 @@ impl Store {
 
 fn r_i64(row: &AnyRow, k: &str) -> i64 {
     row.try_get::<i64, _>(k).unwrap_or(0)
+}
+
+impl crate::Writer {
+    /// The hazard of `owner` that already carries `number`, if any (编号 is unique per owner).
+    pub async fn hazard_with_number(
+        &mut self,
+        owner: &str,
+        number: &str,
+    ) -> Result<Option<String>, Error> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM hazards WHERE owner = $1 AND number = $2 LIMIT 1")
+                .bind(owner)
+                .bind(number)
+                .fetch_optional(&mut **self.tx())
+                .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// The highest sequence among `owner`'s hazard numbers that start with `prefix`
+    /// (`{owner}-{year}-`), 0 if none.
+    pub async fn max_hazard_seq(&mut self, owner: &str, prefix: &str) -> Result<u32, Error> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT number FROM hazards WHERE owner = $1 AND substr(number, 1, length($2)) = $2",
+        )
+        .bind(owner)
+        .bind(prefix)
+        .fetch_all(&mut **self.tx())
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|(n,)| n.get(prefix.len()..)?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0))
+    }
 }

@@ -611,7 +611,6 @@ async fn load_from(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Au
     Ok(Some(doc))
 }
 
-
 /// The one write session: a transaction plus the write lock. Dropped without `commit`, nothing is kept.
 pub struct Writer {
     store: Store,

@@ -6,7 +6,8 @@ use safemesh_doc::authority::{Origin, check_and_apply};
 use safemesh_doc::hazard::{Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor::actor_id, hazard};
 use safemesh_model::AdminCode;
-use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
+use safemesh_model::hazard::facts::{Basis, Location, Stock};
+use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent, Plan};
 use safemesh_store::testing::TestDb;
 use safemesh_store::{Error, HazardFilter, Store};
 
@@ -15,20 +16,40 @@ fn code(s: &str) -> AdminCode {
 }
 
 fn new_hazard(owner: &str, grade: Grade, title: &str) -> AutoCommit {
+    new_hazard_with(owner, grade, title, |_| {})
+}
+
+fn new_hazard_with(
+    owner: &str,
+    grade: Grade,
+    title: &str,
+    edit: impl FnOnce(&mut HazardCore),
+) -> AutoCommit {
     let owner = code(owner);
     let mut doc = AutoCommit::new().with_actor(actor_id(&owner, b"test"));
-    let core = HazardCore {
+    let mut core = HazardCore {
+        number: String::new(),
         title: title.into(),
         sector: "消防".into(),
         grade,
         channel: Channel::Inspection,
+        inspection_mode: Some("双随机一公开".into()),
+        found_by_level: owner.clone(),
+        found_on: "2026-11-20".into(),
+        stock: Stock::New,
         enterprise: Enterprise {
             name: "某商场".into(),
             credit_code: String::new(),
         },
+        location: Location {
+            division: owner.to_string(),
+            address: String::new(),
+        },
+        basis: Basis::default(),
         deadline: "2026-12-31".into(),
         description: String::new(),
     };
+    edit(&mut core);
     hazard::create(&mut doc, &owner, "tester", "2026-11-22T00:00:00Z", &core).unwrap();
     doc.commit_with(CommitOptions::default().with_message("tester"));
     doc
@@ -36,14 +57,8 @@ fn new_hazard(owner: &str, grade: Grade, title: &str) -> AutoCommit {
 
 fn event(kind: EventKind, by: &str) -> HazardEvent {
     HazardEvent {
-        kind,
-        at: "2026-11-22T01:00:00Z".into(),
-        by: code(by),
         user: "tester".into(),
-        note: None,
-        method: None,
-        level: None,
-        percent: None,
+        ..HazardEvent::new(kind, code(by), "2026-11-22T01:00:00Z")
     }
 }
 
@@ -538,4 +553,206 @@ async fn directive_projection(db: &TestDb) {
         changed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         vec!["d-2"]
     );
+}
+
+contract!(hazard_ledger_filters_and_numbers, ledger_filters);
+async fn ledger_filters(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    let t = "530181006";
+    let mut a = new_hazard_with(t, Grade::Major, "液氨储罐区报警未联锁", |c| {
+        c.number = "530181006-2026-0007".into();
+        c.sector = "危险化学品".into();
+        c.stock = Stock::Stock;
+        c.deadline = "2026-11-01".into();
+    });
+    put(&store, "h-a", &mut a, &[]).await;
+    let mut b = new_hazard_with(t, Grade::General, "疏散通道堵塞_50%", |c| {
+        c.number = "530181006-2026-0012".into();
+        c.channel = Channel::PublicReport;
+    });
+    put(&store, "h-b", &mut b, &[]).await;
+    let mut c = new_hazard_with("530181", Grade::General, "县级隐患", |c| {
+        c.number = "530181-2026-0001".into();
+    });
+    put(&store, "h-c", &mut c, &[]).await;
+    // The county lists h-b; a plan moves h-b's deadline in force earlier.
+    let old = b.get_heads();
+    b.set_actor(actor_id(&code("530181"), b"test"));
+    hazard::append_event(
+        &mut b,
+        &HazardEvent {
+            level: Some(code("530181")),
+            ..event(EventKind::Supervise, "530181")
+        },
+    )
+    .unwrap();
+    b.set_actor(actor_id(&code(t), b"test"));
+    let plan = Plan {
+        responsible_unit: "某商场".into(),
+        responsible_person: "赵六".into(),
+        measures: "清理通道".into(),
+        funds_wan: 0.0,
+        deadline: "2026-11-10".into(),
+        contingency_plan: String::new(),
+    };
+    hazard::append_event(
+        &mut b,
+        &HazardEvent {
+            plan: Some(plan),
+            ..event(EventKind::Plan, t)
+        },
+    )
+    .unwrap();
+    b.commit();
+    put(&store, "h-b", &mut b, &old).await;
+
+    let ids = |f: HazardFilter| {
+        let store = store.clone();
+        async move {
+            let mut v: Vec<String> = store
+                .hazards(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        ids(HazardFilter {
+            sector: s("危险化学品"),
+            ..Default::default()
+        })
+        .await,
+        ["h-a"]
+    );
+    assert_eq!(
+        ids(HazardFilter {
+            channel: s("public_report"),
+            ..Default::default()
+        })
+        .await,
+        ["h-b"]
+    );
+    assert_eq!(
+        ids(HazardFilter {
+            stock: s("stock"),
+            ..Default::default()
+        })
+        .await,
+        ["h-a"]
+    );
+    assert_eq!(
+        ids(HazardFilter {
+            stock: s("new"),
+            ..Default::default()
+        })
+        .await,
+        ["h-b", "h-c"]
+    );
+    assert_eq!(
+        ids(HazardFilter {
+            supervised: Some(true),
+            ..Default::default()
+        })
+        .await,
+        ["h-b"]
+    );
+    assert_eq!(
+        ids(HazardFilter {
+            supervised: Some(false),
+            ..Default::default()
+        })
+        .await,
+        ["h-a", "h-c"]
+    );
+    // Overdue against the deadline in force: h-a (registered 11-01), h-b (plan 11-10); due today is not.
+    let today = |d: &str| HazardFilter {
+        overdue: Some(true),
+        today: s(d),
+        ..Default::default()
+    };
+    assert_eq!(ids(today("2026-11-22")).await, ["h-a", "h-b"]);
+    assert_eq!(ids(today("2026-11-10")).await, ["h-a"]);
+    assert_eq!(
+        ids(HazardFilter {
+            overdue: Some(false),
+            today: s("2026-11-10"),
+            ..Default::default()
+        })
+        .await,
+        ["h-b", "h-c"]
+    );
+    // Search by title or number; LIKE wildcards in the query are literal.
+    assert_eq!(
+        ids(HazardFilter {
+            q: s("储罐"),
+            ..Default::default()
+        })
+        .await,
+        ["h-a"]
+    );
+    assert_eq!(
+        ids(HazardFilter {
+            q: s("2026-0012"),
+            ..Default::default()
+        })
+        .await,
+        ["h-b"]
+    );
+    assert_eq!(
+        ids(HazardFilter {
+            q: s("_50%"),
+            ..Default::default()
+        })
+        .await,
+        ["h-b"]
+    );
+    assert_eq!(
+        ids(HazardFilter {
+            q: s("%"),
+            ..Default::default()
+        })
+        .await,
+        ["h-b"]
+    );
+    assert_eq!(
+        ids(HazardFilter {
+            within: s("530181006"),
+            grade: s("major"),
+            ..Default::default()
+        })
+        .await,
+        ["h-a"]
+    );
+
+    // Numbers: who holds one, and the highest sequence of an owner's year.
+    let mut w = store.writer().await.unwrap();
+    assert_eq!(
+        w.hazard_with_number(t, "530181006-2026-0012")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("h-b")
+    );
+    assert_eq!(
+        w.hazard_with_number("530181", "530181006-2026-0012")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(w.max_hazard_seq(t, "530181006-2026-").await.unwrap(), 12);
+    assert_eq!(w.max_hazard_seq(t, "530181006-2025-").await.unwrap(), 0);
+    assert_eq!(w.max_hazard_seq("530181", "530181-2026-").await.unwrap(), 1);
+    drop(w);
+    let row = store.hazard("h-b").await.unwrap().unwrap();
+    assert_eq!(row.deadline, "2026-11-10");
+    assert_eq!(row.body["effective_deadline"], "2026-11-10");
+    assert_eq!(row.body["deadline"], "2026-12-31");
+    assert_eq!(row.body["plan"]["responsible_person"], "赵六");
+    assert_eq!(row.body["number"], "530181006-2026-0012");
+    store.close().await;
 }

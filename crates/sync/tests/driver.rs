@@ -140,6 +140,13 @@ fn township_hazard(title: &str) -> AutoCommit {
         sector: "工贸".into(),
         grade: Grade::General,
         channel: Channel::EnterpriseSelfReport,
+        number: String::new(),
+        inspection_mode: None,
+        found_by_level: me.clone(),
+        found_on: "2025-01-01".into(),
+        stock: safemesh_model::hazard::facts::Stock::New,
+        location: Default::default(),
+        basis: Default::default(),
         enterprise: Enterprise {
             name: "某厂".into(),
             credit_code: String::new(),
@@ -158,6 +165,9 @@ fn township_hazard(title: &str) -> AutoCommit {
         method: None,
         level: None,
         percent: None,
+        plan: None,
+        recipients: Vec::new(),
+        reply_by: None,
     };
     hazard::append_event(&mut doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));

@@ -90,7 +90,9 @@ async fn major_hazard_reaches_every_ancestor_and_province_supervise_reaches_town
         Some(PROVINCE)
     );
 
-    // 6. The township reports rectification; it climbs back to the province.
+    // 6. The township tells the enterprise's 主要负责人 and 实际控制人, reports rectification; it
+    //    climbs back to the province.
+    m.add_event(TOWNSHIP, &id, EventKind::Notify, "").await;
     m.add_event(TOWNSHIP, &id, EventKind::Plan, "五落实").await;
     m.add_event(TOWNSHIP, &id, EventKind::Rectified, "").await;
     m.run_until_quiet().await;

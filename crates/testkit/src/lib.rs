@@ -79,6 +79,8 @@ pub struct NodeSetup {
     /// Runs on the data dir before the node starts, e.g. to replace `D/tls` with another
     /// certificate.
     pub before_start: Option<BeforeStart>,
+    /// `[[sectors]]` in the node's config: sectors and aliases added to the seed dictionary.
+    pub sectors: Vec<safemesh_model::SectorEntry>,
 }
 
 impl Cluster {
@@ -166,6 +168,7 @@ impl Cluster {
             .map(|c| AdminCode::parse(c))
             .collect::<Result<_, _>>()?;
         cfg.unit_groups = setup.unit_groups;
+        cfg.sectors = setup.sectors;
         cfg.save(&data_dir)?;
         if let Some(hook) = setup.before_start {
             hook(&data_dir).with_context(|| format!("before starting {code}"))?;
@@ -366,13 +369,27 @@ impl Cluster {
 }
 
 /// A realistic hazard body for tests.
+/// The event telling a major hazard's 主要负责人 and 实际控制人, which it needs before it moves.
+pub fn notify_json() -> Value {
+    serde_json::json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知"})
+}
+
+/// A 五落实 plan event finishing by `deadline`.
+pub fn plan_json(deadline: &str) -> Value {
+    serde_json::json!({"kind": "plan", "plan": {
+        "responsible_unit": "安宁某某化工有限公司", "responsible_person": "李四", "measures": "增设紧急切断阀",
+        "funds_wan": 12.5, "deadline": deadline, "contingency_plan": "限量储存，专人巡检"}})
+}
+
 pub fn hazard_json(title: &str, grade: &str, deadline: &str) -> Value {
     serde_json::json!({
         "title": title,
         "sector": "危险化学品",
         "grade": grade,
         "channel": "inspection",
+        "inspection_mode": "四不两直",
         "enterprise": {"name": "安宁某某化工有限公司", "credit_code": "91350200776049653A"},
+        "basis": {"standard": "《化工和危险化学品生产经营单位重大生产安全事故隐患判定标准（试行）》", "clause": "第十五项"},
         "deadline": deadline,
         "description": "液氨储罐区可燃气体报警装置未与紧急切断联锁",
     })

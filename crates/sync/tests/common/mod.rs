@@ -550,6 +550,13 @@ impl Mesh {
             sector: "危险化学品".into(),
             grade,
             channel: Channel::Inspection,
+            number: String::new(),
+            inspection_mode: None,
+            found_by_level: node.code.clone(),
+            found_on: "2025-01-01".into(),
+            stock: safemesh_model::hazard::facts::Stock::New,
+            location: Default::default(),
+            basis: Default::default(),
             enterprise: Enterprise {
                 name: "某化工有限公司".into(),
                 credit_code: String::new(),
@@ -567,7 +574,8 @@ impl Mesh {
         id
     }
 
-    /// Appends a lifecycle event at node `c` (supervise names `c` as the level; escalate uses 函告).
+    /// Appends a lifecycle event at node `c` (supervise names `c` as the level; escalate uses 函告;
+    /// notify tells both 主要负责人 and 实际控制人).
     pub async fn add_event(&self, c: &str, id: &str, kind: EventKind, note: &str) {
         let node = self.node(c);
         let event = HazardEvent {
@@ -576,9 +584,20 @@ impl Mesh {
             by: node.code.clone(),
             user: "tester".into(),
             note: (!note.is_empty()).then(|| note.to_string()),
-            method: (kind == EventKind::Escalate).then(|| "函告".to_string()),
+            method: match kind {
+                EventKind::Escalate => Some("函告".to_string()),
+                EventKind::Notify => Some("书面告知".to_string()),
+                _ => None,
+            },
             level: (kind == EventKind::Supervise).then(|| node.code.clone()),
             percent: (kind == EventKind::Progress).then_some(50),
+            plan: None,
+            recipients: if kind == EventKind::Notify {
+                vec!["主要负责人".into(), "实际控制人".into()]
+            } else {
+                Vec::new()
+            },
+            reply_by: None,
         };
         let mut w = node.store().writer().await.expect("writer");
         let mut doc = w

@@ -1,0 +1,389 @@
+//! 输入校验 — what `POST /api/v1/hazards`, `POST …/events` and the ledger's query accept, checked into
+//! domain values. Every refusal names the field (`plan.funds_wan`, `location.division`, `stock`).
+
+use safemesh_doc::hazard::{Enterprise, HazardCore};
+use safemesh_model::AdminCode;
+use safemesh_model::hazard::facts::{self, Basis, Location, Stock};
+use safemesh_model::hazard::plan::PlanInput;
+use safemesh_model::hazard::{self as mh, Channel, EventKind, Grade, Status};
+use safemesh_store::HazardFilter;
+use serde::Deserialize;
+use time::Date;
+
+use super::HazardSettings;
+use crate::records::{NewEnterprise, RecordError, bounded, required};
+
+/// Input of `POST /api/v1/hazards`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewHazard {
+    /// 编号; assigned by the node when absent.
+    pub number: Option<String>,
+    pub title: Option<String>,
+    pub sector: Option<String>,
+    pub grade: Option<String>,
+    pub channel: Option<String>,
+    /// 检查方式: required for 督导检查发现, refused for 企业自查上报.
+    pub inspection_mode: Option<String>,
+    /// 发现层级: a code or a level at or above this office; defaults to this office.
+    pub found_by_level: Option<String>,
+    /// 发现日期; defaults to today.
+    pub found_on: Option<String>,
+    /// 存量/增量; derived from `found_on` and the node's cut-off when absent.
+    pub stock: Option<String>,
+    pub enterprise: Option<NewEnterprise>,
+    pub location: Option<NewLocation>,
+    /// 判定依据: required (standard and clause) for a major hazard.
+    pub basis: Option<NewBasis>,
+    pub deadline: Option<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewLocation {
+    pub division: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewBasis {
+    pub standard: Option<String>,
+    pub clause: Option<String>,
+}
+
+/// Input of `POST /api/v1/hazards/{id}/events`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewEvent {
+    pub kind: Option<String>,
+    pub note: Option<String>,
+    /// `escalate`: 函告|通报|约谈|曝光; `notify`: how the recipients were told.
+    pub method: Option<String>,
+    pub percent: Option<i64>,
+    /// `plan`: the 五落实.
+    pub plan: Option<PlanInput>,
+    /// `notify`: 主要负责人 and/or 实际控制人.
+    pub recipients: Option<Vec<String>>,
+    /// `escalate`: the reply deadline.
+    pub reply_by: Option<String>,
+}
+
+fn opt_text(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// A hazard's registration facts, checked; `number` is left for the caller when not given.
+pub(crate) fn core(
+    s: &HazardSettings,
+    owner: &AdminCode,
+    today: Date,
+    input: NewHazard,
+) -> Result<(HazardCore, Option<String>), RecordError> {
+    let title = required("title", input.title)?;
+    bounded("title", &title, 200)?;
+    bounded("description", &input.description, 5000)?;
+    let sector = s.sectors.canonical(&required("sector", input.sector)?)?;
+    let grade = Grade::parse(&required("grade", input.grade)?)?;
+    let channel = Channel::parse(&required("channel", input.channel)?)?;
+    let inspection_mode = match (channel, opt_text(input.inspection_mode)) {
+        (Channel::EnterpriseSelfReport, Some(_)) => {
+            return Err(RecordError::bad(
+                "inspection_mode",
+                "企业自查上报的隐患不填检查方式 / a self-reported hazard has no inspection mode",
+            ));
+        }
+        (Channel::Inspection, None) => {
+            return Err(RecordError::bad(
+                "inspection_mode",
+                format!(
+                    "督导检查发现的隐患须注明检查方式，可选: {} / inspection_mode is required for an inspection finding",
+                    facts::inspection_modes().join("、")
+                ),
+            ));
+        }
+        (_, Some(m)) => Some(facts::inspection_mode(&m)?.to_string()),
+        (_, None) => None,
+    };
+    let found_by_level = match opt_text(input.found_by_level) {
+        Some(f) => facts::found_by_level(owner, &f)?,
+        None => owner.clone(),
+    };
+    let found_on = match opt_text(input.found_on) {
+        Some(f) => mh::parse_date("found_on", &f)?,
+        None => today,
+    };
+    if found_on > today {
+        return Err(RecordError::bad(
+            "found_on",
+            "发现日期不能晚于今天 / found_on is in the future",
+        ));
+    }
+    let stock = match opt_text(input.stock) {
+        Some(v) => Stock::parse_as("stock", &v)?,
+        None => Stock::derive(found_on, s.stock_cutoff),
+    };
+    let deadline_s = required("deadline", input.deadline)?;
+    let deadline = mh::parse_date("deadline", &deadline_s)?;
+    if deadline < found_on {
+        return Err(RecordError::bad(
+            "deadline",
+            "整改期限不能早于发现日期 / deadline is before found_on",
+        ));
+    }
+    let ent = input.enterprise.ok_or_else(|| {
+        RecordError::bad("enterprise", "enterprise 必填 / enterprise is required")
+    })?;
+    let credit_code = match opt_text(ent.credit_code).map(|c| c.to_uppercase()) {
+        Some(c) => {
+            safemesh_model::credit::validate(&c)
+                .map_err(|e| RecordError::bad("enterprise.credit_code", e.to_string()))?;
+            c
+        }
+        None => String::new(),
+    };
+    let name = opt_text(ent.name).unwrap_or_default();
+    bounded("enterprise.name", &name, 200)?;
+    let loc = input.location.unwrap_or_default();
+    let division = match opt_text(loc.division) {
+        Some(d) => facts::location_division(owner, &d)?,
+        None => owner.to_string(),
+    };
+    let address = opt_text(loc.address).unwrap_or_default();
+    bounded("location.address", &address, 200)?;
+    let basis = input.basis.unwrap_or_default();
+    let basis = Basis {
+        standard: opt_text(basis.standard).unwrap_or_default(),
+        clause: opt_text(basis.clause).unwrap_or_default(),
+    };
+    bounded("basis.standard", &basis.standard, 200)?;
+    bounded("basis.clause", &basis.clause, 200)?;
+    if grade == Grade::Major {
+        for (field, v) in [
+            ("basis.standard", &basis.standard),
+            ("basis.clause", &basis.clause),
+        ] {
+            if v.is_empty() {
+                return Err(RecordError::bad(
+                    field,
+                    format!(
+                        "重大事故隐患须写明判定依据（标准和条款） / {field} is required for a major hazard"
+                    ),
+                ));
+            }
+        }
+    }
+    let number = match opt_text(input.number) {
+        Some(n) => {
+            facts::parse_number(owner, &n)?;
+            Some(n)
+        }
+        None => None,
+    };
+    Ok((
+        HazardCore {
+            number: String::new(),
+            title,
+            sector,
+            grade,
+            channel,
+            inspection_mode,
+            found_by_level,
+            found_on: mh::format_date(found_on),
+            stock,
+            enterprise: Enterprise { name, credit_code },
+            location: Location { division, address },
+            basis,
+            deadline: mh::format_date(deadline),
+            description: input.description,
+        },
+        number,
+    ))
+}
+
+/// Refuses a parameter the event's kind does not take.
+fn only_for(
+    kind: EventKind,
+    wanted: EventKind,
+    field: &str,
+    present: bool,
+) -> Result<(), RecordError> {
+    if present && kind != wanted {
+        return Err(RecordError::bad(
+            field,
+            format!(
+                "{field} 只用于 {} 事件 / {field} belongs to {} events only",
+                wanted.as_str(),
+                wanted.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an event's parameters against its kind, returning the event's values (kind-independent
+/// fields are set by the caller).
+pub(crate) fn event(
+    view: &safemesh_doc::hazard::HazardView,
+    today: Date,
+    input: NewEvent,
+) -> Result<mh::HazardEvent, RecordError> {
+    let kind = EventKind::parse(&required("kind", input.kind)?)?;
+    if kind == EventKind::Registered {
+        return Err(RecordError::bad(
+            "kind",
+            "registered 由登记自动产生 / registered is recorded on creation",
+        ));
+    }
+    let note = opt_text(input.note);
+    if let Some(n) = &note {
+        bounded("note", n, 5000)?;
+    }
+    only_for(kind, EventKind::Plan, "plan", input.plan.is_some())?;
+    only_for(
+        kind,
+        EventKind::Notify,
+        "recipients",
+        input.recipients.is_some(),
+    )?;
+    only_for(
+        kind,
+        EventKind::Escalate,
+        "reply_by",
+        input.reply_by.is_some(),
+    )?;
+    only_for(
+        kind,
+        EventKind::Progress,
+        "percent",
+        input.percent.is_some(),
+    )?;
+    let mut e = mh::HazardEvent::new(kind, view.owner.clone(), String::new());
+    e.note = note;
+    e.percent = match input.percent {
+        None => None,
+        Some(p) if (0..=100).contains(&p) => Some(p as u8),
+        Some(_) => {
+            return Err(RecordError::bad(
+                "percent",
+                "应在 0 到 100 之间 / must be between 0 and 100",
+            ));
+        }
+    };
+    let method = opt_text(input.method);
+    match kind {
+        EventKind::Plan => {
+            let p = input.plan.ok_or_else(|| {
+                RecordError::bad(
+                    "plan",
+                    "整改方案须写明五落实：责任单位、责任人、措施、资金、时限、预案 / plan is required",
+                )
+            })?;
+            let found_on = mh::parse_date("found_on", &view.core.found_on).unwrap_or(today);
+            let registered = mh::parse_date("deadline", &view.core.deadline)?;
+            e.plan = Some(p.validate(view.core.grade, found_on, registered)?);
+        }
+        EventKind::Notify => {
+            e.recipients = mh::notify::recipients(&input.recipients.unwrap_or_default())?;
+            let m = method.ok_or_else(|| {
+                RecordError::bad(
+                    "method",
+                    "须写明告知方式（如 书面告知、当面告知） / method (how they were told) is required",
+                )
+            })?;
+            bounded("method", &m, 50)?;
+            e.method = Some(m);
+        }
+        EventKind::Escalate => {
+            let m = method.unwrap_or_default();
+            if !mh::ESCALATION_METHODS.contains(&m.as_str()) {
+                return Err(RecordError::bad(
+                    "method",
+                    "督办升级方式应为 函告、通报、约谈 或 曝光 / method must be one of 函告 通报 约谈 曝光",
+                ));
+            }
+            let r = required("reply_by", input.reply_by)?;
+            let reply_by = mh::parse_date("reply_by", &r)?;
+            if reply_by < today {
+                return Err(RecordError::bad(
+                    "reply_by",
+                    "回复期限不能早于今天 / reply_by is in the past",
+                ));
+            }
+            e.method = Some(m);
+            e.reply_by = Some(mh::format_date(reply_by));
+        }
+        _ => {
+            if method.is_some() {
+                return Err(RecordError::bad(
+                    "method",
+                    "method 只用于 escalate 和 notify 事件 / method belongs to escalate and notify events",
+                ));
+            }
+        }
+    }
+    Ok(e)
+}
+
+/// The ledger's query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct HazardQuery {
+    pub grade: Option<String>,
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub sector: Option<String>,
+    pub channel: Option<String>,
+    pub stock: Option<String>,
+    pub overdue: Option<String>,
+    pub supervised: Option<String>,
+    pub q: Option<String>,
+}
+
+fn flag(param: &str, v: &str) -> Result<bool, RecordError> {
+    match v {
+        "true" | "1" | "是" => Ok(true),
+        "false" | "0" | "否" => Ok(false),
+        _ => Err(RecordError::bad(
+            param,
+            format!("{param} 应为 true 或 false / {param} must be true or false"),
+        )),
+    }
+}
+
+/// Filters accept what the inputs accept (重大, 燃气, 督导检查发现, 存量) and compare canonical values.
+pub(crate) fn filter(
+    s: &HazardSettings,
+    today: Date,
+    q: HazardQuery,
+) -> Result<HazardFilter, RecordError> {
+    let mut f = HazardFilter::default();
+    if let Some(g) = opt_text(q.grade) {
+        f.grade = Some(Grade::parse(&g)?.as_str().to_string());
+    }
+    if let Some(v) = opt_text(q.status) {
+        f.status = Some(Status::parse(&v)?.as_str().to_string());
+    }
+    if let Some(o) = opt_text(q.owner) {
+        let code = AdminCode::parse(&o).map_err(|e| RecordError::bad("owner", e.to_string()))?;
+        f.owner = Some(code.to_string());
+    }
+    if let Some(v) = opt_text(q.sector) {
+        f.sector = Some(s.sectors.canonical(&v)?);
+    }
+    if let Some(v) = opt_text(q.channel) {
+        f.channel = Some(Channel::parse(&v)?.as_str().to_string());
+    }
+    if let Some(v) = opt_text(q.stock) {
+        f.stock = Some(Stock::parse_as("stock", &v)?.as_str().to_string());
+    }
+    if let Some(v) = opt_text(q.overdue) {
+        f.overdue = Some(flag("overdue", &v)?);
+        f.today = Some(mh::format_date(today));
+    }
+    if let Some(v) = opt_text(q.supervised) {
+        f.supervised = Some(flag("supervised", &v)?);
+    }
+    if let Some(v) = opt_text(q.q) {
+        bounded("q", &v, 100)?;
+        f.q = Some(v);
+    }
+    Ok(f)
+}

@@ -1,0 +1,552 @@
+//! 隐患 through the HTTP API: the registration facts, 编号, the 五落实 plan, the notify rule for major
+//! hazards, escalation with a reply deadline, the ledger's filters, and escalation candidates across
+//! two levels.
+
+use safemesh_model::SectorEntry;
+use safemesh_testkit::{Cluster, NodeSetup, hazard_json, plan_json};
+use serde_json::{Value, json};
+
+const TOWN: &str = "530181006";
+const COUNTY: &str = "530181";
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+fn events(id: &str) -> String {
+    format!("/api/v1/hazards/{id}/events")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_records_the_facts_and_numbers_per_owner() -> anyhow::Result<()> {
+    let c = Cluster::start(&[TOWN]).await?;
+    let mut body = hazard_json("液氨储罐区报警未联锁", "major", "2026-12-31");
+    body["inspection_mode"] = json!("双随机");
+    body["found_by_level"] = json!("province");
+    body["found_on"] = json!("2023-10-09");
+    body["location"] = json!({"division": "530181006201", "address": "某村化工园区"});
+    let (s, h) = c.post(TOWN, "/api/v1/hazards", &body).await?;
+    assert_eq!(s, 201, "{h}");
+    let number = h["number"].as_str().unwrap().to_string();
+    let parts: Vec<&str> = number.split('-').collect();
+    assert_eq!((parts[0], parts[2]), (TOWN, "0001"), "{number}");
+    assert_eq!(h["inspection_mode"], "双随机一公开");
+    assert_eq!(h["found_by_level"], "53");
+    assert_eq!(h["found_by_level_kind"], "province");
+    assert_eq!(
+        (h["stock"].as_str(), h["stock_label"].as_str()),
+        (Some("stock"), Some("存量"))
+    );
+    assert_eq!(h["location"]["division"], "530181006201");
+    assert_eq!(h["basis"]["clause"], "第十五项");
+    assert_eq!(h["channel_label"], "督导检查发现");
+    assert_eq!(h["grade_label"], "重大事故隐患");
+    // The next one is numbered after it; found today it is 增量.
+    let (_, h2) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("第二条", "general", "2099-12-31"),
+        )
+        .await?;
+    assert_eq!(h2["number"], format!("{}-{}-0002", parts[0], parts[1]));
+    assert_eq!(h2["stock"], "new");
+    assert_eq!(h2["found_by_level"], TOWN);
+    // A given number is kept, and unique per owner.
+    let mut given = hazard_json("给定编号", "general", "2099-12-31");
+    given["number"] = json!(format!("{TOWN}-2025-0042"));
+    let (s, h3) = c.post(TOWN, "/api/v1/hazards", &given).await?;
+    assert_eq!(
+        (s, h3["number"].as_str()),
+        (201, Some("530181006-2025-0042"))
+    );
+    let (s, e) = c.post(TOWN, "/api/v1/hazards", &given).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (409, Some("number")),
+        "{e}"
+    );
+    // A known enterprise may be named by its credit code alone; an unknown one needs its name.
+    let mut by_code = hazard_json("只填信用代码", "general", "2099-12-31");
+    by_code["enterprise"] = json!({"credit_code": "91350200776049653A"});
+    let (s, e) = c.post(TOWN, "/api/v1/hazards", &by_code).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("enterprise.name")),
+        "{e}"
+    );
+    let ent = json!({"credit_code": "91350200776049653A", "name": "厦门某某化工有限公司", "sector": "危化"});
+    let (s, v) = c.post(TOWN, "/api/v1/enterprises", &ent).await?;
+    assert_eq!(s, 201, "{v}");
+    let (s, h4) = c.post(TOWN, "/api/v1/hazards", &by_code).await?;
+    assert_eq!(
+        (s, h4["enterprise"]["name"].as_str()),
+        (201, Some("厦门某某化工有限公司")),
+        "{h4}"
+    );
+    c.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_hazard_input_names_the_field_path_in_chinese_first() -> anyhow::Result<()> {
+    let c = Cluster::start(&[TOWN]).await?;
+    let cases = [
+        (
+            "inspection_mode",
+            json!({"inspection_mode": "随便看看"}),
+            Some("交叉互检"),
+        ),
+        ("inspection_mode", json!({"inspection_mode": null}), None),
+        ("inspection_mode", json!({"channel": "企业自查上报"}), None),
+        (
+            "location.division",
+            json!({"location": {"division": "530181007"}}),
+            None,
+        ),
+        (
+            "location.division",
+            json!({"location": {"division": "530181006700"}}),
+            None,
+        ),
+        (
+            "found_by_level",
+            json!({"found_by_level": "530181006001"}),
+            None,
+        ),
+        ("found_by_level", json!({"found_by_level": "5302"}), None),
+        ("number", json!({"number": "530181007-2026-0001"}), None),
+        (
+            "basis.clause",
+            json!({"grade": "major", "basis": {"standard": "某标准"}}),
+            None,
+        ),
+        ("stock", json!({"stock": "旧的"}), None),
+        ("found_on", json!({"found_on": "2999-01-01"}), None),
+        (
+            "deadline",
+            json!({"found_on": "2026-11-01", "deadline": "2026-10-01"}),
+            None,
+        ),
+        ("sector", json!({"sector": "航天"}), Some("危险化学品")),
+    ];
+    for (field, patch, lists) in cases {
+        let mut body = hazard_json("坏输入", "general", "2099-12-31");
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, e) = c.post(TOWN, "/api/v1/hazards", &body).await?;
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{patch}: {e}"
+        );
+        let msg = e["error"]["message"].as_str().unwrap();
+        // Chinese first, then English.
+        let (zh, en) = msg.split_once(" / ").unwrap_or(("", ""));
+        assert!(!zh.is_ascii() && !en.is_empty(), "{msg}");
+        if let Some(word) = lists {
+            assert!(msg.contains(word), "{msg}");
+        }
+    }
+    assert!(
+        c.get(TOWN, "/api/v1/hazards").await?.1["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    c.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn major_hazard_cannot_leave_open_before_notify() -> anyhow::Result<()> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    let (_, h) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("储罐区重大隐患", "major", "2099-12-31"),
+        )
+        .await?;
+    let path = events(&id(&h));
+    // Nothing moves before both are told.
+    for kind in ["progress", "rectified"] {
+        let (s, e) = c.post(TOWN, &path, &json!({"kind": kind})).await?;
+        assert_eq!(s, 409, "{e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("主要负责人"),
+            "{e}"
+        );
+    }
+    let (s, e) = c.post(TOWN, &path, &plan_json("2099-12-01")).await?;
+    assert_eq!(s, 409, "{e}");
+    // A notify needs known recipients and a method.
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["厂长"], "method": "电话"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("recipients[0]")),
+        "{e}"
+    );
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["主要负责人"]}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("method")),
+        "{e}"
+    );
+    // Telling one is not enough.
+    let (s, v) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["principal"], "method": "当面告知"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, v["notified"].clone()),
+        (201, json!(["主要负责人"])),
+        "{v}"
+    );
+    let (s, e) = c.post(TOWN, &path, &plan_json("2099-12-01")).await?;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("实际控制人"),
+        "{e}"
+    );
+    let (s, v) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["实际控制人"], "method": "书面告知"}),
+        )
+        .await?;
+    assert_eq!((s, v["fully_notified"].as_bool()), (201, Some(true)));
+    // The plan: each of the five in place, checked field by field.
+    let mut bad = plan_json("2099-12-01");
+    bad["plan"]["funds_wan"] = json!(-3);
+    let (s, e) = c.post(TOWN, &path, &bad).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan.funds_wan")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("整改资金不能为负数"),
+        "{e}"
+    );
+    let (s, e) = c.post(TOWN, &path, &plan_json("2100-01-31")).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan.deadline")),
+        "{e}"
+    );
+    let mut bad = plan_json("2099-12-01");
+    bad["plan"]
+        .as_object_mut()
+        .unwrap()
+        .remove("contingency_plan");
+    let (s, e) = c.post(TOWN, &path, &bad).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan.contingency_plan")),
+        "{e}"
+    );
+    let (s, e) = c.post(TOWN, &path, &json!({"kind": "plan"})).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan")),
+        "{e}"
+    );
+    let (s, e) = c
+        .post(TOWN, &path, &json!({"kind": "comment", "plan": {}}))
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("plan")),
+        "{e}"
+    );
+    let (s, v) = c.post(TOWN, &path, &plan_json("2099-12-01")).await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["status"], "rectifying");
+    assert_eq!(v["plan"]["funds_wan"], 12.5);
+    assert_eq!(v["plan_complete"], true);
+    assert_eq!(
+        (v["deadline"].as_str(), v["effective_deadline"].as_str()),
+        (Some("2099-12-31"), Some("2099-12-01"))
+    );
+    c.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_needs_a_superior_a_method_and_a_reply_deadline() -> anyhow::Result<()> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    let (_, h) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("逾期隐患", "general", "2099-12-31"),
+        )
+        .await?;
+    let hid = id(&h);
+    let path = events(&hid);
+    let esc = json!({"kind": "escalate", "method": "约谈", "reply_by": "2099-01-15"});
+    let (s, e) = c.post(TOWN, &path, &esc).await?;
+    assert_eq!(
+        (s, e["error"]["rule"].as_str()),
+        (403, Some("superior_only")),
+        "{e}"
+    );
+    c.wait_for(
+        COUNTY,
+        &format!("/api/v1/hazards/{hid}"),
+        "hazard at county",
+        |v| v["id"] == hid.as_str(),
+    )
+    .await?;
+    for (patch, field) in [
+        (json!({"reply_by": null}), "reply_by"),
+        (json!({"reply_by": "2000-01-01"}), "reply_by"),
+        (json!({"method": "罚款"}), "method"),
+    ] {
+        let mut body = esc.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, e) = c.post(COUNTY, &path, &body).await?;
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {e}"
+        );
+    }
+    let (s, e) = c.post(TOWN, &path, &json!({"kind": "notify", "recipients": ["主要负责人"], "method": "x", "reply_by": "2099-01-01"})).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("reply_by")),
+        "{e}"
+    );
+    let (s, v) = c.post(COUNTY, &path, &esc).await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        v["escalated"][0],
+        json!({"by": COUNTY, "method": "约谈", "reply_by": "2099-01-15", "at": v["escalated"][0]["at"]})
+    );
+    c.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_filters_accept_what_a_clerk_types_and_name_bad_parameters() -> anyhow::Result<()> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    let mut old = hazard_json("液氨储罐区存量隐患", "major", "2026-02-01");
+    old["found_on"] = json!("2023-05-01");
+    let (_, a) = c.post(TOWN, "/api/v1/hazards", &old).await?;
+    let mut fire = hazard_json("疏散通道堵塞", "general", "2099-12-31");
+    fire["sector"] = json!("消防");
+    fire["channel"] = json!("群众举报查实");
+    fire["inspection_mode"] = json!("举报核查");
+    let (_, b) = c.post(TOWN, "/api/v1/hazards", &fire).await?;
+    // The county lists the fire hazard (挂牌督办) once it holds it.
+    c.wait_converged(&id(&b), &[COUNTY, TOWN]).await?;
+    let (s, v) = c
+        .post(COUNTY, &events(&id(&b)), &json!({"kind": "supervise"}))
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    // The county's supervise reaches the township.
+    c.wait_for(
+        TOWN,
+        &format!("/api/v1/hazards/{}", id(&b)),
+        "supervised",
+        |v| v["supervising"] == COUNTY,
+    )
+    .await?;
+    let ids = |v: &Value| -> Vec<String> {
+        let mut out: Vec<String> = v["items"].as_array().unwrap().iter().map(id).collect();
+        out.sort();
+        out
+    };
+    let mut both = vec![id(&a), id(&b)];
+    both.sort();
+    let number = a["number"].as_str().unwrap();
+    for (query, want) in [
+        ("grade=重大", vec![id(&a)]),
+        ("sector=危化", vec![id(&a)]),
+        ("sector=消防", vec![id(&b)]),
+        ("channel=群众举报查实", vec![id(&b)]),
+        ("channel=inspection", vec![id(&a)]),
+        ("stock=存量", vec![id(&a)]),
+        ("stock=new", vec![id(&b)]),
+        ("overdue=true", vec![id(&a)]),
+        ("overdue=false", vec![id(&b)]),
+        ("supervised=true", vec![id(&b)]),
+        ("supervised=false", vec![id(&a)]),
+        ("status=open", both.clone()),
+        ("q=通道", vec![id(&b)]),
+        (&format!("q={number}") as &str, vec![id(&a)]),
+    ] {
+        let (s, v) = c.get(TOWN, &format!("/api/v1/hazards?{query}")).await?;
+        assert_eq!(s, 200, "{query}: {v}");
+        assert_eq!(ids(&v), want, "{query}");
+    }
+    let (_, v) = c.get(TOWN, &format!("/api/v1/hazards/{}", id(&a))).await?;
+    assert_eq!(v["overdue"], true);
+    assert!(v["days_overdue"].as_i64().unwrap() > 0);
+    for (query, param) in [
+        ("status=done", "status"),
+        ("grade=huge", "grade"),
+        ("sector=航天", "sector"),
+        ("channel=rumour", "channel"),
+        ("stock=old", "stock"),
+        ("overdue=yes", "overdue"),
+        ("supervised=maybe", "supervised"),
+        ("owner=abc", "owner"),
+    ] {
+        let (s, e) = c.get(TOWN, &format!("/api/v1/hazards?{query}")).await?;
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (400, Some(param)),
+            "{query}: {e}"
+        );
+    }
+    c.shutdown().await;
+    Ok(())
+}
+
+/// A township's overdue major hazard is a candidate for escalation at the county (and not at the
+/// township, which cannot escalate its own); once the county escalates, it is no longer the county's
+/// candidate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_major_hazard_is_an_escalation_candidate_until_the_county_escalates()
+-> anyhow::Result<()> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    let candidates = "/api/v1/hazards/escalation-candidates";
+    // 1. The township registers an overdue major hazard and a major one still in time.
+    let mut late = hazard_json("尾矿库排洪设施淤堵", "major", "2026-02-01");
+    late["found_on"] = json!("2026-01-10");
+    let (s, h) = c.post(TOWN, "/api/v1/hazards", &late).await?;
+    assert_eq!(s, 201, "{h}");
+    let hid = id(&h);
+    let (_, in_time) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("未到期", "major", "2099-12-31"),
+        )
+        .await?;
+    // 2. Both reach the county.
+    c.wait_converged(&hid, &[COUNTY, TOWN]).await?;
+    c.wait_converged(&id(&in_time), &[COUNTY, TOWN]).await?;
+    // 3. The county lists the overdue one, with its days overdue; the township lists nothing.
+    let (s, v) = c.get(COUNTY, candidates).await?;
+    assert_eq!(s, 200, "{v}");
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["id"], hid.as_str());
+    assert!(items[0]["days_overdue"].as_i64().unwrap() > 0);
+    assert_eq!(items[0]["owner"], TOWN);
+    assert!(
+        c.get(TOWN, candidates).await?.1["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // 4. The county escalates (通报, reply within a deadline): no longer its candidate.
+    let (s, e) = c
+        .post(
+            COUNTY,
+            &events(&hid),
+            &json!({"kind": "escalate", "method": "通报", "reply_by": "2099-01-31"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{e}");
+    assert!(
+        c.get(COUNTY, candidates).await?.1["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // 5. The escalation reaches the township.
+    c.wait_for(
+        TOWN,
+        &format!("/api/v1/hazards/{hid}"),
+        "escalation at township",
+        |v| v["escalations"] == json!(["通报"]),
+    )
+    .await?;
+    c.shutdown().await;
+    Ok(())
+}
+
+/// A node's config adds a sector and an alias: the township accepts them for hazards, enterprises and
+/// ledger filters, and stores the canonical name; the county, without that config, does not know them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sectors_added_in_a_nodes_config_are_accepted_there() -> anyhow::Result<()> {
+    let mut c = Cluster::empty()?;
+    c.add(COUNTY, NodeSetup::default()).await?;
+    let sectors = vec![
+        SectorEntry {
+            name: "民爆".into(),
+            aliases: vec!["民用爆炸物品".into()],
+        },
+        SectorEntry {
+            name: "冶金工贸".into(),
+            aliases: vec!["有色".into()],
+        },
+    ];
+    c.add(
+        TOWN,
+        NodeSetup {
+            sectors,
+            ..NodeSetup::default()
+        },
+    )
+    .await?;
+    let mut h = hazard_json("炸药库防雷设施失效", "general", "2099-12-31");
+    h["sector"] = json!("民用爆炸物品");
+    let (s, v) = c.post(TOWN, "/api/v1/hazards", &h).await?;
+    assert_eq!((s, v["sector"].as_str()), (201, Some("民爆")), "{v}");
+    h["sector"] = json!("有色");
+    let (s, v) = c.post(TOWN, "/api/v1/hazards", &h).await?;
+    assert_eq!((s, v["sector"].as_str()), (201, Some("冶金工贸")), "{v}");
+    let (_, list) = c.get(TOWN, "/api/v1/hazards?sector=民用爆炸物品").await?;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let ent =
+        json!({"credit_code": "91350200776049653A", "name": "某民爆器材公司", "sector": "民爆"});
+    assert_eq!(c.post(TOWN, "/api/v1/enterprises", &ent).await?.0, 201);
+    // The county's dictionary is the seed one; the error lists what it accepts.
+    h["sector"] = json!("民爆");
+    let (s, e) = c.post(COUNTY, "/api/v1/hazards", &h).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("sector")),
+        "{e}"
+    );
+    assert!(
+        !e["error"]["message"].as_str().unwrap().contains("民爆、"),
+        "{e}"
+    );
+    c.shutdown().await;
+    Ok(())
+}
