@@ -661,7 +661,8 @@ impl Store {
         };
         let prefix = parent.as_str();
         let rows = sqlx::query(
-            "SELECT * FROM summaries WHERE length(owner) = $1 AND substr(owner, 1, $2) = $3 ORDER BY owner",
+            "SELECT * FROM summaries WHERE length(owner) = CAST($1 AS INTEGER)
+             AND substr(owner, 1, CAST($2 AS INTEGER)) = $3 ORDER BY owner",
         )
         .bind(digits as i64)
         .bind(prefix.len() as i64)
