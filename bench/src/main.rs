@@ -90,9 +90,11 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
         })
         .map(|kb| (kb / 1024.0 * 10.0).round() / 10.0)
         .unwrap_or(0.0)
@@ -107,8 +109,11 @@ async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
                 Scale::Full => (None, 100, 2_000),
             };
             let per = args.per_township.unwrap_or(per);
-            let dir = tempfile::Builder::new().prefix("safemesh-province").tempdir()?;
-            let r = province::run(dir.path(), &code("53"), only_city.as_ref(), per, queries).await?;
+            let dir = tempfile::Builder::new()
+                .prefix("safemesh-province")
+                .tempdir()?;
+            let r =
+                province::run(dir.path(), &code("53"), only_city.as_ref(), per, queries).await?;
             json!({
                 "province_sim_nodes": r.nodes,
                 "province_sim_hazards": r.hazards,
@@ -147,7 +152,10 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
         Isolated::MillionDocs => "million-docs",
     };
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--scenario").arg(name).arg("--scale").arg(format!("{:?}", args.scale).to_lowercase());
+    cmd.arg("--scenario")
+        .arg(name)
+        .arg("--scale")
+        .arg(format!("{:?}", args.scale).to_lowercase());
     if let Some(n) = args.per_township {
         cmd.arg("--per-township").arg(n.to_string());
     }

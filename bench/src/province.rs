@@ -39,7 +39,16 @@ pub struct SimResult {
 const CHANNEL: usize = 16;
 
 fn sectors() -> [&'static str; 8] {
-    ["危险化学品", "消防", "城镇燃气", "建筑施工", "冶金工贸", "道路交通", "自建房", "特种设备"]
+    [
+        "危险化学品",
+        "消防",
+        "城镇燃气",
+        "建筑施工",
+        "冶金工贸",
+        "道路交通",
+        "自建房",
+        "特种设备",
+    ]
 }
 
 /// One township hazard as an office writes it: registration, then (by `i`) a plan, a rectification
@@ -52,13 +61,17 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
         title: format!("{owner}第{i}号隐患：消防通道堵塞、应急照明损坏"),
         sector: sectors()[i % sectors().len()].into(),
         grade: if major { Grade::Major } else { Grade::General },
-        channel: [Channel::Inspection, Channel::EnterpriseSelfReport, Channel::PublicReport][i % 3],
+        channel: [
+            Channel::Inspection,
+            Channel::EnterpriseSelfReport,
+            Channel::PublicReport,
+        ][i % 3],
         enterprise: Enterprise {
             name: format!("某某企业{}", i % 13),
             credit_code: String::new(),
         },
         number: facts::format_number(owner, 2026, i as u32 + 1),
-        inspection_mode: (i % 3 == 0).then(|| "双随机一公开".to_string()),
+        inspection_mode: i.is_multiple_of(3).then(|| "双随机一公开".to_string()),
         found_by_level: owner.clone(),
         found_on: "2026-02-20".into(),
         stock: facts::Stock::New,
@@ -70,7 +83,12 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             standard: "《消防安全重大火灾隐患判定方法》（GB 35181）".into(),
             clause: "第6条".into(),
         },
-        deadline: if i % 7 == 0 { "2026-01-31" } else { "2027-06-30" }.into(),
+        deadline: if i.is_multiple_of(7) {
+            "2026-01-31"
+        } else {
+            "2027-06-30"
+        }
+        .into(),
         description: "督导检查发现，责令限期整改".into(),
     };
     let opts = || {
@@ -166,15 +184,15 @@ async fn populate(node: &SimNode, n: usize, today: &str) -> anyhow::Result<Hazar
             .await?;
     }
     w.commit().await?;
-    Ok(node.store.own_hazard_counts(node.code.as_str(), today).await?)
+    Ok(node
+        .store
+        .own_hazard_counts(node.code.as_str(), today)
+        .await?)
 }
 
 /// Wires one parent–child stream: two `run_link` drivers over two channels.
 fn connect(parent: &SimNode, child: &SimNode, stop: &watch::Receiver<bool>) {
-    let sides = [
-        (parent, child, Role::Child),
-        (child, parent, Role::Parent),
-    ];
+    let sides = [(parent, child, Role::Child), (child, parent, Role::Parent)];
     let (a_tx, a_rx) = mpsc::channel::<Frame>(CHANNEL);
     let (b_tx, b_rx) = mpsc::channel::<Frame>(CHANNEL);
     let (a_in_tx, a_in_rx) = mpsc::channel::<(Frame, usize)>(CHANNEL);
@@ -267,8 +285,10 @@ pub async fn run(
         .try_collect()
         .await?;
     // Expected roll-up of every node: the sum of its townships' own counts.
-    let mut expected: BTreeMap<String, HazardCounts> =
-        codes.iter().map(|c| (c.to_string(), HazardCounts::default())).collect();
+    let mut expected: BTreeMap<String, HazardCounts> = codes
+        .iter()
+        .map(|c| (c.to_string(), HazardCounts::default()))
+        .collect();
     for (t, c) in towns.iter().zip(&counts) {
         let mut at = Some(t.code.clone());
         while let Some(code) = at {
@@ -314,14 +334,21 @@ pub async fn run(
     let mut lat = Vec::with_capacity(queries);
     for q in 0..queries {
         // Every fourth query is the province itself; the rest walk the tree.
-        let scope = if q % 4 == 0 { root } else { scopes[(q * 7919) % scopes.len()] };
+        let scope = if q % 4 == 0 {
+            root
+        } else {
+            scopes[(q * 7919) % scopes.len()]
+        };
         let t0 = Instant::now();
         let v = rollup::view(&province.store, &province.code, name, scope)
             .await?
             .with_context(|| format!("no roll-up for {scope}"))?;
         lat.push(t0.elapsed().as_secs_f64() * 1000.0);
         if v["hazards"]["total"].as_u64() != Some(expected[scope.as_str()].total) {
-            bail!("roll-up of {scope} at the province is not exact: {}", v["hazards"]);
+            bail!(
+                "roll-up of {scope} at the province is not exact: {}",
+                v["hazards"]
+            );
         }
     }
     let _ = stop_tx.send(true);

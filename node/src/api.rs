@@ -256,7 +256,10 @@ pub fn router(state: Shared) -> Router {
         .route("/directives/{id}/forward", post(directive_api::forward))
         .route("/directives/{id}/event", post(directive_api::event))
         .route("/directives/{id}/board", get(directive_api::board))
-        .route("/enterprises", get(list_enterprises).post(create_enterprise))
+        .route(
+            "/enterprises",
+            get(list_enterprises).post(create_enterprise),
+        )
         .route("/enterprises/{credit_code}", get(get_enterprise))
         .route("/accidents", get(list_accidents).post(create_accident))
         .route("/accidents/{id}", get(get_accident))
@@ -417,7 +420,11 @@ async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordErro
             .pending_size_for(&peer, row.acked_cursor, is_parent)
             .await?;
         let pending_in = (s.peer_seq - s.recv_cursor).max(0);
-        let to_receive = if s.state == "in_sync" { 0 } else { s.to_receive_docs };
+        let to_receive = if s.state == "in_sync" {
+            0
+        } else {
+            s.to_receive_docs
+        };
         let done = s.received_docs + s.sent_docs;
         let left = to_receive + pending_out.max(0) as u64;
         let completion = if done + left == 0 {

@@ -441,12 +441,7 @@ impl Ctx<'_> {
                 continue;
             }
             if op.insert {
-                let tail = if tails_hold {
-                    self.tails.borrow().tail(&op.obj)
-                } else {
-                    None
-                };
-                self.check_append_at_end(doc, change, op, &path, &code, &created_here, tail)?;
+                self.check_append_at_end(doc, change, op, &path, &code, &created_here)?;
             }
             match self.header.kind {
                 Kind::Hazard => {
@@ -479,8 +474,9 @@ impl Ctx<'_> {
         path: &[Seg],
         actor: &AdminCode,
         created_here: &dyn Fn(&ObjectId) -> bool,
-        known_tail: Option<Option<String>>,
     ) -> Result<(), Error> {
+        // Known along a chain of changes (see `ListTails`); otherwise asked of Automerge below.
+        let known_tail = self.tails.borrow().tail(&op.obj);
         let Key::Seq(elem) = &op.key else {
             return Ok(());
         };

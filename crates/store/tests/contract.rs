@@ -312,17 +312,42 @@ contract!(
 async fn child_summaries(db: &TestDb) {
     let store = db.open().await.unwrap();
     let mut w = store.writer().await.unwrap();
-    for (i, owner) in ["5301", "5303", "530181", "530181006", "5201", "53"].iter().enumerate() {
-        w.put_summary(&code(owner), 1 + i as i64, "2026-11", "2026-11-22T00:00:00Z", "{}")
-            .await
-            .unwrap();
+    for (i, owner) in ["5301", "5303", "530181", "530181006", "5201", "53"]
+        .iter()
+        .enumerate()
+    {
+        w.put_summary(
+            &code(owner),
+            1 + i as i64,
+            "2026-11",
+            "2026-11-22T00:00:00Z",
+            "{}",
+        )
+        .await
+        .unwrap();
     }
     w.commit().await.unwrap();
-    let owners = |v: Vec<safemesh_store::SummaryRow>| v.into_iter().map(|s| s.owner).collect::<Vec<_>>();
-    assert_eq!(owners(store.child_summaries(&code("53")).await.unwrap()), ["5301", "5303"]);
-    assert_eq!(owners(store.child_summaries(&code("5301")).await.unwrap()), ["530181"]);
-    assert_eq!(owners(store.child_summaries(&code("530181")).await.unwrap()), ["530181006"]);
-    assert!(store.child_summaries(&code("530181006")).await.unwrap().is_empty());
+    let owners =
+        |v: Vec<safemesh_store::SummaryRow>| v.into_iter().map(|s| s.owner).collect::<Vec<_>>();
+    assert_eq!(
+        owners(store.child_summaries(&code("53")).await.unwrap()),
+        ["5301", "5303"]
+    );
+    assert_eq!(
+        owners(store.child_summaries(&code("5301")).await.unwrap()),
+        ["530181"]
+    );
+    assert_eq!(
+        owners(store.child_summaries(&code("530181")).await.unwrap()),
+        ["530181006"]
+    );
+    assert!(
+        store
+            .child_summaries(&code("530181006"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 contract!(a_writer_dropped_without_commit_keeps_nothing, rollback);

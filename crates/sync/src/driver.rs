@@ -141,7 +141,6 @@ impl Limiter {
     }
 }
 
-
 impl LinkConfig {
     pub fn new(store: Store, me: AdminCode, registry: Registry) -> LinkConfig {
         LinkConfig {
@@ -556,7 +555,9 @@ async fn prepare(
     let fresh: Vec<&str> = cands
         .iter()
         .filter_map(|(_, c)| match c {
-            Cand::Doc(r) if r.peer_heads.is_none() && !exclude.contains(&r.id) && !force.contains(&r.id) => {
+            Cand::Doc(r)
+                if r.peer_heads.is_none() && !exclude.contains(&r.id) && !force.contains(&r.id) =>
+            {
                 Some(r.id.as_str())
             }
             _ => None,
@@ -741,8 +742,10 @@ async fn apply(
             } => {
                 if heads.is_empty() && snapshot.is_none() && !changes.is_empty() {
                     // Omitted by the sender: the newest of the changes it sent.
-                    let decoded: Result<Vec<Change>, _> =
-                        changes.iter().map(|c| Change::from_bytes(c.clone())).collect();
+                    let decoded: Result<Vec<Change>, _> = changes
+                        .iter()
+                        .map(|c| Change::from_bytes(c.clone()))
+                        .collect();
                     match decoded {
                         Ok(d) => heads = tips_of(&d),
                         Err(e) => {
@@ -761,14 +764,14 @@ async fn apply(
                 } else {
                     None
                 };
-                jobs.push(Job::Doc(DocJob {
+                jobs.push(Job::Doc(Box::new(DocJob {
                     id,
                     seq,
                     snapshot,
                     changes,
                     heads,
                     base,
-                }));
+                })));
             }
             summary => jobs.push(Job::Summary(summary)),
         }
@@ -776,13 +779,15 @@ async fn apply(
     // Phase 2 (CPU): decode and check every document off the reactor, in parallel when the batch
     // names each document once (a repeated document must see the first one's result: in order).
     let checked = if distinct {
-        check_all(&mut jobs, &origin).await.map_err(|m| ErrorFrame {
-            code: ErrorCode::Internal,
-            doc_id: None,
-            path: None,
-            rule: None,
-            message: m,
-        })?
+        check_all(&mut jobs, &origin)
+            .await
+            .map_err(|m| ErrorFrame {
+                code: ErrorCode::Internal,
+                doc_id: None,
+                path: None,
+                rule: None,
+                message: m,
+            })?
     } else {
         Vec::new()
     };
@@ -800,7 +805,7 @@ async fn apply(
                     changes,
                     heads,
                     base,
-                } = job;
+                } = *job;
                 let malformed = |msg: String| ErrorFrame {
                     code: ErrorCode::Malformed,
                     doc_id: Some(id.clone()),
@@ -813,9 +818,16 @@ async fn apply(
                     Some(r) => r,
                     None => {
                         // In order: this document's stored version may have changed earlier in the batch.
-                        let mut base = if distinct { base } else { w.load(&id).await.map_err(internal)? };
+                        let mut base = if distinct {
+                            base
+                        } else {
+                            w.load(&id).await.map_err(internal)?
+                        };
                         let old = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
-                        (decode_and_check(&id, snapshot, changes, base.as_mut(), &origin), old)
+                        (
+                            decode_and_check(&id, snapshot, changes, base.as_mut(), &origin),
+                            old,
+                        )
                     }
                 };
                 let (checked, fresh_bytes) = result.map_err(&malformed)?;
@@ -868,31 +880,31 @@ async fn apply(
                 }
             }
             Job::Summary(item) => match item {
-            Item::Summary {
-                owner,
-                version,
-                period,
-                as_of,
-                body,
-                ..
-            } => {
-                let owner_code = AdminCode::parse(&owner).ok();
-                let allowed =
-                    role == Role::Child && owner_code.as_ref().is_some_and(|o| o.is_within(peer));
-                let Some(owner_code) = owner_code.filter(|_| allowed) else {
-                    return Err(ErrorFrame {
-                        code: ErrorCode::Forbidden,
-                        doc_id: Some(format!("summary:{owner}")),
-                        path: Some("summary".into()),
-                        rule: Some("summary_from_own_subtree".into()),
-                        message: format!("summary of {owner} may not come from {peer}"),
-                    });
-                };
-                w.put_summary(&owner_code, version, &period, &as_of, &body)
-                    .await
-                    .map_err(internal)?;
-            }
-            Item::Doc { .. } => unreachable!("documents are jobs of their own"),
+                Item::Summary {
+                    owner,
+                    version,
+                    period,
+                    as_of,
+                    body,
+                    ..
+                } => {
+                    let owner_code = AdminCode::parse(&owner).ok();
+                    let allowed = role == Role::Child
+                        && owner_code.as_ref().is_some_and(|o| o.is_within(peer));
+                    let Some(owner_code) = owner_code.filter(|_| allowed) else {
+                        return Err(ErrorFrame {
+                            code: ErrorCode::Forbidden,
+                            doc_id: Some(format!("summary:{owner}")),
+                            path: Some("summary".into()),
+                            rule: Some("summary_from_own_subtree".into()),
+                            message: format!("summary of {owner} may not come from {peer}"),
+                        });
+                    };
+                    w.put_summary(&owner_code, version, &period, &as_of, &body)
+                        .await
+                        .map_err(internal)?;
+                }
+                Item::Doc { .. } => unreachable!("documents are jobs of their own"),
             },
         }
     }
@@ -917,8 +929,10 @@ async fn apply(
 /// The hashes (hex) of the changes in `changes` that no other of them depends on: the heads a peer
 /// holding their dependencies has after applying them.
 fn tips_of(changes: &[Change]) -> Vec<String> {
-    let deps: BTreeSet<automerge::ChangeHash> =
-        changes.iter().flat_map(|c| c.deps().iter().copied()).collect();
+    let deps: BTreeSet<automerge::ChangeHash> = changes
+        .iter()
+        .flat_map(|c| c.deps().iter().copied())
+        .collect();
     let tips: Vec<automerge::ChangeHash> = changes
         .iter()
         .map(|c| c.hash())
@@ -929,7 +943,7 @@ fn tips_of(changes: &[Change]) -> Vec<String> {
 
 /// One item of a batch on its way through [`apply`].
 enum Job {
-    Doc(DocJob),
+    Doc(Box<DocJob>),
     Summary(Item),
 }
 
@@ -956,7 +970,7 @@ fn automerge_permits() -> &'static Arc<tokio::sync::Semaphore> {
 /// each chunk holding a permit of [`automerge_permits`]. Returns, in job order, each document's
 /// verdict and the heads its stored version had. Jobs give up their bytes and base.
 async fn check_all(jobs: &mut [Job], origin: &Origin) -> Result<Vec<Verdict>, String> {
-    let mut work: Vec<(String, Option<Vec<u8>>, Vec<Vec<u8>>, Option<AutoCommit>)> = Vec::new();
+    let mut work: Vec<CheckWork> = Vec::new();
     for job in jobs.iter_mut() {
         if let Job::Doc(d) = job {
             work.push((
@@ -985,7 +999,10 @@ async fn check_all(jobs: &mut [Job], origin: &Origin) -> Result<Vec<Verdict>, St
                     .into_iter()
                     .map(|(id, snapshot, changes, mut base)| {
                         let old = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
-                        (decode_and_check(&id, snapshot, changes, base.as_mut(), &origin), old)
+                        (
+                            decode_and_check(&id, snapshot, changes, base.as_mut(), &origin),
+                            old,
+                        )
                     })
                     .collect::<Vec<_>>()
             })
@@ -1006,6 +1023,9 @@ async fn check_all(jobs: &mut [Job], origin: &Origin) -> Result<Vec<Verdict>, St
     }
     Ok(out)
 }
+
+/// One document to check: id, snapshot, changes, stored version.
+type CheckWork = (String, Option<Vec<u8>>, Vec<Vec<u8>>, Option<AutoCommit>);
 
 /// A document's verdict and the heads its stored version had.
 type Verdict = (Result<Decoded, String>, Vec<automerge::ChangeHash>);

@@ -147,7 +147,9 @@ impl Frame {
     pub fn weight(&self) -> usize {
         match self {
             Frame::Batch(b) => b.items.iter().map(Item::payload_len).sum::<usize>() + 16,
-            Frame::NeedSnapshot { doc_ids } => doc_ids.iter().map(|d| d.len() + 2).sum::<usize>() + 4,
+            Frame::NeedSnapshot { doc_ids } => {
+                doc_ids.iter().map(|d| d.len() + 2).sum::<usize>() + 4
+            }
             Frame::Hello(h) => h.code.len() + h.install_id.len() + h.peer_install_seen.len() + 24,
             Frame::Ack { .. } => 10,
             Frame::Error(e) => e.message.len() + 16,

@@ -615,7 +615,8 @@ impl Link {
         }
         let mut fx = Vec::new();
         let nothing_new = batch.items.is_empty() && batch.upto <= self.send_after;
-        if nothing_new && !(batch.caught_up && !self.told_caught_up) {
+        let must_tell_caught_up = batch.caught_up && !self.told_caught_up;
+        if nothing_new && !must_tell_caught_up {
             // Nothing new, unless a commit or a snapshot request arrived while preparing.
             self.out_caught_up = self.local_seq <= self.send_after && self.force.is_empty();
             fx.extend(self.maybe_prepare());

@@ -413,18 +413,23 @@ async fn catch_up_reports_what_remains_and_counts_what_was_done() {
     let t = m.connect(COUNTY, TOWNSHIP);
     m.run_until_quiet().await;
     // 3. Each batch told the county what was still to come: 16, 12, 8, 4, then nothing.
-    let remaining: Vec<u64> = t
-        .remaining_from(TOWNSHIP)
-        .into_iter()
-        .collect();
+    let remaining: Vec<u64> = t.remaining_from(TOWNSHIP).into_iter().collect();
     assert_eq!(&remaining[..5], &[16, 12, 8, 4, 0], "all: {remaining:?}");
     assert!(remaining[5..].iter().all(|r| *r == 0), "{remaining:?}");
     // 4. The county applied 20 documents and expects nothing more; the township had 20 acknowledged.
-    let county = m.node(COUNTY).registry.get(TOWNSHIP).expect("county's link");
+    let county = m
+        .node(COUNTY)
+        .registry
+        .get(TOWNSHIP)
+        .expect("county's link");
     assert_eq!(county.received_docs, 20);
     assert_eq!(county.to_receive_docs, 0);
     assert_eq!(county.to_receive_bytes, 0);
-    let town = m.node(TOWNSHIP).registry.get(COUNTY).expect("township's link");
+    let town = m
+        .node(TOWNSHIP)
+        .registry
+        .get(COUNTY)
+        .expect("township's link");
     assert_eq!(town.sent_docs, 20);
 }
 
