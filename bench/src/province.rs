@@ -20,7 +20,7 @@ use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent, facts};
 use safemesh_model::summary::{HazardCounts, SummaryBody};
 use safemesh_model::{AdminCode, Level, division};
 use safemesh_node::rollup;
-use safemesh_store::Store;
+use safemesh_store::{SqliteLimits, Store};
 use safemesh_sync::{Frame, LinkConfig, Registry, Role, Transport, run_link};
 use tokio::sync::{mpsc, watch};
 
@@ -35,8 +35,16 @@ pub struct SimResult {
     pub queries: usize,
 }
 
-/// Open streams at once while the tree comes up; frames buffered per direction.
+/// Frames buffered per direction of a link.
 const CHANNEL: usize = 16;
+
+/// Each simulated office's store: fewer connections and smaller caches than a node's own (1,607 of
+/// them share one process); what a single node would use is `SqliteLimits::default()`.
+const SIM_STORE: SqliteLimits = SqliteLimits {
+    connections: 2,
+    cached_docs: 64,
+    page_cache_kib: 256,
+};
 
 fn sectors() -> [&'static str; 8] {
     [
@@ -160,7 +168,7 @@ struct SimNode {
 async fn open_all(dir: &Path, codes: &[AdminCode]) -> anyhow::Result<Vec<SimNode>> {
     stream::iter(codes.iter().cloned())
         .map(|code| async move {
-            let store = Store::open_sqlite_with(&dir.join(format!("{code}.db")), 2)
+            let store = Store::open_sqlite_with(&dir.join(format!("{code}.db")), SIM_STORE)
                 .await
                 .with_context(|| format!("open {code}"))?;
             Ok::<_, anyhow::Error>(SimNode {

@@ -17,7 +17,7 @@ mod tokens;
 pub use error::Error;
 pub use project::{DirectiveRow, DirectiveTotals, HazardFilter, HazardRow, SummaryRow};
 pub use store::{
-    Backend, ChangedDoc, LinkRow, Store, StoredDoc, Writer, count_documents,
+    Backend, ChangedDoc, LinkRow, SqliteLimits, Store, StoredDoc, Writer, count_documents,
     now_rfc3339 as store_now,
 };
 pub use tokens::{Role, TOKEN_NAME_MAX, TokenRow, hash_secret, token_name};

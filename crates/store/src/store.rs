@@ -89,30 +89,48 @@ pub struct LinkRow {
     pub last_error: Option<String>,
 }
 
+/// Resource bounds of one store (the page cache applies to SQLite only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteLimits {
+    /// Connections in the pool (SQLite: each is a worker thread).
+    pub connections: u32,
+    /// Documents kept decoded in the store's cache.
+    pub cached_docs: usize,
+    /// SQLite page cache per connection, in KiB.
+    pub page_cache_kib: u32,
+}
+
+impl Default for SqliteLimits {
+    fn default() -> Self {
+        SqliteLimits {
+            connections: 4,
+            cached_docs: 4096,
+            page_cache_kib: 2000,
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the SQLite store at `path` and runs migrations.
     pub async fn open_sqlite(path: &Path) -> Result<Store, Error> {
         Self::open_url(&format!("sqlite://{}?mode=rwc", path.display())).await
     }
 
-    /// Like [`Store::open_sqlite`] with at most `max_connections` connections (each SQLite connection
-    /// is a thread and three files: a process holding thousands of stores, as the province
-    /// simulation does, needs fewer than the default four).
-    pub async fn open_sqlite_with(path: &Path, max_connections: u32) -> Result<Store, Error> {
-        Self::open_with(
-            &format!("sqlite://{}?mode=rwc", path.display()),
-            max_connections.max(1),
-        )
-        .await
+    /// Like [`Store::open_sqlite`] within `limits`: a process holding thousands of stores, as the
+    /// province simulation does, needs fewer connections (each is a thread and three files) and
+    /// smaller caches than one node's store.
+    pub async fn open_sqlite_with(path: &Path, limits: SqliteLimits) -> Result<Store, Error> {
+        Self::open_with(&format!("sqlite://{}?mode=rwc", path.display()), limits).await
     }
 
     /// Opens a store from a URL: `sqlite://PATH?mode=rwc` or `postgres://USER@HOST:PORT/DB`.
     /// Creates the schema on first start; refuses a database whose stored format is newer.
     pub async fn open_url(url: &str) -> Result<Store, Error> {
-        Self::open_with(url, 4).await
+        Self::open_with(url, SqliteLimits::default()).await
     }
 
-    async fn open_with(url: &str, sqlite_connections: u32) -> Result<Store, Error> {
+    async fn open_with(url: &str, limits: SqliteLimits) -> Result<Store, Error> {
+        let page_cache = format!("PRAGMA cache_size = -{}", limits.page_cache_kib.max(64));
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -125,9 +143,13 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 // WAL, and FULL sync: what is acknowledged survives a power cut.
-                opts.max_connections(sqlite_connections)
-                    .after_connect(|conn, _| {
+                opts.max_connections(limits.connections.max(1))
+                    .after_connect(move |conn, _| {
+                        let page_cache = page_cache.clone();
                         Box::pin(async move {
+                            sqlx::query(sqlx::AssertSqlSafe(page_cache))
+                                .execute(&mut *conn)
+                                .await?;
                             sqlx::query("PRAGMA journal_mode = WAL")
                                 .execute(&mut *conn)
                                 .await?;
@@ -153,10 +175,14 @@ impl Store {
                     })?
             }
         };
-        Self::from_pool(pool, backend).await
+        Self::from_pool(pool, backend, limits.cached_docs).await
     }
 
-    async fn from_pool(pool: AnyPool, backend: Backend) -> Result<Store, Error> {
+    async fn from_pool(
+        pool: AnyPool,
+        backend: Backend,
+        cached_docs: usize,
+    ) -> Result<Store, Error> {
         // Refuse a database written by a newer build before touching it.
         let has_meta: Option<(String,)> = match backend {
             Backend::Sqlite => {
@@ -222,7 +248,7 @@ impl Store {
                 pool,
                 backend,
                 write: Arc::new(Mutex::new(seq)),
-                cache: std::sync::Mutex::new(DocCache::new(4096)),
+                cache: std::sync::Mutex::new(DocCache::new(cached_docs.max(1))),
                 install_id,
                 seq_tx,
             }),
