@@ -304,8 +304,8 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 v["seq"]
             );
             println!(
-                "{:<12} {:<8} {:<12} {:>8} {:>8} {:>10} {:>10}  last_error",
-                "peer", "role", "state", "out", "in", "bytes_in", "bytes_out"
+                "{:<12} {:<8} {:<12} {:>6} {:>8} {:>8} {:>10} {:>10}  last_error",
+                "peer", "role", "state", "done%", "out", "in", "bytes_in", "bytes_out"
             );
             // serde_json values ignore width specifiers; format them as text first.
             let text = |v: &serde_json::Value| match v {
@@ -314,13 +314,19 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 other => other.to_string(),
             };
             for l in v["links"].as_array().cloned().unwrap_or_default() {
+                // While catching up, what is left to receive comes from the peer's batches.
+                let incoming = match l["to_receive"]["docs"].as_u64() {
+                    Some(n) if n > 0 => n.to_string(),
+                    _ => text(&l["pending_in"]),
+                };
                 println!(
-                    "{:<12} {:<8} {:<12} {:>8} {:>8} {:>10} {:>10}  {}",
+                    "{:<12} {:<8} {:<12} {:>6} {:>8} {:>8} {:>10} {:>10}  {}",
                     text(&l["peer"]),
                     text(&l["role"]),
                     text(&l["state"]),
+                    text(&l["completion_pct"]),
                     text(&l["pending_out"]),
-                    text(&l["pending_in"]),
+                    incoming,
                     text(&l["bytes_in"]),
                     text(&l["bytes_out"]),
                     l["last_error"].as_str().unwrap_or("")

@@ -274,7 +274,43 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
         v["supervising"] == "53"
     })
     .await;
-    // 7. Nodes given a database URL kept nothing in a local SQLite file.
+    // 7. `safemesh status` at the township shows its parent link, caught up and complete, once the
+    //    link has settled.
+    let mut shown = String::new();
+    for _ in 0..200 {
+        let out = Command::new(BIN)
+            .args(["status", "--data-dir"])
+            .arg(&procs[town].data_dir)
+            .output()
+            .expect("run safemesh status");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = shown
+            .lines()
+            .find(|l| l.starts_with(CHAIN[town - 1]))
+            .unwrap_or("");
+        if line.contains("in_sync") && line.contains("100.0") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with(CHAIN[town - 1]))
+        .unwrap_or_else(|| panic!("no parent link in:\n{shown}"));
+    assert!(
+        line.contains("parent") && line.contains("in_sync") && line.contains("100.0"),
+        "{shown}"
+    );
+    assert!(
+        shown.lines().nth(1).is_some_and(|h| h.contains("done%")),
+        "{shown}"
+    );
+    // 8. Nodes given a database URL kept nothing in a local SQLite file.
     for (i, p) in procs.iter().enumerate() {
         assert_eq!(
             p.data_dir.join("safemesh.db").exists(),
@@ -283,7 +319,7 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
             CHAIN[i]
         );
     }
-    // 8. SIGTERM: every process shuts down cleanly.
+    // 9. SIGTERM: every process shuts down cleanly.
     for p in procs.iter_mut() {
         let mut child = p.child.take().unwrap();
         let status = Command::new("kill")
