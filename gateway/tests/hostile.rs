@@ -42,7 +42,7 @@ fn decode(bytes: &[u8]) -> Result<Frame, String> {
 #[test]
 fn valid_frames_round_trip() {
     let hello = Frame::Hello(Hello {
-        protocol: 1,
+        protocol: safemesh_sync::PROTOCOL_VERSION,
         code: "530181006".into(),
         install_id: "abc".into(),
         recv_cursor: 7,

@@ -340,7 +340,11 @@ impl ListTails {
                         self.tails.remove(&list);
                     }
                 }
-            } else if matches!(op.key, Key::Seq(_)) && matches!(op.action, OpType::Delete) {
+            } else if matches!(op.key, Key::Seq(_))
+                || matches!(op.action, OpType::MarkBegin(_) | OpType::MarkEnd(_))
+            {
+                // An element overwritten or deleted, or a mark: what Automerge reports as the last
+                // element may no longer be the inserted one, so ask it from now on.
                 self.tails.remove(&list);
             }
             if matches!(

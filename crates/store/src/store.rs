@@ -92,7 +92,7 @@ pub struct LinkRow {
 /// Resource bounds of one store (the page cache applies to SQLite only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SqliteLimits {
-    /// Connections in the pool (SQLite: each is a worker thread).
+    /// Connections in the pool (SQLite: each is a worker thread; 2 at least).
     pub connections: u32,
     /// Documents kept decoded in the store's cache.
     pub cached_docs: usize,
@@ -143,7 +143,8 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 // WAL, and FULL sync: what is acknowledged survives a power cut.
-                opts.max_connections(limits.connections.max(1))
+                // Two at least: a batch's writer holds one while the link's cursor is read.
+                opts.max_connections(limits.connections.max(2))
                     .after_connect(move |conn, _| {
                         let page_cache = page_cache.clone();
                         Box::pin(async move {

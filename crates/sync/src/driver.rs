@@ -212,6 +212,8 @@ pub async fn run_link(
     let mut out_reported = 0u64;
     let in_at_start = reg.get(peer.as_str()).map_or(0, |s| s.bytes_in);
     let mut limiter = Limiter::new(&cfg.rate);
+    // What is left to send, counted now and then and estimated in between (see `prepare`).
+    let mut estimate = Estimate::default();
     // While set, the next frame is not read before then (rate limit).
     let mut resume_at: Option<Instant> = None;
     let reason = 'stream: loop {
@@ -244,7 +246,17 @@ pub async fn run_link(
                     after,
                     force,
                     exclude,
-                } => match prepare(cfg, &peer, link.role, after, &force, &exclude).await {
+                } => match prepare(
+                    cfg,
+                    &peer,
+                    link.role,
+                    after,
+                    &force,
+                    &exclude,
+                    &mut estimate,
+                )
+                .await
+                {
                     Ok((batch, docs)) => queue.extend(link.on_prepared(batch, docs)),
                     Err(e) => break 'stream format!("prepare: {e}"),
                 },
@@ -501,6 +513,7 @@ async fn prepare(
     after: i64,
     force: &[String],
     exclude: &BTreeSet<String>,
+    estimate: &mut Estimate,
 ) -> Result<(Batch, Vec<(String, Vec<String>)>), safemesh_store::Error> {
     let limit = cfg.max_batch_items as i64;
     let current = cfg.store.current_seq();
@@ -551,23 +564,23 @@ async fn prepare(
             docs.push((id.clone(), heads));
         }
     }
-    // Documents the peer holds nothing of go as their stored bytes: fetched together.
-    let fresh: Vec<&str> = cands
+    // Documents the peer holds nothing of go as their stored bytes.
+    let fresh: Vec<String> = cands
         .iter()
         .filter_map(|(_, c)| match c {
             Cand::Doc(r)
                 if r.peer_heads.is_none() && !exclude.contains(&r.id) && !force.contains(&r.id) =>
             {
-                Some(r.id.as_str())
+                Some(r.id.clone())
             }
             _ => None,
         })
         .collect();
-    let mut raw_docs = if fresh.is_empty() {
-        Default::default()
-    } else {
-        cfg.store.raw_docs(&fresh).await?
-    };
+    // Fetched a few at a time as the byte budget allows, so a batch of large documents does not read
+    // far more than it sends.
+    const RAW_CHUNK: usize = 32;
+    let mut raw_docs = std::collections::HashMap::new();
+    let mut fetched = 0usize;
     let mut last_seq = after;
     for (seq, cand) in cands {
         if bytes >= cfg.max_batch_bytes && !items.is_empty() {
@@ -607,7 +620,17 @@ async fn prepare(
                 // A peer that holds nothing of the document gets the stored bytes as they are: no
                 // decoding, no re-encoding.
                 let raw = match &peer_heads {
-                    None => raw_docs.remove(&id),
+                    None => {
+                        if !raw_docs.contains_key(&id) && fetched < fresh.len() {
+                            let from = fresh.iter().position(|f| *f == id).unwrap_or(fetched);
+                            let upto = (from + RAW_CHUNK).min(fresh.len());
+                            let ids: Vec<&str> =
+                                fresh[from..upto].iter().map(String::as_str).collect();
+                            raw_docs.extend(cfg.store.raw_docs(&ids).await?);
+                            fetched = upto;
+                        }
+                        raw_docs.remove(&id)
+                    }
                     Some(_) => None,
                 };
                 let item = if let Some(bytes) = raw {
@@ -671,17 +694,34 @@ async fn prepare(
     };
     // Receivers require items in seq order; requested snapshots were put first.
     items.sort_by_key(Item::seq);
-    let remaining = if truncated {
+    let remaining = if !truncated {
+        *estimate = Estimate::default();
+        Remaining::default()
+    } else if let Some(prev) = estimate.last.filter(|_| estimate.since < RECOUNT_EVERY) {
+        // Counting means scanning everything after `upto` in the peer's scope; in between, the last
+        // count less what this batch carries.
+        estimate.since += 1;
+        let sent: u64 = items.iter().map(|i| i.payload_len() as u64).sum();
+        let r = Remaining {
+            docs: prev.docs.saturating_sub(items.len() as u64),
+            bytes: prev.bytes.saturating_sub(sent),
+        };
+        estimate.last = Some(r);
+        r
+    } else {
         let (docs, bytes) = cfg
             .store
             .pending_size_for(peer, upto, role == Role::Parent)
             .await?;
-        Remaining {
+        let r = Remaining {
             docs: docs.max(0) as u64,
             bytes: bytes.max(0) as u64,
-        }
-    } else {
-        Remaining::default()
+        };
+        *estimate = Estimate {
+            last: Some(r),
+            since: 0,
+        };
+        r
     };
     Ok((
         Batch {
@@ -939,6 +979,16 @@ fn tips_of(changes: &[Change]) -> Vec<String> {
         .filter(|h| !deps.contains(h))
         .collect();
     heads_to_hex(&tips)
+}
+
+/// Batches between two counts of what is left to send.
+const RECOUNT_EVERY: u32 = 16;
+
+/// The last count of what is left to send on a stream, and the batches prepared since.
+#[derive(Debug, Default)]
+struct Estimate {
+    last: Option<Remaining>,
+    since: u32,
 }
 
 /// One item of a batch on its way through [`apply`].

@@ -1,7 +1,9 @@
 //! Frames of the link protocol, as domain types. The gateway maps them to protobuf at its edge.
 
-/// Version of the link protocol spoken by this build.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the link protocol spoken by this build. 2: deltas may omit heads the receiver can derive,
+/// batches carry `remaining`, directives and hazards carry the issue-3 fields — a version-1 peer
+/// would misread the first, so the hello refuses it (`BAD_HELLO`) instead.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// One frame on a link.
 #[derive(Debug, Clone, PartialEq)]
