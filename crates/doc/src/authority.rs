@@ -223,9 +223,8 @@ fn is_general(doc: &AutoCommit, header: &Header) -> Result<bool, Error> {
 
 /// The supervising level of a hazard as of `heads` (folded from the events then).
 fn supervising_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Option<AdminCode>, Error> {
-    Ok(crate::hazard::read_at(doc, Some(heads))?
-        .derived()
-        .supervising)
+    let (grade, events) = crate::hazard::events_at(doc, Some(heads))?;
+    Ok(safemesh_model::hazard::fold(grade, &events).supervising)
 }
 
 /// The kind of the event map `obj` as the document holds it now.

@@ -260,6 +260,28 @@ pub fn read_at(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<HazardV
     })
 }
 
+/// The events alone as of `heads` (all if `None`), read leniently: what the lifecycle fold needs,
+/// whatever the rest of the document holds (the authority check folds them at a change's
+/// dependencies, and must not fail on a `core` this build cannot read).
+/// The grade comes with them (the fold needs it); one that does not read counts as general.
+pub fn events_at(
+    doc: &AutoCommit,
+    heads: Option<&[ChangeHash]>,
+) -> Result<(Grade, Vec<HazardEvent>), Error> {
+    let root = doc.hydrate(ROOT, heads)?;
+    let root = tree::as_map(&root);
+    let grade = root
+        .and_then(|r| tree::opt_map(r, "core"))
+        .and_then(|c| tree::opt_str(c, "grade"))
+        .and_then(|g| Grade::parse(&g).ok())
+        .unwrap_or(Grade::General);
+    let events = root
+        .and_then(|r| tree::list(r, "events"))
+        .map(|l| tree::map_items(l).filter_map(read_event).collect())
+        .unwrap_or_default();
+    Ok((grade, events))
+}
+
 /// One event; `None` for an entry this build cannot read (a newer schema's kinds are skipped).
 fn read_event(m: &Map) -> Option<HazardEvent> {
     let kind = EventKind::parse(&tree::opt_str(m, "kind")?).ok()?;
