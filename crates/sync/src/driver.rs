@@ -697,7 +697,10 @@ async fn prepare(
     let remaining = if !truncated {
         *estimate = Estimate::default();
         Remaining::default()
-    } else if let Some(prev) = estimate.last.filter(|_| estimate.since < RECOUNT_EVERY) {
+    } else if let Some(prev) = estimate
+        .last
+        .filter(|_| estimate.since < RECOUNT_EVERY || estimate.at.elapsed() < RECOUNT_AFTER)
+    {
         // Counting means scanning everything after `upto` in the peer's scope; in between, the last
         // count less what this batch carries.
         estimate.since += 1;
@@ -720,6 +723,7 @@ async fn prepare(
         *estimate = Estimate {
             last: Some(r),
             since: 0,
+            at: std::time::Instant::now(),
         };
         r
     };
@@ -981,14 +985,28 @@ fn tips_of(changes: &[Change]) -> Vec<String> {
     heads_to_hex(&tips)
 }
 
-/// Batches between two counts of what is left to send.
+/// What is left to send is counted again after this many batches and this much time, whichever comes
+/// later: counting scans everything after the cursor in the peer's scope (a second for a million
+/// documents), so a bootstrap must not count per batch.
 const RECOUNT_EVERY: u32 = 16;
+const RECOUNT_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The last count of what is left to send on a stream, and the batches prepared since.
-#[derive(Debug, Default)]
+/// The last count of what is left to send on a stream, when it was made, and the batches since.
+#[derive(Debug)]
 struct Estimate {
     last: Option<Remaining>,
     since: u32,
+    at: std::time::Instant,
+}
+
+impl Default for Estimate {
+    fn default() -> Self {
+        Estimate {
+            last: None,
+            since: 0,
+            at: std::time::Instant::now(),
+        }
+    }
 }
 
 /// One item of a batch on its way through [`apply`].
