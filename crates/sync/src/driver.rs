@@ -785,13 +785,20 @@ async fn apply(
                 mut heads,
             } => {
                 if heads.is_empty() && snapshot.is_none() && !changes.is_empty() {
-                    // Omitted by the sender: the newest of the changes it sent.
-                    let decoded: Result<Vec<Change>, _> = changes
-                        .iter()
-                        .map(|c| Change::from_bytes(c.clone()))
-                        .collect();
+                    // Omitted by the sender: the newest of the changes it sent. (Hostile bytes may
+                    // make Automerge panic: caught, as in `decode_and_check`.)
+                    let decoded = std::panic::catch_unwind(|| {
+                        changes
+                            .iter()
+                            .map(|c| Change::from_bytes(c.clone()).map_err(|e| e.to_string()))
+                            .collect::<Result<Vec<Change>, String>>()
+                            .map(|d| tips_of(&d))
+                    })
+                    .unwrap_or_else(|p| {
+                        Err(format!("Automerge panicked on it: {}", panic_text(&p)))
+                    });
                     match decoded {
-                        Ok(d) => heads = tips_of(&d),
+                        Ok(tips) => heads = tips,
                         Err(e) => {
                             return Err(ErrorFrame {
                                 code: ErrorCode::Malformed,
