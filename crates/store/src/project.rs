@@ -284,6 +284,15 @@ fn summary_row(r: AnyRow) -> SummaryRow {
     }
 }
 
+fn directive_row(r: AnyRow) -> DirectiveRow {
+    let body: String = r.get("body");
+    DirectiveRow {
+        id: r.get("id"),
+        issuer: r.get("issuer"),
+        body: serde_json::from_str(&body).unwrap_or_default(),
+    }
+}
+
 fn hazard_row(r: AnyRow) -> HazardRow {
     let body: String = r.get("body");
     HazardRow {
@@ -380,17 +389,7 @@ impl Store {
         let rows = sqlx::query("SELECT id, issuer, body FROM directives ORDER BY created DESC, id")
             .fetch_all(self.pool())
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let body: String = r.get("body");
-                DirectiveRow {
-                    id: r.get("id"),
-                    issuer: r.get("issuer"),
-                    body: serde_json::from_str(&body).unwrap_or_default(),
-                }
-            })
-            .collect())
+        Ok(rows.into_iter().map(directive_row).collect())
     }
 
     /// Directives forwarded from directive `parent` that this node holds.
@@ -402,17 +401,7 @@ impl Store {
             .bind(parent)
             .fetch_all(self.pool())
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let body: String = r.get("body");
-                DirectiveRow {
-                    id: r.get("id"),
-                    issuer: r.get("issuer"),
-                    body: serde_json::from_str(&body).unwrap_or_default(),
-                }
-            })
-            .collect())
+        Ok(rows.into_iter().map(directive_row).collect())
     }
 
     /// Per directive: units, received, done, and overdue as of `today` (`YYYY-MM-DD`).
@@ -451,14 +440,7 @@ impl Store {
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.map(|r| {
-            let body: String = r.get("body");
-            DirectiveRow {
-                id: r.get("id"),
-                issuer: r.get("issuer"),
-                body: serde_json::from_str(&body).unwrap_or_default(),
-            }
-        }))
+        Ok(row.map(directive_row))
     }
 
     /// Hazard counts over hazards owned by `owner`: (total, open, closed, major, overdue, by sector, by status).

@@ -369,23 +369,7 @@ impl Store {
     /// A document's stored bytes as one loadable blob (the snapshot followed by its incremental
     /// chunks), without decoding it.
     pub async fn raw_doc(&self, id: &str) -> Result<Option<Vec<u8>>, Error> {
-        let row: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT snapshot FROM documents WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.inner.pool)
-                .await?;
-        let Some((mut bytes,)) = row else {
-            return Ok(None);
-        };
-        let chunks: Vec<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = $1 ORDER BY seq")
-                .bind(id)
-                .fetch_all(&self.inner.pool)
-                .await?;
-        for (c,) in chunks {
-            bytes.extend_from_slice(&c);
-        }
-        Ok(Some(bytes))
+        Ok(self.raw_docs(&[id]).await?.remove(id))
     }
 
     /// [`Store::raw_doc`] for many documents: two queries per few hundred ids. Ids not held are
@@ -396,10 +380,9 @@ impl Store {
     ) -> Result<std::collections::HashMap<String, Vec<u8>>, Error> {
         let mut out = std::collections::HashMap::new();
         for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let list = marks.join(", ");
+            let list = placeholders(chunk.len());
             let sql = format!("SELECT id, snapshot FROM documents WHERE id IN ({list})");
-            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql.clone()));
+            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -409,7 +392,7 @@ impl Store {
             let sql = format!(
                 "SELECT doc_id, data FROM doc_changes WHERE doc_id IN ({list}) ORDER BY doc_id, seq"
             );
-            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql.clone()));
+            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -463,26 +446,7 @@ impl Store {
         after: i64,
         peer_is_parent: bool,
     ) -> Result<i64, Error> {
-        let (docs,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM documents d WHERE d.seq > $1 AND EXISTS (
-                 SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
-                 AND (a.code = $2 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code)))",
-        )
-        .bind(after)
-        .bind(peer.as_str())
-        .bind(peer.as_str())
-        .fetch_one(&self.inner.pool)
-        .await?;
-        let sums = if peer_is_parent {
-            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM summaries WHERE seq > $1")
-                .bind(after)
-                .fetch_one(&self.inner.pool)
-                .await?;
-            n
-        } else {
-            0
-        };
-        Ok(docs + sums)
+        Ok(self.pending_size_for(peer, after, peer_is_parent).await?.0)
     }
 
     /// Like [`Store::pending_for`], with the stored bytes of those documents and summaries (what a
@@ -590,6 +554,14 @@ impl Store {
     }
 }
 
+/// `$1, $2, …, $n` for an `IN (…)` list.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn poisoned() -> Error {
     Error::Corrupt {
         id: "(cache)".into(),
@@ -684,10 +656,9 @@ impl Writer {
     ) -> Result<std::collections::HashSet<String>, Error> {
         let mut out = std::collections::HashSet::new();
         for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT id FROM documents WHERE id IN ({})",
-                marks.join(", ")
+                placeholders(chunk.len())
             );
             let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
             for id in chunk {
@@ -946,16 +917,8 @@ impl Writer {
         doc_id: &str,
         heads: &[String],
     ) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO peer_heads (peer, doc_id, heads) VALUES ($1, $2, $3)
-             ON CONFLICT (peer, doc_id) DO UPDATE SET heads = excluded.heads",
-        )
-        .bind(peer.as_str())
-        .bind(doc_id)
-        .bind(serde_json::to_string(heads).unwrap_or_default())
-        .execute(&mut **self.tx())
-        .await?;
-        Ok(())
+        self.set_peer_heads_many(peer, &[(doc_id.to_string(), heads.to_vec())])
+            .await
     }
 
     /// [`Writer::set_peer_heads`] for many documents, a few hundred per statement. A document named

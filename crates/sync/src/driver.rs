@@ -810,7 +810,8 @@ async fn apply(
                         }
                     }
                 }
-                let base = if existing.contains(&id) {
+                // A batch naming a document twice loads it in phase 3, in order, instead.
+                let base = if distinct && existing.contains(&id) {
                     w.load(&id).await.map_err(internal)?
                 } else {
                     None
@@ -855,7 +856,7 @@ async fn apply(
                     snapshot,
                     changes,
                     heads,
-                    base,
+                    base: _,
                 } = *job;
                 let malformed = |msg: String| ErrorFrame {
                     code: ErrorCode::Malformed,
@@ -869,11 +870,8 @@ async fn apply(
                     Some(r) => r,
                     None => {
                         // In order: this document's stored version may have changed earlier in the batch.
-                        let mut base = if distinct {
-                            base
-                        } else {
-                            w.load(&id).await.map_err(internal)?
-                        };
+                        // (Only a batch naming a document twice gets here.)
+                        let mut base = w.load(&id).await.map_err(internal)?;
                         let old = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
                         (
                             decode_and_check(&id, snapshot, changes, base.as_mut(), &origin),
