@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 mod million;
 mod province;
+mod restore;
 mod samod;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -73,6 +74,13 @@ struct Args {
     /// Documents held by the node in the large-node scenario (default: 20,000 in `smoke`, 1,000,000 in `full`).
     #[arg(long)]
     million_docs: Option<usize>,
+    /// Skip the restore-from-backup scenario.
+    #[arg(long)]
+    no_restore: bool,
+    /// Shared documents in the restore scenario (default: 1,000 in `smoke`, 100,000 in `full`); 1 %
+    /// more are written after the backup.
+    #[arg(long)]
+    restore_docs: Option<usize>,
     /// Runs one memory-measured scenario in this process and prints its JSON (used by the bench
     /// itself: each such scenario runs in a child process, so its peak RSS is its own).
     #[arg(long, hide = true, value_enum)]
@@ -83,6 +91,7 @@ struct Args {
 enum Isolated {
     ProvinceSim,
     MillionDocs,
+    Restore,
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MB.
@@ -139,6 +148,15 @@ async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
                 "million_docs_peak_rss_mb": peak_rss_mb(),
             })
         }
+        Isolated::Restore => {
+            let n = args.restore_docs.unwrap_or(match args.scale {
+                Scale::Smoke => 1_000,
+                Scale::Full => 100_000,
+            });
+            let mut m = restore::run(n, (n / 100).max(1)).await?;
+            m.insert("restore_peak_rss_mb".into(), json!(peak_rss_mb()));
+            Value::Object(m)
+        }
     };
     println!("{out}");
     Ok(())
@@ -150,6 +168,7 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
     let name = match which {
         Isolated::ProvinceSim => "province-sim",
         Isolated::MillionDocs => "million-docs",
+        Isolated::Restore => "restore",
     };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--scenario")
@@ -161,6 +180,9 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
     }
     if let Some(n) = args.million_docs {
         cmd.arg("--million-docs").arg(n.to_string());
+    }
+    if let Some(n) = args.restore_docs {
+        cmd.arg("--restore-docs").arg(n.to_string());
     }
     let out = cmd.stderr(std::process::Stdio::inherit()).output()?;
     if !out.status.success() {
@@ -177,10 +199,10 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
 /// samod's size in `--scale full` (100,000 would take days: see docs/BENCHMARKS.md).
 const SAMOD_FULL_DOCS: usize = 2_000;
 
-const TOWN: &str = "530181006";
-const COUNTY: &str = "530181";
+pub(crate) const TOWN: &str = "530181006";
+pub(crate) const COUNTY: &str = "530181";
 
-fn code(s: &str) -> AdminCode {
+pub(crate) fn code(s: &str) -> AdminCode {
     AdminCode::parse(s).expect("code")
 }
 
@@ -239,11 +261,21 @@ fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
 }
 
 async fn fill(store: &Store, owner: &AdminCode, n: usize) -> anyhow::Result<()> {
+    fill_range(store, owner, 0, n).await
+}
+
+/// Hazards `h-bench-{from}` … `h-bench-{to - 1}`.
+pub(crate) async fn fill_range(
+    store: &Store,
+    owner: &AdminCode,
+    from: usize,
+    to: usize,
+) -> anyhow::Result<()> {
     let nonce = b"bench-nonce";
-    let mut i = 0;
-    while i < n {
+    let mut i = from;
+    while i < to {
         let mut w = store.writer().await?;
-        for _ in 0..500.min(n - i) {
+        for _ in 0..500.min(to - i) {
             let mut doc = realistic_hazard(owner, nonce, i);
             w.put_doc(&format!("h-bench-{i:07}"), &mut doc, &[]).await?;
             i += 1;
@@ -253,7 +285,7 @@ async fn fill(store: &Store, owner: &AdminCode, n: usize) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn doc_count(store: &Store) -> anyhow::Result<i64> {
+pub(crate) async fn doc_count(store: &Store) -> anyhow::Result<i64> {
     let (n,): (i64,) = sqlx_count(store).await?;
     Ok(n)
 }
@@ -288,7 +320,7 @@ async fn bootstrap(n: usize, parent_db: Option<String>) -> anyhow::Result<f64> {
     Ok(n as f64 / secs)
 }
 
-fn link_bytes(v: &Value, peer: &str) -> u64 {
+pub(crate) fn link_bytes(v: &Value, peer: &str) -> u64 {
     v["links"]
         .as_array()
         .and_then(|l| l.iter().find(|l| l["peer"] == peer))
@@ -296,7 +328,7 @@ fn link_bytes(v: &Value, peer: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn in_sync(c: &Cluster, node: &str, peer: &str) -> anyhow::Result<Value> {
+pub(crate) async fn in_sync(c: &Cluster, node: &str, peer: &str) -> anyhow::Result<Value> {
     c.wait_for(node, "/api/v1/sync/status", "link in sync", |v| {
         v["links"].as_array().is_some_and(|l| {
             l.iter()
@@ -538,6 +570,10 @@ async fn main() -> anyhow::Result<()> {
         out.insert("edit_bytes_per_hop".into(), json!(edit_bytes));
     }
 
+    if !args.samod_only && !args.no_restore {
+        eprintln!("a township restored from a backup is repaired by digests …");
+        out.extend(isolated(Isolated::Restore, &args)?);
+    }
     if !args.samod_only && !args.no_province {
         eprintln!("province simulation (sans-IO engine, one process) …");
         out.extend(isolated(Isolated::ProvinceSim, &args)?);

@@ -5,7 +5,10 @@
 //! the receiver's (`safemesh_sync::RecvLimits`), checked after conversion.
 
 use safemesh_proto::v1 as pb;
-use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Frame, Hello, Item, Remaining};
+use safemesh_sync::digest::{Digest, Slot};
+use safemesh_sync::frame::{
+    Batch, DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, Remaining,
+};
 use safemesh_sync::link::RULE_FRAME_DECODES;
 
 /// A frame that does not decode into the domain.
@@ -111,6 +114,24 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
         }),
         Frame::Ack { upto } => Kind::Ack(pb::Ack { upto }),
         Frame::NeedSnapshot { doc_ids } => Kind::NeedSnapshot(pb::NeedSnapshot { doc_ids }),
+        Frame::DigestRequest(d) => Kind::DigestRequest(pb::DigestRequest {
+            buckets: d.buckets,
+            slot_bucket: d.slots.iter().map(|s| s.bucket).collect(),
+            slot_count: d.slots.iter().map(|s| s.count).collect(),
+            slot_hashes: d.slots.iter().flat_map(|s| s.hash).collect(),
+        }),
+        Frame::DigestReply(r) => Kind::DigestReply(pb::DigestReply {
+            differ: r.differ,
+            entries: r
+                .entries
+                .into_iter()
+                .map(|(id, heads)| pb::DigestEntry {
+                    id,
+                    heads: heads_to_bytes(&heads),
+                })
+                .collect(),
+            last: r.last,
+        }),
         Frame::Error(e) => Kind::Error(pb::Error {
             code: match e.code {
                 ErrorCode::Forbidden => pb::ErrorCode::Forbidden,
@@ -186,6 +207,47 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
             }
             Kind::Ack(a) => Frame::Ack { upto: a.upto },
             Kind::NeedSnapshot(n) => Frame::NeedSnapshot { doc_ids: n.doc_ids },
+            Kind::DigestRequest(d) => {
+                let n = d.slot_bucket.len();
+                if d.slot_count.len() != n || d.slot_hashes.len() != n * 16 {
+                    return Err(Malformed(format!(
+                        "digest: {n} buckets, {} counts, {} hash bytes (16 per bucket expected)",
+                        d.slot_count.len(),
+                        d.slot_hashes.len()
+                    )));
+                }
+                Frame::DigestRequest(Digest {
+                    buckets: d.buckets,
+                    slots: d
+                        .slot_bucket
+                        .iter()
+                        .zip(&d.slot_count)
+                        .zip(d.slot_hashes.chunks_exact(16))
+                        .map(|((bucket, count), hash)| Slot {
+                            bucket: *bucket,
+                            count: *count,
+                            hash: hash.try_into().unwrap_or([0; 16]),
+                        })
+                        .collect(),
+                })
+            }
+            Kind::DigestReply(r) => {
+                let mut entries = Vec::with_capacity(r.entries.len());
+                for e in r.entries {
+                    if e.heads.iter().any(|h| h.len() != 32) {
+                        return Err(Malformed(format!(
+                            "digest entry {}: heads must be 32-byte hashes",
+                            e.id
+                        )));
+                    }
+                    entries.push((e.id, e.heads.iter().map(|h| hex_encode(h)).collect()));
+                }
+                Frame::DigestReply(DigestReply {
+                    differ: r.differ,
+                    entries,
+                    last: r.last,
+                })
+            }
             Kind::Error(e) => Frame::Error(ErrorFrame {
                 code: match pb::ErrorCode::try_from(e.code).unwrap_or(pb::ErrorCode::Unspecified) {
                     pb::ErrorCode::Forbidden => ErrorCode::Forbidden,

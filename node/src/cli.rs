@@ -76,8 +76,8 @@ pub enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
-    /// 从备份恢复后、启动前运行一次：换新安装标识并清空链路游标，让上下级补齐 / run once on a store
-    /// restored from a backup, before `run`: a new install id and no link cursors, so peers resend
+    /// 从备份恢复后、启动前运行一次：换新安装标识并清空链路游标，上下级比对摘要后补齐差异 / run once on a store
+    /// restored from a backup, before `run`: a new install id and no link cursors; peers then compare digests
     AfterRestore {
         #[arg(long)]
         data_dir: PathBuf,
@@ -340,7 +340,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
             let id = store.new_install().await?;
             store.close().await;
             println!(
-                "已换新安装标识 {id}，启动后上下级将重新补齐 / new install id {id}; peers resend on the next start"
+                "已换新安装标识 {id}，启动后与上下级比对摘要、只补差异 / new install id {id}; on the next start peers compare digests and send only what differs"
             );
             Ok(())
         }

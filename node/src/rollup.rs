@@ -14,6 +14,17 @@ use crate::records::today;
 
 /// Computes this node's summary body from its own records and its direct children's summaries.
 pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safemesh_store::Error> {
+    let children = store.child_summaries(me).await?;
+    compute_from(store, me, &children).await
+}
+
+/// [`compute`] over children's summaries already read (a view shows the totals and the children from
+/// the same read, so they always add up).
+async fn compute_from(
+    store: &Store,
+    me: &AdminCode,
+    children: &[safemesh_store::SummaryRow],
+) -> Result<SummaryBody, safemesh_store::Error> {
     let day = safemesh_model::hazard::format_date(today());
     let own_hazards = store.own_hazard_counts(me.as_str(), &day).await?;
     let own_directives = store.own_directive_counts(me.as_str(), &day).await?;
@@ -21,7 +32,7 @@ pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safem
     let mut hazards = own_hazards.clone();
     let mut directives = own_directives;
     let mut reporting = 0u64;
-    for s in store.child_summaries(me).await? {
+    for s in children {
         let Ok(owner) = AdminCode::parse(&s.owner) else {
             continue;
         };
@@ -133,7 +144,7 @@ pub async fn view(
     }
     let (body, as_of, name) = if scope == me {
         (
-            compute(store, me).await?,
+            compute_from(store, me, &summaries).await?,
             crate::records::now(),
             my_name.to_string(),
         )

@@ -15,9 +15,12 @@ pub mod testing;
 mod tokens;
 
 pub use error::Error;
-pub use project::{DirectiveRow, DirectiveTotals, HazardFilter, HazardRow, SummaryRow};
+pub use project::{
+    DirectiveRow, DirectiveTotals, HazardFilter, HazardRow, Projection, SummaryRow,
+    compute_projection,
+};
 pub use store::{
-    Backend, ChangedDoc, LinkRow, SqliteLimits, Store, StoredDoc, Writer, count_documents,
+    Backend, ChangedDoc, LinkRow, NewDoc, SqliteLimits, Store, StoredDoc, Writer, count_documents,
     now_rfc3339 as store_now,
 };
 pub use tokens::{Role, TOKEN_NAME_MAX, TokenRow, hash_secret, token_name};

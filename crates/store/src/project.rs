@@ -70,14 +70,75 @@ pub struct SummaryRow {
     pub received_at: String,
 }
 
-pub(crate) async fn write_projection(
-    tx: &mut Transaction<'static, Any>,
+/// One value bound to a projection statement; `Now` is the time of the write.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Str(String),
+    OptStr(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Float(f64),
+    Now,
+}
+
+impl From<&str> for Bind {
+    fn from(v: &str) -> Bind {
+        Bind::Str(v.to_string())
+    }
+}
+impl From<&String> for Bind {
+    fn from(v: &String) -> Bind {
+        Bind::Str(v.clone())
+    }
+}
+impl From<String> for Bind {
+    fn from(v: String) -> Bind {
+        Bind::Str(v)
+    }
+}
+impl From<Option<String>> for Bind {
+    fn from(v: Option<String>) -> Bind {
+        Bind::OptStr(v)
+    }
+}
+impl From<&Option<String>> for Bind {
+    fn from(v: &Option<String>) -> Bind {
+        Bind::OptStr(v.clone())
+    }
+}
+impl From<i64> for Bind {
+    fn from(v: i64) -> Bind {
+        Bind::Int(v)
+    }
+}
+impl From<Option<i64>> for Bind {
+    fn from(v: Option<i64>) -> Bind {
+        Bind::OptInt(v)
+    }
+}
+impl From<f64> for Bind {
+    fn from(v: f64) -> Bind {
+        Bind::Float(v)
+    }
+}
+
+/// What a document projects to — its audience and the statements that write its query rows —
+/// computed from the document alone (CPU only, no store): the receiver computes it on the thread
+/// that checked the document, and the writer only executes it.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    pub audience: Audience,
+    rows: Vec<(&'static str, Vec<Bind>)>,
+}
+
+/// The projection of document `id`. Fails when the document cannot be read into records.
+pub fn compute_projection(
     id: &str,
     header: &Header,
     doc: &AutoCommit,
-    now: &str,
-) -> Result<Audience, Error> {
-    match header.kind {
+) -> Result<Projection, Error> {
+    let mut rows: Vec<(&'static str, Vec<Bind>)> = Vec::new();
+    let audience = match header.kind {
         Kind::Hazard => {
             let view = hazard::read(doc)?;
             let derived = view.derived();
@@ -107,7 +168,7 @@ pub(crate) async fn write_projection(
                 o.insert("plan_complete".into(), plan_complete.into());
                 o.insert("effective_deadline".into(), due.clone().into());
             }
-            sqlx::query(
+            rows.push((
                 "INSERT INTO hazards (id, owner, title, sector, grade, channel, status, deadline, supervising, created, updated_at, body,
                  number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
@@ -118,32 +179,32 @@ pub(crate) async fn write_projection(
                  found_on = excluded.found_on, stock = excluded.stock, location = excluded.location,
                  credit_code = excluded.credit_code, notified = excluded.notified,
                  plan_complete = excluded.plan_complete, funds_wan = excluded.funds_wan",
-            )
-            .bind(id)
-            .bind(view.owner.as_str())
-            .bind(&view.core.title)
-            .bind(&view.core.sector)
-            .bind(view.core.grade.as_str())
-            .bind(view.core.channel.as_str())
-            .bind(derived.status.as_str())
-            .bind(&due)
-            .bind(derived.supervising.as_ref().map(|c| c.to_string()))
-            .bind(&view.created)
-            .bind(now)
-            .bind(body.to_string())
-            .bind(&view.core.number)
-            .bind(view.core.inspection_mode.clone())
-            .bind(view.core.found_by_level.as_str())
-            .bind(&view.core.found_on)
-            .bind(view.core.stock.as_str())
-            .bind(&view.core.location.division)
-            .bind(&view.core.enterprise.credit_code)
-            .bind(derived.fully_notified() as i64)
-            .bind(plan_complete as i64)
-            .bind(funds)
-            .execute(&mut **tx)
-            .await?;
-            Ok(view.audience())
+                vec![
+                    Bind::from(id),
+                    Bind::from(view.owner.as_str()),
+                    Bind::from(&view.core.title),
+                    Bind::from(&view.core.sector),
+                    Bind::from(view.core.grade.as_str()),
+                    Bind::from(view.core.channel.as_str()),
+                    Bind::from(derived.status.as_str()),
+                    Bind::from(&due),
+                    Bind::from(derived.supervising.as_ref().map(|c| c.to_string())),
+                    Bind::from(&view.created),
+                    Bind::Now,
+                    Bind::from(body.to_string()),
+                    Bind::from(&view.core.number),
+                    Bind::from(view.core.inspection_mode.clone()),
+                    Bind::from(view.core.found_by_level.as_str()),
+                    Bind::from(&view.core.found_on),
+                    Bind::from(view.core.stock.as_str()),
+                    Bind::from(&view.core.location.division),
+                    Bind::from(&view.core.enterprise.credit_code),
+                    Bind::from(derived.fully_notified() as i64),
+                    Bind::from(plan_complete as i64),
+                    Bind::from(funds),
+                ],
+            ));
+            view.audience()
         }
         Kind::Accident => {
             let view = safemesh_doc::accident::read(doc)?;
@@ -151,28 +212,28 @@ pub(crate) async fn write_projection(
             if let Some(o) = body.as_object_mut() {
                 o.insert("id".into(), id.into());
             }
-            sqlx::query(
+            rows.push((
                 "INSERT INTO accidents (id, owner, title, occurred_at, sector, deaths, serious_injuries, direct_loss_wan, grade, created, updated_at, body)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, occurred_at = excluded.occurred_at, sector = excluded.sector,
                  deaths = excluded.deaths, serious_injuries = excluded.serious_injuries, direct_loss_wan = excluded.direct_loss_wan,
                  grade = excluded.grade, updated_at = excluded.updated_at, body = excluded.body",
-            )
-            .bind(id)
-            .bind(view.owner.as_str())
-            .bind(&view.core.title)
-            .bind(&view.core.occurred_at)
-            .bind(&view.core.sector)
-            .bind(view.core.deaths as i64)
-            .bind(view.core.serious_injuries as i64)
-            .bind(view.core.direct_loss_wan)
-            .bind(view.grade.as_str())
-            .bind(&view.created)
-            .bind(now)
-            .bind(body.to_string())
-            .execute(&mut **tx)
-            .await?;
-            Ok(safemesh_doc::accident::audience(&view.owner))
+                vec![
+                    Bind::from(id),
+                    Bind::from(view.owner.as_str()),
+                    Bind::from(&view.core.title),
+                    Bind::from(&view.core.occurred_at),
+                    Bind::from(&view.core.sector),
+                    Bind::from(view.core.deaths as i64),
+                    Bind::from(view.core.serious_injuries as i64),
+                    Bind::from(view.core.direct_loss_wan),
+                    Bind::from(view.grade.as_str()),
+                    Bind::from(&view.created),
+                    Bind::Now,
+                    Bind::from(body.to_string()),
+                ],
+            ));
+            safemesh_doc::accident::audience(&view.owner)
         }
         Kind::Enterprise => {
             let view = safemesh_doc::enterprise::read(doc)?;
@@ -180,23 +241,23 @@ pub(crate) async fn write_projection(
             if let Some(o) = body.as_object_mut() {
                 o.insert("id".into(), id.into());
             }
-            sqlx::query(
+            rows.push((
                 "INSERT INTO enterprises (id, credit_code, owner, name, sector, created, updated_at, body)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, sector = excluded.sector,
                  updated_at = excluded.updated_at, body = excluded.body",
-            )
-            .bind(id)
-            .bind(&view.core.credit_code)
-            .bind(view.owner.as_str())
-            .bind(&view.core.name)
-            .bind(&view.core.sector)
-            .bind(&view.created)
-            .bind(now)
-            .bind(body.to_string())
-            .execute(&mut **tx)
-            .await?;
-            Ok(safemesh_doc::enterprise::audience(&view.owner))
+                vec![
+                    Bind::from(id),
+                    Bind::from(&view.core.credit_code),
+                    Bind::from(view.owner.as_str()),
+                    Bind::from(&view.core.name),
+                    Bind::from(&view.core.sector),
+                    Bind::from(&view.created),
+                    Bind::Now,
+                    Bind::from(body.to_string()),
+                ],
+            ));
+            safemesh_doc::enterprise::audience(&view.owner)
         }
         Kind::Directive => {
             let view = directive::read(doc)?;
@@ -210,53 +271,90 @@ pub(crate) async fn write_projection(
                 safemesh_model::directive::Deadline::AfterEvent { .. } => "after_event",
                 safemesh_model::directive::Deadline::Ongoing { .. } => "ongoing",
             };
-            sqlx::query(
+            rows.push((
                 "INSERT INTO directives (id, issuer, title, deadline, created, updated_at, body, doc_number, category, is_cascade, parent_directive, deadline_kind)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, deadline = excluded.deadline,
                  updated_at = excluded.updated_at, body = excluded.body, doc_number = excluded.doc_number,
                  category = excluded.category, deadline_kind = excluded.deadline_kind",
-            )
-            .bind(id)
-            .bind(view.issuer.as_str())
-            .bind(&view.core.title)
-            .bind(&view.core.deadline)
-            .bind(&view.created)
-            .bind(now)
-            .bind(body.to_string())
-            .bind(&view.details.doc_number)
-            .bind(&view.details.category)
-            .bind(view.details.cascade as i64)
-            .bind(view.details.parent.as_ref().map(|p| p.directive.clone()))
-            .bind(kind)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query("DELETE FROM directive_targets WHERE directive_id = $1")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+                vec![
+                    Bind::from(id),
+                    Bind::from(view.issuer.as_str()),
+                    Bind::from(&view.core.title),
+                    Bind::from(&view.core.deadline),
+                    Bind::from(&view.created),
+                    Bind::Now,
+                    Bind::from(body.to_string()),
+                    Bind::from(&view.details.doc_number),
+                    Bind::from(&view.details.category),
+                    Bind::from(view.details.cascade as i64),
+                    Bind::from(view.details.parent.as_ref().map(|p| p.directive.clone())),
+                    Bind::from(kind),
+                ],
+            ));
+            rows.push((
+                "DELETE FROM directive_targets WHERE directive_id = $1",
+                vec![Bind::from(id)],
+            ));
             let day = |d: Option<time::Date>| d.map(safemesh_model::hazard::format_date);
             for t in view.target_states() {
-                sqlx::query(
-                    "INSERT INTO directive_targets (directive_id, target, received, completed, percent, kind, role, received_at, overdue_after, next_report_due)
+                rows.push((
+                "INSERT INTO directive_targets (directive_id, target, received, completed, percent, kind, role, received_at, overdue_after, next_report_due)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(id)
-                .bind(&t.unit)
-                .bind(t.received as i64)
-                .bind(t.done as i64)
-                .bind(t.percent.map(|p| p as i64))
-                .bind(t.kind.as_str())
-                .bind(t.roles.first().map_or("responsible", |r| r.as_str()))
-                .bind(&t.received_at)
-                .bind(day(t.due.overdue_after))
-                .bind(day(t.due.next_report_due))
-                .execute(&mut **tx)
-                .await?;
+                vec![
+                    Bind::from(id),
+                    Bind::from(&t.unit),
+                    Bind::from(t.received as i64),
+                    Bind::from(t.done as i64),
+                    Bind::from(t.percent.map(|p| p as i64)),
+                    Bind::from(t.kind.as_str()),
+                    Bind::from(t.roles.first().map_or("responsible", |r| r.as_str())),
+                    Bind::from(&t.received_at),
+                    Bind::from(day(t.due.overdue_after)),
+                    Bind::from(day(t.due.next_report_due)),
+                ],
+            ));
             }
-            Ok(view.audience())
+            view.audience()
         }
+    };
+    Ok(Projection { audience, rows })
+}
+
+/// Writes a computed projection's rows.
+pub(crate) async fn write_rows(
+    tx: &mut Transaction<'static, Any>,
+    p: &Projection,
+    now: &str,
+) -> Result<(), Error> {
+    for (sql, binds) in &p.rows {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(*sql));
+        for b in binds {
+            q = match b {
+                Bind::Str(v) => q.bind(v.as_str()),
+                Bind::OptStr(v) => q.bind(v.as_deref()),
+                Bind::Int(v) => q.bind(*v),
+                Bind::OptInt(v) => q.bind(*v),
+                Bind::Float(v) => q.bind(*v),
+                Bind::Now => q.bind(now),
+            };
+        }
+        q.execute(&mut **tx).await?;
     }
+    Ok(())
+}
+
+/// Computes and writes the projection of `doc`; returns its audience.
+pub(crate) async fn write_projection(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    header: &Header,
+    doc: &AutoCommit,
+    now: &str,
+) -> Result<Audience, Error> {
+    let p = compute_projection(id, header, doc)?;
+    write_rows(tx, &p, now).await?;
+    Ok(p.audience)
 }
 
 pub(crate) async fn summaries_after(

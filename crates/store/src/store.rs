@@ -372,37 +372,59 @@ impl Store {
         Ok(self.raw_docs(&[id]).await?.remove(id))
     }
 
-    /// [`Store::raw_doc`] for many documents: two queries per few hundred ids. Ids not held are
-    /// absent from the map.
+    /// [`Store::raw_doc`] for many documents: one query per few hundred ids (`stored_parts_sql`). Ids
+    /// not held are absent from the map.
     pub async fn raw_docs(
         &self,
         ids: &[&str],
     ) -> Result<std::collections::HashMap<String, Vec<u8>>, Error> {
-        let mut out = std::collections::HashMap::new();
-        for chunk in ids.chunks(500) {
-            let list = placeholders(chunk.len());
-            let sql = format!("SELECT id, snapshot FROM documents WHERE id IN ({list})");
-            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
+        let mut out: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
+        for chunk in ids.chunks(400) {
+            let sql = stored_parts_sql(chunk.len());
+            let mut q = sqlx::query_as::<_, (String, i64, i64, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
+            for id in chunk.iter().chain(chunk.iter()) {
                 q = q.bind(*id);
             }
-            for (id, bytes) in q.fetch_all(&self.inner.pool).await? {
-                out.insert(id, bytes);
-            }
-            let sql = format!(
-                "SELECT doc_id, data FROM doc_changes WHERE doc_id IN ({list}) ORDER BY doc_id, seq"
-            );
-            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for (id, chunk) in q.fetch_all(&self.inner.pool).await? {
-                if let Some(b) = out.get_mut(&id) {
-                    b.extend_from_slice(&chunk);
+            for (id, part, _, bytes) in q.fetch_all(&self.inner.pool).await? {
+                if part == 0 {
+                    out.insert(id, bytes);
+                } else if let Some(b) = out.get_mut(&id) {
+                    b.extend_from_slice(&bytes);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// One page of the link set between this node (`me`) and `peer`: documents whose audience names
+    /// both, with their heads, in id order after `after_id` (empty: from the start). What crosses that
+    /// link; each side computes it on its own store to compare digests (DESIGN §5.8).
+    pub async fn link_set_page(
+        &self,
+        me: &AdminCode,
+        peer: &AdminCode,
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, Vec<String>)>, Error> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT d.id, d.heads FROM documents d
+             WHERE d.id > $1
+             AND EXISTS (SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
+                 AND (a.code = $2 OR (a.subtree = 1 AND substr($2, 1, length(a.code)) = a.code)))
+             AND EXISTS (SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
+                 AND (a.code = $3 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code)))
+             ORDER BY d.id LIMIT $4",
+        )
+        .bind(after_id)
+        .bind(peer.as_str())
+        .bind(me.as_str())
+        .bind(limit)
+        .fetch_all(&self.inner.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, heads)| (id, parse_heads(heads)))
+            .collect())
     }
 
     /// Whether `peer` is in the audience of document `id`.
@@ -450,7 +472,9 @@ impl Store {
     }
 
     /// Like [`Store::pending_for`], with the stored bytes of those documents and summaries (what a
-    /// full send would cost; a delta to a peer that holds part of a document costs less).
+    /// full send would cost; a delta to a peer that holds part of a document costs less). Documents the
+    /// peer is known to hold at our heads (it sent them to us, or a digest said so) are not counted:
+    /// nothing of them will be sent.
     pub async fn pending_size_for(
         &self,
         peer: &AdminCode,
@@ -460,9 +484,12 @@ impl Store {
         let (docs, bytes): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), CAST(SUM(length(d.snapshot)) AS BIGINT) FROM documents d WHERE d.seq > $1 AND EXISTS (
                  SELECT 1 FROM doc_audience a WHERE a.doc_id = d.id
-                 AND (a.code = $2 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code)))",
+                 AND (a.code = $2 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code)))
+             AND NOT EXISTS (SELECT 1 FROM peer_heads ph
+                 WHERE ph.peer = $4 AND ph.doc_id = d.id AND ph.heads = d.heads)",
         )
         .bind(after)
+        .bind(peer.as_str())
         .bind(peer.as_str())
         .bind(peer.as_str())
         .fetch_one(&self.inner.pool)
@@ -503,6 +530,17 @@ impl Store {
                 .fetch_optional(&self.inner.pool)
                 .await?;
         Ok(row.map(|(h,)| parse_heads(h)))
+    }
+
+    /// Whether a digest repair with `peer` was started and has not finished (docs/PROTOCOL.md §8):
+    /// kept in `meta` as `repair:<peer>`, so a repair cut off by a dropped stream runs again on the
+    /// next one instead of falling back to resending.
+    pub async fn repair_pending(&self, peer: &AdminCode) -> Result<bool, Error> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+            .bind(format!("repair:{peer}"))
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(row.is_some())
     }
 
     pub async fn link(&self, peer: &AdminCode) -> Result<LinkRow, Error> {
@@ -555,6 +593,24 @@ impl Store {
 }
 
 /// `$1, $2, …, $n` for an `IN (…)` list.
+/// One statement reading `n` documents' stored parts — (id, 0, 0, snapshot), then (id, 1, seq, chunk)
+/// in seq order — so a compaction committing meanwhile cannot pair an old snapshot with chunks
+/// already folded into the new one. Binds: the `n` ids, twice.
+fn stored_parts_sql(n: usize) -> String {
+    format!(
+        "SELECT id, CAST(0 AS BIGINT) AS part, CAST(0 AS BIGINT) AS seq, snapshot AS data
+         FROM documents WHERE id IN ({})
+         UNION ALL
+         SELECT doc_id, CAST(1 AS BIGINT), seq, data FROM doc_changes WHERE doc_id IN ({})
+         ORDER BY 1, 2, 3",
+        placeholders(n),
+        (n + 1..=2 * n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 fn placeholders(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
@@ -587,11 +643,17 @@ pub(crate) fn parse_heads(s: String) -> Vec<String> {
 }
 
 async fn load_from(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<AutoCommit>, Error> {
-    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT snapshot FROM documents WHERE id = $1")
+    // One statement (see `stored_parts_sql`): two reads could miss changes a compaction folded in.
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(stored_parts_sql(1)))
         .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some((snapshot,)) = row else {
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map(|rows: Vec<(String, i64, i64, Vec<u8>)>| {
+            rows.into_iter().map(|(_, p, _, d)| (p, d)).collect()
+        })?;
+    let mut rows = rows.into_iter();
+    let Some((0, snapshot)) = rows.next() else {
         return Ok(None);
     };
     let corrupt = |e: automerge::AutomergeError| Error::Corrupt {
@@ -599,15 +661,19 @@ async fn load_from(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Au
         reason: e.to_string(),
     };
     let mut doc = AutoCommit::load(&snapshot).map_err(corrupt)?;
-    let chunks: Vec<(Vec<u8>,)> =
-        sqlx::query_as("SELECT data FROM doc_changes WHERE doc_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-    for (chunk,) in chunks {
+    for (_, chunk) in rows {
         doc.load_incremental(&chunk).map_err(corrupt)?;
     }
     Ok(Some(doc))
+}
+
+/// A document new to this store, for [`Writer::put_new_docs_bytes`]: its stored bytes as received,
+/// and its projection if already computed (by the thread that checked it).
+pub struct NewDoc {
+    pub id: String,
+    pub doc: AutoCommit,
+    pub bytes: Vec<u8>,
+    pub projection: Option<crate::Projection>,
 }
 
 /// The one write session: a transaction plus the write lock. Dropped without `commit`, nothing is kept.
@@ -694,6 +760,90 @@ impl Writer {
         bytes: Vec<u8>,
     ) -> Result<i64, Error> {
         self.put_doc_with(id, doc, &[], Some(bytes)).await
+    }
+
+    /// [`Writer::put_new_doc_bytes`] for many documents new to this store, in the order given (each
+    /// under the next seq): the documents and audience rows go in multi-row statements, a few hundred
+    /// rows each, instead of one statement per row. The first document that cannot be stored is named
+    /// with its error; the caller drops the session then (nothing is kept).
+    pub async fn put_new_docs_bytes(&mut self, docs: Vec<NewDoc>) -> Result<(), (String, Error)> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let now = now_rfc3339();
+        let mut doc_rows = Vec::with_capacity(docs.len());
+        let mut audience_rows: Vec<(String, String, i64)> = Vec::new();
+        for NewDoc {
+            id,
+            mut doc,
+            bytes,
+            projection,
+        } in docs
+        {
+            let header = Header::read(&doc).map_err(|e| (id.clone(), e.into()))?;
+            let heads = serde_json::to_string(&heads_to_hex(&doc.get_heads())).unwrap_or_default();
+            let seq = self.next_seq();
+            let projection = match projection {
+                Some(p) => p,
+                None => {
+                    project::compute_projection(&id, &header, &doc).map_err(|e| (id.clone(), e))?
+                }
+            };
+            project::write_rows(self.tx(), &projection, &now)
+                .await
+                .map_err(|e| (id.clone(), e))?;
+            for (code, subtree) in projection.audience.entries {
+                audience_rows.push((id.clone(), code.to_string(), subtree as i64));
+            }
+            doc_rows.push((id, header, heads, bytes, seq));
+        }
+        let first = doc_rows[0].0.clone();
+        let failed = |e: sqlx::Error| (first.clone(), Error::from(e));
+        for chunk in doc_rows.chunks(400) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = 6 * i + 2;
+                    format!(
+                        "(${b}, ${}, ${}, ${}, ${}, ${}, $1)",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO documents (id, kind, owner, heads, snapshot, seq, updated_at) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&now);
+            for (id, header, heads, bytes, seq) in chunk {
+                q = q
+                    .bind(id.as_str())
+                    .bind(header.kind.as_str())
+                    .bind(header.owner.as_str())
+                    .bind(heads.as_str())
+                    .bind(bytes.as_slice())
+                    .bind(*seq);
+            }
+            q.execute(&mut **self.tx()).await.map_err(failed)?;
+        }
+        for chunk in audience_rows.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO doc_audience (doc_id, code, subtree) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, code, subtree) in chunk {
+                q = q.bind(id.as_str()).bind(code.as_str()).bind(*subtree);
+            }
+            q.execute(&mut **self.tx()).await.map_err(failed)?;
+        }
+        Ok(())
     }
 
     async fn put_doc_with(
@@ -886,6 +1036,30 @@ impl Writer {
         .bind(now)
         .execute(&mut **self.tx())
         .await?;
+        Ok(())
+    }
+
+    /// Marks a digest repair with `peer` as started (`true`) or finished (`false`); see
+    /// [`Store::repair_pending`].
+    pub async fn set_repair_pending(
+        &mut self,
+        peer: &AdminCode,
+        pending: bool,
+    ) -> Result<(), Error> {
+        let key = format!("repair:{peer}");
+        if pending {
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .execute(&mut **self.tx())
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM meta WHERE key = $1")
+                .bind(key)
+                .execute(&mut **self.tx())
+                .await?;
+        }
         Ok(())
     }
 

@@ -199,6 +199,10 @@ pub async fn run_link(
         Err(e) => return format!("store: {e}"),
     };
     let mut seq_rx = cfg.store.subscribe();
+    match cfg.store.repair_pending(&peer).await {
+        Ok(p) => link.set_repair_pending(p),
+        Err(e) => return format!("store: {e}"),
+    }
     let mut queue: VecDeque<Effect> = link
         .on_connected(
             row.recv_cursor,
@@ -298,6 +302,59 @@ pub async fn run_link(
                         break 'stream format!("store: {e}");
                     }
                     reg.update(peer.as_str(), |s| s.sent_docs += docs.len() as u64);
+                }
+                Effect::MakeDigest { peer_seq } => {
+                    // Marked first, so a stream cut before the reply is in starts it again.
+                    if let Err(e) = mark_repair(cfg, &peer, true).await {
+                        break 'stream format!("store: {e}");
+                    }
+                    match crate::repair::make(cfg, &peer, peer_seq).await {
+                        Ok(d) => {
+                            info!(peer = %peer, buckets = d.buckets, filled = d.slots.len(), "peer's holdings unknown: digest sent");
+                            queue.extend(link.on_digest_made(d));
+                        }
+                        Err(e) => break 'stream format!("store: {e}"),
+                    }
+                    if !link.repairing()
+                        && let Err(e) = mark_repair(cfg, &peer, false).await
+                    {
+                        break 'stream format!("store: {e}");
+                    }
+                }
+                Effect::AnswerDigest(d) => match crate::repair::answer(cfg, &peer, &d).await {
+                    Ok(frames) => {
+                        let differ: usize = frames.iter().map(|f| f.differ.len()).sum();
+                        debug!(peer = %peer, asked = d.slots.len(), differ, "digest answered");
+                        // Sent beside this loop, not from it: both sides of a restored link answer
+                        // at once, and a reply larger than the transport's buffers would block
+                        // each side's send while neither reads.
+                        let tx = t.tx.clone();
+                        tokio::spawn(async move {
+                            for f in frames {
+                                if tx.send(Frame::DigestReply(f)).await.is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                    }
+                    Err(e) => break 'stream format!("store: {e}"),
+                },
+                Effect::PeerHolds { docs } => {
+                    if let Err(e) = crate::repair::peer_holds(cfg, &peer, &docs).await {
+                        break 'stream format!("store: {e}");
+                    }
+                }
+                Effect::DigestSettled { digest, differ } => {
+                    let settled = match crate::repair::settle(cfg, &peer, &digest, &differ).await {
+                        Ok(held) => mark_repair(cfg, &peer, false).await.map(|()| held),
+                        Err(e) => Err(e),
+                    };
+                    match settled {
+                        Ok(held) => {
+                            info!(peer = %peer, held, differ = differ.len(), "digest repair: peer's holdings known")
+                        }
+                        Err(e) => break 'stream format!("store: {e}"),
+                    }
                 }
                 Effect::Close { reason } => break 'stream reason,
             }
@@ -454,6 +511,18 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+async fn mark_repair(
+    cfg: &LinkConfig,
+    peer: &AdminCode,
+    pending: bool,
+) -> Result<(), safemesh_store::Error> {
+    let mut w = cfg.store.writer().await?;
+    w.set_repair_pending(peer, pending).await?;
+    w.commit().await?;
+    debug!(peer = %peer, pending, "digest repair marked");
+    Ok(())
+}
+
 async fn remember_install(
     cfg: &LinkConfig,
     peer: &AdminCode,
@@ -503,10 +572,39 @@ async fn persist_ack(
     Ok(())
 }
 
+/// Pages of candidates one prepare may skip over (all already held by the peer) before it returns an
+/// empty batch that only moves the cursor on: after a digest repair most of the scope is held.
+const MAX_SKIPPED_PAGES: usize = 64;
+
+/// [`prepare_page`], going on to the next page while a whole page was already held by the peer (after
+/// a digest repair, a scan from 0 finds most documents held): one empty batch per 64 pages, not one
+/// per page.
+async fn prepare(
+    cfg: &LinkConfig,
+    peer: &AdminCode,
+    role: Role,
+    after: i64,
+    force: &[String],
+    exclude: &BTreeSet<String>,
+    estimate: &mut Estimate,
+) -> Result<(Batch, Vec<(String, Vec<String>)>), safemesh_store::Error> {
+    let mut out = prepare_page(cfg, peer, role, after, force, exclude, estimate).await?;
+    let mut from = after;
+    for _ in 1..MAX_SKIPPED_PAGES {
+        let (batch, _) = &out;
+        if !batch.items.is_empty() || batch.caught_up || batch.upto <= from {
+            break;
+        }
+        from = batch.upto;
+        out = prepare_page(cfg, peer, role, from, &[], exclude, estimate).await?;
+    }
+    Ok(out)
+}
+
 /// Builds the next batch for `peer`: documents in its audience and (to a parent) summaries, written after
 /// `after`, bounded in items and bytes; a document goes as the changes since the heads the peer is known
 /// to hold, or whole if it holds none of them.
-async fn prepare(
+async fn prepare_page(
     cfg: &LinkConfig,
     peer: &AdminCode,
     role: Role,
@@ -748,17 +846,13 @@ async fn apply(
     batch: Batch,
     awaiting: &mut std::collections::BTreeMap<String, i64>,
 ) -> Result<(i64, bool, Vec<String>), ErrorFrame> {
-    let internal = |e: safemesh_store::Error| ErrorFrame {
-        code: ErrorCode::Internal,
-        doc_id: None,
-        path: None,
-        rule: None,
-        message: format!("receiver store error: {e}"),
-    };
+    let internal = internal_error;
     let origin = match role {
         Role::Child => Origin::Child(peer.clone()),
         Role::Parent => Origin::Parent(peer.clone()),
     };
+    let t0 = std::time::Instant::now();
+    let items = batch.items.len();
     let mut w = cfg.store.writer().await.map_err(internal)?;
     let mut need = Vec::new();
     let mut first_needed = i64::MAX;
@@ -828,6 +922,7 @@ async fn apply(
             summary => jobs.push(Job::Summary(summary)),
         }
     }
+    let t1 = std::time::Instant::now();
     // Phase 2 (CPU): decode and check every document off the reactor, in parallel when the batch
     // names each document once (a repeated document must see the first one's result: in order).
     let checked = if distinct {
@@ -843,10 +938,15 @@ async fn apply(
     } else {
         Vec::new()
     };
+    let t2 = std::time::Instant::now();
     let mut checked = checked.into_iter();
     // (document, heads) the sender holds, written together after the batch's documents.
     let mut held: Vec<(String, Vec<String>)> = Vec::new();
-    // Phase 3 (store): write in batch order; the first rejection rejects the whole batch.
+    // Documents new to this node, stored together after the loop (multi-row statements).
+    let mut new_docs: Vec<safemesh_store::NewDoc> = Vec::new();
+    // Phase 3 (store): write in batch order (documents new to this node are gathered and stored
+    // together after the loop, in their order, in multi-row statements); the first rejection
+    // rejects the whole batch.
     for job in jobs {
         match job {
             Job::Doc(job) => {
@@ -866,16 +966,18 @@ async fn apply(
                     message: format!("document {id}: {msg}"),
                 };
                 let had_snapshot = snapshot.is_some();
-                let (result, old_heads) = match checked.next() {
+                let (result, old_heads, projection) = match checked.next() {
                     Some(r) => r,
                     None => {
                         // In order: this document's stored version may have changed earlier in the batch.
                         // (Only a batch naming a document twice gets here.)
+                        store_new(&mut w, &mut new_docs).await?;
                         let mut base = w.load(&id).await.map_err(internal)?;
                         let old = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
                         (
                             decode_and_check(&id, snapshot, changes, base.as_mut(), &origin),
                             old,
+                            None,
                         )
                     }
                 };
@@ -884,14 +986,19 @@ async fn apply(
                     Ok(mut checked) => {
                         match fresh_bytes {
                             Some(bytes) if checked.applied > 0 => {
-                                w.put_new_doc_bytes(&id, &mut checked.doc, bytes)
-                                    .await
-                                    .map_err(internal)?;
+                                let projection =
+                                    projection.transpose().map_err(|e| store_failed(&id, e))?;
+                                new_docs.push(safemesh_store::NewDoc {
+                                    id: id.clone(),
+                                    doc: checked.doc,
+                                    bytes,
+                                    projection,
+                                });
                             }
                             _ if checked.applied > 0 => {
                                 w.put_doc(&id, &mut checked.doc, &old_heads)
                                     .await
-                                    .map_err(internal)?;
+                                    .map_err(|e| store_failed(&id, e))?;
                             }
                             _ => {}
                         }
@@ -957,6 +1064,8 @@ async fn apply(
             },
         }
     }
+    store_new(&mut w, &mut new_docs).await?;
+    let t3 = std::time::Instant::now();
     w.set_peer_heads_many(peer, &held).await.map_err(internal)?;
     let current = cfg.store.link(peer).await.map_err(internal)?.recv_cursor;
     let acked = if need.is_empty() {
@@ -972,7 +1081,55 @@ async fn apply(
         .await
         .map_err(internal)?;
     w.commit().await.map_err(internal)?;
+    let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
+    let t4 = std::time::Instant::now();
+    debug!(
+        peer = %peer,
+        items,
+        load_ms = ms(t0, t1),
+        check_ms = ms(t1, t2),
+        write_ms = ms(t2, t3),
+        commit_ms = ms(t3, t4),
+        "batch applied"
+    );
     Ok((acked, batch.caught_up, need))
+}
+
+/// Stores the documents new to this node gathered so far (see [`apply`]), in their batch order.
+async fn store_new(
+    w: &mut safemesh_store::Writer,
+    docs: &mut Vec<safemesh_store::NewDoc>,
+) -> Result<(), ErrorFrame> {
+    w.put_new_docs_bytes(std::mem::take(docs))
+        .await
+        .map_err(|(id, e)| store_failed(&id, e))
+}
+
+/// A document this node cannot read into its records (a core it cannot parse: another build's, or
+/// damaged) is the document's fault, not the store's: named, so the sender sets it aside and the rest
+/// of the link goes on. Anything else is the store's own failure (`INTERNAL`, retried).
+fn store_failed(id: &str, e: safemesh_store::Error) -> ErrorFrame {
+    match e {
+        safemesh_store::Error::Doc(_) | safemesh_store::Error::Invalid { .. } => ErrorFrame {
+            code: ErrorCode::Malformed,
+            doc_id: Some(id.to_string()),
+            path: None,
+            rule: Some("projection_reads".into()),
+            message: format!("document {id}: this node cannot read it into its records: {e}"),
+        },
+        e => internal_error(e),
+    }
+}
+
+/// The receiver's own store failed (`INTERNAL`: nothing of the batch is kept; the sender retries).
+fn internal_error(e: safemesh_store::Error) -> ErrorFrame {
+    ErrorFrame {
+        code: ErrorCode::Internal,
+        doc_id: None,
+        path: None,
+        rule: None,
+        message: format!("receiver store error: {e}"),
+    }
 }
 
 /// The hashes (hex) of the changes in `changes` that no other of them depends on: the heads a peer
@@ -1072,10 +1229,17 @@ async fn check_all(jobs: &mut [Job], origin: &Origin) -> Result<Vec<Verdict>, St
                     .into_iter()
                     .map(|(id, snapshot, changes, mut base)| {
                         let old = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
-                        (
-                            decode_and_check(&id, snapshot, changes, base.as_mut(), &origin),
-                            old,
-                        )
+                        let decoded =
+                            decode_and_check(&id, snapshot, changes, base.as_mut(), &origin);
+                        // A document new here is projected on this thread too, so the writer
+                        // only executes its rows.
+                        let projection = match &decoded {
+                            Ok((Ok(checked), Some(_))) if checked.applied > 0 => {
+                                Some(project(&id, checked))
+                            }
+                            _ => None,
+                        };
+                        (decoded, old, projection)
                     })
                     .collect::<Vec<_>>()
             })
@@ -1100,8 +1264,28 @@ async fn check_all(jobs: &mut [Job], origin: &Origin) -> Result<Vec<Verdict>, St
 /// One document to check: id, snapshot, changes, stored version.
 type CheckWork = (String, Option<Vec<u8>>, Vec<Vec<u8>>, Option<AutoCommit>);
 
-/// A document's verdict and the heads its stored version had.
-type Verdict = (Result<Decoded, String>, Vec<automerge::ChangeHash>);
+/// A document's verdict, the heads its stored version had, and (new documents) its projection.
+type Verdict = (
+    Result<Decoded, String>,
+    Vec<automerge::ChangeHash>,
+    Option<Result<safemesh_store::Projection, safemesh_store::Error>>,
+);
+
+/// The projection of a checked document, with a panic while reading it taken as unreadable.
+fn project(
+    id: &str,
+    checked: &Checked,
+) -> Result<safemesh_store::Projection, safemesh_store::Error> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        safemesh_store::compute_projection(id, &checked.header, &checked.doc)
+    }))
+    .unwrap_or_else(|p| {
+        Err(safemesh_store::Error::Invalid {
+            field: id.to_string(),
+            reason: format!("reading it panicked: {}", panic_text(&p)),
+        })
+    })
+}
 
 /// What [`decode_and_check`] found: the check's verdict, and a received snapshot's bytes when the
 /// document is new here (stored as they are).

@@ -1,9 +1,12 @@
 //! Frames of the link protocol, as domain types. The gateway maps them to protobuf at its edge.
 
+use crate::digest::Digest;
+
 /// Version of the link protocol spoken by this build. 2: deltas may omit heads the receiver can derive,
 /// batches carry `remaining`, directives and hazards carry the issue-3 fields — a version-1 peer
-/// would misread the first, so the hello refuses it (`BAD_HELLO`) instead.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// would misread the first, so the hello refuses it (`BAD_HELLO`) instead. 3: a side that knows nothing
+/// of what its peer holds asks for a digest first (`DigestRequest` / `DigestReply`).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// One frame on a link.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +22,32 @@ pub enum Frame {
         doc_ids: Vec<String>,
     },
     Error(ErrorFrame),
+    /// 摘要 — the sender knows nothing of what the receiver holds (a new or restored peer): its link
+    /// set, bucketed ([`crate::digest`]). Answered by [`Frame::DigestReply`] frames.
+    DigestRequest(Digest),
+    DigestReply(DigestReply),
+}
+
+/// Part of the answer to a digest: the answerer's (document, heads) in the buckets of `differ`, each
+/// bucket listed in exactly one frame with all of its entries; `last` ends the answer. Buckets the
+/// requester listed and no frame names matched.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DigestReply {
+    pub differ: Vec<u32>,
+    pub entries: Vec<(String, Vec<String>)>,
+    pub last: bool,
+}
+
+impl DigestReply {
+    /// Bytes of payload, about (heads at 32 bytes each).
+    pub fn payload_len(&self) -> usize {
+        self.differ.len() * 4
+            + self
+                .entries
+                .iter()
+                .map(|(id, heads)| id.len() + 4 + heads.len() * 34)
+                .sum::<usize>()
+    }
 }
 
 /// 握手 — sent once by each side when a stream opens.
@@ -155,6 +184,8 @@ impl Frame {
             Frame::Hello(h) => h.code.len() + h.install_id.len() + h.peer_install_seen.len() + 24,
             Frame::Ack { .. } => 10,
             Frame::Error(e) => e.message.len() + 16,
+            Frame::DigestRequest(d) => d.weight(),
+            Frame::DigestReply(r) => r.payload_len() + 4,
         }
     }
 }

@@ -4,24 +4,29 @@
 //! Outgoing: after the peer's hello the link asks for a batch after the peer's cursor
 //! ([`Effect::Prepare`]); batches go out while fewer than `max_inflight` are unacknowledged; each ack is
 //! persisted with the heads the peer now holds ([`Effect::PersistAck`]). Incoming: batches are applied
-//! one at a time ([`Effect::Apply`]); once durable, the link acks. A forbidden document is quarantined
-//! on this link and the stream is closed; the next stream leaves it out.
+//! one at a time ([`Effect::Apply`]); once durable, the link acks. A document the peer refuses for its
+//! content (forbidden changes, bytes that do not decode, a record it cannot read) is quarantined on
+//! this link and the stream is closed; the next stream leaves it out. A peer that knows nothing of
+//! what this side holds asks for a digest first ([`Effect::MakeDigest`], docs/PROTOCOL.md §8).
 //!
 //! Every incoming frame is checked against the receiver's own [`RecvLimits`] before anything else
 //! happens to it (items per batch, changes per document, payload bytes, id lengths, sane and monotone
 //! sequence numbers): the sender's word is never taken for its own bounds. A frame that breaks one gets
 //! a typed `Malformed` error frame naming the rule (and the document, if one is to blame) and the stream
-//! is closed. A document whose changes were refused as forbidden is remembered on this link
-//! ([`Link::refused`]): a later batch that carries it again is refused at once with the same error,
-//! without checking it again (and never acknowledged, so the sender cannot take it as delivered). The
-//! sender quarantines the document on its side and leaves it out, so one bad document cannot
-//! keep the rest of the link from being served.
+//! is closed. A document refused for its content is remembered on this link ([`Link::refused`]): a
+//! later batch that carries it again is refused at once with the same error, without checking it
+//! again (and never acknowledged, so the sender cannot take it as delivered). The sender quarantines
+//! the document on its side and leaves it out, so one bad document cannot keep the rest of the link
+//! from being served.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use safemesh_model::AdminCode;
 
-use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION};
+use crate::digest::Digest;
+use crate::frame::{
+    Batch, DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION,
+};
 
 /// The rule named by the error frame a transport hands the driver when the peer's bytes do not decode
 /// into a frame at all (garbled protobuf, a message over the size limit, a truncated stream). The driver
@@ -47,6 +52,8 @@ pub struct RecvLimits {
     pub max_heads: usize,
     /// Documents per snapshot request.
     pub max_need_snapshot: usize,
+    /// (Document, heads) entries per digest reply frame.
+    pub max_digest_entries: usize,
 }
 
 impl Default for RecvLimits {
@@ -58,6 +65,7 @@ impl Default for RecvLimits {
             max_id_len: 256,
             max_heads: 64,
             max_need_snapshot: 1024,
+            max_digest_entries: 1 << 16,
         }
     }
 }
@@ -255,6 +263,27 @@ pub enum Effect {
         upto: i64,
         docs: Vec<(String, Vec<String>)>,
     },
+    /// This side knows nothing of what the peer holds (a new or restored install on either side):
+    /// build the digest of the link set for a peer at `peer_seq` and answer with
+    /// [`Link::on_digest_made`]. Nothing is sent before the answer to it is in.
+    MakeDigest {
+        peer_seq: i64,
+    },
+    /// The peer asked what this side holds: send its (document, heads) in the buckets that differ, as
+    /// [`Frame::DigestReply`] frames, the last with `last` set. Where a bucket matches, the peer holds
+    /// exactly what this side holds there: record that as the peer's heads.
+    AnswerDigest(Digest),
+    /// From a digest reply: the peer holds these documents at (at least) these heads. Record them,
+    /// for the documents this side holds.
+    PeerHolds {
+        docs: Vec<(String, Vec<String>)>,
+    },
+    /// The digest reply is complete. In the buckets of `digest` not in `differ` the peer held what
+    /// this side held when it made the digest: where that is still so, record it as the peer's heads.
+    DigestSettled {
+        digest: Digest,
+        differ: BTreeSet<u32>,
+    },
     /// Close the stream (the driver reconnects if it is the dialing side).
     Close {
         reason: String,
@@ -305,6 +334,13 @@ pub struct Link {
     limits: RecvLimits,
     last_upto: Option<i64>,
     last_error: Option<String>,
+    // Digest repair (DESIGN §5.8): a digest is being made, or was sent and its reply is coming in.
+    digest_making: bool,
+    digest_sent: Option<Digest>,
+    digest_differ: BTreeSet<u32>,
+    digest_answered: bool,
+    /// A digest repair with this peer was started on an earlier stream and never finished (stored).
+    repair_pending: bool,
 }
 
 impl Link {
@@ -341,7 +377,30 @@ impl Link {
             limits: RecvLimits::default(),
             last_upto: None,
             last_error: None,
+            digest_making: false,
+            digest_sent: None,
+            digest_differ: BTreeSet::new(),
+            digest_answered: false,
+            repair_pending: false,
         }
+    }
+
+    /// Whether a repair with this peer was left unfinished (from the store, before each stream):
+    /// if so, the next hello starts it again.
+    pub fn set_repair_pending(&mut self, pending: bool) {
+        self.repair_pending = pending;
+    }
+
+    /// Whether a digest exchange holds this side's sending back.
+    pub fn repairing(&self) -> bool {
+        self.digest_making || self.digest_sent.is_some()
+    }
+
+    fn clear_digest(&mut self) {
+        self.digest_making = false;
+        self.digest_sent = None;
+        self.digest_differ.clear();
+        self.digest_answered = false;
     }
 
     /// The same link with other receive bounds.
@@ -408,6 +467,7 @@ impl Link {
         self.queued.clear();
         self.awaiting.clear();
         self.last_upto = None;
+        self.clear_digest();
         self.recv_cursor = recv_cursor;
         self.peer_install = peer_install;
         self.local_seq = local_seq;
@@ -433,6 +493,7 @@ impl Link {
         self.applying = false;
         self.inflight.clear();
         self.queued.clear();
+        self.clear_digest();
     }
 
     /// The handshake failed (e.g. the peer's certificate was refused).
@@ -443,6 +504,9 @@ impl Link {
 
     pub fn on_frame(&mut self, frame: Frame) -> Vec<Effect> {
         match frame {
+            Frame::Hello(_) if self.hello_received => {
+                self.protocol_error(None, "hello_once", "a second hello on the same stream")
+            }
             Frame::Hello(h) => self.on_hello(h),
             Frame::Batch(b) => {
                 if !self.hello_received {
@@ -496,6 +560,25 @@ impl Link {
                 self.refresh_state();
                 fx
             }
+            Frame::DigestRequest(d) => {
+                if !self.hello_received {
+                    return self.protocol_error(None, "hello_first", "digest before hello");
+                }
+                if let Err(msg) = d.check() {
+                    return self.protocol_error(None, "digest_well_formed", &msg);
+                }
+                // Answering scans the whole link set: once per stream.
+                if self.digest_answered {
+                    return self.protocol_error(
+                        None,
+                        "digest_once",
+                        "a second digest request on the same stream",
+                    );
+                }
+                self.digest_answered = true;
+                vec![Effect::AnswerDigest(d)]
+            }
+            Frame::DigestReply(r) => self.on_digest_reply(r),
             Frame::Error(e)
                 if e.code == ErrorCode::Malformed
                     && e.rule.as_deref() == Some(RULE_FRAME_DECODES) =>
@@ -507,7 +590,9 @@ impl Link {
                 // The peer's words, kept in status and the store: bounded.
                 let message = clip(&e.message, 1024);
                 self.last_error = Some(format!("{}: {message}", e.code.as_str()));
-                if e.code == ErrorCode::Forbidden
+                // The peer refused one document for what it holds (its changes broke a rule, or it
+                // cannot decode or read it): set it aside on this link, so the rest still goes.
+                if is_refusal_of_content(&e)
                     && let Some(id) = &e.doc_id
                     && !id.is_empty()
                     && id.len() <= self.limits.max_id_len
@@ -584,7 +669,98 @@ impl Link {
         self.hello_received = true;
         self.in_caught_up = h.seq <= self.recv_cursor;
         self.out_caught_up = false;
+        // What this side knew the peer held is void: the peer is a new install of a node we knew (just
+        // reset), or it names an install of ours that is not this one (we were restored). If the peer
+        // holds anything, compare digests before sending anything. A first contact (neither side
+        // has seen the other) holds nothing of the other's: sending starts at once.
+        let restored = fx.iter().any(|e| matches!(e, Effect::ResetPeer { .. }))
+            || (!h.peer_install_seen.is_empty() && h.peer_install_seen != self.my_install)
+            || self.repair_pending;
+        if restored && h.seq > 0 {
+            self.digest_making = true;
+            fx.push(Effect::MakeDigest { peer_seq: h.seq });
+        }
         fx.extend(self.maybe_prepare());
+        self.refresh_state();
+        fx
+    }
+
+    /// The driver made the digest asked for by [`Effect::MakeDigest`]. Empty (this side holds nothing
+    /// the peer could hold): nothing to ask, sending starts at once.
+    pub fn on_digest_made(&mut self, digest: Digest) -> Vec<Effect> {
+        if !self.hello_received || !self.digest_making {
+            return Vec::new();
+        }
+        self.digest_making = false;
+        let mut fx = Vec::new();
+        if !digest.slots.is_empty() {
+            self.digest_sent = Some(digest.clone());
+            fx.push(Effect::Send(Frame::DigestRequest(digest)));
+        }
+        fx.extend(self.maybe_prepare());
+        self.refresh_state();
+        fx
+    }
+
+    fn on_digest_reply(&mut self, r: DigestReply) -> Vec<Effect> {
+        if !self.hello_received {
+            return self.protocol_error(None, "hello_first", "digest reply before hello");
+        }
+        let Some(sent) = &self.digest_sent else {
+            return self.protocol_error(
+                None,
+                "digest_requested",
+                "a digest reply nobody asked for",
+            );
+        };
+        if r.entries.len() > self.limits.max_digest_entries {
+            let msg = format!(
+                "digest reply of {} entries, more than {}",
+                r.entries.len(),
+                self.limits.max_digest_entries
+            );
+            return self.protocol_error(None, "max_digest_entries", &msg);
+        }
+        let mut named = BTreeSet::new();
+        for b in &r.differ {
+            if sent.slot(*b).is_none() || self.digest_differ.contains(b) || !named.insert(*b) {
+                let msg = format!("digest reply names bucket {b}, not asked about or named twice");
+                return self.protocol_error(None, "digest_reply_buckets", &msg);
+            }
+        }
+        let buckets = sent.buckets;
+        for (id, heads) in &r.entries {
+            if id.is_empty() || id.len() > self.limits.max_id_len {
+                let msg = format!("digest reply names an id of {} bytes", id.len());
+                return self.protocol_error(None, "id_length", &msg);
+            }
+            if heads.len() > self.limits.max_heads {
+                let msg = format!(
+                    "{id}: {} heads, more than {}",
+                    heads.len(),
+                    self.limits.max_heads
+                );
+                return self.protocol_error(None, "max_heads", &msg);
+            }
+            // Every entry belongs to a bucket this frame names as differing.
+            if !named.contains(&crate::digest::bucket_of(id, buckets)) {
+                let msg = format!("digest reply entry {id} outside the buckets it names");
+                return self.protocol_error(None, "digest_reply_buckets", &msg);
+            }
+        }
+        self.digest_differ.extend(r.differ.iter().copied());
+        let mut fx = Vec::new();
+        if !r.entries.is_empty() {
+            fx.push(Effect::PeerHolds { docs: r.entries });
+        }
+        if r.last {
+            let digest = self.digest_sent.take().unwrap_or_default();
+            fx.push(Effect::DigestSettled {
+                digest,
+                differ: std::mem::take(&mut self.digest_differ),
+            });
+            fx.extend(self.maybe_prepare());
+        }
         self.refresh_state();
         fx
     }
@@ -593,7 +769,7 @@ impl Link {
         // Requested snapshots go out even when the window is full: the batch holding the window may
         // itself wait on them.
         let window_full = self.inflight.len() >= self.max_inflight && self.force.is_empty();
-        if !self.hello_received || self.preparing || window_full {
+        if !self.hello_received || self.preparing || window_full || self.repairing() {
             return Vec::new();
         }
         if self.out_caught_up && self.force.is_empty() && self.local_seq <= self.send_after {
@@ -712,7 +888,7 @@ impl Link {
     pub fn on_apply_rejected(&mut self, error: ErrorFrame) -> Vec<Effect> {
         self.applying = false;
         self.queued.clear();
-        if error.code == ErrorCode::Forbidden
+        if is_refusal_of_content(&error)
             && let Some(id) = &error.doc_id
         {
             self.refused.insert(id.clone(), error.clone());
@@ -736,6 +912,23 @@ impl Link {
         } else {
             State::CatchingUp
         };
+    }
+}
+
+/// Malformed-content rules that blame the document itself (not the frame, a bound, or the batch):
+/// such a document is set aside on the link like a forbidden one.
+const CONTENT_RULES: [&str; 2] = ["automerge_decodes", "projection_reads"];
+
+/// Whether an error frame refuses one document for what it holds: forbidden changes, or content
+/// that does not decode or cannot be read into records.
+fn is_refusal_of_content(e: &ErrorFrame) -> bool {
+    match e.code {
+        ErrorCode::Forbidden => true,
+        ErrorCode::Malformed => e
+            .rule
+            .as_deref()
+            .is_some_and(|r| CONTENT_RULES.contains(&r)),
+        _ => false,
     }
 }
 

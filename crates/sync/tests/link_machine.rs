@@ -697,3 +697,222 @@ fn need_snapshot_docs_are_not_recorded_as_held_by_a_later_ack() {
         "x recorded as held by the peer: {fx:?}"
     );
 }
+
+fn one_slot_digest() -> safemesh_sync::Digest {
+    let mut b = safemesh_sync::digest::Builder::new(16);
+    b.add("hazard-1", &["aa".repeat(32)]);
+    b.finish()
+}
+
+fn malformed_rule(fx: &[Effect]) -> Option<String> {
+    sends(fx).into_iter().find_map(|f| match f {
+        Frame::Error(e) if e.code == ErrorCode::Malformed => e.rule.clone(),
+        _ => None,
+    })
+}
+
+#[test]
+fn restored_peer_is_asked_for_a_digest_before_anything_is_sent() {
+    // 1. The peer comes back as a new install holding something (seq 5).
+    let mut l = link(4);
+    l.on_connected(10, Some("old-install".into()), 7);
+    let mut h = hello(3, 5);
+    h.install_id = "new-install".into();
+    let fx = l.on_frame(Frame::Hello(h));
+    // 2. Reset, then a digest is made; nothing is prepared yet.
+    assert!(matches!(fx[0], Effect::ResetPeer { .. }), "{fx:?}");
+    assert!(fx.contains(&Effect::MakeDigest { peer_seq: 5 }), "{fx:?}");
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Prepare { .. })),
+        "{fx:?}"
+    );
+    assert!(l.repairing());
+    // 3. The digest goes out; still nothing prepared.
+    let d = one_slot_digest();
+    let bucket = d.slots[0].bucket;
+    let fx = l.on_digest_made(d.clone());
+    assert_eq!(sends(&fx), vec![&Frame::DigestRequest(d.clone())]);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Prepare { .. })),
+        "{fx:?}"
+    );
+    assert_eq!(l.state(), State::CatchingUp);
+    // 4. A first reply frame: what the peer holds is recorded, sending still waits.
+    let held = vec![("hazard-1".to_string(), vec!["bb".repeat(32)])];
+    let fx = l.on_frame(Frame::DigestReply(safemesh_sync::DigestReply {
+        differ: vec![bucket],
+        entries: held.clone(),
+        last: false,
+    }));
+    assert_eq!(fx, vec![Effect::PeerHolds { docs: held }]);
+    // 5. The last frame settles the digest, then sending starts after the peer's cursor (its backup
+    //    held everything of ours up to 3).
+    let fx = l.on_frame(Frame::DigestReply(safemesh_sync::DigestReply {
+        differ: vec![],
+        entries: vec![],
+        last: true,
+    }));
+    assert_eq!(
+        fx[0],
+        Effect::DigestSettled {
+            digest: d,
+            differ: BTreeSet::from([bucket]),
+        }
+    );
+    assert!(matches!(&fx[1], Effect::Prepare { after: 3, .. }), "{fx:?}");
+    assert!(!l.repairing());
+}
+
+#[test]
+fn an_empty_digest_or_an_empty_peer_starts_sending_at_once() {
+    // This side was restored (the peer names an older install of ours) but holds nothing the peer
+    // could hold: the digest is empty, no request, a prepare at once.
+    let mut l = link(4);
+    l.on_connected(0, None, 3);
+    let mut h = hello(0, 4);
+    h.peer_install_seen = "an-older-install-of-ours".into();
+    let fx = l.on_frame(Frame::Hello(h));
+    assert_eq!(fx, vec![Effect::MakeDigest { peer_seq: 4 }]);
+    let fx = l.on_digest_made(safemesh_sync::Digest {
+        buckets: 16,
+        slots: vec![],
+    });
+    assert!(sends(&fx).is_empty(), "{fx:?}");
+    assert!(matches!(fx[0], Effect::Prepare { after: 0, .. }), "{fx:?}");
+    // A first contact (neither side has seen the other), even with a peer holding things: no digest.
+    // And a restored side whose peer holds nothing (seq 0): no digest either.
+    for (seen, seq) in [("", 9), ("an-older-install-of-ours", 0)] {
+        let mut l = link(4);
+        l.on_connected(0, None, 3);
+        let mut h = hello(0, seq);
+        h.peer_install_seen = seen.into();
+        let fx = l.on_frame(Frame::Hello(h));
+        assert!(matches!(fx[0], Effect::Prepare { after: 0, .. }), "{fx:?}");
+        assert!(!fx.iter().any(|e| matches!(e, Effect::MakeDigest { .. })));
+    }
+}
+
+#[test]
+fn a_digest_request_is_answered_and_bad_digests_are_refused() {
+    let connected = || {
+        let mut l = link(4);
+        l.on_connected(0, Some(PEER_INSTALL.into()), 3);
+        l.on_frame(Frame::Hello(hello(3, 0)));
+        l
+    };
+    // A well-formed request is answered by the driver.
+    let mut l = connected();
+    let d = one_slot_digest();
+    let fx = l.on_frame(Frame::DigestRequest(d.clone()));
+    assert_eq!(fx, vec![Effect::AnswerDigest(d)]);
+    // Bucket count not a power of two: refused, typed, and closed.
+    let mut l = connected();
+    let fx = l.on_frame(Frame::DigestRequest(safemesh_sync::Digest {
+        buckets: 12,
+        slots: vec![],
+    }));
+    assert_eq!(malformed_rule(&fx).as_deref(), Some("digest_well_formed"));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Close { .. })));
+    // A reply nobody asked for.
+    let mut l = connected();
+    let fx = l.on_frame(Frame::DigestReply(safemesh_sync::DigestReply {
+        last: true,
+        ..Default::default()
+    }));
+    assert_eq!(malformed_rule(&fx).as_deref(), Some("digest_requested"));
+    // A reply naming a bucket the request did not list.
+    let mut l = link(4);
+    l.on_connected(0, Some("old".into()), 3);
+    l.on_frame(Frame::Hello(hello(0, 5)));
+    let d = one_slot_digest();
+    l.on_digest_made(d.clone());
+    let other = (d.slots[0].bucket + 1) % 16;
+    let fx = l.on_frame(Frame::DigestReply(safemesh_sync::DigestReply {
+        differ: vec![other],
+        entries: vec![],
+        last: true,
+    }));
+    assert_eq!(malformed_rule(&fx).as_deref(), Some("digest_reply_buckets"));
+}
+
+#[test]
+fn a_peer_cannot_repeat_hellos_or_digest_requests_or_smuggle_reply_entries() {
+    let connected = || {
+        let mut l = link(4);
+        l.on_connected(0, Some(PEER_INSTALL.into()), 3);
+        l.on_frame(Frame::Hello(hello(3, 0)));
+        l
+    };
+    // A second hello on the same stream.
+    let mut l = connected();
+    let fx = l.on_frame(Frame::Hello(hello(3, 0)));
+    assert_eq!(malformed_rule(&fx).as_deref(), Some("hello_once"));
+    // One digest request per stream is answered; a second is refused (each costs a full scan).
+    let mut l = connected();
+    let d = one_slot_digest();
+    assert_eq!(
+        l.on_frame(Frame::DigestRequest(d.clone())),
+        vec![Effect::AnswerDigest(d.clone())]
+    );
+    let fx = l.on_frame(Frame::DigestRequest(d));
+    assert_eq!(malformed_rule(&fx).as_deref(), Some("digest_once"));
+    // A reply entry must fall in a bucket its frame names.
+    let mut l = link(4);
+    l.on_connected(0, Some("old".into()), 3);
+    l.on_frame(Frame::Hello(hello(0, 5)));
+    let d = one_slot_digest();
+    let named = d.slots[0].bucket;
+    l.on_digest_made(d);
+    let stray = (0..)
+        .map(|i| format!("doc-{i}"))
+        .find(|id| safemesh_sync::digest::bucket_of(id, 16) != named)
+        .unwrap();
+    let fx = l.on_frame(Frame::DigestReply(safemesh_sync::DigestReply {
+        differ: vec![named],
+        entries: vec![(stray, vec![])],
+        last: true,
+    }));
+    assert_eq!(malformed_rule(&fx).as_deref(), Some("digest_reply_buckets"));
+}
+
+#[test]
+fn only_errors_about_a_documents_content_quarantine_it() {
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 3);
+    l.on_frame(Frame::Hello(hello(3, 0)));
+    let err = |rule: &str, doc: &str| {
+        Frame::Error(ErrorFrame {
+            code: ErrorCode::Malformed,
+            doc_id: Some(doc.into()),
+            path: None,
+            rule: Some(rule.into()),
+            message: "refused".into(),
+        })
+    };
+    // A bound the batch broke names the document that crossed it, but the document is not at fault.
+    l.on_frame(err("max_batch_bytes", "big-but-fine"));
+    assert!(l.quarantined().is_empty(), "{:?}", l.quarantined());
+    // Content the peer cannot decode or read is.
+    l.on_frame(err("projection_reads", "unreadable"));
+    l.on_frame(err("automerge_decodes", "garbled"));
+    assert_eq!(
+        l.quarantined().iter().cloned().collect::<Vec<_>>(),
+        vec!["garbled".to_string(), "unreadable".to_string()]
+    );
+}
+
+#[test]
+fn an_unfinished_repair_runs_again_on_the_next_stream() {
+    // Both installs are known on both sides (a plain reconnect), but the store says a repair with
+    // this peer was started and never finished: the digest comes first again.
+    let mut l = link(4);
+    l.set_repair_pending(true);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 3);
+    let fx = l.on_frame(Frame::Hello(hello(0, 7)));
+    assert_eq!(fx, vec![Effect::MakeDigest { peer_seq: 7 }]);
+    // Without the mark, the same hello is a plain reconnect.
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 3);
+    let fx = l.on_frame(Frame::Hello(hello(0, 7)));
+    assert!(matches!(fx[0], Effect::Prepare { .. }), "{fx:?}");
+}

@@ -543,3 +543,182 @@ async fn three_hop_push_without_reconnect() {
     m.run_until_quiet().await;
     m.assert_same_heads(&all, &id).await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn restored_node_is_repaired_by_digests_not_by_resending_everything() {
+    // 1. A township with 120 hazards, synced with its county; the county reviews one of them.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    let first = m.connect(COUNTY, TOWNSHIP);
+    let mut ids = Vec::new();
+    for i in 0..120 {
+        ids.push(
+            m.register_hazard(TOWNSHIP, Grade::General, &format!("隐患{i}"))
+                .await,
+        );
+    }
+    m.issue_directive(COUNTY, &[TOWNSHIP], "汛期安全检查").await;
+    m.run_until_quiet().await;
+    let bootstrap_docs = first.docs_from(TOWNSHIP) + first.docs_from(COUNTY);
+    assert!(bootstrap_docs >= 121, "{bootstrap_docs}");
+
+    // 2. The township is backed up while stopped, then work goes on on both sides.
+    m.cut(COUNTY, TOWNSHIP).await;
+    m.stop(TOWNSHIP).await;
+    m.backup(TOWNSHIP, "bak");
+    m.start(TOWNSHIP).await;
+    m.connect(COUNTY, TOWNSHIP);
+    let after_backup = m
+        .register_hazard(TOWNSHIP, Grade::General, "备份后登记")
+        .await;
+    m.add_event(COUNTY, &ids[0], EventKind::Comment, "县级复核意见")
+        .await;
+    m.run_until_quiet().await;
+
+    // 3. The township's disk is lost: the backup is restored with a new install id. While it was
+    //    down the county commented on another hazard; once back, the township writes too.
+    m.cut(COUNTY, TOWNSHIP).await;
+    m.stop(TOWNSHIP).await;
+    m.restore(TOWNSHIP, "bak").await;
+    m.start(TOWNSHIP).await;
+    m.add_event(COUNTY, &ids[1], EventKind::Comment, "断连期间的意见")
+        .await;
+    let after_restore = m
+        .register_hazard(TOWNSHIP, Grade::General, "恢复后登记")
+        .await;
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+
+    // 4. Both hold everything at the same heads: what the backup lacked came back, the new write went up.
+    for id in ids.iter().chain([&after_backup, &after_restore]) {
+        m.assert_same_heads(&[COUNTY, TOWNSHIP], id).await;
+    }
+    let h0 = m.hazard(TOWNSHIP, &ids[0]).await.unwrap();
+    assert!(
+        h0.events
+            .iter()
+            .any(|e| e.note.as_deref() == Some("县级复核意见")),
+        "{:?}",
+        h0.events
+    );
+
+    // 5. Each side asked for the other's digest, and only the documents that differ crossed: the
+    //    county sends the hazard the backup lacks and the two it commented on; the township its new
+    //    hazard, and at most twice the two it is behind on (once whole, as it cannot read the county's
+    //    heads for them; once more when the ack of that batch records the heads it sent over the newer
+    //    ones the county's delta brought). Not 122.
+    assert!(
+        t.kinds_from(TOWNSHIP).contains(&"digest_request"),
+        "{:?}",
+        t.all()
+    );
+    assert!(
+        t.kinds_from(COUNTY).contains(&"digest_request"),
+        "{:?}",
+        t.all()
+    );
+    assert!(t.kinds_from(TOWNSHIP).contains(&"digest_reply"));
+    let (from_county, from_township) = (t.docs_from(COUNTY), t.docs_from(TOWNSHIP));
+    assert!(
+        from_county <= 3,
+        "county sent {from_county} documents: {:?}",
+        t.all()
+    );
+    assert!(
+        (1..=5).contains(&from_township),
+        "township sent {from_township} documents: {:?}",
+        t.all()
+    );
+    let bytes = t.bytes_from(COUNTY) + t.bytes_from(TOWNSHIP);
+    let full = first.bytes_from(COUNTY) + first.bytes_from(TOWNSHIP);
+    assert!(bytes * 5 < full, "repair {bytes} B vs bootstrap {full} B");
+
+    // 6. From now on a reconnect is hellos only again.
+    m.cut(COUNTY, TOWNSHIP).await;
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    assert_eq!(t.kinds_from(TOWNSHIP), vec!["hello"], "{:?}", t.all());
+    assert_eq!(t.kinds_from(COUNTY), vec!["hello"], "{:?}", t.all());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_document_the_receiver_cannot_read_is_set_aside_and_the_rest_goes_on() {
+    // 1. While cut off, the township writes A, holds a hazard the county's build cannot read (a
+    //    grade it does not know), then writes B.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    m.cut(COUNTY, TOWNSHIP).await;
+    let a = m.register_hazard(TOWNSHIP, Grade::General, "甲").await;
+    let bad = m.plant_unreadable_hazard(TOWNSHIP, COUNTY).await;
+    let b = m.register_hazard(TOWNSHIP, Grade::General, "乙").await;
+
+    // 2. The county refuses the batch naming the document, typed and with the rule; the stream closes.
+    m.connect(COUNTY, TOWNSHIP);
+    let closed = m.wait_closed(COUNTY, TOWNSHIP).await;
+    assert!(
+        format!("{closed:?}").contains(&bad),
+        "the error names the document: {closed:?}"
+    );
+    let county_err = m
+        .node(COUNTY)
+        .registry
+        .get(TOWNSHIP)
+        .unwrap()
+        .last_error
+        .unwrap_or_default();
+    assert!(county_err.contains("cannot read"), "{county_err}");
+    assert!(!m.holds(COUNTY, &bad).await);
+
+    // 3. The township set it aside on this link; reconnected, everything else goes through.
+    let link = m.parked_link(TOWNSHIP, COUNTY).unwrap();
+    assert!(
+        link.quarantined().contains(&bad),
+        "{:?}",
+        link.quarantined()
+    );
+    m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &a).await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &b).await;
+    assert!(!m.holds(COUNTY, &bad).await);
+    assert_eq!(
+        m.node(TOWNSHIP).registry.get(COUNTY).unwrap().quarantined,
+        vec![bad.clone()]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_repair_cut_off_before_it_finished_runs_again_and_then_is_done() {
+    // 1. Synced; then the county's store says its repair with the township never finished (as when
+    //    a stream drops between the digest request and the reply's last frame).
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.connect(COUNTY, TOWNSHIP);
+    let h = m.register_hazard(TOWNSHIP, Grade::General, "甲").await;
+    m.run_until_quiet().await;
+    m.cut(COUNTY, TOWNSHIP).await;
+    let township = common::code(TOWNSHIP);
+    let mut w = m.store(COUNTY).writer().await.unwrap();
+    w.set_repair_pending(&township, true).await.unwrap();
+    w.commit().await.unwrap();
+    // 2. The next stream runs the digest again, and the mark is cleared once it is settled.
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    assert!(
+        t.kinds_from(COUNTY).contains(&"digest_request"),
+        "{:?}",
+        t.all()
+    );
+    assert!(!m.store(COUNTY).repair_pending(&township).await.unwrap());
+    assert_eq!(
+        t.docs_from(COUNTY) + t.docs_from(TOWNSHIP),
+        0,
+        "{:?}",
+        t.all()
+    );
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &h).await;
+    // 3. After that, a reconnect is hellos only.
+    m.cut(COUNTY, TOWNSHIP).await;
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    assert_eq!(t.kinds_from(COUNTY), vec!["hello"], "{:?}", t.all());
+}

@@ -47,6 +47,8 @@ pub struct Seen {
     pub bytes: usize,
     /// A batch's `remaining.docs` (what its sender still had to send).
     pub remaining: Option<u64>,
+    /// Document items of a batch.
+    pub docs: usize,
 }
 
 /// Everything that crossed one connection (both directions), in order.
@@ -72,6 +74,11 @@ impl Traffic {
         self.from(from).iter().map(|s| s.bytes).sum()
     }
 
+    /// Document items in the batches `from` sent.
+    pub fn docs_from(&self, from: &str) -> usize {
+        self.from(from).iter().map(|s| s.docs).sum()
+    }
+
     /// `remaining.docs` of every batch `from` sent, in order.
     pub fn remaining_from(&self, from: &str) -> Vec<u64> {
         self.from(from).iter().filter_map(|s| s.remaining).collect()
@@ -89,6 +96,8 @@ pub fn frame_kind(f: &Frame) -> &'static str {
         Frame::Ack { .. } => "ack",
         Frame::NeedSnapshot { .. } => "need_snapshot",
         Frame::Error(_) => "error",
+        Frame::DigestRequest(_) => "digest_request",
+        Frame::DigestReply(_) => "digest_reply",
     }
 }
 
@@ -100,6 +109,8 @@ pub fn frame_len(f: &Frame) -> usize {
         Frame::Ack { .. } => 8,
         Frame::NeedSnapshot { doc_ids } => doc_ids.iter().map(|d| d.len() + 2).sum(),
         Frame::Error(e) => 2 + e.message.len(),
+        Frame::DigestRequest(d) => d.weight(),
+        Frame::DigestReply(r) => r.payload_len() + 4,
     }
 }
 
@@ -375,6 +386,35 @@ impl Mesh {
         node.store = Some(store);
     }
 
+    /// Copies a stopped node's database files aside, as a backup named `tag`.
+    pub fn backup(&self, c: &str, tag: &str) {
+        let node = self.node(c);
+        assert!(node.store.is_none(), "stop {c} before backing it up");
+        for (from, to) in db_files(&node.path, tag) {
+            if from.exists() {
+                std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("backup {from:?}: {e}"));
+            }
+        }
+    }
+
+    /// Replaces a stopped node's database with the backup `tag` and gives it a new install id, as an
+    /// operator restoring a node does (`safemesh restore`); the node stays stopped.
+    pub async fn restore(&mut self, c: &str, tag: &str) {
+        let path = self.node(c).path.clone();
+        assert!(self.node(c).store.is_none(), "stop {c} before restoring it");
+        for (live, saved) in db_files(&path, tag) {
+            let _ = std::fs::remove_file(&live);
+            if saved.exists() {
+                std::fs::copy(&saved, &live).unwrap_or_else(|e| panic!("restore {saved:?}: {e}"));
+            }
+        }
+        let store = Store::open_sqlite(&path)
+            .await
+            .unwrap_or_else(|e| panic!("open restored {c}: {e}"));
+        store.new_install().await.expect("new install id");
+        store.close().await;
+    }
+
     pub async fn restart(&mut self, c: &str) {
         self.stop(c).await;
         self.start(c).await;
@@ -545,25 +585,7 @@ impl Mesh {
     pub async fn register_hazard(&mut self, c: &str, grade: Grade, title: &str) -> String {
         let id = self.next_id("h", c);
         let node = self.node(c);
-        let core = HazardCore {
-            title: title.into(),
-            sector: "危险化学品".into(),
-            grade,
-            channel: Channel::Inspection,
-            number: String::new(),
-            inspection_mode: None,
-            found_by_level: node.code.clone(),
-            found_on: "2025-01-01".into(),
-            stock: safemesh_model::hazard::facts::Stock::New,
-            location: Default::default(),
-            basis: Default::default(),
-            enterprise: Enterprise {
-                name: "某化工有限公司".into(),
-                credit_code: String::new(),
-            },
-            deadline: "2030-12-31".into(),
-            description: String::new(),
-        };
+        let core = test_core(&node.code, grade, title);
         let mut doc = AutoCommit::new().with_actor(node.actor());
         hazard::create(&mut doc, &node.code, "tester", &now(), &core).expect("create hazard");
         commit(&mut doc, &node.code);
@@ -571,6 +593,45 @@ impl Mesh {
         check_local(&id, &mut doc, &[]).expect("local authority");
         w.put_doc(&id, &mut doc, &[]).await.expect("put_doc");
         w.commit().await.expect("commit");
+        id
+    }
+
+    /// Plants at node `c` a hazard its own build could not read into its records (a grade no build
+    /// knows, as a newer build or a damaged disk might leave), written straight into the tables under
+    /// the node's current seq, bypassing the projection. Its audience is `c` and `parent`.
+    pub async fn plant_unreadable_hazard(&mut self, c: &str, parent: &str) -> String {
+        let id = self.next_id("h", c);
+        let node = self.node(c);
+        let core = test_core(&node.code, Grade::General, "读不懂的隐患");
+        let mut doc = AutoCommit::new().with_actor(node.actor());
+        hazard::create(&mut doc, &node.code, "tester", &now(), &core).expect("create hazard");
+        let core_obj = match doc.get(ROOT, "core").expect("get core") {
+            Some((automerge::Value::Object(ObjType::Map), obj)) => obj,
+            other => panic!("core is {other:?}"),
+        };
+        doc.put(&core_obj, "grade", "第五级").expect("put grade");
+        commit(&mut doc, &node.code);
+        check_local(&id, &mut doc, &[]).expect("the owner may write its core");
+        let store = node.store();
+        let heads = serde_json::to_string(&heads_to_hex(&doc.get_heads())).unwrap();
+        sqlx::query("INSERT INTO documents (id, kind, owner, heads, snapshot, seq, updated_at) VALUES ($1, 'hazard', $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(c)
+            .bind(&heads)
+            .bind(doc.save())
+            .bind(store.current_seq())
+            .bind(now())
+            .execute(store.pool())
+            .await
+            .expect("plant document");
+        for code in [c, parent] {
+            sqlx::query("INSERT INTO doc_audience (doc_id, code, subtree) VALUES ($1, $2, 0)")
+                .bind(&id)
+                .bind(code)
+                .execute(store.pool())
+                .await
+                .expect("plant audience");
+        }
         id
     }
 
@@ -728,6 +789,41 @@ fn spawn_link(
 
 /// Carries one direction: the driver's outgoing frames become the other driver's incoming
 /// `(frame, size)`, counted on the way. Ends when either side goes away.
+/// The core of a test hazard registered at `owner`.
+fn test_core(owner: &AdminCode, grade: Grade, title: &str) -> HazardCore {
+    HazardCore {
+        title: title.into(),
+        sector: "危险化学品".into(),
+        grade,
+        channel: Channel::Inspection,
+        number: String::new(),
+        inspection_mode: None,
+        found_by_level: owner.clone(),
+        found_on: "2025-01-01".into(),
+        stock: safemesh_model::hazard::facts::Stock::New,
+        location: Default::default(),
+        basis: Default::default(),
+        enterprise: Enterprise {
+            name: "某化工有限公司".into(),
+            credit_code: String::new(),
+        },
+        deadline: "2030-12-31".into(),
+        description: String::new(),
+    }
+}
+
+/// A database's files (main, WAL, shared memory) paired with their copies under `tag`.
+fn db_files(path: &std::path::Path, tag: &str) -> Vec<(PathBuf, PathBuf)> {
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| {
+            let live = PathBuf::from(format!("{}{suffix}", path.display()));
+            let saved = PathBuf::from(format!("{}.{tag}{suffix}", path.display()));
+            (live, saved)
+        })
+        .collect()
+}
+
 async fn forward(
     from: String,
     to: String,
@@ -747,6 +843,14 @@ async fn forward(
             remaining: match &frame {
                 Frame::Batch(b) => Some(b.remaining.docs),
                 _ => None,
+            },
+            docs: match &frame {
+                Frame::Batch(b) => b
+                    .items
+                    .iter()
+                    .filter(|i| matches!(i, safemesh_sync::Item::Doc { .. }))
+                    .count(),
+                _ => 0,
             },
         });
         if tx.send((frame, n)).await.is_err() {
