@@ -152,12 +152,13 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     let registry = Registry::default();
     let link_cfg = LinkConfig::new(store.clone(), cfg.code.clone(), registry.clone());
     // Bind both listeners before anything starts, so a taken port fails the start cleanly.
-    let http = tokio::net::TcpListener::bind(cfg.http).await.map_err(|e| {
-        Error::Config(format!(
-            "无法监听 HTTP 地址 / cannot listen on {}: {e}",
-            cfg.http
-        ))
-    })?;
+    let http = tokio::net::TcpListener::bind(cfg.http)
+        .await
+        .map_err(|source| Error::Listen {
+            what: " HTTP ",
+            addr: cfg.http,
+            source,
+        })?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
@@ -183,11 +184,10 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     let server_tls = server_config_with(&identity, accept, &policy)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
-        .map_err(|e| {
-            Error::Config(format!(
-                "无法监听链路地址 / cannot listen on {}: {e}",
-                cfg.listen
-            ))
+        .map_err(|source| Error::Listen {
+            what: "链路",
+            addr: cfg.listen,
+            source,
         })?;
     let link_addr = listener.local_addr()?;
     let svc = LinkService::new(link_cfg.clone(), shutdown_rx.clone()).with_policy(policy.clone());

@@ -1,6 +1,9 @@
 //! The real `safemesh` binary as four processes: province → city → county → township, set up with the
 //! CLI exactly as an operator would, with a kill -9 and restart of the county in the middle.
 
+mod common;
+use common::free_port;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,14 +13,6 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_safemesh");
 const CHAIN: [&str; 4] = ["53", "5301", "530181", "530181006"];
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn cli(args: &[&str]) {
     let out = Command::new(BIN).args(args).output().expect("run safemesh");

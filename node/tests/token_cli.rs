@@ -1,20 +1,15 @@
 //! `safemesh token create|list|revoke` as an operator runs them: the secret is the last line of
 //! `create`, `list` never shows it, and both work beside a running node on the same SQLite store.
 
+mod common;
+use common::free_port;
+
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_safemesh");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run safemesh")

@@ -269,6 +269,36 @@ async fn node_restarted_from_its_store_keeps_everything_and_catches_up() -> anyh
     Ok(())
 }
 
+/// Tests run in parallel processes that all pick free ports: a port a stopped node held may be
+/// taken by the time it restarts. The testkit then starts it on fresh ports and points its
+/// children's links there, so such a race cannot fail an unrelated test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_whose_ports_were_taken_restarts_elsewhere_and_its_child_follows() -> anyhow::Result<()>
+{
+    let mut c = Cluster::start(&["530181", "530181006"]).await?;
+    let old = c.config("530181").clone();
+    c.stop("530181").await;
+    // Someone else now holds both of the county's ports.
+    let _link = std::net::TcpListener::bind(old.listen)?;
+    let _http = std::net::TcpListener::bind(old.http)?;
+    c.restart("530181").await?;
+    let new = c.config("530181");
+    assert_ne!(new.listen, old.listen);
+    assert_ne!(new.http, old.http);
+    // The township still reaches its county: a record written now arrives there.
+    let (s, h) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("尾矿库排洪设施堵塞", "major", "2026-12-31"),
+        )
+        .await?;
+    assert_eq!(s, 201, "{h}");
+    c.wait_converged(&id(&h), &["530181", "530181006"]).await?;
+    c.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_cut_off_while_both_sides_write_converges_after_reconnect() -> anyhow::Result<()> {
     let c = Cluster::start(&CHAIN).await?;

@@ -28,10 +28,39 @@ use crate::proxy::Proxy;
 /// How long `wait_until` waits before failing a test (a bound on convergence, not a timing assertion).
 pub const CONVERGE: Duration = Duration::from_secs(20);
 
-/// A free loopback port (bound and released).
+/// A free loopback port (bound and released). Another process may take it before we bind it
+/// again; [`Cluster`] starts a node with [`start_on_free_ports`], which retries on fresh ports.
 pub fn free_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     l.local_addr().expect("local addr")
+}
+
+/// How many times a node start is tried on fresh ports when a port turns out taken.
+const PORT_ATTEMPTS: usize = 8;
+
+/// Starts the node of `data_dir` with `cfg`; when one of its ports was taken between choosing it and
+/// binding it (tests run in parallel processes), picks fresh free ports, saves the config and tries
+/// again. Returns the handle; `cfg` holds the addresses it listens on.
+async fn start_on_free_ports(data_dir: &Path, cfg: &mut Config) -> anyhow::Result<NodeHandle> {
+    let mut attempt = 1;
+    loop {
+        match start(data_dir, cfg.clone()).await {
+            Ok(h) => return Ok(h),
+            Err(e) if attempt < PORT_ATTEMPTS && is_port_taken(&e) => {
+                tracing::warn!(code = %cfg.code, attempt, "port taken, retrying on fresh ports: {e}");
+                cfg.listen = free_addr();
+                cfg.http = free_addr();
+                cfg.save(data_dir)?;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Whether a start failed only because a listening address was in use.
+fn is_port_taken(e: &safemesh_node::Error) -> bool {
+    matches!(e, safemesh_node::Error::Listen { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse)
 }
 
 /// Starts tracing for tests once (`SAFEMESH_LOG` to change the filter).
@@ -173,7 +202,7 @@ impl Cluster {
         if let Some(hook) = setup.before_start {
             hook(&data_dir).with_context(|| format!("before starting {code}"))?;
         }
-        let handle = start(&data_dir, cfg.clone())
+        let handle = start_on_free_ports(&data_dir, &mut cfg)
             .await
             .with_context(|| format!("start {code}"))?;
         self.slots.insert(
@@ -255,7 +284,17 @@ impl Cluster {
         if slot.handle.is_some() {
             bail!("{code} is running");
         }
-        slot.handle = Some(start(&slot.data_dir, slot.cfg.clone()).await?);
+        let before = slot.cfg.listen;
+        slot.handle = Some(start_on_free_ports(&slot.data_dir, &mut slot.cfg).await?);
+        let after = slot.cfg.listen;
+        if after != before {
+            // Its children dial it through their proxies: point them at where it listens now.
+            for s in self.slots.values() {
+                if let Some(p) = s.uplink.as_ref().filter(|p| p.upstream() == before) {
+                    p.set_upstream(after);
+                }
+            }
+        }
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! under test. A child dials the proxy; the proxy forwards to the parent while it is up.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -10,6 +11,8 @@ use tokio::sync::watch;
 pub struct Proxy {
     pub addr: SocketAddr,
     up: watch::Sender<bool>,
+    /// Where connections go; a restarted parent may listen elsewhere ([`Proxy::set_upstream`]).
+    upstream: Arc<Mutex<SocketAddr>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -19,6 +22,8 @@ impl Proxy {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (up, up_rx) = watch::channel(true);
+        let upstream = Arc::new(Mutex::new(upstream));
+        let target = upstream.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -29,6 +34,7 @@ impl Proxy {
                     drop(client); // partitioned: refuse by closing at once
                     continue;
                 }
+                let upstream = *target.lock().expect("upstream lock");
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(upstream).await else {
                         return;
@@ -41,7 +47,22 @@ impl Proxy {
                 });
             }
         });
-        Ok(Proxy { addr, up, task })
+        Ok(Proxy {
+            addr,
+            up,
+            upstream,
+            task,
+        })
+    }
+
+    /// Where the proxy forwards to.
+    pub fn upstream(&self) -> SocketAddr {
+        *self.upstream.lock().expect("upstream lock")
+    }
+
+    /// Forwards new connections to `upstream` from now on.
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *self.upstream.lock().expect("upstream lock") = upstream;
     }
 
     /// Drops every connection through the proxy and refuses new ones.
