@@ -5,7 +5,7 @@
 //! against the kind's table for the change's actor code. Checking operations rather than a visible diff
 //! means a forbidden write cannot hide behind a conflict it loses. One violation rejects the batch.
 
-use automerge::legacy::{Key, ObjectId, Op, OpType};
+use automerge::legacy::{Key, ObjectId, Op, OpId, OpType};
 use automerge::{AutoCommit, Change, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue};
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::EventKind;
@@ -271,7 +271,7 @@ struct Ctx<'a> {
     /// The document is new to this node (its whole history is in the batch).
     new_doc: bool,
     /// Paths of objects already resolved (many operations share an object).
-    paths: std::cell::RefCell<std::collections::HashMap<String, Vec<Seg>>>,
+    paths: std::cell::RefCell<std::collections::HashMap<ObjectId, Vec<Seg>>>,
     /// The lists' last elements as the changes are checked, when that is known without asking
     /// Automerge about the past.
     tails: std::cell::RefCell<ListTails>,
@@ -288,7 +288,7 @@ struct Ctx<'a> {
 struct ListTails {
     chain: bool,
     prev: Option<ChangeHash>,
-    tails: std::collections::HashMap<String, Option<String>>,
+    tails: std::collections::HashMap<ObjectId, Option<OpId>>,
 }
 
 impl ListTails {
@@ -313,11 +313,11 @@ impl ListTails {
     }
 
     /// The tail of `list`: `Some(None)` empty, `Some(Some(id))`, `None` unknown.
-    fn tail(&self, list: &ObjectId) -> Option<Option<String>> {
+    fn tail(&self, list: &ObjectId) -> Option<Option<OpId>> {
         if !self.chain {
             return None;
         }
-        self.tails.get(&list.to_string()).cloned()
+        self.tails.get(list).cloned()
     }
 
     /// Takes in a change that passed the check.
@@ -326,20 +326,22 @@ impl ListTails {
             return;
         }
         for (i, op) in ops.iter().enumerate() {
-            let id = format!("{}@{}", start + i as u64, actor);
-            let list = op.obj.to_string();
+            let id = OpId(start + i as u64, actor.clone());
+            let list = &op.obj;
             if op.insert {
+                // The element the insert goes after (`Some(None)`: the head); a map key is no
+                // position in a list, so it matches no tail.
                 let after = match &op.key {
-                    Key::Seq(automerge::legacy::ElementId::Head) => None,
-                    Key::Seq(automerge::legacy::ElementId::Id(e)) => Some(e.to_string()),
-                    Key::Map(_) => Some(String::new()),
+                    Key::Seq(automerge::legacy::ElementId::Head) => Some(None),
+                    Key::Seq(automerge::legacy::ElementId::Id(e)) => Some(Some(e)),
+                    Key::Map(_) => None,
                 };
-                match self.tails.get(&list) {
-                    Some(tail) if *tail == after => {
-                        self.tails.insert(list, Some(id.clone()));
+                match self.tails.get(list) {
+                    Some(tail) if after == Some(tail.as_ref()) => {
+                        self.tails.insert(list.clone(), Some(id.clone()));
                     }
                     _ => {
-                        self.tails.remove(&list);
+                        self.tails.remove(list);
                     }
                 }
             } else if matches!(op.key, Key::Seq(_))
@@ -347,13 +349,13 @@ impl ListTails {
             {
                 // An element overwritten or deleted, or a mark: what Automerge reports as the last
                 // element may no longer be the inserted one, so ask it from now on.
-                self.tails.remove(&list);
+                self.tails.remove(list);
             }
             if matches!(
                 op.action,
                 OpType::Make(automerge::ObjType::List) | OpType::Make(automerge::ObjType::Text)
             ) {
-                self.tails.insert(id, None);
+                self.tails.insert(ObjectId::Id(id), None);
             }
         }
         self.prev = Some(change.hash());
@@ -425,7 +427,7 @@ impl Ctx<'_> {
             // An object's place is fixed by the op that made it: remember it, so objects made in
             // these changes never need Automerge's (costly) parent walk.
             if matches!(op.action, OpType::Make(_)) {
-                let made = format!("{}@{}", start + i as u64, expanded.actor_id);
+                let made = ObjectId::Id(OpId(start + i as u64, expanded.actor_id.clone()));
                 self.paths.borrow_mut().insert(made, path.clone());
             }
             // The skeleton (root keys, the header, a hazard's core — the facts of registration — and a
@@ -492,31 +494,33 @@ impl Ctx<'_> {
         let Key::Seq(elem) = &op.key else {
             return Ok(());
         };
-        let list: ObjId = match &op.obj {
-            ObjectId::Root => return Err(self.deny(path, actor, "append_only")),
-            ObjectId::Id(_) => doc
-                .import_obj(&op.obj.to_string())
-                .map_err(|_| Error::Corrupt(format!("unknown object {}", op.obj)))?,
-        };
-        let (len, last) = match known_tail {
-            Some(tail) => (usize::from(tail.is_some()), tail),
-            None => {
+        if op.obj == ObjectId::Root {
+            return Err(self.deny(path, actor, "append_only"));
+        }
+        let ok = match (elem, known_tail) {
+            (automerge::legacy::ElementId::Head, Some(tail)) => tail.is_none(),
+            (automerge::legacy::ElementId::Id(id), Some(tail)) => {
+                tail.as_ref() == Some(id) || created_here(&ObjectId::Id(id.clone()))
+            }
+            (elem, None) => {
+                let list: ObjId = doc
+                    .import_obj(&op.obj.to_string())
+                    .map_err(|_| Error::Corrupt(format!("unknown object {}", op.obj)))?;
                 let deps = change.deps();
                 let len = doc.length_at(&list, deps);
-                let last = if len == 0 {
-                    None
-                } else {
-                    doc.get_at(&list, len - 1, deps)?
-                        .map(|(_, id)| id.to_string())
-                };
-                (len, last)
-            }
-        };
-        let ok = match elem {
-            automerge::legacy::ElementId::Head => len == 0,
-            automerge::legacy::ElementId::Id(id) => {
-                last.as_deref() == Some(id.to_string().as_str())
-                    || created_here(&ObjectId::Id(id.clone()))
+                match elem {
+                    automerge::legacy::ElementId::Head => len == 0,
+                    automerge::legacy::ElementId::Id(id) => {
+                        let last = if len == 0 {
+                            None
+                        } else {
+                            doc.get_at(&list, len - 1, deps)?
+                                .map(|(_, id)| id.to_string())
+                        };
+                        last.as_deref() == Some(id.to_string().as_str())
+                            || created_here(&ObjectId::Id(id.clone()))
+                    }
+                }
             }
         };
         if ok {
@@ -530,12 +534,11 @@ impl Ctx<'_> {
         let ObjectId::Id(_) = obj else {
             return Ok(Vec::new());
         };
-        let key = obj.to_string();
-        if let Some(p) = self.paths.borrow().get(&key) {
+        if let Some(p) = self.paths.borrow().get(obj) {
             return Ok(p.clone());
         }
         let ex: ObjId = doc
-            .import_obj(&key)
+            .import_obj(&obj.to_string())
             .map_err(|_| Error::Corrupt(format!("unknown object {obj}")))?;
         let mut out = Vec::new();
         for (_, prop) in doc.parents(&ex)?.path() {
@@ -544,7 +547,7 @@ impl Ctx<'_> {
                 Prop::Seq(_) => Seg::Index,
             });
         }
-        self.paths.borrow_mut().insert(key, out.clone());
+        self.paths.borrow_mut().insert(obj.clone(), out.clone());
         Ok(out)
     }
 

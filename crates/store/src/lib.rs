@@ -15,6 +15,11 @@ pub mod testing;
 mod tokens;
 
 pub use error::Error;
+
+/// Most binds one multi-row statement carries. SQLite finds each `$N` parameter's name by a linear
+/// scan (`sqlite3_bind_parameter_name`, which sqlx calls for every parameter), so a statement's bind
+/// cost grows with the square of its binds: a few hundred per statement is the sweet spot.
+pub(crate) const MAX_BINDS: usize = 256;
 pub use project::{
     DirectiveRow, DirectiveTotals, HazardFilter, HazardRow, Projection, SummaryRow,
     compute_projection,

@@ -12,7 +12,7 @@ use sqlx::{Any, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::cache::DocCache;
-use crate::{Error, FORMAT_VERSION, project};
+use crate::{Error, FORMAT_VERSION, MAX_BINDS, project};
 
 /// Chunks a document may accumulate before it is compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: i64 = 32;
@@ -379,7 +379,7 @@ impl Store {
         ids: &[&str],
     ) -> Result<std::collections::HashMap<String, Vec<u8>>, Error> {
         let mut out: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
-        for chunk in ids.chunks(400) {
+        for chunk in ids.chunks(MAX_BINDS / 2) {
             let sql = stored_parts_sql(chunk.len());
             let mut q = sqlx::query_as::<_, (String, i64, i64, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
             for id in chunk.iter().chain(chunk.iter()) {
@@ -721,7 +721,7 @@ impl Writer {
         ids: &[&str],
     ) -> Result<std::collections::HashSet<String>, Error> {
         let mut out = std::collections::HashSet::new();
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(MAX_BINDS) {
             let sql = format!(
                 "SELECT id FROM documents WHERE id IN ({})",
                 placeholders(chunk.len())
@@ -773,6 +773,7 @@ impl Writer {
         let now = now_rfc3339();
         let mut doc_rows = Vec::with_capacity(docs.len());
         let mut audience_rows: Vec<(String, String, i64)> = Vec::new();
+        let mut projections = Vec::with_capacity(docs.len());
         for NewDoc {
             id,
             mut doc,
@@ -789,17 +790,19 @@ impl Writer {
                     project::compute_projection(&id, &header, &doc).map_err(|e| (id.clone(), e))?
                 }
             };
-            project::write_rows(self.tx(), &projection, &now)
-                .await
-                .map_err(|e| (id.clone(), e))?;
-            for (code, subtree) in projection.audience.entries {
-                audience_rows.push((id.clone(), code.to_string(), subtree as i64));
+            for (code, subtree) in &projection.audience.entries {
+                audience_rows.push((id.clone(), code.to_string(), *subtree as i64));
             }
+            projections.push(projection);
             doc_rows.push((id, header, heads, bytes, seq));
         }
         let first = doc_rows[0].0.clone();
+        let refs: Vec<&project::Projection> = projections.iter().collect();
+        project::write_rows_many(self.tx(), &refs, &now)
+            .await
+            .map_err(|e| (first.clone(), e))?;
         let failed = |e: sqlx::Error| (first.clone(), Error::from(e));
-        for chunk in doc_rows.chunks(400) {
+        for chunk in doc_rows.chunks(MAX_BINDS / 6) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
                     let b = 6 * i + 2;
@@ -829,7 +832,7 @@ impl Writer {
             }
             q.execute(&mut **self.tx()).await.map_err(failed)?;
         }
-        for chunk in audience_rows.chunks(500) {
+        for chunk in audience_rows.chunks(MAX_BINDS / 3) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
                 .collect();
@@ -1112,7 +1115,7 @@ impl Writer {
             .filter(|(i, (id, _))| last.get(id.as_str()) == Some(i))
             .map(|(_, d)| d)
             .collect();
-        for chunk in docs.chunks(300) {
+        for chunk in docs.chunks(MAX_BINDS / 2) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
                 .collect();

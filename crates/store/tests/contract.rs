@@ -801,3 +801,94 @@ async fn ledger_filters(db: &TestDb) {
     assert_eq!(row.body["number"], "530181006-2026-0012");
     store.close().await;
 }
+
+contract!(
+    documents_written_together_project_as_one_by_one,
+    together_as_one_by_one
+);
+/// The receiver stores documents new to it in multi-row statements (`put_new_docs_bytes`): the rows
+/// they project to must be the rows `put_doc` writes for each alone — across several statement
+/// chunks (40 hazards) and with a directive's several statements (its row, its targets).
+async fn together_as_one_by_one(db: &TestDb) {
+    // The backend under test writes them together; SQLite, one by one, is the reference.
+    let together = db.open().await.unwrap();
+    let other = TestDb::sqlite();
+    let one = other.open().await.unwrap();
+    let mut docs: Vec<(String, AutoCommit)> = (0..40)
+        .map(|i| {
+            let grade = if i % 7 == 0 {
+                Grade::Major
+            } else {
+                Grade::General
+            };
+            let mut d = new_hazard("530181006", grade, &format!("隐患{i}"));
+            if i % 3 == 0 {
+                hazard::append_event(&mut d, &event(EventKind::Notify, "530181006")).unwrap();
+                d.commit();
+            }
+            (format!("h-{i:02}"), d)
+        })
+        .collect();
+    docs.push(("d-1".into(), new_directive("530181006", false, Some("d-0"))));
+    docs.push(("d-2".into(), new_directive("530181", true, None)));
+    let mut w = together.writer().await.unwrap();
+    let mut batch = Vec::new();
+    for (id, doc) in &mut docs {
+        put(&one, id, doc, &[]).await;
+        let header = safemesh_doc::Header::read(doc).unwrap();
+        let projection = safemesh_store::compute_projection(id, &header, doc).unwrap();
+        batch.push(safemesh_store::NewDoc {
+            id: id.clone(),
+            doc: doc.clone(),
+            bytes: doc.save(),
+            // Half computed by the caller, half by the store.
+            projection: (batch.len() % 2 == 0).then_some(projection),
+        });
+    }
+    w.put_new_docs_bytes(batch)
+        .await
+        .map_err(|(_, e)| e)
+        .unwrap();
+    w.commit().await.unwrap();
+
+    let rows = |v: Vec<safemesh_store::HazardRow>| {
+        let mut v: Vec<_> = v
+            .into_iter()
+            .map(|r| (r.id, r.owner, r.status, r.deadline, r.body))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let all = HazardFilter::default();
+    let a = rows(one.hazards(&all).await.unwrap());
+    assert_eq!(a.len(), 40);
+    assert_eq!(a, rows(together.hazards(&all).await.unwrap()));
+    for day in ["2024-06-30", "2024-07-01"] {
+        let (x, y) = (
+            one.directive_totals(day).await.unwrap(),
+            together.directive_totals(day).await.unwrap(),
+        );
+        assert_eq!(format!("{x:?}"), format!("{y:?}"));
+    }
+    for id in ["d-1", "d-2", "h-00", "h-01"] {
+        for c in ["530181006", "530181", "5301", "530181007", "530102001"] {
+            assert_eq!(
+                one.in_audience(&code(c), id).await.unwrap(),
+                together.in_audience(&code(c), id).await.unwrap(),
+                "{id} for {c}"
+            );
+        }
+    }
+    assert_eq!(
+        one.changed_for(&code("530181007"), 0, 100)
+            .await
+            .unwrap()
+            .len(),
+        together
+            .changed_for(&code("530181007"), 0, 100)
+            .await
+            .unwrap()
+            .len()
+    );
+    other.cleanup().await;
+}
