@@ -20,6 +20,7 @@ use safemesh_store::testing::TestDb;
 use safemesh_testkit::Cluster;
 use serde_json::{Value, json};
 
+mod costs;
 mod million;
 mod province;
 mod restore;
@@ -74,6 +75,9 @@ struct Args {
     /// Documents held by the node in the large-node scenario (default: 20,000 in `smoke`, 1,000,000 in `full`).
     #[arg(long)]
     million_docs: Option<usize>,
+    /// Skip the per-document receive cost breakdown.
+    #[arg(long)]
+    no_costs: bool,
     /// Skip the restore-from-backup scenario.
     #[arg(long)]
     no_restore: bool,
@@ -207,7 +211,7 @@ pub(crate) fn code(s: &str) -> AdminCode {
 }
 
 /// A realistic hazard document with ~10 lifecycle events, each its own change, as an office writes it.
-fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
+pub(crate) fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
     let mut doc = AutoCommit::new().with_actor(actor_id(owner, nonce));
     let core = HazardCore {
         title: format!("第{i}号隐患：液氨储罐区可燃气体报警装置未与紧急切断联锁"),
@@ -574,6 +578,14 @@ async fn main() -> anyhow::Result<()> {
         out.insert("edit_bytes_per_hop".into(), json!(edit_bytes));
     }
 
+    if !args.samod_only && !args.no_costs {
+        let n = match args.scale {
+            Scale::Smoke => 300,
+            Scale::Full => 3_000,
+        };
+        eprintln!("what receiving one document costs, step by step ({n} documents) …");
+        out.extend(costs::run(n)?);
+    }
     if !args.samod_only && !args.no_restore {
         eprintln!("a township restored from a backup is repaired by digests …");
         out.extend(isolated(Isolated::Restore, &args)?);
