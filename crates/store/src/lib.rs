@@ -15,11 +15,6 @@ pub mod testing;
 mod tokens;
 
 pub use error::Error;
-
-/// Most binds one multi-row statement carries. SQLite finds each `$N` parameter's name by a linear
-/// scan (`sqlite3_bind_parameter_name`, which sqlx calls for every parameter), so a statement's bind
-/// cost grows with the square of its binds: a few hundred per statement is the sweet spot.
-pub(crate) const MAX_BINDS: usize = 256;
 pub use project::{
     DirectiveRow, DirectiveTotals, HazardFilter, HazardRow, Projection, SummaryRow,
     compute_projection,
@@ -29,6 +24,11 @@ pub use store::{
     now_rfc3339 as store_now,
 };
 pub use tokens::{Role, TOKEN_NAME_MAX, TokenRow, hash_secret, token_name};
+
+/// Most binds one multi-row statement carries. SQLite finds each `$N` parameter's name by a linear
+/// scan (`sqlite3_bind_parameter_name`, which sqlx calls for every parameter), so a statement's bind
+/// cost grows with the square of its binds: a few hundred per statement is the sweet spot.
+pub(crate) const MAX_BINDS: usize = 256;
 
 /// Version of the stored format this build writes (stored in `meta.format`): the number of the
 /// newest migration.
