@@ -20,6 +20,10 @@ use safemesh_store::testing::TestDb;
 use safemesh_testkit::Cluster;
 use serde_json::{Value, json};
 
+/// The allocator the node binary uses too (see `node/src/main.rs`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod costs;
 mod million;
 mod province;
