@@ -5,6 +5,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use crate::store::tuples;
 use crate::{Error, Store};
 
 /// One hazard as the API lists it. `body` is the full record as JSON.
@@ -321,30 +322,14 @@ pub fn compute_projection(
     Ok(Projection { audience, rows })
 }
 
-/// Writes a computed projection's rows.
-pub(crate) async fn write_rows(
-    tx: &mut Transaction<'static, Any>,
-    p: &Projection,
-    now: &str,
-) -> Result<(), Error> {
-    for (sql, binds) in &p.rows {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(*sql));
-        for b in binds {
-            q = bind(q, b, now);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Writes the rows of many projections of distinct documents new to the store, statements of the
-/// same text as one multi-row `INSERT` each (in chunks of at most [`crate::MAX_BINDS`] binds), in the order
-/// the texts first appear. Each document's statements keep their order: a kind's statements always
+/// Writes the rows of projections — one document's, or many distinct documents new to the store —
+/// statements of the same text as one multi-row `INSERT` each (in chunks of at most
+/// [`crate::MAX_BINDS`] binds), in the order the texts first appear. Each document's statements keep their order: a kind's statements always
 /// come in the same order, and different kinds write different tables. A statement that is not a
 /// single-tuple `INSERT … VALUES ($1, …, $n) …` (a `DELETE`) runs once per row, in its place.
 pub(crate) async fn write_rows_many(
     tx: &mut Transaction<'static, Any>,
-    projections: &[&Projection],
+    projections: &[Projection],
     now: &str,
 ) -> Result<(), Error> {
     let mut groups: Vec<(&'static str, Vec<&[Bind]>)> = Vec::new();
@@ -362,14 +347,7 @@ pub(crate) async fn write_rows_many(
         match (rows.len() > 1).then(|| values_tuple(sql, width)).flatten() {
             Some((head, tail)) => {
                 for chunk in rows.chunks(per) {
-                    let tuples: Vec<String> = (0..chunk.len())
-                        .map(|r| {
-                            let cols: Vec<String> =
-                                (1..=width).map(|c| format!("${}", r * width + c)).collect();
-                            format!("({})", cols.join(", "))
-                        })
-                        .collect();
-                    let text = format!("{head}{}{tail}", tuples.join(", "));
+                    let text = format!("{head}{}{tail}", tuples(chunk.len(), width));
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
                     for b in chunk.iter().flat_map(|r| r.iter()) {
                         q = bind(q, b, now);
@@ -427,7 +405,7 @@ pub(crate) async fn write_projection(
     now: &str,
 ) -> Result<Audience, Error> {
     let p = compute_projection(id, header, doc)?;
-    write_rows(tx, &p, now).await?;
+    write_rows_many(tx, std::slice::from_ref(&p), now).await?;
     Ok(p.audience)
 }
 

@@ -592,7 +592,6 @@ impl Store {
     }
 }
 
-/// `$1, $2, …, $n` for an `IN (…)` list.
 /// One statement reading `n` documents' stored parts — (id, 0, 0, snapshot), then (id, 1, seq, chunk)
 /// in seq order — so a compaction committing meanwhile cannot pair an old snapshot with chunks
 /// already folded into the new one. Binds: the `n` ids, twice.
@@ -604,16 +603,27 @@ fn stored_parts_sql(n: usize) -> String {
          SELECT doc_id, CAST(1 AS BIGINT), seq, data FROM doc_changes WHERE doc_id IN ({})
          ORDER BY 1, 2, 3",
         placeholders(n),
-        (n + 1..=2 * n)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        placeholders_after(n, n)
     )
 }
 
+/// `$1, $2, …, $n` for an `IN (…)` list.
 fn placeholders(n: usize) -> String {
-    (1..=n)
+    placeholders_after(0, n)
+}
+
+/// `$(after+1), …, $(after+n)`.
+fn placeholders_after(after: usize, n: usize) -> String {
+    (after + 1..=after + n)
         .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $width), ($(width+1), …), …` for `rows` tuples of a multi-row `VALUES`.
+pub(crate) fn tuples(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders_after(r * width, width)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -797,24 +807,14 @@ impl Writer {
             doc_rows.push((id, header, heads, bytes, seq));
         }
         let first = doc_rows[0].0.clone();
-        let refs: Vec<&project::Projection> = projections.iter().collect();
-        project::write_rows_many(self.tx(), &refs, &now)
+        project::write_rows_many(self.tx(), &projections, &now)
             .await
             .map_err(|e| (first.clone(), e))?;
         let failed = |e: sqlx::Error| (first.clone(), Error::from(e));
         for chunk in doc_rows.chunks(MAX_BINDS / 6) {
+            // `$1` is the shared `updated_at`; each row's six binds follow.
             let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = 6 * i + 2;
-                    format!(
-                        "(${b}, ${}, ${}, ${}, ${}, ${}, $1)",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5
-                    )
-                })
+                .map(|r| format!("({}, $1)", placeholders_after(1 + 6 * r, 6)))
                 .collect();
             let sql = format!(
                 "INSERT INTO documents (id, kind, owner, heads, snapshot, seq, updated_at) VALUES {}",
@@ -833,12 +833,9 @@ impl Writer {
             q.execute(&mut **self.tx()).await.map_err(failed)?;
         }
         for chunk in audience_rows.chunks(MAX_BINDS / 3) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-                .collect();
             let sql = format!(
                 "INSERT INTO doc_audience (doc_id, code, subtree) VALUES {} ON CONFLICT DO NOTHING",
-                values.join(", ")
+                tuples(chunk.len(), 3)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (id, code, subtree) in chunk {
@@ -1116,13 +1113,14 @@ impl Writer {
             .map(|(_, d)| d)
             .collect();
         for chunk in docs.chunks(MAX_BINDS / 2) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+            // `$1` is the shared peer; each row's two binds follow.
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| format!("($1, {})", placeholders_after(1 + 2 * r, 2)))
                 .collect();
             let sql = format!(
                 "INSERT INTO peer_heads (peer, doc_id, heads) VALUES {}
                  ON CONFLICT (peer, doc_id) DO UPDATE SET heads = excluded.heads",
-                rows.join(", ")
+                values.join(", ")
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(peer.as_str());
             for (id, heads) in chunk.iter().copied() {
