@@ -9,6 +9,7 @@
 
 mod cache;
 mod error;
+mod planner;
 mod project;
 mod store;
 pub mod testing;

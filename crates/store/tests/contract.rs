@@ -892,3 +892,61 @@ async fn together_as_one_by_one(db: &TestDb) {
     );
     other.cleanup().await;
 }
+
+/// PostgreSQL only: a bulk write (a child's bootstrap) refreshes the planner's statistics at once,
+/// not when autovacuum next wakes, so the sync queries are planned for the tables as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statistics_follow_a_bulk_write() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.open().await.unwrap();
+    let analyzed = || async {
+        let (estimate, manual): (i64, bool) = sqlx::query_as(
+            "SELECT CAST(c.reltuples AS BIGINT), s.last_analyze IS NOT NULL
+             FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+             WHERE c.relname = 'documents' AND s.schemaname = current_schema()",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        (estimate, manual)
+    };
+    let docs = |range: std::ops::Range<usize>| {
+        range
+            .map(|i| {
+                let mut doc = new_hazard("530181006", Grade::General, &format!("隐患 {i}"));
+                safemesh_store::NewDoc {
+                    id: format!("h-bulk-{i:05}"),
+                    bytes: doc.save(),
+                    doc,
+                    projection: None,
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    // Below the threshold: nothing runs.
+    let mut w = store.writer().await.unwrap();
+    w.put_new_docs_bytes(docs(0..999)).await.unwrap();
+    w.commit().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!analyzed().await.1, "999 new documents: no analysis yet");
+    // The thousandth document makes it due.
+    let mut w = store.writer().await.unwrap();
+    w.put_new_docs_bytes(docs(999..1000)).await.unwrap();
+    w.commit().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (estimate, manual) = analyzed().await;
+        if manual {
+            assert_eq!(estimate, 1000, "the planner sees every document written");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ANALYZE within 30 s of the 1,000th new document"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    db.cleanup().await;
+}
