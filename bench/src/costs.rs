@@ -1,8 +1,8 @@
 //! What receiving one realistic hazard costs the receiver's CPU, step by step, on one thread: the
 //! per-document floor under the bootstrap figure. Automerge's own steps (load the snapshot, rebuild
-//! its changes, expand them into operations, hydrate it) are timed apart from ours (the authority check over those changes, the
-//! projection built from the hydrated tree), so `docs/BENCHMARKS.md` can say how far any change of
-//! ours can move the bootstrap rate.
+//! its changes, expand them into operations, hydrate it) are timed apart from ours (the authority
+//! check over those changes, the projection built from the hydrated tree), so `docs/BENCHMARKS.md`
+//! can say how far any change of ours can move the bootstrap rate.
 
 use std::time::Instant;
 

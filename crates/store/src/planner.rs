@@ -5,21 +5,23 @@
 //! sync queries by statistics from when the tables were small, and picked plans that scanned every
 //! audience row for each page sent (`Store::changed_for`): 31 ms a page at 11,000 documents, up
 //! to 125 ms at 30,000.
+//!
 //! Each committed write session adds its new documents here; once they are a tenth of what the last
 //! analysis saw (at least [`MIN_GROWTH`]), one `ANALYZE` runs in the background. SQLite keeps no
 //! statistics unless asked and plans by its indexes alone; nothing runs there.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use sqlx::AnyPool;
 
 /// The tables a document's write grows. Named, not the whole database: a role that does not own
 /// the system catalogs would be warned about each of them.
-pub(crate) const ANALYZE: &str = "ANALYZE documents, doc_changes, doc_audience, peer_heads, hazards, \
+const ANALYZE: &str = "ANALYZE documents, doc_changes, doc_audience, peer_heads, hazards, \
      accidents, enterprises, directives, directive_targets, summaries, summary_history";
 
 /// Fewest new documents that trigger an analysis.
-pub(crate) const MIN_GROWTH: i64 = 1000;
+const MIN_GROWTH: i64 = 1000;
 
 /// How far the tables grew since their last analysis.
 #[derive(Debug, Default)]
@@ -57,10 +59,36 @@ impl Growth {
     }
 }
 
+/// A PostgreSQL write session committed `new_docs` new documents: once the tables grew enough,
+/// refreshes the planner's statistics in the background.
+pub(crate) fn grew(pool: &AnyPool, growth: &Arc<Growth>, new_docs: i64) {
+    if new_docs == 0 {
+        return;
+    }
+    let Some(grown) = growth.add(new_docs) else {
+        return;
+    };
+    let (pool, growth) = (pool.clone(), growth.clone());
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let r = sqlx::query(ANALYZE).execute(&pool).await;
+        match &r {
+            Ok(_) => tracing::debug!(
+                new_docs = grown,
+                ms = started.elapsed().as_millis() as u64,
+                "planner statistics refreshed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "ANALYZE failed; retried after more writes"),
+        }
+        growth.done(grown, r.is_ok());
+    });
+}
+
 /// What PostgreSQL estimates `documents` holds (0 if never analyzed).
 pub(crate) async fn estimated_documents(pool: &AnyPool) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as(
-        "SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class WHERE oid = CAST('documents' AS regclass)",
+        "SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class
+         WHERE oid = CAST('documents' AS regclass)",
     )
     .fetch_one(pool)
     .await?;

@@ -324,8 +324,9 @@ pub fn compute_projection(
 
 /// Writes the rows of projections — one document's, or many distinct documents new to the store —
 /// statements of the same text as one multi-row `INSERT` each (in chunks of at most
-/// [`crate::MAX_BINDS`] binds), in the order the texts first appear. Each document's statements keep their order: a kind's statements always
-/// come in the same order, and different kinds write different tables. A statement that is not a
+/// [`crate::MAX_BINDS`] binds), in the order the texts first appear. Each document's statements
+/// keep their order: a kind's statements always come in the same order, and different kinds write
+/// different tables. A statement that is not a
 /// single-tuple `INSERT … VALUES ($1, …, $n) …` (a `DELETE`) runs once per row, in its place.
 pub(crate) async fn write_rows_many(
     tx: &mut Transaction<'static, Any>,

@@ -55,7 +55,7 @@ struct Inner {
     install_id: String,
     seq_tx: watch::Sender<i64>,
     /// Growth since the planner's statistics were refreshed (PostgreSQL; see `planner`).
-    growth: crate::planner::Growth,
+    growth: Arc<crate::planner::Growth>,
 }
 
 /// A document's row, without its bytes.
@@ -258,7 +258,7 @@ impl Store {
                 cache: std::sync::Mutex::new(DocCache::new(cached_docs.max(1))),
                 install_id,
                 seq_tx,
-                growth: crate::planner::Growth::new(analyzed),
+                growth: Arc::new(crate::planner::Growth::new(analyzed)),
             }),
         })
     }
@@ -306,33 +306,6 @@ impl Store {
             cached: Vec::new(),
             new_docs: 0,
         })
-    }
-
-    /// Counts documents a write session inserted; on PostgreSQL, refreshes the planner's statistics
-    /// in the background once the tables grew enough (see `planner`).
-    fn grew(&self, new_docs: i64) {
-        if self.inner.backend != Backend::Postgres || new_docs == 0 {
-            return;
-        }
-        let Some(grown) = self.inner.growth.add(new_docs) else {
-            return;
-        };
-        let store = self.clone();
-        tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let r = sqlx::query(crate::planner::ANALYZE)
-                .execute(&store.inner.pool)
-                .await;
-            match &r {
-                Ok(_) => tracing::debug!(
-                    new_docs = grown,
-                    ms = started.elapsed().as_millis() as u64,
-                    "planner statistics refreshed"
-                ),
-                Err(e) => tracing::warn!(error = %e, "ANALYZE failed; retried after more writes"),
-            }
-            store.inner.growth.done(grown, r.is_ok());
-        });
     }
 
     /// Loads a document (through the cache).
@@ -1200,7 +1173,13 @@ impl Writer {
         if moved {
             self.store.inner.seq_tx.send_replace(seq);
         }
-        self.store.grew(self.new_docs);
+        if self.store.inner.backend == Backend::Postgres {
+            crate::planner::grew(
+                &self.store.inner.pool,
+                &self.store.inner.growth,
+                self.new_docs,
+            );
+        }
         Ok(seq)
     }
 }
