@@ -114,6 +114,7 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
         }),
         Frame::Ack { upto } => Kind::Ack(pb::Ack { upto }),
         Frame::NeedSnapshot { doc_ids } => Kind::NeedSnapshot(pb::NeedSnapshot { doc_ids }),
+        Frame::DocSync { doc_id, message } => Kind::DocSync(pb::DocSync { doc_id, message }),
         Frame::DigestRequest(d) => Kind::DigestRequest(pb::DigestRequest {
             buckets: d.buckets,
             slot_bucket: d.slots.iter().map(|s| s.bucket).collect(),
@@ -207,6 +208,10 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
             }
             Kind::Ack(a) => Frame::Ack { upto: a.upto },
             Kind::NeedSnapshot(n) => Frame::NeedSnapshot { doc_ids: n.doc_ids },
+            Kind::DocSync(d) => Frame::DocSync {
+                doc_id: d.doc_id,
+                message: d.message,
+            },
             Kind::DigestRequest(d) => {
                 let n = d.slot_bucket.len();
                 if d.slot_count.len() != n || d.slot_hashes.len() != n * 16 {

@@ -544,6 +544,22 @@ impl Store {
         Ok(row.map(|(h,)| parse_heads(h)))
     }
 
+    /// The kept Automerge sync state for (peer, document) (`sync::State::encode()`), if a delta for
+    /// it ever fell back to Automerge's sync protocol on this link (DESIGN §5.6).
+    pub async fn sync_state(
+        &self,
+        peer: &AdminCode,
+        doc_id: &str,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT state FROM sync_states WHERE peer = $1 AND doc_id = $2")
+                .bind(peer.as_str())
+                .bind(doc_id)
+                .fetch_optional(&self.inner.pool)
+                .await?;
+        Ok(row.map(|(s,)| s))
+    }
+
     /// Whether a digest repair with `peer` was started and has not finished (docs/PROTOCOL.md §8):
     /// kept in `meta` as `repair:<peer>`, so a repair cut off by a dropped stream runs again on the
     /// next one instead of falling back to resending.
@@ -1079,9 +1095,15 @@ impl Writer {
         Ok(())
     }
 
-    /// Forgets what a peer was known to hold (it was restored: a new install id).
+    /// Forgets what a peer was known to hold, and the sync states kept with it (it was restored: a new
+    /// install id).
     pub async fn reset_peer(&mut self, peer: &AdminCode) -> Result<(), Error> {
         sqlx::query("DELETE FROM peer_heads WHERE peer = $1")
+            .bind(peer.as_str())
+            .execute(&mut **self.tx())
+            .await?;
+        // The sync states describe what the old install shared with us: void too.
+        sqlx::query("DELETE FROM sync_states WHERE peer = $1")
             .bind(peer.as_str())
             .execute(&mut **self.tx())
             .await?;
@@ -1089,6 +1111,27 @@ impl Writer {
             .bind(peer.as_str())
             .execute(&mut **self.tx())
             .await?;
+        Ok(())
+    }
+
+    /// Keeps the Automerge sync state for (peer, document) (see [`Store::sync_state`]).
+    pub async fn set_sync_state(
+        &mut self,
+        peer: &AdminCode,
+        doc_id: &str,
+        state: &[u8],
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO sync_states (peer, doc_id, state, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (peer, doc_id) DO UPDATE SET state = excluded.state,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(peer.as_str())
+        .bind(doc_id)
+        .bind(state)
+        .bind(now_rfc3339())
+        .execute(&mut **self.tx())
+        .await?;
         Ok(())
     }
 

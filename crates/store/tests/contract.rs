@@ -268,6 +268,41 @@ async fn cursors(db: &TestDb) {
     assert_eq!(store.links().await.unwrap().len(), 1);
 }
 
+contract!(sync_states_are_kept_per_peer_and_document, sync_states);
+async fn sync_states(db: &TestDb) {
+    // 1. Two peers, two documents: each (peer, document) keeps its own state; a write replaces it.
+    let store = db.open().await.unwrap();
+    let (a, b) = (code("530181"), code("530182"));
+    let mut w = store.writer().await.unwrap();
+    w.set_sync_state(&a, "h-1", &[0x43, 1, 2]).await.unwrap();
+    w.set_sync_state(&a, "h-1", &[0x43, 9]).await.unwrap();
+    w.set_sync_state(&a, "h-2", &[7; 70]).await.unwrap();
+    w.set_sync_state(&b, "h-1", &[0x43]).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(
+        store.sync_state(&a, "h-1").await.unwrap(),
+        Some(vec![0x43, 9])
+    );
+    assert_eq!(
+        store.sync_state(&a, "h-2").await.unwrap(),
+        Some(vec![7; 70])
+    );
+    assert_eq!(store.sync_state(&b, "h-1").await.unwrap(), Some(vec![0x43]));
+    assert_eq!(store.sync_state(&b, "h-2").await.unwrap(), None);
+    // 2. A peer that is a new install loses its states; the other peer keeps its own.
+    let mut w = store.writer().await.unwrap();
+    w.reset_peer(&a).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(store.sync_state(&a, "h-1").await.unwrap(), None);
+    assert_eq!(store.sync_state(&a, "h-2").await.unwrap(), None);
+    assert_eq!(store.sync_state(&b, "h-1").await.unwrap(), Some(vec![0x43]));
+    // 3. A writer that is dropped keeps nothing.
+    let mut w = store.writer().await.unwrap();
+    w.set_sync_state(&b, "h-9", &[1]).await.unwrap();
+    drop(w);
+    assert_eq!(store.sync_state(&b, "h-9").await.unwrap(), None);
+}
+
 contract!(
     summaries_keep_the_newest_version_and_one_per_period,
     summaries

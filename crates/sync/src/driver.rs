@@ -9,7 +9,7 @@
 //! task. A rejected batch is rolled back whole (one store transaction, never committed), logged at
 //! WARN and counted in the link's status.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::docsync;
 use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Item, Remaining};
 use crate::link::{Effect, Link, RecvLimits, Role};
 use crate::status::Registry;
@@ -220,6 +221,8 @@ pub async fn run_link(
     let mut estimate = Estimate::default();
     // While set, the next frame is not read before then (rate limit).
     let mut resume_at: Option<Instant> = None;
+    // Documents in an Automerge sync exchange on this stream (DESIGN §5.6).
+    let mut sessions: HashMap<String, docsync::Session> = HashMap::new();
     let reason = 'stream: loop {
         while let Some(effect) = queue.pop_front() {
             match effect {
@@ -289,12 +292,35 @@ pub async fn run_link(
                         })
                     });
                     match applied {
-                        Ok((acked, caught_up, need)) => {
+                        Ok(Applied {
+                            acked,
+                            caught_up,
+                            need_snapshot,
+                            need_sync,
+                        }) => {
                             reg.update(peer.as_str(), |s| s.received_docs += items as u64);
                             link.set_awaiting(awaiting);
-                            queue.extend(link.on_applied(acked, caught_up, need))
+                            queue.extend(link.on_applied(
+                                acked,
+                                caught_up,
+                                need_snapshot,
+                                need_sync,
+                            ))
                         }
                         Err(err) => queue.extend(link.on_apply_rejected(err)),
+                    }
+                }
+                Effect::DocSync { doc_id, message } => {
+                    match doc_sync(cfg, link, &peer_install, &mut sessions, &doc_id, message).await
+                    {
+                        Ok((reply, complete)) => {
+                            queue.extend(link.on_doc_synced(&doc_id, reply, complete))
+                        }
+                        Err(SyncFail::Refused(err)) => {
+                            sessions.remove(&doc_id);
+                            queue.extend(link.on_apply_rejected(err))
+                        }
+                        Err(SyncFail::Store(e)) => break 'stream format!("store: {e}"),
                     }
                 }
                 Effect::PersistAck { upto, docs } => {
@@ -836,8 +862,19 @@ async fn prepare_page(
     ))
 }
 
-/// Checks and applies a batch in one transaction. Returns (durable cursor, caught up, documents that need
-/// a snapshot), or the error frame that rejects the whole batch.
+/// What applying a batch came to.
+struct Applied {
+    /// The cursor acknowledged (it stops before the first document that could not apply).
+    acked: i64,
+    caught_up: bool,
+    /// Documents whose delta could not apply and that this node holds nothing of: asked whole.
+    need_snapshot: Vec<String>,
+    /// Documents whose delta could not apply and that this node holds: Automerge's sync protocol.
+    need_sync: Vec<String>,
+}
+
+/// Checks and applies a batch in one transaction. Returns what it came to, or the error frame that
+/// rejects the whole batch.
 async fn apply(
     cfg: &LinkConfig,
     peer: &AdminCode,
@@ -845,7 +882,7 @@ async fn apply(
     peer_install: &str,
     batch: Batch,
     awaiting: &mut std::collections::BTreeMap<String, i64>,
-) -> Result<(i64, bool, Vec<String>), ErrorFrame> {
+) -> Result<Applied, ErrorFrame> {
     let internal = internal_error;
     let origin = match role {
         Role::Child => Origin::Child(peer.clone()),
@@ -855,6 +892,7 @@ async fn apply(
     let items = batch.items.len();
     let mut w = cfg.store.writer().await.map_err(internal)?;
     let mut need = Vec::new();
+    let mut need_sync = Vec::new();
     let mut first_needed = i64::MAX;
     // Phase 1 (store): the stored version of each document the batch touches. Documents new to this
     // node are found with one query, so a bootstrap does not look each one up.
@@ -1014,25 +1052,16 @@ async fn apply(
                     Err(safemesh_doc::Error::MissingDeps { .. }) => {
                         first_needed = first_needed.min(seq);
                         awaiting.insert(id.clone(), seq);
-                        need.push(id);
+                        // A document this node holds is reconciled change by change (DESIGN §5.6);
+                        // one it holds nothing of comes whole.
+                        let holds = !old_heads.is_empty();
+                        if holds && cfg.store.in_audience(peer, &id).await.map_err(internal)? {
+                            need_sync.push(id);
+                        } else {
+                            need.push(id);
+                        }
                     }
-                    Err(safemesh_doc::Error::Forbidden {
-                        doc,
-                        path,
-                        actor,
-                        rule,
-                    }) => {
-                        return Err(ErrorFrame {
-                            code: ErrorCode::Forbidden,
-                            doc_id: Some(doc.clone()),
-                            path: Some(path.clone()),
-                            rule: Some(rule.to_string()),
-                            message: format!(
-                                "document {doc}: actor {actor} may not write {path} (rule {rule})"
-                            ),
-                        });
-                    }
-                    Err(e) => return Err(malformed(e.to_string())),
+                    Err(e) => return Err(refusal(&id, e)),
                 }
             }
             Job::Summary(item) => match item {
@@ -1068,7 +1097,7 @@ async fn apply(
     let t3 = std::time::Instant::now();
     w.set_peer_heads_many(peer, &held).await.map_err(internal)?;
     let current = cfg.store.link(peer).await.map_err(internal)?.recv_cursor;
-    let acked = if need.is_empty() {
+    let acked = if first_needed == i64::MAX {
         batch.upto
     } else {
         batch.upto.min(first_needed - 1)
@@ -1092,7 +1121,150 @@ async fn apply(
         commit_ms = ms(t3, t4),
         "batch applied"
     );
-    Ok((acked, batch.caught_up, need))
+    Ok(Applied {
+        acked,
+        caught_up: batch.caught_up,
+        need_snapshot: need,
+        need_sync,
+    })
+}
+
+/// The error frame refusing document `id` for what the checks found in it: forbidden changes, or
+/// content that does not decode or read.
+fn refusal(id: &str, e: safemesh_doc::Error) -> ErrorFrame {
+    match e {
+        safemesh_doc::Error::Forbidden {
+            doc,
+            path,
+            actor,
+            rule,
+        } => ErrorFrame {
+            code: ErrorCode::Forbidden,
+            message: format!("document {doc}: actor {actor} may not write {path} (rule {rule})"),
+            doc_id: Some(doc),
+            path: Some(path),
+            rule: Some(rule.to_string()),
+        },
+        e => ErrorFrame {
+            code: ErrorCode::Malformed,
+            doc_id: Some(id.to_string()),
+            path: None,
+            rule: Some("automerge_decodes".into()),
+            message: format!("document {id}: {e}"),
+        },
+    }
+}
+
+/// Why a step of a document's sync exchange failed.
+enum SyncFail {
+    /// The peer's message or changes are refused: tell it and close, as for a batch.
+    Refused(ErrorFrame),
+    /// This node's own store failed.
+    Store(safemesh_store::Error),
+}
+
+/// Runs one step of the Automerge sync exchange for `id` ([`Effect::DocSync`]) in one store
+/// transaction: the peer's changes checked and stored, the peer's heads and the sync state kept, and
+/// — when this side now holds everything and was waiting for the document — the durable cursor
+/// moved past it. Returns the reply and whether this side is complete. A document this node does
+/// not hold, or whose audience leaves the peer out, ends the exchange on this side at once.
+async fn doc_sync(
+    cfg: &LinkConfig,
+    link: &Link,
+    peer_install: &str,
+    sessions: &mut HashMap<String, docsync::Session>,
+    id: &str,
+    message: Option<Vec<u8>>,
+) -> Result<(Option<Vec<u8>>, bool), SyncFail> {
+    let peer = &link.peer;
+    let origin = match link.role {
+        Role::Child => Origin::Child(peer.clone()),
+        Role::Parent => Origin::Parent(peer.clone()),
+    };
+    let mut w = cfg.store.writer().await.map_err(SyncFail::Store)?;
+    let stored = w.load(id).await.map_err(SyncFail::Store)?;
+    let in_scope = cfg
+        .store
+        .in_audience(peer, id)
+        .await
+        .map_err(SyncFail::Store)?;
+    let Some(stored) = stored.filter(|_| in_scope) else {
+        debug!(peer = %peer, doc = id, "sync exchange for a document not held or not in scope: ended");
+        sessions.remove(id);
+        return Ok((None, false));
+    };
+    let mut session = match sessions.remove(id) {
+        Some(s) => s,
+        None => {
+            let kept = cfg
+                .store
+                .sync_state(peer, id)
+                .await
+                .map_err(SyncFail::Store)?;
+            docsync::Session::new(kept.as_deref())
+        }
+    };
+    let mut old = stored;
+    let old_heads = old.get_heads();
+    let permit = automerge_permits().clone().acquire_owned().await;
+    let id_owned = id.to_string();
+    let (session, result) = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let r = docsync::step(&id_owned, old, &mut session, message.as_deref(), &origin);
+        (session, r)
+    })
+    .await
+    .map_err(|e| {
+        SyncFail::Refused(ErrorFrame {
+            code: ErrorCode::Internal,
+            doc_id: None,
+            path: None,
+            rule: None,
+            message: format!("sync step ended: {e}"),
+        })
+    })?;
+    let step = match result {
+        Ok(step) => step,
+        Err(docsync::StepError::Refused(e)) => return Err(SyncFail::Refused(refusal(id, e))),
+        Err(docsync::StepError::Malformed(m)) => {
+            return Err(SyncFail::Refused(refusal(
+                id,
+                safemesh_doc::Error::Corrupt(m),
+            )));
+        }
+    };
+    if let Some(mut checked) = step.store {
+        w.put_doc(id, &mut checked.doc, &old_heads)
+            .await
+            .map_err(|e| SyncFail::Refused(store_failed(id, e)))?;
+    }
+    if let Some(heads) = &step.peer_heads {
+        w.set_peer_heads(peer, id, heads)
+            .await
+            .map_err(SyncFail::Store)?;
+    }
+    if let Some(keep) = &step.keep {
+        w.set_sync_state(peer, id, keep)
+            .await
+            .map_err(SyncFail::Store)?;
+    }
+    if step.complete && link.awaiting().contains_key(id) {
+        w.set_recv_cursor(peer, link.durable_without(id), peer_install)
+            .await
+            .map_err(SyncFail::Store)?;
+    }
+    w.commit().await.map_err(SyncFail::Store)?;
+    debug!(
+        peer = %peer,
+        doc = id,
+        reply = step.reply.as_ref().map_or(0, Vec::len),
+        complete = step.complete,
+        "sync exchange step"
+    );
+    if step.reply.is_some() {
+        sessions.insert(id.to_string(), session);
+    }
+    Ok((step.reply, step.complete))
 }
 
 /// Stores the documents new to this node gathered so far (see [`apply`]), in their batch order.

@@ -5,8 +5,10 @@ use crate::digest::Digest;
 /// Version of the link protocol spoken by this build. 2: deltas may omit heads the receiver can derive,
 /// batches carry `remaining`, directives and hazards carry the issue-3 fields — a version-1 peer
 /// would misread the first, so the hello refuses it (`BAD_HELLO`) instead. 3: a side that knows nothing
-/// of what its peer holds asks for a digest first (`DigestRequest` / `DigestReply`).
-pub const PROTOCOL_VERSION: u32 = 3;
+/// of what its peer holds asks for a digest first (`DigestRequest` / `DigestReply`). 4: a delta that
+/// cannot apply at a receiver holding the document falls back to Automerge's sync protocol
+/// (`DocSync`), which a version-3 peer would not understand.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// One frame on a link.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +22,13 @@ pub enum Frame {
     /// The receiver could not apply a delta for these documents (missing history): send snapshots.
     NeedSnapshot {
         doc_ids: Vec<String>,
+    },
+    /// One message of Automerge's sync protocol for one document: the fallback when a delta cannot
+    /// apply at a receiver that holds the document ([`crate::docsync`]). `message` is an encoded
+    /// `automerge::sync::Message`.
+    DocSync {
+        doc_id: String,
+        message: Vec<u8>,
     },
     Error(ErrorFrame),
     /// 摘要 — the sender knows nothing of what the receiver holds (a new or restored peer): its link
@@ -183,6 +192,7 @@ impl Frame {
             }
             Frame::Hello(h) => h.code.len() + h.install_id.len() + h.peer_install_seen.len() + 24,
             Frame::Ack { .. } => 10,
+            Frame::DocSync { doc_id, message } => doc_id.len() + message.len() + 6,
             Frame::Error(e) => e.message.len() + 16,
             Frame::DigestRequest(d) => d.weight(),
             Frame::DigestReply(r) => r.payload_len() + 4,

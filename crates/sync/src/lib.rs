@@ -3,6 +3,7 @@
 //!
 //! - [`frame`]: what crosses a link (hello, batches, acks, snapshot requests, typed errors).
 //! - [`digest`]: bucketed digests of what both ends of a link hold, to repair a new or restored peer.
+//! - [`docsync`]: the per-document fallback to Automerge's sync protocol, with a kept state.
 //! - [`link`]: the sans-IO link state machine. It takes events (connected, frame received, batch
 //!   prepared, batch applied, local commit) and returns effects as data (send this frame, prepare a batch
 //!   after this seq, apply this batch, persist this ack). No I/O, no clocks, no tokio.
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod digest;
+pub mod docsync;
 pub mod driver;
 pub mod frame;
 pub mod link;

@@ -52,6 +52,10 @@ pub struct RecvLimits {
     pub max_heads: usize,
     /// Documents per snapshot request.
     pub max_need_snapshot: usize,
+    /// Bytes of one Automerge sync message ([`Frame::DocSync`]).
+    pub max_doc_sync_bytes: usize,
+    /// Documents in Automerge sync exchanges at once on one stream.
+    pub max_doc_syncs: usize,
     /// (Document, heads) entries per digest reply frame.
     pub max_digest_entries: usize,
 }
@@ -65,6 +69,8 @@ impl Default for RecvLimits {
             max_id_len: 256,
             max_heads: 64,
             max_need_snapshot: 1024,
+            max_doc_sync_bytes: 16 << 20,
+            max_doc_syncs: 4096,
             max_digest_entries: 1 << 16,
         }
     }
@@ -248,6 +254,13 @@ pub enum Effect {
     ForgetPeerHeads {
         doc_ids: Vec<String>,
     },
+    /// Run one step of the Automerge sync exchange for a document ([`crate::docsync`]): with the
+    /// peer's message, or `None` to open the exchange (a delta for it could not apply here). Answer
+    /// with [`Link::on_doc_synced`], or [`Link::on_apply_rejected`] if the peer's changes are refused.
+    DocSync {
+        doc_id: String,
+        message: Option<Vec<u8>>,
+    },
     /// Build the next batch: in-scope items with seq > `after`, plus snapshots of `force`; skip `exclude`.
     /// Answer with [`Link::on_prepared`].
     Prepare {
@@ -324,9 +337,14 @@ pub struct Link {
     in_caught_up: bool,
     applying: bool,
     queued: VecDeque<Batch>,
-    /// Documents this side asked a snapshot of, by their seq at the peer: the durable cursor stays
-    /// below the smallest until the snapshot is applied.
+    /// Documents this side asked a snapshot of, or opened a sync exchange for, by their seq at the
+    /// peer: the durable cursor stays below the smallest until the document is complete here.
     awaiting: BTreeMap<String, i64>,
+    /// The highest ack this side sent on this stream, and whether that batch said `caught_up`.
+    acked: i64,
+    last_batch_caught_up: bool,
+    /// Documents in an Automerge sync exchange on this stream, with the peer's messages so far.
+    syncing: BTreeMap<String, u32>,
     /// Documents (and `summary:<owner>`) this side refused as forbidden from this peer, with the error:
     /// a later batch carrying one is refused with it again, for the life of the link.
     refused: BTreeMap<String, ErrorFrame>,
@@ -373,6 +391,9 @@ impl Link {
             applying: false,
             queued: VecDeque::new(),
             awaiting: BTreeMap::new(),
+            acked: 0,
+            last_batch_caught_up: false,
+            syncing: BTreeMap::new(),
             refused: BTreeMap::new(),
             limits: RecvLimits::default(),
             last_upto: None,
@@ -439,6 +460,18 @@ impl Link {
         self.recv_cursor
     }
 
+    /// Documents in an Automerge sync exchange on this stream.
+    pub fn syncing(&self) -> impl Iterator<Item = &str> {
+        self.syncing.keys().map(String::as_str)
+    }
+
+    /// The durable cursor once `doc_id` is complete here (it no longer holds the cursor back).
+    pub fn durable_without(&self, doc_id: &str) -> i64 {
+        let acked = self.acked.max(self.recv_cursor);
+        let rest = self.awaiting.iter().filter(|(id, _)| id.as_str() != doc_id);
+        rest.map(|(_, s)| s - 1).fold(acked, i64::min)
+    }
+
     /// Documents awaiting a requested snapshot on this stream, with their seq at the peer.
     pub fn awaiting(&self) -> &BTreeMap<String, i64> {
         &self.awaiting
@@ -466,6 +499,9 @@ impl Link {
         self.applying = false;
         self.queued.clear();
         self.awaiting.clear();
+        self.acked = recv_cursor;
+        self.last_batch_caught_up = false;
+        self.syncing.clear();
         self.last_upto = None;
         self.clear_digest();
         self.recv_cursor = recv_cursor;
@@ -493,6 +529,7 @@ impl Link {
         self.applying = false;
         self.inflight.clear();
         self.queued.clear();
+        self.syncing.clear();
         self.clear_digest();
     }
 
@@ -560,6 +597,7 @@ impl Link {
                 self.refresh_state();
                 fx
             }
+            Frame::DocSync { doc_id, message } => self.on_doc_sync(doc_id, message),
             Frame::DigestRequest(d) => {
                 if !self.hello_received {
                     return self.protocol_error(None, "hello_first", "digest before hello");
@@ -605,6 +643,101 @@ impl Link {
                 vec![Effect::Close { reason: message }]
             }
         }
+    }
+
+    /// A message of the peer's in an Automerge sync exchange for one document.
+    fn on_doc_sync(&mut self, doc_id: String, message: Vec<u8>) -> Vec<Effect> {
+        if !self.hello_received {
+            return self.protocol_error(None, "hello_first", "sync message before hello");
+        }
+        if doc_id.is_empty() || doc_id.len() > self.limits.max_id_len {
+            let msg = format!("sync message names an id of {} bytes", doc_id.len());
+            return self.protocol_error(None, "id_length", &msg);
+        }
+        if message.is_empty() || message.len() > self.limits.max_doc_sync_bytes {
+            let msg = format!(
+                "{doc_id}: sync message of {} bytes (1 to {} allowed)",
+                message.len(),
+                self.limits.max_doc_sync_bytes
+            );
+            return self.protocol_error(Some(doc_id), "max_doc_sync_bytes", &msg);
+        }
+        if let Some(err) = self.refused.get(&doc_id) {
+            let mut err = err.clone();
+            err.message = format!("{} (refused before on this link)", err.message);
+            return self.on_apply_rejected(err);
+        }
+        if self.quarantine.contains(&doc_id) {
+            // The peer refused this document from us: it gets nothing more of it on this link.
+            return Vec::new();
+        }
+        if !self.syncing.contains_key(&doc_id) && self.syncing.len() >= self.limits.max_doc_syncs {
+            let msg = format!(
+                "more than {} documents in sync exchanges at once",
+                self.limits.max_doc_syncs
+            );
+            return self.protocol_error(Some(doc_id), "max_doc_syncs", &msg);
+        }
+        let rounds = self.syncing.entry(doc_id.clone()).or_insert(0);
+        *rounds += 1;
+        if *rounds > crate::docsync::MAX_ROUNDS {
+            // The exchange does not end: give it up. If this side is waiting for the document, ask
+            // for it whole instead.
+            self.syncing.remove(&doc_id);
+            if self.awaiting.contains_key(&doc_id) {
+                return vec![Effect::Send(Frame::NeedSnapshot {
+                    doc_ids: vec![doc_id],
+                })];
+            }
+            return Vec::new();
+        }
+        // What the peer holds is now learned from the exchange: a later ack must not record the
+        // heads an earlier batch carried.
+        for f in &mut self.inflight {
+            f.docs.retain(|(id, _)| *id != doc_id);
+        }
+        vec![Effect::DocSync {
+            doc_id,
+            message: Some(message),
+        }]
+    }
+
+    /// The driver ran a step of a document's sync exchange ([`Effect::DocSync`]): send `reply` if
+    /// there is one (none ends the exchange on this side). `complete`: this side now holds all the
+    /// peer said it holds, and stored it together with the cursor [`Link::durable_without`] gave.
+    pub fn on_doc_synced(
+        &mut self,
+        doc_id: &str,
+        reply: Option<Vec<u8>>,
+        complete: bool,
+    ) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if complete && self.awaiting.contains_key(doc_id) {
+            let durable = self.durable_without(doc_id);
+            self.awaiting.remove(doc_id);
+            self.recv_cursor = self.recv_cursor.max(durable);
+            if self.awaiting.is_empty()
+                && self.last_batch_caught_up
+                && !self.applying
+                && self.queued.is_empty()
+            {
+                self.in_caught_up = true;
+            }
+        }
+        match reply {
+            Some(message) if self.hello_received => {
+                self.syncing.entry(doc_id.to_string()).or_insert(0);
+                fx.push(Effect::Send(Frame::DocSync {
+                    doc_id: doc_id.to_string(),
+                    message,
+                }));
+            }
+            _ => {
+                self.syncing.remove(doc_id);
+            }
+        }
+        self.refresh_state();
+        fx
     }
 
     /// The peer broke the protocol or a receive bound: a typed `Malformed` error frame, then close.
@@ -860,25 +993,46 @@ impl Link {
         self.awaiting = awaiting;
     }
 
+    /// `need_snapshot`: documents this side holds nothing of (or cannot sync) and asks whole;
+    /// `need_sync`: documents it holds, reconciled with Automerge's sync protocol instead.
     pub fn on_applied(
         &mut self,
         acked: i64,
         caught_up: bool,
-        need_snapshot: Vec<String>,
+        mut need_snapshot: Vec<String>,
+        need_sync: Vec<String>,
     ) -> Vec<Effect> {
         self.applying = false;
+        self.acked = self.acked.max(acked);
+        self.last_batch_caught_up = caught_up;
         self.recv_cursor = self
             .recv_cursor
             .max(Link::durable_cursor(&self.awaiting, acked));
-        if caught_up && need_snapshot.is_empty() && self.awaiting.is_empty() {
+        if caught_up && need_snapshot.is_empty() && need_sync.is_empty() && self.awaiting.is_empty()
+        {
             self.in_caught_up = true;
+        } else if !self.awaiting.is_empty() {
+            self.in_caught_up = false;
         }
         let mut fx = vec![Effect::Send(Frame::Ack { upto: acked })];
+        let mut opened = Vec::new();
+        for id in need_sync {
+            if self.syncing.contains_key(&id) || self.syncing.len() >= self.limits.max_doc_syncs {
+                need_snapshot.push(id);
+            } else {
+                self.syncing.insert(id.clone(), 0);
+                opened.push(Effect::DocSync {
+                    doc_id: id,
+                    message: None,
+                });
+            }
+        }
         if !need_snapshot.is_empty() {
             fx.push(Effect::Send(Frame::NeedSnapshot {
                 doc_ids: need_snapshot,
             }));
         }
+        fx.extend(opened);
         fx.extend(self.next_apply());
         self.refresh_state();
         fx

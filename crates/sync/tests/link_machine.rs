@@ -386,14 +386,14 @@ fn incoming_batches_are_applied_one_at_a_time_and_acked() {
     let fx = l.on_frame(Frame::Batch(b2.clone()));
     assert!(fx.is_empty(), "{fx:?}");
     // 3. Applied: ack it, then apply the next.
-    let fx = l.on_applied(1, false, vec![]);
+    let fx = l.on_applied(1, false, vec![], vec![]);
     assert_eq!(
         fx,
         vec![Effect::Send(Frame::Ack { upto: 1 }), Effect::Apply(b2)]
     );
     assert_eq!(l.recv_cursor(), 1);
     // 4. The last one says caught up: in sync again.
-    let fx = l.on_applied(2, true, vec![]);
+    let fx = l.on_applied(2, true, vec![], vec![]);
     assert_eq!(fx, vec![Effect::Send(Frame::Ack { upto: 2 })]);
     assert_eq!(l.state(), State::InSync);
 }
@@ -416,7 +416,7 @@ fn missing_history_acks_short_and_asks_for_snapshots() {
         7,
         true,
     )));
-    let fx = l.on_applied(3, true, vec!["x".into()]);
+    let fx = l.on_applied(3, true, vec!["x".into()], vec![]);
     assert_eq!(
         fx,
         vec![

@@ -1,0 +1,404 @@
+//! 文档同步回退 — the per-document fallback of DESIGN §5.6: when a delta cannot apply at a receiver
+//! that holds the document (the changes depend on history it lacks), that one document is reconciled
+//! with Automerge's own sync protocol, one [`crate::Frame::DocSync`] message at a time, with the
+//! per-(link, document) [`sync::State`] kept in the store between exchanges. A kept state starts the
+//! next exchange from the heads both sides last shared, so its Bloom filter covers only what came
+//! after, not the whole history.
+//!
+//! Sans-IO: [`step`] takes the stored document, the session and the peer's message, and returns what
+//! to store and what to answer. The driver loads and stores; nothing here touches a clock or a socket.
+//!
+//! Nothing the peer sends is stored unchecked: its changes are applied to a working copy, and only
+//! once none of them lacks a dependency are the ones new to the stored document run through the
+//! write-authority check ([`check_and_apply`]) and handed back for storing, all or none. Changes
+//! still waiting for a dependency stay in the session (bounded) and are tried again with the next
+//! message.
+
+use automerge::sync::{self, SyncDoc};
+use safemesh_doc::authority::{Checked, Origin, check_and_apply};
+use safemesh_doc::{AutoCommit, heads_to_hex};
+
+/// Messages one side accepts for one document on one stream before giving up on the exchange (an
+/// honest exchange takes two to four; Bloom-filter false positives add a round each).
+pub const MAX_ROUNDS: u32 = 32;
+
+/// Bytes of the peer's changes a session keeps while they wait for a missing dependency.
+pub const MAX_PENDING_BYTES: usize = 16 << 20;
+
+/// One document's sync exchange on one stream.
+#[derive(Debug)]
+pub struct Session {
+    state: sync::State,
+    /// The peer's chunks (changes or a whole document) not stored yet: some still lack a dependency.
+    pending: Vec<Vec<u8>>,
+}
+
+impl Session {
+    /// A session starting from the kept state (`sync::State::encode()`), if any. A kept state that
+    /// does not decode is dropped: the exchange then starts from nothing, which costs bytes only.
+    pub fn new(kept: Option<&[u8]>) -> Session {
+        Session {
+            state: kept
+                .and_then(|b| sync::State::decode(b).ok())
+                .unwrap_or_default(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// The heads both sides were last known to share (what a kept state carries).
+    pub fn shared_heads(&self) -> Vec<String> {
+        heads_to_hex(&self.state.shared_heads)
+    }
+}
+
+/// What one step produced.
+pub struct Step {
+    /// The stored document with the peer's new changes applied and checked: store it.
+    pub store: Option<Checked>,
+    /// The message to send the peer, if this side has anything to say.
+    pub reply: Option<Vec<u8>>,
+    /// The peer's heads, from its message (hex).
+    pub peer_heads: Option<Vec<String>>,
+    /// The state to keep (`sync::State::encode()`), when everything received is stored with it.
+    pub keep: Option<Vec<u8>>,
+    /// This side now holds everything the peer said it holds.
+    pub complete: bool,
+}
+
+/// Why a step failed: the peer's bytes, or what its changes do.
+#[derive(Debug)]
+pub enum StepError {
+    /// The message or a change in it does not decode, or Automerge refused it.
+    Malformed(String),
+    /// The changes broke the write-authority table (or the document cannot be read).
+    Refused(safemesh_doc::Error),
+}
+
+/// Runs one step of the exchange for document `id` against `stored` (this side's durable version):
+/// takes the peer's message (`None`: this side opens the exchange), applies and checks what it
+/// carries, and generates this side's answer. On error the session must be dropped.
+pub fn step(
+    id: &str,
+    mut stored: AutoCommit,
+    session: &mut Session,
+    incoming: Option<&[u8]>,
+    origin: &Origin,
+) -> Result<Step, StepError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        step_unguarded(id, &mut stored, session, incoming, origin)
+    }))
+    .unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(StepError::Malformed(format!(
+            "Automerge panicked on the sync message: {what}"
+        )))
+    })
+}
+
+fn step_unguarded(
+    id: &str,
+    stored: &mut AutoCommit,
+    session: &mut Session,
+    incoming: Option<&[u8]>,
+    origin: &Origin,
+) -> Result<Step, StepError> {
+    let base_heads = stored.get_heads();
+    let mut work = stored.clone();
+    for chunk in &session.pending {
+        work.load_incremental(chunk)
+            .map_err(|e| StepError::Malformed(format!("bad change: {e}")))?;
+    }
+    let mut peer_heads = None;
+    if let Some(bytes) = incoming {
+        let msg = sync::Message::decode(bytes)
+            .map_err(|e| StepError::Malformed(format!("bad sync message: {e}")))?;
+        peer_heads = Some(heads_to_hex(&msg.heads));
+        let size: usize = session.pending.iter().map(Vec::len).sum::<usize>()
+            + msg.changes.iter().map(<[u8]>::len).sum::<usize>();
+        if size > MAX_PENDING_BYTES {
+            return Err(StepError::Malformed(format!(
+                "more than {MAX_PENDING_BYTES} bytes of changes wait for missing history"
+            )));
+        }
+        session
+            .pending
+            .extend(msg.changes.iter().map(<[u8]>::to_vec));
+        work.sync()
+            .receive_sync_message(&mut session.state, msg)
+            .map_err(|e| StepError::Malformed(format!("sync message refused: {e}")))?;
+    }
+    let waiting = !work.get_missing_deps(&[]).is_empty();
+    let mut store = None;
+    let mut keep = None;
+    if !waiting {
+        let fresh = work.get_changes(&base_heads);
+        if !fresh.is_empty() {
+            let checked =
+                check_and_apply(id, Some(stored), fresh, origin).map_err(|e| match e {
+                    safemesh_doc::Error::Corrupt(m) => StepError::Malformed(m),
+                    e => StepError::Refused(e),
+                })?;
+            store = Some(checked);
+        }
+        session.pending.clear();
+        // Only what is stored with it may be recorded as shared.
+        keep = Some(session.state.encode());
+    }
+    let reply = work
+        .sync()
+        .generate_sync_message(&mut session.state)
+        .map(sync::Message::encode);
+    let complete = !waiting
+        && session
+            .state
+            .their_heads
+            .as_ref()
+            .is_some_and(|theirs| theirs.iter().all(|h| work.get_change_by_hash(h).is_some()));
+    Ok(Step {
+        store,
+        reply,
+        peer_heads,
+        keep,
+        complete,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::CommitOptions;
+    use safemesh_doc::actor;
+    use safemesh_doc::hazard::{self, Enterprise, HazardCore};
+    use safemesh_model::AdminCode;
+    use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
+
+    const TOWNSHIP: &str = "530181006";
+
+    fn township() -> AdminCode {
+        AdminCode::parse(TOWNSHIP).unwrap()
+    }
+
+    fn origin() -> Origin {
+        Origin::Child(township())
+    }
+
+    /// A township's hazard with `events` progress events, one change each, written by `who`.
+    fn hazard_doc(events: usize) -> AutoCommit {
+        let me = township();
+        let mut doc = AutoCommit::new().with_actor(actor::actor_id(&me, b"t1"));
+        let core = HazardCore {
+            title: "叉车无证驾驶".into(),
+            sector: "工贸".into(),
+            grade: Grade::General,
+            channel: Channel::EnterpriseSelfReport,
+            number: String::new(),
+            inspection_mode: None,
+            found_by_level: me.clone(),
+            found_on: "2025-01-01".into(),
+            stock: safemesh_model::hazard::facts::Stock::New,
+            location: Default::default(),
+            basis: Default::default(),
+            enterprise: Enterprise {
+                name: "某厂".into(),
+                credit_code: String::new(),
+            },
+            deadline: "2030-01-01".into(),
+            description: String::new(),
+        };
+        hazard::create(&mut doc, &me, "t", "2025-06-01T00:00:00Z", &core).unwrap();
+        doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));
+        for i in 0..events {
+            add_event(&mut doc, &me, i);
+        }
+        doc
+    }
+
+    fn add_event(doc: &mut AutoCommit, by: &AdminCode, i: usize) {
+        let ev = HazardEvent {
+            kind: EventKind::Progress,
+            at: "2025-06-02T00:00:00Z".into(),
+            by: by.clone(),
+            user: "t".into(),
+            note: Some(format!("第 {i} 次整改进展")),
+            method: None,
+            level: None,
+            percent: Some((i % 100) as u8),
+            plan: None,
+            recipients: Vec::new(),
+            reply_by: None,
+        };
+        hazard::append_event(doc, &ev).unwrap();
+        doc.commit_with(CommitOptions::default().with_message(format!("t@{by}")));
+    }
+
+    /// Runs an exchange opened by `a` until neither side has anything to say, storing what each side
+    /// is handed; returns the bytes of all messages.
+    fn exchange(
+        a: &mut AutoCommit,
+        sa: &mut Session,
+        b: &mut AutoCommit,
+        sb: &mut Session,
+    ) -> usize {
+        let mut bytes = 0;
+        let mut msg = step("h", a.clone(), sa, None, &origin()).unwrap().reply;
+        let mut to_b = true;
+        for _ in 0..MAX_ROUNDS {
+            let Some(m) = msg.take() else {
+                return bytes;
+            };
+            bytes += m.len();
+            let (doc, sess) = if to_b {
+                (&mut *b, &mut *sb)
+            } else {
+                (&mut *a, &mut *sa)
+            };
+            let s = step("h", doc.clone(), sess, Some(&m), &origin()).unwrap();
+            if let Some(c) = s.store {
+                *doc = c.doc;
+            }
+            msg = s.reply;
+            to_b = !to_b;
+        }
+        panic!("the exchange did not end in {MAX_ROUNDS} messages");
+    }
+
+    /// A copy of `doc` as another node holds it: loaded from its bytes, under another actor.
+    fn copy(doc: &mut AutoCommit) -> AutoCommit {
+        AutoCommit::load(&doc.save()).unwrap()
+    }
+
+    #[test]
+    fn a_gap_is_filled_with_less_than_a_snapshot_and_a_kept_state_opens_smaller() {
+        // 1. B holds a hazard with 60 events; A holds it as it was after 57.
+        let mut b = hazard_doc(57);
+        let mut a = copy(&mut b);
+        for i in 57..60 {
+            add_event(&mut b, &township(), i);
+        }
+        // 2. The exchange fills A's gap with fewer bytes than B's whole document.
+        let (mut sa, mut sb) = (Session::new(None), Session::new(None));
+        let first = exchange(&mut a, &mut sa, &mut b, &mut sb);
+        assert_eq!(a.get_heads(), b.get_heads());
+        let snapshot = b.save().len();
+        assert!(
+            first < snapshot,
+            "{first} bytes against a {snapshot}-byte snapshot"
+        );
+        // 3. Both kept states name the heads now shared.
+        let kept_a = sa.state.encode();
+        let kept_b = sb.state.encode();
+        assert_eq!(
+            Session::new(Some(&kept_a)).shared_heads(),
+            heads_to_hex(&b.get_heads())
+        );
+        // 4. The next gap: A's opening message from the kept state is smaller than from nothing
+        //    (its Bloom filter covers what came after the shared heads, not 61 changes).
+        add_event(&mut b, &township(), 60);
+        let open = |kept: Option<&[u8]>| {
+            step("h", a.clone(), &mut Session::new(kept), None, &origin())
+                .unwrap()
+                .reply
+                .unwrap()
+                .len()
+        };
+        let (from_nothing, from_kept) = (open(None), open(Some(&kept_a)));
+        assert!(from_kept < from_nothing, "{from_kept} vs {from_nothing}");
+        let (mut sa, mut sb) = (Session::new(Some(&kept_a)), Session::new(Some(&kept_b)));
+        let second = exchange(&mut a, &mut sa, &mut b, &mut sb);
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert!(second < first, "{second} vs {first}");
+    }
+
+    #[test]
+    fn changes_both_ways_are_exchanged() {
+        // A and B each add an event the other lacks.
+        let mut b = hazard_doc(5);
+        let mut a = copy(&mut b);
+        a.set_actor(actor::actor_id(&township(), b"t2"));
+        add_event(&mut a, &township(), 100);
+        add_event(&mut b, &township(), 200);
+        let (mut sa, mut sb) = (Session::new(None), Session::new(None));
+        exchange(&mut a, &mut sa, &mut b, &mut sb);
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert_eq!(a.get_heads().len(), 2);
+    }
+
+    #[test]
+    fn a_forbidden_change_is_refused_and_nothing_is_stored() {
+        // B's new event is written by another township's actor: not within the link's subtree.
+        let mut b = hazard_doc(3);
+        let mut a = copy(&mut b);
+        let other = AdminCode::parse("530181007").unwrap();
+        b.set_actor(actor::actor_id(&other, b"x"));
+        add_event(&mut b, &other, 9);
+        let mut sa = Session::new(None);
+        let mut sb = Session::new(None);
+        let open = step("h", a.clone(), &mut sa, None, &origin())
+            .unwrap()
+            .reply
+            .unwrap();
+        let answer = step("h", b.clone(), &mut sb, Some(&open), &origin())
+            .unwrap()
+            .reply
+            .unwrap();
+        let before = a.get_heads();
+        match step("h", a.clone(), &mut sa, Some(&answer), &origin()) {
+            Err(StepError::Refused(safemesh_doc::Error::Forbidden { .. })) => {}
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+        assert_eq!(a.get_heads(), before);
+    }
+
+    #[test]
+    fn changes_that_wait_for_a_dependency_are_kept_until_it_arrives() {
+        // 1. B has two events A lacks; a message carries only the second.
+        let mut b = hazard_doc(1);
+        let mut a = copy(&mut b);
+        add_event(&mut b, &township(), 1);
+        add_event(&mut b, &township(), 2);
+        let changes = b.get_changes(&a.get_heads());
+        let b_heads = b.get_heads();
+        let message = |c: &automerge::Change| {
+            sync::Message {
+                heads: b_heads.clone(),
+                need: Vec::new(),
+                have: Vec::new(),
+                changes: vec![c.raw_bytes().to_vec()].into(),
+                flags: None,
+                version: sync::MessageVersion::V1,
+            }
+            .encode()
+        };
+        let (first, second) = (message(&changes[0]), message(&changes[1]));
+        // 2. The second alone: nothing to store, nothing to keep, not complete.
+        let mut sa = Session::new(None);
+        let s = step("h", a.clone(), &mut sa, Some(&second), &origin()).unwrap();
+        assert!(s.store.is_none() && s.keep.is_none() && !s.complete);
+        assert_eq!(s.peer_heads, Some(heads_to_hex(&b.get_heads())));
+        // 3. Then the first: both are checked and stored together.
+        let s = step("h", a.clone(), &mut sa, Some(&first), &origin()).unwrap();
+        let stored = s.store.expect("stored");
+        assert_eq!(stored.applied, 2);
+        assert!(s.complete && s.keep.is_some());
+        let mut doc = stored.doc;
+        assert_eq!(doc.get_heads(), b.get_heads());
+    }
+
+    #[test]
+    fn bytes_that_are_no_sync_message_are_malformed() {
+        let mut sa = Session::new(None);
+        let r = step(
+            "h",
+            hazard_doc(0),
+            &mut sa,
+            Some(&[0x42, 0xff, 0xff]),
+            &origin(),
+        );
+        assert!(matches!(r, Err(StepError::Malformed(_))), "{:?}", r.err());
+    }
+}
