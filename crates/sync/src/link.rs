@@ -340,9 +340,12 @@ pub struct Link {
     /// Documents this side asked a snapshot of, or opened a sync exchange for, by their seq at the
     /// peer: the durable cursor stays below the smallest until the document is complete here.
     awaiting: BTreeMap<String, i64>,
-    /// The highest ack this side sent on this stream, and whether that batch said `caught_up`.
+    /// The highest ack this side sent on this stream, and whether the last batch said `caught_up`.
     acked: i64,
     last_batch_caught_up: bool,
+    /// The `upto` of the batch being applied, and the highest of those applied on this stream.
+    applying_upto: i64,
+    applied_upto: i64,
     /// Documents in an Automerge sync exchange on this stream, with the peer's messages so far.
     syncing: BTreeMap<String, u32>,
     /// Documents (and `summary:<owner>`) this side refused as forbidden from this peer, with the error:
@@ -393,6 +396,8 @@ impl Link {
             awaiting: BTreeMap::new(),
             acked: 0,
             last_batch_caught_up: false,
+            applying_upto: 0,
+            applied_upto: 0,
             syncing: BTreeMap::new(),
             refused: BTreeMap::new(),
             limits: RecvLimits::default(),
@@ -467,9 +472,9 @@ impl Link {
 
     /// The durable cursor once `doc_id` is complete here (it no longer holds the cursor back).
     pub fn durable_without(&self, doc_id: &str) -> i64 {
-        let acked = self.acked.max(self.recv_cursor);
+        let applied = self.applied_upto.max(self.recv_cursor);
         let rest = self.awaiting.iter().filter(|(id, _)| id.as_str() != doc_id);
-        rest.map(|(_, s)| s - 1).fold(acked, i64::min)
+        rest.map(|(_, s)| s - 1).fold(applied, i64::min)
     }
 
     /// Documents awaiting a requested snapshot on this stream, with their seq at the peer.
@@ -501,6 +506,8 @@ impl Link {
         self.awaiting.clear();
         self.acked = recv_cursor;
         self.last_batch_caught_up = false;
+        self.applying_upto = recv_cursor;
+        self.applied_upto = recv_cursor;
         self.syncing.clear();
         self.last_upto = None;
         self.clear_digest();
@@ -716,6 +723,12 @@ impl Link {
             let durable = self.durable_without(doc_id);
             self.awaiting.remove(doc_id);
             self.recv_cursor = self.recv_cursor.max(durable);
+            // The batch that carried the document was acked short of it: ack the rest now, so the
+            // sender's window moves on.
+            if durable > self.acked && self.hello_received {
+                self.acked = durable;
+                fx.push(Effect::Send(Frame::Ack { upto: durable }));
+            }
             if self.awaiting.is_empty()
                 && self.last_batch_caught_up
                 && !self.applying
@@ -980,6 +993,7 @@ impl Link {
         match self.queued.pop_front() {
             Some(b) => {
                 self.applying = true;
+                self.applying_upto = b.upto;
                 vec![Effect::Apply(b)]
             }
             None => Vec::new(),
@@ -1004,6 +1018,7 @@ impl Link {
     ) -> Vec<Effect> {
         self.applying = false;
         self.acked = self.acked.max(acked);
+        self.applied_upto = self.applied_upto.max(self.applying_upto);
         self.last_batch_caught_up = caught_up;
         self.recv_cursor = self
             .recv_cursor

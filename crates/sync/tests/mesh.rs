@@ -464,6 +464,109 @@ async fn missing_history_falls_back_to_snapshot() {
     assert_eq!(m.hazard(COUNTY, &id).await.unwrap().events.len(), 2);
 }
 
+/// Cuts the county–township link; the township adds two events (`n`, `n + 1`) to `id` and wrongly
+/// records that the county holds the first; then reconnects.
+async fn lose_one(m: &mut Mesh, id: &str, n: usize) -> std::sync::Arc<common::Traffic> {
+    m.cut(COUNTY, TOWNSHIP).await;
+    m.add_event(TOWNSHIP, id, EventKind::Progress, &format!("断开期间 {n}"))
+        .await;
+    let believed = m.heads(TOWNSHIP, id).await.unwrap();
+    m.add_event(
+        TOWNSHIP,
+        id,
+        EventKind::Progress,
+        &format!("断开期间 {}", n + 1),
+    )
+    .await;
+    let mut w = m.store(TOWNSHIP).writer().await.unwrap();
+    w.set_peer_heads(&common::code(COUNTY), id, &believed)
+        .await
+        .unwrap();
+    w.commit().await.unwrap();
+    m.connect(COUNTY, TOWNSHIP)
+}
+
+/// The county lacks one of the township's changes to a hazard it holds: the next delta cannot apply.
+/// Instead of the whole document, the county reconciles it with Automerge's sync protocol (DESIGN
+/// §5.6), and both keep the sync state, so the next such exchange opens from the shared heads.
+#[tokio::test]
+async fn missing_history_at_a_holder_is_reconciled_by_automerge_sync_with_a_kept_state() {
+    // 1. The township's hazard with 40 progress events reaches the county.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.connect(COUNTY, TOWNSHIP);
+    let id = m
+        .register_hazard(TOWNSHIP, Grade::General, "粉尘涉爆除尘系统未接地")
+        .await;
+    for i in 0..40 {
+        m.add_event(
+            TOWNSHIP,
+            &id,
+            EventKind::Progress,
+            &format!("第 {i} 次整改进展"),
+        )
+        .await;
+    }
+    m.run_until_quiet().await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &id).await;
+
+    // 2. Cut off, the township adds two more; it wrongly believes the county holds the first.
+    let t = lose_one(&mut m, &id, 0).await;
+    m.run_until_quiet().await;
+
+    // 3. The county held the hazard, so it opened a sync exchange and asked for no snapshot; both
+    //    now hold every change, and the county's cursor passed the hazard (run_until_quiet).
+    let kinds = t.kinds_from(COUNTY);
+    assert!(kinds.contains(&"doc_sync"), "{:?}", t.all());
+    assert!(!kinds.contains(&"need_snapshot"), "{:?}", t.all());
+    let heads = m.assert_same_heads(&[COUNTY, TOWNSHIP], &id).await;
+    assert_eq!(
+        m.hazard(COUNTY, &id).await.unwrap().events.len(),
+        m.hazard(TOWNSHIP, &id).await.unwrap().events.len()
+    );
+
+    // 4. What the township sent for it is less than the whole document would have been.
+    let sync_bytes = |t: &common::Traffic, from: &str| -> Vec<usize> {
+        t.from(from)
+            .iter()
+            .filter(|s| s.kind == "doc_sync")
+            .map(|s| s.bytes)
+            .collect()
+    };
+    let snapshot = m.store(TOWNSHIP).raw_doc(&id).await.unwrap().unwrap().len();
+    let answered: usize = sync_bytes(&t, TOWNSHIP).iter().sum();
+    assert!(
+        answered > 0 && answered < snapshot,
+        "{answered} bytes of sync against a {snapshot}-byte document"
+    );
+
+    // 5. Both sides kept the sync state: it names the heads they now share.
+    for (me, peer) in [(COUNTY, TOWNSHIP), (TOWNSHIP, COUNTY)] {
+        let kept = m
+            .store(me)
+            .sync_state(&common::code(peer), &id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{me} kept no sync state for {peer}"));
+        let shared = safemesh_sync::docsync::Session::new(Some(&kept)).shared_heads();
+        let (mut shared, mut heads) = (shared, heads.clone());
+        shared.sort();
+        heads.sort();
+        assert_eq!(shared, heads, "{me}");
+    }
+
+    // 6. The same again: the county opens from the kept state, with a smaller first message.
+    let first_open = sync_bytes(&t, COUNTY)[0];
+    let t2 = lose_one(&mut m, &id, 2).await;
+    m.run_until_quiet().await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &id).await;
+    assert!(!t2.kinds_from(COUNTY).contains(&"need_snapshot"));
+    let second_open = sync_bytes(&t2, COUNTY)[0];
+    assert!(
+        second_open < first_open,
+        "opening from the kept state: {second_open} bytes, from nothing: {first_open}"
+    );
+}
+
 #[tokio::test]
 async fn forbidden_change_is_refused_and_the_document_quarantined() {
     // 1. The county issues a directive to the township; both hold it.
