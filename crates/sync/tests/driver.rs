@@ -353,3 +353,186 @@ async fn snapshot_request_lost_with_the_stream_is_not_skipped_by_a_later_ack() {
         row.recv_cursor
     );
 }
+
+impl Scripted {
+    /// The next frame the county sends that is not one of its own batches (the county also sends
+    /// the township what it stored, which these tests do not look at).
+    async fn recv_not_batch(&mut self) -> Frame {
+        loop {
+            match self.recv().await {
+                Frame::Batch(_) => continue,
+                f => return f,
+            }
+        }
+    }
+}
+
+/// The township's side of an Automerge sync exchange, played by the test.
+fn answer(doc: &mut AutoCommit, state: &mut automerge::sync::State, msg: &[u8]) -> Option<Vec<u8>> {
+    use automerge::sync::SyncDoc;
+    let msg = automerge::sync::Message::decode(msg).expect("the county's sync message decodes");
+    doc.sync().receive_sync_message(state, msg).unwrap();
+    doc.sync()
+        .generate_sync_message(state)
+        .map(automerge::sync::Message::encode)
+}
+
+/// Two more events on the township's hazard, written by `by` (the township unless a test forges).
+fn two_more_events(doc: &mut AutoCommit, by: &AdminCode) {
+    doc.set_actor(actor::actor_id(by, b"t9"));
+    for i in 0..2 {
+        let ev = HazardEvent {
+            kind: EventKind::Progress,
+            at: "2025-06-03T00:00:00Z".into(),
+            by: by.clone(),
+            user: "t".into(),
+            note: Some(format!("进展 {i}")),
+            method: None,
+            level: None,
+            percent: Some(50),
+            plan: None,
+            recipients: Vec::new(),
+            reply_by: None,
+        };
+        hazard::append_event(doc, &ev).unwrap();
+        doc.commit_with(CommitOptions::default().with_message(format!("t@{by}")));
+    }
+}
+
+/// The county holds h-1 at its first two changes; the township sends only the last of two more: the
+/// county answers the delta it cannot apply by opening a sync exchange (not a snapshot request).
+async fn open_exchange() -> (Scripted, AutoCommit) {
+    let mut s = Scripted::open().await;
+    s.send(Frame::Hello(township_hello(0, 2))).await;
+    let mut doc = township_hazard("one");
+    s.send(Frame::Batch(Batch {
+        items: vec![snapshot_item("h-1", 1, &mut doc)],
+        upto: 1,
+        caught_up: false,
+        remaining: Default::default(),
+    }))
+    .await;
+    assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
+    (s, doc)
+}
+
+#[tokio::test]
+async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
+    // 1. The county holds h-1; the township adds two events and sends only the second.
+    let (mut s, mut doc) = open_exchange().await;
+    let before = s.store.doc_row("h-1").await.unwrap().unwrap().heads;
+    two_more_events(&mut doc, &code(TOWNSHIP));
+    s.send(Frame::Batch(Batch {
+        items: vec![last_change_only("h-1", 2, &mut doc)],
+        upto: 2,
+        caught_up: true,
+        remaining: Default::default(),
+    }))
+    .await;
+    // 2. The county acks short of it and opens an exchange for h-1 instead of asking a snapshot.
+    assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
+    let opening = match s.recv_not_batch().await {
+        Frame::DocSync { doc_id, message } if doc_id == "h-1" => message,
+        other => panic!("expected the county's sync message, got {other:?}"),
+    };
+    // 3. The township answers with what the county lacks; the county stores both events, acks the
+    //    batch in full and says it now holds the township's heads.
+    let mut state = automerge::sync::State::new();
+    let reply = answer(&mut doc, &mut state, &opening).expect("the township has changes to send");
+    s.send(Frame::DocSync {
+        doc_id: "h-1".into(),
+        message: reply,
+    })
+    .await;
+    assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 2 });
+    let closing = match s.recv_not_batch().await {
+        Frame::DocSync { message, .. } => message,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        answer(&mut doc, &mut state, &closing).is_none(),
+        "nothing more to say"
+    );
+    let row = s.store.doc_row("h-1").await.unwrap().unwrap();
+    assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
+    assert_ne!(row.heads, before);
+    // 4. The county keeps its cursor past h-1 and the sync state for the next time.
+    s.hang_up().await;
+    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 2);
+    assert!(
+        s.store
+            .sync_state(&code(TOWNSHIP), "h-1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_forbidden_change_in_a_sync_answer_is_refused_and_nothing_is_stored() {
+    // 1. As above, but the two events are written by another township's actor.
+    let (mut s, mut doc) = open_exchange().await;
+    let before = s.store.doc_row("h-1").await.unwrap().unwrap().heads;
+    two_more_events(&mut doc, &code("530181007"));
+    s.send(Frame::Batch(Batch {
+        items: vec![last_change_only("h-1", 2, &mut doc)],
+        upto: 2,
+        caught_up: true,
+        remaining: Default::default(),
+    }))
+    .await;
+    assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
+    let opening = match s.recv_not_batch().await {
+        Frame::DocSync { message, .. } => message,
+        other => panic!("{other:?}"),
+    };
+    let mut state = automerge::sync::State::new();
+    let reply = answer(&mut doc, &mut state, &opening).unwrap();
+    s.send(Frame::DocSync {
+        doc_id: "h-1".into(),
+        message: reply,
+    })
+    .await;
+    // 2. A typed Forbidden error naming the document; the stream ends; h-1 is as it was.
+    match s.recv_not_batch().await {
+        Frame::Error(e) => {
+            assert_eq!(e.code, ErrorCode::Forbidden, "{e:?}");
+            assert_eq!(e.doc_id.as_deref(), Some("h-1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    s.wait_end().await;
+    assert_eq!(s.store.doc_row("h-1").await.unwrap().unwrap().heads, before);
+    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 1);
+    let status = s.registry.get(TOWNSHIP).unwrap();
+    assert_eq!(status.rejected_batches, 1);
+}
+
+#[tokio::test]
+async fn garbage_in_a_sync_message_is_malformed_naming_the_document() {
+    let (mut s, mut doc) = open_exchange().await;
+    two_more_events(&mut doc, &code(TOWNSHIP));
+    s.send(Frame::Batch(Batch {
+        items: vec![last_change_only("h-1", 2, &mut doc)],
+        upto: 2,
+        caught_up: true,
+        remaining: Default::default(),
+    }))
+    .await;
+    assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
+    let _opening = s.recv_not_batch().await;
+    s.send(Frame::DocSync {
+        doc_id: "h-1".into(),
+        message: vec![0x43, 0xff, 0xff, 0xff],
+    })
+    .await;
+    match s.recv_not_batch().await {
+        Frame::Error(e) => {
+            assert_eq!(e.code, ErrorCode::Malformed, "{e:?}");
+            assert_eq!(e.doc_id.as_deref(), Some("h-1"));
+            assert_eq!(e.rule.as_deref(), Some("automerge_decodes"));
+        }
+        other => panic!("{other:?}"),
+    }
+    s.wait_end().await;
+}

@@ -916,3 +916,202 @@ fn an_unfinished_repair_runs_again_on_the_next_stream() {
     let fx = l.on_frame(Frame::Hello(hello(0, 7)));
     assert!(matches!(fx[0], Effect::Prepare { .. }), "{fx:?}");
 }
+
+// ---- The sync fallback (DESIGN §5.6): a delta a holder cannot apply is reconciled document by
+// ---- document with Automerge's sync protocol.
+
+fn doc_syncs(fx: &[Effect]) -> Vec<(String, Option<Vec<u8>>)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::DocSync { doc_id, message } => Some((doc_id.clone(), message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_held_document_opens_a_sync_exchange_and_its_completion_acks_the_rest() {
+    // 1. A batch up to 7 carries x (seq 4, a delta this side holds but cannot apply) and y.
+    let mut l = in_sync(4, 0, 0);
+    l.on_frame(Frame::Batch(batch(
+        vec![doc_item("x", 4), doc_item("y", 7)],
+        7,
+        true,
+    )));
+    let mut awaiting = std::collections::BTreeMap::new();
+    awaiting.insert("x".to_string(), 4);
+    l.set_awaiting(awaiting);
+    // 2. The ack stops before x; no snapshot is asked; the exchange for x opens, after the ack.
+    let fx = l.on_applied(3, true, vec![], vec!["x".into()]);
+    assert_eq!(
+        fx,
+        vec![
+            Effect::Send(Frame::Ack { upto: 3 }),
+            Effect::DocSync {
+                doc_id: "x".into(),
+                message: None
+            }
+        ]
+    );
+    assert_eq!(l.recv_cursor(), 3);
+    assert_eq!(l.state(), State::CatchingUp, "x is still missing");
+    assert_eq!(l.syncing().collect::<Vec<_>>(), ["x"]);
+    // 3. Once complete here, the stored cursor may pass x: the batch's whole upto.
+    assert_eq!(l.durable_without("x"), 7);
+    let fx = l.on_doc_synced("x", Some(vec![0x43, 1]), true);
+    assert_eq!(
+        fx,
+        vec![
+            Effect::Send(Frame::Ack { upto: 7 }),
+            Effect::Send(Frame::DocSync {
+                doc_id: "x".into(),
+                message: vec![0x43, 1]
+            })
+        ]
+    );
+    assert_eq!(l.recv_cursor(), 7);
+    assert!(l.awaiting().is_empty());
+    // 4. The peer has nothing more to say and neither has this side: the exchange is over.
+    let fx = l.on_frame(Frame::DocSync {
+        doc_id: "x".into(),
+        message: vec![0x43, 2],
+    });
+    assert_eq!(doc_syncs(&fx), vec![("x".to_string(), Some(vec![0x43, 2]))]);
+    assert!(l.on_doc_synced("x", None, true).is_empty());
+    assert_eq!(l.syncing().count(), 0);
+    assert_eq!(l.state(), State::InSync);
+}
+
+#[test]
+fn the_cursor_stays_below_another_document_still_missing() {
+    // x (seq 4) syncs, z (seq 6) waits for a snapshot: completing x moves the cursor to 5 only.
+    let mut l = in_sync(4, 0, 0);
+    l.on_frame(Frame::Batch(batch(
+        vec![doc_item("x", 4), doc_item("z", 6)],
+        7,
+        true,
+    )));
+    let awaiting = [("x".to_string(), 4), ("z".to_string(), 6)].into();
+    l.set_awaiting(awaiting);
+    l.on_applied(3, true, vec!["z".into()], vec!["x".into()]);
+    let fx = l.on_doc_synced("x", None, true);
+    assert_eq!(fx, vec![Effect::Send(Frame::Ack { upto: 5 })]);
+    assert_eq!(l.recv_cursor(), 5);
+    assert_eq!(l.state(), State::CatchingUp);
+}
+
+#[test]
+fn a_sync_message_drops_the_document_from_what_a_later_ack_records() {
+    // 1. x went out in a batch; the peer could not apply it and opens an exchange.
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 7);
+    l.on_frame(Frame::Hello(hello(0, 0)));
+    let b1 = batch(vec![doc_item("x", 4), doc_item("y", 7)], 7, true);
+    l.on_prepared(b1.clone(), docs_of(&b1));
+    l.on_frame(Frame::Ack { upto: 3 });
+    let fx = l.on_frame(Frame::DocSync {
+        doc_id: "x".into(),
+        message: vec![0x43],
+    });
+    assert_eq!(doc_syncs(&fx), vec![("x".to_string(), Some(vec![0x43]))]);
+    // 2. The ack that retires the batch records y as held, not x (the exchange says what it holds).
+    let fx = l.on_frame(Frame::Ack { upto: 7 });
+    let docs: Vec<String> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::PersistAck { docs, .. } => Some(docs.iter().map(|(id, _)| id.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(docs, ["y"]);
+}
+
+#[test]
+fn sync_messages_are_bounded_and_need_a_hello() {
+    // Before the hello: a protocol error.
+    let mut l = link(4);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 0);
+    let fx = l.on_frame(Frame::DocSync {
+        doc_id: "x".into(),
+        message: vec![0x43],
+    });
+    assert_eq!(malformed_rule(&fx).as_deref(), Some("hello_first"));
+    // Empty, oversized, or with an id out of bounds: malformed, naming the rule.
+    let mut limits = safemesh_sync::RecvLimits::default();
+    limits.max_doc_sync_bytes = 8;
+    limits.max_doc_syncs = 1;
+    let fresh = |limits| {
+        let mut l = link(4).with_limits(limits);
+        l.on_connected(0, Some(PEER_INSTALL.into()), 0);
+        l.on_frame(Frame::Hello(hello(0, 0)));
+        l
+    };
+    for (id, len, rule) in [
+        ("x", 0, "max_doc_sync_bytes"),
+        ("x", 9, "max_doc_sync_bytes"),
+        ("", 1, "id_length"),
+    ] {
+        let fx = fresh(limits).on_frame(Frame::DocSync {
+            doc_id: id.into(),
+            message: vec![0x43; len],
+        });
+        assert_eq!(malformed_rule(&fx).as_deref(), Some(rule), "{id:?} {len}");
+    }
+    // More documents in exchanges at once than allowed.
+    let mut l = fresh(limits);
+    let msg = |id: &str| Frame::DocSync {
+        doc_id: id.into(),
+        message: vec![0x43],
+    };
+    assert_eq!(doc_syncs(&l.on_frame(msg("x"))).len(), 1);
+    let fx = l.on_frame(msg("y"));
+    assert_eq!(malformed_rule(&fx).as_deref(), Some("max_doc_syncs"));
+}
+
+#[test]
+fn an_exchange_that_does_not_end_falls_back_to_a_snapshot() {
+    // 1. This side waits for x and opened an exchange for it.
+    let mut l = in_sync(4, 0, 0);
+    l.on_frame(Frame::Batch(batch(vec![doc_item("x", 4)], 4, true)));
+    l.set_awaiting([("x".to_string(), 4)].into());
+    l.on_applied(3, true, vec![], vec!["x".into()]);
+    // 2. The peer keeps answering: after MAX_ROUNDS of its messages, x is asked for whole.
+    let msg = || Frame::DocSync {
+        doc_id: "x".into(),
+        message: vec![0x43],
+    };
+    for _ in 0..safemesh_sync::docsync::MAX_ROUNDS {
+        assert_eq!(doc_syncs(&l.on_frame(msg())).len(), 1);
+        l.on_doc_synced("x", Some(vec![0x43]), false);
+    }
+    let fx = l.on_frame(msg());
+    assert_eq!(
+        fx,
+        vec![Effect::Send(Frame::NeedSnapshot {
+            doc_ids: vec!["x".into()]
+        })]
+    );
+    assert_eq!(l.syncing().count(), 0);
+    assert!(l.awaiting().contains_key("x"), "still waited for");
+}
+
+#[test]
+fn a_quarantined_document_gets_no_sync_answer() {
+    // The peer refused x from us before (forbidden): x is set aside on this link.
+    let mut l = in_sync(4, 0, 0);
+    l.on_frame(Frame::Error(ErrorFrame {
+        code: ErrorCode::Forbidden,
+        doc_id: Some("x".into()),
+        path: Some("core.title".into()),
+        rule: Some("issuer_only".into()),
+        message: "no".into(),
+    }));
+    l.on_connected(0, Some(PEER_INSTALL.into()), 0);
+    l.on_frame(Frame::Hello(hello(0, 0)));
+    let fx = l.on_frame(Frame::DocSync {
+        doc_id: "x".into(),
+        message: vec![0x43],
+    });
+    assert!(fx.is_empty(), "{fx:?}");
+}
