@@ -114,7 +114,12 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
         }),
         Frame::Ack { upto } => Kind::Ack(pb::Ack { upto }),
         Frame::NeedSnapshot { doc_ids } => Kind::NeedSnapshot(pb::NeedSnapshot { doc_ids }),
-        Frame::DocSync { doc_id, message } => Kind::DocSync(pb::DocSync { doc_id, message }),
+        Frame::DocSync { messages } => Kind::DocSync(pb::DocSync {
+            messages: messages
+                .into_iter()
+                .map(|(doc_id, message)| pb::DocSyncMessage { doc_id, message })
+                .collect(),
+        }),
         Frame::DigestRequest(d) => Kind::DigestRequest(pb::DigestRequest {
             buckets: d.buckets,
             slot_bucket: d.slots.iter().map(|s| s.bucket).collect(),
@@ -209,8 +214,11 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
             Kind::Ack(a) => Frame::Ack { upto: a.upto },
             Kind::NeedSnapshot(n) => Frame::NeedSnapshot { doc_ids: n.doc_ids },
             Kind::DocSync(d) => Frame::DocSync {
-                doc_id: d.doc_id,
-                message: d.message,
+                messages: d
+                    .messages
+                    .into_iter()
+                    .map(|m| (m.doc_id, m.message))
+                    .collect(),
             },
             Kind::DigestRequest(d) => {
                 let n = d.slot_bucket.len();

@@ -310,16 +310,10 @@ pub async fn run_link(
                         Err(err) => queue.extend(link.on_apply_rejected(err)),
                     }
                 }
-                Effect::DocSync { doc_id, message } => {
-                    match doc_sync(cfg, link, &peer_install, &mut sessions, &doc_id, message).await
-                    {
-                        Ok((reply, complete)) => {
-                            queue.extend(link.on_doc_synced(&doc_id, reply, complete))
-                        }
-                        Err(SyncFail::Refused(err)) => {
-                            sessions.remove(&doc_id);
-                            queue.extend(link.on_apply_rejected(err))
-                        }
+                Effect::DocSync { messages } => {
+                    match doc_sync(cfg, link, &peer_install, &mut sessions, messages).await {
+                        Ok(results) => queue.extend(link.on_doc_synced(results)),
+                        Err(SyncFail::Refused(err)) => queue.extend(link.on_apply_rejected(err)),
                         Err(SyncFail::Store(e)) => break 'stream format!("store: {e}"),
                     }
                 }
@@ -1163,55 +1157,71 @@ enum SyncFail {
     Store(safemesh_store::Error),
 }
 
-/// Runs one step of the Automerge sync exchange for `id` ([`Effect::DocSync`]) in one store
-/// transaction: the peer's changes checked and stored, the peer's heads and the sync state kept, and
-/// — when this side now holds everything and was waiting for the document — the durable cursor
-/// moved past it. Returns the reply and whether this side is complete. A document this node does
-/// not hold, or whose audience leaves the peer out, ends the exchange on this side at once.
+/// Runs one step of the Automerge sync exchange for each document of `messages`
+/// ([`Effect::DocSync`]), all in one store transaction: the peer's changes checked and stored, the
+/// peer's heads and the sync states kept, and — for each document this side was waiting for and now
+/// holds whole — the durable cursor moved past it. A document this node does not hold, or whose
+/// audience leaves the peer out, ends its exchange on this side at once. The first refusal refuses
+/// the frame: nothing of it is stored, and the exchanges it named are dropped.
 async fn doc_sync(
     cfg: &LinkConfig,
     link: &Link,
     peer_install: &str,
     sessions: &mut HashMap<String, docsync::Session>,
-    id: &str,
-    message: Option<Vec<u8>>,
-) -> Result<(Option<Vec<u8>>, bool), SyncFail> {
+    messages: Vec<(String, Option<Vec<u8>>)>,
+) -> Result<Vec<crate::Synced>, SyncFail> {
     let peer = &link.peer;
     let origin = match link.role {
         Role::Child => Origin::Child(peer.clone()),
         Role::Parent => Origin::Parent(peer.clone()),
     };
+    let t0 = std::time::Instant::now();
     let mut w = cfg.store.writer().await.map_err(SyncFail::Store)?;
-    let stored = w.load(id).await.map_err(SyncFail::Store)?;
-    let in_scope = cfg
-        .store
-        .in_audience(peer, id)
-        .await
-        .map_err(SyncFail::Store)?;
-    let Some(stored) = stored.filter(|_| in_scope) else {
-        debug!(peer = %peer, doc = id, "sync exchange for a document not held or not in scope: ended");
-        sessions.remove(id);
-        return Ok((None, false));
-    };
-    let mut session = match sessions.remove(id) {
-        Some(s) => s,
-        None => {
-            let kept = cfg
-                .store
-                .sync_state(peer, id)
-                .await
-                .map_err(SyncFail::Store)?;
-            docsync::Session::new(kept.as_deref())
-        }
-    };
-    let mut old = stored;
-    let old_heads = old.get_heads();
+    let mut results = Vec::with_capacity(messages.len());
+    // (id, stored version, its heads, session, message) of each document to step.
+    let mut work = Vec::with_capacity(messages.len());
+    for (id, message) in messages {
+        let stored = w.load(&id).await.map_err(SyncFail::Store)?;
+        let in_scope = cfg
+            .store
+            .in_audience(peer, &id)
+            .await
+            .map_err(SyncFail::Store)?;
+        let Some(mut stored) = stored.filter(|_| in_scope) else {
+            debug!(peer = %peer, doc = %id, "sync exchange for a document not held or not in scope: ended");
+            sessions.remove(&id);
+            results.push(crate::Synced {
+                doc_id: id,
+                reply: None,
+                complete: false,
+            });
+            continue;
+        };
+        let session = match sessions.remove(&id) {
+            Some(s) => s,
+            None => {
+                let kept = cfg
+                    .store
+                    .sync_state(peer, &id)
+                    .await
+                    .map_err(SyncFail::Store)?;
+                docsync::Session::new(kept.as_deref())
+            }
+        };
+        let heads = stored.get_heads();
+        work.push((id, stored, heads, session, message));
+    }
+    let t1 = std::time::Instant::now();
+    // The Automerge work, off the reactor under one of the process-wide permits.
     let permit = automerge_permits().clone().acquire_owned().await;
-    let id_owned = id.to_string();
-    let (session, result) = tokio::task::spawn_blocking(move || {
+    let stepped = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let r = docsync::step(&id_owned, old, &mut session, message.as_deref(), &origin);
-        (session, r)
+        work.into_iter()
+            .map(|(id, stored, heads, mut session, message)| {
+                let r = docsync::step(&id, stored, &mut session, message.as_deref(), &origin);
+                (id, heads, session, r)
+            })
+            .collect::<Vec<_>>()
     })
     .await
     .map_err(|e| {
@@ -1223,48 +1233,70 @@ async fn doc_sync(
             message: format!("sync step ended: {e}"),
         })
     })?;
-    let step = match result {
-        Ok(step) => step,
-        Err(docsync::StepError::Refused(e)) => return Err(SyncFail::Refused(refusal(id, e))),
-        Err(docsync::StepError::Malformed(m)) => {
-            return Err(SyncFail::Refused(refusal(
-                id,
-                safemesh_doc::Error::Corrupt(m),
-            )));
+    let t2 = std::time::Instant::now();
+    let mut kept_sessions = Vec::new();
+    for (id, old_heads, session, result) in stepped {
+        let step = match result {
+            Ok(step) => step,
+            Err(e) => {
+                // Nothing of the frame is stored (the writer is dropped), and its exchanges end.
+                let e = match e {
+                    docsync::StepError::Refused(e) => e,
+                    docsync::StepError::Malformed(m) => safemesh_doc::Error::Corrupt(m),
+                };
+                return Err(SyncFail::Refused(refusal(&id, e)));
+            }
+        };
+        if let Some(mut checked) = step.store {
+            w.put_doc(&id, &mut checked.doc, &old_heads)
+                .await
+                .map_err(|e| SyncFail::Refused(store_failed(&id, e)))?;
         }
-    };
-    if let Some(mut checked) = step.store {
-        w.put_doc(id, &mut checked.doc, &old_heads)
-            .await
-            .map_err(|e| SyncFail::Refused(store_failed(id, e)))?;
+        if let Some(heads) = &step.peer_heads {
+            w.set_peer_heads(peer, &id, heads)
+                .await
+                .map_err(SyncFail::Store)?;
+        }
+        if let Some(state) = &step.keep {
+            w.set_sync_state(peer, &id, state)
+                .await
+                .map_err(SyncFail::Store)?;
+        }
+        if step.reply.is_some() {
+            kept_sessions.push((id.clone(), session));
+        }
+        results.push(crate::Synced {
+            doc_id: id,
+            reply: step.reply,
+            complete: step.complete,
+        });
     }
-    if let Some(heads) = &step.peer_heads {
-        w.set_peer_heads(peer, id, heads)
-            .await
-            .map_err(SyncFail::Store)?;
-    }
-    if let Some(keep) = &step.keep {
-        w.set_sync_state(peer, id, keep)
-            .await
-            .map_err(SyncFail::Store)?;
-    }
-    if step.complete && link.awaiting().contains_key(id) {
-        w.set_recv_cursor(peer, link.durable_without(id), peer_install)
+    // The cursor may pass every document now complete that this side was waiting for.
+    let complete: Vec<&str> = results
+        .iter()
+        .filter(|r| r.complete && link.awaiting().contains_key(&r.doc_id))
+        .map(|r| r.doc_id.as_str())
+        .collect();
+    let completed = complete.len();
+    if !complete.is_empty() {
+        let cursor = link.durable_without_all(&complete);
+        w.set_recv_cursor(peer, cursor, peer_install)
             .await
             .map_err(SyncFail::Store)?;
     }
     w.commit().await.map_err(SyncFail::Store)?;
+    sessions.extend(kept_sessions);
+    let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
     debug!(
         peer = %peer,
-        doc = id,
-        reply = step.reply.as_ref().map_or(0, Vec::len),
-        complete = step.complete,
+        docs = results.len(),
+        completed,
+        load_ms = ms(t0, t1),
+        step_ms = ms(t1, t2),
+        write_ms = ms(t2, std::time::Instant::now()),
         "sync exchange step"
     );
-    if step.reply.is_some() {
-        sessions.insert(id.to_string(), session);
-    }
-    Ok((step.reply, step.complete))
+    Ok(results)
 }
 
 /// Stores the documents new to this node gathered so far (see [`apply`]), in their batch order.

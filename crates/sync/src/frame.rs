@@ -23,12 +23,11 @@ pub enum Frame {
     NeedSnapshot {
         doc_ids: Vec<String>,
     },
-    /// One message of Automerge's sync protocol for one document: the fallback when a delta cannot
-    /// apply at a receiver that holds the document ([`crate::docsync`]). `message` is an encoded
-    /// `automerge::sync::Message`.
+    /// Messages of Automerge's sync protocol, as (document, encoded `automerge::sync::Message`), at
+    /// most one per document: the fallback when a delta cannot apply at a receiver that holds the
+    /// document ([`crate::docsync`]).
     DocSync {
-        doc_id: String,
-        message: Vec<u8>,
+        messages: Vec<(String, Vec<u8>)>,
     },
     Error(ErrorFrame),
     /// 摘要 — the sender knows nothing of what the receiver holds (a new or restored peer): its link
@@ -192,7 +191,13 @@ impl Frame {
             }
             Frame::Hello(h) => h.code.len() + h.install_id.len() + h.peer_install_seen.len() + 24,
             Frame::Ack { .. } => 10,
-            Frame::DocSync { doc_id, message } => doc_id.len() + message.len() + 6,
+            Frame::DocSync { messages } => {
+                messages
+                    .iter()
+                    .map(|(id, m)| id.len() + m.len() + 6)
+                    .sum::<usize>()
+                    + 4
+            }
             Frame::Error(e) => e.message.len() + 16,
             Frame::DigestRequest(d) => d.weight(),
             Frame::DigestReply(r) => r.payload_len() + 4,

@@ -23,5 +23,5 @@ pub mod status;
 pub use digest::Digest;
 pub use driver::{LinkConfig, RateLimit, Transport, run_link};
 pub use frame::{DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION};
-pub use link::{Effect, Link, RULE_FRAME_DECODES, RecvLimits, Role, State, Violation};
+pub use link::{Effect, Link, RULE_FRAME_DECODES, RecvLimits, Role, State, Synced, Violation};
 pub use status::{LinkStatus, Registry};

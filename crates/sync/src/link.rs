@@ -52,9 +52,9 @@ pub struct RecvLimits {
     pub max_heads: usize,
     /// Documents per snapshot request.
     pub max_need_snapshot: usize,
-    /// Bytes of one Automerge sync message ([`Frame::DocSync`]).
+    /// Bytes of Automerge sync messages in one [`Frame::DocSync`].
     pub max_doc_sync_bytes: usize,
-    /// Documents in Automerge sync exchanges at once on one stream.
+    /// Documents in Automerge sync exchanges at once on one stream (and so per frame).
     pub max_doc_syncs: usize,
     /// (Document, heads) entries per digest reply frame.
     pub max_digest_entries: usize,
@@ -254,12 +254,12 @@ pub enum Effect {
     ForgetPeerHeads {
         doc_ids: Vec<String>,
     },
-    /// Run one step of the Automerge sync exchange for a document ([`crate::docsync`]): with the
-    /// peer's message, or `None` to open the exchange (a delta for it could not apply here). Answer
-    /// with [`Link::on_doc_synced`], or [`Link::on_apply_rejected`] if the peer's changes are refused.
+    /// Run one step of the Automerge sync exchange for each of these documents, in one store
+    /// transaction ([`crate::docsync`]): with the peer's message, or `None` to open the exchange (a
+    /// delta for it could not apply here). Answer with [`Link::on_doc_synced`], or
+    /// [`Link::on_apply_rejected`] if the peer's changes are refused (nothing of the frame is kept).
     DocSync {
-        doc_id: String,
-        message: Option<Vec<u8>>,
+        messages: Vec<(String, Option<Vec<u8>>)>,
     },
     /// Build the next batch: in-scope items with seq > `after`, plus snapshots of `force`; skip `exclude`.
     /// Answer with [`Link::on_prepared`].
@@ -302,6 +302,19 @@ pub enum Effect {
         reason: String,
     },
 }
+
+/// One document's outcome of a step of its sync exchange (see [`Link::on_doc_synced`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synced {
+    pub doc_id: String,
+    /// The message to send the peer; none ends the exchange on this side.
+    pub reply: Option<Vec<u8>>,
+    /// This side now holds everything the peer said it holds.
+    pub complete: bool,
+}
+
+/// Bytes of sync messages this side puts in one [`Frame::DocSync`] (a larger message goes alone).
+pub const DOC_SYNC_FRAME_BYTES: usize = 1 << 20;
 
 #[derive(Debug)]
 struct InFlight {
@@ -472,8 +485,16 @@ impl Link {
 
     /// The durable cursor once `doc_id` is complete here (it no longer holds the cursor back).
     pub fn durable_without(&self, doc_id: &str) -> i64 {
+        self.durable_without_all(&[doc_id])
+    }
+
+    /// The durable cursor once all of `doc_ids` are complete here.
+    pub fn durable_without_all(&self, doc_ids: &[&str]) -> i64 {
         let applied = self.applied_upto.max(self.recv_cursor);
-        let rest = self.awaiting.iter().filter(|(id, _)| id.as_str() != doc_id);
+        let rest = self
+            .awaiting
+            .iter()
+            .filter(|(id, _)| !doc_ids.contains(&id.as_str()));
         rest.map(|(_, s)| s - 1).fold(applied, i64::min)
     }
 
@@ -604,7 +625,7 @@ impl Link {
                 self.refresh_state();
                 fx
             }
-            Frame::DocSync { doc_id, message } => self.on_doc_sync(doc_id, message),
+            Frame::DocSync { messages } => self.on_doc_sync(messages),
             Frame::DigestRequest(d) => {
                 if !self.hello_received {
                     return self.protocol_error(None, "hello_first", "digest before hello");
@@ -652,102 +673,141 @@ impl Link {
         }
     }
 
-    /// A message of the peer's in an Automerge sync exchange for one document.
-    fn on_doc_sync(&mut self, doc_id: String, message: Vec<u8>) -> Vec<Effect> {
+    /// Messages of the peer's in Automerge sync exchanges, one per document.
+    fn on_doc_sync(&mut self, messages: Vec<(String, Vec<u8>)>) -> Vec<Effect> {
         if !self.hello_received {
             return self.protocol_error(None, "hello_first", "sync message before hello");
         }
-        if doc_id.is_empty() || doc_id.len() > self.limits.max_id_len {
-            let msg = format!("sync message names an id of {} bytes", doc_id.len());
-            return self.protocol_error(None, "id_length", &msg);
+        let mut bytes = 0usize;
+        let mut seen = BTreeSet::new();
+        for (doc_id, message) in &messages {
+            if doc_id.is_empty() || doc_id.len() > self.limits.max_id_len {
+                let msg = format!("sync message names an id of {} bytes", doc_id.len());
+                return self.protocol_error(None, "id_length", &msg);
+            }
+            if !seen.insert(doc_id.as_str()) {
+                let msg = format!("{doc_id}: two sync messages in one frame");
+                return self.protocol_error(Some(doc_id.clone()), "doc_sync_once", &msg);
+            }
+            bytes = bytes.saturating_add(message.len());
+            if message.is_empty() || bytes > self.limits.max_doc_sync_bytes {
+                let msg = format!(
+                    "{doc_id}: an empty sync message, or more than {} bytes of them in a frame",
+                    self.limits.max_doc_sync_bytes
+                );
+                return self.protocol_error(Some(doc_id.clone()), "max_doc_sync_bytes", &msg);
+            }
         }
-        if message.is_empty() || message.len() > self.limits.max_doc_sync_bytes {
-            let msg = format!(
-                "{doc_id}: sync message of {} bytes (1 to {} allowed)",
-                message.len(),
-                self.limits.max_doc_sync_bytes
-            );
-            return self.protocol_error(Some(doc_id), "max_doc_sync_bytes", &msg);
-        }
-        if let Some(err) = self.refused.get(&doc_id) {
+        if let Some(err) = messages.iter().find_map(|(id, _)| self.refused.get(id)) {
             let mut err = err.clone();
             err.message = format!("{} (refused before on this link)", err.message);
             return self.on_apply_rejected(err);
         }
-        if self.quarantine.contains(&doc_id) {
-            // The peer refused this document from us: it gets nothing more of it on this link.
-            return Vec::new();
-        }
-        if !self.syncing.contains_key(&doc_id) && self.syncing.len() >= self.limits.max_doc_syncs {
+        let new = messages
+            .iter()
+            .filter(|(id, _)| !self.syncing.contains_key(id))
+            .count();
+        if self.syncing.len() + new > self.limits.max_doc_syncs {
             let msg = format!(
                 "more than {} documents in sync exchanges at once",
                 self.limits.max_doc_syncs
             );
-            return self.protocol_error(Some(doc_id), "max_doc_syncs", &msg);
+            return self.protocol_error(None, "max_doc_syncs", &msg);
         }
-        let rounds = self.syncing.entry(doc_id.clone()).or_insert(0);
-        *rounds += 1;
-        if *rounds > crate::docsync::MAX_ROUNDS {
-            // The exchange does not end: give it up. If this side is waiting for the document, ask
-            // for it whole instead.
-            self.syncing.remove(&doc_id);
-            if self.awaiting.contains_key(&doc_id) {
-                return vec![Effect::Send(Frame::NeedSnapshot {
-                    doc_ids: vec![doc_id],
-                })];
+        let mut run = Vec::new();
+        let mut give_up = Vec::new();
+        for (doc_id, message) in messages {
+            if self.quarantine.contains(&doc_id) {
+                // The peer refused this document from us: it gets nothing more of it on this link.
+                continue;
             }
-            return Vec::new();
+            let rounds = self.syncing.entry(doc_id.clone()).or_insert(0);
+            *rounds += 1;
+            if *rounds > crate::docsync::MAX_ROUNDS {
+                // The exchange does not end: give it up. If this side is waiting for the document,
+                // it asks for it whole instead.
+                self.syncing.remove(&doc_id);
+                if self.awaiting.contains_key(&doc_id) {
+                    give_up.push(doc_id);
+                }
+                continue;
+            }
+            // What the peer holds is now learned from the exchange: a later ack must not record the
+            // heads an earlier batch carried.
+            for f in &mut self.inflight {
+                f.docs.retain(|(id, _)| *id != doc_id);
+            }
+            run.push((doc_id, Some(message)));
         }
-        // What the peer holds is now learned from the exchange: a later ack must not record the
-        // heads an earlier batch carried.
-        for f in &mut self.inflight {
-            f.docs.retain(|(id, _)| *id != doc_id);
+        let mut fx = Vec::new();
+        if !give_up.is_empty() {
+            fx.push(Effect::Send(Frame::NeedSnapshot { doc_ids: give_up }));
         }
-        vec![Effect::DocSync {
-            doc_id,
-            message: Some(message),
-        }]
+        if !run.is_empty() {
+            fx.push(Effect::DocSync { messages: run });
+        }
+        fx
     }
 
-    /// The driver ran a step of a document's sync exchange ([`Effect::DocSync`]): send `reply` if
-    /// there is one (none ends the exchange on this side). `complete`: this side now holds all the
-    /// peer said it holds, and stored it together with the cursor [`Link::durable_without`] gave.
-    pub fn on_doc_synced(
-        &mut self,
-        doc_id: &str,
-        reply: Option<Vec<u8>>,
-        complete: bool,
-    ) -> Vec<Effect> {
+    /// The driver ran the steps of [`Effect::DocSync`]: each document's reply goes out (in frames of
+    /// at most [`DOC_SYNC_FRAME_BYTES`]; no reply ends that exchange on this side). A document
+    /// `complete` here, that this side was waiting for, was stored together with the cursor
+    /// [`Link::durable_without`] gave: the rest of its batch is acked.
+    pub fn on_doc_synced(&mut self, results: Vec<Synced>) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if complete && self.awaiting.contains_key(doc_id) {
-            let durable = self.durable_without(doc_id);
-            self.awaiting.remove(doc_id);
-            self.recv_cursor = self.recv_cursor.max(durable);
-            // The batch that carried the document was acked short of it: ack the rest now, so the
-            // sender's window moves on.
-            if durable > self.acked && self.hello_received {
-                self.acked = durable;
-                fx.push(Effect::Send(Frame::Ack { upto: durable }));
+        let mut replies = Vec::new();
+        let mut ack = None;
+        for Synced {
+            doc_id,
+            reply,
+            complete,
+        } in results
+        {
+            if complete && self.awaiting.contains_key(&doc_id) {
+                let durable = self.durable_without(&doc_id);
+                self.awaiting.remove(&doc_id);
+                self.recv_cursor = self.recv_cursor.max(durable);
+                // The batch that carried the document was acked short of it: ack the rest now, so
+                // the sender's window moves on.
+                if durable > self.acked {
+                    self.acked = durable;
+                    ack = Some(durable);
+                }
             }
-            if self.awaiting.is_empty()
-                && self.last_batch_caught_up
-                && !self.applying
-                && self.queued.is_empty()
-            {
-                self.in_caught_up = true;
+            match reply {
+                Some(message) if self.hello_received => {
+                    self.syncing.entry(doc_id.clone()).or_insert(0);
+                    replies.push((doc_id, message));
+                }
+                _ => {
+                    self.syncing.remove(&doc_id);
+                }
             }
         }
-        match reply {
-            Some(message) if self.hello_received => {
-                self.syncing.entry(doc_id.to_string()).or_insert(0);
+        if self.awaiting.is_empty()
+            && self.last_batch_caught_up
+            && !self.applying
+            && self.queued.is_empty()
+        {
+            self.in_caught_up = true;
+        }
+        if let Some(upto) = ack.filter(|_| self.hello_received) {
+            fx.push(Effect::Send(Frame::Ack { upto }));
+        }
+        let mut frame: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut bytes = 0;
+        for (id, m) in replies {
+            if !frame.is_empty() && bytes + m.len() > DOC_SYNC_FRAME_BYTES {
                 fx.push(Effect::Send(Frame::DocSync {
-                    doc_id: doc_id.to_string(),
-                    message,
+                    messages: std::mem::take(&mut frame),
                 }));
+                bytes = 0;
             }
-            _ => {
-                self.syncing.remove(doc_id);
-            }
+            bytes += m.len();
+            frame.push((id, m));
+        }
+        if !frame.is_empty() {
+            fx.push(Effect::Send(Frame::DocSync { messages: frame }));
         }
         self.refresh_state();
         fx
@@ -1036,10 +1096,7 @@ impl Link {
                 need_snapshot.push(id);
             } else {
                 self.syncing.insert(id.clone(), 0);
-                opened.push(Effect::DocSync {
-                    doc_id: id,
-                    message: None,
-                });
+                opened.push((id, None));
             }
         }
         if !need_snapshot.is_empty() {
@@ -1047,7 +1104,9 @@ impl Link {
                 doc_ids: need_snapshot,
             }));
         }
-        fx.extend(opened);
+        if !opened.is_empty() {
+            fx.push(Effect::DocSync { messages: opened });
+        }
         fx.extend(self.next_apply());
         self.refresh_state();
         fx

@@ -432,7 +432,9 @@ async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
     // 2. The county acks short of it and opens an exchange for h-1 instead of asking a snapshot.
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
     let opening = match s.recv_not_batch().await {
-        Frame::DocSync { doc_id, message } if doc_id == "h-1" => message,
+        Frame::DocSync { mut messages } if messages.len() == 1 && messages[0].0 == "h-1" => {
+            messages.remove(0).1
+        }
         other => panic!("expected the county's sync message, got {other:?}"),
     };
     // 3. The township answers with what the county lacks; the county stores both events, acks the
@@ -440,13 +442,12 @@ async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
     let mut state = automerge::sync::State::new();
     let reply = answer(&mut doc, &mut state, &opening).expect("the township has changes to send");
     s.send(Frame::DocSync {
-        doc_id: "h-1".into(),
-        message: reply,
+        messages: vec![("h-1".into(), reply)],
     })
     .await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 2 });
     let closing = match s.recv_not_batch().await {
-        Frame::DocSync { message, .. } => message,
+        Frame::DocSync { mut messages } if messages.len() == 1 => messages.remove(0).1,
         other => panic!("{other:?}"),
     };
     assert!(
@@ -483,14 +484,13 @@ async fn a_forbidden_change_in_a_sync_answer_is_refused_and_nothing_is_stored() 
     .await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
     let opening = match s.recv_not_batch().await {
-        Frame::DocSync { message, .. } => message,
+        Frame::DocSync { mut messages } if messages.len() == 1 => messages.remove(0).1,
         other => panic!("{other:?}"),
     };
     let mut state = automerge::sync::State::new();
     let reply = answer(&mut doc, &mut state, &opening).unwrap();
     s.send(Frame::DocSync {
-        doc_id: "h-1".into(),
-        message: reply,
+        messages: vec![("h-1".into(), reply)],
     })
     .await;
     // 2. A typed Forbidden error naming the document; the stream ends; h-1 is as it was.
@@ -522,8 +522,7 @@ async fn garbage_in_a_sync_message_is_malformed_naming_the_document() {
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
     let _opening = s.recv_not_batch().await;
     s.send(Frame::DocSync {
-        doc_id: "h-1".into(),
-        message: vec![0x43, 0xff, 0xff, 0xff],
+        messages: vec![("h-1".into(), vec![0x43, 0xff, 0xff, 0xff])],
     })
     .await;
     match s.recv_not_batch().await {

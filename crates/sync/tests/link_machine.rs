@@ -923,10 +923,25 @@ fn an_unfinished_repair_runs_again_on_the_next_stream() {
 fn doc_syncs(fx: &[Effect]) -> Vec<(String, Option<Vec<u8>>)> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::DocSync { doc_id, message } => Some((doc_id.clone(), message.clone())),
+            Effect::DocSync { messages } => Some(messages.clone()),
             _ => None,
         })
+        .flatten()
         .collect()
+}
+
+fn synced(id: &str, reply: Option<Vec<u8>>, complete: bool) -> Vec<safemesh_sync::Synced> {
+    vec![safemesh_sync::Synced {
+        doc_id: id.into(),
+        reply,
+        complete,
+    }]
+}
+
+fn sync_frame(id: &str, message: Vec<u8>) -> Frame {
+    Frame::DocSync {
+        messages: vec![(id.into(), message)],
+    }
 }
 
 #[test]
@@ -948,8 +963,7 @@ fn a_held_document_opens_a_sync_exchange_and_its_completion_acks_the_rest() {
         vec![
             Effect::Send(Frame::Ack { upto: 3 }),
             Effect::DocSync {
-                doc_id: "x".into(),
-                message: None
+                messages: vec![("x".into(), None)]
             }
         ]
     );
@@ -958,26 +972,20 @@ fn a_held_document_opens_a_sync_exchange_and_its_completion_acks_the_rest() {
     assert_eq!(l.syncing().collect::<Vec<_>>(), ["x"]);
     // 3. Once complete here, the stored cursor may pass x: the batch's whole upto.
     assert_eq!(l.durable_without("x"), 7);
-    let fx = l.on_doc_synced("x", Some(vec![0x43, 1]), true);
+    let fx = l.on_doc_synced(synced("x", Some(vec![0x43, 1]), true));
     assert_eq!(
         fx,
         vec![
             Effect::Send(Frame::Ack { upto: 7 }),
-            Effect::Send(Frame::DocSync {
-                doc_id: "x".into(),
-                message: vec![0x43, 1]
-            })
+            Effect::Send(sync_frame("x", vec![0x43, 1]))
         ]
     );
     assert_eq!(l.recv_cursor(), 7);
     assert!(l.awaiting().is_empty());
     // 4. The peer has nothing more to say and neither has this side: the exchange is over.
-    let fx = l.on_frame(Frame::DocSync {
-        doc_id: "x".into(),
-        message: vec![0x43, 2],
-    });
+    let fx = l.on_frame(sync_frame("x".into(), vec![0x43, 2]));
     assert_eq!(doc_syncs(&fx), vec![("x".to_string(), Some(vec![0x43, 2]))]);
-    assert!(l.on_doc_synced("x", None, true).is_empty());
+    assert!(l.on_doc_synced(synced("x", None, true)).is_empty());
     assert_eq!(l.syncing().count(), 0);
     assert_eq!(l.state(), State::InSync);
 }
@@ -994,7 +1002,7 @@ fn the_cursor_stays_below_another_document_still_missing() {
     let awaiting = [("x".to_string(), 4), ("z".to_string(), 6)].into();
     l.set_awaiting(awaiting);
     l.on_applied(3, true, vec!["z".into()], vec!["x".into()]);
-    let fx = l.on_doc_synced("x", None, true);
+    let fx = l.on_doc_synced(synced("x", None, true));
     assert_eq!(fx, vec![Effect::Send(Frame::Ack { upto: 5 })]);
     assert_eq!(l.recv_cursor(), 5);
     assert_eq!(l.state(), State::CatchingUp);
@@ -1009,10 +1017,7 @@ fn a_sync_message_drops_the_document_from_what_a_later_ack_records() {
     let b1 = batch(vec![doc_item("x", 4), doc_item("y", 7)], 7, true);
     l.on_prepared(b1.clone(), docs_of(&b1));
     l.on_frame(Frame::Ack { upto: 3 });
-    let fx = l.on_frame(Frame::DocSync {
-        doc_id: "x".into(),
-        message: vec![0x43],
-    });
+    let fx = l.on_frame(sync_frame("x".into(), vec![0x43]));
     assert_eq!(doc_syncs(&fx), vec![("x".to_string(), Some(vec![0x43]))]);
     // 2. The ack that retires the batch records y as held, not x (the exchange says what it holds).
     let fx = l.on_frame(Frame::Ack { upto: 7 });
@@ -1032,15 +1037,14 @@ fn sync_messages_are_bounded_and_need_a_hello() {
     // Before the hello: a protocol error.
     let mut l = link(4);
     l.on_connected(0, Some(PEER_INSTALL.into()), 0);
-    let fx = l.on_frame(Frame::DocSync {
-        doc_id: "x".into(),
-        message: vec![0x43],
-    });
+    let fx = l.on_frame(sync_frame("x".into(), vec![0x43]));
     assert_eq!(malformed_rule(&fx).as_deref(), Some("hello_first"));
     // Empty, oversized, or with an id out of bounds: malformed, naming the rule.
-    let mut limits = safemesh_sync::RecvLimits::default();
-    limits.max_doc_sync_bytes = 8;
-    limits.max_doc_syncs = 1;
+    let limits = safemesh_sync::RecvLimits {
+        max_doc_sync_bytes: 8,
+        max_doc_syncs: 1,
+        ..Default::default()
+    };
     let fresh = |limits| {
         let mut l = link(4).with_limits(limits);
         l.on_connected(0, Some(PEER_INSTALL.into()), 0);
@@ -1052,18 +1056,12 @@ fn sync_messages_are_bounded_and_need_a_hello() {
         ("x", 9, "max_doc_sync_bytes"),
         ("", 1, "id_length"),
     ] {
-        let fx = fresh(limits).on_frame(Frame::DocSync {
-            doc_id: id.into(),
-            message: vec![0x43; len],
-        });
+        let fx = fresh(limits).on_frame(sync_frame(id.into(), vec![0x43; len]));
         assert_eq!(malformed_rule(&fx).as_deref(), Some(rule), "{id:?} {len}");
     }
     // More documents in exchanges at once than allowed.
     let mut l = fresh(limits);
-    let msg = |id: &str| Frame::DocSync {
-        doc_id: id.into(),
-        message: vec![0x43],
-    };
+    let msg = |id: &str| sync_frame(id.into(), vec![0x43]);
     assert_eq!(doc_syncs(&l.on_frame(msg("x"))).len(), 1);
     let fx = l.on_frame(msg("y"));
     assert_eq!(malformed_rule(&fx).as_deref(), Some("max_doc_syncs"));
@@ -1077,13 +1075,10 @@ fn an_exchange_that_does_not_end_falls_back_to_a_snapshot() {
     l.set_awaiting([("x".to_string(), 4)].into());
     l.on_applied(3, true, vec![], vec!["x".into()]);
     // 2. The peer keeps answering: after MAX_ROUNDS of its messages, x is asked for whole.
-    let msg = || Frame::DocSync {
-        doc_id: "x".into(),
-        message: vec![0x43],
-    };
+    let msg = || sync_frame("x".into(), vec![0x43]);
     for _ in 0..safemesh_sync::docsync::MAX_ROUNDS {
         assert_eq!(doc_syncs(&l.on_frame(msg())).len(), 1);
-        l.on_doc_synced("x", Some(vec![0x43]), false);
+        l.on_doc_synced(synced("x", Some(vec![0x43]), false));
     }
     let fx = l.on_frame(msg());
     assert_eq!(
@@ -1109,9 +1104,54 @@ fn a_quarantined_document_gets_no_sync_answer() {
     }));
     l.on_connected(0, Some(PEER_INSTALL.into()), 0);
     l.on_frame(Frame::Hello(hello(0, 0)));
-    let fx = l.on_frame(Frame::DocSync {
-        doc_id: "x".into(),
-        message: vec![0x43],
-    });
+    let fx = l.on_frame(sync_frame("x".into(), vec![0x43]));
     assert!(fx.is_empty(), "{fx:?}");
+}
+
+#[test]
+fn exchanges_go_together_in_frames_bounded_in_bytes() {
+    // 1. Two held documents of one batch open their exchanges in one step.
+    let mut l = in_sync(4, 0, 0);
+    l.on_frame(Frame::Batch(batch(
+        vec![doc_item("x", 4), doc_item("y", 5)],
+        5,
+        true,
+    )));
+    l.set_awaiting([("x".to_string(), 4), ("y".to_string(), 5)].into());
+    let fx = l.on_applied(3, true, vec![], vec!["x".into(), "y".into()]);
+    assert_eq!(
+        fx[1],
+        Effect::DocSync {
+            messages: vec![("x".into(), None), ("y".into(), None)]
+        }
+    );
+    // 2. Their openings, 600 KiB each, go in two frames (1 MiB each at most); one ack is enough.
+    let big = vec![0x43; 600 << 10];
+    let mut results = synced("x", Some(big.clone()), false);
+    results.extend(synced("y", Some(big.clone()), false));
+    let fx = l.on_doc_synced(results);
+    let frames: Vec<usize> = sends(&fx)
+        .iter()
+        .map(|f| match f {
+            Frame::DocSync { messages } => messages.len(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(frames, [1, 1]);
+    // 3. Both complete at once: one ack for the whole batch.
+    let mut results = synced("x", None, true);
+    results.extend(synced("y", None, true));
+    assert_eq!(
+        l.on_doc_synced(results),
+        vec![Effect::Send(Frame::Ack { upto: 5 })]
+    );
+}
+
+#[test]
+fn a_frame_naming_a_document_twice_is_malformed() {
+    let mut l = in_sync(4, 0, 0);
+    let fx = l.on_frame(Frame::DocSync {
+        messages: vec![("x".into(), vec![0x43]), ("x".into(), vec![0x43])],
+    });
+    assert_eq!(malformed_rule(&fx).as_deref(), Some("doc_sync_once"));
 }

@@ -109,7 +109,7 @@ pub fn frame_len(f: &Frame) -> usize {
         Frame::Batch(b) => 9 + b.items.iter().map(|i| i.payload_len() + 8).sum::<usize>(),
         Frame::Ack { .. } => 8,
         Frame::NeedSnapshot { doc_ids } => doc_ids.iter().map(|d| d.len() + 2).sum(),
-        Frame::DocSync { doc_id, message } => doc_id.len() + message.len() + 6,
+        Frame::DocSync { messages } => messages.iter().map(|(d, m)| d.len() + m.len() + 6).sum(),
         Frame::Error(e) => 2 + e.message.len(),
         Frame::DigestRequest(d) => d.weight(),
         Frame::DigestReply(r) => r.payload_len() + 4,
