@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod costs;
+mod gap;
 mod million;
 mod province;
 mod restore;
@@ -89,6 +90,13 @@ struct Args {
     /// more are written after the backup.
     #[arg(long)]
     restore_docs: Option<usize>,
+    /// Skip the scenario of deltas that cannot apply (the sync fallback).
+    #[arg(long)]
+    no_gap: bool,
+    /// Shared hazards in the sync-fallback scenario, each missing one change at the county (default:
+    /// 200 in `smoke`, 10,000 in `full`).
+    #[arg(long)]
+    gap_docs: Option<usize>,
     /// Runs one memory-measured scenario in this process and prints its JSON (used by the bench
     /// itself: each such scenario runs in a child process, so its peak RSS is its own).
     #[arg(long, hide = true, value_enum)]
@@ -596,6 +604,14 @@ async fn main() -> anyhow::Result<()> {
     if !args.samod_only && !args.no_restore {
         eprintln!("a township restored from a backup is repaired by digests …");
         out.extend(isolated(Isolated::Restore, &args)?);
+    }
+    if !args.samod_only && !args.no_gap {
+        let n = args.gap_docs.unwrap_or(match args.scale {
+            Scale::Smoke => 200,
+            Scale::Full => 10_000,
+        });
+        eprintln!("{n} deltas that cannot apply, reconciled by Automerge's sync protocol …");
+        out.extend(gap::run(n).await?);
     }
     if !args.samod_only && !args.no_province {
         eprintln!("province simulation (sans-IO engine, one process) …");

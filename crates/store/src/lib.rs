@@ -33,4 +33,17 @@ pub(crate) const MAX_BINDS: usize = 256;
 
 /// Version of the stored format this build writes (stored in `meta.format`): the number of the
 /// newest migration.
-pub const FORMAT_VERSION: i64 = 6;
+pub const FORMAT_VERSION: i64 = 7;
+
+#[cfg(test)]
+mod tests {
+    /// Each backend's migrations end at the format this build writes (a migration added without
+    /// bumping it would let an older build open a database it cannot read).
+    #[test]
+    fn the_format_version_is_the_number_of_the_newest_migration() {
+        let sqlite = sqlx::migrate!("./migrations/sqlite");
+        let postgres = sqlx::migrate!("./migrations/postgres");
+        assert_eq!(sqlite.migrations.len() as i64, super::FORMAT_VERSION);
+        assert_eq!(postgres.migrations.len() as i64, super::FORMAT_VERSION);
+    }
+}
