@@ -83,7 +83,10 @@ async fn wait_same(c: &Cluster, n: usize) -> anyhow::Result<()> {
 
 /// Bytes both ways on the county's link to the township (the county stays up throughout).
 async fn county_link_bytes(c: &Cluster) -> anyhow::Result<u64> {
-    Ok(link_bytes(&c.get(COUNTY, "/api/v1/sync/status").await?.1, TOWN))
+    Ok(link_bytes(
+        &c.get(COUNTY, "/api/v1/sync/status").await?.1,
+        TOWN,
+    ))
 }
 
 /// One round: cut, lose one change per hazard, restart the township; bytes and milliseconds from
@@ -140,9 +143,6 @@ pub(crate) async fn run(n: usize) -> anyhow::Result<Map<String, Value>> {
     out.insert("gap_kept_state_bytes".into(), json!(kept_bytes));
     out.insert("gap_kept_state_ms".into(), json!(kept_ms.round()));
     out.insert("gap_whole_docs_bytes".into(), json!(whole));
-    out.insert(
-        "gap_whole_to_sync_ratio".into(),
-        json!(ratio(whole, bytes)),
-    );
+    out.insert("gap_whole_to_sync_ratio".into(), json!(ratio(whole, bytes)));
     Ok(out)
 }

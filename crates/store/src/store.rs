@@ -453,6 +453,35 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Which of `ids` have `peer` in their audience ([`Store::in_audience`] for many documents).
+    pub async fn in_audience_of(
+        &self,
+        peer: &AdminCode,
+        ids: &[&str],
+    ) -> Result<std::collections::HashSet<String>, Error> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in ids.chunks(MAX_BINDS) {
+            let sql = format!(
+                "SELECT DISTINCT a.doc_id FROM doc_audience a WHERE a.doc_id IN ({})
+                 AND (a.code = $1 OR (a.subtree = 1 AND substr($2, 1, length(a.code)) = a.code))",
+                placeholders_after(2, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql))
+                .bind(peer.as_str())
+                .bind(peer.as_str());
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(
+                q.fetch_all(&self.inner.pool)
+                    .await?
+                    .into_iter()
+                    .map(|(id,)| id),
+            );
+        }
+        Ok(out)
+    }
+
     /// Gives this store a new install id and forgets every link's cursors and peer heads. Run once on a
     /// store restored from a backup, before the node starts: peers then see a new install and the two
     /// sides resend what the other may lack.
@@ -558,6 +587,28 @@ impl Store {
                 .fetch_optional(&self.inner.pool)
                 .await?;
         Ok(row.map(|(s,)| s))
+    }
+
+    /// The kept sync states of `peer` for those of `ids` that have one ([`Store::sync_state`]).
+    pub async fn sync_states(
+        &self,
+        peer: &AdminCode,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, Error> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(MAX_BINDS) {
+            let sql = format!(
+                "SELECT doc_id, state FROM sync_states WHERE peer = $1 AND doc_id IN ({})",
+                placeholders_after(1, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql))
+                .bind(peer.as_str());
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(&self.inner.pool).await?);
+        }
+        Ok(out)
     }
 
     /// Whether a digest repair with `peer` was started and has not finished (docs/PROTOCOL.md §8):
@@ -1121,17 +1172,47 @@ impl Writer {
         doc_id: &str,
         state: &[u8],
     ) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO sync_states (peer, doc_id, state, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (peer, doc_id) DO UPDATE SET state = excluded.state,
-                 updated_at = excluded.updated_at",
-        )
-        .bind(peer.as_str())
-        .bind(doc_id)
-        .bind(state)
-        .bind(now_rfc3339())
-        .execute(&mut **self.tx())
-        .await?;
+        self.set_sync_states(peer, &[(doc_id.to_string(), state.to_vec())])
+            .await
+    }
+
+    /// [`Writer::set_sync_state`] for many documents, a few dozen per statement. A document named
+    /// twice keeps its last state.
+    pub async fn set_sync_states(
+        &mut self,
+        peer: &AdminCode,
+        states: &[(String, Vec<u8>)],
+    ) -> Result<(), Error> {
+        let mut last = std::collections::HashMap::new();
+        for (i, (id, _)) in states.iter().enumerate() {
+            last.insert(id.as_str(), i);
+        }
+        let states: Vec<&(String, Vec<u8>)> = states
+            .iter()
+            .enumerate()
+            .filter(|(i, (id, _))| last.get(id.as_str()) == Some(i))
+            .map(|(_, s)| s)
+            .collect();
+        let now = now_rfc3339();
+        for chunk in states.chunks(MAX_BINDS / 2) {
+            // `$1` is the peer and `$2` the time; each row's two binds follow.
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| format!("($1, {}, $2)", placeholders_after(2 + 2 * r, 2)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO sync_states (peer, doc_id, state, updated_at) VALUES {}
+                 ON CONFLICT (peer, doc_id) DO UPDATE SET state = excluded.state,
+                     updated_at = excluded.updated_at",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(peer.as_str())
+                .bind(&now);
+            for (id, state) in chunk.iter().copied() {
+                q = q.bind(id.as_str()).bind(state.as_slice());
+            }
+            q.execute(&mut **self.tx()).await?;
+        }
         Ok(())
     }
 

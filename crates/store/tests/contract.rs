@@ -296,7 +296,22 @@ async fn sync_states(db: &TestDb) {
     assert_eq!(store.sync_state(&a, "h-1").await.unwrap(), None);
     assert_eq!(store.sync_state(&a, "h-2").await.unwrap(), None);
     assert_eq!(store.sync_state(&b, "h-1").await.unwrap(), Some(vec![0x43]));
-    // 3. A writer that is dropped keeps nothing.
+    // 3. Many at once: the last state named for a document wins; reads of many find each.
+    let mut w = store.writer().await.unwrap();
+    let many: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| (format!("d-{i}"), vec![i as u8; 3]))
+        .chain([("d-7".to_string(), vec![0xee])])
+        .collect();
+    w.set_sync_states(&b, &many).await.unwrap();
+    w.commit().await.unwrap();
+    let ids: Vec<String> = (0..305).map(|i| format!("d-{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let got = store.sync_states(&b, &refs).await.unwrap();
+    assert_eq!(got.len(), 300);
+    assert_eq!(got["d-7"], vec![0xee]);
+    assert_eq!(got["d-299"], vec![299u32 as u8; 3]);
+    assert!(store.sync_states(&a, &refs).await.unwrap().is_empty());
+    // 4. A writer that is dropped keeps nothing.
     let mut w = store.writer().await.unwrap();
     w.set_sync_state(&b, "h-9", &[1]).await.unwrap();
     drop(w);
@@ -628,6 +643,26 @@ async fn directive_projection(db: &TestDb) {
     assert!(store.in_audience(&code("530181006"), "d-2").await.unwrap());
     assert!(store.in_audience(&code("530181"), "d-2").await.unwrap());
     assert!(!store.in_audience(&code("530102001"), "d-2").await.unwrap());
+    // The same, for many documents at once (unknown ids are in nobody's audience).
+    let ids = ["d-1", "d-2", "d-none"];
+    let of = |c: &str| {
+        let store = store.clone();
+        let c = code(c);
+        async move {
+            let mut v: Vec<String> = store
+                .in_audience_of(&c, &ids)
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(of("530181").await, ["d-1", "d-2"]);
+    assert_eq!(of("530181006").await, ["d-1", "d-2"]);
+    assert_eq!(of("530181007").await, ["d-2"]);
+    assert!(of("530102001").await.is_empty());
     let changed = store.changed_for(&code("530181007"), 0, 10).await.unwrap();
     assert_eq!(
         changed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),

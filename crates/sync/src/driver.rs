@@ -1180,14 +1180,29 @@ async fn doc_sync(
     let mut results = Vec::with_capacity(messages.len());
     // (id, stored version, its heads, session, message) of each document to step.
     let mut work = Vec::with_capacity(messages.len());
+    let ids: Vec<&str> = messages.iter().map(|(id, _)| id.as_str()).collect();
+    let in_scope = cfg
+        .store
+        .in_audience_of(peer, &ids)
+        .await
+        .map_err(SyncFail::Store)?;
+    let new_here: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| !sessions.contains_key(*id))
+        .collect();
+    let mut kept = cfg
+        .store
+        .sync_states(peer, &new_here)
+        .await
+        .map_err(SyncFail::Store)?;
     for (id, message) in messages {
-        let stored = w.load(&id).await.map_err(SyncFail::Store)?;
-        let in_scope = cfg
-            .store
-            .in_audience(peer, &id)
-            .await
-            .map_err(SyncFail::Store)?;
-        let Some(mut stored) = stored.filter(|_| in_scope) else {
+        let stored = if in_scope.contains(&id) {
+            w.load(&id).await.map_err(SyncFail::Store)?
+        } else {
+            None
+        };
+        let Some(mut stored) = stored else {
             debug!(peer = %peer, doc = %id, "sync exchange for a document not held or not in scope: ended");
             sessions.remove(&id);
             results.push(crate::Synced {
@@ -1199,14 +1214,7 @@ async fn doc_sync(
         };
         let session = match sessions.remove(&id) {
             Some(s) => s,
-            None => {
-                let kept = cfg
-                    .store
-                    .sync_state(peer, &id)
-                    .await
-                    .map_err(SyncFail::Store)?;
-                docsync::Session::new(kept.as_deref())
-            }
+            None => docsync::Session::new(kept.remove(&id).as_deref()),
         };
         let heads = stored.get_heads();
         work.push((id, stored, heads, session, message));
@@ -1235,6 +1243,8 @@ async fn doc_sync(
     })?;
     let t2 = std::time::Instant::now();
     let mut kept_sessions = Vec::new();
+    let mut heads_held = Vec::new();
+    let mut states = Vec::new();
     for (id, old_heads, session, result) in stepped {
         let step = match result {
             Ok(step) => step,
@@ -1252,15 +1262,11 @@ async fn doc_sync(
                 .await
                 .map_err(|e| SyncFail::Refused(store_failed(&id, e)))?;
         }
-        if let Some(heads) = &step.peer_heads {
-            w.set_peer_heads(peer, &id, heads)
-                .await
-                .map_err(SyncFail::Store)?;
+        if let Some(heads) = step.peer_heads {
+            heads_held.push((id.clone(), heads));
         }
-        if let Some(state) = &step.keep {
-            w.set_sync_state(peer, &id, state)
-                .await
-                .map_err(SyncFail::Store)?;
+        if let Some(state) = step.keep {
+            states.push((id.clone(), state));
         }
         if step.reply.is_some() {
             kept_sessions.push((id.clone(), session));
@@ -1271,6 +1277,12 @@ async fn doc_sync(
             complete: step.complete,
         });
     }
+    w.set_peer_heads_many(peer, &heads_held)
+        .await
+        .map_err(SyncFail::Store)?;
+    w.set_sync_states(peer, &states)
+        .await
+        .map_err(SyncFail::Store)?;
     // The cursor may pass every document now complete that this side was waiting for.
     let complete: Vec<&str> = results
         .iter()
