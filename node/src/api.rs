@@ -454,6 +454,7 @@ async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordErro
             "inflight": s.inflight,
             "last_error": s.last_error,
             "quarantined": s.quarantined,
+            "doc_syncs": s.doc_syncs,
             "rejected_batches": s.rejected_batches,
             "last_rejection": s.last_rejection,
             "refused": s.refused,

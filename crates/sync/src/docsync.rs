@@ -63,6 +63,10 @@ pub struct Step {
     pub keep: Option<Vec<u8>>,
     /// This side now holds everything the peer said it holds.
     pub complete: bool,
+    /// This side's part of the exchange is over: no reply, or a reply that only tells the peer the
+    /// heads both now hold (no changes, nothing needed), which an up-to-date peer does not answer. The
+    /// session may be dropped; a later message from the peer opens a new one from the kept state.
+    pub last: bool,
 }
 
 /// Why a step failed: the peer's bytes, or what its changes do.
@@ -148,22 +152,29 @@ fn step_unguarded(
         // Only what is stored with it may be recorded as shared.
         keep = Some(session.state.encode());
     }
-    let reply = work
-        .sync()
-        .generate_sync_message(&mut session.state)
-        .map(sync::Message::encode);
     let complete = !waiting
         && session
             .state
             .their_heads
             .as_ref()
             .is_some_and(|theirs| theirs.iter().all(|h| work.get_change_by_hash(h).is_some()));
+    let (reply, last) = match work.sync().generate_sync_message(&mut session.state) {
+        Some(msg) => {
+            let closing = complete
+                && msg.changes.is_empty()
+                && msg.need.is_empty()
+                && session.state.their_heads.as_ref() == Some(&msg.heads);
+            (Some(msg.encode()), closing)
+        }
+        None => (None, true),
+    };
     Ok(Step {
         store,
         reply,
         peer_heads,
         keep,
         complete,
+        last,
     })
 }
 
@@ -283,6 +294,21 @@ mod tests {
         let (mut sa, mut sb) = (Session::new(None), Session::new(None));
         let first = exchange(&mut a, &mut sa, &mut b, &mut sb);
         assert_eq!(a.get_heads(), b.get_heads());
+        // Whoever spoke last only told the other the heads both hold: its step said it was its last.
+        let (mut ta, mut tb) = (Session::new(None), Session::new(None));
+        let mut msg = step("h", a.clone(), &mut ta, None, &origin()).unwrap();
+        let mut to_b = true;
+        while let Some(m) = msg.reply.take() {
+            let (doc, sess) = if to_b { (&b, &mut tb) } else { (&a, &mut ta) };
+            let next = step("h", doc.clone(), sess, Some(&m), &origin()).unwrap();
+            assert!(
+                next.reply.is_none() || !msg.last,
+                "a step marked last was answered with more"
+            );
+            msg = next;
+            to_b = !to_b;
+        }
+        assert!(msg.last);
         let snapshot = b.save().len();
         assert!(
             first < snapshot,

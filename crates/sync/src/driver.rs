@@ -387,6 +387,7 @@ pub async fn run_link(
             s.last_error = link.last_error().map(str::to_string);
             s.quarantined = link.quarantined().iter().cloned().collect();
             s.refused = link.refused();
+            s.doc_syncs = link.syncing().count();
             if link.state() == crate::State::InSync {
                 s.last_sync_at = Some(store_now());
             }
@@ -474,6 +475,7 @@ pub async fn run_link(
     reg.update(peer.as_str(), |s| {
         s.state = link.state().as_str().to_string();
         s.inflight = 0;
+        s.doc_syncs = 0;
         s.last_error = link.last_error().map(str::to_string);
         s.quarantined = link.quarantined().iter().cloned().collect();
         s.refused = link.refused();
@@ -1209,6 +1211,7 @@ async fn doc_sync(
                 doc_id: id,
                 reply: None,
                 complete: false,
+                last: true,
             });
             continue;
         };
@@ -1268,13 +1271,14 @@ async fn doc_sync(
         if let Some(state) = step.keep {
             states.push((id.clone(), state));
         }
-        if step.reply.is_some() {
+        if !step.last {
             kept_sessions.push((id.clone(), session));
         }
         results.push(crate::Synced {
             doc_id: id,
             reply: step.reply,
             complete: step.complete,
+            last: step.last,
         });
     }
     w.set_peer_heads_many(peer, &heads_held)

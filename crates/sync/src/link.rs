@@ -311,6 +311,8 @@ pub struct Synced {
     pub reply: Option<Vec<u8>>,
     /// This side now holds everything the peer said it holds.
     pub complete: bool,
+    /// This side's part of the exchange ends with this reply (see [`crate::docsync::Step::last`]).
+    pub last: bool,
 }
 
 /// Bytes of sync messages this side puts in one [`Frame::DocSync`] (a larger message goes alone).
@@ -761,6 +763,7 @@ impl Link {
             doc_id,
             reply,
             complete,
+            last,
         } in results
         {
             if complete && self.awaiting.contains_key(&doc_id) {
@@ -774,14 +777,13 @@ impl Link {
                     ack = Some(durable);
                 }
             }
-            match reply {
-                Some(message) if self.hello_received => {
-                    self.syncing.entry(doc_id.clone()).or_insert(0);
-                    replies.push((doc_id, message));
-                }
-                _ => {
-                    self.syncing.remove(&doc_id);
-                }
+            if last || reply.is_none() {
+                self.syncing.remove(&doc_id);
+            } else {
+                self.syncing.entry(doc_id.clone()).or_insert(0);
+            }
+            if let Some(message) = reply.filter(|_| self.hello_received) {
+                replies.push((doc_id, message));
             }
         }
         if self.awaiting.is_empty()

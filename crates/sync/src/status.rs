@@ -23,6 +23,9 @@ pub struct LinkStatus {
     pub last_error: Option<String>,
     /// Documents quarantined on this link after the peer refused them.
     pub quarantined: Vec<String>,
+    /// Documents in an Automerge sync exchange on the current stream (deltas that could not apply,
+    /// docs/PROTOCOL.md §5).
+    pub doc_syncs: usize,
     /// Incoming batches and frames this node refused from the peer (forbidden changes, malformed
     /// frames or bytes, broken receive bounds), since the process started.
     pub rejected_batches: u64,
@@ -72,6 +75,7 @@ impl Registry {
             bytes_out: 0,
             last_error: None,
             quarantined: Vec::new(),
+            doc_syncs: 0,
             rejected_batches: 0,
             received_docs: 0,
             sent_docs: 0,

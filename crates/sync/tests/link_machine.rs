@@ -933,6 +933,7 @@ fn doc_syncs(fx: &[Effect]) -> Vec<(String, Option<Vec<u8>>)> {
 fn synced(id: &str, reply: Option<Vec<u8>>, complete: bool) -> Vec<safemesh_sync::Synced> {
     vec![safemesh_sync::Synced {
         doc_id: id.into(),
+        last: reply.is_none(),
         reply,
         complete,
     }]
@@ -1154,4 +1155,21 @@ fn a_frame_naming_a_document_twice_is_malformed() {
         messages: vec![("x".into(), vec![0x43]), ("x".into(), vec![0x43])],
     });
     assert_eq!(malformed_rule(&fx).as_deref(), Some("doc_sync_once"));
+}
+
+#[test]
+fn a_closing_reply_ends_the_exchange_on_this_side() {
+    // This side's reply only tells the peer the heads both hold: sent, and the exchange is over here
+    // (an up-to-date peer does not answer it), so it does not count against `max_doc_syncs`.
+    let mut l = in_sync(4, 0, 0);
+    l.on_frame(sync_frame("x", vec![0x43]));
+    assert_eq!(l.syncing().count(), 1);
+    let fx = l.on_doc_synced(vec![safemesh_sync::Synced {
+        doc_id: "x".into(),
+        reply: Some(vec![0x43, 9]),
+        complete: true,
+        last: true,
+    }]);
+    assert_eq!(sends(&fx), [&sync_frame("x", vec![0x43, 9])]);
+    assert_eq!(l.syncing().count(), 0);
 }

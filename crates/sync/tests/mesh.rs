@@ -554,7 +554,13 @@ async fn missing_history_at_a_holder_is_reconciled_by_automerge_sync_with_a_kept
         assert_eq!(shared, heads, "{me}");
     }
 
-    // 6. The same again: the county opens from the kept state, with a smaller first message.
+    // 6. No exchange is left open on either side once all is reconciled.
+    for (me, peer) in [(COUNTY, TOWNSHIP), (TOWNSHIP, COUNTY)] {
+        let status = m.node(me).registry.get(peer).unwrap();
+        assert_eq!(status.doc_syncs, 0, "{me} still in exchanges with {peer}");
+    }
+
+    // 7. The same again: the county opens from the kept state, with a smaller first message.
     let first_open = sync_bytes(&t, COUNTY)[0];
     let t2 = lose_one(&mut m, &id, 2).await;
     m.run_until_quiet().await;
