@@ -1208,7 +1208,7 @@ impl Writer {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(peer.as_str())
                 .bind(&now);
-            for (id, state) in chunk.iter().copied() {
+            for (id, state) in chunk.iter().map(|s| (&s.0, &s.1)) {
                 q = q.bind(id.as_str()).bind(state.as_slice());
             }
             q.execute(&mut **self.tx()).await?;

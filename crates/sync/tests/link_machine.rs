@@ -984,7 +984,7 @@ fn a_held_document_opens_a_sync_exchange_and_its_completion_acks_the_rest() {
     assert_eq!(l.recv_cursor(), 7);
     assert!(l.awaiting().is_empty());
     // 4. The peer has nothing more to say and neither has this side: the exchange is over.
-    let fx = l.on_frame(sync_frame("x".into(), vec![0x43, 2]));
+    let fx = l.on_frame(sync_frame("x", vec![0x43, 2]));
     assert_eq!(doc_syncs(&fx), vec![("x".to_string(), Some(vec![0x43, 2]))]);
     assert!(l.on_doc_synced(synced("x", None, true)).is_empty());
     assert_eq!(l.syncing().count(), 0);
@@ -1018,7 +1018,7 @@ fn a_sync_message_drops_the_document_from_what_a_later_ack_records() {
     let b1 = batch(vec![doc_item("x", 4), doc_item("y", 7)], 7, true);
     l.on_prepared(b1.clone(), docs_of(&b1));
     l.on_frame(Frame::Ack { upto: 3 });
-    let fx = l.on_frame(sync_frame("x".into(), vec![0x43]));
+    let fx = l.on_frame(sync_frame("x", vec![0x43]));
     assert_eq!(doc_syncs(&fx), vec![("x".to_string(), Some(vec![0x43]))]);
     // 2. The ack that retires the batch records y as held, not x (the exchange says what it holds).
     let fx = l.on_frame(Frame::Ack { upto: 7 });
@@ -1038,7 +1038,7 @@ fn sync_messages_are_bounded_and_need_a_hello() {
     // Before the hello: a protocol error.
     let mut l = link(4);
     l.on_connected(0, Some(PEER_INSTALL.into()), 0);
-    let fx = l.on_frame(sync_frame("x".into(), vec![0x43]));
+    let fx = l.on_frame(sync_frame("x", vec![0x43]));
     assert_eq!(malformed_rule(&fx).as_deref(), Some("hello_first"));
     // Empty, oversized, or with an id out of bounds: malformed, naming the rule.
     let limits = safemesh_sync::RecvLimits {
@@ -1076,7 +1076,7 @@ fn an_exchange_that_does_not_end_falls_back_to_a_snapshot() {
     l.set_awaiting([("x".to_string(), 4)].into());
     l.on_applied(3, true, vec![], vec!["x".into()]);
     // 2. The peer keeps answering: after MAX_ROUNDS of its messages, x is asked for whole.
-    let msg = || sync_frame("x".into(), vec![0x43]);
+    let msg = || sync_frame("x", vec![0x43]);
     for _ in 0..safemesh_sync::docsync::MAX_ROUNDS {
         assert_eq!(doc_syncs(&l.on_frame(msg())).len(), 1);
         l.on_doc_synced(synced("x", Some(vec![0x43]), false));
@@ -1105,7 +1105,7 @@ fn a_quarantined_document_gets_no_sync_answer() {
     }));
     l.on_connected(0, Some(PEER_INSTALL.into()), 0);
     l.on_frame(Frame::Hello(hello(0, 0)));
-    let fx = l.on_frame(sync_frame("x".into(), vec![0x43]));
+    let fx = l.on_frame(sync_frame("x", vec![0x43]));
     assert!(fx.is_empty(), "{fx:?}");
 }
 
