@@ -1057,12 +1057,12 @@ fn sync_messages_are_bounded_and_need_a_hello() {
         ("x", 9, "max_doc_sync_bytes"),
         ("", 1, "id_length"),
     ] {
-        let fx = fresh(limits).on_frame(sync_frame(id.into(), vec![0x43; len]));
+        let fx = fresh(limits).on_frame(sync_frame(id, vec![0x43; len]));
         assert_eq!(malformed_rule(&fx).as_deref(), Some(rule), "{id:?} {len}");
     }
     // More documents in exchanges at once than allowed.
     let mut l = fresh(limits);
-    let msg = |id: &str| sync_frame(id.into(), vec![0x43]);
+    let msg = |id: &str| sync_frame(id, vec![0x43]);
     assert_eq!(doc_syncs(&l.on_frame(msg("x"))).len(), 1);
     let fx = l.on_frame(msg("y"));
     assert_eq!(malformed_rule(&fx).as_deref(), Some("max_doc_syncs"));
