@@ -92,13 +92,9 @@ pub fn step(
         step_unguarded(id, &mut stored, session, incoming, origin)
     }))
     .unwrap_or_else(|p| {
-        let what = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
         Err(StepError::Malformed(format!(
-            "Automerge panicked on the sync message: {what}"
+            "Automerge panicked on the sync message: {}",
+            crate::driver::panic_text(&p)
         )))
     })
 }

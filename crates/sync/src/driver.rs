@@ -523,7 +523,8 @@ fn note_rejection(reg: &Registry, peer: &AdminCode, e: &ErrorFrame) {
     }
 }
 
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+/// The message of a caught panic, if it has one.
+pub(crate) fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {

@@ -399,9 +399,11 @@ fn two_more_events(doc: &mut AutoCommit, by: &AdminCode) {
     }
 }
 
-/// The county holds h-1 at its first two changes; the township sends only the last of two more: the
-/// county answers the delta it cannot apply by opening a sync exchange (not a snapshot request).
-async fn open_exchange() -> (Scripted, AutoCommit) {
+/// The county holds h-1 at its first two changes; the township (its two new events written by `by`)
+/// sends only the last of them. The county acks short of h-1 and, since it holds h-1, opens a sync
+/// exchange instead of asking a snapshot. Returns the county, the township's document, the heads the
+/// county held, and the county's opening message.
+async fn open_exchange(by: &AdminCode) -> (Scripted, AutoCommit, Vec<String>, Vec<u8>) {
     let mut s = Scripted::open().await;
     s.send(Frame::Hello(township_hello(0, 2))).await;
     let mut doc = township_hazard("one");
@@ -413,15 +415,8 @@ async fn open_exchange() -> (Scripted, AutoCommit) {
     }))
     .await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
-    (s, doc)
-}
-
-#[tokio::test]
-async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
-    // 1. The county holds h-1; the township adds two events and sends only the second.
-    let (mut s, mut doc) = open_exchange().await;
     let before = s.store.doc_row("h-1").await.unwrap().unwrap().heads;
-    two_more_events(&mut doc, &code(TOWNSHIP));
+    two_more_events(&mut doc, by);
     s.send(Frame::Batch(Batch {
         items: vec![last_change_only("h-1", 2, &mut doc)],
         upto: 2,
@@ -429,27 +424,45 @@ async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
         remaining: Default::default(),
     }))
     .await;
-    // 2. The county acks short of it and opens an exchange for h-1 instead of asking a snapshot.
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
-    let opening = match s.recv_not_batch().await {
+    let opening = only_sync_message(s.recv_not_batch().await);
+    (s, doc, before, opening)
+}
+
+/// The one message for h-1 of a `DocSync` frame.
+fn only_sync_message(f: Frame) -> Vec<u8> {
+    match f {
         Frame::DocSync { mut messages } if messages.len() == 1 && messages[0].0 == "h-1" => {
             messages.remove(0).1
         }
-        other => panic!("expected the county's sync message, got {other:?}"),
-    };
-    // 3. The township answers with what the county lacks; the county stores both events, acks the
-    //    batch in full and says it now holds the township's heads.
-    let mut state = automerge::sync::State::new();
-    let reply = answer(&mut doc, &mut state, &opening).expect("the township has changes to send");
+        other => panic!("expected one sync message for h-1, got {other:?}"),
+    }
+}
+
+/// The township answers the county's `opening` (its state kept in `state`).
+async fn township_answers(
+    s: &Scripted,
+    doc: &mut AutoCommit,
+    state: &mut automerge::sync::State,
+    opening: &[u8],
+) {
+    let reply = answer(doc, state, opening).expect("the township has changes to send");
     s.send(Frame::DocSync {
         messages: vec![("h-1".into(), reply)],
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
+    // 1. The county holds h-1 and opened an exchange for the township's delta it cannot apply.
+    let (mut s, mut doc, before, opening) = open_exchange(&code(TOWNSHIP)).await;
+    // 2. The township answers with what the county lacks; the county stores both events, acks the
+    //    batch in full and says it now holds the township's heads.
+    let mut state = automerge::sync::State::new();
+    township_answers(&s, &mut doc, &mut state, &opening).await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 2 });
-    let closing = match s.recv_not_batch().await {
-        Frame::DocSync { mut messages } if messages.len() == 1 => messages.remove(0).1,
-        other => panic!("{other:?}"),
-    };
+    let closing = only_sync_message(s.recv_not_batch().await);
     assert!(
         answer(&mut doc, &mut state, &closing).is_none(),
         "nothing more to say"
@@ -457,7 +470,7 @@ async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
     let row = s.store.doc_row("h-1").await.unwrap().unwrap();
     assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
     assert_ne!(row.heads, before);
-    // 4. The county keeps its cursor past h-1 and the sync state for the next time.
+    // 3. The county keeps its cursor past h-1 and the sync state for the next time.
     s.hang_up().await;
     assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 2);
     assert!(
@@ -472,27 +485,9 @@ async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
 #[tokio::test]
 async fn a_forbidden_change_in_a_sync_answer_is_refused_and_nothing_is_stored() {
     // 1. As above, but the two events are written by another township's actor.
-    let (mut s, mut doc) = open_exchange().await;
-    let before = s.store.doc_row("h-1").await.unwrap().unwrap().heads;
-    two_more_events(&mut doc, &code("530181007"));
-    s.send(Frame::Batch(Batch {
-        items: vec![last_change_only("h-1", 2, &mut doc)],
-        upto: 2,
-        caught_up: true,
-        remaining: Default::default(),
-    }))
-    .await;
-    assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
-    let opening = match s.recv_not_batch().await {
-        Frame::DocSync { mut messages } if messages.len() == 1 => messages.remove(0).1,
-        other => panic!("{other:?}"),
-    };
+    let (mut s, mut doc, before, opening) = open_exchange(&code("530181007")).await;
     let mut state = automerge::sync::State::new();
-    let reply = answer(&mut doc, &mut state, &opening).unwrap();
-    s.send(Frame::DocSync {
-        messages: vec![("h-1".into(), reply)],
-    })
-    .await;
+    township_answers(&s, &mut doc, &mut state, &opening).await;
     // 2. A typed Forbidden error naming the document; the stream ends; h-1 is as it was.
     match s.recv_not_batch().await {
         Frame::Error(e) => {
@@ -510,17 +505,7 @@ async fn a_forbidden_change_in_a_sync_answer_is_refused_and_nothing_is_stored() 
 
 #[tokio::test]
 async fn garbage_in_a_sync_message_is_malformed_naming_the_document() {
-    let (mut s, mut doc) = open_exchange().await;
-    two_more_events(&mut doc, &code(TOWNSHIP));
-    s.send(Frame::Batch(Batch {
-        items: vec![last_change_only("h-1", 2, &mut doc)],
-        upto: 2,
-        caught_up: true,
-        remaining: Default::default(),
-    }))
-    .await;
-    assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
-    let _opening = s.recv_not_batch().await;
+    let (mut s, _doc, before, _opening) = open_exchange(&code(TOWNSHIP)).await;
     s.send(Frame::DocSync {
         messages: vec![("h-1".into(), vec![0x43, 0xff, 0xff, 0xff])],
     })
@@ -534,4 +519,5 @@ async fn garbage_in_a_sync_message_is_malformed_naming_the_document() {
         other => panic!("{other:?}"),
     }
     s.wait_end().await;
+    assert_eq!(s.store.doc_row("h-1").await.unwrap().unwrap().heads, before);
 }
