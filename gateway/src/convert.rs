@@ -7,7 +7,7 @@
 use safemesh_proto::v1 as pb;
 use safemesh_sync::digest::{Digest, Slot};
 use safemesh_sync::frame::{
-    Batch, DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, Remaining,
+    Batch, DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, Remaining, SyncMessage,
 };
 use safemesh_sync::link::RULE_FRAME_DECODES;
 
@@ -117,7 +117,11 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
         Frame::DocSync { messages } => Kind::DocSync(pb::DocSync {
             messages: messages
                 .into_iter()
-                .map(|(doc_id, message)| pb::DocSyncMessage { doc_id, message })
+                .map(|m| pb::DocSyncMessage {
+                    doc_id: m.doc_id,
+                    message: m.message,
+                    opening: m.opening,
+                })
                 .collect(),
         }),
         Frame::DigestRequest(d) => Kind::DigestRequest(pb::DigestRequest {
@@ -217,7 +221,11 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
                 messages: d
                     .messages
                     .into_iter()
-                    .map(|m| (m.doc_id, m.message))
+                    .map(|m| SyncMessage {
+                        doc_id: m.doc_id,
+                        message: m.message,
+                        opening: m.opening,
+                    })
                     .collect(),
             },
             Kind::DigestRequest(d) => {

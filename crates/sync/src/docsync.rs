@@ -63,9 +63,10 @@ pub struct Step {
     pub keep: Option<Vec<u8>>,
     /// This side now holds everything the peer said it holds.
     pub complete: bool,
-    /// This side's part of the exchange is over: no reply, or a reply that only tells the peer the
-    /// heads both now hold (no changes, nothing needed), which an up-to-date peer does not answer. The
-    /// session may be dropped; a later message from the peer opens a new one from the kept state.
+    /// This side's part of the exchange is over: it is complete and has nothing to say, or only tells
+    /// the peer the heads both now hold (no changes, nothing needed), which an up-to-date peer does
+    /// not answer. The session may be dropped; a later message from the peer starts a new one from
+    /// the kept state. (Incomplete with nothing to say means waiting for the peer: not over.)
     pub last: bool,
 }
 
@@ -80,16 +81,19 @@ pub enum StepError {
 
 /// Runs one step of the exchange for document `id` against `stored` (this side's durable version):
 /// takes the peer's message (`None`: this side opens the exchange), applies and checks what it
-/// carries, and generates this side's answer. On error the session must be dropped.
+/// carries, and generates this side's answer. `want`: heads this side must also hold before it is
+/// complete (those of the deltas that could not apply: the peer may have written more since its
+/// last message). On error the session must be dropped.
 pub fn step(
     id: &str,
     mut stored: AutoCommit,
     session: &mut Session,
     incoming: Option<&[u8]>,
+    want: &[automerge::ChangeHash],
     origin: &Origin,
 ) -> Result<Step, StepError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        step_unguarded(id, &mut stored, session, incoming, origin)
+        step_unguarded(id, &mut stored, session, incoming, want, origin)
     }))
     .unwrap_or_else(|p| {
         Err(StepError::Malformed(format!(
@@ -104,6 +108,7 @@ fn step_unguarded(
     stored: &mut AutoCommit,
     session: &mut Session,
     incoming: Option<&[u8]>,
+    want: &[automerge::ChangeHash],
     origin: &Origin,
 ) -> Result<Step, StepError> {
     let base_heads = stored.get_heads();
@@ -153,7 +158,8 @@ fn step_unguarded(
             .state
             .their_heads
             .as_ref()
-            .is_some_and(|theirs| theirs.iter().all(|h| work.get_change_by_hash(h).is_some()));
+            .is_some_and(|theirs| theirs.iter().all(|h| work.get_change_by_hash(h).is_some()))
+        && want.iter().all(|h| work.get_change_by_hash(h).is_some());
     let (reply, last) = match work.sync().generate_sync_message(&mut session.state) {
         Some(msg) => {
             let closing = complete
@@ -162,7 +168,7 @@ fn step_unguarded(
                 && session.state.their_heads.as_ref() == Some(&msg.heads);
             (Some(msg.encode()), closing)
         }
-        None => (None, true),
+        None => (None, complete),
     };
     Ok(Step {
         store,
@@ -251,7 +257,9 @@ mod tests {
         sb: &mut Session,
     ) -> usize {
         let mut bytes = 0;
-        let mut msg = step("h", a.clone(), sa, None, &origin()).unwrap().reply;
+        let mut msg = step("h", a.clone(), sa, None, &[], &origin())
+            .unwrap()
+            .reply;
         let mut to_b = true;
         for _ in 0..MAX_ROUNDS {
             let Some(m) = msg.take() else {
@@ -263,7 +271,7 @@ mod tests {
             } else {
                 (&mut *a, &mut *sa)
             };
-            let s = step("h", doc.clone(), sess, Some(&m), &origin()).unwrap();
+            let s = step("h", doc.clone(), sess, Some(&m), &[], &origin()).unwrap();
             if let Some(c) = s.store {
                 *doc = c.doc;
             }
@@ -292,11 +300,11 @@ mod tests {
         assert_eq!(a.get_heads(), b.get_heads());
         // Whoever spoke last only told the other the heads both hold: its step said it was its last.
         let (mut ta, mut tb) = (Session::new(None), Session::new(None));
-        let mut msg = step("h", a.clone(), &mut ta, None, &origin()).unwrap();
+        let mut msg = step("h", a.clone(), &mut ta, None, &[], &origin()).unwrap();
         let mut to_b = true;
         while let Some(m) = msg.reply.take() {
             let (doc, sess) = if to_b { (&b, &mut tb) } else { (&a, &mut ta) };
-            let next = step("h", doc.clone(), sess, Some(&m), &origin()).unwrap();
+            let next = step("h", doc.clone(), sess, Some(&m), &[], &origin()).unwrap();
             assert!(
                 next.reply.is_none() || !msg.last,
                 "a step marked last was answered with more"
@@ -321,11 +329,18 @@ mod tests {
         //    (its Bloom filter covers what came after the shared heads, not 61 changes).
         add_event(&mut b, &township(), 60);
         let open = |kept: Option<&[u8]>| {
-            step("h", a.clone(), &mut Session::new(kept), None, &origin())
-                .unwrap()
-                .reply
-                .unwrap()
-                .len()
+            step(
+                "h",
+                a.clone(),
+                &mut Session::new(kept),
+                None,
+                &[],
+                &origin(),
+            )
+            .unwrap()
+            .reply
+            .unwrap()
+            .len()
         };
         let (from_nothing, from_kept) = (open(None), open(Some(&kept_a)));
         assert!(from_kept < from_nothing, "{from_kept} vs {from_nothing}");
@@ -359,16 +374,16 @@ mod tests {
         add_event(&mut b, &other, 9);
         let mut sa = Session::new(None);
         let mut sb = Session::new(None);
-        let open = step("h", a.clone(), &mut sa, None, &origin())
+        let open = step("h", a.clone(), &mut sa, None, &[], &origin())
             .unwrap()
             .reply
             .unwrap();
-        let answer = step("h", b.clone(), &mut sb, Some(&open), &origin())
+        let answer = step("h", b.clone(), &mut sb, Some(&open), &[], &origin())
             .unwrap()
             .reply
             .unwrap();
         let before = a.get_heads();
-        match step("h", a.clone(), &mut sa, Some(&answer), &origin()) {
+        match step("h", a.clone(), &mut sa, Some(&answer), &[], &origin()) {
             Err(StepError::Refused(safemesh_doc::Error::Forbidden { .. })) => {}
             Err(e) => panic!("{e:?}"),
             Ok(_) => panic!("accepted"),
@@ -399,11 +414,11 @@ mod tests {
         let (first, second) = (message(&changes[0]), message(&changes[1]));
         // 2. The second alone: nothing to store, nothing to keep, not complete.
         let mut sa = Session::new(None);
-        let s = step("h", a.clone(), &mut sa, Some(&second), &origin()).unwrap();
+        let s = step("h", a.clone(), &mut sa, Some(&second), &[], &origin()).unwrap();
         assert!(s.store.is_none() && s.keep.is_none() && !s.complete);
         assert_eq!(s.peer_heads, Some(heads_to_hex(&b.get_heads())));
         // 3. Then the first: both are checked and stored together.
-        let s = step("h", a.clone(), &mut sa, Some(&first), &origin()).unwrap();
+        let s = step("h", a.clone(), &mut sa, Some(&first), &[], &origin()).unwrap();
         let stored = s.store.expect("stored");
         assert_eq!(stored.applied, 2);
         assert!(s.complete && s.keep.is_some());
@@ -419,8 +434,56 @@ mod tests {
             hazard_doc(0),
             &mut sa,
             Some(&[0x42, 0xff, 0xff]),
+            &[],
             &origin(),
         );
         assert!(matches!(r, Err(StepError::Malformed(_))), "{:?}", r.err());
+    }
+
+    #[test]
+    fn a_side_is_not_complete_while_it_lacks_heads_it_was_sent() {
+        // 1. B has a new event A lacks. A opens (two identical sessions); B answers.
+        let mut b = hazard_doc(2);
+        let a = copy(&mut b);
+        add_event(&mut b, &township(), 10);
+        let (mut with_want, mut without) = (Session::new(None), Session::new(None));
+        let open = step("h", a.clone(), &mut with_want, None, &[], &origin()).unwrap();
+        step("h", a.clone(), &mut without, None, &[], &origin()).unwrap();
+        let mut sb = Session::new(None);
+        let answer = step(
+            "h",
+            b.clone(),
+            &mut sb,
+            open.reply.as_deref(),
+            &[],
+            &origin(),
+        )
+        .unwrap()
+        .reply;
+        // 2. Then B writes another event, and a delta carrying it reached A (it could not apply).
+        add_event(&mut b, &township(), 11);
+        let later = b.get_heads();
+        // 3. B's answer brings the first event: stored either way; complete only without the want.
+        let s = step(
+            "h",
+            a.clone(),
+            &mut with_want,
+            answer.as_deref(),
+            &later,
+            &origin(),
+        )
+        .unwrap();
+        assert!(s.store.is_some(), "the first event is stored");
+        assert!(!s.complete && !s.last, "the second is still missing");
+        let s = step(
+            "h",
+            a.clone(),
+            &mut without,
+            answer.as_deref(),
+            &[],
+            &origin(),
+        )
+        .unwrap();
+        assert!(s.complete);
     }
 }

@@ -221,8 +221,10 @@ pub async fn run_link(
     let mut estimate = Estimate::default();
     // While set, the next frame is not read before then (rate limit).
     let mut resume_at: Option<Instant> = None;
-    // Documents in an Automerge sync exchange on this stream (DESIGN §5.6).
+    // Documents in an Automerge sync exchange on this stream (DESIGN §5.6), and for each the heads of
+    // the last delta that could not apply (the exchange is complete once they are held too).
     let mut sessions: HashMap<String, docsync::Session> = HashMap::new();
+    let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
     let reason = 'stream: loop {
         while let Some(effect) = queue.pop_front() {
             match effect {
@@ -279,6 +281,7 @@ pub async fn run_link(
                         &peer_install,
                         batch,
                         &mut awaiting,
+                        &mut wanted,
                     ))
                     .catch_unwind()
                     .await
@@ -310,8 +313,10 @@ pub async fn run_link(
                         Err(err) => queue.extend(link.on_apply_rejected(err)),
                     }
                 }
-                Effect::DocSync { messages } => {
-                    match doc_sync(cfg, link, &peer_install, &mut sessions, messages).await {
+                Effect::DocSync { steps } => {
+                    match doc_sync(cfg, link, &peer_install, &mut sessions, &mut wanted, steps)
+                        .await
+                    {
                         Ok(results) => queue.extend(link.on_doc_synced(results)),
                         Err(SyncFail::Refused(err)) => queue.extend(link.on_apply_rejected(err)),
                         Err(SyncFail::Store(e)) => break 'stream format!("store: {e}"),
@@ -879,6 +884,7 @@ async fn apply(
     peer_install: &str,
     batch: Batch,
     awaiting: &mut std::collections::BTreeMap<String, i64>,
+    wanted: &mut HashMap<String, Vec<String>>,
 ) -> Result<Applied, ErrorFrame> {
     let internal = internal_error;
     let origin = match role {
@@ -1053,6 +1059,7 @@ async fn apply(
                         // one it holds nothing of comes whole.
                         let holds = !old_heads.is_empty();
                         if holds && cfg.store.in_audience(peer, &id).await.map_err(internal)? {
+                            wanted.insert(id.clone(), heads);
                             need_sync.push(id);
                         } else {
                             need.push(id);
@@ -1171,7 +1178,8 @@ async fn doc_sync(
     link: &Link,
     peer_install: &str,
     sessions: &mut HashMap<String, docsync::Session>,
-    messages: Vec<(String, Option<Vec<u8>>)>,
+    wanted: &mut HashMap<String, Vec<String>>,
+    steps: Vec<crate::DocSyncStep>,
 ) -> Result<Vec<crate::Synced>, SyncFail> {
     let peer = &link.peer;
     let origin = match link.role {
@@ -1180,10 +1188,13 @@ async fn doc_sync(
     };
     let t0 = std::time::Instant::now();
     let mut w = cfg.store.writer().await.map_err(SyncFail::Store)?;
-    let mut results = Vec::with_capacity(messages.len());
-    // (id, stored version, its heads, session, message) of each document to step.
-    let mut work = Vec::with_capacity(messages.len());
-    let ids: Vec<&str> = messages.iter().map(|(id, _)| id.as_str()).collect();
+    let mut results = Vec::with_capacity(steps.len());
+    // (id, stored version, its heads, session, message, heads wanted) of each document to step.
+    let mut work = Vec::with_capacity(steps.len());
+    for s in steps.iter().filter(|s| s.fresh) {
+        sessions.remove(&s.doc_id);
+    }
+    let ids: Vec<&str> = steps.iter().map(|s| s.doc_id.as_str()).collect();
     let in_scope = cfg
         .store
         .in_audience_of(peer, &ids)
@@ -1199,7 +1210,12 @@ async fn doc_sync(
         .sync_states(peer, &new_here)
         .await
         .map_err(SyncFail::Store)?;
-    for (id, message) in messages {
+    for crate::DocSyncStep {
+        doc_id: id,
+        message,
+        ..
+    } in steps
+    {
         let stored = if in_scope.contains(&id) {
             w.load(&id).await.map_err(SyncFail::Store)?
         } else {
@@ -1221,7 +1237,11 @@ async fn doc_sync(
             None => docsync::Session::new(kept.remove(&id).as_deref()),
         };
         let heads = stored.get_heads();
-        work.push((id, stored, heads, session, message));
+        let want = wanted
+            .get(&id)
+            .and_then(|h| safemesh_doc::heads_from_hex(h).ok())
+            .unwrap_or_default();
+        work.push((id, stored, heads, session, message, want));
     }
     let t1 = std::time::Instant::now();
     // The Automerge work, off the reactor under one of the process-wide permits.
@@ -1229,8 +1249,15 @@ async fn doc_sync(
     let stepped = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         work.into_iter()
-            .map(|(id, stored, heads, mut session, message)| {
-                let r = docsync::step(&id, stored, &mut session, message.as_deref(), &origin);
+            .map(|(id, stored, heads, mut session, message, want)| {
+                let r = docsync::step(
+                    &id,
+                    stored,
+                    &mut session,
+                    message.as_deref(),
+                    &want,
+                    &origin,
+                );
                 (id, heads, session, r)
             })
             .collect::<Vec<_>>()
@@ -1303,6 +1330,9 @@ async fn doc_sync(
     }
     w.commit().await.map_err(SyncFail::Store)?;
     sessions.extend(kept_sessions);
+    for r in results.iter().filter(|r| r.complete) {
+        wanted.remove(&r.doc_id);
+    }
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
     debug!(
         peer = %peer,

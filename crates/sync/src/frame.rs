@@ -23,17 +23,37 @@ pub enum Frame {
     NeedSnapshot {
         doc_ids: Vec<String>,
     },
-    /// Messages of Automerge's sync protocol, as (document, encoded `automerge::sync::Message`), at
-    /// most one per document: the fallback when a delta cannot apply at a receiver that holds the
-    /// document ([`crate::docsync`]).
+    /// Messages of Automerge's sync protocol, at most one per document: the fallback when a delta
+    /// cannot apply at a receiver that holds the document ([`crate::docsync`]).
     DocSync {
-        messages: Vec<(String, Vec<u8>)>,
+        messages: Vec<SyncMessage>,
     },
     Error(ErrorFrame),
     /// 摘要 — the sender knows nothing of what the receiver holds (a new or restored peer): its link
     /// set, bucketed ([`crate::digest`]). Answered by [`Frame::DigestReply`] frames.
     DigestRequest(Digest),
     DigestReply(DigestReply),
+}
+
+/// One document's message in a [`Frame::DocSync`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncMessage {
+    pub doc_id: String,
+    /// An encoded `automerge::sync::Message`.
+    pub message: Vec<u8>,
+    /// The first message of a new exchange: the receiver drops what it kept of an earlier exchange
+    /// for the document on this stream and starts from its stored sync state.
+    pub opening: bool,
+}
+
+impl SyncMessage {
+    pub fn new(doc_id: impl Into<String>, message: Vec<u8>, opening: bool) -> SyncMessage {
+        SyncMessage {
+            doc_id: doc_id.into(),
+            message,
+            opening,
+        }
+    }
 }
 
 /// Part of the answer to a digest: the answerer's (document, heads) in the buckets of `differ`, each
@@ -194,7 +214,7 @@ impl Frame {
             Frame::DocSync { messages } => {
                 messages
                     .iter()
-                    .map(|(id, m)| id.len() + m.len() + 6)
+                    .map(|m| m.doc_id.len() + m.message.len() + 8)
                     .sum::<usize>()
                     + 4
             }

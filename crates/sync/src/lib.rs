@@ -22,6 +22,10 @@ pub mod status;
 
 pub use digest::Digest;
 pub use driver::{LinkConfig, RateLimit, Transport, run_link};
-pub use frame::{DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION};
-pub use link::{Effect, Link, RULE_FRAME_DECODES, RecvLimits, Role, State, Synced, Violation};
+pub use frame::{
+    DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION, SyncMessage,
+};
+pub use link::{
+    DocSyncStep, Effect, Link, RULE_FRAME_DECODES, RecvLimits, Role, State, Synced, Violation,
+};
 pub use status::{LinkStatus, Registry};

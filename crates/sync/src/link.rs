@@ -255,11 +255,10 @@ pub enum Effect {
         doc_ids: Vec<String>,
     },
     /// Run one step of the Automerge sync exchange for each of these documents, in one store
-    /// transaction ([`crate::docsync`]): with the peer's message, or `None` to open the exchange (a
-    /// delta for it could not apply here). Answer with [`Link::on_doc_synced`], or
+    /// transaction ([`crate::docsync`]). Answer with [`Link::on_doc_synced`], or
     /// [`Link::on_apply_rejected`] if the peer's changes are refused (nothing of the frame is kept).
     DocSync {
-        messages: Vec<(String, Option<Vec<u8>>)>,
+        steps: Vec<DocSyncStep>,
     },
     /// Build the next batch: in-scope items with seq > `after`, plus snapshots of `force`; skip `exclude`.
     /// Answer with [`Link::on_prepared`].
@@ -301,6 +300,17 @@ pub enum Effect {
     Close {
         reason: String,
     },
+}
+
+/// One document's step of its sync exchange ([`Effect::DocSync`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocSyncStep {
+    pub doc_id: String,
+    /// The peer's message, or `None` to open the exchange (a delta could not apply here).
+    pub message: Option<Vec<u8>>,
+    /// Start from the stored sync state, dropping what was kept of an earlier exchange for the
+    /// document on this stream: this side opens, or the peer's message opens.
+    pub fresh: bool,
 }
 
 /// One document's outcome of a step of its sync exchange (see [`Link::on_doc_synced`]).
@@ -363,6 +373,8 @@ pub struct Link {
     applied_upto: i64,
     /// Documents in an Automerge sync exchange on this stream, with the peer's messages so far.
     syncing: BTreeMap<String, u32>,
+    /// Documents whose exchange this side has just opened: its next message for them says so.
+    opening: BTreeSet<String>,
     /// Documents (and `summary:<owner>`) this side refused as forbidden from this peer, with the error:
     /// a later batch carrying one is refused with it again, for the life of the link.
     refused: BTreeMap<String, ErrorFrame>,
@@ -414,6 +426,7 @@ impl Link {
             applying_upto: 0,
             applied_upto: 0,
             syncing: BTreeMap::new(),
+            opening: BTreeSet::new(),
             refused: BTreeMap::new(),
             limits: RecvLimits::default(),
             last_upto: None,
@@ -532,6 +545,7 @@ impl Link {
         self.applying_upto = recv_cursor;
         self.applied_upto = recv_cursor;
         self.syncing.clear();
+        self.opening.clear();
         self.last_upto = None;
         self.clear_digest();
         self.recv_cursor = recv_cursor;
@@ -560,6 +574,7 @@ impl Link {
         self.inflight.clear();
         self.queued.clear();
         self.syncing.clear();
+        self.opening.clear();
         self.clear_digest();
     }
 
@@ -676,13 +691,16 @@ impl Link {
     }
 
     /// Messages of the peer's in Automerge sync exchanges, one per document.
-    fn on_doc_sync(&mut self, messages: Vec<(String, Vec<u8>)>) -> Vec<Effect> {
+    fn on_doc_sync(&mut self, messages: Vec<crate::frame::SyncMessage>) -> Vec<Effect> {
         if !self.hello_received {
             return self.protocol_error(None, "hello_first", "sync message before hello");
         }
         let mut bytes = 0usize;
         let mut seen = BTreeSet::new();
-        for (doc_id, message) in &messages {
+        for crate::frame::SyncMessage {
+            doc_id, message, ..
+        } in &messages
+        {
             if doc_id.is_empty() || doc_id.len() > self.limits.max_id_len {
                 let msg = format!("sync message names an id of {} bytes", doc_id.len());
                 return self.protocol_error(None, "id_length", &msg);
@@ -700,14 +718,14 @@ impl Link {
                 return self.protocol_error(Some(doc_id.clone()), "max_doc_sync_bytes", &msg);
             }
         }
-        if let Some(err) = messages.iter().find_map(|(id, _)| self.refused.get(id)) {
+        if let Some(err) = messages.iter().find_map(|m| self.refused.get(&m.doc_id)) {
             let mut err = err.clone();
             err.message = format!("{} (refused before on this link)", err.message);
             return self.on_apply_rejected(err);
         }
         let new = messages
             .iter()
-            .filter(|(id, _)| !self.syncing.contains_key(id))
+            .filter(|m| !self.syncing.contains_key(&m.doc_id))
             .count();
         if self.syncing.len() + new > self.limits.max_doc_syncs {
             let msg = format!(
@@ -718,12 +736,20 @@ impl Link {
         }
         let mut run = Vec::new();
         let mut give_up = Vec::new();
-        for (doc_id, message) in messages {
+        for crate::frame::SyncMessage {
+            doc_id,
+            message,
+            opening,
+        } in messages
+        {
             if self.quarantine.contains(&doc_id) {
                 // The peer refused this document from us: it gets nothing more of it on this link.
                 continue;
             }
             let rounds = self.syncing.entry(doc_id.clone()).or_insert(0);
+            if opening {
+                *rounds = 0;
+            }
             *rounds += 1;
             if *rounds > crate::docsync::MAX_ROUNDS {
                 // The exchange does not end: give it up. If this side is waiting for the document,
@@ -739,14 +765,18 @@ impl Link {
             for f in &mut self.inflight {
                 f.docs.retain(|(id, _)| *id != doc_id);
             }
-            run.push((doc_id, Some(message)));
+            run.push(DocSyncStep {
+                doc_id,
+                message: Some(message),
+                fresh: opening,
+            });
         }
         let mut fx = Vec::new();
         if !give_up.is_empty() {
             fx.push(Effect::Send(Frame::NeedSnapshot { doc_ids: give_up }));
         }
         if !run.is_empty() {
-            fx.push(Effect::DocSync { messages: run });
+            fx.push(Effect::DocSync { steps: run });
         }
         fx
     }
@@ -777,13 +807,14 @@ impl Link {
                     ack = Some(durable);
                 }
             }
-            if last || reply.is_none() {
+            if last {
                 self.syncing.remove(&doc_id);
             } else {
                 self.syncing.entry(doc_id.clone()).or_insert(0);
             }
+            let opening = self.opening.remove(&doc_id);
             if let Some(message) = reply.filter(|_| self.hello_received) {
-                replies.push((doc_id, message));
+                replies.push(crate::frame::SyncMessage::new(doc_id, message, opening));
             }
         }
         if self.awaiting.is_empty()
@@ -796,17 +827,17 @@ impl Link {
         if let Some(upto) = ack.filter(|_| self.hello_received) {
             fx.push(Effect::Send(Frame::Ack { upto }));
         }
-        let mut frame: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut frame = Vec::new();
         let mut bytes = 0;
-        for (id, m) in replies {
-            if !frame.is_empty() && bytes + m.len() > DOC_SYNC_FRAME_BYTES {
+        for m in replies {
+            if !frame.is_empty() && bytes + m.message.len() > DOC_SYNC_FRAME_BYTES {
                 fx.push(Effect::Send(Frame::DocSync {
                     messages: std::mem::take(&mut frame),
                 }));
                 bytes = 0;
             }
-            bytes += m.len();
-            frame.push((id, m));
+            bytes += m.message.len();
+            frame.push(m);
         }
         if !frame.is_empty() {
             fx.push(Effect::Send(Frame::DocSync { messages: frame }));
@@ -1094,11 +1125,18 @@ impl Link {
         let mut fx = vec![Effect::Send(Frame::Ack { upto: acked })];
         let mut opened = Vec::new();
         for id in need_sync {
-            if self.syncing.contains_key(&id) || self.syncing.len() >= self.limits.max_doc_syncs {
+            // A document already in an exchange opens a new one: the peer may have ended the old
+            // one before this delta, and would not speak again on its own.
+            if !self.syncing.contains_key(&id) && self.syncing.len() >= self.limits.max_doc_syncs {
                 need_snapshot.push(id);
             } else {
                 self.syncing.insert(id.clone(), 0);
-                opened.push((id, None));
+                self.opening.insert(id.clone());
+                opened.push(DocSyncStep {
+                    doc_id: id,
+                    message: None,
+                    fresh: true,
+                });
             }
         }
         if !need_snapshot.is_empty() {
@@ -1107,7 +1145,7 @@ impl Link {
             }));
         }
         if !opened.is_empty() {
-            fx.push(Effect::DocSync { messages: opened });
+            fx.push(Effect::DocSync { steps: opened });
         }
         fx.extend(self.next_apply());
         self.refresh_state();

@@ -14,8 +14,8 @@ use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
 use safemesh_store::Store;
 use safemesh_sync::frame::Batch;
 use safemesh_sync::{
-    ErrorCode, Frame, Hello, Item, LinkConfig, PROTOCOL_VERSION, Registry, Role, Transport,
-    run_link,
+    ErrorCode, Frame, Hello, Item, LinkConfig, PROTOCOL_VERSION, Registry, Role, SyncMessage,
+    Transport, run_link,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -425,15 +425,23 @@ async fn open_exchange(by: &AdminCode) -> (Scripted, AutoCommit, Vec<String>, Ve
     }))
     .await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
-    let opening = only_sync_message(s.recv_not_batch().await);
+    let opening = only_sync_message(expect_opening(s.recv_not_batch().await));
     (s, doc, before, opening)
+}
+
+/// The frame, after checking it opens an exchange.
+fn expect_opening(f: Frame) -> Frame {
+    match &f {
+        Frame::DocSync { messages } if messages.iter().all(|m| m.opening) => f,
+        other => panic!("expected an opening sync message, got {other:?}"),
+    }
 }
 
 /// The one message for h-1 of a `DocSync` frame.
 fn only_sync_message(f: Frame) -> Vec<u8> {
     match f {
-        Frame::DocSync { mut messages } if messages.len() == 1 && messages[0].0 == "h-1" => {
-            messages.remove(0).1
+        Frame::DocSync { mut messages } if messages.len() == 1 && messages[0].doc_id == "h-1" => {
+            messages.remove(0).message
         }
         other => panic!("expected one sync message for h-1, got {other:?}"),
     }
@@ -448,7 +456,7 @@ async fn township_answers(
 ) {
     let reply = answer(doc, state, opening).expect("the township has changes to send");
     s.send(Frame::DocSync {
-        messages: vec![("h-1".into(), reply)],
+        messages: vec![SyncMessage::new("h-1", reply, false)],
     })
     .await;
 }
@@ -507,7 +515,7 @@ async fn a_forbidden_change_in_a_sync_answer_is_refused_and_nothing_is_stored() 
 async fn garbage_in_a_sync_message_is_malformed_naming_the_document() {
     let (mut s, _doc, before, _opening) = open_exchange(&code(TOWNSHIP)).await;
     s.send(Frame::DocSync {
-        messages: vec![("h-1".into(), vec![0x43, 0xff, 0xff, 0xff])],
+        messages: vec![SyncMessage::new("h-1", vec![0x43, 0xff, 0xff, 0xff], false)],
     })
     .await;
     match s.recv_not_batch().await {
@@ -520,4 +528,51 @@ async fn garbage_in_a_sync_message_is_malformed_naming_the_document() {
     }
     s.wait_end().await;
     assert_eq!(s.store.doc_row("h-1").await.unwrap().unwrap().heads, before);
+}
+
+#[tokio::test]
+async fn a_later_delta_during_an_exchange_reopens_it_and_completion_waits_for_it() {
+    // 1. The county opened an exchange for h-1 (it lacks the township's two new events).
+    let (mut s, mut doc, _, opening) = open_exchange(&code(TOWNSHIP)).await;
+    // 2. Before answering, the township writes a third event and sends it alone: it cannot apply
+    //    either. The county reopens the exchange (a new opening) instead of asking a snapshot.
+    let mut early = doc.clone();
+    two_more_events(&mut doc, &code(TOWNSHIP));
+    s.send(Frame::Batch(Batch {
+        items: vec![last_change_only("h-1", 3, &mut doc)],
+        upto: 3,
+        caught_up: true,
+        remaining: Default::default(),
+    }))
+    .await;
+    assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 2 });
+    let reopening = only_sync_message(expect_opening(s.recv_not_batch().await));
+    // 3. The township's answer to the first opening brings the first two events only: stored, but
+    //    the county is not complete — it still lacks what the second delta carried — so no ack.
+    let mut first = automerge::sync::State::new();
+    township_answers(&s, &mut early, &mut first, &opening).await;
+    match s.recv_not_batch().await {
+        Frame::DocSync { .. } => {}
+        other => panic!("expected the county's next sync message, got {other:?}"),
+    }
+    let row = s.store.doc_row("h-1").await.unwrap().unwrap();
+    assert_eq!(row.heads, heads_to_hex(&early.get_heads()));
+    assert!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor < 3);
+    // 4. The answer to the reopening brings the rest: now complete, the county acks up to 3.
+    let mut second = automerge::sync::State::new();
+    township_answers(&s, &mut doc, &mut second, &reopening).await;
+    loop {
+        match s.recv_not_batch().await {
+            Frame::Ack { upto } => {
+                assert_eq!(upto, 3);
+                break;
+            }
+            Frame::DocSync { .. } => continue,
+            other => panic!("{other:?}"),
+        }
+    }
+    let row = s.store.doc_row("h-1").await.unwrap().unwrap();
+    assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
+    s.hang_up().await;
+    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 3);
 }

@@ -923,11 +923,22 @@ fn an_unfinished_repair_runs_again_on_the_next_stream() {
 fn doc_syncs(fx: &[Effect]) -> Vec<(String, Option<Vec<u8>>)> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::DocSync { messages } => Some(messages.clone()),
+            Effect::DocSync { steps } => {
+                Some(steps.iter().map(|s| (s.doc_id.clone(), s.message.clone())))
+            }
             _ => None,
         })
         .flatten()
         .collect()
+}
+
+/// This side opens the exchange for `id`.
+fn open(id: &str) -> safemesh_sync::DocSyncStep {
+    safemesh_sync::DocSyncStep {
+        doc_id: id.into(),
+        message: None,
+        fresh: true,
+    }
 }
 
 fn synced(id: &str, reply: Option<Vec<u8>>, complete: bool) -> Vec<safemesh_sync::Synced> {
@@ -941,7 +952,14 @@ fn synced(id: &str, reply: Option<Vec<u8>>, complete: bool) -> Vec<safemesh_sync
 
 fn sync_frame(id: &str, message: Vec<u8>) -> Frame {
     Frame::DocSync {
-        messages: vec![(id.into(), message)],
+        messages: vec![safemesh_sync::SyncMessage::new(id, message, false)],
+    }
+}
+
+/// The first message of an exchange this side opened.
+fn opening_frame(id: &str, message: Vec<u8>) -> Frame {
+    Frame::DocSync {
+        messages: vec![safemesh_sync::SyncMessage::new(id, message, true)],
     }
 }
 
@@ -964,7 +982,7 @@ fn a_held_document_opens_a_sync_exchange_and_its_completion_acks_the_rest() {
         vec![
             Effect::Send(Frame::Ack { upto: 3 }),
             Effect::DocSync {
-                messages: vec![("x".into(), None)]
+                steps: vec![open("x")]
             }
         ]
     );
@@ -978,7 +996,7 @@ fn a_held_document_opens_a_sync_exchange_and_its_completion_acks_the_rest() {
         fx,
         vec![
             Effect::Send(Frame::Ack { upto: 7 }),
-            Effect::Send(sync_frame("x", vec![0x43, 1]))
+            Effect::Send(opening_frame("x", vec![0x43, 1]))
         ]
     );
     assert_eq!(l.recv_cursor(), 7);
@@ -1123,7 +1141,7 @@ fn exchanges_go_together_in_frames_bounded_in_bytes() {
     assert_eq!(
         fx[1],
         Effect::DocSync {
-            messages: vec![("x".into(), None), ("y".into(), None)]
+            steps: vec![open("x"), open("y")]
         }
     );
     // 2. Their openings, 600 KiB each, go in two frames (1 MiB each at most); one ack is enough.
@@ -1151,8 +1169,9 @@ fn exchanges_go_together_in_frames_bounded_in_bytes() {
 #[test]
 fn a_frame_naming_a_document_twice_is_malformed() {
     let mut l = in_sync(4, 0, 0);
+    let m = safemesh_sync::SyncMessage::new("x", vec![0x43], false);
     let fx = l.on_frame(Frame::DocSync {
-        messages: vec![("x".into(), vec![0x43]), ("x".into(), vec![0x43])],
+        messages: vec![m.clone(), m],
     });
     assert_eq!(malformed_rule(&fx).as_deref(), Some("doc_sync_once"));
 }

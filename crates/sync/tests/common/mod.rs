@@ -109,7 +109,10 @@ pub fn frame_len(f: &Frame) -> usize {
         Frame::Batch(b) => 9 + b.items.iter().map(|i| i.payload_len() + 8).sum::<usize>(),
         Frame::Ack { .. } => 8,
         Frame::NeedSnapshot { doc_ids } => doc_ids.iter().map(|d| d.len() + 2).sum(),
-        Frame::DocSync { messages } => messages.iter().map(|(d, m)| d.len() + m.len() + 6).sum(),
+        Frame::DocSync { messages } => messages
+            .iter()
+            .map(|m| m.doc_id.len() + m.message.len() + 8)
+            .sum(),
         Frame::Error(e) => 2 + e.message.len(),
         Frame::DigestRequest(d) => d.weight(),
         Frame::DigestReply(r) => r.payload_len() + 4,
