@@ -1,7 +1,8 @@
 //! 文档同步回退 — the per-document fallback of DESIGN §5.6: when a delta cannot apply at a receiver
 //! that holds the document (the changes depend on history it lacks), that one document is reconciled
-//! with Automerge's own sync protocol, one [`crate::Frame::DocSync`] message at a time, with the
-//! per-(link, document) [`sync::State`] kept in the store between exchanges. A kept state starts the
+//! with Automerge's own sync protocol — its messages travel in [`crate::Frame::DocSync`] frames, many
+//! documents to a frame — with the per-(link, document) [`sync::State`] kept in the store between
+//! exchanges. A kept state starts the
 //! next exchange from the heads both sides last shared, so its Bloom filter covers only what came
 //! after, not the whole history.
 //!
