@@ -9,11 +9,11 @@
 //! Sans-IO: [`step`] takes the stored document, the session and the peer's message, and returns what
 //! to store and what to answer. The driver loads and stores; nothing here touches a clock or a socket.
 //!
-//! Nothing the peer sends is stored unchecked: its changes are applied to a working copy, and only
-//! once none of them lacks a dependency are the ones new to the stored document run through the
-//! write-authority check ([`check_and_apply`]) and handed back for storing, all or none. Changes
-//! still waiting for a dependency stay in the session (bounded) and are tried again with the next
-//! message.
+//! Nothing the peer sends is stored unchecked: its changes are applied to a working copy, and those
+//! that applied (their dependencies are all there) are run through the write-authority check
+//! ([`check_and_apply`]) and handed back for storing, all or none. Changes still waiting for a
+//! dependency stay in the session (bounded) and are tried again with the next message. What this
+//! side tells the peer it holds (its heads) is therefore always stored with the step.
 
 use automerge::sync::{self, SyncDoc};
 use safemesh_doc::authority::{Checked, Origin, check_and_apply};
@@ -25,6 +25,9 @@ pub const MAX_ROUNDS: u32 = 32;
 
 /// Bytes of the peer's changes a session keeps while they wait for a missing dependency.
 pub const MAX_PENDING_BYTES: usize = 16 << 20;
+
+/// Heads a peer's message may name (as [`crate::RecvLimits`]'s default for a document item).
+pub const MAX_MESSAGE_HEADS: usize = 64;
 
 /// One document's sync exchange on one stream.
 #[derive(Debug)]
@@ -46,6 +49,11 @@ impl Session {
         }
     }
 
+    /// Bytes of the peer's changes this session keeps, waiting for a missing dependency.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.iter().map(Vec::len).sum()
+    }
+
     /// The heads both sides were last known to share (what a kept state carries).
     pub fn shared_heads(&self) -> Vec<String> {
         heads_to_hex(&self.state.shared_heads)
@@ -60,7 +68,7 @@ pub struct Step {
     pub reply: Option<Vec<u8>>,
     /// The peer's heads, from its message (hex).
     pub peer_heads: Option<Vec<String>>,
-    /// The state to keep (`sync::State::encode()`), when everything received is stored with it.
+    /// The state to keep (`sync::State::encode()`); it names only changes stored with it.
     pub keep: Option<Vec<u8>>,
     /// This side now holds everything the peer said it holds.
     pub complete: bool,
@@ -122,6 +130,12 @@ fn step_unguarded(
     if let Some(bytes) = incoming {
         let msg = sync::Message::decode(bytes)
             .map_err(|e| StepError::Malformed(format!("bad sync message: {e}")))?;
+        if msg.heads.len() > MAX_MESSAGE_HEADS {
+            return Err(StepError::Malformed(format!(
+                "a sync message naming {} heads, more than {MAX_MESSAGE_HEADS}",
+                msg.heads.len()
+            )));
+        }
         peer_heads = Some(heads_to_hex(&msg.heads));
         let size: usize = session.pending.iter().map(Vec::len).sum::<usize>()
             + msg.changes.iter().map(<[u8]>::len).sum::<usize>();
@@ -138,22 +152,23 @@ fn step_unguarded(
             .map_err(|e| StepError::Malformed(format!("sync message refused: {e}")))?;
     }
     let waiting = !work.get_missing_deps(&[]).is_empty();
+    // Everything that applied is checked and stored now, even while other changes wait: the reply
+    // below tells the peer these heads, and the peer records them as held. (The changes that applied
+    // have all their dependencies in the stored document or among themselves.)
+    let fresh = work.get_changes(&base_heads);
     let mut store = None;
-    let mut keep = None;
-    if !waiting {
-        let fresh = work.get_changes(&base_heads);
-        if !fresh.is_empty() {
-            let checked =
-                check_and_apply(id, Some(stored), fresh, origin).map_err(|e| match e {
-                    safemesh_doc::Error::Corrupt(m) => StepError::Malformed(m),
-                    e => StepError::Refused(e),
-                })?;
-            store = Some(checked);
-        }
-        session.pending.clear();
-        // Only what is stored with it may be recorded as shared.
-        keep = Some(session.state.encode());
+    if !fresh.is_empty() {
+        let checked = check_and_apply(id, Some(stored), fresh, origin).map_err(|e| match e {
+            safemesh_doc::Error::Corrupt(m) => StepError::Malformed(m),
+            e => StepError::Refused(e),
+        })?;
+        store = Some(checked);
     }
+    if !waiting {
+        session.pending.clear();
+    }
+    // Its shared heads name only changes that applied: all stored with this step.
+    let keep = Some(session.state.encode());
     let complete = !waiting
         && session
             .state
@@ -413,16 +428,18 @@ mod tests {
             .encode()
         };
         let (first, second) = (message(&changes[0]), message(&changes[1]));
-        // 2. The second alone: nothing to store, nothing to keep, not complete.
+        // 2. The second alone: nothing applies, so nothing to store; not complete.
         let mut sa = Session::new(None);
         let s = step("h", a.clone(), &mut sa, Some(&second), &[], &origin()).unwrap();
-        assert!(s.store.is_none() && s.keep.is_none() && !s.complete);
+        assert!(s.store.is_none() && !s.complete && !s.last);
+        assert_eq!(sa.pending_bytes(), changes[1].raw_bytes().len());
         assert_eq!(s.peer_heads, Some(heads_to_hex(&b.get_heads())));
         // 3. Then the first: both are checked and stored together.
         let s = step("h", a.clone(), &mut sa, Some(&first), &[], &origin()).unwrap();
         let stored = s.store.expect("stored");
         assert_eq!(stored.applied, 2);
         assert!(s.complete && s.keep.is_some());
+        assert_eq!(sa.pending_bytes(), 0);
         let mut doc = stored.doc;
         assert_eq!(doc.get_heads(), b.get_heads());
     }
@@ -486,5 +503,47 @@ mod tests {
         )
         .unwrap();
         assert!(s.complete);
+    }
+
+    #[test]
+    fn what_applies_is_stored_at_once_while_other_changes_wait() {
+        // 1. B holds x1 ← x2 and, concurrently, v; a message carries x2 and v but not x1 (as after
+        //    a Bloom-filter false positive on x1).
+        let mut b = hazard_doc(1);
+        let mut a = copy(&mut b);
+        let base = b.get_heads();
+        let mut v_side = copy(&mut b);
+        v_side.set_actor(actor::actor_id(&township(), b"t3"));
+        add_event(&mut b, &township(), 1);
+        add_event(&mut b, &township(), 2);
+        add_event(&mut v_side, &township(), 3);
+        let x = b.get_changes(&base);
+        let v = v_side.get_changes(&base);
+        b.merge(&mut v_side).unwrap();
+        let msg = sync::Message {
+            heads: b.get_heads(),
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: vec![x[1].raw_bytes().to_vec(), v[0].raw_bytes().to_vec()].into(),
+            flags: None,
+            version: sync::MessageVersion::V1,
+        }
+        .encode();
+        // 2. v applies: it is stored now; x2 waits for x1; not complete.
+        let mut sa = Session::new(None);
+        let s = step("h", a.clone(), &mut sa, Some(&msg), &[], &origin()).unwrap();
+        let mut stored = s.store.expect("v is stored").doc;
+        assert!(stored.get_change_by_hash(&v[0].hash()).is_some());
+        assert!(!s.complete);
+        // 3. The heads A's reply tells B are all in what is stored.
+        let reply = sync::Message::decode(&s.reply.expect("A asks for x1")).unwrap();
+        assert!(
+            reply
+                .heads
+                .iter()
+                .all(|h| stored.get_change_by_hash(h).is_some())
+        );
+        assert!(reply.need.contains(&x[0].hash()), "{:?}", reply.need);
+        let _ = &mut a;
     }
 }

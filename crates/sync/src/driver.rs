@@ -1159,6 +1159,9 @@ fn refusal(id: &str, e: safemesh_doc::Error) -> ErrorFrame {
     }
 }
 
+/// Bytes of the peer's sync changes one stream keeps in memory while they wait for a dependency.
+const MAX_STREAM_PENDING_BYTES: usize = 64 << 20;
+
 /// Why a step of a document's sync exchange failed.
 enum SyncFail {
     /// The peer's message or changes are refused: tell it and close, as for a batch.
@@ -1213,7 +1216,7 @@ async fn doc_sync(
     for crate::DocSyncStep {
         doc_id: id,
         message,
-        ..
+        fresh,
     } in steps
     {
         let stored = if in_scope.contains(&id) {
@@ -1232,16 +1235,22 @@ async fn doc_sync(
             });
             continue;
         };
-        let session = match sessions.remove(&id) {
-            Some(s) => s,
-            None => docsync::Session::new(kept.remove(&id).as_deref()),
+        // A message for an exchange this side has ended (not an opening): answered only if this
+        // side has something to say — two sides each answering the other's closing message from a
+        // new session would never stop.
+        let (session, live) = match sessions.remove(&id) {
+            Some(s) => (s, true),
+            None => (
+                docsync::Session::new(kept.remove(&id).as_deref()),
+                fresh || message.is_none(),
+            ),
         };
         let heads = stored.get_heads();
         let want = wanted
             .get(&id)
             .and_then(|h| safemesh_doc::heads_from_hex(h).ok())
             .unwrap_or_default();
-        work.push((id, stored, heads, session, message, want));
+        work.push((id, stored, heads, session, message, want, live));
     }
     let t1 = std::time::Instant::now();
     // The Automerge work, off the reactor under one of the process-wide permits.
@@ -1249,7 +1258,7 @@ async fn doc_sync(
     let stepped = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         work.into_iter()
-            .map(|(id, stored, heads, mut session, message, want)| {
+            .map(|(id, stored, heads, mut session, message, want, live)| {
                 let r = docsync::step(
                     &id,
                     stored,
@@ -1258,7 +1267,7 @@ async fn doc_sync(
                     &want,
                     &origin,
                 );
-                (id, heads, session, r)
+                (id, heads, session, r, live)
             })
             .collect::<Vec<_>>()
     })
@@ -1276,8 +1285,8 @@ async fn doc_sync(
     let mut kept_sessions = Vec::new();
     let mut heads_held = Vec::new();
     let mut states = Vec::new();
-    for (id, old_heads, session, result) in stepped {
-        let step = match result {
+    for (id, old_heads, session, result, live) in stepped {
+        let mut step = match result {
             Ok(step) => step,
             Err(e) => {
                 // Nothing of the frame is stored (the writer is dropped), and its exchanges end.
@@ -1299,6 +1308,9 @@ async fn doc_sync(
         if let Some(state) = step.keep {
             states.push((id.clone(), state));
         }
+        if step.last && !live {
+            step.reply = None;
+        }
         if !step.last {
             kept_sessions.push((id.clone(), session));
         }
@@ -1308,6 +1320,23 @@ async fn doc_sync(
             complete: step.complete,
             last: step.last,
         });
+    }
+    // What the peer's changes waiting for a dependency hold in memory on this stream, at most.
+    let pending: usize = sessions
+        .values()
+        .chain(kept_sessions.iter().map(|(_, s)| s))
+        .map(docsync::Session::pending_bytes)
+        .sum();
+    if pending > MAX_STREAM_PENDING_BYTES {
+        return Err(SyncFail::Refused(ErrorFrame {
+            code: ErrorCode::Malformed,
+            doc_id: None,
+            path: None,
+            rule: Some("max_pending_sync_bytes".into()),
+            message: format!(
+                "more than {MAX_STREAM_PENDING_BYTES} bytes of sync changes wait for missing history"
+            ),
+        }));
     }
     w.set_peer_heads_many(peer, &heads_held)
         .await
@@ -1330,6 +1359,8 @@ async fn doc_sync(
     }
     w.commit().await.map_err(SyncFail::Store)?;
     sessions.extend(kept_sessions);
+    // Exchanges the link gave up on (or set aside) end here too.
+    sessions.retain(|id, _| link.is_syncing(id));
     for r in results.iter().filter(|r| r.complete) {
         wanted.remove(&r.doc_id);
     }

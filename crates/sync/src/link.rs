@@ -371,8 +371,10 @@ pub struct Link {
     /// The `upto` of the batch being applied, and the highest of those applied on this stream.
     applying_upto: i64,
     applied_upto: i64,
-    /// Documents in an Automerge sync exchange on this stream, with the peer's messages so far.
-    syncing: BTreeMap<String, u32>,
+    /// Documents in an Automerge sync exchange on this stream.
+    syncing: BTreeSet<String>,
+    /// The peer's sync messages per document on this stream since its exchange last opened.
+    rounds: BTreeMap<String, u32>,
     /// Documents whose exchange this side has just opened: its next message for them says so.
     opening: BTreeSet<String>,
     /// Documents (and `summary:<owner>`) this side refused as forbidden from this peer, with the error:
@@ -425,7 +427,8 @@ impl Link {
             last_batch_caught_up: false,
             applying_upto: 0,
             applied_upto: 0,
-            syncing: BTreeMap::new(),
+            syncing: BTreeSet::new(),
+            rounds: BTreeMap::new(),
             opening: BTreeSet::new(),
             refused: BTreeMap::new(),
             limits: RecvLimits::default(),
@@ -495,7 +498,12 @@ impl Link {
 
     /// Documents in an Automerge sync exchange on this stream.
     pub fn syncing(&self) -> impl Iterator<Item = &str> {
-        self.syncing.keys().map(String::as_str)
+        self.syncing.iter().map(String::as_str)
+    }
+
+    /// Whether `doc_id` is in an Automerge sync exchange on this stream.
+    pub fn is_syncing(&self, doc_id: &str) -> bool {
+        self.syncing.contains(doc_id)
     }
 
     /// The durable cursor once `doc_id` is complete here (it no longer holds the cursor back).
@@ -545,6 +553,7 @@ impl Link {
         self.applying_upto = recv_cursor;
         self.applied_upto = recv_cursor;
         self.syncing.clear();
+        self.rounds.clear();
         self.opening.clear();
         self.last_upto = None;
         self.clear_digest();
@@ -574,6 +583,7 @@ impl Link {
         self.inflight.clear();
         self.queued.clear();
         self.syncing.clear();
+        self.rounds.clear();
         self.opening.clear();
         self.clear_digest();
     }
@@ -723,11 +733,13 @@ impl Link {
             err.message = format!("{} (refused before on this link)", err.message);
             return self.on_apply_rejected(err);
         }
+        // This side opens at most `max_doc_syncs` exchanges, and so does an honest peer: together,
+        // twice that (their openings may cross).
         let new = messages
             .iter()
-            .filter(|m| !self.syncing.contains_key(&m.doc_id))
+            .filter(|m| !self.syncing.contains(&m.doc_id))
             .count();
-        if self.syncing.len() + new > self.limits.max_doc_syncs {
+        if self.syncing.len() + new > 2 * self.limits.max_doc_syncs {
             let msg = format!(
                 "more than {} documents in sync exchanges at once",
                 self.limits.max_doc_syncs
@@ -746,20 +758,25 @@ impl Link {
                 // The peer refused this document from us: it gets nothing more of it on this link.
                 continue;
             }
-            let rounds = self.syncing.entry(doc_id.clone()).or_insert(0);
+            let rounds = self.rounds.entry(doc_id.clone()).or_insert(0);
             if opening {
                 *rounds = 0;
             }
             *rounds += 1;
-            if *rounds > crate::docsync::MAX_ROUNDS {
-                // The exchange does not end: give it up. If this side is waiting for the document,
-                // it asks for it whole instead.
+            // The side waiting for the document gives up first (the other allows twice as many), so
+            // it is never left waiting for an answer the other side will not send.
+            let waiting = self.awaiting.contains_key(&doc_id);
+            let limit = crate::docsync::MAX_ROUNDS * if waiting { 1 } else { 2 };
+            if *rounds > limit {
+                // The exchange does not end: give it up. The side waiting for the document asks
+                // for it whole instead.
                 self.syncing.remove(&doc_id);
-                if self.awaiting.contains_key(&doc_id) {
+                if waiting {
                     give_up.push(doc_id);
                 }
                 continue;
             }
+            self.syncing.insert(doc_id.clone());
             // What the peer holds is now learned from the exchange: a later ack must not record the
             // heads an earlier batch carried.
             for f in &mut self.inflight {
@@ -810,7 +827,7 @@ impl Link {
             if last {
                 self.syncing.remove(&doc_id);
             } else {
-                self.syncing.entry(doc_id.clone()).or_insert(0);
+                self.syncing.insert(doc_id.clone());
             }
             let opening = self.opening.remove(&doc_id);
             if let Some(message) = reply.filter(|_| self.hello_received) {
@@ -1125,12 +1142,16 @@ impl Link {
         let mut fx = vec![Effect::Send(Frame::Ack { upto: acked })];
         let mut opened = Vec::new();
         for id in need_sync {
+            if opened.iter().any(|s: &DocSyncStep| s.doc_id == id) {
+                continue; // named twice in the batch
+            }
             // A document already in an exchange opens a new one: the peer may have ended the old
             // one before this delta, and would not speak again on its own.
-            if !self.syncing.contains_key(&id) && self.syncing.len() >= self.limits.max_doc_syncs {
+            if !self.syncing.contains(&id) && self.syncing.len() >= self.limits.max_doc_syncs {
                 need_snapshot.push(id);
             } else {
-                self.syncing.insert(id.clone(), 0);
+                self.syncing.insert(id.clone());
+                self.rounds.remove(&id);
                 self.opening.insert(id.clone());
                 opened.push(DocSyncStep {
                     doc_id: id,

@@ -355,6 +355,19 @@ async fn snapshot_request_lost_with_the_stream_is_not_skipped_by_a_later_ack() {
 }
 
 impl Scripted {
+    /// Asserts the county sends nothing but its own batches for a while.
+    async fn expect_silence(&mut self) {
+        for _ in 0..20_000 {
+            match self.from_county.try_recv() {
+                Ok(Frame::Batch(_)) | Err(mpsc::error::TryRecvError::Empty) => {
+                    tokio::task::yield_now().await
+                }
+                Ok(other) => panic!("expected silence, got {other:?}"),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+
     /// The next frame the county sends that is not one of its own batches (the county also sends
     /// the township what it stored, which these tests do not look at).
     async fn recv_not_batch(&mut self) -> Frame {
@@ -575,4 +588,41 @@ async fn a_later_delta_during_an_exchange_reopens_it_and_completion_waits_for_it
     assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
     s.hang_up().await;
     assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 3);
+}
+
+#[tokio::test]
+async fn a_closing_message_for_an_ended_exchange_is_not_answered() {
+    // 1. The county holds h-1 exactly as the township does.
+    let mut s = Scripted::open().await;
+    s.send(Frame::Hello(township_hello(0, 1))).await;
+    let mut doc = township_hazard("one");
+    s.send(Frame::Batch(Batch {
+        items: vec![snapshot_item("h-1", 1, &mut doc)],
+        upto: 1,
+        caught_up: true,
+        remaining: Default::default(),
+    }))
+    .await;
+    assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
+    // 2. A sync message for h-1 that is not an opening, with nothing the county lacks or needs
+    //    (what a peer sends to close an exchange): the county has no exchange open and nothing to
+    //    say, so it does not answer (two sides answering each other's closing would never stop).
+    use automerge::sync::SyncDoc;
+    let message = doc
+        .sync()
+        .generate_sync_message(&mut automerge::sync::State::new())
+        .unwrap()
+        .encode();
+    s.send(Frame::DocSync {
+        messages: vec![SyncMessage::new("h-1", message.clone(), false)],
+    })
+    .await;
+    s.expect_silence().await;
+    // 3. The same message as an opening is answered.
+    s.send(Frame::DocSync {
+        messages: vec![SyncMessage::new("h-1", message, true)],
+    })
+    .await;
+    only_sync_message(s.recv_not_batch().await);
+    s.hang_up().await;
 }

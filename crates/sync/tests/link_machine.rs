@@ -1078,12 +1078,33 @@ fn sync_messages_are_bounded_and_need_a_hello() {
         let fx = fresh(limits).on_frame(sync_frame(id, vec![0x43; len]));
         assert_eq!(malformed_rule(&fx).as_deref(), Some(rule), "{id:?} {len}");
     }
-    // More documents in exchanges at once than allowed.
+    // More documents in exchanges at once than both sides may open together (2 × 1 here).
     let mut l = fresh(limits);
     let msg = |id: &str| sync_frame(id, vec![0x43]);
     assert_eq!(doc_syncs(&l.on_frame(msg("x"))).len(), 1);
-    let fx = l.on_frame(msg("y"));
+    assert_eq!(doc_syncs(&l.on_frame(msg("y"))).len(), 1);
+    let fx = l.on_frame(msg("z"));
     assert_eq!(malformed_rule(&fx).as_deref(), Some("max_doc_syncs"));
+}
+
+#[test]
+fn the_side_that_does_not_wait_allows_twice_the_rounds() {
+    // The peer waits for x and keeps its exchange going: this side, not waiting, answers twice as
+    // many of its messages as the waiting side would, so the waiting side gives up first (and asks
+    // a snapshot) instead of waiting for an answer that never comes.
+    let mut l = in_sync(4, 0, 0);
+    let msg = || sync_frame("x", vec![0x43]);
+    for round in 0..2 * safemesh_sync::docsync::MAX_ROUNDS {
+        assert_eq!(doc_syncs(&l.on_frame(msg())).len(), 1, "round {round}");
+        l.on_doc_synced(synced("x", Some(vec![0x43]), false));
+    }
+    assert!(l.on_frame(msg()).is_empty(), "given up silently");
+    assert_eq!(l.syncing().count(), 0);
+    // A new opening starts counting again.
+    let fx = l.on_frame(Frame::DocSync {
+        messages: vec![safemesh_sync::SyncMessage::new("x", vec![0x43], true)],
+    });
+    assert_eq!(doc_syncs(&fx).len(), 1);
 }
 
 #[test]
