@@ -29,6 +29,12 @@ pub const MAX_PENDING_BYTES: usize = 16 << 20;
 /// Heads a peer's message may name (as [`crate::RecvLimits`]'s default for a document item).
 pub const MAX_MESSAGE_HEADS: usize = 64;
 
+/// Hashes a peer's message may say it needs (as [`crate::RecvLimits`]'s changes per document item).
+pub const MAX_MESSAGE_NEED: usize = 10_000;
+
+/// Bloom filters a peer's message may carry (Automerge sends one).
+pub const MAX_MESSAGE_HAVE: usize = 4;
+
 /// One document's sync exchange on one stream.
 #[derive(Debug)]
 pub struct Session {
@@ -72,16 +78,21 @@ pub struct Step {
     pub keep: Option<Vec<u8>>,
     /// This side now holds everything the peer said it holds.
     pub complete: bool,
-    /// This side's part of the exchange is over: it is complete and has nothing to say, or only tells
-    /// the peer the heads both now hold (no changes, nothing needed), which an up-to-date peer does
-    /// not answer. The session may be dropped; a later message from the peer starts a new one from
+    /// This side's part of the exchange is over: it is complete and needs nothing, and its reply (if
+    /// any) either carries changes the peer will simply apply or only confirms the heads both hold.
+    /// The session may be dropped; a later message from the peer is answered from a new one, from
     /// the kept state. (Incomplete with nothing to say means waiting for the peer: not over.)
     pub last: bool,
+    /// The reply only confirms the heads both now hold (no changes, nothing needed): an up-to-date
+    /// peer does not answer it, and a side that has ended its exchange need not send it.
+    pub closing: bool,
 }
 
 /// Why a step failed: the peer's bytes, or what its changes do.
 #[derive(Debug)]
 pub enum StepError {
+    /// The message breaks a receive bound (`rule`): the frame's fault, not the document's.
+    Bound { rule: &'static str, message: String },
     /// The message or a change in it does not decode, or Automerge refused it.
     Malformed(String),
     /// The changes broke the write-authority table (or the document cannot be read).
@@ -130,19 +141,38 @@ fn step_unguarded(
     if let Some(bytes) = incoming {
         let msg = sync::Message::decode(bytes)
             .map_err(|e| StepError::Malformed(format!("bad sync message: {e}")))?;
-        if msg.heads.len() > MAX_MESSAGE_HEADS {
-            return Err(StepError::Malformed(format!(
-                "a sync message naming {} heads, more than {MAX_MESSAGE_HEADS}",
-                msg.heads.len()
-            )));
+        for (what, n, max, rule) in [
+            ("heads", msg.heads.len(), MAX_MESSAGE_HEADS, "max_heads"),
+            (
+                "needed hashes",
+                msg.need.len(),
+                MAX_MESSAGE_NEED,
+                "max_sync_need",
+            ),
+            (
+                "Bloom filters",
+                msg.have.len(),
+                MAX_MESSAGE_HAVE,
+                "max_sync_have",
+            ),
+        ] {
+            if n > max {
+                return Err(StepError::Bound {
+                    rule,
+                    message: format!("{id}: a sync message with {n} {what}, more than {max}"),
+                });
+            }
         }
         peer_heads = Some(heads_to_hex(&msg.heads));
         let size: usize = session.pending.iter().map(Vec::len).sum::<usize>()
             + msg.changes.iter().map(<[u8]>::len).sum::<usize>();
         if size > MAX_PENDING_BYTES {
-            return Err(StepError::Malformed(format!(
-                "more than {MAX_PENDING_BYTES} bytes of changes wait for missing history"
-            )));
+            return Err(StepError::Bound {
+                rule: "max_pending_sync_bytes",
+                message: format!(
+                    "{id}: more than {MAX_PENDING_BYTES} bytes of changes wait for missing history"
+                ),
+            });
         }
         session
             .pending
@@ -164,7 +194,13 @@ fn step_unguarded(
         })?;
         store = Some(checked);
     }
-    if !waiting {
+    if waiting {
+        // Keep only what has not applied (a change already stored need not be tried again).
+        session.pending.retain(|chunk| {
+            automerge::Change::from_bytes(chunk.clone())
+                .map_or(true, |c| work.get_change_by_hash(&c.hash()).is_none())
+        });
+    } else {
         session.pending.clear();
     }
     // Its shared heads name only changes that applied: all stored with this step.
@@ -176,15 +212,16 @@ fn step_unguarded(
             .as_ref()
             .is_some_and(|theirs| theirs.iter().all(|h| work.get_change_by_hash(h).is_some()))
         && want.iter().all(|h| work.get_change_by_hash(h).is_some());
-    let (reply, last) = match work.sync().generate_sync_message(&mut session.state) {
+    let (reply, last, closing) = match work.sync().generate_sync_message(&mut session.state) {
         Some(msg) => {
             let closing = complete
                 && msg.changes.is_empty()
                 && msg.need.is_empty()
                 && session.state.their_heads.as_ref() == Some(&msg.heads);
-            (Some(msg.encode()), closing)
+            let last = closing || (complete && msg.need.is_empty() && !msg.changes.is_empty());
+            (Some(msg.encode()), last, closing)
         }
-        None => (None, complete),
+        None => (None, complete, false),
     };
     Ok(Step {
         store,
@@ -193,6 +230,7 @@ fn step_unguarded(
         keep,
         complete,
         last,
+        closing,
     })
 }
 
@@ -312,6 +350,30 @@ mod tests {
         }
         // 2. The exchange fills A's gap with fewer bytes than B's whole document.
         let (mut sa, mut sb) = (Session::new(None), Session::new(None));
+        // B's answer carries the three events and needs nothing: its part is over at once, and A's
+        // reply to it only confirms the heads.
+        let (mut pa, mut pb) = (Session::new(None), Session::new(None));
+        let open = step("h", a.clone(), &mut pa, None, &[], &origin()).unwrap();
+        let answer = step(
+            "h",
+            b.clone(),
+            &mut pb,
+            open.reply.as_deref(),
+            &[],
+            &origin(),
+        )
+        .unwrap();
+        assert!(answer.last && !answer.closing);
+        let confirm = step(
+            "h",
+            a.clone(),
+            &mut pa,
+            answer.reply.as_deref(),
+            &[],
+            &origin(),
+        )
+        .unwrap();
+        assert!(confirm.complete && confirm.closing && confirm.last);
         let first = exchange(&mut a, &mut sa, &mut b, &mut sb);
         assert_eq!(a.get_heads(), b.get_heads());
         // Whoever spoke last only told the other the heads both hold: its step said it was its last.
@@ -322,8 +384,8 @@ mod tests {
             let (doc, sess) = if to_b { (&b, &mut tb) } else { (&a, &mut ta) };
             let next = step("h", doc.clone(), sess, Some(&m), &[], &origin()).unwrap();
             assert!(
-                next.reply.is_none() || !msg.last,
-                "a step marked last was answered with more"
+                next.reply.is_none() || !msg.last || next.closing,
+                "a step marked last was answered with more than a confirmation"
             );
             msg = next;
             to_b = !to_b;
@@ -535,6 +597,7 @@ mod tests {
         let mut stored = s.store.expect("v is stored").doc;
         assert!(stored.get_change_by_hash(&v[0].hash()).is_some());
         assert!(!s.complete);
+        assert_eq!(sa.pending_bytes(), x[1].raw_bytes().len(), "only x2 waits");
         // 3. The heads A's reply tells B are all in what is stored.
         let reply = sync::Message::decode(&s.reply.expect("A asks for x1")).unwrap();
         assert!(

@@ -1044,6 +1044,7 @@ async fn apply(
                             _ => {}
                         }
                         awaiting.remove(&id);
+                        wanted.remove(&id);
                         held.push((id, heads));
                     }
                     Err(safemesh_doc::Error::MissingDeps { missing }) if had_snapshot => {
@@ -1293,6 +1294,16 @@ async fn doc_sync(
                 let e = match e {
                     docsync::StepError::Refused(e) => e,
                     docsync::StepError::Malformed(m) => safemesh_doc::Error::Corrupt(m),
+                    // A bound: the frame's fault, not the document's (no quarantine).
+                    docsync::StepError::Bound { rule, message } => {
+                        return Err(SyncFail::Refused(ErrorFrame {
+                            code: ErrorCode::Malformed,
+                            doc_id: Some(id),
+                            path: None,
+                            rule: Some(rule.into()),
+                            message,
+                        }));
+                    }
                 };
                 return Err(SyncFail::Refused(refusal(&id, e)));
             }
@@ -1308,7 +1319,7 @@ async fn doc_sync(
         if let Some(state) = step.keep {
             states.push((id.clone(), state));
         }
-        if step.last && !live {
+        if step.closing && !live {
             step.reply = None;
         }
         if !step.last {
@@ -1321,6 +1332,9 @@ async fn doc_sync(
             last: step.last,
         });
     }
+    // Exchanges the link gave up on (or set aside) end here too; so do the heads they wanted.
+    sessions.retain(|id, _| link.is_syncing(id));
+    wanted.retain(|id, _| link.awaiting().contains_key(id));
     // What the peer's changes waiting for a dependency hold in memory on this stream, at most.
     let pending: usize = sessions
         .values()
@@ -1359,8 +1373,6 @@ async fn doc_sync(
     }
     w.commit().await.map_err(SyncFail::Store)?;
     sessions.extend(kept_sessions);
-    // Exchanges the link gave up on (or set aside) end here too.
-    sessions.retain(|id, _| link.is_syncing(id));
     for r in results.iter().filter(|r| r.complete) {
         wanted.remove(&r.doc_id);
     }

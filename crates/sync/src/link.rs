@@ -826,6 +826,10 @@ impl Link {
             }
             if last {
                 self.syncing.remove(&doc_id);
+                if !self.awaiting.contains_key(&doc_id) {
+                    // Nothing to count for a document this side is not waiting for.
+                    self.rounds.remove(&doc_id);
+                }
             } else {
                 self.syncing.insert(doc_id.clone());
             }

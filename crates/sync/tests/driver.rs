@@ -626,3 +626,34 @@ async fn a_closing_message_for_an_ended_exchange_is_not_answered() {
     only_sync_message(s.recv_not_batch().await);
     s.hang_up().await;
 }
+
+#[tokio::test]
+async fn a_sync_message_over_a_bound_is_malformed_without_blaming_the_document() {
+    // 1. An exchange is open for h-1; the township answers with a message naming 65 heads.
+    let (mut s, _doc, before, _opening) = open_exchange(&code(TOWNSHIP)).await;
+    let message = automerge::sync::Message {
+        heads: (0..65u8).map(|i| automerge::ChangeHash([i; 32])).collect(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: Vec::<Vec<u8>>::new().into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode();
+    s.send(Frame::DocSync {
+        messages: vec![SyncMessage::new("h-1", message, false)],
+    })
+    .await;
+    // 2. `MALFORMED` with the bound's rule (not a content rule: h-1 is not set aside), and h-1 is
+    //    as it was.
+    match s.recv_not_batch().await {
+        Frame::Error(e) => {
+            assert_eq!(e.code, ErrorCode::Malformed, "{e:?}");
+            assert_eq!(e.rule.as_deref(), Some("max_heads"));
+        }
+        other => panic!("{other:?}"),
+    }
+    s.wait_end().await;
+    assert_eq!(s.store.doc_row("h-1").await.unwrap().unwrap().heads, before);
+    assert!(s.registry.get(TOWNSHIP).unwrap().refused.is_empty());
+}
