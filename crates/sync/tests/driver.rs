@@ -394,21 +394,7 @@ fn answer(doc: &mut AutoCommit, state: &mut automerge::sync::State, msg: &[u8]) 
 fn two_more_events(doc: &mut AutoCommit, by: &AdminCode) {
     doc.set_actor(actor::actor_id(by, b"t9"));
     for i in 0..2 {
-        let ev = HazardEvent {
-            kind: EventKind::Progress,
-            at: "2025-06-03T00:00:00Z".into(),
-            by: by.clone(),
-            user: "t".into(),
-            note: Some(format!("进展 {i}")),
-            method: None,
-            level: None,
-            percent: Some(50),
-            plan: None,
-            recipients: Vec::new(),
-            reply_by: None,
-        };
-        hazard::append_event(doc, &ev).unwrap();
-        doc.commit_with(CommitOptions::default().with_message(format!("t@{by}")));
+        common::progress(doc, by, &format!("进展 {i}"));
     }
 }
 

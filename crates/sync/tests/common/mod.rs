@@ -817,6 +817,31 @@ fn test_core(owner: &AdminCode, grade: Grade, title: &str) -> HazardCore {
     }
 }
 
+/// A general hazard as office `owner` writes it, outside any store: registration, then `events`
+/// progress events, one change each, under the actor `<owner>.t1`.
+pub fn hazard_doc(owner: &AdminCode, title: &str, events: usize) -> AutoCommit {
+    let mut doc = AutoCommit::new().with_actor(actor::actor_id(owner, b"t1"));
+    let core = test_core(owner, Grade::General, title);
+    hazard::create(&mut doc, owner, "t", "2025-06-01T00:00:00Z", &core).expect("create hazard");
+    commit(&mut doc, owner);
+    for i in 0..events {
+        progress(&mut doc, owner, &format!("第 {i} 次整改进展"));
+    }
+    doc
+}
+
+/// One progress event by office `by` on `doc` (one change, under the document's current actor).
+pub fn progress(doc: &mut AutoCommit, by: &AdminCode, note: &str) {
+    let ev = HazardEvent {
+        note: Some(note.to_string()),
+        percent: Some(50),
+        user: "t".into(),
+        ..HazardEvent::new(EventKind::Progress, by.clone(), "2025-06-02T00:00:00Z")
+    };
+    hazard::append_event(doc, &ev).expect("append");
+    commit(doc, by);
+}
+
 /// A database's files (main, WAL, shared memory) paired with their copies under `tag`.
 fn db_files(path: &std::path::Path, tag: &str) -> Vec<(PathBuf, PathBuf)> {
     ["", "-wal", "-shm"]
