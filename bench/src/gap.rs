@@ -19,7 +19,7 @@ use safemesh_store::Store;
 use safemesh_testkit::Cluster;
 use serde_json::{Map, Value, json};
 
-use crate::{COUNTY, TOWN, code, doc_count, fill_range, in_sync, link_bytes};
+use crate::{COUNTY, TOWN, code, fill_range, in_sync, link_bytes};
 
 /// Adds two comments to each of the first `n` hazards at the township; records that the county
 /// holds the first. Returns the bytes the hazards take whole afterwards.
@@ -120,13 +120,7 @@ pub(crate) async fn run(n: usize) -> anyhow::Result<Map<String, Value>> {
     c.cut(TOWN);
     fill_range(&c.node(TOWN).store, &town, 0, n).await?;
     c.heal(TOWN);
-    let start = Instant::now();
-    while doc_count(&c.node(COUNTY).store).await? < n as i64 {
-        if start.elapsed() > Duration::from_secs(3600) {
-            bail!("the county did not get the hazards within an hour");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::restore::wait_count(&c.node(COUNTY).store, n, "the first send").await?;
     tokio::time::sleep(Duration::from_millis(600)).await; // the roll-up settles
     in_sync(&c, TOWN, COUNTY).await?;
     in_sync(&c, COUNTY, TOWN).await?;

@@ -27,7 +27,7 @@ fn db_files(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
     Ok(out)
 }
 
-async fn wait_count(store: &Store, n: usize, what: &str) -> anyhow::Result<()> {
+pub(crate) async fn wait_count(store: &Store, n: usize, what: &str) -> anyhow::Result<()> {
     let start = Instant::now();
     while doc_count(store).await? < n as i64 {
         if start.elapsed() > Duration::from_secs(3600) {

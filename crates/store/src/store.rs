@@ -441,16 +441,7 @@ impl Store {
 
     /// Whether `peer` is in the audience of document `id`.
     pub async fn in_audience(&self, peer: &AdminCode, id: &str) -> Result<bool, Error> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM doc_audience a WHERE a.doc_id = $1
-             AND (a.code = $2 OR (a.subtree = 1 AND substr($3, 1, length(a.code)) = a.code))",
-        )
-        .bind(id)
-        .bind(peer.as_str())
-        .bind(peer.as_str())
-        .fetch_optional(&self.inner.pool)
-        .await?;
-        Ok(row.is_some())
+        Ok(!self.in_audience_of(peer, &[id]).await?.is_empty())
     }
 
     /// Which of `ids` have `peer` in their audience ([`Store::in_audience`] for many documents).
@@ -580,13 +571,7 @@ impl Store {
         peer: &AdminCode,
         doc_id: &str,
     ) -> Result<Option<Vec<u8>>, Error> {
-        let row: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT state FROM sync_states WHERE peer = $1 AND doc_id = $2")
-                .bind(peer.as_str())
-                .bind(doc_id)
-                .fetch_optional(&self.inner.pool)
-                .await?;
-        Ok(row.map(|(s,)| s))
+        Ok(self.sync_states(peer, &[doc_id]).await?.remove(doc_id))
     }
 
     /// The kept sync states of `peer` for those of `ids` that have one ([`Store::sync_state`]).
@@ -692,6 +677,20 @@ fn placeholders(n: usize) -> String {
 }
 
 /// `$(after+1), …, $(after+n)`.
+/// Each id's last row of `rows`, in their order: a multi-row upsert may not name a key twice.
+fn last_per_id<T>(rows: &[(String, T)]) -> Vec<&(String, T)> {
+    let last: std::collections::HashMap<&str, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    rows.iter()
+        .enumerate()
+        .filter(|(i, (id, _))| last.get(id.as_str()) == Some(i))
+        .map(|(_, r)| r)
+        .collect()
+}
+
 fn placeholders_after(after: usize, n: usize) -> String {
     (after + 1..=after + n)
         .map(|i| format!("${i}"))
@@ -1183,16 +1182,7 @@ impl Writer {
         peer: &AdminCode,
         states: &[(String, Vec<u8>)],
     ) -> Result<(), Error> {
-        let mut last = std::collections::HashMap::new();
-        for (i, (id, _)) in states.iter().enumerate() {
-            last.insert(id.as_str(), i);
-        }
-        let states: Vec<&(String, Vec<u8>)> = states
-            .iter()
-            .enumerate()
-            .filter(|(i, (id, _))| last.get(id.as_str()) == Some(i))
-            .map(|(_, s)| s)
-            .collect();
+        let states = last_per_id(states);
         let now = now_rfc3339();
         for chunk in states.chunks(MAX_BINDS / 2) {
             // `$1` is the peer and `$2` the time; each row's two binds follow.
@@ -1208,7 +1198,7 @@ impl Writer {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(peer.as_str())
                 .bind(&now);
-            for (id, state) in chunk.iter().map(|s| (&s.0, &s.1)) {
+            for (id, state) in chunk {
                 q = q.bind(id.as_str()).bind(state.as_slice());
             }
             q.execute(&mut **self.tx()).await?;
@@ -1242,16 +1232,7 @@ impl Writer {
         peer: &AdminCode,
         docs: &[(String, Vec<String>)],
     ) -> Result<(), Error> {
-        let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for (i, (id, _)) in docs.iter().enumerate() {
-            last.insert(id.as_str(), i);
-        }
-        let docs: Vec<&(String, Vec<String>)> = docs
-            .iter()
-            .enumerate()
-            .filter(|(i, (id, _))| last.get(id.as_str()) == Some(i))
-            .map(|(_, d)| d)
-            .collect();
+        let docs = last_per_id(docs);
         for chunk in docs.chunks(MAX_BINDS / 2) {
             // `$1` is the shared peer; each row's two binds follow.
             let values: Vec<String> = (0..chunk.len())

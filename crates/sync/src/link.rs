@@ -552,9 +552,7 @@ impl Link {
         self.last_batch_caught_up = false;
         self.applying_upto = recv_cursor;
         self.applied_upto = recv_cursor;
-        self.syncing.clear();
-        self.rounds.clear();
-        self.opening.clear();
+        self.clear_doc_syncs();
         self.last_upto = None;
         self.clear_digest();
         self.recv_cursor = recv_cursor;
@@ -582,10 +580,15 @@ impl Link {
         self.applying = false;
         self.inflight.clear();
         self.queued.clear();
+        self.clear_doc_syncs();
+        self.clear_digest();
+    }
+
+    /// The stream's sync exchanges end with it.
+    fn clear_doc_syncs(&mut self) {
         self.syncing.clear();
         self.rounds.clear();
         self.opening.clear();
-        self.clear_digest();
     }
 
     /// The handshake failed (e.g. the peer's certificate was refused).

@@ -120,6 +120,16 @@ impl Scripted {
     }
 }
 
+/// A batch frame from the township (it reports nothing remaining).
+fn batch(items: Vec<Item>, upto: i64, caught_up: bool) -> Frame {
+    Frame::Batch(Batch {
+        items,
+        upto,
+        caught_up,
+        remaining: Default::default(),
+    })
+}
+
 fn township_hello(recv_cursor: i64, seq: i64) -> Hello {
     Hello {
         protocol: PROTOCOL_VERSION,
@@ -219,13 +229,8 @@ async fn driver_applies_a_batch_and_acks_it() {
     let mut s = Scripted::open().await;
     s.send(Frame::Hello(township_hello(0, 2))).await;
     let mut doc = township_hazard("pumps");
-    s.send(Frame::Batch(Batch {
-        items: vec![snapshot_item("h-1", 2, &mut doc)],
-        upto: 2,
-        caught_up: true,
-        remaining: Default::default(),
-    }))
-    .await;
+    s.send(batch(vec![snapshot_item("h-1", 2, &mut doc)], 2, true))
+        .await;
     // 2. It is acked up to 2, durably, and the store holds the document with the same heads.
     assert_eq!(s.recv().await, Frame::Ack { upto: 2 });
     let row = s.store.doc_row("h-1").await.unwrap().unwrap();
@@ -247,13 +252,7 @@ async fn summary_from_outside_the_childs_subtree_is_refused() {
         body: "{}".into(),
         seq: 1,
     };
-    s.send(Frame::Batch(Batch {
-        items: vec![item],
-        upto: 1,
-        caught_up: true,
-        remaining: Default::default(),
-    }))
-    .await;
+    s.send(batch(vec![item], 1, true)).await;
     // 2. Forbidden, nothing stored.
     match s.recv().await {
         Frame::Error(e) => assert_eq!(e.code, ErrorCode::Forbidden, "{e:?}"),
@@ -274,13 +273,8 @@ async fn first_connection_records_the_peer_install() {
     let mut s = Scripted::open().await;
     s.send(Frame::Hello(township_hello(0, 2))).await;
     let mut doc = township_hazard("pumps");
-    s.send(Frame::Batch(Batch {
-        items: vec![snapshot_item("h-1", 2, &mut doc)],
-        upto: 2,
-        caught_up: true,
-        remaining: Default::default(),
-    }))
-    .await;
+    s.send(batch(vec![snapshot_item("h-1", 2, &mut doc)], 2, true))
+        .await;
     assert_eq!(s.recv().await, Frame::Ack { upto: 2 });
     s.hang_up().await;
 
@@ -315,20 +309,10 @@ async fn snapshot_request_lost_with_the_stream_is_not_skipped_by_a_later_ack() {
     s.send(Frame::Hello(township_hello(0, 3))).await;
     let mut h1 = township_hazard("one");
     let mut h2 = township_hazard("two");
-    s.send(Frame::Batch(Batch {
-        items: vec![last_change_only("h-1", 2, &mut h1)],
-        upto: 2,
-        caught_up: false,
-        remaining: Default::default(),
-    }))
-    .await;
-    s.send(Frame::Batch(Batch {
-        items: vec![snapshot_item("h-2", 3, &mut h2)],
-        upto: 3,
-        caught_up: true,
-        remaining: Default::default(),
-    }))
-    .await;
+    s.send(batch(vec![last_change_only("h-1", 2, &mut h1)], 2, false))
+        .await;
+    s.send(batch(vec![snapshot_item("h-2", 3, &mut h2)], 3, true))
+        .await;
 
     // 2. The county acks short of h-1 and asks for it whole.
     assert_eq!(s.recv().await, Frame::Ack { upto: 1 });
@@ -406,23 +390,13 @@ async fn open_exchange(by: &AdminCode) -> (Scripted, AutoCommit, Vec<String>, Ve
     let mut s = Scripted::open().await;
     s.send(Frame::Hello(township_hello(0, 2))).await;
     let mut doc = township_hazard("one");
-    s.send(Frame::Batch(Batch {
-        items: vec![snapshot_item("h-1", 1, &mut doc)],
-        upto: 1,
-        caught_up: false,
-        remaining: Default::default(),
-    }))
-    .await;
+    s.send(batch(vec![snapshot_item("h-1", 1, &mut doc)], 1, false))
+        .await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
     let before = s.store.doc_row("h-1").await.unwrap().unwrap().heads;
     two_more_events(&mut doc, by);
-    s.send(Frame::Batch(Batch {
-        items: vec![last_change_only("h-1", 2, &mut doc)],
-        upto: 2,
-        caught_up: true,
-        remaining: Default::default(),
-    }))
-    .await;
+    s.send(batch(vec![last_change_only("h-1", 2, &mut doc)], 2, true))
+        .await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
     let opening = only_sync_message(expect_opening(s.recv_not_batch().await));
     (s, doc, before, opening)
@@ -537,13 +511,8 @@ async fn a_later_delta_during_an_exchange_reopens_it_and_completion_waits_for_it
     //    either. The county reopens the exchange (a new opening) instead of asking a snapshot.
     let mut early = doc.clone();
     two_more_events(&mut doc, &code(TOWNSHIP));
-    s.send(Frame::Batch(Batch {
-        items: vec![last_change_only("h-1", 3, &mut doc)],
-        upto: 3,
-        caught_up: true,
-        remaining: Default::default(),
-    }))
-    .await;
+    s.send(batch(vec![last_change_only("h-1", 3, &mut doc)], 3, true))
+        .await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 2 });
     let reopening = only_sync_message(expect_opening(s.recv_not_batch().await));
     // 3. The township's answer to the first opening brings the first two events only: stored, but
@@ -582,13 +551,8 @@ async fn a_closing_message_for_an_ended_exchange_is_not_answered() {
     let mut s = Scripted::open().await;
     s.send(Frame::Hello(township_hello(0, 1))).await;
     let mut doc = township_hazard("one");
-    s.send(Frame::Batch(Batch {
-        items: vec![snapshot_item("h-1", 1, &mut doc)],
-        upto: 1,
-        caught_up: true,
-        remaining: Default::default(),
-    }))
-    .await;
+    s.send(batch(vec![snapshot_item("h-1", 1, &mut doc)], 1, true))
+        .await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
     // 2. A sync message for h-1 that is not an opening, with nothing the county lacks or needs
     //    (what a peer sends to close an exchange): the county has no exchange open and nothing to
