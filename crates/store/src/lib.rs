@@ -8,42 +8,32 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod docs;
 mod error;
+mod links;
+mod migrate;
+mod open;
 mod planner;
 mod project;
+mod query;
+mod scope;
+mod sql;
 mod store;
+mod summaries;
 pub mod testing;
 mod tokens;
+mod writer;
 
+pub use docs::{NewDoc, StoredDoc, count_documents};
 pub use error::Error;
-pub use project::{
-    DirectiveRow, DirectiveTotals, HazardFilter, HazardRow, Projection, SummaryRow,
-    compute_projection,
-};
-pub use store::{
-    Backend, ChangedDoc, LinkRow, NewDoc, SqliteLimits, Store, StoredDoc, Writer, count_documents,
-    now_rfc3339 as store_now,
-};
+pub use links::LinkRow;
+pub use migrate::FORMAT_VERSION;
+pub use open::SqliteLimits;
+pub use project::{Projection, compute_projection};
+pub use query::{DirectiveRow, DirectiveTotals, HazardFilter, HazardRow};
+pub use scope::ChangedDoc;
+pub use sql::now_rfc3339 as store_now;
+pub use store::{Backend, Store};
+pub use summaries::SummaryRow;
 pub use tokens::{Role, TOKEN_NAME_MAX, TokenRow, hash_secret, token_name};
-
-/// Most binds one multi-row statement carries. SQLite finds each `$N` parameter's name by a linear
-/// scan (`sqlite3_bind_parameter_name`, which sqlx calls for every parameter), so a statement's bind
-/// cost grows with the square of its binds: a few hundred per statement is the sweet spot.
-pub(crate) const MAX_BINDS: usize = 256;
-
-/// Version of the stored format this build writes (stored in `meta.format`): the number of the
-/// newest migration.
-pub const FORMAT_VERSION: i64 = 7;
-
-#[cfg(test)]
-mod tests {
-    /// Each backend's migrations end at the format this build writes (a migration added without
-    /// bumping it would let an older build open a database it cannot read).
-    #[test]
-    fn the_format_version_is_the_number_of_the_newest_migration() {
-        let sqlite = sqlx::migrate!("./migrations/sqlite");
-        let postgres = sqlx::migrate!("./migrations/postgres");
-        assert_eq!(sqlite.migrations.len() as i64, super::FORMAT_VERSION);
-        assert_eq!(postgres.migrations.len() as i64, super::FORMAT_VERSION);
-    }
-}
+pub use writer::Writer;

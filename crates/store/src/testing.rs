@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use sqlx::{AnyPool, any::AnyPoolOptions};
 
-use crate::{Error, Store};
+use crate::error::Error;
+use crate::store::Store;
 
 /// The variable that makes PostgreSQL tests mandatory.
 pub const PG_ENV: &str = "SAFEMESH_TEST_PG";

@@ -11,8 +11,10 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::store::now_rfc3339;
-use crate::{Error, Store, Writer};
+use crate::error::Error;
+use crate::sql::now_rfc3339;
+use crate::store::Store;
+use crate::writer::Writer;
 
 /// What a token may do. Ordered: each role may do everything of the roles before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

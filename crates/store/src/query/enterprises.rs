@@ -1,0 +1,53 @@
+//! 企业 — enterprises as the API reads them: the list by name, and one enterprise by credit code
+//! with the hazards and accidents this node holds for it.
+
+use sqlx::Row;
+
+use super::hazards::HazardFilter;
+use crate::error::Error;
+use crate::store::Store;
+
+impl Store {
+    /// Enterprises held, by name.
+    pub async fn enterprises(&self) -> Result<Vec<serde_json::Value>, Error> {
+        let rows = sqlx::query("SELECT body FROM enterprises ORDER BY name, id")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default())
+            .collect())
+    }
+
+    /// The enterprise with this credit code, with the hazards and accidents this node holds for it.
+    pub async fn enterprise(&self, credit_code: &str) -> Result<Option<serde_json::Value>, Error> {
+        let row = sqlx::query(
+            "SELECT body FROM enterprises WHERE credit_code = $1 ORDER BY created LIMIT 1",
+        )
+        .bind(credit_code)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut body: serde_json::Value =
+            serde_json::from_str(&row.get::<String, _>("body")).unwrap_or_default();
+        // Hazards and accidents link to their enterprise by credit code (kept in their bodies).
+        let mut hazards = Vec::new();
+        for h in self.hazards(&HazardFilter::default()).await? {
+            if h.body["enterprise"]["credit_code"] == credit_code {
+                hazards.push(serde_json::json!({"id": h.id, "title": h.body["title"], "status": h.status, "owner": h.owner}));
+            }
+        }
+        let accidents: Vec<serde_json::Value> = self
+            .accidents(None)
+            .await?
+            .into_iter()
+            .filter(|a| a["enterprise"]["credit_code"] == credit_code)
+            .map(|a| serde_json::json!({"id": a["id"], "title": a["title"], "grade": a["grade"], "occurred_at": a["occurred_at"]}))
+            .collect();
+        if let Some(o) = body.as_object_mut() {
+            o.insert("hazards".into(), hazards.into());
+            o.insert("accidents".into(), accidents.into());
+        }
+        Ok(Some(body))
+    }
+}
