@@ -5,6 +5,12 @@
 //! SQLite (WAL, `synchronous = FULL`) is the embedded default. All writes go through one [`Writer`] at a
 //! time, so the sequence numbers commit in order and a document is never written from a stale copy.
 //! "Did anything change" is answered from SQL; documents are loaded lazily through a bounded cache.
+//!
+//! One file per concept, each holding its `impl Store` / `impl Writer` methods: `store` (the handle),
+//! `open` and `migrate` (opening, pragmas, stored format), `writer` (the write session), `docs`
+//! (documents, chunks, seq), `links` (cursors, peer heads, sync states), `scope` (what crosses a
+//! link), `summaries`, `tokens`, `project` (writing projections), `query` (reads per record kind),
+//! and `sql` (placeholder builders and stored encodings, imported by the others, importing none).
 #![forbid(unsafe_code)]
 
 mod cache;
