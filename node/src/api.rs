@@ -45,6 +45,8 @@ pub struct ApiState {
     pub hazards: crate::hazards::Settings,
     /// Tokens resolved recently.
     pub tokens: TokenCache,
+    /// The web UI's logged-in sessions.
+    pub sessions: crate::ui::Sessions,
 }
 
 type Shared = Arc<ApiState>;
@@ -146,7 +148,7 @@ fn require(parts: &Parts, need: Role) -> Result<Caller, RecordError> {
     check_role(caller, need)
 }
 
-fn check_role(caller: Caller, need: Role) -> Result<Caller, RecordError> {
+pub(crate) fn check_role(caller: Caller, need: Role) -> Result<Caller, RecordError> {
     if caller.role >= need {
         return Ok(caller);
     }
@@ -269,10 +271,11 @@ pub fn router(state: Shared) -> Router {
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
-        .with_state(state);
+        .with_state(state.clone());
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::ui::router(state))
 }
 
 /// Resolves the bearer token to a [`Caller`] (401 if there is none, or it is unknown or revoked).
@@ -402,6 +405,11 @@ async fn rollup(
 }
 
 async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
+    Ok(Json(sync_status_value(&st).await?))
+}
+
+/// What `GET /api/v1/sync/status` answers (the UI's 同步状态 page shows the same).
+pub(crate) async fn sync_status_value(st: &ApiState) -> Result<Value, RecordError> {
     let mut links = Vec::new();
     let mut seen = Vec::new();
     let stored = st.store.links().await?;
@@ -487,12 +495,12 @@ async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordErro
             "quarantined": [],
         }));
     }
-    Ok(Json(json!({
+    Ok(json!({
         "code": st.code.as_str(),
         "seq": st.store.current_seq(),
         "links": links,
         "rejected_handshakes": st.registry.rejected_handshakes(),
-    })))
+    }))
 }
 
 /// A token as the API shows it: never its secret or hash.

@@ -421,9 +421,20 @@ pub async fn run(
     let (d, h, a) = load_sample(&nodes).await?;
     println!("已加载 {d} 项任务、{h} 条隐患、{a} 起事故 / loaded {d} directives, {h} hazards and {a} accidents
 ");
+    println!("工作台（在浏览器中打开，一键登录）/ web UI, one-click login:");
     for n in &nodes {
         println!(
-            "{:<10} {:<8} {}  令牌 / token: {}",
+            "  {:<10} {:<8} {}/login#token={}",
+            n.code.as_str(),
+            n.name,
+            n.http_url(),
+            n.token
+        );
+    }
+    println!("\n令牌 / tokens (API: Authorization: Bearer …):");
+    for n in &nodes {
+        println!(
+            "  {:<10} {:<8} {}  令牌 / token: {}",
             n.code.as_str(),
             n.name,
             n.http_url(),

@@ -18,6 +18,7 @@ pub mod init;
 pub mod node;
 pub mod records;
 pub mod rollup;
+pub mod ui;
 
 pub use config::Config;
 pub use error::Error;

@@ -246,6 +246,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         unit_groups: cfg.unit_groups.clone(),
         hazards: hazard_settings.clone(),
         tokens: TokenCache::default(),
+        sessions: crate::ui::Sessions::default(),
     });
     let app = router(state);
     let mut sd = shutdown_rx.clone();

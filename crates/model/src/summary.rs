@@ -15,6 +15,18 @@ pub struct HazardCounts {
     pub by_sector: BTreeMap<String, u64>,
     #[serde(default)]
     pub by_status: BTreeMap<String, u64>,
+    /// By grade (`major`, `general`).
+    #[serde(default)]
+    pub by_grade: BTreeMap<String, u64>,
+    /// By channel (`enterprise_self_report`, `inspection`, `public_report`).
+    #[serde(default)]
+    pub by_channel: BTreeMap<String, u64>,
+    /// 挂牌督办 — listed for supervision and not closed.
+    #[serde(default)]
+    pub supervised: u64,
+    /// 本月新增 — registered in the summary's calendar month (China time).
+    #[serde(default)]
+    pub this_month: u64,
 }
 
 impl HazardCounts {
@@ -30,6 +42,22 @@ impl HazardCounts {
         for (k, v) in &o.by_status {
             *self.by_status.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &o.by_grade {
+            *self.by_grade.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.by_channel {
+            *self.by_channel.entry(k.clone()).or_default() += v;
+        }
+        self.supervised += o.supervised;
+        self.this_month += o.this_month;
+    }
+
+    /// 整改率 — closed over total, in percent with one decimal (100 when there is nothing to rectify).
+    pub fn rectification_rate(&self) -> f64 {
+        if self.total == 0 {
+            return 100.0;
+        }
+        (self.closed as f64 * 1000.0 / self.total as f64).round() / 10.0
     }
 }
 

@@ -36,7 +36,7 @@ pub use links::LinkRow;
 pub use migrate::FORMAT_VERSION;
 pub use open::SqliteLimits;
 pub use project::{Projection, compute_projection};
-pub use query::{DirectiveRow, DirectiveTotals, HazardFilter, HazardRow};
+pub use query::{DirectiveRow, DirectiveTotals, HazardFilter, HazardOrder, HazardPage, HazardRow};
 pub use scope::ChangedDoc;
 pub use sql::now_rfc3339 as store_now;
 pub use store::{Backend, Store};

@@ -55,15 +55,16 @@ pub fn compute_projection(
             }
             rows.push((
                 "INSERT INTO hazards (id, owner, title, sector, grade, channel, status, deadline, supervising, created, updated_at, body,
-                 number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+                 number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan, enterprise_name)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, sector = excluded.sector, grade = excluded.grade,
                  channel = excluded.channel, status = excluded.status, deadline = excluded.deadline,
                  supervising = excluded.supervising, updated_at = excluded.updated_at, body = excluded.body,
                  number = excluded.number, inspection_mode = excluded.inspection_mode, found_by_level = excluded.found_by_level,
                  found_on = excluded.found_on, stock = excluded.stock, location = excluded.location,
                  credit_code = excluded.credit_code, notified = excluded.notified,
-                 plan_complete = excluded.plan_complete, funds_wan = excluded.funds_wan",
+                 plan_complete = excluded.plan_complete, funds_wan = excluded.funds_wan,
+                 enterprise_name = excluded.enterprise_name",
                 vec![
                     Bind::from(id),
                     Bind::from(view.owner.as_str()),
@@ -87,6 +88,7 @@ pub fn compute_projection(
                     Bind::from(derived.fully_notified() as i64),
                     Bind::from(plan_complete as i64),
                     Bind::from(funds),
+                    Bind::from(&view.core.enterprise.name),
                 ],
             ));
             view.audience()

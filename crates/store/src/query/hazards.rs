@@ -39,78 +39,183 @@ pub struct HazardFilter {
     pub supervised: Option<bool>,
     /// A piece of the title or the number.
     pub q: Option<String>,
+    /// Found on or after this day (`YYYY-MM-DD`).
+    pub found_from: Option<String>,
+    /// Found on or before this day (`YYYY-MM-DD`).
+    pub found_to: Option<String>,
+    /// The enterprise: its credit code exactly, or a piece of its name.
+    pub enterprise: Option<String>,
 }
+
+/// The order of a ledger page; every order ends with the id, so pages are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HazardOrder {
+    /// Newest registered first.
+    #[default]
+    Newest,
+    /// Overdue first, most overdue first (judged as of the filter's `today`), then newest.
+    OverdueFirst,
+    /// Earliest deadline in force first.
+    Deadline,
+    /// Latest found first.
+    Found,
+}
+
+/// One page of the ledger and how many hazards match in all.
+#[derive(Debug, Clone)]
+pub struct HazardPage {
+    pub rows: Vec<HazardRow>,
+    pub total: u64,
+}
+
+fn like(v: &str) -> String {
+    let escaped = v
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The WHERE clause of a filter and its binds (only fixed fragments are spliced in; every value is a
+/// bind).
+fn where_clause(f: &HazardFilter) -> Result<(String, Vec<String>), Error> {
+    let mut sql = String::from(" WHERE 1 = 1");
+    let mut binds: Vec<String> = Vec::new();
+    let mut eq = |sql: &mut String, col: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            binds.push(v.clone());
+            sql.push_str(&format!(" AND {col} = ${}", binds.len()));
+        }
+    };
+    eq(&mut sql, "grade", &f.grade);
+    eq(&mut sql, "status", &f.status);
+    eq(&mut sql, "owner", &f.owner);
+    eq(&mut sql, "sector", &f.sector);
+    eq(&mut sql, "channel", &f.channel);
+    eq(&mut sql, "stock", &f.stock);
+    if let Some(w) = &f.within {
+        binds.push(w.clone());
+        let n = binds.len();
+        sql.push_str(&format!(" AND substr(owner, 1, length(${n})) = ${n}"));
+    }
+    match (f.overdue, &f.today) {
+        (Some(true), Some(t)) => {
+            binds.push(t.clone());
+            sql.push_str(&format!(
+                " AND status <> 'closed' AND deadline < ${}",
+                binds.len()
+            ));
+        }
+        (Some(false), Some(t)) => {
+            binds.push(t.clone());
+            sql.push_str(&format!(
+                " AND (status = 'closed' OR deadline >= ${})",
+                binds.len()
+            ));
+        }
+        (Some(_), None) => {
+            return Err(Error::Invalid {
+                field: "overdue".into(),
+                reason: "overdue filter needs today".into(),
+            });
+        }
+        (None, _) => {}
+    }
+    match f.supervised {
+        Some(true) => sql.push_str(" AND supervising IS NOT NULL"),
+        Some(false) => sql.push_str(" AND supervising IS NULL"),
+        None => {}
+    }
+    if let Some(q) = &f.q {
+        binds.push(like(q));
+        let n = binds.len();
+        sql.push_str(&format!(
+            " AND (title LIKE ${n} ESCAPE '\\' OR number LIKE ${n} ESCAPE '\\')"
+        ));
+    }
+    if let Some(d) = &f.found_from {
+        binds.push(d.clone());
+        sql.push_str(&format!(" AND found_on >= ${}", binds.len()));
+    }
+    if let Some(d) = &f.found_to {
+        binds.push(d.clone());
+        sql.push_str(&format!(" AND found_on <= ${}", binds.len()));
+    }
+    if let Some(e) = &f.enterprise {
+        binds.push(e.clone());
+        let code = binds.len();
+        binds.push(like(e));
+        let name = binds.len();
+        sql.push_str(&format!(
+            " AND (credit_code = ${code} OR enterprise_name LIKE ${name} ESCAPE '\\')"
+        ));
+    }
+    Ok((sql, binds))
+}
+
 
 impl Store {
     /// The hazard ledger, newest first.
     pub async fn hazards(&self, f: &HazardFilter) -> Result<Vec<HazardRow>, Error> {
-        let mut sql =
-            String::from("SELECT id, owner, status, deadline, body FROM hazards WHERE 1 = 1");
-        let mut binds: Vec<String> = Vec::new();
-        let mut eq = |sql: &mut String, col: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                binds.push(v.clone());
-                sql.push_str(&format!(" AND {col} = ${}", binds.len()));
-            }
-        };
-        eq(&mut sql, "grade", &f.grade);
-        eq(&mut sql, "status", &f.status);
-        eq(&mut sql, "owner", &f.owner);
-        eq(&mut sql, "sector", &f.sector);
-        eq(&mut sql, "channel", &f.channel);
-        eq(&mut sql, "stock", &f.stock);
-        if let Some(w) = &f.within {
-            binds.push(w.clone());
-            let n = binds.len();
-            sql.push_str(&format!(" AND substr(owner, 1, length(${n})) = ${n}"));
-        }
-        match (f.overdue, &f.today) {
-            (Some(true), Some(t)) => {
-                binds.push(t.clone());
-                sql.push_str(&format!(
-                    " AND status <> 'closed' AND deadline < ${}",
-                    binds.len()
-                ));
-            }
-            (Some(false), Some(t)) => {
-                binds.push(t.clone());
-                sql.push_str(&format!(
-                    " AND (status = 'closed' OR deadline >= ${})",
-                    binds.len()
-                ));
-            }
-            (Some(_), None) => {
-                return Err(Error::Invalid {
-                    field: "overdue".into(),
-                    reason: "overdue filter needs today".into(),
-                });
-            }
-            (None, _) => {}
-        }
-        match f.supervised {
-            Some(true) => sql.push_str(" AND supervising IS NOT NULL"),
-            Some(false) => sql.push_str(" AND supervising IS NULL"),
-            None => {}
-        }
-        if let Some(q) = &f.q {
-            let escaped = q
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            binds.push(format!("%{escaped}%"));
-            let n = binds.len();
-            sql.push_str(&format!(
-                " AND (title LIKE ${n} ESCAPE '\\' OR number LIKE ${n} ESCAPE '\\')"
-            ));
-        }
-        sql.push_str(" ORDER BY created DESC, id");
-        // Only fixed fragments are spliced in; every value is a bind.
+        let (filter, binds) = where_clause(f)?;
+        let sql = format!(
+            "SELECT id, owner, status, deadline, body FROM hazards{filter} ORDER BY created DESC, id"
+        );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {
             query = query.bind(b);
         }
         let rows = query.fetch_all(self.pool()).await?;
         Ok(rows.into_iter().map(hazard_row).collect())
+    }
+
+    /// One page of the ledger in `order`: at most `limit` rows after skipping `offset`, and the count
+    /// of all that match. `OverdueFirst` judges overdue as of the filter's `today`.
+    pub async fn hazards_page(
+        &self,
+        f: &HazardFilter,
+        order: HazardOrder,
+        limit: u32,
+        offset: u64,
+    ) -> Result<HazardPage, Error> {
+        let (filter, mut binds) = where_clause(f)?;
+        let count_sql = format!("SELECT COUNT(*) FROM hazards{filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
+        for b in &binds {
+            count = count.bind(b);
+        }
+        let total = count.fetch_one(self.pool()).await?.max(0) as u64;
+        let order_by = match order {
+            HazardOrder::Newest => "created DESC, id".to_string(),
+            HazardOrder::Deadline => "deadline, id".to_string(),
+            HazardOrder::Found => "found_on DESC, created DESC, id".to_string(),
+            HazardOrder::OverdueFirst => {
+                let Some(today) = &f.today else {
+                    return Err(Error::Invalid {
+                        field: "sort".into(),
+                        reason: "overdue order needs today".into(),
+                    });
+                };
+                binds.push(today.clone());
+                let n = binds.len();
+                // Overdue rows first, the earliest deadline (the most days overdue) first among them.
+                format!(
+                    "CASE WHEN status <> 'closed' AND deadline < ${n} THEN 0 ELSE 1 END, deadline, id"
+                )
+            }
+        };
+        let sql = format!(
+            "SELECT id, owner, status, deadline, body FROM hazards{filter} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        Ok(HazardPage {
+            rows: rows.into_iter().map(hazard_row).collect(),
+            total,
+        })
     }
 
     pub async fn hazard(&self, id: &str) -> Result<Option<HazardRow>, Error> {
@@ -122,18 +227,26 @@ impl Store {
         Ok(row.map(hazard_row))
     }
 
-    /// Hazard counts over hazards owned by `owner`: (total, open, closed, major, overdue, by sector, by status).
+    /// Hazard counts over hazards owned by `owner` as of `today` (`YYYY-MM-DD`, China time): totals,
+    /// open/closed, major, overdue, supervised (not closed), found this month, and by sector, status,
+    /// grade and channel.
     pub async fn own_hazard_counts(
         &self,
         owner: &str,
         today: &str,
     ) -> Result<safemesh_model::summary::HazardCounts, Error> {
+        let month_start = format!("{}01", today.get(..8).unwrap_or(today));
         let rows = sqlx::query(
-            "SELECT sector, status, grade, CAST(CASE WHEN deadline < $2 AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS overdue, COUNT(*) AS n
-             FROM hazards WHERE owner = $1 GROUP BY sector, status, grade, overdue",
+            "SELECT sector, status, grade, channel,
+                    CAST(CASE WHEN deadline < $2 AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS overdue,
+                    CAST(CASE WHEN supervising IS NOT NULL AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS supervised,
+                    CAST(CASE WHEN found_on >= $3 AND found_on <= $2 THEN 1 ELSE 0 END AS BIGINT) AS this_month,
+                    COUNT(*) AS n
+             FROM hazards WHERE owner = $1 GROUP BY sector, status, grade, channel, overdue, supervised, this_month",
         )
         .bind(owner)
         .bind(today)
+        .bind(&month_start)
         .fetch_all(self.pool())
         .await?;
         let mut c = safemesh_model::summary::HazardCounts::default();
@@ -143,7 +256,8 @@ impl Store {
             let sector: String = r.get("sector");
             let status: String = r.get("status");
             let grade: String = r.get("grade");
-            let overdue = r.get::<i64, _>("overdue") != 0;
+            let channel: String = r.get("channel");
+            let flag = |k: &str| r.get::<i64, _>(k) != 0;
             c.total += n;
             if status == "closed" {
                 c.closed += n;
@@ -153,11 +267,19 @@ impl Store {
             if grade == "major" {
                 c.major += n;
             }
-            if overdue {
+            if flag("overdue") {
                 c.overdue += n;
+            }
+            if flag("supervised") {
+                c.supervised += n;
+            }
+            if flag("this_month") {
+                c.this_month += n;
             }
             *c.by_sector.entry(sector).or_default() += n;
             *c.by_status.entry(status).or_default() += n;
+            *c.by_grade.entry(grade).or_default() += n;
+            *c.by_channel.entry(channel).or_default() += n;
         }
         Ok(c)
     }

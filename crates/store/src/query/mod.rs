@@ -8,4 +8,4 @@ mod enterprises;
 mod hazards;
 
 pub use directives::{DirectiveRow, DirectiveTotals};
-pub use hazards::{HazardFilter, HazardRow};
+pub use hazards::{HazardFilter, HazardOrder, HazardPage, HazardRow};

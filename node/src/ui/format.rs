@@ -1,0 +1,183 @@
+//! 显示格式 — how the UI writes times, dates, amounts and the dictionary words a clerk reads.
+//!
+//! Times are stored as RFC 3339 in UTC; a clerk reads them in China time (UTC+8), as
+//! `yyyy-MM-dd HH:mm`. Dates are `yyyy-MM-dd`; amounts in 万元; rates with one decimal.
+
+use safemesh_model::AdminCode;
+use safemesh_model::hazard::EventKind;
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+/// China Standard Time.
+pub const CST: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
+    Ok(o) => o,
+    Err(_) => panic!("UTC+8 is an offset"),
+};
+
+/// An RFC 3339 time as `yyyy-MM-dd HH:mm` in China time; anything unreadable as it is.
+pub fn china_time(rfc3339: &str) -> String {
+    match OffsetDateTime::parse(rfc3339, &Rfc3339) {
+        Ok(t) => {
+            let t = t.to_offset(CST);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                t.year(),
+                t.month() as u8,
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        }
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
+/// The date part (`yyyy-MM-dd`) of a date or a time, in China time.
+pub fn china_date(s: &str) -> String {
+    if s.len() == 10 {
+        return s.to_string();
+    }
+    china_time(s).chars().take(10).collect()
+}
+
+/// 万元 with up to two decimals, no trailing zeros.
+pub fn wan(v: f64) -> String {
+    let s = format!("{v:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// A percentage with one decimal.
+pub fn pct(v: f64) -> String {
+    format!("{v:.1}%")
+}
+
+/// `part` of `whole` as a percentage with one decimal (`—` when there is no whole).
+pub fn ratio(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "—".into();
+    }
+    pct(part as f64 * 100.0 / whole as f64)
+}
+
+/// 隐患状态.
+pub fn status_label(s: &str) -> &'static str {
+    match s {
+        "open" => "未整改",
+        "rectifying" => "整改中",
+        "pending_acceptance" => "待验收",
+        "closed" => "已销号",
+        _ => "未知",
+    }
+}
+
+/// 隐患等级.
+pub fn grade_label(s: &str) -> &'static str {
+    match s {
+        "major" => "重大事故隐患",
+        "general" => "一般隐患",
+        _ => "未知",
+    }
+}
+
+/// 发现渠道.
+pub fn channel_label(s: &str) -> &'static str {
+    match safemesh_model::hazard::Channel::parse(s) {
+        Ok(c) => c.label_zh(),
+        Err(_) => "未知",
+    }
+}
+
+/// 事故等级.
+pub fn accident_grade_label(s: &str) -> &'static str {
+    match s {
+        "general" => "一般事故",
+        "larger" => "较大事故",
+        "major" => "重大事故",
+        "especially_major" => "特别重大事故",
+        _ => "未定级",
+    }
+}
+
+/// 事件种类, as the timeline and the action forms name them.
+pub fn event_label(k: EventKind) -> &'static str {
+    match k {
+        EventKind::Registered => "登记",
+        EventKind::Plan => "制定整改方案（五落实）",
+        EventKind::Progress => "报告整改进展",
+        EventKind::Rectified => "整改完成，申请验收",
+        EventKind::Accept => "验收通过",
+        EventKind::Return => "验收退回",
+        EventKind::Close => "销号",
+        EventKind::Reopen => "反弹重开",
+        EventKind::Supervise => "挂牌督办",
+        EventKind::Escalate => "升级督办（函告/通报/约谈/曝光）",
+        EventKind::Notify => "告知主要负责人、实际控制人",
+        EventKind::Comment => "批注",
+    }
+}
+
+/// 层级.
+pub fn level_label(code: &AdminCode) -> &'static str {
+    match code.level().as_str() {
+        "province" => "省级",
+        "city" => "市级",
+        "county" => "县级",
+        "township" => "乡镇（街道）",
+        _ => "",
+    }
+}
+
+/// An office's name and code as a clerk reads it: `禄脿街道（530181006）`.
+pub fn office(code: &str) -> String {
+    match AdminCode::parse(code)
+        .ok()
+        .and_then(|c| safemesh_model::division::name_of(&c))
+    {
+        Some(n) => format!("{n}（{code}）"),
+        None => code.to_string(),
+    }
+}
+
+/// An office's name alone, or its code when the name is unknown.
+pub fn office_name(code: &str) -> String {
+    AdminCode::parse(code)
+        .ok()
+        .and_then(|c| safemesh_model::division::name_of(&c))
+        .map(str::to_string)
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// A refusal's rule in words a clerk understands (the API's `rule` names stay out of the text).
+pub fn rule_words(rule: &str) -> &'static str {
+    match rule {
+        "superior_only" => "挂牌督办和升级督办只能由上级安委办进行",
+        "owner_only" => "此项操作只能由登记该隐患的单位进行",
+        "supervising_level_accepts" => "该隐患已挂牌督办，验收和销号须由挂牌督办单位进行",
+        "owner_accepts" => "未挂牌督办的隐患由登记单位自行验收、销号",
+        "owner_or_superior" => "只有登记单位或其上级可以处理该隐患",
+        "role_viewer" => "您的账号是只读（查看）角色，不能修改记录；如需办理请向本级管理员申请编辑权限",
+        _ => "本级无权进行此项操作",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_in_china_time() {
+        assert_eq!(china_time("2026-12-06T17:30:00Z"), "2026-12-07 01:30");
+        assert_eq!(china_date("2026-12-06T17:30:00Z"), "2026-12-07");
+        assert_eq!(china_date("2026-01-05"), "2026-01-05");
+        assert_eq!(china_time("not a time"), "not a time");
+    }
+
+    #[test]
+    fn amounts_and_rates() {
+        assert_eq!(wan(12.5), "12.5");
+        assert_eq!(wan(3.0), "3");
+        assert_eq!(ratio(1, 3), "33.3%");
+        assert_eq!(ratio(0, 0), "—");
+    }
+}

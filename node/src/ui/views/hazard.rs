@@ -1,0 +1,471 @@
+//! 隐患详情 `/hazards/{id}` — all facts, the 五落实 plan, the timeline (who, when, which office), and
+//! the action forms this person may use here: the role decides whether any are shown, and the same
+//! rules the API applies (`crate::hazards::actions`: write authority, then the lifecycle) decide which.
+//! A post goes through `crate::hazards::add_event`; a refusal comes back on the page, in words.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use safemesh_model::hazard::{ESCALATION_METHODS, EventKind, plan::Funds, plan::PlanInput};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::User;
+use super::ledger::status_class;
+use crate::api::ApiState;
+use crate::hazards::NewEvent;
+use crate::records::{Actor, RecordError};
+use crate::ui::format::{self, china_date, china_time};
+use crate::ui::page::{Chrome, chinese, record_error, render};
+
+/// The facts as the page shows them.
+pub struct HazardFacts {
+    pub id: String,
+    pub number: String,
+    pub title: String,
+    pub owner: String,
+    pub sector: String,
+    pub major: bool,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub channel: &'static str,
+    pub inspection_mode: String,
+    pub found_by: String,
+    pub found_on: String,
+    pub stock: String,
+    pub deadline: String,
+    pub original_deadline: String,
+    pub overdue_days: i64,
+    pub enterprise: String,
+    pub credit_code: String,
+    pub location: String,
+    pub basis: String,
+    pub description: String,
+    pub supervising: String,
+    pub notified: String,
+    pub escalated: String,
+}
+
+/// The 五落实 plan.
+pub struct PlanView {
+    pub responsible_unit: String,
+    pub responsible_person: String,
+    pub measures: String,
+    pub funds: String,
+    pub deadline: String,
+    pub contingency_plan: String,
+    pub complete: bool,
+}
+
+/// One entry of the timeline.
+pub struct EventRow {
+    pub kind: &'static str,
+    pub label: &'static str,
+    pub detail: String,
+    pub note: String,
+    pub at: String,
+    pub office: String,
+    pub user: String,
+    /// Recorded by an office above the owner.
+    pub superior: bool,
+}
+
+/// One action form.
+pub struct ActionForm {
+    pub kind: &'static str,
+    pub label: &'static str,
+    pub button: &'static str,
+    /// Why the last post of this form was refused, in words.
+    pub error: String,
+}
+
+#[derive(Template)]
+#[template(path = "hazard.html")]
+pub struct HazardPage {
+    pub chrome: Chrome,
+    pub h: HazardFacts,
+    pub plan: Option<PlanView>,
+    pub events: Vec<EventRow>,
+    pub actions: Vec<ActionForm>,
+    pub escalation_methods: Vec<&'static str>,
+    pub notice: String,
+    pub error: String,
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+fn facts(b: &Value) -> HazardFacts {
+    let status = b["status"].as_str().unwrap_or_default();
+    let loc = &b["location"];
+    let location = [text(&loc["address"]), text(&loc["division"])]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let basis = [text(&b["basis"]["standard"]), text(&b["basis"]["clause"])]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let join = |v: &Value| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            })
+            .unwrap_or_default()
+    };
+    HazardFacts {
+        id: text(&b["id"]),
+        number: text(&b["number"]),
+        title: text(&b["title"]),
+        owner: format::office(b["owner"].as_str().unwrap_or_default()),
+        sector: text(&b["sector"]),
+        major: b["grade"] == "major",
+        status: format::status_label(status),
+        status_class: status_class(status),
+        channel: format::channel_label(b["channel"].as_str().unwrap_or_default()),
+        inspection_mode: text(&b["inspection_mode"]),
+        found_by: format::office(b["found_by_level"].as_str().unwrap_or_default()),
+        found_on: china_date(b["found_on"].as_str().unwrap_or_default()),
+        stock: text(&b["stock_label"]),
+        deadline: b["effective_deadline"]
+            .as_str()
+            .or_else(|| b["deadline"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+        original_deadline: text(&b["deadline"]),
+        overdue_days: b["days_overdue"].as_i64().unwrap_or(0),
+        enterprise: text(&b["enterprise"]["name"]),
+        credit_code: text(&b["enterprise"]["credit_code"]),
+        location,
+        basis,
+        description: text(&b["description"]),
+        supervising: b["supervising"]
+            .as_str()
+            .map(format::office)
+            .unwrap_or_default(),
+        notified: join(&b["notified"]),
+        escalated: b["escalated"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        let reply = e["reply_by"]
+                            .as_str()
+                            .map(|r| format!("，{r} 前书面回复"))
+                            .unwrap_or_default();
+                        format!(
+                            "{}{}{}",
+                            format::office_name(e["by"].as_str().unwrap_or_default()),
+                            text(&e["method"]),
+                            reply
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("；")
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn plan(b: &Value) -> Option<PlanView> {
+    let p = b.get("plan").filter(|p| p.is_object())?;
+    Some(PlanView {
+        responsible_unit: text(&p["responsible_unit"]),
+        responsible_person: text(&p["responsible_person"]),
+        measures: text(&p["measures"]),
+        funds: format::wan(p["funds_wan"].as_f64().unwrap_or(0.0)),
+        deadline: text(&p["deadline"]),
+        contingency_plan: text(&p["contingency_plan"]),
+        complete: b["plan_complete"].as_bool().unwrap_or(false),
+    })
+}
+
+fn events(b: &Value) -> Vec<EventRow> {
+    let owner = b["owner"].as_str().unwrap_or_default();
+    b["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let kind = EventKind::parse(e["kind"].as_str()?).ok()?;
+            let mut detail = Vec::new();
+            if let Some(p) = e["percent"].as_u64() {
+                detail.push(format!("完成 {p}%"));
+            }
+            if let Some(m) = e["method"].as_str() {
+                detail.push(m.to_string());
+            }
+            if let Some(l) = e["level"].as_str() {
+                detail.push(format!("督办单位 {}", format::office_name(l)));
+            }
+            if let Some(r) = e["reply_by"].as_str() {
+                detail.push(format!("{r} 前书面回复"));
+            }
+            if let Some(rs) = e["recipients"].as_array().filter(|r| !r.is_empty()) {
+                let names: Vec<&str> = rs.iter().filter_map(|x| x.as_str()).collect();
+                detail.push(format!("告知 {}", names.join("、")));
+            }
+            if let Some(p) = e.get("plan").filter(|p| p.is_object()) {
+                detail.push(format!(
+                    "责任人 {}，资金 {} 万元，时限 {}",
+                    text(&p["responsible_person"]),
+                    format::wan(p["funds_wan"].as_f64().unwrap_or(0.0)),
+                    text(&p["deadline"])
+                ));
+            }
+            let by = e["by"].as_str().unwrap_or_default();
+            Some(EventRow {
+                kind: kind.as_str(),
+                label: format::event_label(kind),
+                detail: detail.join("，"),
+                note: text(&e["note"]),
+                at: china_time(e["at"].as_str().unwrap_or_default()),
+                office: format::office(by),
+                user: text(&e["user"]),
+                superior: by != owner && owner.starts_with(by),
+            })
+        })
+        .collect()
+}
+
+fn button(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Plan => "提交整改方案",
+        EventKind::Progress => "报告进展",
+        EventKind::Rectified => "申请验收",
+        EventKind::Accept => "验收通过",
+        EventKind::Return => "退回整改",
+        EventKind::Close => "销号",
+        EventKind::Reopen => "重新打开",
+        EventKind::Supervise => "挂牌督办",
+        EventKind::Escalate => "升级督办",
+        EventKind::Notify => "记录告知",
+        EventKind::Comment => "添加批注",
+        EventKind::Registered => "登记",
+    }
+}
+
+/// The field paths of an event's input, as a clerk names them.
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "plan.responsible_unit" => "责任单位",
+        "plan.responsible_person" => "责任人",
+        "plan.measures" => "整改措施",
+        "plan.funds_wan" => "整改资金",
+        "plan.deadline" => "整改时限",
+        "plan.contingency_plan" => "应急预案",
+        "percent" => "完成进度",
+        "method" => "方式",
+        "reply_by" => "书面回复期限",
+        "recipients" => "告知对象",
+        "note" => "说明",
+        _ => "",
+    }
+}
+
+/// A refusal in words: the rule for a 403, the field and reason otherwise.
+pub fn refusal(e: &RecordError) -> String {
+    if let Some(rule) = &e.rule {
+        return format::rule_words(rule).to_string();
+    }
+    let reason = chinese(&e.message);
+    match e.field.as_deref().map(field_label).filter(|l| !l.is_empty()) {
+        Some(label) => format!("{label}：{reason}"),
+        None => reason.to_string(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    done: Option<String>,
+}
+
+async fn build(
+    st: &ApiState,
+    user: &User,
+    id: &str,
+    notice: String,
+    refused: Option<(EventKind, String)>,
+) -> Result<HazardPage, RecordError> {
+    let b = crate::hazards::get_hazard(&st.store, id).await?;
+    let kinds = if user.caller.role >= safemesh_store::Role::Editor {
+        crate::hazards::actions(&st.store, id, &st.code).await?
+    } else {
+        Vec::new()
+    };
+    let mut actions: Vec<ActionForm> = kinds
+        .into_iter()
+        .map(|k| ActionForm {
+            kind: k.as_str(),
+            label: format::event_label(k),
+            button: button(k),
+            error: String::new(),
+        })
+        .collect();
+    let mut error = String::new();
+    if let Some((kind, why)) = refused {
+        match actions.iter_mut().find(|a| a.kind == kind.as_str()) {
+            Some(a) => a.error = why,
+            None => error = why,
+        }
+    }
+    Ok(HazardPage {
+        chrome: Chrome::new(st, user, "hazards"),
+        h: facts(&b),
+        plan: plan(&b),
+        events: events(&b),
+        actions,
+        escalation_methods: ESCALATION_METHODS.to_vec(),
+        notice,
+        error,
+    })
+}
+
+pub async fn page(
+    State(st): State<Arc<ApiState>>,
+    user: User,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let notice = match q.done.as_deref().map(EventKind::parse) {
+        Some(Ok(EventKind::Registered)) => "隐患已登记。".to_string(),
+        Some(Ok(k)) => format!("已办理：{}。", format::event_label(k)),
+        _ => String::new(),
+    };
+    match build(&st, &user, &id, notice, None).await {
+        Ok(p) => render(StatusCode::OK, &p),
+        Err(e) => record_error(&e),
+    }
+}
+
+/// The action forms' fields (every form sends `kind`; the rest by kind).
+#[derive(Debug, Default)]
+pub struct EventForm {
+    kind: String,
+    note: String,
+    method: String,
+    percent: String,
+    reply_by: String,
+    recipients: Vec<String>,
+    responsible_unit: Option<String>,
+    responsible_person: Option<String>,
+    measures: Option<String>,
+    funds_wan: Option<String>,
+    deadline: Option<String>,
+    contingency_plan: Option<String>,
+}
+
+fn some(s: String) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+impl EventForm {
+    /// The API's input for this form.
+    fn into_input(self) -> Result<NewEvent, RecordError> {
+        let percent = match some(self.percent) {
+            Some(p) => Some(p.parse::<i64>().map_err(|_| {
+                RecordError::bad("percent", "应为 0 到 100 的整数 / must be a whole number")
+            })?),
+            None => None,
+        };
+        let plan = (self.kind == "plan").then(|| PlanInput {
+            responsible_unit: self.responsible_unit,
+            responsible_person: self.responsible_person,
+            measures: self.measures,
+            funds_wan: self.funds_wan.map(Funds::Text),
+            deadline: self.deadline,
+            contingency_plan: self.contingency_plan,
+        });
+        Ok(NewEvent {
+            kind: some(self.kind),
+            note: some(self.note),
+            method: some(self.method),
+            percent,
+            plan,
+            recipients: (!self.recipients.is_empty()).then_some(self.recipients),
+            reply_by: some(self.reply_by),
+        })
+    }
+}
+
+/// `POST /hazards/{id}/events` — one action form.
+pub async fn add_event(
+    State(st): State<Arc<ApiState>>,
+    user: User,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = parse_event_form(&pairs);
+    let kind = EventKind::parse(&form.kind).ok();
+    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::Role::Editor) {
+        Err(e) => Err(e),
+        Ok(_) => match form.into_input() {
+            Ok(input) => {
+                let actor = Actor {
+                    user: user.caller.name.clone(),
+                    ..st.actor.clone()
+                };
+                crate::hazards::add_event(&st.store, &actor, &id, input).await
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(_) => {
+            let done = kind.map(|k| k.as_str()).unwrap_or("comment");
+            Redirect::to(&format!("/hazards/{id}?done={done}")).into_response()
+        }
+        Err(e) if e.status == 404 => record_error(&e),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let why = refusal(&e);
+            tracing::info!(%id, status = e.status, rule = ?e.rule, "ui action refused");
+            match build(
+                &st,
+                &user,
+                &id,
+                String::new(),
+                Some((kind.unwrap_or(EventKind::Comment), why)),
+            )
+            .await
+            {
+                Ok(p) => render(status, &p),
+                Err(e) => record_error(&e),
+            }
+        }
+    }
+}
+
+/// Reads the form's pairs (repeated `recipients` included) into an [`EventForm`].
+fn parse_event_form(pairs: &[(String, String)]) -> EventForm {
+    let mut f = EventForm::default();
+    for (k, v) in pairs {
+        let v = v.clone();
+        match k.as_str() {
+            "kind" => f.kind = v,
+            "note" => f.note = v,
+            "method" => f.method = v,
+            "percent" => f.percent = v,
+            "reply_by" => f.reply_by = v,
+            "recipients" => f.recipients.push(v),
+            "plan.responsible_unit" => f.responsible_unit = Some(v),
+            "plan.responsible_person" => f.responsible_person = Some(v),
+            "plan.measures" => f.measures = Some(v),
+            "plan.funds_wan" => f.funds_wan = Some(v),
+            "plan.deadline" => f.deadline = Some(v),
+            "plan.contingency_plan" => f.contingency_plan = Some(v),
+            _ => {}
+        }
+    }
+    f
+}

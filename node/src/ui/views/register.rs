@@ -1,0 +1,171 @@
+//! 登记隐患 `/hazards/new` — the registration form. Dropdowns come from this node's dictionaries
+//! (sectors, inspection modes, channels); the post goes through `crate::hazards::create_hazard`, the
+//! operation `POST /api/v1/hazards` calls, and its error's field path (`enterprise.credit_code`) is the
+//! name of the input the message is shown next to. Nothing is stored unless everything passes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use safemesh_model::hazard::facts;
+
+use super::User;
+use crate::api::ApiState;
+use crate::hazards::{NewBasis, NewHazard, NewLocation};
+use crate::records::{Actor, NewEnterprise, RecordError, today};
+use crate::ui::format;
+use crate::ui::page::{Chrome, chinese, render};
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterView {
+    pub chrome: Chrome,
+    pub values: HashMap<String, String>,
+    /// The input the error is about (an API field path), if any.
+    pub error_field: String,
+    /// The reason, for the field.
+    pub error_text: String,
+    /// The whole message at the top of the form.
+    pub error: String,
+    pub sectors: Vec<String>,
+    pub channels: Vec<(&'static str, &'static str)>,
+    pub modes: Vec<&'static str>,
+    pub levels: Vec<(String, String)>,
+}
+
+impl RegisterView {
+    /// The value entered for `field` (kept when the form comes back with an error).
+    pub fn v(&self, field: &str) -> String {
+        self.values.get(field).cloned().unwrap_or_default()
+    }
+
+    /// Whether the error is about `field`.
+    pub fn bad(&self, field: &str) -> bool {
+        self.error_field == field
+    }
+}
+
+fn view(st: &ApiState, user: &User, values: HashMap<String, String>) -> RegisterView {
+    let mut levels = Vec::new();
+    let mut cur = Some(st.code.clone());
+    while let Some(c) = cur {
+        levels.push((c.to_string(), format!("{}（{}）", format::office_name(c.as_str()), format::level_label(&c))));
+        cur = c.parent();
+    }
+    RegisterView {
+        chrome: Chrome::new(st, user, "register"),
+        values,
+        error_field: String::new(),
+        error_text: String::new(),
+        error: String::new(),
+        sectors: st.hazards.sectors.names().iter().map(|s| s.to_string()).collect(),
+        channels: ["inspection", "enterprise_self_report", "public_report"]
+            .into_iter()
+            .map(|c| (c, format::channel_label(c)))
+            .collect(),
+        modes: facts::inspection_modes(),
+        levels,
+    }
+}
+
+/// `GET /hazards/new`.
+pub async fn form(State(st): State<Arc<ApiState>>, user: User) -> Response {
+    let mut values = HashMap::new();
+    let day = safemesh_model::hazard::format_date(today());
+    values.insert("found_on".into(), day);
+    values.insert("found_by_level".into(), st.code.to_string());
+    values.insert("location.division".into(), st.code.to_string());
+    values.insert("grade".into(), "general".into());
+    values.insert("channel".into(), "inspection".into());
+    render(StatusCode::OK, &view(&st, &user, values))
+}
+
+fn opt(values: &HashMap<String, String>, k: &str) -> Option<String> {
+    values
+        .get(k)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The API's input for the form's values.
+pub fn input(values: &HashMap<String, String>) -> NewHazard {
+    let any = |ks: &[&str]| ks.iter().any(|k| opt(values, k).is_some());
+    NewHazard {
+        number: opt(values, "number"),
+        title: opt(values, "title"),
+        sector: opt(values, "sector"),
+        grade: opt(values, "grade"),
+        channel: opt(values, "channel"),
+        inspection_mode: opt(values, "inspection_mode"),
+        found_by_level: opt(values, "found_by_level"),
+        found_on: opt(values, "found_on"),
+        stock: None,
+        enterprise: any(&["enterprise.name", "enterprise.credit_code"]).then(|| NewEnterprise {
+            name: opt(values, "enterprise.name"),
+            credit_code: opt(values, "enterprise.credit_code"),
+        }),
+        location: any(&["location.division", "location.address"]).then(|| NewLocation {
+            division: opt(values, "location.division"),
+            address: opt(values, "location.address"),
+        }),
+        basis: any(&["basis.standard", "basis.clause"]).then(|| NewBasis {
+            standard: opt(values, "basis.standard"),
+            clause: opt(values, "basis.clause"),
+        }),
+        deadline: opt(values, "deadline"),
+        description: opt(values, "description").unwrap_or_default(),
+    }
+}
+
+/// The input a field path names on this form (`enterprise` → the enterprise's name).
+fn input_of(field: &str) -> &str {
+    match field {
+        "enterprise" => "enterprise.name",
+        "location" => "location.division",
+        "basis" => "basis.standard",
+        f => f,
+    }
+}
+
+/// `POST /hazards/new`.
+pub async fn submit(
+    State(st): State<Arc<ApiState>>,
+    user: User,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let values: HashMap<String, String> =
+        pairs.into_iter().filter(|(k, _)| k != "_csrf").collect();
+    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::Role::Editor) {
+        Err(e) => Err(e),
+        Ok(_) => {
+            let actor = Actor {
+                user: user.caller.name.clone(),
+                ..st.actor.clone()
+            };
+            crate::hazards::create_hazard(&st.store, &st.hazards, &actor, input(&values)).await
+        }
+    };
+    match result {
+        Ok(h) => {
+            let id = h["id"].as_str().unwrap_or_default();
+            Redirect::to(&format!("/hazards/{id}?done=registered")).into_response()
+        }
+        Err(e) => refused(&st, &user, values, &e),
+    }
+}
+
+fn refused(st: &ApiState, user: &User, values: HashMap<String, String>, e: &RecordError) -> Response {
+    let mut v = view(st, user, values);
+    let reason = match &e.rule {
+        Some(rule) => format::rule_words(rule).to_string(),
+        None => chinese(&e.message).to_string(),
+    };
+    v.error_field = e.field.as_deref().map(input_of).unwrap_or("").to_string();
+    v.error_text = reason.clone();
+    v.error = reason;
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    render(status, &v)
+}
