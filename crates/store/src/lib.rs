@@ -22,9 +22,9 @@ pub use project::{
 };
 pub use store::{
     Backend, ChangedDoc, LinkRow, NewDoc, SqliteLimits, Store, StoredDoc, Writer, count_documents,
-    now_rfc3339 as store_now,
+    now_rfc3339,
 };
-pub use tokens::{Role, TOKEN_NAME_MAX, TokenRow, hash_secret, token_name};
+pub use tokens::{TOKEN_NAME_MAX, TokenRole, TokenRow, hash_secret, token_name};
 
 /// Most binds one multi-row statement carries. SQLite finds each `$N` parameter's name by a linear
 /// scan (`sqlite3_bind_parameter_name`, which sqlx calls for every parameter), so a statement's bind

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use time::Date;
 
 use super::HazardSettings;
-use crate::records::{NewEnterprise, RecordError, bounded, required};
+use crate::enterprises::EnterpriseRef;
+use crate::records::{RecordError, bounded, required};
 
 /// Input of `POST /api/v1/hazards`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,7 +31,7 @@ pub struct NewHazard {
     pub found_on: Option<String>,
     /// 存量/增量; derived from `found_on` and the node's cut-off when absent.
     pub stock: Option<String>,
-    pub enterprise: Option<NewEnterprise>,
+    pub enterprise: Option<EnterpriseRef>,
     pub location: Option<NewLocation>,
     /// 判定依据: required (standard and clause) for a major hazard.
     pub basis: Option<NewBasis>,
