@@ -14,7 +14,7 @@ use safemesh_doc::{AutoCommit, actor::actor_id, hazard};
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::facts;
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
-use safemesh_node::records::{self, NewEvent};
+use safemesh_node::hazards::{self, NewEvent};
 use safemesh_store::Store;
 use safemesh_store::testing::TestDb;
 use safemesh_testkit::Cluster;
@@ -441,7 +441,7 @@ async fn live(edits: usize) -> anyhow::Result<(f64, f64, u64)> {
         let b0 = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
         let mut watch = prov.subscribe();
         let start = Instant::now();
-        records::add_event(
+        hazards::add_event(
             &town.store,
             &town.actor,
             &id,

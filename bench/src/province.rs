@@ -281,7 +281,7 @@ pub async fn run(
     let codes = tree(root, only_city);
     eprintln!("  {} nodes: opening stores …", codes.len());
     let nodes = open_all(dir, &codes).await?;
-    let today = safemesh_model::hazard::format_date(safemesh_node::records::today());
+    let today = safemesh_model::hazard::format_date(safemesh_node::clock::today());
     eprintln!("  writing {per_township} hazards at each township …");
     let towns: Vec<&SimNode> = nodes
         .iter()

@@ -7,12 +7,10 @@
 //! [`Actor`] it writes as from it, so every change names the person; token management takes an
 //! [`Admin`]. Unknown or revoked token: 401. Role too weak: 403 with rule `role_<the caller's role>`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -20,14 +18,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use safemesh_model::AdminCode;
-use safemesh_store::{Role, Store, TokenRow, hash_secret, token_name};
+use safemesh_store::{Store, TokenRole, hash_secret};
 use safemesh_sync::Registry;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::directive_api;
-use crate::hazards::http as hazards;
 use crate::records::{Actor, RecordError};
+use crate::tokens::TokenCache;
+use crate::{accidents, directives, enterprises, hazards, tokens};
 
 /// What the handlers share.
 pub struct ApiState {
@@ -42,14 +40,15 @@ pub struct ApiState {
     /// What the department groups of directives stand for here (config `unit_groups`).
     pub unit_groups: std::collections::BTreeMap<String, Vec<String>>,
     /// Sector dictionary and 存量/增量 cut-off (from the config).
-    pub hazards: crate::hazards::Settings,
+    pub hazards: Arc<hazards::HazardSettings>,
     /// Tokens resolved recently.
     pub tokens: TokenCache,
     /// The web UI's logged-in sessions.
     pub sessions: crate::ui::Sessions,
 }
 
-type Shared = Arc<ApiState>;
+/// The state every handler takes.
+pub type Shared = Arc<ApiState>;
 
 /// Who is calling: resolved from the bearer token by [`auth`] and put in the request's extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,76 +56,7 @@ pub struct Caller {
     pub token_id: String,
     /// The token's name: the person recorded in every change this request makes.
     pub name: String,
-    pub role: Role,
-}
-
-/// How long the API trusts a token it has looked up before asking the store again. A token revoked
-/// through this node's API (`DELETE /api/v1/tokens/{id}`) is refused from the next request on; one
-/// revoked from outside (`safemesh token revoke`, another process on the same store) within this time.
-pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(2);
-
-/// Resolved tokens by hash, each trusted for [`TOKEN_CACHE_TTL`]. Only valid tokens are kept, so the
-/// cache holds at most one entry per token the store knows.
-#[derive(Default)]
-pub struct TokenCache {
-    inner: std::sync::Mutex<TokenCacheInner>,
-}
-
-#[derive(Default)]
-struct TokenCacheInner {
-    /// Bumped on every revocation through this node, so a lookup that raced with one is not cached.
-    generation: u64,
-    entries: HashMap<String, (Caller, Instant)>,
-}
-
-impl TokenCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, TokenCacheInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The caller whose token hashes to `hash`, if the token exists and is not revoked.
-    pub async fn resolve(
-        &self,
-        store: &Store,
-        hash: &str,
-    ) -> Result<Option<Caller>, safemesh_store::Error> {
-        let generation = {
-            let c = self.lock();
-            if let Some((caller, at)) = c.entries.get(hash)
-                && at.elapsed() < TOKEN_CACHE_TTL
-            {
-                return Ok(Some(caller.clone()));
-            }
-            c.generation
-        };
-        let caller = store.token_by_hash(hash).await?.map(|t| Caller {
-            token_id: t.id,
-            name: t.name,
-            role: t.role,
-        });
-        let mut c = self.lock();
-        match &caller {
-            Some(found) if c.generation == generation => {
-                if c.entries.len() >= 1024 {
-                    c.entries
-                        .retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
-                }
-                c.entries
-                    .insert(hash.to_string(), (found.clone(), Instant::now()));
-            }
-            _ => {
-                c.entries.remove(hash);
-            }
-        }
-        Ok(caller)
-    }
-
-    /// Forgets everything (after a revocation), so the next request of every token asks the store.
-    pub fn forget(&self) {
-        let mut c = self.lock();
-        c.generation += 1;
-        c.entries.clear();
-    }
+    pub role: TokenRole,
 }
 
 fn unauthorized() -> RecordError {
@@ -139,7 +69,7 @@ fn unauthorized() -> RecordError {
 }
 
 /// The caller, if its role is at least `need`; otherwise 403 with rule `role_<its role>`.
-fn require(parts: &Parts, need: Role) -> Result<Caller, RecordError> {
+fn require(parts: &Parts, need: TokenRole) -> Result<Caller, RecordError> {
     let caller = parts
         .extensions
         .get::<Caller>()
@@ -148,13 +78,13 @@ fn require(parts: &Parts, need: Role) -> Result<Caller, RecordError> {
     check_role(caller, need)
 }
 
-pub(crate) fn check_role(caller: Caller, need: Role) -> Result<Caller, RecordError> {
+pub(crate) fn check_role(caller: Caller, need: TokenRole) -> Result<Caller, RecordError> {
     if caller.role >= need {
         return Ok(caller);
     }
     let (name, role, label) = (&caller.name, caller.role.as_str(), caller.role.label());
     let message = match need {
-        Role::Admin => format!(
+        TokenRole::Admin => format!(
             "管理令牌需要管理员令牌，当前令牌“{name}”为{label}角色 / managing tokens needs an admin token; token {name:?} is {role}"
         ),
         _ => format!(
@@ -174,7 +104,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Editor {
     type Rejection = RecordError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        require(parts, Role::Editor).map(Editor)
+        require(parts, TokenRole::Editor).map(Editor)
     }
 }
 
@@ -182,7 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
     type Rejection = RecordError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        require(parts, Role::Admin).map(Admin)
+        require(parts, TokenRole::Admin).map(Admin)
     }
 }
 
@@ -241,35 +171,44 @@ where
 pub fn router(state: Shared) -> Router {
     let api = Router::new()
         .route("/node", get(node))
-        .route("/hazards", get(hazards::list).post(hazards::create))
+        .route(
+            "/hazards",
+            get(hazards::http::list).post(hazards::http::create),
+        )
         .route(
             "/hazards/escalation-candidates",
-            get(hazards::escalation_candidates),
+            get(hazards::http::escalation_candidates),
         )
-        .route("/hazards/{id}", get(hazards::get))
-        .route("/hazards/{id}/events", post(hazards::add_event))
+        .route("/hazards/{id}", get(hazards::http::get))
+        .route("/hazards/{id}/events", post(hazards::http::add_event))
         .route(
             "/directives",
-            get(directive_api::list).post(directive_api::create),
+            get(directives::http::list).post(directives::http::create),
         )
-        .route("/directives/vocabulary", get(directive_api::vocabulary))
-        .route("/directives/{id}", get(directive_api::get))
-        .route("/directives/{id}/responses", post(directive_api::respond))
-        .route("/directives/{id}/forward", post(directive_api::forward))
-        .route("/directives/{id}/event", post(directive_api::event))
-        .route("/directives/{id}/board", get(directive_api::board))
+        .route("/directives/vocabulary", get(directives::http::vocabulary))
+        .route("/directives/{id}", get(directives::http::get))
+        .route(
+            "/directives/{id}/responses",
+            post(directives::http::respond),
+        )
+        .route("/directives/{id}/forward", post(directives::http::forward))
+        .route("/directives/{id}/event", post(directives::http::event))
+        .route("/directives/{id}/board", get(directives::http::board))
         .route(
             "/enterprises",
-            get(list_enterprises).post(create_enterprise),
+            get(enterprises::http::list).post(enterprises::http::create),
         )
-        .route("/enterprises/{credit_code}", get(get_enterprise))
-        .route("/accidents", get(list_accidents).post(create_accident))
-        .route("/accidents/{id}", get(get_accident))
-        .route("/accidents/{id}/events", post(add_accident_event))
+        .route("/enterprises/{credit_code}", get(enterprises::http::get))
+        .route(
+            "/accidents",
+            get(accidents::http::list).post(accidents::http::create),
+        )
+        .route("/accidents/{id}", get(accidents::http::get))
+        .route("/accidents/{id}/events", post(accidents::http::add_event))
         .route("/rollup", get(rollup))
         .route("/sync/status", get(sync_status))
-        .route("/tokens", get(list_tokens).post(create_token))
-        .route("/tokens/{id}", delete(revoke_token))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", delete(tokens::revoke))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state.clone());
     Router::new()
@@ -297,7 +236,14 @@ async fn auth(State(st): State<Shared>, mut req: Request, next: Next) -> Respons
             // Every method but GET and HEAD changes something: editor at least, whatever the handler
             // asks for (a handler that writes also takes an `Editor` or `Admin`).
             let reads = matches!(*req.method(), Method::GET | Method::HEAD);
-            let caller = match check_role(caller, if reads { Role::Viewer } else { Role::Editor }) {
+            let caller = match check_role(
+                caller,
+                if reads {
+                    TokenRole::Viewer
+                } else {
+                    TokenRole::Editor
+                },
+            ) {
                 Ok(c) => c,
                 Err(e) => return e.into_response(),
             };
@@ -317,64 +263,6 @@ async fn node(State(st): State<Shared>) -> Json<Value> {
         "parent": st.code.parent().map(|p| p.to_string()),
         "parent_addr": st.parent,
     }))
-}
-
-async fn list_enterprises(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(
-        json!({"items": crate::enterprises::list(&st.store).await?}),
-    ))
-}
-
-async fn create_enterprise(
-    State(st): State<Shared>,
-    by: Editor,
-    Body(input): Body<crate::enterprises::NewEnterprise>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let e = crate::enterprises::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input)
-        .await?;
-    Ok((StatusCode::CREATED, Json(e)))
-}
-
-async fn get_enterprise(
-    State(st): State<Shared>,
-    Path(credit_code): Path<String>,
-) -> Result<Json<Value>, RecordError> {
-    Ok(Json(
-        crate::enterprises::get(&st.store, &credit_code).await?,
-    ))
-}
-
-async fn list_accidents(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(
-        json!({"items": crate::accidents::list(&st.store).await?}),
-    ))
-}
-
-async fn create_accident(
-    State(st): State<Shared>,
-    by: Editor,
-    Body(input): Body<crate::accidents::NewAccident>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let a = crate::accidents::create_with(&st.store, &st.hazards.sectors, &by.actor(&st), input)
-        .await?;
-    Ok((StatusCode::CREATED, Json(a)))
-}
-
-async fn get_accident(
-    State(st): State<Shared>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, RecordError> {
-    Ok(Json(crate::accidents::get(&st.store, &id).await?))
-}
-
-async fn add_accident_event(
-    State(st): State<Shared>,
-    by: Editor,
-    Path(id): Path<String>,
-    Body(input): Body<crate::accidents::NewAccidentEvent>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let a = crate::accidents::add_event(&st.store, &by.actor(&st), &id, input).await?;
-    Ok((StatusCode::CREATED, Json(a)))
 }
 
 #[derive(Deserialize)]
@@ -501,70 +389,4 @@ pub(crate) async fn sync_status_value(st: &ApiState) -> Result<Value, RecordErro
         "links": links,
         "rejected_handshakes": st.registry.rejected_handshakes(),
     }))
-}
-
-/// A token as the API shows it: never its secret or hash.
-pub fn token_json(t: &TokenRow) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "role": t.role.as_str(),
-        "created": t.created,
-        "revoked": t.revoked,
-    })
-}
-
-async fn list_tokens(State(st): State<Shared>, _: Admin) -> Result<Json<Value>, RecordError> {
-    let items: Vec<Value> = st
-        .store
-        .list_tokens()
-        .await?
-        .iter()
-        .map(token_json)
-        .collect();
-    Ok(Json(json!({"items": items})))
-}
-
-/// Input of `POST /api/v1/tokens`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct NewToken {
-    pub name: Option<String>,
-    pub role: Option<String>,
-}
-
-async fn create_token(
-    State(st): State<Shared>,
-    Admin(by): Admin,
-    Body(input): Body<NewToken>,
-) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let name = token_name(input.name.as_deref().unwrap_or(""))?;
-    let role = match input.role.as_deref().map(str::trim) {
-        None | Some("") => {
-            return Err(RecordError::bad("role", "role 必填 / role is required"));
-        }
-        Some(r) => Role::parse(r).ok_or_else(|| {
-            RecordError::bad(
-                "role",
-                format!("role 应为 viewer、editor 或 admin / role must be viewer, editor or admin, got {r:?}"),
-            )
-        })?,
-    };
-    let (row, secret) = st.store.create_token(&name, role).await?;
-    tracing::info!(id = %row.id, name = %row.name, role = %row.role, by = %by.name, "token created");
-    let mut v = token_json(&row);
-    v["secret"] = secret.into();
-    Ok((StatusCode::CREATED, Json(v)))
-}
-
-async fn revoke_token(
-    State(st): State<Shared>,
-    Admin(by): Admin,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, RecordError> {
-    let row = st.store.revoke_token(&id).await?;
-    // Whatever happened, nothing resolved before this point is trusted again.
-    st.tokens.forget();
-    let row = row.ok_or_else(|| RecordError::not_found(&format!("token {id}")))?;
-    tracing::info!(id = %row.id, name = %row.name, by = %by.name, "token revoked");
-    Ok(Json(token_json(&row)))
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use safemesh_model::AdminCode;
-use safemesh_store::{Role, TokenRow};
+use safemesh_store::{TokenRole, TokenRow};
 
 use crate::config::{Config, TOKEN_FILE};
 use crate::init::{InitOptions, ca_init, ca_issue, init_node};
@@ -410,7 +410,7 @@ async fn token_cmd(cmd: TokenCmd) -> anyhow::Result<()> {
             role,
             name,
         } => {
-            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role {role}"))?;
+            let role = TokenRole::parse(&role).ok_or_else(|| anyhow::anyhow!("--role {role}"))?;
             let (row, secret) = token_create(&data_dir, role, name.as_deref()).await?;
             println!(
                 "已创建{}令牌 {}（{}），令牌只显示这一次，请交给本人 / {} token {} created for {}; the secret below is shown only once",
@@ -437,7 +437,7 @@ async fn token_cmd(cmd: TokenCmd) -> anyhow::Result<()> {
                     row.name
                 );
             } else {
-                let secs = crate::api::TOKEN_CACHE_TTL.as_secs();
+                let secs = crate::tokens::TOKEN_CACHE_TTL.as_secs();
                 println!(
                     "已吊销令牌 {id}（{}）；运行中的节点至多 {secs} 秒后拒绝它 / token {id} revoked at {at}; a running node refuses it within {secs} s",
                     row.name
@@ -467,7 +467,7 @@ async fn open_data_store(data_dir: &Path) -> anyhow::Result<safemesh_store::Stor
 /// its secret (which is stored nowhere). A running node accepts it at once.
 pub async fn token_create(
     data_dir: &Path,
-    role: Role,
+    role: TokenRole,
     name: Option<&str>,
 ) -> anyhow::Result<(TokenRow, String)> {
     let store = open_data_store(data_dir).await?;
@@ -486,7 +486,7 @@ pub async fn token_list(data_dir: &Path) -> anyhow::Result<Vec<TokenRow>> {
 
 /// `safemesh token revoke`: revokes token `id` of the node at `data_dir`. Returns its row and when it
 /// had been revoked before, if it had. A running node refuses it within
-/// [`crate::api::TOKEN_CACHE_TTL`].
+/// [`crate::tokens::TOKEN_CACHE_TTL`].
 pub async fn token_revoke(data_dir: &Path, id: &str) -> anyhow::Result<(TokenRow, Option<String>)> {
     let store = open_data_store(data_dir).await?;
     let done = async {
@@ -568,14 +568,14 @@ mod tests {
             TokenRow {
                 id: "t-000000000001".into(),
                 name: "张三".into(),
-                role: Role::Editor,
+                role: TokenRole::Editor,
                 created: "2026-11-22T00:00:00Z".into(),
                 revoked: None,
             },
             TokenRow {
                 id: "t-000000000002".into(),
                 name: "李四".into(),
-                role: Role::Admin,
+                role: TokenRole::Admin,
                 created: "2026-11-22T00:00:01Z".into(),
                 revoked: Some("2026-11-22T00:00:02Z".into()),
             },

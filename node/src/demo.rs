@@ -9,8 +9,11 @@ use anyhow::{Context, bail};
 use safemesh_model::AdminCode;
 use serde::Deserialize;
 
+use crate::clock::today;
+use crate::enterprises::EnterpriseRef;
+use crate::hazards::{self, NewEvent, NewHazard};
 use crate::init::{InitOptions, ca_init, init_node};
-use crate::records::{self, NewEnterprise, NewEvent, NewHazard};
+use crate::records::RecordError;
 use crate::{NodeHandle, start};
 
 /// The chain, top first.
@@ -219,7 +222,7 @@ async fn wait_for(n: &NodeHandle, id: &str, hazard: bool, events: usize) -> anyh
     bail!("{id} did not reach {} within 10 s", n.code)
 }
 
-fn err(e: records::RecordError) -> anyhow::Error {
+fn err(e: RecordError) -> anyhow::Error {
     anyhow::anyhow!(
         "{} {}: {}",
         e.status,
@@ -319,7 +322,7 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
     }
     for h in &sample.hazards {
         let owner = node(nodes, &h.owner)?;
-        let created = records::create_hazard(
+        let created = hazards::create(
             &owner.store,
             &owner.hazard_settings,
             &owner.actor,
@@ -336,10 +339,10 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
             let mut input = e.input.clone();
             if let Some(days) = input.reply_by.as_deref().and_then(|r| r.strip_prefix('+')) {
                 let days: i64 = days.parse().context("reply_by +N")?;
-                let due = records::today() + time::Duration::days(days);
+                let due = today() + time::Duration::days(days);
                 input.reply_by = Some(safemesh_model::hazard::format_date(due));
             }
-            records::add_event(&by.store, &by.actor, &id, input)
+            hazards::add_event(&by.store, &by.actor, &id, input)
                 .await
                 .map_err(|x| anyhow::anyhow!("{:?} at {}: {}", h.input.title, e.by, err(x)))?;
         }
@@ -356,7 +359,7 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                 deaths: Some(a.deaths),
                 serious_injuries: Some(a.serious_injuries),
                 direct_loss_wan: Some(a.direct_loss_wan),
-                enterprise: a.enterprise.as_ref().map(|e| NewEnterprise {
+                enterprise: a.enterprise.as_ref().map(|e| EnterpriseRef {
                     name: Some(e.name.clone()),
                     credit_code: Some(e.credit_code.clone()),
                 }),
@@ -486,7 +489,9 @@ async fn wait_forward_chain(prov: &NodeHandle, town: &NodeHandle) -> anyhow::Res
         .next_back()
         .context("the province issued no directive")?;
     for _ in 0..400 {
-        let b = crate::board::board(&prov.store, &top).await.map_err(err)?;
+        let b = crate::directives::board(&prov.store, &top)
+            .await
+            .map_err(err)?;
         let reached = b["rows"].as_array().is_some_and(|rows| {
             rows.iter().any(|r| {
                 r["unit"] == town.code.as_str() && r["received"] == true && r["depth"] == 2

@@ -1,15 +1,18 @@
 //! The safemesh node: configuration, wiring, the HTTP API, record operations, roll-ups, the CLI and
 //! the demo. `main.rs` only parses arguments and calls [`cli::main`].
+//!
+//! Every record kind has one folder: `mod.rs` (its operations, which the API, the CLI and the demo
+//! call), `input.rs` (input types and validation) and `http.rs` (its axum handlers), plus what only that
+//! kind has (the hazards' settings, the directives' battle map). What they share is in [`records`];
+//! [`api`] holds authentication, the extractors and the router.
 #![forbid(unsafe_code)]
 
 pub mod accidents;
 pub mod api;
-pub mod board;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
-pub mod directive_api;
-mod directive_input;
 pub mod directives;
 pub mod enterprises;
 mod error;
@@ -18,6 +21,7 @@ pub mod init;
 pub mod node;
 pub mod records;
 pub mod rollup;
+pub mod tokens;
 pub mod ui;
 
 pub use config::Config;

@@ -12,15 +12,17 @@ use safemesh_gateway::tls::{
     NodeIdentity, Policy, RevocationList, client_config_with, server_config_with,
 };
 use safemesh_model::{AdminCode, division};
-use safemesh_store::{Role, Store, hash_secret};
+use safemesh_store::{Store, TokenRole, hash_secret};
 use safemesh_sync::{LinkConfig, Registry};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use crate::api::{ApiState, TokenCache, router};
+use crate::api::{ApiState, router};
 use crate::config::{Config, TOKEN_FILE};
+use crate::hazards::HazardSettings;
 use crate::records::Actor;
+use crate::tokens::TokenCache;
 use crate::{Error, rollup};
 
 /// A running node.
@@ -36,7 +38,7 @@ pub struct NodeHandle {
     /// The node's own writer identity (user `admin`); API requests write as the token's name instead.
     pub actor: Actor,
     /// Sector dictionary and 存量/增量 cut-off from the config.
-    pub hazard_settings: crate::hazards::Settings,
+    pub hazard_settings: Arc<HazardSettings>,
     extra_children: Vec<AdminCode>,
     unit_groups: std::collections::BTreeMap<String, Vec<String>>,
     parent_code: Option<AdminCode>,
@@ -107,7 +109,7 @@ pub async fn open_store(data_dir: &Path, cfg: &Config) -> Result<Store, Error> {
 /// hash, unless a token with that hash exists already: once revoked, it stays revoked.
 pub async fn register_file_token(store: &Store, token: &str) -> Result<(), Error> {
     if let Some(row) = store
-        .register_token_hash("admin", Role::Admin, &hash_secret(token))
+        .register_token_hash("admin", TokenRole::Admin, &hash_secret(token))
         .await?
     {
         info!(id = %row.id, "registered {TOKEN_FILE} as admin token");
@@ -234,7 +236,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     } else {
         cfg.name.clone()
     };
-    let hazard_settings = Arc::new(crate::hazards::HazardSettings::from_config(&cfg)?);
+    let hazard_settings = Arc::new(HazardSettings::from_config(&cfg)?);
     let state = Arc::new(ApiState {
         store: store.clone(),
         registry: registry.clone(),

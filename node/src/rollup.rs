@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use crate::records::today;
+use crate::clock::{now_rfc3339, today};
 
 /// Computes this node's summary body from its own records and its direct children's summaries.
 pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safemesh_store::Error> {
@@ -69,7 +69,7 @@ pub async fn publish(store: &Store, me: &AdminCode) -> Result<bool, safemesh_sto
     let period = format!("{:04}-{:02}", now.year(), now.month() as u8);
     let mut w = store.writer().await?;
     let stored = w
-        .put_summary(me, version, &period, &crate::records::now(), &text)
+        .put_summary(me, version, &period, &now_rfc3339(), &text)
         .await?;
     w.commit().await?;
     Ok(stored)
@@ -145,7 +145,7 @@ pub async fn view(
     let (body, as_of, name) = if scope == me {
         (
             compute_from(store, me, &summaries).await?,
-            crate::records::now(),
+            now_rfc3339(),
             my_name.to_string(),
         )
     } else {

@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use safemesh_node::api::TOKEN_CACHE_TTL;
 use safemesh_node::cli::{token_create, token_list, token_revoke, token_table};
-use safemesh_store::{Role, hash_secret};
+use safemesh_node::tokens::TOKEN_CACHE_TTL;
+use safemesh_store::{TokenRole, hash_secret};
 use safemesh_testkit::{Cluster, hazard_json, plan_json};
 use serde_json::{Value, json};
 
@@ -303,8 +303,8 @@ async fn cli_tokens_work_on_a_running_node_and_revocation_lands_within_the_ttl()
     let t = "530181006";
     let dir = c.node(t).data_dir.clone();
     // Created by the CLI (another store handle, as another process would): accepted at once.
-    let (row, secret) = token_create(&dir, Role::Editor, Some("赵六")).await?;
-    assert_eq!((row.name.as_str(), row.role), ("赵六", Role::Editor));
+    let (row, secret) = token_create(&dir, TokenRole::Editor, Some("赵六")).await?;
+    assert_eq!((row.name.as_str(), row.role), ("赵六", TokenRole::Editor));
     let (s, h) = call(
         &c,
         t,
@@ -465,7 +465,7 @@ async fn token_lists_never_show_secrets_or_hashes() -> anyhow::Result<()> {
     for (name, role) in [("甲", "viewer"), ("乙", "editor"), ("丙", "admin")] {
         secrets.push(new_token(&c, t, name, role).await?.1);
     }
-    let (_, cli_secret) = token_create(&c.node(t).data_dir, Role::Viewer, Some("丁")).await?;
+    let (_, cli_secret) = token_create(&c.node(t).data_dir, TokenRole::Viewer, Some("丁")).await?;
     secrets.push(cli_secret);
     let (s, list) = c.get(t, "/api/v1/tokens").await?;
     assert_eq!(s, 200);

@@ -18,7 +18,7 @@ use crate::writer::Writer;
 
 /// What a token may do. Ordered: each role may do everything of the roles before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
+pub enum TokenRole {
     /// Read only (every `GET`).
     Viewer,
     /// Reads, and writes records (hazards, events, directives, responses).
@@ -27,34 +27,34 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
+impl TokenRole {
+    pub const ALL: [TokenRole; 3] = [TokenRole::Viewer, TokenRole::Editor, TokenRole::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Viewer => "viewer",
-            Role::Editor => "editor",
-            Role::Admin => "admin",
+            TokenRole::Viewer => "viewer",
+            TokenRole::Editor => "editor",
+            TokenRole::Admin => "admin",
         }
     }
 
     /// The Chinese name of the role, for people.
     pub fn label(self) -> &'static str {
         match self {
-            Role::Viewer => "只读",
-            Role::Editor => "编辑",
-            Role::Admin => "管理员",
+            TokenRole::Viewer => "只读",
+            TokenRole::Editor => "编辑",
+            TokenRole::Admin => "管理员",
         }
     }
 
     /// `viewer`, `editor` or `admin` (case and surrounding space ignored).
-    pub fn parse(s: &str) -> Option<Role> {
+    pub fn parse(s: &str) -> Option<TokenRole> {
         let s = s.trim().to_ascii_lowercase();
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
+        TokenRole::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
-impl std::fmt::Display for Role {
+impl std::fmt::Display for TokenRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -67,7 +67,7 @@ pub struct TokenRow {
     pub id: String,
     /// The person (or service) holding it; recorded in every change made with it.
     pub name: String,
-    pub role: Role,
+    pub role: TokenRole,
     /// RFC 3339 UTC.
     pub created: String,
     /// When it was revoked (RFC 3339 UTC), if it was.
@@ -111,7 +111,7 @@ fn new_id() -> String {
 fn token_row(r: &AnyRow) -> Result<TokenRow, Error> {
     let id: String = r.try_get("id")?;
     let role: String = r.try_get("role")?;
-    let role = Role::parse(&role).ok_or_else(|| Error::Corrupt {
+    let role = TokenRole::parse(&role).ok_or_else(|| Error::Corrupt {
         id: format!("token {id}"),
         reason: format!("unknown role {role:?}"),
     })?;
@@ -128,7 +128,11 @@ impl Store {
     /// Creates a token for `name` (checked with [`token_name`]; if empty, the token is named
     /// `{role}-{id}`) in `role`. Returns the row and the secret, which exists nowhere else: hand it
     /// over now.
-    pub async fn create_token(&self, name: &str, role: Role) -> Result<(TokenRow, String), Error> {
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: TokenRole,
+    ) -> Result<(TokenRow, String), Error> {
         let name = token_name(name)?;
         let mut w = self.writer().await?;
         // A fresh id and secret collide with nothing in practice; retry rather than assume.
@@ -163,7 +167,7 @@ impl Store {
     pub async fn register_token_hash(
         &self,
         name: &str,
-        role: Role,
+        role: TokenRole,
         hash: &str,
     ) -> Result<Option<TokenRow>, Error> {
         let name = token_name(name)?;
@@ -278,12 +282,12 @@ mod tests {
 
     #[test]
     fn roles_are_ordered_and_parse() {
-        assert!(Role::Viewer < Role::Editor && Role::Editor < Role::Admin);
-        for r in Role::ALL {
-            assert_eq!(Role::parse(r.as_str()), Some(r));
+        assert!(TokenRole::Viewer < TokenRole::Editor && TokenRole::Editor < TokenRole::Admin);
+        for r in TokenRole::ALL {
+            assert_eq!(TokenRole::parse(r.as_str()), Some(r));
         }
-        assert_eq!(Role::parse(" Editor "), Some(Role::Editor));
-        assert_eq!(Role::parse("root"), None);
+        assert_eq!(TokenRole::parse(" Editor "), Some(TokenRole::Editor));
+        assert_eq!(TokenRole::parse("root"), None);
     }
 
     #[test]

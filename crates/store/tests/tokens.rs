@@ -3,7 +3,7 @@
 //! touch the replicated sequence.
 
 use safemesh_store::testing::TestDb;
-use safemesh_store::{Error, Role, hash_secret};
+use safemesh_store::{Error, TokenRole, hash_secret};
 use sqlx::Row;
 
 /// Runs one contract test on SQLite and on PostgreSQL.
@@ -35,11 +35,11 @@ contract!(
 );
 async fn create_lookup_revoke(db: &TestDb) {
     let store = db.open().await.unwrap();
-    let (row, secret) = store.create_token("张三", Role::Editor).await.unwrap();
+    let (row, secret) = store.create_token("张三", TokenRole::Editor).await.unwrap();
     assert_eq!(secret.len(), 64);
     assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
     assert!(row.id.starts_with("t-"), "{}", row.id);
-    assert_eq!((row.name.as_str(), row.role), ("张三", Role::Editor));
+    assert_eq!((row.name.as_str(), row.role), ("张三", TokenRole::Editor));
     assert!(row.revoked.is_none());
     assert_eq!(
         store.token_by_hash(&hash_secret(&secret)).await.unwrap(),
@@ -92,9 +92,9 @@ async fn stores_hash_only(db: &TestDb) {
     let store = db.open().await.unwrap();
     let mut secrets = Vec::new();
     for (name, role) in [
-        ("甲", Role::Viewer),
-        ("乙", Role::Editor),
-        ("丙", Role::Admin),
+        ("甲", TokenRole::Viewer),
+        ("乙", TokenRole::Editor),
+        ("丙", TokenRole::Admin),
     ] {
         secrets.push(store.create_token(name, role).await.unwrap().1);
     }
@@ -133,15 +133,15 @@ async fn register_hash(db: &TestDb) {
     let store = db.open().await.unwrap();
     let hash = hash_secret("the-admin-file-token");
     let row = store
-        .register_token_hash("admin", Role::Admin, &hash)
+        .register_token_hash("admin", TokenRole::Admin, &hash)
         .await
         .unwrap()
         .expect("first registration adds a row");
-    assert_eq!((row.name.as_str(), row.role), ("admin", Role::Admin));
+    assert_eq!((row.name.as_str(), row.role), ("admin", TokenRole::Admin));
     assert_eq!(store.token_by_hash(&hash).await.unwrap(), Some(row.clone()));
     assert!(
         store
-            .register_token_hash("admin", Role::Admin, &hash)
+            .register_token_hash("admin", TokenRole::Admin, &hash)
             .await
             .unwrap()
             .is_none()
@@ -150,7 +150,7 @@ async fn register_hash(db: &TestDb) {
     // A node restart registers the file's token again only if its hash is unknown: revoked stays so.
     assert!(
         store
-            .register_token_hash("admin", Role::Admin, &hash)
+            .register_token_hash("admin", TokenRole::Admin, &hash)
             .await
             .unwrap()
             .is_none()
@@ -167,10 +167,10 @@ async fn tokens_do_not_replicate(db: &TestDb) {
     let store = db.open().await.unwrap();
     let before = store.current_seq();
     let seq = store.subscribe();
-    let (row, _) = store.create_token("李四", Role::Viewer).await.unwrap();
+    let (row, _) = store.create_token("李四", TokenRole::Viewer).await.unwrap();
     store.revoke_token(&row.id).await.unwrap();
     store
-        .register_token_hash("admin", Role::Admin, &hash_secret("x"))
+        .register_token_hash("admin", TokenRole::Admin, &hash_secret("x"))
         .await
         .unwrap();
     assert_eq!(store.current_seq(), before);
@@ -181,7 +181,7 @@ contract!(names_are_checked_and_defaulted, names);
 async fn names(db: &TestDb) {
     let store = db.open().await.unwrap();
     let err = store
-        .create_token(&"名".repeat(65), Role::Viewer)
+        .create_token(&"名".repeat(65), TokenRole::Viewer)
         .await
         .unwrap_err();
     assert!(
@@ -190,13 +190,16 @@ async fn names(db: &TestDb) {
     );
     assert!(
         store
-            .create_token("bad\u{7}name", Role::Viewer)
+            .create_token("bad\u{7}name", TokenRole::Viewer)
             .await
             .is_err()
     );
-    let (row, _) = store.create_token("  ", Role::Viewer).await.unwrap();
+    let (row, _) = store.create_token("  ", TokenRole::Viewer).await.unwrap();
     assert_eq!(row.name, format!("viewer-{}", row.id));
-    let (row, _) = store.create_token(" 王五 ", Role::Admin).await.unwrap();
+    let (row, _) = store
+        .create_token(" 王五 ", TokenRole::Admin)
+        .await
+        .unwrap();
     assert_eq!(row.name, "王五");
     assert_eq!(store.list_tokens().await.unwrap().len(), 2);
 }
@@ -204,8 +207,8 @@ async fn names(db: &TestDb) {
 contract!(tokens_survive_a_reopen, reopen);
 async fn reopen(db: &TestDb) {
     let store = db.open().await.unwrap();
-    let (a, sa) = store.create_token("赵六", Role::Editor).await.unwrap();
-    let (b, _) = store.create_token("钱七", Role::Viewer).await.unwrap();
+    let (a, sa) = store.create_token("赵六", TokenRole::Editor).await.unwrap();
+    let (b, _) = store.create_token("钱七", TokenRole::Viewer).await.unwrap();
     store.revoke_token(&b.id).await.unwrap();
     store.close().await;
     let store = db.open().await.unwrap();

@@ -19,7 +19,7 @@ use futures::FutureExt;
 use safemesh_doc::authority::{Checked, Origin, check_and_apply, check_snapshot};
 use safemesh_doc::{AutoCommit, Change, heads_from_hex, heads_to_hex};
 use safemesh_model::AdminCode;
-use safemesh_store::{Store, store_now};
+use safemesh_store::{Store, now_rfc3339};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -394,7 +394,7 @@ pub async fn run_link(
             s.refused = link.refused();
             s.doc_syncs = link.syncing().count();
             if link.state() == crate::State::InSync {
-                s.last_sync_at = Some(store_now());
+                s.last_sync_at = Some(now_rfc3339());
             }
             s.bytes_in += bytes_in;
             s.bytes_out += out - out_reported;

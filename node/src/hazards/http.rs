@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::{HazardQuery, NewEvent, NewHazard};
 use crate::api::{ApiState, Body, Editor};
-use crate::records::{RecordError, today};
+use crate::clock::today;
+use crate::records::RecordError;
 
 type Shared = Arc<ApiState>;
 
@@ -18,9 +19,13 @@ pub async fn list(
     State(st): State<Shared>,
     Query(q): Query<HazardQuery>,
 ) -> Result<Json<Value>, RecordError> {
-    let filter = super::input::filter(&st.hazards, today(), q)?;
-    let items = super::list_hazards(&st.store, &filter).await?;
-    Ok(Json(json!({"items": items})))
+    let page = super::ledger(&st.store, &st.hazards, today(), q).await?;
+    Ok(Json(json!({
+        "items": page.items,
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+    })))
 }
 
 /// `POST /hazards` — register.
@@ -29,7 +34,7 @@ pub async fn create(
     by: Editor,
     Body(input): Body<NewHazard>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let h = super::create_hazard(&st.store, &st.hazards, &by.actor(&st), input).await?;
+    let h = super::create(&st.store, &st.hazards, &by.actor(&st), input).await?;
     Ok((StatusCode::CREATED, Json(h)))
 }
 
@@ -38,7 +43,7 @@ pub async fn get(
     State(st): State<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, RecordError> {
-    Ok(Json(super::get_hazard(&st.store, &id).await?))
+    Ok(Json(super::get(&st.store, &id).await?))
 }
 
 /// `POST /hazards/{id}/events`.

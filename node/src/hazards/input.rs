@@ -6,12 +6,13 @@ use safemesh_model::AdminCode;
 use safemesh_model::hazard::facts::{self, Basis, Location, Stock};
 use safemesh_model::hazard::plan::PlanInput;
 use safemesh_model::hazard::{self as mh, Channel, EventKind, Grade, Status};
-use safemesh_store::HazardFilter;
+use safemesh_store::{HazardFilter, HazardOrder};
 use serde::Deserialize;
 use time::Date;
 
 use super::HazardSettings;
-use crate::records::{NewEnterprise, RecordError, bounded, required};
+use crate::enterprises::EnterpriseRef;
+use crate::records::{RecordError, bounded, required};
 
 /// Input of `POST /api/v1/hazards`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,7 +31,7 @@ pub struct NewHazard {
     pub found_on: Option<String>,
     /// 存量/增量; derived from `found_on` and the node's cut-off when absent.
     pub stock: Option<String>,
-    pub enterprise: Option<NewEnterprise>,
+    pub enterprise: Option<EnterpriseRef>,
     pub location: Option<NewLocation>,
     /// 判定依据: required (standard and clause) for a major hazard.
     pub basis: Option<NewBasis>,
@@ -335,7 +336,26 @@ pub struct HazardQuery {
     pub overdue: Option<String>,
     pub supervised: Option<String>,
     pub q: Option<String>,
+    /// Only hazards of offices within this code (the office and its subtree).
+    pub within: Option<String>,
+    /// Found on or after (`YYYY-MM-DD`).
+    pub found_from: Option<String>,
+    /// Found on or before (`YYYY-MM-DD`).
+    pub found_to: Option<String>,
+    /// An enterprise: its credit code, or a piece of its name.
+    pub enterprise: Option<String>,
+    /// `new` (newest first, the default), `overdue` (overdue first), `deadline`, `found`.
+    pub sort: Option<String>,
+    /// Rows per page: default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`].
+    pub limit: Option<String>,
+    /// Rows to skip.
+    pub offset: Option<String>,
 }
+
+/// Rows a ledger page has when the query does not say.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The most rows one ledger page has.
+pub const MAX_LIMIT: u32 = 500;
 
 fn flag(param: &str, v: &str) -> Result<bool, RecordError> {
     match v {
@@ -385,5 +405,66 @@ pub(crate) fn filter(
         bounded("q", &v, 100)?;
         f.q = Some(v);
     }
+    if let Some(w) = opt_text(q.within) {
+        let code = AdminCode::parse(&w).map_err(|e| RecordError::bad("within", e.to_string()))?;
+        f.within = Some(code.to_string());
+    }
+    for (field, v, slot) in [
+        ("found_from", q.found_from, &mut f.found_from),
+        ("found_to", q.found_to, &mut f.found_to),
+    ] {
+        if let Some(d) = opt_text(v) {
+            *slot = Some(mh::format_date(mh::parse_date(field, &d)?));
+        }
+    }
+    if let Some(e) = opt_text(q.enterprise) {
+        bounded("enterprise", &e, 100)?;
+        // A credit code is matched exactly (upper case); anything else as a piece of the name.
+        let is_code = e.len() == 18 && e.chars().all(|c| c.is_ascii_alphanumeric());
+        f.enterprise = Some(if is_code { e.to_uppercase() } else { e });
+    }
     Ok(f)
+}
+
+/// A whole ledger query: the filter, the order, the page size and the rows to skip.
+pub(crate) fn ledger_query(
+    s: &HazardSettings,
+    today: Date,
+    mut q: HazardQuery,
+) -> Result<(HazardFilter, HazardOrder, u32, u64), RecordError> {
+    let order = match opt_text(q.sort.take()).as_deref() {
+        None | Some("new") => HazardOrder::Newest,
+        Some("overdue") => HazardOrder::OverdueFirst,
+        Some("deadline") => HazardOrder::Deadline,
+        Some("found") => HazardOrder::Found,
+        Some(other) => {
+            return Err(RecordError::bad(
+                "sort",
+                format!("排序方式应为 new、overdue、deadline 或 found / sort must be new, overdue, deadline or found, got {other:?}"),
+            ));
+        }
+    };
+    let limit = match opt_text(q.limit.take()) {
+        None => DEFAULT_LIMIT,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(RecordError::bad(
+                    "limit",
+                    format!("每页条数应为 1 到 {MAX_LIMIT} 的整数 / limit must be a whole number from 1 to {MAX_LIMIT}"),
+                ));
+            }
+        },
+    };
+    let offset = match opt_text(q.offset.take()) {
+        None => 0,
+        Some(v) => v.parse::<u64>().map_err(|_| {
+            RecordError::bad("offset", "offset 应为非负整数 / offset must be a whole number ≥ 0")
+        })?,
+    };
+    let mut f = filter(s, today, q)?;
+    if order == HazardOrder::OverdueFirst && f.today.is_none() {
+        f.today = Some(mh::format_date(today));
+    }
+    Ok((f, order, limit, offset))
 }

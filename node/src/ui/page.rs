@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use safemesh_store::Role;
+use safemesh_store::TokenRole as Role;
 
 use super::session::UiUser;
 use crate::api::ApiState;

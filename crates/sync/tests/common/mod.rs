@@ -1,6 +1,6 @@
 //! A deterministic in-memory mesh for the sync engine: N nodes (one SQLite store each), links wired
 //! with tokio channels through counting forwarders, cut / reconnect / restart, "run until quiet",
-//! and the local writes a node's API would make (same calls as `node/src/records.rs`).
+//! and the local writes a node's API would make (same calls as the operations in `node/src/<kind>/mod.rs`).
 //!
 //! No sockets, no sleeps: everything runs on the test's current-thread runtime; waits poll state
 //! between `yield_now`s with an iteration bound (SQLite work happens on sqlx's worker threads, so the
@@ -769,7 +769,7 @@ impl Mesh {
 }
 
 fn now() -> String {
-    safemesh_store::store_now()
+    safemesh_store::now_rfc3339()
 }
 
 fn commit(doc: &mut AutoCommit, code: &AdminCode) {

@@ -1,7 +1,7 @@
 //! 任务 `/directives` — received and issued directives, and a directive's page: its content, this
 //! office's 签收 / progress / completion and 转发/分解 forms (when it is a target), and the 挂图作战
 //! battle map: every unit of the directive and of the directives forwarded from it, coloured by state,
-//! with 签收率 and 完成率. Reads through `crate::board` and writes through `crate::directives`, as the
+//! with 签收率 and 完成率. Reads through `crate::directives` and writes through `crate::directives`, as the
 //! API does.
 
 use std::sync::Arc;
@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use super::User;
 use crate::api::ApiState;
 use crate::directives::{Here, NewDirective, NewResponse};
-use crate::records::{Actor, RecordError, today};
+use crate::clock::today;
+use crate::records::{Actor, RecordError};
 use crate::ui::format::{self, china_time};
 use crate::ui::page::{Chrome, record_error, render};
 
@@ -79,12 +80,12 @@ pub async fn list(
         Some("all") => "all",
         _ => "received",
     };
-    let filter = crate::board::ListFilter {
+    let filter = crate::directives::ListFilter {
         issuer: (tab == "issued").then(|| st.code.to_string()),
         target: (tab == "received").then(|| st.code.to_string()),
         ..Default::default()
     };
-    let items = match crate::board::list(&st.store, &filter).await {
+    let items = match crate::directives::list(&st.store, &filter).await {
         Ok(i) => i,
         Err(e) => return record_error(&e),
     };
@@ -244,8 +245,8 @@ async fn build(
     notice: String,
     error: String,
 ) -> Result<DirectivePage, RecordError> {
-    let d = crate::board::get(&st.store, id).await?;
-    let b = crate::board::board(&st.store, id).await?;
+    let d = crate::directives::get(&st.store, id).await?;
+    let b = crate::directives::board(&st.store, id).await?;
     let me = st.code.as_str();
     let mine = d["units"]
         .as_array()
@@ -378,7 +379,7 @@ pub async fn respond(
             .filter(|v| !v.is_empty())
     };
     let action = get("action").unwrap_or_default();
-    let r = match crate::api::check_role(user.caller.clone(), safemesh_store::Role::Editor) {
+    let r = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
         Err(e) => Err(e),
         Ok(_) => {
             let percent = match get("percent").map(|p| p.parse::<i64>()) {
@@ -423,7 +424,7 @@ pub async fn forward(
         .filter(|(k, _)| k == "targets")
         .map(|(_, v)| v.clone())
         .collect();
-    let r = match crate::api::check_role(user.caller.clone(), safemesh_store::Role::Editor) {
+    let r = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
         Err(e) => Err(e),
         Ok(_) => {
             let input = NewDirective {

@@ -296,8 +296,8 @@ async fn build(
     notice: String,
     refused: Option<(EventKind, String)>,
 ) -> Result<HazardPage, RecordError> {
-    let b = crate::hazards::get_hazard(&st.store, id).await?;
-    let kinds = if user.caller.role >= safemesh_store::Role::Editor {
+    let b = crate::hazards::get(&st.store, id).await?;
+    let kinds = if user.caller.role >= safemesh_store::TokenRole::Editor {
         crate::hazards::actions(&st.store, id, &st.code).await?
     } else {
         Vec::new()
@@ -407,7 +407,7 @@ pub async fn add_event(
 ) -> Response {
     let form = parse_event_form(&pairs);
     let kind = EventKind::parse(&form.kind).ok();
-    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::Role::Editor) {
+    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
         Err(e) => Err(e),
         Ok(_) => match form.into_input() {
             Ok(input) => {

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::User;
 use crate::api::ApiState;
 use crate::hazards::HazardQuery;
-use crate::records::today;
+use crate::clock::today;
 use crate::ui::format::{self, china_date};
 use crate::ui::page::{Chrome, is_htmx, render};
 
@@ -66,8 +66,8 @@ impl LedgerQuery {
             found_to: Self::some(&self.found_to),
             enterprise: Self::some(&self.enterprise),
             sort: Self::some(&self.sort),
-            limit: Some(PAGE_SIZE),
-            offset: Some((self.page() - 1) * PAGE_SIZE as u64),
+            limit: Some(PAGE_SIZE.to_string()),
+            offset: Some(((self.page() - 1) * PAGE_SIZE as u64).to_string()),
             ..Default::default()
         }
     }

@@ -1,5 +1,5 @@
 //! 登记隐患 `/hazards/new` — the registration form. Dropdowns come from this node's dictionaries
-//! (sectors, inspection modes, channels); the post goes through `crate::hazards::create_hazard`, the
+//! (sectors, inspection modes, channels); the post goes through `crate::hazards::create`, the
 //! operation `POST /api/v1/hazards` calls, and its error's field path (`enterprise.credit_code`) is the
 //! name of the input the message is shown next to. Nothing is stored unless everything passes.
 
@@ -15,7 +15,9 @@ use safemesh_model::hazard::facts;
 use super::User;
 use crate::api::ApiState;
 use crate::hazards::{NewBasis, NewHazard, NewLocation};
-use crate::records::{Actor, NewEnterprise, RecordError, today};
+use crate::clock::today;
+use crate::enterprises::EnterpriseRef;
+use crate::records::{Actor, RecordError};
 use crate::ui::format;
 use crate::ui::page::{Chrome, chinese, render};
 
@@ -103,7 +105,7 @@ pub fn input(values: &HashMap<String, String>) -> NewHazard {
         found_by_level: opt(values, "found_by_level"),
         found_on: opt(values, "found_on"),
         stock: None,
-        enterprise: any(&["enterprise.name", "enterprise.credit_code"]).then(|| NewEnterprise {
+        enterprise: any(&["enterprise.name", "enterprise.credit_code"]).then(|| EnterpriseRef {
             name: opt(values, "enterprise.name"),
             credit_code: opt(values, "enterprise.credit_code"),
         }),
@@ -138,14 +140,14 @@ pub async fn submit(
 ) -> Response {
     let values: HashMap<String, String> =
         pairs.into_iter().filter(|(k, _)| k != "_csrf").collect();
-    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::Role::Editor) {
+    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
         Err(e) => Err(e),
         Ok(_) => {
             let actor = Actor {
                 user: user.caller.name.clone(),
                 ..st.actor.clone()
             };
-            crate::hazards::create_hazard(&st.store, &st.hazards, &actor, input(&values)).await
+            crate::hazards::create(&st.store, &st.hazards, &actor, input(&values)).await
         }
     };
     match result {

@@ -151,7 +151,7 @@ async fn status(st: &ApiState) -> Result<SyncStatus, crate::records::RecordError
     reports.sort_by(|a, b| b.stale.cmp(&a.stale).then(a.code.cmp(&b.code)));
     Ok(SyncStatus {
         seq: v["seq"].as_i64().unwrap_or(0),
-        now: china_time(&crate::records::now()),
+        now: china_time(&crate::clock::now_rfc3339()),
         refused: v["rejected_handshakes"]
             .as_object()
             .map(|m| m.values().filter_map(|x| x.as_u64()).sum())

@@ -16,7 +16,9 @@ use safemesh_model::hazard::format_date;
 use safemesh_store::Store;
 use serde_json::{Value, json};
 
-use crate::records::{RecordError, today};
+use super::ListFilter;
+use crate::clock::today;
+use crate::records::RecordError;
 
 /// How deep the battle map follows forwarding (province → city → county → township is three).
 const MAX_DEPTH: usize = 4;
@@ -255,19 +257,6 @@ pub async fn board(store: &Store, id: &str) -> Result<Value, RecordError> {
         "rows": rows,
         "forwarded_not_held": missing,
     }))
-}
-
-/// Filters of `GET /directives`. Empty fields do not filter.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct ListFilter {
-    /// Issued by this office.
-    pub issuer: Option<String>,
-    /// Sent to this node (a target node).
-    pub target: Option<String>,
-    /// 类别, exactly.
-    pub category: Option<String>,
-    /// Only directives with at least one overdue unit (`true`) or none (`false`).
-    pub overdue: Option<bool>,
 }
 
 /// `GET /directives`: every directive held, newest first, each with its totals as of today.

@@ -3,60 +3,26 @@
 //! candidates) and `safemesh_doc::authority` (who may write); this module checks input, applies them
 //! in that order (400 → 403 → 409) and writes one change per operation.
 
-use std::sync::Arc;
-
 use safemesh_doc::{AutoCommit, hazard};
-use safemesh_model::hazard::facts::{self, DEFAULT_STOCK_CUTOFF};
-use safemesh_model::hazard::{self as mh, Grade, HazardEvent};
-use safemesh_model::{AdminCode, SectorDictionary};
+use safemesh_model::AdminCode;
+use safemesh_model::hazard::facts;
+use safemesh_model::hazard::{self as mh, EventKind, Grade, HazardEvent};
 use safemesh_store::{HazardFilter, Store};
 use serde_json::{Value, json};
 use time::Date;
 
-use crate::Config;
-use crate::records::{Actor, RecordError, commit, now, store_change, today};
+use crate::clock::{now_rfc3339, today};
+use crate::records::{Actor, RecordError, commit, store_change};
 
 pub mod http;
 mod input;
+mod settings;
 
 pub use input::{HazardQuery, NewBasis, NewEvent, NewHazard, NewLocation};
-
-/// A node's hazard settings, from its config: the sector dictionary and the 存量/增量 cut-off.
-#[derive(Debug, Clone)]
-pub struct HazardSettings {
-    pub sectors: SectorDictionary,
-    pub stock_cutoff: Date,
-}
-
-impl Default for HazardSettings {
-    fn default() -> Self {
-        HazardSettings {
-            sectors: SectorDictionary::default(),
-            stock_cutoff: mh::parse_date("stock_cutoff", DEFAULT_STOCK_CUTOFF)
-                .expect("the default cut-off is a date"),
-        }
-    }
-}
-
-impl HazardSettings {
-    pub fn from_config(cfg: &Config) -> Result<HazardSettings, crate::Error> {
-        let sectors = SectorDictionary::with_extra(&cfg.sectors).map_err(|e| {
-            crate::Error::Config(format!("行业领域配置错误 / invalid sectors: {e}"))
-        })?;
-        let stock_cutoff = mh::parse_date("hazards.stock_cutoff", &cfg.hazards.stock_cutoff)
-            .map_err(|e| crate::Error::Config(e.to_string()))?;
-        Ok(HazardSettings {
-            sectors,
-            stock_cutoff,
-        })
-    }
-}
-
-/// Shared settings as the API holds them.
-pub type Settings = Arc<HazardSettings>;
+pub use settings::HazardSettings;
 
 /// 登记隐患 — registers a hazard owned by this node, numbering it unless a number is given.
-pub async fn create_hazard(
+pub async fn create(
     store: &Store,
     settings: &HazardSettings,
     actor: &Actor,
@@ -102,14 +68,15 @@ pub async fn create_hazard(
     };
     let id = format!("h-{}", uuid::Uuid::now_v7().simple());
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
-    hazard::create(&mut doc, &actor.code, &actor.user, &now(), &core)?;
+    hazard::create(&mut doc, &actor.code, &actor.user, &now_rfc3339(), &core)?;
     commit(&mut doc, actor);
     store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;
-    get_hazard(store, &id).await
+    get(store, &id).await
 }
 
-pub async fn get_hazard(store: &Store, id: &str) -> Result<Value, RecordError> {
+/// One hazard, decorated as of today.
+pub async fn get(store: &Store, id: &str) -> Result<Value, RecordError> {
     let row = store
         .hazard(id)
         .await?
@@ -117,7 +84,8 @@ pub async fn get_hazard(store: &Store, id: &str) -> Result<Value, RecordError> {
     Ok(decorate(row.body, today()))
 }
 
-pub async fn list_hazards(store: &Store, filter: &HazardFilter) -> Result<Vec<Value>, RecordError> {
+/// The ledger: hazards matching `filter`, decorated as of today.
+pub async fn list(store: &Store, filter: &HazardFilter) -> Result<Vec<Value>, RecordError> {
     let t = today();
     Ok(store
         .hazards(filter)
@@ -191,9 +159,37 @@ pub async fn add_event(
     let mut event: HazardEvent = input::event(&view, day, input)?;
     let kind = event.kind;
     let derived = view.derived();
-    // Who may: the owner for its own events; a level above for supervision (only the parent for a
-    // general hazard); the supervising level for acceptance of a listed hazard.
     let me = &actor.code;
+    authority(&view, &derived, me, kind)?;
+    event.at = now_rfc3339();
+    event.by = me.clone();
+    event.user = actor.user.clone();
+    event.level = (kind == mh::EventKind::Supervise).then(|| me.clone());
+    let mut check = derived.clone();
+    mh::apply(&mut check, &event).map_err(|e| match &e {
+        safemesh_model::Error::Invalid { reason, .. } => {
+            RecordError::conflict("kind", reason.clone())
+        }
+        _ => RecordError::from(e),
+    })?;
+    let old = doc.get_heads();
+    doc.set_actor(actor.actor_id.clone());
+    hazard::append_event(&mut doc, &event)?;
+    commit(&mut doc, actor);
+    store_change(&mut w, id, &mut doc, &old).await?;
+    w.commit().await?;
+    get(store, id).await
+}
+
+/// Whether `me` may add an event of `kind` to this hazard: the owner for its own events; a level above
+/// for supervision (only the parent for a general hazard); the supervising level for acceptance of a
+/// listed hazard. The rule's name on refusal (403).
+pub fn authority(
+    view: &hazard::HazardView,
+    derived: &mh::Derived,
+    me: &AdminCode,
+    kind: EventKind,
+) -> Result<(), RecordError> {
     let superior = match view.core.grade {
         Grade::General => view.owner.parent().as_ref() == Some(me),
         Grade::Major => me.is_ancestor_of(&view.owner),
@@ -213,25 +209,62 @@ pub async fn add_event(
                 kind.as_str()
             ),
         )
-    })?;
-    event.at = now();
-    event.by = me.clone();
-    event.user = actor.user.clone();
-    event.level = (kind == mh::EventKind::Supervise).then(|| me.clone());
-    let mut check = derived.clone();
-    mh::apply(&mut check, &event).map_err(|e| match &e {
-        safemesh_model::Error::Invalid { reason, .. } => {
-            RecordError::conflict("kind", reason.clone())
-        }
-        _ => RecordError::from(e),
-    })?;
-    let old = doc.get_heads();
-    doc.set_actor(actor.actor_id.clone());
-    hazard::append_event(&mut doc, &event)?;
-    commit(&mut doc, actor);
-    store_change(&mut w, id, &mut doc, &old).await?;
-    w.commit().await?;
-    get_hazard(store, id).await
+    })
+}
+
+/// The events `me` may add to this hazard now: those its [`authority`] allows and the lifecycle
+/// accepts in the hazard's current state (the same [`mh::apply`] that `add_event` runs, on an event
+/// with its parameters filled in, so only the state decides). What the UI offers as action forms.
+pub async fn actions(store: &Store, id: &str, me: &AdminCode) -> Result<Vec<EventKind>, RecordError> {
+    let doc = store
+        .load(id)
+        .await?
+        .ok_or_else(|| RecordError::not_found(id))?;
+    let view = hazard::read(&doc).map_err(|_| RecordError::not_found(&format!("hazard {id}")))?;
+    let derived = view.derived();
+    Ok(EventKind::ALL
+        .into_iter()
+        .filter(|k| *k != EventKind::Registered)
+        .filter(|k| authority(&view, &derived, me, *k).is_ok())
+        .filter(|k| {
+            let mut e = HazardEvent::new(*k, me.clone(), now_rfc3339());
+            e.method = Some(mh::ESCALATION_METHODS[0].to_string());
+            e.level = Some(me.clone());
+            e.recipients = mh::notify::REQUIRED_RECIPIENTS
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+            let mut check = derived.clone();
+            mh::apply(&mut check, &e).is_ok()
+        })
+        .collect())
+}
+
+/// One page of the ledger and the count of all that match.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pub items: Vec<Value>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// 隐患台账 — one page of the ledger for a query (filters, `sort`, `limit`, `offset`), decorated as
+/// of `day`. The API's `GET /hazards` and the UI's ledger both read through it.
+pub async fn ledger(
+    store: &Store,
+    settings: &HazardSettings,
+    day: Date,
+    q: HazardQuery,
+) -> Result<Ledger, RecordError> {
+    let (filter, order, limit, offset) = input::ledger_query(settings, day, q)?;
+    let page = store.hazards_page(&filter, order, limit, offset).await?;
+    Ok(Ledger {
+        items: page.rows.into_iter().map(|r| decorate(r.body, day)).collect(),
+        total: page.total,
+        limit,
+        offset,
+    })
 }
 
 /// 升级督办候选 — overdue major hazards in this office's jurisdiction, below it, that this office has
@@ -276,55 +309,4 @@ pub async fn escalation_candidates(
     }
     out.sort_by_key(|(days, _)| std::cmp::Reverse(*days));
     Ok(out.into_iter().map(|(_, v)| v).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: &str = r#"
-code = "530181006"
-name = "禄脿街道"
-listen = "127.0.0.1:7001"
-http = "127.0.0.1:8001"
-"#;
-
-    #[test]
-    fn node_config_sets_the_cutoff_and_extends_the_sector_dictionary() {
-        let text = format!(
-            "{BASE}\n[hazards]\nstock_cutoff = \"2025-01-01\"\n\n[[sectors]]\nname = \"冶金工贸\"\naliases = [\"有色\"]\n\n[[sectors]]\nname = \"民爆\"\n"
-        );
-        let cfg: Config = toml::from_str(&text).unwrap();
-        cfg.validate().unwrap();
-        let s = HazardSettings::from_config(&cfg).unwrap();
-        assert_eq!(mh::format_date(s.stock_cutoff), "2025-01-01");
-        assert_eq!(s.sectors.canonical("有色").unwrap(), "冶金工贸");
-        assert_eq!(s.sectors.canonical("民爆").unwrap(), "民爆");
-        assert_eq!(s.sectors.canonical("尾矿库").unwrap(), "非煤矿山");
-        // Saved and read back, the config keeps both.
-        let again: Config = toml::from_str(&toml::to_string_pretty(&cfg).unwrap()).unwrap();
-        assert_eq!(
-            (again.hazards, again.sectors),
-            (cfg.hazards.clone(), cfg.sectors.clone())
-        );
-    }
-
-    #[test]
-    fn defaults_are_the_seed_dictionary_and_2024_01_01() {
-        let cfg: Config = toml::from_str(BASE).unwrap();
-        let s = HazardSettings::from_config(&cfg).unwrap();
-        assert_eq!(mh::format_date(s.stock_cutoff), DEFAULT_STOCK_CUTOFF);
-        assert_eq!(s.sectors.names().len(), 19);
-        assert!(!toml::to_string_pretty(&cfg).unwrap().contains("hazards"));
-    }
-
-    #[test]
-    fn an_ambiguous_alias_or_a_bad_cutoff_is_a_config_error() {
-        let clash = format!("{BASE}\n[[sectors]]\nname = \"消防\"\naliases = [\"燃气\"]\n");
-        let cfg: Config = toml::from_str(&clash).unwrap();
-        assert!(matches!(cfg.validate(), Err(crate::Error::Config(m)) if m.contains("燃气")));
-        let bad = format!("{BASE}\n[hazards]\nstock_cutoff = \"2024/01/01\"\n");
-        let cfg: Config = toml::from_str(&bad).unwrap();
-        assert!(matches!(cfg.validate(), Err(crate::Error::Config(_))));
-    }
 }

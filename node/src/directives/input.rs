@@ -1,6 +1,7 @@
-//! 任务输入 — the input of issuing and forwarding a directive, validated with the field path named
-//! (`assignments[2].unit`, `deadline.milestones[0].date`): units resolved at this node, the deadline's
-//! kind, the reporting cadence. The rules are `safemesh_model::directive`'s.
+//! 任务输入 — the input of issuing, forwarding and answering a directive, recording its event date and
+//! filtering the list, validated with the field path named (`assignments[2].unit`,
+//! `deadline.milestones[0].date`): units resolved at this node, the deadline's kind, the reporting
+//! cadence. The rules are `safemesh_model::directive`'s.
 
 use std::collections::BTreeMap;
 
@@ -259,4 +260,46 @@ pub(crate) fn draft(
             parent: None,
         },
     })
+}
+
+/// Input of `POST /api/v1/directives/{id}/responses`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewResponse {
+    pub action: Option<String>,
+    pub percent: Option<i64>,
+    pub note: Option<String>,
+    /// The milestone this report meets (its label).
+    pub milestone: Option<String>,
+    /// A department of the issuer's (the issuer records its progress); absent: this node's own.
+    pub unit: Option<String>,
+}
+
+/// Input of `POST /api/v1/directives/{id}/event`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewEventDate {
+    pub event_date: Option<String>,
+}
+
+pub(crate) fn percent(p: Option<i64>) -> Result<Option<u8>, RecordError> {
+    match p {
+        None => Ok(None),
+        Some(p) if (0..=100).contains(&p) => Ok(Some(p as u8)),
+        Some(_) => Err(RecordError::bad(
+            "percent",
+            "应在 0 到 100 之间 / must be between 0 and 100",
+        )),
+    }
+}
+
+/// Filters of `GET /directives`. Empty fields do not filter.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListFilter {
+    /// Issued by this office.
+    pub issuer: Option<String>,
+    /// Sent to this node (a target node).
+    pub target: Option<String>,
+    /// 类别, exactly.
+    pub category: Option<String>,
+    /// Only directives with at least one overdue unit (`true`) or none (`false`).
+    pub overdue: Option<bool>,
 }

@@ -2,7 +2,7 @@
 //! (转发/分解) and recording the event an after-event deadline counts from. Shared by the HTTP API and
 //! the demo. Inputs are validated with the field path named (`assignments[2].unit`); the rules
 //! themselves live in `safemesh_model::directive` (deadlines, units) and `safemesh_doc` (authority).
-//! Reading — the directive with its units' state, the battle map — is in [`crate::board`].
+//! Reading — the directive with its units' state, the list, the battle map — is in `board.rs`.
 
 use safemesh_doc::AutoCommit;
 use safemesh_doc::directive::{self, DirectiveView, ParentLink, Responder};
@@ -10,47 +10,23 @@ use safemesh_model::AdminCode;
 use safemesh_model::directive::{Deadline, ResponseAction, ResponseUpdate, UnitKind};
 use safemesh_model::hazard::{format_date, parse_date};
 use safemesh_store::Store;
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::records::{Actor, RecordError, bounded, commit, now, required, store_change};
+use crate::clock::now_rfc3339;
+use crate::records::{Actor, RecordError, bounded, commit, required, store_change};
 
-use crate::directive_input::{Draft, draft};
-pub use crate::directive_input::{Here, NewAssignment, NewDirective};
+mod board;
+pub mod http;
+mod input;
 
-/// Input of `POST /api/v1/directives/{id}/responses`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct NewResponse {
-    pub action: Option<String>,
-    pub percent: Option<i64>,
-    pub note: Option<String>,
-    /// The milestone this report meets (its label).
-    pub milestone: Option<String>,
-    /// A department of the issuer's (the issuer records its progress); absent: this node's own.
-    pub unit: Option<String>,
-}
-
-/// Input of `POST /api/v1/directives/{id}/event`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct NewEventDate {
-    pub event_date: Option<String>,
-}
-
-fn percent(p: Option<i64>) -> Result<Option<u8>, RecordError> {
-    match p {
-        None => Ok(None),
-        Some(p) if (0..=100).contains(&p) => Ok(Some(p as u8)),
-        Some(_) => Err(RecordError::bad(
-            "percent",
-            "应在 0 到 100 之间 / must be between 0 and 100",
-        )),
-    }
-}
+pub use board::{board, get, list, vocabulary};
+use input::{Draft, draft, percent};
+pub use input::{Here, ListFilter, NewAssignment, NewDirective, NewEventDate, NewResponse};
 
 fn new_doc(actor: &Actor, d: &Draft) -> Result<(String, AutoCommit), RecordError> {
     let id = format!("d-{}", uuid::Uuid::now_v7().simple());
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
-    directive::create_with(&mut doc, &actor.code, &now(), &d.core, &d.details)?;
+    directive::create_with(&mut doc, &actor.code, &now_rfc3339(), &d.core, &d.details)?;
     commit(&mut doc, actor);
     Ok((id, doc))
 }
@@ -67,7 +43,7 @@ pub async fn create(
     let mut w = store.writer().await?;
     store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;
-    crate::board::get(store, &id).await
+    get(store, &id).await
 }
 
 async fn load(
@@ -200,7 +176,7 @@ pub async fn respond(
     doc.set_actor(actor.actor_id.clone());
     let update = ResponseUpdate {
         action,
-        at: now(),
+        at: now_rfc3339(),
         percent: pct,
         note: input.note.filter(|n| !n.trim().is_empty()),
         user: actor.user.clone(),
@@ -212,7 +188,7 @@ pub async fn respond(
     commit(&mut doc, actor);
     store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;
-    crate::board::get(store, id).await
+    get(store, id).await
 }
 
 /// 转发/分解 — a target issues the directive on to its own children as a new directive linked to it,
@@ -329,7 +305,7 @@ pub async fn forward(
     {
         let receipt = ResponseUpdate {
             action: ResponseAction::Receive,
-            at: now(),
+            at: now_rfc3339(),
             percent: None,
             note: Some(format!("已转发：{}", d.core.title)),
             user: actor.user.clone(),
@@ -340,7 +316,7 @@ pub async fn forward(
     commit(&mut parent_doc, actor);
     store_change(&mut w, id, &mut parent_doc, &old).await?;
     w.commit().await?;
-    crate::board::get(store, &sub_id).await
+    get(store, &sub_id).await
 }
 
 /// 登记事件日期 — the issuer records when the event of an after-event deadline happened.
@@ -373,5 +349,5 @@ pub async fn set_event_date(
     commit(&mut doc, actor);
     store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;
-    crate::board::get(store, id).await
+    get(store, id).await
 }

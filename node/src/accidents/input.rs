@@ -1,0 +1,116 @@
+//! 事故输入 — what `POST /api/v1/accidents` and `POST …/events` accept, checked into domain values. Every
+//! refusal names the field (`occurred_at`, `enterprise.credit_code`).
+
+use safemesh_doc::accident::AccidentCore;
+use safemesh_doc::hazard::Enterprise;
+use safemesh_model::SectorDictionary;
+use safemesh_model::accident::validate_figures;
+use serde::Deserialize;
+
+use crate::clock::today;
+use crate::enterprises::EnterpriseRef;
+use crate::records::{RecordError, bounded, required};
+
+/// Input of `POST /api/v1/accidents`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewAccident {
+    pub title: Option<String>,
+    /// `YYYY-MM-DD` or RFC 3339.
+    pub occurred_at: Option<String>,
+    pub sector: Option<String>,
+    pub deaths: Option<i64>,
+    pub serious_injuries: Option<i64>,
+    pub direct_loss_wan: Option<f64>,
+    pub enterprise: Option<EnterpriseRef>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Input of `POST /api/v1/accidents/{id}/events`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewAccidentEvent {
+    pub kind: Option<String>,
+    pub note: Option<String>,
+}
+
+fn occurred_at(s: &str) -> Result<String, RecordError> {
+    let s = s.trim();
+    let date_ok =
+        safemesh_model::hazard::parse_date("occurred_at", s.get(..10).unwrap_or(s)).is_ok();
+    let rest_ok = s.len() == 10
+        || time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok();
+    if !date_ok || !rest_ok {
+        return Err(RecordError::bad(
+            "occurred_at",
+            "应为 YYYY-MM-DD 或 RFC 3339 时间 / must be YYYY-MM-DD or an RFC 3339 time",
+        ));
+    }
+    if s.get(..10).unwrap_or("") > today().to_string().as_str() {
+        return Err(RecordError::bad(
+            "occurred_at",
+            "不能晚于今天 / cannot be in the future",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// Checks a new accident: the figures its grade follows from, the sector against the node's
+/// dictionary, the enterprise it names.
+pub(crate) fn core(
+    sectors: &SectorDictionary,
+    input: NewAccident,
+) -> Result<AccidentCore, RecordError> {
+    let title = required("title", input.title)?;
+    bounded("title", &title, 200)?;
+    bounded("description", &input.description, 5000)?;
+    let occurred = occurred_at(&required("occurred_at", input.occurred_at)?)?;
+    let sector = sectors.canonical(&required("sector", input.sector)?)?;
+    let (deaths, serious_injuries, direct_loss_wan) = validate_figures(
+        input
+            .deaths
+            .ok_or_else(|| RecordError::bad("deaths", "deaths 必填 / deaths is required"))?,
+        input.serious_injuries.unwrap_or(0),
+        input.direct_loss_wan.unwrap_or(0.0),
+    )?;
+    let enterprise = match input.enterprise {
+        Some(e) => {
+            let name = required("enterprise.name", e.name)?;
+            let credit_code = match e.credit_code.map(|c| c.trim().to_uppercase()) {
+                Some(c) if !c.is_empty() => {
+                    safemesh_model::credit::validate(&c).map_err(|err| {
+                        RecordError::bad("enterprise.credit_code", err.to_string())
+                    })?;
+                    c
+                }
+                _ => String::new(),
+            };
+            Some(Enterprise { name, credit_code })
+        }
+        None => None,
+    };
+    Ok(AccidentCore {
+        title,
+        occurred_at: occurred,
+        sector,
+        deaths,
+        serious_injuries,
+        direct_loss_wan,
+        enterprise,
+        description: input.description,
+    })
+}
+
+/// Checks an accident event: its kind (`review` or `comment`) and its note, blank notes dropped.
+pub(crate) fn event(input: NewAccidentEvent) -> Result<(String, Option<String>), RecordError> {
+    let kind = required("kind", input.kind)?;
+    if kind != "review" && kind != "comment" {
+        return Err(RecordError::bad(
+            "kind",
+            "应为 review 或 comment / must be review or comment",
+        ));
+    }
+    if let Some(n) = &input.note {
+        bounded("note", n, 5000)?;
+    }
+    Ok((kind, input.note.filter(|n| !n.trim().is_empty())))
+}

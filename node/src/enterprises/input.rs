@@ -1,0 +1,76 @@
+//! 企业输入 — what `POST /api/v1/enterprises` accepts, checked into an [`EnterpriseCore`], and the
+//! enterprise a hazard or an accident names ([`EnterpriseRef`]).
+
+use safemesh_doc::enterprise::EnterpriseCore;
+use safemesh_model::SectorDictionary;
+use serde::Deserialize;
+
+use crate::records::{RecordError, bounded, required};
+
+/// Input of `POST /api/v1/enterprises`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewEnterprise {
+    pub credit_code: Option<String>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub principal: String,
+    #[serde(default)]
+    pub controller: String,
+    pub sector: Option<String>,
+    #[serde(default)]
+    pub above_scale: bool,
+    pub major_hazard_source_grade: Option<i64>,
+    #[serde(default)]
+    pub dust_explosion: bool,
+    #[serde(default)]
+    pub ammonia_refrigeration: bool,
+    #[serde(default)]
+    pub standardisation_level: String,
+}
+
+/// The enterprise a hazard or an accident names (`enterprise` of their input): its name, its unified
+/// social credit code, or both. Each kind checks it by its own rules.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnterpriseRef {
+    pub name: Option<String>,
+    pub credit_code: Option<String>,
+}
+
+/// Checks a new enterprise: its credit code must pass the GB 32100 and GB 11714 checks, its sector must
+/// be in the node's dictionary.
+pub(crate) fn core(
+    sectors: &SectorDictionary,
+    input: NewEnterprise,
+) -> Result<EnterpriseCore, RecordError> {
+    let credit_code = required("credit_code", input.credit_code)?.to_uppercase();
+    safemesh_model::credit::validate(&credit_code)
+        .map_err(|e| RecordError::bad("credit_code", e.to_string()))?;
+    let name = required("name", input.name)?;
+    bounded("name", &name, 200)?;
+    bounded("principal", &input.principal, 50)?;
+    bounded("controller", &input.controller, 50)?;
+    bounded("standardisation_level", &input.standardisation_level, 20)?;
+    let sector = sectors.canonical(&required("sector", input.sector)?)?;
+    let major_hazard_source_grade = match input.major_hazard_source_grade {
+        None => None,
+        Some(g @ 1..=4) => Some(g as u8),
+        Some(_) => {
+            return Err(RecordError::bad(
+                "major_hazard_source_grade",
+                "重大危险源等级应为 1 到 4 / must be 1 to 4",
+            ));
+        }
+    };
+    Ok(EnterpriseCore {
+        credit_code,
+        name,
+        principal: input.principal,
+        controller: input.controller,
+        sector,
+        above_scale: input.above_scale,
+        major_hazard_source_grade,
+        dust_explosion: input.dust_explosion,
+        ammonia_refrigeration: input.ammonia_refrigeration,
+        standardisation_level: input.standardisation_level,
+    })
+}
