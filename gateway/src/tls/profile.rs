@@ -1,9 +1,9 @@
 //! TLS 基线 — the fixed choices every TLS config of the mesh shares.
 //!
-//! A node is named by a code in a SAN URI, not by a host name ([`SAN_PREFIX`]); the mesh speaks only
-//! HTTP/2 ([`ALPN_H2`]); and every config is built on the one ring provider made here, never on a
-//! process-wide default that another library in the process could install. These sit apart so the
-//! error type, certificate parsing and both configs can use them without using each other.
+//! A node is named by a code in a SAN URI, not by a host name ([`SAN_PREFIX`]); the mesh speaks
+//! only HTTP/2 ([`ALPN_H2`]); and every config is built on the one ring provider made here, never
+//! on a process-wide default that another library in the process could install. These sit apart
+//! so the error type, certificate parsing and both configs can use them without using each other.
 
 use std::sync::{Arc, LazyLock};
 
