@@ -1,0 +1,335 @@
+//! 架构 — the layering of DESIGN §2, checked from `cargo metadata` and the source tree, so a wrong arrow
+//! fails CI instead of waiting for a reviewer:
+//!
+//! ```text
+//! model ← doc ← store ┐
+//! model ← doc ← sync  ┴ ← link ← gateway ← node ← testkit, tests, bench (tests and benchmarks only)
+//!                         proto ↗
+//! ```
+//!
+//! A package may depend on the packages below it ([`ALLOWED`]); the workspace lists its members in that
+//! order; nothing but `store` knows sqlx; nothing below the gateway knows tonic. A package the table
+//! names but the tree does not have yet (`link`, while it is being built) is fine; a package the table
+//! does not name fails, so a new crate gets its place here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const MODEL: &str = "safemesh-model";
+const DOC: &str = "safemesh-doc";
+const STORE: &str = "safemesh-store";
+const SYNC: &str = "safemesh-sync";
+const LINK: &str = "safemesh-link";
+const PROTO: &str = "safemesh-proto";
+const GATEWAY: &str = "safemesh-gateway";
+const NODE: &str = "safemesh-node";
+const TESTKIT: &str = "safemesh-testkit";
+const TESTS: &str = "safemesh-tests";
+const BENCH: &str = "safemesh-bench";
+
+/// Each workspace package and the workspace packages it may depend on (normal, build or dev).
+/// `store` and `sync` are side by side: neither knows the other; `link` brings them together.
+const ALLOWED: &[(&str, &[&str])] = &[
+    (MODEL, &[]),
+    (DOC, &[MODEL]),
+    (STORE, &[MODEL, DOC]),
+    (SYNC, &[MODEL, DOC]),
+    (LINK, &[MODEL, DOC, STORE, SYNC]),
+    (PROTO, &[]),
+    (GATEWAY, &[MODEL, DOC, STORE, SYNC, LINK, PROTO]),
+    // Generated code stays in `proto` and `gateway`: the node talks to links through `link` and `gateway`.
+    (NODE, &[MODEL, DOC, STORE, SYNC, LINK, GATEWAY]),
+    (TESTKIT, &[MODEL, DOC, STORE, SYNC, LINK, GATEWAY, NODE]),
+    (
+        TESTS,
+        &[MODEL, DOC, STORE, SYNC, LINK, PROTO, GATEWAY, NODE, TESTKIT],
+    ),
+    (
+        BENCH,
+        &[MODEL, DOC, STORE, SYNC, LINK, PROTO, GATEWAY, NODE, TESTKIT],
+    ),
+];
+
+/// Packages that exist for tests and benchmarks: only they may have the harness as a normal dependency;
+/// any package may have it as a dev-dependency.
+const TEST_ONLY: &[&str] = &[TESTKIT, TESTS, BENCH];
+
+/// The packages below the gateway: none of them may know tonic or generated code.
+const BELOW_GATEWAY: &[&str] = &[MODEL, DOC, STORE, SYNC, LINK];
+
+/// What carries tonic or generated protobuf code.
+const TONIC_CRATES: &[&str] = &["tonic", "tonic-prost", "tonic-prost-build", "prost", PROTO];
+
+/// TODO(issue 13): `sync` still depends on `store` (the driver calls the store). The arrow is tolerated
+/// only while the `link` package, which takes the store side out of `sync`, does not exist; once it
+/// does, `sync → store` fails like any other wrong arrow.
+fn known_exception(from: &str, to: &str, packages: &BTreeMap<String, Package>) -> bool {
+    from == SYNC && to == STORE && !packages.contains_key(LINK)
+}
+
+/// TODO(issue 13): the in-memory mesh of the sync tests (moving to `link`'s tests) seeds stores with raw
+/// SQL; the deterministic mesh of the harness (target 3) replaces it. Nothing else may.
+const SQLX_IN_TEST_SUPPORT: &[&str] = &[
+    "crates/sync/tests/common/mod.rs",
+    "crates/link/tests/common/mod.rs",
+];
+
+/// The same test support, as a dev-dependency.
+const SQLX_DEV_DEPENDENTS: &[&str] = &[SYNC, LINK];
+
+#[derive(Debug)]
+struct Package {
+    manifest: PathBuf,
+    /// Dependencies by name, each with its kinds (`normal`, `build`, `dev`).
+    deps: BTreeMap<String, BTreeSet<String>>,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// The workspace's packages, from `cargo metadata --no-deps`.
+fn packages(root: &Path) -> BTreeMap<String, Package> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata is JSON");
+    let mut packages = BTreeMap::new();
+    for p in meta["packages"].as_array().expect("packages") {
+        let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for d in p["dependencies"].as_array().expect("dependencies") {
+            let name = d["name"].as_str().expect("dependency name").to_string();
+            let kind = d["kind"].as_str().unwrap_or("normal").to_string();
+            deps.entry(name).or_default().insert(kind);
+        }
+        let name = p["name"].as_str().expect("package name").to_string();
+        let manifest = PathBuf::from(p["manifest_path"].as_str().expect("manifest_path"));
+        packages.insert(name, Package { manifest, deps });
+    }
+    packages
+}
+
+fn allowed(name: &str) -> Option<&'static [&'static str]> {
+    ALLOWED.iter().find(|(p, _)| *p == name).map(|(_, a)| *a)
+}
+
+#[test]
+fn every_workspace_arrow_points_down_the_layers() {
+    let packages = packages(&workspace_root());
+    let mut wrong = Vec::new();
+    for (name, p) in &packages {
+        let Some(may) = allowed(name) else {
+            wrong.push(format!(
+                "{name} is not in the layer table of tests/tests/architecture.rs: give it its place"
+            ));
+            continue;
+        };
+        for (dep, kinds) in p.deps.iter().filter(|(d, _)| packages.contains_key(*d)) {
+            let only_dev = kinds.iter().all(|k| k == "dev");
+            let ok = may.contains(&dep.as_str())
+                || (dep == TESTKIT && only_dev)
+                || known_exception(name, dep, &packages);
+            if !ok {
+                wrong.push(format!("{name} → {dep} ({})", join(kinds)));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "dependencies against the layering of DESIGN §2:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+#[test]
+fn test_only_packages_are_not_dependencies_of_the_layers() {
+    let packages = packages(&workspace_root());
+    let mut wrong = Vec::new();
+    for (name, p) in packages
+        .iter()
+        .filter(|(n, _)| !TEST_ONLY.contains(&n.as_str()))
+    {
+        for (dep, kinds) in &p.deps {
+            if TEST_ONLY.contains(&dep.as_str()) && kinds.iter().any(|k| k != "dev") {
+                wrong.push(format!("{name} → {dep} ({})", join(kinds)));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the test harness is a dev-dependency only:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+#[test]
+fn members_are_listed_in_dependency_order() {
+    let root = workspace_root();
+    let packages = packages(&root);
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
+    let manifest: toml::Table = text.parse().expect("Cargo.toml is TOML");
+    let members: Vec<&str> = manifest["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members")
+        .iter()
+        .map(|m| m.as_str().expect("a member is a path"))
+        .collect();
+    let by_manifest: BTreeMap<PathBuf, &str> = packages
+        .iter()
+        .map(|(n, p)| (canonical(&p.manifest), n.as_str()))
+        .collect();
+    let order: Vec<&str> = members
+        .iter()
+        .map(|m| {
+            *by_manifest
+                .get(&canonical(&root.join(m).join("Cargo.toml")))
+                .unwrap_or_else(|| panic!("member {m} is not a package of the workspace"))
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for (i, name) in order.iter().enumerate() {
+        let p = &packages[*name];
+        // Dev-dependencies may point up (a layer's tests may use the harness); the order is the build's.
+        for (dep, _) in p.deps.iter().filter(|(_, k)| k.iter().any(|k| k != "dev")) {
+            if let Some(j) = order.iter().position(|o| o == dep)
+                && j > i
+            {
+                wrong.push(format!(
+                    "{name} is listed before {dep}, which it depends on"
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "root Cargo.toml members out of dependency order:\n  {}",
+        wrong.join("\n  ")
+    );
+    assert_eq!(
+        order.len(),
+        packages.len(),
+        "every package is listed in members: {order:?}"
+    );
+}
+
+#[test]
+fn only_store_depends_on_sqlx_and_nothing_below_the_gateway_on_tonic() {
+    let packages = packages(&workspace_root());
+    let mut wrong = Vec::new();
+    for (name, p) in &packages {
+        if let Some(kinds) = p.deps.get("sqlx") {
+            let test_support =
+                SQLX_DEV_DEPENDENTS.contains(&name.as_str()) && kinds.iter().all(|k| k == "dev");
+            if name != STORE && !test_support {
+                wrong.push(format!("{name} → sqlx ({})", join(kinds)));
+            }
+        }
+        if BELOW_GATEWAY.contains(&name.as_str()) {
+            for c in TONIC_CRATES {
+                if let Some(kinds) = p.deps.get(*c) {
+                    wrong.push(format!("{name} → {c} ({})", join(kinds)));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "wrong dependencies:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+#[test]
+fn only_store_sources_use_sqlx_and_no_layer_source_uses_tonic() {
+    let root = workspace_root();
+    let crates = root.join("crates");
+    let mut files = Vec::new();
+    rust_files(&crates, &mut files);
+    assert!(!files.is_empty(), "no sources under {}", crates.display());
+    let mut wrong = Vec::new();
+    for f in &files {
+        let rel = f
+            .strip_prefix(&root)
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(f).expect("read a source file");
+        // Code, not prose: a comment may say what sqlx does.
+        let code: String = text
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if code.contains("sqlx")
+            && !rel.starts_with("crates/store/")
+            && !SQLX_IN_TEST_SUPPORT.contains(&rel.as_str())
+        {
+            wrong.push(format!("{rel} uses sqlx (only crates/store may)"));
+        }
+        // `crates/` holds the layers below the gateway, which never see the transport.
+        if code.contains("tonic") {
+            wrong.push(format!("{rel} uses tonic (nothing below the gateway may)"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn crates_holds_only_the_layers_below_the_gateway() {
+    let packages = packages(&workspace_root());
+    let crates = canonical(&workspace_root().join("crates"));
+    let mut wrong = Vec::new();
+    for (name, p) in &packages {
+        let inside = canonical(&p.manifest).starts_with(&crates);
+        if inside != BELOW_GATEWAY.contains(&name.as_str()) {
+            wrong.push(format!(
+                "{name} ({}): crates/ is for model, doc, store, sync and link only",
+                p.manifest.display()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read a directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn join(kinds: &BTreeSet<String>) -> String {
+    kinds.iter().cloned().collect::<Vec<_>>().join(", ")
+}
