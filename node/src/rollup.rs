@@ -55,12 +55,24 @@ async fn compute_from(
     })
 }
 
-/// Stores this node's summary if it differs from the last one published. Returns whether it did.
+/// How often an unchanged summary is published again, so ancestors can tell a quiet office from one
+/// that has stopped reporting (the UI flags a summary older than a day as 未上报).
+pub const HEARTBEAT: time::Duration = time::Duration::hours(6);
+
+fn older_than(rfc3339: &str, age: time::Duration) -> bool {
+    match time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339) {
+        Ok(t) => time::OffsetDateTime::now_utc() - t > age,
+        Err(_) => true,
+    }
+}
+
+/// Stores this node's summary if it differs (or the last one is older than [`HEARTBEAT`]) from the last one published. Returns whether it did.
 pub async fn publish(store: &Store, me: &AdminCode) -> Result<bool, safemesh_store::Error> {
     let body = compute(store, me).await?;
     let text = serde_json::to_string(&body).unwrap_or_default();
     if let Some(cur) = store.summary(me.as_str()).await?
         && cur.body == text
+        && !older_than(&cur.as_of, HEARTBEAT)
     {
         return Ok(false);
     }

@@ -66,6 +66,9 @@ impl Browser {
         let port = safemesh_testkit::free_addr().port();
         let driver = Command::new(&driver_bin)
             .arg(format!("--port={port}"))
+            // Chromium draws dates and labels by its locale: a Chinese office's browser.
+            .env("LANG", "zh_CN.UTF-8")
+            .env("LANGUAGE", "zh_CN:zh")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -118,12 +121,32 @@ impl Browser {
 
     /// Waits (up to 20 s) for an element matching `css`.
     pub async fn wait_css(&self, css: &str) -> anyhow::Result<()> {
-        self.client
+        let found = self
+            .client
             .wait()
             .at_most(Duration::from_secs(20))
             .for_element(Locator::Css(css))
-            .await
-            .with_context(|| format!("waiting for {css}"))?;
+            .await;
+        if found.is_err() {
+            // What the page showed instead, for whoever reads the failure.
+            let _ = self.shot("failure").await;
+            let url = self.client.current_url().await.map(|u| u.to_string());
+            let text = self.text("body").await.unwrap_or_default();
+            let text: String = text.chars().take(600).collect();
+            bail!("waiting for {css} on {url:?}; the page says: {text}");
+        }
+        Ok(())
+    }
+
+    /// Sets an input's value directly (date inputs take typed text by locale; this does not).
+    pub async fn set(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+                 e.dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![json!(css), json!(value)],
+            )
+            .await?;
         Ok(())
     }
 

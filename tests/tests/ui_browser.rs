@@ -80,7 +80,7 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     b.select("#grade", "major").await?;
     b.select("#channel", "inspection").await?;
     b.select("#inspection_mode", "四不两直").await?;
-    b.fill("#deadline", "2027-03-31").await?;
+    b.set("#deadline", "2027-03-31").await?;
     b.fill("[id='enterprise.name']", "安宁某某化工有限公司").await?;
     b.fill("[id='enterprise.credit_code']", "91350200776049653B").await?;
     b.fill(

@@ -15,6 +15,14 @@ impl Error {
         }
     }
 
+    /// The reason alone, without the field (for a message shown next to the field it is about).
+    pub fn reason(&self) -> String {
+        match self {
+            Error::Invalid { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The field path the error is about.
     pub fn field(&self) -> &str {
         match self {

@@ -44,7 +44,7 @@ pub(crate) fn core(
 ) -> Result<EnterpriseCore, RecordError> {
     let credit_code = required("credit_code", input.credit_code)?.to_uppercase();
     safemesh_model::credit::validate(&credit_code)
-        .map_err(|e| RecordError::bad("credit_code", e.to_string()))?;
+        .map_err(|e| RecordError::bad("credit_code", e.reason()))?;
     let name = required("name", input.name)?;
     bounded("name", &name, 200)?;
     bounded("principal", &input.principal, 50)?;

@@ -136,7 +136,7 @@ pub(crate) fn core(
     let credit_code = match opt_text(ent.credit_code).map(|c| c.to_uppercase()) {
         Some(c) => {
             safemesh_model::credit::validate(&c)
-                .map_err(|e| RecordError::bad("enterprise.credit_code", e.to_string()))?;
+                .map_err(|e| RecordError::bad("enterprise.credit_code", e.reason()))?;
             c
         }
         None => String::new(),

@@ -91,6 +91,8 @@ pub struct HazardPage {
     pub events: Vec<EventRow>,
     pub actions: Vec<ActionForm>,
     pub escalation_methods: Vec<&'static str>,
+    /// The reply deadline an escalation form proposes (15 days on).
+    pub reply_by_default: String,
     pub notice: String,
     pub error: String,
 }
@@ -325,6 +327,9 @@ async fn build(
         events: events(&b),
         actions,
         escalation_methods: ESCALATION_METHODS.to_vec(),
+        reply_by_default: safemesh_model::hazard::format_date(
+            crate::clock::today() + time::Duration::days(15),
+        ),
         notice,
         error,
     })
