@@ -28,15 +28,15 @@ use crate::frame::{
     Batch, DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION,
 };
 
-/// The rule named by the error frame a transport hands the driver when the peer's bytes do not decode
-/// into a frame at all (garbled protobuf, a message over the size limit, a truncated stream). The driver
+/// The rule named by the error frame a transport hands the runner when the peer's bytes do not decode
+/// into a frame at all (garbled protobuf, a message over the size limit, a truncated stream). The runner
 /// answers it with its own `Malformed` error frame to the peer and closes; it is never taken for the
 /// peer's own error.
 pub const RULE_FRAME_DECODES: &str = "frame_decodes";
 
 /// Receive-side bounds of one link, enforced on every incoming frame whatever the sender claims.
 /// Defaults are well above what an honest sender of this build produces (256 items and about 1 MiB per
-/// batch; see [`crate::driver::LinkConfig`]).
+/// batch; see `safemesh_link::LinkConfig`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvLimits {
     /// Items per incoming batch.
@@ -242,7 +242,7 @@ impl State {
     }
 }
 
-/// What the driver must do.
+/// What the runner must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Send(Frame),
@@ -296,7 +296,7 @@ pub enum Effect {
         digest: Digest,
         differ: BTreeSet<u32>,
     },
-    /// Close the stream (the driver reconnects if it is the dialing side).
+    /// Close the stream (the runner reconnects if it is the dialing side).
     Close {
         reason: String,
     },
@@ -801,7 +801,7 @@ impl Link {
         fx
     }
 
-    /// The driver ran the steps of [`Effect::DocSync`]: each document's reply goes out (in frames of
+    /// The runner ran the steps of [`Effect::DocSync`]: each document's reply goes out (in frames of
     /// at most [`DOC_SYNC_FRAME_BYTES`]; no reply ends that exchange on this side). A document
     /// `complete` here, that this side was waiting for, was stored together with the cursor
     /// [`Link::durable_without`] gave: the rest of its batch is acked.
@@ -948,7 +948,7 @@ impl Link {
         fx
     }
 
-    /// The driver made the digest asked for by [`Effect::MakeDigest`]. Empty (this side holds nothing
+    /// The runner made the digest asked for by [`Effect::MakeDigest`]. Empty (this side holds nothing
     /// the peer could hold): nothing to ask, sending starts at once.
     pub fn on_digest_made(&mut self, digest: Digest) -> Vec<Effect> {
         if !self.hello_received || !self.digest_making {
@@ -1046,7 +1046,7 @@ impl Link {
         }]
     }
 
-    /// The driver built a batch. `docs` are the (document, heads) it carries.
+    /// The runner built a batch. `docs` are the (document, heads) it carries.
     pub fn on_prepared(&mut self, batch: Batch, docs: Vec<(String, Vec<String>)>) -> Vec<Effect> {
         self.preparing = false;
         if !self.hello_received {
