@@ -1,0 +1,157 @@
+//! The receiving side: batches queued and applied one at a time, acks, the durable cursor, and the
+//! documents this side waits for (asked whole, or in a sync exchange).
+
+use std::collections::BTreeMap;
+
+use super::{DocSyncStep, Effect, Link, is_refusal_of_content};
+use crate::frame::{Batch, ErrorFrame, Frame, Item};
+
+impl Link {
+    /// A batch from the peer: checked against the receive bounds and this link's refusals, then queued.
+    pub(super) fn on_batch(&mut self, b: Batch) -> Vec<Effect> {
+        if !self.hello_received {
+            return self.protocol_error(None, "hello_first", "batch before hello");
+        }
+        if let Err(v) = self.limits.check_batch(&b, self.last_upto) {
+            return self.protocol_error(v.doc_id, v.rule, &v.message);
+        }
+        self.last_upto = Some(b.upto);
+        if let Some(err) = b
+            .items
+            .iter()
+            .find_map(|i| self.refused.get(&refusal_key(i)))
+        {
+            let mut err = err.clone();
+            err.message = format!("{} (refused before on this link)", err.message);
+            return self.on_apply_rejected(err);
+        }
+        self.queued.push_back(b);
+        let fx = self.next_apply();
+        self.refresh_state();
+        fx
+    }
+
+    pub(super) fn next_apply(&mut self) -> Vec<Effect> {
+        if self.applying {
+            return Vec::new();
+        }
+        match self.queued.pop_front() {
+            Some(b) => {
+                self.applying = true;
+                self.applying_upto = b.upto;
+                vec![Effect::Apply(b)]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// A batch was applied and committed; `acked` is the cursor now durable (it stops before the first
+    /// document that needs a snapshot, so a lost request cannot skip it).
+    /// Replaces the set of documents awaiting snapshots (the driver updates it with each batch).
+    pub fn set_awaiting(&mut self, awaiting: BTreeMap<String, i64>) {
+        self.awaiting = awaiting;
+    }
+
+    /// `need_snapshot`: documents this side holds nothing of (or cannot sync) and asks whole;
+    /// `need_sync`: documents it holds, reconciled with Automerge's sync protocol instead.
+    pub fn on_applied(
+        &mut self,
+        acked: i64,
+        caught_up: bool,
+        mut need_snapshot: Vec<String>,
+        need_sync: Vec<String>,
+    ) -> Vec<Effect> {
+        self.applying = false;
+        self.acked = self.acked.max(acked);
+        self.applied_upto = self.applied_upto.max(self.applying_upto);
+        self.last_batch_caught_up = caught_up;
+        self.recv_cursor = self
+            .recv_cursor
+            .max(Link::durable_cursor(&self.awaiting, acked));
+        if caught_up && need_snapshot.is_empty() && need_sync.is_empty() && self.awaiting.is_empty()
+        {
+            self.in_caught_up = true;
+        } else if !self.awaiting.is_empty() {
+            self.in_caught_up = false;
+        }
+        let mut fx = vec![Effect::Send(Frame::Ack { upto: acked })];
+        let mut opened = Vec::new();
+        for id in need_sync {
+            if opened.iter().any(|s: &DocSyncStep| s.doc_id == id) {
+                continue; // named twice in the batch
+            }
+            // A document already in an exchange opens a new one: the peer may have ended the old
+            // one before this delta, and would not speak again on its own.
+            if !self.syncing.contains(&id) && self.syncing.len() >= self.limits.max_doc_syncs {
+                need_snapshot.push(id);
+            } else {
+                self.syncing.insert(id.clone());
+                self.rounds.remove(&id);
+                self.opening.insert(id.clone());
+                opened.push(DocSyncStep {
+                    doc_id: id,
+                    message: None,
+                    fresh: true,
+                });
+            }
+        }
+        if !need_snapshot.is_empty() {
+            fx.push(Effect::Send(Frame::NeedSnapshot {
+                doc_ids: need_snapshot,
+            }));
+        }
+        if !opened.is_empty() {
+            fx.push(Effect::DocSync { steps: opened });
+        }
+        fx.extend(self.next_apply());
+        self.refresh_state();
+        fx
+    }
+
+    /// A batch broke a rule: tell the peer, keep nothing of it, close the stream.
+    pub fn on_apply_rejected(&mut self, error: ErrorFrame) -> Vec<Effect> {
+        self.applying = false;
+        self.queued.clear();
+        if is_refusal_of_content(&error)
+            && let Some(id) = &error.doc_id
+        {
+            self.refused.insert(id.clone(), error.clone());
+        }
+        self.last_error = Some(format!("rejected from {}: {}", self.peer, error.message));
+        let reason = error.message.clone();
+        vec![Effect::Send(Frame::Error(error)), Effect::Close { reason }]
+    }
+
+    /// Documents awaiting a requested snapshot on this stream, with their seq at the peer.
+    pub fn awaiting(&self) -> &BTreeMap<String, i64> {
+        &self.awaiting
+    }
+
+    /// The cursor that may be stored durably: below every document still awaiting its snapshot.
+    pub fn durable_cursor(awaiting: &BTreeMap<String, i64>, acked: i64) -> i64 {
+        awaiting.values().map(|s| s - 1).fold(acked, i64::min)
+    }
+
+    /// The durable cursor once `doc_id` is complete here (it no longer holds the cursor back).
+    pub fn durable_without(&self, doc_id: &str) -> i64 {
+        self.durable_without_all(&[doc_id])
+    }
+
+    /// The durable cursor once all of `doc_ids` are complete here.
+    pub fn durable_without_all(&self, doc_ids: &[&str]) -> i64 {
+        let applied = self.applied_upto.max(self.recv_cursor);
+        let rest = self
+            .awaiting
+            .iter()
+            .filter(|(id, _)| !doc_ids.contains(&id.as_str()));
+        rest.map(|(_, s)| s - 1).fold(applied, i64::min)
+    }
+}
+
+/// The key an item is refused under: its document id, or `summary:<owner>`.
+fn refusal_key(item: &Item) -> String {
+    match item {
+        Item::Doc { id, .. } => id.clone(),
+        Item::Summary { owner, .. } => format!("summary:{owner}"),
+    }
+}
