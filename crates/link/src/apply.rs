@@ -1,40 +1,34 @@
 //! The store side of receiving: a batch checked (on the CPU pool) and written in one transaction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use safemesh_doc::Change;
 use safemesh_doc::authority::Origin;
-use safemesh_model::AdminCode;
-use safemesh_sync::check::{decode_and_check, panic_text, refusal, tips_of};
+use safemesh_sync::check::{decode_and_check, panic_text, refusal, summary_owner, tips_of};
 use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Item};
-use safemesh_sync::{Link, Role};
+use safemesh_sync::{Link, Received, Role};
 use tracing::debug;
 
 use crate::config::LinkConfig;
 use crate::pool::{DocJob, Job, check_all};
 
-/// What applying a batch came to.
+/// What applying a batch came to, for [`Link::on_received`].
 pub(crate) struct Applied {
+    pub(crate) received: Received,
     /// The cursor acknowledged (it stops before the first document that could not apply).
     pub(crate) acked: i64,
     pub(crate) caught_up: bool,
-    /// Documents whose delta could not apply and that this node holds nothing of: asked whole.
-    pub(crate) need_snapshot: Vec<String>,
-    /// Documents whose delta could not apply and that this node holds: Automerge's sync protocol.
-    pub(crate) need_sync: Vec<String>,
 }
 
 /// Checks and applies a batch in one transaction. Returns what it came to, or the error frame that
 /// rejects the whole batch.
 pub(crate) async fn apply(
     cfg: &LinkConfig,
-    peer: &AdminCode,
-    role: Role,
+    link: &Link,
     peer_install: &str,
     batch: Batch,
-    awaiting: &mut std::collections::BTreeMap<String, i64>,
-    wanted: &mut HashMap<String, Vec<String>>,
 ) -> Result<Applied, ErrorFrame> {
+    let (peer, role) = (&link.peer, link.role);
     let internal = internal_error;
     let origin = match role {
         Role::Child => Origin::Child(peer.clone()),
@@ -43,9 +37,7 @@ pub(crate) async fn apply(
     let t0 = std::time::Instant::now();
     let items = batch.items.len();
     let mut w = cfg.store.writer().await.map_err(internal)?;
-    let mut need = Vec::new();
-    let mut need_sync = Vec::new();
-    let mut first_needed = i64::MAX;
+    let mut received = Received::default();
     // Phase 1 (store): the stored version of each document the batch touches. Documents new to this
     // node are found with one query, so a bootstrap does not look each one up.
     let doc_ids: Vec<&str> = batch
@@ -192,8 +184,7 @@ pub(crate) async fn apply(
                             }
                             _ => {}
                         }
-                        awaiting.remove(&id);
-                        wanted.remove(&id);
+                        received.held(id.clone());
                         held.push((id, heads));
                     }
                     Err(safemesh_doc::Error::MissingDeps { missing }) if had_snapshot => {
@@ -203,17 +194,12 @@ pub(crate) async fn apply(
                         )));
                     }
                     Err(safemesh_doc::Error::MissingDeps { .. }) => {
-                        first_needed = first_needed.min(seq);
-                        awaiting.insert(id.clone(), seq);
                         // A document this node holds is reconciled change by change (DESIGN §5.6);
                         // one it holds nothing of comes whole.
                         let holds = !old_heads.is_empty();
-                        if holds && cfg.store.in_audience(peer, &id).await.map_err(internal)? {
-                            wanted.insert(id.clone(), heads);
-                            need_sync.push(id);
-                        } else {
-                            need.push(id);
-                        }
+                        let sync =
+                            holds && cfg.store.in_audience(peer, &id).await.map_err(internal)?;
+                        received.missing(id, seq, heads, sync);
                     }
                     Err(e) => return Err(refusal(&id, e)),
                 }
@@ -227,18 +213,7 @@ pub(crate) async fn apply(
                     body,
                     ..
                 } => {
-                    let owner_code = AdminCode::parse(&owner).ok();
-                    let allowed = role == Role::Child
-                        && owner_code.as_ref().is_some_and(|o| o.is_within(peer));
-                    let Some(owner_code) = owner_code.filter(|_| allowed) else {
-                        return Err(ErrorFrame {
-                            code: ErrorCode::Forbidden,
-                            doc_id: Some(format!("summary:{owner}")),
-                            path: Some("summary".into()),
-                            rule: Some("summary_from_own_subtree".into()),
-                            message: format!("summary of {owner} may not come from {peer}"),
-                        });
-                    };
+                    let owner_code = summary_owner(role, peer, &owner)?;
                     w.put_summary(&owner_code, version, &period, &as_of, &body)
                         .await
                         .map_err(internal)?;
@@ -251,15 +226,7 @@ pub(crate) async fn apply(
     let t3 = std::time::Instant::now();
     w.set_peer_heads_many(peer, &held).await.map_err(internal)?;
     let current = cfg.store.link(peer).await.map_err(internal)?.recv_cursor;
-    let acked = if first_needed == i64::MAX {
-        batch.upto
-    } else {
-        batch.upto.min(first_needed - 1)
-    };
-    let acked = acked.max(current);
-    // The durable cursor stays below every document still waiting for its snapshot, so a stream
-    // that drops before the snapshot arrives cannot skip it.
-    let durable = Link::durable_cursor(awaiting, acked);
+    let (acked, durable) = link.batch_cursors(&received, batch.upto, current);
     w.set_recv_cursor(peer, durable, peer_install)
         .await
         .map_err(internal)?;
@@ -276,10 +243,9 @@ pub(crate) async fn apply(
         "batch applied"
     );
     Ok(Applied {
+        received,
         acked,
         caught_up: batch.caught_up,
-        need_snapshot: need,
-        need_sync,
     })
 }
 

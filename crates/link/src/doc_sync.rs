@@ -35,7 +35,6 @@ pub(crate) async fn doc_sync(
     link: &Link,
     peer_install: &str,
     sessions: &mut HashMap<String, docsync::Session>,
-    wanted: &mut HashMap<String, Vec<String>>,
     steps: Vec<DocSyncStep>,
 ) -> Result<Vec<Synced>, SyncFail> {
     let peer = &link.peer;
@@ -100,8 +99,8 @@ pub(crate) async fn doc_sync(
             ),
         };
         let heads = stored.get_heads();
-        let want = wanted
-            .get(&id)
+        let want = link
+            .wanted(&id)
             .and_then(|h| safemesh_doc::heads_from_hex(h).ok())
             .unwrap_or_default();
         work.push((id, stored, heads, session, message, want, live));
@@ -185,9 +184,9 @@ pub(crate) async fn doc_sync(
             last: step.last,
         });
     }
-    // Exchanges the link gave up on (or set aside) end here too; so do the heads they wanted.
+    // Exchanges the link gave up on (or set aside) end here too (the link drops the heads they
+    // wanted in `on_doc_synced`).
     sessions.retain(|id, _| link.is_syncing(id));
-    wanted.retain(|id, _| link.awaiting().contains_key(id));
     // What the peer's changes waiting for a dependency hold in memory on this stream, at most.
     let pending: usize = sessions
         .values()
@@ -226,9 +225,6 @@ pub(crate) async fn doc_sync(
     }
     w.commit().await.map_err(SyncFail::Store)?;
     sessions.extend(kept_sessions);
-    for r in results.iter().filter(|r| r.complete) {
-        wanted.remove(&r.doc_id);
-    }
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
     debug!(
         peer = %peer,

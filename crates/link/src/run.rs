@@ -85,10 +85,9 @@ pub async fn run_link(
     let mut estimate = Estimate::default();
     // While set, the next frame is not read before then (rate limit).
     let mut resume_at: Option<Instant> = None;
-    // Documents in an Automerge sync exchange on this stream (DESIGN §5.6), and for each the heads of
-    // the last delta that could not apply (the exchange is complete once they are held too).
+    // The Automerge sync state of each document in an exchange on this stream (DESIGN §5.6); the link
+    // knows which documents those are, and the heads each must reach.
     let mut sessions: HashMap<String, docsync::Session> = HashMap::new();
-    let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
     let reason = 'stream: loop {
         while let Some(effect) = queue.pop_front() {
             match effect {
@@ -134,53 +133,38 @@ pub async fn run_link(
                     Err(e) => break 'stream format!("prepare: {e}"),
                 },
                 Effect::Apply(batch) => {
-                    let mut awaiting = link.awaiting().clone();
                     let items = batch.items.len();
                     // A panic anywhere in checking or storing rejects the batch (its transaction is
                     // dropped, so rolled back) instead of ending the task.
-                    let applied = AssertUnwindSafe(apply(
-                        cfg,
-                        &peer,
-                        link.role,
-                        &peer_install,
-                        batch,
-                        &mut awaiting,
-                        &mut wanted,
-                    ))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|p| {
-                        Err(ErrorFrame {
-                            code: ErrorCode::Malformed,
-                            doc_id: None,
-                            path: None,
-                            rule: Some("no_panic".into()),
-                            message: format!("panic while applying the batch: {}", panic_text(&p)),
-                        })
-                    });
+                    let applied = AssertUnwindSafe(apply(cfg, link, &peer_install, batch))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|p| {
+                            Err(ErrorFrame {
+                                code: ErrorCode::Malformed,
+                                doc_id: None,
+                                path: None,
+                                rule: Some("no_panic".into()),
+                                message: format!(
+                                    "panic while applying the batch: {}",
+                                    panic_text(&p)
+                                ),
+                            })
+                        });
                     match applied {
                         Ok(Applied {
+                            received,
                             acked,
                             caught_up,
-                            need_snapshot,
-                            need_sync,
                         }) => {
                             reg.update(peer.as_str(), |s| s.received_docs += items as u64);
-                            link.set_awaiting(awaiting);
-                            queue.extend(link.on_applied(
-                                acked,
-                                caught_up,
-                                need_snapshot,
-                                need_sync,
-                            ))
+                            queue.extend(link.on_received(received, acked, caught_up))
                         }
                         Err(err) => queue.extend(link.on_apply_rejected(err)),
                     }
                 }
                 Effect::DocSync { steps } => {
-                    match doc_sync(cfg, link, &peer_install, &mut sessions, &mut wanted, steps)
-                        .await
-                    {
+                    match doc_sync(cfg, link, &peer_install, &mut sessions, steps).await {
                         Ok(results) => queue.extend(link.on_doc_synced(results)),
                         Err(SyncFail::Refused(err)) => queue.extend(link.on_apply_rejected(err)),
                         Err(SyncFail::Store(e)) => break 'stream format!("store: {e}"),

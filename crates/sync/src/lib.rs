@@ -24,5 +24,6 @@ pub use frame::{
     DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION, SyncMessage,
 };
 pub use link::{
-    DocSyncStep, Effect, Link, RULE_FRAME_DECODES, RecvLimits, Role, State, Synced, Violation,
+    DocSyncStep, Effect, Link, RULE_FRAME_DECODES, Received, RecvLimits, Role, State, Synced,
+    Violation,
 };

@@ -127,6 +127,9 @@ impl Link {
     /// `complete` here, that this side was waiting for, was stored together with the cursor
     /// [`Link::durable_without`] gave: the rest of its batch is acked.
     pub fn on_doc_synced(&mut self, results: Vec<Synced>) -> Vec<Effect> {
+        // Heads are wanted only for documents still awaited.
+        let awaiting = &self.awaiting;
+        self.wanted.retain(|id, _| awaiting.contains_key(id));
         let mut fx = Vec::new();
         let mut replies = Vec::new();
         let mut ack = None;
@@ -137,6 +140,9 @@ impl Link {
             last,
         } in results
         {
+            if complete {
+                self.wanted.remove(&doc_id);
+            }
             if complete && self.awaiting.contains_key(&doc_id) {
                 let durable = self.durable_without(&doc_id);
                 self.awaiting.remove(&doc_id);

@@ -39,6 +39,7 @@ mod send;
 
 pub use effect::{DOC_SYNC_FRAME_BYTES, DocSyncStep, Effect, Role, State, Synced};
 pub use limits::{RULE_FRAME_DECODES, RecvLimits, Violation};
+pub use receive::Received;
 
 #[derive(Debug)]
 struct InFlight {
@@ -77,6 +78,8 @@ pub struct Link {
     /// Documents this side asked a snapshot of, or opened a sync exchange for, by their seq at the
     /// peer: the durable cursor stays below the smallest until the document is complete here.
     awaiting: BTreeMap<String, i64>,
+    /// For each document awaited in a sync exchange, the heads of the delta that could not apply.
+    wanted: BTreeMap<String, Vec<String>>,
     /// The highest ack this side sent on this stream, and whether the last batch said `caught_up`.
     acked: i64,
     last_batch_caught_up: bool,
@@ -135,6 +138,7 @@ impl Link {
             applying: false,
             queued: VecDeque::new(),
             awaiting: BTreeMap::new(),
+            wanted: BTreeMap::new(),
             acked: 0,
             last_batch_caught_up: false,
             applying_upto: 0,
@@ -207,6 +211,7 @@ impl Link {
         self.applying = false;
         self.queued.clear();
         self.awaiting.clear();
+        self.wanted.clear();
         self.acked = recv_cursor;
         self.last_batch_caught_up = false;
         self.applying_upto = recv_cursor;

@@ -45,13 +45,44 @@ impl Link {
         }
     }
 
-    /// A batch was applied and committed; `acked` is the cursor now durable (it stops before the first
-    /// document that needs a snapshot, so a lost request cannot skip it).
-    /// Replaces the set of documents awaiting snapshots (the driver updates it with each batch).
+    /// Replaces the set of documents awaiting snapshots (a test or simulation standing in for
+    /// [`Link::on_received`], which keeps it itself).
     pub fn set_awaiting(&mut self, awaiting: BTreeMap<String, i64>) {
         self.awaiting = awaiting;
     }
 
+    /// The cursors of a batch the runner is about to commit, from what applying it came to: the
+    /// cursor to ack (up to the batch's `upto`, stopping before the first document still missing
+    /// history, never below `stored`, the cursor already durable) and the one to store durably with
+    /// it (also below every document still awaited, so a stream that drops before a document is
+    /// complete here cannot skip it). Returns `(acked, durable)`.
+    pub fn batch_cursors(&self, received: &Received, upto: i64, stored: i64) -> (i64, i64) {
+        let acked = match received.first_missing {
+            Some(seq) => upto.min(seq - 1),
+            None => upto,
+        };
+        let acked = acked.max(stored);
+        let mut awaiting = self.awaiting.clone();
+        received.replay(&mut awaiting, &mut BTreeMap::new());
+        (acked, Link::durable_cursor(&awaiting, acked))
+    }
+
+    /// A batch was applied and committed (with the cursors [`Link::batch_cursors`] gave): the
+    /// documents it completed are no longer awaited, those still missing history are, and are
+    /// asked for — whole, or in a sync exchange. Then as [`Link::on_applied`].
+    pub fn on_received(&mut self, received: Received, acked: i64, caught_up: bool) -> Vec<Effect> {
+        received.replay(&mut self.awaiting, &mut self.wanted);
+        self.on_applied(acked, caught_up, received.need_snapshot, received.need_sync)
+    }
+
+    /// The heads of the delta of `doc_id` that could not apply here: a sync exchange for it is
+    /// complete once they are held too (the peer may have written more since its last message).
+    pub fn wanted(&self, doc_id: &str) -> Option<&[String]> {
+        self.wanted.get(doc_id).map(Vec::as_slice)
+    }
+
+    /// A batch was applied and committed; `acked` is the cursor now durable (it stops before the first
+    /// document that needs a snapshot, so a lost request cannot skip it).
     /// `need_snapshot`: documents this side holds nothing of (or cannot sync) and asks whole;
     /// `need_sync`: documents it holds, reconciled with Automerge's sync protocol instead.
     pub fn on_applied(
@@ -153,5 +184,61 @@ fn refusal_key(item: &Item) -> String {
     match item {
         Item::Doc { id, .. } => id.clone(),
         Item::Summary { owner, .. } => format!("summary:{owner}"),
+    }
+}
+
+/// What applying one batch came to, document by document, as the runner writes it: which documents
+/// are now held whole here, and which still miss history (and how they are to be asked for). The
+/// link takes it with [`Link::on_received`]; the runner never edits the link's state itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Received {
+    /// In batch order: a document held whole now (`None`), or missing history at its seq at the
+    /// peer (`Some`), with the heads of the delta that could not apply if it goes to a sync exchange.
+    outcomes: Vec<(String, Option<(i64, Option<Vec<String>>)>)>,
+    first_missing: Option<i64>,
+    need_snapshot: Vec<String>,
+    need_sync: Vec<String>,
+}
+
+impl Received {
+    /// `doc_id` applied (or was already held): this side holds it whole.
+    pub fn held(&mut self, doc_id: String) {
+        self.outcomes.push((doc_id, None));
+    }
+
+    /// The delta of `doc_id` (at `seq` at the peer, with `heads`) could not apply: its history is
+    /// missing here. `sync`: this side holds the document and the peer may have it (its audience),
+    /// so it is reconciled with Automerge's sync protocol; otherwise it is asked whole.
+    pub fn missing(&mut self, doc_id: String, seq: i64, heads: Vec<String>, sync: bool) {
+        self.first_missing = Some(self.first_missing.map_or(seq, |s| s.min(seq)));
+        if sync {
+            self.need_sync.push(doc_id.clone());
+            self.outcomes.push((doc_id, Some((seq, Some(heads)))));
+        } else {
+            self.need_snapshot.push(doc_id.clone());
+            self.outcomes.push((doc_id, Some((seq, None))));
+        }
+    }
+
+    /// The documents awaited, and the heads wanted for them, once this batch is in.
+    fn replay(
+        &self,
+        awaiting: &mut BTreeMap<String, i64>,
+        wanted: &mut BTreeMap<String, Vec<String>>,
+    ) {
+        for (id, outcome) in &self.outcomes {
+            match outcome {
+                None => {
+                    awaiting.remove(id);
+                    wanted.remove(id);
+                }
+                Some((seq, heads)) => {
+                    awaiting.insert(id.clone(), *seq);
+                    if let Some(h) = heads {
+                        wanted.insert(id.clone(), h.clone());
+                    }
+                }
+            }
+        }
     }
 }
