@@ -192,18 +192,30 @@ fn refusal_key(item: &Item) -> String {
 /// link takes it with [`Link::on_received`]; the runner never edits the link's state itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Received {
-    /// In batch order: a document held whole now (`None`), or missing history at its seq at the
-    /// peer (`Some`), with the heads of the delta that could not apply if it goes to a sync exchange.
-    outcomes: Vec<(String, Option<(i64, Option<Vec<String>>)>)>,
+    /// In batch order: what became of each document.
+    outcomes: Vec<(String, Outcome)>,
     first_missing: Option<i64>,
     need_snapshot: Vec<String>,
     need_sync: Vec<String>,
 }
 
+/// What became of one document of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// Held whole here now.
+    Held,
+    /// Missing history, at this seq at the peer; with the heads of the delta that could not apply
+    /// when it goes to a sync exchange.
+    Missing {
+        seq: i64,
+        wanted: Option<Vec<String>>,
+    },
+}
+
 impl Received {
     /// `doc_id` applied (or was already held): this side holds it whole.
     pub fn held(&mut self, doc_id: String) {
-        self.outcomes.push((doc_id, None));
+        self.outcomes.push((doc_id, Outcome::Held));
     }
 
     /// The delta of `doc_id` (at `seq` at the peer, with `heads`) could not apply: its history is
@@ -213,10 +225,14 @@ impl Received {
         self.first_missing = Some(self.first_missing.map_or(seq, |s| s.min(seq)));
         if sync {
             self.need_sync.push(doc_id.clone());
-            self.outcomes.push((doc_id, Some((seq, Some(heads)))));
+            let wanted = Some(heads);
+            self.outcomes
+                .push((doc_id, Outcome::Missing { seq, wanted }));
         } else {
             self.need_snapshot.push(doc_id.clone());
-            self.outcomes.push((doc_id, Some((seq, None))));
+            let wanted = None;
+            self.outcomes
+                .push((doc_id, Outcome::Missing { seq, wanted }));
         }
     }
 
@@ -228,11 +244,11 @@ impl Received {
     ) {
         for (id, outcome) in &self.outcomes {
             match outcome {
-                None => {
+                Outcome::Held => {
                     awaiting.remove(id);
                     wanted.remove(id);
                 }
-                Some((seq, heads)) => {
+                Outcome::Missing { seq, wanted: heads } => {
                     awaiting.insert(id.clone(), *seq);
                     if let Some(h) = heads {
                         wanted.insert(id.clone(), h.clone());
