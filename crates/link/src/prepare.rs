@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use safemesh_doc::{heads_from_hex, heads_to_hex};
+use safemesh_doc::heads_to_hex;
 use safemesh_model::AdminCode;
 use safemesh_sync::Role;
-use safemesh_sync::check::tips_of;
+use safemesh_sync::batch::{batch_upto, doc_item, snapshot_item};
 use safemesh_sync::frame::{Batch, Item, Remaining};
 
 use crate::config::LinkConfig;
@@ -88,13 +88,7 @@ async fn prepare_page(
         if let Some(mut doc) = cfg.store.load(id).await? {
             let seq = cfg.store.doc_row(id).await?.map_or(0, |r| r.seq);
             let heads = heads_to_hex(&doc.get_heads());
-            let item = Item::Doc {
-                id: id.clone(),
-                seq,
-                snapshot: Some(doc.save()),
-                changes: Vec::new(),
-                heads: heads.clone(),
-            };
+            let item = snapshot_item(id, seq, doc.save(), &heads);
             bytes += item.payload_len();
             items.push(item);
             docs.push((id.clone(), heads));
@@ -170,51 +164,15 @@ async fn prepare_page(
                     Some(_) => None,
                 };
                 let item = if let Some(bytes) = raw {
-                    Item::Doc {
-                        id: id.clone(),
-                        seq,
-                        snapshot: Some(bytes),
-                        changes: Vec::new(),
-                        heads: heads.clone(),
-                    }
+                    snapshot_item(&id, seq, bytes, &heads)
                 } else {
                     let Some(mut doc) = cfg.store.load(&id).await? else {
                         continue;
                     };
-                    let known: Vec<_> = heads_from_hex(&peer_heads.unwrap_or_default())
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|h| doc.get_change_by_hash(h).is_some())
-                        .collect();
-                    if known.is_empty() {
-                        Item::Doc {
-                            id: id.clone(),
-                            seq,
-                            snapshot: Some(doc.save()),
-                            changes: Vec::new(),
-                            heads: heads.clone(),
-                        }
-                    } else {
-                        let delta = doc.get_changes(&known);
-                        if delta.is_empty() {
-                            continue;
-                        }
-                        // The usual case — our heads are the newest of the changes sent — goes
-                        // without heads: the receiver derives them (see `tips`), 34 bytes saved.
-                        let implied = {
-                            let mut t = tips_of(&delta);
-                            t.sort();
-                            let mut h = heads.clone();
-                            h.sort();
-                            t == h
-                        };
-                        Item::Doc {
-                            id: id.clone(),
-                            seq,
-                            snapshot: None,
-                            changes: delta.into_iter().map(|c| c.raw_bytes().to_vec()).collect(),
-                            heads: if implied { Vec::new() } else { heads.clone() },
-                        }
+                    let peer_heads = peer_heads.unwrap_or_default();
+                    match doc_item(&id, seq, &heads, &peer_heads, &mut doc) {
+                        Some(item) => item,
+                        None => continue,
                     }
                 };
                 bytes += item.payload_len();
@@ -223,11 +181,7 @@ async fn prepare_page(
             }
         }
     }
-    let upto = if truncated {
-        last_seq
-    } else {
-        current.max(last_seq)
-    };
+    let upto = batch_upto(truncated, last_seq, current);
     // Receivers require items in seq order; requested snapshots were put first.
     items.sort_by_key(Item::seq);
     let remaining = if !truncated {

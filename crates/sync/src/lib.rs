@@ -7,12 +7,15 @@
 //! - [`link`]: the link state machine. It takes events (connected, frame received, batch prepared,
 //!   batch applied, local commit) and returns effects as data (send this frame, prepare a batch
 //!   after this seq, apply this batch, persist this ack).
+//! - [`batch`]: the sender's decisions — a document whole or as a delta, how far a batch moves the
+//!   peer's cursor.
 //! - [`check`]: the document check — a received item's Automerge bytes decoded and checked against
 //!   the stored document, panics caught — and the error frame that refuses a document.
 //! - [`digest`]: bucketed digests of what both ends of a link hold, to repair a new or restored peer.
 //! - [`docsync`]: the per-document fallback to Automerge's sync protocol, with a kept state.
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod check;
 pub mod digest;
 pub mod docsync;
