@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use safemesh_doc::Change;
 use safemesh_doc::authority::Origin;
-use safemesh_sync::check::{decode_and_check, panic_text, refusal, summary_owner, tips_of};
+use safemesh_sync::check::{decode_and_check, panic_text, refusal, tips_of};
 use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Item};
+use safemesh_sync::link::summary_owner;
 use safemesh_sync::{Link, Received, Role};
 use tracing::debug;
 

@@ -1,8 +1,7 @@
 //! The document check: decoding a received item's Automerge bytes and checking them against the
 //! stored document ([`decode_and_check`]), with any panic inside Automerge caught; the error frame
-//! that refuses a document for what the check found ([`refusal`]); whose summaries a peer may send
-//! ([`summary_owner`]); and the heads implied by a delta ([`tips_of`]). Pure: the runner calls these
-//! on its CPU pool.
+//! that refuses a document for what the check found ([`refusal`]); and the heads implied by a delta
+//! ([`tips_of`]). Pure: the runner calls these on its CPU pool.
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
@@ -10,10 +9,7 @@ use std::panic::AssertUnwindSafe;
 use safemesh_doc::authority::{Checked, Origin, check_and_apply, check_snapshot};
 use safemesh_doc::{AutoCommit, Change, heads_to_hex};
 
-use safemesh_model::AdminCode;
-
 use crate::frame::{ErrorCode, ErrorFrame};
-use crate::link::Role;
 
 /// The message of a caught panic, if it has one.
 pub fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -50,20 +46,6 @@ pub fn refusal(id: &str, e: safemesh_doc::Error) -> ErrorFrame {
             message: format!("document {id}: {e}"),
         },
     }
-}
-
-/// Whose summary a peer may send: a child's own or one of its subtree's (summaries travel up only).
-/// Returns the owner's code, or the error frame that refuses the batch.
-pub fn summary_owner(role: Role, peer: &AdminCode, owner: &str) -> Result<AdminCode, ErrorFrame> {
-    let owner_code = AdminCode::parse(owner).ok();
-    let allowed = role == Role::Child && owner_code.as_ref().is_some_and(|o| o.is_within(peer));
-    owner_code.filter(|_| allowed).ok_or_else(|| ErrorFrame {
-        code: ErrorCode::Forbidden,
-        doc_id: Some(format!("summary:{owner}")),
-        path: Some("summary".into()),
-        rule: Some("summary_from_own_subtree".into()),
-        message: format!("summary of {owner} may not come from {peer}"),
-    })
 }
 
 /// The hashes (hex) of the changes in `changes` that no other of them depends on: the heads a peer

@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{DocSyncStep, Effect, Link, is_refusal_of_content};
-use crate::frame::{Batch, ErrorFrame, Frame, Item};
+use safemesh_model::AdminCode;
+
+use super::{DocSyncStep, Effect, Link, Role, is_refusal_of_content};
+use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Item};
 
 impl Link {
     /// A batch from the peer: checked against the receive bounds and this link's refusals, then queued.
@@ -257,4 +259,18 @@ impl Received {
             }
         }
     }
+}
+
+/// Whose summary a peer may send: a child's own or one of its subtree's (summaries travel up only).
+/// Returns the owner's code, or the error frame that refuses the batch.
+pub fn summary_owner(role: Role, peer: &AdminCode, owner: &str) -> Result<AdminCode, ErrorFrame> {
+    let owner_code = AdminCode::parse(owner).ok();
+    let allowed = role == Role::Child && owner_code.as_ref().is_some_and(|o| o.is_within(peer));
+    owner_code.filter(|_| allowed).ok_or_else(|| ErrorFrame {
+        code: ErrorCode::Forbidden,
+        doc_id: Some(format!("summary:{owner}")),
+        path: Some("summary".into()),
+        rule: Some("summary_from_own_subtree".into()),
+        message: format!("summary of {owner} may not come from {peer}"),
+    })
 }
