@@ -16,12 +16,13 @@ use automerge::transaction::CommitOptions;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use safemesh_doc::hazard::{Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor::actor_id, hazard};
+use safemesh_link::{LinkConfig, Registry, Transport, run_link};
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent, facts};
 use safemesh_model::summary::{HazardCounts, SummaryBody};
 use safemesh_model::{AdminCode, Level, division};
 use safemesh_node::rollup;
 use safemesh_store::{SqliteLimits, Store};
-use safemesh_sync::{Frame, LinkConfig, Registry, Role, Transport, run_link};
+use safemesh_sync::{Frame, Role};
 use tokio::sync::{mpsc, watch};
 
 /// What the simulation measured.

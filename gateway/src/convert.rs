@@ -16,7 +16,7 @@ use safemesh_sync::link::RULE_FRAME_DECODES;
 #[error("帧格式错误 / malformed frame: {0}")]
 pub struct Malformed(pub String);
 
-/// The frame a transport hands its driver when the peer's bytes do not decode: the driver answers the
+/// The frame a transport hands its runner when the peer's bytes do not decode: the runner answers the
 /// peer with its own `Malformed` error frame (rule `frame_decodes`) and closes the stream.
 pub fn undecodable(message: &str) -> Frame {
     Frame::Error(ErrorFrame {

@@ -17,12 +17,11 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use prost::Message;
+use safemesh_link::{LinkConfig, Registry, Transport, run_link};
 use safemesh_model::AdminCode;
 use safemesh_proto::v1 as pb;
 use safemesh_proto::v1::link_client::LinkClient;
 use safemesh_proto::v1::link_server::{Link as LinkRpc, LinkServer};
-use safemesh_sync::Registry;
-use safemesh_sync::driver::{LinkConfig, Transport, run_link};
 use safemesh_sync::link::{Link, Role};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -94,7 +93,7 @@ impl LinkService {
     }
 }
 
-/// Adapts a gRPC inbound stream to the driver's channel, counting bytes.
+/// Adapts a gRPC inbound stream to the runner's channel, counting bytes.
 fn spawn_reader<S>(mut inbound: S, peer: AdminCode) -> mpsc::Receiver<(safemesh_sync::Frame, usize)>
 where
     S: Stream<Item = Result<pb::LinkFrame, Status>> + Unpin + Send + 'static,
@@ -113,7 +112,7 @@ where
                         }
                         Err(e) => {
                             warn!(peer = %peer, "{e}");
-                            // The driver answers with a MALFORMED error frame and closes.
+                            // The runner answers with a MALFORMED error frame and closes.
                             let _ = tx
                                 .send((crate::convert::undecodable(&e.to_string()), n))
                                 .await;
@@ -139,7 +138,7 @@ where
     rx
 }
 
-/// Adapts the driver's outbound channel to a gRPC stream, counting bytes.
+/// Adapts the runner's outbound channel to a gRPC stream, counting bytes.
 fn outbound(
     rx: mpsc::Receiver<safemesh_sync::Frame>,
     bytes: Arc<AtomicU64>,

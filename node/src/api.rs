@@ -17,9 +17,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use safemesh_link::Registry;
 use safemesh_model::AdminCode;
 use safemesh_store::{Store, TokenRole, hash_secret};
-use safemesh_sync::Registry;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

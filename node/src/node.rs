@@ -11,9 +11,9 @@ use safemesh_gateway::link::{LinkService, dial_parent_with, rejections_into};
 use safemesh_gateway::tls::{
     NodeIdentity, Policy, RevocationList, client_config_with, server_config_with,
 };
+use safemesh_link::{LinkConfig, Registry};
 use safemesh_model::{AdminCode, division};
 use safemesh_store::{Store, TokenRole, hash_secret};
-use safemesh_sync::{LinkConfig, Registry};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;

@@ -8,7 +8,7 @@
 //! holds sends its non-empty buckets ([`Digest`]); the peer answers with its own (document, heads) in
 //! the buckets that differ. Where a bucket matches, both hold the same documents at the same heads.
 //!
-//! Pure functions only; the driver reads the store.
+//! Pure functions only; the runner (`safemesh-link`) reads the store.
 
 use sha2::{Digest as _, Sha256};
 

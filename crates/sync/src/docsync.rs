@@ -7,7 +7,7 @@
 //! after, not the whole history.
 //!
 //! Sans-IO: [`step`] takes the stored document, the session and the peer's message, and returns what
-//! to store and what to answer. The driver loads and stores; nothing here touches a clock or a socket.
+//! to store and what to answer. The runner loads and stores; nothing here touches a clock or a socket.
 //!
 //! Nothing the peer sends is stored unchecked: its changes are applied to a working copy, and those
 //! that applied (their dependencies are all there) are run through the write-authority check
@@ -123,7 +123,7 @@ pub fn step(
     .unwrap_or_else(|p| {
         Err(StepError::Malformed(format!(
             "Automerge panicked on the sync message: {}",
-            crate::driver::panic_text(&p)
+            crate::check::panic_text(&p)
         )))
     })
 }

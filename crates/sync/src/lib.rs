@@ -1,31 +1,32 @@
-//! The replication engine (DESIGN §5): a collection-level protocol over one bidirectional stream per
-//! link, on top of per-document Automerge changes.
+//! The replication engine (DESIGN §5), sans-IO: a collection-level protocol over one bidirectional
+//! stream per link, on top of per-document Automerge changes. Everything here takes data in and
+//! returns data out — no store, no tokio, no clock; the runner (`safemesh-link`) reads and writes
+//! the store, owns the transport and feeds the results back in.
 //!
 //! - [`frame`]: what crosses a link (hello, batches, acks, snapshot requests, typed errors).
+//! - [`link`]: the link state machine. It takes events (connected, frame received, batch prepared,
+//!   batch applied, local commit) and returns effects as data (send this frame, prepare a batch
+//!   after this seq, apply this batch, persist this ack).
+//! - [`batch`]: the sender's decisions — a document whole or as a delta, how far a batch moves the
+//!   peer's cursor.
+//! - [`check`]: the document check — a received item's Automerge bytes decoded and checked against
+//!   the stored document, panics caught — and the error frame that refuses a document.
 //! - [`digest`]: bucketed digests of what both ends of a link hold, to repair a new or restored peer.
 //! - [`docsync`]: the per-document fallback to Automerge's sync protocol, with a kept state.
-//! - [`link`]: the sans-IO link state machine. It takes events (connected, frame received, batch
-//!   prepared, batch applied, local commit) and returns effects as data (send this frame, prepare a batch
-//!   after this seq, apply this batch, persist this ack). No I/O, no clocks, no tokio.
-//! - [`driver`]: the async adapter that executes those effects against the [`safemesh_store::Store`]
-//!   and a [`driver::Transport`] (gRPC in the gateway, channels in tests).
-//! - [`status`]: what each link looks like to operators.
 #![forbid(unsafe_code)]
 
+pub mod batch;
+pub mod check;
 pub mod digest;
 pub mod docsync;
-pub mod driver;
 pub mod frame;
 pub mod link;
-mod repair;
-pub mod status;
 
 pub use digest::Digest;
-pub use driver::{LinkConfig, RateLimit, Transport, run_link};
 pub use frame::{
     DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION, SyncMessage,
 };
 pub use link::{
-    DocSyncStep, Effect, Link, RULE_FRAME_DECODES, RecvLimits, Role, State, Synced, Violation,
+    DocSyncStep, Effect, Link, RULE_FRAME_DECODES, Received, RecvLimits, Role, State, Synced,
+    Violation,
 };
-pub use status::{LinkStatus, Registry};

@@ -1213,3 +1213,47 @@ fn a_closing_reply_ends_the_exchange_on_this_side() {
     assert_eq!(sends(&fx), [&sync_frame("x", vec![0x43, 9])]);
     assert_eq!(l.syncing().count(), 0);
 }
+
+#[test]
+fn a_received_batch_is_kept_by_the_link_and_its_cursors_stop_before_what_is_missing() {
+    // 1. A batch up to 9 carries x (seq 4, a delta this side holds but cannot apply), y (seq 6,
+    //    a delta of a document it holds nothing of) and z (seq 8, applied).
+    let mut l = in_sync(4, 0, 0);
+    l.on_frame(Frame::Batch(batch(
+        vec![doc_item("x", 4), doc_item("y", 6), doc_item("z", 8)],
+        9,
+        true,
+    )));
+    let mut r = safemesh_sync::Received::default();
+    r.missing("x".into(), 4, vec!["aa".into()], true);
+    r.missing("y".into(), 6, vec!["bb".into()], false);
+    r.held("z".into());
+    // 2. The ack stops before x; the stored cursor too, and never goes below what was stored.
+    assert_eq!(l.batch_cursors(&r, 9, 0), (3, 3));
+    assert_eq!(l.batch_cursors(&r, 9, 5), (5, 3));
+    assert!(
+        l.awaiting().is_empty(),
+        "nothing changes before the batch is committed"
+    );
+    // 3. Committed: x is synced, y asked whole, both awaited; x's heads are wanted.
+    let fx = l.on_received(r, 3, true);
+    assert_eq!(
+        fx,
+        vec![
+            Effect::Send(Frame::Ack { upto: 3 }),
+            Effect::Send(Frame::NeedSnapshot {
+                doc_ids: vec!["y".into()]
+            }),
+            Effect::DocSync {
+                steps: vec![open("x")]
+            }
+        ]
+    );
+    assert_eq!(l.awaiting().keys().collect::<Vec<_>>(), ["x", "y"]);
+    assert_eq!(l.wanted("x"), Some(&["aa".to_string()][..]));
+    assert_eq!(l.wanted("y"), None);
+    // 4. x complete: no longer awaited nor wanted; the cursor stops before y.
+    l.on_doc_synced(synced("x", None, true));
+    assert_eq!(l.wanted("x"), None);
+    assert_eq!(l.recv_cursor(), 5);
+}

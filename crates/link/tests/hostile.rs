@@ -16,13 +16,14 @@ use safemesh_doc::authority::check_local;
 use safemesh_doc::directive::{self, DirectiveCore};
 use safemesh_doc::hazard::{self, Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor, heads_to_hex};
+use safemesh_link::{LinkConfig, RateLimit, Registry, Transport, run_link};
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
 use safemesh_store::{Store, count_documents};
 use safemesh_sync::frame::Batch;
 use safemesh_sync::{
-    ErrorCode, ErrorFrame, Frame, Hello, Item, Link, LinkConfig, PROTOCOL_VERSION,
-    RULE_FRAME_DECODES, RateLimit, RecvLimits, Registry, Role, Transport, run_link,
+    ErrorCode, ErrorFrame, Frame, Hello, Item, Link, PROTOCOL_VERSION, RULE_FRAME_DECODES,
+    RecvLimits, Role,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;

@@ -9,14 +9,12 @@ use std::sync::atomic::AtomicU64;
 use automerge::transaction::CommitOptions;
 use safemesh_doc::hazard::{self, Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor, heads_to_hex};
+use safemesh_link::{LinkConfig, Registry, Transport, run_link};
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
 use safemesh_store::Store;
 use safemesh_sync::frame::Batch;
-use safemesh_sync::{
-    ErrorCode, Frame, Hello, Item, LinkConfig, PROTOCOL_VERSION, Registry, Role, SyncMessage,
-    Transport, run_link,
-};
+use safemesh_sync::{ErrorCode, Frame, Hello, Item, PROTOCOL_VERSION, Role, SyncMessage};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 

@@ -1,5 +1,5 @@
-//! The store side of digest repair (DESIGN §5.8; the pure part is [`crate::digest`]): making a digest
-//! of the link set, answering a peer's, and recording what the answers say the peer holds.
+//! The store side of digest repair (DESIGN §5.8; the pure part is [`safemesh_sync::digest`]): making
+//! a digest of the link set, answering a peer's, and recording what the answers say the peer holds.
 //!
 //! Memory: making a digest keeps only its buckets (24 bytes each, at most 2^16); answering or settling
 //! one keeps the (document, heads) of the buckets asked about until they are compared — at most the
@@ -9,10 +9,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use safemesh_model::AdminCode;
 use safemesh_store::Error;
+use safemesh_sync::digest::{self, Builder, Digest, REPLY_CHUNK, Slot};
+use safemesh_sync::frame::DigestReply;
 
-use crate::digest::{self, Builder, Digest, REPLY_CHUNK, Slot};
-use crate::driver::LinkConfig;
-use crate::frame::DigestReply;
+use crate::config::LinkConfig;
 
 /// Documents of the link set read per query.
 const PAGE: i64 = 2000;

@@ -1,4 +1,4 @@
-//! 同步状态 — what each link looks like to operators, shared between drivers and the API.
+//! 同步状态 — what each link looks like to operators, shared between the runners of the links and the API.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

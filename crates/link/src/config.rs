@@ -1,0 +1,87 @@
+//! What a node's links are configured with: identity, store, batch bounds, receive bounds, rate.
+
+use safemesh_model::AdminCode;
+use safemesh_store::Store;
+use safemesh_sync::{Link, RecvLimits, Role};
+
+use crate::status::Registry;
+
+/// Bounds and identity of a node's links.
+#[derive(Clone)]
+pub struct LinkConfig {
+    pub store: Store,
+    pub me: AdminCode,
+    pub registry: Registry,
+    /// Items per batch frame.
+    pub max_batch_items: usize,
+    /// Payload bytes per batch frame (a single larger document still goes alone).
+    pub max_batch_bytes: usize,
+    /// Batches sent and not yet acknowledged.
+    pub max_inflight: usize,
+    /// Bounds on what this node accepts from a peer, whatever the peer claims.
+    pub recv: RecvLimits,
+    /// How fast this node reads a peer's frames.
+    pub rate: RateLimit,
+}
+
+/// A per-link token bucket on incoming frames and bytes. Over the limit, the runner stops reading
+/// until the bucket refills: the transport's buffers fill and the peer is slowed down (HTTP/2 flow
+/// control on gRPC). Nothing is dropped. A frame larger than the burst still passes, after a wait.
+/// A rate of 0 turns that bucket off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub frames_per_sec: f64,
+    pub frame_burst: f64,
+    pub bytes_per_sec: f64,
+    pub byte_burst: f64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            frames_per_sec: 200.0,
+            frame_burst: 400.0,
+            bytes_per_sec: (32u64 << 20) as f64,
+            byte_burst: (32u64 << 20) as f64,
+        }
+    }
+}
+
+impl RateLimit {
+    /// No limit.
+    pub fn unlimited() -> RateLimit {
+        RateLimit {
+            frames_per_sec: 0.0,
+            frame_burst: 0.0,
+            bytes_per_sec: 0.0,
+            byte_burst: 0.0,
+        }
+    }
+}
+
+impl LinkConfig {
+    pub fn new(store: Store, me: AdminCode, registry: Registry) -> LinkConfig {
+        LinkConfig {
+            store,
+            me,
+            registry,
+            max_batch_items: 256,
+            max_batch_bytes: 1 << 20,
+            max_inflight: 4,
+            recv: RecvLimits::default(),
+            rate: RateLimit::default(),
+        }
+    }
+
+    /// A fresh state machine for a link to `peer`.
+    pub fn new_link(&self, peer: AdminCode, role: Role) -> Link {
+        Link::new(
+            self.me.clone(),
+            self.store.install_id().to_string(),
+            peer,
+            role,
+            self.max_inflight,
+        )
+        .with_limits(self.recv)
+    }
+}

@@ -1,0 +1,69 @@
+//! Batch building, the sender's decisions (DESIGN §5.4): what a document goes as — whole, or the
+//! changes since the heads the peer is known to hold — and how far a batch moves the peer's cursor.
+//! The runner reads the rows and documents; these decide.
+
+use safemesh_doc::{AutoCommit, heads_from_hex};
+
+use crate::check::tips_of;
+use crate::frame::Item;
+
+/// A document sent whole (a snapshot).
+pub fn snapshot_item(id: &str, seq: i64, snapshot: Vec<u8>, heads: &[String]) -> Item {
+    Item::Doc {
+        id: id.to_string(),
+        seq,
+        snapshot: Some(snapshot),
+        changes: Vec::new(),
+        heads: heads.to_vec(),
+    }
+}
+
+/// What a peer known to hold `peer_heads` of document `id` (ours at `heads`, stored at `seq`) is
+/// sent: the changes since the heads of those it holds that this side knows, or the whole document
+/// if it knows none of them; nothing if the peer holds every change already. The usual delta — our
+/// heads are the newest of the changes sent — goes without heads: the receiver derives them
+/// ([`tips_of`]), 34 bytes saved.
+pub fn doc_item(
+    id: &str,
+    seq: i64,
+    heads: &[String],
+    peer_heads: &[String],
+    doc: &mut AutoCommit,
+) -> Option<Item> {
+    let known: Vec<_> = heads_from_hex(peer_heads)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|h| doc.get_change_by_hash(h).is_some())
+        .collect();
+    if known.is_empty() {
+        return Some(snapshot_item(id, seq, doc.save(), heads));
+    }
+    let delta = doc.get_changes(&known);
+    if delta.is_empty() {
+        return None;
+    }
+    let implied = {
+        let mut t = tips_of(&delta);
+        t.sort();
+        let mut h = heads.to_vec();
+        h.sort();
+        t == h
+    };
+    Some(Item::Doc {
+        id: id.to_string(),
+        seq,
+        snapshot: None,
+        changes: delta.into_iter().map(|c| c.raw_bytes().to_vec()).collect(),
+        heads: if implied { Vec::new() } else { heads.to_vec() },
+    })
+}
+
+/// How far a batch moves the peer's cursor: to its last candidate if it stopped short (a page or
+/// the byte budget was full), else to this side's current seq — everything up to it was looked at.
+pub fn batch_upto(truncated: bool, last_seq: i64, current_seq: i64) -> i64 {
+    if truncated {
+        last_seq
+    } else {
+        current_seq.max(last_seq)
+    }
+}

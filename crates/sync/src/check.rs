@@ -1,0 +1,107 @@
+//! The document check: decoding a received item's Automerge bytes and checking them against the
+//! stored document ([`decode_and_check`]), with any panic inside Automerge caught; the error frame
+//! that refuses a document for what the check found ([`refusal`]); and the heads implied by a delta
+//! ([`tips_of`]). Pure: the runner calls these on its CPU pool.
+
+use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
+
+use safemesh_doc::authority::{Checked, Origin, check_and_apply, check_snapshot};
+use safemesh_doc::{AutoCommit, Change, heads_to_hex};
+
+use crate::frame::{ErrorCode, ErrorFrame};
+
+/// The message of a caught panic, if it has one.
+pub fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+/// The error frame refusing document `id` for what the checks found in it: forbidden changes, or
+/// content that does not decode or read.
+pub fn refusal(id: &str, e: safemesh_doc::Error) -> ErrorFrame {
+    match e {
+        safemesh_doc::Error::Forbidden {
+            doc,
+            path,
+            actor,
+            rule,
+        } => ErrorFrame {
+            code: ErrorCode::Forbidden,
+            message: format!("document {doc}: actor {actor} may not write {path} (rule {rule})"),
+            doc_id: Some(doc),
+            path: Some(path),
+            rule: Some(rule.to_string()),
+        },
+        e => ErrorFrame {
+            code: ErrorCode::Malformed,
+            doc_id: Some(id.to_string()),
+            path: None,
+            rule: Some("automerge_decodes".into()),
+            message: format!("document {id}: {e}"),
+        },
+    }
+}
+
+/// The hashes (hex) of the changes in `changes` that no other of them depends on: the heads a peer
+/// holding their dependencies has after applying them.
+pub fn tips_of(changes: &[Change]) -> Vec<String> {
+    let deps: BTreeSet<automerge::ChangeHash> = changes
+        .iter()
+        .flat_map(|c| c.deps().iter().copied())
+        .collect();
+    let tips: Vec<automerge::ChangeHash> = changes
+        .iter()
+        .map(|c| c.hash())
+        .filter(|h| !deps.contains(h))
+        .collect();
+    heads_to_hex(&tips)
+}
+
+/// What [`decode_and_check`] found: the check's verdict, and a received snapshot's bytes when the
+/// document is new here (stored as they are).
+pub type Decoded = (Result<Checked, safemesh_doc::Error>, Option<Vec<u8>>);
+
+/// Decodes one item's Automerge bytes (a snapshot or raw changes) and checks them against the stored
+/// document, if any. Bytes that do not decode, and any panic inside Automerge or the check, come back
+/// as `Err(message)`; the caller turns it into a `Malformed` error frame naming the document. `base`
+/// is a copy loaded for this batch and is dropped if this fails.
+pub fn decode_and_check(
+    id: &str,
+    snapshot: Option<Vec<u8>>,
+    changes: Vec<Vec<u8>>,
+    base: Option<&mut AutoCommit>,
+    origin: &Origin,
+) -> Result<Decoded, String> {
+    let run = AssertUnwindSafe(move || -> Result<Decoded, String> {
+        Ok(match (snapshot, base) {
+            // New to this node: the snapshot is the document; check its history in place.
+            (Some(bytes), None) => {
+                let d = AutoCommit::load(&bytes).map_err(|e| format!("bad snapshot: {e}"))?;
+                (check_snapshot(id, d, origin), Some(bytes))
+            }
+            (Some(bytes), Some(b)) => {
+                let mut d = AutoCommit::load(&bytes).map_err(|e| format!("bad snapshot: {e}"))?;
+                (
+                    check_and_apply(id, Some(b), d.get_changes(&[]), origin),
+                    None,
+                )
+            }
+            (None, b) => {
+                let incoming: Vec<Change> = changes
+                    .into_iter()
+                    .map(Change::from_bytes)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("bad change: {e}"))?;
+                (check_and_apply(id, b, incoming, origin), None)
+            }
+        })
+    });
+    std::panic::catch_unwind(run)
+        .unwrap_or_else(|p| Err(format!("Automerge panicked on it: {}", panic_text(&p))))
+}
