@@ -30,6 +30,7 @@ mod million;
 mod province;
 mod restore;
 mod samod;
+mod ui;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum Scale {
@@ -97,6 +98,12 @@ struct Args {
     /// 200 in `smoke`, 10,000 in `full`).
     #[arg(long)]
     gap_docs: Option<usize>,
+    /// Skip the web UI's page timings.
+    #[arg(long)]
+    no_ui: bool,
+    /// Hazards the UI ledger scenario holds (overrides the scale's default: 2,000 smoke, 100,000 full).
+    #[arg(long)]
+    ui_hazards: Option<usize>,
     /// Runs one memory-measured scenario in this process and prints its JSON (used by the bench
     /// itself: each such scenario runs in a child process, so its peak RSS is its own).
     #[arg(long, hide = true, value_enum)]
@@ -612,6 +619,15 @@ async fn main() -> anyhow::Result<()> {
         });
         eprintln!("{n} deltas that cannot apply, reconciled by Automerge's sync protocol …");
         out.extend(gap::run(n).await?);
+    }
+    if !args.samod_only && !args.no_ui {
+        let (n, rounds) = match args.scale {
+            Scale::Smoke => (2_000, 50),
+            Scale::Full => (100_000, 300),
+        };
+        let n = args.ui_hazards.unwrap_or(n);
+        eprintln!("web UI pages: the ledger with {n} hazards, the province overview …");
+        out.extend(ui::run(n, rounds).await?);
     }
     if !args.samod_only && !args.no_province {
         eprintln!("province simulation (sans-IO engine, one process) …");
