@@ -159,6 +159,29 @@ pub async fn submit(
     }
 }
 
+/// A form field as the clerk sees it labelled.
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "title" => "隐患名称",
+        "number" => "编号",
+        "sector" => "行业领域",
+        "grade" => "隐患等级",
+        "channel" => "发现渠道",
+        "inspection_mode" => "检查方式",
+        "found_by_level" => "发现层级",
+        "found_on" => "发现日期",
+        "deadline" => "整改期限",
+        "description" => "隐患描述",
+        "enterprise.name" => "单位名称",
+        "enterprise.credit_code" => "统一社会信用代码",
+        "location.division" => "所在行政区划代码",
+        "location.address" => "详细地址",
+        "basis.standard" => "判定标准",
+        "basis.clause" => "条款",
+        _ => "",
+    }
+}
+
 fn refused(st: &ApiState, user: &User, values: HashMap<String, String>, e: &RecordError) -> Response {
     let mut v = view(st, user, values);
     let reason = match &e.rule {
@@ -167,7 +190,10 @@ fn refused(st: &ApiState, user: &User, values: HashMap<String, String>, e: &Reco
     };
     v.error_field = e.field.as_deref().map(input_of).unwrap_or("").to_string();
     v.error_text = reason.clone();
-    v.error = reason;
+    v.error = match field_label(&v.error_field) {
+        "" => reason,
+        label => format!("{label}：{reason}"),
+    };
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     render(status, &v)
 }
