@@ -81,12 +81,25 @@ impl Response {
             .max()
     }
 
+    /// The days of every progress report, in order, in CST.
+    pub fn report_days(&self) -> Vec<time::Date> {
+        let mut days: Vec<time::Date> = self
+            .updates
+            .iter()
+            .filter(|u| u.action != ResponseAction::Receive)
+            .filter_map(|u| day_of(&u.at))
+            .collect();
+        days.sort();
+        days
+    }
+
     /// The rule's input for this response.
     pub fn progress(&self, start: Option<time::Date>) -> TargetProgress<'_> {
         TargetProgress {
             start,
             done: self.completed_at.is_some(),
             last_report: self.last_report_day(),
+            reports: self.report_days(),
             milestones_met: &self.milestones_met,
         }
     }

@@ -123,6 +123,8 @@ pub struct TargetProgress<'a> {
     pub done: bool,
     /// The day of the last report (签收 excluded: it is not a progress report).
     pub last_report: Option<Date>,
+    /// The days of every report, in order (签收 excluded). Empty: only `last_report` is known.
+    pub reports: Vec<Date>,
     /// Labels of the milestones reported met.
     pub milestones_met: &'a [String],
 }
@@ -268,12 +270,20 @@ impl Deadline {
             Deadline::Ongoing { until } => until.as_deref().and_then(day),
             _ => self.final_day(),
         };
-        let from = match (p.start, p.last_report) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        let report = match (cadence, from) {
-            (Some(c), Some(from)) => c.next_after(from).filter(|d| until.is_none_or(|u| *d <= u)),
+        let report = match (cadence, p.start) {
+            (Some(c), Some(start)) => {
+                let mut reports = if p.reports.is_empty() {
+                    p.last_report.into_iter().collect()
+                } else {
+                    p.reports.clone()
+                };
+                reports.sort();
+                c.first_unmet(start, &reports, until)
+            }
+            (Some(c), None) => p
+                .last_report
+                .and_then(|r| c.next_after(r))
+                .filter(|d| until.is_none_or(|u| *d <= u)),
             _ => None,
         };
         let next_report_due = match (report, due) {
@@ -364,6 +374,35 @@ impl Cadence {
             | Cadence::HalfYearly { day }
             | Cadence::Yearly { day, .. } => *day,
         }
+    }
+
+/// The report day a target owes next (the "X日前" rule): the due days run from the first one after
+    /// `start`; each is met by a report made in its window — after the previous due day, up to and
+    /// including its own (a report on the 15th meets "每月17日前" for that month, and the unit is not
+    /// due again until next month's 17th) — or, when its window had none, by the first report made
+    /// after it (a late report meets the period it is late for). The first due day not met is owed;
+    /// none once the reporting ends (`until`). `reports` is sorted.
+    pub fn first_unmet(&self, start: Date, reports: &[Date], until: Option<Date>) -> Option<Date> {
+        let mut used = 0;
+        let mut due = self.next_after(start)?;
+        // Bounded: a directive reporting monthly for 100 years.
+        for _ in 0..1200 {
+            if until.is_some_and(|u| due > u) {
+                return None;
+            }
+            let before = used;
+            while used < reports.len() && reports[used] <= due {
+                used += 1;
+            }
+            if used == before {
+                if used == reports.len() {
+                    return Some(due);
+                }
+                used += 1;
+            }
+            due = self.next_after(due)?;
+        }
+        None
     }
 
     /// The first report day strictly after `after`: a report made on a due day counts for that day.
@@ -580,13 +619,72 @@ mod tests {
     }
 
     #[test]
+    fn a_report_before_the_due_day_meets_that_period() {
+        // 每月17日前报送 (seed 003): a report on the 15th is not due again on the 17th, nor overdue on
+        // the 18th; the next is due on the 17th of next month.
+        let dl = Deadline::Ongoing { until: None };
+        let c = Cadence::Monthly { day: Some(17) };
+        let p = TargetProgress {
+            reports: vec![d("2026-01-15")],
+            ..progress("2026-01-05")
+        };
+        let due = dl.due_for(Some(&c), &p);
+        assert_eq!(due.next_report_due, Some(d("2026-02-17")));
+        assert!(!due.overdue(d("2026-01-17")));
+        assert!(!due.overdue(d("2026-01-18")));
+        // Two reports in one window meet one period only.
+        let p = TargetProgress {
+            reports: vec![d("2026-01-15"), d("2026-01-16")],
+            ..progress("2026-01-05")
+        };
+        assert_eq!(
+            dl.due_for(Some(&c), &p).next_report_due,
+            Some(d("2026-02-17"))
+        );
+        // A report on the due day meets it; one the day after is late for it (January met late),
+        // February's stays due on the 17th.
+        for r in ["2026-01-17", "2026-01-18"] {
+            let p = TargetProgress {
+                reports: vec![d(r)],
+                ..progress("2026-01-05")
+            };
+            assert_eq!(
+                dl.due_for(Some(&c), &p).next_report_due,
+                Some(d("2026-02-17")),
+                "{r}"
+            );
+        }
+        // One late report does not clear three missed months.
+        let p = TargetProgress {
+            reports: vec![d("2026-03-20")],
+            ..progress("2026-01-05")
+        };
+        let due = dl.due_for(Some(&c), &p);
+        assert_eq!(due.next_report_due, Some(d("2026-02-17")));
+        assert!(due.overdue(d("2026-03-21")));
+        // Reporting every month before the day keeps the unit never overdue.
+        let p = TargetProgress {
+            reports: vec![d("2026-01-15"), d("2026-02-10"), d("2026-03-17")],
+            ..progress("2026-01-05")
+        };
+        assert_eq!(
+            dl.due_for(Some(&c), &p).next_report_due,
+            Some(d("2026-04-17"))
+        );
+    }
+
+    #[test]
     fn ongoing_until_stops_reports_after_its_end() {
         let dl = Deadline::Ongoing {
             until: Some("2026-12-31".into()),
         };
         let c = Cadence::Quarterly { day: None };
+        // Every quarter reported (a single report at the end would leave three quarters missed).
         let p = TargetProgress {
             last_report: Some(d("2026-12-31")),
+            reports: ["2026-03-31", "2026-06-30", "2026-09-30", "2026-12-31"]
+                .map(d)
+                .to_vec(),
             ..progress("2026-01-01")
         };
         let due = dl.due_for(Some(&c), &p);
