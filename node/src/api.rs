@@ -383,6 +383,8 @@ pub fn router(state: Shared) -> Router {
     let api = api.fallback(no_route).with_state(state.clone());
     Router::new()
         .nest("/api/v1", api)
+        // `nest` leaves the bare prefix with a slash to the outer router.
+        .route("/api/v1/", axum::routing::any(no_route))
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::ui::router(state))
 }
