@@ -9,19 +9,21 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use axum::{Json, Router};
 use safemesh_link::Registry;
 use safemesh_model::AdminCode;
 use safemesh_store::{Store, TokenRole, hash_secret};
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::records::{Actor, RecordError};
 use crate::tokens::TokenCache;
@@ -126,11 +128,119 @@ impl Editor {
     }
 }
 
+/// The body of every error under `/api/v1`: `{"error": {status, field, rule, message}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for a program (`status`, `field`, `rule`) and for a person (`message`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// The input at fault, as a path (`enterprise.credit_code`, `targets[1]`, `limit`, `id`, `body`,
+    /// `Authorization`); `path` for an unknown route, `method` for a wrong method; null when no input
+    /// is at fault.
+    pub field: Option<String>,
+    /// For 403: the authority rule that refused the write, or `role_<role>`; otherwise null.
+    pub rule: Option<String>,
+    /// Chinese, then ` / `, then English.
+    pub message: String,
+}
+
 impl IntoResponse for RecordError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({"error": {"status": self.status, "field": self.field, "rule": self.rule, "message": self.message}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                status: self.status,
+                field: self.field,
+                rule: self.rule,
+                message: self.message,
+            },
+        };
         (status, Json(body)).into_response()
+    }
+}
+
+/// A query string whose rejection is reported as a 400 naming the parameter.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = RecordError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let field = match e.path().to_string() {
+                    p if p == "." || p.is_empty() => "query".to_string(),
+                    p => p,
+                };
+                let reason = e.into_inner();
+                RecordError::bad(
+                    field.clone(),
+                    format!("查询参数 {field} 无效 / invalid query parameter {field}: {reason}"),
+                )
+            })
+    }
+}
+
+/// Path parameters whose rejection is reported as a 400 naming the parameter.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = RecordError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                let field = match e.kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::InvalidUtf8InPathParam { key }
+                    | ErrorKind::DeserializeError { key, .. } => key.clone(),
+                    _ => "path".to_string(),
+                };
+                Err(RecordError::bad(
+                    field.clone(),
+                    format!(
+                        "路径参数 {field} 无效 / invalid path parameter {field}: {}",
+                        e.body_text()
+                    ),
+                ))
+            }
+            Err(other) => Err(RecordError::internal(other.body_text())),
+        }
+    }
+}
+
+/// The answer to a path no route of `/api/v1` matches: 404, `field: "path"`.
+async fn no_route(uri: Uri) -> RecordError {
+    let path = uri.path();
+    RecordError {
+        status: 404,
+        field: Some("path".into()),
+        rule: None,
+        message: format!("没有这个接口：{path} / no such route: {path} (see /api/v1/openapi.json)"),
+    }
+}
+
+/// The answer to a method a route of `/api/v1` does not take: 405, `field: "method"` (the `Allow`
+/// header lists those it takes).
+async fn wrong_method(method: Method, uri: Uri) -> RecordError {
+    let path = uri.path();
+    RecordError {
+        status: 405,
+        field: Some("method".into()),
+        rule: None,
+        message: format!(
+            "该接口不支持 {method} 请求 / {method} is not allowed on {path} (the Allow header lists the methods it takes)"
+        ),
     }
 }
 
@@ -168,51 +278,113 @@ where
     }
 }
 
-pub fn router(state: Shared) -> Router {
-    let api = Router::new()
-        .route("/node", get(node))
-        .route(
-            "/hazards",
-            get(hazards::http::list).post(hazards::http::create),
-        )
-        .route(
+/// One route of `/api/v1`. The router is built from [`table`] and nothing else, and the OpenAPI
+/// document must list exactly these (tests/tests/openapi.rs), so a route cannot be added undocumented.
+struct ApiRoute {
+    method: Method,
+    /// Below `/api/v1`.
+    path: &'static str,
+    /// Served without a token (documentation only).
+    public: bool,
+    handler: MethodRouter<Shared>,
+}
+
+fn table() -> Vec<ApiRoute> {
+    fn r(method: Method, path: &'static str, handler: MethodRouter<Shared>) -> ApiRoute {
+        ApiRoute {
+            method,
+            path,
+            public: false,
+            handler,
+        }
+    }
+    use Method as M;
+    vec![
+        ApiRoute {
+            public: true,
+            ..r(M::GET, "/openapi.json", get(crate::openapi::document))
+        },
+        r(M::GET, "/node", get(node)),
+        r(M::GET, "/hazards", get(hazards::http::list)),
+        r(M::POST, "/hazards", post(hazards::http::create)),
+        r(
+            M::GET,
             "/hazards/escalation-candidates",
             get(hazards::http::escalation_candidates),
-        )
-        .route("/hazards/{id}", get(hazards::http::get))
-        .route("/hazards/{id}/events", post(hazards::http::add_event))
-        .route(
-            "/directives",
-            get(directives::http::list).post(directives::http::create),
-        )
-        .route("/directives/vocabulary", get(directives::http::vocabulary))
-        .route("/directives/{id}", get(directives::http::get))
-        .route(
+        ),
+        r(M::GET, "/hazards/{id}", get(hazards::http::get)),
+        r(M::POST, "/hazards/{id}/events", post(hazards::http::add_event)),
+        r(M::GET, "/directives", get(directives::http::list)),
+        r(M::POST, "/directives", post(directives::http::create)),
+        r(
+            M::GET,
+            "/directives/vocabulary",
+            get(directives::http::vocabulary),
+        ),
+        r(M::GET, "/directives/{id}", get(directives::http::get)),
+        r(
+            M::POST,
             "/directives/{id}/responses",
             post(directives::http::respond),
-        )
-        .route("/directives/{id}/forward", post(directives::http::forward))
-        .route("/directives/{id}/event", post(directives::http::event))
-        .route("/directives/{id}/board", get(directives::http::board))
-        .route(
-            "/enterprises",
-            get(enterprises::http::list).post(enterprises::http::create),
-        )
-        .route("/enterprises/{credit_code}", get(enterprises::http::get))
-        .route(
-            "/accidents",
-            get(accidents::http::list).post(accidents::http::create),
-        )
-        .route("/accidents/{id}", get(accidents::http::get))
-        .route("/accidents/{id}/events", post(accidents::http::add_event))
-        .route("/rollup", get(rollup))
-        .route("/sync/status", get(sync_status))
-        .route("/tokens", get(tokens::list).post(tokens::create))
-        .route("/tokens/{id}", delete(tokens::revoke))
-        .layer(middleware::from_fn_with_state(state.clone(), auth))
-        .with_state(state.clone());
+        ),
+        r(
+            M::POST,
+            "/directives/{id}/forward",
+            post(directives::http::forward),
+        ),
+        r(M::POST, "/directives/{id}/event", post(directives::http::event)),
+        r(M::GET, "/directives/{id}/board", get(directives::http::board)),
+        r(M::GET, "/enterprises", get(enterprises::http::list)),
+        r(M::POST, "/enterprises", post(enterprises::http::create)),
+        r(
+            M::GET,
+            "/enterprises/{credit_code}",
+            get(enterprises::http::get),
+        ),
+        r(M::GET, "/accidents", get(accidents::http::list)),
+        r(M::POST, "/accidents", post(accidents::http::create)),
+        r(M::GET, "/accidents/{id}", get(accidents::http::get)),
+        r(
+            M::POST,
+            "/accidents/{id}/events",
+            post(accidents::http::add_event),
+        ),
+        r(M::GET, "/rollup", get(rollup)),
+        r(M::GET, "/sync/status", get(sync_status)),
+        r(M::GET, "/tokens", get(tokens::list)),
+        r(M::POST, "/tokens", post(tokens::create)),
+        r(M::DELETE, "/tokens/{id}", delete(tokens::revoke)),
+    ]
+}
+
+/// Every route the API serves, as (method, full path), e.g. `(GET, "/api/v1/hazards/{id}")`: what
+/// the router is built from.
+pub fn routes() -> Vec<(Method, String)> {
+    table()
+        .into_iter()
+        .map(|r| (r.method, format!("/api/v1{}", r.path)))
+        .collect()
+}
+
+pub fn router(state: Shared) -> Router {
+    let (public, private): (Vec<_>, Vec<_>) = table().into_iter().partition(|r| r.public);
+    let mut api = Router::new();
+    for r in private {
+        api = api.route(r.path, r.handler);
+    }
+    // The 405 answer is set on the routes there are, before the token check wraps them; a wrong
+    // method is checked after the token (a caller without one learns nothing but 401).
+    api = api
+        .method_not_allowed_fallback(wrong_method)
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth));
+    for r in public {
+        api = api.route(r.path, r.handler.fallback(wrong_method));
+    }
+    let api = api.fallback(no_route).with_state(state.clone());
     Router::new()
         .nest("/api/v1", api)
+        // `nest` leaves the bare prefix with a slash to the outer router.
+        .route("/api/v1/", axum::routing::any(no_route))
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::ui::router(state))
 }
@@ -255,7 +427,10 @@ async fn auth(State(st): State<Shared>, mut req: Request, next: Next) -> Respons
     }
 }
 
-async fn node(State(st): State<Shared>) -> Json<Value> {
+/// `GET /node` — this node's identity.
+#[utoipa::path(get, path = "/api/v1/node", tag = "node",
+    responses((status = 200, description = "{code, name, level, parent, parent_addr}", body = Value), crate::openapi::Errors))]
+pub(crate) async fn node(State(st): State<Shared>) -> Json<Value> {
     Json(json!({
         "code": st.code.as_str(),
         "name": st.name,
@@ -265,12 +440,18 @@ async fn node(State(st): State<Shared>) -> Json<Value> {
     }))
 }
 
-#[derive(Deserialize)]
-struct RollupQuery {
+/// The query of `GET /rollup`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RollupQuery {
+    /// A code: this node (default) or a descendant whose summary has arrived.
     scope: Option<String>,
 }
 
-async fn rollup(
+/// `GET /rollup` — 汇总 over this node or a descendant.
+#[utoipa::path(get, path = "/api/v1/rollup", tag = "node", params(RollupQuery),
+    responses((status = 200, description = "汇总 / the roll-up", body = Value), crate::openapi::Errors))]
+pub(crate) async fn rollup(
     State(st): State<Shared>,
     Query(q): Query<RollupQuery>,
 ) -> Result<Json<Value>, RecordError> {
@@ -286,13 +467,21 @@ async fn rollup(
     }
     let v = crate::rollup::view(&st.store, &st.code, &st.name, &scope)
         .await?
-        .ok_or_else(|| {
-            RecordError::not_found(&format!("summary of {scope} (尚未上报 / not reported yet)"))
+        .ok_or_else(|| RecordError {
+            status: 404,
+            field: None,
+            rule: None,
+            message: format!(
+                "{scope} 尚未上报汇总 / no summary of {scope} has arrived yet (not reported)"
+            ),
         })?;
     Ok(Json(v))
 }
 
-async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
+/// `GET /sync/status` — 同步状态 of this node's links.
+#[utoipa::path(get, path = "/api/v1/sync/status", tag = "node",
+    responses((status = 200, description = "同步状态 / link status", body = Value), crate::openapi::Errors))]
+pub(crate) async fn sync_status(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
     Ok(Json(sync_status_value(&st).await?))
 }
 

@@ -4,7 +4,7 @@
 //! Every record kind has one folder: `mod.rs` (its operations, which the API, the CLI and the demo
 //! call), `input.rs` (input types and validation) and `http.rs` (its axum handlers), plus what only that
 //! kind has (the hazards' settings, the directives' battle map). What they share is in [`records`];
-//! [`api`] holds authentication, the extractors and the router.
+//! [`api`] holds authentication, the extractors and the router; [`openapi`] the OpenAPI document.
 #![forbid(unsafe_code)]
 
 pub mod accidents;
@@ -19,6 +19,7 @@ mod error;
 pub mod hazards;
 pub mod init;
 pub mod node;
+pub mod openapi;
 pub mod records;
 pub mod rollup;
 pub mod tokens;

@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use safemesh_store::{Store, TokenRole, TokenRow, token_name};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{Admin, Body, Caller, Shared};
-use crate::records::RecordError;
+use crate::api::{Admin, Body, Caller, Path, Query, Shared};
+use crate::openapi::Errors;
+use crate::records::{Page, PageQuery, RecordError};
 
 /// How long the API trusts a token it has looked up before asking the store again. A token revoked
 /// through this node's API (`DELETE /api/v1/tokens/{id}`) is refused from the next request on; one
@@ -94,26 +95,29 @@ pub fn token_json(t: &TokenRow) -> Value {
     })
 }
 
-/// `GET /tokens`.
-pub async fn list(State(st): State<Shared>, _: Admin) -> Result<Json<Value>, RecordError> {
-    let items: Vec<Value> = st
-        .store
-        .list_tokens()
-        .await?
-        .iter()
-        .map(token_json)
-        .collect();
-    Ok(Json(json!({"items": items})))
+/// `GET /tokens` — oldest first (`created`, then `id`), revoked ones included; one page.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(PageQuery),
+    responses((status = 200, description = "一页令牌 / one page of tokens", body = Page), Errors))]
+pub async fn list(
+    State(st): State<Shared>,
+    _: Admin,
+    Query(p): Query<PageQuery>,
+) -> Result<Json<Page>, RecordError> {
+    let paging = p.paging()?;
+    let (rows, total) = st.store.tokens_page(paging.limit, paging.offset).await?;
+    Ok(Json(paging.page(rows.iter().map(token_json).collect(), total)))
 }
 
 /// Input of `POST /api/v1/tokens`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     pub name: Option<String>,
     pub role: Option<String>,
 }
 
 /// `POST /tokens` — the secret is in this response only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
+    responses((status = 201, description = "令牌及其密钥（仅此一次） / the token with its secret, shown once", body = Value), Errors))]
 pub async fn create(
     State(st): State<Shared>,
     Admin(by): Admin,
@@ -122,12 +126,12 @@ pub async fn create(
     let name = token_name(input.name.as_deref().unwrap_or(""))?;
     let role = match input.role.as_deref().map(str::trim) {
         None | Some("") => {
-            return Err(RecordError::bad("role", "role 必填 / role is required"));
+            return Err(RecordError::bad("role", "角色必填 / role is required"));
         }
         Some(r) => TokenRole::parse(r).ok_or_else(|| {
             RecordError::bad(
                 "role",
-                format!("role 应为 viewer、editor 或 admin / role must be viewer, editor or admin, got {r:?}"),
+                format!("角色应为 只读、编辑 或 管理员 / role must be viewer, editor or admin, got {r:?}"),
             )
         })?,
     };
@@ -139,6 +143,9 @@ pub async fn create(
 }
 
 /// `DELETE /tokens/{id}`.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path, description = "t- + 12 hex")),
+    responses((status = 200, description = "已吊销的令牌 / the revoked token", body = Value), Errors))]
 pub async fn revoke(
     State(st): State<Shared>,
     Admin(by): Admin,

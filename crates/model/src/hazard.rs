@@ -193,6 +193,24 @@ impl EventKind {
         }
     }
 
+    /// The event's name as a clerk reads it (登记, 挂牌督办, …).
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            EventKind::Registered => "登记",
+            EventKind::Plan => "制定整改方案",
+            EventKind::Progress => "整改进展",
+            EventKind::Rectified => "整改完成",
+            EventKind::Accept => "验收通过",
+            EventKind::Return => "验收退回",
+            EventKind::Close => "销号",
+            EventKind::Reopen => "反弹重开",
+            EventKind::Supervise => "挂牌督办",
+            EventKind::Escalate => "督办升级",
+            EventKind::Notify => "告知",
+            EventKind::Comment => "批注",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<EventKind, Error> {
         EventKind::ALL
             .into_iter()

@@ -203,6 +203,23 @@ impl Store {
         rows.iter().map(token_row).collect()
     }
 
+    /// One page of [`Store::list_tokens`] (same order: oldest first, then `id`): at most `limit` after
+    /// skipping `offset`, and the count of all tokens.
+    pub async fn tokens_page(&self, limit: u32, offset: u64) -> Result<(Vec<TokenRow>, u64), Error> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens")
+            .fetch_one(self.pool())
+            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, name, role, created, revoked FROM tokens ORDER BY created, id LIMIT {limit} OFFSET {offset}"
+        )))
+        .fetch_all(self.pool())
+        .await?;
+        Ok((
+            rows.iter().map(token_row).collect::<Result<_, _>>()?,
+            total.max(0) as u64,
+        ))
+    }
+
     /// One token by its public id.
     pub async fn token(&self, id: &str) -> Result<Option<TokenRow>, Error> {
         let row = sqlx::query("SELECT id, name, role, created, revoked FROM tokens WHERE id = $1")

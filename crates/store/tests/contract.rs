@@ -1020,3 +1020,48 @@ async fn postgres_statistics_follow_a_bulk_write() {
     }
     db.cleanup().await;
 }
+
+contract!(accidents_page_in_order_with_total, accidents_page);
+async fn accidents_page(db: &TestDb) {
+    use safemesh_doc::accident::{self, AccidentCore};
+    let store = db.open().await.unwrap();
+    for (i, (owner, day)) in [
+        ("530181006", "2026-03-02"),
+        ("530181", "2026-03-05"),
+        ("530181006", "2026-03-04"),
+        ("530181006", "2026-03-01"),
+        ("5301", "2026-03-03"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let owner = code(owner);
+        let mut doc = AutoCommit::new().with_actor(actor_id(&owner, b"test"));
+        let core = AccidentCore {
+            title: format!("事故{i}"),
+            occurred_at: day.into(),
+            sector: "工贸".into(),
+            deaths: 0,
+            serious_injuries: 0,
+            direct_loss_wan: 0.0,
+            enterprise: None,
+            description: String::new(),
+        };
+        accident::create(&mut doc, &owner, "2026-11-22T00:00:00Z", &core).unwrap();
+        doc.commit_with(CommitOptions::default().with_message("tester"));
+        put(&store, &format!("a-{i:032}"), &mut doc, &[]).await;
+    }
+    let days = |v: &[serde_json::Value]| -> Vec<String> {
+        v.iter().map(|a| a["occurred_at"].as_str().unwrap().to_string()).collect()
+    };
+    let all = store.accidents(None).await.unwrap();
+    let (page, total) = store.accidents_page(None, 500, 0).await.unwrap();
+    assert_eq!((page.clone(), total), (all.clone(), 5));
+    assert_eq!(days(&page), ["2026-03-05", "2026-03-04", "2026-03-03", "2026-03-02", "2026-03-01"]);
+    let (page, total) = store.accidents_page(None, 2, 3).await.unwrap();
+    assert_eq!((days(&page), total), (days(&all[3..]), 5));
+    let (page, total) = store.accidents_page(Some("530181"), 1, 1).await.unwrap();
+    assert_eq!((days(&page), total), (vec!["2026-03-04".to_string()], 4));
+    let (page, total) = store.accidents_page(None, 10, 99).await.unwrap();
+    assert_eq!((page.len(), total), (0, 5));
+}

@@ -1,20 +1,28 @@
 //! The accident endpoints under `/api/v1/accidents` (docs/API.md).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{NewAccident, NewAccidentEvent};
-use crate::api::{Body, Editor, Shared};
-use crate::records::RecordError;
+use crate::api::{Body, Editor, Path, Query, Shared};
+use crate::openapi::Errors;
+use crate::records::{Page, PageQuery, RecordError};
 
-/// `GET /accidents`.
-pub async fn list(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(json!({"items": super::list(&st.store).await?})))
+/// `GET /accidents` — newest `occurred_at` first, then `id`; one page.
+#[utoipa::path(get, path = "/api/v1/accidents", tag = "accidents", params(PageQuery),
+    responses((status = 200, description = "一页事故 / one page of accidents", body = Page), Errors))]
+pub async fn list(
+    State(st): State<Shared>,
+    Query(p): Query<PageQuery>,
+) -> Result<Json<Page>, RecordError> {
+    Ok(Json(super::page(&st.store, p.paging()?).await?))
 }
 
 /// `POST /accidents` — register.
+#[utoipa::path(post, path = "/api/v1/accidents", tag = "accidents", request_body = NewAccident,
+    responses((status = 201, description = "登记的事故 / the accident registered", body = Value), Errors))]
 pub async fn create(
     State(st): State<Shared>,
     by: Editor,
@@ -25,6 +33,9 @@ pub async fn create(
 }
 
 /// `GET /accidents/{id}`.
+#[utoipa::path(get, path = "/api/v1/accidents/{id}", tag = "accidents",
+    params(("id" = String, Path, description = "a- + 32 hex")),
+    responses((status = 200, description = "事故 / the accident", body = Value), Errors))]
 pub async fn get(
     State(st): State<Shared>,
     Path(id): Path<String>,
@@ -33,6 +44,9 @@ pub async fn get(
 }
 
 /// `POST /accidents/{id}/events` — a review or a comment.
+#[utoipa::path(post, path = "/api/v1/accidents/{id}/events", tag = "accidents",
+    params(("id" = String, Path, description = "a- + 32 hex")), request_body = NewAccidentEvent,
+    responses((status = 201, description = "事故 / the accident", body = Value), Errors))]
 pub async fn add_event(
     State(st): State<Shared>,
     by: Editor,

@@ -12,7 +12,7 @@ use crate::enterprises::EnterpriseRef;
 use crate::records::{RecordError, bounded, required};
 
 /// Input of `POST /api/v1/accidents`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewAccident {
     pub title: Option<String>,
     /// `YYYY-MM-DD` or RFC 3339.
@@ -27,7 +27,7 @@ pub struct NewAccident {
 }
 
 /// Input of `POST /api/v1/accidents/{id}/events`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewAccidentEvent {
     pub kind: Option<String>,
     pub note: Option<String>,
@@ -106,7 +106,7 @@ pub(crate) fn event(input: NewAccidentEvent) -> Result<(String, Option<String>),
     if kind != "review" && kind != "comment" {
         return Err(RecordError::bad(
             "kind",
-            "应为 review 或 comment / must be review or comment",
+            "事件种类应为 复核 或 批注 / must be review or comment",
         ));
     }
     if let Some(n) = &input.note {

@@ -6,7 +6,7 @@ use safemesh_store::Store;
 use serde_json::Value;
 
 use crate::clock::now_rfc3339;
-use crate::records::{Actor, RecordError, commit, store_change};
+use crate::records::{Actor, Page, Paging, RecordError, commit, store_change};
 
 pub mod http;
 mod input;
@@ -57,6 +57,14 @@ pub async fn get(store: &Store, id: &str) -> Result<Value, RecordError> {
 /// Every accident this node holds.
 pub async fn list(store: &Store) -> Result<Vec<Value>, RecordError> {
     Ok(store.accidents(None).await?)
+}
+
+/// One page of the accidents this node holds: newest `occurred_at` first, then `id`.
+pub async fn page(store: &Store, paging: Paging) -> Result<Page, RecordError> {
+    let (items, total) = store
+        .accidents_page(None, paging.limit, paging.offset)
+        .await?;
+    Ok(paging.page(items, total))
 }
 
 /// 复核/批注 — a review (only from a level above) or a comment.

@@ -2,13 +2,14 @@
 //! itself: it hands the request to the operations of [`crate::directives`].
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Here, ListFilter, NewDirective, NewEventDate, NewResponse};
-use crate::api::{ApiState, Body, Editor, Shared};
-use crate::records::RecordError;
+use crate::api::{ApiState, Body, Editor, Path, Query, Shared};
+use crate::openapi::Errors;
+use crate::records::{Page, PageQuery, RecordError};
 
 /// What group references resolve to at this node.
 fn here(st: &ApiState) -> Here<'_> {
@@ -18,20 +19,29 @@ fn here(st: &ApiState) -> Here<'_> {
     }
 }
 
-/// `GET /directives` — every directive held, with its totals.
+/// `GET /directives` — the directives held, with their totals, newest first (`created` descending,
+/// then `id`), one page: filtered first, then paged.
+#[utoipa::path(get, path = "/api/v1/directives", tag = "directives", params(ListFilter, PageQuery),
+    responses((status = 200, description = "一页任务 / one page of directives", body = Page), Errors))]
 pub async fn list(
     State(st): State<Shared>,
     Query(f): Query<ListFilter>,
-) -> Result<Json<Value>, RecordError> {
-    Ok(Json(json!({"items": super::list(&st.store, &f).await?})))
+    Query(p): Query<PageQuery>,
+) -> Result<Json<Page>, RecordError> {
+    let paging = p.paging()?;
+    Ok(Json(paging.slice(super::list(&st.store, &f).await?)))
 }
 
 /// `GET /directives/vocabulary` — the names the inputs accept.
+#[utoipa::path(get, path = "/api/v1/directives/vocabulary", tag = "directives",
+    responses((status = 200, description = "可选名称 / the names the inputs accept", body = Value), Errors))]
 pub async fn vocabulary() -> Json<Value> {
     Json(super::vocabulary())
 }
 
 /// `POST /directives` — issue.
+#[utoipa::path(post, path = "/api/v1/directives", tag = "directives", request_body = NewDirective,
+    responses((status = 201, description = "下发的任务 / the directive issued", body = Value), Errors))]
 pub async fn create(
     State(st): State<Shared>,
     by: Editor,
@@ -42,6 +52,8 @@ pub async fn create(
 }
 
 /// `GET /directives/{id}`.
+#[utoipa::path(get, path = "/api/v1/directives/{id}", tag = "directives", params(("id" = String, Path, description = "d- + 32 hex")),
+    responses((status = 200, description = "任务 / the directive", body = Value), Errors))]
 pub async fn get(
     State(st): State<Shared>,
     Path(id): Path<String>,
@@ -50,6 +62,8 @@ pub async fn get(
 }
 
 /// `GET /directives/{id}/board` — the battle map.
+#[utoipa::path(get, path = "/api/v1/directives/{id}/board", tag = "directives", params(("id" = String, Path, description = "d- + 32 hex")),
+    responses((status = 200, description = "挂图作战 / the battle map", body = Value), Errors))]
 pub async fn board(
     State(st): State<Shared>,
     Path(id): Path<String>,
@@ -58,6 +72,9 @@ pub async fn board(
 }
 
 /// `POST /directives/{id}/responses`.
+#[utoipa::path(post, path = "/api/v1/directives/{id}/responses", tag = "directives", params(("id" = String, Path, description = "d- + 32 hex")),
+    request_body = NewResponse,
+    responses((status = 201, description = "任务 / the directive", body = Value), Errors))]
 pub async fn respond(
     State(st): State<Shared>,
     by: Editor,
@@ -69,6 +86,9 @@ pub async fn respond(
 }
 
 /// `POST /directives/{id}/forward` — forward or break down to this node's children.
+#[utoipa::path(post, path = "/api/v1/directives/{id}/forward", tag = "directives", params(("id" = String, Path, description = "d- + 32 hex")),
+    request_body = NewDirective,
+    responses((status = 201, description = "转发的任务 / the forwarded directive", body = Value), Errors))]
 pub async fn forward(
     State(st): State<Shared>,
     by: Editor,
@@ -80,6 +100,9 @@ pub async fn forward(
 }
 
 /// `POST /directives/{id}/event` — the date an after-event deadline counts from.
+#[utoipa::path(post, path = "/api/v1/directives/{id}/event", tag = "directives", params(("id" = String, Path, description = "d- + 32 hex")),
+    request_body = NewEventDate,
+    responses((status = 200, description = "任务 / the directive", body = Value), Errors))]
 pub async fn event(
     State(st): State<Shared>,
     by: Editor,

@@ -24,7 +24,7 @@ pub struct Here<'a> {
 }
 
 /// Input of `POST /api/v1/directives`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewDirective {
     pub title: Option<String>,
     #[serde(default)]
@@ -49,7 +49,7 @@ pub struct NewDirective {
 }
 
 /// One assignment as given.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewAssignment {
     pub role: Option<String>,
     pub unit: Option<String>,
@@ -68,7 +68,7 @@ pub fn parse_deadline(v: Value) -> Result<Deadline, RecordError> {
         v @ Value::Object(_) => serde_json::from_value(v).map_err(|e| {
             RecordError::bad(
                 "deadline",
-                format!("完成时限应为日期，或 kind 为 date、milestones、after_event、ongoing 的对象 / deadline must be a date or an object of kind date, milestones, after_event or ongoing: {e}"),
+                format!("完成时限应为日期，或 指定日期、分阶段节点、事件发生后若干天、长期 之一的对象 / deadline must be a date or an object of kind date, milestones, after_event or ongoing: {e}"),
             )
         })?,
         _ => {
@@ -86,7 +86,7 @@ fn parse_cadence(v: Value) -> Result<Cadence, RecordError> {
     let c: Cadence = serde_json::from_value(v).map_err(|e| {
         RecordError::bad(
             "reporting",
-            format!("报送周期应为 {{every: monthly|quarterly|half_yearly|yearly, day?, month?}} / reporting must be {{every, day?, month?}}: {e}"),
+            format!("报送周期应为 每月、每季度、每半年 或 每年（可指定日、月） / reporting must be {{every, day?, month?}}: {e}"),
         )
     })?;
     c.validate("reporting")?;
@@ -263,7 +263,7 @@ pub(crate) fn draft(
 }
 
 /// Input of `POST /api/v1/directives/{id}/responses`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct NewResponse {
     pub action: Option<String>,
     pub percent: Option<i64>,
@@ -275,7 +275,7 @@ pub struct NewResponse {
 }
 
 /// Input of `POST /api/v1/directives/{id}/event`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewEventDate {
     pub event_date: Option<String>,
 }
@@ -292,7 +292,8 @@ pub(crate) fn percent(p: Option<i64>) -> Result<Option<u8>, RecordError> {
 }
 
 /// Filters of `GET /directives`. Empty fields do not filter.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListFilter {
     /// Issued by this office.
     pub issuer: Option<String>,

@@ -1,20 +1,28 @@
 //! The enterprise endpoints under `/api/v1/enterprises` (docs/API.md).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::NewEnterprise;
-use crate::api::{Body, Editor, Shared};
-use crate::records::RecordError;
+use crate::api::{Body, Editor, Path, Query, Shared};
+use crate::openapi::Errors;
+use crate::records::{Page, PageQuery, RecordError};
 
-/// `GET /enterprises`.
-pub async fn list(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
-    Ok(Json(json!({"items": super::list(&st.store).await?})))
+/// `GET /enterprises` — by name, then document id; one page.
+#[utoipa::path(get, path = "/api/v1/enterprises", tag = "enterprises", params(PageQuery),
+    responses((status = 200, description = "一页企业 / one page of enterprises", body = Page), Errors))]
+pub async fn list(
+    State(st): State<Shared>,
+    Query(p): Query<PageQuery>,
+) -> Result<Json<Page>, RecordError> {
+    Ok(Json(super::page(&st.store, p.paging()?).await?))
 }
 
 /// `POST /enterprises` — register.
+#[utoipa::path(post, path = "/api/v1/enterprises", tag = "enterprises", request_body = NewEnterprise,
+    responses((status = 201, description = "登记的企业 / the enterprise registered", body = Value), Errors))]
 pub async fn create(
     State(st): State<Shared>,
     by: Editor,
@@ -25,6 +33,9 @@ pub async fn create(
 }
 
 /// `GET /enterprises/{credit_code}`.
+#[utoipa::path(get, path = "/api/v1/enterprises/{credit_code}", tag = "enterprises",
+    params(("credit_code" = String, Path, description = "统一社会信用代码 / unified social credit code")),
+    responses((status = 200, description = "企业及其隐患、事故 / the enterprise with its hazards and accidents", body = Value), Errors))]
 pub async fn get(
     State(st): State<Shared>,
     Path(credit_code): Path<String>,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::records::{RecordError, bounded, required};
 
 /// Input of `POST /api/v1/enterprises`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewEnterprise {
     pub credit_code: Option<String>,
     pub name: Option<String>,
@@ -30,7 +30,7 @@ pub struct NewEnterprise {
 
 /// The enterprise a hazard or an accident names (`enterprise` of their input): its name, its unified
 /// social credit code, or both. Each kind checks it by its own rules.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct EnterpriseRef {
     pub name: Option<String>,
     pub credit_code: Option<String>,

@@ -7,7 +7,7 @@ use safemesh_store::Store;
 use serde_json::Value;
 
 use crate::clock::now_rfc3339;
-use crate::records::{Actor, RecordError, commit, store_change};
+use crate::records::{Actor, Page, Paging, RecordError, commit, store_change};
 
 pub mod http;
 mod input;
@@ -65,4 +65,10 @@ pub async fn get(store: &Store, credit_code: &str) -> Result<Value, RecordError>
 /// Every enterprise this node holds.
 pub async fn list(store: &Store) -> Result<Vec<Value>, RecordError> {
     Ok(store.enterprises().await?)
+}
+
+/// One page of the enterprises this node holds: by `name`, then document id.
+pub async fn page(store: &Store, paging: Paging) -> Result<Page, RecordError> {
+    let (items, total) = store.enterprises_page(paging.limit, paging.offset).await?;
+    Ok(paging.page(items, total))
 }

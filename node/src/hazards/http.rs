@@ -3,32 +3,39 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::{HazardQuery, NewEvent, NewHazard};
-use crate::api::{ApiState, Body, Editor};
+use crate::api::{ApiState, Body, Editor, Path, Query};
 use crate::clock::today;
-use crate::records::RecordError;
+use crate::openapi::Errors;
+use crate::records::{Page, PageQuery, RecordError};
 
 type Shared = Arc<ApiState>;
 
-/// `GET /hazards` — the ledger, filtered.
+/// `GET /hazards` — the ledger, filtered, one page.
+#[utoipa::path(get, path = "/api/v1/hazards", tag = "hazards", params(HazardQuery),
+    responses((status = 200, description = "一页隐患台账 / one page of the ledger", body = Page), Errors))]
 pub async fn list(
     State(st): State<Shared>,
     Query(q): Query<HazardQuery>,
-) -> Result<Json<Value>, RecordError> {
+) -> Result<Json<Page>, RecordError> {
     let page = super::ledger(&st.store, &st.hazards, today(), q).await?;
-    Ok(Json(json!({
-        "items": page.items,
-        "total": page.total,
-        "limit": page.limit,
-        "offset": page.offset,
-    })))
+    Ok(Json(Page {
+        items: page.items,
+        total: page.total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
 }
 
 /// `POST /hazards` — register.
+#[utoipa::path(post, path = "/api/v1/hazards", tag = "hazards", request_body = NewHazard,
+    responses((status = 201, description = "登记的隐患 / the hazard registered", body = Value), Errors))]
 pub async fn create(
     State(st): State<Shared>,
     by: Editor,
@@ -39,6 +46,9 @@ pub async fn create(
 }
 
 /// `GET /hazards/{id}`.
+#[utoipa::path(get, path = "/api/v1/hazards/{id}", tag = "hazards",
+    params(("id" = String, Path, description = "h- + 32 hex")),
+    responses((status = 200, description = "隐患 / the hazard", body = Value), Errors))]
 pub async fn get(
     State(st): State<Shared>,
     Path(id): Path<String>,
@@ -47,6 +57,9 @@ pub async fn get(
 }
 
 /// `POST /hazards/{id}/events`.
+#[utoipa::path(post, path = "/api/v1/hazards/{id}/events", tag = "hazards",
+    params(("id" = String, Path, description = "h- + 32 hex")), request_body = NewEvent,
+    responses((status = 201, description = "加了事件的隐患 / the hazard with the event", body = Value), Errors))]
 pub async fn add_event(
     State(st): State<Shared>,
     by: Editor,
@@ -57,8 +70,27 @@ pub async fn add_event(
     Ok((StatusCode::CREATED, Json(h)))
 }
 
-/// `GET /hazards/escalation-candidates` — what this office should consider escalating.
-pub async fn escalation_candidates(State(st): State<Shared>) -> Result<Json<Value>, RecordError> {
+/// 升级督办候选 — one page of them, and the office they are candidates for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EscalationCandidates {
+    /// This office.
+    pub office: String,
+    #[serde(flatten)]
+    pub page: Page,
+}
+
+/// `GET /hazards/escalation-candidates` — what this office should consider escalating, most overdue
+/// first (then by id), one page.
+#[utoipa::path(get, path = "/api/v1/hazards/escalation-candidates", tag = "hazards", params(PageQuery),
+    responses((status = 200, description = "升级督办候选 / escalation candidates", body = EscalationCandidates), Errors))]
+pub async fn escalation_candidates(
+    State(st): State<Shared>,
+    Query(p): Query<PageQuery>,
+) -> Result<Json<EscalationCandidates>, RecordError> {
+    let paging = p.paging()?;
     let items = super::escalation_candidates(&st.store, &st.code).await?;
-    Ok(Json(json!({"office": st.code.as_str(), "items": items})))
+    Ok(Json(EscalationCandidates {
+        office: st.code.as_str().to_string(),
+        page: paging.slice(items),
+    }))
 }

@@ -8,14 +8,15 @@ use safemesh_model::hazard::plan::PlanInput;
 use safemesh_model::hazard::{self as mh, Channel, EventKind, Grade, Status};
 use safemesh_store::{HazardFilter, HazardOrder};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 use time::Date;
 
 use super::HazardSettings;
 use crate::enterprises::EnterpriseRef;
-use crate::records::{RecordError, bounded, required};
+use crate::records::{Paging, RecordError, bounded, required};
 
 /// Input of `POST /api/v1/hazards`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct NewHazard {
     /// 编号; assigned by the node when absent.
     pub number: Option<String>,
@@ -40,27 +41,29 @@ pub struct NewHazard {
     pub description: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct NewLocation {
     pub division: Option<String>,
     pub address: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct NewBasis {
     pub standard: Option<String>,
     pub clause: Option<String>,
 }
 
 /// Input of `POST /api/v1/hazards/{id}/events`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct NewEvent {
     pub kind: Option<String>,
     pub note: Option<String>,
     /// `escalate`: 函告|通报|约谈|曝光; `notify`: how the recipients were told.
     pub method: Option<String>,
     pub percent: Option<i64>,
-    /// `plan`: the 五落实.
+    /// `plan`: the 五落实 `{responsible_unit, responsible_person, measures, funds_wan, deadline,
+    /// contingency_plan}`.
+    #[schema(value_type = Option<Object>)]
     pub plan: Option<PlanInput>,
     /// `notify`: 主要负责人 and/or 实际控制人.
     pub recipients: Option<Vec<String>>,
@@ -211,8 +214,8 @@ fn only_for(
         return Err(RecordError::bad(
             field,
             format!(
-                "{field} 只用于 {} 事件 / {field} belongs to {} events only",
-                wanted.as_str(),
+                "该参数只用于“{}”事件 / {field} belongs to {} events only",
+                wanted.label_zh(),
                 wanted.as_str()
             ),
         ));
@@ -231,7 +234,7 @@ pub(crate) fn event(
     if kind == EventKind::Registered {
         return Err(RecordError::bad(
             "kind",
-            "registered 由登记自动产生 / registered is recorded on creation",
+            "登记事件由登记隐患时自动产生 / registered is recorded on creation",
         ));
     }
     let note = opt_text(input.note);
@@ -316,7 +319,7 @@ pub(crate) fn event(
             if method.is_some() {
                 return Err(RecordError::bad(
                     "method",
-                    "method 只用于 escalate 和 notify 事件 / method belongs to escalate and notify events",
+                    "方式只用于“督办升级”和“告知”事件 / method belongs to escalate and notify events",
                 ));
             }
         }
@@ -324,17 +327,29 @@ pub(crate) fn event(
     Ok(e)
 }
 
-/// The ledger's query string.
-#[derive(Debug, Default, Deserialize)]
+/// The ledger's query string. Every parameter is optional; an empty value does not filter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HazardQuery {
+    /// `general` | `major` (also 一般, 重大).
     pub grade: Option<String>,
+    /// `open` | `rectifying` | `pending_acceptance` | `closed`.
     pub status: Option<String>,
+    /// A code: exactly this owner.
     pub owner: Option<String>,
+    /// A sector name or alias.
     pub sector: Option<String>,
+    /// A channel code or its Chinese name.
     pub channel: Option<String>,
+    /// `stock` | `new` (also 存量, 增量).
     pub stock: Option<String>,
+    /// `true` | `false`: overdue as of today (UTC+8).
+    #[param(value_type = Option<bool>)]
     pub overdue: Option<String>,
+    /// `true` | `false`: listed for 挂牌督办.
+    #[param(value_type = Option<bool>)]
     pub supervised: Option<String>,
+    /// Text in the title or the number.
     pub q: Option<String>,
     /// Only hazards of offices within this code (the office and its subtree).
     pub within: Option<String>,
@@ -346,16 +361,15 @@ pub struct HazardQuery {
     pub enterprise: Option<String>,
     /// `new` (newest first, the default), `overdue` (overdue first), `deadline`, `found`.
     pub sort: Option<String>,
-    /// Rows per page: default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`].
+    /// Rows per page: default [`crate::records::DEFAULT_LIMIT`] (50), at most
+    /// [`crate::records::MAX_LIMIT`] (500).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    /// Rows to skip.
+    /// Rows to skip; default 0.
+    #[param(value_type = Option<u64>, minimum = 0)]
     pub offset: Option<String>,
 }
 
-/// Rows a ledger page has when the query does not say.
-pub const DEFAULT_LIMIT: u32 = 50;
-/// The most rows one ledger page has.
-pub const MAX_LIMIT: u32 = 500;
 
 fn flag(param: &str, v: &str) -> Result<bool, RecordError> {
     match v {
@@ -440,31 +454,14 @@ pub(crate) fn ledger_query(
         Some(other) => {
             return Err(RecordError::bad(
                 "sort",
-                format!("排序方式应为 new、overdue、deadline 或 found / sort must be new, overdue, deadline or found, got {other:?}"),
+                format!("排序方式应为 最新登记、逾期优先、整改期限 或 发现日期 / sort must be new, overdue, deadline or found, got {other:?}"),
             ));
         }
     };
-    let limit = match opt_text(q.limit.take()) {
-        None => DEFAULT_LIMIT,
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(RecordError::bad(
-                    "limit",
-                    format!("每页条数应为 1 到 {MAX_LIMIT} 的整数 / limit must be a whole number from 1 to {MAX_LIMIT}"),
-                ));
-            }
-        },
-    };
-    let offset = match opt_text(q.offset.take()) {
-        None => 0,
-        Some(v) => v.parse::<u64>().map_err(|_| {
-            RecordError::bad("offset", "offset 应为非负整数 / offset must be a whole number ≥ 0")
-        })?,
-    };
+    let paging = Paging::parse(q.limit.take().as_deref(), q.offset.take().as_deref())?;
     let mut f = filter(s, today, q)?;
     if order == HazardOrder::OverdueFirst && f.today.is_none() {
         f.today = Some(mh::format_date(today));
     }
-    Ok((f, order, limit, offset))
+    Ok((f, order, paging.limit, paging.offset))
 }

@@ -204,8 +204,8 @@ pub fn authority(
         RecordError::forbidden(
             rule,
             format!(
-                "{} 事件无权由 {me} 添加 / {me} may not add {} (rule {rule})",
-                kind.as_str(),
+                "本级（{me}）无权添加“{}” / {me} may not add {} (rule {rule})",
+                kind.label_zh(),
                 kind.as_str()
             ),
         )

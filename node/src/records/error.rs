@@ -79,7 +79,7 @@ impl From<safemesh_doc::Error> for RecordError {
         match e {
             safemesh_doc::Error::Forbidden { rule, path, .. } => RecordError::forbidden(
                 rule,
-                format!("无权写入 {path} / write to {path} refused by rule {rule}"),
+                format!("本级无权修改该记录的这一部分 / write to {path} refused by rule {rule}"),
             ),
             other => RecordError::internal(other),
         }

@@ -9,10 +9,12 @@
 
 mod actor;
 mod error;
+mod page;
 mod text;
 mod write;
 
 pub use actor::Actor;
 pub use error::RecordError;
+pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, PageQuery, Paging};
 pub(crate) use text::{bounded, required};
 pub(crate) use write::{commit, store_change};

@@ -64,6 +64,7 @@ pub fn router(state: Shared) -> Router {
         .merge(pages)
         .route("/login", get(session::login_form).post(session::login))
         .route("/assets/{*file}", get(assets::serve))
+        .fallback(|| async { page::error_page(404, "页面不存在，请从导航栏进入") })
         .layer(middleware::from_fn(headers::secure))
         .with_state(state)
 }

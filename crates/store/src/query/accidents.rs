@@ -22,6 +22,36 @@ impl Store {
             .collect())
     }
 
+    /// One page of [`Store::accidents`] (same order: `occurred_at` descending, then `id`): at most
+    /// `limit` after skipping `offset`, and the count of all that match.
+    pub async fn accidents_page(
+        &self,
+        within: Option<&str>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<serde_json::Value>, u64), Error> {
+        const WHERE: &str =
+            "WHERE (CAST($1 AS TEXT) IS NULL OR substr(owner, 1, length($1)) = $1)";
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM accidents {WHERE}"
+        )))
+        .bind(within)
+        .fetch_one(self.pool())
+        .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT body FROM accidents {WHERE} ORDER BY occurred_at DESC, id LIMIT {limit} OFFSET {offset}"
+        )))
+        .bind(within)
+        .fetch_all(self.pool())
+        .await?;
+        Ok((
+            rows.into_iter()
+                .map(|r| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default())
+                .collect(),
+            total.max(0) as u64,
+        ))
+    }
+
     pub async fn accident(&self, id: &str) -> Result<Option<serde_json::Value>, Error> {
         let row = sqlx::query("SELECT body FROM accidents WHERE id = $1")
             .bind(id)

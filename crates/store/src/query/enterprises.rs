@@ -19,6 +19,29 @@ impl Store {
             .collect())
     }
 
+    /// One page of [`Store::enterprises`] (same order: `name`, then `id`): at most `limit` after
+    /// skipping `offset`, and the count of all.
+    pub async fn enterprises_page(
+        &self,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<serde_json::Value>, u64), Error> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM enterprises")
+            .fetch_one(self.pool())
+            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT body FROM enterprises ORDER BY name, id LIMIT {limit} OFFSET {offset}"
+        )))
+        .fetch_all(self.pool())
+        .await?;
+        Ok((
+            rows.into_iter()
+                .map(|r| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default())
+                .collect(),
+            total.max(0) as u64,
+        ))
+    }
+
     /// The enterprise with this credit code, with the hazards and accidents this node holds for it.
     pub async fn enterprise(&self, credit_code: &str) -> Result<Option<serde_json::Value>, Error> {
         let row = sqlx::query(
