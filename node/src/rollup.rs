@@ -78,7 +78,9 @@ pub async fn publish(store: &Store, me: &AdminCode) -> Result<bool, safemesh_sto
     }
     let now = time::OffsetDateTime::now_utc();
     let version = (now.unix_timestamp_nanos() / 1_000) as i64;
-    let period = format!("{:04}-{:02}", now.year(), now.month() as u8);
+    // The summary's month is China's calendar month, wherever the node's clock zone is.
+    let cst = now + time::Duration::hours(8);
+    let period = format!("{:04}-{:02}", cst.year(), cst.month() as u8);
     let mut w = store.writer().await?;
     let stored = w
         .put_summary(me, version, &period, &now_rfc3339(), &text)

@@ -85,9 +85,18 @@ fn registered_hazard(owner: &str, grade: Grade) -> AutoCommit {
     doc
 }
 
+/// An event; a plan event carries a complete plan (a major hazard is reported rectified only with one).
 fn ev(kind: EventKind, by: &str) -> HazardEvent {
     HazardEvent {
         user: "user".into(),
+        plan: (kind == EventKind::Plan).then(|| Plan {
+            responsible_unit: "某化工有限公司".into(),
+            responsible_person: "李四".into(),
+            measures: "增设紧急切断阀".into(),
+            funds_wan: 12.5,
+            deadline: "2026-12-31".into(),
+            contingency_plan: "限量储存，专人巡检".into(),
+        }),
         ..HazardEvent::new(kind, code(by), NOW)
     }
 }

@@ -53,9 +53,11 @@ fn hazard_core() -> HazardCore {
     }
 }
 
+/// An event; a plan event carries a complete plan (a major hazard is reported rectified only with one).
 fn ev(kind: EventKind, by: &str, at: String) -> HazardEvent {
     HazardEvent {
         user: "u".into(),
+        plan: (kind == EventKind::Plan).then(|| a_plan("2026-12-31")),
         ..HazardEvent::new(kind, code(by), at)
     }
 }

@@ -427,6 +427,15 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
             Closed => return bad("隐患已销号 / hazard is closed"),
         },
         Rectified => match d.status {
+            // A major hazard is rectified by its 治理方案: the five in place, its contingency plan
+            // included, before it can be reported done (重大事故隐患治理方案, seed 002; STANDARDS §3.1).
+            Open | Rectifying
+                if d.grade == Grade::Major && !d.plan.as_ref().is_some_and(|p| p.complete()) =>
+            {
+                return bad(
+                    "重大事故隐患须先制定治理方案（五落实：责任单位、责任人、措施、资金、时限，以及应急预案）才能申请验收 / a major hazard needs its complete plan (the five in place, with its contingency plan) before it is reported rectified",
+                );
+            }
             Open | Rectifying => d.status = PendingAcceptance,
             PendingAcceptance => return bad("已申请验收 / already awaiting acceptance"),
             Closed => return bad("隐患已销号 / hazard is closed"),

@@ -45,7 +45,8 @@ fn occurred_at(s: &str) -> Result<String, RecordError> {
             "应为 YYYY-MM-DD 或 RFC 3339 时间 / must be YYYY-MM-DD or an RFC 3339 time",
         ));
     }
-    if s.get(..10).unwrap_or("") > today().to_string().as_str() {
+    let day = safemesh_model::directive::deadline::day_of(s);
+    if day.is_some_and(|d| d > today()) {
         return Err(RecordError::bad(
             "occurred_at",
             "不能晚于今天 / cannot be in the future",

@@ -658,7 +658,15 @@ impl Mesh {
             },
             level: (kind == EventKind::Supervise).then(|| node.code.clone()),
             percent: (kind == EventKind::Progress).then_some(50),
-            plan: None,
+            // A plan event carries a complete plan (a major hazard is reported rectified only with one).
+            plan: (kind == EventKind::Plan).then(|| safemesh_model::hazard::Plan {
+                responsible_unit: "某化工有限公司".into(),
+                responsible_person: "李四".into(),
+                measures: "增设紧急切断阀".into(),
+                funds_wan: 12.5,
+                deadline: "2026-12-31".into(),
+                contingency_plan: "限量储存，专人巡检".into(),
+            }),
             recipients: if kind == EventKind::Notify {
                 vec!["主要负责人".into(), "实际控制人".into()]
             } else {

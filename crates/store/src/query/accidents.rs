@@ -68,7 +68,7 @@ impl Store {
         today: &str,
     ) -> Result<safemesh_model::summary::AccidentCounts, Error> {
         let rows = sqlx::query(
-            "SELECT grade, substr(occurred_at, 1, 10) AS day, deaths, serious_injuries FROM accidents WHERE owner = $1",
+            "SELECT grade, occurred_at, deaths, serious_injuries FROM accidents WHERE owner = $1",
         )
         .bind(owner)
         .fetch_all(self.pool())
@@ -78,7 +78,12 @@ impl Store {
         let mut c = safemesh_model::summary::AccidentCounts::default();
         for r in rows {
             let grade: String = r.get("grade");
-            let day: String = r.get("day");
+            // An accident's day is its day in China time (an RFC 3339 instant late in the UTC day
+            // is the next day in Beijing).
+            let at: String = r.get("occurred_at");
+            let day = safemesh_model::directive::deadline::day_of(&at)
+                .map(safemesh_model::hazard::format_date)
+                .unwrap_or_else(|| at.chars().take(10).collect());
             let deaths: i64 = r.get("deaths");
             c.total += 1;
             c.deaths += deaths as u64;
