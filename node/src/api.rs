@@ -313,7 +313,11 @@ fn table() -> Vec<ApiRoute> {
             get(hazards::http::escalation_candidates),
         ),
         r(M::GET, "/hazards/{id}", get(hazards::http::get)),
-        r(M::POST, "/hazards/{id}/events", post(hazards::http::add_event)),
+        r(
+            M::POST,
+            "/hazards/{id}/events",
+            post(hazards::http::add_event),
+        ),
         r(M::GET, "/directives", get(directives::http::list)),
         r(M::POST, "/directives", post(directives::http::create)),
         r(
@@ -332,8 +336,16 @@ fn table() -> Vec<ApiRoute> {
             "/directives/{id}/forward",
             post(directives::http::forward),
         ),
-        r(M::POST, "/directives/{id}/event", post(directives::http::event)),
-        r(M::GET, "/directives/{id}/board", get(directives::http::board)),
+        r(
+            M::POST,
+            "/directives/{id}/event",
+            post(directives::http::event),
+        ),
+        r(
+            M::GET,
+            "/directives/{id}/board",
+            get(directives::http::board),
+        ),
         r(M::GET, "/enterprises", get(enterprises::http::list)),
         r(M::POST, "/enterprises", post(enterprises::http::create)),
         r(

@@ -90,10 +90,19 @@ pub(crate) struct Errors;
 impl IntoResponses for Errors {
     fn responses() -> BTreeMap<String, RefOr<openapi::response::Response>> {
         [
-            ("400", "输入无效（field 指明参数） / invalid input, `field` names it"),
+            (
+                "400",
+                "输入无效（field 指明参数） / invalid input, `field` names it",
+            ),
             ("401", "缺少或无效的令牌 / missing, wrong or revoked token"),
-            ("403", "角色或职权不足（rule 指明规则） / role or authority refused, `rule` names why"),
-            ("404", "记录不在本节点 / not held here; or no such route (`field: \"path\"`)"),
+            (
+                "403",
+                "角色或职权不足（rule 指明规则） / role or authority refused, `rule` names why",
+            ),
+            (
+                "404",
+                "记录不在本节点 / not held here; or no such route (`field: \"path\"`)",
+            ),
             ("405", "方法不对 / wrong method (`field: \"method\"`)"),
             ("500", "内部错误 / store or document error"),
         ]
@@ -117,7 +126,8 @@ impl IntoResponses for Errors {
 }
 
 static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(|| {
-    serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}))
+    serde_json::to_value(ApiDoc::openapi())
+        .unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}))
 });
 
 /// The OpenAPI document.

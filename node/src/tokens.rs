@@ -105,7 +105,9 @@ pub async fn list(
 ) -> Result<Json<Page>, RecordError> {
     let paging = p.paging()?;
     let (rows, total) = st.store.tokens_page(paging.limit, paging.offset).await?;
-    Ok(Json(paging.page(rows.iter().map(token_json).collect(), total)))
+    Ok(Json(
+        paging.page(rows.iter().map(token_json).collect(), total),
+    ))
 }
 
 /// Input of `POST /api/v1/tokens`.

@@ -58,9 +58,13 @@ impl Browser {
             find(&["chromium", "chromium-browser", "google-chrome"]),
         ) else {
             if required() {
-                bail!("chromium and chromedriver are required here (apt-get install chromium chromium-driver)");
+                bail!(
+                    "chromium and chromedriver are required here (apt-get install chromium chromium-driver)"
+                );
             }
-            eprintln!("SKIPPED: no chromium/chromedriver on this machine (apt-get install chromium chromium-driver)");
+            eprintln!(
+                "SKIPPED: no chromium/chromedriver on this machine (apt-get install chromium chromium-driver)"
+            );
             return Ok(None);
         };
         let port = safemesh_testkit::free_addr().port();

@@ -31,7 +31,9 @@ async fn send(
     token: bool,
 ) -> anyhow::Result<(u16, Option<String>, Value)> {
     let n = c.node(code);
-    let mut r = c.client().request(method, format!("{}{path}", n.http_url()));
+    let mut r = c
+        .client()
+        .request(method, format!("{}{path}", n.http_url()));
     if token {
         r = r.bearer_auth(&n.token);
     }
@@ -46,7 +48,10 @@ async fn send(
         .get("content-type")
         .map(|v| v.to_str().unwrap_or("").to_string())
         .unwrap_or_default();
-    assert!(ct.starts_with("application/json"), "{path}: content-type {ct:?}");
+    assert!(
+        ct.starts_with("application/json"),
+        "{path}: content-type {ct:?}"
+    );
     Ok((status, allow, r.json().await?))
 }
 
@@ -65,7 +70,11 @@ async fn api_unknown_routes_and_wrong_methods_answer_json() -> anyhow::Result<()
         let (s, _, v) = send(&c, TOWN, Method::GET, path, token).await?;
         assert_eq!(s, 404, "{path}: {v}");
         let e = error_of(404, &v);
-        assert_eq!((&e["field"], &e["rule"]), (&json!("path"), &Value::Null), "{v}");
+        assert_eq!(
+            (&e["field"], &e["rule"]),
+            (&json!("path"), &Value::Null),
+            "{v}"
+        );
     }
     // A record that is not here is a 404 too, but about no input: `field` null.
     let (s, _, v) = send(&c, TOWN, Method::GET, "/api/v1/hazards/h-unknown", true).await?;
@@ -121,12 +130,20 @@ async fn api_unreadable_query_and_path_name_the_parameter() -> anyhow::Result<()
 async fn api_refusals_speak_chinese_without_codes() -> anyhow::Result<()> {
     let c = Cluster::start(&[COUNTY, TOWN]).await?;
     let (_, h) = c
-        .post(TOWN, "/api/v1/hazards", &hazard_json("自查", "general", "2026-12-31"))
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("自查", "general", "2026-12-31"),
+        )
         .await?;
     let events = format!("/api/v1/hazards/{}/events", h["id"].as_str().unwrap());
     // The owner may not escalate its own hazard: the rule is in `rule`, the event named in Chinese.
     let (s, v) = c
-        .post(TOWN, &events, &json!({"kind": "escalate", "method": "约谈", "reply_by": "2099-01-01"}))
+        .post(
+            TOWN,
+            &events,
+            &json!({"kind": "escalate", "method": "约谈", "reply_by": "2099-01-01"}),
+        )
         .await?;
     assert_eq!(s, 403, "{v}");
     let e = error_of(403, &v);
@@ -139,7 +156,11 @@ async fn api_refusals_speak_chinese_without_codes() -> anyhow::Result<()> {
     }
     // A parameter on the wrong kind names the event in Chinese too.
     let (s, v) = c
-        .post(TOWN, &events, &json!({"kind": "comment", "note": "x", "percent": 5}))
+        .post(
+            TOWN,
+            &events,
+            &json!({"kind": "comment", "note": "x", "percent": 5}),
+        )
         .await?;
     assert_eq!(s, 400, "{v}");
     let e = error_of(400, &v);
@@ -148,9 +169,19 @@ async fn api_refusals_speak_chinese_without_codes() -> anyhow::Result<()> {
     assert!(!zh.contains("progress"), "{v}");
     // Token roles and accident event kinds: Chinese names, codes only in English.
     let (_, v) = c
-        .post(TOWN, "/api/v1/tokens", &json!({"name": "某人", "role": "boss"}))
+        .post(
+            TOWN,
+            "/api/v1/tokens",
+            &json!({"name": "某人", "role": "boss"}),
+        )
         .await?;
-    let zh = error_of(400, &v)["message"].as_str().unwrap().split(" / ").next().unwrap().to_string();
+    let zh = error_of(400, &v)["message"]
+        .as_str()
+        .unwrap()
+        .split(" / ")
+        .next()
+        .unwrap()
+        .to_string();
     assert!(!zh.contains("viewer") && zh.contains("只读"), "{v}");
     c.shutdown().await;
     Ok(())

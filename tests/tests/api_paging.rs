@@ -28,7 +28,10 @@ fn credit_code(n: u32) -> String {
         sum += ALPHABET.find(c).unwrap() as u32 * w;
         w = (w * 3) % 31;
     }
-    let check = ALPHABET.chars().nth(((31 - sum % 31) % 31) as usize).unwrap();
+    let check = ALPHABET
+        .chars()
+        .nth(((31 - sum % 31) % 31) as usize)
+        .unwrap();
     format!("{body}{check}")
 }
 
@@ -46,7 +49,11 @@ async fn all_pages(c: &Cluster, code: &str, path: &str, limit: u64) -> anyhow::R
         assert_eq!(v["limit"], limit, "{path}: {v}");
         assert_eq!(v["offset"], offset, "{path}: {v}");
         let t = v["total"].as_u64().expect("total");
-        assert_eq!(*total.get_or_insert(t), t, "{path}: total changed between pages");
+        assert_eq!(
+            *total.get_or_insert(t),
+            t,
+            "{path}: total changed between pages"
+        );
         let items = v["items"].as_array().expect("items").clone();
         assert!(items.len() as u64 <= limit);
         if items.is_empty() {
@@ -83,7 +90,10 @@ async fn api_lists_page_with_total_and_stable_order() -> anyhow::Result<()> {
         assert_eq!(s, 201, "{v}");
     }
     // 5 enterprises, names out of order.
-    for (i, name) in ["戊公司", "乙公司", "丁公司", "甲公司", "丙公司"].into_iter().enumerate() {
+    for (i, name) in ["戊公司", "乙公司", "丁公司", "甲公司", "丙公司"]
+        .into_iter()
+        .enumerate()
+    {
         let (s, v) = c
             .post(
                 TOWN,
@@ -120,7 +130,10 @@ async fn api_lists_page_with_total_and_stable_order() -> anyhow::Result<()> {
     // Accidents: newest occurred_at first; pages of 3 add up to the whole list.
     let acc = whole(&c, TOWN, "/api/v1/accidents").await?;
     assert_eq!(acc.len(), 7);
-    let days: Vec<&str> = acc.iter().map(|a| a["occurred_at"].as_str().unwrap()).collect();
+    let days: Vec<&str> = acc
+        .iter()
+        .map(|a| a["occurred_at"].as_str().unwrap())
+        .collect();
     let mut sorted = days.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(days, sorted, "accidents newest first");
@@ -139,7 +152,12 @@ async fn api_lists_page_with_total_and_stable_order() -> anyhow::Result<()> {
     assert_eq!(dirs.len(), 6);
     let keys: Vec<(String, String)> = dirs
         .iter()
-        .map(|d| (d["created"].as_str().unwrap().to_string(), d["id"].as_str().unwrap().to_string()))
+        .map(|d| {
+            (
+                d["created"].as_str().unwrap().to_string(),
+                d["id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let mut sorted = keys.clone();
     sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -156,7 +174,10 @@ async fn api_lists_page_with_total_and_stable_order() -> anyhow::Result<()> {
     // Tokens: oldest first.
     let toks = whole(&c, TOWN, "/api/v1/tokens").await?;
     assert!(toks.len() >= 5, "{toks:?}");
-    let created: Vec<&str> = toks.iter().map(|t| t["created"].as_str().unwrap()).collect();
+    let created: Vec<&str> = toks
+        .iter()
+        .map(|t| t["created"].as_str().unwrap())
+        .collect();
     let mut sorted = created.clone();
     sorted.sort();
     assert_eq!(created, sorted);
@@ -188,10 +209,18 @@ async fn api_list_limits_are_bounded_and_named() -> anyhow::Result<()> {
     ] {
         let (s, v) = c.get(TOWN, path).await?;
         assert_eq!(s, 200, "{path}: {v}");
-        assert_eq!((&v["limit"], &v["offset"]), (&json!(50), &json!(0)), "{path}: default");
+        assert_eq!(
+            (&v["limit"], &v["offset"]),
+            (&json!(50), &json!(0)),
+            "{path}: default"
+        );
         assert!(v["total"].is_u64(), "{path}: {v}");
         let (s, v) = c.get(TOWN, &format!("{path}?limit=500&offset=3")).await?;
-        assert_eq!((s, &v["limit"], &v["offset"]), (200, &json!(500), &json!(3)), "{path}: {v}");
+        assert_eq!(
+            (s, &v["limit"], &v["offset"]),
+            (200, &json!(500), &json!(3)),
+            "{path}: {v}"
+        );
         for (query, field) in [
             ("limit=0", "limit"),
             ("limit=501", "limit"),

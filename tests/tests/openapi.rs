@@ -15,7 +15,9 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, _) in item.as_object().unwrap() {
-            if ["get", "post", "put", "delete", "patch", "head", "options"].contains(&method.as_str()) {
+            if ["get", "post", "put", "delete", "patch", "head", "options"]
+                .contains(&method.as_str())
+            {
                 out.insert((method.to_uppercase(), path.clone()));
             }
         }
@@ -40,7 +42,11 @@ async fn api_openapi_document_matches_the_router() -> anyhow::Result<()> {
         .await?;
     assert_eq!(r.status().as_u16(), 200);
     let doc: Value = r.json().await?;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
 
     // Exactly the routes the router is built from.
     let registered: BTreeSet<(String, String)> = safemesh_node::api::routes()
@@ -104,17 +110,28 @@ async fn api_openapi_document_matches_the_router() -> anyhow::Result<()> {
         ("ErrorDetail", &["status", "field", "rule", "message"][..]),
     ] {
         for f in fields {
-            assert!(schemas[name]["properties"].get(*f).is_some(), "{name}.{f}: {}", schemas[name]);
+            assert!(
+                schemas[name]["properties"].get(*f).is_some(),
+                "{name}.{f}: {}",
+                schemas[name]
+            );
         }
     }
-    assert_eq!(schema_name(&schemas["ErrorBody"]["properties"]["error"]), Some("ErrorDetail"));
+    assert_eq!(
+        schema_name(&schemas["ErrorBody"]["properties"]["error"]),
+        Some("ErrorDetail")
+    );
     for (method, path) in &documented {
         let op = &doc["paths"][path][method.to_lowercase()];
         let responses = op["responses"].as_object().unwrap();
         if path != "/api/v1/openapi.json" {
             for status in ["400", "401", "404", "405"] {
                 let body = &responses[status]["content"]["application/json"]["schema"];
-                assert_eq!(schema_name(body), Some("ErrorBody"), "{method} {path} {status}");
+                assert_eq!(
+                    schema_name(body),
+                    Some("ErrorBody"),
+                    "{method} {path} {status}"
+                );
             }
         }
         let params: Vec<&str> = op["parameters"]
@@ -123,7 +140,10 @@ async fn api_openapi_document_matches_the_router() -> anyhow::Result<()> {
             .unwrap_or_default();
         // Every path parameter is described.
         for seg in path.split('/').filter(|s| s.starts_with('{')) {
-            assert!(params.contains(&seg.trim_matches(['{', '}'])), "{method} {path}: {params:?}");
+            assert!(
+                params.contains(&seg.trim_matches(['{', '}'])),
+                "{method} {path}: {params:?}"
+            );
         }
         // Every list pages.
         let ok = responses
@@ -144,13 +164,20 @@ async fn api_openapi_document_matches_the_router() -> anyhow::Result<()> {
             assert!(schemas[name]["properties"].is_object(), "{name}");
         }
     }
-    let lists: Vec<&str> = ["/api/v1/hazards", "/api/v1/directives", "/api/v1/accidents", "/api/v1/enterprises", "/api/v1/tokens"]
-        .into_iter()
-        .filter(|p| {
-            schema_name(&doc["paths"][*p]["get"]["responses"]["200"]["content"]["application/json"]["schema"])
-                == Some("Page")
-        })
-        .collect();
+    let lists: Vec<&str> = [
+        "/api/v1/hazards",
+        "/api/v1/directives",
+        "/api/v1/accidents",
+        "/api/v1/enterprises",
+        "/api/v1/tokens",
+    ]
+    .into_iter()
+    .filter(|p| {
+        schema_name(
+            &doc["paths"][*p]["get"]["responses"]["200"]["content"]["application/json"]["schema"],
+        ) == Some("Page")
+    })
+    .collect();
     assert_eq!(lists.len(), 5, "{lists:?}");
     c.shutdown().await;
     Ok(())

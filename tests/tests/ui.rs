@@ -34,11 +34,18 @@ async fn login(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Resul
 
 /// The CSRF token of a page's forms.
 fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"_csrf\" value=\"").expect("a form with _csrf") + 20;
+    let at = html
+        .find("name=\"_csrf\" value=\"")
+        .expect("a form with _csrf")
+        + 20;
     html[at..at + 64].to_string()
 }
 
-async fn page(http: &reqwest::Client, url: &str, cookie: &str) -> anyhow::Result<(StatusCode, String)> {
+async fn page(
+    http: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+) -> anyhow::Result<(StatusCode, String)> {
     let r = http.get(url).header("Cookie", cookie).send().await?;
     let s = r.status();
     Ok((s, r.text().await?))
@@ -55,18 +62,32 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
     let base = c.node(TOWN).http_url();
     let http = client();
     let (_, ed) = c
-        .post(TOWN, "/api/v1/tokens", &json!({"name": "王芳", "role": "editor"}))
+        .post(
+            TOWN,
+            "/api/v1/tokens",
+            &json!({"name": "王芳", "role": "editor"}),
+        )
         .await?;
     let (_, vw) = c
-        .post(TOWN, "/api/v1/tokens", &json!({"name": "查看员", "role": "viewer"}))
+        .post(
+            TOWN,
+            "/api/v1/tokens",
+            &json!({"name": "查看员", "role": "viewer"}),
+        )
         .await?;
     let editor = ed["secret"].as_str().unwrap();
     let viewer = vw["secret"].as_str().unwrap();
 
     // 1. No session: every page sends the browser to the login page, and back afterwards.
-    let r = http.get(format!("{base}/hazards?grade=major")).send().await?;
+    let r = http
+        .get(format!("{base}/hazards?grade=major"))
+        .send()
+        .await?;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()[LOCATION], "/login?next=/hazards%3Fgrade%3Dmajor");
+    assert_eq!(
+        r.headers()[LOCATION],
+        "/login?next=/hazards%3Fgrade%3Dmajor"
+    );
     // A wrong token is refused on the login page, in Chinese.
     let r = http
         .post(format!("{base}/login"))
@@ -78,10 +99,17 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
 
     // 2. A session: pages render with the person, the office and a strict CSP.
     let cookie = login(&http, &base, editor).await?;
-    let r = http.get(format!("{base}/")).header("Cookie", &cookie).send().await?;
+    let r = http
+        .get(format!("{base}/"))
+        .header("Cookie", &cookie)
+        .send()
+        .await?;
     assert_eq!(r.status(), StatusCode::OK);
     let csp = r.headers()[CONTENT_SECURITY_POLICY].to_str()?.to_string();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
     let html = r.text().await?;
     assert!(html.contains("王芳") && html.contains("禄脿街道"));
     assert!(!html.contains("<script>"), "no inline script");
@@ -94,13 +122,20 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
         .send()
         .await?;
     let part = r.text().await?;
-    assert!(part.contains("ledger-table") && !part.contains("<html"), "a partial");
+    assert!(
+        part.contains("ledger-table") && !part.contains("<html"),
+        "a partial"
+    );
     let r = http
         .get(format!("{base}/sync/links"))
         .header("Cookie", &cookie)
         .send()
         .await?;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "not htmx: the page instead");
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "not htmx: the page instead"
+    );
 
     // 4. A form post without the page's token, or from another origin, is refused; nothing stored.
     let (_, form) = page(&http, &format!("{base}/hazards/new"), &cookie).await?;
@@ -146,7 +181,10 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
         .await?;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let html = r.text().await?;
-    assert!(html.contains("data-field=\"enterprise.credit_code\""), "error at the field");
+    assert!(
+        html.contains("data-field=\"enterprise.credit_code\""),
+        "error at the field"
+    );
     assert!(html.contains("value=\"消防通道堵塞\""), "values kept");
     assert_eq!(hazards_at(&c, TOWN).await?, before);
 
@@ -159,7 +197,10 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
         .await?;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let to = r.headers()[LOCATION].to_str()?.to_string();
-    assert!(to.starts_with("/hazards/h-") && to.ends_with("?done=registered"), "{to}");
+    assert!(
+        to.starts_with("/hazards/h-") && to.ends_with("?done=registered"),
+        "{to}"
+    );
     assert_eq!(hazards_at(&c, TOWN).await?, before + 1);
     let id = to
         .trim_start_matches("/hazards/")
@@ -169,7 +210,10 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
         .to_string();
     let (_, detail) = page(&http, &format!("{base}{to}"), &cookie).await?;
     assert!(detail.contains("action-plan"), "the owner may plan");
-    assert!(!detail.contains("action-supervise"), "but not supervise itself");
+    assert!(
+        !detail.contains("action-supervise"),
+        "but not supervise itself"
+    );
 
     // 7. A viewer sees no forms; a post with a valid session and token is still refused by role.
     let vcookie = login(&http, &base, viewer).await?;
@@ -179,7 +223,11 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
     let r = http
         .post(format!("{base}/hazards/{id}/events"))
         .header("Cookie", &vcookie)
-        .form(&[("_csrf", vcsrf.as_str()), ("kind", "comment"), ("note", "x")])
+        .form(&[
+            ("_csrf", vcsrf.as_str()),
+            ("kind", "comment"),
+            ("note", "x"),
+        ])
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -190,13 +238,24 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
     // 8. Revoking the editor's token ends its session; logging out ends the viewer's.
     let r = c
         .client()
-        .delete(format!("{base}/api/v1/tokens/{}", ed["id"].as_str().unwrap()))
+        .delete(format!(
+            "{base}/api/v1/tokens/{}",
+            ed["id"].as_str().unwrap()
+        ))
         .bearer_auth(&c.node(TOWN).token)
         .send()
         .await?;
     assert_eq!(r.status(), StatusCode::OK);
-    let r = http.get(format!("{base}/")).header("Cookie", &cookie).send().await?;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "revoked token: back to login");
+    let r = http
+        .get(format!("{base}/"))
+        .header("Cookie", &cookie)
+        .send()
+        .await?;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "revoked token: back to login"
+    );
     let r = http
         .post(format!("{base}/logout"))
         .header("Cookie", &vcookie)
@@ -205,7 +264,11 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
         .await?;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(r.headers()[SET_COOKIE].to_str()?.contains("Max-Age=0"));
-    let r = http.get(format!("{base}/")).header("Cookie", &vcookie).send().await?;
+    let r = http
+        .get(format!("{base}/"))
+        .header("Cookie", &vcookie)
+        .send()
+        .await?;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     c.shutdown().await;
     Ok(())
@@ -226,7 +289,10 @@ async fn the_assets_are_served_from_the_binary() -> anyhow::Result<()> {
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         assert!(r.text().await?.contains(needle), "{path}");
     }
-    let r = http.get(format!("{base}/assets/../Cargo.toml")).send().await?;
+    let r = http
+        .get(format!("{base}/assets/../Cargo.toml"))
+        .send()
+        .await?;
     assert_ne!(r.status(), StatusCode::OK);
     c.shutdown().await;
     Ok(())

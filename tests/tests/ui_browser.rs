@@ -74,22 +74,26 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     // 2. Register a major hazard with a credit code whose check character is wrong: the error is next
     // to the field, the values stay, nothing is stored.
     let before = hazard_count(&c, TOWN).await?;
-    b.open(&format!("{town}/hazards/new"), "#register-form").await?;
+    b.open(&format!("{town}/hazards/new"), "#register-form")
+        .await?;
     b.fill("#title", "液氨储罐区紧急切断阀失效").await?;
     b.select("#sector", "危险化学品").await?;
     b.select("#grade", "major").await?;
     b.select("#channel", "inspection").await?;
     b.select("#inspection_mode", "四不两直").await?;
     b.set("#deadline", "2027-03-31").await?;
-    b.fill("[id='enterprise.name']", "安宁某某化工有限公司").await?;
-    b.fill("[id='enterprise.credit_code']", "91350200776049653B").await?;
+    b.fill("[id='enterprise.name']", "安宁某某化工有限公司")
+        .await?;
+    b.fill("[id='enterprise.credit_code']", "91350200776049653B")
+        .await?;
     b.fill(
         "[id='basis.standard']",
         "《化工和危险化学品生产经营单位重大生产安全事故隐患判定标准（试行）》",
     )
     .await?;
     b.fill("[id='basis.clause']", "第十五项").await?;
-    b.fill("#description", "可燃气体报警装置未与紧急切断联锁").await?;
+    b.fill("#description", "可燃气体报警装置未与紧急切断联锁")
+        .await?;
     b.click("#register-submit").await?;
     b.wait_css("p.field-error[data-field='enterprise.credit_code']")
         .await?;
@@ -97,7 +101,10 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     let msg = b
         .text("p.field-error[data-field='enterprise.credit_code']")
         .await?;
-    assert!(!msg.is_empty() && !msg.contains(" / "), "Chinese only: {msg}");
+    assert!(
+        !msg.is_empty() && !msg.contains(" / "),
+        "Chinese only: {msg}"
+    );
     let kept = b
         .client
         .find(fantoccini::Locator::Css("#title"))
@@ -128,16 +135,21 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     b.shot("03-hazard-registered").await?;
 
     // 4. The province finds it in its ledger and in the drill-down to the township.
-    c.wait_for(PROVINCE, &format!("/api/v1/hazards/{id}"), "hazard at province", |v| {
-        v["events"].as_array().is_some_and(|e| e.len() >= 2)
-    })
+    c.wait_for(
+        PROVINCE,
+        &format!("/api/v1/hazards/{id}"),
+        "hazard at province",
+        |v| v["events"].as_array().is_some_and(|e| e.len() >= 2),
+    )
     .await?;
     b.logout().await?;
     b.login(&province, &inspector).await?;
     b.open(&format!("{province}/hazards?grade=major"), "#ledger-table")
         .await?;
     assert!(
-        b.text("#ledger-table").await?.contains("液氨储罐区紧急切断阀失效"),
+        b.text("#ledger-table")
+            .await?
+            .contains("液氨储罐区紧急切断阀失效"),
         "province ledger lists it"
     );
     b.shot("04-province-ledger").await?;
@@ -151,7 +163,8 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     b.open(&format!("{province}/"), "#figures").await?;
     tokio::time::sleep(Duration::from_millis(800)).await; // charts draw
     b.shot("05-province-overview").await?;
-    b.open(&format!("{province}/?scope={TOWN}"), "#crumbs").await?;
+    b.open(&format!("{province}/?scope={TOWN}"), "#crumbs")
+        .await?;
     let crumbs = b.text("#crumbs").await?;
     assert!(
         crumbs.contains("云南省") && crumbs.contains("昆明市") && crumbs.contains("安宁市"),
@@ -163,23 +176,30 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     b.shot("06-drilldown-township").await?;
 
     // 5. The province lists it for supervision through the detail page.
-    b.open(&format!("{province}/hazards/{id}"), "#timeline").await?;
+    b.open(&format!("{province}/hazards/{id}"), "#timeline")
+        .await?;
     assert!(b.has("#action-supervise").await?, "province may supervise");
     assert!(
         !b.has("#action-rectified").await?,
         "the province may not report the township's rectification"
     );
-    b.fill("#action-supervise textarea[name=note]", "省级挂牌督办，限期整改")
-        .await?;
+    b.fill(
+        "#action-supervise textarea[name=note]",
+        "省级挂牌督办，限期整改",
+    )
+    .await?;
     b.click("#action-supervise button[type=submit]").await?;
     b.wait_css("#notice").await?;
-    assert!(b.text("#hazard-status").await?.len() > 0);
+    assert!(!b.text("#hazard-status").await?.is_empty());
     b.shot("07-province-supervised").await?;
 
     // 6. The township sees that event in its timeline.
-    c.wait_for(TOWN, &format!("/api/v1/hazards/{id}"), "supervise at township", |v| {
-        v["supervising"] == PROVINCE
-    })
+    c.wait_for(
+        TOWN,
+        &format!("/api/v1/hazards/{id}"),
+        "supervise at township",
+        |v| v["supervising"] == PROVINCE,
+    )
     .await?;
     b.logout().await?;
     b.login(&town, &clerk).await?;
@@ -203,10 +223,20 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
         .await?;
     anyhow::ensure!(s == 201, "{d}");
     let did = d["id"].as_str().context("directive id")?.to_string();
-    c.wait_for(TOWN, &format!("/api/v1/directives/{did}"), "directive at township", |_| true)
+    c.wait_for(
+        TOWN,
+        &format!("/api/v1/directives/{did}"),
+        "directive at township",
+        |_| true,
+    )
+    .await?;
+    b.open(&format!("{town}/directives"), "#directive-list")
         .await?;
-    b.open(&format!("{town}/directives"), "#directive-list").await?;
-    assert!(b.text("#directive-list").await?.contains("燃气安全专项排查整治"));
+    assert!(
+        b.text("#directive-list")
+            .await?
+            .contains("燃气安全专项排查整治")
+    );
     b.shot("09-township-directives").await?;
     b.open(&format!("{town}/directives/{did}"), "#action-receive")
         .await?;
@@ -214,19 +244,24 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     b.wait_css("#notice").await?;
     assert!(b.text("#my-state").await?.contains("已签收"));
     let county_editor = token(&c, COUNTY, "县安委办", "editor").await?;
-    c.wait_for(COUNTY, &format!("/api/v1/directives/{did}/board"), "receipt at county", |v| {
-        v["totals"]["received"] == 1
-    })
+    c.wait_for(
+        COUNTY,
+        &format!("/api/v1/directives/{did}/board"),
+        "receipt at county",
+        |v| v["totals"]["received"] == 1,
+    )
     .await?;
     b.logout().await?;
     b.login(&county, &county_editor).await?;
-    b.open(&format!("{county}/directives/{did}"), "#board").await?;
+    b.open(&format!("{county}/directives/{did}"), "#board")
+        .await?;
     assert_eq!(b.text("#board-received").await?.trim(), "1");
     assert!(b.text("#board").await?.contains("已签收"));
     b.shot("10-county-battle-map").await?;
     b.open(&format!("{county}/sync"), "#links").await?;
     b.shot("11-county-sync").await?;
-    b.open(&format!("{county}/hazards"), "#ledger-table").await?;
+    b.open(&format!("{county}/hazards"), "#ledger-table")
+        .await?;
     b.logout().await?;
 
     // 8. A viewer sees the record but no action forms.
@@ -238,10 +273,7 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     b.shot("12-viewer-hazard").await?;
     // 9. A post without the page's CSRF token, from the logged-in browser itself, is refused and
     // changes nothing.
-    let events_before = c
-        .get(TOWN, &format!("/api/v1/hazards/{id}"))
-        .await?
-        .1["events"]
+    let events_before = c.get(TOWN, &format!("/api/v1/hazards/{id}")).await?.1["events"]
         .as_array()
         .map_or(0, Vec::len);
     b.logout().await?;
@@ -256,10 +288,7 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
         )
         .await?;
     assert_eq!(status, json!(403), "forged post refused");
-    let events_after = c
-        .get(TOWN, &format!("/api/v1/hazards/{id}"))
-        .await?
-        .1["events"]
+    let events_after = c.get(TOWN, &format!("/api/v1/hazards/{id}")).await?.1["events"]
         .as_array()
         .map_or(0, Vec::len);
     assert_eq!(events_before, events_after, "nothing written");
@@ -269,8 +298,10 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     b.shot("13-township-overview").await?;
     b.open(&format!("{town}/hazards"), "#ledger-table").await?;
     b.shot("14-township-ledger").await?;
-    b.open(&format!("{town}/accidents"), "#accident-list").await?;
-    b.open(&format!("{town}/enterprises"), "#enterprise-list").await?;
+    b.open(&format!("{town}/accidents"), "#accident-list")
+        .await?;
+    b.open(&format!("{town}/enterprises"), "#enterprise-list")
+        .await?;
     c.shutdown().await;
     Ok(())
 }

@@ -205,7 +205,11 @@ impl Store {
 
     /// One page of [`Store::list_tokens`] (same order: oldest first, then `id`): at most `limit` after
     /// skipping `offset`, and the count of all tokens.
-    pub async fn tokens_page(&self, limit: u32, offset: u64) -> Result<(Vec<TokenRow>, u64), Error> {
+    pub async fn tokens_page(
+        &self,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<TokenRow>, u64), Error> {
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens")
             .fetch_one(self.pool())
             .await?;

@@ -1052,12 +1052,23 @@ async fn accidents_page(db: &TestDb) {
         put(&store, &format!("a-{i:032}"), &mut doc, &[]).await;
     }
     let days = |v: &[serde_json::Value]| -> Vec<String> {
-        v.iter().map(|a| a["occurred_at"].as_str().unwrap().to_string()).collect()
+        v.iter()
+            .map(|a| a["occurred_at"].as_str().unwrap().to_string())
+            .collect()
     };
     let all = store.accidents(None).await.unwrap();
     let (page, total) = store.accidents_page(None, 500, 0).await.unwrap();
     assert_eq!((page.clone(), total), (all.clone(), 5));
-    assert_eq!(days(&page), ["2026-03-05", "2026-03-04", "2026-03-03", "2026-03-02", "2026-03-01"]);
+    assert_eq!(
+        days(&page),
+        [
+            "2026-03-05",
+            "2026-03-04",
+            "2026-03-03",
+            "2026-03-02",
+            "2026-03-01"
+        ]
+    );
     let (page, total) = store.accidents_page(None, 2, 3).await.unwrap();
     assert_eq!((days(&page), total), (days(&all[3..]), 5));
     let (page, total) = store.accidents_page(Some("530181"), 1, 1).await.unwrap();

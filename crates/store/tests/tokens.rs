@@ -225,11 +225,20 @@ contract!(tokens_page_oldest_first_with_total, tokens_page);
 async fn tokens_page(db: &TestDb) {
     let store = db.open().await.unwrap();
     for i in 0..5 {
-        store.create_token(&format!("用户{i}"), TokenRole::Viewer).await.unwrap();
+        store
+            .create_token(&format!("用户{i}"), TokenRole::Viewer)
+            .await
+            .unwrap();
     }
     let all = store.list_tokens().await.unwrap();
     assert_eq!(store.tokens_page(500, 0).await.unwrap(), (all.clone(), 5));
-    assert_eq!(store.tokens_page(2, 1).await.unwrap(), (all[1..3].to_vec(), 5));
-    assert_eq!(store.tokens_page(2, 4).await.unwrap(), (all[4..].to_vec(), 5));
+    assert_eq!(
+        store.tokens_page(2, 1).await.unwrap(),
+        (all[1..3].to_vec(), 5)
+    );
+    assert_eq!(
+        store.tokens_page(2, 4).await.unwrap(),
+        (all[4..].to_vec(), 5)
+    );
     assert_eq!(store.tokens_page(2, 9).await.unwrap(), (vec![], 5));
 }

@@ -8,8 +8,8 @@ use safemesh_model::hazard::plan::PlanInput;
 use safemesh_model::hazard::{self as mh, Channel, EventKind, Grade, Status};
 use safemesh_store::{HazardFilter, HazardOrder};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
 use time::Date;
+use utoipa::{IntoParams, ToSchema};
 
 use super::HazardSettings;
 use crate::enterprises::EnterpriseRef;
@@ -370,7 +370,6 @@ pub struct HazardQuery {
     pub offset: Option<String>,
 }
 
-
 fn flag(param: &str, v: &str) -> Result<bool, RecordError> {
     match v {
         "true" | "1" | "是" => Ok(true),
@@ -454,7 +453,9 @@ pub(crate) fn ledger_query(
         Some(other) => {
             return Err(RecordError::bad(
                 "sort",
-                format!("排序方式应为 最新登记、逾期优先、整改期限 或 发现日期 / sort must be new, overdue, deadline or found, got {other:?}"),
+                format!(
+                    "排序方式应为 最新登记、逾期优先、整改期限 或 发现日期 / sort must be new, overdue, deadline or found, got {other:?}"
+                ),
             ));
         }
     };

@@ -215,7 +215,11 @@ pub fn authority(
 /// The events `me` may add to this hazard now: those its [`authority`] allows and the lifecycle
 /// accepts in the hazard's current state (the same [`mh::apply`] that `add_event` runs, on an event
 /// with its parameters filled in, so only the state decides). What the UI offers as action forms.
-pub async fn actions(store: &Store, id: &str, me: &AdminCode) -> Result<Vec<EventKind>, RecordError> {
+pub async fn actions(
+    store: &Store,
+    id: &str,
+    me: &AdminCode,
+) -> Result<Vec<EventKind>, RecordError> {
     let doc = store
         .load(id)
         .await?
@@ -260,7 +264,11 @@ pub async fn ledger(
     let (filter, order, limit, offset) = input::ledger_query(settings, day, q)?;
     let page = store.hazards_page(&filter, order, limit, offset).await?;
     Ok(Ledger {
-        items: page.rows.into_iter().map(|r| decorate(r.body, day)).collect(),
+        items: page
+            .rows
+            .into_iter()
+            .map(|r| decorate(r.body, day))
+            .collect(),
         total: page.total,
         limit,
         offset,

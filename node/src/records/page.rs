@@ -54,7 +54,9 @@ impl Paging {
                 _ => {
                     return Err(RecordError::bad(
                         "limit",
-                        format!("每页条数应为 1 到 {MAX_LIMIT} 的整数 / limit must be a whole number from 1 to {MAX_LIMIT}"),
+                        format!(
+                            "每页条数应为 1 到 {MAX_LIMIT} 的整数 / limit must be a whole number from 1 to {MAX_LIMIT}"
+                        ),
                     ));
                 }
             },
@@ -138,7 +140,10 @@ mod tests {
             );
         }
         assert_eq!(
-            Paging::parse(None, Some("-3")).unwrap_err().field.as_deref(),
+            Paging::parse(None, Some("-3"))
+                .unwrap_err()
+                .field
+                .as_deref(),
             Some("offset")
         );
         let p = Paging {
@@ -146,7 +151,10 @@ mod tests {
             offset: 3,
         }
         .slice((0..6).map(Value::from).collect());
-        assert_eq!((p.items, p.total), (vec![Value::from(3), Value::from(4)], 6));
+        assert_eq!(
+            (p.items, p.total),
+            (vec![Value::from(3), Value::from(4)], 6)
+        );
         let p = Paging {
             limit: 2,
             offset: 9,

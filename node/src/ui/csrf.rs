@@ -113,7 +113,10 @@ mod tests {
         assert!(same_origin(&h));
         h.insert(ORIGIN, HeaderValue::from_static("http://evil.example"));
         assert!(!same_origin(&h));
-        h.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:8400.evil.example"));
+        h.insert(
+            ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8400.evil.example"),
+        );
         assert!(!same_origin(&h));
     }
 

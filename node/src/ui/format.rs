@@ -156,7 +156,9 @@ pub fn rule_words(rule: &str) -> &'static str {
         "supervising_level_accepts" => "该隐患已挂牌督办，验收和销号须由挂牌督办单位进行",
         "owner_accepts" => "未挂牌督办的隐患由登记单位自行验收、销号",
         "owner_or_superior" => "只有登记单位或其上级可以处理该隐患",
-        "role_viewer" => "您的账号是只读（查看）角色，不能修改记录；如需办理请向本级管理员申请编辑权限",
+        "role_viewer" => {
+            "您的账号是只读（查看）角色，不能修改记录；如需办理请向本级管理员申请编辑权限"
+        }
         _ => "本级无权进行此项操作",
     }
 }

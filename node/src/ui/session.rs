@@ -132,7 +132,9 @@ pub fn cookie_session(headers: &HeaderMap) -> Option<String> {
 }
 
 fn set_cookie(value: &str, max_age: Option<u64>) -> HeaderValue {
-    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+    let age = max_age
+        .map(|a| format!("; Max-Age={a}"))
+        .unwrap_or_default();
     HeaderValue::from_str(&format!(
         "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Strict{age}"
     ))
@@ -202,10 +204,7 @@ pub struct LoginQuery {
 }
 
 /// `GET /login` — the token form.
-pub async fn login_form(
-    State(st): State<Arc<ApiState>>,
-    Query(q): Query<LoginQuery>,
-) -> Response {
+pub async fn login_form(State(st): State<Arc<ApiState>>, Query(q): Query<LoginQuery>) -> Response {
     page::render(
         StatusCode::OK,
         &LoginView {
@@ -264,7 +263,8 @@ pub async fn logout(
 ) -> Response {
     st.sessions.end(&user.session);
     let mut resp = Redirect::to("/login").into_response();
-    resp.headers_mut().insert(SET_COOKIE, set_cookie("", Some(0)));
+    resp.headers_mut()
+        .insert(SET_COOKIE, set_cookie("", Some(0)));
     resp
 }
 
@@ -295,10 +295,16 @@ mod tests {
             HeaderValue::from_str(&format!("x=1; {COOKIE_NAME}={id}")).unwrap(),
         );
         assert_eq!(cookie_session(&h), Some(id));
-        h.insert(COOKIE, HeaderValue::from_static("safemesh_session=../../etc"));
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("safemesh_session=../../etc"),
+        );
         assert_eq!(cookie_session(&h), None);
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
-        assert_eq!(safe_next(Some("/hazards?grade=major")), "/hazards?grade=major");
+        assert_eq!(
+            safe_next(Some("/hazards?grade=major")),
+            "/hazards?grade=major"
+        );
     }
 }

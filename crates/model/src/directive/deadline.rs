@@ -376,7 +376,7 @@ impl Cadence {
         }
     }
 
-/// The report day a target owes next (the "X日前" rule): the due days run from the first one after
+    /// The report day a target owes next (the "X日前" rule): the due days run from the first one after
     /// `start`; each is met by a report made in its window — after the previous due day, up to and
     /// including its own (a report on the 15th meets "每月17日前" for that month, and the unit is not
     /// due again until next month's 17th) — or, when its window had none, by the first report made

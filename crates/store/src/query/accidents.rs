@@ -30,8 +30,7 @@ impl Store {
         limit: u32,
         offset: u64,
     ) -> Result<(Vec<serde_json::Value>, u64), Error> {
-        const WHERE: &str =
-            "WHERE (CAST($1 AS TEXT) IS NULL OR substr(owner, 1, length($1)) = $1)";
+        const WHERE: &str = "WHERE (CAST($1 AS TEXT) IS NULL OR substr(owner, 1, length($1)) = $1)";
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM accidents {WHERE}"
         )))

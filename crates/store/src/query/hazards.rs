@@ -153,7 +153,6 @@ fn where_clause(f: &HazardFilter) -> Result<(String, Vec<String>), Error> {
     Ok((sql, binds))
 }
 
-
 impl Store {
     /// The hazard ledger, newest first.
     pub async fn hazards(&self, f: &HazardFilter) -> Result<Vec<HazardRow>, Error> {

@@ -110,11 +110,7 @@ pub async fn list(State(st): State<Arc<ApiState>>, user: User) -> Response {
     }
 }
 
-pub async fn page(
-    State(st): State<Arc<ApiState>>,
-    user: User,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn page(State(st): State<Arc<ApiState>>, user: User, Path(id): Path<String>) -> Response {
     match crate::accidents::get(&st.store, &id).await {
         Ok(a) => render(
             StatusCode::OK,

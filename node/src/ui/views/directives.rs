@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use super::User;
 use crate::api::ApiState;
-use crate::directives::{Here, NewDirective, NewResponse};
 use crate::clock::today;
+use crate::directives::{Here, NewDirective, NewResponse};
 use crate::records::{Actor, RecordError};
 use crate::ui::format::{self, china_time};
 use crate::ui::page::{Chrome, record_error, render};
@@ -222,7 +222,10 @@ fn board_row(r: &Value) -> BoardRow {
                     .join("、")
             })
             .unwrap_or_default(),
-        via: r["via"].as_str().map(format::office_name).unwrap_or_default(),
+        via: r["via"]
+            .as_str()
+            .map(format::office_name)
+            .unwrap_or_default(),
         received,
         percent,
         done,
@@ -349,7 +352,13 @@ fn actor(st: &ApiState, user: &User) -> Actor {
     }
 }
 
-async fn after(st: &ApiState, user: &User, id: &str, done: &str, r: Result<Value, RecordError>) -> Response {
+async fn after(
+    st: &ApiState,
+    user: &User,
+    id: &str,
+    done: &str,
+    r: Result<Value, RecordError>,
+) -> Response {
     match r {
         Ok(_) => Redirect::to(&format!("/directives/{id}?done={done}")).into_response(),
         Err(e) if e.status == 404 => record_error(&e),

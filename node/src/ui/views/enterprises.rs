@@ -43,7 +43,10 @@ fn row(e: &Value) -> EnterpriseRow {
     if e["ammonia_refrigeration"] == true {
         flags.push("涉氨制冷".to_string());
     }
-    if let Some(l) = e["standardisation_level"].as_str().filter(|l| !l.is_empty()) {
+    if let Some(l) = e["standardisation_level"]
+        .as_str()
+        .filter(|l| !l.is_empty())
+    {
         flags.push(format!("标准化{l}"));
     }
     EnterpriseRow {

@@ -280,7 +280,12 @@ pub fn refusal(e: &RecordError) -> String {
         return format::rule_words(rule).to_string();
     }
     let reason = chinese(&e.message);
-    match e.field.as_deref().map(field_label).filter(|l| !l.is_empty()) {
+    match e
+        .field
+        .as_deref()
+        .map(field_label)
+        .filter(|l| !l.is_empty())
+    {
         Some(label) => format!("{label}：{reason}"),
         None => reason.to_string(),
     }
@@ -412,19 +417,20 @@ pub async fn add_event(
 ) -> Response {
     let form = parse_event_form(&pairs);
     let kind = EventKind::parse(&form.kind).ok();
-    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
-        Err(e) => Err(e),
-        Ok(_) => match form.into_input() {
-            Ok(input) => {
-                let actor = Actor {
-                    user: user.caller.name.clone(),
-                    ..st.actor.clone()
-                };
-                crate::hazards::add_event(&st.store, &actor, &id, input).await
-            }
+    let result =
+        match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
             Err(e) => Err(e),
-        },
-    };
+            Ok(_) => match form.into_input() {
+                Ok(input) => {
+                    let actor = Actor {
+                        user: user.caller.name.clone(),
+                        ..st.actor.clone()
+                    };
+                    crate::hazards::add_event(&st.store, &actor, &id, input).await
+                }
+                Err(e) => Err(e),
+            },
+        };
     match result {
         Ok(_) => {
             let done = kind.map(|k| k.as_str()).unwrap_or("comment");

@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::User;
 use crate::api::ApiState;
-use crate::hazards::HazardQuery;
 use crate::clock::today;
+use crate::hazards::HazardQuery;
 use crate::ui::format::{self, china_date};
 use crate::ui::page::{Chrome, is_htmx, render};
 
@@ -182,7 +182,8 @@ impl LedgerTable {
         self.q.encode(sort, 1)
     }
     pub fn prev_link(&self) -> String {
-        self.q.encode(&self.q.sort, self.page.saturating_sub(1).max(1))
+        self.q
+            .encode(&self.q.sort, self.page.saturating_sub(1).max(1))
     }
     pub fn next_link(&self) -> String {
         self.q.encode(&self.q.sort, self.page + 1)
@@ -243,7 +244,13 @@ pub async fn page(
     }
     let v = LedgerView {
         chrome: Chrome::new(&st, &user, "hazards"),
-        sectors: st.hazards.sectors.names().iter().map(|s| s.to_string()).collect(),
+        sectors: st
+            .hazards
+            .sectors
+            .names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         statuses: ["open", "rectifying", "pending_acceptance", "closed"]
             .into_iter()
             .map(|s| (s, format::status_label(s)))

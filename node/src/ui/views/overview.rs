@@ -203,11 +203,7 @@ pub async fn page(
         reporting: view["reporting_descendants"].as_u64().unwrap_or(0),
         rate: format::pct(h.rectification_rate()),
         sector_rows: chart_rows(h.by_sector.iter().map(|(k, v)| (k.as_str(), *v))),
-        grade_rows: chart_rows(
-            h.by_grade
-                .iter()
-                .map(|(k, v)| (format::grade_label(k), *v)),
-        ),
+        grade_rows: chart_rows(h.by_grade.iter().map(|(k, v)| (format::grade_label(k), *v))),
         status_rows: chart_rows(
             h.by_status
                 .iter()

@@ -14,9 +14,9 @@ use safemesh_model::hazard::facts;
 
 use super::User;
 use crate::api::ApiState;
-use crate::hazards::{NewBasis, NewHazard, NewLocation};
 use crate::clock::today;
 use crate::enterprises::EnterpriseRef;
+use crate::hazards::{NewBasis, NewHazard, NewLocation};
 use crate::records::{Actor, RecordError};
 use crate::ui::format;
 use crate::ui::page::{Chrome, chinese, render};
@@ -54,7 +54,14 @@ fn view(st: &ApiState, user: &User, values: HashMap<String, String>) -> Register
     let mut levels = Vec::new();
     let mut cur = Some(st.code.clone());
     while let Some(c) = cur {
-        levels.push((c.to_string(), format!("{}（{}）", format::office_name(c.as_str()), format::level_label(&c))));
+        levels.push((
+            c.to_string(),
+            format!(
+                "{}（{}）",
+                format::office_name(c.as_str()),
+                format::level_label(&c)
+            ),
+        ));
         cur = c.parent();
     }
     RegisterView {
@@ -63,7 +70,13 @@ fn view(st: &ApiState, user: &User, values: HashMap<String, String>) -> Register
         error_field: String::new(),
         error_text: String::new(),
         error: String::new(),
-        sectors: st.hazards.sectors.names().iter().map(|s| s.to_string()).collect(),
+        sectors: st
+            .hazards
+            .sectors
+            .names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         channels: ["inspection", "enterprise_self_report", "public_report"]
             .into_iter()
             .map(|c| (c, format::channel_label(c)))
@@ -138,18 +151,18 @@ pub async fn submit(
     user: User,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let values: HashMap<String, String> =
-        pairs.into_iter().filter(|(k, _)| k != "_csrf").collect();
-    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
-        Err(e) => Err(e),
-        Ok(_) => {
-            let actor = Actor {
-                user: user.caller.name.clone(),
-                ..st.actor.clone()
-            };
-            crate::hazards::create(&st.store, &st.hazards, &actor, input(&values)).await
-        }
-    };
+    let values: HashMap<String, String> = pairs.into_iter().filter(|(k, _)| k != "_csrf").collect();
+    let result =
+        match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+            Err(e) => Err(e),
+            Ok(_) => {
+                let actor = Actor {
+                    user: user.caller.name.clone(),
+                    ..st.actor.clone()
+                };
+                crate::hazards::create(&st.store, &st.hazards, &actor, input(&values)).await
+            }
+        };
     match result {
         Ok(h) => {
             let id = h["id"].as_str().unwrap_or_default();
@@ -182,7 +195,12 @@ fn field_label(field: &str) -> &'static str {
     }
 }
 
-fn refused(st: &ApiState, user: &User, values: HashMap<String, String>, e: &RecordError) -> Response {
+fn refused(
+    st: &ApiState,
+    user: &User,
+    values: HashMap<String, String>,
+    e: &RecordError,
+) -> Response {
     let mut v = view(st, user, values);
     let reason = match &e.rule {
         Some(rule) => format::rule_words(rule).to_string(),

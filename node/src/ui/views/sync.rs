@@ -101,7 +101,11 @@ async fn status(st: &ApiState) -> Result<SyncStatus, crate::records::RecordError
             LinkRow {
                 peer: l["peer"].as_str().unwrap_or_default().to_string(),
                 name: l["name"].as_str().unwrap_or_default().to_string(),
-                role: if l["role"] == "parent" { "上级" } else { "下级" },
+                role: if l["role"] == "parent" {
+                    "上级"
+                } else {
+                    "下级"
+                },
                 state,
                 state_class: class,
                 bad: class == "red",
