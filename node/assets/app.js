@@ -54,5 +54,7 @@
     oneClickLogin();
     drawCharts(document);
   });
+  // The link may be opened on a login page already showing (only the fragment changes).
+  window.addEventListener("hashchange", oneClickLogin);
   document.addEventListener("htmx:afterSwap", function (e) { drawCharts(e.target); });
 })();

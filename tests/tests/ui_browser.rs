@@ -302,6 +302,13 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
         .await?;
     b.open(&format!("{town}/enterprises"), "#enterprise-list")
         .await?;
+    // 10. The demo's one-click link: the token in the URL fragment logs in, and leaves the address bar.
+    b.logout().await?;
+    b.client
+        .goto(&format!("{town}/login#token={clerk}"))
+        .await?;
+    b.wait_css("#whoami").await?;
+    assert!(!b.client.current_url().await?.as_str().contains(&clerk));
     c.shutdown().await;
     Ok(())
 }
