@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
@@ -25,7 +26,7 @@ use serde_json::{Value, json};
 
 use crate::records::{Actor, RecordError};
 use crate::tokens::TokenCache;
-use crate::{accidents, directives, enterprises, hazards, tokens};
+use crate::{accidents, directives, enterprises, excel, hazards, tokens};
 
 /// What the handlers share.
 pub struct ApiState {
@@ -179,6 +180,16 @@ pub fn router(state: Shared) -> Router {
             "/hazards/escalation-candidates",
             get(hazards::http::escalation_candidates),
         )
+        .route("/hazards/export.xlsx", get(excel::http::export_hazards))
+        .route(
+            "/hazards/import-template.xlsx",
+            get(excel::http::import_template),
+        )
+        .route(
+            "/hazards/import",
+            post(excel::http::import)
+                .layer(DefaultBodyLimit::max(excel::http::MAX_UPLOAD_BYTES)),
+        )
         .route("/hazards/{id}", get(hazards::http::get))
         .route("/hazards/{id}/events", post(hazards::http::add_event))
         .route(
@@ -186,6 +197,7 @@ pub fn router(state: Shared) -> Router {
             get(directives::http::list).post(directives::http::create),
         )
         .route("/directives/vocabulary", get(directives::http::vocabulary))
+        .route("/directives/export.xlsx", get(excel::http::export_directives))
         .route("/directives/{id}", get(directives::http::get))
         .route(
             "/directives/{id}/responses",
