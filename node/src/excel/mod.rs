@@ -14,6 +14,7 @@
 
 use time::Date;
 
+pub mod cli;
 pub mod columns;
 pub mod export;
 pub mod http;
