@@ -418,3 +418,47 @@ async fn the_cli_exports_a_ledger_that_another_node_imports() -> anyhow::Result<
     b.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_page_exports_and_imports_with_the_session() -> anyhow::Result<()> {
+    let c = Cluster::start(&[TOWN]).await?;
+    assert_eq!(c.post(TOWN, "/api/v1/hazards", &hazard_json("消防通道堵塞", "general", "2099-12-31")).await?.0, 201);
+    let base = c.node(TOWN).http_url();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let r = http.post(format!("{base}/login")).form(&[("token", c.node(TOWN).token.as_str()), ("next", "/hazards")]).send().await?;
+    assert_eq!(r.status().as_u16(), 303);
+    let cookie = r.headers()["set-cookie"].to_str()?.split(';').next().unwrap().to_string();
+    // 1. The ledger links to the export with its filters; the export answers the workbook.
+    let ledger = http.get(format!("{base}/hazards?grade=general")).header("Cookie", &cookie).send().await?.text().await?;
+    assert!(ledger.contains(r#"href="/hazards/export.xlsx?grade=general""#), "export link with the filters");
+    assert!(ledger.contains("导出Excel") && ledger.contains(r#"href="/hazards/import""#));
+    let r = http.get(format!("{base}/hazards/export.xlsx?grade=general")).header("Cookie", &cookie).send().await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let bytes = r.bytes().await?.to_vec();
+    assert_eq!(row_texts(&first_sheet(&bytes), 3)[2], "消防通道堵塞");
+    let r = http.get(format!("{base}/hazards/import-template.xlsx")).header("Cookie", &cookie).send().await?;
+    assert_eq!(r.status().as_u16(), 200);
+    // Without a session: the login page, not the ledger.
+    let r = http.get(format!("{base}/hazards/export.xlsx")).send().await?;
+    assert_ne!(r.status().as_u16(), 200);
+    // 2. The import form, its token in the action; a post without it is refused and stores nothing.
+    let form = http.get(format!("{base}/hazards/import")).header("Cookie", &cookie).send().await?.text().await?;
+    let at = form.find("/hazards/import?_csrf=").expect("token in the action") + 22;
+    let csrf = form[at..at + 64].to_string();
+    let post = |url: String, bytes: Vec<u8>| {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name("台账.xlsx");
+        http.post(url).header("Cookie", &cookie).multipart(reqwest::multipart::Form::new().part("file", part))
+    };
+    let r = post(format!("{base}/hazards/import"), mixed_sheet()).send().await?;
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(hazards(&c).await?.len(), 1);
+    // 3. With it: the result page lists each bad row with its column.
+    let r = post(format!("{base}/hazards/import?_csrf={csrf}"), mixed_sheet()).send().await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await?;
+    assert!(html.contains("id=\"import-errors\""), "{html}");
+    assert!(html.contains("<td>5</td><td>E</td><td>隐患级别</td>"), "{html}");
+    assert_eq!(hazards(&c).await?.len(), 5);
+    c.shutdown().await;
+    Ok(())
+}
