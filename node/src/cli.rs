@@ -209,7 +209,7 @@ pub enum ExportCmd {
         #[arg(long, env = "SAFEMESH_DATA_DIR")]
         data_dir: PathBuf,
         #[command(flatten)]
-        filter: HazardFilterArgs,
+        filter: Box<HazardFilterArgs>,
     },
     /// 导出任务台账（每个承办单位一行）/ export the directive ledger, one row per unit
     Directives {

@@ -99,11 +99,9 @@ fn col(headers: &[String], h: &str) -> usize {
         .unwrap_or_else(|| panic!("no column {h} in {headers:?}"))
 }
 
-fn hazards(c: &Cluster) -> impl std::future::Future<Output = anyhow::Result<Vec<Value>>> + '_ {
-    async move {
-        let (_, v) = c.get(TOWN, "/api/v1/hazards?limit=500").await?;
-        Ok(v["items"].as_array().cloned().unwrap_or_default())
-    }
+async fn hazards(c: &Cluster) -> anyhow::Result<Vec<Value>> {
+    let (_, v) = c.get(TOWN, "/api/v1/hazards?limit=500").await?;
+    Ok(v["items"].as_array().cloned().unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,8 +266,8 @@ fn mixed_sheet() -> Vec<u8> {
         }
     }
     // Row 3's dates as real Excel dates.
-    ws.write_datetime_with_format(2, 7, &ExcelDateTime::from_ymd(2025, 2, 10).unwrap(), &date).unwrap();
-    ws.write_datetime_with_format(2, 9, &ExcelDateTime::from_ymd(2025, 3, 10).unwrap(), &date).unwrap();
+    ws.write_datetime_with_format(2, 7, ExcelDateTime::from_ymd(2025, 2, 10).unwrap(), &date).unwrap();
+    ws.write_datetime_with_format(2, 9, ExcelDateTime::from_ymd(2025, 3, 10).unwrap(), &date).unwrap();
     ws.write_string(8, 0, "合计").unwrap();
     book.save_to_buffer().unwrap()
 }
@@ -343,7 +341,7 @@ async fn a_mixed_sheet_stores_its_good_rows_and_names_each_bad_cell() -> anyhow:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gbk_csv_imports_and_a_bad_upload_is_a_400() -> anyhow::Result<()> {
     let c = Cluster::start(&[TOWN]).await?;
-    let csv = format!(
+    let csv = String::from(
         "隐患名称,行业领域,隐患等级,发现渠道,检查方式,发现日期,单位名称,整改期限\n\
          配电箱未接地,工贸,一般,督导检查发现,四不两直,2025年3月5日,安宁某某钢铁有限公司,2025/4/5\n\
          仓库堆垛超高,消防,一般,企业自查上报,,2025-03-06,安宁某某物流有限公司,20250406\n"

@@ -173,7 +173,7 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
         .await?;
     b.click("#action-supervise button[type=submit]").await?;
     b.wait_css("#notice").await?;
-    assert!(b.text("#hazard-status").await?.len() > 0);
+    assert!(!b.text("#hazard-status").await?.is_empty());
     b.shot("07-province-supervised").await?;
 
     // 6. The township sees that event in its timeline.

@@ -350,6 +350,12 @@ fn at_noon(d: Date) -> String {
     format!("{}T04:00:00Z", mh::format_date(d))
 }
 
+/// A refusal of a row's history: the field (a date column, or `status`) and why.
+type Refusal = (&'static str, String);
+
+/// An event of the history and the field (column) its date came from.
+type Dated = (HazardEvent, &'static str);
+
 /// The events after registration that lead to the row's status, with the sheet's dates, each noted
 /// 导入. Errors name the date column at fault.
 fn history(
@@ -358,7 +364,7 @@ fn history(
     found_on: Date,
     today: Date,
     actor: &Actor,
-) -> Result<(Status, Vec<(HazardEvent, &'static str)>), (&'static str, String)> {
+) -> Result<(Status, Vec<Dated>), Refusal> {
     // A date without a status says the status: 销号日期 → closed, 整改完成日期 → rectified.
     let status = r.status.unwrap_or(if r.closed_on.is_some() {
         Status::Closed
