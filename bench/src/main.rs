@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod costs;
+mod excel;
 mod gap;
 mod million;
 mod province;
@@ -108,6 +109,18 @@ struct Args {
     /// itself: each such scenario runs in a child process, so its peak RSS is its own).
     #[arg(long, hide = true, value_enum)]
     scenario: Option<Isolated>,
+    /// Skip the Excel ledger export and import.
+    #[arg(long)]
+    no_excel: bool,
+    /// Hazards in the ledger export (default: 2,000 in `smoke`, 100,000 in `full`).
+    #[arg(long)]
+    excel_hazards: Option<usize>,
+    /// Rows in the ledger import (default: 1,000 in `smoke`, 10,000 in `full`).
+    #[arg(long)]
+    excel_rows: Option<usize>,
+    /// The store the `excel-export` scenario exports (set by the bench for its child).
+    #[arg(long, hide = true)]
+    excel_db: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -115,6 +128,8 @@ enum Isolated {
     ProvinceSim,
     MillionDocs,
     Restore,
+    /// The ledger export of a store filled by the parent (`--excel-db`).
+    ExcelExport,
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MB.
@@ -171,6 +186,10 @@ async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
                 "million_docs_peak_rss_mb": peak_rss_mb(),
             })
         }
+        Isolated::ExcelExport => {
+            let db = args.excel_db.as_deref().context("--excel-db")?;
+            excel::export_child(db).await?
+        }
         Isolated::Restore => {
             let n = args.restore_docs.unwrap_or(match args.scale {
                 Scale::Smoke => 1_000,
@@ -192,6 +211,7 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
         Isolated::ProvinceSim => "province-sim",
         Isolated::MillionDocs => "million-docs",
         Isolated::Restore => "restore",
+        Isolated::ExcelExport => bail!("the excel export is run by excel::export"),
     };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--scenario")
@@ -628,6 +648,18 @@ async fn main() -> anyhow::Result<()> {
         let n = args.ui_hazards.unwrap_or(n);
         eprintln!("web UI pages: the ledger with {n} hazards, the province overview …");
         out.extend(ui::run(n, rounds).await?);
+    }
+    if !args.samod_only && !args.no_excel {
+        let (hz, rows) = match args.scale {
+            Scale::Smoke => (2_000, 1_000),
+            Scale::Full => (100_000, 10_000),
+        };
+        let hz = args.excel_hazards.unwrap_or(hz);
+        let rows = args.excel_rows.unwrap_or(rows);
+        eprintln!("the ledger of {hz} hazards exported to xlsx (child process) …");
+        out.extend(excel::export(hz, &format!("{:?}", args.scale).to_lowercase()).await?);
+        eprintln!("an xlsx of {rows} rows imported …");
+        out.extend(excel::import(rows).await?);
     }
     if !args.samod_only && !args.no_province {
         eprintln!("province simulation (sans-IO engine, one process) …");

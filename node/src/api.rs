@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -27,7 +28,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::records::{Actor, RecordError};
 use crate::tokens::TokenCache;
-use crate::{accidents, directives, enterprises, hazards, tokens};
+use crate::{accidents, directives, enterprises, excel, hazards, tokens};
 
 /// What the handlers share.
 pub struct ApiState {
@@ -312,6 +313,18 @@ fn table() -> Vec<ApiRoute> {
             "/hazards/escalation-candidates",
             get(hazards::http::escalation_candidates),
         ),
+        r(M::GET, "/hazards/export.xlsx", get(excel::http::export_hazards)),
+        r(
+            M::GET,
+            "/hazards/import-template.xlsx",
+            get(excel::http::import_template),
+        ),
+        r(
+            M::POST,
+            "/hazards/import",
+            post(excel::http::import)
+                .layer(DefaultBodyLimit::max(excel::http::MAX_UPLOAD_BYTES)),
+        ),
         r(M::GET, "/hazards/{id}", get(hazards::http::get)),
         r(
             M::POST,
@@ -324,6 +337,11 @@ fn table() -> Vec<ApiRoute> {
             M::GET,
             "/directives/vocabulary",
             get(directives::http::vocabulary),
+        ),
+        r(
+            M::GET,
+            "/directives/export.xlsx",
+            get(excel::http::export_directives),
         ),
         r(M::GET, "/directives/{id}", get(directives::http::get)),
         r(

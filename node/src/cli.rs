@@ -1,4 +1,4 @@
-//! 命令行 — the `safemesh` command: demo, ca, init, run, status, rollup.
+//! 命令行 — the `safemesh` command: demo, ca, init, run, status, rollup, token, import, export.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -94,6 +94,141 @@ pub enum Cmd {
     Token {
         #[command(subcommand)]
         cmd: TokenCmd,
+    },
+    /// 导入台账（直接操作存储，节点运行与否均可）/ import a ledger (on the store; the node may be running)
+    Import {
+        #[command(subcommand)]
+        cmd: ImportCmd,
+    },
+    /// 导出台账为 Excel（直接读取存储）/ export a ledger as a workbook (reads the store)
+    Export {
+        #[command(subcommand)]
+        cmd: ExportCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCmd {
+    /// 从 .xlsx、.xls 或 .csv（UTF-8 或 GBK）导入隐患；有错误的行不保存，编号已存在的行跳过 /
+    /// import hazards from a sheet; rows with errors are not stored, rows whose 编号 exists are skipped
+    Hazards {
+        /// 表格文件 / the sheet
+        file: PathBuf,
+        /// 节点数据目录 / the node's data directory
+        #[arg(long, env = "SAFEMESH_DATA_DIR")]
+        data_dir: PathBuf,
+        /// 只校验，不保存 / validate only
+        #[arg(long)]
+        dry_run: bool,
+        /// 记入每条记录的操作人 / the person recorded in every change
+        #[arg(long, default_value = "台账导入")]
+        user: String,
+        /// 另存一份标注了错误的工作簿 / also write the sheet annotated with the errors here
+        #[arg(long)]
+        annotated: Option<PathBuf>,
+    },
+}
+
+/// The ledger's filters, as `GET /api/v1/hazards` takes them.
+#[derive(clap::Args, Debug, Default)]
+pub struct HazardFilterArgs {
+    /// 等级：general/一般、major/重大（major 导出重大事故隐患台账）
+    #[arg(long)]
+    pub grade: Option<String>,
+    /// 状态：open、rectifying、pending_acceptance、closed
+    #[arg(long)]
+    pub status: Option<String>,
+    /// 登记单位代码 / owner code
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// 辖区代码（含下级）/ within this code
+    #[arg(long)]
+    pub within: Option<String>,
+    /// 行业领域 / sector
+    #[arg(long)]
+    pub sector: Option<String>,
+    /// 发现渠道 / channel
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// 存量/增量 / stock or new
+    #[arg(long)]
+    pub stock: Option<String>,
+    /// 逾期：true/false
+    #[arg(long)]
+    pub overdue: Option<String>,
+    /// 挂牌督办：true/false
+    #[arg(long)]
+    pub supervised: Option<String>,
+    /// 名称或编号关键词 / text in the title or number
+    #[arg(long)]
+    pub q: Option<String>,
+    /// 发现日期起 YYYY-MM-DD
+    #[arg(long)]
+    pub found_from: Option<String>,
+    /// 发现日期止 YYYY-MM-DD
+    #[arg(long)]
+    pub found_to: Option<String>,
+    /// 企业：信用代码或名称关键词
+    #[arg(long)]
+    pub enterprise: Option<String>,
+    /// 排序：new、overdue、deadline、found
+    #[arg(long)]
+    pub sort: Option<String>,
+}
+
+impl HazardFilterArgs {
+    pub fn query(self) -> crate::hazards::HazardQuery {
+        crate::hazards::HazardQuery {
+            grade: self.grade,
+            status: self.status,
+            owner: self.owner,
+            sector: self.sector,
+            channel: self.channel,
+            stock: self.stock,
+            overdue: self.overdue,
+            supervised: self.supervised,
+            q: self.q,
+            within: self.within,
+            found_from: self.found_from,
+            found_to: self.found_to,
+            enterprise: self.enterprise,
+            sort: self.sort,
+            limit: None,
+            offset: None,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCmd {
+    /// 导出隐患台账（筛选条件同台账页面）/ export the hazard ledger (the ledger's filters)
+    Hazards {
+        /// 输出文件（.xlsx）/ output file
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "SAFEMESH_DATA_DIR")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        filter: Box<HazardFilterArgs>,
+    },
+    /// 导出任务台账（每个承办单位一行）/ export the directive ledger, one row per unit
+    Directives {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, env = "SAFEMESH_DATA_DIR")]
+        data_dir: PathBuf,
+        /// 下发单位代码 / issued by
+        #[arg(long)]
+        issuer: Option<String>,
+        /// 承办节点代码 / sent to
+        #[arg(long)]
+        target: Option<String>,
+        /// 类别 / category
+        #[arg(long)]
+        category: Option<String>,
+        /// 仅有逾期单位的任务 / only directives with an overdue unit
+        #[arg(long)]
+        overdue: Option<bool>,
     },
 }
 
@@ -202,6 +337,72 @@ fn init_tracing(default: &str) {
 async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
         Cmd::Token { cmd } => token_cmd(cmd).await,
+        Cmd::Import {
+            cmd:
+                ImportCmd::Hazards {
+                    file,
+                    data_dir,
+                    dry_run,
+                    user,
+                    annotated,
+                },
+        } => {
+            let r = crate::excel::cli::import_hazards(
+                &data_dir,
+                &file,
+                dry_run,
+                &user,
+                annotated.as_deref(),
+            )
+            .await?;
+            for line in crate::excel::cli::report_lines(&r) {
+                println!("{line}");
+            }
+            if let Some(p) = &annotated {
+                println!("标注结果已保存到 / annotated sheet: {}", p.display());
+            }
+            if r.failed > 0 {
+                anyhow::bail!(
+                    "{} 行有错误，未导入 / {} rows refused",
+                    r.failed,
+                    r.failed
+                );
+            }
+            Ok(())
+        }
+        Cmd::Export {
+            cmd:
+                ExportCmd::Hazards {
+                    out,
+                    data_dir,
+                    filter,
+                },
+        } => {
+            let n = crate::excel::cli::export_hazards(&data_dir, &out, filter.query()).await?;
+            println!("已导出隐患台账 {n} 条 / {n} hazards written to {}", out.display());
+            Ok(())
+        }
+        Cmd::Export {
+            cmd:
+                ExportCmd::Directives {
+                    out,
+                    data_dir,
+                    issuer,
+                    target,
+                    category,
+                    overdue,
+                },
+        } => {
+            let filter = crate::directives::ListFilter {
+                issuer,
+                target,
+                category,
+                overdue,
+            };
+            let n = crate::excel::cli::export_directives(&data_dir, &out, filter).await?;
+            println!("已导出任务台账 {n} 项任务 / {n} directives written to {}", out.display());
+            Ok(())
+        }
         Cmd::Demo {
             dir,
             base_port,

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod directives;
 pub mod enterprises;
 mod error;
+pub mod excel;
 pub mod hazards;
 pub mod init;
 pub mod node;

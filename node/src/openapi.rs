@@ -13,7 +13,7 @@ use utoipa::{IntoResponses, Modify, OpenApi};
 
 use crate::api::{self, ErrorBody, ErrorDetail};
 use crate::records::Page;
-use crate::{accidents, directives, enterprises, hazards, tokens};
+use crate::{accidents, directives, enterprises, excel, hazards, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,10 @@ use crate::{accidents, directives, enterprises, hazards, tokens};
         hazards::http::escalation_candidates,
         hazards::http::get,
         hazards::http::add_event,
+        excel::http::export_hazards,
+        excel::http::import_template,
+        excel::http::import,
+        excel::http::export_directives,
         directives::http::list,
         directives::http::create,
         directives::http::vocabulary,

@@ -34,7 +34,7 @@ impl Grade {
     pub fn parse(s: &str) -> Result<Grade, Error> {
         match s {
             "major" | "重大" | "重大事故隐患" => Ok(Grade::Major),
-            "general" | "一般" | "一般隐患" => Ok(Grade::General),
+            "general" | "一般" | "一般隐患" | "一般事故隐患" => Ok(Grade::General),
             _ => Err(Error::invalid(
                 "grade",
                 "应为 major 或 general / must be major or general",

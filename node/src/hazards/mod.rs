@@ -3,6 +3,7 @@
 //! candidates) and `safemesh_doc::authority` (who may write); this module checks input, applies them
 //! in that order (400 → 403 → 409) and writes one change per operation.
 
+use safemesh_doc::hazard::HazardCore;
 use safemesh_doc::{AutoCommit, hazard};
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::facts;
@@ -28,7 +29,33 @@ pub async fn create(
     actor: &Actor,
     input: NewHazard,
 ) -> Result<Value, RecordError> {
-    let day = today();
+    let checked = check(store, settings, actor, today(), input).await?;
+    let mut w = store.writer().await?;
+    let id = write_checked(&mut w, actor, checked, &[], &mut Numbering::default())
+        .await?
+        .0;
+    w.commit().await?;
+    get(store, &id).await
+}
+
+/// A hazard's input that passed every check that needs no write session: its core, and the number
+/// given (checked for its form, not yet for being free).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub core: HazardCore,
+    pub given: Option<String>,
+}
+
+/// The checks `create` makes before it writes (400): the input, as of `day`, and — for an enterprise
+/// named by its credit code alone — that this node knows it. The import calls it for every row, so a
+/// row is judged by exactly the rules `POST /api/v1/hazards` applies.
+pub async fn check(
+    store: &Store,
+    settings: &HazardSettings,
+    actor: &Actor,
+    day: Date,
+    input: NewHazard,
+) -> Result<Checked, RecordError> {
     let (mut core, given) = input::core(settings, &actor.code, day, input)?;
     if core.enterprise.name.is_empty() {
         // A known enterprise may be named by its credit code alone.
@@ -45,7 +72,49 @@ pub async fn create(
                 )
             })?;
     }
-    let mut w = store.writer().await?;
+    Ok(Checked { core, given })
+}
+
+/// The numbers handed out in one write session, so a batch of registrations numbers each one without
+/// scanning the owner's numbers again.
+#[derive(Debug, Default)]
+pub struct Numbering {
+    /// The highest sequence in use per prefix (`{owner}-{year}-`).
+    max: std::collections::HashMap<String, u32>,
+}
+
+/// Checks that `history` — events following registration, with their `at`, `by` and `user` set — may
+/// be written by the owner in that order: each allowed to the owner ([`mh::may_add_event`]) and fitting
+/// the lifecycle ([`mh::apply`], the fold `add_event` checks). On refusal, the event's index and why.
+pub fn check_history(
+    grade: Grade,
+    owner: &AdminCode,
+    history: &[HazardEvent],
+) -> Result<(), (usize, RecordError)> {
+    let mut d = mh::Derived::new(grade);
+    for (i, e) in history.iter().enumerate() {
+        mh::may_add_event(e.kind, owner, &e.by, d.supervising.as_ref()).map_err(|rule| {
+            (
+                i,
+                RecordError::forbidden(rule, format!("{} 事件无权添加 / rule {rule}", e.kind.as_str())),
+            )
+        })?;
+        mh::apply(&mut d, e).map_err(|e| (i, RecordError::from(e)))?;
+    }
+    Ok(())
+}
+
+/// Writes a [`Checked`] hazard in the session `w`: its number (409 `number` if the given one is taken
+/// by another hazard of this owner), its document with the `registered` event, then each event of
+/// `history` as a change of its own (the caller has run [`check_history`]). Returns the id and number.
+pub async fn write_checked(
+    w: &mut safemesh_store::Writer,
+    actor: &Actor,
+    checked: Checked,
+    history: &[HazardEvent],
+    numbering: &mut Numbering,
+) -> Result<(String, String), RecordError> {
+    let Checked { mut core, given } = checked;
     let owner = actor.code.as_str();
     core.number = match given {
         Some(n) => {
@@ -57,12 +126,22 @@ pub async fn create(
                     ),
                 ));
             }
+            if let Ok((year, seq)) = facts::parse_number(&actor.code, &n) {
+                let prefix = facts::number_prefix(&actor.code, year);
+                if let Some(m) = numbering.max.get_mut(&prefix) {
+                    *m = (*m).max(seq);
+                }
+            }
             n
         }
         None => {
-            let year = day.year();
+            let year = today().year();
             let prefix = facts::number_prefix(&actor.code, year);
-            let seq = w.max_hazard_seq(owner, &prefix).await? + 1;
+            let seq = match numbering.max.get(&prefix) {
+                Some(m) => *m + 1,
+                None => w.max_hazard_seq(owner, &prefix).await? + 1,
+            };
+            numbering.max.insert(prefix, seq);
             facts::format_number(&actor.code, year, seq)
         }
     };
@@ -70,9 +149,12 @@ pub async fn create(
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
     hazard::create(&mut doc, &actor.code, &actor.user, &now_rfc3339(), &core)?;
     commit(&mut doc, actor);
-    store_change(&mut w, &id, &mut doc, &[]).await?;
-    w.commit().await?;
-    get(store, &id).await
+    for e in history {
+        hazard::append_event(&mut doc, e)?;
+        commit(&mut doc, actor);
+    }
+    store_change(w, &id, &mut doc, &[]).await?;
+    Ok((id, core.number))
 }
 
 /// One hazard, decorated as of today.
@@ -273,6 +355,17 @@ pub async fn ledger(
         limit,
         offset,
     })
+}
+
+/// The filter and order of a ledger query, its `limit` and `offset` checked and set aside: what the
+/// Excel export pages through with its own page size.
+pub fn ledger_filter(
+    settings: &HazardSettings,
+    day: Date,
+    q: HazardQuery,
+) -> Result<(HazardFilter, safemesh_store::HazardOrder), RecordError> {
+    let (f, order, _, _) = input::ledger_query(settings, day, q)?;
+    Ok((f, order))
 }
 
 /// 升级督办候选 — overdue major hazards in this office's jurisdiction, below it, that this office has

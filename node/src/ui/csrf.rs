@@ -4,7 +4,9 @@
 //! this node's own host, and the request must carry the session's CSRF token — the hidden `_csrf` field
 //! every form has, or the `X-CSRF-Token` header htmx adds (`hx-headers` on `<body>`). The session cookie
 //! is `SameSite=Strict` as well, so a forged post fails three ways. The token is compared in constant
-//! time.
+//! time. A `multipart/form-data` post (the ledger import's upload) is not read here — it may be tens of
+//! megabytes — so its form carries the token in its action's query string (`?_csrf=…`), accepted for
+//! multipart posts only; the `Origin` check applies to it like to any other.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
@@ -73,6 +75,16 @@ pub async fn verify(req: Request, next: Next) -> Response {
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let is_multipart = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
+    let query_token = if is_multipart {
+        req.uri().query().and_then(|q| form_token(q.as_bytes()))
+    } else {
+        None
+    };
     let is_form = req
         .headers()
         .get(CONTENT_TYPE)
@@ -87,6 +99,7 @@ pub async fn verify(req: Request, next: Next) -> Response {
             };
             (form_token(&bytes), Body::from(bytes))
         }
+        None if is_multipart => (query_token, body),
         None => (None, body),
     };
     match token {

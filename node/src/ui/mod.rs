@@ -16,6 +16,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
@@ -41,6 +42,17 @@ pub fn router(state: Shared) -> Router {
         .route(
             "/hazards/new",
             get(views::register::form).post(views::register::submit),
+        )
+        .route("/hazards/export.xlsx", get(views::excel::export))
+        .route(
+            "/hazards/import-template.xlsx",
+            get(views::excel::template),
+        )
+        .route(
+            "/hazards/import",
+            get(views::excel::form)
+                .post(views::excel::submit)
+                .layer(DefaultBodyLimit::max(crate::excel::http::MAX_UPLOAD_BYTES)),
         )
         .route("/hazards/{id}", get(views::hazard::page))
         .route("/hazards/{id}/events", post(views::hazard::add_event))

@@ -217,6 +217,22 @@ impl Store {
         })
     }
 
+    /// The hazard of `owner` that carries `number`, if any — the read outside a write session that an
+    /// import's dry run asks (编号 is unique per owner).
+    pub async fn hazard_id_by_number(
+        &self,
+        owner: &str,
+        number: &str,
+    ) -> Result<Option<String>, Error> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM hazards WHERE owner = $1 AND number = $2 LIMIT 1")
+                .bind(owner)
+                .bind(number)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|r| r.0))
+    }
+
     pub async fn hazard(&self, id: &str) -> Result<Option<HazardRow>, Error> {
         let row =
             sqlx::query("SELECT id, owner, status, deadline, body FROM hazards WHERE id = $1")

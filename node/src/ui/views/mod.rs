@@ -4,6 +4,7 @@
 pub mod accidents;
 pub mod directives;
 pub mod enterprises;
+pub mod excel;
 pub mod hazard;
 pub mod ledger;
 pub mod overview;
