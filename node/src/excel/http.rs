@@ -117,6 +117,19 @@ pub async fn import_template(State(st): State<Shared>) -> Result<Response, Recor
     ))
 }
 
+/// The import's form, as the OpenAPI document describes it (the handler reads the multipart stream).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ImportUpload {
+    /// 表格文件：.xlsx、.xls，或 GBK/UTF-8 的 .csv / the sheet
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// `true`：只校验不保存 / validate only
+    dry_run: Option<String>,
+    /// `xlsx`：返回标注后的表格 / answer with the annotated workbook
+    annotated: Option<String>,
+}
+
 /// The import's query string.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -211,7 +224,8 @@ pub async fn run_import(
 /// `POST /hazards/import` — `multipart/form-data` with the sheet in `file`; `?dry_run=true` (or a form
 /// field `dry_run`) validates only; `?annotated=xlsx` answers with the annotated workbook.
 #[utoipa::path(post, path = "/api/v1/hazards/import", tag = "hazards", params(ImportQuery),
-    request_body(content_type = "multipart/form-data", description = "表格文件放在 file 字段（.xlsx、.xls、.csv GBK/UTF-8）/ the sheet in the field `file`"),
+    request_body(content = ImportUpload, content_type = "multipart/form-data",
+        description = "表格文件放在 file 字段（.xlsx、.xls、.csv GBK/UTF-8）/ the sheet in the field `file`"),
     responses((status = 200, description = "逐行结果（JSON，或 annotated=xlsx 时为标注后的表格）/ the result per row", body = serde_json::Value), Errors))]
 pub async fn import(
     State(st): State<Shared>,

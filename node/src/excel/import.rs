@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use rust_xlsxwriter::{Format, Note, Workbook};
 use safemesh_model::AdminCode;
+use safemesh_model::hazard::plan::{Funds, PlanInput};
 use safemesh_model::hazard::{self as mh, EventKind, Grade, HazardEvent, Status, notify};
 use safemesh_store::Store;
 use serde::Serialize;
@@ -234,6 +235,8 @@ fn code_text(s: &str) -> String {
 /// A row's values, read.
 struct RowInput {
     hazard: NewHazard,
+    /// The 五落实 columns, when the sheet has any of them filled.
+    plan: Option<PlanInput>,
     status: Option<Status>,
     rectified_on: Option<Date>,
     accepted_on: Option<Date>,
@@ -314,6 +317,24 @@ fn read_row(
     let address = get(Col::Address);
     let standard = get(Col::BasisStandard);
     let clause = get(Col::BasisClause);
+    let plan_cols = [
+        get(Col::PlanUnit),
+        get(Col::PlanPerson),
+        get(Col::PlanMeasures),
+        get(Col::PlanFunds),
+        get(Col::PlanContingency),
+    ];
+    let plan = plan_cols.iter().any(Option::is_some).then(|| {
+        let [unit, person, measures, funds, contingency] = plan_cols;
+        PlanInput {
+            responsible_unit: unit,
+            responsible_person: person,
+            measures,
+            funds_wan: funds.map(Funds::Text),
+            deadline: None,
+            contingency_plan: contingency,
+        }
+    });
     let hazard = NewHazard {
         number: get(Col::Number),
         title: get(Col::Title),
@@ -338,6 +359,7 @@ fn read_row(
     }
     Ok(RowInput {
         hazard,
+        plan,
         status,
         rectified_on: dates.get(&Col::RectifiedOn).copied(),
         accepted_on: dates.get(&Col::AcceptedOn).copied(),
@@ -348,6 +370,17 @@ fn read_row(
 /// An imported event's time: noon of its day in China time, so it reads as that day in any zone.
 fn at_noon(d: Date) -> String {
     format!("{}T04:00:00Z", mh::format_date(d))
+}
+
+/// The column field of a plan error (`plan.measures`), as a static name.
+fn plan_field(field: &str) -> &'static str {
+    match field {
+        "plan.responsible_person" => "plan.responsible_person",
+        "plan.measures" => "plan.measures",
+        "plan.funds_wan" => "plan.funds_wan",
+        "plan.contingency_plan" => "plan.contingency_plan",
+        _ => "plan.responsible_unit",
+    }
 }
 
 /// A refusal of a row's history: the field (a date column, or `status`) and why.
@@ -402,6 +435,37 @@ fn history(
         n.method = Some("导入补录".into());
         n.recipients = notify::REQUIRED_RECIPIENTS.iter().map(|s| s.to_string()).collect();
         out.push((n, "status"));
+    }
+    // The 五落实 plan, when the sheet gives one (a major hazard rectified or closed needs it: the
+    // lifecycle accepts its rectification only with a complete plan). Its deadline is the row's.
+    if status != Status::Open {
+        match (&r.plan, grade) {
+            (Some(p), _) => {
+                let registered = r
+                    .hazard
+                    .deadline
+                    .as_deref()
+                    .and_then(|d| mh::parse_date("deadline", d).ok())
+                    .unwrap_or(today);
+                let input = PlanInput {
+                    deadline: Some(mh::format_date(registered)),
+                    ..p.clone()
+                };
+                let plan = input
+                    .validate(grade, found_on, registered)
+                    .map_err(|e| (plan_field(e.field()), e.reason()))?;
+                let mut e = ev(EventKind::Plan, found_on, IMPORTED);
+                e.plan = Some(plan);
+                out.push((e, "plan.responsible_unit"));
+            }
+            (None, Grade::Major) if status != Status::Rectifying => {
+                return Err((
+                    "plan.responsible_unit",
+                    "已整改或已销号的重大事故隐患须填写整改方案（五落实）：整改责任单位、整改责任人、整改措施、整改资金、应急预案 / a rectified or closed major hazard needs its plan columns".into(),
+                ));
+            }
+            (None, _) => {}
+        }
     }
     match status {
         Status::Open => {}
