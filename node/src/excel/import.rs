@@ -28,7 +28,7 @@ use crate::hazards::{self, Checked, HazardSettings, NewBasis, NewHazard, NewLoca
 use crate::records::{Actor, RecordError};
 
 /// Rows written per transaction.
-pub const BATCH: usize = 200;
+pub const BATCH: usize = 500;
 /// The most data rows one import takes.
 pub const MAX_ROWS: usize = 20_000;
 /// The note every imported event carries.

@@ -92,7 +92,7 @@ pub struct ImportView {
 
 fn view(st: &ApiState, user: &User) -> ImportView {
     ImportView {
-        chrome: Chrome::new(st, user, "ledger"),
+        chrome: Chrome::new(st, user, "hazards"),
         error: String::new(),
         report: None,
         errors: Vec::new(),
