@@ -228,6 +228,7 @@ pub(crate) fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> Aut
     let core = HazardCore {
         title: format!("第{i}号隐患：液氨储罐区可燃气体报警装置未与紧急切断联锁"),
         sector: ["危险化学品", "消防", "城镇燃气", "建筑施工", "冶金工贸"][i % 5].into(),
+        sector_detail: None,
         grade: if i.is_multiple_of(20) { Grade::Major } else { Grade::General },
         channel: Channel::Inspection,
         enterprise: Enterprise { name: format!("安宁某某化工有限公司{}", i % 97), credit_code: "91350200776049653A".into() },
