@@ -206,6 +206,8 @@ pub fn router(state: Shared) -> Router {
         .route("/accidents/{id}", get(accidents::http::get))
         .route("/accidents/{id}/events", post(accidents::http::add_event))
         .route("/rollup", get(rollup))
+        .route("/reports/monthly", get(crate::reports::monthly_http))
+        .route("/reports/bulletin", get(crate::reports::bulletin_http))
         .route("/sync/status", get(sync_status))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))

@@ -20,6 +20,7 @@ pub mod hazards;
 pub mod init;
 pub mod node;
 pub mod records;
+pub mod reports;
 pub mod rollup;
 pub mod tokens;
 pub mod ui;
