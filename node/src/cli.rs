@@ -95,6 +95,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// 报表：月报表、月通报（直接读取数据目录，节点运行与否均可）/ reports from the data directory
+    Report {
+        #[command(subcommand)]
+        cmd: crate::reports::cli::ReportCmd,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -202,6 +207,7 @@ fn init_tracing(default: &str) {
 async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
         Cmd::Token { cmd } => token_cmd(cmd).await,
+        Cmd::Report { cmd } => crate::reports::cli::run(cmd).await,
         Cmd::Demo {
             dir,
             base_port,

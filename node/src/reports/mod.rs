@@ -22,6 +22,7 @@ use crate::clock::now_rfc3339;
 use crate::records::RecordError;
 
 pub mod bulletin;
+pub mod cli;
 pub mod monthly;
 pub mod xlsx;
 
