@@ -125,6 +125,15 @@ pub(crate) fn scope_name(me: &AdminCode, my_name: &str, scope: &AdminCode) -> St
         .unwrap_or_else(|| scope.to_string())
 }
 
+/// An RFC 3339 instant as China time `YYYY-MM-DD HH:MM` (as given if it does not parse).
+pub fn china_time(rfc3339: &str) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| (t + time::Duration::hours(8)).format(&fmt).ok())
+        .unwrap_or_else(|| rfc3339.to_string())
+}
+
 /// The file name a workbook is offered under, e.g. `月报表-5301-2026-06.xlsx` (ASCII fallback too).
 fn attachment(kind: &str, req: &ReportRequest) -> String {
     let name = format!("{kind}-{}-{}.xlsx", req.scope, req.month);

@@ -161,7 +161,8 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, RecordError> {
         LAST_COL,
         &format!(
             "说明：{}累计数据，按发现日期统计排查数，按报告期末状态统计整改、治理计划、督办与资金；口径见 docs/REPORTS.md。统计时间 {}。",
-            r.period_label, r.as_of
+            r.period_label,
+            super::china_time(&r.as_of)
         ),
         &f.footer,
     )?;
@@ -316,6 +317,6 @@ pub fn bulletin_workbook(b: &Bulletin) -> Result<Vec<u8>, RecordError> {
         &f.footer,
     )?;
     at += 2;
-    ws.merge_range(at, 0, at, last, &format!("通报时间：{}", b.made_at), &f.footer)?;
+    ws.merge_range(at, 0, at, last, &format!("通报时间：{}", super::china_time(&b.made_at)), &f.footer)?;
     Ok(wb.save_to_buffer()?)
 }
