@@ -28,6 +28,7 @@ mod costs;
 mod gap;
 mod million;
 mod province;
+mod report;
 mod restore;
 mod samod;
 
@@ -99,6 +100,9 @@ struct Args {
     gap_docs: Option<usize>,
     /// Runs one memory-measured scenario in this process and prints its JSON (used by the bench
     /// itself: each such scenario runs in a child process, so its peak RSS is its own).
+    /// Skip the monthly report at the province (`report_province_ms`).
+    #[arg(long)]
+    no_report: bool,
     #[arg(long, hide = true, value_enum)]
     scenario: Option<Isolated>,
 }
@@ -108,6 +112,7 @@ enum Isolated {
     ProvinceSim,
     MillionDocs,
     Restore,
+    ReportProvince,
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MB.
@@ -164,6 +169,18 @@ async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
                 "million_docs_peak_rss_mb": peak_rss_mb(),
             })
         }
+        Isolated::ReportProvince => {
+            let per = args.per_township.unwrap_or(match args.scale {
+                Scale::Smoke => 20,
+                Scale::Full => 100,
+            });
+            let dir = tempfile::Builder::new()
+                .prefix("safemesh-report")
+                .tempdir()?;
+            let mut m = report::run(dir.path(), per, 21).await?;
+            m.insert("report_peak_rss_mb".into(), json!(peak_rss_mb()));
+            Value::Object(m)
+        }
         Isolated::Restore => {
             let n = args.restore_docs.unwrap_or(match args.scale {
                 Scale::Smoke => 1_000,
@@ -185,6 +202,7 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
         Isolated::ProvinceSim => "province-sim",
         Isolated::MillionDocs => "million-docs",
         Isolated::Restore => "restore",
+        Isolated::ReportProvince => "report-province",
     };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--scenario")
@@ -617,6 +635,10 @@ async fn main() -> anyhow::Result<()> {
     if !args.samod_only && !args.no_province {
         eprintln!("province simulation (sans-IO engine, one process) …");
         out.extend(isolated(Isolated::ProvinceSim, &args)?);
+    }
+    if !args.samod_only && !args.no_report {
+        eprintln!("the monthly report of the Yunnan tree at the province, from summaries …");
+        out.extend(isolated(Isolated::ReportProvince, &args)?);
     }
     if !args.samod_only && !args.no_million {
         eprintln!("a large node bootstraps a new child …");
