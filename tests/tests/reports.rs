@@ -221,6 +221,35 @@ async fn province_monthly_report_equals_a_recount_over_all_records() -> anyhow::
     let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(std::fs::read(&out)?))?;
     let s = wb.worksheet_range("月报表")?;
     assert!(cell_text(s.get_value((1, 0))).contains("安宁市"));
+
+    // 7. The web UI: the overview links to the report; the report page and its workbook need a session.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let base = n.http_url();
+    let q = format!("scope=530181&month={month}&period=cumulative");
+    let r = http.get(format!("{base}/reports/monthly?{q}")).send().await?;
+    assert_eq!(r.status().as_u16(), 303, "no session: to the login page");
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[("token", n.token.as_str()), ("next", "/")])
+        .send()
+        .await?;
+    let cookie = r.headers()["set-cookie"].to_str()?.split(';').next().unwrap().to_string();
+    let get = |path: String| http.get(format!("{base}{path}")).header("Cookie", cookie.clone()).send();
+    let overview = get("/?scope=53".into()).await?.text().await?;
+    assert!(overview.contains("href=\"/reports/monthly?scope=53\">生成月报</a>"), "{overview}");
+    let r = get(format!("/reports/monthly?{q}")).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await?;
+    assert!(html.contains("填报单位：安宁市"), "{html}");
+    assert!(html.contains("其中：已整改销号（项）"));
+    assert!(html.contains(&format!("/reports/monthly.xlsx?{}", q.replace('&', "&amp;"))), "{html}");
+    let r = get(format!("/reports/monthly.xlsx?{q}")).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["content-type"].to_str()?.contains("spreadsheetml"));
+    let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(r.bytes().await?.to_vec()))?;
+    assert!(wb.worksheet_range("月报表").is_ok());
     c.shutdown().await;
     Ok(())
 }
