@@ -65,16 +65,24 @@ fn synthetic(owner: &AdminCode, i: usize, now: Month) -> HazardFacts {
                 measures: "整改".into(),
                 funds_wan: (i % 50) as f64 + 0.5,
                 deadline: "2099-12-31".into(),
-                contingency_plan: if i % 3 == 0 { String::new() } else { "预案".into() },
+                contingency_plan: if i.is_multiple_of(3) {
+                    String::new()
+                } else {
+                    "预案".into()
+                },
             }),
             ..ev(EventKind::Plan, later(1))
         });
         events.push(HazardEvent {
-            level: Some(if i % 40 == 7 { AdminCode::parse("53").unwrap() } else { owner.parent().unwrap() }),
+            level: Some(if i % 40 == 7 {
+                AdminCode::parse("53").unwrap()
+            } else {
+                owner.parent().unwrap()
+            }),
             ..ev(EventKind::Supervise, later(1))
         });
     }
-    if i % 4 != 0 && !major {
+    if !i.is_multiple_of(4) && !major {
         events.push(ev(EventKind::Rectified, later(1)));
         if i % 4 == 3 {
             events.push(ev(EventKind::Accept, later(2)));
@@ -100,7 +108,11 @@ fn prev(m: Month) -> Month {
 }
 
 /// Runs the scenario with `per_township` hazards at each township; `runs` timed reports.
-pub async fn run(dir: &std::path::Path, per_township: usize, runs: usize) -> anyhow::Result<serde_json::Map<String, Value>> {
+pub async fn run(
+    dir: &std::path::Path,
+    per_township: usize,
+    runs: usize,
+) -> anyhow::Result<serde_json::Map<String, Value>> {
     let root = AdminCode::parse("53")?;
     let codes = crate::province::tree(&root, None);
     let now = Month::of_date(safemesh_node::clock::today());
@@ -170,11 +182,29 @@ pub async fn run(dir: &std::path::Path, per_township: usize, runs: usize) -> any
     times.sort_by(|a, b| a.total_cmp(b));
     let median = *times.get(times.len() / 2).context("no runs")?;
     let mut m = serde_json::Map::new();
-    m.insert("report_province_ms".into(), json!((median * 10.0).round() / 10.0));
-    m.insert("report_province_max_ms".into(), json!((times[times.len() - 1] * 10.0).round() / 10.0));
+    m.insert(
+        "report_province_ms".into(),
+        json!((median * 10.0).round() / 10.0),
+    );
+    m.insert(
+        "report_province_max_ms".into(),
+        json!((times[times.len() - 1] * 10.0).round() / 10.0),
+    );
     m.insert("report_offices".into(), json!(codes.len()));
-    m.insert("report_hazards".into(), json!(per_township * codes.iter().filter(|c| c.level() == Level::Township).count()));
-    m.insert("report_setup_s".into(), json!((setup_s * 10.0).round() / 10.0));
+    m.insert(
+        "report_hazards".into(),
+        json!(
+            per_township
+                * codes
+                    .iter()
+                    .filter(|c| c.level() == Level::Township)
+                    .count()
+        ),
+    );
+    m.insert(
+        "report_setup_s".into(),
+        json!((setup_s * 10.0).round() / 10.0),
+    );
     m.insert("report_city_summary_bytes".into(), json!(city_bytes));
     m.insert("report_xlsx_bytes".into(), json!(bytes));
     Ok(m)

@@ -15,7 +15,13 @@ fn ev(kind: EventKind, at: &str) -> HazardEvent {
     HazardEvent::new(kind, AdminCode::parse("530181006").unwrap(), at)
 }
 
-fn hazard(month: &str, row: &str, grade: Grade, credit: &str, events: Vec<HazardEvent>) -> HazardFacts {
+fn hazard(
+    month: &str,
+    row: &str,
+    grade: Grade,
+    credit: &str,
+    events: Vec<HazardEvent>,
+) -> HazardFacts {
     HazardFacts {
         found: Month::parse(month).unwrap(),
         row: row.into(),
@@ -47,9 +53,21 @@ fn sample() -> MonthlyReport {
         ..ev(EventKind::Supervise, "2026-03-02T02:00:00Z")
     };
     let hazards = vec![
-        hazard("2026-01", "尾矿库", Grade::General, "A", vec![ev(EventKind::Rectified, "2026-02-01T02:00:00Z")]),
+        hazard(
+            "2026-01",
+            "尾矿库",
+            Grade::General,
+            "A",
+            vec![ev(EventKind::Rectified, "2026-02-01T02:00:00Z")],
+        ),
         hazard("2026-02", "尾矿库", Grade::General, "A", vec![]),
-        hazard("2026-03", "尾矿库", Grade::Major, "B", vec![notify, supervise, plan]),
+        hazard(
+            "2026-03",
+            "尾矿库",
+            Grade::Major,
+            "B",
+            vec![notify, supervise, plan],
+        ),
         hazard("2026-03", "危险化学品", Grade::General, "C", vec![]),
         // Outside the period (next month) and outside the year.
         hazard("2026-04", "危险化学品", Grade::General, "C", vec![]),
@@ -88,17 +106,35 @@ fn the_report_has_the_forms_rows_and_a_total() {
     assert_eq!((tail.general.found, tail.general.rectified), (2, 1));
     assert_eq!(tail.general.rate, Some(50.0));
     assert_eq!(
-        (tail.major.found, tail.major.planned, tail.major.five_in_place),
+        (
+            tail.major.found,
+            tail.major.planned,
+            tail.major.five_in_place
+        ),
         (1, 1, 1)
     );
-    assert_eq!((tail.major.supervised, tail.major.supervised_by_province), (1, 1));
+    assert_eq!(
+        (tail.major.supervised, tail.major.supervised_by_province),
+        (1, 1)
+    );
     assert_eq!(tail.funds_wan, 48.5);
     assert_eq!(tail.units, 2);
     let t = r.total();
     assert_eq!((t.general.found, t.major.found, t.units), (3, 1, 3));
     // The JSON shape.
     let v = serde_json::to_value(&r).unwrap();
-    for k in ["title", "scope", "scope_name", "month", "period", "from", "to", "period_label", "rows", "accidents"] {
+    for k in [
+        "title",
+        "scope",
+        "scope_name",
+        "month",
+        "period",
+        "from",
+        "to",
+        "period_label",
+        "rows",
+        "accidents",
+    ] {
         assert!(v.get(k).is_some(), "{k} in {v}");
     }
     assert_eq!(v["period"], "cumulative");
@@ -137,8 +173,14 @@ fn the_workbook_reads_back_in_the_statutory_layout() {
     let merged = |a: (u32, u32), b: (u32, u32)| merges.iter().any(|d| d.start == a && d.end == b);
     assert!(merged((0, 0), (0, 12)), "title over the whole width");
     assert!(merged((2, 0), (3, 0)), "行业和领域 over both header rows");
-    assert!(merged((2, 2), (2, 4)), "一般事故隐患 over its three columns");
-    assert!(merged((2, 5), (2, 11)), "重大事故隐患 over its seven columns");
+    assert!(
+        merged((2, 2), (2, 4)),
+        "一般事故隐患 over its three columns"
+    );
+    assert!(
+        merged((2, 5), (2, 11)),
+        "重大事故隐患 over its seven columns"
+    );
     assert!(merged((2, 12), (3, 12)), "funds over both header rows");
     // The 尾矿库 row.
     let first = FIRST_DATA_ROW;
@@ -147,7 +189,10 @@ fn the_workbook_reads_back_in_the_statutory_layout() {
         .find(|&i| text(at(i, 0)) == "尾矿库")
         .expect("尾矿库 row");
     assert_eq!(num(at(tail, 1)), 2.0);
-    assert_eq!((num(at(tail, 2)), num(at(tail, 3)), num(at(tail, 4))), (2.0, 1.0, 50.0));
+    assert_eq!(
+        (num(at(tail, 2)), num(at(tail, 3)), num(at(tail, 4))),
+        (2.0, 1.0, 50.0)
+    );
     assert_eq!(num(at(tail, 5)), 1.0);
     assert_eq!(num(at(tail, 12)), 48.5);
     // 合计 is the last row and equals the sum of the rows above it (counts and funds).

@@ -105,7 +105,10 @@ impl HazardFacts {
             five_in_place: (major && d.plan.as_ref().is_some_and(|p| p.complete())) as i64,
             supervised: (major && d.supervising.is_some()) as i64,
             supervised_by_province: (major && province) as i64,
-            funds_yuan: d.plan.as_ref().map_or(0, |p| form::yuan_of_wan(p.funds_wan)),
+            funds_yuan: d
+                .plan
+                .as_ref()
+                .map_or(0, |p| form::yuan_of_wan(p.funds_wan)),
         }
     }
 

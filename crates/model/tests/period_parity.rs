@@ -45,12 +45,9 @@ fn month_of(i: u32) -> Month {
 
 fn at(found: Month, day_offset: u32) -> String {
     // A time `day_offset` days into the found month, capped at NOW's last day (China time at noon).
-    let start = time::Date::from_calendar_date(
-        found.year,
-        time::Month::try_from(found.month).unwrap(),
-        1,
-    )
-    .unwrap();
+    let start =
+        time::Date::from_calendar_date(found.year, time::Month::try_from(found.month).unwrap(), 1)
+            .unwrap();
     let last = time::Date::from_calendar_date(2026, time::Month::June, 30).unwrap();
     let d = (start + time::Duration::days(day_offset as i64)).min(last);
     format!("{}T04:00:00Z", safemesh_model::hazard::format_date(d))
@@ -102,7 +99,11 @@ fn facts(g: &Gen, owners: &[AdminCode]) -> (AdminCode, HazardFacts) {
                         measures: "更换".into(),
                         funds_wan: funds as f64 / 10.0,
                         deadline: "2026-12-31".into(),
-                        contingency_plan: if complete { "预案".into() } else { String::new() },
+                        contingency_plan: if complete {
+                            "预案".into()
+                        } else {
+                            String::new()
+                        },
                     });
                 }
                 EventKind::Supervise => {
@@ -118,7 +119,11 @@ fn facts(g: &Gen, owners: &[AdminCode]) -> (AdminCode, HazardFacts) {
         HazardFacts {
             found,
             row: ROWS[g.row % ROWS.len()].to_string(),
-            grade: if g.major { Grade::Major } else { Grade::General },
+            grade: if g.major {
+                Grade::Major
+            } else {
+                Grade::General
+            },
             stock: g.stock,
             credit_code: CREDITS[g.credit % CREDITS.len()].to_string(),
             events,
@@ -248,7 +253,7 @@ proptest! {
 #[test]
 fn rectified_is_counted_as_at_the_end_of_the_period() {
     let owner = code("530181006");
-    let mut ev = |kind, at: &str| HazardEvent::new(kind, owner.clone(), at);
+    let ev = |kind, at: &str| HazardEvent::new(kind, owner.clone(), at);
     let h = HazardFacts {
         found: Month::parse("2026-02").unwrap(),
         row: "危险化学品".into(),

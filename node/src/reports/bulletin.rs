@@ -101,7 +101,12 @@ pub async fn bulletin(
             not_reported.push(NotReported {
                 code: c.to_string(),
                 name: name.clone(),
-                reason: if held.is_none() { "未上报" } else { "汇总过期" }.to_string(),
+                reason: if held.is_none() {
+                    "未上报"
+                } else {
+                    "汇总过期"
+                }
+                .to_string(),
                 as_of: held.map(|s| s.as_of.clone()),
             });
         }
@@ -149,7 +154,10 @@ pub async fn bulletin(
     for r in rows.iter_mut().filter(|r| r.reported) {
         rank += 1;
         r.rank = Some(rank);
-        r.overdue_rank = by_overdue.iter().position(|(_, c)| *c == r.code).map(|p| p + 1);
+        r.overdue_rank = by_overdue
+            .iter()
+            .position(|(_, c)| *c == r.code)
+            .map(|p| p + 1);
     }
     Ok(Bulletin {
         title: "安全生产事故隐患排查治理情况通报".to_string(),

@@ -7,10 +7,10 @@
 //!   (`GET /api/v1/reports/bulletin`);
 //! - [`xlsx`]: both as workbooks.
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use safemesh_model::period::{Month, PeriodKind};
 use safemesh_model::summary::SummaryBody;
 use safemesh_model::{AdminCode, division};
@@ -57,7 +57,12 @@ impl ReportQuery {
     /// Checks the query against this office `me`: the scope must be `me` or below it; the month
     /// defaults to the current one (China time).
     pub fn check(self, me: &AdminCode) -> Result<ReportRequest, RecordError> {
-        let scope = match self.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let scope = match self
+            .scope
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(s) => AdminCode::parse(s).map_err(|e| RecordError::bad("scope", e.to_string()))?,
             None => me.clone(),
         };
@@ -67,7 +72,12 @@ impl ReportQuery {
                 format!("{scope} 不在本级辖区内 / {scope} is outside this node's jurisdiction"),
             ));
         }
-        let month = match self.month.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let month = match self
+            .month
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(m) => Month::parse(m)?,
             None => Month::of_date(crate::clock::today()),
         };

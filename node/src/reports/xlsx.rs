@@ -26,7 +26,9 @@ const LAST_COL: u16 = 12;
 
 impl From<XlsxError> for RecordError {
     fn from(e: XlsxError) -> Self {
-        RecordError::internal(format!("生成 Excel 失败 / writing the workbook failed: {e}"))
+        RecordError::internal(format!(
+            "生成 Excel 失败 / writing the workbook failed: {e}"
+        ))
     }
 }
 
@@ -122,14 +124,25 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, RecordError> {
         &format!("填报单位（盖章）：{}", r.scope_name),
         &f.meta,
     )?;
-    ws.merge_range(1, 6, 1, LAST_COL, &format!("报告期：{}", r.period_label), &f.meta)?;
+    ws.merge_range(
+        1,
+        6,
+        1,
+        LAST_COL,
+        &format!("报告期：{}", r.period_label),
+        &f.meta,
+    )?;
     // The two-row header.
     ws.merge_range(2, 0, 3, 0, ROW_HEADER, &f.header)?;
     ws.merge_range(2, 1, 3, 1, UNITS_HEADER, &f.header)?;
     ws.merge_range(2, 2, 2, 4, GENERAL_HEADER, &f.header)?;
     ws.merge_range(2, 5, 2, 11, MAJOR_HEADER, &f.header)?;
     ws.merge_range(2, LAST_COL, 3, LAST_COL, FUNDS_HEADER, &f.header)?;
-    for (i, h) in GENERAL_COLUMNS.iter().chain(MAJOR_COLUMNS.iter()).enumerate() {
+    for (i, h) in GENERAL_COLUMNS
+        .iter()
+        .chain(MAJOR_COLUMNS.iter())
+        .enumerate()
+    {
         ws.write_string_with_format(3, 2 + i as u16, *h, &f.header)?;
     }
     ws.set_row_height(2, 22)?;
@@ -153,7 +166,14 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, RecordError> {
     let today = safemesh_model::hazard::format_date(crate::clock::today());
     ws.merge_range(foot, 0, foot, 3, "单位负责人：", &f.footer)?;
     ws.merge_range(foot, 4, foot, 7, "填表人：", &f.footer)?;
-    ws.merge_range(foot, 8, foot, LAST_COL, &format!("填报日期：{today}"), &f.footer)?;
+    ws.merge_range(
+        foot,
+        8,
+        foot,
+        LAST_COL,
+        &format!("填报日期：{today}"),
+        &f.footer,
+    )?;
     ws.merge_range(
         foot + 1,
         0,
@@ -204,17 +224,29 @@ pub fn monthly_workbook(r: &MonthlyReport) -> Result<Vec<u8>, RecordError> {
     let mut at = 2;
     for (key, label) in grades {
         let t = a.this_period.get(key).cloned().unwrap_or_default();
-        let l = a.same_period_last_year.get(key).cloned().unwrap_or_default();
+        let l = a
+            .same_period_last_year
+            .get(key)
+            .cloned()
+            .unwrap_or_default();
         ws.write_string_with_format(at, 0, label, &f.text)?;
-        for (j, n) in [t.count, t.deaths, l.count, l.deaths].into_iter().enumerate() {
+        for (j, n) in [t.count, t.deaths, l.count, l.deaths]
+            .into_iter()
+            .enumerate()
+        {
             ws.write_number_with_format(at, 1 + j as u16, n as f64, &f.count)?;
         }
         at += 1;
     }
     ws.write_string_with_format(at, 0, "合计", &f.total_text)?;
-    for (j, n) in [a.total.count, a.total.deaths, a.total_last_year.count, a.total_last_year.deaths]
-        .into_iter()
-        .enumerate()
+    for (j, n) in [
+        a.total.count,
+        a.total.deaths,
+        a.total_last_year.count,
+        a.total_last_year.deaths,
+    ]
+    .into_iter()
+    .enumerate()
     {
         ws.write_number_with_format(at, 1 + j as u16, n as f64, &f.total_count)?;
     }
@@ -317,6 +349,13 @@ pub fn bulletin_workbook(b: &Bulletin) -> Result<Vec<u8>, RecordError> {
         &f.footer,
     )?;
     at += 2;
-    ws.merge_range(at, 0, at, last, &format!("通报时间：{}", super::china_time(&b.made_at)), &f.footer)?;
+    ws.merge_range(
+        at,
+        0,
+        at,
+        last,
+        &format!("通报时间：{}", super::china_time(&b.made_at)),
+        &f.footer,
+    )?;
     Ok(wb.save_to_buffer()?)
 }

@@ -134,7 +134,9 @@ impl RowFigures {
 
     /// 累计落实治理资金 in 元, both grades.
     pub fn funds_yuan(&self) -> i64 {
-        self.general.funds_yuan.saturating_add(self.major.funds_yuan)
+        self.general
+            .funds_yuan
+            .saturating_add(self.major.funds_yuan)
     }
 }
 

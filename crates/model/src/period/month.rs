@@ -39,8 +39,8 @@ impl Month {
 
     /// The month of an instant given as RFC 3339, in China time.
     pub fn of_instant(s: &str) -> Option<Month> {
-        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .ok()?;
+        let t =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
         let local = t.to_offset(time::UtcOffset::from_hms(8, 0, 0).ok()?);
         Month::new(local.year(), local.month() as u8)
     }
@@ -135,7 +135,10 @@ impl MonthRange {
         if self.from == self.to {
             format!("{}年{}月", self.from.year, self.from.month)
         } else {
-            format!("{}年{}月至{}月", self.from.year, self.from.month, self.to.month)
+            format!(
+                "{}年{}月至{}月",
+                self.from.year, self.from.month, self.to.month
+            )
         }
     }
 
@@ -145,7 +148,11 @@ impl MonthRange {
         let mut out = Vec::new();
         for m in 1..=12u8 {
             let to = Month { year, month: m };
-            for kind in [PeriodKind::Month, PeriodKind::Quarter, PeriodKind::Cumulative] {
+            for kind in [
+                PeriodKind::Month,
+                PeriodKind::Quarter,
+                PeriodKind::Cumulative,
+            ] {
                 let r = kind.range(to);
                 if !out.contains(&r) {
                     out.push(r);
