@@ -29,6 +29,7 @@ mod excel;
 mod gap;
 mod million;
 mod province;
+mod report;
 mod restore;
 mod samod;
 mod ui;
@@ -107,6 +108,9 @@ struct Args {
     ui_hazards: Option<usize>,
     /// Runs one memory-measured scenario in this process and prints its JSON (used by the bench
     /// itself: each such scenario runs in a child process, so its peak RSS is its own).
+    /// Skip the monthly report at the province (`report_province_ms`).
+    #[arg(long)]
+    no_report: bool,
     #[arg(long, hide = true, value_enum)]
     scenario: Option<Isolated>,
     /// Skip the Excel ledger export and import.
@@ -130,6 +134,7 @@ enum Isolated {
     Restore,
     /// The ledger export of a store filled by the parent (`--excel-db`).
     ExcelExport,
+    ReportProvince,
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MB.
@@ -190,6 +195,18 @@ async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
             let db = args.excel_db.as_deref().context("--excel-db")?;
             excel::export_child(db).await?
         }
+        Isolated::ReportProvince => {
+            let per = args.per_township.unwrap_or(match args.scale {
+                Scale::Smoke => 20,
+                Scale::Full => 100,
+            });
+            let dir = tempfile::Builder::new()
+                .prefix("safemesh-report")
+                .tempdir()?;
+            let mut m = report::run(dir.path(), per, 21).await?;
+            m.insert("report_peak_rss_mb".into(), json!(peak_rss_mb()));
+            Value::Object(m)
+        }
         Isolated::Restore => {
             let n = args.restore_docs.unwrap_or(match args.scale {
                 Scale::Smoke => 1_000,
@@ -212,6 +229,7 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
         Isolated::MillionDocs => "million-docs",
         Isolated::Restore => "restore",
         Isolated::ExcelExport => bail!("the excel export is run by excel::export"),
+        Isolated::ReportProvince => "report-province",
     };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--scenario")
@@ -255,6 +273,7 @@ pub(crate) fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> Aut
     let core = HazardCore {
         title: format!("第{i}号隐患：液氨储罐区可燃气体报警装置未与紧急切断联锁"),
         sector: ["危险化学品", "消防", "城镇燃气", "建筑施工", "冶金工贸"][i % 5].into(),
+        sector_detail: None,
         grade: if i.is_multiple_of(20) { Grade::Major } else { Grade::General },
         channel: Channel::Inspection,
         enterprise: Enterprise { name: format!("安宁某某化工有限公司{}", i % 97), credit_code: "91350200776049653A".into() },
@@ -664,6 +683,10 @@ async fn main() -> anyhow::Result<()> {
     if !args.samod_only && !args.no_province {
         eprintln!("province simulation (sans-IO engine, one process) …");
         out.extend(isolated(Isolated::ProvinceSim, &args)?);
+    }
+    if !args.samod_only && !args.no_report {
+        eprintln!("the monthly report of the Yunnan tree at the province, from summaries …");
+        out.extend(isolated(Isolated::ReportProvince, &args)?);
     }
     if !args.samod_only && !args.no_million {
         eprintln!("a large node bootstraps a new child …");

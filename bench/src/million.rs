@@ -26,6 +26,7 @@ fn small_hazard(owner: &AdminCode, i: usize) -> (String, Vec<u8>) {
     let core = HazardCore {
         title: format!("第{i}号隐患：配电箱未接地"),
         sector: ["消防", "城镇燃气", "建筑施工", "自建房"][i % 4].into(),
+        sector_detail: None,
         grade: Grade::General,
         channel: Channel::Inspection,
         enterprise: Enterprise {

@@ -69,6 +69,7 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
     let core = HazardCore {
         title: format!("{owner}第{i}号隐患：消防通道堵塞、应急照明损坏"),
         sector: sectors()[i % sectors().len()].into(),
+        sector_detail: None,
         grade: if major { Grade::Major } else { Grade::General },
         channel: [
             Channel::Inspection,

@@ -28,6 +28,7 @@ fn ledger_hazard(owner: &AdminCode, i: usize) -> (String, Vec<u8>) {
     let core = HazardCore {
         title: format!("第{i}号隐患：配电箱未接地，消防通道堆放杂物"),
         sector: ["消防", "城镇燃气", "建筑施工", "自建房", "危险化学品"][i % 5].into(),
+        sector_detail: None,
         grade: if i.is_multiple_of(25) {
             Grade::Major
         } else {
@@ -176,6 +177,7 @@ fn summary_of(c: &AdminCode, i: usize) -> SummaryBody {
         },
         reporting_descendants: 0,
         accidents: AccidentCounts::default(),
+        ..Default::default()
     }
 }
 

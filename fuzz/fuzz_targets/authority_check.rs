@@ -192,6 +192,7 @@ fn make_base(base: &Base) -> Option<AutoCommit> {
             let core = HazardCore {
                 title: "t".into(),
                 sector: "s".into(),
+                sector_detail: None,
                 grade: if matches!(base, Base::MajorHazard) {
                     Grade::Major
                 } else {

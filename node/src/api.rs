@@ -380,6 +380,16 @@ fn table() -> Vec<ApiRoute> {
             post(accidents::http::add_event),
         ),
         r(M::GET, "/rollup", get(rollup)),
+        r(
+            M::GET,
+            "/reports/monthly",
+            get(crate::reports::monthly_http),
+        ),
+        r(
+            M::GET,
+            "/reports/bulletin",
+            get(crate::reports::bulletin_http),
+        ),
         r(M::GET, "/sync/status", get(sync_status)),
         r(M::GET, "/tokens", get(tokens::list)),
         r(M::POST, "/tokens", post(tokens::create)),

@@ -105,6 +105,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: ExportCmd,
     },
+    /// 报表：月报表、月通报（直接读取数据目录，节点运行与否均可）/ reports from the data directory
+    Report {
+        #[command(subcommand)]
+        cmd: crate::reports::cli::ReportCmd,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -403,6 +408,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
             println!("已导出任务台账 {n} 项任务 / {n} directives written to {}", out.display());
             Ok(())
         }
+        Cmd::Report { cmd } => crate::reports::cli::run(cmd).await,
         Cmd::Demo {
             dir,
             base_port,

@@ -22,6 +22,7 @@ pub mod init;
 pub mod node;
 pub mod openapi;
 pub mod records;
+pub mod reports;
 pub mod rollup;
 pub mod tokens;
 pub mod ui;

@@ -49,6 +49,8 @@ use crate::{accidents, directives, enterprises, excel, hazards, tokens};
         accidents::http::get,
         accidents::http::add_event,
         api::rollup,
+        crate::reports::monthly_http,
+        crate::reports::bulletin_http,
         api::sync_status,
         tokens::list,
         tokens::create,
@@ -62,6 +64,7 @@ use crate::{accidents, directives, enterprises, excel, hazards, tokens};
         (name = "directives", description = "任务 / directives"),
         (name = "enterprises", description = "企业 / enterprises"),
         (name = "accidents", description = "事故 / accidents"),
+        (name = "reports", description = "报表 / reports"),
         (name = "tokens", description = "令牌（管理员） / tokens (admin)"),
         (name = "node", description = "本节点、汇总、同步状态 / this node, roll-up, sync status"),
     )

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use safemesh_model::period::Month;
 use safemesh_model::summary::{AccidentCounts, DirectiveCounts, HazardCounts, SummaryBody};
 use safemesh_model::{AdminCode, division};
 use safemesh_store::Store;
@@ -29,6 +30,8 @@ async fn compute_from(
     let own_hazards = store.own_hazard_counts(me.as_str(), &day).await?;
     let own_directives = store.own_directive_counts(me.as_str(), &day).await?;
     let mut accidents = store.own_accident_counts(me.as_str(), &day).await?;
+    let now = Month::of_date(today());
+    let mut periods = store.own_period_stats(me.as_str(), now).await?;
     let mut hazards = own_hazards.clone();
     let mut directives = own_directives;
     let mut reporting = 0u64;
@@ -43,15 +46,18 @@ async fn compute_from(
             hazards.add(&body.hazards);
             directives.add(&body.directives);
             accidents.add(&body.accidents);
+            periods.add(&body.periods);
             reporting += 1 + body.reporting_descendants;
         }
     }
+    periods.retain_window(now);
     Ok(SummaryBody {
         hazards,
         directives,
         own_hazards,
         reporting_descendants: reporting,
         accidents,
+        periods,
     })
 }
 

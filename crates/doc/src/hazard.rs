@@ -30,6 +30,10 @@ pub struct HazardCore {
     pub title: String,
     /// Canonical sector name (行业领域).
     pub sector: String,
+    /// The finer name it was registered under when that is a row of its own on the monthly form
+    /// (尾矿库 under 非煤矿山, 城市建设 under 建筑施工); `None` otherwise and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_detail: Option<String>,
     pub grade: Grade,
     pub channel: Channel,
     /// 检查方式 (canonical name), for hazards found by inspection or verifying a tip-off.
@@ -116,6 +120,9 @@ pub fn create(
     doc.put(&c, "number", core.number.as_str())?;
     doc.put(&c, "title", core.title.as_str())?;
     doc.put(&c, "sector", core.sector.as_str())?;
+    if let Some(d) = &core.sector_detail {
+        doc.put(&c, "sector_detail", d.as_str())?;
+    }
     doc.put(&c, "grade", core.grade.as_str())?;
     doc.put(&c, "channel", core.channel.as_str())?;
     if let Some(m) = &core.inspection_mode {
@@ -215,6 +222,7 @@ pub fn read_at(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<HazardV
         number: tree::opt_str(c, "number").unwrap_or_default(),
         title: tree::string(c, "title", "core.title")?,
         sector: tree::string(c, "sector", "core.sector")?,
+        sector_detail: tree::opt_str(c, "sector_detail").filter(|d| !d.is_empty()),
         grade,
         channel,
         inspection_mode: tree::opt_str(c, "inspection_mode").filter(|m| !m.is_empty()),

@@ -53,6 +53,7 @@ fn hazard_core(grade: Grade) -> HazardCore {
         number: "530181006-2026-0001".into(),
         title: "液氨储罐区未设置泄漏报警装置".into(),
         sector: "危险化学品".into(),
+        sector_detail: None,
         grade,
         channel: Channel::Inspection,
         inspection_mode: Some("四不两直".into()),

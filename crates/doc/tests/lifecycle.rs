@@ -30,6 +30,7 @@ fn hazard_core() -> HazardCore {
         number: "530181006-2026-0001".into(),
         title: "尾矿库排洪设施淤堵".into(),
         sector: "非煤矿山".into(),
+        sector_detail: None,
         grade: Grade::Major,
         channel: Channel::EnterpriseSelfReport,
         inspection_mode: None,

@@ -26,6 +26,7 @@ fn registered(grade: Grade) -> AutoCommit {
     let core = HazardCore {
         title: "配电箱未接地".into(),
         sector: "消防".into(),
+        sector_detail: None,
         grade,
         channel: Channel::Inspection,
         enterprise: Enterprise {

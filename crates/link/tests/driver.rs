@@ -146,6 +146,7 @@ fn township_hazard(title: &str) -> AutoCommit {
     let core = HazardCore {
         title: title.into(),
         sector: "工贸".into(),
+        sector_detail: None,
         grade: Grade::General,
         channel: Channel::EnterpriseSelfReport,
         number: String::new(),

@@ -15,6 +15,7 @@ pub mod accident;
 pub mod credit;
 pub mod directive;
 pub mod hazard;
+pub mod period;
 mod sector;
 pub mod summary;
 

@@ -146,4 +146,8 @@ pub struct SummaryBody {
     /// Accidents over the node and its subtree (absent in summaries from older builds).
     #[serde(default)]
     pub accidents: AccidentCounts,
+    /// 分期统计 — per-period figures over the node and its subtree, for the monthly report (absent in
+    /// summaries from older builds).
+    #[serde(default, skip_serializing_if = "crate::period::PeriodStats::is_empty")]
+    pub periods: crate::period::PeriodStats,
 }

@@ -31,6 +31,7 @@ fn new_hazard_with(
         number: String::new(),
         title: title.into(),
         sector: "消防".into(),
+        sector_detail: None,
         grade,
         channel: Channel::Inspection,
         inspection_mode: Some("双随机一公开".into()),

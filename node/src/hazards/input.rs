@@ -85,7 +85,10 @@ pub(crate) fn core(
     let title = required("title", input.title)?;
     bounded("title", &title, 200)?;
     bounded("description", &input.description, 5000)?;
-    let sector = s.sectors.canonical(&required("sector", input.sector)?)?;
+    let entered = required("sector", input.sector)?;
+    let sector = s.sectors.canonical(&entered)?;
+    // The form reports 尾矿库 and 城市建设 on rows of their own: keep the finer name.
+    let sector_detail = safemesh_model::period::form::sub_row(&entered).map(str::to_string);
     let grade = Grade::parse(&required("grade", input.grade)?)?;
     let channel = Channel::parse(&required("channel", input.channel)?)?;
     let inspection_mode = match (channel, opt_text(input.inspection_mode)) {
@@ -187,6 +190,7 @@ pub(crate) fn core(
             number: String::new(),
             title,
             sector,
+            sector_detail,
             grade,
             channel,
             inspection_mode,

@@ -64,6 +64,8 @@ pub fn router(state: Shared) -> Router {
         .route("/accidents/{id}", get(views::accidents::page))
         .route("/enterprises", get(views::enterprises::list))
         .route("/enterprises/{code}", get(views::enterprises::page))
+        .route("/reports/monthly", get(views::reports::page))
+        .route("/reports/monthly.xlsx", get(views::reports::workbook))
         .route("/sync", get(views::sync::page))
         .route("/sync/links", get(views::sync::links))
         .route("/logout", post(session::logout))

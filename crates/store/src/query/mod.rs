@@ -6,6 +6,7 @@ mod accidents;
 mod directives;
 mod enterprises;
 mod hazards;
+mod periods;
 
 pub use directives::{DirectiveRow, DirectiveTotals};
 pub use hazards::{HazardFilter, HazardOrder, HazardPage, HazardRow};

@@ -21,6 +21,7 @@ fn test_core(owner: &AdminCode, grade: Grade, title: &str) -> HazardCore {
     HazardCore {
         title: title.into(),
         sector: "危险化学品".into(),
+        sector_detail: None,
         grade,
         channel: Channel::Inspection,
         number: String::new(),

@@ -9,6 +9,7 @@ pub mod hazard;
 pub mod ledger;
 pub mod overview;
 pub mod register;
+pub mod reports;
 pub mod sync;
 
 use axum::Extension;
