@@ -134,6 +134,9 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             plan: None,
             recipients: Vec::new(),
             reply_by: None,
+            new_deadline: None,
+            approved: None,
+            to: None,
         };
         hazard::append_event(&mut doc, &e).expect("event");
         doc.commit_with(opts());

@@ -253,6 +253,9 @@ fn button(kind: EventKind) -> &'static str {
         EventKind::Notify => "记录告知",
         EventKind::Comment => "添加批注",
         EventKind::Registered => "登记",
+        EventKind::ExtendRequest => "申请延期",
+        EventKind::ExtendDecision => "提交审批意见",
+        EventKind::Reply => "提交书面回复",
     }
 }
 
