@@ -312,6 +312,11 @@ fn table() -> Vec<ApiRoute> {
             "/hazards/escalation-candidates",
             get(hazards::http::escalation_candidates),
         ),
+        r(
+            M::GET,
+            "/hazards/replies-due",
+            get(hazards::http::replies_due),
+        ),
         r(M::GET, "/hazards/{id}", get(hazards::http::get)),
         r(M::POST, "/hazards/{id}/events", post(hazards::http::add_event)),
         r(M::GET, "/directives", get(directives::http::list)),
@@ -465,7 +470,7 @@ pub(crate) async fn rollup(
             format!("{scope} 不在本级辖区内 / {scope} is outside this node's jurisdiction"),
         ));
     }
-    let v = crate::rollup::view(&st.store, &st.code, &st.name, &scope)
+    let v = crate::rollup::view(&st.store, &st.code, &st.name, &scope, st.hazards.due_soon_days)
         .await?
         .ok_or_else(|| RecordError {
             status: 404,

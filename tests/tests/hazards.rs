@@ -351,7 +351,8 @@ async fn escalation_needs_a_superior_a_method_and_a_reply_deadline() -> anyhow::
     assert_eq!(s, 201, "{v}");
     assert_eq!(
         v["escalated"][0],
-        json!({"by": COUNTY, "method": "约谈", "reply_by": "2099-01-15", "at": v["escalated"][0]["at"]})
+        json!({"by": COUNTY, "method": "约谈", "reply_by": "2099-01-15", "at": v["escalated"][0]["at"],
+            "replied_at": null, "reply_late": false, "reply_days_late": null})
     );
     c.shutdown().await;
     Ok(())
