@@ -489,6 +489,7 @@ async fn live(edits: usize) -> anyhow::Result<(f64, f64, u64)> {
         let start = Instant::now();
         hazards::add_event(
             &town.store,
+            &town.hazard_settings,
             &town.actor,
             &id,
             NewEvent {

@@ -135,6 +135,9 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             plan: None,
             recipients: Vec::new(),
             reply_by: None,
+            new_deadline: None,
+            approved: None,
+            to: None,
         };
         hazard::append_event(&mut doc, &e).expect("event");
         doc.commit_with(opts());
@@ -196,7 +199,7 @@ async fn populate(node: &SimNode, n: usize, today: &str) -> anyhow::Result<Hazar
     w.commit().await?;
     Ok(node
         .store
-        .own_hazard_counts(node.code.as_str(), today)
+        .own_hazard_counts(node.code.as_str(), today, today)
         .await?)
 }
 
@@ -245,7 +248,7 @@ async fn exact_at_province(
     province: &SimNode,
     expected: &BTreeMap<String, HazardCounts>,
 ) -> anyhow::Result<bool> {
-    let own = rollup::compute(&province.store, &province.code).await?;
+    let own = rollup::compute(&province.store, &province.code, 3).await?;
     if own.hazards != expected[province.code.as_str()] {
         return Ok(false);
     }
@@ -319,6 +322,7 @@ pub async fn run(
         tokio::spawn(rollup::run(
             n.store.clone(),
             n.code.clone(),
+            3,
             Duration::from_millis(200),
             Duration::from_secs(3600),
             stop.clone(),
@@ -350,7 +354,7 @@ pub async fn run(
             scopes[(q * 7919) % scopes.len()]
         };
         let t0 = Instant::now();
-        let v = rollup::view(&province.store, &province.code, name, scope)
+        let v = rollup::view(&province.store, &province.code, name, scope, 3)
             .await?
             .with_context(|| format!("no roll-up for {scope}"))?;
         lat.push(t0.elapsed().as_secs_f64() * 1000.0);

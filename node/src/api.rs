@@ -325,6 +325,11 @@ fn table() -> Vec<ApiRoute> {
             post(excel::http::import)
                 .layer(DefaultBodyLimit::max(excel::http::MAX_UPLOAD_BYTES)),
         ),
+        r(
+            M::GET,
+            "/hazards/replies-due",
+            get(hazards::http::replies_due),
+        ),
         r(M::GET, "/hazards/{id}", get(hazards::http::get)),
         r(
             M::POST,
@@ -505,7 +510,7 @@ pub(crate) async fn rollup(
             format!("{scope} 不在本级辖区内 / {scope} is outside this node's jurisdiction"),
         ));
     }
-    let v = crate::rollup::view(&st.store, &st.code, &st.name, &scope)
+    let v = crate::rollup::view(&st.store, &st.code, &st.name, &scope, st.hazards.due_soon_days)
         .await?
         .ok_or_else(|| RecordError {
             status: 404,

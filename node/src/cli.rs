@@ -179,6 +179,9 @@ pub struct HazardFilterArgs {
     /// 排序：new、overdue、deadline、found
     #[arg(long)]
     pub sort: Option<String>,
+    /// 临期：true/false
+    #[arg(long)]
+    pub due_soon: Option<String>,
 }
 
 impl HazardFilterArgs {
@@ -198,6 +201,7 @@ impl HazardFilterArgs {
             found_to: self.found_to,
             enterprise: self.enterprise,
             sort: self.sort,
+            due_soon: self.due_soon,
             limit: None,
             offset: None,
         }

@@ -60,6 +60,17 @@ pub struct HazardConfig {
     /// 存量/增量 cut-off `YYYY-MM-DD`: a hazard found before it is 存量.
     #[serde(default = "default_cutoff")]
     pub stock_cutoff: String,
+    /// 临期 — a hazard or directive target not done and due within this many days is warned of
+    /// (1–30; default 3).
+    #[serde(default = "default_due_soon_days")]
+    pub due_soon_days: u32,
+}
+
+/// The days before a deadline from which it is 临期, unless the config says otherwise.
+pub const DEFAULT_DUE_SOON_DAYS: u32 = 3;
+
+fn default_due_soon_days() -> u32 {
+    DEFAULT_DUE_SOON_DAYS
 }
 
 fn default_cutoff() -> String {
@@ -70,6 +81,7 @@ impl Default for HazardConfig {
     fn default() -> Self {
         HazardConfig {
             stock_cutoff: default_cutoff(),
+            due_soon_days: default_due_soon_days(),
         }
     }
 }

@@ -342,7 +342,7 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                 let due = today() + time::Duration::days(days);
                 input.reply_by = Some(safemesh_model::hazard::format_date(due));
             }
-            hazards::add_event(&by.store, &by.actor, &id, input)
+            hazards::add_event(&by.store, &by.hazard_settings, &by.actor, &id, input)
                 .await
                 .map_err(|x| anyhow::anyhow!("{:?} at {}: {}", h.input.title, e.by, err(x)))?;
         }
@@ -513,7 +513,7 @@ async fn wait_forward_chain(prov: &NodeHandle, town: &NodeHandle) -> anyhow::Res
 async fn wait_rollup(prov: &NodeHandle, town: &NodeHandle) -> anyhow::Result<()> {
     let own = town
         .store
-        .own_hazard_counts(town.code.as_str(), "9999-12-31")
+        .own_hazard_counts(town.code.as_str(), "9999-12-31", "9999-12-31")
         .await?
         .total;
     for _ in 0..400 {

@@ -218,10 +218,12 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         let store = store.clone();
         let me = cfg.code.clone();
         let sd = shutdown_rx.clone();
+        let due_soon_days = cfg.hazards.due_soon_days;
         tasks.push(tokio::spawn(async move {
             rollup::run(
                 store,
                 me,
+                due_soon_days,
                 Duration::from_millis(200),
                 Duration::from_secs(600),
                 sd,

@@ -27,6 +27,7 @@ use crate::{accidents, directives, enterprises, excel, hazards, tokens};
         hazards::http::list,
         hazards::http::create,
         hazards::http::escalation_candidates,
+        hazards::http::replies_due,
         hazards::http::get,
         hazards::http::add_event,
         excel::http::export_hazards,
@@ -56,7 +57,8 @@ use crate::{accidents, directives, enterprises, excel, hazards, tokens};
         tokens::create,
         tokens::revoke,
     ),
-    components(schemas(Page, ErrorBody, ErrorDetail, hazards::http::EscalationCandidates)),
+    components(schemas(Page, ErrorBody, ErrorDetail, hazards::http::EscalationCandidates,
+        hazards::http::RepliesDue)),
     modifiers(&BearerScheme),
     security(("bearer" = [])),
     tags(

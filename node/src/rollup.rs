@@ -13,10 +13,15 @@ use tracing::{debug, warn};
 
 use crate::clock::{now_rfc3339, today};
 
-/// Computes this node's summary body from its own records and its direct children's summaries.
-pub async fn compute(store: &Store, me: &AdminCode) -> Result<SummaryBody, safemesh_store::Error> {
+/// Computes this node's summary body from its own records and its direct children's summaries;
+/// hazards due within `due_soon_days` (the node's `hazards.due_soon_days`) count as 临期.
+pub async fn compute(
+    store: &Store,
+    me: &AdminCode,
+    due_soon_days: u32,
+) -> Result<SummaryBody, safemesh_store::Error> {
     let children = store.child_summaries(me).await?;
-    compute_from(store, me, &children).await
+    compute_from(store, me, &children, due_soon_days).await
 }
 
 /// [`compute`] over children's summaries already read (a view shows the totals and the children from
@@ -25,9 +30,14 @@ async fn compute_from(
     store: &Store,
     me: &AdminCode,
     children: &[safemesh_store::SummaryRow],
+    due_soon_days: u32,
 ) -> Result<SummaryBody, safemesh_store::Error> {
     let day = safemesh_model::hazard::format_date(today());
-    let own_hazards = store.own_hazard_counts(me.as_str(), &day).await?;
+    let soon = safemesh_model::hazard::format_date(safemesh_model::hazard::due_soon_until(
+        today(),
+        due_soon_days,
+    ));
+    let own_hazards = store.own_hazard_counts(me.as_str(), &day, &soon).await?;
     let own_directives = store.own_directive_counts(me.as_str(), &day).await?;
     let mut accidents = store.own_accident_counts(me.as_str(), &day).await?;
     let now = Month::of_date(today());
@@ -73,8 +83,12 @@ fn older_than(rfc3339: &str, age: time::Duration) -> bool {
 }
 
 /// Stores this node's summary if it differs (or the last one is older than [`HEARTBEAT`]) from the last one published. Returns whether it did.
-pub async fn publish(store: &Store, me: &AdminCode) -> Result<bool, safemesh_store::Error> {
-    let body = compute(store, me).await?;
+pub async fn publish(
+    store: &Store,
+    me: &AdminCode,
+    due_soon_days: u32,
+) -> Result<bool, safemesh_store::Error> {
+    let body = compute(store, me, due_soon_days).await?;
     let text = serde_json::to_string(&body).unwrap_or_default();
     if let Some(cur) = store.summary(me.as_str()).await?
         && cur.body == text
@@ -100,6 +114,7 @@ pub async fn publish(store: &Store, me: &AdminCode) -> Result<bool, safemesh_sto
 pub async fn run(
     store: Store,
     me: AdminCode,
+    due_soon_days: u32,
     debounce: Duration,
     refresh: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -110,7 +125,7 @@ pub async fn run(
         seq.borrow_and_update();
         let before = store.current_seq();
         if before != last_seen {
-            let published = match publish(&store, &me).await {
+            let published = match publish(&store, &me, due_soon_days).await {
                 Ok(p) => p,
                 Err(e) => {
                     warn!("summary failed: {e}");
@@ -154,6 +169,7 @@ pub async fn view(
     me: &AdminCode,
     my_name: &str,
     scope: &AdminCode,
+    due_soon_days: u32,
 ) -> Result<Option<Value>, safemesh_store::Error> {
     // The scope's own summary and its direct children's: nothing else is read.
     let mut summaries = store.child_summaries(scope).await?;
@@ -164,7 +180,7 @@ pub async fn view(
     }
     let (body, as_of, name) = if scope == me {
         (
-            compute_from(store, me, &summaries).await?,
+            compute_from(store, me, &summaries, due_soon_days).await?,
             now_rfc3339(),
             my_name.to_string(),
         )

@@ -351,7 +351,8 @@ async fn escalation_needs_a_superior_a_method_and_a_reply_deadline() -> anyhow::
     assert_eq!(s, 201, "{v}");
     assert_eq!(
         v["escalated"][0],
-        json!({"by": COUNTY, "method": "约谈", "reply_by": "2099-01-15", "at": v["escalated"][0]["at"]})
+        json!({"by": COUNTY, "method": "约谈", "reply_by": "2099-01-15", "at": v["escalated"][0]["at"],
+            "replied_at": null, "reply_late": false, "reply_days_late": null})
     );
     c.shutdown().await;
     Ok(())
@@ -466,6 +467,15 @@ async fn overdue_major_hazard_is_an_escalation_candidate_until_the_county_escala
     assert_eq!(items[0]["id"], hid.as_str());
     assert!(items[0]["days_overdue"].as_i64().unwrap() > 0);
     assert_eq!(items[0]["owner"], TOWN);
+    // Nothing on the ladder yet: the suggested first step is 提醒 (a comment from above).
+    assert_eq!(
+        (
+            items[0]["suggested"].as_str(),
+            items[0]["suggested_kind"].as_str()
+        ),
+        (Some("提醒"), Some("comment")),
+        "{v}"
+    );
     assert!(
         c.get(TOWN, candidates).await?.1["items"]
             .as_array()
@@ -547,6 +557,220 @@ async fn sectors_added_in_a_nodes_config_are_accepted_there() -> anyhow::Result<
         !e["error"]["message"].as_str().unwrap().contains("民爆、"),
         "{e}"
     );
+    c.shutdown().await;
+    Ok(())
+}
+
+/// China's calendar day `days` from today, `YYYY-MM-DD`.
+fn china_day(days: i64) -> String {
+    let d = (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date()
+        + time::Duration::days(days);
+    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+}
+
+/// 临期, 延期 and 书面回复 across two levels: a hazard due in two days is 临期 at the owner; the owner
+/// asks for an extension with a reason, may not decide it itself, and the county approves it, which
+/// moves the deadline in force (the registered one stays); the county's 函告 waits for its written
+/// reply at the county until the owner records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_soon_extension_and_written_reply_across_two_levels() -> anyhow::Result<()> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    let soon = china_day(2);
+    let (s, h) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("临期隐患", "general", &soon),
+        )
+        .await?;
+    assert_eq!(s, 201, "{h}");
+    assert_eq!(h["due_soon"], true, "{h}");
+    let hid = id(&h);
+    let (_, later) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("远期隐患", "general", "2099-12-31"),
+        )
+        .await?;
+    assert_eq!(later["due_soon"], false);
+    let (s, v) = c.get(TOWN, "/api/v1/hazards?due_soon=true").await?;
+    assert_eq!(s, 200, "{v}");
+    let ids: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![hid.as_str()], "{v}");
+    let (s, v) = c.get(TOWN, "/api/v1/hazards?due_soon=false").await?;
+    assert_eq!((s, v["total"].as_u64()), (200, Some(1)), "{v}");
+    let (s, e) = c.get(TOWN, "/api/v1/hazards?due_soon=maybe").await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("due_soon")),
+        "{e}"
+    );
+
+    // 延期: a reason and a later day are required.
+    let path = events(&hid);
+    let target = china_day(40);
+    for (body, field) in [
+        (
+            json!({"kind": "extend_request", "new_deadline": target}),
+            "note",
+        ),
+        (
+            json!({"kind": "extend_request", "new_deadline": soon, "note": "设备到货延迟"}),
+            "new_deadline",
+        ),
+        (
+            json!({"kind": "comment", "new_deadline": target, "note": "x"}),
+            "new_deadline",
+        ),
+        (json!({"kind": "extend_decision", "note": "x"}), "approved"),
+    ] {
+        let (s, e) = c.post(TOWN, &path, &body).await?;
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {e}"
+        );
+    }
+    let (s, v) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "extend_request", "new_deadline": target, "note": "设备到货延迟"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["extension_pending"]["new_deadline"], target.as_str());
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "extend_request", "new_deadline": china_day(50), "note": "再延"}),
+        )
+        .await?;
+    assert_eq!(s, 409, "one request at a time: {e}");
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "extend_decision", "approved": true}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["rule"].as_str()),
+        (403, Some("parent_decides")),
+        "{e}"
+    );
+    c.wait_for(
+        COUNTY,
+        &format!("/api/v1/hazards/{hid}"),
+        "request at county",
+        |v| v["extension_pending"].is_object(),
+    )
+    .await?;
+    let (s, v) = c
+        .post(
+            COUNTY,
+            &path,
+            &json!({"kind": "extend_decision", "approved": true, "note": "同意"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        (
+            v["effective_deadline"].as_str(),
+            v["deadline"].as_str(),
+            v["extended"].as_u64(),
+            v["due_soon"].as_bool()
+        ),
+        (
+            Some(target.as_str()),
+            Some(soon.as_str()),
+            Some(1),
+            Some(false)
+        ),
+        "{v}"
+    );
+    assert!(v["extension_pending"].is_null());
+    let (s, e) = c
+        .post(
+            COUNTY,
+            &path,
+            &json!({"kind": "extend_decision", "approved": false, "note": "x"}),
+        )
+        .await?;
+    assert_eq!(s, 409, "nothing pending: {e}");
+
+    // 书面回复: the county's 函告 is owed a reply, listed at the county until the owner records it.
+    let replies = "/api/v1/hazards/replies-due";
+    let (s, v) = c
+        .post(
+            COUNTY,
+            &path,
+            &json!({"kind": "escalate", "method": "函告", "reply_by": china_day(0)}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = c.get(COUNTY, replies).await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["office"], COUNTY);
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(
+        (
+            items[0]["id"].as_str(),
+            items[0]["method"].as_str(),
+            items[0]["late"].as_bool()
+        ),
+        (Some(hid.as_str()), Some("函告"), Some(false))
+    );
+    assert!(
+        c.get(TOWN, replies).await?.1["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    c.wait_for(
+        TOWN,
+        &format!("/api/v1/hazards/{hid}"),
+        "escalation at township",
+        |v| v["escalations"] == json!(["函告"]),
+    )
+    .await?;
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "reply", "to": COUNTY, "method": "通报", "note": "已整改"}),
+        )
+        .await?;
+    assert_eq!(s, 409, "no 通报 to answer: {e}");
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "reply", "to": COUNTY, "method": "函告"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("note")),
+        "{e}"
+    );
+    let (s, v) = c
+        .post(TOWN, &path, &json!({"kind": "reply", "to": COUNTY, "method": "函告", "note": "已按要求整改，详见附件"}))
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert!(v["escalated"][0]["replied_at"].is_string(), "{v}");
+    c.wait_for(COUNTY, replies, "reply at county", |v| {
+        v["items"].as_array().is_some_and(|a| a.is_empty())
+    })
+    .await?;
     c.shutdown().await;
     Ok(())
 }

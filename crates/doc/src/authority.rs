@@ -687,7 +687,9 @@ impl Ctx<'_> {
                             return Err(self.deny(path, actor, "known_event_kind"));
                         };
                         let allowed = match kind {
-                            EventKind::Supervise | EventKind::Escalate => is_superior,
+                            EventKind::Supervise
+                            | EventKind::Escalate
+                            | EventKind::ExtendDecision => is_superior,
                             EventKind::Accept
                             | EventKind::Close
                             | EventKind::Return
@@ -703,8 +705,12 @@ impl Ctx<'_> {
                             return Err(self.deny(path, actor, rule));
                         }
                         // 挂牌单位验收销号: acceptance of a listed hazard belongs to the supervising
-                        // level, judged by the history the actor saw when it wrote the event.
-                        if matches!(kind, EventKind::Accept | EventKind::Close) {
+                        // level, judged by the history the actor saw when it wrote the event; so does
+                        // 延期审批 (else the owner's parent).
+                        if matches!(
+                            kind,
+                            EventKind::Accept | EventKind::Close | EventKind::ExtendDecision
+                        ) {
                             let supervising = supervising_at(doc, change.deps())?;
                             if let Err(rule) = safemesh_model::hazard::may_add_event(
                                 kind,

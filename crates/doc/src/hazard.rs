@@ -69,11 +69,12 @@ impl HazardView {
         fold(self.core.grade, &self.events)
     }
 
-    /// The deadline in force: the latest plan's (五落实 时限), else the registered one.
+    /// The deadline in force: the latest the events set — a plan's 五落实 时限 or an approved
+    /// extension's new deadline, whichever applied last — else the registered one (which stays in
+    /// `core.deadline`, the history keeping every change).
     pub fn effective_deadline(&self, d: &Derived) -> String {
-        d.plan
-            .as_ref()
-            .map(|p| p.deadline.clone())
+        d.deadline
+            .clone()
             .unwrap_or_else(|| self.core.deadline.clone())
     }
 
@@ -173,6 +174,15 @@ pub fn append_event(doc: &mut AutoCommit, e: &HazardEvent) -> Result<(), Error> 
     }
     if let Some(r) = &e.reply_by {
         doc.put(&m, "reply_by", r.as_str())?;
+    }
+    if let Some(d) = &e.new_deadline {
+        doc.put(&m, "new_deadline", d.as_str())?;
+    }
+    if let Some(a) = e.approved {
+        doc.put(&m, "approved", a)?;
+    }
+    if let Some(t) = &e.to {
+        doc.put(&m, "to", t.as_str())?;
     }
     if !e.recipients.is_empty() {
         let l = doc.put_object(&m, "recipients", ObjType::List)?;
@@ -301,6 +311,12 @@ fn read_event(m: &Map) -> Option<HazardEvent> {
         level: tree::opt_str(m, "level").and_then(|s| AdminCode::parse(&s).ok()),
         percent: tree::opt_i64(m, "percent").map(|p| p.clamp(0, 100) as u8),
         reply_by: tree::opt_str(m, "reply_by"),
+        new_deadline: tree::opt_str(m, "new_deadline"),
+        approved: match m.get("approved") {
+            Some(HValue::Scalar(ScalarValue::Boolean(b))) => Some(*b),
+            _ => None,
+        },
+        to: tree::opt_str(m, "to").and_then(|s| AdminCode::parse(&s).ok()),
         recipients: tree::list(m, "recipients")
             .map(tree::str_items)
             .unwrap_or_default(),

@@ -1055,6 +1055,92 @@ fn supervised_hazard_is_accepted_and_closed_by_the_supervising_level_only() {
     assert_eq!(hazard::read(&twp).unwrap().derived().status, Status::Closed);
 }
 
+fn extend_request(by: &str, day: &str) -> HazardEvent {
+    HazardEvent {
+        new_deadline: Some(day.into()),
+        note: Some("设备到货延迟".into()),
+        ..ev(EventKind::ExtendRequest, by)
+    }
+}
+
+fn extend_decision(by: &str, approved: bool) -> HazardEvent {
+    HazardEvent {
+        approved: Some(approved),
+        ..ev(EventKind::ExtendDecision, by)
+    }
+}
+
+/// 延期: the owner asks; the owner may not decide its own request, nor may a sibling; the parent
+/// decides for an unlisted hazard, and the effective deadline follows an approval.
+#[test]
+fn an_extension_is_decided_by_the_parent_not_the_owner_nor_a_sibling() {
+    let mut twp = registered_hazard(TWP, Grade::General);
+    // A superior cannot ask on the owner's behalf.
+    let c = append_as(&mut twp, COUNTY, &extend_request(COUNTY, "2027-01-31"));
+    assert_refused(&mut twp, c, origin_parent(COUNTY), "owner_only");
+    let c = append_as(&mut twp, TWP, &extend_request(TWP, "2027-01-31"));
+    twp = assert_accepted(Some(&mut twp), c, Origin::Local).doc;
+    let c = append_as(&mut twp, TWP, &extend_decision(TWP, true));
+    assert_refused(&mut twp, c, Origin::Local, "superior_only");
+    let c = append_as(&mut twp, TWP_B, &extend_decision(TWP_B, true));
+    assert_refused(&mut twp, c, origin_parent(COUNTY), "owner_or_superior");
+    let c = append_as(&mut twp, COUNTY, &extend_decision(COUNTY, true));
+    twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;
+    let view = hazard::read(&twp).unwrap();
+    let d = view.derived();
+    assert_eq!((d.extended, d.ignored), (1, 0));
+    assert_eq!(view.effective_deadline(&d), "2027-01-31");
+    assert_eq!(
+        view.core.deadline, "2026-12-31",
+        "the registered deadline stays"
+    );
+}
+
+/// A listed hazard's extension is decided by the supervising level, judged by the history the
+/// decider saw; an unlisted major hazard's by the owner's parent only.
+#[test]
+fn a_listed_hazards_extension_is_decided_by_the_supervising_level() {
+    let mut twp = registered_hazard(TWP, Grade::Major);
+    let c = append_as(&mut twp, TWP, &extend_request(TWP, "2027-01-31"));
+    twp = assert_accepted(Some(&mut twp), c, Origin::Local).doc;
+    let c = append_as(&mut twp, CITY, &extend_decision(CITY, false));
+    assert_refused(&mut twp, c, origin_parent(COUNTY), "parent_decides");
+    let c = append_as(&mut twp, CITY, &supervise(CITY, CITY));
+    twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;
+    let c = append_as(&mut twp, COUNTY, &extend_decision(COUNTY, true));
+    assert_refused(
+        &mut twp,
+        c,
+        origin_parent(COUNTY),
+        "supervising_level_decides",
+    );
+    let c = append_as(&mut twp, CITY, &extend_decision(CITY, false));
+    twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;
+    let d = hazard::read(&twp).unwrap().derived();
+    assert_eq!((d.extended, d.extension_pending.is_none()), (0, true));
+}
+
+/// 书面回复 is the owner's: it names the escalating office and the method; nobody else writes one.
+#[test]
+fn only_the_owner_records_a_written_reply() {
+    let mut twp = registered_hazard(TWP, Grade::Major);
+    let c = append_as(&mut twp, COUNTY, &escalate(COUNTY, "函告"));
+    twp = assert_accepted(Some(&mut twp), c, origin_parent(COUNTY)).doc;
+    let reply = |by: &str| HazardEvent {
+        method: Some("函告".into()),
+        to: Some(code(COUNTY)),
+        note: Some("已整改到位，详见附件".into()),
+        ..ev(EventKind::Reply, by)
+    };
+    let c = append_as(&mut twp, COUNTY, &reply(COUNTY));
+    assert_refused(&mut twp, c, origin_parent(COUNTY), "owner_only");
+    let c = append_as(&mut twp, TWP, &reply(TWP));
+    twp = assert_accepted(Some(&mut twp), c, Origin::Local).doc;
+    let d = hazard::read(&twp).unwrap().derived();
+    assert!(d.escalated[0].replied_at.is_some());
+    assert_eq!(d.ignored, 0);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Directives
 // ---------------------------------------------------------------------------------------------------

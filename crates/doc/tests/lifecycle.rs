@@ -86,7 +86,14 @@ enum OwnerAct {
     Close,
     Reopen,
     Comment,
+    /// 申请延期 to one of [`NEW_DEADLINES`].
+    ExtendRequest(usize),
+    /// 书面回复 to the province's escalation by [`METHODS`]`[i]` (one that may not exist).
+    Reply(usize),
 }
+
+/// Deadlines an extension request may ask for.
+const NEW_DEADLINES: [&str; 3] = ["2027-01-31", "2027-02-28", "2027-03-31"];
 
 /// What the province does.
 #[derive(Debug, Clone)]
@@ -97,6 +104,9 @@ enum ProvAct {
     Escalate(usize),
     Comment,
     Return,
+    /// 延期审批: 同意 or 不同意. Only the supervising level decides: a correct province writes a
+    /// comment instead unless it has listed the hazard itself (as its own history shows).
+    ExtendDecision(bool),
 }
 
 const METHODS: [&str; 5] = ["函告", "通报", "约谈", "曝光", "罚款"];
@@ -120,6 +130,8 @@ fn owner_act() -> impl Strategy<Value = OwnerAct> {
         Just(OwnerAct::Close),
         Just(OwnerAct::Reopen),
         Just(OwnerAct::Comment),
+        (0usize..NEW_DEADLINES.len()).prop_map(OwnerAct::ExtendRequest),
+        (0usize..5).prop_map(OwnerAct::Reply),
     ]
 }
 
@@ -129,6 +141,7 @@ fn prov_act() -> impl Strategy<Value = ProvAct> {
         (0usize..5).prop_map(ProvAct::Escalate),
         Just(ProvAct::Comment),
         Just(ProvAct::Return),
+        any::<bool>().prop_map(ProvAct::ExtendDecision),
     ]
 }
 
@@ -142,6 +155,8 @@ fn owner_event(a: &OwnerAct, stamp: String) -> HazardEvent {
         OwnerAct::Close => EventKind::Close,
         OwnerAct::Reopen => EventKind::Reopen,
         OwnerAct::Comment => EventKind::Comment,
+        OwnerAct::ExtendRequest(_) => EventKind::ExtendRequest,
+        OwnerAct::Reply(_) => EventKind::Reply,
     };
     let mut e = ev(kind, OWNER, stamp);
     match a {
@@ -154,6 +169,15 @@ fn owner_event(a: &OwnerAct, stamp: String) -> HazardEvent {
                 1 => vec!["实际控制人".into()],
                 _ => vec!["主要负责人".into(), "实际控制人".into()],
             };
+        }
+        OwnerAct::ExtendRequest(i) => {
+            e.new_deadline = Some(NEW_DEADLINES[*i].into());
+            e.note = Some("设备到货延迟".into());
+        }
+        OwnerAct::Reply(i) => {
+            e.method = Some(METHODS[*i].into());
+            e.to = Some(code(PROV));
+            e.note = Some("已按要求整改".into());
         }
         _ => {}
     }
@@ -176,7 +200,34 @@ fn prov_event(a: &ProvAct, stamp: String) -> HazardEvent {
             ..ev(EventKind::Comment, PROV, stamp)
         },
         ProvAct::Return => ev(EventKind::Return, PROV, stamp),
+        ProvAct::ExtendDecision(ok) => HazardEvent {
+            approved: Some(*ok),
+            ..ev(EventKind::ExtendDecision, PROV, stamp)
+        },
     }
+}
+
+/// The province's events as a correct province writes them on top of `seen` (its own copy): a
+/// decision on an extension only while it is the supervising level as its history folds, else a
+/// comment (the authority check judges the decision by the same fold).
+fn prov_events(
+    seen: &[HazardEvent],
+    acts: &[ProvAct],
+    stamp: impl Fn(usize) -> String,
+) -> Vec<HazardEvent> {
+    let mut d = fold(Grade::Major, seen);
+    acts.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let mut e = prov_event(a, stamp(i));
+            if e.kind == EventKind::ExtendDecision && d.supervising != Some(code(PROV)) {
+                e.kind = EventKind::Comment;
+                e.approved = None;
+            }
+            let _ = apply(&mut d, &e);
+            e
+        })
+        .collect()
 }
 
 /// The owner's copy with the registration, and the province's copy received over the city's link.
@@ -295,6 +346,35 @@ fn check_derived(d: &Derived, events: &[HazardEvent]) -> Result<(), TestCaseErro
                 .any(|e| e.kind == EventKind::Plan && e.plan.as_ref() == Some(p))
         );
     }
+    // 延期: never more approvals than approving decisions; a pending request and the deadline in
+    // force come from events in the log; every reply recorded answers an escalation of its office.
+    let approvals = events
+        .iter()
+        .filter(|e| e.kind == EventKind::ExtendDecision && e.approved == Some(true))
+        .count();
+    prop_assert!(d.extended as usize <= approvals);
+    if let Some(r) = &d.extension_pending {
+        prop_assert!(events.iter().any(|e| e.kind == EventKind::ExtendRequest
+            && e.new_deadline.as_ref() == Some(&r.new_deadline)));
+    }
+    if let Some(dl) = &d.deadline {
+        prop_assert!(events.iter().any(|e| (e.kind == EventKind::ExtendRequest
+            && e.new_deadline.as_ref() == Some(dl))
+            || e.plan.as_ref().is_some_and(|p| &p.deadline == dl)));
+    }
+    prop_assert_eq!(d.extended > 0, d.extended_deadline.is_some());
+    // A closed hazard has nothing left to extend.
+    if d.status == Status::Closed {
+        prop_assert!(d.extension_pending.is_none());
+    }
+    for x in &d.escalated {
+        if let Some(at) = &x.replied_at {
+            prop_assert!(events.iter().any(|e| e.kind == EventKind::Reply
+                && &e.at == at
+                && e.to.as_ref() == Some(&x.by)
+                && e.method.as_ref() == Some(&x.method)));
+        }
+    }
     Ok(())
 }
 
@@ -343,9 +423,8 @@ proptest! {
                     e
                 })
                 .collect();
-            let p: Vec<HazardEvent> = prov_acts.iter().enumerate()
-                .map(|(i, a)| prov_event(a, format!("2026-11-{:02}T02:00:{:02}Z", r + 2, i)))
-                .collect();
+            let seen = hazard::read(&prov).unwrap().events;
+            let p = prov_events(&seen, prov_acts, |i| format!("2026-11-{:02}T02:00:{:02}Z", r + 2, i));
             write_local(&mut twp, OWNER, b"twp-install", &o);
             write_local(&mut prov, PROV, b"prov-install", &p);
             mine_twp.extend(o.iter().cloned());
@@ -366,6 +445,10 @@ proptest! {
             let d = fold(Grade::Major, &at_twp.events);
             prop_assert_eq!(&d, &fold(Grade::Major, &at_prov.events));
             prop_assert_eq!(at_twp.derived().status, at_prov.derived().status);
+            prop_assert_eq!(
+                at_twp.effective_deadline(&at_twp.derived()),
+                at_prov.effective_deadline(&at_prov.derived())
+            );
             check_derived(&d, &at_twp.events)?;
         }
         // A re-sent full history is harmless on both sides.
@@ -393,9 +476,8 @@ proptest! {
         let o: Vec<HazardEvent> = owner_acts.iter().enumerate()
             .map(|(i, a)| owner_event(a, format!("2026-11-02T01:00:{i:02}Z")))
             .collect();
-        let p: Vec<HazardEvent> = prov_acts.iter().enumerate()
-            .map(|(i, a)| prov_event(a, format!("2026-11-02T02:00:{i:02}Z")))
-            .collect();
+        let seen = hazard::read(&prov).unwrap().events;
+        let p = prov_events(&seen, &prov_acts, |i| format!("2026-11-02T02:00:{i:02}Z"));
         write_local(&mut twp, OWNER, b"twp-install", &o);
         write_local(&mut prov, PROV, b"prov-install", &p);
 
@@ -468,14 +550,18 @@ proptest! {
     #[test]
     fn fold_is_total(
         log in prop::collection::vec(
-            (0usize..EventKind::ALL.len(), prop::option::of(0usize..5), prop::option::of(prop::sample::select(vec!["53", "5301", "530181"])), 0usize..RECIPIENTS.len()),
+            (0usize..EventKind::ALL.len(), prop::option::of(0usize..5), prop::option::of(prop::sample::select(vec!["53", "5301", "530181"])), 0usize..RECIPIENTS.len(),
+             prop::option::of(0usize..NEW_DEADLINES.len()), prop::option::of(any::<bool>())),
             0..40,
         ),
         grade in prop::sample::select(vec![Grade::Major, Grade::General]),
     ) {
-        let events: Vec<HazardEvent> = log.iter().enumerate().map(|(i, (k, m, l, r))| HazardEvent {
+        let events: Vec<HazardEvent> = log.iter().enumerate().map(|(i, (k, m, l, r, nd, ok))| HazardEvent {
             method: m.map(|m| METHODS[m].to_string()),
             level: l.map(code),
+            to: l.map(code),
+            new_deadline: nd.map(|n| NEW_DEADLINES[n].to_string()),
+            approved: *ok,
             recipients: RECIPIENTS[*r].iter().map(|s| s.to_string()).collect(),
             ..ev(EventKind::ALL[*k], OWNER, format!("t{i}"))
         }).collect();

@@ -67,6 +67,9 @@ fn event(kind: EventKind, by: &str) -> HazardEvent {
         plan: None,
         recipients: Vec::new(),
         reply_by: None,
+        new_deadline: None,
+        approved: None,
+        to: None,
     }
 }
 

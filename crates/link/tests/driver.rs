@@ -177,6 +177,9 @@ fn township_hazard(title: &str) -> AutoCommit {
         plan: None,
         recipients: Vec::new(),
         reply_by: None,
+        new_deadline: None,
+        approved: None,
+        to: None,
     };
     hazard::append_event(&mut doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));

@@ -281,6 +281,9 @@ fn add_event(doc: &mut AutoCommit, kind: EventKind) {
         plan: None,
         recipients: Vec::new(),
         reply_by: None,
+        new_deadline: None,
+        approved: None,
+        to: None,
     };
     hazard::append_event(doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));

@@ -9,6 +9,7 @@ use time::Date;
 use crate::{AdminCode, Error};
 
 pub mod facts;
+pub mod ladder;
 pub mod notify;
 pub mod plan;
 
@@ -158,10 +159,16 @@ pub enum EventKind {
     Notify,
     /// 批注
     Comment,
+    /// 申请延期 — the owner asks for a new deadline, with its reason.
+    ExtendRequest,
+    /// 延期审批 — the level that accepts the hazard approves or refuses the pending request.
+    ExtendDecision,
+    /// 书面回复 — the owner's written reply to an escalation.
+    Reply,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Registered,
         EventKind::Plan,
         EventKind::Progress,
@@ -174,6 +181,9 @@ impl EventKind {
         EventKind::Escalate,
         EventKind::Notify,
         EventKind::Comment,
+        EventKind::ExtendRequest,
+        EventKind::ExtendDecision,
+        EventKind::Reply,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -190,6 +200,9 @@ impl EventKind {
             EventKind::Escalate => "escalate",
             EventKind::Notify => "notify",
             EventKind::Comment => "comment",
+            EventKind::ExtendRequest => "extend_request",
+            EventKind::ExtendDecision => "extend_decision",
+            EventKind::Reply => "reply",
         }
     }
 
@@ -208,6 +221,9 @@ impl EventKind {
             EventKind::Escalate => "督办升级",
             EventKind::Notify => "告知",
             EventKind::Comment => "批注",
+            EventKind::ExtendRequest => "申请延期",
+            EventKind::ExtendDecision => "延期审批",
+            EventKind::Reply => "书面回复",
         }
     }
 
@@ -230,9 +246,12 @@ impl EventKind {
             })
     }
 
-    /// Events only a level above the owner may add (挂牌督办、督办升级).
+    /// Events only a level above the owner may add (挂牌督办、督办升级、延期审批).
     pub fn is_superior_only(self) -> bool {
-        matches!(self, EventKind::Supervise | EventKind::Escalate)
+        matches!(
+            self,
+            EventKind::Supervise | EventKind::Escalate | EventKind::ExtendDecision
+        )
     }
 }
 
@@ -270,6 +289,15 @@ pub struct HazardEvent {
     /// For `escalate`: 书面回复期限 `YYYY-MM-DD`, the day the escalated party must reply by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_by: Option<String>,
+    /// For `extend_request`: the deadline asked for, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_deadline: Option<String>,
+    /// For `extend_decision`: 同意 (`true`) or 不同意 (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved: Option<bool>,
+    /// For `reply`: the escalating office the reply answers (with `method`, the escalation's method).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<AdminCode>,
 }
 
 impl HazardEvent {
@@ -287,6 +315,9 @@ impl HazardEvent {
             plan: None,
             recipients: Vec::new(),
             reply_by: None,
+            new_deadline: None,
+            approved: None,
+            to: None,
         }
     }
 }
@@ -301,6 +332,17 @@ pub struct Escalation {
     /// 书面回复期限, if given.
     pub reply_by: Option<String>,
     pub at: String,
+    /// When the owner's written reply (书面回复) to it was recorded; `None` while none is.
+    pub replied_at: Option<String>,
+}
+
+/// 延期申请 — an extension request waiting for its decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtensionRequest {
+    /// The deadline asked for.
+    pub new_deadline: String,
+    pub at: String,
+    pub note: Option<String>,
 }
 
 /// What the event log folds to.
@@ -321,6 +363,15 @@ pub struct Derived {
     pub notified: Vec<String>,
     /// 整改方案 — the latest plan that applied.
     pub plan: Option<Plan>,
+    /// The deadline the events set, if any: the latest plan's 时限 or the latest approved extension's
+    /// new deadline, whichever applied last (the registered deadline otherwise).
+    pub deadline: Option<String>,
+    /// 延期申请 waiting for a decision (at most one at a time).
+    pub extension_pending: Option<ExtensionRequest>,
+    /// 已延期次数 — extension requests approved.
+    pub extended: u32,
+    /// The latest approved extension's deadline (the latest day a later plan may set).
+    pub extended_deadline: Option<String>,
     /// Events that did not apply in the state they arrived in (kept in history, ignored by the fold).
     pub ignored: usize,
 }
@@ -337,6 +388,10 @@ impl Derived {
             escalated: Vec::new(),
             notified: Vec::new(),
             plan: None,
+            deadline: None,
+            extension_pending: None,
+            extended: 0,
+            extended_deadline: None,
             ignored: 0,
         }
     }
@@ -351,6 +406,14 @@ impl Derived {
     /// True if `office` has escalated this hazard.
     pub fn escalated_by(&self, office: &AdminCode) -> bool {
         self.escalated.iter().any(|e| &e.by == office)
+    }
+
+    /// The escalation a reply to `to` by `method` answers: the earliest of that office's escalations
+    /// by that method still without a reply.
+    pub fn unanswered(&self, to: &AdminCode, method: &str) -> Option<usize> {
+        self.escalated
+            .iter()
+            .position(|e| &e.by == to && e.method == method && e.replied_at.is_none())
     }
 }
 
@@ -419,6 +482,7 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
                     && let Some(p) = &e.plan
                 {
                     d.plan = Some(p.clone());
+                    d.deadline = Some(p.deadline.clone());
                 }
             }
             PendingAcceptance => {
@@ -465,6 +529,8 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
                 return bad("验收通过（accept）后才能销号 / close needs an accepted hazard");
             }
             d.status = Closed;
+            // A request still pending when the hazard is closed is moot: nothing is left to extend.
+            d.extension_pending = None;
         }
         Reopen => {
             if d.status != Closed {
@@ -511,10 +577,78 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
                 method: m.clone(),
                 reply_by: e.reply_by.clone(),
                 at: e.at.clone(),
+                replied_at: None,
             });
+        }
+        ExtendRequest => {
+            let Some(day) = &e.new_deadline else {
+                return Err(Error::invalid(
+                    "new_deadline",
+                    "申请延期须写明新的整改期限 / extend_request needs new_deadline",
+                ));
+            };
+            if d.status == Closed {
+                return bad("隐患已销号 / hazard is closed");
+            }
+            if d.extension_pending.is_some() {
+                return bad(
+                    "已有延期申请待审批 / an extension request is already waiting for its decision",
+                );
+            }
+            d.extension_pending = Some(ExtensionRequest {
+                new_deadline: day.clone(),
+                at: e.at.clone(),
+                note: e.note.clone(),
+            });
+        }
+        ExtendDecision => {
+            let Some(approved) = e.approved else {
+                return Err(Error::invalid(
+                    "approved",
+                    "延期审批须写明同意或不同意 / extend_decision needs approved",
+                ));
+            };
+            let Some(req) = d.extension_pending.take() else {
+                return bad(
+                    "没有待审批的延期申请 / no extension request is waiting for a decision",
+                );
+            };
+            if approved {
+                d.extended += 1;
+                d.extended_deadline = Some(req.new_deadline.clone());
+                d.deadline = Some(req.new_deadline);
+            }
+        }
+        Reply => {
+            let (Some(to), Some(m)) = (&e.to, &e.method) else {
+                return Err(Error::invalid(
+                    "to",
+                    "书面回复须写明回复哪一级的哪次督办（to、method） / reply needs to and method",
+                ));
+            };
+            let Some(i) = d.unanswered(to, m) else {
+                return bad(
+                    "没有待回复的该项督办升级 / no escalation by that office and method is waiting for a reply",
+                );
+            };
+            d.escalated[i].replied_at = Some(e.at.clone());
         }
     }
     Ok(())
+}
+
+/// 临期 — not closed, not overdue, and due within `days` days (due today counts: 0 days left).
+pub fn is_due_soon(status: Status, deadline: Date, today: Date, days: u32) -> bool {
+    status != Status::Closed
+        && deadline >= today
+        && (deadline - today).whole_days() <= i64::from(days)
+}
+
+/// The last day a deadline may fall on to be 临期 as of `today`.
+pub fn due_soon_until(today: Date, days: u32) -> Date {
+    today
+        .checked_add(time::Duration::days(i64::from(days)))
+        .unwrap_or(today)
 }
 
 /// The one overdue rule: not closed and past its deadline's day (due today is not overdue).
@@ -557,8 +691,10 @@ pub fn format_date(d: Date) -> String {
 
 /// Who may add an event of `kind` to a hazard owned by `owner`, as `actor` — the rule's name on refusal.
 ///
-/// Owner: everything but supervise/escalate. Ancestors: supervise, escalate, comment, return, and
-/// accept/close when they are the supervising level. A general hazard only reaches the owner's parent,
+/// Owner: everything but supervise/escalate/extend_decision. Ancestors: supervise, escalate, comment,
+/// return, and accept/close when they are the supervising level. 延期审批 (`extend_decision`) belongs
+/// to the level that accepts for the owner: the supervising level of a listed hazard, else the owner's
+/// parent — never the owner itself (it asked), never a sibling. A general hazard only reaches the owner's parent,
 /// a major one every ancestor; this rule does not repeat that scope check.
 pub fn may_add_event(
     kind: EventKind,
@@ -581,6 +717,12 @@ pub fn may_add_event(
             Some(_) => Err("supervising_level_accepts"),
             None if is_owner => Ok(()),
             None => Err("owner_accepts"),
+        },
+        EventKind::ExtendDecision => match supervising {
+            Some(level) if level == actor => Ok(()),
+            Some(_) => Err("supervising_level_decides"),
+            None if owner.parent().as_ref() == Some(actor) => Ok(()),
+            None => Err("parent_decides"),
         },
         EventKind::Return | EventKind::Comment => {
             if is_owner || is_superior {
@@ -761,5 +903,99 @@ mod tests {
             ..ev(Escalate, "530181")
         };
         assert!(apply(&mut d, &esc).is_err());
+    }
+    #[test]
+    fn an_extension_is_decided_once_and_moves_the_deadline() {
+        use EventKind::*;
+        let req = |day: &str| HazardEvent {
+            new_deadline: Some(day.into()),
+            note: Some("设备到货延迟".into()),
+            ..ev(ExtendRequest, "530181006")
+        };
+        let dec = |ok: bool| HazardEvent {
+            approved: Some(ok),
+            ..ev(ExtendDecision, "530181")
+        };
+        // A decision with nothing pending does not apply.
+        assert_eq!(fold(Grade::General, &[dec(true)]).ignored, 1);
+        let d = fold(Grade::General, &[req("2026-12-31"), req("2027-01-31")]);
+        assert_eq!(
+            (
+                d.ignored,
+                d.extension_pending.as_ref().unwrap().new_deadline.as_str()
+            ),
+            (1, "2026-12-31")
+        );
+        let d = fold(Grade::General, &[req("2026-12-31"), dec(false)]);
+        assert_eq!(
+            (
+                d.extended,
+                d.deadline.clone(),
+                d.extension_pending.is_none()
+            ),
+            (0, None, true)
+        );
+        let d = fold(Grade::General, &[req("2026-12-31"), dec(true), dec(true)]);
+        assert_eq!(
+            (d.extended, d.deadline.as_deref(), d.ignored),
+            (1, Some("2026-12-31"), 1)
+        );
+        // Closing makes a pending request moot.
+        let d = fold(
+            Grade::General,
+            &[
+                ev(Rectified, "530181006"),
+                req("2026-12-31"),
+                ev(Accept, "530181006"),
+                ev(Close, "530181006"),
+                dec(true),
+            ],
+        );
+        assert_eq!((d.extended, d.ignored), (0, 1));
+    }
+
+    #[test]
+    fn the_extension_is_decided_by_the_level_that_accepts_for_the_owner() {
+        let owner = code("530181006");
+        let k = EventKind::ExtendDecision;
+        assert_eq!(
+            may_add_event(k, &owner, &owner, None),
+            Err("parent_decides")
+        );
+        assert_eq!(
+            may_add_event(k, &owner, &code("530181007"), None),
+            Err("parent_decides")
+        );
+        assert!(may_add_event(k, &owner, &code("530181"), None).is_ok());
+        assert_eq!(
+            may_add_event(k, &owner, &code("5301"), None),
+            Err("parent_decides")
+        );
+        let city = code("5301");
+        assert!(may_add_event(k, &owner, &city, Some(&city)).is_ok());
+        assert_eq!(
+            may_add_event(k, &owner, &code("530181"), Some(&city)),
+            Err("supervising_level_decides")
+        );
+        assert!(may_add_event(EventKind::ExtendRequest, &owner, &owner, None).is_ok());
+        assert_eq!(
+            may_add_event(EventKind::Reply, &owner, &code("530181"), None),
+            Err("owner_only")
+        );
+    }
+
+    #[test]
+    fn due_soon_is_within_n_days_and_not_overdue() {
+        let dl = parse_date("deadline", "2026-11-22").unwrap();
+        let day = |s| parse_date("d", s).unwrap();
+        assert!(is_due_soon(Status::Open, dl, day("2026-11-19"), 3));
+        assert!(!is_due_soon(Status::Open, dl, day("2026-11-18"), 3));
+        assert!(is_due_soon(Status::Open, dl, dl, 3));
+        assert!(!is_due_soon(Status::Open, dl, day("2026-11-23"), 3));
+        assert!(!is_due_soon(Status::Closed, dl, dl, 3));
+        assert_eq!(
+            format_date(due_soon_until(day("2026-11-19"), 3)),
+            "2026-11-22"
+        );
     }
 }

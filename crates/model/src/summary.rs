@@ -27,6 +27,12 @@ pub struct HazardCounts {
     /// 本月新增 — registered in the summary's calendar month (China time).
     #[serde(default)]
     pub this_month: u64,
+    /// 已延期 — hazards with at least one approved extension (延期).
+    #[serde(default)]
+    pub extended: u64,
+    /// 临期 — not closed, not overdue, due within the owner node's warning days.
+    #[serde(default)]
+    pub due_soon: u64,
 }
 
 impl HazardCounts {
@@ -50,6 +56,8 @@ impl HazardCounts {
         }
         self.supervised += o.supervised;
         self.this_month += o.this_month;
+        self.extended += o.extended;
+        self.due_soon += o.due_soon;
     }
 
     /// 整改率 — closed over total, in percent with one decimal (100 when there is nothing to rectify).

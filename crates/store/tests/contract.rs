@@ -538,7 +538,7 @@ async fn counts(db: &TestDb) {
     )
     .await;
     let c = store
-        .own_hazard_counts("530181006", "2027-01-01")
+        .own_hazard_counts("530181006", "2027-01-01", "2027-01-04")
         .await
         .unwrap();
     assert_eq!(
@@ -546,11 +546,55 @@ async fn counts(db: &TestDb) {
         (2, 2, 0, 1, 2)
     );
     assert_eq!(c.by_sector["消防"], 2);
+    assert_eq!((c.due_soon, c.extended), (0, 0), "overdue is not 临期");
     let c = store
-        .own_hazard_counts("530181006", "2026-12-31")
+        .own_hazard_counts("530181006", "2026-12-31", "2027-01-03")
         .await
         .unwrap();
     assert_eq!(c.overdue, 0, "due today is not overdue");
+    assert_eq!(c.due_soon, 2, "due today is 临期");
+    let c = store
+        .own_hazard_counts("530181006", "2026-12-27", "2026-12-30")
+        .await
+        .unwrap();
+    assert_eq!(c.due_soon, 0, "due after the warning days");
+    // 延期: an approved extension moves the deadline in force and counts the hazard as extended.
+    let mut doc = new_hazard("530181006", Grade::General, "e");
+    hazard::append_event(
+        &mut doc,
+        &HazardEvent {
+            new_deadline: Some("2027-03-31".into()),
+            note: Some("设备到货延迟".into()),
+            ..event(EventKind::ExtendRequest, "530181006")
+        },
+    )
+    .unwrap();
+    doc.commit_with(CommitOptions::default().with_message("tester"));
+    doc.set_actor(actor_id(&code("530181"), b"test"));
+    hazard::append_event(
+        &mut doc,
+        &HazardEvent {
+            approved: Some(true),
+            ..event(EventKind::ExtendDecision, "530181")
+        },
+    )
+    .unwrap();
+    doc.commit_with(CommitOptions::default().with_message("tester"));
+    put(&store, "e", &mut doc, &[]).await;
+    let c = store
+        .own_hazard_counts("530181006", "2027-01-01", "2027-01-04")
+        .await
+        .unwrap();
+    assert_eq!((c.total, c.overdue, c.extended), (3, 2, 1));
+    let row = store.hazard("e").await.unwrap().unwrap();
+    assert_eq!(row.deadline, "2027-03-31");
+    assert_eq!(row.body["extended"], 1);
+    assert_eq!(
+        row.body["core"]["deadline"]
+            .as_str()
+            .or(row.body["deadline"].as_str()),
+        Some("2026-12-31")
+    );
     let d = store
         .own_directive_counts("530181", "2026-12-31")
         .await

@@ -53,7 +53,7 @@ pub async fn get(
     State(st): State<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, RecordError> {
-    Ok(Json(super::get(&st.store, &id).await?))
+    Ok(Json(super::get(&st.store, &st.hazards, &id).await?))
 }
 
 /// `POST /hazards/{id}/events`.
@@ -66,7 +66,7 @@ pub async fn add_event(
     Path(id): Path<String>,
     Body(input): Body<NewEvent>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let h = super::add_event(&st.store, &by.actor(&st), &id, input).await?;
+    let h = super::add_event(&st.store, &st.hazards, &by.actor(&st), &id, input).await?;
     Ok((StatusCode::CREATED, Json(h)))
 }
 
@@ -90,6 +90,31 @@ pub async fn escalation_candidates(
     let paging = p.paging()?;
     let items = super::escalation_candidates(&st.store, &st.code).await?;
     Ok(Json(EscalationCandidates {
+        office: st.code.as_str().to_string(),
+        page: paging.slice(items),
+    }))
+}
+
+/// 书面回复待收 — one page of them, and the escalating office they are owed to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepliesDue {
+    /// This office.
+    pub office: String,
+    #[serde(flatten)]
+    pub page: Page,
+}
+
+/// `GET /hazards/replies-due` — this office's escalations whose written reply is late or not yet
+/// recorded, most late first, one page.
+#[utoipa::path(get, path = "/api/v1/hazards/replies-due", tag = "hazards", params(PageQuery),
+    responses((status = 200, description = "书面回复待收 / written replies owed to this office", body = RepliesDue), Errors))]
+pub async fn replies_due(
+    State(st): State<Shared>,
+    Query(p): Query<PageQuery>,
+) -> Result<Json<RepliesDue>, RecordError> {
+    let paging = p.paging()?;
+    let items = super::replies_due(&st.store, &st.code).await?;
+    Ok(Json(RepliesDue {
         office: st.code.as_str().to_string(),
         page: paging.slice(items),
     }))

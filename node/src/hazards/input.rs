@@ -69,6 +69,12 @@ pub struct NewEvent {
     pub recipients: Option<Vec<String>>,
     /// `escalate`: the reply deadline.
     pub reply_by: Option<String>,
+    /// `extend_request`: the deadline asked for (`YYYY-MM-DD`, after the deadline in force).
+    pub new_deadline: Option<String>,
+    /// `extend_decision`: 同意 (`true`) or 不同意 (`false`, with the reason in `note`).
+    pub approved: Option<bool>,
+    /// `reply`: the escalating office whose escalation (by `method`) this written reply answers.
+    pub to: Option<String>,
 }
 
 fn opt_text(v: Option<String>) -> Option<String> {
@@ -264,6 +270,19 @@ pub(crate) fn event(
         "percent",
         input.percent.is_some(),
     )?;
+    only_for(
+        kind,
+        EventKind::ExtendRequest,
+        "new_deadline",
+        input.new_deadline.is_some(),
+    )?;
+    only_for(
+        kind,
+        EventKind::ExtendDecision,
+        "approved",
+        input.approved.is_some(),
+    )?;
+    only_for(kind, EventKind::Reply, "to", input.to.is_some())?;
     let mut e = mh::HazardEvent::new(kind, view.owner.clone(), String::new());
     e.note = note;
     e.percent = match input.percent {
@@ -286,7 +305,12 @@ pub(crate) fn event(
                 )
             })?;
             let found_on = mh::parse_date("found_on", &view.core.found_on).unwrap_or(today);
-            let registered = mh::parse_date("deadline", &view.core.deadline)?;
+            // A plan's 时限 lies within the registered deadline, or within an approved extension.
+            let granted = view
+                .derived()
+                .extended_deadline
+                .unwrap_or_else(|| view.core.deadline.clone());
+            let registered = mh::parse_date("deadline", &granted)?;
             e.plan = Some(p.validate(view.core.grade, found_on, registered)?);
         }
         EventKind::Notify => {
@@ -319,11 +343,71 @@ pub(crate) fn event(
             e.method = Some(m);
             e.reply_by = Some(mh::format_date(reply_by));
         }
+        EventKind::ExtendRequest => {
+            if e.note.is_none() {
+                return Err(RecordError::bad(
+                    "note",
+                    "申请延期须写明理由 / note (the reason for the extension) is required",
+                ));
+            }
+            let d = mh::parse_date("new_deadline", &required("new_deadline", input.new_deadline)?)?;
+            let current = view.effective_deadline(&view.derived());
+            if let Ok(cur) = mh::parse_date("deadline", &current)
+                && d <= cur
+            {
+                return Err(RecordError::bad(
+                    "new_deadline",
+                    format!("新的整改期限须晚于现行整改期限 {current} / new_deadline must be after the deadline in force {current}"),
+                ));
+            }
+            if d < today {
+                return Err(RecordError::bad(
+                    "new_deadline",
+                    "新的整改期限不能早于今天 / new_deadline is in the past",
+                ));
+            }
+            e.new_deadline = Some(mh::format_date(d));
+        }
+        EventKind::ExtendDecision => {
+            let approved = input.approved.ok_or_else(|| {
+                RecordError::bad(
+                    "approved",
+                    "须写明同意（true）或不同意（false） / approved (true or false) is required",
+                )
+            })?;
+            if !approved && e.note.is_none() {
+                return Err(RecordError::bad(
+                    "note",
+                    "不同意延期须写明理由 / a refusal needs its reason in note",
+                ));
+            }
+            e.approved = Some(approved);
+        }
+        EventKind::Reply => {
+            let to = required("to", input.to)?;
+            let to =
+                AdminCode::parse(&to).map_err(|err| RecordError::bad("to", err.to_string()))?;
+            let m = method.unwrap_or_default();
+            if !mh::ESCALATION_METHODS.contains(&m.as_str()) {
+                return Err(RecordError::bad(
+                    "method",
+                    "须写明回复的是哪种督办：函告、通报、约谈 或 曝光 / method must be the escalation's: 函告 通报 约谈 曝光",
+                ));
+            }
+            if e.note.is_none() {
+                return Err(RecordError::bad(
+                    "note",
+                    "书面回复须写明回复内容 / note (the reply) is required",
+                ));
+            }
+            e.to = Some(to);
+            e.method = Some(m);
+        }
         _ => {
             if method.is_some() {
                 return Err(RecordError::bad(
                     "method",
-                    "方式只用于“督办升级”和“告知”事件 / method belongs to escalate and notify events",
+                    "方式只用于“督办升级”“告知”和“书面回复”事件 / method belongs to escalate, notify and reply events",
                 ));
             }
         }
@@ -353,6 +437,10 @@ pub struct HazardQuery {
     /// `true` | `false`: listed for 挂牌督办.
     #[param(value_type = Option<bool>)]
     pub supervised: Option<String>,
+    /// `true` | `false`: 临期 — not closed and due from today to today + the node's
+    /// `hazards.due_soon_days` (default 3), China time.
+    #[param(value_type = Option<bool>)]
+    pub due_soon: Option<String>,
     /// Text in the title or the number.
     pub q: Option<String>,
     /// Only hazards of offices within this code (the office and its subtree).
@@ -417,6 +505,11 @@ pub(crate) fn filter(
     }
     if let Some(v) = opt_text(q.supervised) {
         f.supervised = Some(flag("supervised", &v)?);
+    }
+    if let Some(v) = opt_text(q.due_soon) {
+        f.due_soon = Some(flag("due_soon", &v)?);
+        f.today = Some(mh::format_date(today));
+        f.due_soon_until = Some(mh::format_date(mh::due_soon_until(today, s.due_soon_days)));
     }
     if let Some(v) = opt_text(q.q) {
         bounded("q", &v, 100)?;

@@ -35,7 +35,7 @@ pub async fn create(
         .await?
         .0;
     w.commit().await?;
-    get(store, &id).await
+    get(store, settings, &id).await
 }
 
 /// A hazard's input that passed every check that needs no write session: its core, and the number
@@ -158,28 +158,32 @@ pub async fn write_checked(
 }
 
 /// One hazard, decorated as of today.
-pub async fn get(store: &Store, id: &str) -> Result<Value, RecordError> {
+pub async fn get(store: &Store, settings: &HazardSettings, id: &str) -> Result<Value, RecordError> {
     let row = store
         .hazard(id)
         .await?
         .ok_or_else(|| RecordError::not_found(id))?;
-    Ok(decorate(row.body, today()))
+    Ok(decorate(row.body, today(), settings.due_soon_days))
 }
 
 /// The ledger: hazards matching `filter`, decorated as of today.
-pub async fn list(store: &Store, filter: &HazardFilter) -> Result<Vec<Value>, RecordError> {
+pub async fn list(
+    store: &Store,
+    settings: &HazardSettings,
+    filter: &HazardFilter,
+) -> Result<Vec<Value>, RecordError> {
     let t = today();
     Ok(store
         .hazards(filter)
         .await?
         .into_iter()
-        .map(|r| decorate(r.body, t))
+        .map(|r| decorate(r.body, t, settings.due_soon_days))
         .collect())
 }
 
-/// Adds what depends on today (`overdue`, `days_overdue`) and the Chinese labels a clerk reads to a
-/// stored hazard body.
-pub fn decorate(mut body: Value, today: Date) -> Value {
+/// Adds what depends on today (`overdue`, `days_overdue`, `due_soon` within `due_soon_days`, the
+/// written replies owed and late) and the Chinese labels a clerk reads to a stored hazard body.
+pub fn decorate(mut body: Value, today: Date, due_soon_days: u32) -> Value {
     let status = body["status"]
         .as_str()
         .and_then(|s| mh::Status::parse(s).ok());
@@ -191,6 +195,23 @@ pub fn decorate(mut body: Value, today: Date) -> Value {
         (Some(s), Some(d)) => mh::days_overdue(s, d, today),
         _ => None,
     };
+    let due_soon = match (status, due) {
+        (Some(s), Some(d)) => mh::is_due_soon(s, d, today, due_soon_days),
+        _ => false,
+    };
+    // 书面回复: each escalation is replied, owed, or late.
+    if let Some(list) = body["escalated"].as_array_mut() {
+        for e in list {
+            let replied = e["replied_at"].is_string();
+            let late = (!replied)
+                .then(|| mh::ladder::reply_late_days(e["reply_by"].as_str(), today))
+                .flatten();
+            if let Some(o) = e.as_object_mut() {
+                o.insert("reply_late".into(), late.is_some().into());
+                o.insert("reply_days_late".into(), late.into());
+            }
+        }
+    }
     let grade = body["grade"].as_str().and_then(|g| Grade::parse(g).ok());
     let channel = body["channel"]
         .as_str()
@@ -204,6 +225,7 @@ pub fn decorate(mut body: Value, today: Date) -> Value {
     if let Some(o) = body.as_object_mut() {
         o.insert("overdue".into(), days.is_some().into());
         o.insert("days_overdue".into(), days.into());
+        o.insert("due_soon".into(), due_soon.into());
         o.insert(
             "grade_label".into(),
             grade
@@ -227,6 +249,7 @@ pub fn decorate(mut body: Value, today: Date) -> Value {
 /// whether it fits the lifecycle (409).
 pub async fn add_event(
     store: &Store,
+    settings: &HazardSettings,
     actor: &Actor,
     id: &str,
     input: NewEvent,
@@ -260,7 +283,7 @@ pub async fn add_event(
     commit(&mut doc, actor);
     store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;
-    get(store, id).await
+    get(store, settings, id).await
 }
 
 /// Whether `me` may add an event of `kind` to this hazard: the owner for its own events; a level above
@@ -320,6 +343,15 @@ pub async fn actions(
                 .iter()
                 .map(|r| r.to_string())
                 .collect();
+            e.new_deadline = Some(view.effective_deadline(&derived));
+            e.approved = Some(true);
+            // A reply is offered while an escalation waits for one.
+            if *k == EventKind::Reply
+                && let Some(x) = derived.escalated.iter().find(|x| x.replied_at.is_none())
+            {
+                e.to = Some(x.by.clone());
+                e.method = Some(x.method.clone());
+            }
             let mut check = derived.clone();
             mh::apply(&mut check, &e).is_ok()
         })
@@ -349,7 +381,7 @@ pub async fn ledger(
         items: page
             .rows
             .into_iter()
-            .map(|r| decorate(r.body, day))
+            .map(|r| decorate(r.body, day, settings.due_soon_days))
             .collect(),
         total: page.total,
         limit,
@@ -397,6 +429,7 @@ pub async fn escalation_candidates(
         };
         if let Some(days) = mh::escalation_candidate(&d, &owner, due, office, day) {
             let b = &r.body;
+            let s = mh::ladder::suggest(&owner, &events, &d, day);
             out.push((
                 days,
                 json!({
@@ -404,10 +437,63 @@ pub async fn escalation_candidates(
                     "sector": b["sector"], "status": r.status, "effective_deadline": r.deadline,
                     "days_overdue": days, "supervising": b["supervising"], "escalated": b["escalated"],
                     "enterprise": b["enterprise"],
+                    "suggested": s.step, "suggested_kind": s.kind, "suggested_method": s.method,
+                    "ladder_reached": s.reached, "late_replies": s.late_replies,
                 }),
             ));
         }
     }
     out.sort_by_key(|(days, _)| std::cmp::Reverse(*days));
+    Ok(out.into_iter().map(|(_, v)| v).collect())
+}
+
+/// 书面回复待收 — at the escalating office: its escalations of hazards below it with no written
+/// reply recorded, late ones first (most days late first), then those not yet due (earliest reply day
+/// first), then any without a reply day; ties by hazard id and escalation order.
+pub async fn replies_due(store: &Store, office: &AdminCode) -> Result<Vec<Value>, RecordError> {
+    let day = today();
+    let rows = store
+        .hazards(&HazardFilter {
+            within: Some(office.to_string()),
+            ..Default::default()
+        })
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let Ok(owner) = AdminCode::parse(&r.owner) else {
+            continue;
+        };
+        if !office.is_ancestor_of(&owner) {
+            continue;
+        }
+        let grade = r.body["grade"]
+            .as_str()
+            .and_then(|g| Grade::parse(g).ok())
+            .unwrap_or(Grade::General);
+        let events: Vec<HazardEvent> =
+            serde_json::from_value(r.body["events"].clone()).unwrap_or_default();
+        let d = mh::fold(grade, &events);
+        let b = &r.body;
+        for due in mh::ladder::replies_due(&d, office, day) {
+            let key = (
+                !due.late,
+                std::cmp::Reverse(due.days_late),
+                due.reply_by.is_none(),
+                due.reply_by.clone(),
+                r.id.clone(),
+                due.index,
+            );
+            out.push((
+                key,
+                json!({
+                    "id": r.id, "number": b["number"], "title": b["title"], "owner": r.owner,
+                    "grade": b["grade"], "status": r.status, "escalation": due.index,
+                    "method": due.method, "escalated_at": due.escalated_at, "reply_by": due.reply_by,
+                    "late": due.late, "days_late": due.days_late, "enterprise": b["enterprise"],
+                }),
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out.into_iter().map(|(_, v)| v).collect())
 }

@@ -1,4 +1,5 @@
-//! 隐患配置 — a node's hazard settings from its config: the sector dictionary and the 存量/增量 cut-off.
+//! 隐患配置 — a node's hazard settings from its config: the sector dictionary, the 存量/增量 cut-off
+//! and the 临期 warning days.
 
 use safemesh_model::SectorDictionary;
 use safemesh_model::hazard as mh;
@@ -6,12 +7,15 @@ use safemesh_model::hazard::facts::DEFAULT_STOCK_CUTOFF;
 use time::Date;
 
 use crate::Config;
+use crate::config::DEFAULT_DUE_SOON_DAYS;
 
 /// A node's hazard settings, from its config: the sector dictionary and the 存量/增量 cut-off.
 #[derive(Debug, Clone)]
 pub struct HazardSettings {
     pub sectors: SectorDictionary,
     pub stock_cutoff: Date,
+    /// 临期: due within this many days (and not yet overdue).
+    pub due_soon_days: u32,
 }
 
 impl Default for HazardSettings {
@@ -20,6 +24,7 @@ impl Default for HazardSettings {
             sectors: SectorDictionary::default(),
             stock_cutoff: mh::parse_date("stock_cutoff", DEFAULT_STOCK_CUTOFF)
                 .expect("the default cut-off is a date"),
+            due_soon_days: DEFAULT_DUE_SOON_DAYS,
         }
     }
 }
@@ -31,9 +36,16 @@ impl HazardSettings {
         })?;
         let stock_cutoff = mh::parse_date("hazards.stock_cutoff", &cfg.hazards.stock_cutoff)
             .map_err(|e| crate::Error::Config(e.to_string()))?;
+        let due_soon_days = cfg.hazards.due_soon_days;
+        if !(1..=30).contains(&due_soon_days) {
+            return Err(crate::Error::Config(format!(
+                "hazards.due_soon_days 应为 1 到 30 天 / hazards.due_soon_days must be 1 to 30, got {due_soon_days}"
+            )));
+        }
         Ok(HazardSettings {
             sectors,
             stock_cutoff,
+            due_soon_days,
         })
     }
 }
@@ -86,5 +98,23 @@ http = "127.0.0.1:8001"
         let bad = format!("{BASE}\n[hazards]\nstock_cutoff = \"2024/01/01\"\n");
         let cfg: Config = toml::from_str(&bad).unwrap();
         assert!(matches!(cfg.validate(), Err(crate::Error::Config(_))));
+        for days in [0, 31] {
+            let bad = format!("{BASE}\n[hazards]\ndue_soon_days = {days}\n");
+            let cfg: Config = toml::from_str(&bad).unwrap();
+            assert!(
+                matches!(cfg.validate(), Err(crate::Error::Config(m)) if m.contains("due_soon_days")),
+                "{days}"
+            );
+        }
+    }
+
+    #[test]
+    fn due_soon_days_default_to_3_and_are_set_per_node() {
+        let cfg: Config = toml::from_str(BASE).unwrap();
+        assert_eq!(HazardSettings::from_config(&cfg).unwrap().due_soon_days, 3);
+        let text = format!("{BASE}\n[hazards]\ndue_soon_days = 7\n");
+        let cfg: Config = toml::from_str(&text).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(HazardSettings::from_config(&cfg).unwrap().due_soon_days, 7);
     }
 }

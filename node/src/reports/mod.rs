@@ -121,7 +121,8 @@ pub(crate) async fn scope_summary(
 ) -> Result<Option<ScopeSummary>, RecordError> {
     if scope == me {
         return Ok(Some(ScopeSummary {
-            body: crate::rollup::compute(store, me).await?,
+            // The period figures do not depend on the 临期 window; the node's default is used here.
+            body: crate::rollup::compute(store, me, crate::config::DEFAULT_DUE_SOON_DAYS).await?,
             as_of: now_rfc3339(),
         }));
     }

@@ -114,6 +114,9 @@ pub fn event_label(k: EventKind) -> &'static str {
         EventKind::Escalate => "升级督办（函告/通报/约谈/曝光）",
         EventKind::Notify => "告知主要负责人、实际控制人",
         EventKind::Comment => "批注",
+        EventKind::ExtendRequest => "申请延期",
+        EventKind::ExtendDecision => "延期审批",
+        EventKind::Reply => "书面回复",
     }
 }
 
@@ -151,7 +154,9 @@ pub fn office_name(code: &str) -> String {
 /// A refusal's rule in words a clerk understands (the API's `rule` names stay out of the text).
 pub fn rule_words(rule: &str) -> &'static str {
     match rule {
-        "superior_only" => "挂牌督办和升级督办只能由上级安委办进行",
+        "superior_only" => "挂牌督办、升级督办和延期审批只能由上级安委办进行",
+        "supervising_level_decides" => "该隐患已挂牌督办，延期申请须由挂牌督办单位审批",
+        "parent_decides" => "未挂牌督办的隐患，延期申请由登记单位的直接上级审批",
         "owner_only" => "此项操作只能由登记该隐患的单位进行",
         "supervising_level_accepts" => "该隐患已挂牌督办，验收和销号须由挂牌督办单位进行",
         "owner_accepts" => "未挂牌督办的隐患由登记单位自行验收、销号",

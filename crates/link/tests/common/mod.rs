@@ -673,6 +673,9 @@ impl Mesh {
                 Vec::new()
             },
             reply_by: None,
+            new_deadline: None,
+            approved: None,
+            to: None,
         };
         let mut w = node.store().writer().await.expect("writer");
         let mut doc = w

@@ -52,11 +52,16 @@ pub fn compute_projection(
                 );
                 o.insert("plan_complete".into(), plan_complete.into());
                 o.insert("effective_deadline".into(), due.clone().into());
+                o.insert("extended".into(), derived.extended.into());
+                o.insert(
+                    "extension_pending".into(),
+                    serde_json::to_value(&derived.extension_pending).unwrap_or_default(),
+                );
             }
             rows.push((
                 "INSERT INTO hazards (id, owner, title, sector, grade, channel, status, deadline, supervising, created, updated_at, body,
-                 number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan, enterprise_name)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+                 number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan, enterprise_name, extended)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, sector = excluded.sector, grade = excluded.grade,
                  channel = excluded.channel, status = excluded.status, deadline = excluded.deadline,
                  supervising = excluded.supervising, updated_at = excluded.updated_at, body = excluded.body,
@@ -64,7 +69,7 @@ pub fn compute_projection(
                  found_on = excluded.found_on, stock = excluded.stock, location = excluded.location,
                  credit_code = excluded.credit_code, notified = excluded.notified,
                  plan_complete = excluded.plan_complete, funds_wan = excluded.funds_wan,
-                 enterprise_name = excluded.enterprise_name",
+                 enterprise_name = excluded.enterprise_name, extended = excluded.extended",
                 vec![
                     Bind::from(id),
                     Bind::from(view.owner.as_str()),
@@ -89,6 +94,7 @@ pub fn compute_projection(
                     Bind::from(plan_complete as i64),
                     Bind::from(funds),
                     Bind::from(&view.core.enterprise.name),
+                    Bind::from(i64::from(derived.extended)),
                 ],
             ));
             view.audience()

@@ -35,6 +35,11 @@ pub struct HazardFilter {
     pub overdue: Option<bool>,
     /// `YYYY-MM-DD`, the day `overdue` is judged on; required with `overdue`.
     pub today: Option<String>,
+    /// 临期 (`Some(true)`: not closed, deadline from `today` to `due_soon_until`) or not.
+    pub due_soon: Option<bool>,
+    /// `YYYY-MM-DD`, the last day a deadline may fall on to be 临期; required with `due_soon` (and
+    /// `today`).
+    pub due_soon_until: Option<String>,
     /// Listed for supervision (挂牌督办) or not.
     pub supervised: Option<bool>,
     /// A piece of the title or the number.
@@ -121,6 +126,26 @@ fn where_clause(f: &HazardFilter) -> Result<(String, Vec<String>), Error> {
         }
         (None, _) => {}
     }
+    match (f.due_soon, &f.today, &f.due_soon_until) {
+        (Some(soon), Some(t), Some(u)) => {
+            binds.push(t.clone());
+            let t = binds.len();
+            binds.push(u.clone());
+            let u = binds.len();
+            sql.push_str(&if soon {
+                format!(" AND status <> 'closed' AND deadline >= ${t} AND deadline <= ${u}")
+            } else {
+                format!(" AND (status = 'closed' OR deadline < ${t} OR deadline > ${u})")
+            });
+        }
+        (Some(_), _, _) => {
+            return Err(Error::Invalid {
+                field: "due_soon".into(),
+                reason: "due_soon filter needs today and due_soon_until".into(),
+            });
+        }
+        (None, _, _) => {}
+    }
     match f.supervised {
         Some(true) => sql.push_str(" AND supervising IS NOT NULL"),
         Some(false) => sql.push_str(" AND supervising IS NULL"),
@@ -157,9 +182,10 @@ fn where_clause(f: &HazardFilter) -> Result<(String, Vec<String>), Error> {
 /// binds the filter's `today`.
 fn order_by(f: &HazardFilter, order: HazardOrder, binds: &mut Vec<String>) -> Result<String, Error> {
     Ok(match order {
-        HazardOrder::Newest => "created DESC, id".to_string(),
+        // Each order walks one index (migration 10), forwards or backwards as a whole.
+        HazardOrder::Newest => "created DESC, id DESC".to_string(),
         HazardOrder::Deadline => "deadline, id".to_string(),
-        HazardOrder::Found => "found_on DESC, created DESC, id".to_string(),
+        HazardOrder::Found => "found_on DESC, created DESC, id DESC".to_string(),
         HazardOrder::OverdueFirst => {
             let Some(today) = &f.today else {
                 return Err(Error::Invalid {
@@ -182,7 +208,7 @@ impl Store {
     pub async fn hazards(&self, f: &HazardFilter) -> Result<Vec<HazardRow>, Error> {
         let (filter, binds) = where_clause(f)?;
         let sql = format!(
-            "SELECT id, owner, status, deadline, body FROM hazards{filter} ORDER BY created DESC, id"
+            "SELECT id, owner, status, deadline, body FROM hazards{filter} ORDER BY created DESC, id DESC"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in &binds {
@@ -295,12 +321,14 @@ impl Store {
     }
 
     /// Hazard counts over hazards owned by `owner` as of `today` (`YYYY-MM-DD`, China time): totals,
-    /// open/closed, major, overdue, supervised (not closed), found this month, and by sector, status,
-    /// grade and channel.
+    /// open/closed, major, overdue, supervised (not closed), found this month, extended (延期 approved
+    /// at least once), 临期 (not closed, due from `today` to `due_soon_until`), and by sector,
+    /// status, grade and channel.
     pub async fn own_hazard_counts(
         &self,
         owner: &str,
         today: &str,
+        due_soon_until: &str,
     ) -> Result<safemesh_model::summary::HazardCounts, Error> {
         let month_start = format!("{}01", today.get(..8).unwrap_or(today));
         let rows = sqlx::query(
@@ -308,12 +336,15 @@ impl Store {
                     CAST(CASE WHEN deadline < $2 AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS overdue,
                     CAST(CASE WHEN supervising IS NOT NULL AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS supervised,
                     CAST(CASE WHEN found_on >= $3 AND found_on <= $2 THEN 1 ELSE 0 END AS BIGINT) AS this_month,
+                    CAST(CASE WHEN extended > 0 THEN 1 ELSE 0 END AS BIGINT) AS extended,
+                    CAST(CASE WHEN deadline >= $2 AND deadline <= $4 AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS due_soon,
                     COUNT(*) AS n
-             FROM hazards WHERE owner = $1 GROUP BY sector, status, grade, channel, overdue, supervised, this_month",
+             FROM hazards WHERE owner = $1 GROUP BY sector, status, grade, channel, overdue, supervised, this_month, extended, due_soon",
         )
         .bind(owner)
         .bind(today)
         .bind(&month_start)
+        .bind(due_soon_until)
         .fetch_all(self.pool())
         .await?;
         let mut c = safemesh_model::summary::HazardCounts::default();
@@ -342,6 +373,12 @@ impl Store {
             }
             if flag("this_month") {
                 c.this_month += n;
+            }
+            if flag("extended") {
+                c.extended += n;
+            }
+            if flag("due_soon") {
+                c.due_soon += n;
             }
             *c.by_sector.entry(sector).or_default() += n;
             *c.by_status.entry(status).or_default() += n;

@@ -47,6 +47,14 @@ pub struct HazardFacts {
     pub supervising: String,
     pub notified: String,
     pub escalated: String,
+    /// 临期 (due within the node's warning days, not overdue).
+    pub due_soon: bool,
+    /// 已延期次数.
+    pub extended: u64,
+    /// The extension request waiting for its decision, in words (empty if none).
+    pub extension_pending: String,
+    /// 书面回复 state of each escalation, in words.
+    pub replies: String,
 }
 
 /// The 五落实 plan.
@@ -91,6 +99,10 @@ pub struct HazardPage {
     pub events: Vec<EventRow>,
     pub actions: Vec<ActionForm>,
     pub escalation_methods: Vec<&'static str>,
+    /// The escalations waiting for a written reply: (`{office}|{method}`, as a clerk reads it).
+    pub awaiting_reply: Vec<(String, String)>,
+    /// The deadline an extension form proposes (30 days after the deadline in force).
+    pub extend_default: String,
     /// The reply deadline an escalation form proposes (15 days on).
     pub reply_by_default: String,
     pub notice: String,
@@ -175,7 +187,69 @@ fn facts(b: &Value) -> HazardFacts {
                     .join("；")
             })
             .unwrap_or_default(),
+        due_soon: b["due_soon"].as_bool().unwrap_or(false),
+        extended: b["extended"].as_u64().unwrap_or(0),
+        extension_pending: b
+            .get("extension_pending")
+            .filter(|p| p.is_object())
+            .map(|p| {
+                format!(
+                    "申请延期至 {}，{} 提出，待审批",
+                    text(&p["new_deadline"]),
+                    china_time(p["at"].as_str().unwrap_or_default())
+                )
+            })
+            .unwrap_or_default(),
+        replies: b["escalated"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        let who = format!(
+                            "{}{}",
+                            format::office_name(e["by"].as_str().unwrap_or_default()),
+                            text(&e["method"])
+                        );
+                        let state = match (e["replied_at"].as_str(), e["reply_late"].as_bool()) {
+                            (Some(at), _) => format!("已于 {} 书面回复", china_time(at)),
+                            (None, Some(true)) => format!(
+                                "书面回复已逾期 {} 天",
+                                e["reply_days_late"].as_i64().unwrap_or(0)
+                            ),
+                            (None, _) => match e["reply_by"].as_str() {
+                                Some(r) => format!("待书面回复（{r} 前）"),
+                                None => "待书面回复".to_string(),
+                            },
+                        };
+                        format!("{who}：{state}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("；")
+            })
+            .unwrap_or_default(),
     }
+}
+
+/// The escalations still waiting for a written reply, as the reply form offers them.
+fn awaiting_reply(b: &Value) -> Vec<(String, String)> {
+    b["escalated"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| !e["replied_at"].is_string())
+        .map(|e| {
+            let by = e["by"].as_str().unwrap_or_default();
+            let m = text(&e["method"]);
+            let due = e["reply_by"]
+                .as_str()
+                .map(|r| format!("（{r} 前回复）"))
+                .unwrap_or_default();
+            (
+                format!("{by}|{m}"),
+                format!("{}{m}{due}", format::office_name(by)),
+            )
+        })
+        .collect()
 }
 
 fn plan(b: &Value) -> Option<PlanView> {
@@ -211,6 +285,15 @@ fn events(b: &Value) -> Vec<EventRow> {
             }
             if let Some(r) = e["reply_by"].as_str() {
                 detail.push(format!("{r} 前书面回复"));
+            }
+            if let Some(d) = e["new_deadline"].as_str() {
+                detail.push(format!("申请延期至 {d}"));
+            }
+            if let Some(a) = e["approved"].as_bool() {
+                detail.push(if a { "同意延期" } else { "不同意延期" }.to_string());
+            }
+            if let Some(t) = e["to"].as_str() {
+                detail.push(format!("回复{}", format::office_name(t)));
             }
             if let Some(rs) = e["recipients"].as_array().filter(|r| !r.is_empty()) {
                 let names: Vec<&str> = rs.iter().filter_map(|x| x.as_str()).collect();
@@ -253,6 +336,9 @@ fn button(kind: EventKind) -> &'static str {
         EventKind::Notify => "记录告知",
         EventKind::Comment => "添加批注",
         EventKind::Registered => "登记",
+        EventKind::ExtendRequest => "申请延期",
+        EventKind::ExtendDecision => "提交审批意见",
+        EventKind::Reply => "提交书面回复",
     }
 }
 
@@ -269,6 +355,9 @@ fn field_label(field: &str) -> &'static str {
         "method" => "方式",
         "reply_by" => "书面回复期限",
         "recipients" => "告知对象",
+        "new_deadline" => "申请延期至",
+        "approved" => "审批意见",
+        "to" => "回复的督办",
         "note" => "说明",
         _ => "",
     }
@@ -303,7 +392,7 @@ async fn build(
     notice: String,
     refused: Option<(EventKind, String)>,
 ) -> Result<HazardPage, RecordError> {
-    let b = crate::hazards::get(&st.store, id).await?;
+    let b = crate::hazards::get(&st.store, &st.hazards, id).await?;
     let kinds = if user.caller.role >= safemesh_store::TokenRole::Editor {
         crate::hazards::actions(&st.store, id, &st.code).await?
     } else {
@@ -332,6 +421,17 @@ async fn build(
         events: events(&b),
         actions,
         escalation_methods: ESCALATION_METHODS.to_vec(),
+        awaiting_reply: awaiting_reply(&b),
+        extend_default: safemesh_model::hazard::parse_date(
+            "deadline",
+            b["effective_deadline"].as_str().unwrap_or_default(),
+        )
+        .map(|d| {
+            safemesh_model::hazard::format_date(
+                d.max(crate::clock::today()) + time::Duration::days(30),
+            )
+        })
+        .unwrap_or_default(),
         reply_by_default: safemesh_model::hazard::format_date(
             crate::clock::today() + time::Duration::days(15),
         ),
@@ -366,6 +466,11 @@ pub struct EventForm {
     percent: String,
     reply_by: String,
     recipients: Vec<String>,
+    new_deadline: String,
+    /// 同意 `true` / 不同意 `false`.
+    approved: String,
+    /// The escalation a reply answers: `{office}|{method}`.
+    escalation: String,
     responsible_unit: Option<String>,
     responsible_person: Option<String>,
     measures: Option<String>,
@@ -396,14 +501,35 @@ impl EventForm {
             deadline: self.deadline,
             contingency_plan: self.contingency_plan,
         });
+        let approved = match some(self.approved).as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => {
+                return Err(RecordError::bad(
+                    "approved",
+                    "请选择同意或不同意 / choose 同意 or 不同意",
+                ));
+            }
+        };
+        let (to, reply_method) = match some(self.escalation) {
+            Some(e) => match e.split_once('|') {
+                Some((to, m)) => (Some(to.to_string()), Some(m.to_string())),
+                None => (Some(e), None),
+            },
+            None => (None, None),
+        };
         Ok(NewEvent {
             kind: some(self.kind),
             note: some(self.note),
-            method: some(self.method),
+            method: some(self.method).or(reply_method),
             percent,
             plan,
             recipients: (!self.recipients.is_empty()).then_some(self.recipients),
             reply_by: some(self.reply_by),
+            new_deadline: some(self.new_deadline),
+            approved,
+            to,
         })
     }
 }
@@ -417,20 +543,19 @@ pub async fn add_event(
 ) -> Response {
     let form = parse_event_form(&pairs);
     let kind = EventKind::parse(&form.kind).ok();
-    let result =
-        match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+        Err(e) => Err(e),
+        Ok(_) => match form.into_input() {
+            Ok(input) => {
+                let actor = Actor {
+                    user: user.caller.name.clone(),
+                    ..st.actor.clone()
+                };
+                crate::hazards::add_event(&st.store, &st.hazards, &actor, &id, input).await
+            }
             Err(e) => Err(e),
-            Ok(_) => match form.into_input() {
-                Ok(input) => {
-                    let actor = Actor {
-                        user: user.caller.name.clone(),
-                        ..st.actor.clone()
-                    };
-                    crate::hazards::add_event(&st.store, &actor, &id, input).await
-                }
-                Err(e) => Err(e),
-            },
-        };
+        },
+    };
     match result {
         Ok(_) => {
             let done = kind.map(|k| k.as_str()).unwrap_or("comment");
@@ -469,6 +594,9 @@ fn parse_event_form(pairs: &[(String, String)]) -> EventForm {
             "percent" => f.percent = v,
             "reply_by" => f.reply_by = v,
             "recipients" => f.recipients.push(v),
+            "new_deadline" => f.new_deadline = v,
+            "approved" => f.approved = v,
+            "escalation" => f.escalation = v,
             "plan.responsible_unit" => f.responsible_unit = Some(v),
             "plan.responsible_person" => f.responsible_person = Some(v),
             "plan.measures" => f.measures = Some(v),

@@ -32,6 +32,8 @@ pub struct LedgerQuery {
     pub sector: String,
     pub channel: String,
     pub overdue: String,
+    /// 临期: `1` due within the node's warning days, `0` not.
+    pub due_soon: String,
     pub supervised: String,
     pub within: String,
     pub found_from: String,
@@ -59,6 +61,7 @@ impl LedgerQuery {
             sector: Self::some(&self.sector),
             channel: Self::some(&self.channel),
             overdue: Self::some(&self.overdue),
+            due_soon: Self::some(&self.due_soon),
             supervised: Self::some(&self.supervised),
             q: Self::some(&self.q),
             within: Self::some(&self.within),
@@ -81,6 +84,7 @@ impl LedgerQuery {
             ("sector", &self.sector),
             ("channel", &self.channel),
             ("overdue", &self.overdue),
+            ("due_soon", &self.due_soon),
             ("supervised", &self.supervised),
             ("within", &self.within),
             ("found_from", &self.found_from),
@@ -116,6 +120,8 @@ pub struct LedgerRow {
     pub deadline: String,
     /// 0 when not overdue.
     pub overdue_days: i64,
+    /// 临期.
+    pub due_soon: bool,
     pub enterprise: String,
     pub supervising: String,
 }
@@ -141,6 +147,7 @@ impl LedgerRow {
                 .unwrap_or_default()
                 .to_string(),
             overdue_days: b["days_overdue"].as_i64().unwrap_or(0),
+            due_soon: b["due_soon"].as_bool().unwrap_or(false),
             enterprise: b["enterprise"]["name"]
                 .as_str()
                 .unwrap_or_default()
