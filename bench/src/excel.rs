@@ -57,7 +57,9 @@ pub async fn export_child(db: &Path) -> anyhow::Result<Value> {
 
 /// Fills a store with `n` hazards, then times the export of its ledger in a child process.
 pub async fn export(n: usize, scale: &str) -> anyhow::Result<serde_json::Map<String, Value>> {
-    let dir = tempfile::Builder::new().prefix("safemesh-excel").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("safemesh-excel")
+        .tempdir()?;
     let db = dir.path().join("ledger.db");
     let store = Store::open_sqlite(&db).await?;
     fill_range(&store, &code(TOWN), 0, n).await?;
@@ -95,8 +97,20 @@ fn sheet(n: usize) -> anyhow::Result<Vec<u8>> {
     let mut book = Workbook::new();
     let ws = book.add_worksheet();
     let headers = [
-        "编号", "隐患名称", "行业领域", "隐患等级", "发现渠道", "检查方式", "发现日期", "单位名称",
-        "统一社会信用代码", "整改期限", "整改状态", "整改完成日期", "销号日期", "详细描述",
+        "编号",
+        "隐患名称",
+        "行业领域",
+        "隐患等级",
+        "发现渠道",
+        "检查方式",
+        "发现日期",
+        "单位名称",
+        "统一社会信用代码",
+        "整改期限",
+        "整改状态",
+        "整改完成日期",
+        "销号日期",
+        "详细描述",
     ];
     for (i, h) in headers.iter().enumerate() {
         ws.write_string(0, i as u16, *h)?;
@@ -133,7 +147,9 @@ fn sheet(n: usize) -> anyhow::Result<Vec<u8>> {
 /// Times the import of an `n`-row sheet into a fresh store (read, validated, stored).
 pub async fn import(n: usize) -> anyhow::Result<serde_json::Map<String, Value>> {
     let bytes = sheet(n)?;
-    let dir = tempfile::Builder::new().prefix("safemesh-import").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("safemesh-import")
+        .tempdir()?;
     let store = Store::open_sqlite(&dir.path().join("node.db")).await?;
     let owner: AdminCode = code(TOWN);
     let actor = Actor {
@@ -165,7 +181,10 @@ pub async fn import(n: usize) -> anyhow::Result<serde_json::Map<String, Value>> 
     }
     store.close().await;
     Ok(serde_json::Map::from_iter([
-        ("import_10k_rows_s".to_string(), json!((secs * 100.0).round() / 100.0)),
+        (
+            "import_10k_rows_s".to_string(),
+            json!((secs * 100.0).round() / 100.0),
+        ),
         ("import_rows".to_string(), json!(n)),
     ]))
 }

@@ -313,7 +313,11 @@ fn table() -> Vec<ApiRoute> {
             "/hazards/escalation-candidates",
             get(hazards::http::escalation_candidates),
         ),
-        r(M::GET, "/hazards/export.xlsx", get(excel::http::export_hazards)),
+        r(
+            M::GET,
+            "/hazards/export.xlsx",
+            get(excel::http::export_hazards),
+        ),
         r(
             M::GET,
             "/hazards/import-template.xlsx",
@@ -322,8 +326,7 @@ fn table() -> Vec<ApiRoute> {
         r(
             M::POST,
             "/hazards/import",
-            post(excel::http::import)
-                .layer(DefaultBodyLimit::max(excel::http::MAX_UPLOAD_BYTES)),
+            post(excel::http::import).layer(DefaultBodyLimit::max(excel::http::MAX_UPLOAD_BYTES)),
         ),
         r(
             M::GET,
@@ -510,16 +513,22 @@ pub(crate) async fn rollup(
             format!("{scope} 不在本级辖区内 / {scope} is outside this node's jurisdiction"),
         ));
     }
-    let v = crate::rollup::view(&st.store, &st.code, &st.name, &scope, st.hazards.due_soon_days)
-        .await?
-        .ok_or_else(|| RecordError {
-            status: 404,
-            field: None,
-            rule: None,
-            message: format!(
-                "{scope} 尚未上报汇总 / no summary of {scope} has arrived yet (not reported)"
-            ),
-        })?;
+    let v = crate::rollup::view(
+        &st.store,
+        &st.code,
+        &st.name,
+        &scope,
+        st.hazards.due_soon_days,
+    )
+    .await?
+    .ok_or_else(|| RecordError {
+        status: 404,
+        field: None,
+        rule: None,
+        message: format!(
+            "{scope} 尚未上报汇总 / no summary of {scope} has arrived yet (not reported)"
+        ),
+    })?;
     Ok(Json(v))
 }
 

@@ -371,11 +371,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 println!("标注结果已保存到 / annotated sheet: {}", p.display());
             }
             if r.failed > 0 {
-                anyhow::bail!(
-                    "{} 行有错误，未导入 / {} rows refused",
-                    r.failed,
-                    r.failed
-                );
+                anyhow::bail!("{} 行有错误，未导入 / {} rows refused", r.failed, r.failed);
             }
             Ok(())
         }
@@ -388,7 +384,10 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 },
         } => {
             let n = crate::excel::cli::export_hazards(&data_dir, &out, filter.query()).await?;
-            println!("已导出隐患台账 {n} 条 / {n} hazards written to {}", out.display());
+            println!(
+                "已导出隐患台账 {n} 条 / {n} hazards written to {}",
+                out.display()
+            );
             Ok(())
         }
         Cmd::Export {
@@ -409,7 +408,10 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 overdue,
             };
             let n = crate::excel::cli::export_directives(&data_dir, &out, filter).await?;
-            println!("已导出任务台账 {n} 项任务 / {n} directives written to {}", out.display());
+            println!(
+                "已导出任务台账 {n} 项任务 / {n} directives written to {}",
+                out.display()
+            );
             Ok(())
         }
         Cmd::Report { cmd } => crate::reports::cli::run(cmd).await,

@@ -126,6 +126,11 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
         part.contains("ledger-table") && !part.contains("<html"),
         "a partial"
     );
+    // The export link outside the table follows the filters (an out-of-band swap).
+    assert!(
+        part.contains("id=\"export-xlsx\"") && part.contains("export.xlsx?grade=major"),
+        "{part}"
+    );
     let r = http
         .get(format!("{base}/sync/links"))
         .header("Cookie", &cookie)

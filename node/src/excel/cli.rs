@@ -112,8 +112,8 @@ pub async fn import_hazards(
     user: &str,
     annotated: Option<&Path>,
 ) -> anyhow::Result<ImportReport> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| anyhow::anyhow!("无法读取 {}: {e}", file.display()))?;
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("无法读取 {}: {e}", file.display()))?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -130,14 +130,24 @@ pub async fn import_hazards(
         dry_run,
         file_name: name,
     };
-    let result =
-        super::import_hazards(&o.store, &o.settings, &o.actor, today(), &grid, &opts, &progress)
-            .await;
+    let result = super::import_hazards(
+        &o.store,
+        &o.settings,
+        &o.actor,
+        today(),
+        &grid,
+        &opts,
+        &progress,
+    )
+    .await;
     pb.finish_and_clear();
     o.store.close().await;
     let report = result.map_err(record)?;
     if let Some(path) = annotated {
-        std::fs::write(path, super::import::annotated_workbook(&grid, &report).map_err(record)?)?;
+        std::fs::write(
+            path,
+            super::import::annotated_workbook(&grid, &report).map_err(record)?,
+        )?;
     }
     Ok(report)
 }
@@ -167,7 +177,10 @@ pub fn report_lines(r: &ImportReport) -> Vec<String> {
         out.push(format!("  第{}行 已跳过：{}", s.row, s.reason));
     }
     if !r.ignored_headers.is_empty() {
-        out.push(format!("  未识别的列（已忽略）：{}", r.ignored_headers.join("、")));
+        out.push(format!(
+            "  未识别的列（已忽略）：{}",
+            r.ignored_headers.join("、")
+        ));
     }
     out
 }

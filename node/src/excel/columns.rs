@@ -72,11 +72,25 @@ const fn c(
 
 /// The import columns in the template's order.
 pub const COLUMNS: &[Column] = &[
-    c(Col::Number, "编号", &["隐患编号", "台账编号"], "number", false, false),
+    c(
+        Col::Number,
+        "编号",
+        &["隐患编号", "台账编号"],
+        "number",
+        false,
+        false,
+    ),
     c(
         Col::Title,
         "隐患名称",
-        &["隐患描述", "隐患内容", "隐患问题", "存在问题", "隐患标题", "隐患"],
+        &[
+            "隐患描述",
+            "隐患内容",
+            "隐患问题",
+            "存在问题",
+            "隐患标题",
+            "隐患",
+        ],
         "title",
         true,
         false,
@@ -84,7 +98,14 @@ pub const COLUMNS: &[Column] = &[
     c(
         Col::Sector,
         "行业领域",
-        &["行业", "所属行业", "行业类别", "所属领域", "领域", "行业分类"],
+        &[
+            "行业",
+            "所属行业",
+            "行业类别",
+            "所属领域",
+            "领域",
+            "行业分类",
+        ],
         "sector",
         true,
         false,
@@ -129,7 +150,14 @@ pub const COLUMNS: &[Column] = &[
         false,
         true,
     ),
-    c(Col::Stock, "存量/增量", &["存量增量", "存量或增量"], "stock", false, false),
+    c(
+        Col::Stock,
+        "存量/增量",
+        &["存量增量", "存量或增量"],
+        "stock",
+        false,
+        false,
+    ),
     c(
         Col::EnterpriseName,
         "单位名称",
@@ -188,7 +216,13 @@ pub const COLUMNS: &[Column] = &[
     c(
         Col::Deadline,
         "整改期限",
-        &["整改时限", "整改截止日期", "限期整改日期", "整改期限日期", "整改截止时间"],
+        &[
+            "整改时限",
+            "整改截止日期",
+            "限期整改日期",
+            "整改期限日期",
+            "整改截止时间",
+        ],
         "deadline",
         true,
         true,

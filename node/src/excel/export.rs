@@ -39,7 +39,9 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
 pub fn no_progress(_: u64, _: u64) {}
 
 pub(crate) fn xlsx_error(e: XlsxError) -> RecordError {
-    RecordError::internal(format!("生成 Excel 失败 / writing the workbook failed: {e}"))
+    RecordError::internal(format!(
+        "生成 Excel 失败 / writing the workbook failed: {e}"
+    ))
 }
 
 /// The cell formats of a ledger.
@@ -77,14 +79,22 @@ impl Styles {
             text: cell.clone(),
             number: cell.clone().set_align(FormatAlign::Center),
             money: cell.clone().set_num_format("0.00"),
-            date: cell.clone().set_num_format("yyyy-mm-dd").set_align(FormatAlign::Center),
-            total: cell.clone().set_bold().set_background_color(Color::RGB(0xF2F2F2)),
+            date: cell
+                .clone()
+                .set_num_format("yyyy-mm-dd")
+                .set_align(FormatAlign::Center),
+            total: cell
+                .clone()
+                .set_bold()
+                .set_background_color(Color::RGB(0xF2F2F2)),
             total_number: cell
                 .clone()
                 .set_bold()
                 .set_num_format("0.00")
                 .set_background_color(Color::RGB(0xF2F2F2)),
-            bad: cell.set_background_color(Color::RGB(0xFFC7CE)).set_font_color(Color::RGB(0x9C0006)),
+            bad: cell
+                .set_background_color(Color::RGB(0xFFC7CE))
+                .set_font_color(Color::RGB(0x9C0006)),
         }
     }
 }
@@ -106,12 +116,19 @@ pub(crate) fn write_value(
 ) -> Result<(), XlsxError> {
     match v {
         V::Text(t) if t.is_empty() => ws.write_blank(row, col, &s.text).map(|_| ()),
-        V::Text(t) => ws.write_string_with_format(row, col, t, &s.text).map(|_| ()),
-        V::Number(n) => ws.write_number_with_format(row, col, *n, &s.number).map(|_| ()),
-        V::Money(n) => ws.write_number_with_format(row, col, *n, &s.money).map(|_| ()),
+        V::Text(t) => ws
+            .write_string_with_format(row, col, t, &s.text)
+            .map(|_| ()),
+        V::Number(n) => ws
+            .write_number_with_format(row, col, *n, &s.number)
+            .map(|_| ()),
+        V::Money(n) => ws
+            .write_number_with_format(row, col, *n, &s.money)
+            .map(|_| ()),
         V::Date(Some(d)) => {
             let dt = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day())?;
-            ws.write_datetime_with_format(row, col, &dt, &s.date).map(|_| ())
+            ws.write_datetime_with_format(row, col, &dt, &s.date)
+                .map(|_| ())
         }
         V::Date(None) => ws.write_blank(row, col, &s.date).map(|_| ()),
     }
@@ -184,25 +201,57 @@ const BASE_COLUMNS: &[HazardCol] = &[
     ("编号", 22.0, |h| t(str_of(h, &["number"]))),
     ("隐患名称", 40.0, |h| t(str_of(h, &["title"]))),
     ("行业领域", 12.0, |h| t(str_of(h, &["sector"]))),
-    ("隐患等级", 14.0, |h| t(format::grade_label(str_of(h, &["grade"])))),
-    ("发现渠道", 14.0, |h| t(format::channel_label(str_of(h, &["channel"])))),
+    ("隐患等级", 14.0, |h| {
+        t(format::grade_label(str_of(h, &["grade"])))
+    }),
+    ("发现渠道", 14.0, |h| {
+        t(format::channel_label(str_of(h, &["channel"])))
+    }),
     ("检查方式", 12.0, |h| t(str_of(h, &["inspection_mode"]))),
-    ("发现层级", 20.0, |h| V::Text(format::office(str_of(h, &["found_by_level"])))),
-    ("发现日期", 12.0, |h| V::Date(date_of(str_of(h, &["found_on"])))),
+    ("发现层级", 20.0, |h| {
+        V::Text(format::office(str_of(h, &["found_by_level"])))
+    }),
+    ("发现日期", 12.0, |h| {
+        V::Date(date_of(str_of(h, &["found_on"])))
+    }),
     ("存量/增量", 10.0, |h| t(str_of(h, &["stock_label"]))),
-    ("单位名称", 30.0, |h| t(str_of(h, &["enterprise", "name"]))),
-    ("统一社会信用代码", 21.0, |h| t(str_of(h, &["enterprise", "credit_code"]))),
-    ("所在区划代码", 14.0, |h| t(str_of(h, &["location", "division"]))),
-    ("隐患地点", 24.0, |h| t(str_of(h, &["location", "address"]))),
-    ("判定依据", 30.0, |h| t(str_of(h, &["basis", "standard"]))),
+    ("单位名称", 30.0, |h| {
+        t(str_of(h, &["enterprise", "name"]))
+    }),
+    ("统一社会信用代码", 21.0, |h| {
+        t(str_of(h, &["enterprise", "credit_code"]))
+    }),
+    ("所在区划代码", 14.0, |h| {
+        t(str_of(h, &["location", "division"]))
+    }),
+    ("隐患地点", 24.0, |h| {
+        t(str_of(h, &["location", "address"]))
+    }),
+    ("判定依据", 30.0, |h| {
+        t(str_of(h, &["basis", "standard"]))
+    }),
     ("判定条款", 12.0, |h| t(str_of(h, &["basis", "clause"]))),
-    ("整改期限", 12.0, |h| V::Date(date_of(str_of(h, &["deadline"])))),
-    ("现行整改期限", 12.0, |h| V::Date(date_of(str_of(h, &["effective_deadline"])))),
-    ("整改状态", 10.0, |h| t(format::status_label(str_of(h, &["status"])))),
-    ("整改完成日期", 12.0, |h| V::Date(last_event_day(h, "rectified"))),
-    ("验收日期", 12.0, |h| V::Date(last_event_day(h, "accept"))),
-    ("销号日期", 12.0, |h| V::Date(last_event_day(h, "close"))),
-    ("是否逾期", 8.0, |h| t(if h["overdue"] == true { "是" } else { "否" })),
+    ("整改期限", 12.0, |h| {
+        V::Date(date_of(str_of(h, &["deadline"])))
+    }),
+    ("现行整改期限", 12.0, |h| {
+        V::Date(date_of(str_of(h, &["effective_deadline"])))
+    }),
+    ("整改状态", 10.0, |h| {
+        t(format::status_label(str_of(h, &["status"])))
+    }),
+    ("整改完成日期", 12.0, |h| {
+        V::Date(last_event_day(h, "rectified"))
+    }),
+    ("验收日期", 12.0, |h| {
+        V::Date(last_event_day(h, "accept"))
+    }),
+    ("销号日期", 12.0, |h| {
+        V::Date(last_event_day(h, "close"))
+    }),
+    ("是否逾期", 8.0, |h| {
+        t(if h["overdue"] == true { "是" } else { "否" })
+    }),
     ("逾期天数", 8.0, |h| match h["days_overdue"].as_i64() {
         Some(d) => V::Number(d as f64),
         None => t(""),
@@ -222,18 +271,32 @@ const MAJOR_COLUMNS: &[HazardCol] = &[
             (true, false) => "未全部落实",
         })
     }),
-    ("责任单位", 20.0, |h| t(str_of(h, &["plan", "responsible_unit"]))),
-    ("责任人", 10.0, |h| t(str_of(h, &["plan", "responsible_person"]))),
-    ("整改措施", 30.0, |h| t(str_of(h, &["plan", "measures"]))),
-    ("治理资金（万元）", 12.0, |h| match h["plan"]["funds_wan"].as_f64() {
-        Some(f) => V::Money(f),
-        None => t(""),
+    ("责任单位", 20.0, |h| {
+        t(str_of(h, &["plan", "responsible_unit"]))
     }),
-    ("应急预案", 24.0, |h| t(str_of(h, &["plan", "contingency_plan"]))),
+    ("责任人", 10.0, |h| {
+        t(str_of(h, &["plan", "responsible_person"]))
+    }),
+    ("整改措施", 30.0, |h| {
+        t(str_of(h, &["plan", "measures"]))
+    }),
+    (
+        "治理资金（万元）",
+        12.0,
+        |h| match h["plan"]["funds_wan"].as_f64() {
+            Some(f) => V::Money(f),
+            None => t(""),
+        },
+    ),
+    ("应急预案", 24.0, |h| {
+        t(str_of(h, &["plan", "contingency_plan"]))
+    }),
 ];
 
 const TAIL_COLUMNS: &[HazardCol] = &[
-    ("登记单位", 20.0, |h| V::Text(format::office(str_of(h, &["owner"])))),
+    ("登记单位", 20.0, |h| {
+        V::Text(format::office(str_of(h, &["owner"])))
+    }),
     ("详细描述", 40.0, |h| t(str_of(h, &["description"]))),
 ];
 
@@ -257,7 +320,12 @@ fn filter_words(q: &HazardQuery) -> String {
         }
     };
     add("等级", &q.grade);
-    add("状态", &q.status.as_deref().map(|s| format::status_label(s).to_string()));
+    add(
+        "状态",
+        &q.status
+            .as_deref()
+            .map(|s| format::status_label(s).to_string()),
+    );
     add("登记单位", &q.owner);
     add("辖区", &q.within);
     add("行业领域", &q.sector);
@@ -292,13 +360,19 @@ pub async fn export_hazards(
         columns.extend(MAJOR_COLUMNS);
     }
     columns.extend(TAIL_COLUMNS);
-    let title = if major { "重大事故隐患台账" } else { "隐患台账" };
+    let title = if major {
+        "重大事故隐患台账"
+    } else {
+        "隐患台账"
+    };
 
     let s = Styles::new();
     let mut book = Workbook::new();
     let header_row;
     {
-        let ws = book.add_worksheet_with_constant_memory().map_err(xlsx_error)?;
+        let ws = book
+            .add_worksheet_with_constant_memory()
+            .map_err(xlsx_error)?;
         ws.set_name(title).map_err(xlsx_error)?;
         let mut headers: Vec<(&str, f64)> = vec![("序号", 6.0)];
         headers.extend(columns.iter().map(|c| (c.0, c.1)));
@@ -307,9 +381,14 @@ pub async fn export_hazards(
             office.name,
             office.code,
             mh::format_date(day),
-            if words.is_empty() { String::new() } else { format!("　筛选：{words}") }
+            if words.is_empty() {
+                String::new()
+            } else {
+                format!("　筛选：{words}")
+            }
         );
-        header_row = write_title(ws, &s, title, &subtitle, headers.len() as u16).map_err(xlsx_error)?;
+        header_row =
+            write_title(ws, &s, title, &subtitle, headers.len() as u16).map_err(xlsx_error)?;
         write_headers(ws, &s, header_row, &headers).map_err(xlsx_error)?;
         // The header row and 序号, 编号, 隐患名称 stay in view.
         ws.set_freeze_panes(header_row + 1, 3).map_err(xlsx_error)?;
@@ -357,7 +436,8 @@ pub async fn export_hazards(
         Ok(())
     })()
     .map_err(xlsx_error)?;
-    ws.write_string_with_format(row, 0, "合计", &s.total).map_err(xlsx_error)?;
+    ws.write_string_with_format(row, 0, "合计", &s.total)
+        .map_err(xlsx_error)?;
     if let Some(c) = col_of("治理资金（万元）") {
         ws.write_number_with_format(row, c, totals.funds, &s.total_number)
             .map_err(xlsx_error)?;
@@ -397,7 +477,9 @@ pub async fn export_directives(
     ];
     let s = Styles::new();
     let mut book = Workbook::new();
-    let ws = book.add_worksheet_with_constant_memory().map_err(xlsx_error)?;
+    let ws = book
+        .add_worksheet_with_constant_memory()
+        .map_err(xlsx_error)?;
     ws.set_name("任务台账").map_err(xlsx_error)?;
     let subtitle = format!(
         "填报单位：{}（{}）　导出日期：{}",
@@ -430,7 +512,12 @@ pub async fn export_directives(
             };
             let roles = u["role_labels"]
                 .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("、"))
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("、")
+                })
                 .unwrap_or_default();
             let cells = [
                 V::Number(n as f64),
@@ -481,7 +568,8 @@ pub async fn export_directives(
         (14, format!("逾期{overdue}")),
     ];
     for (c, text) in totals {
-        ws.write_string_with_format(row, c, text, &s.total).map_err(xlsx_error)?;
+        ws.write_string_with_format(row, c, text, &s.total)
+            .map_err(xlsx_error)?;
     }
     book.save_to_buffer().map_err(xlsx_error)
 }

@@ -3,23 +3,23 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 
+use super::XLSX;
 use super::export::{Office, no_progress};
 use super::import::{ImportOptions, ImportReport};
 use super::sheet::Grid;
-use super::XLSX;
 use crate::api::{ApiState, Editor, Query};
-use crate::openapi::Errors;
 use crate::clock::today;
 use crate::directives::ListFilter;
 use crate::hazards::HazardQuery;
+use crate::openapi::Errors;
 use crate::records::{Actor, RecordError};
 
 type Shared = Arc<ApiState>;
@@ -79,9 +79,15 @@ pub async fn export_hazards(
         .as_deref()
         .and_then(|g| safemesh_model::hazard::Grade::parse(g.trim()).ok())
         == Some(safemesh_model::hazard::Grade::Major);
-    let bytes =
-        super::export_hazards(&st.store, &st.hazards, &office(&st), today(), q, &no_progress)
-            .await?;
+    let bytes = super::export_hazards(
+        &st.store,
+        &st.hazards,
+        &office(&st),
+        today(),
+        q,
+        &no_progress,
+    )
+    .await?;
     let (name, ascii) = if major {
         file_name(&st, "重大事故隐患台账", "major-hazards")
     } else {
@@ -241,12 +247,12 @@ pub async fn import(
     })?;
     let up = read_upload(form).await?;
     let dry_run = q.dry_run.as_deref().is_some_and(truthy)
+        || up.fields.iter().any(|(k, v)| k == "dry_run" && truthy(v));
+    let annotated = q.annotated.as_deref() == Some("xlsx")
         || up
             .fields
             .iter()
-            .any(|(k, v)| k == "dry_run" && truthy(v));
-    let annotated = q.annotated.as_deref() == Some("xlsx")
-        || up.fields.iter().any(|(k, v)| k == "annotated" && v == "xlsx");
+            .any(|(k, v)| k == "annotated" && v == "xlsx");
     let (grid, report) = run_import(&st, &by.actor(&st), &up.name, up.bytes, dry_run).await?;
     if annotated {
         let bytes = super::import::annotated_workbook(&grid, &report)?;
@@ -270,9 +276,6 @@ pub async fn import(
 
 /// `台账.csv` → `台账.xlsx`: the annotated copy is always a workbook.
 fn annotated_name(upload: &str) -> String {
-    let stem = upload
-        .rsplit_once('.')
-        .map(|(s, _)| s)
-        .unwrap_or(upload);
+    let stem = upload.rsplit_once('.').map(|(s, _)| s).unwrap_or(upload);
     format!("{stem}.xlsx")
 }

@@ -55,7 +55,9 @@ pub fn parse_status(s: &str) -> Option<Status> {
         "待验收" | "待复查" | "已整改待验收" | "整改完成" | "pending_acceptance" => {
             Some(Status::PendingAcceptance)
         }
-        "已整改销号" | "已闭环" | "已完成" | "销号" | "已验收销号" | "closed" => Some(Status::Closed),
+        "已整改销号" | "已闭环" | "已完成" | "销号" | "已验收销号" | "closed" => {
+            Some(Status::Closed)
+        }
         _ => Status::parse(s).ok(),
     }
 }
@@ -229,7 +231,9 @@ fn code_text(s: &str) -> String {
         .rsplit_once(['（', '('])
         .map(|(_, r)| r.trim_end_matches(['）', ')']).trim())
         .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()));
-    inner.map(str::to_string).unwrap_or_else(|| s.trim().to_string())
+    inner
+        .map(str::to_string)
+        .unwrap_or_else(|| s.trim().to_string())
 }
 
 /// A row's values, read.
@@ -349,8 +353,7 @@ fn read_row(
             .then_some(EnterpriseRef { name, credit_code }),
         location: (division.is_some() || address.is_some())
             .then_some(NewLocation { division, address }),
-        basis: (standard.is_some() || clause.is_some())
-            .then_some(NewBasis { standard, clause }),
+        basis: (standard.is_some() || clause.is_some()).then_some(NewBasis { standard, clause }),
         deadline: get(Col::Deadline),
         description: get(Col::Description).unwrap_or_default(),
     };
@@ -413,7 +416,10 @@ fn history(
     };
     let check = |field: &'static str, label: &str, d: Date, not_before: Date, what: &str| {
         if d > today {
-            return Err((field, format!("{label}不能晚于今天 / {field} is in the future")));
+            return Err((
+                field,
+                format!("{label}不能晚于今天 / {field} is in the future"),
+            ));
         }
         if d < not_before {
             return Err((
@@ -433,7 +439,10 @@ fn history(
             "导入：原台账记录为已整改或整改中，按已告知企业主要负责人和实际控制人补录",
         );
         n.method = Some("导入补录".into());
-        n.recipients = notify::REQUIRED_RECIPIENTS.iter().map(|s| s.to_string()).collect();
+        n.recipients = notify::REQUIRED_RECIPIENTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         out.push((n, "status"));
     }
     // The 五落实 plan, when the sheet gives one (a major hazard rectified or closed needs it: the
@@ -503,11 +512,18 @@ fn history(
                 let Some(close_day) = r.closed_on else {
                     return Err((
                         "closed_on",
-                        "已销号的隐患须填写销号日期 / closed_on is required for a closed hazard".into(),
+                        "已销号的隐患须填写销号日期 / closed_on is required for a closed hazard"
+                            .into(),
                     ));
                 };
                 let accept_day = r.accepted_on.unwrap_or(close_day);
-                check("accepted_on", "验收日期", accept_day, rect_day, "整改完成日期")?;
+                check(
+                    "accepted_on",
+                    "验收日期",
+                    accept_day,
+                    rect_day,
+                    "整改完成日期",
+                )?;
                 check("closed_on", "销号日期", close_day, accept_day, "验收日期")?;
                 out.push((ev(EventKind::Accept, accept_day, IMPORTED), "accepted_on"));
                 out.push((ev(EventKind::Close, close_day, IMPORTED), "closed_on"));
@@ -520,10 +536,7 @@ fn history(
             }
         }
     }
-    if status != Status::PendingAcceptance
-        && status != Status::Closed
-        && r.rectified_on.is_some()
-    {
+    if status != Status::PendingAcceptance && status != Status::Closed && r.rectified_on.is_some() {
         return Err((
             "status",
             "填写了整改完成日期，整改状态应为已整改或已销号 / rectified_on given, status should be rectified or closed"
@@ -625,7 +638,9 @@ pub async fn import_hazards(
                 report.skipped += 1;
                 report.skipped_rows.push(RowSkipped {
                     row,
-                    reason: format!("编号 {n} 已存在（隐患 {id}），已跳过 / number exists, skipped"),
+                    reason: format!(
+                        "编号 {n} 已存在（隐患 {id}），已跳过 / number exists, skipped"
+                    ),
                     number: n,
                     existing: id,
                 });
@@ -644,15 +659,14 @@ pub async fn import_hazards(
             }
         };
         let found_on = mh::parse_date("found_on", &checked.core.found_on).unwrap_or(day);
-        let (status, events) =
-            match history(&input, checked.core.grade, found_on, day, actor) {
-                Ok(h) => h,
-                Err((field, reason)) => {
-                    report.failed += 1;
-                    report.errors.push(layout.error(row, Some(field), reason));
-                    continue;
-                }
-            };
+        let (status, events) = match history(&input, checked.core.grade, found_on, day, actor) {
+            Ok(h) => h,
+            Err((field, reason)) => {
+                report.failed += 1;
+                report.errors.push(layout.error(row, Some(field), reason));
+                continue;
+            }
+        };
         let (events, fields): (Vec<HazardEvent>, Vec<&str>) = events.into_iter().unzip();
         if let Err((i, e)) = hazards::check_history(checked.core.grade, &actor.code, &events) {
             report.failed += 1;
@@ -761,13 +775,17 @@ pub fn annotated_workbook(grid: &Grid, report: &ImportReport) -> Result<Vec<u8>,
             let res = match (cell, mark) {
                 (Cell::Empty, Some(_)) => ws.write_blank(r, c, &s.bad).map(|_| ()),
                 (Cell::Empty, None) => Ok(()),
-                (Cell::Number(n), Some(_)) => ws.write_number_with_format(r, c, *n, &s.bad).map(|_| ()),
+                (Cell::Number(n), Some(_)) => {
+                    ws.write_number_with_format(r, c, *n, &s.bad).map(|_| ())
+                }
                 (Cell::Number(n), None) => ws.write_number(r, c, *n).map(|_| ()),
                 (Cell::Date(d), Some(_)) => ws
                     .write_number_with_format(r, c, *d, &s.bad.clone().set_num_format("yyyy-mm-dd"))
                     .map(|_| ()),
                 (Cell::Date(d), None) => ws.write_number_with_format(r, c, *d, &date).map(|_| ()),
-                (other, Some(_)) => ws.write_string_with_format(r, c, other.text(), &s.bad).map(|_| ()),
+                (other, Some(_)) => ws
+                    .write_string_with_format(r, c, other.text(), &s.bad)
+                    .map(|_| ()),
                 (other, None) => ws.write_string(r, c, other.text()).map(|_| ()),
             };
             res.map_err(xlsx_error)?;
@@ -797,7 +815,9 @@ pub fn annotated_workbook(grid: &Grid, report: &ImportReport) -> Result<Vec<u8>,
             let text = es
                 .iter()
                 .map(|e| match (&e.column, &e.header) {
-                    (Some(c), Some(h)) => format!("{c}列（{h}）：{}", crate::ui::page::chinese(&e.reason)),
+                    (Some(c), Some(h)) => {
+                        format!("{c}列（{h}）：{}", crate::ui::page::chinese(&e.reason))
+                    }
                     (None, Some(h)) => format!("{h}：{}", crate::ui::page::chinese(&e.reason)),
                     _ => crate::ui::page::chinese(&e.reason).to_string(),
                 })
@@ -807,18 +827,29 @@ pub fn annotated_workbook(grid: &Grid, report: &ImportReport) -> Result<Vec<u8>,
         } else if let Some(sk) = skipped.get(row) {
             ("已跳过", crate::ui::page::chinese(&sk.reason).to_string())
         } else if let Some(d) = created.get(row) {
-            let what = if report.dry_run { "校验通过" } else { "已导入" };
+            let what = if report.dry_run {
+                "校验通过"
+            } else {
+                "已导入"
+            };
             let number = d.number.clone().unwrap_or_default();
             (what, format!("{number} {}", d.status).trim().to_string())
         } else {
             continue;
         };
-        let f = if errors.contains_key(row) { &s.bad } else { &s.text };
-        ws.write_string_with_format(r, result_col, result, f).map_err(xlsx_error)?;
-        ws.write_string_with_format(r, reason_col, reason, f).map_err(xlsx_error)?;
+        let f = if errors.contains_key(row) {
+            &s.bad
+        } else {
+            &s.text
+        };
+        ws.write_string_with_format(r, result_col, result, f)
+            .map_err(xlsx_error)?;
+        ws.write_string_with_format(r, reason_col, reason, f)
+            .map_err(xlsx_error)?;
     }
     if report.header_row > 0 {
-        ws.set_freeze_panes(report.header_row as u32, 0).map_err(xlsx_error)?;
+        ws.set_freeze_panes(report.header_row as u32, 0)
+            .map_err(xlsx_error)?;
     }
     book.save_to_buffer().map_err(xlsx_error)
 }

@@ -135,8 +135,10 @@ pub fn read_csv(bytes: &[u8]) -> Result<Grid, RecordError> {
     let mut grid = Grid::default();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.map_err(unreadable)?;
-        grid.rows
-            .push((i + 1, rec.iter().map(|s| Cell::Text(s.to_string())).collect()));
+        grid.rows.push((
+            i + 1,
+            rec.iter().map(|s| Cell::Text(s.to_string())).collect(),
+        ));
     }
     Ok(grid)
 }

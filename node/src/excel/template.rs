@@ -17,7 +17,12 @@ pub const TEMPLATE_ROWS: u32 = 10_000;
 /// The values a dictionary column offers: Chinese labels (codes are accepted too).
 pub fn choices(settings: &HazardSettings, col: Col) -> Option<Vec<String>> {
     let v: Vec<String> = match col {
-        Col::Sector => settings.sectors.names().iter().map(|s| s.to_string()).collect(),
+        Col::Sector => settings
+            .sectors
+            .names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         Col::Grade => vec!["一般隐患".into(), "重大事故隐患".into()],
         Col::Channel => [
             Channel::Inspection,
@@ -27,7 +32,10 @@ pub fn choices(settings: &HazardSettings, col: Col) -> Option<Vec<String>> {
         .iter()
         .map(|c| c.label_zh().to_string())
         .collect(),
-        Col::InspectionMode => facts::inspection_modes().iter().map(|s| s.to_string()).collect(),
+        Col::InspectionMode => facts::inspection_modes()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         Col::Stock => vec!["存量".into(), "增量".into()],
         Col::Status => super::import::STATUS_WORDS
             .iter()
@@ -40,7 +48,9 @@ pub fn choices(settings: &HazardSettings, col: Col) -> Option<Vec<String>> {
 
 fn hint(col: Col) -> &'static str {
     match col {
-        Col::Number => "留空则自动编号；填写时须为本级格式（本级代码-年份-四位序号），重复导入时按编号跳过已有隐患",
+        Col::Number => {
+            "留空则自动编号；填写时须为本级格式（本级代码-年份-四位序号），重复导入时按编号跳过已有隐患"
+        }
         Col::Title => "必填，不超过200字",
         Col::Sector => "必填，从下拉列表选择，也可填写别名（如 危化品、燃气）",
         Col::Grade => "必填：一般隐患 或 重大事故隐患",
@@ -84,13 +94,24 @@ pub fn import_template(settings: &HazardSettings) -> Result<Vec<u8>, RecordError
         ws.set_name("隐患导入模板").map_err(xlsx_error)?;
         for (i, c) in COLUMNS.iter().enumerate() {
             let col = i as u16;
-            let width = if c.header.chars().count() > 5 { 16.0 } else { 13.0 };
+            let width = if c.header.chars().count() > 5 {
+                16.0
+            } else {
+                13.0
+            };
             ws.set_column_width(col, if c.col == Col::Title { 36.0 } else { width })
                 .map_err(xlsx_error)?;
             let f = if c.required { &required } else { &s.header };
-            ws.write_string_with_format(0, col, c.header, f).map_err(xlsx_error)?;
-            ws.insert_note(0, col, &Note::new(hint(c.col)).set_author("safemesh").add_author_prefix(false))
+            ws.write_string_with_format(0, col, c.header, f)
                 .map_err(xlsx_error)?;
+            ws.insert_note(
+                0,
+                col,
+                &Note::new(hint(c.col))
+                    .set_author("safemesh")
+                    .add_author_prefix(false),
+            )
+            .map_err(xlsx_error)?;
             if c.date {
                 ws.set_column_format(col, &date).map_err(xlsx_error)?;
             } else if matches!(c.col, Col::Number | Col::CreditCode | Col::Division) {
@@ -126,10 +147,16 @@ pub fn import_template(settings: &HazardSettings) -> Result<Vec<u8>, RecordError
         ws.set_name("填写说明").map_err(xlsx_error)?;
         ws.set_column_width(0, 18).map_err(xlsx_error)?;
         ws.set_column_width(1, 90).map_err(xlsx_error)?;
-        ws.write_string_with_format(0, 0, "列", &s.header).map_err(xlsx_error)?;
-        ws.write_string_with_format(0, 1, "填写要求", &s.header).map_err(xlsx_error)?;
+        ws.write_string_with_format(0, 0, "列", &s.header)
+            .map_err(xlsx_error)?;
+        ws.write_string_with_format(0, 1, "填写要求", &s.header)
+            .map_err(xlsx_error)?;
         for (i, c) in COLUMNS.iter().enumerate() {
-            let name = if c.required { format!("{}（必填）", c.header) } else { c.header.to_string() };
+            let name = if c.required {
+                format!("{}（必填）", c.header)
+            } else {
+                c.header.to_string()
+            };
             ws.write_string(i as u32 + 1, 0, name).map_err(xlsx_error)?;
             let also = if c.aliases.is_empty() {
                 String::new()

@@ -350,14 +350,19 @@ pub(crate) fn event(
                     "申请延期须写明理由 / note (the reason for the extension) is required",
                 ));
             }
-            let d = mh::parse_date("new_deadline", &required("new_deadline", input.new_deadline)?)?;
+            let d = mh::parse_date(
+                "new_deadline",
+                &required("new_deadline", input.new_deadline)?,
+            )?;
             let current = view.effective_deadline(&view.derived());
             if let Ok(cur) = mh::parse_date("deadline", &current)
                 && d <= cur
             {
                 return Err(RecordError::bad(
                     "new_deadline",
-                    format!("新的整改期限须晚于现行整改期限 {current} / new_deadline must be after the deadline in force {current}"),
+                    format!(
+                        "新的整改期限须晚于现行整改期限 {current} / new_deadline must be after the deadline in force {current}"
+                    ),
                 ));
             }
             if d < today {

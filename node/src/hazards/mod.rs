@@ -96,7 +96,10 @@ pub fn check_history(
         mh::may_add_event(e.kind, owner, &e.by, d.supervising.as_ref()).map_err(|rule| {
             (
                 i,
-                RecordError::forbidden(rule, format!("{} 事件无权添加 / rule {rule}", e.kind.as_str())),
+                RecordError::forbidden(
+                    rule,
+                    format!("{} 事件无权添加 / rule {rule}", e.kind.as_str()),
+                ),
             )
         })?;
         mh::apply(&mut d, e).map_err(|e| (i, RecordError::from(e)))?;

@@ -18,8 +18,8 @@ use safemesh_store::Store;
 use serde::Deserialize;
 
 use crate::api::{Query, Shared};
-use crate::openapi::Errors;
 use crate::clock::now_rfc3339;
+use crate::openapi::Errors;
 use crate::records::RecordError;
 
 pub mod bulletin;

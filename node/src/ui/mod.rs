@@ -44,10 +44,7 @@ pub fn router(state: Shared) -> Router {
             get(views::register::form).post(views::register::submit),
         )
         .route("/hazards/export.xlsx", get(views::excel::export))
-        .route(
-            "/hazards/import-template.xlsx",
-            get(views::excel::template),
-        )
+        .route("/hazards/import-template.xlsx", get(views::excel::template))
         .route(
             "/hazards/import",
             get(views::excel::form)

@@ -180,7 +180,11 @@ fn where_clause(f: &HazardFilter) -> Result<(String, Vec<String>), Error> {
 
 /// The ORDER BY of a ledger order (every order ends with the id, so pages are stable); `OverdueFirst`
 /// binds the filter's `today`.
-fn order_by(f: &HazardFilter, order: HazardOrder, binds: &mut Vec<String>) -> Result<String, Error> {
+fn order_by(
+    f: &HazardFilter,
+    order: HazardOrder,
+    binds: &mut Vec<String>,
+) -> Result<String, Error> {
     Ok(match order {
         // Each order walks one index (migration 10), forwards or backwards as a whole.
         HazardOrder::Newest => "created DESC, id DESC".to_string(),

@@ -130,7 +130,11 @@ pub async fn submit(
             match crate::excel::import::annotated_workbook(&grid, &report) {
                 Ok(bytes) => {
                     let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&name);
-                    download(bytes, &format!("导入结果-{stem}.xlsx"), "import-result.xlsx")
+                    download(
+                        bytes,
+                        &format!("导入结果-{stem}.xlsx"),
+                        "import-result.xlsx",
+                    )
                 }
                 Err(e) => record_error(&e),
             }

@@ -543,19 +543,20 @@ pub async fn add_event(
 ) -> Response {
     let form = parse_event_form(&pairs);
     let kind = EventKind::parse(&form.kind).ok();
-    let result = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
-        Err(e) => Err(e),
-        Ok(_) => match form.into_input() {
-            Ok(input) => {
-                let actor = Actor {
-                    user: user.caller.name.clone(),
-                    ..st.actor.clone()
-                };
-                crate::hazards::add_event(&st.store, &st.hazards, &actor, &id, input).await
-            }
+    let result =
+        match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
             Err(e) => Err(e),
-        },
-    };
+            Ok(_) => match form.into_input() {
+                Ok(input) => {
+                    let actor = Actor {
+                        user: user.caller.name.clone(),
+                        ..st.actor.clone()
+                    };
+                    crate::hazards::add_event(&st.store, &st.hazards, &actor, &id, input).await
+                }
+                Err(e) => Err(e),
+            },
+        };
     match result {
         Ok(_) => {
             let done = kind.map(|k| k.as_str()).unwrap_or("comment");

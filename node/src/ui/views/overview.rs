@@ -122,7 +122,15 @@ pub async fn page(
         },
         None => st.code.clone(),
     };
-    let view = match crate::rollup::view(&st.store, &st.code, &st.name, &scope, st.hazards.due_soon_days).await {
+    let view = match crate::rollup::view(
+        &st.store,
+        &st.code,
+        &st.name,
+        &scope,
+        st.hazards.due_soon_days,
+    )
+    .await
+    {
         Ok(Some(v)) => v,
         Ok(None) => {
             return error_page(
