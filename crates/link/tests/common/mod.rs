@@ -7,6 +7,12 @@
 //! loops must yield rather than count on a fixed number of steps).
 #![allow(dead_code)]
 
+/// The document builders the sync crate's tests use (`hazard_doc`, `progress`, `test_core`), the one copy.
+#[path = "../../../sync/tests/common/mod.rs"]
+mod docs;
+#[allow(unused_imports)]
+pub use docs::{hazard_doc, progress, test_core};
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,12 +22,12 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ObjType, ROOT, ReadDoc};
 use safemesh_doc::authority::check_local;
 use safemesh_doc::directive::{self, DirectiveCore, DirectiveView};
-use safemesh_doc::hazard::{self, Enterprise, HazardCore, HazardView};
+use safemesh_doc::hazard::{self, HazardView};
 use safemesh_doc::{AutoCommit, actor, heads_to_hex};
 use safemesh_link::{LinkConfig, Registry, Transport, run_link};
 use safemesh_model::AdminCode;
 use safemesh_model::directive::{ResponseAction, ResponseUpdate};
-use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
+use safemesh_model::hazard::{EventKind, Grade, HazardEvent};
 use safemesh_store::{Store, SummaryRow};
 use safemesh_sync::{Frame, Link, Role};
 use tokio::sync::{mpsc, watch};
@@ -804,57 +810,6 @@ fn spawn_link(
     })
 }
 
-/// Carries one direction: the driver's outgoing frames become the other driver's incoming
-/// `(frame, size)`, counted on the way. Ends when either side goes away.
-/// The core of a test hazard registered at `owner`.
-fn test_core(owner: &AdminCode, grade: Grade, title: &str) -> HazardCore {
-    HazardCore {
-        title: title.into(),
-        sector: "危险化学品".into(),
-        sector_detail: None,
-        grade,
-        channel: Channel::Inspection,
-        number: String::new(),
-        inspection_mode: None,
-        found_by_level: owner.clone(),
-        found_on: "2025-01-01".into(),
-        stock: safemesh_model::hazard::facts::Stock::New,
-        location: Default::default(),
-        basis: Default::default(),
-        enterprise: Enterprise {
-            name: "某化工有限公司".into(),
-            credit_code: String::new(),
-        },
-        deadline: "2030-12-31".into(),
-        description: String::new(),
-    }
-}
-
-/// A general hazard as office `owner` writes it, outside any store: registration, then `events`
-/// progress events, one change each, under the actor `<owner>.t1`.
-pub fn hazard_doc(owner: &AdminCode, title: &str, events: usize) -> AutoCommit {
-    let mut doc = AutoCommit::new().with_actor(actor::actor_id(owner, b"t1"));
-    let core = test_core(owner, Grade::General, title);
-    hazard::create(&mut doc, owner, "t", "2025-06-01T00:00:00Z", &core).expect("create hazard");
-    commit(&mut doc, owner);
-    for i in 0..events {
-        progress(&mut doc, owner, &format!("第 {i} 次整改进展"));
-    }
-    doc
-}
-
-/// One progress event by office `by` on `doc` (one change, under the document's current actor).
-pub fn progress(doc: &mut AutoCommit, by: &AdminCode, note: &str) {
-    let ev = HazardEvent {
-        note: Some(note.to_string()),
-        percent: Some(50),
-        user: "t".into(),
-        ..HazardEvent::new(EventKind::Progress, by.clone(), "2025-06-02T00:00:00Z")
-    };
-    hazard::append_event(doc, &ev).expect("append");
-    commit(doc, by);
-}
-
 /// A database's files (main, WAL, shared memory) paired with their copies under `tag`.
 fn db_files(path: &std::path::Path, tag: &str) -> Vec<(PathBuf, PathBuf)> {
     ["", "-wal", "-shm"]
@@ -867,6 +822,8 @@ fn db_files(path: &std::path::Path, tag: &str) -> Vec<(PathBuf, PathBuf)> {
         .collect()
 }
 
+/// Carries one direction: the driver's outgoing frames become the other driver's incoming
+/// `(frame, size)`, counted on the way. Ends when either side goes away.
 async fn forward(
     from: String,
     to: String,

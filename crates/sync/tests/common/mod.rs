@@ -1,5 +1,6 @@
 //! Document builders for the sync crate's tests: test hazards written outside any store. (The
-//! in-memory mesh, which needs a store, is the runner's: `crates/link/tests/common`.)
+//! in-memory mesh, which needs a store, is the runner's: `crates/link/tests/common`, which includes this
+//! file rather than keeping a copy.)
 #![allow(dead_code)]
 
 use automerge::transaction::CommitOptions;
@@ -17,7 +18,7 @@ fn commit(doc: &mut AutoCommit, code: &AdminCode) {
 }
 
 /// The core of a test hazard registered at `owner`.
-fn test_core(owner: &AdminCode, grade: Grade, title: &str) -> HazardCore {
+pub fn test_core(owner: &AdminCode, grade: Grade, title: &str) -> HazardCore {
     HazardCore {
         title: title.into(),
         sector: "危险化学品".into(),
