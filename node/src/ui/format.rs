@@ -60,6 +60,20 @@ pub fn ratio(part: u64, whole: u64) -> String {
     pct(part as f64 * 100.0 / whole as f64)
 }
 
+/// A JSON string field as text (empty when absent).
+pub fn text(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// A posted form field, trimmed; absent when missing or empty.
+pub fn field(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// 隐患状态.
 pub fn status_label(s: &str) -> &'static str {
     match s {

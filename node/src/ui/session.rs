@@ -52,6 +52,17 @@ pub struct UiUser {
     pub csrf: String,
 }
 
+impl UiUser {
+    /// The identity this person writes as: this office, this node's actor id, the token's name (as
+    /// the API's `Editor::actor`).
+    pub fn actor(&self, st: &ApiState) -> crate::records::Actor {
+        crate::records::Actor {
+            user: self.caller.name.clone(),
+            ..st.actor.clone()
+        }
+    }
+}
+
 fn random_hex() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }

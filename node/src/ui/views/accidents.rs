@@ -33,9 +33,7 @@ pub struct AccidentRow {
     pub events: Vec<(String, String, String)>,
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
+use crate::ui::format::text as s;
 
 fn row(a: &Value) -> AccidentRow {
     let grade = a["grade"].as_str().unwrap_or_default();

@@ -17,7 +17,7 @@ use super::User;
 use crate::api::ApiState;
 use crate::clock::today;
 use crate::directives::{Here, NewDirective, NewResponse};
-use crate::records::{Actor, RecordError};
+use crate::records::RecordError;
 use crate::ui::format::{self, china_time};
 use crate::ui::page::{Chrome, record_error, render};
 
@@ -53,9 +53,7 @@ pub struct ListQuery {
     tab: Option<String>,
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
+use crate::ui::format::text as s;
 
 /// A deadline as stored (a date, or a described kind).
 fn deadline_text(b: &Value) -> String {
@@ -345,13 +343,6 @@ pub async fn page(
     }
 }
 
-fn actor(st: &ApiState, user: &User) -> Actor {
-    Actor {
-        user: user.caller.name.clone(),
-        ..st.actor.clone()
-    }
-}
-
 async fn after(
     st: &ApiState,
     user: &User,
@@ -380,13 +371,7 @@ pub async fn respond(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(x, _)| x == k)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |k: &str| crate::ui::format::field(&pairs, k);
     let action = get("action").unwrap_or_default();
     let r = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
         Err(e) => Err(e),
@@ -406,7 +391,7 @@ pub async fn respond(
                         milestone: get("milestone"),
                         unit: None,
                     };
-                    crate::directives::respond(&st.store, &actor(&st, &user), &id, input).await
+                    crate::directives::respond(&st.store, &user.actor(&st), &id, input).await
                 }
             }
         }
@@ -421,13 +406,7 @@ pub async fn forward(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(x, _)| x == k)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |k: &str| crate::ui::format::field(&pairs, k);
     let targets: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k == "targets")
@@ -447,7 +426,7 @@ pub async fn forward(
                 extra_children: &st.extra_children,
                 unit_groups: &st.unit_groups,
             };
-            crate::directives::forward(&st.store, &actor(&st, &user), here, &id, input).await
+            crate::directives::forward(&st.store, &user.actor(&st), here, &id, input).await
         }
     };
     after(&st, &user, &id, "forward", r).await

@@ -25,9 +25,7 @@ pub struct EnterpriseRow {
     pub flags: String,
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
+use crate::ui::format::text as s;
 
 fn row(e: &Value) -> EnterpriseRow {
     let mut flags = Vec::new();

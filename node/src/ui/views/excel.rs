@@ -21,7 +21,7 @@ use crate::clock::today;
 use crate::excel::http::{download, file_name, office, read_upload, run_import};
 use crate::excel::import::{ImportReport, RowError};
 use crate::hazards::HazardQuery;
-use crate::records::{Actor, RecordError};
+use crate::records::RecordError;
 use crate::ui::page::{Chrome, chinese, record_error, render};
 
 /// `GET /hazards/export.xlsx` — the ledger with the page's filters and order (all rows).
@@ -117,10 +117,7 @@ pub async fn submit(
         let form = form.map_err(|e| RecordError::bad("file", e.to_string()))?;
         let up = read_upload(form).await?;
         let on = |k: &str| up.fields.iter().any(|(f, v)| f == k && !v.is_empty());
-        let actor = Actor {
-            user: user.caller.name.clone(),
-            ..st.actor.clone()
-        };
+        let actor = user.actor(&st);
         let (grid, report) = run_import(&st, &actor, &up.name, up.bytes, on("dry_run")).await?;
         Ok::<_, RecordError>((grid, report, on("annotated"), up.name))
     }

@@ -17,7 +17,7 @@ use super::User;
 use super::ledger::status_class;
 use crate::api::ApiState;
 use crate::hazards::NewEvent;
-use crate::records::{Actor, RecordError};
+use crate::records::RecordError;
 use crate::ui::format::{self, china_date, china_time};
 use crate::ui::page::{Chrome, chinese, record_error, render};
 
@@ -109,9 +109,7 @@ pub struct HazardPage {
     pub error: String,
 }
 
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
+use crate::ui::format::text;
 
 fn facts(b: &Value) -> HazardFacts {
     let status = b["status"].as_str().unwrap_or_default();
@@ -548,10 +546,7 @@ pub async fn add_event(
             Err(e) => Err(e),
             Ok(_) => match form.into_input() {
                 Ok(input) => {
-                    let actor = Actor {
-                        user: user.caller.name.clone(),
-                        ..st.actor.clone()
-                    };
+                    let actor = user.actor(&st);
                     crate::hazards::add_event(&st.store, &st.hazards, &actor, &id, input).await
                 }
                 Err(e) => Err(e),

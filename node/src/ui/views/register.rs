@@ -17,7 +17,7 @@ use crate::api::ApiState;
 use crate::clock::today;
 use crate::enterprises::EnterpriseRef;
 use crate::hazards::{NewBasis, NewHazard, NewLocation};
-use crate::records::{Actor, RecordError};
+use crate::records::RecordError;
 use crate::ui::format;
 use crate::ui::page::{Chrome, chinese, render};
 
@@ -156,10 +156,7 @@ pub async fn submit(
         match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
             Err(e) => Err(e),
             Ok(_) => {
-                let actor = Actor {
-                    user: user.caller.name.clone(),
-                    ..st.actor.clone()
-                };
+                let actor = user.actor(&st);
                 crate::hazards::create(&st.store, &st.hazards, &actor, input(&values)).await
             }
         };
