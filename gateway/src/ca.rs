@@ -22,7 +22,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,20 +33,15 @@ use rcgen::{
 use safemesh_model::AdminCode;
 use time::{Duration, OffsetDateTime};
 
-pub use crate::tls::Error;
+// The file names and the list's format are the node's side of TLS (`tls`); the CA writes what a node reads.
+pub use crate::tls::{
+    CA_CERT_FILE, Error, NODE_CERT_FILE, NODE_KEY_FILE, REVOKED_FILE, canonical_serial,
+    parse_revocation_list,
+};
 use crate::tls::{SAN_PREFIX, hex_lower};
 
-/// File name of the CA certificate, in both the CA directory and a node directory.
-pub const CA_CERT_FILE: &str = "ca.pem";
 /// File name of the CA private key in the CA directory.
 pub const CA_KEY_FILE: &str = "ca.key";
-/// File name of a node's leaf certificate.
-pub const NODE_CERT_FILE: &str = "node.pem";
-/// File name of a node's private key.
-pub const NODE_KEY_FILE: &str = "node.key";
-/// File name of the revocation list: published in the CA directory, honoured in a node's `tls`
-/// directory.
-pub const REVOKED_FILE: &str = "revoked.txt";
 
 /// Validity of a CA certificate: ten years.
 const CA_VALIDITY_DAYS: i64 = 3650;
@@ -265,51 +259,6 @@ pub fn write_node_files(issued: &IssuedCert, ca_pem: &str, dir: &Path) -> Result
 
 // ---------------------------------------------------------------------------------------------
 // revocation list
-
-/// 规范序列号 — a serial number as given by an operator or a certificate (hex, any case, with or
-/// without `:` separators, e.g. `5A:0B:…` from openssl) in canonical form: lowercase hex without
-/// separators or leading zeros. `None` if it is not hex, is zero, or is longer than 20 bytes.
-pub fn canonical_serial(s: &str) -> Option<String> {
-    let digits: String = s.chars().filter(|c| *c != ':').collect();
-    if digits.is_empty() || digits.len() > 40 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let trimmed = digits.trim_start_matches('0').to_ascii_lowercase();
-    (!trimmed.is_empty()).then_some(trimmed)
-}
-
-/// 解析吊销列表 — the serials of a revocation list text, canonical (see [`canonical_serial`]),
-/// and the lines that are not understood (1-based line number, text).
-///
-/// Format (`revoked.txt`): UTF-8 text, one revoked certificate per line. Blank lines and lines
-/// whose first non-blank character is `#` are ignored. Otherwise the first whitespace-separated
-/// word is the certificate's serial number in hex (case-insensitive, `:` separators allowed);
-/// anything after it on the line is free text (`safemesh ca revoke` writes `# <time> <reason>`).
-/// A line whose first word is not a serial is reported and skipped — it never revokes anything.
-///
-/// ```text
-/// # safemesh revocation list
-/// 5a0b7c1d2e3f40516273849a5b6c7d8e  # 2026-03-01T08:00:00Z 笔记本丢失 / laptop lost
-/// 1F:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00
-/// ```
-pub fn parse_revocation_list(text: &str) -> (BTreeSet<String>, Vec<(usize, String)>) {
-    let mut serials = BTreeSet::new();
-    let mut bad = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let word = line.split_whitespace().next().unwrap_or_default();
-        match canonical_serial(word) {
-            Some(s) => {
-                serials.insert(s);
-            }
-            None => bad.push((i + 1, line.to_string())),
-        }
-    }
-    (serials, bad)
-}
 
 /// What [`revoke`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@ pub mod directives;
 pub mod enterprises;
 mod error;
 pub mod excel;
+pub mod format;
 pub mod hazards;
 pub mod init;
 pub mod node;
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod records;
 pub mod reports;
 pub mod rollup;
+pub mod signal;
 pub mod tokens;
 pub mod ui;
 

@@ -96,15 +96,6 @@ impl NodeHandle {
     }
 }
 
-/// Opens the store named by the config: `database_url` (SQLite or PostgreSQL), else SQLite
-/// `safemesh.db` in the data dir.
-pub async fn open_store(data_dir: &Path, cfg: &Config) -> Result<Store, Error> {
-    Ok(match &cfg.database_url {
-        Some(url) => Store::open_url(url).await?,
-        None => Store::open_sqlite(&data_dir.join("safemesh.db")).await?,
-    })
-}
-
 /// Registers the data dir's token (`D/admin.token`, trimmed) as an admin token named `admin`, by its
 /// hash, unless a token with that hash exists already: once revoked, it stays revoked.
 pub async fn register_file_token(store: &Store, token: &str) -> Result<(), Error> {
@@ -142,7 +133,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
             data_dir.join(TOKEN_FILE).display()
         )));
     }
-    let store = open_store(data_dir, &cfg).await?;
+    let store = cfg.open_store(data_dir).await?;
     register_file_token(&store, &token).await?;
     let nonce =
         hex::decode(store.install_id()).unwrap_or_else(|_| store.install_id().as_bytes().to_vec());

@@ -2,9 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use safemesh_doc::Change;
 use safemesh_doc::authority::Origin;
-use safemesh_sync::check::{decode_and_check, panic_text, refusal, tips_of};
+use safemesh_sync::check::{Verdict, decode_and_check, implied_heads, undecodable, verdict};
 use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Item};
 use safemesh_sync::link::summary_owner;
 use safemesh_sync::{Link, Received, Role};
@@ -62,30 +61,8 @@ pub(crate) async fn apply(
                 mut heads,
             } => {
                 if heads.is_empty() && snapshot.is_none() && !changes.is_empty() {
-                    // Omitted by the sender: the newest of the changes it sent. (Hostile bytes may
-                    // make Automerge panic: caught, as in `decode_and_check`.)
-                    let decoded = std::panic::catch_unwind(|| {
-                        changes
-                            .iter()
-                            .map(|c| Change::from_bytes(c.clone()).map_err(|e| e.to_string()))
-                            .collect::<Result<Vec<Change>, String>>()
-                            .map(|d| tips_of(&d))
-                    })
-                    .unwrap_or_else(|p| {
-                        Err(format!("Automerge panicked on it: {}", panic_text(&p)))
-                    });
-                    match decoded {
-                        Ok(tips) => heads = tips,
-                        Err(e) => {
-                            return Err(ErrorFrame {
-                                code: ErrorCode::Malformed,
-                                doc_id: Some(id.clone()),
-                                path: None,
-                                rule: Some("automerge_decodes".into()),
-                                message: format!("document {id}: bad change: {e}"),
-                            });
-                        }
-                    }
+                    // Omitted by the sender: the newest of the changes it sent.
+                    heads = implied_heads(&id, &changes)?;
                 }
                 // A batch naming a document twice loads it in phase 3, in order, instead.
                 let base = if distinct && existing.contains(&id) {
@@ -141,13 +118,6 @@ pub(crate) async fn apply(
                     heads,
                     base: _,
                 } = *job;
-                let malformed = |msg: String| ErrorFrame {
-                    code: ErrorCode::Malformed,
-                    doc_id: Some(id.clone()),
-                    path: None,
-                    rule: Some("automerge_decodes".into()),
-                    message: format!("document {id}: {msg}"),
-                };
                 let had_snapshot = snapshot.is_some();
                 let (result, old_heads, projection) = match checked.next() {
                     Some(r) => r,
@@ -164,11 +134,11 @@ pub(crate) async fn apply(
                         )
                     }
                 };
-                let (checked, fresh_bytes) = result.map_err(&malformed)?;
-                match checked {
-                    Ok(mut checked) => {
+                let (checked, fresh_bytes) = result.map_err(|e| undecodable(&id, &e))?;
+                match verdict(&id, had_snapshot, checked) {
+                    Verdict::Store(mut checked) => {
                         match fresh_bytes {
-                            Some(bytes) if checked.applied > 0 => {
+                            Some(bytes) => {
                                 let projection =
                                     projection.transpose().map_err(|e| store_failed(&id, e))?;
                                 new_docs.push(safemesh_store::NewDoc {
@@ -178,31 +148,26 @@ pub(crate) async fn apply(
                                     projection,
                                 });
                             }
-                            _ if checked.applied > 0 => {
+                            None => {
                                 w.put_doc(&id, &mut checked.doc, &old_heads)
                                     .await
                                     .map_err(|e| store_failed(&id, e))?;
                             }
-                            _ => {}
                         }
                         received.held(id.clone());
                         held.push((id, heads));
                     }
-                    Err(safemesh_doc::Error::MissingDeps { missing }) if had_snapshot => {
-                        // A snapshot that lacks history would be asked for again and again.
-                        return Err(malformed(format!(
-                            "snapshot depends on {missing} change(s) it does not hold"
-                        )));
+                    Verdict::Held => {
+                        received.held(id.clone());
+                        held.push((id, heads));
                     }
-                    Err(safemesh_doc::Error::MissingDeps { .. }) => {
-                        // A document this node holds is reconciled change by change (DESIGN §5.6);
-                        // one it holds nothing of comes whole.
+                    Verdict::Missing => {
                         let holds = !old_heads.is_empty();
                         let sync =
                             holds && cfg.store.in_audience(peer, &id).await.map_err(internal)?;
                         received.missing(id, seq, heads, sync);
                     }
-                    Err(e) => return Err(refusal(&id, e)),
+                    Verdict::Refuse(e) => return Err(e),
                 }
             }
             Job::Summary(item) => match item {

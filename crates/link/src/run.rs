@@ -18,6 +18,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use safemesh_model::AdminCode;
 use safemesh_store::now_rfc3339;
+use safemesh_sync::batch::Estimate;
 use safemesh_sync::check::panic_text;
 use safemesh_sync::docsync;
 use safemesh_sync::{Effect, ErrorCode, ErrorFrame, Frame, Link, RULE_FRAME_DECODES, State};
@@ -29,7 +30,7 @@ use crate::apply::{Applied, apply};
 use crate::config::LinkConfig;
 use crate::doc_sync::{SyncFail, doc_sync};
 use crate::limiter::Limiter;
-use crate::prepare::{Estimate, prepare};
+use crate::prepare::prepare;
 use crate::repair;
 use crate::status::Registry;
 
@@ -82,7 +83,7 @@ pub async fn run_link(
     let in_at_start = reg.get(peer.as_str()).map_or(0, |s| s.bytes_in);
     let mut limiter = Limiter::new(&cfg.rate);
     // What is left to send, counted now and then and estimated in between (see `prepare`).
-    let mut estimate = Estimate::default();
+    let mut estimate = Estimate::new(std::time::Instant::now());
     // While set, the next frame is not read before then (rate limit).
     let mut resume_at: Option<Instant> = None;
     // The Automerge sync state of each document in an exchange on this stream (DESIGN §5.6); the link

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::accident::CountDeaths;
+
 /// Hazard counts over some scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HazardCounts {
@@ -91,20 +93,6 @@ impl DirectiveCounts {
         self.received += o.received;
         self.completed += o.completed;
         self.overdue += o.overdue;
-    }
-}
-
-/// A count and the deaths it carries.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CountDeaths {
-    pub count: u64,
-    pub deaths: u64,
-}
-
-impl CountDeaths {
-    pub fn add(&mut self, o: &CountDeaths) {
-        self.count += o.count;
-        self.deaths += o.deaths;
     }
 }
 

@@ -13,6 +13,7 @@
 //! and `sql` (placeholder builders and stored encodings, imported by the others, importing none).
 #![forbid(unsafe_code)]
 
+mod backup;
 mod cache;
 mod docs;
 mod error;

@@ -1,7 +1,8 @@
 //! The document check: decoding a received item's Automerge bytes and checking them against the
 //! stored document ([`decode_and_check`]), with any panic inside Automerge caught; the error frame
 //! that refuses a document for what the check found ([`refusal`]); and the heads implied by a delta
-//! ([`tips_of`]). Pure: the runner calls these on its CPU pool.
+//! ([`tips_of`], [`implied_heads`]); and what becomes of a checked document ([`verdict`]). Pure: the
+//! runner calls these on its CPU pool and carries out the verdicts against its store.
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
@@ -38,13 +39,18 @@ pub fn refusal(id: &str, e: safemesh_doc::Error) -> ErrorFrame {
             path: Some(path),
             rule: Some(rule.to_string()),
         },
-        e => ErrorFrame {
-            code: ErrorCode::Malformed,
-            doc_id: Some(id.to_string()),
-            path: None,
-            rule: Some("automerge_decodes".into()),
-            message: format!("document {id}: {e}"),
-        },
+        e => undecodable(id, &e.to_string()),
+    }
+}
+
+/// The error frame refusing document `id` because its bytes do not decode (or read) as `what` says.
+pub fn undecodable(id: &str, what: &str) -> ErrorFrame {
+    ErrorFrame {
+        code: ErrorCode::Malformed,
+        doc_id: Some(id.to_string()),
+        path: None,
+        rule: Some("automerge_decodes".into()),
+        message: format!("document {id}: {what}"),
     }
 }
 
@@ -104,4 +110,49 @@ pub fn decode_and_check(
     });
     std::panic::catch_unwind(run)
         .unwrap_or_else(|p| Err(format!("Automerge panicked on it: {}", panic_text(&p))))
+}
+
+/// The heads of a delta whose sender left them out (the usual case, see
+/// [`crate::batch::doc_item`]): the newest of its changes. Bytes that do not decode — or make
+/// Automerge panic, caught — are the document's fault: a `Malformed` frame naming it.
+pub fn implied_heads(id: &str, changes: &[Vec<u8>]) -> Result<Vec<String>, ErrorFrame> {
+    let decoded = std::panic::catch_unwind(|| {
+        changes
+            .iter()
+            .map(|c| Change::from_bytes(c.clone()).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<Change>, String>>()
+            .map(|d| tips_of(&d))
+    })
+    .unwrap_or_else(|p| Err(format!("Automerge panicked on it: {}", panic_text(&p))));
+    decoded.map_err(|e| undecodable(id, &format!("bad change: {e}")))
+}
+
+/// What becomes of one received document after its check.
+pub enum Verdict {
+    /// Store it: the check applied new changes (the document, with them).
+    Store(Box<Checked>),
+    /// Nothing new: this side already held every change. The peer holds the item's heads all the same.
+    Held,
+    /// A delta whose history this side lacks: not stored; asked for again — in a sync exchange if this
+    /// side holds the document and the peer is in its audience, whole otherwise (DESIGN §5.6).
+    Missing,
+    /// The whole batch is refused with this frame.
+    Refuse(ErrorFrame),
+}
+
+/// The verdict on a document from its check's result (`snapshot`: it came whole).
+pub fn verdict(id: &str, snapshot: bool, checked: Result<Checked, safemesh_doc::Error>) -> Verdict {
+    match checked {
+        Ok(c) if c.applied > 0 => Verdict::Store(Box::new(c)),
+        Ok(_) => Verdict::Held,
+        // A snapshot that lacks history would be asked for again and again.
+        Err(safemesh_doc::Error::MissingDeps { missing }) if snapshot => {
+            Verdict::Refuse(undecodable(
+                id,
+                &format!("snapshot depends on {missing} change(s) it does not hold"),
+            ))
+        }
+        Err(safemesh_doc::Error::MissingDeps { .. }) => Verdict::Missing,
+        Err(e) => Verdict::Refuse(refusal(id, e)),
+    }
 }

@@ -7,10 +7,13 @@
 //! - [`link`]: the link state machine. It takes events (connected, frame received, batch prepared,
 //!   batch applied, local commit) and returns effects as data (send this frame, prepare a batch
 //!   after this seq, apply this batch, persist this ack).
-//! - [`batch`]: the sender's decisions — a document whole or as a delta, how far a batch moves the
-//!   peer's cursor.
-//! - [`check`]: the document check — a received item's Automerge bytes decoded and checked against
-//!   the stored document, panics caught — and the error frame that refuses a document.
+//! - [`batch`]: the sender's decisions — a [`batch::Plan`] takes a page of rows and asks the runner for
+//!   the documents it needs ([`batch::Step`]): which rows go and in what order, a document whole or as
+//!   a delta, where the byte budget cuts, how far the batch moves the peer's cursor, when what is
+//!   left is counted again.
+//! - [`check`]: the receiver's decisions — a received item's Automerge bytes decoded and checked
+//!   against the stored document, panics caught; the [`check::Verdict`] on each document (store it,
+//!   already held, history missing, refuse the batch) and the error frame that refuses one.
 //! - [`digest`]: bucketed digests of what both ends of a link hold, to repair a new or restored peer.
 //! - [`docsync`]: the per-document fallback to Automerge's sync protocol, with a kept state.
 #![forbid(unsafe_code)]

@@ -21,8 +21,8 @@ use safemesh_model::AdminCode;
 use super::cert::{code_from_cert, parse_certs, parse_key, serial_of, validity_of};
 use super::error::Error;
 use super::profile::provider;
+use super::profile::{CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
 use super::stamp::{FileStamp, lock};
-use crate::ca::{CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE};
 
 /// 节点身份 — this node's certificate chain and key, its code, and the CA it trusts.
 ///

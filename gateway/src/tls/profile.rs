@@ -12,6 +12,16 @@ use rustls::crypto::CryptoProvider;
 /// Prefix of the SAN URI that carries a node's code: `safemesh://node/530181006`.
 pub const SAN_PREFIX: &str = "safemesh://node/";
 
+/// File name of the CA certificate, in both the CA directory and a node directory.
+pub const CA_CERT_FILE: &str = "ca.pem";
+/// File name of a node's leaf certificate.
+pub const NODE_CERT_FILE: &str = "node.pem";
+/// File name of a node's private key.
+pub const NODE_KEY_FILE: &str = "node.key";
+/// File name of the revocation list: published in the CA directory, honoured in a node's `tls`
+/// directory.
+pub const REVOKED_FILE: &str = "revoked.txt";
+
 /// The only ALPN protocol spoken on the mesh: HTTP/2 (gRPC).
 pub const ALPN_H2: &[u8] = b"h2";
 

@@ -1,7 +1,7 @@
 //! 吊销列表 — the certificate serials a node refuses, from a file that is re-read when it changes.
 //!
 //! Revocation is a plain list kept by the operator (`safemesh ca revoke` maintains it, format in
-//! [`crate::ca::parse_revocation_list`]) and copied to each node: a node must honour a new entry
+//! [`parse_revocation_list`]) and copied to each node: a node must honour a new entry
 //! without a restart and without reaching any server. Both verifiers ask the list at every
 //! handshake; live streams subscribe to its changes, so a peer revoked mid-stream is cut off too
 //! (see [`crate::link`]).
@@ -16,10 +16,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::stamp::{FileStamp, lock};
-use crate::ca::{canonical_serial, parse_revocation_list};
 
 /// 吊销列表 — the serials a node refuses, read from a file (`D/tls/revoked.txt`, format in
-/// [`crate::ca::parse_revocation_list`]) and re-read whenever it changes, without a restart.
+/// [`parse_revocation_list`]) and re-read whenever it changes, without a restart.
 ///
 /// Cheap to clone (shared). A missing file is an empty list. An unreadable file keeps the list
 /// last read (and is logged); a malformed line is skipped (and logged). [`RevocationList::refresh`]
@@ -159,4 +158,49 @@ impl RevocationList {
             }
         }
     }
+}
+
+/// 规范序列号 — a serial number as given by an operator or a certificate (hex, any case, with or
+/// without `:` separators, e.g. `5A:0B:…` from openssl) in canonical form: lowercase hex without
+/// separators or leading zeros. `None` if it is not hex, is zero, or is longer than 20 bytes.
+pub fn canonical_serial(s: &str) -> Option<String> {
+    let digits: String = s.chars().filter(|c| *c != ':').collect();
+    if digits.is_empty() || digits.len() > 40 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let trimmed = digits.trim_start_matches('0').to_ascii_lowercase();
+    (!trimmed.is_empty()).then_some(trimmed)
+}
+
+/// 解析吊销列表 — the serials of a revocation list text, canonical (see [`canonical_serial`]),
+/// and the lines that are not understood (1-based line number, text).
+///
+/// Format (`revoked.txt`): UTF-8 text, one revoked certificate per line. Blank lines and lines
+/// whose first non-blank character is `#` are ignored. Otherwise the first whitespace-separated
+/// word is the certificate's serial number in hex (case-insensitive, `:` separators allowed);
+/// anything after it on the line is free text (`safemesh ca revoke` writes `# <time> <reason>`).
+/// A line whose first word is not a serial is reported and skipped — it never revokes anything.
+///
+/// ```text
+/// # safemesh revocation list
+/// 5a0b7c1d2e3f40516273849a5b6c7d8e  # 2026-03-01T08:00:00Z 笔记本丢失 / laptop lost
+/// 1F:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00
+/// ```
+pub fn parse_revocation_list(text: &str) -> (BTreeSet<String>, Vec<(usize, String)>) {
+    let mut serials = BTreeSet::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let word = line.split_whitespace().next().unwrap_or_default();
+        match canonical_serial(word) {
+            Some(s) => {
+                serials.insert(s);
+            }
+            None => bad.push((i + 1, line.to_string())),
+        }
+    }
+    (serials, bad)
 }

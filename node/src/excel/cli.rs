@@ -29,7 +29,7 @@ pub async fn open(data_dir: &Path, user: &str) -> anyhow::Result<Opened> {
     let cfg = Config::load(data_dir)?;
     cfg.validate()?;
     let settings = HazardSettings::from_config(&cfg)?;
-    let store = crate::node::open_store(data_dir, &cfg).await?;
+    let store = cfg.open_store(data_dir).await?;
     // The node's own actor (the same the running node writes as, derived from the install id): the
     // command only creates new documents, so it never writes one document beside the node.
     let nonce =

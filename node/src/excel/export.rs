@@ -18,9 +18,9 @@ use serde_json::Value;
 use time::Date;
 
 use crate::directives::ListFilter;
+use crate::format;
 use crate::hazards::{HazardQuery, HazardSettings};
 use crate::records::RecordError;
-use crate::ui::format;
 
 /// Hazards read from the store per chunk while exporting.
 pub const PAGE: u32 = 1000;

@@ -17,10 +17,9 @@ use crate::records::{Actor, RecordError, commit, store_change};
 
 pub mod http;
 mod input;
-mod settings;
 
+pub use crate::config::HazardSettings;
 pub use input::{HazardQuery, NewBasis, NewEvent, NewHazard, NewLocation};
-pub use settings::HazardSettings;
 
 /// 登记隐患 — registers a hazard owned by this node, numbering it unless a number is given.
 pub async fn create(

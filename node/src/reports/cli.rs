@@ -14,7 +14,7 @@ pub enum ReportCmd {
     /// 隐患排查治理情况月报表（默认1月至本月累计）/ the statutory monthly report
     Monthly {
         /// 节点数据目录 / the node's data directory
-        #[arg(long, env = "SAFEMESH_DATA_DIR")]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// 报告月份 YYYY-MM（默认本月）/ the month (default: this month)
         #[arg(long)]
@@ -31,7 +31,7 @@ pub enum ReportCmd {
     },
     /// 月通报：下级单位整改率、逾期排名及未上报单位 / the bulletin of subordinates
     Bulletin {
-        #[arg(long, env = "SAFEMESH_DATA_DIR")]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         #[arg(long)]
         month: Option<String>,
@@ -90,7 +90,7 @@ pub async fn run(cmd: ReportCmd) -> anyhow::Result<()> {
     let cfg = Config::load(&data_dir)
         .map_err(|e| anyhow::anyhow!("无法读取数据目录 {} 的配置 / {e}", data_dir.display()))?;
     let req = q.check(&cfg.code).map_err(fail)?;
-    let store = crate::node::open_store(&data_dir, &cfg).await?;
+    let store = cfg.open_store(&data_dir).await?;
     let result = async {
         if is_bulletin {
             let b = bulletin::bulletin(&store, &cfg.code, &cfg.name, &req)

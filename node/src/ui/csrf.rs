@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::page;
-use super::session::UiUser;
+use super::user::UiUser;
 
 /// The form field that carries the token.
 pub const FIELD: &str = "_csrf";

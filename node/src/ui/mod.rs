@@ -24,10 +24,10 @@ use crate::api::ApiState;
 
 pub mod assets;
 pub mod csrf;
-pub mod format;
 pub mod headers;
 pub mod page;
 pub mod session;
+pub mod user;
 pub mod views;
 
 pub use session::Sessions;

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use safemesh_store::TokenRole as Role;
 
-use super::session::UiUser;
+use super::user::UiUser;
 use crate::api::ApiState;
 use crate::records::RecordError;
 
@@ -34,7 +34,7 @@ impl Chrome {
         Chrome {
             office: st.name.clone(),
             code: st.code.to_string(),
-            level: super::format::level_label(&st.code).to_string(),
+            level: crate::format::level_label(&st.code).to_string(),
             user: user.caller.name.clone(),
             role: role_label(user.caller.role).to_string(),
             csrf: user.csrf.clone(),
@@ -125,13 +125,8 @@ pub fn error_page(status: u16, message: &str) -> Response {
 /// words.
 pub fn record_error(e: &RecordError) -> Response {
     let msg = match &e.rule {
-        Some(rule) => super::format::rule_words(rule).to_string(),
-        None => chinese(&e.message).to_string(),
+        Some(rule) => crate::format::rule_words(rule).to_string(),
+        None => crate::format::chinese(&e.message).to_string(),
     };
     error_page(e.status, &msg)
-}
-
-/// The Chinese half of a bilingual message (`中文 / English`).
-pub fn chinese(message: &str) -> &str {
-    message.split(" / ").next().unwrap_or(message).trim()
 }

@@ -20,7 +20,8 @@ use safemesh_store::hash_secret;
 use serde::Deserialize;
 
 use super::page::{self, LoginView};
-use crate::api::{ApiState, Caller};
+use super::user::UiUser;
+use crate::api::ApiState;
 
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "safemesh_session";
@@ -41,26 +42,6 @@ struct Session {
 #[derive(Default)]
 pub struct Sessions {
     inner: Mutex<HashMap<String, Session>>,
-}
-
-/// Who is using the UI: put in the request's extensions by [`require`].
-#[derive(Debug, Clone)]
-pub struct UiUser {
-    pub caller: Caller,
-    pub session: String,
-    /// This session's CSRF token, for the forms of the page.
-    pub csrf: String,
-}
-
-impl UiUser {
-    /// The identity this person writes as: this office, this node's actor id, the token's name (as
-    /// the API's `Editor::actor`).
-    pub fn actor(&self, st: &ApiState) -> crate::records::Actor {
-        crate::records::Actor {
-            user: self.caller.name.clone(),
-            ..st.actor.clone()
-        }
-    }
 }
 
 fn random_hex() -> String {

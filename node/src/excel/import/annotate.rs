@@ -90,16 +90,16 @@ pub fn annotated_workbook(grid: &Grid, report: &ImportReport) -> Result<Vec<u8>,
                 .iter()
                 .map(|e| match (&e.column, &e.header) {
                     (Some(c), Some(h)) => {
-                        format!("{c}列（{h}）：{}", crate::ui::page::chinese(&e.reason))
+                        format!("{c}列（{h}）：{}", crate::format::chinese(&e.reason))
                     }
-                    (None, Some(h)) => format!("{h}：{}", crate::ui::page::chinese(&e.reason)),
-                    _ => crate::ui::page::chinese(&e.reason).to_string(),
+                    (None, Some(h)) => format!("{h}：{}", crate::format::chinese(&e.reason)),
+                    _ => crate::format::chinese(&e.reason).to_string(),
                 })
                 .collect::<Vec<_>>()
                 .join("；");
             ("错误，未导入", text)
         } else if let Some(sk) = skipped.get(row) {
-            ("已跳过", crate::ui::page::chinese(&sk.reason).to_string())
+            ("已跳过", crate::format::chinese(&sk.reason).to_string())
         } else if let Some(d) = created.get(row) {
             let what = if report.dry_run {
                 "校验通过"

@@ -181,5 +181,5 @@ pub(super) fn history(
 }
 
 pub(super) fn status_word(s: Status) -> &'static str {
-    crate::ui::format::status_label(s.as_str())
+    crate::format::status_label(s.as_str())
 }

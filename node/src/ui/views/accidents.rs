@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::User;
 use crate::api::ApiState;
-use crate::ui::format::{self, china_time};
+use crate::format::{self, china_time};
 use crate::ui::page::{Chrome, record_error, render};
 
 /// An accident as shown.
@@ -33,7 +33,7 @@ pub struct AccidentRow {
     pub events: Vec<(String, String, String)>,
 }
 
-use crate::ui::format::text as s;
+use crate::format::text as s;
 
 fn row(a: &Value) -> AccidentRow {
     let grade = a["grade"].as_str().unwrap_or_default();

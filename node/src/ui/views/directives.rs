@@ -17,8 +17,8 @@ use super::User;
 use crate::api::ApiState;
 use crate::clock::today;
 use crate::directives::{Here, NewDirective, NewResponse};
+use crate::format::{self, china_time};
 use crate::records::RecordError;
-use crate::ui::format::{self, china_time};
 use crate::ui::page::{Chrome, record_error, render};
 
 /// One directive in the list.
@@ -53,7 +53,7 @@ pub struct ListQuery {
     tab: Option<String>,
 }
 
-use crate::ui::format::text as s;
+use crate::format::text as s;
 
 /// A deadline as stored (a date, or a described kind).
 fn deadline_text(b: &Value) -> String {
@@ -371,7 +371,7 @@ pub async fn respond(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let get = |k: &str| crate::ui::format::field(&pairs, k);
+    let get = |k: &str| crate::format::field(&pairs, k);
     let action = get("action").unwrap_or_default();
     let r = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
         Err(e) => Err(e),
@@ -406,7 +406,7 @@ pub async fn forward(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let get = |k: &str| crate::ui::format::field(&pairs, k);
+    let get = |k: &str| crate::format::field(&pairs, k);
     let targets: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k == "targets")

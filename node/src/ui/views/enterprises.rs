@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::User;
 use crate::api::ApiState;
-use crate::ui::format;
+use crate::format;
 use crate::ui::page::{Chrome, record_error, render};
 
 /// An enterprise as shown.
@@ -25,7 +25,7 @@ pub struct EnterpriseRow {
     pub flags: String,
 }
 
-use crate::ui::format::text as s;
+use crate::format::text as s;
 
 fn row(e: &Value) -> EnterpriseRow {
     let mut flags = Vec::new();

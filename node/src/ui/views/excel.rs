@@ -20,9 +20,10 @@ use crate::api::ApiState;
 use crate::clock::today;
 use crate::excel::http::{download, file_name, office, read_upload, run_import};
 use crate::excel::import::{ImportReport, RowError};
+use crate::format::chinese;
 use crate::hazards::HazardQuery;
 use crate::records::RecordError;
-use crate::ui::page::{Chrome, chinese, record_error, render};
+use crate::ui::page::{Chrome, record_error, render};
 
 /// `GET /hazards/export.xlsx` — the ledger with the page's filters and order (all rows).
 pub async fn export(State(st): State<Arc<ApiState>>, Query(q): Query<HazardQuery>) -> Response {

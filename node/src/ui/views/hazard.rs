@@ -16,10 +16,11 @@ use serde_json::Value;
 use super::User;
 use super::ledger::status_class;
 use crate::api::ApiState;
+use crate::format::chinese;
+use crate::format::{self, china_date, china_time};
 use crate::hazards::NewEvent;
 use crate::records::RecordError;
-use crate::ui::format::{self, china_date, china_time};
-use crate::ui::page::{Chrome, chinese, record_error, render};
+use crate::ui::page::{Chrome, record_error, render};
 
 /// The facts as the page shows them.
 pub struct HazardFacts {
@@ -109,7 +110,7 @@ pub struct HazardPage {
     pub error: String,
 }
 
-use crate::ui::format::text;
+use crate::format::text;
 
 fn facts(b: &Value) -> HazardFacts {
     let status = b["status"].as_str().unwrap_or_default();

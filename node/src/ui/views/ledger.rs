@@ -15,8 +15,8 @@ use serde_json::Value;
 use super::User;
 use crate::api::ApiState;
 use crate::clock::today;
+use crate::format::{self, china_date};
 use crate::hazards::HazardQuery;
-use crate::ui::format::{self, china_date};
 use crate::ui::page::{Chrome, is_htmx, render};
 
 /// Rows per page.

@@ -14,7 +14,7 @@ pub mod sync;
 
 use axum::Extension;
 
-use super::session::UiUser;
+use super::user::UiUser;
 
 /// The logged-in person, as handlers take it.
 pub type User = Extension<UiUser>;

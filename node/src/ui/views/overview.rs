@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{User, chart_rows};
 use crate::api::ApiState;
-use crate::ui::format::{self, china_time, ratio};
+use crate::format::{self, china_time, ratio};
 use crate::ui::page::{Chrome, error_page, render};
 
 /// A summary older than this marks its office 未上报 (a node republishes at least every few hours).

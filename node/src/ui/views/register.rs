@@ -16,10 +16,11 @@ use super::User;
 use crate::api::ApiState;
 use crate::clock::today;
 use crate::enterprises::EnterpriseRef;
+use crate::format;
+use crate::format::chinese;
 use crate::hazards::{NewBasis, NewHazard, NewLocation};
 use crate::records::RecordError;
-use crate::ui::format;
-use crate::ui::page::{Chrome, chinese, render};
+use crate::ui::page::{Chrome, render};
 
 #[derive(Template)]
 #[template(path = "register.html")]

@@ -10,12 +10,12 @@ use axum::response::Response;
 
 use super::User;
 use crate::api::ApiState;
+use crate::format::china_time;
 use crate::reports::monthly::{
     FUNDS_HEADER, GENERAL_COLUMNS, GENERAL_HEADER, MAJOR_COLUMNS, MAJOR_HEADER, MonthlyReport,
     ROW_HEADER, UNITS_HEADER,
 };
 use crate::reports::{ReportQuery, ReportRequest, monthly, xlsx, xlsx_response};
-use crate::ui::format::china_time;
 use crate::ui::page::{Chrome, record_error, render};
 
 #[derive(Template)]

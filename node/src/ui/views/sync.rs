@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::User;
 use super::overview::STALE_AFTER;
 use crate::api::ApiState;
-use crate::ui::format::{self, china_time};
+use crate::format::{self, china_time};
 use crate::ui::page::{Chrome, is_htmx, record_error, render};
 
 /// One link as shown.
@@ -69,14 +69,14 @@ pub struct SyncPartial {
 }
 
 fn state_label(s: &str) -> (&'static str, &'static str) {
-    match s {
-        "in_sync" => ("已同步", "green"),
-        "catching_up" => ("同步中", "blue"),
-        "connecting" => ("连接中", "amber"),
-        "disconnected" => ("已断开", "red"),
-        "rejected" => ("被拒绝", "red"),
-        _ => ("未知", ""),
-    }
+    let colour = match s {
+        "in_sync" => "green",
+        "catching_up" => "blue",
+        "connecting" => "amber",
+        "disconnected" | "rejected" => "red",
+        _ => "",
+    };
+    (crate::format::link_state_label(s), colour)
 }
 
 fn age(d: time::Duration) -> String {

@@ -1,4 +1,4 @@
-//! 显示格式 — how the UI writes times, dates, amounts and the dictionary words a clerk reads.
+//! 显示格式 — how the UI (and the workbooks and reports) write times, dates, amounts and the dictionary words a clerk reads.
 //!
 //! Times are stored as RFC 3339 in UTC; a clerk reads them in China time (UTC+8), as
 //! `yyyy-MM-dd HH:mm`. Dates are `yyyy-MM-dd`; amounts in 万元; rates with one decimal.
@@ -180,6 +180,33 @@ pub fn rule_words(rule: &str) -> &'static str {
         }
         _ => "本级无权进行此项操作",
     }
+}
+
+/// 链路状态 — a link's state in the words of the 同步状态 page (`in_sync` → 已同步).
+pub fn link_state_label(s: &str) -> &'static str {
+    match s {
+        "in_sync" => "已同步",
+        "catching_up" => "同步中",
+        "connecting" => "连接中",
+        "disconnected" => "已断开",
+        "rejected" => "被拒绝",
+        _ => "未知",
+    }
+}
+
+/// Columns a text takes in a terminal (a Chinese character takes two), for tables the CLI prints.
+pub fn columns(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` padded with spaces to `width` terminal columns (left-aligned).
+pub fn pad(s: &str, width: usize) -> String {
+    format!("{s}{}", " ".repeat(width.saturating_sub(columns(s))))
+}
+
+/// The Chinese half of a bilingual message (`中文 / English`).
+pub fn chinese(message: &str) -> &str {
+    message.split(" / ").next().unwrap_or(message).trim()
 }
 
 #[cfg(test)]

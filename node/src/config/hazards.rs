@@ -6,8 +6,7 @@ use safemesh_model::hazard as mh;
 use safemesh_model::hazard::facts::DEFAULT_STOCK_CUTOFF;
 use time::Date;
 
-use crate::Config;
-use crate::config::DEFAULT_DUE_SOON_DAYS;
+use super::{Config, DEFAULT_DUE_SOON_DAYS};
 
 /// A node's hazard settings, from its config: the sector dictionary and the 存量/增量 cut-off.
 #[derive(Debug, Clone)]

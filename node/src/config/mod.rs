@@ -10,6 +10,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+mod hazards;
+
+/// Where the Debian package keeps its node; commands take `--data-dir`, else `SAFEMESH_DATA_DIR`,
+/// else this.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/safemesh";
+
+pub use hazards::HazardSettings;
+
 /// The node's config file, `D/safemesh.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +109,15 @@ pub const TOKEN_FILE: &str = "admin.token";
 pub const TLS_DIR: &str = "tls";
 
 impl Config {
+    /// Opens the store this config names: `database_url` (SQLite or PostgreSQL), else SQLite
+    /// `safemesh.db` in the data dir.
+    pub async fn open_store(&self, data_dir: &Path) -> Result<safemesh_store::Store, Error> {
+        Ok(match &self.database_url {
+            Some(url) => safemesh_store::Store::open_url(url).await?,
+            None => safemesh_store::Store::open_sqlite(&data_dir.join("safemesh.db")).await?,
+        })
+    }
+
     pub fn load(data_dir: &Path) -> Result<Config, Error> {
         let path = data_dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -156,7 +173,7 @@ impl Config {
                 "省级节点没有上级 / a province node has no parent".into(),
             ));
         }
-        crate::hazards::HazardSettings::from_config(self)?;
+        HazardSettings::from_config(self)?;
         if let Some(p) = &self.parent {
             let hp = p.trim_start_matches("https://");
             if hp == p.as_str() || !hp.contains(':') {

@@ -1,6 +1,4 @@
-//! Batch building, the sender's decisions (DESIGN §5.4): what a document goes as — whole, or the
-//! changes since the heads the peer is known to hold — and how far a batch moves the peer's cursor.
-//! The runner reads the rows and documents; these decide.
+//! One document's item: whole, or the changes since the heads the peer is known to hold.
 
 use safemesh_doc::{AutoCommit, heads_from_hex};
 
@@ -56,14 +54,4 @@ pub fn doc_item(
         changes: delta.into_iter().map(|c| c.raw_bytes().to_vec()).collect(),
         heads: if implied { Vec::new() } else { heads.to_vec() },
     })
-}
-
-/// How far a batch moves the peer's cursor: to its last candidate if it stopped short (a page or
-/// the byte budget was full), else to this side's current seq — everything up to it was looked at.
-pub fn batch_upto(truncated: bool, last_seq: i64, current_seq: i64) -> i64 {
-    if truncated {
-        last_seq
-    } else {
-        current_seq.max(last_seq)
-    }
 }

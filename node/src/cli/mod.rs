@@ -1,4 +1,6 @@
-//! 命令行 — the `safemesh` command: demo, ca, init, run, status, rollup, token, import, export.
+//! 命令行 — the `safemesh` command: demo, ca, init, run, status, rollup, backup, token, import,
+//! export, report. Every command that works on a node finds it from `--data-dir`, else
+//! `SAFEMESH_DATA_DIR`, else the package's `/var/lib/safemesh`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,8 +10,15 @@ use clap::{Parser, Subcommand};
 use safemesh_model::AdminCode;
 use safemesh_store::{TokenRole, TokenRow};
 
-use crate::config::{Config, TOKEN_FILE};
+use crate::config::{Config, DEFAULT_DATA_DIR, TOKEN_FILE};
 use crate::init::{InitOptions, ca_init, ca_issue, init_node};
+
+mod backup;
+mod remote;
+mod status;
+
+pub use backup::{Backup, after_restore, backup, pg_dump_command};
+pub use status::{Health, health, rollup_table, status_table};
 
 /// safemesh — 安委办分级节点 / one node per work-safety committee office.
 #[derive(Parser, Debug)]
@@ -44,7 +53,7 @@ pub enum Cmd {
     },
     /// 初始化节点数据目录 / set up a node's data directory
     Init {
-        #[arg(long)]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// 行政区划代码（53、5301、530181、530181006 或 530000 形式）/ administrative code
         #[arg(long)]
@@ -68,26 +77,50 @@ pub enum Cmd {
     },
     /// 运行节点 / run a node
     Run {
-        #[arg(long)]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
     /// 查看运行中节点的同步状态 / sync status of a running node
+    ///
+    /// 退出码：0 全部链路已同步，1 有链路未同步，2 节点无响应 / exit code: 0 in sync, 1 degraded, 2 down
     Status {
-        #[arg(long)]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        /// 输出 JSON（含 health 字段）/ print JSON (with a `health` field)
+        #[arg(long)]
+        json: bool,
+        /// 持续刷新，直到 Ctrl-C / refresh until Ctrl-C
+        #[arg(long)]
+        watch: bool,
+        /// 刷新间隔（秒）/ seconds between refreshes
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        interval: u64,
+    },
+    /// 备份存储（节点运行中也可）：SQLite 写出一致的副本；PostgreSQL 给出 pg_dump 命令 / back up the
+    /// store (while the node runs): a consistent SQLite copy, or the pg_dump command for PostgreSQL
+    Backup {
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// 备份文件（不覆盖已有文件）/ the backup file (never overwritten)
+        #[arg(long)]
+        out: PathBuf,
     },
     /// 从备份恢复后、启动前运行一次：换新安装标识并清空链路游标，上下级比对摘要后补齐差异 / run once on a store
     /// restored from a backup, before `run`: a new install id and no link cursors; peers then compare digests
     AfterRestore {
-        #[arg(long)]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
     /// 查看汇总 / roll-up of a running node (optionally of a descendant)
     Rollup {
-        #[arg(long)]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        /// 下级单位代码（默认本级）/ a descendant's code (default: this office)
         #[arg(long)]
         scope: Option<String>,
+        /// 输出 JSON / print JSON
+        #[arg(long)]
+        json: bool,
     },
     /// HTTP API 令牌：新建、列出、吊销（直接操作存储，节点运行与否均可）/ API tokens: create, list,
     /// revoke (on the store; the node may be running or not)
@@ -120,7 +153,7 @@ pub enum ImportCmd {
         /// 表格文件 / the sheet
         file: PathBuf,
         /// 节点数据目录 / the node's data directory
-        #[arg(long, env = "SAFEMESH_DATA_DIR")]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// 只校验，不保存 / validate only
         #[arg(long)]
@@ -215,7 +248,7 @@ pub enum ExportCmd {
         /// 输出文件（.xlsx）/ output file
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, env = "SAFEMESH_DATA_DIR")]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         #[command(flatten)]
         filter: Box<HazardFilterArgs>,
@@ -224,7 +257,7 @@ pub enum ExportCmd {
     Directives {
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, env = "SAFEMESH_DATA_DIR")]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// 下发单位代码 / issued by
         #[arg(long)]
@@ -282,7 +315,7 @@ pub enum CaCmd {
 pub enum TokenCmd {
     /// 新建令牌，最后一行为令牌本身（只显示这一次）/ create a token; the secret is the last line (shown once)
     Create {
-        #[arg(long)]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// viewer 只读 / editor 可写记录 / admin 全部权限（含令牌管理）
         #[arg(long, value_parser = ["viewer", "editor", "admin"])]
@@ -293,12 +326,12 @@ pub enum TokenCmd {
     },
     /// 列出令牌（不显示令牌本身）/ list tokens (never their secrets)
     List {
-        #[arg(long)]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
     /// 吊销令牌 / revoke a token
     Revoke {
-        #[arg(long)]
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// 令牌标识（见 token list）/ the token's id (see token list)
         #[arg(long)]
@@ -325,6 +358,16 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Cmd::Status {
+        data_dir,
+        json,
+        watch,
+        interval,
+    } = &cli.cmd
+    {
+        let every = watch.then(|| std::time::Duration::from_secs(*interval));
+        return rt.block_on(status::status(data_dir, *json, every));
+    }
     match rt.block_on(dispatch(cli.cmd)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -504,115 +547,41 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 node.http_url(),
                 node.link_url()
             );
-            wait_for_signal().await;
+            crate::signal::wait_for_signal().await;
             println!("正在停止 / shutting down");
             node.shutdown().await;
             Ok(())
         }
-        Cmd::Status { data_dir } => {
-            let v = get_json(&data_dir, "/api/v1/sync/status").await?;
-            println!(
-                "节点 / node {} seq {}",
-                v["code"].as_str().unwrap_or(""),
-                v["seq"]
-            );
-            println!(
-                "{:<12} {:<8} {:<12} {:>6} {:>8} {:>8} {:>10} {:>10}  last_error",
-                "peer", "role", "state", "done%", "out", "in", "bytes_in", "bytes_out"
-            );
-            // serde_json values ignore width specifiers; format them as text first.
-            let text = |v: &serde_json::Value| match v {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Null => "-".to_string(),
-                other => other.to_string(),
-            };
-            for l in v["links"].as_array().cloned().unwrap_or_default() {
-                // While catching up, what is left to receive comes from the peer's batches.
-                let incoming = match l["to_receive"]["docs"].as_u64() {
-                    Some(n) if n > 0 => n.to_string(),
-                    _ => text(&l["pending_in"]),
-                };
+        Cmd::Status { .. } => unreachable!("answered in main with its exit code"),
+        Cmd::Backup { data_dir, out } => match backup::backup(&data_dir, &out).await? {
+            Backup::Written(bytes) => {
                 println!(
-                    "{:<12} {:<8} {:<12} {:>6} {:>8} {:>8} {:>10} {:>10}  {}",
-                    text(&l["peer"]),
-                    text(&l["role"]),
-                    text(&l["state"]),
-                    text(&l["completion_pct"]),
-                    text(&l["pending_out"]),
-                    incoming,
-                    text(&l["bytes_in"]),
-                    text(&l["bytes_out"]),
-                    l["last_error"].as_str().unwrap_or("")
+                    "已备份到 {}（{} 字节）；恢复步骤见 docs/OPERATIONS.md / backed up to {} ({bytes} bytes)",
+                    out.display(),
+                    bytes,
+                    out.display()
                 );
+                Ok(())
             }
-            Ok(())
-        }
+            Backup::PgDump(cmd) => {
+                println!("{cmd}");
+                anyhow::bail!(
+                    "本节点使用 PostgreSQL，未备份：请运行上面的 pg_dump 命令 / this node's store is PostgreSQL: nothing was backed up, run the pg_dump command above"
+                )
+            }
+        },
         Cmd::AfterRestore { data_dir } => {
-            let cfg = Config::load(&data_dir)?;
-            let store = crate::node::open_store(&data_dir, &cfg).await?;
-            let id = store.new_install().await?;
-            store.close().await;
+            let id = backup::after_restore(&data_dir).await?;
             println!(
                 "已换新安装标识 {id}，启动后与上下级比对摘要、只补差异 / new install id {id}; on the next start peers compare digests and send only what differs"
             );
             Ok(())
         }
-        Cmd::Rollup { data_dir, scope } => {
-            let path = match scope {
-                Some(s) => format!("/api/v1/rollup?scope={s}"),
-                None => "/api/v1/rollup".to_string(),
-            };
-            let v = get_json(&data_dir, &path).await?;
-            println!("{}", serde_json::to_string_pretty(&v)?);
-            Ok(())
-        }
-    }
-}
-
-async fn get_json(data_dir: &std::path::Path, path: &str) -> anyhow::Result<serde_json::Value> {
-    let cfg = Config::load(data_dir)?;
-    let token = std::fs::read_to_string(data_dir.join(TOKEN_FILE))?
-        .trim()
-        .to_string();
-    let url = format!("http://{}{}", cfg.http, path);
-    let resp = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("无法连接节点 / cannot reach node at {url}: {e}"))?;
-    let status = resp.status();
-    let v: serde_json::Value = resp.json().await?;
-    if !status.is_success() {
-        anyhow::bail!(
-            "{}: {}",
-            status,
-            v["error"]["message"].as_str().unwrap_or("")
-        );
-    }
-    Ok(v)
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        Cmd::Rollup {
+            data_dir,
+            scope,
+            json,
+        } => status::rollup(&data_dir, scope.as_deref(), json).await,
     }
 }
 
@@ -665,7 +634,7 @@ async fn token_cmd(cmd: TokenCmd) -> anyhow::Result<()> {
 /// start), so the token commands show the same list before and after the node's first start.
 async fn open_data_store(data_dir: &Path) -> anyhow::Result<safemesh_store::Store> {
     let cfg = Config::load(data_dir)?;
-    let store = crate::node::open_store(data_dir, &cfg).await?;
+    let store = cfg.open_store(data_dir).await?;
     if let Ok(token) = std::fs::read_to_string(data_dir.join(TOKEN_FILE))
         && !token.trim().is_empty()
         && let Err(e) = crate::node::register_file_token(&store, token.trim()).await
