@@ -6,6 +6,7 @@
 # BINARY defaults to target/release/safemesh (build it first: cargo build --release -p safemesh-node);
 # OUT_DIR to target/deb. ARCH (default: this machine's, from dpkg) names the architecture, e.g.
 # ARCH=arm64 for a binary cross-built with --target aarch64-unknown-linux-gnu (docs/OPERATIONS.md).
+# DEB_COMPRESS (default xz) is dpkg-deb's compressor: xz, gzip, zstd or none.
 # Prints the path of the .deb it wrote.
 #
 # The package installs /usr/bin/safemesh, the systemd unit (not enabled: a node is initialised first),
@@ -55,5 +56,5 @@ Description: 安委办分级节点 / work-safety committee office node
  statutory monthly report. See /usr/share/doc/safemesh/OPERATIONS.md.
 CONTROL
 mkdir -p "$out"
-dpkg-deb --root-owner-group --build "$pkg" "$out/safemesh_${version}_${arch}.deb" >/dev/null
+dpkg-deb --root-owner-group -Z"${DEB_COMPRESS:-xz}" --build "$pkg" "$out/safemesh_${version}_${arch}.deb" >/dev/null
 echo "$out/safemesh_${version}_${arch}.deb"
