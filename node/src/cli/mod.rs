@@ -377,13 +377,20 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr (journald keeps them under systemd): text by default, one JSON object per line
+/// when `SAFEMESH_LOG_FORMAT=json` (for a log collector). `SAFEMESH_LOG` filters them.
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SAFEMESH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let json = std::env::var("SAFEMESH_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        fmt.json().flatten_event(true).try_init()
+    } else {
+        fmt.try_init()
+    };
 }
 
 async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
