@@ -97,6 +97,20 @@ pub fn validate_figures(
     ))
 }
 
+/// A count of accidents and the deaths they carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountDeaths {
+    pub count: u64,
+    pub deaths: u64,
+}
+
+impl CountDeaths {
+    pub fn add(&mut self, o: &CountDeaths) {
+        self.count += o.count;
+        self.deaths += o.deaths;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::AccidentGrade::*;

@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::accident::CountDeaths;
 use crate::hazard::{Grade, HazardEvent, Status, fold};
-use crate::summary::CountDeaths;
 use crate::{AdminCode, Level};
 
 pub mod form;
