@@ -504,7 +504,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 node.http_url(),
                 node.link_url()
             );
-            wait_for_signal().await;
+            crate::node::wait_for_signal().await;
             println!("正在停止 / shutting down");
             node.shutdown().await;
             Ok(())
@@ -591,29 +591,6 @@ async fn get_json(data_dir: &std::path::Path, path: &str) -> anyhow::Result<serd
         );
     }
     Ok(v)
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 async fn token_cmd(cmd: TokenCmd) -> anyhow::Result<()> {

@@ -467,7 +467,7 @@ pub async fn run(
         wait_forward_chain(prov, town).await?;
     } else {
         println!("\n按 Ctrl-C 停止 / press Ctrl-C to stop");
-        crate::cli::wait_for_signal().await;
+        crate::node::wait_for_signal().await;
     }
     println!("正在停止 / shutting down");
     for n in nodes.into_iter().rev() {

@@ -18,11 +18,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use crate::api::{ApiState, router};
+use crate::api::router;
 use crate::config::{Config, TOKEN_FILE};
 use crate::hazards::HazardSettings;
+use crate::http::ApiState;
+use crate::http::TokenCache;
 use crate::records::Actor;
-use crate::tokens::TokenCache;
 use crate::{Error, rollup};
 
 /// A running node.
@@ -280,4 +281,27 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         shutdown,
         tasks,
     })
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

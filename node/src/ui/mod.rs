@@ -20,7 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::api::ApiState;
+use crate::http::ApiState;
 
 pub mod assets;
 pub mod csrf;
@@ -28,9 +28,11 @@ pub mod format;
 pub mod headers;
 pub mod page;
 pub mod session;
+pub mod sessions;
+pub mod user;
 pub mod views;
 
-pub use session::Sessions;
+pub use sessions::Sessions;
 
 type Shared = Arc<ApiState>;
 

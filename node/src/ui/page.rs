@@ -6,8 +6,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use safemesh_store::TokenRole as Role;
 
-use super::session::UiUser;
-use crate::api::ApiState;
+use super::user::UiUser;
+use crate::http::ApiState;
 use crate::records::RecordError;
 
 /// The page frame: who and where.

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::User;
-use crate::api::ApiState;
+use crate::http::ApiState;
 use crate::ui::format;
 use crate::ui::page::{Chrome, record_error, render};
 

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::User;
 use super::ledger::status_class;
-use crate::api::ApiState;
 use crate::hazards::NewEvent;
+use crate::http::ApiState;
 use crate::records::RecordError;
 use crate::ui::format::{self, china_date, china_time};
 use crate::ui::page::{Chrome, chinese, record_error, render};
@@ -542,7 +542,7 @@ pub async fn add_event(
     let form = parse_event_form(&pairs);
     let kind = EventKind::parse(&form.kind).ok();
     let result =
-        match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+        match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
             Err(e) => Err(e),
             Ok(_) => match form.into_input() {
                 Ok(input) => {

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::User;
-use crate::api::ApiState;
 use crate::clock::today;
 use crate::hazards::HazardQuery;
+use crate::http::ApiState;
 use crate::ui::format::{self, china_date};
 use crate::ui::page::{Chrome, is_htmx, render};
 

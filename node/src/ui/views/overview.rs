@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{User, chart_rows};
-use crate::api::ApiState;
+use crate::http::ApiState;
 use crate::ui::format::{self, china_time, ratio};
 use crate::ui::page::{Chrome, error_page, render};
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::User;
 use super::overview::STALE_AFTER;
-use crate::api::ApiState;
+use crate::http::ApiState;
 use crate::ui::format::{self, china_time};
 use crate::ui::page::{Chrome, is_htmx, record_error, render};
 
@@ -91,7 +91,7 @@ fn age(d: time::Duration) -> String {
 }
 
 async fn status(st: &ApiState) -> Result<SyncStatus, crate::records::RecordError> {
-    let v = crate::api::sync_status_value(st).await?;
+    let v = crate::api::node::sync_status_value(st).await?;
     let links = v["links"]
         .as_array()
         .into_iter()
