@@ -3,8 +3,11 @@
 //!
 //! Every record kind has one folder: `mod.rs` (its operations, which the API, the CLI and the demo
 //! call), `input.rs` (input types and validation) and `http.rs` (its axum handlers), plus what only that
-//! kind has (the hazards' settings, the directives' battle map). What they share is in [`records`];
-//! [`api`] holds authentication, the extractors and the router; [`openapi`] the OpenAPI document.
+//! kind has (the hazards' settings, the directives' battle map); its `http.rs` exposes its part of the
+//! API (`API`: its routes and their OpenAPI paths). What the kinds' operations share is in
+//! [`records`]; what every handler shares (state, authentication, extractors, the error body, the
+//! route table's entries) in [`http`]; [`api`] lists the parts (one line each) and builds the router;
+//! [`openapi`] the OpenAPI document from the same list.
 #![forbid(unsafe_code)]
 
 pub mod accidents;
@@ -19,6 +22,7 @@ mod error;
 pub mod excel;
 pub mod format;
 pub mod hazards;
+pub mod http;
 pub mod init;
 pub mod node;
 pub mod openapi;

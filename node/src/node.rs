@@ -18,11 +18,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use crate::api::{ApiState, router};
+use crate::api::router;
 use crate::config::{Config, TOKEN_FILE};
 use crate::hazards::HazardSettings;
+use crate::http::ApiState;
+use crate::http::TokenCache;
 use crate::records::Actor;
-use crate::tokens::TokenCache;
 use crate::{Error, rollup};
 
 /// A running node.

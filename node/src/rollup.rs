@@ -39,12 +39,17 @@ async fn compute_from(
     ));
     let own_hazards = store.own_hazard_counts(me.as_str(), &day, &soon).await?;
     let own_directives = store.own_directive_counts(me.as_str(), &day).await?;
-    let mut accidents = store.own_accident_counts(me.as_str(), &day).await?;
+    let accidents = store.own_accident_counts(me.as_str(), &day).await?;
     let now = Month::of_date(today());
-    let mut periods = store.own_period_stats(me.as_str(), now).await?;
-    let mut hazards = own_hazards.clone();
-    let mut directives = own_directives;
-    let mut reporting = 0u64;
+    let periods = store.own_period_stats(me.as_str(), now).await?;
+    let mut body = SummaryBody {
+        hazards: own_hazards.clone(),
+        directives: own_directives,
+        own_hazards,
+        reporting_descendants: 0,
+        accidents,
+        periods,
+    };
     for s in children {
         let Ok(owner) = AdminCode::parse(&s.owner) else {
             continue;
@@ -52,23 +57,12 @@ async fn compute_from(
         if !owner.is_direct_child_of(me) {
             continue;
         }
-        if let Ok(body) = serde_json::from_str::<SummaryBody>(&s.body) {
-            hazards.add(&body.hazards);
-            directives.add(&body.directives);
-            accidents.add(&body.accidents);
-            periods.add(&body.periods);
-            reporting += 1 + body.reporting_descendants;
+        if let Ok(child) = serde_json::from_str::<SummaryBody>(&s.body) {
+            body.add_child(&child);
         }
     }
-    periods.retain_window(now);
-    Ok(SummaryBody {
-        hazards,
-        directives,
-        own_hazards,
-        reporting_descendants: reporting,
-        accidents,
-        periods,
-    })
+    body.periods.retain_window(now);
+    Ok(body)
 }
 
 /// How often an unchanged summary is published again, so ancestors can tell a quiet office from one

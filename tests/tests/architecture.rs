@@ -8,7 +8,8 @@
 //! ```
 //!
 //! A package may depend on the packages below it ([`ALLOWED`]); the workspace lists its members in that
-//! order; nothing but `store` knows sqlx; nothing below the gateway knows tonic. A package the table
+//! order; nothing but `store` knows sqlx; nothing below the gateway knows tonic; inside a package,
+//! imports between files point one way (no file reaches itself through the files it imports). A package the table
 //! names but the tree does not have yet (`link`, while it is being built) is fine; a package the table
 //! does not name fails, so a new crate gets its place here.
 
@@ -332,4 +333,288 @@ fn canonical(p: &Path) -> PathBuf {
 
 fn join(kinds: &BTreeSet<String>) -> String {
     kinds.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// Inside each package, imports between files point one way: a file that names another (`use
+/// crate::a::b`, `super::x`, or `a::b::f` through a name it imported) never gets back to itself
+/// through the files that one names. A `mod` line is not an import; test modules are not counted.
+#[test]
+fn imports_between_the_files_of_a_package_point_one_way() {
+    let root = workspace_root();
+    let mut wrong = Vec::new();
+    for p in packages(&root).values() {
+        let src = p
+            .manifest
+            .parent()
+            .expect("a package directory")
+            .join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let (graph, files) = file_graph(&src);
+        for group in cycles(&graph) {
+            let names: Vec<String> = group
+                .iter()
+                .map(|m| {
+                    let f = &files[m];
+                    f.strip_prefix(&root).unwrap_or(f).display().to_string()
+                })
+                .collect();
+            wrong.push(names.join(", "));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "files that reach themselves through their imports (move what they share into a file of its own):\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+/// A source file as its module path (`["api", "parts"]`).
+type Module = Vec<String>;
+
+/// Each source file (as its module path) and the files it imports; and each one's path.
+#[allow(clippy::type_complexity)]
+fn file_graph(
+    src: &Path,
+) -> (
+    BTreeMap<Module, BTreeSet<Module>>,
+    BTreeMap<Module, PathBuf>,
+) {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut modules: BTreeMap<Module, PathBuf> = BTreeMap::new();
+    for f in files {
+        let rel = f.strip_prefix(src).expect("under src").with_extension("");
+        let mut m: Module = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if matches!(m.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+            m.pop();
+        }
+        modules.insert(m, f);
+    }
+    let resolve = |path: &[String]| -> Option<Module> {
+        (0..=path.len())
+            .rev()
+            .map(|i| path[..i].to_vec())
+            .find(|m| modules.contains_key(m))
+    };
+    let mut graph = BTreeMap::new();
+    for (m, f) in &modules {
+        let text = std::fs::read_to_string(f).expect("read a source file");
+        let code: String = text
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let code = code.split("#[cfg(test)]").next().unwrap_or("");
+        let mut named: Vec<Vec<String>> = Vec::new();
+        let mut aliases: Vec<(String, Vec<String>)> = Vec::new();
+        for (start, kw) in keyword_starts(code) {
+            let base: Vec<String> = match kw {
+                "crate" => Vec::new(),
+                "self" => m.clone(),
+                _ => m[..m.len().saturating_sub(1)].to_vec(),
+            };
+            let rest = &code[start + kw.len()..];
+            paths_of(rest, base, &mut named, &mut aliases);
+        }
+        for (alias, target) in &aliases {
+            let mut from = 0;
+            while let Some(i) = code[from..].find(&format!("{alias}::")) {
+                let at = from + i;
+                from = at + alias.len() + 2;
+                let before = code[..at].chars().last();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                    continue;
+                }
+                let mut path = target.clone();
+                path.extend(segments(&code[at + alias.len()..]));
+                named.push(path);
+            }
+        }
+        let edges: BTreeSet<Module> = named
+            .iter()
+            .filter_map(|p| resolve(p))
+            .filter(|t| t != m)
+            .collect();
+        graph.insert(m.clone(), edges);
+    }
+    (graph, modules)
+}
+
+/// Where `crate::`, `super::` and `self::` paths start (not inside a longer name or path).
+fn keyword_starts(code: &str) -> Vec<(usize, &'static str)> {
+    let mut out = Vec::new();
+    for kw in ["crate", "super", "self"] {
+        let mut from = 0;
+        while let Some(i) = code[from..].find(&format!("{kw}::")) {
+            let at = from + i;
+            from = at + kw.len();
+            let before = code[..at].chars().last();
+            if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                out.push((at, kw));
+            }
+        }
+    }
+    out
+}
+
+/// `::a::b` segments at the start of `rest` (stopping at anything but `::name`).
+fn segments(rest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut r = rest;
+    while let Some(after) = r.strip_prefix("::") {
+        let n = after
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if n == 0 {
+            break;
+        }
+        out.push(after[..n].to_string());
+        r = &after[n..];
+    }
+    out
+}
+
+/// The paths a `keyword::…` names, `base` being where the keyword points; `use` groups
+/// (`::{a, b::c}`) are expanded, and each name a `use` brings in is remembered as an alias.
+fn paths_of(
+    rest: &str,
+    base: Vec<String>,
+    named: &mut Vec<Vec<String>>,
+    aliases: &mut Vec<(String, Vec<String>)>,
+) {
+    let mut path = base;
+    let segs = segments(rest);
+    let consumed: usize = segs.iter().map(|s| s.len() + 2).sum();
+    for s in segs {
+        if s == "super" {
+            path.pop();
+        } else {
+            path.push(s);
+        }
+    }
+    let r = &rest[consumed..];
+    if let Some(inner) = r.strip_prefix("::{") {
+        let mut depth = 1;
+        let end = inner
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map_or(inner.len(), |(i, _)| i);
+        named.push(path.clone());
+        for item in split_top(&inner[..end]) {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
+            if item == "self" {
+                if let Some(last) = path.last() {
+                    aliases.push((last.clone(), path.clone()));
+                }
+                continue;
+            }
+            paths_of(&format!("::{item}"), path.clone(), named, aliases);
+        }
+        return;
+    }
+    let rest = r.trim_start();
+    if let Some(alias) = rest.strip_prefix("as ") {
+        let name: String = alias
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        aliases.push((name, path.clone()));
+    } else if (rest.starts_with(';') || rest.starts_with(',') || rest.is_empty())
+        && let Some(last) = path.last()
+    {
+        aliases.push((last.clone(), path.clone()));
+    }
+    named.push(path);
+}
+
+/// Splits a `use` group's items at its top-level commas.
+fn split_top(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// The strongly connected groups of more than one file (Tarjan), each as the files in it.
+fn cycles(graph: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<Vec<Module>> {
+    struct Walk<'a> {
+        graph: &'a BTreeMap<Module, BTreeSet<Module>>,
+        index: BTreeMap<&'a Module, usize>,
+        low: BTreeMap<&'a Module, usize>,
+        stack: Vec<&'a Module>,
+        out: Vec<Vec<Module>>,
+    }
+    impl<'a> Walk<'a> {
+        fn visit(&mut self, v: &'a Module) {
+            let i = self.index.len();
+            self.index.insert(v, i);
+            self.low.insert(v, i);
+            self.stack.push(v);
+            for w in &self.graph[v] {
+                if !self.index.contains_key(w) {
+                    self.visit(w);
+                    let lw = self.low[w];
+                    let lv = self.low.get_mut(v).expect("visited");
+                    *lv = (*lv).min(lw);
+                } else if self.stack.contains(&w) {
+                    let iw = self.index[w];
+                    let lv = self.low.get_mut(v).expect("visited");
+                    *lv = (*lv).min(iw);
+                }
+            }
+            if self.low[v] == self.index[v] {
+                let mut group = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    group.push(w.clone());
+                    if w == v {
+                        break;
+                    }
+                }
+                if group.len() > 1 {
+                    group.sort();
+                    self.out.push(group);
+                }
+            }
+        }
+    }
+    let mut walk = Walk {
+        graph,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        out: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !walk.index.contains_key(v) {
+            walk.visit(v);
+        }
+    }
+    walk.out
 }

@@ -7,9 +7,38 @@ use safemesh_model::AdminCode;
 use safemesh_model::accident::AccidentGrade;
 use serde::{Deserialize, Serialize};
 
+use crate::authority::op::OpCheck;
+use crate::authority::reviewed;
 use crate::hazard::Enterprise;
+use crate::kind::RecordKind;
 use crate::read::tree;
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION, read};
+
+/// 事故 — the accident kind: registered by its office, reviewed from above.
+pub struct Accidents;
+
+impl RecordKind for Accidents {
+    const KIND: Kind = Kind::Accident;
+    const NAME: &'static str = "accident";
+    type View = AccidentView;
+    type Facts = ();
+
+    fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
+        read(doc)
+    }
+
+    fn audience(_: &Header, view: &AccidentView) -> Audience {
+        audience(&view.owner)
+    }
+
+    fn facts(_: &AutoCommit, _: &Header) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn check_op(_: &(), op: &OpCheck<'_>) -> Result<(), Error> {
+        reviewed::check_op(op)
+    }
+}
 
 /// The registering office's fields of an accident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

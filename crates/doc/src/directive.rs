@@ -15,13 +15,50 @@ use safemesh_model::directive::{
 };
 use serde::{Deserialize, Serialize};
 
+mod authority;
 mod state;
 
+pub use authority::Responders;
 pub use state::TargetState;
 
+use crate::authority::op::{OpCheck, Seg};
 use crate::json::{get_typed, json, put_json};
+use crate::kind::RecordKind;
 use crate::read::tree;
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION, read};
+
+/// 任务 — the directive kind. Its targets, assignments, cascade flag and parent link are fixed at
+/// issue; only the issuer writes it, but for each target's own response.
+pub struct Directives;
+
+impl RecordKind for Directives {
+    const KIND: Kind = Kind::Directive;
+    const NAME: &'static str = "directive";
+    const OWNER_RULE: &'static str = "issuer_only";
+    type View = DirectiveView;
+    type Facts = Responders;
+
+    fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
+        read(doc)
+    }
+
+    fn audience(_: &Header, view: &DirectiveView) -> Audience {
+        view.audience()
+    }
+
+    fn facts(doc: &AutoCommit, _: &Header) -> Result<Responders, Error> {
+        authority::responders(doc)
+    }
+
+    fn fixed(path: &[Seg]) -> bool {
+        matches!((path.first(), path.get(1)), (Some(Seg::Key(a)), Some(Seg::Key(b)))
+            if a == "core" && authority::FIXED.contains(&b.as_str()))
+    }
+
+    fn check_op(responders: &Responders, op: &OpCheck<'_>) -> Result<(), Error> {
+        authority::check_op(responders, op)
+    }
+}
 
 /// The issuer's fields of a directive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,8 +6,37 @@ use safemesh_model::AdminCode;
 use serde::{Deserialize, Serialize};
 
 use crate::accident::AccidentEvent as RecordEvent;
+use crate::authority::op::OpCheck;
+use crate::authority::reviewed;
+use crate::kind::RecordKind;
 use crate::read::tree;
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION};
+
+/// 企业 — the enterprise kind: registered by its office, reviewed from above.
+pub struct Enterprises;
+
+impl RecordKind for Enterprises {
+    const KIND: Kind = Kind::Enterprise;
+    const NAME: &'static str = "enterprise";
+    type View = EnterpriseView;
+    type Facts = ();
+
+    fn read(doc: &AutoCommit) -> Result<EnterpriseView, Error> {
+        read(doc)
+    }
+
+    fn audience(_: &Header, view: &EnterpriseView) -> Audience {
+        audience(&view.owner)
+    }
+
+    fn facts(_: &AutoCommit, _: &Header) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn check_op(_: &(), op: &OpCheck<'_>) -> Result<(), Error> {
+        reviewed::check_op(op)
+    }
+}
 
 /// The registering office's fields of an enterprise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,8 +11,43 @@ use safemesh_model::hazard::facts::{Basis, Location, Stock};
 use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Plan, fold};
 use serde::{Deserialize, Serialize};
 
+use crate::authority::op::{OpCheck, Seg};
+use crate::kind::RecordKind;
 use crate::read::tree;
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION, read};
+
+mod authority;
+
+/// 隐患 — the hazard kind. Its `core` (the facts of registration) is fixed at registration.
+pub struct Hazards;
+
+impl RecordKind for Hazards {
+    const KIND: Kind = Kind::Hazard;
+    const NAME: &'static str = "hazard";
+    type View = HazardView;
+    /// A general hazard (parent-only supervision).
+    type Facts = bool;
+
+    fn read(doc: &AutoCommit) -> Result<HazardView, Error> {
+        read(doc)
+    }
+
+    fn audience(_: &Header, view: &HazardView) -> Audience {
+        view.audience()
+    }
+
+    fn facts(doc: &AutoCommit, _: &Header) -> Result<bool, Error> {
+        authority::is_general(doc)
+    }
+
+    fn fixed(path: &[Seg]) -> bool {
+        path.first().is_some_and(|s| s.is("core"))
+    }
+
+    fn check_op(general: &bool, op: &OpCheck<'_>) -> Result<(), Error> {
+        authority::check_op(*general, op)
+    }
+}
 
 /// 企业 — the enterprise a hazard belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,9 +9,9 @@ use crate::{Error, read};
 /// Version of the document layout written by this build; readers accept this and older.
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// Document kinds. A new kind is a header value plus its layout, audience and authority rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Document kinds (`header.kind`). A new kind is a variant here and its line in [`crate::registry`],
+/// which gives each its name ([`Kind::as_str`]) and its type ([`Kind::dispatch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// 隐患
     Hazard,
@@ -21,26 +21,6 @@ pub enum Kind {
     Accident,
     /// 企业
     Enterprise,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Hazard => "hazard",
-            Kind::Directive => "directive",
-            Kind::Accident => "accident",
-            Kind::Enterprise => "enterprise",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "hazard" => Some(Kind::Hazard),
-            "directive" => Some(Kind::Directive),
-            "accident" => Some(Kind::Accident),
-            "enterprise" => Some(Kind::Enterprise),
-            _ => None,
-        }
-    }
 }
 
 /// `header` of a document.

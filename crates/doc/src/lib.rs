@@ -5,6 +5,9 @@
 //! append-only lists (`events`, `responses[code].updates`), never fields two levels overwrite.
 //! Actor ids are the node's code ‖ `.` ‖ a random install nonce ([`actor`]), so every change names the
 //! office that made it, across relays.
+//!
+//! A record kind is a [`RecordKind`] impl in its module (`hazard`, `directive`, `accident`,
+//! `enterprise`), its authority rules beside it; `registry` is the one list of kinds.
 #![forbid(unsafe_code)]
 
 pub mod accident;
@@ -16,11 +19,14 @@ mod error;
 pub mod hazard;
 mod header;
 mod json;
+pub mod kind;
 mod read;
+mod registry;
 
 pub use automerge::{AutoCommit, Change, ChangeHash};
 pub use error::Error;
 pub use header::{Audience, Header, Kind, SCHEMA_VERSION};
+pub use kind::{KindVisitor, RecordKind};
 
 /// Parses heads from their hex form.
 pub fn heads_from_hex(list: &[String]) -> Result<Vec<ChangeHash>, Error> {

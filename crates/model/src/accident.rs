@@ -97,7 +97,7 @@ pub fn validate_figures(
     ))
 }
 
-/// A count and the deaths it carries.
+/// A count of accidents and the deaths they carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountDeaths {
     pub count: u64,

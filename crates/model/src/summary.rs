@@ -1,4 +1,8 @@
-//! 汇总 — the roll-up summary a node publishes to every ancestor.
+//! 汇总 — the roll-up summary a node publishes to every ancestor: per record kind, counts over the
+//! node and its subtree (an office's are its own records' plus its direct children's summaries', each
+//! kind's counts type has its `add`). The body is stored and sent as JSON, so each kind's counts are
+//! a named field of [`SummaryBody`] (absent in summaries from builds before the kind), added up in
+//! [`SummaryBody::add_child`].
 
 use std::collections::BTreeMap;
 
@@ -38,6 +42,7 @@ pub struct HazardCounts {
 }
 
 impl HazardCounts {
+    /// Adds another office's counts (a child's summary) to these.
     pub fn add(&mut self, o: &HazardCounts) {
         self.total += o.total;
         self.open += o.open;
@@ -87,6 +92,7 @@ pub struct DirectiveCounts {
 }
 
 impl DirectiveCounts {
+    /// Adds another office's counts (a child's summary) to these.
     pub fn add(&mut self, o: &DirectiveCounts) {
         self.issued += o.issued;
         self.assignments += o.assignments;
@@ -111,6 +117,7 @@ pub struct AccidentCounts {
 }
 
 impl AccidentCounts {
+    /// Adds another office's counts (a child's summary) to these.
     pub fn add(&mut self, o: &AccidentCounts) {
         self.total += o.total;
         self.deaths += o.deaths;
@@ -146,4 +153,15 @@ pub struct SummaryBody {
     /// summaries from older builds).
     #[serde(default, skip_serializing_if = "crate::period::PeriodStats::is_empty")]
     pub periods: crate::period::PeriodStats,
+}
+
+impl SummaryBody {
+    /// Adds a direct child's summary: each kind's counts, and the offices reporting through it.
+    pub fn add_child(&mut self, child: &SummaryBody) {
+        self.hazards.add(&child.hazards);
+        self.directives.add(&child.directives);
+        self.accidents.add(&child.accidents);
+        self.periods.add(&child.periods);
+        self.reporting_descendants += 1 + child.reporting_descendants;
+    }
 }

@@ -2,13 +2,36 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method as M, StatusCode};
+use axum::routing;
 use serde_json::Value;
+use utoipa::OpenApi;
 
 use super::{NewAccident, NewAccidentEvent};
-use crate::api::{Body, Editor, Path, Query, Shared};
-use crate::openapi::Errors;
+use crate::http::{ApiPart, ApiRoute, Body, Editor, Errors, Path, Query, Shared, route};
 use crate::records::{Page, PageQuery, RecordError};
+
+/// 事故 — the accidents' part of `/api/v1`.
+pub const API: ApiPart = ApiPart {
+    routes,
+    openapi: Doc::openapi,
+};
+
+fn routes() -> Vec<ApiRoute> {
+    vec![
+        route(M::GET, "/accidents", routing::get(list)),
+        route(M::POST, "/accidents", routing::post(create)),
+        route(M::GET, "/accidents/{id}", routing::get(get)),
+        route(M::POST, "/accidents/{id}/events", routing::post(add_event)),
+    ]
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, get, add_event),
+    tags((name = "accidents", description = "事故 / accidents"))
+)]
+struct Doc;
 
 /// `GET /accidents` — newest `occurred_at` first, then `id`; one page.
 #[utoipa::path(get, path = "/api/v1/accidents", tag = "accidents", params(PageQuery),

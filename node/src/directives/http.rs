@@ -3,13 +3,44 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method as M, StatusCode};
+use axum::routing;
 use serde_json::Value;
+use utoipa::OpenApi;
 
 use super::{Here, ListFilter, NewDirective, NewEventDate, NewResponse};
-use crate::api::{ApiState, Body, Editor, Path, Query, Shared};
-use crate::openapi::Errors;
+use crate::http::{ApiPart, ApiRoute, ApiState, Body, Editor, Errors, Path, Query, Shared, route};
 use crate::records::{Page, PageQuery, RecordError};
+
+/// 任务 — the directives' part of `/api/v1`.
+pub const API: ApiPart = ApiPart {
+    routes,
+    openapi: Doc::openapi,
+};
+
+fn routes() -> Vec<ApiRoute> {
+    vec![
+        route(M::GET, "/directives", routing::get(list)),
+        route(M::POST, "/directives", routing::post(create)),
+        route(M::GET, "/directives/vocabulary", routing::get(vocabulary)),
+        route(M::GET, "/directives/{id}", routing::get(get)),
+        route(
+            M::POST,
+            "/directives/{id}/responses",
+            routing::post(respond),
+        ),
+        route(M::POST, "/directives/{id}/forward", routing::post(forward)),
+        route(M::POST, "/directives/{id}/event", routing::post(event)),
+        route(M::GET, "/directives/{id}/board", routing::get(board)),
+    ]
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, vocabulary, get, respond, forward, event, board),
+    tags((name = "directives", description = "任务 / directives"))
+)]
+struct Doc;
 
 /// What group references resolve to at this node.
 fn here(st: &ApiState) -> Here<'_> {

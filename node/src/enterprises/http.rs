@@ -2,13 +2,35 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method as M, StatusCode};
+use axum::routing;
 use serde_json::Value;
+use utoipa::OpenApi;
 
 use super::NewEnterprise;
-use crate::api::{Body, Editor, Path, Query, Shared};
-use crate::openapi::Errors;
+use crate::http::{ApiPart, ApiRoute, Body, Editor, Errors, Path, Query, Shared, route};
 use crate::records::{Page, PageQuery, RecordError};
+
+/// 企业 — the enterprises' part of `/api/v1`.
+pub const API: ApiPart = ApiPart {
+    routes,
+    openapi: Doc::openapi,
+};
+
+fn routes() -> Vec<ApiRoute> {
+    vec![
+        route(M::GET, "/enterprises", routing::get(list)),
+        route(M::POST, "/enterprises", routing::post(create)),
+        route(M::GET, "/enterprises/{credit_code}", routing::get(get)),
+    ]
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, get),
+    tags((name = "enterprises", description = "企业 / enterprises"))
+)]
+struct Doc;
 
 /// `GET /enterprises` — by name, then document id; one page.
 #[utoipa::path(get, path = "/api/v1/enterprises", tag = "enterprises", params(PageQuery),

@@ -4,25 +4,54 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, Method as M};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
+use utoipa::OpenApi;
 
 use super::XLSX;
 use super::export::{Office, no_progress};
 use super::import::{ImportOptions, ImportReport};
 use super::sheet::Grid;
-use crate::api::{ApiState, Editor, Query};
 use crate::clock::today;
 use crate::directives::ListFilter;
 use crate::hazards::HazardQuery;
-use crate::openapi::Errors;
+use crate::http::{ApiPart, ApiRoute, ApiState, Editor, Errors, Query, route};
 use crate::records::{Actor, RecordError};
 
 type Shared = Arc<ApiState>;
+
+/// 台账导入导出 — the workbooks' part of `/api/v1`.
+pub const API: ApiPart = ApiPart {
+    routes,
+    openapi: Doc::openapi,
+};
+
+fn routes() -> Vec<ApiRoute> {
+    vec![
+        route(M::GET, "/hazards/export.xlsx", get(export_hazards)),
+        route(
+            M::GET,
+            "/hazards/import-template.xlsx",
+            get(import_template),
+        ),
+        route(
+            M::POST,
+            "/hazards/import",
+            post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        ),
+        route(M::GET, "/directives/export.xlsx", get(export_directives)),
+    ]
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(export_hazards, import_template, import, export_directives))]
+struct Doc;
 
 /// The largest upload the import takes: 10,000 rows are ~1–3 MB as `.xlsx` or `.csv`, several times
 /// that as `.xls`.

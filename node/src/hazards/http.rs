@@ -4,16 +4,45 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method as M, StatusCode};
+use axum::routing;
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 
 use super::{HazardQuery, NewEvent, NewHazard};
-use crate::api::{ApiState, Body, Editor, Path, Query};
 use crate::clock::today;
-use crate::openapi::Errors;
+use crate::http::{ApiPart, ApiRoute, ApiState, Body, Editor, Errors, Path, Query, route};
 use crate::records::{Page, PageQuery, RecordError};
+
+/// 隐患 — the hazards' part of `/api/v1`.
+pub const API: ApiPart = ApiPart {
+    routes,
+    openapi: Doc::openapi,
+};
+
+fn routes() -> Vec<ApiRoute> {
+    vec![
+        route(M::GET, "/hazards", routing::get(list)),
+        route(M::POST, "/hazards", routing::post(create)),
+        route(
+            M::GET,
+            "/hazards/escalation-candidates",
+            routing::get(escalation_candidates),
+        ),
+        route(M::GET, "/hazards/replies-due", routing::get(replies_due)),
+        route(M::GET, "/hazards/{id}", routing::get(get)),
+        route(M::POST, "/hazards/{id}/events", routing::post(add_event)),
+    ]
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, escalation_candidates, replies_due, get, add_event),
+    components(schemas(EscalationCandidates, RepliesDue)),
+    tags((name = "hazards", description = "隐患 / hazards"))
+)]
+struct Doc;
 
 type Shared = Arc<ApiState>;
 

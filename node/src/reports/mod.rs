@@ -9,23 +9,44 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use safemesh_model::period::{Month, PeriodKind};
 use safemesh_model::summary::SummaryBody;
 use safemesh_model::{AdminCode, division};
 use safemesh_store::Store;
 use serde::Deserialize;
+use utoipa::OpenApi;
 
-use crate::api::{Query, Shared};
 use crate::clock::now_rfc3339;
-use crate::openapi::Errors;
+use crate::http::{ApiPart, ApiRoute, Errors, Query, Shared, route};
 use crate::records::RecordError;
 
 pub mod bulletin;
 pub mod cli;
 pub mod monthly;
 pub mod xlsx;
+
+/// 报表 — the reports' part of `/api/v1`.
+pub const API: ApiPart = ApiPart {
+    routes,
+    openapi: Doc::openapi,
+};
+
+fn routes() -> Vec<ApiRoute> {
+    vec![
+        route(Method::GET, "/reports/monthly", get(monthly_http)),
+        route(Method::GET, "/reports/bulletin", get(bulletin_http)),
+    ]
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(monthly_http, bulletin_http),
+    tags((name = "reports", description = "报表 / reports"))
+)]
+struct Doc;
 
 pub use bulletin::Bulletin;
 pub use monthly::MonthlyReport;

@@ -20,17 +20,18 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::api::ApiState;
+use crate::http::ApiState;
 
 pub mod assets;
 pub mod csrf;
 pub mod headers;
 pub mod page;
 pub mod session;
+pub mod sessions;
 pub mod user;
 pub mod views;
 
-pub use session::Sessions;
+pub use sessions::Sessions;
 
 type Shared = Arc<ApiState>;
 

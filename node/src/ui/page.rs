@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use safemesh_store::TokenRole as Role;
 
 use super::user::UiUser;
-use crate::api::ApiState;
+use crate::http::ApiState;
 use crate::records::RecordError;
 
 /// The page frame: who and where.

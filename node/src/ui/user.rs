@@ -1,6 +1,7 @@
-//! Who is using the UI: the caller behind a session, as the pages and forms see them.
+//! 登录者 — who is using the web UI: the caller the session's token resolves to, the session and its
+//! CSRF token.
 
-use crate::api::{ApiState, Caller};
+use crate::http::{ApiState, Caller};
 
 /// Who is using the UI: put in the request's extensions by [`super::session::require`].
 #[derive(Debug, Clone)]

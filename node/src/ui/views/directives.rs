@@ -14,10 +14,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::User;
-use crate::api::ApiState;
 use crate::clock::today;
 use crate::directives::{Here, NewDirective, NewResponse};
 use crate::format::{self, china_time};
+use crate::http::ApiState;
 use crate::records::RecordError;
 use crate::ui::page::{Chrome, record_error, render};
 
@@ -373,7 +373,7 @@ pub async fn respond(
 ) -> Response {
     let get = |k: &str| crate::format::field(&pairs, k);
     let action = get("action").unwrap_or_default();
-    let r = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+    let r = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
         Err(e) => Err(e),
         Ok(_) => {
             let percent = match get("percent").map(|p| p.parse::<i64>()) {
@@ -412,7 +412,7 @@ pub async fn forward(
         .filter(|(k, _)| k == "targets")
         .map(|(_, v)| v.clone())
         .collect();
-    let r = match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+    let r = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
         Err(e) => Err(e),
         Ok(_) => {
             let input = NewDirective {

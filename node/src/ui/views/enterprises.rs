@@ -10,8 +10,8 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::User;
-use crate::api::ApiState;
 use crate::format;
+use crate::http::ApiState;
 use crate::ui::page::{Chrome, record_error, render};
 
 /// An enterprise as shown.

@@ -16,12 +16,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::User;
-use crate::api::ApiState;
 use crate::clock::today;
 use crate::excel::http::{download, file_name, office, read_upload, run_import};
 use crate::excel::import::{ImportReport, RowError};
 use crate::format::chinese;
 use crate::hazards::HazardQuery;
+use crate::http::ApiState;
 use crate::records::RecordError;
 use crate::ui::page::{Chrome, record_error, render};
 
@@ -114,7 +114,7 @@ pub async fn submit(
 ) -> Response {
     let mut v = view(&st, &user);
     let done = async {
-        crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor)?;
+        crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor)?;
         let form = form.map_err(|e| RecordError::bad("file", e.to_string()))?;
         let up = read_upload(form).await?;
         let on = |k: &str| up.fields.iter().any(|(f, v)| f == k && !v.is_empty());

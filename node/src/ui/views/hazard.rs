@@ -15,10 +15,10 @@ use serde_json::Value;
 
 use super::User;
 use super::ledger::status_class;
-use crate::api::ApiState;
 use crate::format::chinese;
 use crate::format::{self, china_date, china_time};
 use crate::hazards::NewEvent;
+use crate::http::ApiState;
 use crate::records::RecordError;
 use crate::ui::page::{Chrome, record_error, render};
 
@@ -543,7 +543,7 @@ pub async fn add_event(
     let form = parse_event_form(&pairs);
     let kind = EventKind::parse(&form.kind).ok();
     let result =
-        match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+        match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
             Err(e) => Err(e),
             Ok(_) => match form.into_input() {
                 Ok(input) => {

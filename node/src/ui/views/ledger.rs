@@ -13,10 +13,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::User;
-use crate::api::ApiState;
 use crate::clock::today;
 use crate::format::{self, china_date};
 use crate::hazards::HazardQuery;
+use crate::http::ApiState;
 use crate::ui::page::{Chrome, is_htmx, render};
 
 /// Rows per page.

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{User, chart_rows};
-use crate::api::ApiState;
 use crate::format::{self, china_time, ratio};
+use crate::http::ApiState;
 use crate::ui::page::{Chrome, error_page, render};
 
 /// A summary older than this marks its office 未上报 (a node republishes at least every few hours).

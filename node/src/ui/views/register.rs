@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use safemesh_model::hazard::facts;
 
 use super::User;
-use crate::api::ApiState;
 use crate::clock::today;
 use crate::enterprises::EnterpriseRef;
 use crate::format;
 use crate::format::chinese;
 use crate::hazards::{NewBasis, NewHazard, NewLocation};
+use crate::http::ApiState;
 use crate::records::RecordError;
 use crate::ui::page::{Chrome, render};
 
@@ -154,7 +154,7 @@ pub async fn submit(
 ) -> Response {
     let values: HashMap<String, String> = pairs.into_iter().filter(|(k, _)| k != "_csrf").collect();
     let result =
-        match crate::api::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+        match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
             Err(e) => Err(e),
             Ok(_) => {
                 let actor = user.actor(&st);

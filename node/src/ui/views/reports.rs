@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::User;
-use crate::api::ApiState;
 use crate::format::china_time;
+use crate::http::ApiState;
 use crate::reports::monthly::{
     FUNDS_HEADER, GENERAL_COLUMNS, GENERAL_HEADER, MAJOR_COLUMNS, MAJOR_HEADER, MonthlyReport,
     ROW_HEADER, UNITS_HEADER,

@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::User;
 use super::overview::STALE_AFTER;
-use crate::api::ApiState;
 use crate::format::{self, china_time};
+use crate::http::ApiState;
 use crate::ui::page::{Chrome, is_htmx, record_error, render};
 
 /// One link as shown.
@@ -91,7 +91,7 @@ fn age(d: time::Duration) -> String {
 }
 
 async fn status(st: &ApiState) -> Result<SyncStatus, crate::records::RecordError> {
-    let v = crate::api::sync_status_value(st).await?;
+    let v = crate::api::node::sync_status_value(st).await?;
     let links = v["links"]
         .as_array()
         .into_iter()

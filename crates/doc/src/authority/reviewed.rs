@@ -1,0 +1,67 @@
+//! 复核类记录的写入权限 — the rules of a record its office registers and the levels above review
+//! (事故 accidents, 企业 enterprises): the owner writes the record; the owner and every level above
+//! append to `events`: `review` (复核) only from above, `comment` from either.
+
+use automerge::ScalarValue;
+use automerge::legacy::OpType;
+
+use super::op::{OpCheck, Seg};
+use crate::Error;
+
+/// One operation on a reviewed record.
+pub(crate) fn check_op(cx: &OpCheck<'_>) -> Result<(), Error> {
+    let OpCheck {
+        actor,
+        path,
+        op,
+        in_new_object,
+        ..
+    } = *cx;
+    let owner = &cx.header.owner;
+    let is_owner = actor == owner;
+    let is_superior = actor.is_ancestor_of(owner);
+    match path.first() {
+        Some(Seg::Key(k)) if k == "events" && path.len() >= 2 => {
+            if matches!(op.action, OpType::Delete) {
+                return Err(cx.deny("events_append_only"));
+            }
+            if path.len() == 2 {
+                if !op.insert || !matches!(op.action, OpType::Make(automerge::ObjType::Map)) {
+                    return Err(cx.deny("events_append_only"));
+                }
+                return if is_owner || is_superior {
+                    Ok(())
+                } else {
+                    Err(cx.deny("owner_or_superior"))
+                };
+            }
+            if path.len() != 3 || !in_new_object {
+                return Err(cx.deny("events_append_only"));
+            }
+            let value = match &op.action {
+                OpType::Put(ScalarValue::Str(s)) => Some(s.to_string()),
+                _ => None,
+            };
+            match &path[2] {
+                Seg::Key(f) if f == "by" && value.as_deref() != Some(actor.as_str()) => {
+                    Err(cx.deny("event_by_is_actor"))
+                }
+                Seg::Key(f) if f == "kind" => match value.as_deref() {
+                    Some("review") if is_superior => Ok(()),
+                    Some("review") => Err(cx.deny("superior_only")),
+                    Some("comment") => Ok(()),
+                    _ => Err(cx.deny("known_event_kind")),
+                },
+                Seg::Key(_) => Ok(()),
+                Seg::Index => Err(cx.deny("events_append_only")),
+            }
+        }
+        _ => {
+            if is_owner {
+                Ok(())
+            } else {
+                Err(cx.deny("owner_only"))
+            }
+        }
+    }
+}
