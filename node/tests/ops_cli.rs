@@ -23,6 +23,20 @@ fn run_in(data_dir: &Path, args: &[&str]) -> Output {
         .expect("run safemesh")
 }
 
+/// A plain `GET` over HTTP/1.1: the whole response, status line first.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
 /// Kills the node when the test ends, however it ends.
 struct Node(Child);
 
@@ -38,6 +52,7 @@ fn status_rollup_backup_and_json_logs_as_scripts_use_them() {
     let tmp = tempfile::tempdir().unwrap();
     let ca = tmp.path().join("ca");
     let d = tmp.path().join("node");
+    let http = format!("127.0.0.1:{}", free_port());
     let ok = |out: Output| {
         assert!(
             out.status.success(),
@@ -60,7 +75,7 @@ fn status_rollup_backup_and_json_logs_as_scripts_use_them() {
             "--listen",
             &format!("127.0.0.1:{}", free_port()),
             "--http",
-            &format!("127.0.0.1:{}", free_port()),
+            &http,
             "--ca-dir",
             ca.to_str().unwrap(),
         ],
@@ -124,6 +139,17 @@ fn status_rollup_backup_and_json_logs_as_scripts_use_them() {
     assert_eq!(v["code"], "530181006");
     let table = ok(run_in(&d, &["status"]));
     assert!(table.contains("全部链路已同步"), "{table}");
+    // Alive and ready (the store answers with this build's format), without a token.
+    for (path, body) in [("healthz", "ok"), ("readyz", "ready (format")] {
+        let text = http_get(&http, path);
+        assert!(text.starts_with("HTTP/1.1 200"), "{path}: {text}");
+        assert!(
+            text.split("\r\n\r\n")
+                .nth(1)
+                .is_some_and(|b| b.starts_with(body)),
+            "{path}: {text}"
+        );
+    }
 
     // The roll-up as a table once the node has published its own summary.
     let start = Instant::now();

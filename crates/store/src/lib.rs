@@ -23,6 +23,7 @@ mod open;
 mod planner;
 mod project;
 mod query;
+mod ready;
 mod scope;
 mod sql;
 mod store;

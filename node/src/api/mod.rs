@@ -11,6 +11,7 @@ pub mod node;
 pub mod parts;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::Method;
 use axum::middleware;
 use axum::routing::get;
@@ -60,5 +61,21 @@ pub fn router(state: Shared) -> Router {
         // `nest` leaves the bare prefix with a slash to the outer router.
         .route("/api/v1/", axum::routing::any(no_route))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz).with_state(state.clone()))
         .merge(crate::ui::router(state))
+}
+
+/// `GET /readyz` — 就绪: the store answers with this build's format (its migrations are done). No
+/// token, like `/healthz`; `503` with the reason (text) when not ready, for a load balancer or
+/// systemd's health check.
+async fn readyz(State(st): State<Shared>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match st.store.ready().await {
+        Ok(format) => format!("ready (format {format})").into_response(),
+        Err(e) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("未就绪 / not ready: {e}"),
+        )
+            .into_response(),
+    }
 }
