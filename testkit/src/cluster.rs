@@ -1,16 +1,10 @@
-//! In-process cluster harness: real nodes (SQLite stores in a temp dir, gRPC + mutual TLS on loopback,
-//! HTTP APIs), each child reaching its parent through a fault-injecting [`proxy::Proxy`], so tests can
-//! cut and heal links, stop and restart nodes from their stores, and wait for convergence.
+//! In-process clusters: real nodes (SQLite stores in a temp dir, gRPC + mutual TLS on loopback,
+//! HTTP APIs), each child reaching its parent through a fault-injecting [`Proxy`], so tests can cut
+//! and heal links, stop and restart nodes from their stores, and wait for convergence.
 //!
 //! All nodes get certificates from one CA ([`Cluster::ca_dir`]). Tests of certificates add nodes one
 //! by one with [`Cluster::add`] and a [`NodeSetup`]: which node to dial, `parent_code` and
 //! `extra_children`, and a hook that may replace the node's `D/tls` before it starts.
-#![forbid(unsafe_code)]
-
-pub mod proxy;
-
-/// The gateway crate (CA, TLS helpers such as [`gateway::tls::probe`]), for tests.
-pub use safemesh_gateway as gateway;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
