@@ -25,7 +25,7 @@ pub trait Hook: Send + Sync {
     fn busy(&self);
     /// `n` frames are about to be handed to the transport.
     fn sent(&self, n: usize);
-    /// A frame was taken from the transport.
+    /// A frame was taken from the transport — or its end: the peer hung up, which is an input too.
     fn received(&self);
     /// The runner's clock.
     fn now(&self) -> Instant;

@@ -306,7 +306,12 @@ pub async fn run_link(
                         }
                     }
                 }
-                None => break 'stream "stream closed by peer".to_string(),
+                None => {
+                    if let Some(h) = hook {
+                        h.received();
+                    }
+                    break 'stream "stream closed by peer".to_string();
+                }
             },
             r = seq_rx.changed() => {
                 mark_busy(hook);

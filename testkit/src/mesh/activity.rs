@@ -27,7 +27,8 @@ pub enum Clock {
     /// Virtual: time stands still until the mesh is quiet, then jumps to the earliest timer a runner
     /// waits on (tests).
     Virtual,
-    /// tokio's clock, as in production (benchmarks, which measure wall time).
+    /// tokio's clock, and runners as in production: no hook, so nothing reported and no quiet to
+    /// wait for (benchmarks, which measure wall time and wait for their own conditions).
     Real,
 }
 
@@ -41,8 +42,6 @@ struct Runner {
     /// Frames sent to it, and taken in by it.
     incoming: u64,
     received: u64,
-    /// Real-clock timers it waits on.
-    real_timers: usize,
     ended: bool,
 }
 
@@ -103,7 +102,6 @@ impl Activity {
                 seen_seq,
                 incoming: 0,
                 received: 0,
-                real_timers: 0,
                 ended: false,
             },
         );
@@ -133,20 +131,30 @@ impl Activity {
         self.lock().runners.get(&id).is_none_or(|r| r.ended)
     }
 
-    /// The hook runner `id` reports through; frames it sends count as incoming at `peer`.
-    pub(crate) fn hook(self: &Arc<Self>, id: u64, peer: Option<u64>) -> Arc<dyn Hook> {
-        Arc::new(RunnerHook {
-            act: self.clone(),
-            me: id,
-            peer,
-        })
+    /// The hook runner `id` reports through (frames it sends count as incoming at `peer`); none on
+    /// the real clock, where runners run as in production.
+    pub(crate) fn hook(self: &Arc<Self>, id: u64, peer: Option<u64>) -> Option<Arc<dyn Hook>> {
+        match self.clock {
+            Clock::Virtual => Some(Arc::new(RunnerHook {
+                act: self.clone(),
+                me: id,
+                peer,
+            })),
+            Clock::Real => None,
+        }
     }
 
-    /// A guard that marks runner `id` ended when dropped (also when its task panics).
-    pub(crate) fn end_guard(self: &Arc<Self>, id: u64) -> EndGuard {
+    pub(crate) fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// A guard that marks runner `id` ended when dropped (also when its task panics); the end of
+    /// its stream is then on its way to `peer`, which takes it in as it would a frame.
+    pub(crate) fn end_guard(self: &Arc<Self>, id: u64, peer: Option<u64>) -> EndGuard {
         EndGuard {
             act: self.clone(),
             id,
+            peer,
         }
     }
 
@@ -161,9 +169,9 @@ impl Activity {
     }
 
     /// Why the mesh is not quiet, or `None` if it is: every live runner waits, has seen its store's
-    /// seq and taken in every frame sent to it — unless it waits on a virtual timer, as a runner
-    /// paused by its rate limit does, which reads nothing before the timer fires — and (real clock)
-    /// waits on no timer.
+    /// seq and taken in every frame sent to it — unless it waits on a timer, as a runner paused by
+    /// its rate limit does, which reads nothing before the timer fires. (On the real clock runners
+    /// report nothing, so they stay busy: such a mesh is never quiet.)
     pub(crate) fn unquiet(&self) -> Option<String> {
         let g = self.lock();
         for (id, r) in g.runners.iter().filter(|(_, r)| !r.ended) {
@@ -184,9 +192,6 @@ impl Activity {
                     "{}: {} of {} frames taken in",
                     r.label, r.received, r.incoming
                 ));
-            }
-            if r.real_timers > 0 {
-                return Some(format!("{} waits on a timer", r.label));
             }
         }
         None
@@ -261,6 +266,7 @@ impl Activity {
 pub(crate) struct EndGuard {
     act: Arc<Activity>,
     id: u64,
+    peer: Option<u64>,
 }
 
 impl Drop for EndGuard {
@@ -269,6 +275,9 @@ impl Drop for EndGuard {
             r.ended = true;
             r.busy = false;
         });
+        if let Some(peer) = self.peer {
+            self.act.sent_to(peer, 1);
+        }
     }
 }
 
@@ -308,48 +317,23 @@ impl Hook for RunnerHook {
     fn sleep_until(&self, at: Instant) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let act = self.act.clone();
         let me = self.me;
-        match act.clock {
-            Clock::Virtual => Box::pin(async move {
-                let rx = {
-                    let mut g = act.lock();
-                    if g.base + g.offset >= at {
-                        return;
-                    }
-                    let (wake, rx) = oneshot::channel();
-                    g.timers.push(Timer {
-                        at,
-                        runner: me,
-                        wake,
-                    });
-                    rx
-                };
-                act.changed.notify_waiters();
-                // Woken by `advance` (a dropped sender only when the mesh is gone).
-                let _ = rx.await;
-            }),
-            Clock::Real => Box::pin(async move {
-                act.update(me, |r| r.real_timers += 1);
-                let timer = RealTimer {
-                    act: act.clone(),
-                    me,
-                };
-                tokio::time::sleep_until(at).await;
-                // Busy before the timer stops counting, so there is no gap that looks quiet.
-                act.update(me, |r| r.busy = true);
-                drop(timer);
-            }),
-        }
-    }
-}
-
-/// A real-clock timer being waited on; dropped when it fires or the wait is abandoned.
-struct RealTimer {
-    act: Arc<Activity>,
-    me: u64,
-}
-
-impl Drop for RealTimer {
-    fn drop(&mut self) {
-        self.act.update(self.me, |r| r.real_timers -= 1);
+        Box::pin(async move {
+            let rx = {
+                let mut g = act.lock();
+                if g.base + g.offset >= at {
+                    return;
+                }
+                let (wake, rx) = oneshot::channel();
+                g.timers.push(Timer {
+                    at,
+                    runner: me,
+                    wake,
+                });
+                rx
+            };
+            act.changed.notify_waiters();
+            // Woken by `advance` (a dropped sender only when the mesh is gone).
+            let _ = rx.await;
+        })
     }
 }

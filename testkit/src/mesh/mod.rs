@@ -22,7 +22,8 @@
 //! **One thread**: tests run on `#[tokio::test]`'s current-thread runtime; the runners, forwarders and
 //! waits are tasks on it. The only other threads are sqlx's SQLite workers and the runner's own CPU
 //! pool for Automerge checks (`spawn_blocking`, one job per core). Benchmarks build the mesh with
-//! [`Clock::Real`] on their own runtime, as they measure wall time.
+//! [`Clock::Real`] on their own runtime: the runners then run exactly as in production (no hook), as
+//! the bench measures them, and the bench waits for its own condition.
 //!
 //! Files: [`activity`] (runner reports, quiet, the clock), [`traffic`] (frames as they crossed),
 //! `writes` (a node's local writes), [`scripted`] (a stream whose peer the test plays frame by frame).
@@ -280,8 +281,8 @@ impl Mesh {
         t: Transport,
         stop: watch::Receiver<bool>,
     ) -> LinkTask {
-        cfg.hook = Some(self.act.hook(id, peer_id));
-        let ended = self.act.end_guard(id);
+        cfg.hook = self.act.hook(id, peer_id);
+        let ended = self.act.end_guard(id, peer_id);
         tokio::spawn(async move {
             let reason = run_link(&cfg, &mut link, t, stop).await;
             drop(ended);
@@ -425,10 +426,7 @@ impl Mesh {
             (conn.parent.id, conn.child.id)
         };
         let act = self.act.clone();
-        if let Err(why) = act
-            .drive_until(|| act.ended(pid) && act.ended(cid))
-            .await
-        {
+        if let Err(why) = act.drive_until(|| act.ended(pid) && act.ended(cid)).await {
             panic!("{parent}–{child} did not close ({why}):\n{}", self.status());
         }
         self.cut(parent, child).await
@@ -539,6 +537,11 @@ impl Mesh {
     /// clock fired), then asserts every open link is in sync both ways with nothing in flight. Panics
     /// with every link's status otherwise.
     pub async fn run_until_quiet(&self) {
+        assert_eq!(
+            self.act.clock(),
+            Clock::Virtual,
+            "only a mesh on the virtual clock can tell when it is quiet"
+        );
         if let Err(why) = self.act.settle().await {
             panic!("mesh did not settle ({why}):\n{}", self.status());
         }

@@ -79,9 +79,11 @@ impl Scripted {
         tx.send((f, 0)).await.expect("the node's runner is gone");
     }
 
-    /// The peer hangs up its sending side.
+    /// The peer hangs up its sending side (the node's runner takes the end in as an input).
     pub fn hang_up(&mut self) {
-        self.to_node = None;
+        if self.to_node.take().is_some() {
+            self.act.sent_to(self.id, 1);
+        }
     }
 
     /// Asks the node's runner to stop (as a shutdown would).

@@ -102,28 +102,27 @@ pub(crate) async fn forward(
         let n = frame_len(&frame);
         bytes_out.fetch_add(n as u64, Ordering::Relaxed);
         if let Some(traffic) = &traffic {
-        traffic.frames.lock().unwrap().push(Seen {
-            from: from.clone(),
-            to: to.clone(),
-            kind: frame_kind(&frame),
-            bytes: n,
-            remaining: match &frame {
-                Frame::Batch(b) => Some(b.remaining.docs),
-                _ => None,
-            },
-            docs: match &frame {
-                Frame::Batch(b) => b
-                    .items
-                    .iter()
-                    .filter(|i| matches!(i, safemesh_sync::Item::Doc { .. }))
-                    .count(),
-                _ => 0,
-            },
-        });
+            traffic.frames.lock().unwrap().push(Seen {
+                from: from.clone(),
+                to: to.clone(),
+                kind: frame_kind(&frame),
+                bytes: n,
+                remaining: match &frame {
+                    Frame::Batch(b) => Some(b.remaining.docs),
+                    _ => None,
+                },
+                docs: match &frame {
+                    Frame::Batch(b) => b
+                        .items
+                        .iter()
+                        .filter(|i| matches!(i, safemesh_sync::Item::Doc { .. }))
+                        .count(),
+                    _ => 0,
+                },
+            });
         }
         if tx.send((frame, n)).await.is_err() {
             break;
         }
     }
 }
-
