@@ -168,12 +168,11 @@ async fn populate(
     let mut w = store.writer().await?;
     for i in 0..n {
         let mut doc = sim_hazard(code, nonce, i);
-        w.put_doc(&format!("h-{code}-{i:04}"), &mut doc, &[]).await?;
+        w.put_doc(&format!("h-{code}-{i:04}"), &mut doc, &[])
+            .await?;
     }
     w.commit().await?;
-    Ok(store
-        .own_hazard_counts(code.as_str(), today, today)
-        .await?)
+    Ok(store.own_hazard_counts(code.as_str(), today, today).await?)
 }
 
 /// Whether every summary the province holds, and its own, equal the expected sums.

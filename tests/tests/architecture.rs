@@ -303,7 +303,8 @@ fn only_store_sources_use_sqlx_and_no_layer_source_uses_tonic() {
 #[test]
 fn the_harness_mesh_feature_needs_nothing_above_link() {
     let root = workspace_root();
-    let text = std::fs::read_to_string(root.join("testkit/Cargo.toml")).expect("read testkit/Cargo.toml");
+    let text =
+        std::fs::read_to_string(root.join("testkit/Cargo.toml")).expect("read testkit/Cargo.toml");
     let manifest: toml::Table = text.parse().expect("testkit/Cargo.toml is TOML");
     let mesh = manifest["features"]["mesh"]
         .as_array()

@@ -191,7 +191,10 @@ async fn driver_applies_a_batch_and_acks_it() {
     assert_eq!(s.recv().await, Frame::Ack { upto: 2 });
     let row = s.store().doc_row("h-1").await.unwrap().unwrap();
     assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
-    assert_eq!(s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 2);
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        2
+    );
     s.hang_up().await;
 }
 
@@ -216,7 +219,10 @@ async fn summary_from_outside_the_childs_subtree_is_refused() {
     }
     s.wait_end().await;
     assert!(s.store().summary("530182").await.unwrap().is_none());
-    assert_eq!(s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 0);
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        0
+    );
 }
 
 /// The driver records the peer's install id only on `ResetPeer`: on a first connection its local
@@ -409,7 +415,10 @@ async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
     assert_ne!(row.heads, before);
     // 3. The county keeps its cursor past h-1 and the sync state for the next time.
     s.hang_up().await;
-    assert_eq!(s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 2);
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        2
+    );
     assert!(
         s.store()
             .sync_state(&code(TOWNSHIP), "h-1")
@@ -434,8 +443,14 @@ async fn a_forbidden_change_in_a_sync_answer_is_refused_and_nothing_is_stored() 
         other => panic!("{other:?}"),
     }
     s.wait_end().await;
-    assert_eq!(s.store().doc_row("h-1").await.unwrap().unwrap().heads, before);
-    assert_eq!(s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 1);
+    assert_eq!(
+        s.store().doc_row("h-1").await.unwrap().unwrap().heads,
+        before
+    );
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        1
+    );
     let status = s.registry().get(TOWNSHIP).unwrap();
     assert_eq!(status.rejected_batches, 1);
 }
@@ -456,7 +471,10 @@ async fn garbage_in_a_sync_message_is_malformed_naming_the_document() {
         other => panic!("{other:?}"),
     }
     s.wait_end().await;
-    assert_eq!(s.store().doc_row("h-1").await.unwrap().unwrap().heads, before);
+    assert_eq!(
+        s.store().doc_row("h-1").await.unwrap().unwrap().heads,
+        before
+    );
 }
 
 #[tokio::test]
@@ -498,7 +516,10 @@ async fn a_later_delta_during_an_exchange_reopens_it_and_completion_waits_for_it
     let row = s.store().doc_row("h-1").await.unwrap().unwrap();
     assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
     s.hang_up().await;
-    assert_eq!(s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 3);
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        3
+    );
 }
 
 #[tokio::test]
@@ -560,6 +581,9 @@ async fn a_sync_message_over_a_bound_is_malformed_without_blaming_the_document()
         other => panic!("{other:?}"),
     }
     s.wait_end().await;
-    assert_eq!(s.store().doc_row("h-1").await.unwrap().unwrap().heads, before);
+    assert_eq!(
+        s.store().doc_row("h-1").await.unwrap().unwrap().heads,
+        before
+    );
     assert!(s.registry().get(TOWNSHIP).unwrap().refused.is_empty());
 }

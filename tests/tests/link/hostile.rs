@@ -687,7 +687,10 @@ async fn rate_limit_slows_reading_and_drops_nothing() {
         took >= Duration::from_millis(250),
         "read too fast: {took:?}"
     );
-    assert_eq!(c.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 6);
+    assert_eq!(
+        c.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        6
+    );
     assert_eq!(c.rejected().0, 0);
     c.hang_up().await;
 }
