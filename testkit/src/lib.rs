@@ -16,6 +16,9 @@ pub mod proxy;
 
 #[cfg(feature = "cluster")]
 pub use cluster::*;
+/// The gateway crate (CA, TLS helpers such as [`gateway::tls::probe`]), for tests.
+#[cfg(feature = "cluster")]
+pub use safemesh_gateway as gateway;
 
 #[cfg(feature = "mesh")]
 pub mod mesh;

@@ -2,8 +2,9 @@
 //!
 //! Each runner reports through its [`RunnerHook`] (the link crate's [`Hook`]): busy or waiting, the
 //! store seq it has taken in, frames it sent (counted at the receiver as incoming) and frames it took
-//! in. The mesh is **quiet** when every live runner waits, has seen its store's current seq, and has
-//! taken in every frame sent to it. Every report wakes the waiters ([`Activity::drive_until`]), which
+//! in — the end of a stream is such an input too (a hang-up, or the peer runner ending). The mesh is
+//! **quiet** when every live runner waits, has seen its store's current seq, and has taken in every
+//! frame sent to it. Every report wakes the waiters ([`Activity::drive_until`]), which
 //! re-check the condition: waiting is awaiting a [`Notify`], never polling.
 
 use std::collections::BTreeMap;

@@ -56,6 +56,10 @@ impl Traffic {
     pub fn len(&self) -> usize {
         self.frames.lock().unwrap().len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 pub fn frame_kind(f: &Frame) -> &'static str {
