@@ -1,14 +1,12 @@
 //! The province simulation: the real division tree of one province (Yunnan: 1 + 16 + 129 + 1,461
 //! nodes) in one process on the sans-IO engine — every node a real SQLite store, every parent–child
-//! pair a real `run_link` pair wired by in-memory channels (no sockets, no TLS), every node running
-//! the node's own roll-up publisher. Each township holds `per_township` hazards (5 % major); the clock
+//! pair a real `run_link` pair wired by in-memory channels (no sockets, no TLS: the harness's mesh,
+//! `safemesh_testkit::mesh`, on the real clock), every node running the node's own roll-up publisher. Each township holds `per_township` hazards (5 % major); the clock
 //! runs from the moment every link opens until every roll-up held at the province is exact, i.e. equal
 //! to the sum of what the townships themselves count. Then roll-up queries at the province.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -16,14 +14,13 @@ use automerge::transaction::CommitOptions;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use safemesh_doc::hazard::{Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor::actor_id, hazard};
-use safemesh_link::{LinkConfig, Registry, Transport, run_link};
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent, facts};
 use safemesh_model::summary::{HazardCounts, SummaryBody};
 use safemesh_model::{AdminCode, Level, division};
 use safemesh_node::rollup;
 use safemesh_store::{SqliteLimits, Store};
-use safemesh_sync::{Frame, Role};
-use tokio::sync::{mpsc, watch};
+use safemesh_testkit::mesh::{Clock, Mesh, Options};
+use tokio::sync::watch;
 
 /// What the simulation measured.
 pub struct SimResult {
@@ -35,9 +32,6 @@ pub struct SimResult {
     pub rollup_p99_ms: f64,
     pub queries: usize,
 }
-
-/// Frames buffered per direction of a link.
-const CHANNEL: usize = 16;
 
 /// Each simulated office's store: fewer connections and smaller caches than a node's own (1,607 of
 /// them share one process); what a single node would use is `SqliteLimits::default()`.
@@ -163,104 +157,42 @@ pub fn tree(root: &AdminCode, only_city: Option<&AdminCode>) -> Vec<AdminCode> {
     out
 }
 
-struct SimNode {
-    code: AdminCode,
-    store: Store,
-    registry: Registry,
-}
-
-/// Opens one store per node under `dir`, a few at a time (each runs its migrations).
-async fn open_all(dir: &Path, codes: &[AdminCode]) -> anyhow::Result<Vec<SimNode>> {
-    stream::iter(codes.iter().cloned())
-        .map(|code| async move {
-            let store = Store::open_sqlite_with(&dir.join(format!("{code}.db")), SIM_STORE)
-                .await
-                .with_context(|| format!("open {code}"))?;
-            Ok::<_, anyhow::Error>(SimNode {
-                code,
-                store,
-                registry: Registry::default(),
-            })
-        })
-        .buffered(16)
-        .try_collect()
-        .await
-}
-
 /// Writes `n` hazards at a township in one transaction; returns what the township itself counts.
-async fn populate(node: &SimNode, n: usize, today: &str) -> anyhow::Result<HazardCounts> {
+async fn populate(
+    code: &AdminCode,
+    store: &Store,
+    n: usize,
+    today: &str,
+) -> anyhow::Result<HazardCounts> {
     let nonce = b"sim";
-    let mut w = node.store.writer().await?;
+    let mut w = store.writer().await?;
     for i in 0..n {
-        let mut doc = sim_hazard(&node.code, nonce, i);
-        w.put_doc(&format!("h-{}-{i:04}", node.code), &mut doc, &[])
+        let mut doc = sim_hazard(code, nonce, i);
+        w.put_doc(&format!("h-{code}-{i:04}"), &mut doc, &[])
             .await?;
     }
     w.commit().await?;
-    Ok(node
-        .store
-        .own_hazard_counts(node.code.as_str(), today, today)
-        .await?)
-}
-
-/// Wires one parent–child stream: two `run_link` drivers over two channels.
-fn connect(parent: &SimNode, child: &SimNode, stop: &watch::Receiver<bool>) {
-    let sides = [(parent, child, Role::Child), (child, parent, Role::Parent)];
-    let (a_tx, a_rx) = mpsc::channel::<Frame>(CHANNEL);
-    let (b_tx, b_rx) = mpsc::channel::<Frame>(CHANNEL);
-    let (a_in_tx, a_in_rx) = mpsc::channel::<(Frame, usize)>(CHANNEL);
-    let (b_in_tx, b_in_rx) = mpsc::channel::<(Frame, usize)>(CHANNEL);
-    tokio::spawn(forward(a_rx, b_in_tx));
-    tokio::spawn(forward(b_rx, a_in_tx));
-    let transports = [
-        Transport {
-            tx: a_tx,
-            rx: a_in_rx,
-            bytes_out: Arc::new(AtomicU64::new(0)),
-        },
-        Transport {
-            tx: b_tx,
-            rx: b_in_rx,
-            bytes_out: Arc::new(AtomicU64::new(0)),
-        },
-    ];
-    for ((me, peer, role), t) in sides.into_iter().zip(transports) {
-        let cfg = LinkConfig::new(me.store.clone(), me.code.clone(), me.registry.clone());
-        let mut link = cfg.new_link(peer.code.clone(), role);
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            run_link(&cfg, &mut link, t, stop).await;
-        });
-    }
-}
-
-async fn forward(mut rx: mpsc::Receiver<Frame>, tx: mpsc::Sender<(Frame, usize)>) {
-    while let Some(f) = rx.recv().await {
-        let n = f.weight();
-        if tx.send((f, n)).await.is_err() {
-            break;
-        }
-    }
+    Ok(store.own_hazard_counts(code.as_str(), today, today).await?)
 }
 
 /// Whether every summary the province holds, and its own, equal the expected sums.
 async fn exact_at_province(
-    province: &SimNode,
+    province: &AdminCode,
+    store: &Store,
     expected: &BTreeMap<String, HazardCounts>,
 ) -> anyhow::Result<bool> {
-    let own = rollup::compute(&province.store, &province.code, 3).await?;
-    if own.hazards != expected[province.code.as_str()] {
+    let own = rollup::compute(store, province, 3).await?;
+    if own.hazards != expected[province.as_str()] {
         return Ok(false);
     }
-    let held: BTreeMap<String, String> = province
-        .store
+    let held: BTreeMap<String, String> = store
         .summaries()
         .await?
         .into_iter()
         .map(|s| (s.owner, s.body))
         .collect();
     for (code, want) in expected {
-        if code == province.code.as_str() {
+        if code == province.as_str() {
             continue;
         }
         let Some(body) = held.get(code) else {
@@ -285,15 +217,23 @@ pub async fn run(
     let setup = Instant::now();
     let codes = tree(root, only_city);
     eprintln!("  {} nodes: opening stores …", codes.len());
-    let nodes = open_all(dir, &codes).await?;
+    let names: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let opts = Options {
+        clock: Clock::Real,
+        dir: Some(dir.to_path_buf()),
+        sqlite: Some(SIM_STORE),
+        record_traffic: false,
+    };
+    let mut mesh = Mesh::with(opts, &names).await;
     let today = safemesh_model::hazard::format_date(safemesh_node::clock::today());
     eprintln!("  writing {per_township} hazards at each township …");
-    let towns: Vec<&SimNode> = nodes
+    let towns: Vec<&AdminCode> = codes
         .iter()
-        .filter(|n| n.code.level() == Level::Township)
+        .filter(|c| c.level() == Level::Township)
         .collect();
     let counts: Vec<HazardCounts> = stream::iter(towns.iter().copied())
-        .map(|n| populate(n, per_township, &today))
+        .map(|c| populate(c, mesh.store(c.as_str()), per_township, &today))
         .buffered(4)
         .try_collect()
         .await?;
@@ -303,7 +243,7 @@ pub async fn run(
         .map(|c| (c.to_string(), HazardCounts::default()))
         .collect();
     for (t, c) in towns.iter().zip(&counts) {
-        let mut at = Some(t.code.clone());
+        let mut at = Some((*t).clone());
         while let Some(code) = at {
             if let Some(e) = expected.get_mut(code.as_str()) {
                 e.add(c);
@@ -312,28 +252,27 @@ pub async fn run(
         }
     }
     let setup_s = setup.elapsed().as_secs_f64();
-    let by_code: BTreeMap<&str, &SimNode> = nodes.iter().map(|n| (n.code.as_str(), n)).collect();
-    let province = by_code[root.as_str()];
+    let province = mesh.store(root.as_str()).clone();
 
-    eprintln!("  connecting {} links …", nodes.len() - 1);
+    eprintln!("  connecting {} links …", codes.len() - 1);
     let (stop_tx, stop) = watch::channel(false);
     let start = Instant::now();
-    for n in &nodes {
+    for c in &codes {
         tokio::spawn(rollup::run(
-            n.store.clone(),
-            n.code.clone(),
+            mesh.store(c.as_str()).clone(),
+            c.clone(),
             3,
             Duration::from_millis(200),
             Duration::from_secs(3600),
             stop.clone(),
         ));
     }
-    for n in &nodes[1..] {
-        let parent = n.code.parent().context("parent")?;
-        connect(by_code[parent.as_str()], n, &stop);
+    for c in &codes[1..] {
+        let parent = c.parent().context("parent")?;
+        mesh.connect(parent.as_str(), c.as_str());
     }
     let converge_s = loop {
-        if exact_at_province(province, &expected).await? {
+        if exact_at_province(root, &province, &expected).await? {
             break start.elapsed().as_secs_f64();
         }
         if start.elapsed() > Duration::from_secs(1800) {
@@ -354,7 +293,7 @@ pub async fn run(
             scopes[(q * 7919) % scopes.len()]
         };
         let t0 = Instant::now();
-        let v = rollup::view(&province.store, &province.code, name, scope, 3)
+        let v = rollup::view(&province, root, name, scope, 3)
             .await?
             .with_context(|| format!("no roll-up for {scope}"))?;
         lat.push(t0.elapsed().as_secs_f64() * 1000.0);
@@ -366,11 +305,12 @@ pub async fn run(
         }
     }
     let _ = stop_tx.send(true);
+    mesh.stop_links();
     lat.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
     let hazards = towns.len() * per_township;
-    for n in &nodes {
-        n.store.close().await;
+    for c in &codes {
+        mesh.store(c.as_str()).close().await;
     }
     Ok(SimResult {
         nodes: codes.len(),

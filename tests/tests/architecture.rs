@@ -7,6 +7,9 @@
 //!                         proto ↗
 //! ```
 //!
+//! The harness (`testkit`) has two features: `cluster` (real nodes, so above `node`) and `mesh` (the
+//! in-memory mesh of link runners, which needs nothing above `link`; checked below).
+//!
 //! A package may depend on the packages below it ([`ALLOWED`]); the workspace lists its members in that
 //! order; nothing but `store` knows sqlx; nothing below the gateway knows tonic; inside a package,
 //! imports between files point one way (no file reaches itself through the files it imports). A package the table
@@ -71,15 +74,17 @@ fn known_exception(from: &str, to: &str, packages: &BTreeMap<String, Package>) -
     from == SYNC && to == STORE && !packages.contains_key(LINK)
 }
 
-/// TODO(issue 13): the in-memory mesh of the sync tests (moving to `link`'s tests) seeds stores with raw
-/// SQL; the deterministic mesh of the harness (target 3) replaces it. Nothing else may.
-const SQLX_IN_TEST_SUPPORT: &[&str] = &[
-    "crates/sync/tests/common/mod.rs",
-    "crates/link/tests/common/mod.rs",
-];
+/// Sources under `crates/` that may use sqlx besides the store's: none (the in-memory mesh that seeded
+/// stores with raw SQL is the harness's now, `testkit/src/mesh`, and uses the store's API).
+const SQLX_IN_TEST_SUPPORT: &[&str] = &[];
 
-/// The same test support, as a dev-dependency.
-const SQLX_DEV_DEPENDENTS: &[&str] = &[SYNC, LINK];
+/// Packages that may have sqlx as a dev-dependency: the integration tests, whose link tests plant a
+/// document a build cannot read straight into a store's tables (`tests/tests/link/mesh.rs`).
+const SQLX_DEV_DEPENDENTS: &[&str] = &[TESTS];
+
+/// The harness's optional dependencies behind its `mesh` feature: the layers up to `link`, nothing
+/// that knows gRPC, so a user of the in-memory mesh does not build the cluster parts.
+const MESH_MAY_ENABLE: &[&str] = &[MODEL, DOC, STORE, SYNC, LINK];
 
 #[derive(Debug)]
 struct Package {
@@ -291,6 +296,38 @@ fn only_store_sources_use_sqlx_and_no_layer_source_uses_tonic() {
         // `crates/` holds the layers below the gateway, which never see the transport.
         if code.contains("tonic") {
             wrong.push(format!("{rel} uses tonic (nothing below the gateway may)"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_harness_mesh_feature_needs_nothing_above_link() {
+    let root = workspace_root();
+    let text =
+        std::fs::read_to_string(root.join("testkit/Cargo.toml")).expect("read testkit/Cargo.toml");
+    let manifest: toml::Table = text.parse().expect("testkit/Cargo.toml is TOML");
+    let mesh = manifest["features"]["mesh"]
+        .as_array()
+        .expect("testkit has a `mesh` feature");
+    let mut wrong = Vec::new();
+    for f in mesh.iter().filter_map(|f| f.as_str()) {
+        let dep = f.strip_prefix("dep:").unwrap_or(f);
+        if dep.starts_with("safemesh-") && !MESH_MAY_ENABLE.contains(&dep) {
+            wrong.push(format!("mesh enables {dep}"));
+        }
+    }
+    // What the cluster needs stays optional, so `default-features = false, features = ["mesh"]`
+    // builds without it.
+    let deps = manifest["dependencies"].as_table().expect("dependencies");
+    for d in [NODE, GATEWAY] {
+        let optional = deps
+            .get(d)
+            .and_then(|v| v.get("optional"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if !optional {
+            wrong.push(format!("testkit → {d} is not optional"));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

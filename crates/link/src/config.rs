@@ -1,9 +1,12 @@
 //! What a node's links are configured with: identity, store, batch bounds, receive bounds, rate.
 
+use std::sync::Arc;
+
 use safemesh_model::AdminCode;
 use safemesh_store::Store;
 use safemesh_sync::{Link, RecvLimits, Role};
 
+use crate::hook::Hook;
 use crate::status::Registry;
 
 /// Bounds and identity of a node's links.
@@ -22,6 +25,9 @@ pub struct LinkConfig {
     pub recv: RecvLimits,
     /// How fast this node reads a peer's frames.
     pub rate: RateLimit,
+    /// A deterministic harness's view of the stream and its clock ([`crate::hook`]); `None` outside
+    /// tests. Set per stream (the harness clones the config for each).
+    pub hook: Option<Arc<dyn Hook>>,
 }
 
 /// A per-link token bucket on incoming frames and bytes. Over the limit, the runner stops reading
@@ -70,6 +76,7 @@ impl LinkConfig {
             max_inflight: 4,
             recv: RecvLimits::default(),
             rate: RateLimit::default(),
+            hook: None,
         }
     }
 

@@ -12,12 +12,14 @@
 //! - `prepare`, `apply`, `doc_sync`, `repair`: the store side of sending a batch, applying one,
 //!   a document's sync exchange, and digest repair.
 //! - `pool`: the CPU pool for checks.
+//! - [`hook`]: the seam a deterministic harness observes a runner and sets its clock through.
 //! - [`status`]: what each link looks like to operators.
 #![forbid(unsafe_code)]
 
 mod apply;
 pub mod config;
 mod doc_sync;
+pub mod hook;
 mod limiter;
 mod pool;
 mod prepare;
@@ -26,5 +28,6 @@ pub mod run;
 pub mod status;
 
 pub use config::{LinkConfig, RateLimit};
+pub use hook::Hook;
 pub use run::{Transport, run_link};
 pub use status::{BASE_REJECTION_REASONS, LinkStatus, Registry};

@@ -50,16 +50,16 @@ pub(crate) struct Limiter {
 }
 
 impl Limiter {
-    pub(crate) fn new(r: &RateLimit) -> Limiter {
-        let now = Instant::now();
+    /// Full buckets at `now` (the runner's clock).
+    pub(crate) fn new(r: &RateLimit, now: Instant) -> Limiter {
         Limiter {
             frames: Bucket::new(r.frames_per_sec, r.frame_burst, now),
             bytes: Bucket::new(r.bytes_per_sec, r.byte_burst, now),
         }
     }
 
-    pub(crate) fn take(&mut self, bytes: usize) -> Duration {
-        let now = Instant::now();
+    /// Takes one frame of `bytes` at `now`; returns how long to wait before reading the next.
+    pub(crate) fn take(&mut self, bytes: usize, now: Instant) -> Duration {
         let a = self.frames.take(1.0, now);
         let b = self.bytes.take(bytes as f64, now);
         a.max(b)

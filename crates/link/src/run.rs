@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 use crate::apply::{Applied, apply};
 use crate::config::LinkConfig;
 use crate::doc_sync::{SyncFail, doc_sync};
+use crate::hook::{self, Hook};
 use crate::limiter::Limiter;
 use crate::prepare::prepare;
 use crate::repair;
@@ -65,6 +66,9 @@ pub async fn run_link(
         Err(e) => return format!("store: {e}"),
     };
     let mut seq_rx = cfg.store.subscribe();
+    let hook: Option<&dyn Hook> = cfg.hook.as_deref();
+    // The store's seq this runner has taken in (told to the hook when it waits).
+    let mut seen_seq = *seq_rx.borrow();
     match cfg.store.repair_pending(&peer).await {
         Ok(p) => link.set_repair_pending(p),
         Err(e) => return format!("store: {e}"),
@@ -81,7 +85,7 @@ pub async fn run_link(
     let out_base = t.bytes_out.load(Ordering::Relaxed);
     let mut out_reported = 0u64;
     let in_at_start = reg.get(peer.as_str()).map_or(0, |s| s.bytes_in);
-    let mut limiter = Limiter::new(&cfg.rate);
+    let mut limiter = Limiter::new(&cfg.rate, hook::now(hook));
     // What is left to send, counted now and then and estimated in between (see `prepare`).
     let mut estimate = Estimate::new(std::time::Instant::now());
     // While set, the next frame is not read before then (rate limit).
@@ -98,6 +102,9 @@ pub async fn run_link(
                     }
                     if let Frame::Error(e) = &frame {
                         note_rejection(&reg, &peer, e);
+                    }
+                    if let Some(h) = hook {
+                        h.sent(1);
                     }
                     if t.tx.send(frame).await.is_err() {
                         break 'stream "stream closed while sending".to_string();
@@ -203,6 +210,9 @@ pub async fn run_link(
                         // at once, and a reply larger than the transport's buffers would block
                         // each side's send while neither reads.
                         let tx = t.tx.clone();
+                        if let Some(h) = hook {
+                            h.sent(frames.len());
+                        }
                         tokio::spawn(async move {
                             for f in frames {
                                 if tx.send(Frame::DigestReply(f)).await.is_err() {
@@ -250,17 +260,26 @@ pub async fn run_link(
         });
         bytes_in = 0;
         out_reported = out;
+        if let Some(h) = hook {
+            h.idle(seen_seq);
+        }
         tokio::select! {
-            _ = tokio::time::sleep_until(resume_at.unwrap_or_else(Instant::now)), if resume_at.is_some() => {
+            _ = hook::sleep_until(hook, resume_at.unwrap_or_else(|| hook::now(hook))), if resume_at.is_some() => {
+                mark_busy(hook);
                 resume_at = None;
             }
             f = t.rx.recv(), if resume_at.is_none() => match f {
                 Some((frame, n)) => {
+                    mark_busy(hook);
+                    if let Some(h) = hook {
+                        h.received();
+                    }
                     bytes_in += n as u64;
-                    let wait = limiter.take(n.max(frame.weight()));
+                    let now = hook::now(hook);
+                    let wait = limiter.take(n.max(frame.weight()), now);
                     if !wait.is_zero() {
                         debug!(peer = %peer, wait_ms = wait.as_millis() as u64, "rate limit: reading paused");
-                        resume_at = Some(Instant::now() + wait);
+                        resume_at = Some(now + wait);
                     }
                     let hello = match &frame {
                         Frame::Hello(h) => Some(h.clone()),
@@ -288,11 +307,18 @@ pub async fn run_link(
                         }
                     }
                 }
-                None => break 'stream "stream closed by peer".to_string(),
+                None => {
+                    if let Some(h) = hook {
+                        h.received();
+                    }
+                    break 'stream "stream closed by peer".to_string();
+                }
             },
             r = seq_rx.changed() => {
+                mark_busy(hook);
                 if r.is_err() { break 'stream "store closed".to_string(); }
                 let seq = *seq_rx.borrow_and_update();
+                seen_seq = seq;
                 queue.extend(link.on_local_commit(seq));
             }
             _ = shutdown.changed() => break 'stream "shutting down".to_string(),
@@ -302,16 +328,28 @@ pub async fn run_link(
     // may still be buffered when this side stops for another reason (its own send failed, or a new
     // stream replaced this one). Read it, so the document is quarantined and the error shown. When
     // our send failed the peer has hung up; give its reader a moment to deliver.
+    mark_busy(hook);
     let mut peer_error = None;
     if reason == "stream closed while sending" {
-        let deadline = Instant::now() + Duration::from_millis(500);
-        while let Ok(Some((frame, _))) = tokio::time::timeout_at(deadline, t.rx.recv()).await {
+        let deadline = hook::after(hook, Duration::from_millis(500));
+        // Waiting on the peer (and the clock): idle to a harness, so its time may pass.
+        if let Some(h) = hook {
+            h.idle(seen_seq);
+        }
+        while let Some(Some((frame, _))) = hook::timeout_at(hook, deadline, t.rx.recv()).await {
+            if let Some(h) = hook {
+                h.received();
+            }
             if let Frame::Error(e) = frame {
                 peer_error = Some(e);
             }
         }
+        mark_busy(hook);
     } else {
         while let Ok((frame, _)) = t.rx.try_recv() {
+            if let Some(h) = hook {
+                h.received();
+            }
             if let Frame::Error(e) = frame {
                 peer_error = Some(e);
             }
@@ -348,6 +386,13 @@ pub async fn run_link(
         )
         .await;
     reason
+}
+
+/// Tells a harness the runner took up an input.
+fn mark_busy(hook: Option<&dyn Hook>) {
+    if let Some(h) = hook {
+        h.busy();
+    }
 }
 
 /// Logs and counts an error frame this side sends: a refusal of the peer's input (or our own failure).

@@ -1,6 +1,6 @@
 //! Document builders for the sync crate's tests: test hazards written outside any store. (The
-//! in-memory mesh, which needs a store, is the runner's: `crates/link/tests/common`, which includes this
-//! file rather than keeping a copy.)
+//! in-memory mesh, which needs a store, is the harness's: `testkit/src/mesh`, which includes this file
+//! as `mesh::docs` rather than keeping a copy — this crate cannot depend on the harness.)
 #![allow(dead_code)]
 
 use automerge::transaction::CommitOptions;

@@ -1,11 +1,17 @@
 //! The replication engine in a deterministic in-memory mesh (DESIGN §9): real stores and drivers,
 //! links over channels, cut / restart / reconnect, run until quiet, identical heads everywhere.
 
-mod common;
+use std::time::Duration;
 
-use common::Mesh;
+use automerge::transaction::Transactable;
+use automerge::{ObjType, ROOT, ReadDoc};
+use safemesh_doc::authority::check_local;
+use safemesh_doc::{AutoCommit, hazard, heads_to_hex};
+use safemesh_link::RateLimit;
 use safemesh_model::directive::ResponseAction;
 use safemesh_model::hazard::{EventKind, Grade, Status};
+use safemesh_testkit::mesh::docs::test_core;
+use safemesh_testkit::mesh::{Mesh, Traffic, code, commit, now};
 
 const PROVINCE: &str = "53";
 const CITY: &str = "5301";
@@ -446,7 +452,7 @@ async fn missing_history_falls_back_to_snapshot() {
     // 2. The township wrongly believes the county already holds the first change.
     {
         let mut w = m.store(TOWNSHIP).writer().await.unwrap();
-        w.set_peer_heads(&common::code(COUNTY), &id, &first_heads)
+        w.set_peer_heads(&code(COUNTY), &id, &first_heads)
             .await
             .unwrap();
         w.commit().await.unwrap();
@@ -466,7 +472,7 @@ async fn missing_history_falls_back_to_snapshot() {
 
 /// Cuts the county–township link; the township adds two events (`n`, `n + 1`) to `id` and wrongly
 /// records that the county holds the first; then reconnects.
-async fn lose_one(m: &mut Mesh, id: &str, n: usize) -> std::sync::Arc<common::Traffic> {
+async fn lose_one(m: &mut Mesh, id: &str, n: usize) -> std::sync::Arc<Traffic> {
     m.cut(COUNTY, TOWNSHIP).await;
     m.add_event(TOWNSHIP, id, EventKind::Progress, &format!("断开期间 {n}"))
         .await;
@@ -479,7 +485,7 @@ async fn lose_one(m: &mut Mesh, id: &str, n: usize) -> std::sync::Arc<common::Tr
     )
     .await;
     let mut w = m.store(TOWNSHIP).writer().await.unwrap();
-    w.set_peer_heads(&common::code(COUNTY), id, &believed)
+    w.set_peer_heads(&code(COUNTY), id, &believed)
         .await
         .unwrap();
     w.commit().await.unwrap();
@@ -525,7 +531,7 @@ async fn missing_history_at_a_holder_is_reconciled_by_automerge_sync_with_a_kept
     );
 
     // 4. What the township sent for it is less than the whole document would have been.
-    let sync_bytes = |t: &common::Traffic, from: &str| -> Vec<usize> {
+    let sync_bytes = |t: &Traffic, from: &str| -> Vec<usize> {
         t.from(from)
             .iter()
             .filter(|s| s.kind == "doc_sync")
@@ -543,7 +549,7 @@ async fn missing_history_at_a_holder_is_reconciled_by_automerge_sync_with_a_kept
     for (me, peer) in [(COUNTY, TOWNSHIP), (TOWNSHIP, COUNTY)] {
         let kept = m
             .store(me)
-            .sync_state(&common::code(peer), &id)
+            .sync_state(&code(peer), &id)
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{me} kept no sync state for {peer}"));
@@ -758,7 +764,7 @@ async fn a_document_the_receiver_cannot_read_is_set_aside_and_the_rest_goes_on()
     m.run_until_quiet().await;
     m.cut(COUNTY, TOWNSHIP).await;
     let a = m.register_hazard(TOWNSHIP, Grade::General, "甲").await;
-    let bad = m.plant_unreadable_hazard(TOWNSHIP, COUNTY).await;
+    let bad = plant_unreadable_hazard(&mut m, TOWNSHIP, COUNTY).await;
     let b = m.register_hazard(TOWNSHIP, Grade::General, "乙").await;
 
     // 2. The county refuses the batch naming the document, typed and with the rule; the stream closes.
@@ -805,7 +811,7 @@ async fn a_repair_cut_off_before_it_finished_runs_again_and_then_is_done() {
     let h = m.register_hazard(TOWNSHIP, Grade::General, "甲").await;
     m.run_until_quiet().await;
     m.cut(COUNTY, TOWNSHIP).await;
-    let township = common::code(TOWNSHIP);
+    let township = code(TOWNSHIP);
     let mut w = m.store(COUNTY).writer().await.unwrap();
     w.set_repair_pending(&township, true).await.unwrap();
     w.commit().await.unwrap();
@@ -830,4 +836,114 @@ async fn a_repair_cut_off_before_it_finished_runs_again_and_then_is_done() {
     let t = m.connect(COUNTY, TOWNSHIP);
     m.run_until_quiet().await;
     assert_eq!(t.kinds_from(COUNTY), vec!["hello"], "{:?}", t.all());
+}
+
+#[tokio::test]
+async fn township_change_reaches_province_after_partition_heals() {
+    // 1. Four levels, connected and quiet.
+    let all = [PROVINCE, CITY, COUNTY, TOWNSHIP];
+    let mut m = Mesh::new(&all).await;
+    m.connect_chain(&all);
+    m.run_until_quiet().await;
+
+    // 2. The city–county link goes down; the township registers a major hazard.
+    m.cut(CITY, COUNTY).await;
+    let id = m
+        .register_hazard(TOWNSHIP, Grade::Major, "危化品仓库超量储存")
+        .await;
+    m.run_until_quiet().await;
+
+    // 3. It reaches the county and stops there.
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &id).await;
+    assert!(!m.holds(CITY, &id).await && !m.holds(PROVINCE, &id).await);
+
+    // 4. The county restarts from its store (its links cut first) and comes back below and above.
+    m.cut(COUNTY, TOWNSHIP).await;
+    m.restart(COUNTY).await;
+    m.connect(COUNTY, TOWNSHIP);
+    m.heal(CITY, COUNTY);
+    m.run_until_quiet().await;
+
+    // 5. The hazard is at the province, with the same heads at every level.
+    m.assert_same_heads(&all, &id).await;
+}
+
+/// The rate limit's pause passes on the mesh's virtual clock: each frame the county reads after its
+/// one-frame burst costs exactly 1/rate of virtual time, whatever SQLite took meanwhile.
+#[tokio::test]
+async fn a_rate_limited_link_catches_up_on_the_virtual_clock() {
+    // 1. The county reads at most 2 frames a second, with a burst of 1; small batches.
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.max_batch_items = 2;
+    m.configure(COUNTY, |cfg| {
+        cfg.rate = RateLimit {
+            frames_per_sec: 2.0,
+            frame_burst: 1.0,
+            ..RateLimit::unlimited()
+        }
+    });
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        ids.push(
+            m.register_hazard(TOWNSHIP, Grade::General, &format!("限速 {i}"))
+                .await,
+        );
+    }
+
+    // 2. Connect and run until quiet: everything arrives.
+    let start = m.now();
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+    for id in &ids {
+        m.assert_same_heads(&[COUNTY, TOWNSHIP], id).await;
+    }
+
+    // 3. The township's hello went through on the burst; every later frame waited half a second.
+    let frames = t.from(TOWNSHIP).len();
+    assert!(frames >= 6, "hello and at least 5 batches: {:?}", t.all());
+    let took = m.now() - start;
+    assert_eq!(
+        took,
+        Duration::from_millis(500) * (frames as u32 - 1),
+        "{frames} frames"
+    );
+}
+
+/// Plants at node `c` a hazard its own build could not read into its records (a grade no build
+/// knows, as a newer build or a damaged disk might leave), written straight into the tables under
+/// the node's current seq, bypassing the projection. Its audience is `c` and `parent`.
+async fn plant_unreadable_hazard(m: &mut Mesh, c: &str, parent: &str) -> String {
+    let id = m.next_id("h", c);
+    let node = m.node(c);
+    let core = test_core(&node.code, Grade::General, "读不懂的隐患");
+    let mut doc = AutoCommit::new().with_actor(node.actor());
+    hazard::create(&mut doc, &node.code, "tester", &now(), &core).expect("create hazard");
+    let core_obj = match doc.get(ROOT, "core").expect("get core") {
+        Some((automerge::Value::Object(ObjType::Map), obj)) => obj,
+        other => panic!("core is {other:?}"),
+    };
+    doc.put(&core_obj, "grade", "第五级").expect("put grade");
+    commit(&mut doc, &node.code);
+    check_local(&id, &mut doc, &[]).expect("the owner may write its core");
+    let store = node.store();
+    let heads = serde_json::to_string(&heads_to_hex(&doc.get_heads())).unwrap();
+    sqlx::query("INSERT INTO documents (id, kind, owner, heads, snapshot, seq, updated_at) VALUES ($1, 'hazard', $2, $3, $4, $5, $6)")
+        .bind(&id)
+        .bind(c)
+        .bind(&heads)
+        .bind(doc.save())
+        .bind(store.current_seq())
+        .bind(now())
+        .execute(store.pool())
+        .await
+        .expect("plant document");
+    for code in [c, parent] {
+        sqlx::query("INSERT INTO doc_audience (doc_id, code, subtree) VALUES ($1, $2, 0)")
+            .bind(&id)
+            .bind(code)
+            .execute(store.pool())
+            .await
+            .expect("plant audience");
+    }
+    id
 }

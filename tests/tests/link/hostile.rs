@@ -4,54 +4,34 @@
 //! clean close, leave the store exactly as it was, and never panic; a refused document must not stop the
 //! rest of the link.
 
-mod common;
-
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use automerge::transaction::CommitOptions;
 use safemesh_doc::authority::check_local;
 use safemesh_doc::directive::{self, DirectiveCore};
 use safemesh_doc::hazard::{self, Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor, heads_to_hex};
-use safemesh_link::{LinkConfig, RateLimit, Registry, Transport, run_link};
+use safemesh_link::{LinkConfig, RateLimit, Registry};
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
 use safemesh_store::{Store, count_documents};
 use safemesh_sync::frame::Batch;
 use safemesh_sync::{
-    ErrorCode, ErrorFrame, Frame, Hello, Item, Link, PROTOCOL_VERSION, RULE_FRAME_DECODES,
-    RecvLimits, Role,
+    ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION, RULE_FRAME_DECODES, RecvLimits,
+    Role,
 };
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-
-use common::code;
+use safemesh_testkit::mesh::{Mesh, Scripted, code};
 
 const COUNTY: &str = "530181";
 const TOWNSHIP: &str = "530181006";
 const TOWNSHIP_INSTALL: &str = "township-install-1";
-const MAX_SPINS: usize = 5_000_000;
 
 /// The county's store and its link driver to the township; the township is played by the test. The
-/// link state machine outlives a stream, as in the gateway.
+/// link state machine outlives a stream, as in the gateway (the mesh parks it between streams).
 struct County {
-    _dir: tempfile::TempDir,
-    store: Store,
-    registry: Registry,
-    cfg: LinkConfig,
-    link: Option<Link>,
-    stream: Option<Stream>,
-}
-
-/// One open stream.
-struct Stream {
-    to_county: Option<mpsc::Sender<(Frame, usize)>>,
-    from_county: mpsc::Receiver<Frame>,
-    _stop: watch::Sender<bool>,
-    task: JoinHandle<(Link, String)>,
+    m: Mesh,
+    stream: Option<Scripted>,
 }
 
 /// What must not move when a batch is refused.
@@ -63,66 +43,36 @@ struct Fingerprint {
 }
 
 impl County {
-    async fn new(tune: impl FnOnce(&mut LinkConfig)) -> County {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("county.db"))
-            .await
-            .unwrap();
-        let registry = Registry::default();
-        let mut cfg = LinkConfig::new(store.clone(), code(COUNTY), registry.clone());
-        tune(&mut cfg);
-        let link = cfg.new_link(code(TOWNSHIP), Role::Child);
-        County {
-            _dir: dir,
-            store,
-            registry,
-            cfg,
-            link: Some(link),
-            stream: None,
-        }
+    async fn new(tune: impl Fn(&mut LinkConfig) + Send + Sync + 'static) -> County {
+        let mut m = Mesh::new(&[COUNTY]).await;
+        m.configure(COUNTY, tune);
+        County { m, stream: None }
+    }
+
+    fn store(&self) -> &Store {
+        self.m.store(COUNTY)
+    }
+
+    fn registry(&self) -> &Registry {
+        &self.m.node(COUNTY).registry
     }
 
     /// Opens a stream and reads the county's hello.
     async fn connect(&mut self) -> Hello {
         assert!(self.stream.is_none(), "already connected");
-        let cfg = self.cfg.clone();
-        let mut link = self.link.take().expect("link is in a stream");
-        let (out_tx, from_county) = mpsc::channel(64);
-        let (to_county, in_rx) = mpsc::channel(64);
-        let (stop, stop_rx) = watch::channel(false);
-        let t = Transport {
-            tx: out_tx,
-            rx: in_rx,
-            bytes_out: Arc::new(AtomicU64::new(0)),
-        };
-        let task = tokio::spawn(async move {
-            let reason = run_link(&cfg, &mut link, t, stop_rx).await;
-            (link, reason)
-        });
-        self.stream = Some(Stream {
-            to_county: Some(to_county),
-            from_county,
-            _stop: stop,
-            task,
-        });
+        self.stream = Some(self.m.script(COUNTY, TOWNSHIP, Role::Child));
         match self.recv().await {
             Frame::Hello(h) => h,
             other => panic!("expected hello, got {other:?}"),
         }
     }
 
-    fn stream(&mut self) -> &mut Stream {
+    fn stream(&mut self) -> &mut Scripted {
         self.stream.as_mut().expect("not connected")
     }
 
     async fn send(&mut self, f: Frame) {
-        self.stream()
-            .to_county
-            .as_ref()
-            .expect("hung up")
-            .send((f, 0))
-            .await
-            .expect("county gone");
+        self.stream().send(f).await;
     }
 
     async fn hello(&mut self, recv_cursor: i64, seq: i64, seen: &str) {
@@ -147,17 +97,9 @@ impl County {
         .await;
     }
 
-    /// The next frame the county sends (bounded wait).
+    /// The next frame the county sends (the mesh runs until it comes).
     async fn recv(&mut self) -> Frame {
-        let s = self.stream();
-        for _ in 0..MAX_SPINS {
-            match s.from_county.try_recv() {
-                Ok(f) => return f,
-                Err(mpsc::error::TryRecvError::Empty) => tokio::task::yield_now().await,
-                Err(mpsc::error::TryRecvError::Disconnected) => panic!("county closed the stream"),
-            }
-        }
-        panic!("county sent nothing");
+        self.stream().recv().await
     }
 
     /// The county's next frame, past its own pushes (batches), must be an error frame; returns it.
@@ -175,46 +117,42 @@ impl County {
     /// keeps its link for the next stream. Returns the reason.
     async fn expect_closed(&mut self) -> String {
         let mut s = self.stream.take().expect("not connected");
-        for _ in 0..MAX_SPINS {
-            if s.task.is_finished() {
-                let (link, reason) = s.task.await.expect("the county's driver panicked");
-                self.link = Some(link);
-                let extra = s.from_county.try_recv();
-                assert!(extra.is_err(), "sent after the error frame: {extra:?}");
-                return reason;
-            }
-            tokio::task::yield_now().await;
-        }
-        panic!("the county did not close the stream");
+        let reason = self.m.end_scripted(&mut s).await;
+        let extra = s.try_recv();
+        assert!(extra.is_err(), "sent after the error frame: {extra:?}");
+        reason
     }
 
     /// The township hangs up; the county's driver ends.
     async fn hang_up(&mut self) -> String {
-        self.stream().to_county = None;
+        self.stream().hang_up();
         self.expect_closed_after_hang_up().await
     }
 
     async fn expect_closed_after_hang_up(&mut self) -> String {
-        let s = self.stream.take().expect("not connected");
-        let (link, reason) = s.task.await.expect("the county's driver panicked");
-        self.link = Some(link);
-        reason
+        let mut s = self.stream.take().expect("not connected");
+        self.m.end_scripted(&mut s).await
     }
 
     async fn fingerprint(&self) -> Fingerprint {
         Fingerprint {
-            seq: self.store.current_seq(),
-            docs: count_documents(&self.store).await.unwrap(),
-            recv_cursor: self.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+            seq: self.store().current_seq(),
+            docs: count_documents(self.store()).await.unwrap(),
+            recv_cursor: self
+                .store()
+                .link(&code(TOWNSHIP))
+                .await
+                .unwrap()
+                .recv_cursor,
         }
     }
 
     async fn holds(&self, id: &str) -> bool {
-        self.store.doc_row(id).await.unwrap().is_some()
+        self.store().doc_row(id).await.unwrap().is_some()
     }
 
     fn rejected(&self) -> (u64, String) {
-        let s = self.registry.get(TOWNSHIP).expect("status");
+        let s = self.registry().get(TOWNSHIP).expect("status");
         (s.rejected_batches, s.last_rejection.unwrap_or_default())
     }
 
@@ -231,7 +169,7 @@ impl County {
         directive::create(&mut doc, &me, "2025-06-01T00:00:00Z", &core).unwrap();
         doc.commit_with(CommitOptions::default().with_message("c@530181".to_string()));
         check_local(id, &mut doc, &[]).unwrap();
-        let mut w = self.store.writer().await.unwrap();
+        let mut w = self.store().writer().await.unwrap();
         w.put_doc(id, &mut doc, &[]).await.unwrap();
         w.commit().await.unwrap();
     }
@@ -345,7 +283,11 @@ fn valid_items() -> Vec<Item> {
 
 /// Runs one refused batch through a fresh county: hello, the batch, a typed error frame, a clean
 /// close, the store unchanged, the refusal counted. Returns the error frame.
-async fn refused(tune: impl FnOnce(&mut LinkConfig), items: Vec<Item>, upto: i64) -> ErrorFrame {
+async fn refused(
+    tune: impl Fn(&mut LinkConfig) + Send + Sync + 'static,
+    items: Vec<Item>,
+    upto: i64,
+) -> ErrorFrame {
     let mut c = County::new(tune).await;
     c.connect().await;
     c.hello(0, upto.max(0), "").await;
@@ -624,7 +566,7 @@ async fn forbidden_change_among_valid_ones_rejects_the_batch_and_only_that_docum
         "{last}"
     );
     assert_eq!(
-        c.registry.get(TOWNSHIP).unwrap().refused,
+        c.registry().get(TOWNSHIP).unwrap().refused,
         vec!["h-2".to_string()]
     );
 
@@ -675,7 +617,7 @@ async fn document_refused_by_the_peer_is_left_out_of_the_next_stream() {
     let mut c = County::new(|_| {}).await;
     c.issue_directive("d-1", "第一项").await;
     c.issue_directive("d-2", "第二项").await;
-    let county_install = c.store.install_id().to_string();
+    let county_install = c.store().install_id().to_string();
 
     // 2. First stream: the county sends both; the township refuses d-1.
     c.connect().await;
@@ -706,7 +648,7 @@ async fn document_refused_by_the_peer_is_left_out_of_the_next_stream() {
     .await;
     c.expect_closed().await;
     assert_eq!(
-        c.registry.get(TOWNSHIP).unwrap().quarantined,
+        c.registry().get(TOWNSHIP).unwrap().quarantined,
         vec!["d-1".to_string()]
     );
 
@@ -731,8 +673,8 @@ async fn rate_limit_slows_reading_and_drops_nothing() {
     .await;
     c.connect().await;
     c.hello(0, 6, "").await;
-    // 2. Six batches at once (empty: only their upto moves).
-    let start = Instant::now();
+    // 2. Six batches at once (empty: only their upto moves). Time is the mesh's (virtual) clock.
+    let start = c.m.now();
     for upto in 1..=6 {
         c.batch(Vec::new(), upto).await;
     }
@@ -740,12 +682,15 @@ async fn rate_limit_slows_reading_and_drops_nothing() {
     for upto in 1..=6 {
         assert_eq!(c.recv().await, Frame::Ack { upto });
     }
-    let took = start.elapsed();
+    let took = c.m.now() - start;
     assert!(
         took >= Duration::from_millis(250),
         "read too fast: {took:?}"
     );
-    assert_eq!(c.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 6);
+    assert_eq!(
+        c.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        6
+    );
     assert_eq!(c.rejected().0, 0);
     c.hang_up().await;
 }

@@ -1,95 +1,57 @@
 //! `run_link` against a real store, with the other side of the stream played by the test frame by
 //! frame (a scripted peer), for the orderings a live mesh cannot be made to produce on demand.
 
-mod common;
-
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-
 use automerge::transaction::CommitOptions;
 use safemesh_doc::hazard::{self, Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, actor, heads_to_hex};
-use safemesh_link::{LinkConfig, Registry, Transport, run_link};
+use safemesh_link::Registry;
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
 use safemesh_store::Store;
 use safemesh_sync::frame::Batch;
 use safemesh_sync::{ErrorCode, Frame, Hello, Item, PROTOCOL_VERSION, Role, SyncMessage};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-
-use common::code;
+use safemesh_testkit::mesh::{self, Mesh, code};
 
 const COUNTY: &str = "530181";
 const TOWNSHIP: &str = "530181006";
 const TOWNSHIP_INSTALL: &str = "township-install-1";
-const MAX_SPINS: usize = 5_000_000;
 
-/// The county's store and its link driver to the township, with the township played by the test.
+/// The county's store and its link driver to the township, with the township played by the test: a
+/// mesh of one node and a scripted stream.
 struct Scripted {
-    _dir: tempfile::TempDir,
-    store: Store,
-    registry: Registry,
-    to_county: Option<mpsc::Sender<(Frame, usize)>>,
-    from_county: mpsc::Receiver<Frame>,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<String>>,
+    m: Mesh,
+    s: mesh::Scripted,
 }
 
 impl Scripted {
     async fn open() -> Scripted {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("county.db"))
-            .await
-            .unwrap();
-        let mut s = Scripted::start(dir, store).await;
+        let m = Mesh::new(&[COUNTY]).await;
+        let mut s = Scripted::start(m);
         s.expect_hello().await;
         s
     }
 
-    async fn start(dir: tempfile::TempDir, store: Store) -> Scripted {
-        let registry = Registry::default();
-        let cfg = LinkConfig::new(store.clone(), code(COUNTY), registry.clone());
-        let mut link = cfg.new_link(code(TOWNSHIP), Role::Child);
-        let (out_tx, from_county) = mpsc::channel(64);
-        let (to_county, in_rx) = mpsc::channel(64);
-        let (stop, stop_rx) = watch::channel(false);
-        let t = Transport {
-            tx: out_tx,
-            rx: in_rx,
-            bytes_out: Arc::new(AtomicU64::new(0)),
-        };
-        let task = tokio::spawn(async move { run_link(&cfg, &mut link, t, stop_rx).await });
-        Scripted {
-            _dir: dir,
-            store,
-            registry,
-            to_county: Some(to_county),
-            from_county,
-            stop,
-            task: Some(task),
-        }
+    /// A new stream of the county's runner in `m`.
+    fn start(mut m: Mesh) -> Scripted {
+        let s = m.script(COUNTY, TOWNSHIP, Role::Child);
+        Scripted { m, s }
+    }
+
+    fn store(&self) -> &Store {
+        self.m.store(COUNTY)
+    }
+
+    fn registry(&self) -> &Registry {
+        &self.m.node(COUNTY).registry
     }
 
     async fn send(&self, f: Frame) {
-        self.to_county
-            .as_ref()
-            .expect("stream closed")
-            .send((f, 0))
-            .await
-            .expect("county gone");
+        self.s.send(f).await;
     }
 
-    /// The next frame the county sends (bounded wait).
+    /// The next frame the county sends (the mesh runs until it comes).
     async fn recv(&mut self) -> Frame {
-        for _ in 0..MAX_SPINS {
-            match self.from_county.try_recv() {
-                Ok(f) => return f,
-                Err(mpsc::error::TryRecvError::Empty) => tokio::task::yield_now().await,
-                Err(mpsc::error::TryRecvError::Disconnected) => panic!("county closed the stream"),
-            }
-        }
-        panic!("county sent nothing");
+        self.s.recv().await
     }
 
     async fn expect_hello(&mut self) -> Hello {
@@ -101,20 +63,12 @@ impl Scripted {
 
     /// The township hangs up; waits for the county's driver to end and returns its reason.
     async fn hang_up(&mut self) -> String {
-        self.to_county = None;
+        self.s.hang_up();
         self.wait_end().await
     }
 
     async fn wait_end(&mut self) -> String {
-        let task = self.task.take().expect("already ended");
-        for _ in 0..MAX_SPINS {
-            if task.is_finished() {
-                return task.await.unwrap();
-            }
-            tokio::task::yield_now().await;
-        }
-        let _ = self.stop.send(true);
-        panic!("county driver did not end");
+        self.m.end_scripted(&mut self.s).await
     }
 }
 
@@ -222,7 +176,7 @@ async fn driver_refuses_a_hello_from_the_wrong_peer() {
         other => panic!("{other:?}"),
     }
     s.wait_end().await;
-    assert_eq!(s.registry.get(TOWNSHIP).unwrap().state, "rejected");
+    assert_eq!(s.registry().get(TOWNSHIP).unwrap().state, "rejected");
 }
 
 #[tokio::test]
@@ -235,9 +189,12 @@ async fn driver_applies_a_batch_and_acks_it() {
         .await;
     // 2. It is acked up to 2, durably, and the store holds the document with the same heads.
     assert_eq!(s.recv().await, Frame::Ack { upto: 2 });
-    let row = s.store.doc_row("h-1").await.unwrap().unwrap();
+    let row = s.store().doc_row("h-1").await.unwrap().unwrap();
     assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
-    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 2);
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        2
+    );
     s.hang_up().await;
 }
 
@@ -261,8 +218,11 @@ async fn summary_from_outside_the_childs_subtree_is_refused() {
         other => panic!("{other:?}"),
     }
     s.wait_end().await;
-    assert!(s.store.summary("530182").await.unwrap().is_none());
-    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 0);
+    assert!(s.store().summary("530182").await.unwrap().is_none());
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        0
+    );
 }
 
 /// The driver records the peer's install id only on `ResetPeer`: on a first connection its local
@@ -281,7 +241,7 @@ async fn first_connection_records_the_peer_install() {
     s.hang_up().await;
 
     // 2. The county's store now knows which install of the township it has received up to 2.
-    let row = s.store.link(&code(TOWNSHIP)).await.unwrap();
+    let row = s.store().link(&code(TOWNSHIP)).await.unwrap();
     assert_eq!(row.recv_cursor, 2);
     assert_eq!(
         row.peer_install.as_deref(),
@@ -290,7 +250,10 @@ async fn first_connection_records_the_peer_install() {
     );
 
     // 3. So its next hello tells the township so (and a noop reconnect stays a noop).
-    let mut s2 = Scripted::start(tempfile::tempdir().unwrap(), s.store.clone()).await;
+    //    (A new stream from a fresh link state machine over the same store.)
+    let mut m = s.m;
+    m.forget_link(COUNTY, TOWNSHIP);
+    let mut s2 = Scripted::start(m);
     let h = s2.expect_hello().await;
     assert_eq!(
         (h.recv_cursor, h.peer_install_seen.as_str()),
@@ -325,14 +288,14 @@ async fn snapshot_request_lost_with_the_stream_is_not_skipped_by_a_later_ack() {
         }
     );
     let _second_ack = s.recv().await;
-    assert!(s.store.doc_row("h-1").await.unwrap().is_none());
-    assert!(s.store.doc_row("h-2").await.unwrap().is_some());
+    assert!(s.store().doc_row("h-1").await.unwrap().is_none());
+    assert!(s.store().doc_row("h-2").await.unwrap().is_some());
 
     // 3. The stream drops before the snapshot arrives.
     s.hang_up().await;
 
     // 4. The county still lacks h-1, so its durable cursor must not have passed h-1's seq (2).
-    let row = s.store.link(&code(TOWNSHIP)).await.unwrap();
+    let row = s.store().link(&code(TOWNSHIP)).await.unwrap();
     assert!(
         row.recv_cursor < 2,
         "cursor {} skips h-1, which the county never received",
@@ -341,15 +304,12 @@ async fn snapshot_request_lost_with_the_stream_is_not_skipped_by_a_later_ack() {
 }
 
 impl Scripted {
-    /// Asserts the county sends nothing but its own batches for a while.
+    /// Asserts the county sends nothing but its own batches until the mesh is quiet.
     async fn expect_silence(&mut self) {
-        for _ in 0..20_000 {
-            match self.from_county.try_recv() {
-                Ok(Frame::Batch(_)) | Err(mpsc::error::TryRecvError::Empty) => {
-                    tokio::task::yield_now().await
-                }
-                Ok(other) => panic!("expected silence, got {other:?}"),
-                Err(e) => panic!("{e:?}"),
+        for f in self.s.until_quiet().await {
+            match f {
+                Frame::Batch(_) => {}
+                other => panic!("expected silence, got {other:?}"),
             }
         }
     }
@@ -380,7 +340,7 @@ fn answer(doc: &mut AutoCommit, state: &mut automerge::sync::State, msg: &[u8]) 
 fn two_more_events(doc: &mut AutoCommit, by: &AdminCode) {
     doc.set_actor(actor::actor_id(by, b"t9"));
     for i in 0..2 {
-        common::progress(doc, by, &format!("进展 {i}"));
+        mesh::docs::progress(doc, by, &format!("进展 {i}"));
     }
 }
 
@@ -395,7 +355,7 @@ async fn open_exchange(by: &AdminCode) -> (Scripted, AutoCommit, Vec<String>, Ve
     s.send(batch(vec![snapshot_item("h-1", 1, &mut doc)], 1, false))
         .await;
     assert_eq!(s.recv_not_batch().await, Frame::Ack { upto: 1 });
-    let before = s.store.doc_row("h-1").await.unwrap().unwrap().heads;
+    let before = s.store().doc_row("h-1").await.unwrap().unwrap().heads;
     two_more_events(&mut doc, by);
     s.send(batch(vec![last_change_only("h-1", 2, &mut doc)], 2, true))
         .await;
@@ -450,14 +410,17 @@ async fn a_delta_the_county_cannot_apply_is_reconciled_by_a_sync_exchange() {
         answer(&mut doc, &mut state, &closing).is_none(),
         "nothing more to say"
     );
-    let row = s.store.doc_row("h-1").await.unwrap().unwrap();
+    let row = s.store().doc_row("h-1").await.unwrap().unwrap();
     assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
     assert_ne!(row.heads, before);
     // 3. The county keeps its cursor past h-1 and the sync state for the next time.
     s.hang_up().await;
-    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 2);
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        2
+    );
     assert!(
-        s.store
+        s.store()
             .sync_state(&code(TOWNSHIP), "h-1")
             .await
             .unwrap()
@@ -480,9 +443,15 @@ async fn a_forbidden_change_in_a_sync_answer_is_refused_and_nothing_is_stored() 
         other => panic!("{other:?}"),
     }
     s.wait_end().await;
-    assert_eq!(s.store.doc_row("h-1").await.unwrap().unwrap().heads, before);
-    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 1);
-    let status = s.registry.get(TOWNSHIP).unwrap();
+    assert_eq!(
+        s.store().doc_row("h-1").await.unwrap().unwrap().heads,
+        before
+    );
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        1
+    );
+    let status = s.registry().get(TOWNSHIP).unwrap();
     assert_eq!(status.rejected_batches, 1);
 }
 
@@ -502,7 +471,10 @@ async fn garbage_in_a_sync_message_is_malformed_naming_the_document() {
         other => panic!("{other:?}"),
     }
     s.wait_end().await;
-    assert_eq!(s.store.doc_row("h-1").await.unwrap().unwrap().heads, before);
+    assert_eq!(
+        s.store().doc_row("h-1").await.unwrap().unwrap().heads,
+        before
+    );
 }
 
 #[tokio::test]
@@ -525,9 +497,9 @@ async fn a_later_delta_during_an_exchange_reopens_it_and_completion_waits_for_it
         Frame::DocSync { .. } => {}
         other => panic!("expected the county's next sync message, got {other:?}"),
     }
-    let row = s.store.doc_row("h-1").await.unwrap().unwrap();
+    let row = s.store().doc_row("h-1").await.unwrap().unwrap();
     assert_eq!(row.heads, heads_to_hex(&early.get_heads()));
-    assert!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor < 3);
+    assert!(s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor < 3);
     // 4. The answer to the reopening brings the rest: now complete, the county acks up to 3.
     let mut second = automerge::sync::State::new();
     township_answers(&s, &mut doc, &mut second, &reopening).await;
@@ -541,10 +513,13 @@ async fn a_later_delta_during_an_exchange_reopens_it_and_completion_waits_for_it
             other => panic!("{other:?}"),
         }
     }
-    let row = s.store.doc_row("h-1").await.unwrap().unwrap();
+    let row = s.store().doc_row("h-1").await.unwrap().unwrap();
     assert_eq!(row.heads, heads_to_hex(&doc.get_heads()));
     s.hang_up().await;
-    assert_eq!(s.store.link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 3);
+    assert_eq!(
+        s.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        3
+    );
 }
 
 #[tokio::test]
@@ -606,6 +581,9 @@ async fn a_sync_message_over_a_bound_is_malformed_without_blaming_the_document()
         other => panic!("{other:?}"),
     }
     s.wait_end().await;
-    assert_eq!(s.store.doc_row("h-1").await.unwrap().unwrap().heads, before);
-    assert!(s.registry.get(TOWNSHIP).unwrap().refused.is_empty());
+    assert_eq!(
+        s.store().doc_row("h-1").await.unwrap().unwrap().heads,
+        before
+    );
+    assert!(s.registry().get(TOWNSHIP).unwrap().refused.is_empty());
 }
