@@ -25,12 +25,7 @@ pub async fn backup(data_dir: &Path, out: &Path) -> anyhow::Result<Backup> {
     {
         return Ok(Backup::PgDump(pg_dump_command(url, out)));
     }
-    if out.exists() {
-        anyhow::bail!(
-            "--out: {} 已存在，不覆盖 / exists already and is not overwritten",
-            out.display()
-        );
-    }
+    // The store refuses an existing file (never overwritten).
     let store = cfg.open_store(data_dir).await?;
     let done = store.backup_into(out).await;
     store.close().await;

@@ -709,42 +709,7 @@ pub fn token_table(rows: &[TokenRow]) -> String {
             r.revoked.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    let mut widths = [0usize; 5];
-    for l in &lines {
-        for (w, cell) in widths.iter_mut().zip(l) {
-            *w = (*w).max(display_width(cell));
-        }
-    }
-    let mut out = String::new();
-    for l in &lines {
-        let mut line = String::new();
-        for (i, cell) in l.iter().enumerate() {
-            line.push_str(cell);
-            if i + 1 < l.len() {
-                line.push_str(&" ".repeat(widths[i] - display_width(cell) + 2));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// Columns a string takes in a terminal: CJK and full-width characters take two.
-fn display_width(s: &str) -> usize {
-    s.chars()
-        .map(|c| match c as u32 {
-            0x1100..=0x115F
-            | 0x2E80..=0xA4CF
-            | 0xAC00..=0xD7A3
-            | 0xF900..=0xFAFF
-            | 0xFE30..=0xFE4F
-            | 0xFF00..=0xFF60
-            | 0xFFE0..=0xFFE6
-            | 0x20000..=0x3FFFD => 2,
-            _ => 1,
-        })
-        .sum()
+    crate::format::table(&lines)
 }
 
 #[cfg(test)]
@@ -773,7 +738,7 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3);
         // The role column starts at the same display column on every line.
-        let at = |l: &str, word: &str| display_width(&l[..l.find(word).unwrap()]);
+        let at = |l: &str, word: &str| crate::format::columns(&l[..l.find(word).unwrap()]);
         assert_eq!(at(lines[0], "role"), at(lines[1], "editor"));
         assert_eq!(at(lines[0], "role"), at(lines[2], "admin"));
         assert!(lines[2].ends_with("2026-11-22T00:00:02Z"));

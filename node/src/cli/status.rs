@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::remote::{AskError, get_json};
-use crate::format::{china_time, link_state_label, pad};
+use crate::format::{china_time, link_state_label, table};
 
 /// 节点健康 — what `safemesh status` comes to, and its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,10 @@ impl Health {
 
 /// The health of a node from its `GET /api/v1/sync/status` answer.
 pub fn health(status: &Value) -> Health {
-    let links = status["links"].as_array().cloned().unwrap_or_default();
+    let links = status["links"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     if links.iter().all(|l| l["state"] == "in_sync") {
         Health::InSync
     } else {
@@ -254,25 +257,6 @@ pub fn rollup_table(v: &Value) -> String {
         .unwrap_or_default();
     if !missing.is_empty() {
         out.push_str(&format!("未上报：{}\n", missing.join("、")));
-    }
-    out
-}
-
-/// Rows as aligned columns (Chinese text counted two columns wide).
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N)
-        .map(|i| {
-            rows.iter()
-                .map(|r| crate::format::columns(&r[i]))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| pad(c, *w)).collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
     }
     out
 }
