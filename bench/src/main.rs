@@ -32,6 +32,7 @@ mod province;
 mod report;
 mod restore;
 mod samod;
+mod telemetry;
 mod ui;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -111,6 +112,12 @@ struct Args {
     /// Skip the monthly report at the province (`report_province_ms`).
     #[arg(long)]
     no_report: bool,
+    /// Skip the telemetry overhead scenario.
+    #[arg(long)]
+    no_telemetry: bool,
+    /// Rounds of (off, on) in the telemetry scenario (default: 2 in `smoke`, 5 in `full`).
+    #[arg(long)]
+    telemetry_rounds: Option<usize>,
     #[arg(long, hide = true, value_enum)]
     scenario: Option<Isolated>,
     /// Skip the Excel ledger export and import.
@@ -135,6 +142,9 @@ enum Isolated {
     /// The ledger export of a store filled by the parent (`--excel-db`).
     ExcelExport,
     ReportProvince,
+    /// The telemetry scenario with traces exported, and without.
+    TelemetryOn,
+    TelemetryOff,
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MB.
@@ -216,6 +226,13 @@ async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
             m.insert("restore_peak_rss_mb".into(), json!(peak_rss_mb()));
             Value::Object(m)
         }
+        Isolated::TelemetryOn | Isolated::TelemetryOff => {
+            let (boot_n, edits) = match args.scale {
+                Scale::Smoke => (1_000, 20),
+                Scale::Full => (10_000, 100),
+            };
+            telemetry::child(which == Isolated::TelemetryOn, boot_n, edits).await?
+        }
     };
     println!("{out}");
     Ok(())
@@ -230,6 +247,8 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
         Isolated::Restore => "restore",
         Isolated::ExcelExport => bail!("the excel export is run by excel::export"),
         Isolated::ReportProvince => "report-province",
+        Isolated::TelemetryOn => "telemetry-on",
+        Isolated::TelemetryOff => "telemetry-off",
     };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--scenario")
@@ -688,6 +707,23 @@ async fn main() -> anyhow::Result<()> {
     if !args.samod_only && !args.no_report {
         eprintln!("the monthly report of the Yunnan tree at the province, from summaries …");
         out.extend(isolated(Isolated::ReportProvince, &args)?);
+    }
+    if !args.samod_only && !args.no_telemetry {
+        let rounds = args.telemetry_rounds.unwrap_or(match args.scale {
+            Scale::Smoke => 2,
+            Scale::Full => 5,
+        });
+        eprintln!("traces exported over OTLP against not, {rounds} rounds (child processes) …");
+        out.extend(telemetry::run(rounds, |on| {
+            isolated(
+                if on {
+                    Isolated::TelemetryOn
+                } else {
+                    Isolated::TelemetryOff
+                },
+                &args,
+            )
+        })?);
     }
     if !args.samod_only && !args.no_million {
         eprintln!("a large node bootstraps a new child …");

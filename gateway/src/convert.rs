@@ -7,7 +7,8 @@
 use safemesh_proto::v1 as pb;
 use safemesh_sync::digest::{Digest, Slot};
 use safemesh_sync::frame::{
-    Batch, DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, Remaining, SyncMessage,
+    Batch, DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, MAX_BATCH_TRACES, Remaining,
+    SyncMessage, is_traceparent,
 };
 use safemesh_sync::link::RULE_FRAME_DECODES;
 
@@ -45,6 +46,18 @@ pub fn is_decode_failure(status: &tonic::Status) -> bool {
     }
 }
 
+/// The trace contexts a batch frame names: well-formed W3C `traceparent` values only, at most
+/// [`MAX_BATCH_TRACES`]. Anything else is dropped, never an error: a trace is a hint.
+fn batch_traces(field: &str) -> Vec<String> {
+    field
+        .split(',')
+        .map(str::trim)
+        .filter(|t| is_traceparent(t))
+        .take(MAX_BATCH_TRACES)
+        .map(str::to_string)
+        .collect()
+}
+
 fn heads_to_bytes(heads: &[String]) -> Vec<Vec<u8>> {
     heads.iter().map(|h| hex_decode(h)).collect()
 }
@@ -61,6 +74,11 @@ fn hex_encode(b: &[u8]) -> String {
 
 pub fn to_proto(f: Frame) -> pb::LinkFrame {
     use pb::link_frame::Kind;
+    // The frame's `traceparent`: a batch's trace contexts, comma-separated (docs/PROTOCOL.md).
+    let traceparent = match &f {
+        Frame::Batch(b) => b.traces.join(","),
+        _ => String::new(),
+    };
     let kind = match f {
         Frame::Hello(h) => Kind::Hello(pb::Hello {
             protocol: h.protocol,
@@ -157,12 +175,13 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
     };
     pb::LinkFrame {
         kind: Some(kind),
-        traceparent: String::new(),
+        traceparent,
     }
 }
 
 pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
     use pb::link_frame::Kind;
+    let traces = batch_traces(&f.traceparent);
     let opt = |s: String| if s.is_empty() { None } else { Some(s) };
     Ok(
         match f.kind.ok_or_else(|| Malformed("empty frame".into()))? {
@@ -213,6 +232,7 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
                         docs: b.remaining_docs,
                         bytes: b.remaining_bytes,
                     },
+                    traces,
                 })
             }
             Kind::Ack(a) => Frame::Ack { upto: a.upto },

@@ -31,6 +31,7 @@ fn good_batch() -> Frame {
         upto: 4,
         caught_up: true,
         remaining: Default::default(),
+        traces: vec!["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()],
     })
 }
 
@@ -53,6 +54,37 @@ fn valid_frames_round_trip() {
         let bytes = to_proto(f.clone()).encode_to_vec();
         assert_eq!(decode(&bytes), Ok(f));
     }
+}
+
+/// A batch's trace contexts travel in the frame's `traceparent` field, comma-separated; whatever is
+/// not a well-formed W3C traceparent is dropped (a trace is a hint, never a reason to refuse), and
+/// no more than `MAX_BATCH_TRACES` are taken.
+#[test]
+fn trace_contexts_are_hints_bounded_and_checked() {
+    let Frame::Batch(mut b) = good_batch() else {
+        unreachable!()
+    };
+    let ok = |i: usize| format!("00-{:032x}-{:016x}-01", i + 1, i + 1);
+    let mut raw = to_proto(Frame::Batch(b.clone()));
+    raw.traceparent = [
+        ok(0),
+        "garbage".into(),
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01".into(),
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01".into(),
+        ok(1),
+    ]
+    .join(",");
+    let Ok(Frame::Batch(got)) = from_proto(raw.clone()) else {
+        panic!("a batch with bad trace contexts still decodes")
+    };
+    assert_eq!(got.traces, vec![ok(0), ok(1)]);
+    raw.traceparent = (0..20).map(ok).collect::<Vec<_>>().join(",");
+    let Ok(Frame::Batch(got)) = from_proto(raw) else {
+        panic!()
+    };
+    assert_eq!(got.traces.len(), safemesh_sync::frame::MAX_BATCH_TRACES);
+    b.traces.clear();
+    assert_eq!(to_proto(Frame::Batch(b)).traceparent, "");
 }
 
 #[test]

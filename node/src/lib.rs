@@ -30,6 +30,7 @@ pub mod records;
 pub mod reports;
 pub mod rollup;
 pub mod signal;
+pub mod telemetry;
 pub mod tokens;
 pub mod ui;
 

@@ -9,7 +9,7 @@ use safemesh_model::{AdminCode, division};
 use safemesh_store::Store;
 use serde_json::{Value, json};
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, warn};
 
 use crate::clock::{now_rfc3339, today};
 
@@ -95,12 +95,17 @@ pub async fn publish(
     // The summary's month is China's calendar month, wherever the node's clock zone is.
     let cst = now + time::Duration::hours(8);
     let period = format!("{:04}-{:02}", cst.year(), cst.month() as u8);
-    let mut w = store.writer().await?;
-    let stored = w
-        .put_summary(me, version, &period, &now_rfc3339(), &text)
-        .await?;
-    w.commit().await?;
-    Ok(stored)
+    let span = tracing::info_span!("rollup.publish", node = %me, %period, version);
+    async {
+        let mut w = store.writer().await?;
+        let stored = w
+            .put_summary(me, version, &period, &now_rfc3339(), &text)
+            .await?;
+        w.commit().await?;
+        Ok(stored)
+    }
+    .instrument(span)
+    .await
 }
 
 /// Republishes the summary after data changes (debounced by `debounce`) and every `refresh` (overdue

@@ -2,88 +2,14 @@
 //! CLI exactly as an operator would, with a kill -9 and restart of the county in the middle.
 
 mod common;
+use common::chain::{self, BIN, CHAIN, cli, wait_json};
 use common::free_port;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use safemesh_store::testing::TestDb;
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_safemesh");
-const CHAIN: [&str; 4] = ["53", "5301", "530181", "530181006"];
-
-fn cli(args: &[&str]) {
-    let out = Command::new(BIN).args(args).output().expect("run safemesh");
-    assert!(
-        out.status.success(),
-        "safemesh {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct Proc {
-    data_dir: PathBuf,
-    http: u16,
-    token: String,
-    child: Option<Child>,
-}
-
-/// A test that fails part-way must not leave its nodes running.
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Proc {
-    fn spawn(&mut self, log: &Path) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(BIN)
-            .args(["run", "--data-dir", self.data_dir.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn safemesh run");
-        self.child = Some(child);
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.http)
-    }
-}
-
-async fn wait_json(
-    client: &reqwest::Client,
-    p: &Proc,
-    path: &str,
-    what: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(p.url(path)).bearer_auth(&p.token).send().await
-            && r.status().is_success()
-            && let Ok(v) = r.json::<Value>().await
-            && check(&v)
-        {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what} at {path}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_replicate_and_survive_kill_9() {
@@ -107,60 +33,10 @@ async fn postgres_province_and_city_survive_kill_9_of_the_city_mid_sync() {
 
 async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca");
-    // 1. The operator makes a CA and sets up four nodes with the CLI.
-    cli(&["ca", "init", "--dir", ca.to_str().unwrap()]);
-    let mut procs: Vec<Proc> = Vec::new();
-    let mut parent_link: Option<u16> = None;
-    for (i, code) in CHAIN.into_iter().enumerate() {
-        let data_dir = dir.path().join(code);
-        let (link, http) = (free_port(), free_port());
-        let listen = format!("127.0.0.1:{link}");
-        let http_addr = format!("127.0.0.1:{http}");
-        let mut args = vec![
-            "init",
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-            "--code",
-            code,
-            "--listen",
-            &listen,
-            "--http",
-            &http_addr,
-            "--ca-dir",
-            ca.to_str().unwrap(),
-        ];
-        let parent = parent_link.map(|p| format!("https://127.0.0.1:{p}"));
-        if let Some(p) = &parent {
-            args.extend(["--parent", p.as_str()]);
-        }
-        if let Some(url) = &databases[i] {
-            args.extend(["--database-url", url.as_str()]);
-        }
-        cli(&args);
-        let token = std::fs::read_to_string(data_dir.join("admin.token"))
-            .unwrap()
-            .trim()
-            .to_string();
-        procs.push(Proc {
-            data_dir,
-            http,
-            token,
-            child: None,
-        });
-        parent_link = Some(link);
-    }
-    // 2. Each runs as its own process.
-    for (i, p) in procs.iter_mut().enumerate() {
-        p.spawn(&dir.path().join(format!("{}.log", CHAIN[i])));
-    }
+    // 1. The operator makes a CA and sets up four nodes with the CLI; 2. each runs as its own process.
+    let mut procs = chain::set_up(dir.path(), &databases);
     let client = reqwest::Client::new();
-    for p in &procs {
-        wait_json(&client, p, "/api/v1/node", "node up", |v| {
-            v["code"].is_string()
-        })
-        .await;
-    }
+    chain::start(dir.path(), &mut procs, &client).await;
     let (prov, town) = (0, 3);
     // 3. A major hazard registered at the township reaches the province, record and roll-up.
     let body = json!({
@@ -320,25 +196,7 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     }
     // 9. SIGTERM: every process shuts down cleanly.
     for p in procs.iter_mut() {
-        let mut child = p.child.take().unwrap();
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                assert!(st.success(), "{} exited with {st}", p.data_dir.display());
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not stop on SIGTERM",
-                p.data_dir.display()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        p.stop().await;
     }
 }
 

@@ -7,10 +7,11 @@ use safemesh_sync::check::{Verdict, decode_and_check, implied_heads, undecodable
 use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Item};
 use safemesh_sync::link::summary_owner;
 use safemesh_sync::{Link, Received, Role};
-use tracing::debug;
+use tracing::{Instrument, debug};
 
 use crate::config::LinkConfig;
 use crate::pool::{DocJob, Job, check_all};
+use crate::trace;
 
 /// What applying a batch came to, for [`Link::on_received`].
 pub(crate) struct Applied {
@@ -86,7 +87,9 @@ pub(crate) async fn apply(
     // Phase 2 (CPU): decode and check every document off the reactor, in parallel when the batch
     // names each document once (a repeated document must see the first one's result: in order).
     let checked = if distinct {
+        let docs = jobs.len();
         check_all(&mut jobs, &origin)
+            .instrument(tracing::info_span!("link.check", docs))
             .await
             .map_err(|m| ErrorFrame {
                 code: ErrorCode::Internal,
@@ -104,6 +107,8 @@ pub(crate) async fn apply(
     let mut held: Vec<(String, Vec<String>)> = Vec::new();
     // Documents new to this node, stored together after the loop (multi-row statements).
     let mut new_docs: Vec<safemesh_store::NewDoc> = Vec::new();
+    // Documents this batch changed here (their trace goes on with this node's apply span).
+    let mut stored: Vec<String> = Vec::new();
     // Phase 3 (store): write in batch order (documents new to this node are gathered and stored
     // together after the loop, in their order, in multi-row statements); the first rejection
     // rejects the whole batch.
@@ -155,6 +160,7 @@ pub(crate) async fn apply(
                             }
                         }
                         received.held(id.clone());
+                        stored.push(id.clone());
                         held.push((id, heads));
                     }
                     Verdict::Held => {
@@ -196,6 +202,9 @@ pub(crate) async fn apply(
     w.set_recv_cursor(peer, durable, peer_install)
         .await
         .map_err(internal)?;
+    // Noted before the commit wakes the links that send these documents on (a note of a batch that
+    // then fails to commit is harmless: the documents' next change notes its own).
+    trace::note(&cfg.store, &tracing::Span::current(), &stored);
     w.commit().await.map_err(internal)?;
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
     let t4 = std::time::Instant::now();

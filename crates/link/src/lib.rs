@@ -14,6 +14,7 @@
 //! - `pool`: the CPU pool for checks.
 //! - [`hook`]: the seam a deterministic harness observes a runner and sets its clock through.
 //! - [`status`]: what each link looks like to operators.
+//! - [`trace`]: how a change's trace context crosses a hop.
 #![forbid(unsafe_code)]
 
 mod apply;
@@ -26,6 +27,7 @@ mod prepare;
 mod repair;
 pub mod run;
 pub mod status;
+pub mod trace;
 
 pub use config::{LinkConfig, RateLimit};
 pub use hook::Hook;

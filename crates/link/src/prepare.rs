@@ -9,9 +9,10 @@ use safemesh_sync::Role;
 use safemesh_sync::batch::{
     Built, DocRow, Estimate, Plan, Rows, Step, SummaryRow, doc_item, snapshot_item,
 };
-use safemesh_sync::frame::Batch;
+use safemesh_sync::frame::{Batch, Item};
 
 use crate::config::LinkConfig;
+use crate::trace;
 
 /// Pages of candidates one prepare may skip over (all already held by the peer) before it returns an
 /// empty batch that only moves the cursor on: after a digest repair most of the scope is held.
@@ -58,15 +59,35 @@ pub(crate) async fn prepare(
         caught_up,
         docs,
     } = built;
+    let traces = send_span(cfg, peer, &items, upto);
     Ok((
         Batch {
             items,
             upto,
             caught_up,
             remaining,
+            traces,
         },
         docs,
     ))
+}
+
+/// The batch's send span (`link.send`): it continues the trace of the first document whose change
+/// was traced here and links to the others; the batch carries its context to the peer. Nothing when
+/// traces are not exported.
+fn send_span(cfg: &LinkConfig, peer: &AdminCode, items: &[Item], upto: i64) -> Vec<String> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let ids = items.iter().filter_map(|i| match i {
+        Item::Doc { id, .. } => Some(id.as_str()),
+        Item::Summary { .. } => None,
+    });
+    let noted = trace::noted(&cfg.store, ids);
+    let span =
+        tracing::info_span!("link.send", node = %cfg.me, peer = %peer, items = items.len(), upto);
+    trace::continue_from(&span, &noted);
+    trace::traceparent(&span).into_iter().collect()
 }
 
 /// Builds the next batch for `peer`: reads one page of rows after `after` (documents in its audience

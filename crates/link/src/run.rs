@@ -24,7 +24,7 @@ use safemesh_sync::docsync;
 use safemesh_sync::{Effect, ErrorCode, ErrorFrame, Frame, Link, RULE_FRAME_DECODES, State};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::apply::{Applied, apply};
 use crate::config::LinkConfig;
@@ -142,23 +142,27 @@ pub async fn run_link(
                 },
                 Effect::Apply(batch) => {
                     let items = batch.items.len();
+                    // The batch's span continues the trace its sender carried (`trace`).
+                    let span = tracing::info_span!("link.apply", node = %cfg.me, peer = %peer, items, upto = batch.upto);
+                    crate::trace::continue_from(&span, &batch.traces);
                     // A panic anywhere in checking or storing rejects the batch (its transaction is
                     // dropped, so rolled back) instead of ending the task.
-                    let applied = AssertUnwindSafe(apply(cfg, link, &peer_install, batch))
-                        .catch_unwind()
-                        .await
-                        .unwrap_or_else(|p| {
-                            Err(ErrorFrame {
-                                code: ErrorCode::Malformed,
-                                doc_id: None,
-                                path: None,
-                                rule: Some("no_panic".into()),
-                                message: format!(
-                                    "panic while applying the batch: {}",
-                                    panic_text(&p)
-                                ),
-                            })
-                        });
+                    let applied =
+                        AssertUnwindSafe(apply(cfg, link, &peer_install, batch).instrument(span))
+                            .catch_unwind()
+                            .await
+                            .unwrap_or_else(|p| {
+                                Err(ErrorFrame {
+                                    code: ErrorCode::Malformed,
+                                    doc_id: None,
+                                    path: None,
+                                    rule: Some("no_panic".into()),
+                                    message: format!(
+                                        "panic while applying the batch: {}",
+                                        panic_text(&p)
+                                    ),
+                                })
+                            });
                     match applied {
                         Ok(Applied {
                             received,

@@ -30,6 +30,7 @@ mod store;
 mod summaries;
 pub mod testing;
 mod tokens;
+mod traces;
 mod writer;
 
 pub use docs::{NewDoc, StoredDoc, count_documents};
@@ -44,4 +45,5 @@ pub use sql::now_rfc3339;
 pub use store::{Backend, Store};
 pub use summaries::SummaryRow;
 pub use tokens::{TOKEN_NAME_MAX, TokenRole, TokenRow, hash_secret, token_name};
+pub use traces::{TRACE_NOTES_MAX, TraceNotes};
 pub use writer::Writer;

@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub(crate) seq_tx: watch::Sender<i64>,
     /// Growth since the planner's statistics were refreshed (PostgreSQL; see `planner`).
     pub(crate) growth: Arc<crate::planner::Growth>,
+    /// The trace context of recent changes, for the links that send them on (`traces`).
+    pub(crate) traces: crate::traces::TraceNotes,
 }
 
 impl Store {
@@ -45,6 +47,11 @@ impl Store {
     /// reset their cursors.
     pub fn install_id(&self) -> &str {
         &self.inner.install_id
+    }
+
+    /// The trace context of each document's latest change, while traces are exported.
+    pub fn traces(&self) -> &crate::traces::TraceNotes {
+        &self.inner.traces
     }
 
     /// Which database this store runs on.

@@ -45,6 +45,11 @@ impl Store {
 }
 
 impl Writer {
+    /// The store this session writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub(crate) fn tx(&mut self) -> &mut Transaction<'static, Any> {
         self.tx.as_mut().expect("writer used after commit")
     }
@@ -56,6 +61,8 @@ impl Writer {
     }
 
     /// Commits everything; wakes watchers if the sequence moved. Returns the committed sequence.
+    /// Traced as `store.commit`, a child of whatever span the write belongs to.
+    #[tracing::instrument(name = "store.commit", level = "info", skip_all, fields(seq = self.seq))]
     pub async fn commit(mut self) -> Result<i64, Error> {
         let seq = self.seq;
         let moved = seq != *self.guard;

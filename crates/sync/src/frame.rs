@@ -102,6 +102,31 @@ pub struct Batch {
     /// What the sender still had to send after this batch when it prepared it: shown as progress,
     /// never trusted for anything else.
     pub remaining: Remaining,
+    /// W3C trace contexts (`traceparent`) of the changes in the batch, at most [`MAX_BATCH_TRACES`]:
+    /// the receiver continues the first one's trace and links to the others. A hint for operators,
+    /// never trusted for anything else; empty when traces are not exported.
+    pub traces: Vec<String>,
+}
+
+/// Trace contexts one batch carries at most (more are dropped by the sender and the receiver).
+pub const MAX_BATCH_TRACES: usize = 8;
+
+/// Whether `s` is a W3C `traceparent` of version 00: `00-<32 hex trace id>-<16 hex span id>-<2 hex
+/// flags>`, lowercase, with neither id all zeros.
+pub fn is_traceparent(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let hex = |p: &str, n: usize| {
+        p.len() == n
+            && p.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    parts.len() == 4
+        && parts[0] == "00"
+        && hex(parts[1], 32)
+        && hex(parts[2], 16)
+        && hex(parts[3], 2)
+        && parts[1].bytes().any(|b| b != b'0')
+        && parts[2].bytes().any(|b| b != b'0')
 }
 
 /// Documents (and summaries) and their stored bytes still to send on one direction of a link.

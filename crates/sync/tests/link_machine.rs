@@ -56,6 +56,7 @@ fn batch(items: Vec<Item>, upto: i64, caught_up: bool) -> Batch {
         upto,
         caught_up,
         remaining: Default::default(),
+        traces: Vec::new(),
     }
 }
 

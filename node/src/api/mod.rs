@@ -63,6 +63,7 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(state.clone()))
         .merge(crate::ui::router(state))
+        .layer(middleware::from_fn(crate::http::trace::span))
 }
 
 /// `GET /readyz` — 就绪: the store answers with this build's format (its migrations are done). No

@@ -342,12 +342,6 @@ pub enum TokenCmd {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo prints what a user needs; its nodes log warnings only unless SAFEMESH_LOG says otherwise.
-    init_tracing(if matches!(cli.cmd, Cmd::Demo { .. }) {
-        "warn"
-    } else {
-        "info,sqlx=warn,h2=warn,hyper=warn,tower=warn,tonic=warn"
-    });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -358,7 +352,31 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Cmd::Status {
+    // The demo prints what a user needs; its nodes log warnings only unless SAFEMESH_LOG says otherwise.
+    let filter = if matches!(cli.cmd, Cmd::Demo { .. }) {
+        "warn"
+    } else {
+        "info,sqlx=warn,h2=warn,hyper=warn,tower=warn,tonic=warn"
+    };
+    // A running node exports its traces if its config says where (a config that does not load is
+    // reported by `run` itself).
+    let export = match &cli.cmd {
+        Cmd::Run { data_dir } => Config::load(data_dir)
+            .ok()
+            .and_then(|c| crate::telemetry::Export::of(&c)),
+        _ => None,
+    };
+    let telemetry = {
+        let _rt = rt.enter();
+        match crate::telemetry::init(filter, export.as_ref()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("错误 / error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let code = if let Cmd::Status {
         data_dir,
         json,
         watch,
@@ -366,31 +384,18 @@ pub fn main() -> ExitCode {
     } = &cli.cmd
     {
         let every = watch.then(|| std::time::Duration::from_secs(*interval));
-        return rt.block_on(status::status(data_dir, *json, every));
-    }
-    match rt.block_on(dispatch(cli.cmd)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("错误 / error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Logs go to stderr (journald keeps them under systemd): text by default, one JSON object per line
-/// when `SAFEMESH_LOG_FORMAT=json` (for a log collector). `SAFEMESH_LOG` filters them.
-fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SAFEMESH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let json = std::env::var("SAFEMESH_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        fmt.json().flatten_event(true).try_init()
+        rt.block_on(status::status(data_dir, *json, every))
     } else {
-        fmt.try_init()
+        match rt.block_on(dispatch(cli.cmd)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("错误 / error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
     };
+    telemetry.shutdown();
+    code
 }
 
 async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {

@@ -11,12 +11,14 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 mod hazards;
+mod telemetry;
 
 /// Where the Debian package keeps its node; commands take `--data-dir`, else `SAFEMESH_DATA_DIR`,
 /// else this.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/safemesh";
 
 pub use hazards::HazardSettings;
+pub use telemetry::TelemetryConfig;
 
 /// The node's config file, `D/safemesh.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +61,9 @@ pub struct Config {
     /// entry naming an existing sector adds aliases to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sectors: Vec<SectorEntry>,
+    /// Where traces are exported (`[telemetry] otlp_endpoint`); none by default.
+    #[serde(default, skip_serializing_if = "TelemetryConfig::is_default")]
+    pub telemetry: TelemetryConfig,
 }
 
 /// `[hazards]` of the config.
@@ -143,6 +148,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), Error> {
         use safemesh_model::directive::Group;
+        self.telemetry.endpoint().map_err(Error::Config)?;
         for (k, units) in &self.unit_groups {
             match Group::parse(k) {
                 None | Some(Group::Children) => {

@@ -3,7 +3,7 @@
 //! ([`auth`]: the token check, [`Caller`], the [`Editor`] and [`Admin`] extractors, the
 //! [`TokenCache`]), extractors whose rejections name the input ([`Query`], [`Path`], [`Body`]), the
 //! error body ([`ErrorBody`], documented as [`Errors`]) and the route table's entries ([`ApiRoute`],
-//! [`ApiPart`]).
+//! [`ApiPart`]), and the request span ([`trace`]).
 
 mod auth;
 mod caller;
@@ -12,6 +12,7 @@ mod extract;
 mod route;
 mod state;
 mod token_cache;
+pub mod trace;
 
 pub use auth::{Admin, Editor};
 pub(crate) use auth::{auth, check_role};

@@ -5,6 +5,8 @@ use automerge::transaction::CommitOptions;
 use safemesh_doc::authority::check_local;
 use safemesh_doc::{AutoCommit, ChangeHash};
 
+use tracing::Instrument;
+
 use super::{Actor, RecordError};
 
 /// Commits `doc`'s pending operations as one change whose message names the person and the office
@@ -22,7 +24,15 @@ pub(crate) async fn store_change(
     doc: &mut AutoCommit,
     old: &[ChangeHash],
 ) -> Result<(), RecordError> {
-    check_local(id, doc, old)?;
-    w.put_doc(id, doc, old).await?;
+    let span = tracing::info_span!("record.write", id);
+    async {
+        check_local(id, doc, old)?;
+        w.put_doc(id, doc, old).await?;
+        Ok::<_, RecordError>(())
+    }
+    .instrument(span.clone())
+    .await?;
+    // The links that send this document on continue the request's trace (`safemesh_link::trace`).
+    safemesh_link::trace::note(w.store(), &span, [id]);
     Ok(())
 }

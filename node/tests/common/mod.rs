@@ -1,5 +1,7 @@
 //! What the process tests share.
 
+pub mod chain;
+
 use std::hash::{BuildHasher, Hasher};
 
 /// A free loopback port for a node process to listen on, chosen below the kernel's ephemeral range

@@ -79,6 +79,7 @@ fn batch(items: Vec<Item>, upto: i64, caught_up: bool) -> Frame {
         upto,
         caught_up,
         remaining: Default::default(),
+        traces: Vec::new(),
     })
 }
 

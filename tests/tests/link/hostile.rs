@@ -93,6 +93,7 @@ impl County {
             upto,
             caught_up: true,
             remaining: Default::default(),
+            traces: Vec::new(),
         }))
         .await;
     }

@@ -1,0 +1,178 @@
+//! A chain of real `safemesh` processes — province → city → county → township — set up with the CLI
+//! exactly as an operator would (`ca init`, `init`, `run`), for the process tests.
+#![allow(dead_code)] // each test uses its part
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::free_port;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_safemesh");
+pub const CHAIN: [&str; 4] = ["53", "5301", "530181", "530181006"];
+
+/// Runs `safemesh ARGS`, which must succeed.
+pub fn cli(args: &[&str]) {
+    let out = Command::new(BIN).args(args).output().expect("run safemesh");
+    assert!(
+        out.status.success(),
+        "safemesh {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// One node: its data dir, HTTP port, admin token and process.
+pub struct Proc {
+    pub data_dir: PathBuf,
+    pub http: u16,
+    pub token: String,
+    pub child: Option<Child>,
+    /// Environment the process runs with, beyond the test's.
+    pub env: Vec<(String, String)>,
+}
+
+/// A test that fails part-way must not leave its nodes running.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Proc {
+    /// `safemesh run`, its stderr appended to `log`.
+    pub fn spawn(&mut self, log: &Path) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(BIN)
+            .args(["run", "--data-dir", self.data_dir.to_str().unwrap()])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn safemesh run");
+        self.child = Some(child);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http)
+    }
+
+    /// SIGTERM, and waits (15 s at most) for a clean exit.
+    pub async fn stop(&mut self) {
+        let mut child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                assert!(st.success(), "{} exited with {st}", self.data_dir.display());
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not stop on SIGTERM",
+                self.data_dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Makes a CA under `dir` and sets up the four nodes of [`CHAIN`] with the CLI, each child dialling
+/// its parent; `databases[i]` is node i's database URL (SQLite in its data dir when `None`). Not
+/// started yet.
+pub fn set_up(dir: &Path, databases: &[Option<String>; 4]) -> Vec<Proc> {
+    let ca = dir.join("ca");
+    cli(&["ca", "init", "--dir", ca.to_str().unwrap()]);
+    let mut procs: Vec<Proc> = Vec::new();
+    let mut parent_link: Option<u16> = None;
+    for (i, code) in CHAIN.into_iter().enumerate() {
+        let data_dir = dir.join(code);
+        let (link, http) = (free_port(), free_port());
+        let listen = format!("127.0.0.1:{link}");
+        let http_addr = format!("127.0.0.1:{http}");
+        let mut args = vec![
+            "init",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--code",
+            code,
+            "--listen",
+            &listen,
+            "--http",
+            &http_addr,
+            "--ca-dir",
+            ca.to_str().unwrap(),
+        ];
+        let parent = parent_link.map(|p| format!("https://127.0.0.1:{p}"));
+        if let Some(p) = &parent {
+            args.extend(["--parent", p.as_str()]);
+        }
+        if let Some(url) = &databases[i] {
+            args.extend(["--database-url", url.as_str()]);
+        }
+        cli(&args);
+        let token = std::fs::read_to_string(data_dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        procs.push(Proc {
+            data_dir,
+            http,
+            token,
+            child: None,
+            env: Vec::new(),
+        });
+        parent_link = Some(link);
+    }
+    procs
+}
+
+/// Starts every node (logs in `dir/CODE.log`) and waits until each answers.
+pub async fn start(dir: &Path, procs: &mut [Proc], client: &reqwest::Client) {
+    for (i, p) in procs.iter_mut().enumerate() {
+        p.spawn(&dir.join(format!("{}.log", CHAIN[i])));
+    }
+    for p in procs.iter() {
+        wait_json(client, p, "/api/v1/node", "node up", |v| {
+            v["code"].is_string()
+        })
+        .await;
+    }
+}
+
+/// Polls `GET path` on `p` (30 s at most) until `check` holds.
+pub async fn wait_json(
+    client: &reqwest::Client,
+    p: &Proc,
+    path: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(p.url(path)).bearer_auth(&p.token).send().await
+            && r.status().is_success()
+            && let Ok(v) = r.json::<Value>().await
+            && check(&v)
+        {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what} at {path}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
