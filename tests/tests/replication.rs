@@ -64,6 +64,11 @@ async fn township_hazard_reaches_province_rollup() -> anyhow::Result<()> {
         c.get("53", &format!("/api/v1/hazards/{}", id(&h))).await?.0,
         404
     );
+    // 6. Traces are not exported here (no `[telemetry]`, no OpenTelemetry layer): no node noted a
+    //    trace context for the links to carry.
+    for code in CHAIN {
+        assert!(c.node(code).store.traces().is_empty(), "{code}");
+    }
     c.shutdown().await;
     Ok(())
 }
