@@ -157,6 +157,7 @@ impl Store {
                 install_id,
                 seq_tx,
                 growth: Arc::new(crate::planner::Growth::new(analyzed)),
+                commits: Default::default(),
             }),
         })
     }

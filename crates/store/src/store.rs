@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub(crate) seq_tx: watch::Sender<i64>,
     /// Growth since the planner's statistics were refreshed (PostgreSQL; see `planner`).
     pub(crate) growth: Arc<crate::planner::Growth>,
+    /// How long commits take (see `stats`).
+    pub(crate) commits: crate::commit_times::CommitTimes,
 }
 
 impl Store {
