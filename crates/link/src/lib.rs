@@ -30,4 +30,4 @@ pub mod status;
 pub use config::{LinkConfig, RateLimit};
 pub use hook::Hook;
 pub use run::{Transport, run_link};
-pub use status::{BASE_REJECTION_REASONS, LinkStatus, Registry};
+pub use status::{BASE_REJECTION_REASONS, LINK_STATES, LinkStatus, Registry};
