@@ -82,6 +82,7 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
         unit_groups: Default::default(),
         hazards: Default::default(),
         sectors: Vec::new(),
+        metrics: Default::default(),
     };
     cfg.validate()?;
     std::fs::create_dir_all(&o.data_dir)?;

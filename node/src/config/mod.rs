@@ -59,6 +59,27 @@ pub struct Config {
     /// entry naming an existing sector adds aliases to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sectors: Vec<SectorEntry>,
+    /// 监控指标 (`[metrics]`).
+    #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]` of the config. `/metrics` is always served on the HTTP address, to a token of role
+/// `metrics` or `admin`; this adds an address that serves it without a token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where to serve `GET /metrics` without a token, e.g. `127.0.0.1:9464` (none by default). It
+    /// answers anyone who reaches it: keep it on loopback, or let a firewall admit the Prometheus
+    /// server only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+}
+
+impl MetricsConfig {
+    fn is_default(&self) -> bool {
+        *self == MetricsConfig::default()
+    }
 }
 
 /// `[hazards]` of the config.
@@ -174,6 +195,14 @@ impl Config {
             ));
         }
         HazardSettings::from_config(self)?;
+        if let Some(m) = self.metrics.listen
+            && m.port() != 0
+            && (m == self.http || m == self.listen)
+        {
+            return Err(Error::Config(format!(
+                "metrics.listen {m} 与 http 或 listen 地址相同 / metrics.listen {m} is the http or link address"
+            )));
+        }
         if let Some(p) = &self.parent {
             let hp = p.trim_start_matches("https://");
             if hp == p.as_str() || !hp.contains(':') {
