@@ -223,3 +223,39 @@ impl Config {
         data_dir.join(TLS_DIR)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+code = "530181006"
+name = "禄脿街道"
+listen = "127.0.0.1:7001"
+http = "127.0.0.1:8001"
+"#;
+
+    #[test]
+    fn the_metrics_address_is_optional_checked_and_saved() {
+        let cfg: Config = toml::from_str(BASE).unwrap();
+        assert_eq!(cfg.metrics.listen, None);
+        assert!(
+            !toml::to_string_pretty(&cfg).unwrap().contains("[metrics]"),
+            "left out of a saved config when not set"
+        );
+        let cfg: Config =
+            toml::from_str(&format!("{BASE}\n[metrics]\nlisten = \"127.0.0.1:9464\"\n")).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.metrics.listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let again: Config = toml::from_str(&toml::to_string_pretty(&cfg).unwrap()).unwrap();
+        assert_eq!(again.metrics, cfg.metrics);
+        let taken: Config =
+            toml::from_str(&format!("{BASE}\n[metrics]\nlisten = \"127.0.0.1:8001\"\n")).unwrap();
+        let e = taken.validate().unwrap_err().to_string();
+        assert!(e.contains("metrics.listen"), "{e}");
+        assert!(
+            toml::from_str::<Config>(&format!("{BASE}\n[metrics]\nport = 9464\n")).is_err(),
+            "unknown keys are an error"
+        );
+    }
+}
