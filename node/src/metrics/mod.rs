@@ -3,10 +3,9 @@
 //! One [`Metrics`] per node ([`registry`]) — several nodes share a process in the demo and the tests,
 //! so there is no global recorder. Its `prometheus_client` registry holds what is recorded as it
 //! happens (the HTTP requests, [`api`]) and a collector for what mirrors state: each scrape first
-//! reads the links
-//! ([`link`], from the same reports as `GET /api/v1/sync/status`), the certificates ([`certs`]), when
-//! each descendant last reported ([`rollup`]), the hazards as the roll-up counts them ([`hazards`])
-//! and the store ([`store`]), then encodes — so no gauge is ever stale.
+//! reads the links ([`link`], from the same reports as `GET /api/v1/sync/status`), the certificates
+//! ([`certs`]), when each descendant last reported ([`rollup`]), the hazards as the roll-up counts
+//! them ([`hazards`]) and the store ([`store`]), then encodes — so no gauge is ever stale.
 //!
 //! Served on the HTTP address to a token of role `metrics` or `admin` ([`scrape`]), and, when
 //! `[metrics] listen` is set, without a token on that address ([`serve`]), which must be reachable
@@ -27,7 +26,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::encoding::prometheus_text;
-use safemesh_gateway::tls::NodeIdentity;
 use tokio::sync::watch;
 
 pub(crate) use api::track;
@@ -42,24 +40,21 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// The node's metrics, read now, in the Prometheus text format.
 pub async fn render(st: &ApiState) -> Result<String, RecordError> {
-    let families = gather(st, &st.metrics.identity).await?;
+    let families = gather(st).await?;
     st.metrics
         .encode(families)
         .map_err(|_| RecordError::internal("指标编码失败 / encoding the metrics failed"))
 }
 
 /// Reads the state the scrape-time families mirror.
-async fn gather(st: &ApiState, identity: &NodeIdentity) -> Result<Vec<Family>, RecordError> {
+async fn gather(st: &ApiState) -> Result<Vec<Family>, RecordError> {
     let now = time::OffsetDateTime::now_utc();
     let reports = crate::api::node::link_reports(st).await?;
-    let mut families = vec![
-        Family::gauge(
-            "safemesh_node_info",
-            "This node: its code, name and level (always 1).",
-        ),
-        certs::family(identity.current_not_after(), &reports),
-    ];
-    families[0].push(
+    let mut node = Family::gauge(
+        "safemesh_node_info",
+        "This node: its code, name and level (always 1).",
+    );
+    node.push(
         vec![
             ("code", st.code.to_string()),
             ("name", st.name.clone()),
@@ -67,6 +62,10 @@ async fn gather(st: &ApiState, identity: &NodeIdentity) -> Result<Vec<Family>, R
         ],
         1.0,
     );
+    let mut families = vec![
+        node,
+        certs::family(st.metrics.identity.current_not_after(), &reports),
+    ];
     families.extend(link::families(&reports, &st.registry.rejected_handshakes()));
     families.extend(rollup::families(
         &st.code,
