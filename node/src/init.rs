@@ -83,6 +83,7 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
         hazards: Default::default(),
         sectors: Vec::new(),
         telemetry: Default::default(),
+        metrics: Default::default(),
     };
     cfg.validate()?;
     std::fs::create_dir_all(&o.data_dir)?;

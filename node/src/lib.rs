@@ -24,6 +24,7 @@ pub mod format;
 pub mod hazards;
 pub mod http;
 pub mod init;
+pub mod metrics;
 pub mod node;
 pub mod openapi;
 pub mod records;

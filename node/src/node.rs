@@ -1,4 +1,5 @@
-//! Wiring: store, identity, link server, parent dialer, roll-up publisher and HTTP API of one node.
+//! Wiring: store, identity, link server, parent dialer, roll-up publisher, HTTP API and metrics of
+//! one node.
 //! Options → [`start`] (owns its tasks) → a [`NodeHandle`] with shutdown.
 
 use std::net::SocketAddr;
@@ -33,6 +34,8 @@ pub struct NodeHandle {
     pub data_dir: PathBuf,
     pub http_addr: SocketAddr,
     pub link_addr: SocketAddr,
+    /// Where `/metrics` is served without a token (`[metrics] listen`), if configured.
+    pub metrics_addr: Option<SocketAddr>,
     pub token: String,
     pub store: Store,
     pub registry: Registry,
@@ -153,6 +156,18 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
             addr: cfg.http,
             source,
         })?;
+    let metrics_listener = match cfg.metrics.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Listen {
+                    what: "监控指标",
+                    addr,
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
@@ -243,7 +258,23 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         hazards: hazard_settings.clone(),
         tokens: TokenCache::default(),
         sessions: crate::ui::Sessions::default(),
+        metrics: crate::metrics::registry::Metrics::new(identity.clone()),
     });
+    let metrics_addr = match metrics_listener {
+        Some(l) => {
+            let addr = l.local_addr()?;
+            if !addr.ip().is_loopback() {
+                tracing::warn!(%addr, "/metrics 在非回环地址上无需令牌即可读取，须用防火墙只放行 Prometheus / /metrics answers without a token on a non-loopback address: firewall it to the Prometheus server");
+            }
+            tasks.push(tokio::spawn(crate::metrics::serve(
+                l,
+                state.clone(),
+                shutdown_rx.clone(),
+            )));
+            Some(addr)
+        }
+        None => None,
+    };
     let app = router(state);
     let mut sd = shutdown_rx.clone();
     tasks.push(tokio::spawn(async move {
@@ -260,6 +291,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         data_dir: data_dir.to_path_buf(),
         http_addr,
         link_addr,
+        metrics_addr,
         token,
         store,
         registry,

@@ -43,7 +43,7 @@ impl Modify for BearerScheme {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "本节点签发的令牌 / a token issued by this node (viewer, editor or admin)",
+                        "本节点签发的令牌 / a token issued by this node (viewer, editor or admin; a metrics token reads /metrics only)",
                     ))
                     .build(),
             ),

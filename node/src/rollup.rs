@@ -32,15 +32,12 @@ async fn compute_from(
     children: &[safemesh_store::SummaryRow],
     due_soon_days: u32,
 ) -> Result<SummaryBody, safemesh_store::Error> {
-    let day = safemesh_model::hazard::format_date(today());
-    let soon = safemesh_model::hazard::format_date(safemesh_model::hazard::due_soon_until(
-        today(),
-        due_soon_days,
-    ));
-    let own_hazards = store.own_hazard_counts(me.as_str(), &day, &soon).await?;
+    let today = today();
+    let day = safemesh_model::hazard::format_date(today);
+    let own_hazards = own_hazards(store, me, today, due_soon_days).await?;
     let own_directives = store.own_directive_counts(me.as_str(), &day).await?;
     let accidents = store.own_accident_counts(me.as_str(), &day).await?;
-    let now = Month::of_date(today());
+    let now = Month::of_date(today);
     let periods = store.own_period_stats(me.as_str(), now).await?;
     let mut body = SummaryBody {
         hazards: own_hazards.clone(),
@@ -50,19 +47,75 @@ async fn compute_from(
         accidents,
         periods,
     };
-    for s in children {
-        let Ok(owner) = AdminCode::parse(&s.owner) else {
-            continue;
-        };
-        if !owner.is_direct_child_of(me) {
-            continue;
-        }
-        if let Ok(child) = serde_json::from_str::<SummaryBody>(&s.body) {
-            body.add_child(&child);
-        }
+    for child in child_bodies(me, children) {
+        body.add_child(&child);
     }
     body.periods.retain_window(now);
     Ok(body)
+}
+
+/// The hazards this office registered, counted as of `today` (临期 within `due_soon_days`).
+async fn own_hazards(
+    store: &Store,
+    me: &AdminCode,
+    today: time::Date,
+    due_soon_days: u32,
+) -> Result<HazardCounts, safemesh_store::Error> {
+    let day = safemesh_model::hazard::format_date(today);
+    let soon = safemesh_model::hazard::format_date(safemesh_model::hazard::due_soon_until(
+        today,
+        due_soon_days,
+    ));
+    store.own_hazard_counts(me.as_str(), &day, &soon).await
+}
+
+/// The bodies of the summaries of `me`'s direct children among `children`.
+fn child_bodies<'a>(
+    me: &'a AdminCode,
+    children: &'a [safemesh_store::SummaryRow],
+) -> impl Iterator<Item = SummaryBody> + 'a {
+    children.iter().filter_map(move |s| {
+        let owner = AdminCode::parse(&s.owner).ok()?;
+        if !owner.is_direct_child_of(me) {
+            return None;
+        }
+        serde_json::from_str::<SummaryBody>(&s.body).ok()
+    })
+}
+
+/// The roll-up's hazard counts alone, as [`compute`] makes them — over the jurisdiction (this office's
+/// own plus its direct children's summaries: `/rollup`'s `hazards`) and this office's own
+/// (`own_hazards`) — without the other kinds' queries: `/metrics` reads them at every scrape.
+pub async fn hazard_counts(
+    store: &Store,
+    me: &AdminCode,
+    due_soon_days: u32,
+) -> Result<(HazardCounts, HazardCounts), safemesh_store::Error> {
+    let children = store.child_summaries(me).await?;
+    let own = own_hazards(store, me, today(), due_soon_days).await?;
+    let mut all = own.clone();
+    for child in child_bodies(me, &children) {
+        all.add(&child.hazards);
+    }
+    Ok((all, own))
+}
+
+/// Every direct child office of `scope`: those of the division tree, plus any among `reported` (codes
+/// whose summaries arrived: functional zones are not in the tree).
+pub fn direct_children<'a>(
+    scope: &AdminCode,
+    reported: impl IntoIterator<Item = &'a str>,
+) -> Vec<AdminCode> {
+    let mut codes = division::children_of(scope);
+    for owner in reported {
+        if let Ok(c) = AdminCode::parse(owner)
+            && c.is_direct_child_of(scope)
+            && !codes.contains(&c)
+        {
+            codes.push(c);
+        }
+    }
+    codes
 }
 
 /// How often an unchanged summary is published again, so ancestors can tell a quiet office from one
@@ -193,16 +246,7 @@ pub async fn view(
             name_of(scope),
         )
     };
-    // Every direct child: from the division tree plus any that reported (functional zones).
-    let mut child_codes = division::children_of(scope);
-    for s in &summaries {
-        if let Ok(c) = AdminCode::parse(&s.owner)
-            && c.is_direct_child_of(scope)
-            && !child_codes.contains(&c)
-        {
-            child_codes.push(c);
-        }
-    }
+    let child_codes = direct_children(scope, summaries.iter().map(|s| s.owner.as_str()));
     let children: Vec<Value> = child_codes
         .iter()
         .map(|c| {

@@ -85,7 +85,7 @@ pub async fn create(
         Some(r) => TokenRole::parse(r).ok_or_else(|| {
             RecordError::bad(
                 "role",
-                format!("角色应为 只读、编辑 或 管理员 / role must be viewer, editor or admin, got {r:?}"),
+                format!("角色应为 只读、编辑、管理员 或 监控 / role must be viewer, editor, admin or metrics, got {r:?}"),
             )
         })?,
     };

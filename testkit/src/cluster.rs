@@ -44,6 +44,9 @@ async fn start_on_free_ports(data_dir: &Path, cfg: &mut Config) -> anyhow::Resul
                 tracing::warn!(code = %cfg.code, attempt, "port taken, retrying on fresh ports: {e}");
                 cfg.listen = free_addr();
                 cfg.http = free_addr();
+                if let Some(m) = cfg.metrics.listen.filter(|m| m.port() != 0) {
+                    cfg.metrics.listen = Some(SocketAddr::new(m.ip(), 0));
+                }
                 cfg.save(data_dir)?;
                 attempt += 1;
             }
@@ -104,6 +107,9 @@ pub struct NodeSetup {
     pub before_start: Option<BeforeStart>,
     /// `[[sectors]]` in the node's config: sectors and aliases added to the seed dictionary.
     pub sectors: Vec<safemesh_model::SectorEntry>,
+    /// `[metrics] listen` in the node's config (`127.0.0.1:0`: a free port, see
+    /// `NodeHandle::metrics_addr`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Cluster {
@@ -192,6 +198,7 @@ impl Cluster {
             .collect::<Result<_, _>>()?;
         cfg.unit_groups = setup.unit_groups;
         cfg.sectors = setup.sectors;
+        cfg.metrics.listen = setup.metrics_listen;
         cfg.save(&data_dir)?;
         if let Some(hook) = setup.before_start {
             hook(&data_dir).with_context(|| format!("before starting {code}"))?;

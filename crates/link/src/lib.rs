@@ -32,4 +32,4 @@ pub mod trace;
 pub use config::{LinkConfig, RateLimit};
 pub use hook::Hook;
 pub use run::{Transport, run_link};
-pub use status::{BASE_REJECTION_REASONS, LinkStatus, Registry};
+pub use status::{BASE_REJECTION_REASONS, LINK_STATES, LinkStatus, Registry};

@@ -99,6 +99,7 @@ pub async fn run_link(
                 Effect::Send(frame) => {
                     if let Frame::Batch(b) = &frame {
                         debug!(peer = %peer, items = b.items.len(), upto = b.upto, "send batch");
+                        reg.update(peer.as_str(), |s| s.batches_sent += 1);
                     }
                     if let Frame::Error(e) = &frame {
                         note_rejection(&reg, &peer, e);
@@ -169,7 +170,10 @@ pub async fn run_link(
                             acked,
                             caught_up,
                         }) => {
-                            reg.update(peer.as_str(), |s| s.received_docs += items as u64);
+                            reg.update(peer.as_str(), |s| {
+                                s.received_docs += items as u64;
+                                s.batches_received += 1;
+                            });
                             queue.extend(link.on_received(received, acked, caught_up))
                         }
                         Err(err) => queue.extend(link.on_apply_rejected(err)),
@@ -419,8 +423,10 @@ fn note_rejection(reg: &Registry, peer: &AdminCode, e: &ErrorFrame) {
             e.rule.as_deref().unwrap_or("-"),
             e.message
         );
+        let rule = e.rule.as_deref().unwrap_or(e.code.as_str()).to_string();
         reg.update(peer.as_str(), |s| {
             s.rejected_batches += 1;
+            *s.rejections.entry(rule).or_default() += 1;
             s.last_rejection = Some(text);
         });
     }

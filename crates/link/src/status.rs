@@ -36,6 +36,12 @@ pub struct LinkStatus {
     /// What the peer said it still had to send (its last batch); 0 once it is caught up.
     pub to_receive_docs: u64,
     pub to_receive_bytes: u64,
+    /// Those refusals by the rule named in the error frame (`superior_only`, `frame_decodes`, …; the
+    /// error code when it names none), since the process started; they add up to `rejected_batches`.
+    pub rejections: BTreeMap<String, u64>,
+    /// Batches sent to the peer, and batches from the peer applied, since the process started.
+    pub batches_sent: u64,
+    pub batches_received: u64,
     /// The last such refusal: code, document, path, rule and message.
     pub last_rejection: Option<String>,
     /// Documents this node refused from the peer and now leaves out of the peer's batches.
@@ -46,6 +52,15 @@ pub struct LinkStatus {
     /// When that certificate expires (RFC 3339).
     pub peer_not_after: Option<String>,
 }
+
+/// Every value [`LinkStatus::state`] takes (the link machine's states, `safemesh_sync::State`).
+pub const LINK_STATES: [&str; 5] = [
+    "connecting",
+    "catching_up",
+    "in_sync",
+    "disconnected",
+    "rejected",
+];
 
 /// Refusal reasons always listed by [`Registry::rejected_handshakes`], even at zero.
 pub const BASE_REJECTION_REASONS: [&str; 4] =
@@ -77,6 +92,9 @@ impl Registry {
             quarantined: Vec::new(),
             doc_syncs: 0,
             rejected_batches: 0,
+            rejections: BTreeMap::new(),
+            batches_sent: 0,
+            batches_received: 0,
             received_docs: 0,
             sent_docs: 0,
             to_receive_docs: 0,
@@ -117,5 +135,23 @@ impl Registry {
             .lock()
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use safemesh_sync::State;
+
+    #[test]
+    fn link_states_are_the_machines() {
+        let machine = [
+            State::Connecting,
+            State::CatchingUp,
+            State::InSync,
+            State::Disconnected,
+            State::Rejected,
+        ]
+        .map(State::as_str);
+        assert_eq!(machine, super::LINK_STATES);
     }
 }

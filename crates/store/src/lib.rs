@@ -7,7 +7,8 @@
 //! "Did anything change" is answered from SQL; documents are loaded lazily through a bounded cache.
 //!
 //! One file per concept, each holding its `impl Store` / `impl Writer` methods: `store` (the handle),
-//! `open` and `migrate` (opening, pragmas, stored format), `writer` (the write session), `docs`
+//! `open` and `migrate` (opening, pragmas, stored format), `writer` (the write session), `stats`
+//! (commit times, kept in `commit_times`, and database size, for the node's metrics), `docs`
 //! (documents, chunks, seq), `links` (cursors, peer heads, sync states), `scope` (what crosses a
 //! link), `summaries`, `tokens`, `project` (writing projections), `query` (reads per record kind),
 //! and `sql` (placeholder builders and stored encodings, imported by the others, importing none).
@@ -15,6 +16,7 @@
 
 mod backup;
 mod cache;
+mod commit_times;
 mod docs;
 mod error;
 mod links;
@@ -26,6 +28,7 @@ mod query;
 mod ready;
 mod scope;
 mod sql;
+mod stats;
 mod store;
 mod summaries;
 pub mod testing;
@@ -33,6 +36,7 @@ mod tokens;
 mod traces;
 mod writer;
 
+pub use commit_times::{COMMIT_BUCKETS, CommitStats};
 pub use docs::{NewDoc, StoredDoc, count_documents};
 pub use error::Error;
 pub use links::LinkRow;

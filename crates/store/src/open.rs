@@ -158,6 +158,7 @@ impl Store {
                 seq_tx,
                 growth: Arc::new(crate::planner::Growth::new(analyzed)),
                 traces: Default::default(),
+                commits: Default::default(),
             }),
         })
     }

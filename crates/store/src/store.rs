@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) growth: Arc<crate::planner::Growth>,
     /// The trace context of recent changes, for the links that send them on (`traces`).
     pub(crate) traces: crate::traces::TraceNotes,
+    /// How long commits take (see `stats`).
+    pub(crate) commits: crate::commit_times::CommitTimes,
 }
 
 impl Store {

@@ -1,6 +1,7 @@
 //! Summaries (汇总) as stored: the latest one per owner (this node's own and its descendants'),
 //! each version kept per period in `summary_history`. Storing a received or computed summary, and
-//! every read of them — all, one owner's, a parent's direct children's, and those to send up.
+//! every read of them — all, when each owner last reported, one owner's, a parent's direct
+//! children's, and those to send up.
 
 use safemesh_model::AdminCode;
 use sqlx::AnyPool;
@@ -64,6 +65,16 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().map(summary_row).collect())
+    }
+
+    /// (owner, `as_of`) of every summary held, without their bodies: when each office last
+    /// reported (a province holds every descendant's; `/metrics` reads this at every scrape).
+    pub async fn summary_times(&self) -> Result<Vec<(String, String)>, Error> {
+        Ok(
+            sqlx::query_as("SELECT owner, as_of FROM summaries ORDER BY owner")
+                .fetch_all(self.pool())
+                .await?,
+        )
     }
 
     pub async fn summary(&self, owner: &str) -> Result<Option<SummaryRow>, Error> {

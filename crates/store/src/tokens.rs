@@ -16,22 +16,32 @@ use crate::sql::now_rfc3339;
 use crate::store::Store;
 use crate::writer::Writer;
 
-/// What a token may do. Ordered: each role may do everything of the roles before it.
+/// What a token may do. Ordered: each of viewer, editor and admin may do everything of the roles
+/// before it. `metrics` comes first and is apart: it may read the node's Prometheus metrics
+/// (`/metrics`) and nothing else — no record, no page of the web UI ([`TokenRole::may_read_metrics`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TokenRole {
+    /// 监控 — reads `/metrics` only (a Prometheus server's token).
+    Metrics,
     /// Read only (every `GET`).
     Viewer,
     /// Reads, and writes records (hazards, events, directives, responses).
     Editor,
-    /// Everything, including managing tokens.
+    /// Everything, including managing tokens and reading `/metrics`.
     Admin,
 }
 
 impl TokenRole {
-    pub const ALL: [TokenRole; 3] = [TokenRole::Viewer, TokenRole::Editor, TokenRole::Admin];
+    pub const ALL: [TokenRole; 4] = [
+        TokenRole::Metrics,
+        TokenRole::Viewer,
+        TokenRole::Editor,
+        TokenRole::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            TokenRole::Metrics => "metrics",
             TokenRole::Viewer => "viewer",
             TokenRole::Editor => "editor",
             TokenRole::Admin => "admin",
@@ -41,16 +51,27 @@ impl TokenRole {
     /// The Chinese name of the role, for people.
     pub fn label(self) -> &'static str {
         match self {
+            TokenRole::Metrics => "监控",
             TokenRole::Viewer => "只读",
             TokenRole::Editor => "编辑",
             TokenRole::Admin => "管理员",
         }
     }
 
-    /// `viewer`, `editor` or `admin` (case and surrounding space ignored).
+    /// `metrics`, `viewer`, `editor` or `admin` (case and surrounding space ignored).
     pub fn parse(s: &str) -> Option<TokenRole> {
         let s = s.trim().to_ascii_lowercase();
         TokenRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether this role may read records (the API under `/api/v1`, the web UI): all but `metrics`.
+    pub fn may_read_records(self) -> bool {
+        self >= TokenRole::Viewer
+    }
+
+    /// Whether this role may read the node's metrics (`/metrics`): `metrics` and `admin`.
+    pub fn may_read_metrics(self) -> bool {
+        matches!(self, TokenRole::Metrics | TokenRole::Admin)
     }
 }
 
@@ -304,6 +325,13 @@ mod tests {
     #[test]
     fn roles_are_ordered_and_parse() {
         assert!(TokenRole::Viewer < TokenRole::Editor && TokenRole::Editor < TokenRole::Admin);
+        // `metrics` is below every record role: a check for "at least viewer" refuses it.
+        assert!(TokenRole::Metrics < TokenRole::Viewer);
+        let readers: Vec<_> = TokenRole::ALL
+            .into_iter()
+            .filter(|r| r.may_read_metrics())
+            .collect();
+        assert_eq!(readers, [TokenRole::Metrics, TokenRole::Admin]);
         for r in TokenRole::ALL {
             assert_eq!(TokenRole::parse(r.as_str()), Some(r));
         }

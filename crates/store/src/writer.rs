@@ -61,9 +61,11 @@ impl Writer {
     }
 
     /// Commits everything; wakes watchers if the sequence moved. Returns the committed sequence.
+    /// The time the database takes to commit is counted in [`Store::commit_stats`].
     /// Traced as `store.commit`, a child of whatever span the write belongs to.
     #[tracing::instrument(name = "store.commit", level = "info", skip_all, fields(seq = self.seq))]
     pub async fn commit(mut self) -> Result<i64, Error> {
+        let started = std::time::Instant::now();
         let seq = self.seq;
         let moved = seq != *self.guard;
         if moved {
@@ -75,6 +77,7 @@ impl Writer {
         if let Some(tx) = self.tx.take() {
             tx.commit().await?;
         }
+        self.store.inner.commits.record(started.elapsed());
         {
             let mut cache = self.store.inner.cache.lock().map_err(|_| poisoned())?;
             cache.generation += 1;

@@ -1121,3 +1121,40 @@ async fn accidents_page(db: &TestDb) {
     let (page, total) = store.accidents_page(None, 10, 99).await.unwrap();
     assert_eq!((page.len(), total), (0, 5));
 }
+
+contract!(
+    size_commit_times_and_report_times_are_measured,
+    measurements
+);
+async fn measurements(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    let size = store.size_bytes().await.unwrap();
+    assert!(size > 0, "an opened store has its tables: {size}");
+    let before = store.commit_stats();
+    let mut doc = new_hazard("530181006", Grade::General, "疏散指示标志损坏");
+    put(&store, "h-m", &mut doc, &[]).await;
+    let mut w = store.writer().await.unwrap();
+    w.put_summary(
+        &code("530181006"),
+        1,
+        "2026-12",
+        "2026-12-07T01:00:00Z",
+        "{}",
+    )
+    .await
+    .unwrap();
+    w.commit().await.unwrap();
+    let after = store.commit_stats();
+    assert_eq!(after.count, before.count + 2, "{after:?}");
+    assert!(after.sum_seconds > before.sum_seconds);
+    assert!(
+        after.buckets.windows(2).all(|b| b[0].1 <= b[1].1)
+            && after.buckets.last().unwrap().1 <= after.count,
+        "cumulative: {after:?}"
+    );
+    assert!(store.size_bytes().await.unwrap() >= size);
+    assert_eq!(
+        store.summary_times().await.unwrap(),
+        vec![("530181006".to_string(), "2026-12-07T01:00:00Z".to_string())]
+    );
+}

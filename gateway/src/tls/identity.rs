@@ -337,6 +337,17 @@ impl NodeIdentity {
     pub fn not_after(&self) -> time::OffsetDateTime {
         self.not_after
     }
+
+    /// When the certificate presented from now on expires: after a rotation, the replacement's
+    /// (what an operator watches, so a renewed certificate clears the alert without a restart).
+    pub fn current_not_after(&self) -> time::OffsetDateTime {
+        self.source
+            .current()
+            .cert
+            .first()
+            .and_then(validity_of)
+            .map_or(self.not_after, |(_, until)| until)
+    }
 }
 
 /// Presents the identity's current certificate, on both sides of a link.

@@ -5,7 +5,8 @@
 //! workbooks', the reports', the tokens'), each with its routes and its part of the OpenAPI
 //! document; [`table`] is what the router is built from. What the handlers share — the state, the
 //! token check and the [`Editor`](crate::http::Editor) / [`Admin`](crate::http::Admin) extractors,
-//! the error body — is [`crate::http`].
+//! the error body — is [`crate::http`]. Beside `/api/v1`: `/healthz`, `/readyz` and `/metrics`
+//! ([`crate::metrics`]); every request is counted in the metrics under the route it matched.
 
 pub mod node;
 pub mod parts;
@@ -62,7 +63,14 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/", axum::routing::any(no_route))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(state.clone()))
-        .merge(crate::ui::router(state))
+        .route(
+            "/metrics",
+            get(crate::metrics::scrape).with_state(state.clone()),
+        )
+        .merge(crate::ui::router(state.clone()))
+        // Last, so they wrap every route: each request counted under the route it matched, and
+        // run in its `http.request` span.
+        .layer(middleware::from_fn_with_state(state, crate::metrics::track))
         .layer(middleware::from_fn(crate::http::trace::span))
 }
 

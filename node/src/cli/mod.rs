@@ -317,8 +317,8 @@ pub enum TokenCmd {
     Create {
         #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
-        /// viewer 只读 / editor 可写记录 / admin 全部权限（含令牌管理）
-        #[arg(long, value_parser = ["viewer", "editor", "admin"])]
+        /// viewer 只读 / editor 可写记录 / admin 全部权限（含令牌管理）/ metrics 只能读取监控指标 /metrics
+        #[arg(long, value_parser = ["viewer", "editor", "admin", "metrics"])]
         role: String,
         /// 持有人姓名，记入其每一次修改 / the holder's name, recorded in every change made with it
         #[arg(long)]

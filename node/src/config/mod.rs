@@ -64,6 +64,27 @@ pub struct Config {
     /// Where traces are exported (`[telemetry] otlp_endpoint`); none by default.
     #[serde(default, skip_serializing_if = "TelemetryConfig::is_default")]
     pub telemetry: TelemetryConfig,
+    /// 监控指标 (`[metrics]`).
+    #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]` of the config. `/metrics` is always served on the HTTP address, to a token of role
+/// `metrics` or `admin`; this adds an address that serves it without a token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where to serve `GET /metrics` without a token, e.g. `127.0.0.1:9464` (none by default). It
+    /// answers anyone who reaches it: keep it on loopback, or let a firewall admit the Prometheus
+    /// server only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+}
+
+impl MetricsConfig {
+    fn is_default(&self) -> bool {
+        *self == MetricsConfig::default()
+    }
 }
 
 /// `[hazards]` of the config.
@@ -180,6 +201,14 @@ impl Config {
             ));
         }
         HazardSettings::from_config(self)?;
+        if let Some(m) = self.metrics.listen
+            && m.port() != 0
+            && (m == self.http || m == self.listen)
+        {
+            return Err(Error::Config(format!(
+                "metrics.listen {m} 与 http 或 listen 地址相同 / metrics.listen {m} is the http or link address"
+            )));
+        }
         if let Some(p) = &self.parent {
             let hp = p.trim_start_matches("https://");
             if hp == p.as_str() || !hp.contains(':') {
@@ -198,5 +227,41 @@ impl Config {
 
     pub fn tls_dir(data_dir: &Path) -> PathBuf {
         data_dir.join(TLS_DIR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+code = "530181006"
+name = "禄脿街道"
+listen = "127.0.0.1:7001"
+http = "127.0.0.1:8001"
+"#;
+
+    #[test]
+    fn the_metrics_address_is_optional_checked_and_saved() {
+        let cfg: Config = toml::from_str(BASE).unwrap();
+        assert_eq!(cfg.metrics.listen, None);
+        assert!(
+            !toml::to_string_pretty(&cfg).unwrap().contains("[metrics]"),
+            "left out of a saved config when not set"
+        );
+        let cfg: Config =
+            toml::from_str(&format!("{BASE}\n[metrics]\nlisten = \"127.0.0.1:9464\"\n")).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.metrics.listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let again: Config = toml::from_str(&toml::to_string_pretty(&cfg).unwrap()).unwrap();
+        assert_eq!(again.metrics, cfg.metrics);
+        let taken: Config =
+            toml::from_str(&format!("{BASE}\n[metrics]\nlisten = \"127.0.0.1:8001\"\n")).unwrap();
+        let e = taken.validate().unwrap_err().to_string();
+        assert!(e.contains("metrics.listen"), "{e}");
+        assert!(
+            toml::from_str::<Config>(&format!("{BASE}\n[metrics]\nport = 9464\n")).is_err(),
+            "unknown keys are an error"
+        );
     }
 }

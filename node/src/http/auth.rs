@@ -1,12 +1,13 @@
 //! Who is calling: [`auth`] resolves the bearer token (by the SHA-256 of the secret, through a
 //! short-lived cache, [`super::TokenCache`]) to a [`Caller`]: the token's id, the person's name and a
-//! role. Reading needs any valid token; a write handler takes an [`Editor`] (editor or admin) and gets
-//! the [`Actor`] it writes as from it, so every change names the person; token management takes an
-//! [`Admin`]. Unknown or revoked token: 401. Role too weak: 403 with rule `role_<the caller's role>`.
+//! role. Reading needs a viewer token at least; a write handler takes an [`Editor`] (editor or
+//! admin) and gets the [`Actor`] it writes as from it, so every change names the person; token
+//! management takes an [`Admin`]. Unknown or revoked token: 401. Role too weak: 403 with rule `role_<the caller's role>`
+//! (a `metrics` token reads `/metrics` only, so it gets 403 everywhere under `/api/v1`).
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::Method;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use safemesh_store::{TokenRole, hash_secret};
@@ -40,6 +41,9 @@ pub(crate) fn check_role(caller: Caller, need: TokenRole) -> Result<Caller, Reco
     }
     let (name, role, label) = (&caller.name, caller.role.as_str(), caller.role.label());
     let message = match need {
+        _ if caller.role == TokenRole::Metrics => format!(
+            "监控令牌“{name}”只能读取 /metrics / token {name:?} is a metrics token: it may read /metrics only"
+        ),
         TokenRole::Admin => format!(
             "管理令牌需要管理员令牌，当前令牌“{name}”为{label}角色 / managing tokens needs an admin token; token {name:?} is {role}"
         ),
@@ -82,40 +86,44 @@ impl Editor {
     }
 }
 
-/// Resolves the bearer token to a [`Caller`] (401 if there is none, or it is unknown or revoked).
-pub(crate) async fn auth(State(st): State<Shared>, mut req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
+/// The caller the request's bearer token names (401 if there is none, or it is unknown or revoked).
+pub(crate) async fn caller(st: &ApiState, headers: &HeaderMap) -> Result<Caller, RecordError> {
+    let presented = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let Some(secret) = presented else {
-        return unauthorized().into_response();
+        return Err(unauthorized());
     };
     // Tokens are found by the SHA-256 of the secret: the secret is never compared or stored, and the
     // time a lookup takes says nothing about it.
-    match st.tokens.resolve(&st.store, &hash_secret(secret)).await {
-        Ok(Some(caller)) => {
-            // Every method but GET and HEAD changes something: editor at least, whatever the handler
-            // asks for (a handler that writes also takes an `Editor` or `Admin`).
-            let reads = matches!(*req.method(), Method::GET | Method::HEAD);
-            let caller = match check_role(
-                caller,
-                if reads {
-                    TokenRole::Viewer
-                } else {
-                    TokenRole::Editor
-                },
-            ) {
-                Ok(c) => c,
-                Err(e) => return e.into_response(),
-            };
-            req.extensions_mut().insert(caller);
+    st.tokens
+        .resolve(&st.store, &hash_secret(secret))
+        .await?
+        .ok_or_else(unauthorized)
+}
+
+/// Resolves the bearer token to a [`Caller`] (401 if there is none, or it is unknown or revoked).
+pub(crate) async fn auth(State(st): State<Shared>, mut req: Request, next: Next) -> Response {
+    let caller = match caller(&st, req.headers()).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    // Every method but GET and HEAD changes something: editor at least, whatever the handler asks
+    // for (a handler that writes also takes an `Editor` or `Admin`).
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+    let need = if reads {
+        TokenRole::Viewer
+    } else {
+        TokenRole::Editor
+    };
+    match check_role(caller, need) {
+        Ok(c) => {
+            req.extensions_mut().insert(c);
             next.run(req).await
         }
-        Ok(None) => unauthorized().into_response(),
-        Err(e) => RecordError::from(e).into_response(),
+        Err(e) => e.into_response(),
     }
 }

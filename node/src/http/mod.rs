@@ -15,7 +15,7 @@ mod token_cache;
 pub mod trace;
 
 pub use auth::{Admin, Editor};
-pub(crate) use auth::{auth, check_role};
+pub(crate) use auth::{auth, caller, check_role};
 pub use caller::Caller;
 pub use error::{ErrorBody, ErrorDetail, Errors};
 pub(crate) use error::{no_route, wrong_method};

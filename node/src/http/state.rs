@@ -29,6 +29,8 @@ pub struct ApiState {
     pub tokens: TokenCache,
     /// The web UI's logged-in sessions.
     pub sessions: Sessions,
+    /// This node's Prometheus metrics (`/metrics`).
+    pub metrics: crate::metrics::registry::Metrics,
 }
 
 /// The state every handler takes.

@@ -52,6 +52,7 @@ impl Chrome {
 /// 角色.
 pub fn role_label(r: Role) -> &'static str {
     match r {
+        Role::Metrics => "监控",
         Role::Viewer => "查看",
         Role::Editor => "编辑",
         Role::Admin => "管理员",

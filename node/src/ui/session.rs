@@ -1,4 +1,5 @@
-//! 登录会话 — `/login` takes a token (the same tokens and roles as the API) and sets a session cookie.
+//! 登录会话 — `/login` takes a token (the same tokens and roles as the API; a `metrics` token is
+//! refused: it reads `/metrics` only) and sets a session cookie.
 //!
 //! The cookie holds a random session id only (`HttpOnly`, `SameSite=Strict`, path `/`); the session
 //! keeps the SHA-256 of the token, never the token. Every request resolves that hash again through the
@@ -73,7 +74,7 @@ pub async fn require(State(st): State<Arc<ApiState>>, mut req: Request, next: Ne
         return to_login();
     };
     match st.tokens.resolve(&st.store, &hash).await {
-        Ok(Some(caller)) => {
+        Ok(Some(caller)) if caller.role.may_read_records() => {
             req.extensions_mut().insert(UiUser {
                 caller,
                 session: id,
@@ -81,8 +82,8 @@ pub async fn require(State(st): State<Arc<ApiState>>, mut req: Request, next: Ne
             });
             next.run(req).await
         }
-        Ok(None) => {
-            // Revoked (or deleted): every session of this token ends.
+        Ok(_) => {
+            // Revoked (or deleted), or a token that may not use the UI: every session of it ends.
             st.sessions.end_token(&hash);
             to_login()
         }
@@ -149,6 +150,9 @@ pub async fn login(State(st): State<Arc<ApiState>>, Form(f): Form<LoginForm>) ->
     }
     let hash = hash_secret(secret);
     match st.tokens.resolve(&st.store, &hash).await {
+        Ok(Some(caller)) if !caller.role.may_read_records() => {
+            refuse("监控令牌只能读取 /metrics，不能登录工作台")
+        }
         Ok(Some(caller)) => {
             let id = st.sessions.create(hash);
             tracing::info!(token = %caller.token_id, name = %caller.name, "ui login");

@@ -1,0 +1,29 @@
+//! 隐患指标 — hazards not closed, overdue and 临期 (due soon), as the roll-up counts them:
+//! `scope="jurisdiction"` is `/api/v1/rollup`'s `hazards` (this office's own records plus its
+//! direct children's summaries), `scope="own"` its `own_hazards` (registered by this office).
+
+use safemesh_model::summary::HazardCounts;
+
+use super::family::Family;
+
+pub(crate) fn families(jurisdiction: &HazardCounts, own: &HazardCounts) -> Vec<Family> {
+    let mut open = Family::gauge(
+        "safemesh_hazards_open",
+        "Hazards not closed (scope jurisdiction: with the subordinate offices' summaries; own: registered here).",
+    );
+    let mut overdue = Family::gauge(
+        "safemesh_hazards_overdue",
+        "Hazards not closed past their deadline (China time).",
+    );
+    let mut due_soon = Family::gauge(
+        "safemesh_hazards_due_soon",
+        "Hazards not closed and due within hazards.due_soon_days (临期).",
+    );
+    for (scope, c) in [("jurisdiction", jurisdiction), ("own", own)] {
+        let l = || vec![("scope", scope.to_string())];
+        open.push(l(), c.open as f64);
+        overdue.push(l(), c.overdue as f64);
+        due_soon.push(l(), c.due_soon as f64);
+    }
+    vec![open, overdue, due_soon]
+}
