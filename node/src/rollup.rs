@@ -137,14 +137,18 @@ pub async fn publish(
 ) -> Result<bool, safemesh_store::Error> {
     let body = compute(store, me, due_soon_days).await?;
     let text = serde_json::to_string(&body).unwrap_or_default();
-    if let Some(cur) = store.summary(me.as_str()).await?
+    let cur = store.summary(me.as_str()).await?;
+    if let Some(cur) = &cur
         && cur.body == text
         && !older_than(&cur.as_of, HEARTBEAT)
     {
         return Ok(false);
     }
     let now = time::OffsetDateTime::now_utc();
-    let version = (now.unix_timestamp_nanos() / 1_000) as i64;
+    // The clock in µs, but always after the last version published: a clock set back (or one that
+    // ran ahead and was corrected) never stops this office publishing.
+    let version = ((now.unix_timestamp_nanos() / 1_000) as i64)
+        .max(cur.map_or(0, |c| c.version.saturating_add(1)));
     // The summary's month is China's calendar month, wherever the node's clock zone is.
     let cst = now + time::Duration::hours(8);
     let period = format!("{:04}-{:02}", cst.year(), cst.month() as u8);

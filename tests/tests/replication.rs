@@ -512,3 +512,26 @@ async fn node_restored_from_backup_is_repaired_by_its_peer() -> anyhow::Result<(
     c.shutdown().await;
     Ok(())
 }
+
+/// Issue 19 #5: a node whose clock ran ahead (or was set back) keeps publishing its roll-up: each
+/// version follows the last one published, whatever the clock says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_set_back_does_not_stop_an_office_publishing() -> anyhow::Result<()> {
+    let db = safemesh_store::testing::TestDb::sqlite();
+    let store = db.open().await?;
+    let me = safemesh_model::AdminCode::parse("530181006")?;
+    // The summary published while the clock was ten days ahead.
+    let ahead = (time::OffsetDateTime::now_utc() + time::Duration::days(10)).unix_timestamp_nanos()
+        as i64
+        / 1_000;
+    let mut w = store.writer().await?;
+    w.put_summary(&me, ahead, "2026-12", "2026-12-17T00:00:00Z", "{}")
+        .await?;
+    w.commit().await?;
+    // The clock is right again; the roll-up changed (its body is no longer `{}`): it is published.
+    assert!(safemesh_node::rollup::publish(&store, &me, 3).await?);
+    let s = store.summary(me.as_str()).await?.expect("summary");
+    assert_eq!(s.version, ahead + 1);
+    assert_ne!(s.body, "{}");
+    Ok(())
+}

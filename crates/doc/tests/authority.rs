@@ -1274,6 +1274,108 @@ fn target_writes_only_its_own_response() {
     assert_refused(&mut doc, changes, Origin::Local, "own_response_only");
 }
 
+/// The response object of `target` in `d`.
+fn response_obj(d: &AutoCommit, target: &str) -> ObjId {
+    let rs = d.get(ROOT, "responses").unwrap().unwrap().1;
+    d.get(&rs, target).unwrap().expect("response").1
+}
+
+/// Issue 19 #6: a response is a log. A target (or a relay writing as its code) cannot rewrite its
+/// updates, when it received or completed the directive, or replace the whole response; what the
+/// response shows now (percent, note) it may still set, and new updates go on being appended.
+#[test]
+fn a_response_is_a_log_its_history_and_dates_cannot_be_rewritten() {
+    let mut doc = issued_directive();
+    for u in [
+        update(ResponseAction::Receive, None),
+        update(ResponseAction::Progress, Some(40)),
+        update(ResponseAction::Complete, None),
+    ] {
+        let c = respond_as(&mut doc, TWP, TWP, &u);
+        doc.apply_changes(c).unwrap();
+    }
+    let attempts: Vec<(&str, Box<dyn Fn(&mut AutoCommit)>)> = vec![
+        (
+            "an update's field rewritten",
+            Box::new(|d: &mut AutoCommit| {
+                let r = response_obj(d, TWP);
+                let updates = d.get(&r, "updates").unwrap().unwrap().1;
+                let first = d.get(&updates, 0).unwrap().unwrap().1;
+                d.put(&first, "at", "2020-01-01T00:00:00Z").unwrap();
+            }),
+        ),
+        (
+            "an update replaced by a new map",
+            Box::new(|d: &mut AutoCommit| {
+                let r = response_obj(d, TWP);
+                let updates = d.get(&r, "updates").unwrap().unwrap().1;
+                let m = d.put_object(&updates, 0, ObjType::Map).unwrap();
+                d.put(&m, "action", "complete").unwrap();
+            }),
+        ),
+        (
+            "the updates list replaced",
+            Box::new(|d: &mut AutoCommit| {
+                let r = response_obj(d, TWP);
+                d.put_object(&r, "updates", ObjType::List).unwrap();
+            }),
+        ),
+        (
+            "received_at rewritten",
+            Box::new(|d: &mut AutoCommit| {
+                let r = response_obj(d, TWP);
+                d.put(&r, "received_at", "2020-01-01T00:00:00Z").unwrap();
+            }),
+        ),
+        (
+            "completed_at rewritten",
+            Box::new(|d: &mut AutoCommit| {
+                let r = response_obj(d, TWP);
+                d.put(&r, "completed_at", "2020-01-01T00:00:00Z").unwrap();
+            }),
+        ),
+        (
+            "the whole response replaced",
+            Box::new(|d: &mut AutoCommit| {
+                let rs = d.get(ROOT, "responses").unwrap().unwrap().1;
+                let r = d.put_object(&rs, TWP, ObjType::Map).unwrap();
+                d.put_object(&r, "updates", ObjType::List).unwrap();
+            }),
+        ),
+        (
+            "an unknown field added",
+            Box::new(|d: &mut AutoCommit| {
+                let r = response_obj(d, TWP);
+                d.put(&r, "approved_by_issuer", true).unwrap();
+            }),
+        ),
+    ];
+    for (what, f) in attempts {
+        // By the target itself over the child link, and by a relay forging the target's code.
+        for origin in [origin_child(TWP), origin_parent(COUNTY)] {
+            let changes = write_as(&mut doc, TWP, |d| f(d));
+            let path = assert_refused(&mut doc, changes, origin, "responses_append_only");
+            assert!(path.starts_with("responses.530181006"), "{what}: {path}");
+        }
+    }
+    // What the response shows now stays the target's to set, and the log still grows.
+    let changes = write_as(&mut doc, TWP, |d| {
+        let r = response_obj(d, TWP);
+        d.put(&r, "note", "补充说明").unwrap();
+    });
+    doc = assert_accepted(Some(&mut doc), changes, origin_child(TWP)).doc;
+    let changes = write_as(&mut doc, TWP, |d| {
+        directive::mark_milestone(d, directive::Responder::Node(&code(TWP)), "第一阶段").unwrap()
+    });
+    doc = assert_accepted(Some(&mut doc), changes, origin_child(TWP)).doc;
+    let view = directive::read(&doc).unwrap();
+    let r = &view.responses[TWP];
+    assert_eq!(r.updates.len(), 3);
+    assert_eq!(r.received_at.as_deref(), Some(NOW));
+    assert_eq!(r.completed_at.as_deref(), Some(NOW));
+    assert_eq!(r.note.as_deref(), Some("补充说明"));
+}
+
 #[test]
 fn target_cannot_delete_its_own_response() {
     let mut doc = issued_directive();

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use safemesh_doc::authority::Origin;
 use safemesh_sync::check::{Verdict, decode_and_check, implied_heads, undecodable, verdict};
 use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Item};
-use safemesh_sync::link::summary_owner;
 use safemesh_sync::{Link, Received, Role};
 use tracing::{Instrument, debug};
 
@@ -185,8 +184,14 @@ pub(crate) async fn apply(
                     body,
                     ..
                 } => {
-                    let owner_code = summary_owner(role, peer, &owner)?;
-                    w.put_summary(&owner_code, version, &period, &as_of, &body)
+                    // Versions are the publishers' wall clocks; bounded by this node's.
+                    let now_us = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_micros() as i64);
+                    let ok = safemesh_sync::summary::accept(
+                        role, peer, &owner, version, &period, &body, now_us,
+                    )?;
+                    w.put_summary(&ok.owner, ok.version, &period, &as_of, &body)
                         .await
                         .map_err(internal)?;
                 }

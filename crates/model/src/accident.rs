@@ -106,8 +106,8 @@ pub struct CountDeaths {
 
 impl CountDeaths {
     pub fn add(&mut self, o: &CountDeaths) {
-        self.count += o.count;
-        self.deaths += o.deaths;
+        self.count = self.count.saturating_add(o.count);
+        self.deaths = self.deaths.saturating_add(o.deaths);
     }
 }
 

@@ -12,6 +12,7 @@ pub use crate::accident::CountDeaths;
 
 /// Hazard counts over some scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HazardCounts {
     pub total: u64,
     pub open: u64,
@@ -44,27 +45,62 @@ pub struct HazardCounts {
 impl HazardCounts {
     /// Adds another office's counts (a child's summary) to these.
     pub fn add(&mut self, o: &HazardCounts) {
-        self.total += o.total;
-        self.open += o.open;
-        self.closed += o.closed;
-        self.major += o.major;
-        self.overdue += o.overdue;
+        self.total = self.total.saturating_add(o.total);
+        self.open = self.open.saturating_add(o.open);
+        self.closed = self.closed.saturating_add(o.closed);
+        self.major = self.major.saturating_add(o.major);
+        self.overdue = self.overdue.saturating_add(o.overdue);
         for (k, v) in &o.by_sector {
-            *self.by_sector.entry(k.clone()).or_default() += v;
+            let e = self.by_sector.entry(k.clone()).or_default();
+            *e = e.saturating_add(*v);
         }
         for (k, v) in &o.by_status {
-            *self.by_status.entry(k.clone()).or_default() += v;
+            let e = self.by_status.entry(k.clone()).or_default();
+            *e = e.saturating_add(*v);
         }
         for (k, v) in &o.by_grade {
-            *self.by_grade.entry(k.clone()).or_default() += v;
+            let e = self.by_grade.entry(k.clone()).or_default();
+            *e = e.saturating_add(*v);
         }
         for (k, v) in &o.by_channel {
-            *self.by_channel.entry(k.clone()).or_default() += v;
+            let e = self.by_channel.entry(k.clone()).or_default();
+            *e = e.saturating_add(*v);
         }
-        self.supervised += o.supervised;
-        self.this_month += o.this_month;
-        self.extended += o.extended;
-        self.due_soon += o.due_soon;
+        self.supervised = self.supervised.saturating_add(o.supervised);
+        self.this_month = self.this_month.saturating_add(o.this_month);
+        self.extended = self.extended.saturating_add(o.extended);
+        self.due_soon = self.due_soon.saturating_add(o.due_soon);
+    }
+
+    /// What a received summary may claim of its hazards: no part larger than the whole.
+    pub fn check(&self) -> Result<(), String> {
+        let parts = [
+            ("open", self.open),
+            ("closed", self.closed),
+            ("major", self.major),
+            ("overdue", self.overdue),
+            ("supervised", self.supervised),
+            ("this_month", self.this_month),
+            ("extended", self.extended),
+            ("due_soon", self.due_soon),
+        ];
+        for (name, n) in parts {
+            if n > self.total {
+                return Err(format!("{name} {n} > total {}", self.total));
+            }
+        }
+        for (name, map) in [
+            ("by_sector", &self.by_sector),
+            ("by_status", &self.by_status),
+            ("by_grade", &self.by_grade),
+            ("by_channel", &self.by_channel),
+        ] {
+            let sum = map.values().fold(0u64, |a, v| a.saturating_add(*v));
+            if sum > self.total {
+                return Err(format!("{name} adds up to {sum} > total {}", self.total));
+            }
+        }
+        Ok(())
     }
 
     /// 整改率 — closed over total, in percent with one decimal (100 when there is nothing to rectify).
@@ -78,6 +114,7 @@ impl HazardCounts {
 
 /// Directive counts over some scope: issued by offices in scope, and responses owed by them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DirectiveCounts {
     /// Directives issued.
     pub issued: u64,
@@ -94,16 +131,17 @@ pub struct DirectiveCounts {
 impl DirectiveCounts {
     /// Adds another office's counts (a child's summary) to these.
     pub fn add(&mut self, o: &DirectiveCounts) {
-        self.issued += o.issued;
-        self.assignments += o.assignments;
-        self.received += o.received;
-        self.completed += o.completed;
-        self.overdue += o.overdue;
+        self.issued = self.issued.saturating_add(o.issued);
+        self.assignments = self.assignments.saturating_add(o.assignments);
+        self.received = self.received.saturating_add(o.received);
+        self.completed = self.completed.saturating_add(o.completed);
+        self.overdue = self.overdue.saturating_add(o.overdue);
     }
 }
 
 /// 事故统计 — accident counts over some scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AccidentCounts {
     pub total: u64,
     pub deaths: u64,
@@ -119,9 +157,9 @@ pub struct AccidentCounts {
 impl AccidentCounts {
     /// Adds another office's counts (a child's summary) to these.
     pub fn add(&mut self, o: &AccidentCounts) {
-        self.total += o.total;
-        self.deaths += o.deaths;
-        self.serious_injuries += o.serious_injuries;
+        self.total = self.total.saturating_add(o.total);
+        self.deaths = self.deaths.saturating_add(o.deaths);
+        self.serious_injuries = self.serious_injuries.saturating_add(o.serious_injuries);
         for (k, v) in &o.by_grade {
             self.by_grade.entry(k.clone()).or_default().add(v);
         }
@@ -138,6 +176,7 @@ impl AccidentCounts {
 
 /// A node's published summary: its own records plus its children's latest summaries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SummaryBody {
     /// Counts over the node and its whole subtree.
     pub hazards: HazardCounts,
@@ -156,12 +195,71 @@ pub struct SummaryBody {
 }
 
 impl SummaryBody {
+    /// What a summary received from `owner`'s subtree may claim: each hazard count within its whole,
+    /// the office's own hazards within its subtree's, and no reporting descendants below a township
+    /// (a township has no subordinate offices). Refused otherwise (issue 19: summaries taken on trust).
+    pub fn check(&self, owner: &crate::AdminCode) -> Result<(), String> {
+        self.hazards.check().map_err(|e| format!("hazards: {e}"))?;
+        self.own_hazards
+            .check()
+            .map_err(|e| format!("own_hazards: {e}"))?;
+        if self.own_hazards.total > self.hazards.total {
+            return Err(format!(
+                "own_hazards.total {} > hazards.total {}",
+                self.own_hazards.total, self.hazards.total
+            ));
+        }
+        if owner.level() == crate::Level::Township && self.reporting_descendants > 0 {
+            return Err(format!(
+                "reporting_descendants {} of a township",
+                self.reporting_descendants
+            ));
+        }
+        Ok(())
+    }
+
     /// Adds a direct child's summary: each kind's counts, and the offices reporting through it.
     pub fn add_child(&mut self, child: &SummaryBody) {
         self.hazards.add(&child.hazards);
         self.directives.add(&child.directives);
         self.accidents.add(&child.accidents);
         self.periods.add(&child.periods);
-        self.reporting_descendants += 1 + child.reporting_descendants;
+        self.reporting_descendants = self
+            .reporting_descendants
+            .saturating_add(child.reporting_descendants.saturating_add(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Forged counts cannot overflow an ancestor's roll-up (issue 19 #5): adding saturates.
+    #[test]
+    fn adding_a_childs_counts_saturates() {
+        let mut mine = SummaryBody::default();
+        mine.hazards.total = u64::MAX - 1;
+        mine.hazards.by_sector.insert("x".into(), u64::MAX);
+        mine.reporting_descendants = u64::MAX;
+        let mut child = SummaryBody::default();
+        child.hazards.total = 5;
+        child.hazards.by_sector.insert("x".into(), 3);
+        child.accidents.this_year.deaths = u64::MAX;
+        mine.accidents.this_year.deaths = 2;
+        mine.add_child(&child);
+        assert_eq!(mine.hazards.total, u64::MAX);
+        assert_eq!(mine.hazards.by_sector["x"], u64::MAX);
+        assert_eq!(mine.reporting_descendants, u64::MAX);
+        assert_eq!(mine.accidents.this_year.deaths, u64::MAX);
+    }
+
+    #[test]
+    fn a_summary_body_from_an_older_or_smaller_build_still_reads() {
+        let b: SummaryBody = serde_json::from_str(r#"{"hazards":{"total":3}}"#).unwrap();
+        assert_eq!(b.hazards.total, 3);
+        assert!(
+            b.check(&crate::AdminCode::parse("530181006").unwrap())
+                .is_ok()
+        );
     }
 }

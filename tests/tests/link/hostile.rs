@@ -751,3 +751,86 @@ async fn change_that_makes_automerge_panic_is_refused_naming_the_document() {
     assert_malformed(&e, Some("h-panic"), "automerge_decodes");
     assert!(e.message.contains("panicked"), "{e:?}");
 }
+
+/// A summary item of the township (the county's child) with these claims.
+fn summary(version: i64, period: &str, body: &str) -> Item {
+    Item::Summary {
+        owner: TOWNSHIP.into(),
+        version,
+        period: period.into(),
+        as_of: "2026-12-07T00:00:00Z".into(),
+        body: body.into(),
+        seq: 1,
+    }
+}
+
+/// Issue 19 #5: a summary is the sender's word about a whole subtree. A forged `i64::MAX` version
+/// would once have frozen the township's roll-up at every ancestor forever; it is stored under the
+/// county's clock plus a day at most. Counts that do not add up, a period that is no month, a
+/// township claiming subordinate offices, a version that is no time: each refuses the batch, and
+/// nothing is stored.
+#[tokio::test]
+async fn a_summarys_version_cannot_run_away_and_its_counts_must_add_up() {
+    let mut c = County::new(|_| {}).await;
+    c.connect().await;
+    c.hello(0, 1, "").await;
+    c.batch(
+        vec![summary(
+            i64::MAX,
+            "2026-12",
+            r#"{"hazards":{"total":2,"open":1,"closed":1}}"#,
+        )],
+        1,
+    )
+    .await;
+    loop {
+        match c.recv().await {
+            Frame::Ack { upto } if upto >= 1 => break,
+            Frame::Error(e) => panic!("refused: {e:?}"),
+            _ => continue,
+        }
+    }
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let stored = c.store().summary(TOWNSHIP).await.unwrap().expect("stored");
+    assert!(
+        stored.version <= now_us + safemesh_sync::summary::MAX_VERSION_AHEAD_US,
+        "version {} runs away",
+        stored.version
+    );
+    assert!(
+        stored.version > now_us,
+        "a version ahead is kept as far as the bound"
+    );
+    c.hang_up().await;
+
+    for (item, why) in [
+        (
+            summary(1, "2026-12", r#"{"hazards":{"total":1,"open":5}}"#),
+            "open 5 > total 1",
+        ),
+        (
+            summary(
+                1,
+                "2026-12",
+                r#"{"hazards":{"total":1,"by_sector":{"a":1,"b":1}}}"#,
+            ),
+            "by_sector adds up to",
+        ),
+        (
+            summary(1, "2026-12", r#"{"reporting_descendants":7}"#),
+            "reporting_descendants 7 of a township",
+        ),
+        (summary(1, "2026-13", "{}"), "period"),
+        (summary(0, "2026-12", "{}"), "version 0"),
+        (summary(1, "2026-12", "not json"), "body"),
+    ] {
+        let e = refused(|_| {}, vec![item], 1).await;
+        assert_eq!(e.code, ErrorCode::Forbidden, "{why}: {e:?}");
+        assert_eq!(e.rule.as_deref(), Some("summary_bounds"), "{why}: {e:?}");
+        assert_eq!(e.doc_id.as_deref(), Some("summary:530181006"), "{e:?}");
+        assert!(e.message.contains(why), "{why}: {}", e.message);
+    }
+}

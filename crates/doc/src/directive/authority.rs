@@ -2,8 +2,8 @@
 //! target only its own `responses[code]` entry; a cascade notice (紧急通知) is answered by every office
 //! below the issuer. Its targets, assignments, cascade flag and parent link are fixed at issue.
 
-use automerge::legacy::OpType;
-use automerge::{AutoCommit, ChangeHash, ReadDoc};
+use automerge::legacy::{ObjectId, OpType};
+use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue};
 use safemesh_model::AdminCode;
 
 use crate::Error;
@@ -46,6 +46,88 @@ fn targets_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Vec<AdminCode>, 
     Ok(out)
 }
 
+/// A response (`responses[code]`, `unit_responses[name]`) is a log, like a hazard's events: its
+/// updates are appended and never rewritten, when it was received and when it was completed are
+/// written once, and what the response shows now (`percent`, `note`, `updated_at`) is the only thing
+/// overwritten. Checked for every operation under a response (`path` = `[responses, key, …]`).
+fn response_log(cx: &OpCheck<'_>) -> Result<(), Error> {
+    let (path, op) = (cx.path, cx.op);
+    let deny = || Err(cx.deny("responses_append_only"));
+    if matches!(op.action, OpType::Delete) {
+        return deny();
+    }
+    match &path[2..] {
+        // The response itself: made once (a second one would replace its history).
+        [] => {
+            if !matches!(op.action, OpType::Make(ObjType::Map)) || had_value(cx)? {
+                return deny();
+            }
+            Ok(())
+        }
+        [Seg::Key(field)] => match field.as_str() {
+            // What the response shows now.
+            "percent" | "note" | "updated_at" if matches!(op.action, OpType::Put(_)) => Ok(()),
+            // When it was received and completed: once.
+            "received_at" | "completed_at"
+                if matches!(op.action, OpType::Put(_)) && !had_value(cx)? =>
+            {
+                Ok(())
+            }
+            // The logs: made once, then only appended to.
+            "updates" | "milestones_met" | "forwarded"
+                if matches!(op.action, OpType::Make(ObjType::List)) && !had_value(cx)? =>
+            {
+                Ok(())
+            }
+            _ => deny(),
+        },
+        // An element of a log: a new one (`check_append_at_end` puts it at the end); an update is a
+        // map, a milestone or a forwarded directive a string.
+        [Seg::Key(log), Seg::Index] => {
+            let ok = op.insert
+                && match log.as_str() {
+                    "updates" => matches!(op.action, OpType::Make(ObjType::Map)),
+                    "milestones_met" | "forwarded" => {
+                        matches!(op.action, OpType::Put(ScalarValue::Str(_)))
+                    }
+                    _ => false,
+                };
+            if ok { Ok(()) } else { deny() }
+        }
+        // Inside an update: only while making it, in this change.
+        [Seg::Key(log), Seg::Index, Seg::Key(_)] if log == "updates" => {
+            if cx.in_new_object && matches!(op.action, OpType::Put(_)) {
+                Ok(())
+            } else {
+                deny()
+            }
+        }
+        _ => deny(),
+    }
+}
+
+/// Whether the key this operation writes held a value when its author wrote it (as of the change's
+/// dependencies). An object made in this change held nothing.
+fn had_value(cx: &OpCheck<'_>) -> Result<bool, Error> {
+    if cx.in_new_object {
+        return Ok(false);
+    }
+    let Some(Seg::Key(key)) = cx.path.last() else {
+        return Ok(true);
+    };
+    let obj: ObjId = match &cx.op.obj {
+        ObjectId::Root => automerge::ROOT,
+        other => cx
+            .doc
+            .import_obj(&other.to_string())
+            .map_err(|_| Error::Corrupt(format!("unknown object {other}")))?,
+    };
+    Ok(cx
+        .doc
+        .get_at(&obj, key.as_str(), cx.change.deps())?
+        .is_some())
+}
+
 /// One operation on a directive.
 pub(crate) fn check_op(responders: &Responders, cx: &OpCheck<'_>) -> Result<(), Error> {
     let OpCheck {
@@ -53,7 +135,6 @@ pub(crate) fn check_op(responders: &Responders, cx: &OpCheck<'_>) -> Result<(), 
         change,
         actor,
         path,
-        op,
         ..
     } = *cx;
     match (path.first(), path.get(1)) {
@@ -66,10 +147,14 @@ pub(crate) fn check_op(responders: &Responders, cx: &OpCheck<'_>) -> Result<(), 
             if actor.as_str() != target || !targeted {
                 return Err(cx.deny("own_response_only"));
             }
-            if matches!(op.action, OpType::Delete) {
-                return Err(cx.deny("responses_append_only"));
+            response_log(cx)
+        }
+        // The issuer's record of its departments' responses: the issuer's, and a log all the same.
+        (Some(Seg::Key(k)), Some(Seg::Key(_))) if k == "unit_responses" => {
+            if actor != &cx.header.owner {
+                return Err(cx.deny("issuer_only"));
             }
-            Ok(())
+            response_log(cx)
         }
         _ => {
             if actor == &cx.header.owner {
