@@ -245,14 +245,14 @@ impl Ca {
 
 /// 写入节点文件 — writes `dir/node.pem`, `dir/node.key` (mode 0600) and `dir/ca.pem`, creating
 /// `dir` if needed. Existing files are replaced atomically (write to a temporary file, rename),
-/// so a node re-reading its directory never sees a half-written key.
+/// so a node re-reading its directory never sees a half-written key; the key and certificate as a
+/// pair ([`crate::tls::pair`]), so a crash between them never leaves a mismatched pair.
 pub fn write_node_files(issued: &IssuedCert, ca_pem: &str, dir: &Path) -> Result<(), Error> {
     fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    write_replace(&dir.join(NODE_KEY_FILE), issued.key_pem.as_bytes(), true)?;
-    write_replace(&dir.join(NODE_CERT_FILE), issued.cert_pem.as_bytes(), false)?;
+    crate::tls::pair::replace_pair(dir, &issued.key_pem, &issued.cert_pem)?;
     write_replace(&dir.join(CA_CERT_FILE), ca_pem.as_bytes(), false)?;
     Ok(())
 }
@@ -299,6 +299,20 @@ pub fn revoke(ca_dir: &Path, serial: &str, reason: Option<&str>) -> Result<Revok
             ),
         });
     }
+    // One revocation at a time: two `ca revoke` run at once would each read the list, add their
+    // serial and write it back, and one serial would be lost. The lock is released when `_lock`
+    // closes.
+    let lock_path = ca_dir.join("revoked.lock");
+    let _lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .and_then(|f| f.lock().map(|()| f))
+        .map_err(|source| Error::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
     let path = ca_dir.join(REVOKED_FILE);
     let existing = match fs::read_to_string(&path) {
         Ok(text) => text,

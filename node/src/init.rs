@@ -89,25 +89,7 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
     std::fs::create_dir_all(&o.data_dir)?;
     ca_issue(&o.ca_dir, &code, &Config::tls_dir(&o.data_dir))?;
     let token = hex::encode(rand::random::<[u8; 24]>());
-    write_private(&o.data_dir.join(TOKEN_FILE), &format!("{token}\n"))?;
+    crate::config::write_private(&o.data_dir.join(TOKEN_FILE), &format!("{token}\n"))?;
     cfg.save(&o.data_dir)?;
     Ok(cfg)
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), Error> {
-    use std::io::Write;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?;
-        f.write_all(text.as_bytes())?;
-    }
-    #[cfg(not(unix))]
-    std::fs::write(path, text)?;
-    Ok(())
 }

@@ -122,6 +122,8 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
             identity.code, cfg.code, identity.code, cfg.code
         )));
     }
+    // The admin token is a secret: refused if others may read it.
+    crate::config::check_private(&data_dir.join(TOKEN_FILE))?;
     let token = std::fs::read_to_string(data_dir.join(TOKEN_FILE))
         .map_err(|e| {
             Error::Config(format!(

@@ -1294,7 +1294,8 @@ fn a_response_is_a_log_its_history_and_dates_cannot_be_rewritten() {
         let c = respond_as(&mut doc, TWP, TWP, &u);
         doc.apply_changes(c).unwrap();
     }
-    let attempts: Vec<(&str, Box<dyn Fn(&mut AutoCommit)>)> = vec![
+    type Rewrite = Box<dyn Fn(&mut AutoCommit)>;
+    let attempts: Vec<(&str, Rewrite)> = vec![
         (
             "an update's field rewritten",
             Box::new(|d: &mut AutoCommit| {

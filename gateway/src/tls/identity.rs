@@ -216,6 +216,8 @@ impl NodeIdentity {
             let path = dir.join(name);
             std::fs::read_to_string(&path).map_err(|source| Error::Io { path, source })
         };
+        // A replacement of the key and certificate cut short by a crash is finished first.
+        super::pair::finish_replacement(dir)?;
         // Stamps first: a replacement racing with this read is then seen as a change and re-read.
         let stamp = CertSource::stamps(dir);
         let cert_pem = read(NODE_CERT_FILE)?;

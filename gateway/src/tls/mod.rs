@@ -54,6 +54,7 @@ mod connect;
 mod error;
 mod identity;
 mod observe;
+pub mod pair;
 mod policy;
 mod profile;
 mod reject;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 mod hazards;
+mod private;
 mod telemetry;
 
 /// Where the Debian package keeps its node; commands take `--data-dir`, else `SAFEMESH_DATA_DIR`,
@@ -18,6 +19,7 @@ mod telemetry;
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/safemesh";
 
 pub use hazards::HazardSettings;
+pub use private::{check_private, write_private};
 pub use telemetry::TelemetryConfig;
 
 /// The node's config file, `D/safemesh.toml`.
@@ -163,8 +165,8 @@ impl Config {
     pub fn save(&self, data_dir: &Path) -> Result<(), Error> {
         let text = toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
         let header = "# safemesh 节点配置 / node configuration. See docs/OPERATIONS.md.\n";
-        std::fs::write(data_dir.join(CONFIG_FILE), format!("{header}{text}"))?;
-        Ok(())
+        // Mode 0600: it may hold a database password.
+        write_private(&data_dir.join(CONFIG_FILE), &format!("{header}{text}"))
     }
 
     pub fn validate(&self) -> Result<(), Error> {
