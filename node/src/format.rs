@@ -134,6 +134,46 @@ pub fn event_label(k: EventKind) -> &'static str {
     }
 }
 
+/// What an event carries besides its kind and note, in words (`完成 60%`, `函告，2026-12-15 前书面回复`,
+/// `告知 主要负责人、实际控制人`, the plan's person, funds and 时限), for the timeline and `hazard show`.
+pub fn event_detail(e: &serde_json::Value) -> String {
+    let mut detail = Vec::new();
+    if let Some(p) = e["percent"].as_u64() {
+        detail.push(format!("完成 {p}%"));
+    }
+    if let Some(m) = e["method"].as_str() {
+        detail.push(m.to_string());
+    }
+    if let Some(l) = e["level"].as_str() {
+        detail.push(format!("督办单位 {}", office_name(l)));
+    }
+    if let Some(r) = e["reply_by"].as_str() {
+        detail.push(format!("{r} 前书面回复"));
+    }
+    if let Some(d) = e["new_deadline"].as_str() {
+        detail.push(format!("申请延期至 {d}"));
+    }
+    if let Some(a) = e["approved"].as_bool() {
+        detail.push(if a { "同意延期" } else { "不同意延期" }.to_string());
+    }
+    if let Some(t) = e["to"].as_str() {
+        detail.push(format!("回复{}", office_name(t)));
+    }
+    if let Some(rs) = e["recipients"].as_array().filter(|r| !r.is_empty()) {
+        let names: Vec<&str> = rs.iter().filter_map(|x| x.as_str()).collect();
+        detail.push(format!("告知 {}", names.join("、")));
+    }
+    if let Some(p) = e.get("plan").filter(|p| p.is_object()) {
+        detail.push(format!(
+            "责任人 {}，资金 {} 万元，时限 {}",
+            text(&p["responsible_person"]),
+            wan(p["funds_wan"].as_f64().unwrap_or(0.0)),
+            text(&p["deadline"])
+        ));
+    }
+    detail.join("，")
+}
+
 /// 层级.
 pub fn level_label(code: &AdminCode) -> &'static str {
     match code.level().as_str() {
@@ -175,6 +215,8 @@ pub fn rule_words(rule: &str) -> &'static str {
         "supervising_level_accepts" => "该隐患已挂牌督办，验收和销号须由挂牌督办单位进行",
         "owner_accepts" => "未挂牌督办的隐患由登记单位自行验收、销号",
         "owner_or_superior" => "只有登记单位或其上级可以处理该隐患",
+        "own_response_only" => "只有该任务的承办单位可以签收、报告本单位的进展",
+        "issuer_only" => "只有下发该任务的单位可以进行此项操作",
         "role_viewer" => {
             "您的账号是只读（查看）角色，不能修改记录；如需办理请向本级管理员申请编辑权限"
         }

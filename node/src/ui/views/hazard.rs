@@ -272,45 +272,11 @@ fn events(b: &Value) -> Vec<EventRow> {
         .flatten()
         .filter_map(|e| {
             let kind = EventKind::parse(e["kind"].as_str()?).ok()?;
-            let mut detail = Vec::new();
-            if let Some(p) = e["percent"].as_u64() {
-                detail.push(format!("完成 {p}%"));
-            }
-            if let Some(m) = e["method"].as_str() {
-                detail.push(m.to_string());
-            }
-            if let Some(l) = e["level"].as_str() {
-                detail.push(format!("督办单位 {}", format::office_name(l)));
-            }
-            if let Some(r) = e["reply_by"].as_str() {
-                detail.push(format!("{r} 前书面回复"));
-            }
-            if let Some(d) = e["new_deadline"].as_str() {
-                detail.push(format!("申请延期至 {d}"));
-            }
-            if let Some(a) = e["approved"].as_bool() {
-                detail.push(if a { "同意延期" } else { "不同意延期" }.to_string());
-            }
-            if let Some(t) = e["to"].as_str() {
-                detail.push(format!("回复{}", format::office_name(t)));
-            }
-            if let Some(rs) = e["recipients"].as_array().filter(|r| !r.is_empty()) {
-                let names: Vec<&str> = rs.iter().filter_map(|x| x.as_str()).collect();
-                detail.push(format!("告知 {}", names.join("、")));
-            }
-            if let Some(p) = e.get("plan").filter(|p| p.is_object()) {
-                detail.push(format!(
-                    "责任人 {}，资金 {} 万元，时限 {}",
-                    text(&p["responsible_person"]),
-                    format::wan(p["funds_wan"].as_f64().unwrap_or(0.0)),
-                    text(&p["deadline"])
-                ));
-            }
             let by = e["by"].as_str().unwrap_or_default();
             Some(EventRow {
                 kind: kind.as_str(),
                 label: format::event_label(kind),
-                detail: detail.join("，"),
+                detail: format::event_detail(e),
                 note: text(&e["note"]),
                 at: china_time(e["at"].as_str().unwrap_or_default()),
                 office: format::office(by),
