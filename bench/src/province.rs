@@ -73,6 +73,7 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
         enterprise: Enterprise {
             name: format!("某某企业{}", i % 13),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         number: facts::format_number(owner, 2026, i as u32 + 1),
         inspection_mode: i.is_multiple_of(3).then(|| "双随机一公开".to_string()),

@@ -209,6 +209,7 @@ fn make_base(base: &Base) -> Option<AutoCommit> {
                 enterprise: Enterprise {
                     name: "e".into(),
                     credit_code: String::new(),
+                    credit_code_override: None,
                 },
                 deadline: "2030-01-01".into(),
                 description: String::new(),

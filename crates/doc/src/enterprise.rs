@@ -43,6 +43,10 @@ impl RecordKind for Enterprises {
 pub struct EnterpriseCore {
     /// 统一社会信用代码
     pub credit_code: String,
+    /// 例外登记 — why a credit code whose check character fails was accepted (an early pilot code,
+    /// STANDARDS §6.3); its presence is the flag. `None` for a valid code and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_code_override: Option<String>,
     pub name: String,
     /// 主要负责人
     #[serde(default)]
@@ -126,6 +130,9 @@ pub fn create(
     if let Some(g) = core.major_hazard_source_grade {
         doc.put(&c, "major_hazard_source_grade", ScalarValue::Int(g as i64))?;
     }
+    if let Some(r) = &core.credit_code_override {
+        doc.put(&c, "credit_code_override", r.as_str())?;
+    }
     doc.put_object(ROOT, "events", ObjType::List)?;
     Ok(())
 }
@@ -153,6 +160,7 @@ pub fn read(doc: &AutoCommit) -> Result<EnterpriseView, Error> {
     };
     let core = EnterpriseCore {
         credit_code: tree::string(c, "credit_code", "core.credit_code")?,
+        credit_code_override: tree::opt_str(c, "credit_code_override").filter(|r| !r.is_empty()),
         name: tree::string(c, "name", "core.name")?,
         principal: tree::opt_str(c, "principal").unwrap_or_default(),
         controller: tree::opt_str(c, "controller").unwrap_or_default(),

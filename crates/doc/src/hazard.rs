@@ -49,12 +49,38 @@ impl RecordKind for Hazards {
     }
 }
 
-/// 企业 — the enterprise a hazard belongs to.
+/// 企业 — the enterprise a hazard (or an accident) belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enterprise {
     pub name: String,
     /// 统一社会信用代码
     pub credit_code: String,
+    /// 例外登记 — the reason a credit code whose check character fails was accepted (an early pilot
+    /// code, STANDARDS §6.3); its presence is the flag. `None` for a valid code and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_code_override: Option<String>,
+}
+
+impl Enterprise {
+    /// Writes the enterprise into the map `m` (the override only when there is one).
+    pub(crate) fn write(&self, doc: &mut AutoCommit, m: &automerge::ObjId) -> Result<(), Error> {
+        doc.put(m, "name", self.name.as_str())?;
+        doc.put(m, "credit_code", self.credit_code.as_str())?;
+        if let Some(r) = &self.credit_code_override {
+            doc.put(m, "credit_code_override", r.as_str())?;
+        }
+        Ok(())
+    }
+
+    /// Reads an enterprise map; absent fields read empty (older records have no override).
+    pub(crate) fn read(m: &Map) -> Enterprise {
+        Enterprise {
+            name: tree::opt_str(m, "name").unwrap_or_default(),
+            credit_code: tree::opt_str(m, "credit_code").unwrap_or_default(),
+            credit_code_override: tree::opt_str(m, "credit_code_override")
+                .filter(|r| !r.is_empty()),
+        }
+    }
 }
 
 /// The facts of registration, written once by the owner.
@@ -168,8 +194,7 @@ pub fn create(
     doc.put(&c, "found_on", core.found_on.as_str())?;
     doc.put(&c, "stock", core.stock.as_str())?;
     let e = doc.put_object(&c, "enterprise", ObjType::Map)?;
-    doc.put(&e, "name", core.enterprise.name.as_str())?;
-    doc.put(&e, "credit_code", core.enterprise.credit_code.as_str())?;
+    core.enterprise.write(doc, &e)?;
     let l = doc.put_object(&c, "location", ObjType::Map)?;
     doc.put(&l, "division", core.location.division.as_str())?;
     doc.put(&l, "address", core.location.address.as_str())?;
@@ -279,10 +304,7 @@ pub fn read_at(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<HazardV
         stock: tree::opt_str(c, "stock")
             .and_then(|s| Stock::parse_as("stock", &s).ok())
             .unwrap_or(Stock::New),
-        enterprise: Enterprise {
-            name: tree::opt_str(e, "name").unwrap_or_default(),
-            credit_code: tree::opt_str(e, "credit_code").unwrap_or_default(),
-        },
+        enterprise: Enterprise::read(e),
         location: Location {
             division: location
                 .and_then(|l| tree::opt_str(l, "division"))

@@ -63,6 +63,7 @@ fn hazard_core(grade: Grade) -> HazardCore {
         enterprise: Enterprise {
             name: "安宁某化工有限公司".into(),
             credit_code: "91530181MA6XXXXXXX".into(),
+            credit_code_override: None,
         },
         location: Location {
             division: "530181006201".into(),
@@ -939,6 +940,57 @@ fn owner_cannot_rewrite_hazard_core_after_registration() {
         d.put(&core, "found_by_level", PROV).unwrap();
     });
     assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_only");
+}
+
+/// 例外登记 (STANDARDS §6.3): a credit code accepted by override carries its reason in the core, written
+/// with the registration and replicated with it; nobody adds, changes or removes it afterwards — not
+/// the owner (`write_once`), not a superior (`owner_only`).
+#[test]
+fn a_credit_code_override_is_part_of_the_registration_only() {
+    let mut core = hazard_core(Grade::Major);
+    core.enterprise.credit_code = "91350100M0001TGQXM".into();
+    core.enterprise.credit_code_override = Some("2015年福建试点赋码".into());
+    let mut twp = AutoCommit::new();
+    twp.set_actor(actor(TWP));
+    hazard::create(&mut twp, &code(TWP), "张三", NOW, &core).unwrap();
+    twp.commit();
+    let mut county = assert_accepted(None, twp.get_changes(&[]), origin_child(TWP)).doc;
+    assert_eq!(
+        hazard::read(&county)
+            .unwrap()
+            .core
+            .enterprise
+            .credit_code_override
+            .as_deref(),
+        Some("2015年福建试点赋码")
+    );
+    let rewrite = |value: &str| {
+        let value = value.to_string();
+        move |d: &mut AutoCommit| {
+            let core = core_obj(d);
+            let ent = d.get(&core, "enterprise").unwrap().unwrap().1;
+            d.put(&ent, "credit_code_override", value.as_str()).unwrap();
+        }
+    };
+    let c = write_as(&mut county, TWP, rewrite("改了理由"));
+    assert_eq!(
+        assert_refused(&mut county, c, origin_child(TWP), "write_once"),
+        "core.enterprise.credit_code_override"
+    );
+    let c = write_as(&mut county, COUNTY, rewrite("上级补的理由"));
+    assert_refused(&mut county, c, Origin::Local, "owner_only");
+    // A hazard registered without one cannot be flagged afterwards either.
+    let mut plain = registered_hazard(TWP, Grade::General);
+    assert_eq!(
+        hazard::read(&plain)
+            .unwrap()
+            .core
+            .enterprise
+            .credit_code_override,
+        None
+    );
+    let c = write_as(&mut plain, TWP, rewrite("事后补的理由"));
+    assert_refused(&mut plain, c, Origin::Local, "write_once");
 }
 
 #[test]

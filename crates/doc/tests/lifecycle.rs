@@ -40,6 +40,7 @@ fn hazard_core() -> HazardCore {
         enterprise: Enterprise {
             name: "某矿业有限公司".into(),
             credit_code: "91530181MA6YYYYYYY".into(),
+            credit_code_override: None,
         },
         location: Location {
             division: OWNER.into(),

@@ -32,6 +32,7 @@ fn registered(grade: Grade) -> AutoCommit {
         enterprise: Enterprise {
             name: "某商户".into(),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         number: facts::format_number(&code(TWP), 2026, 1),
         inspection_mode: Some("四不两直".into()),

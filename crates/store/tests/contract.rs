@@ -41,6 +41,7 @@ fn new_hazard_with(
         enterprise: Enterprise {
             name: "某商场".into(),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         location: Location {
             division: owner.to_string(),

@@ -113,6 +113,9 @@ pub struct HazardFields {
     /// 统一社会信用代码 / credit code
     #[arg(long)]
     pub credit_code: Option<String>,
+    /// 信用代码例外说明（仅用于校验位不符的早期试点代码）/ why a code failing its check is right
+    #[arg(long)]
+    pub credit_code_override: Option<String>,
     /// 隐患所在区划代码 / location division code
     #[arg(long)]
     pub division: Option<String>,
@@ -151,6 +154,7 @@ impl HazardFields {
         for (object, key, v) in [
             ("enterprise", "name", self.enterprise),
             ("enterprise", "credit_code", self.credit_code),
+            ("enterprise", "credit_code_override", self.credit_code_override),
             ("location", "division", self.division),
             ("location", "address", self.address),
             ("basis", "standard", self.standard),

@@ -11,6 +11,8 @@ use crate::records::{RecordError, bounded, required};
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewEnterprise {
     pub credit_code: Option<String>,
+    /// 例外登记: why a credit code whose check character fails is right (an early pilot code).
+    pub credit_code_override: Option<String>,
     pub name: Option<String>,
     #[serde(default)]
     pub principal: String,
@@ -34,6 +36,26 @@ pub struct NewEnterprise {
 pub struct EnterpriseRef {
     pub name: Option<String>,
     pub credit_code: Option<String>,
+    /// 例外登记: why a credit code whose check character fails is right (an early pilot code).
+    pub credit_code_override: Option<String>,
+}
+
+/// Checks a credit code entered at `field` (upper-cased already) with the override reason entered at
+/// `{field}_override`, by the rule of [`safemesh_model::credit::accept`]: a valid code passes and
+/// flags nothing; one whose check character fails passes only with a reason, which is returned to be
+/// kept as the record's flag; anything else is a 400 naming the field.
+pub(crate) fn credit_code(
+    field: &str,
+    code: &str,
+    override_reason: Option<&str>,
+) -> Result<Option<String>, RecordError> {
+    safemesh_model::credit::accept(code, override_reason).map_err(|e| {
+        let at = match e.field() {
+            "credit_code_override" => format!("{field}_override"),
+            _ => field.to_string(),
+        };
+        RecordError::bad(at, e.reason())
+    })
 }
 
 /// Checks a new enterprise: its credit code must pass the GB 32100 and GB 11714 checks, its sector must
@@ -43,8 +65,11 @@ pub(crate) fn core(
     input: NewEnterprise,
 ) -> Result<EnterpriseCore, RecordError> {
     let credit_code = required("credit_code", input.credit_code)?.to_uppercase();
-    safemesh_model::credit::validate(&credit_code)
-        .map_err(|e| RecordError::bad("credit_code", e.reason()))?;
+    let credit_code_override = self::credit_code(
+        "credit_code",
+        &credit_code,
+        input.credit_code_override.as_deref(),
+    )?;
     let name = required("name", input.name)?;
     bounded("name", &name, 200)?;
     bounded("principal", &input.principal, 50)?;
@@ -63,6 +88,7 @@ pub(crate) fn core(
     };
     Ok(EnterpriseCore {
         credit_code,
+        credit_code_override,
         name,
         principal: input.principal,
         controller: input.controller,

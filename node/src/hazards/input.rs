@@ -145,14 +145,18 @@ pub(crate) fn core(
     let ent = input.enterprise.ok_or_else(|| {
         RecordError::bad("enterprise", "enterprise 必填 / enterprise is required")
     })?;
-    let credit_code = match opt_text(ent.credit_code).map(|c| c.to_uppercase()) {
-        Some(c) => {
-            safemesh_model::credit::validate(&c)
-                .map_err(|e| RecordError::bad("enterprise.credit_code", e.reason()))?;
-            c
-        }
-        None => String::new(),
-    };
+    let (credit_code, credit_code_override) =
+        match opt_text(ent.credit_code).map(|c| c.to_uppercase()) {
+            Some(c) => {
+                let flag = crate::enterprises::credit_code(
+                    "enterprise.credit_code",
+                    &c,
+                    ent.credit_code_override.as_deref(),
+                )?;
+                (c, flag)
+            }
+            None => (String::new(), None),
+        };
     let name = opt_text(ent.name).unwrap_or_default();
     bounded("enterprise.name", &name, 200)?;
     let loc = input.location.unwrap_or_default();
@@ -203,7 +207,11 @@ pub(crate) fn core(
             found_by_level,
             found_on: mh::format_date(found_on),
             stock,
-            enterprise: Enterprise { name, credit_code },
+            enterprise: Enterprise {
+                name,
+                credit_code,
+                credit_code_override,
+            },
             location: Location { division, address },
             basis,
             deadline: mh::format_date(deadline),

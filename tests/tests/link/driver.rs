@@ -113,6 +113,7 @@ fn township_hazard(title: &str) -> AutoCommit {
         enterprise: Enterprise {
             name: "某厂".into(),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         deadline: "2030-01-01".into(),
         description: String::new(),

@@ -35,6 +35,7 @@ pub fn test_core(owner: &AdminCode, grade: Grade, title: &str) -> HazardCore {
         enterprise: Enterprise {
             name: "某化工有限公司".into(),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         deadline: "2030-12-31".into(),
         description: String::new(),

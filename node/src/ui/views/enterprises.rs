@@ -18,6 +18,8 @@ use crate::ui::page::{Chrome, record_error, render};
 pub struct EnterpriseRow {
     pub name: String,
     pub credit_code: String,
+    /// 例外登记: why a credit code failing its check was accepted (empty if it passed).
+    pub credit_code_override: String,
     pub sector: String,
     pub owner: String,
     pub principal: String,
@@ -50,6 +52,7 @@ fn row(e: &Value) -> EnterpriseRow {
     EnterpriseRow {
         name: s(&e["name"]),
         credit_code: s(&e["credit_code"]),
+        credit_code_override: s(&e["credit_code_override"]),
         sector: s(&e["sector"]),
         owner: format::office_name(e["owner"].as_str().unwrap_or_default()),
         principal: s(&e["principal"]),

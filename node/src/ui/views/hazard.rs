@@ -42,6 +42,8 @@ pub struct HazardFacts {
     pub overdue_days: i64,
     pub enterprise: String,
     pub credit_code: String,
+    /// 例外登记: why a credit code failing its check was accepted (empty if it passed).
+    pub credit_code_override: String,
     pub location: String,
     pub basis: String,
     pub description: String,
@@ -158,6 +160,7 @@ fn facts(b: &Value) -> HazardFacts {
         overdue_days: b["days_overdue"].as_i64().unwrap_or(0),
         enterprise: text(&b["enterprise"]["name"]),
         credit_code: text(&b["enterprise"]["credit_code"]),
+        credit_code_override: text(&b["enterprise"]["credit_code_override"]),
         location,
         basis,
         description: text(&b["description"]),

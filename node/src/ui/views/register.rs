@@ -122,6 +122,7 @@ pub fn input(values: &HashMap<String, String>) -> NewHazard {
         enterprise: any(&["enterprise.name", "enterprise.credit_code"]).then(|| EnterpriseRef {
             name: opt(values, "enterprise.name"),
             credit_code: opt(values, "enterprise.credit_code"),
+            credit_code_override: opt(values, "enterprise.credit_code_override"),
         }),
         location: any(&["location.division", "location.address"]).then(|| NewLocation {
             division: opt(values, "location.division"),
@@ -185,6 +186,7 @@ fn field_label(field: &str) -> &'static str {
         "description" => "隐患描述",
         "enterprise.name" => "单位名称",
         "enterprise.credit_code" => "统一社会信用代码",
+        "enterprise.credit_code_override" => "信用代码例外说明",
         "location.division" => "所在行政区划代码",
         "location.address" => "详细地址",
         "basis.standard" => "判定标准",
