@@ -133,6 +133,7 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             new_deadline: None,
             approved: None,
             to: None,
+            recipient_names: Default::default(),
         };
         hazard::append_event(&mut doc, &e).expect("event");
         doc.commit_with(opts());

@@ -126,7 +126,7 @@ pub fn event_label(k: EventKind) -> &'static str {
         EventKind::Reopen => "反弹重开",
         EventKind::Supervise => "挂牌督办",
         EventKind::Escalate => "升级督办（函告/通报/约谈/曝光）",
-        EventKind::Notify => "告知主要负责人、实际控制人",
+        EventKind::Notify => "告知企业责任人",
         EventKind::Comment => "批注",
         EventKind::ExtendRequest => "申请延期",
         EventKind::ExtendDecision => "延期审批",
@@ -159,9 +159,11 @@ pub fn event_detail(e: &serde_json::Value) -> String {
     if let Some(t) = e["to"].as_str() {
         detail.push(format!("回复{}", office_name(t)));
     }
-    if let Some(rs) = e["recipients"].as_array().filter(|r| !r.is_empty()) {
-        let names: Vec<&str> = rs.iter().filter_map(|x| x.as_str()).collect();
-        detail.push(format!("告知 {}", names.join("、")));
+    if e["recipients"].as_array().is_some_and(|r| !r.is_empty()) {
+        detail.push(format!(
+            "告知 {}",
+            told(&e["recipients"], &e["recipient_names"])
+        ));
     }
     if let Some(p) = e.get("plan").filter(|p| p.is_object()) {
         detail.push(format!(
@@ -172,6 +174,21 @@ pub fn event_detail(e: &serde_json::Value) -> String {
         ));
     }
     detail.join("，")
+}
+
+/// The posts told, each with the person's name when one was given: `主要负责人（王某）、实际控制人`.
+pub fn told(posts: &serde_json::Value, names: &serde_json::Value) -> String {
+    posts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str())
+        .map(|p| match names[p].as_str() {
+            Some(n) => format!("{p}（{n}）"),
+            None => p.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 /// 层级.

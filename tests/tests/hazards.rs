@@ -774,3 +774,156 @@ async fn due_soon_extension_and_written_reply_across_two_levels() -> anyhow::Res
     c.shutdown().await;
     Ok(())
 }
+
+/// seed 002 #6: 法定代表人, 主要负责人, 实际控制人 and 实际负责人 are four posts. Each is recorded on the
+/// enterprise and told on its own, with the person's name; telling one never tells another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_four_posts_are_told_apart_and_by_name() -> anyhow::Result<()> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    // 1. The enterprise names the four people.
+    let (s, e) = c
+        .post(
+            TOWN,
+            "/api/v1/enterprises",
+            &json!({"credit_code": "91350200776049653A", "name": "安宁某某化工有限公司", "sector": "危化品",
+                    "legal_representative": "赵某", "principal": "王某", "controller": "李某",
+                    "actual_manager": "孙某"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{e}");
+    assert_eq!(
+        [
+            &e["legal_representative"],
+            &e["principal"],
+            &e["controller"],
+            &e["actual_manager"]
+        ],
+        [
+            &json!("赵某"),
+            &json!("王某"),
+            &json!("李某"),
+            &json!("孙某")
+        ]
+    );
+    let (_, h) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("液氨储罐区重大隐患", "major", "2099-12-31"),
+        )
+        .await?;
+    let path = events(&id(&h));
+    // 2. Telling the 法定代表人 and the 实际负责人 tells neither the 主要负责人 nor the 实际控制人.
+    let (s, v) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["法定代表人", "actual_manager"], "method": "书面告知",
+                    "recipient_names": {"法定代表人": "赵某", "实际负责人": "孙某"}}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["notified"], json!(["法定代表人", "实际负责人"]));
+    assert_eq!(v["fully_notified"], false);
+    assert_eq!(
+        v["events"][1]["recipient_names"],
+        json!({"法定代表人": "赵某", "实际负责人": "孙某"})
+    );
+    let (s, e) = c.post(TOWN, &path, &plan_json("2099-12-01")).await?;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("尚未告知: 主要负责人、实际控制人"),
+        "{e}"
+    );
+    // A name for a post not told is refused, naming it.
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["主要负责人"], "method": "书面告知",
+                    "recipient_names": {"实际控制人": "李某"}}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("recipient_names.实际控制人")),
+        "{e}"
+    );
+    // 3. The two the rule names, by name: now it may move.
+    let (s, v) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "当面告知",
+                    "recipient_names": {"主要负责人": "王某", "实际控制人": "李某"}}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        v["notified"],
+        json!(["法定代表人", "主要负责人", "实际控制人", "实际负责人"])
+    );
+    assert_eq!(
+        v["notified_names"],
+        json!({"法定代表人": "赵某", "主要负责人": "王某", "实际控制人": "李某", "实际负责人": "孙某"})
+    );
+    assert_eq!(c.post(TOWN, &path, &plan_json("2099-12-01")).await?.0, 201);
+    // 4. The county reads the same history.
+    let at = format!("/api/v1/hazards/{}", id(&h));
+    let v = c
+        .wait_for(COUNTY, &at, "notify at the county", |v| {
+            v["status"] == "rectifying"
+        })
+        .await?;
+    assert_eq!(v["notified_names"]["主要负责人"], "王某");
+    assert_eq!(v["events"][2]["recipient_names"]["实际控制人"], "李某");
+    // 5. The page shows who was told by name, and the notify form offers the four posts, the
+    //    enterprise's people filled in.
+    let (_, tok) = c
+        .post(
+            TOWN,
+            "/api/v1/tokens",
+            &json!({"name": "王芳", "role": "editor"}),
+        )
+        .await?;
+    let base = c.node(TOWN).http_url();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[
+            ("token", tok["secret"].as_str().unwrap()),
+            ("next", "/hazards"),
+        ])
+        .send()
+        .await?;
+    let cookie = r.headers()["set-cookie"]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = http
+        .get(format!("{base}/hazards/{}", id(&h)))
+        .header("Cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        html.contains("主要负责人（王某）、实际控制人（李某）"),
+        "who was told"
+    );
+    for (post, person) in [("法定代表人", "赵某"), ("实际负责人", "孙某")] {
+        assert!(
+            html.contains(&format!(r#"name="recipient_name.{post}" value="{person}""#)),
+            "{post}"
+        );
+    }
+    c.shutdown().await;
+    Ok(())
+}

@@ -8,7 +8,7 @@ use automerge::{
 };
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::facts::{Basis, Location, Stock};
-use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Plan, fold};
+use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Plan, fold, notify};
 use serde::{Deserialize, Serialize};
 
 use crate::authority::op::{OpCheck, Seg};
@@ -250,6 +250,13 @@ pub fn append_event(doc: &mut AutoCommit, e: &HazardEvent) -> Result<(), Error> 
             doc.insert(&l, i, r.as_str())?;
         }
     }
+    // The names of the people told, one scalar per post (`name_principal`, …): an event holds
+    // scalars but for its plan and its recipient list.
+    for (post, person) in &e.recipient_names {
+        if let Some(code) = notify::code_of(post) {
+            doc.put(&m, format!("name_{code}"), person.as_str())?;
+        }
+    }
     if let Some(p) = &e.plan {
         let o = doc.put_object(&m, "plan", ObjType::Map)?;
         doc.put(&o, "responsible_unit", p.responsible_unit.as_str())?;
@@ -377,6 +384,13 @@ fn read_event(m: &Map) -> Option<HazardEvent> {
         recipients: tree::list(m, "recipients")
             .map(tree::str_items)
             .unwrap_or_default(),
+        recipient_names: notify::ROLES
+            .iter()
+            .filter_map(|(post, code)| {
+                let person = tree::opt_str(m, &format!("name_{code}"))?;
+                Some((post.to_string(), person))
+            })
+            .collect(),
         plan: tree::opt_map(m, "plan").map(read_plan),
         ..HazardEvent::new(kind, by, tree::opt_str(m, "at").unwrap_or_default())
     })

@@ -993,6 +993,49 @@ fn a_credit_code_override_is_part_of_the_registration_only() {
     assert_refused(&mut plain, c, Origin::Local, "write_once");
 }
 
+/// seed 002 #6: the four posts are told apart, each person by name. The names travel in the owner's
+/// notify, written with it and never after; nobody else tells on the owner's behalf.
+#[test]
+fn the_people_told_are_named_in_the_owners_notify_only() {
+    let mut twp = registered_hazard(TWP, Grade::Major);
+    let mut county = assert_accepted(None, twp.get_changes(&[]), origin_child(TWP)).doc;
+    let told = HazardEvent {
+        recipients: vec!["法定代表人".into(), "主要负责人".into()],
+        recipient_names: std::collections::BTreeMap::from([
+            ("法定代表人".into(), "赵某".into()),
+            ("主要负责人".into(), "王某".into()),
+        ]),
+        ..notify_both(TWP)
+    };
+    let c = append_as(&mut county, TWP, &told);
+    county = assert_accepted(Some(&mut county), c, origin_child(TWP)).doc;
+    let view = hazard::read(&county).unwrap();
+    assert_eq!(view.events[1].recipients, ["法定代表人", "主要负责人"]);
+    assert_eq!(view.events[1].recipient_names, told.recipient_names);
+    let d = view.derived();
+    assert_eq!(d.notified, ["法定代表人", "主要负责人"]);
+    assert!(
+        !d.fully_notified(),
+        "the 法定代表人 does not stand in for the 实际控制人"
+    );
+    // A name added to the notify afterwards is refused, by the owner too.
+    let c = write_as(&mut county, TWP, |d| {
+        let e = event_obj(d, 1);
+        d.put(&e, "name_actual_controller", "李某").unwrap();
+    });
+    assert_refused(&mut county, c, origin_child(TWP), "events_append_only");
+    // The county does not tell on the township's behalf, names or not.
+    let c = append_as(
+        &mut county,
+        COUNTY,
+        &HazardEvent {
+            recipient_names: told.recipient_names.clone(),
+            ..notify_both(COUNTY)
+        },
+    );
+    assert_refused(&mut county, c, Origin::Local, "owner_only");
+}
+
 #[test]
 fn owner_records_notify_and_plan_with_nested_values() {
     let mut twp = registered_hazard(TWP, Grade::Major);

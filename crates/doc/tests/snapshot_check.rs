@@ -71,6 +71,7 @@ fn event(kind: EventKind, by: &str) -> HazardEvent {
         new_deadline: None,
         approved: None,
         to: None,
+        recipient_names: Default::default(),
     }
 }
 

@@ -154,7 +154,11 @@ impl HazardFields {
         for (object, key, v) in [
             ("enterprise", "name", self.enterprise),
             ("enterprise", "credit_code", self.credit_code),
-            ("enterprise", "credit_code_override", self.credit_code_override),
+            (
+                "enterprise",
+                "credit_code_override",
+                self.credit_code_override,
+            ),
             ("location", "division", self.division),
             ("location", "address", self.address),
             ("basis", "standard", self.standard),
@@ -184,9 +188,13 @@ pub struct EventFields {
     /// 告知方式（notify）或升级方式 函告、通报、约谈、曝光（escalate、reply）/ method
     #[arg(long)]
     pub method: Option<String>,
-    /// 告知对象（notify），逗号分隔：主要负责人,实际控制人 / recipients, comma-separated
+    /// 告知对象（notify），逗号分隔：法定代表人、主要负责人、实际控制人、实际负责人（分别记录，不相互代替）/
+    /// the posts told, comma-separated
     #[arg(long, value_delimiter = ',')]
     pub recipients: Option<Vec<String>>,
+    /// 被告知人姓名（notify），可重复：--recipient-name 主要负责人=王某 / the person told for a post
+    #[arg(long = "recipient-name", value_parser = post_and_name)]
+    pub recipient_names: Vec<(String, String)>,
     /// 书面回复期限（escalate）YYYY-MM-DD / reply by
     #[arg(long)]
     pub reply_by: Option<String>,
@@ -209,6 +217,17 @@ impl EventFields {
             ("percent", self.percent.map(Value::from)),
             ("method", self.method.map(Value::from)),
             ("recipients", self.recipients.map(Value::from)),
+            (
+                "recipient_names",
+                (!self.recipient_names.is_empty()).then(|| {
+                    Value::Object(
+                        self.recipient_names
+                            .into_iter()
+                            .map(|(k, v)| (k, Value::from(v)))
+                            .collect(),
+                    )
+                }),
+            ),
             ("reply_by", self.reply_by.map(Value::from)),
             ("new_deadline", self.new_deadline.map(Value::from)),
             ("approved", self.approved.map(Value::from)),
@@ -219,6 +238,16 @@ impl EventFields {
                 body.insert(k.into(), v);
             }
         }
+    }
+}
+
+/// `主要负责人=王某` → (post, person).
+fn post_and_name(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((post, person)) if !post.trim().is_empty() => {
+            Ok((post.trim().to_string(), person.trim().to_string()))
+        }
+        _ => Err("应为 职务=姓名，如 主要负责人=王某 / must be POST=NAME".to_string()),
     }
 }
 
@@ -457,16 +486,6 @@ pub fn hazard_text(h: &Value) -> String {
             facts.push([k.to_string(), v]);
         }
     };
-    let join = |v: &Value| {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("、")
-            })
-            .unwrap_or_default()
-    };
     put("id", text(&h["id"]));
     put("状态", state_words(h));
     put(
@@ -569,7 +588,7 @@ pub fn hazard_text(h: &Value) -> String {
             })
             .unwrap_or_default(),
     );
-    put("已告知", join(&h["notified"]));
+    put("已告知", format::told(&h["notified"], &h["notified_names"]));
     if let Some(p) = h.get("plan").filter(|p| p.is_object()) {
         put(
             "整改方案",
@@ -708,13 +727,16 @@ mod tests {
         EventFields {
             kind: Some("notify".into()),
             recipients: Some(vec!["主要负责人".into(), "实际控制人".into()]),
+            recipient_names: vec![post_and_name("主要负责人=王某").unwrap()],
             approved: Some(false),
             ..Default::default()
         }
         .apply(&mut e);
         assert_eq!(
             Value::Object(e),
-            json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "approved": false})
+            json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"],
+                   "recipient_names": {"主要负责人": "王某"}, "approved": false})
         );
+        assert!(post_and_name("王某").is_err());
     }
 }

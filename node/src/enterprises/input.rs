@@ -14,10 +14,18 @@ pub struct NewEnterprise {
     /// 例外登记: why a credit code whose check character fails is right (an early pilot code).
     pub credit_code_override: Option<String>,
     pub name: Option<String>,
+    /// 法定代表人 (a post of its own: not the 主要负责人).
+    #[serde(default)]
+    pub legal_representative: String,
+    /// 主要负责人
     #[serde(default)]
     pub principal: String,
+    /// 实际控制人
     #[serde(default)]
     pub controller: String,
+    /// 实际负责人 (a post of its own: not the 实际控制人).
+    #[serde(default)]
+    pub actual_manager: String,
     pub sector: Option<String>,
     #[serde(default)]
     pub above_scale: bool,
@@ -72,8 +80,17 @@ pub(crate) fn core(
     )?;
     let name = required("name", input.name)?;
     bounded("name", &name, 200)?;
-    bounded("principal", &input.principal, 50)?;
-    bounded("controller", &input.controller, 50)?;
+    let person = |v: String| v.trim().to_string();
+    let (legal_representative, principal, controller, actual_manager) = (
+        person(input.legal_representative),
+        person(input.principal),
+        person(input.controller),
+        person(input.actual_manager),
+    );
+    bounded("legal_representative", &legal_representative, 50)?;
+    bounded("principal", &principal, 50)?;
+    bounded("controller", &controller, 50)?;
+    bounded("actual_manager", &actual_manager, 50)?;
     bounded("standardisation_level", &input.standardisation_level, 20)?;
     let sector = sectors.canonical(&required("sector", input.sector)?)?;
     let major_hazard_source_grade = match input.major_hazard_source_grade {
@@ -90,8 +107,10 @@ pub(crate) fn core(
         credit_code,
         credit_code_override,
         name,
-        principal: input.principal,
-        controller: input.controller,
+        legal_representative,
+        principal,
+        controller,
+        actual_manager,
         sector,
         above_scale: input.above_scale,
         major_hazard_source_grade,

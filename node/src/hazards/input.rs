@@ -65,8 +65,12 @@ pub struct NewEvent {
     /// contingency_plan}`.
     #[schema(value_type = Option<Object>)]
     pub plan: Option<PlanInput>,
-    /// `notify`: 主要负责人 and/or 实际控制人.
+    /// `notify`: the posts told — 法定代表人, 主要负责人, 实际控制人, 实际负责人 (four posts, each on its
+    /// own; a major hazard needs 主要负责人 and 实际控制人).
     pub recipients: Option<Vec<String>>,
+    /// `notify`: the names of the people told, by post (`{"主要负责人": "王某"}`); each post one of
+    /// `recipients`.
+    pub recipient_names: Option<std::collections::BTreeMap<String, String>>,
     /// `escalate`: the reply deadline.
     pub reply_by: Option<String>,
     /// `extend_request`: the deadline asked for (`YYYY-MM-DD`, after the deadline in force).
@@ -268,6 +272,12 @@ pub(crate) fn event(
     )?;
     only_for(
         kind,
+        EventKind::Notify,
+        "recipient_names",
+        input.recipient_names.is_some(),
+    )?;
+    only_for(
+        kind,
         EventKind::Escalate,
         "reply_by",
         input.reply_by.is_some(),
@@ -323,6 +333,8 @@ pub(crate) fn event(
         }
         EventKind::Notify => {
             e.recipients = mh::notify::recipients(&input.recipients.unwrap_or_default())?;
+            e.recipient_names =
+                mh::notify::names(&e.recipients, &input.recipient_names.unwrap_or_default())?;
             let m = method.ok_or_else(|| {
                 RecordError::bad(
                     "method",

@@ -135,6 +135,7 @@ fn township_hazard(title: &str) -> AutoCommit {
         new_deadline: None,
         approved: None,
         to: None,
+        recipient_names: Default::default(),
     };
     hazard::append_event(&mut doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));

@@ -223,6 +223,7 @@ fn add_event(doc: &mut AutoCommit, kind: EventKind) {
         new_deadline: None,
         approved: None,
         to: None,
+        recipient_names: Default::default(),
     };
     hazard::append_event(doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));

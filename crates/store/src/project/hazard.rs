@@ -26,6 +26,10 @@ impl ProjectKind for Hazards {
                 serde_json::to_value(&derived.escalated).unwrap_or_default(),
             );
             o.insert("notified".into(), derived.notified.clone().into());
+            o.insert(
+                "notified_names".into(),
+                serde_json::to_value(&derived.notified_names).unwrap_or_default(),
+            );
             o.insert("fully_notified".into(), derived.fully_notified().into());
             o.insert(
                 "plan".into(),

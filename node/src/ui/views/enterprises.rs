@@ -22,8 +22,11 @@ pub struct EnterpriseRow {
     pub credit_code_override: String,
     pub sector: String,
     pub owner: String,
+    /// 法定代表人, 主要负责人, 实际控制人, 实际负责人: four posts, each shown as recorded.
+    pub legal_representative: String,
     pub principal: String,
     pub controller: String,
+    pub actual_manager: String,
     pub flags: String,
 }
 
@@ -55,8 +58,10 @@ fn row(e: &Value) -> EnterpriseRow {
         credit_code_override: s(&e["credit_code_override"]),
         sector: s(&e["sector"]),
         owner: format::office_name(e["owner"].as_str().unwrap_or_default()),
+        legal_representative: s(&e["legal_representative"]),
         principal: s(&e["principal"]),
         controller: s(&e["controller"]),
+        actual_manager: s(&e["actual_manager"]),
         flags: flags.join("、"),
     }
 }

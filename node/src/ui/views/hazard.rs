@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use safemesh_model::hazard::{ESCALATION_METHODS, EventKind, plan::Funds, plan::PlanInput};
+use safemesh_model::hazard::{ESCALATION_METHODS, EventKind, notify, plan::Funds, plan::PlanInput};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -102,6 +102,9 @@ pub struct HazardPage {
     pub events: Vec<EventRow>,
     pub actions: Vec<ActionForm>,
     pub escalation_methods: Vec<&'static str>,
+    /// The notify form's posts: (post, ticked by default, the person's name from the enterprise
+    /// record held here, if any). The four posts are told apart (seed 002 #6).
+    pub notify_posts: Vec<(&'static str, bool, String)>,
     /// The escalations waiting for a written reply: (`{office}|{method}`, as a clerk reads it).
     pub awaiting_reply: Vec<(String, String)>,
     /// The deadline an extension form proposes (30 days after the deadline in force).
@@ -127,16 +130,6 @@ fn facts(b: &Value) -> HazardFacts {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    let join = |v: &Value| {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join("、")
-            })
-            .unwrap_or_default()
-    };
     HazardFacts {
         id: text(&b["id"]),
         number: text(&b["number"]),
@@ -168,7 +161,7 @@ fn facts(b: &Value) -> HazardFacts {
             .as_str()
             .map(format::office)
             .unwrap_or_default(),
-        notified: join(&b["notified"]),
+        notified: format::told(&b["notified"], &b["notified_names"]),
         escalated: b["escalated"]
             .as_array()
             .map(|a| {
@@ -382,8 +375,28 @@ async fn build(
             None => error = why,
         }
     }
+    let held = match b["enterprise"]["credit_code"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => st.store.enterprise(c).await?,
+        None => None,
+    };
+    let notify_posts = notify::ROLES
+        .iter()
+        .map(|(post, code)| {
+            // The enterprise record names each post in its own field.
+            let field = match *code {
+                "actual_controller" => "controller",
+                other => other,
+            };
+            let person = held.as_ref().map(|e| text(&e[field])).unwrap_or_default();
+            (*post, notify::REQUIRED_RECIPIENTS.contains(post), person)
+        })
+        .collect();
     Ok(HazardPage {
         chrome: Chrome::new(st, user, "hazards"),
+        notify_posts,
         h: facts(&b),
         plan: plan(&b),
         events: events(&b),
@@ -434,6 +447,8 @@ pub struct EventForm {
     percent: String,
     reply_by: String,
     recipients: Vec<String>,
+    /// The name typed beside each post (`recipient_name.主要负责人`); only those of posts ticked go.
+    recipient_names: std::collections::BTreeMap<String, String>,
     new_deadline: String,
     /// 同意 `true` / 不同意 `false`.
     approved: String,
@@ -493,6 +508,16 @@ impl EventForm {
             method: some(self.method).or(reply_method),
             percent,
             plan,
+            recipient_names: {
+                let names: std::collections::BTreeMap<String, String> = self
+                    .recipient_names
+                    .into_iter()
+                    .filter(|(post, person)| {
+                        !person.trim().is_empty() && self.recipients.contains(post)
+                    })
+                    .collect();
+                (!names.is_empty()).then_some(names)
+            },
             recipients: (!self.recipients.is_empty()).then_some(self.recipients),
             reply_by: some(self.reply_by),
             new_deadline: some(self.new_deadline),
@@ -560,6 +585,10 @@ fn parse_event_form(pairs: &[(String, String)]) -> EventForm {
             "percent" => f.percent = v,
             "reply_by" => f.reply_by = v,
             "recipients" => f.recipients.push(v),
+            k if k.starts_with("recipient_name.") => {
+                f.recipient_names
+                    .insert(k["recipient_name.".len()..].to_string(), v);
+            }
             "new_deadline" => f.new_deadline = v,
             "approved" => f.approved = v,
             "escalation" => f.escalation = v,
