@@ -276,6 +276,8 @@ pub(crate) fn realistic_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> Aut
         sector_detail: None,
         grade: if i.is_multiple_of(20) { Grade::Major } else { Grade::General },
         channel: Channel::Inspection,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise { name: format!("安宁某某化工有限公司{}", i % 97), credit_code: "91350200776049653A".into(), credit_code_override: None },
         number: facts::format_number(owner, 2026, i as u32 + 1),
         inspection_mode: Some("四不两直".into()),

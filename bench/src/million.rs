@@ -29,6 +29,8 @@ fn small_hazard(owner: &AdminCode, i: usize) -> (String, Vec<u8>) {
         sector_detail: None,
         grade: Grade::General,
         channel: Channel::Inspection,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: format!("某某商户{}", i % 1000),
             credit_code: String::new(),

@@ -70,6 +70,8 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             Channel::EnterpriseSelfReport,
             Channel::PublicReport,
         ][i % 3],
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: format!("某某企业{}", i % 13),
             credit_code: String::new(),

@@ -35,6 +35,8 @@ fn ledger_hazard(owner: &AdminCode, i: usize) -> (String, Vec<u8>) {
             Grade::General
         },
         channel: Channel::Inspection,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: format!("禄脿某某商贸有限公司{}", i % 1000),
             credit_code: String::new(),

@@ -191,6 +191,25 @@ pub fn told(posts: &serde_json::Value, names: &serde_json::Value) -> String {
         .join("、")
 }
 
+/// 单位 as a ledger shows it: the enterprise's name; for a hazard no enterprise runs, what it is at and
+/// its responsible unit (`道路 · 安宁市交通运输局`).
+pub fn hazard_unit(b: &serde_json::Value) -> String {
+    let subject = b["subject"]
+        .as_str()
+        .and_then(|s| safemesh_model::hazard::facts::Subject::parse_as("subject", s).ok())
+        .unwrap_or_default();
+    let name = text(&b["enterprise"]["name"]);
+    if subject.is_enterprise() || (name.is_empty() && text(&b["responsible_unit"]).is_empty()) {
+        return name;
+    }
+    let unit = text(&b["responsible_unit"]);
+    [subject.label_zh().to_string(), unit, name]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 /// 层级.
 pub fn level_label(code: &AdminCode) -> &'static str {
     match code.level().as_str() {

@@ -7,7 +7,7 @@ use automerge::{
     AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
 };
 use safemesh_model::AdminCode;
-use safemesh_model::hazard::facts::{Basis, Location, Stock};
+use safemesh_model::hazard::facts::{Basis, Location, Stock, Subject};
 use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Plan, fold, notify};
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +105,15 @@ pub struct HazardCore {
     pub found_on: String,
     /// 存量/增量.
     pub stock: Stock,
+    /// 隐患所在: an enterprise, or a road, a self-built house, a public place… (no enterprise). Older
+    /// records read as an enterprise.
+    #[serde(default)]
+    pub subject: Subject,
+    /// 责任单位 — who answers for a hazard no enterprise runs (a bureau, a village committee, the
+    /// owner of a house); may be given for an enterprise's hazard too. Empty in older records.
+    #[serde(default)]
+    pub responsible_unit: String,
+    /// The enterprise (its name empty when the hazard has none).
     pub enterprise: Enterprise,
     /// 隐患位置.
     pub location: Location,
@@ -193,6 +202,8 @@ pub fn create(
     doc.put(&c, "found_by_level", core.found_by_level.as_str())?;
     doc.put(&c, "found_on", core.found_on.as_str())?;
     doc.put(&c, "stock", core.stock.as_str())?;
+    doc.put(&c, "subject", core.subject.as_str())?;
+    doc.put(&c, "responsible_unit", core.responsible_unit.as_str())?;
     let e = doc.put_object(&c, "enterprise", ObjType::Map)?;
     core.enterprise.write(doc, &e)?;
     let l = doc.put_object(&c, "location", ObjType::Map)?;
@@ -311,6 +322,10 @@ pub fn read_at(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<HazardV
         stock: tree::opt_str(c, "stock")
             .and_then(|s| Stock::parse_as("stock", &s).ok())
             .unwrap_or(Stock::New),
+        subject: tree::opt_str(c, "subject")
+            .and_then(|s| Subject::parse_as("subject", &s).ok())
+            .unwrap_or_default(),
+        responsible_unit: tree::opt_str(c, "responsible_unit").unwrap_or_default(),
         enterprise: Enterprise::read(e),
         location: Location {
             division: location

@@ -60,6 +60,8 @@ fn hazard_core(grade: Grade) -> HazardCore {
         found_by_level: code(COUNTY),
         found_on: "2026-10-30".into(),
         stock: Stock::New,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "安宁某化工有限公司".into(),
             credit_code: "91530181MA6XXXXXXX".into(),
@@ -1034,6 +1036,65 @@ fn the_people_told_are_named_in_the_owners_notify_only() {
         },
     );
     assert_refused(&mut county, c, Origin::Local, "owner_only");
+}
+
+/// 隐患所在 and 责任单位 are facts of registration: a road's hazard carries them in its core, written
+/// once by the owner; a document from before they existed reads as an enterprise's, with no unit.
+#[test]
+fn what_a_hazard_is_at_and_its_responsible_unit_are_registered_once() {
+    let mut core = hazard_core(Grade::General);
+    core.subject = safemesh_model::hazard::facts::Subject::Road;
+    core.responsible_unit = "安宁市交通运输局".into();
+    core.enterprise = Enterprise {
+        name: String::new(),
+        credit_code: String::new(),
+        credit_code_override: None,
+    };
+    let mut twp = AutoCommit::new();
+    twp.set_actor(actor(TWP));
+    hazard::create(&mut twp, &code(TWP), "张三", NOW, &core).unwrap();
+    twp.commit();
+    let mut county = assert_accepted(None, twp.get_changes(&[]), origin_child(TWP)).doc;
+    let view = hazard::read(&county).unwrap();
+    assert_eq!(
+        view.core.subject,
+        safemesh_model::hazard::facts::Subject::Road
+    );
+    assert_eq!(view.core.responsible_unit, "安宁市交通运输局");
+    for (who, origin, rule) in [
+        (TWP, origin_child(TWP), "write_once"),
+        (COUNTY, Origin::Local, "owner_only"),
+    ] {
+        let c = write_as(&mut county, who, |d| {
+            let core = core_obj(d);
+            d.put(&core, "responsible_unit", "别的单位").unwrap();
+        });
+        assert_eq!(
+            assert_refused(&mut county, c, origin, rule),
+            "core.responsible_unit"
+        );
+    }
+    // An older document has neither key: an enterprise's hazard, no responsible unit.
+    let mut old = AutoCommit::new();
+    old.set_actor(actor(TWP));
+    hazard::create(
+        &mut old,
+        &code(TWP),
+        "张三",
+        NOW,
+        &hazard_core(Grade::General),
+    )
+    .unwrap();
+    let c = core_obj(&old);
+    old.delete(&c, "subject").unwrap();
+    old.delete(&c, "responsible_unit").unwrap();
+    old.commit();
+    let view = hazard::read(&old).unwrap();
+    assert_eq!(
+        view.core.subject,
+        safemesh_model::hazard::facts::Subject::Enterprise
+    );
+    assert_eq!(view.core.responsible_unit, "");
 }
 
 #[test]

@@ -29,6 +29,8 @@ fn registered(grade: Grade) -> AutoCommit {
         sector_detail: None,
         grade,
         channel: Channel::Inspection,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "某商户".into(),
             credit_code: String::new(),

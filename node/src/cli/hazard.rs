@@ -107,6 +107,12 @@ pub struct HazardFields {
     /// 存量、增量 / stock or new
     #[arg(long)]
     pub stock: Option<String>,
+    /// 隐患所在：生产经营单位（默认）、道路、自建房、公共场所、其他 / what the hazard is at
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// 责任单位（没有企业的隐患必填）/ the responsible unit (required without an enterprise)
+    #[arg(long)]
+    pub responsible_unit: Option<String>,
     /// 企业名称 / enterprise name
     #[arg(long)]
     pub enterprise: Option<String>,
@@ -145,6 +151,8 @@ impl HazardFields {
             ("deadline", self.deadline),
             ("number", self.number),
             ("stock", self.stock),
+            ("subject", self.subject),
+            ("responsible_unit", self.responsible_unit),
         ];
         for (k, v) in top {
             if let Some(v) = v {
@@ -457,7 +465,7 @@ pub fn ledger_table(page: &Value) -> String {
             format::grade_label(h["grade"].as_str().unwrap_or_default()).to_string(),
             state_words(h),
             deadline(h),
-            text(&h["enterprise"]["name"]),
+            format::hazard_unit(h),
         ]);
     }
     let total = page["total"].as_u64().unwrap_or(items.len() as u64);
@@ -510,6 +518,14 @@ pub fn hazard_text(h: &Value) -> String {
         ),
     );
     put("存量/增量", text(&h["stock_label"]));
+    let subject = h["subject"]
+        .as_str()
+        .and_then(|s| safemesh_model::hazard::facts::Subject::parse_as("subject", s).ok())
+        .unwrap_or_default();
+    if !subject.is_enterprise() {
+        put("隐患所在", subject.label_zh().to_string());
+    }
+    put("责任单位", text(&h["responsible_unit"]));
     let ent = &h["enterprise"];
     put(
         "单位",

@@ -209,6 +209,9 @@ pub struct HazardFilterArgs {
     /// 存量/增量 / stock or new
     #[arg(long)]
     pub stock: Option<String>,
+    /// 隐患所在：生产经营单位、道路、自建房、公共场所、其他 / what the hazard is at
+    #[arg(long)]
+    pub subject: Option<String>,
     /// 逾期（单写 --overdue 即 true）：true/false / overdue
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub overdue: Option<String>,
@@ -246,6 +249,7 @@ impl HazardFilterArgs {
             ("sector", f.sector.clone()),
             ("channel", f.channel.clone()),
             ("stock", f.stock.clone()),
+            ("subject", f.subject.clone()),
             ("overdue", f.overdue.clone()),
             ("supervised", f.supervised.clone()),
             ("q", f.q.clone()),
@@ -266,6 +270,7 @@ impl HazardFilterArgs {
             sector: self.sector,
             channel: self.channel,
             stock: self.stock,
+            subject: self.subject,
             overdue: self.overdue,
             supervised: self.supervised,
             q: self.q,

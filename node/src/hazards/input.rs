@@ -3,7 +3,7 @@
 
 use safemesh_doc::hazard::{Enterprise, HazardCore};
 use safemesh_model::AdminCode;
-use safemesh_model::hazard::facts::{self, Basis, Location, Stock};
+use safemesh_model::hazard::facts::{self, Basis, Location, Stock, Subject};
 use safemesh_model::hazard::plan::PlanInput;
 use safemesh_model::hazard::{self as mh, Channel, EventKind, Grade, Status};
 use safemesh_store::{HazardFilter, HazardOrder};
@@ -32,6 +32,12 @@ pub struct NewHazard {
     pub found_on: Option<String>,
     /// 存量/增量; derived from `found_on` and the node's cut-off when absent.
     pub stock: Option<String>,
+    /// 隐患所在: `enterprise` (default), `road`, `self_built_house`, `public_place`, `other` (or
+    /// 生产经营单位, 道路, 自建房, 公共场所, 其他). Anything but an enterprise needs no enterprise, and
+    /// needs a responsible unit and an address instead.
+    pub subject: Option<String>,
+    /// 责任单位: required when the hazard has no enterprise.
+    pub responsible_unit: Option<String>,
     pub enterprise: Option<EnterpriseRef>,
     pub location: Option<NewLocation>,
     /// 判定依据: required (standard and clause) for a major hazard.
@@ -146,9 +152,35 @@ pub(crate) fn core(
             "整改期限不能早于发现日期 / deadline is before found_on",
         ));
     }
-    let ent = input.enterprise.ok_or_else(|| {
-        RecordError::bad("enterprise", "enterprise 必填 / enterprise is required")
-    })?;
+    let subject = match opt_text(input.subject) {
+        Some(v) => Subject::parse_as("subject", &v)?,
+        None => Subject::Enterprise,
+    };
+    let responsible_unit = opt_text(input.responsible_unit).unwrap_or_default();
+    bounded("responsible_unit", &responsible_unit, 200)?;
+    if !subject.is_enterprise() && responsible_unit.is_empty() {
+        return Err(RecordError::bad(
+            "responsible_unit",
+            format!(
+                "{}的隐患没有企业，须写明责任单位（如 县交通运输局、某村委会、房屋产权人） / responsible_unit is required for a hazard without an enterprise",
+                subject.label_zh()
+            ),
+        ));
+    }
+    let ent = match input.enterprise {
+        Some(e) => e,
+        None if !subject.is_enterprise() => EnterpriseRef {
+            name: None,
+            credit_code: None,
+            credit_code_override: None,
+        },
+        None => {
+            return Err(RecordError::bad(
+                "enterprise",
+                "enterprise 必填（道路、自建房、公共场所等没有企业的隐患，请选择隐患所在并写明责任单位） / enterprise is required (for a hazard without one, give subject and responsible_unit)",
+            ));
+        }
+    };
     let (credit_code, credit_code_override) =
         match opt_text(ent.credit_code).map(|c| c.to_uppercase()) {
             Some(c) => {
@@ -170,6 +202,15 @@ pub(crate) fn core(
     };
     let address = opt_text(loc.address).unwrap_or_default();
     bounded("location.address", &address, 200)?;
+    if !subject.is_enterprise() && address.is_empty() {
+        return Err(RecordError::bad(
+            "location.address",
+            format!(
+                "{}的隐患须写明地点（路段、门牌、场所名称） / location.address is required for a hazard without an enterprise",
+                subject.label_zh()
+            ),
+        ));
+    }
     let basis = input.basis.unwrap_or_default();
     let basis = Basis {
         standard: opt_text(basis.standard).unwrap_or_default(),
@@ -211,6 +252,8 @@ pub(crate) fn core(
             found_by_level,
             found_on: mh::format_date(found_on),
             stock,
+            subject,
+            responsible_unit,
             enterprise: Enterprise {
                 name,
                 credit_code,
@@ -456,6 +499,9 @@ pub struct HazardQuery {
     pub channel: Option<String>,
     /// `stock` | `new` (also 存量, 增量).
     pub stock: Option<String>,
+    /// 隐患所在: `enterprise` | `road` | `self_built_house` | `public_place` | `other` (or the Chinese
+    /// names).
+    pub subject: Option<String>,
     /// `true` | `false`: overdue as of today (UTC+8).
     #[param(value_type = Option<bool>)]
     pub overdue: Option<String>,
@@ -523,6 +569,9 @@ pub(crate) fn filter(
     }
     if let Some(v) = opt_text(q.stock) {
         f.stock = Some(Stock::parse_as("stock", &v)?.as_str().to_string());
+    }
+    if let Some(v) = opt_text(q.subject) {
+        f.subject = Some(Subject::parse_as("subject", &v)?.as_str().to_string());
     }
     if let Some(v) = opt_text(q.overdue) {
         f.overdue = Some(flag("overdue", &v)?);

@@ -57,7 +57,9 @@ pub async fn check(
 ) -> Result<Checked, RecordError> {
     inherit_override(store, &mut input).await?;
     let (mut core, given) = input::core(settings, &actor.code, day, input)?;
-    if core.enterprise.name.is_empty() {
+    // A hazard without an enterprise (a road, a self-built house…) names none, unless it gives a code.
+    let needs_name = core.subject.is_enterprise() || !core.enterprise.credit_code.is_empty();
+    if needs_name && core.enterprise.name.is_empty() {
         // A known enterprise may be named by its credit code alone.
         let known = match core.enterprise.credit_code.as_str() {
             "" => None,

@@ -192,6 +192,8 @@ fn township_hazard(title: &str) -> AutoCommit {
         stock: safemesh_model::hazard::facts::Stock::New,
         location: Default::default(),
         basis: Default::default(),
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "某厂".into(),
             credit_code: String::new(),

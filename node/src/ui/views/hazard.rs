@@ -41,6 +41,10 @@ pub struct HazardFacts {
     pub original_deadline: String,
     pub overdue_days: i64,
     pub enterprise: String,
+    /// 隐患所在, when not an enterprise (empty for an enterprise's hazard).
+    pub subject: String,
+    /// 责任单位 (empty if none was given).
+    pub responsible_unit: String,
     pub credit_code: String,
     /// 例外登记: why a credit code failing its check was accepted (empty if it passed).
     pub credit_code_override: String,
@@ -152,6 +156,13 @@ fn facts(b: &Value) -> HazardFacts {
         original_deadline: text(&b["deadline"]),
         overdue_days: b["days_overdue"].as_i64().unwrap_or(0),
         enterprise: text(&b["enterprise"]["name"]),
+        subject: b["subject"]
+            .as_str()
+            .and_then(|s| safemesh_model::hazard::facts::Subject::parse_as("subject", s).ok())
+            .filter(|k| !k.is_enterprise())
+            .map(|k| k.label_zh().to_string())
+            .unwrap_or_default(),
+        responsible_unit: text(&b["responsible_unit"]),
         credit_code: text(&b["enterprise"]["credit_code"]),
         credit_code_override: text(&b["enterprise"]["credit_code_override"]),
         location,
