@@ -29,9 +29,12 @@ fn small_hazard(owner: &AdminCode, i: usize) -> (String, Vec<u8>) {
         sector_detail: None,
         grade: Grade::General,
         channel: Channel::Inspection,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: format!("某某商户{}", i % 1000),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         number: facts::format_number(owner, 2026, (i % 9999) as u32 + 1),
         inspection_mode: Some("明查暗访".into()),

@@ -70,9 +70,12 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             Channel::EnterpriseSelfReport,
             Channel::PublicReport,
         ][i % 3],
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: format!("某某企业{}", i % 13),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         number: facts::format_number(owner, 2026, i as u32 + 1),
         inspection_mode: i.is_multiple_of(3).then(|| "双随机一公开".to_string()),
@@ -132,6 +135,7 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             new_deadline: None,
             approved: None,
             to: None,
+            recipient_names: Default::default(),
         };
         hazard::append_event(&mut doc, &e).expect("event");
         doc.commit_with(opts());

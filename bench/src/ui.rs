@@ -35,9 +35,12 @@ fn ledger_hazard(owner: &AdminCode, i: usize) -> (String, Vec<u8>) {
             Grade::General
         },
         channel: Channel::Inspection,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: format!("禄脿某某商贸有限公司{}", i % 1000),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         number: facts::format_number(owner, 2026, i as u32 + 1),
         inspection_mode: Some("明查暗访".into()),

@@ -206,9 +206,12 @@ fn make_base(base: &Base) -> Option<AutoCommit> {
                 stock: safemesh_model::hazard::facts::Stock::New,
                 location: Default::default(),
                 basis: Default::default(),
+                subject: Default::default(),
+                responsible_unit: String::new(),
                 enterprise: Enterprise {
                     name: "e".into(),
                     credit_code: String::new(),
+                    credit_code_override: None,
                 },
                 deadline: "2030-01-01".into(),
                 description: String::new(),

@@ -362,6 +362,7 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                 enterprise: a.enterprise.as_ref().map(|e| EnterpriseRef {
                     name: Some(e.name.clone()),
                     credit_code: Some(e.credit_code.clone()),
+                    credit_code_override: None,
                 }),
                 description: a.description.clone(),
             },

@@ -126,12 +126,88 @@ pub fn event_label(k: EventKind) -> &'static str {
         EventKind::Reopen => "反弹重开",
         EventKind::Supervise => "挂牌督办",
         EventKind::Escalate => "升级督办（函告/通报/约谈/曝光）",
-        EventKind::Notify => "告知主要负责人、实际控制人",
+        EventKind::Notify => "告知企业责任人",
         EventKind::Comment => "批注",
         EventKind::ExtendRequest => "申请延期",
         EventKind::ExtendDecision => "延期审批",
         EventKind::Reply => "书面回复",
     }
+}
+
+/// What an event carries besides its kind and note, in words (`完成 60%`, `函告，2026-12-15 前书面回复`,
+/// `告知 主要负责人、实际控制人`, the plan's person, funds and 时限), for the timeline and `hazard show`.
+pub fn event_detail(e: &serde_json::Value) -> String {
+    let mut detail = Vec::new();
+    if let Some(p) = e["percent"].as_u64() {
+        detail.push(format!("完成 {p}%"));
+    }
+    if let Some(m) = e["method"].as_str() {
+        detail.push(m.to_string());
+    }
+    if let Some(l) = e["level"].as_str() {
+        detail.push(format!("督办单位 {}", office_name(l)));
+    }
+    if let Some(r) = e["reply_by"].as_str() {
+        detail.push(format!("{r} 前书面回复"));
+    }
+    if let Some(d) = e["new_deadline"].as_str() {
+        detail.push(format!("申请延期至 {d}"));
+    }
+    if let Some(a) = e["approved"].as_bool() {
+        detail.push(if a { "同意延期" } else { "不同意延期" }.to_string());
+    }
+    if let Some(t) = e["to"].as_str() {
+        detail.push(format!("回复{}", office_name(t)));
+    }
+    if e["recipients"].as_array().is_some_and(|r| !r.is_empty()) {
+        detail.push(format!(
+            "告知 {}",
+            told(&e["recipients"], &e["recipient_names"])
+        ));
+    }
+    if let Some(p) = e.get("plan").filter(|p| p.is_object()) {
+        detail.push(format!(
+            "责任人 {}，资金 {} 万元，时限 {}",
+            text(&p["responsible_person"]),
+            wan(p["funds_wan"].as_f64().unwrap_or(0.0)),
+            text(&p["deadline"])
+        ));
+    }
+    detail.join("，")
+}
+
+/// The posts told, each with the person's name when one was given: `主要负责人（王某）、实际控制人`.
+pub fn told(posts: &serde_json::Value, names: &serde_json::Value) -> String {
+    posts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str())
+        .map(|p| match names[p].as_str() {
+            Some(n) => format!("{p}（{n}）"),
+            None => p.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// 单位 as a ledger shows it: the enterprise's name; for a hazard no enterprise runs, what it is at and
+/// its responsible unit (`道路 · 安宁市交通运输局`).
+pub fn hazard_unit(b: &serde_json::Value) -> String {
+    let subject = b["subject"]
+        .as_str()
+        .and_then(|s| safemesh_model::hazard::facts::Subject::parse_as("subject", s).ok())
+        .unwrap_or_default();
+    let name = text(&b["enterprise"]["name"]);
+    if subject.is_enterprise() || (name.is_empty() && text(&b["responsible_unit"]).is_empty()) {
+        return name;
+    }
+    let unit = text(&b["responsible_unit"]);
+    [subject.label_zh().to_string(), unit, name]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// 层级.
@@ -175,6 +251,8 @@ pub fn rule_words(rule: &str) -> &'static str {
         "supervising_level_accepts" => "该隐患已挂牌督办，验收和销号须由挂牌督办单位进行",
         "owner_accepts" => "未挂牌督办的隐患由登记单位自行验收、销号",
         "owner_or_superior" => "只有登记单位或其上级可以处理该隐患",
+        "own_response_only" => "只有该任务的承办单位可以签收、报告本单位的进展",
+        "issuer_only" => "只有下发该任务的单位可以进行此项操作",
         "role_viewer" => {
             "您的账号是只读（查看）角色，不能修改记录；如需办理请向本级管理员申请编辑权限"
         }

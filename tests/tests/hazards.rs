@@ -774,3 +774,336 @@ async fn due_soon_extension_and_written_reply_across_two_levels() -> anyhow::Res
     c.shutdown().await;
     Ok(())
 }
+
+/// seed 002 #6: 法定代表人, 主要负责人, 实际控制人 and 实际负责人 are four posts. Each is recorded on the
+/// enterprise and told on its own, with the person's name; telling one never tells another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_four_posts_are_told_apart_and_by_name() -> anyhow::Result<()> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    // 1. The enterprise names the four people.
+    let (s, e) = c
+        .post(
+            TOWN,
+            "/api/v1/enterprises",
+            &json!({"credit_code": "91350200776049653A", "name": "安宁某某化工有限公司", "sector": "危化品",
+                    "legal_representative": "赵某", "principal": "王某", "controller": "李某",
+                    "actual_manager": "孙某"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{e}");
+    assert_eq!(
+        [
+            &e["legal_representative"],
+            &e["principal"],
+            &e["controller"],
+            &e["actual_manager"]
+        ],
+        [
+            &json!("赵某"),
+            &json!("王某"),
+            &json!("李某"),
+            &json!("孙某")
+        ]
+    );
+    let (_, h) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("液氨储罐区重大隐患", "major", "2099-12-31"),
+        )
+        .await?;
+    let path = events(&id(&h));
+    // 2. Telling the 法定代表人 and the 实际负责人 tells neither the 主要负责人 nor the 实际控制人.
+    let (s, v) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["法定代表人", "actual_manager"], "method": "书面告知",
+                    "recipient_names": {"法定代表人": "赵某", "实际负责人": "孙某"}}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["notified"], json!(["法定代表人", "实际负责人"]));
+    assert_eq!(v["fully_notified"], false);
+    assert_eq!(
+        v["events"][1]["recipient_names"],
+        json!({"法定代表人": "赵某", "实际负责人": "孙某"})
+    );
+    let (s, e) = c.post(TOWN, &path, &plan_json("2099-12-01")).await?;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("尚未告知: 主要负责人、实际控制人"),
+        "{e}"
+    );
+    // A name for a post not told is refused, naming it.
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["主要负责人"], "method": "书面告知",
+                    "recipient_names": {"实际控制人": "李某"}}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("recipient_names.实际控制人")),
+        "{e}"
+    );
+    // 3. The two the rule names, by name: now it may move.
+    let (s, v) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "当面告知",
+                    "recipient_names": {"主要负责人": "王某", "实际控制人": "李某"}}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        v["notified"],
+        json!(["法定代表人", "主要负责人", "实际控制人", "实际负责人"])
+    );
+    assert_eq!(
+        v["notified_names"],
+        json!({"法定代表人": "赵某", "主要负责人": "王某", "实际控制人": "李某", "实际负责人": "孙某"})
+    );
+    assert_eq!(c.post(TOWN, &path, &plan_json("2099-12-01")).await?.0, 201);
+    // 4. The county reads the same history.
+    let at = format!("/api/v1/hazards/{}", id(&h));
+    let v = c
+        .wait_for(COUNTY, &at, "notify at the county", |v| {
+            v["status"] == "rectifying"
+        })
+        .await?;
+    assert_eq!(v["notified_names"]["主要负责人"], "王某");
+    assert_eq!(v["events"][2]["recipient_names"]["实际控制人"], "李某");
+    // 5. The page shows who was told by name, and the notify form offers the four posts, the
+    //    enterprise's people filled in.
+    let (_, tok) = c
+        .post(
+            TOWN,
+            "/api/v1/tokens",
+            &json!({"name": "王芳", "role": "editor"}),
+        )
+        .await?;
+    let base = c.node(TOWN).http_url();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[
+            ("token", tok["secret"].as_str().unwrap()),
+            ("next", "/hazards"),
+        ])
+        .send()
+        .await?;
+    let cookie = r.headers()["set-cookie"]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = http
+        .get(format!("{base}/hazards/{}", id(&h)))
+        .header("Cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        html.contains("主要负责人（王某）、实际控制人（李某）"),
+        "who was told"
+    );
+    for (post, person) in [("法定代表人", "赵某"), ("实际负责人", "孙某")] {
+        assert!(
+            html.contains(&format!(r#"name="recipient_name.{post}" value="{person}""#)),
+            "{post}"
+        );
+    }
+    c.shutdown().await;
+    Ok(())
+}
+
+/// 隐患所在: a road, a self-built house (自建房), a public place has no enterprise: it is registered with
+/// its location and the unit responsible for it, filtered by what it is at, replicated like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hazard_without_an_enterprise_names_its_place_and_its_responsible_unit()
+-> anyhow::Result<()> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    let road = json!({
+        "title": "县道X012 禄脿段急弯处护栏缺失", "sector": "道路交通", "grade": "general",
+        "channel": "inspection", "inspection_mode": "日常巡查", "subject": "道路",
+        "responsible_unit": "安宁市交通运输局",
+        "location": {"division": "530181006", "address": "县道X012 K3+200 急弯处"},
+        "deadline": "2099-12-31"
+    });
+    // 1. Without an enterprise the responsible unit and the address are required, each named.
+    let mut no_unit = road.clone();
+    no_unit.as_object_mut().unwrap().remove("responsible_unit");
+    let (s, e) = c.post(TOWN, "/api/v1/hazards", &no_unit).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("responsible_unit")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("道路的隐患没有企业"),
+        "{e}"
+    );
+    let mut no_address = road.clone();
+    no_address["location"] = json!({"division": "530181006"});
+    let (s, e) = c.post(TOWN, "/api/v1/hazards", &no_address).await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("location.address"))
+    );
+    let mut bad = road.clone();
+    bad["subject"] = json!("河道");
+    let (s, e) = c.post(TOWN, "/api/v1/hazards", &bad).await?;
+    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("subject")));
+    // An enterprise's hazard (the default) still needs its enterprise, and the refusal says what to do.
+    let mut ent = road.clone();
+    ent.as_object_mut().unwrap().remove("subject");
+    let (s, e) = c.post(TOWN, "/api/v1/hazards", &ent).await?;
+    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("enterprise")));
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("责任单位"),
+        "{e}"
+    );
+
+    // 2. Registered without an enterprise: a road, and a self-built house.
+    let (s, h) = c.post(TOWN, "/api/v1/hazards", &road).await?;
+    assert_eq!(s, 201, "{h}");
+    assert_eq!(h["subject"], "road");
+    assert_eq!(h["responsible_unit"], "安宁市交通运输局");
+    assert_eq!(h["enterprise"]["name"], "");
+    let house = json!({
+        "title": "某村三层自建房擅自加层，墙体开裂", "sector": "自建房", "grade": "major",
+        "channel": "public_report", "subject": "self_built_house", "responsible_unit": "房屋产权人 张某；某村村民委员会",
+        "location": {"division": "530181006201", "address": "某村 12 号"},
+        "basis": {"standard": "《城镇房屋安全隐患排查整治指引》", "clause": "擅自加层"},
+        "deadline": "2099-06-30"
+    });
+    let (s, hh) = c.post(TOWN, "/api/v1/hazards", &house).await?;
+    assert_eq!(s, 201, "{hh}");
+    // 3. The ledger filters by what a hazard is at; the enterprise's hazards are untouched.
+    let (s, _) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("液氨储罐区报警未联锁", "general", "2099-12-31"),
+        )
+        .await?;
+    assert_eq!(s, 201);
+    for (subject, n) in [
+        ("道路", 1),
+        ("self_built_house", 1),
+        ("enterprise", 1),
+        ("public_place", 0),
+    ] {
+        let (_, page) = c
+            .get(TOWN, &format!("/api/v1/hazards?subject={subject}"))
+            .await?;
+        assert_eq!(page["total"], n, "{subject}: {page}");
+    }
+    let (s, e) = c.get(TOWN, "/api/v1/hazards?subject=河道").await?;
+    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("subject")));
+    // 4. It replicates like any hazard (the major one to the county too).
+    let v = c
+        .wait_for(
+            COUNTY,
+            &format!("/api/v1/hazards/{}", id(&hh)),
+            "house at county",
+            |v| v["id"] == hh["id"],
+        )
+        .await?;
+    assert_eq!(v["subject"], "self_built_house");
+    assert_eq!(v["responsible_unit"], "房屋产权人 张某；某村村民委员会");
+    // 5. The web form registers one, and the page shows the place and the unit.
+    let (_, tok) = c
+        .post(
+            TOWN,
+            "/api/v1/tokens",
+            &json!({"name": "王芳", "role": "editor"}),
+        )
+        .await?;
+    let base = c.node(TOWN).http_url();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[
+            ("token", tok["secret"].as_str().unwrap()),
+            ("next", "/hazards"),
+        ])
+        .send()
+        .await?;
+    let cookie = r.headers()["set-cookie"]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let form = http
+        .get(format!("{base}/hazards/new"))
+        .header("Cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let at = form.find("name=\"_csrf\" value=\"").unwrap() + 20;
+    let csrf = form[at..at + 64].to_string();
+    let r = http
+        .post(format!("{base}/hazards/new"))
+        .header("Cookie", &cookie)
+        .header("Origin", &base)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("title", "农贸市场顶棚钢结构锈蚀"),
+            ("sector", "其他"),
+            ("grade", "general"),
+            ("channel", "inspection"),
+            ("inspection_mode", "日常检查"),
+            ("subject", "public_place"),
+            ("responsible_unit", "禄脿街道农贸市场管理所"),
+            ("location.division", "530181006"),
+            ("location.address", "禄脿农贸市场"),
+            ("deadline", "2099-12-31"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 303, "{}", r.text().await?);
+    let to = r.headers()["location"].to_str()?.to_string();
+    let page = http
+        .get(format!("{base}{to}"))
+        .header("Cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        page.contains("公共场所") && page.contains("禄脿街道农贸市场管理所"),
+        "{page}"
+    );
+    let ledger = http
+        .get(format!("{base}/hazards?subject=public_place"))
+        .header("Cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        ledger.contains("公共场所 · 禄脿街道农贸市场管理所"),
+        "the ledger's 单位"
+    );
+    c.shutdown().await;
+    Ok(())
+}

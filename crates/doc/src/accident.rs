@@ -125,8 +125,7 @@ pub fn create(
     )?;
     if let Some(e) = &core.enterprise {
         let m = doc.put_object(&c, "enterprise", ObjType::Map)?;
-        doc.put(&m, "name", e.name.as_str())?;
-        doc.put(&m, "credit_code", e.credit_code.as_str())?;
+        e.write(doc, &m)?;
     }
     doc.put(&c, "description", core.description.as_str())?;
     doc.put_object(ROOT, "events", ObjType::List)?;
@@ -166,10 +165,7 @@ pub fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
         Some(automerge::hydrate::Value::Scalar(ScalarValue::Int(i))) => *i as f64,
         _ => 0.0,
     };
-    let enterprise = tree::opt_map(c, "enterprise").map(|e| Enterprise {
-        name: tree::opt_str(e, "name").unwrap_or_default(),
-        credit_code: tree::opt_str(e, "credit_code").unwrap_or_default(),
-    });
+    let enterprise = tree::opt_map(c, "enterprise").map(Enterprise::read);
     let core = AccidentCore {
         title: tree::string(c, "title", "core.title")?,
         occurred_at: tree::string(c, "occurred_at", "core.occurred_at")?,

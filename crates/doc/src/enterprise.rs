@@ -43,13 +43,23 @@ impl RecordKind for Enterprises {
 pub struct EnterpriseCore {
     /// 统一社会信用代码
     pub credit_code: String,
+    /// 例外登记 — why a credit code whose check character fails was accepted (an early pilot code,
+    /// STANDARDS §6.3); its presence is the flag. `None` for a valid code and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_code_override: Option<String>,
     pub name: String,
+    /// 法定代表人 — a post of its own, not the 主要负责人 (seed 002 #6); empty in older records.
+    #[serde(default)]
+    pub legal_representative: String,
     /// 主要负责人
     #[serde(default)]
     pub principal: String,
     /// 实际控制人
     #[serde(default)]
     pub controller: String,
+    /// 实际负责人 — a post of its own, not the 实际控制人 (seed 002 #6); empty in older records.
+    #[serde(default)]
+    pub actual_manager: String,
     pub sector: String,
     /// 规模以上
     #[serde(default)]
@@ -105,8 +115,10 @@ pub fn create(
     for (k, v) in [
         ("credit_code", &core.credit_code),
         ("name", &core.name),
+        ("legal_representative", &core.legal_representative),
         ("principal", &core.principal),
         ("controller", &core.controller),
+        ("actual_manager", &core.actual_manager),
         ("sector", &core.sector),
         ("standardisation_level", &core.standardisation_level),
     ] {
@@ -125,6 +137,9 @@ pub fn create(
     )?;
     if let Some(g) = core.major_hazard_source_grade {
         doc.put(&c, "major_hazard_source_grade", ScalarValue::Int(g as i64))?;
+    }
+    if let Some(r) = &core.credit_code_override {
+        doc.put(&c, "credit_code_override", r.as_str())?;
     }
     doc.put_object(ROOT, "events", ObjType::List)?;
     Ok(())
@@ -153,9 +168,12 @@ pub fn read(doc: &AutoCommit) -> Result<EnterpriseView, Error> {
     };
     let core = EnterpriseCore {
         credit_code: tree::string(c, "credit_code", "core.credit_code")?,
+        credit_code_override: tree::opt_str(c, "credit_code_override").filter(|r| !r.is_empty()),
         name: tree::string(c, "name", "core.name")?,
+        legal_representative: tree::opt_str(c, "legal_representative").unwrap_or_default(),
         principal: tree::opt_str(c, "principal").unwrap_or_default(),
         controller: tree::opt_str(c, "controller").unwrap_or_default(),
+        actual_manager: tree::opt_str(c, "actual_manager").unwrap_or_default(),
         sector: tree::opt_str(c, "sector").unwrap_or_default(),
         above_scale: flag("above_scale"),
         major_hazard_source_grade: tree::opt_i64(c, "major_hazard_source_grade")

@@ -7,8 +7,8 @@ use automerge::{
     AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
 };
 use safemesh_model::AdminCode;
-use safemesh_model::hazard::facts::{Basis, Location, Stock};
-use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Plan, fold};
+use safemesh_model::hazard::facts::{Basis, Location, Stock, Subject};
+use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Plan, fold, notify};
 use serde::{Deserialize, Serialize};
 
 use crate::authority::op::{OpCheck, Seg};
@@ -49,12 +49,38 @@ impl RecordKind for Hazards {
     }
 }
 
-/// 企业 — the enterprise a hazard belongs to.
+/// 企业 — the enterprise a hazard (or an accident) belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enterprise {
     pub name: String,
     /// 统一社会信用代码
     pub credit_code: String,
+    /// 例外登记 — the reason a credit code whose check character fails was accepted (an early pilot
+    /// code, STANDARDS §6.3); its presence is the flag. `None` for a valid code and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_code_override: Option<String>,
+}
+
+impl Enterprise {
+    /// Writes the enterprise into the map `m` (the override only when there is one).
+    pub(crate) fn write(&self, doc: &mut AutoCommit, m: &automerge::ObjId) -> Result<(), Error> {
+        doc.put(m, "name", self.name.as_str())?;
+        doc.put(m, "credit_code", self.credit_code.as_str())?;
+        if let Some(r) = &self.credit_code_override {
+            doc.put(m, "credit_code_override", r.as_str())?;
+        }
+        Ok(())
+    }
+
+    /// Reads an enterprise map; absent fields read empty (older records have no override).
+    pub(crate) fn read(m: &Map) -> Enterprise {
+        Enterprise {
+            name: tree::opt_str(m, "name").unwrap_or_default(),
+            credit_code: tree::opt_str(m, "credit_code").unwrap_or_default(),
+            credit_code_override: tree::opt_str(m, "credit_code_override")
+                .filter(|r| !r.is_empty()),
+        }
+    }
 }
 
 /// The facts of registration, written once by the owner.
@@ -79,6 +105,15 @@ pub struct HazardCore {
     pub found_on: String,
     /// 存量/增量.
     pub stock: Stock,
+    /// 隐患所在: an enterprise, or a road, a self-built house, a public place… (no enterprise). Older
+    /// records read as an enterprise.
+    #[serde(default)]
+    pub subject: Subject,
+    /// 责任单位 — who answers for a hazard no enterprise runs (a bureau, a village committee, the
+    /// owner of a house); may be given for an enterprise's hazard too. Empty in older records.
+    #[serde(default)]
+    pub responsible_unit: String,
+    /// The enterprise (its name empty when the hazard has none).
     pub enterprise: Enterprise,
     /// 隐患位置.
     pub location: Location,
@@ -167,9 +202,10 @@ pub fn create(
     doc.put(&c, "found_by_level", core.found_by_level.as_str())?;
     doc.put(&c, "found_on", core.found_on.as_str())?;
     doc.put(&c, "stock", core.stock.as_str())?;
+    doc.put(&c, "subject", core.subject.as_str())?;
+    doc.put(&c, "responsible_unit", core.responsible_unit.as_str())?;
     let e = doc.put_object(&c, "enterprise", ObjType::Map)?;
-    doc.put(&e, "name", core.enterprise.name.as_str())?;
-    doc.put(&e, "credit_code", core.enterprise.credit_code.as_str())?;
+    core.enterprise.write(doc, &e)?;
     let l = doc.put_object(&c, "location", ObjType::Map)?;
     doc.put(&l, "division", core.location.division.as_str())?;
     doc.put(&l, "address", core.location.address.as_str())?;
@@ -223,6 +259,13 @@ pub fn append_event(doc: &mut AutoCommit, e: &HazardEvent) -> Result<(), Error> 
         let l = doc.put_object(&m, "recipients", ObjType::List)?;
         for (i, r) in e.recipients.iter().enumerate() {
             doc.insert(&l, i, r.as_str())?;
+        }
+    }
+    // The names of the people told, one scalar per post (`name_principal`, …): an event holds
+    // scalars but for its plan and its recipient list.
+    for (post, person) in &e.recipient_names {
+        if let Some(code) = notify::code_of(post) {
+            doc.put(&m, format!("name_{code}"), person.as_str())?;
         }
     }
     if let Some(p) = &e.plan {
@@ -279,10 +322,11 @@ pub fn read_at(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<HazardV
         stock: tree::opt_str(c, "stock")
             .and_then(|s| Stock::parse_as("stock", &s).ok())
             .unwrap_or(Stock::New),
-        enterprise: Enterprise {
-            name: tree::opt_str(e, "name").unwrap_or_default(),
-            credit_code: tree::opt_str(e, "credit_code").unwrap_or_default(),
-        },
+        subject: tree::opt_str(c, "subject")
+            .and_then(|s| Subject::parse_as("subject", &s).ok())
+            .unwrap_or_default(),
+        responsible_unit: tree::opt_str(c, "responsible_unit").unwrap_or_default(),
+        enterprise: Enterprise::read(e),
         location: Location {
             division: location
                 .and_then(|l| tree::opt_str(l, "division"))
@@ -355,6 +399,13 @@ fn read_event(m: &Map) -> Option<HazardEvent> {
         recipients: tree::list(m, "recipients")
             .map(tree::str_items)
             .unwrap_or_default(),
+        recipient_names: notify::ROLES
+            .iter()
+            .filter_map(|(post, code)| {
+                let person = tree::opt_str(m, &format!("name_{code}"))?;
+                Some((post.to_string(), person))
+            })
+            .collect(),
         plan: tree::opt_map(m, "plan").map(read_plan),
         ..HazardEvent::new(kind, by, tree::opt_str(m, "at").unwrap_or_default())
     })

@@ -60,9 +60,12 @@ fn hazard_core(grade: Grade) -> HazardCore {
         found_by_level: code(COUNTY),
         found_on: "2026-10-30".into(),
         stock: Stock::New,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "安宁某化工有限公司".into(),
             credit_code: "91530181MA6XXXXXXX".into(),
+            credit_code_override: None,
         },
         location: Location {
             division: "530181006201".into(),
@@ -939,6 +942,159 @@ fn owner_cannot_rewrite_hazard_core_after_registration() {
         d.put(&core, "found_by_level", PROV).unwrap();
     });
     assert_refused(&mut doc, changes, origin_parent(COUNTY), "owner_only");
+}
+
+/// 例外登记 (STANDARDS §6.3): a credit code accepted by override carries its reason in the core, written
+/// with the registration and replicated with it; nobody adds, changes or removes it afterwards — not
+/// the owner (`write_once`), not a superior (`owner_only`).
+#[test]
+fn a_credit_code_override_is_part_of_the_registration_only() {
+    let mut core = hazard_core(Grade::Major);
+    core.enterprise.credit_code = "91350100M0001TGQXM".into();
+    core.enterprise.credit_code_override = Some("2015年福建试点赋码".into());
+    let mut twp = AutoCommit::new();
+    twp.set_actor(actor(TWP));
+    hazard::create(&mut twp, &code(TWP), "张三", NOW, &core).unwrap();
+    twp.commit();
+    let mut county = assert_accepted(None, twp.get_changes(&[]), origin_child(TWP)).doc;
+    assert_eq!(
+        hazard::read(&county)
+            .unwrap()
+            .core
+            .enterprise
+            .credit_code_override
+            .as_deref(),
+        Some("2015年福建试点赋码")
+    );
+    let rewrite = |value: &str| {
+        let value = value.to_string();
+        move |d: &mut AutoCommit| {
+            let core = core_obj(d);
+            let ent = d.get(&core, "enterprise").unwrap().unwrap().1;
+            d.put(&ent, "credit_code_override", value.as_str()).unwrap();
+        }
+    };
+    let c = write_as(&mut county, TWP, rewrite("改了理由"));
+    assert_eq!(
+        assert_refused(&mut county, c, origin_child(TWP), "write_once"),
+        "core.enterprise.credit_code_override"
+    );
+    let c = write_as(&mut county, COUNTY, rewrite("上级补的理由"));
+    assert_refused(&mut county, c, Origin::Local, "owner_only");
+    // A hazard registered without one cannot be flagged afterwards either.
+    let mut plain = registered_hazard(TWP, Grade::General);
+    assert_eq!(
+        hazard::read(&plain)
+            .unwrap()
+            .core
+            .enterprise
+            .credit_code_override,
+        None
+    );
+    let c = write_as(&mut plain, TWP, rewrite("事后补的理由"));
+    assert_refused(&mut plain, c, Origin::Local, "write_once");
+}
+
+/// seed 002 #6: the four posts are told apart, each person by name. The names travel in the owner's
+/// notify, written with it and never after; nobody else tells on the owner's behalf.
+#[test]
+fn the_people_told_are_named_in_the_owners_notify_only() {
+    let mut twp = registered_hazard(TWP, Grade::Major);
+    let mut county = assert_accepted(None, twp.get_changes(&[]), origin_child(TWP)).doc;
+    let told = HazardEvent {
+        recipients: vec!["法定代表人".into(), "主要负责人".into()],
+        recipient_names: std::collections::BTreeMap::from([
+            ("法定代表人".into(), "赵某".into()),
+            ("主要负责人".into(), "王某".into()),
+        ]),
+        ..notify_both(TWP)
+    };
+    let c = append_as(&mut county, TWP, &told);
+    county = assert_accepted(Some(&mut county), c, origin_child(TWP)).doc;
+    let view = hazard::read(&county).unwrap();
+    assert_eq!(view.events[1].recipients, ["法定代表人", "主要负责人"]);
+    assert_eq!(view.events[1].recipient_names, told.recipient_names);
+    let d = view.derived();
+    assert_eq!(d.notified, ["法定代表人", "主要负责人"]);
+    assert!(
+        !d.fully_notified(),
+        "the 法定代表人 does not stand in for the 实际控制人"
+    );
+    // A name added to the notify afterwards is refused, by the owner too.
+    let c = write_as(&mut county, TWP, |d| {
+        let e = event_obj(d, 1);
+        d.put(&e, "name_actual_controller", "李某").unwrap();
+    });
+    assert_refused(&mut county, c, origin_child(TWP), "events_append_only");
+    // The county does not tell on the township's behalf, names or not.
+    let c = append_as(
+        &mut county,
+        COUNTY,
+        &HazardEvent {
+            recipient_names: told.recipient_names.clone(),
+            ..notify_both(COUNTY)
+        },
+    );
+    assert_refused(&mut county, c, Origin::Local, "owner_only");
+}
+
+/// 隐患所在 and 责任单位 are facts of registration: a road's hazard carries them in its core, written
+/// once by the owner; a document from before they existed reads as an enterprise's, with no unit.
+#[test]
+fn what_a_hazard_is_at_and_its_responsible_unit_are_registered_once() {
+    let mut core = hazard_core(Grade::General);
+    core.subject = safemesh_model::hazard::facts::Subject::Road;
+    core.responsible_unit = "安宁市交通运输局".into();
+    core.enterprise = Enterprise {
+        name: String::new(),
+        credit_code: String::new(),
+        credit_code_override: None,
+    };
+    let mut twp = AutoCommit::new();
+    twp.set_actor(actor(TWP));
+    hazard::create(&mut twp, &code(TWP), "张三", NOW, &core).unwrap();
+    twp.commit();
+    let mut county = assert_accepted(None, twp.get_changes(&[]), origin_child(TWP)).doc;
+    let view = hazard::read(&county).unwrap();
+    assert_eq!(
+        view.core.subject,
+        safemesh_model::hazard::facts::Subject::Road
+    );
+    assert_eq!(view.core.responsible_unit, "安宁市交通运输局");
+    for (who, origin, rule) in [
+        (TWP, origin_child(TWP), "write_once"),
+        (COUNTY, Origin::Local, "owner_only"),
+    ] {
+        let c = write_as(&mut county, who, |d| {
+            let core = core_obj(d);
+            d.put(&core, "responsible_unit", "别的单位").unwrap();
+        });
+        assert_eq!(
+            assert_refused(&mut county, c, origin, rule),
+            "core.responsible_unit"
+        );
+    }
+    // An older document has neither key: an enterprise's hazard, no responsible unit.
+    let mut old = AutoCommit::new();
+    old.set_actor(actor(TWP));
+    hazard::create(
+        &mut old,
+        &code(TWP),
+        "张三",
+        NOW,
+        &hazard_core(Grade::General),
+    )
+    .unwrap();
+    let c = core_obj(&old);
+    old.delete(&c, "subject").unwrap();
+    old.delete(&c, "responsible_unit").unwrap();
+    old.commit();
+    let view = hazard::read(&old).unwrap();
+    assert_eq!(
+        view.core.subject,
+        safemesh_model::hazard::facts::Subject::Enterprise
+    );
+    assert_eq!(view.core.responsible_unit, "");
 }
 
 #[test]

@@ -37,9 +37,12 @@ fn hazard_core() -> HazardCore {
         found_by_level: code(OWNER),
         found_on: "2026-10-30".into(),
         stock: Stock::New,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "某矿业有限公司".into(),
             credit_code: "91530181MA6YYYYYYY".into(),
+            credit_code_override: None,
         },
         location: Location {
             division: OWNER.into(),

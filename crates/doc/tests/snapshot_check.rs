@@ -29,9 +29,12 @@ fn registered(grade: Grade) -> AutoCommit {
         sector_detail: None,
         grade,
         channel: Channel::Inspection,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "某商户".into(),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         number: facts::format_number(&code(TWP), 2026, 1),
         inspection_mode: Some("四不两直".into()),
@@ -70,6 +73,7 @@ fn event(kind: EventKind, by: &str) -> HazardEvent {
         new_deadline: None,
         approved: None,
         to: None,
+        recipient_names: Default::default(),
     }
 }
 

@@ -155,7 +155,7 @@ pub enum EventKind {
     Supervise,
     /// 督办升级：函告、通报、约谈、曝光
     Escalate,
-    /// 告知主要负责人/实际控制人
+    /// 告知 — telling the enterprise's people (法定代表人, 主要负责人, 实际控制人, 实际负责人)
     Notify,
     /// 批注
     Comment,
@@ -283,9 +283,14 @@ pub struct HazardEvent {
     /// For `plan`: the rectification plan (五落实).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
-    /// For `notify`: who was told (主要负责人, 实际控制人).
+    /// For `notify`: who was told — posts, canonical names of [`notify::ROLES`] (法定代表人, 主要负责人,
+    /// 实际控制人, 实际负责人), each told apart.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<String>,
+    /// For `notify`: the names of the people told, by post (a post of `recipients` → the person);
+    /// absent in older records and where no name was given.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub recipient_names: std::collections::BTreeMap<String, String>,
     /// For `escalate`: 书面回复期限 `YYYY-MM-DD`, the day the escalated party must reply by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_by: Option<String>,
@@ -314,6 +319,7 @@ impl HazardEvent {
             percent: None,
             plan: None,
             recipients: Vec::new(),
+            recipient_names: Default::default(),
             reply_by: None,
             new_deadline: None,
             approved: None,
@@ -359,8 +365,11 @@ pub struct Derived {
     pub escalations: Vec<String>,
     /// The escalations applied, in order, with who made them and the reply deadline.
     pub escalated: Vec<Escalation>,
-    /// 已告知 — recipients told so far (canonical names, in [`notify::REQUIRED_RECIPIENTS`] order).
+    /// 已告知 — the posts told so far (canonical names, in [`notify::ROLES`] order), each on its own:
+    /// telling the 法定代表人 does not tell the 主要负责人.
     pub notified: Vec<String>,
+    /// The names of the people told, by post (the latest name given for each).
+    pub notified_names: std::collections::BTreeMap<String, String>,
     /// 整改方案 — the latest plan that applied.
     pub plan: Option<Plan>,
     /// The deadline the events set, if any: the latest plan's 时限 or the latest approved extension's
@@ -387,6 +396,7 @@ impl Derived {
             escalations: Vec::new(),
             escalated: Vec::new(),
             notified: Vec::new(),
+            notified_names: Default::default(),
             plan: None,
             deadline: None,
             extension_pending: None,
@@ -463,17 +473,18 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
                     "告知须列出对象 / notify needs recipients",
                 ));
             }
-            for r in notify::REQUIRED_RECIPIENTS {
+            // Each post as itself: only the posts this build knows count, none for another.
+            for (r, _) in notify::ROLES {
                 if e.recipients.iter().any(|x| x == r) && !d.notified.iter().any(|n| n == r) {
                     d.notified.push(r.to_string());
                 }
             }
-            d.notified.sort_by_key(|n| {
-                notify::REQUIRED_RECIPIENTS
-                    .iter()
-                    .position(|r| r == n)
-                    .unwrap_or(usize::MAX)
-            });
+            d.notified.sort_by_key(|n| notify::order(n));
+            for (post, person) in &e.recipient_names {
+                if notify::order(post) != usize::MAX && e.recipients.iter().any(|x| x == post) {
+                    d.notified_names.insert(post.clone(), person.clone());
+                }
+            }
         }
         Plan | Progress => match d.status {
             Open | Rectifying => {
@@ -824,6 +835,44 @@ mod tests {
         apply(&mut g, &ev(Plan, "530181006")).unwrap();
         // A notify without recipients does not apply.
         assert!(apply(&mut g, &notify(&[])).is_err());
+    }
+
+    #[test]
+    fn telling_the_legal_representative_does_not_tell_the_principal() {
+        use EventKind::*;
+        // seed 002 #6: 法定代表人, 主要负责人, 实际控制人 and 实际负责人 are four posts.
+        let mut d = Derived::new(Grade::Major);
+        let mut told = notify(&["法定代表人", "实际负责人"]);
+        told.recipient_names =
+            std::collections::BTreeMap::from([("法定代表人".into(), "赵某".into())]);
+        apply(&mut d, &told).unwrap();
+        assert_eq!(d.notified, ["法定代表人", "实际负责人"]);
+        assert!(!d.fully_notified(), "neither required post was told");
+        let e = apply(&mut d.clone(), &ev(Plan, "530181006")).unwrap_err();
+        assert!(
+            e.to_string().contains("尚未告知: 主要负责人、实际控制人"),
+            "{e}"
+        );
+        let mut both = notify(&["实际控制人", "主要负责人"]);
+        both.recipient_names = std::collections::BTreeMap::from([
+            ("主要负责人".into(), "王某".into()),
+            ("实际控制人".into(), "李某".into()),
+        ]);
+        apply(&mut d, &both).unwrap();
+        assert!(d.fully_notified());
+        assert_eq!(
+            d.notified,
+            ["法定代表人", "主要负责人", "实际控制人", "实际负责人"],
+            "each post once, in the order of the four"
+        );
+        assert_eq!(d.notified_names.len(), 3);
+        assert_eq!(d.notified_names["主要负责人"], "王某");
+        // A name for a post the event did not tell is not taken.
+        let mut stray = notify(&["主要负责人"]);
+        stray.recipient_names =
+            std::collections::BTreeMap::from([("实际负责人".into(), "孙某".into())]);
+        apply(&mut d, &stray).unwrap();
+        assert!(!d.notified_names.contains_key("实际负责人"));
     }
 
     #[test]

@@ -38,9 +38,12 @@ fn new_hazard_with(
         found_by_level: owner.clone(),
         found_on: "2026-11-20".into(),
         stock: Stock::New,
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "某商场".into(),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         location: Location {
             division: owner.to_string(),

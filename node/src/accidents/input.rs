@@ -76,16 +76,23 @@ pub(crate) fn core(
     let enterprise = match input.enterprise {
         Some(e) => {
             let name = required("enterprise.name", e.name)?;
-            let credit_code = match e.credit_code.map(|c| c.trim().to_uppercase()) {
-                Some(c) if !c.is_empty() => {
-                    safemesh_model::credit::validate(&c).map_err(|err| {
-                        RecordError::bad("enterprise.credit_code", err.to_string())
-                    })?;
-                    c
-                }
-                _ => String::new(),
-            };
-            Some(Enterprise { name, credit_code })
+            let (credit_code, credit_code_override) =
+                match e.credit_code.map(|c| c.trim().to_uppercase()) {
+                    Some(c) if !c.is_empty() => {
+                        let flag = crate::enterprises::credit_code(
+                            "enterprise.credit_code",
+                            &c,
+                            e.credit_code_override.as_deref(),
+                        )?;
+                        (c, flag)
+                    }
+                    _ => (String::new(), None),
+                };
+            Some(Enterprise {
+                name,
+                credit_code,
+                credit_code_override,
+            })
         }
         None => None,
     };

@@ -1,6 +1,7 @@
-//! 命令行 — the `safemesh` command: demo, ca, init, run, status, rollup, backup, token, import,
-//! export, report. Every command that works on a node finds it from `--data-dir`, else
-//! `SAFEMESH_DATA_DIR`, else the package's `/var/lib/safemesh`.
+//! 命令行 — the `safemesh` command: demo, ca, init, run, status, rollup, hazard, directive, backup,
+//! token, import, export, report. Every command that works on a node finds it from `--data-dir`, else
+//! `SAFEMESH_DATA_DIR`, else the package's `/var/lib/safemesh`. Those that ask the running node
+//! (`status`, `rollup`, `hazard`, `directive`) exit with 2 when it does not answer.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,10 +15,15 @@ use crate::config::{Config, DEFAULT_DATA_DIR, TOKEN_FILE};
 use crate::init::{InitOptions, ca_init, ca_issue, init_node};
 
 mod backup;
+mod directive;
+mod hazard;
 mod remote;
 mod status;
 
 pub use backup::{Backup, after_restore, backup, pg_dump_command};
+pub use directive::DirectiveCmd;
+pub use hazard::HazardCmd;
+pub use remote::{AskError, NodeArgs, Refusal, Remote};
 pub use status::{Health, health, rollup_table, status_table};
 
 /// safemesh — 安委办分级节点 / one node per work-safety committee office.
@@ -113,14 +119,26 @@ pub enum Cmd {
     },
     /// 查看汇总 / roll-up of a running node (optionally of a descendant)
     Rollup {
-        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
         /// 下级单位代码（默认本级）/ a descendant's code (default: this office)
         #[arg(long)]
         scope: Option<String>,
         /// 输出 JSON / print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// 隐患：台账、详情、登记、添加事件（通过运行中节点的 HTTP API）/ hazards: list, show, add, event
+    /// (through the running node's HTTP API)
+    Hazard {
+        #[command(subcommand)]
+        cmd: HazardCmd,
+    },
+    /// 任务：列表、详情、签收与反馈（通过运行中节点的 HTTP API）/ directives: list, show, respond
+    /// (through the running node's HTTP API)
+    Directive {
+        #[command(subcommand)]
+        cmd: DirectiveCmd,
     },
     /// HTTP API 令牌：新建、列出、吊销（直接操作存储，节点运行与否均可）/ API tokens: create, list,
     /// revoke (on the store; the node may be running or not)
@@ -191,11 +209,14 @@ pub struct HazardFilterArgs {
     /// 存量/增量 / stock or new
     #[arg(long)]
     pub stock: Option<String>,
-    /// 逾期：true/false
+    /// 隐患所在：生产经营单位、道路、自建房、公共场所、其他 / what the hazard is at
     #[arg(long)]
+    pub subject: Option<String>,
+    /// 逾期（单写 --overdue 即 true）：true/false / overdue
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub overdue: Option<String>,
-    /// 挂牌督办：true/false
-    #[arg(long)]
+    /// 挂牌督办（单写即 true）：true/false / listed for supervision
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub supervised: Option<String>,
     /// 名称或编号关键词 / text in the title or number
     #[arg(long)]
@@ -212,12 +233,35 @@ pub struct HazardFilterArgs {
     /// 排序：new、overdue、deadline、found
     #[arg(long)]
     pub sort: Option<String>,
-    /// 临期：true/false
-    #[arg(long)]
+    /// 临期（单写 --due-soon 即 true）：true/false / due soon
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub due_soon: Option<String>,
 }
 
 impl HazardFilterArgs {
+    /// The filters as the query parameters of `GET /api/v1/hazards` (absent ones `None`).
+    pub fn pairs(&self) -> Vec<(&'static str, Option<String>)> {
+        let f = self;
+        vec![
+            ("grade", f.grade.clone()),
+            ("status", f.status.clone()),
+            ("owner", f.owner.clone()),
+            ("sector", f.sector.clone()),
+            ("channel", f.channel.clone()),
+            ("stock", f.stock.clone()),
+            ("subject", f.subject.clone()),
+            ("overdue", f.overdue.clone()),
+            ("supervised", f.supervised.clone()),
+            ("q", f.q.clone()),
+            ("within", f.within.clone()),
+            ("found_from", f.found_from.clone()),
+            ("found_to", f.found_to.clone()),
+            ("enterprise", f.enterprise.clone()),
+            ("sort", f.sort.clone()),
+            ("due_soon", f.due_soon.clone()),
+        ]
+    }
+
     pub fn query(self) -> crate::hazards::HazardQuery {
         crate::hazards::HazardQuery {
             grade: self.grade,
@@ -226,6 +270,7 @@ impl HazardFilterArgs {
             sector: self.sector,
             channel: self.channel,
             stock: self.stock,
+            subject: self.subject,
             overdue: self.overdue,
             supervised: self.supervised,
             q: self.q,
@@ -390,7 +435,11 @@ pub fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("错误 / error: {e:#}");
-                ExitCode::FAILURE
+                // A node that does not answer: 2, as `status` says it.
+                match e.downcast_ref::<AskError>() {
+                    Some(a) if a.is_unreachable() => ExitCode::from(2),
+                    _ => ExitCode::FAILURE,
+                }
             }
         }
     };
@@ -589,11 +638,9 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Cmd::Rollup {
-            data_dir,
-            scope,
-            json,
-        } => status::rollup(&data_dir, scope.as_deref(), json).await,
+        Cmd::Rollup { node, scope, json } => status::rollup(&node, scope.as_deref(), json).await,
+        Cmd::Hazard { cmd } => hazard::run(cmd).await,
+        Cmd::Directive { cmd } => directive::run(cmd).await,
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::remote::{AskError, get_json};
+use super::remote::{AskError, NodeArgs, Remote, get_json, json_refusal, with_query};
 use crate::format::{china_time, link_state_label, table};
 
 /// 节点健康 — what `safemesh status` comes to, and its exit code.
@@ -76,16 +76,16 @@ pub async fn status(data_dir: &Path, json_out: bool, watch: Option<Duration>) ->
                 };
                 (h, text)
             }
-            Err(AskError::Unreachable(e)) => {
+            Err(e @ AskError::Unreachable(_)) => {
                 let text = if json_out {
-                    json!({ "health": "down", "error": format!("{e:#}") }).to_string()
+                    json!({ "health": "down", "error": e.to_string() }).to_string()
                 } else {
-                    format!("{}\n{e:#}", Health::Down.words())
+                    format!("{}\n{e}", Health::Down.words())
                 };
                 (Health::Down, text)
             }
-            Err(AskError::Failed(e)) => {
-                eprintln!("错误 / error: {e:#}");
+            Err(e) => {
+                eprintln!("错误 / error: {e}");
                 return ExitCode::from(Health::Down.code());
             }
         };
@@ -160,12 +160,12 @@ pub fn status_table(v: &Value, health: Health) -> String {
 }
 
 /// `safemesh rollup`: the roll-up of the node (or of a descendant) as a table, or its JSON.
-pub async fn rollup(data_dir: &Path, scope: Option<&str>, json_out: bool) -> anyhow::Result<()> {
-    let path = match scope {
-        Some(s) => format!("/api/v1/rollup?scope={s}"),
-        None => "/api/v1/rollup".to_string(),
-    };
-    let v = get_json(data_dir, &path).await?;
+pub async fn rollup(node: &NodeArgs, scope: Option<&str>, json_out: bool) -> anyhow::Result<()> {
+    let path = with_query("/api/v1/rollup", [("scope", scope.map(str::to_string))]);
+    let v = Remote::from_args(node)?
+        .get(&path)
+        .await
+        .map_err(json_refusal(json_out))?;
     if json_out {
         println!("{v}");
     } else {

@@ -11,11 +11,21 @@ use crate::records::{RecordError, bounded, required};
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewEnterprise {
     pub credit_code: Option<String>,
+    /// 例外登记: why a credit code whose check character fails is right (an early pilot code).
+    pub credit_code_override: Option<String>,
     pub name: Option<String>,
+    /// 法定代表人 (a post of its own: not the 主要负责人).
+    #[serde(default)]
+    pub legal_representative: String,
+    /// 主要负责人
     #[serde(default)]
     pub principal: String,
+    /// 实际控制人
     #[serde(default)]
     pub controller: String,
+    /// 实际负责人 (a post of its own: not the 实际控制人).
+    #[serde(default)]
+    pub actual_manager: String,
     pub sector: Option<String>,
     #[serde(default)]
     pub above_scale: bool,
@@ -34,6 +44,26 @@ pub struct NewEnterprise {
 pub struct EnterpriseRef {
     pub name: Option<String>,
     pub credit_code: Option<String>,
+    /// 例外登记: why a credit code whose check character fails is right (an early pilot code).
+    pub credit_code_override: Option<String>,
+}
+
+/// Checks a credit code entered at `field` (upper-cased already) with the override reason entered at
+/// `{field}_override`, by the rule of [`safemesh_model::credit::accept`]: a valid code passes and
+/// flags nothing; one whose check character fails passes only with a reason, which is returned to be
+/// kept as the record's flag; anything else is a 400 naming the field.
+pub(crate) fn credit_code(
+    field: &str,
+    code: &str,
+    override_reason: Option<&str>,
+) -> Result<Option<String>, RecordError> {
+    safemesh_model::credit::accept(code, override_reason).map_err(|e| {
+        let at = match e.field() {
+            "credit_code_override" => format!("{field}_override"),
+            _ => field.to_string(),
+        };
+        RecordError::bad(at, e.reason())
+    })
 }
 
 /// Checks a new enterprise: its credit code must pass the GB 32100 and GB 11714 checks, its sector must
@@ -43,12 +73,24 @@ pub(crate) fn core(
     input: NewEnterprise,
 ) -> Result<EnterpriseCore, RecordError> {
     let credit_code = required("credit_code", input.credit_code)?.to_uppercase();
-    safemesh_model::credit::validate(&credit_code)
-        .map_err(|e| RecordError::bad("credit_code", e.reason()))?;
+    let credit_code_override = self::credit_code(
+        "credit_code",
+        &credit_code,
+        input.credit_code_override.as_deref(),
+    )?;
     let name = required("name", input.name)?;
     bounded("name", &name, 200)?;
-    bounded("principal", &input.principal, 50)?;
-    bounded("controller", &input.controller, 50)?;
+    let person = |v: String| v.trim().to_string();
+    let (legal_representative, principal, controller, actual_manager) = (
+        person(input.legal_representative),
+        person(input.principal),
+        person(input.controller),
+        person(input.actual_manager),
+    );
+    bounded("legal_representative", &legal_representative, 50)?;
+    bounded("principal", &principal, 50)?;
+    bounded("controller", &controller, 50)?;
+    bounded("actual_manager", &actual_manager, 50)?;
     bounded("standardisation_level", &input.standardisation_level, 20)?;
     let sector = sectors.canonical(&required("sector", input.sector)?)?;
     let major_hazard_source_grade = match input.major_hazard_source_grade {
@@ -63,9 +105,12 @@ pub(crate) fn core(
     };
     Ok(EnterpriseCore {
         credit_code,
+        credit_code_override,
         name,
-        principal: input.principal,
-        controller: input.controller,
+        legal_representative,
+        principal,
+        controller,
+        actual_manager,
         sector,
         above_scale: input.above_scale,
         major_hazard_source_grade,

@@ -12,6 +12,7 @@ use crate::records::{Actor, Page, Paging, RecordError, commit, store_change};
 pub mod http;
 mod input;
 
+pub(crate) use input::credit_code;
 pub use input::{EnterpriseRef, NewEnterprise};
 
 /// Registers an enterprise at this office. Its credit code must pass the GB 32100 and GB 11714 checks

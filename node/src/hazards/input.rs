@@ -3,7 +3,7 @@
 
 use safemesh_doc::hazard::{Enterprise, HazardCore};
 use safemesh_model::AdminCode;
-use safemesh_model::hazard::facts::{self, Basis, Location, Stock};
+use safemesh_model::hazard::facts::{self, Basis, Location, Stock, Subject};
 use safemesh_model::hazard::plan::PlanInput;
 use safemesh_model::hazard::{self as mh, Channel, EventKind, Grade, Status};
 use safemesh_store::{HazardFilter, HazardOrder};
@@ -32,6 +32,12 @@ pub struct NewHazard {
     pub found_on: Option<String>,
     /// 存量/增量; derived from `found_on` and the node's cut-off when absent.
     pub stock: Option<String>,
+    /// 隐患所在: `enterprise` (default), `road`, `self_built_house`, `public_place`, `other` (or
+    /// 生产经营单位, 道路, 自建房, 公共场所, 其他). Anything but an enterprise needs no enterprise, and
+    /// needs a responsible unit and an address instead.
+    pub subject: Option<String>,
+    /// 责任单位: required when the hazard has no enterprise.
+    pub responsible_unit: Option<String>,
     pub enterprise: Option<EnterpriseRef>,
     pub location: Option<NewLocation>,
     /// 判定依据: required (standard and clause) for a major hazard.
@@ -65,8 +71,12 @@ pub struct NewEvent {
     /// contingency_plan}`.
     #[schema(value_type = Option<Object>)]
     pub plan: Option<PlanInput>,
-    /// `notify`: 主要负责人 and/or 实际控制人.
+    /// `notify`: the posts told — 法定代表人, 主要负责人, 实际控制人, 实际负责人 (four posts, each on its
+    /// own; a major hazard needs 主要负责人 and 实际控制人).
     pub recipients: Option<Vec<String>>,
+    /// `notify`: the names of the people told, by post (`{"主要负责人": "王某"}`); each post one of
+    /// `recipients`.
+    pub recipient_names: Option<std::collections::BTreeMap<String, String>>,
     /// `escalate`: the reply deadline.
     pub reply_by: Option<String>,
     /// `extend_request`: the deadline asked for (`YYYY-MM-DD`, after the deadline in force).
@@ -142,17 +152,47 @@ pub(crate) fn core(
             "整改期限不能早于发现日期 / deadline is before found_on",
         ));
     }
-    let ent = input.enterprise.ok_or_else(|| {
-        RecordError::bad("enterprise", "enterprise 必填 / enterprise is required")
-    })?;
-    let credit_code = match opt_text(ent.credit_code).map(|c| c.to_uppercase()) {
-        Some(c) => {
-            safemesh_model::credit::validate(&c)
-                .map_err(|e| RecordError::bad("enterprise.credit_code", e.reason()))?;
-            c
-        }
-        None => String::new(),
+    let subject = match opt_text(input.subject) {
+        Some(v) => Subject::parse_as("subject", &v)?,
+        None => Subject::Enterprise,
     };
+    let responsible_unit = opt_text(input.responsible_unit).unwrap_or_default();
+    bounded("responsible_unit", &responsible_unit, 200)?;
+    if !subject.is_enterprise() && responsible_unit.is_empty() {
+        return Err(RecordError::bad(
+            "responsible_unit",
+            format!(
+                "{}的隐患没有企业，须写明责任单位（如 县交通运输局、某村委会、房屋产权人） / responsible_unit is required for a hazard without an enterprise",
+                subject.label_zh()
+            ),
+        ));
+    }
+    let ent = match input.enterprise {
+        Some(e) => e,
+        None if !subject.is_enterprise() => EnterpriseRef {
+            name: None,
+            credit_code: None,
+            credit_code_override: None,
+        },
+        None => {
+            return Err(RecordError::bad(
+                "enterprise",
+                "enterprise 必填（道路、自建房、公共场所等没有企业的隐患，请选择隐患所在并写明责任单位） / enterprise is required (for a hazard without one, give subject and responsible_unit)",
+            ));
+        }
+    };
+    let (credit_code, credit_code_override) =
+        match opt_text(ent.credit_code).map(|c| c.to_uppercase()) {
+            Some(c) => {
+                let flag = crate::enterprises::credit_code(
+                    "enterprise.credit_code",
+                    &c,
+                    ent.credit_code_override.as_deref(),
+                )?;
+                (c, flag)
+            }
+            None => (String::new(), None),
+        };
     let name = opt_text(ent.name).unwrap_or_default();
     bounded("enterprise.name", &name, 200)?;
     let loc = input.location.unwrap_or_default();
@@ -162,6 +202,15 @@ pub(crate) fn core(
     };
     let address = opt_text(loc.address).unwrap_or_default();
     bounded("location.address", &address, 200)?;
+    if !subject.is_enterprise() && address.is_empty() {
+        return Err(RecordError::bad(
+            "location.address",
+            format!(
+                "{}的隐患须写明地点（路段、门牌、场所名称） / location.address is required for a hazard without an enterprise",
+                subject.label_zh()
+            ),
+        ));
+    }
     let basis = input.basis.unwrap_or_default();
     let basis = Basis {
         standard: opt_text(basis.standard).unwrap_or_default(),
@@ -203,7 +252,13 @@ pub(crate) fn core(
             found_by_level,
             found_on: mh::format_date(found_on),
             stock,
-            enterprise: Enterprise { name, credit_code },
+            subject,
+            responsible_unit,
+            enterprise: Enterprise {
+                name,
+                credit_code,
+                credit_code_override,
+            },
             location: Location { division, address },
             basis,
             deadline: mh::format_date(deadline),
@@ -257,6 +312,12 @@ pub(crate) fn event(
         EventKind::Notify,
         "recipients",
         input.recipients.is_some(),
+    )?;
+    only_for(
+        kind,
+        EventKind::Notify,
+        "recipient_names",
+        input.recipient_names.is_some(),
     )?;
     only_for(
         kind,
@@ -315,6 +376,8 @@ pub(crate) fn event(
         }
         EventKind::Notify => {
             e.recipients = mh::notify::recipients(&input.recipients.unwrap_or_default())?;
+            e.recipient_names =
+                mh::notify::names(&e.recipients, &input.recipient_names.unwrap_or_default())?;
             let m = method.ok_or_else(|| {
                 RecordError::bad(
                     "method",
@@ -436,6 +499,9 @@ pub struct HazardQuery {
     pub channel: Option<String>,
     /// `stock` | `new` (also 存量, 增量).
     pub stock: Option<String>,
+    /// 隐患所在: `enterprise` | `road` | `self_built_house` | `public_place` | `other` (or the Chinese
+    /// names).
+    pub subject: Option<String>,
     /// `true` | `false`: overdue as of today (UTC+8).
     #[param(value_type = Option<bool>)]
     pub overdue: Option<String>,
@@ -503,6 +569,9 @@ pub(crate) fn filter(
     }
     if let Some(v) = opt_text(q.stock) {
         f.stock = Some(Stock::parse_as("stock", &v)?.as_str().to_string());
+    }
+    if let Some(v) = opt_text(q.subject) {
+        f.subject = Some(Subject::parse_as("subject", &v)?.as_str().to_string());
     }
     if let Some(v) = opt_text(q.overdue) {
         f.overdue = Some(flag("overdue", &v)?);

@@ -53,10 +53,13 @@ pub async fn check(
     settings: &HazardSettings,
     actor: &Actor,
     day: Date,
-    input: NewHazard,
+    mut input: NewHazard,
 ) -> Result<Checked, RecordError> {
+    inherit_override(store, &mut input).await?;
     let (mut core, given) = input::core(settings, &actor.code, day, input)?;
-    if core.enterprise.name.is_empty() {
+    // A hazard without an enterprise (a road, a self-built house…) names none, unless it gives a code.
+    let needs_name = core.subject.is_enterprise() || !core.enterprise.credit_code.is_empty();
+    if needs_name && core.enterprise.name.is_empty() {
         // A known enterprise may be named by its credit code alone.
         let known = match core.enterprise.credit_code.as_str() {
             "" => None,
@@ -72,6 +75,32 @@ pub async fn check(
             })?;
     }
     Ok(Checked { core, given })
+}
+
+/// An enterprise this node registered by exception (例外登记: its credit code fails its check) is
+/// named by a hazard without the reason again: the hazard takes the enterprise's reason, and so its
+/// flag. Anything else is left for the input's own checks.
+async fn inherit_override(store: &Store, input: &mut NewHazard) -> Result<(), RecordError> {
+    let Some(e) = input.enterprise.as_mut() else {
+        return Ok(());
+    };
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    if given(&e.credit_code_override) {
+        return Ok(());
+    }
+    let Some(code) = e.credit_code.as_deref().map(|c| c.trim().to_uppercase()) else {
+        return Ok(());
+    };
+    if !matches!(
+        safemesh_model::credit::verdict(&code),
+        safemesh_model::credit::Verdict::CheckFails(_)
+    ) {
+        return Ok(());
+    }
+    if let Some(known) = store.enterprise(&code).await? {
+        e.credit_code_override = known["credit_code_override"].as_str().map(str::to_string);
+    }
+    Ok(())
 }
 
 /// The numbers handed out in one write session, so a batch of registrations numbers each one without

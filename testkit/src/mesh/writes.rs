@@ -71,6 +71,7 @@ impl Mesh {
             new_deadline: None,
             approved: None,
             to: None,
+            recipient_names: Default::default(),
         };
         let mut w = node.store().writer().await.expect("writer");
         let mut doc = w

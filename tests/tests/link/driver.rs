@@ -111,9 +111,12 @@ fn township_hazard(title: &str) -> AutoCommit {
         stock: safemesh_model::hazard::facts::Stock::New,
         location: Default::default(),
         basis: Default::default(),
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "某厂".into(),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         deadline: "2030-01-01".into(),
         description: String::new(),
@@ -135,6 +138,7 @@ fn township_hazard(title: &str) -> AutoCommit {
         new_deadline: None,
         approved: None,
         to: None,
+        recipient_names: Default::default(),
     };
     hazard::append_event(&mut doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));

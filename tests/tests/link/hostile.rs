@@ -193,9 +193,12 @@ fn township_hazard(title: &str) -> AutoCommit {
         stock: safemesh_model::hazard::facts::Stock::New,
         location: Default::default(),
         basis: Default::default(),
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "某厂".into(),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         deadline: "2030-01-01".into(),
         description: String::new(),
@@ -223,6 +226,7 @@ fn add_event(doc: &mut AutoCommit, kind: EventKind) {
         new_deadline: None,
         approved: None,
         to: None,
+        recipient_names: Default::default(),
     };
     hazard::append_event(doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));

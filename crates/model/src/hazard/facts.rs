@@ -127,6 +127,77 @@ impl Stock {
     }
 }
 
+/// 隐患所在 — what a hazard is at: an enterprise (生产经营单位), or a place no enterprise runs — a road,
+/// a self-built house (自建房), a public place — registered with its location and the unit responsible
+/// for it (责任单位) instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// 生产经营单位 — the default, and every hazard registered before this field existed.
+    #[default]
+    Enterprise,
+    /// 道路 (a road, a bridge, a crossing)
+    Road,
+    /// 自建房 (a self-built house)
+    SelfBuiltHouse,
+    /// 公共场所 (a square, a market, a park, a scenic spot)
+    PublicPlace,
+    /// 其他 (a river bank, a slope, a facility no enterprise runs)
+    Other,
+}
+
+impl Subject {
+    pub const ALL: [Subject; 5] = [
+        Subject::Enterprise,
+        Subject::Road,
+        Subject::SelfBuiltHouse,
+        Subject::PublicPlace,
+        Subject::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Enterprise => "enterprise",
+            Subject::Road => "road",
+            Subject::SelfBuiltHouse => "self_built_house",
+            Subject::PublicPlace => "public_place",
+            Subject::Other => "other",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Subject::Enterprise => "生产经营单位",
+            Subject::Road => "道路",
+            Subject::SelfBuiltHouse => "自建房",
+            Subject::PublicPlace => "公共场所",
+            Subject::Other => "其他",
+        }
+    }
+
+    /// Whether the hazard belongs to an enterprise (which it must then name).
+    pub fn is_enterprise(self) -> bool {
+        self == Subject::Enterprise
+    }
+
+    /// Parses a code or its Chinese name (企业 and 单位 for 生产经营单位), naming `field` on error.
+    pub fn parse_as(field: &str, s: &str) -> Result<Subject, Error> {
+        let s = s.trim();
+        if matches!(s, "企业" | "单位") {
+            return Ok(Subject::Enterprise);
+        }
+        Subject::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s || k.label_zh() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    field,
+                    "应为 生产经营单位、道路、自建房、公共场所 或 其他 / must be enterprise, road, self_built_house, public_place or other",
+                )
+            })
+    }
+}
+
 /// 判定依据 — the standard a hazard was judged by, and the clause.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Basis {
@@ -269,6 +340,24 @@ mod tests {
 
     fn code(s: &str) -> AdminCode {
         AdminCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_subject_is_read_by_code_or_name_and_an_enterprise_by_default() {
+        assert_eq!(Subject::default(), Subject::Enterprise);
+        for k in Subject::ALL {
+            assert_eq!(Subject::parse_as("subject", k.as_str()).unwrap(), k);
+            assert_eq!(Subject::parse_as("subject", k.label_zh()).unwrap(), k);
+        }
+        assert_eq!(
+            Subject::parse_as("subject", "企业").unwrap(),
+            Subject::Enterprise
+        );
+        assert_eq!(
+            Subject::parse_as("subject", "河道").unwrap_err().field(),
+            "subject"
+        );
+        assert!(!Subject::Road.is_enterprise());
     }
 
     #[test]

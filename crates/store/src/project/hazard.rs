@@ -26,6 +26,10 @@ impl ProjectKind for Hazards {
                 serde_json::to_value(&derived.escalated).unwrap_or_default(),
             );
             o.insert("notified".into(), derived.notified.clone().into());
+            o.insert(
+                "notified_names".into(),
+                serde_json::to_value(&derived.notified_names).unwrap_or_default(),
+            );
             o.insert("fully_notified".into(), derived.fully_notified().into());
             o.insert(
                 "plan".into(),
@@ -41,8 +45,8 @@ impl ProjectKind for Hazards {
         }
         rows.push((
                 "INSERT INTO hazards (id, owner, title, sector, grade, channel, status, deadline, supervising, created, updated_at, body,
-                 number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan, enterprise_name, extended)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+                 number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan, enterprise_name, extended, subject)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, sector = excluded.sector, grade = excluded.grade,
                  channel = excluded.channel, status = excluded.status, deadline = excluded.deadline,
                  supervising = excluded.supervising, updated_at = excluded.updated_at, body = excluded.body,
@@ -50,7 +54,8 @@ impl ProjectKind for Hazards {
                  found_on = excluded.found_on, stock = excluded.stock, location = excluded.location,
                  credit_code = excluded.credit_code, notified = excluded.notified,
                  plan_complete = excluded.plan_complete, funds_wan = excluded.funds_wan,
-                 enterprise_name = excluded.enterprise_name, extended = excluded.extended",
+                 enterprise_name = excluded.enterprise_name, extended = excluded.extended,
+                 subject = excluded.subject",
                 vec![
                     Bind::from(id),
                     Bind::from(view.owner.as_str()),
@@ -76,6 +81,7 @@ impl ProjectKind for Hazards {
                     Bind::from(funds),
                     Bind::from(&view.core.enterprise.name),
                     Bind::from(i64::from(derived.extended)),
+                    Bind::from(view.core.subject.as_str()),
                 ],
             ));
     }

@@ -31,6 +31,8 @@ pub struct HazardFilter {
     pub channel: Option<String>,
     /// `stock` (存量) or `new` (增量).
     pub stock: Option<String>,
+    /// 隐患所在: `enterprise`, `road`, `self_built_house`, `public_place`, `other`.
+    pub subject: Option<String>,
     /// Overdue (`Some(true)`) or not (`Some(false)`) as of `today`.
     pub overdue: Option<bool>,
     /// `YYYY-MM-DD`, the day `overdue` is judged on; required with `overdue`.
@@ -98,6 +100,7 @@ fn where_clause(f: &HazardFilter) -> Result<(String, Vec<String>), Error> {
     eq(&mut sql, "sector", &f.sector);
     eq(&mut sql, "channel", &f.channel);
     eq(&mut sql, "stock", &f.stock);
+    eq(&mut sql, "subject", &f.subject);
     if let Some(w) = &f.within {
         binds.push(w.clone());
         let n = binds.len();

@@ -32,9 +32,12 @@ pub fn test_core(owner: &AdminCode, grade: Grade, title: &str) -> HazardCore {
         stock: safemesh_model::hazard::facts::Stock::New,
         location: Default::default(),
         basis: Default::default(),
+        subject: Default::default(),
+        responsible_unit: String::new(),
         enterprise: Enterprise {
             name: "某化工有限公司".into(),
             credit_code: String::new(),
+            credit_code_override: None,
         },
         deadline: "2030-12-31".into(),
         description: String::new(),

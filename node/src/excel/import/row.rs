@@ -261,8 +261,14 @@ pub(super) fn read_row(
         found_by_level: get(Col::FoundByLevel).map(|f| code_text(&f)),
         found_on: get(Col::FoundOn),
         stock: get(Col::Stock),
-        enterprise: (name.is_some() || credit_code.is_some())
-            .then_some(EnterpriseRef { name, credit_code }),
+        // The sheet has no 隐患所在 column: a row is an enterprise's hazard.
+        subject: None,
+        responsible_unit: None,
+        enterprise: (name.is_some() || credit_code.is_some()).then_some(EnterpriseRef {
+            name,
+            credit_code,
+            credit_code_override: None,
+        }),
         location: (division.is_some() || address.is_some())
             .then_some(NewLocation { division, address }),
         basis: (standard.is_some() || clause.is_some()).then_some(NewBasis { standard, clause }),

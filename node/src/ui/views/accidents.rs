@@ -28,6 +28,8 @@ pub struct AccidentRow {
     pub loss: String,
     pub enterprise: String,
     pub credit_code: String,
+    /// 例外登记: why a credit code failing its check was accepted (empty if it passed).
+    pub credit_code_override: String,
     pub description: String,
     /// (what, when, who and note).
     pub events: Vec<(String, String, String)>,
@@ -55,6 +57,7 @@ fn row(a: &Value) -> AccidentRow {
         loss: format::wan(a["direct_loss_wan"].as_f64().unwrap_or(0.0)),
         enterprise: s(&a["enterprise"]["name"]),
         credit_code: s(&a["enterprise"]["credit_code"]),
+        credit_code_override: s(&a["enterprise"]["credit_code_override"]),
         description: s(&a["description"]),
         events: a["events"]
             .as_array()

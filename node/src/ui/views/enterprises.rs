@@ -18,10 +18,15 @@ use crate::ui::page::{Chrome, record_error, render};
 pub struct EnterpriseRow {
     pub name: String,
     pub credit_code: String,
+    /// 例外登记: why a credit code failing its check was accepted (empty if it passed).
+    pub credit_code_override: String,
     pub sector: String,
     pub owner: String,
+    /// 法定代表人, 主要负责人, 实际控制人, 实际负责人: four posts, each shown as recorded.
+    pub legal_representative: String,
     pub principal: String,
     pub controller: String,
+    pub actual_manager: String,
     pub flags: String,
 }
 
@@ -50,10 +55,13 @@ fn row(e: &Value) -> EnterpriseRow {
     EnterpriseRow {
         name: s(&e["name"]),
         credit_code: s(&e["credit_code"]),
+        credit_code_override: s(&e["credit_code_override"]),
         sector: s(&e["sector"]),
         owner: format::office_name(e["owner"].as_str().unwrap_or_default()),
+        legal_representative: s(&e["legal_representative"]),
         principal: s(&e["principal"]),
         controller: s(&e["controller"]),
+        actual_manager: s(&e["actual_manager"]),
         flags: flags.join("、"),
     }
 }

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use safemesh_model::hazard::{ESCALATION_METHODS, EventKind, plan::Funds, plan::PlanInput};
+use safemesh_model::hazard::{ESCALATION_METHODS, EventKind, notify, plan::Funds, plan::PlanInput};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -41,7 +41,13 @@ pub struct HazardFacts {
     pub original_deadline: String,
     pub overdue_days: i64,
     pub enterprise: String,
+    /// 隐患所在, when not an enterprise (empty for an enterprise's hazard).
+    pub subject: String,
+    /// 责任单位 (empty if none was given).
+    pub responsible_unit: String,
     pub credit_code: String,
+    /// 例外登记: why a credit code failing its check was accepted (empty if it passed).
+    pub credit_code_override: String,
     pub location: String,
     pub basis: String,
     pub description: String,
@@ -100,6 +106,9 @@ pub struct HazardPage {
     pub events: Vec<EventRow>,
     pub actions: Vec<ActionForm>,
     pub escalation_methods: Vec<&'static str>,
+    /// The notify form's posts: (post, ticked by default, the person's name from the enterprise
+    /// record held here, if any). The four posts are told apart (seed 002 #6).
+    pub notify_posts: Vec<(&'static str, bool, String)>,
     /// The escalations waiting for a written reply: (`{office}|{method}`, as a clerk reads it).
     pub awaiting_reply: Vec<(String, String)>,
     /// The deadline an extension form proposes (30 days after the deadline in force).
@@ -125,16 +134,6 @@ fn facts(b: &Value) -> HazardFacts {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    let join = |v: &Value| {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join("、")
-            })
-            .unwrap_or_default()
-    };
     HazardFacts {
         id: text(&b["id"]),
         number: text(&b["number"]),
@@ -157,7 +156,15 @@ fn facts(b: &Value) -> HazardFacts {
         original_deadline: text(&b["deadline"]),
         overdue_days: b["days_overdue"].as_i64().unwrap_or(0),
         enterprise: text(&b["enterprise"]["name"]),
+        subject: b["subject"]
+            .as_str()
+            .and_then(|s| safemesh_model::hazard::facts::Subject::parse_as("subject", s).ok())
+            .filter(|k| !k.is_enterprise())
+            .map(|k| k.label_zh().to_string())
+            .unwrap_or_default(),
+        responsible_unit: text(&b["responsible_unit"]),
         credit_code: text(&b["enterprise"]["credit_code"]),
+        credit_code_override: text(&b["enterprise"]["credit_code_override"]),
         location,
         basis,
         description: text(&b["description"]),
@@ -165,7 +172,7 @@ fn facts(b: &Value) -> HazardFacts {
             .as_str()
             .map(format::office)
             .unwrap_or_default(),
-        notified: join(&b["notified"]),
+        notified: format::told(&b["notified"], &b["notified_names"]),
         escalated: b["escalated"]
             .as_array()
             .map(|a| {
@@ -272,45 +279,11 @@ fn events(b: &Value) -> Vec<EventRow> {
         .flatten()
         .filter_map(|e| {
             let kind = EventKind::parse(e["kind"].as_str()?).ok()?;
-            let mut detail = Vec::new();
-            if let Some(p) = e["percent"].as_u64() {
-                detail.push(format!("完成 {p}%"));
-            }
-            if let Some(m) = e["method"].as_str() {
-                detail.push(m.to_string());
-            }
-            if let Some(l) = e["level"].as_str() {
-                detail.push(format!("督办单位 {}", format::office_name(l)));
-            }
-            if let Some(r) = e["reply_by"].as_str() {
-                detail.push(format!("{r} 前书面回复"));
-            }
-            if let Some(d) = e["new_deadline"].as_str() {
-                detail.push(format!("申请延期至 {d}"));
-            }
-            if let Some(a) = e["approved"].as_bool() {
-                detail.push(if a { "同意延期" } else { "不同意延期" }.to_string());
-            }
-            if let Some(t) = e["to"].as_str() {
-                detail.push(format!("回复{}", format::office_name(t)));
-            }
-            if let Some(rs) = e["recipients"].as_array().filter(|r| !r.is_empty()) {
-                let names: Vec<&str> = rs.iter().filter_map(|x| x.as_str()).collect();
-                detail.push(format!("告知 {}", names.join("、")));
-            }
-            if let Some(p) = e.get("plan").filter(|p| p.is_object()) {
-                detail.push(format!(
-                    "责任人 {}，资金 {} 万元，时限 {}",
-                    text(&p["responsible_person"]),
-                    format::wan(p["funds_wan"].as_f64().unwrap_or(0.0)),
-                    text(&p["deadline"])
-                ));
-            }
             let by = e["by"].as_str().unwrap_or_default();
             Some(EventRow {
                 kind: kind.as_str(),
                 label: format::event_label(kind),
-                detail: detail.join("，"),
+                detail: format::event_detail(e),
                 note: text(&e["note"]),
                 at: china_time(e["at"].as_str().unwrap_or_default()),
                 office: format::office(by),
@@ -413,8 +386,28 @@ async fn build(
             None => error = why,
         }
     }
+    let held = match b["enterprise"]["credit_code"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => st.store.enterprise(c).await?,
+        None => None,
+    };
+    let notify_posts = notify::ROLES
+        .iter()
+        .map(|(post, code)| {
+            // The enterprise record names each post in its own field.
+            let field = match *code {
+                "actual_controller" => "controller",
+                other => other,
+            };
+            let person = held.as_ref().map(|e| text(&e[field])).unwrap_or_default();
+            (*post, notify::REQUIRED_RECIPIENTS.contains(post), person)
+        })
+        .collect();
     Ok(HazardPage {
         chrome: Chrome::new(st, user, "hazards"),
+        notify_posts,
         h: facts(&b),
         plan: plan(&b),
         events: events(&b),
@@ -465,6 +458,8 @@ pub struct EventForm {
     percent: String,
     reply_by: String,
     recipients: Vec<String>,
+    /// The name typed beside each post (`recipient_name.主要负责人`); only those of posts ticked go.
+    recipient_names: std::collections::BTreeMap<String, String>,
     new_deadline: String,
     /// 同意 `true` / 不同意 `false`.
     approved: String,
@@ -524,6 +519,16 @@ impl EventForm {
             method: some(self.method).or(reply_method),
             percent,
             plan,
+            recipient_names: {
+                let names: std::collections::BTreeMap<String, String> = self
+                    .recipient_names
+                    .into_iter()
+                    .filter(|(post, person)| {
+                        !person.trim().is_empty() && self.recipients.contains(post)
+                    })
+                    .collect();
+                (!names.is_empty()).then_some(names)
+            },
             recipients: (!self.recipients.is_empty()).then_some(self.recipients),
             reply_by: some(self.reply_by),
             new_deadline: some(self.new_deadline),
@@ -591,6 +596,10 @@ fn parse_event_form(pairs: &[(String, String)]) -> EventForm {
             "percent" => f.percent = v,
             "reply_by" => f.reply_by = v,
             "recipients" => f.recipients.push(v),
+            k if k.starts_with("recipient_name.") => {
+                f.recipient_names
+                    .insert(k["recipient_name.".len()..].to_string(), v);
+            }
             "new_deadline" => f.new_deadline = v,
             "approved" => f.approved = v,
             "escalation" => f.escalation = v,

@@ -39,6 +39,8 @@ pub struct LedgerQuery {
     pub found_from: String,
     pub found_to: String,
     pub enterprise: String,
+    /// 隐患所在 (`road`, …); empty: all.
+    pub subject: String,
     pub sort: String,
     pub page: String,
 }
@@ -68,6 +70,7 @@ impl LedgerQuery {
             found_from: Self::some(&self.found_from),
             found_to: Self::some(&self.found_to),
             enterprise: Self::some(&self.enterprise),
+            subject: Self::some(&self.subject),
             sort: Self::some(&self.sort),
             limit: Some(PAGE_SIZE.to_string()),
             offset: Some(((self.page() - 1) * PAGE_SIZE as u64).to_string()),
@@ -90,6 +93,7 @@ impl LedgerQuery {
             ("found_from", &self.found_from),
             ("found_to", &self.found_to),
             ("enterprise", &self.enterprise),
+            ("subject", &self.subject),
             ("sort", sort),
         ];
         let mut out = url::form_urlencoded::Serializer::new(String::new());
@@ -148,10 +152,7 @@ impl LedgerRow {
                 .to_string(),
             overdue_days: b["days_overdue"].as_i64().unwrap_or(0),
             due_soon: b["due_soon"].as_bool().unwrap_or(false),
-            enterprise: b["enterprise"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            enterprise: format::hazard_unit(b),
             supervising: b["supervising"]
                 .as_str()
                 .map(format::office_name)
@@ -207,6 +208,8 @@ pub struct LedgerView {
     pub channels: Vec<(&'static str, &'static str)>,
     /// This office and the direct children it knows, for the 所属单位 filter.
     pub offices: Vec<(String, String)>,
+    /// 隐患所在: (code, label) for the filter.
+    pub subjects: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Template)]
@@ -267,6 +270,10 @@ pub async fn page(
             .map(|c| (c, format::channel_label(c)))
             .collect(),
         offices,
+        subjects: safemesh_model::hazard::facts::Subject::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.label_zh()))
+            .collect(),
         t,
     };
     render(StatusCode::OK, &v)

@@ -37,6 +37,8 @@ pub struct RegisterView {
     pub channels: Vec<(&'static str, &'static str)>,
     pub modes: Vec<&'static str>,
     pub levels: Vec<(String, String)>,
+    /// 隐患所在: (code, label).
+    pub subjects: Vec<(&'static str, &'static str)>,
 }
 
 impl RegisterView {
@@ -84,6 +86,10 @@ fn view(st: &ApiState, user: &User, values: HashMap<String, String>) -> Register
             .collect(),
         modes: facts::inspection_modes(),
         levels,
+        subjects: facts::Subject::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.label_zh()))
+            .collect(),
     }
 }
 
@@ -119,9 +125,12 @@ pub fn input(values: &HashMap<String, String>) -> NewHazard {
         found_by_level: opt(values, "found_by_level"),
         found_on: opt(values, "found_on"),
         stock: None,
+        subject: opt(values, "subject"),
+        responsible_unit: opt(values, "responsible_unit"),
         enterprise: any(&["enterprise.name", "enterprise.credit_code"]).then(|| EnterpriseRef {
             name: opt(values, "enterprise.name"),
             credit_code: opt(values, "enterprise.credit_code"),
+            credit_code_override: opt(values, "enterprise.credit_code_override"),
         }),
         location: any(&["location.division", "location.address"]).then(|| NewLocation {
             division: opt(values, "location.division"),
@@ -183,8 +192,12 @@ fn field_label(field: &str) -> &'static str {
         "found_on" => "发现日期",
         "deadline" => "整改期限",
         "description" => "隐患描述",
+        "subject" => "隐患所在",
+        "responsible_unit" => "责任单位",
+        "enterprise" => "单位名称",
         "enterprise.name" => "单位名称",
         "enterprise.credit_code" => "统一社会信用代码",
+        "enterprise.credit_code_override" => "信用代码例外说明",
         "location.division" => "所在行政区划代码",
         "location.address" => "详细地址",
         "basis.standard" => "判定标准",
