@@ -2,14 +2,13 @@
 //! CLI exactly as an operator would, with a kill -9 and restart of the county in the middle.
 
 mod common;
-use common::chain::{self, BIN, CHAIN, cli, wait_json};
-use common::free_port;
+use common::chain::{self, BIN, CHAIN, wait_json};
 
 use std::process::Command;
 use std::time::Duration;
 
 use safemesh_store::testing::TestDb;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_replicate_and_survive_kill_9() {
@@ -39,25 +38,8 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     chain::start(dir.path(), &mut procs, &client).await;
     let (prov, town) = (0, 3);
     // 3. A major hazard registered at the township reaches the province, record and roll-up.
-    let body = json!({
-        "title": "磷矿边坡在线监测系统失效", "sector": "非煤矿山", "grade": "major", "channel": "inspection",
-        "inspection_mode": "专项执法",
-        "basis": {"standard": "《金属非金属矿山重大事故隐患判定标准》", "clause": "露天矿山边坡在线监测"},
-        "enterprise": {"name": "安宁某某磷化工有限公司", "credit_code": "91350200776049653A"},
-        "deadline": "2026-12-31", "description": "边坡位移监测数据中断超过72小时"
-    });
-    let r = client
-        .post(procs[town].url("/api/v1/hazards"))
-        .bearer_auth(&procs[town].token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let body = chain::major_hazard("磷矿边坡在线监测系统失效");
+    let id = chain::register(&client, &procs[town], &body).await;
     let path = format!("/api/v1/hazards/{id}");
     wait_json(&client, &procs[prov], &path, "hazard at province", |v| {
         v["title"] == "磷矿边坡在线监测系统失效"
@@ -76,20 +58,7 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     for i in 0..30 {
         let mut b = body.clone();
         b["title"] = json!(format!("批量登记的重大隐患 {i}"));
-        let r = client
-            .post(procs[town].url("/api/v1/hazards"))
-            .bearer_auth(&procs[town].token)
-            .json(&b)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201);
-        burst.push(
-            r.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        burst.push(chain::register(&client, &procs[town], &b).await);
     }
     procs[victim].child.as_mut().unwrap().kill().unwrap();
     procs[victim].child.take().unwrap().wait().unwrap();
@@ -203,28 +172,7 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
 #[test]
 fn run_refuses_an_unreachable_database_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca");
-    cli(&["ca", "init", "--dir", ca.to_str().unwrap()]);
-    let data = dir.path().join("n");
-    let (l, h) = (
-        format!("127.0.0.1:{}", free_port()),
-        format!("127.0.0.1:{}", free_port()),
-    );
-    cli(&[
-        "init",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--code",
-        "53",
-        "--listen",
-        &l,
-        "--http",
-        &h,
-        "--ca-dir",
-        ca.to_str().unwrap(),
-        "--database-url",
-        "postgres://postgres@127.0.0.1:1/nowhere",
-    ]);
+    let data = chain::init_one(dir.path(), "53", "postgres://postgres@127.0.0.1:1/nowhere");
     let out = Command::new(BIN)
         .args(["run", "--data-dir", data.to_str().unwrap()])
         .output()

@@ -3,8 +3,7 @@
 //! saying how to fix it.
 
 mod common;
-use common::chain::{BIN, cli};
-use common::free_port;
+use common::chain::{self, BIN};
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -16,28 +15,11 @@ fn mode(p: &std::path::Path) -> u32 {
 #[test]
 fn secrets_are_private_and_a_readable_token_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca");
-    cli(&["ca", "init", "--dir", ca.to_str().unwrap()]);
-    let data = dir.path().join("n");
-    let (l, h) = (
-        format!("127.0.0.1:{}", free_port()),
-        format!("127.0.0.1:{}", free_port()),
-    );
-    cli(&[
-        "init",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--code",
+    let data = chain::init_one(
+        dir.path(),
         "530181",
-        "--listen",
-        &l,
-        "--http",
-        &h,
-        "--ca-dir",
-        ca.to_str().unwrap(),
-        "--database-url",
         "postgres://safemesh:secret@127.0.0.1:1/nowhere",
-    ]);
+    );
     assert_eq!(mode(&data.join("safemesh.toml")), 0o600);
     assert_eq!(mode(&data.join("admin.token")), 0o600);
     assert_eq!(mode(&data.join("tls").join("node.key")), 0o600);

@@ -17,7 +17,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use serde_json::{Value, json};
 
 /// One exported span, flattened: which node's process sent it, its name, ids and parent.
 #[derive(Debug, Clone)]
@@ -115,25 +114,8 @@ async fn a_hazard_registered_at_the_township_is_one_trace_to_the_province() {
     let (prov, town) = (0, 3);
 
     // A major hazard registered at the township reaches the province.
-    let body = json!({
-        "title": "尾矿库排洪设施堵塞", "sector": "非煤矿山", "grade": "major", "channel": "inspection",
-        "inspection_mode": "专项执法",
-        "basis": {"standard": "《金属非金属矿山重大事故隐患判定标准》", "clause": "尾矿库排洪系统"},
-        "enterprise": {"name": "安宁某某矿业有限公司", "credit_code": "91350200776049653A"},
-        "deadline": "2026-12-31", "description": "排洪井被杂物堵塞"
-    });
-    let r = client
-        .post(procs[town].url("/api/v1/hazards"))
-        .bearer_auth(&procs[town].token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let body = chain::major_hazard("尾矿库排洪设施堵塞");
+    let id = chain::register(&client, &procs[town], &body).await;
     chain::wait_json(
         &client,
         &procs[prov],

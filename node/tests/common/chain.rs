@@ -176,3 +176,58 @@ pub async fn wait_json(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Sets up one node `code` under a new CA in `dir/n` with the CLI (`database_url`: its database),
+/// not started. Returns its data dir.
+pub fn init_one(dir: &Path, code: &str, database_url: &str) -> PathBuf {
+    let ca = dir.join("ca");
+    cli(&["ca", "init", "--dir", ca.to_str().unwrap()]);
+    let data = dir.join("n");
+    let (l, h) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    cli(&[
+        "init",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--code",
+        code,
+        "--listen",
+        &l,
+        "--http",
+        &h,
+        "--ca-dir",
+        ca.to_str().unwrap(),
+        "--database-url",
+        database_url,
+    ]);
+    data
+}
+
+/// The body of a major hazard of a mine titled `title` (`POST /api/v1/hazards`).
+pub fn major_hazard(title: &str) -> Value {
+    serde_json::json!({
+        "title": title, "sector": "非煤矿山", "grade": "major", "channel": "inspection",
+        "inspection_mode": "专项执法",
+        "basis": {"standard": "《金属非金属矿山重大事故隐患判定标准》", "clause": "露天矿山边坡在线监测"},
+        "enterprise": {"name": "安宁某某磷化工有限公司", "credit_code": "91350200776049653A"},
+        "deadline": "2026-12-31", "description": "边坡位移监测数据中断超过72小时"
+    })
+}
+
+/// Registers `body` at `p` (201 expected); returns the new hazard's id.
+pub async fn register(client: &reqwest::Client, p: &Proc, body: &Value) -> String {
+    let r = client
+        .post(p.url("/api/v1/hazards"))
+        .bearer_auth(&p.token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
