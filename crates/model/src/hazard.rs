@@ -421,7 +421,7 @@ impl Derived {
     pub fn rectified_on(&self) -> Option<Date> {
         self.rectified_at
             .as_deref()
-            .and_then(crate::directive::deadline::day_of)
+            .and_then(crate::china::day_of_instant)
     }
 
     /// 验收单位 — who accepts it: the supervising level of a listed hazard, else the owner.

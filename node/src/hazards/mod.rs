@@ -323,7 +323,7 @@ fn rectified_on(body: &Value) -> Option<Date> {
         .rev()
         .find(|e| e["kind"] == "rectified")
         .and_then(|e| e["at"].as_str())
-        .and_then(safemesh_model::directive::deadline::day_of)
+        .and_then(safemesh_model::china::day_of_instant)
 }
 
 /// Appends a lifecycle event to a hazard this node holds: input (400), then who may (403), then
