@@ -1107,3 +1107,176 @@ async fn a_hazard_without_an_enterprise_names_its_place_and_its_responsible_unit
     c.shutdown().await;
     Ok(())
 }
+
+/// 待验收与逾期 (the 口径 in DOMAIN.md): a hazard reported rectified on or before its deadline waits for
+/// acceptance as 待验收, never 逾期, in the hazard, the ledger's filter and order and the roll-up; one
+/// reported late stays 逾期 by the days it was late. The acceptor's delay past its acceptance period
+/// (10 days) is shown at the acceptor's level — the owner for an unlisted hazard, the supervising level
+/// once listed. The history comes from an imported ledger, which dates each step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hazard_reported_rectified_on_time_awaits_acceptance_and_is_not_overdue()
+-> anyhow::Result<()> {
+    let c = Cluster::start(&[COUNTY, TOWN]).await?;
+    let d = china_day;
+    let csv = format!(
+        "隐患名称,行业领域,隐患等级,发现渠道,发现日期,单位名称,整改期限,整改状态,整改完成日期\n\
+         按期报告待验收,工贸,一般,企业自查上报,{f},甲公司,{dl},待验收,{on_time}\n\
+         逾期报告待验收,工贸,一般,企业自查上报,{f},乙公司,{dl},待验收,{late}\n\
+         逾期仍在整改,工贸,一般,企业自查上报,{f},丙公司,{dl},整改中,\n\
+         刚报告整改完成,工贸,一般,企业自查上报,{f},丁公司,{soon},待验收,{yesterday}\n",
+        f = d(-40),
+        dl = d(-20),
+        on_time = d(-25),
+        late = d(-12),
+        soon = d(2),
+        yesterday = d(-1),
+    );
+    let n = c.node(TOWN);
+    let part = reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("台账.csv");
+    let r = c
+        .client()
+        .post(format!("{}/api/v1/hazards/import", n.http_url()))
+        .bearer_auth(&n.token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await?;
+    let v: Value = r.json().await?;
+    assert_eq!(v["created"], 4, "{v}");
+    let (_, page) = c.get(TOWN, "/api/v1/hazards?limit=10").await?;
+    let by = |title: &str| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["title"] == title)
+            .cloned()
+            .unwrap()
+    };
+    // 1. Reported 5 days before the deadline, 20 days past it now: 待验收, not 逾期; the owner (it is
+    //    not listed) is 15 days past its 10 days to accept.
+    let h = by("按期报告待验收");
+    assert_eq!(h["status"], "pending_acceptance");
+    assert_eq!(
+        (h["overdue"].as_bool(), h["days_overdue"].as_i64()),
+        (Some(false), None),
+        "{h}"
+    );
+    assert_eq!(h["rectified_on"].as_str(), Some(d(-25).as_str()));
+    assert_eq!(h["acceptor"], TOWN);
+    assert_eq!(h["acceptance_due"].as_str(), Some(d(-15).as_str()));
+    assert_eq!(h["acceptance_days_overdue"], 15);
+    // Reported 8 days late: 逾期 by those 8 days; the acceptor's own delay beside it.
+    let late = by("逾期报告待验收");
+    assert_eq!(
+        (late["overdue"].as_bool(), late["days_overdue"].as_i64()),
+        (Some(true), Some(8))
+    );
+    assert_eq!(late["acceptance_days_overdue"], 2);
+    let open = by("逾期仍在整改");
+    assert_eq!(open["days_overdue"], 20);
+    // Reported yesterday, due in two days: neither 逾期 nor 临期 (the owner's part is done).
+    let soon = by("刚报告整改完成");
+    assert_eq!(
+        (soon["overdue"].as_bool(), soon["due_soon"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert_eq!(soon["acceptance_overdue"], false);
+
+    // 2. The ledger's filters and order count the same way.
+    let titles = |p: &Value| -> Vec<String> {
+        p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, p) = c.get(TOWN, "/api/v1/hazards?overdue=true").await?;
+    let mut t = titles(&p);
+    t.sort();
+    assert_eq!(t, ["逾期仍在整改", "逾期报告待验收"], "{p}");
+    let (_, p) = c.get(TOWN, "/api/v1/hazards?overdue=false").await?;
+    assert_eq!(p["total"], 2);
+    let (_, p) = c.get(TOWN, "/api/v1/hazards?due_soon=true").await?;
+    assert_eq!(p["total"], 0);
+    let (_, p) = c.get(TOWN, "/api/v1/hazards?sort=overdue").await?;
+    let t = titles(&p);
+    assert!(
+        t[..2].iter().all(|x| x.starts_with("逾期")),
+        "overdue first: {t:?}"
+    );
+    // And the roll-up: 2 逾期 at the township, not 3.
+    c.wait_for(TOWN, "/api/v1/rollup", "roll-up", |v| {
+        v["hazards"]["total"] == 4
+    })
+    .await?;
+    let (_, roll) = c.get(TOWN, "/api/v1/rollup").await?;
+    assert_eq!(roll["hazards"]["overdue"], 2, "{roll}");
+    assert_eq!(roll["hazards"]["due_soon"], 0, "{roll}");
+
+    // 3. The acceptor's list: the owner accepts what is not listed, the most late first.
+    let (_, due) = c.get(TOWN, "/api/v1/hazards/acceptance-due").await?;
+    assert_eq!(due["office"], TOWN);
+    assert_eq!(
+        titles(&due),
+        ["按期报告待验收", "逾期报告待验收", "刚报告整改完成"],
+        "{due}"
+    );
+    // 4. Listed by the county, the hazard's acceptance is the county's: its delay shows there.
+    let path = format!("/api/v1/hazards/{}", id(&h));
+    c.wait_for(COUNTY, &path, "hazard at the county", |v| {
+        v["id"] == h["id"]
+    })
+    .await?;
+    let (s, v) = c
+        .post(COUNTY, &events(&id(&h)), &json!({"kind": "supervise"}))
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        (v["acceptor"].as_str(), v["overdue"].as_bool()),
+        (Some(COUNTY), Some(false))
+    );
+    let (_, due) = c.get(COUNTY, "/api/v1/hazards/acceptance-due").await?;
+    assert_eq!(titles(&due), ["按期报告待验收"], "{due}");
+    assert_eq!(due["items"][0]["acceptance_days_overdue"], 15);
+    c.wait_for(TOWN, &path, "the listing at the township", |v| {
+        v["supervising"] == COUNTY
+    })
+    .await?;
+    let (_, due) = c.get(TOWN, "/api/v1/hazards/acceptance-due").await?;
+    assert_eq!(
+        titles(&due),
+        ["逾期报告待验收", "刚报告整改完成"],
+        "no longer the township's to accept"
+    );
+    // 5. The page says it: 待验收 on time, the county's delay, no 逾期 badge.
+    let base = c.node(TOWN).http_url();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[("token", c.node(TOWN).token.as_str()), ("next", "/hazards")])
+        .send()
+        .await?;
+    let cookie = r.headers()["set-cookie"]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = http
+        .get(format!("{base}/hazards/{}", id(&h)))
+        .header("Cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        html.contains(&format!("{} 报告整改完成（按期），待安宁市验收", d(-25))),
+        "the page says who accepts"
+    );
+    assert!(html.contains("验收超期 15 天") && !html.contains("逾期 20 天"));
+    c.shutdown().await;
+    Ok(())
+}

@@ -370,6 +370,9 @@ pub struct Derived {
     pub notified: Vec<String>,
     /// The names of the people told, by post (the latest name given for each).
     pub notified_names: std::collections::BTreeMap<String, String>,
+    /// When the owner reported it rectified (the `at` of the `rectified` event that put it in
+    /// 待验收), while it waits for acceptance; `None` in any other state.
+    pub rectified_at: Option<String>,
     /// 整改方案 — the latest plan that applied.
     pub plan: Option<Plan>,
     /// The deadline the events set, if any: the latest plan's 时限 or the latest approved extension's
@@ -397,6 +400,7 @@ impl Derived {
             escalated: Vec::new(),
             notified: Vec::new(),
             notified_names: Default::default(),
+            rectified_at: None,
             plan: None,
             deadline: None,
             extension_pending: None,
@@ -411,6 +415,18 @@ impl Derived {
         notify::REQUIRED_RECIPIENTS
             .iter()
             .all(|r| self.notified.iter().any(|n| n == r))
+    }
+
+    /// The day (China time) the owner reported it rectified, while it waits for acceptance.
+    pub fn rectified_on(&self) -> Option<Date> {
+        self.rectified_at
+            .as_deref()
+            .and_then(crate::china::day_of_instant)
+    }
+
+    /// 验收单位 — who accepts it: the supervising level of a listed hazard, else the owner.
+    pub fn acceptor<'a>(&'a self, owner: &'a AdminCode) -> &'a AdminCode {
+        self.supervising.as_ref().unwrap_or(owner)
     }
 
     /// True if `office` has escalated this hazard.
@@ -511,7 +527,10 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
                     "重大事故隐患须先制定治理方案（五落实：责任单位、责任人、措施、资金、时限，以及应急预案）才能申请验收 / a major hazard needs its complete plan (the five in place, with its contingency plan) before it is reported rectified",
                 );
             }
-            Open | Rectifying => d.status = PendingAcceptance,
+            Open | Rectifying => {
+                d.status = PendingAcceptance;
+                d.rectified_at = Some(e.at.clone());
+            }
             PendingAcceptance => return bad("已申请验收 / already awaiting acceptance"),
             Closed => return bad("隐患已销号 / hazard is closed"),
         },
@@ -531,6 +550,7 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
             }
             d.status = Rectifying;
             d.accepted = false;
+            d.rectified_at = None;
         }
         Close => {
             if d.status == Closed {
@@ -540,6 +560,7 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
                 return bad("验收通过（accept）后才能销号 / close needs an accepted hazard");
             }
             d.status = Closed;
+            d.rectified_at = None;
             // A request still pending when the hazard is closed is moot: nothing is left to extend.
             d.extension_pending = None;
         }
@@ -648,9 +669,10 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
     Ok(())
 }
 
-/// 临期 — not closed, not overdue, and due within `days` days (due today counts: 0 days left).
+/// 临期 — not closed, not awaiting acceptance (the owner's part is done), not overdue, and due within
+/// `days` days (due today counts: 0 days left).
 pub fn is_due_soon(status: Status, deadline: Date, today: Date, days: u32) -> bool {
-    status != Status::Closed
+    !matches!(status, Status::Closed | Status::PendingAcceptance)
         && deadline >= today
         && (deadline - today).whole_days() <= i64::from(days)
 }
@@ -672,6 +694,53 @@ pub fn days_overdue(status: Status, deadline: Date, today: Date) -> Option<i64> 
     is_overdue(status, deadline, today).then(|| (today - deadline).whole_days())
 }
 
+/// 逾期 as counted against the owner — the 口径 (docs/DOMAIN.md, 待验收与逾期): not closed and past its
+/// deadline's day, except a hazard awaiting acceptance that the owner reported rectified on or before
+/// that day: it is 待验收, not 逾期, however long the acceptance takes (that delay is the acceptor's:
+/// [`acceptance_days_overdue`]). Reported late, it stays 逾期, its days counted to the day of the
+/// report (the owner's delay ended there). A hazard awaiting acceptance whose report day is unknown
+/// counts as before, to today.
+pub fn overdue_days(
+    status: Status,
+    deadline: Date,
+    rectified_on: Option<Date>,
+    today: Date,
+) -> Option<i64> {
+    match (status, rectified_on) {
+        (Status::PendingAcceptance, Some(r)) if r <= deadline => None,
+        (Status::PendingAcceptance, Some(r)) => {
+            (today > deadline).then(|| (r.min(today) - deadline).whole_days())
+        }
+        _ => days_overdue(status, deadline, today),
+    }
+}
+
+/// The days an acceptor has to accept (复查验收) a hazard reported rectified, unless its node says
+/// otherwise: 10, after 《安全生产事故隐患排查治理暂行规定》（原国家安监总局令第16号）第二十三条 — the
+/// supervising department reviews on site within 10 days of the enterprise's report.
+pub const DEFAULT_ACCEPTANCE_DAYS: u32 = 10;
+
+/// The last day to accept a hazard the owner reported rectified on `rectified_on`.
+pub fn acceptance_due(rectified_on: Date, days: u32) -> Date {
+    rectified_on
+        .checked_add(time::Duration::days(i64::from(days)))
+        .unwrap_or(rectified_on)
+}
+
+/// 验收超期 — the acceptor's delay: a hazard awaiting acceptance past `days` days after the owner's
+/// report; the whole days past [`acceptance_due`]. Shown to the acceptor's level (the supervising level
+/// of a listed hazard, else the owner), never counted as the owner's 逾期.
+pub fn acceptance_days_overdue(
+    status: Status,
+    rectified_on: Option<Date>,
+    days: u32,
+    today: Date,
+) -> Option<i64> {
+    let r = rectified_on.filter(|_| status == Status::PendingAcceptance)?;
+    let due = acceptance_due(r, days);
+    (today > due).then(|| (today - due).whole_days())
+}
+
 /// 升级督办候选 — whether `office` should consider escalating this hazard: a major hazard in its
 /// jurisdiction below it, overdue, that `office` has not escalated yet. Returns the days overdue.
 pub fn escalation_candidate(
@@ -684,7 +753,7 @@ pub fn escalation_candidate(
     if d.grade != Grade::Major || !office.is_ancestor_of(owner) || d.escalated_by(office) {
         return None;
     }
-    days_overdue(d.status, deadline, today)
+    overdue_days(d.status, deadline, d.rectified_on(), today)
 }
 
 /// Parses a `YYYY-MM-DD` date, naming `field` on error.
@@ -788,6 +857,78 @@ mod tests {
         assert_eq!(d.status, Status::Closed);
         apply(&mut d, &ev(Reopen, "530181006")).unwrap();
         assert_eq!(d.status, Status::Rectifying);
+    }
+
+    #[test]
+    fn a_hazard_reported_rectified_on_time_waits_for_acceptance_without_being_overdue() {
+        let day = |s: &str| parse_date("d", s).unwrap();
+        let (deadline, today) = (day("2026-11-30"), day("2026-12-20"));
+        // Reported on the deadline's day: 待验收, not 逾期, however long acceptance takes.
+        let on_time = Some(day("2026-11-30"));
+        assert_eq!(
+            overdue_days(Status::PendingAcceptance, deadline, on_time, today),
+            None
+        );
+        // The acceptor has 10 days from the report: to 12-10; on 12-20 it is 10 days late.
+        assert_eq!(acceptance_due(day("2026-11-30"), 10), day("2026-12-10"));
+        assert_eq!(
+            acceptance_days_overdue(Status::PendingAcceptance, on_time, 10, today),
+            Some(10)
+        );
+        assert_eq!(
+            acceptance_days_overdue(Status::PendingAcceptance, on_time, 10, day("2026-12-10")),
+            None,
+            "due on the last day is not late"
+        );
+        // Reported 5 days late: 逾期 by those 5 days, not more while it waits.
+        let late = Some(day("2026-12-05"));
+        assert_eq!(
+            overdue_days(Status::PendingAcceptance, deadline, late, today),
+            Some(5)
+        );
+        // Not awaiting acceptance: the plain rule.
+        assert_eq!(
+            overdue_days(Status::Rectifying, deadline, None, today),
+            Some(20)
+        );
+        assert_eq!(overdue_days(Status::Closed, deadline, on_time, today), None);
+        assert_eq!(
+            acceptance_days_overdue(Status::Rectifying, on_time, 10, today),
+            None
+        );
+        // Awaiting acceptance is not 临期 either: the owner's part is done.
+        assert!(!is_due_soon(
+            Status::PendingAcceptance,
+            deadline,
+            day("2026-11-29"),
+            3
+        ));
+    }
+
+    #[test]
+    fn the_report_day_follows_the_lifecycle_and_the_acceptor_is_the_supervising_level() {
+        use EventKind::*;
+        let owner = AdminCode::parse("530181006").unwrap();
+        let mut d = Derived::new(Grade::General);
+        let mut r = ev(Rectified, "530181006");
+        r.at = "2026-11-30T17:00:00Z".into(); // 12-01 01:00 in China
+        apply(&mut d, &r).unwrap();
+        assert_eq!(
+            d.rectified_on(),
+            Some(parse_date("d", "2026-12-01").unwrap())
+        );
+        assert_eq!(d.acceptor(&owner), &owner);
+        let mut listed = d.clone();
+        let mut s = ev(Supervise, "530181");
+        s.level = Some(AdminCode::parse("530181").unwrap());
+        apply(&mut listed, &s).unwrap();
+        assert_eq!(listed.acceptor(&owner).as_str(), "530181");
+        apply(&mut d, &ev(Return, "530181006")).unwrap();
+        assert_eq!(
+            d.rectified_on(),
+            None,
+            "returned: no longer awaiting acceptance"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod error;
 pub use code::{AdminCode, Level};
 pub use error::Error;
 pub mod accident;
+pub mod china;
 pub mod credit;
 pub mod directive;
 pub mod hazard;

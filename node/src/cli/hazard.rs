@@ -438,11 +438,16 @@ async fn resolve(remote: &Remote, given: &str) -> Result<String, AskError> {
 /// The status in words, with 逾期 or 临期 when it applies: `整改中（逾期 3 天）`.
 fn state_words(h: &Value) -> String {
     let status = format::status_label(h["status"].as_str().unwrap_or_default());
-    match (h["days_overdue"].as_i64(), h["due_soon"] == true) {
+    let mut out = match (h["days_overdue"].as_i64(), h["due_soon"] == true) {
         (Some(d), _) => format!("{status}（逾期 {d} 天）"),
         (None, true) => format!("{status}（临期）"),
         _ => status.to_string(),
+    };
+    // The acceptor's delay, not the owner's 逾期.
+    if let Some(d) = h["acceptance_days_overdue"].as_i64() {
+        out.push_str(&format!("（验收超期 {d} 天）"));
     }
+    out
 }
 
 /// The deadline in force (整改期限).

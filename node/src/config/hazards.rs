@@ -15,6 +15,8 @@ pub struct HazardSettings {
     pub stock_cutoff: Date,
     /// 临期: due within this many days (and not yet overdue).
     pub due_soon_days: u32,
+    /// 验收期限: the days an acceptor has, from the owner's report of rectification.
+    pub acceptance_days: u32,
 }
 
 impl Default for HazardSettings {
@@ -24,6 +26,7 @@ impl Default for HazardSettings {
             stock_cutoff: mh::parse_date("stock_cutoff", DEFAULT_STOCK_CUTOFF)
                 .expect("the default cut-off is a date"),
             due_soon_days: DEFAULT_DUE_SOON_DAYS,
+            acceptance_days: mh::DEFAULT_ACCEPTANCE_DAYS,
         }
     }
 }
@@ -41,10 +44,17 @@ impl HazardSettings {
                 "hazards.due_soon_days 应为 1 到 30 天 / hazards.due_soon_days must be 1 to 30, got {due_soon_days}"
             )));
         }
+        let acceptance_days = cfg.hazards.acceptance_days;
+        if !(1..=90).contains(&acceptance_days) {
+            return Err(crate::Error::Config(format!(
+                "hazards.acceptance_days 应为 1 到 90 天 / hazards.acceptance_days must be 1 to 90, got {acceptance_days}"
+            )));
+        }
         Ok(HazardSettings {
             sectors,
             stock_cutoff,
             due_soon_days,
+            acceptance_days,
         })
     }
 }
@@ -105,6 +115,24 @@ http = "127.0.0.1:8001"
                 "{days}"
             );
         }
+    }
+
+    #[test]
+    fn acceptance_days_default_to_10_and_are_bounded() {
+        let cfg: Config = toml::from_str(BASE).unwrap();
+        assert_eq!(
+            HazardSettings::from_config(&cfg).unwrap().acceptance_days,
+            10
+        );
+        let text = format!("{BASE}\n[hazards]\nacceptance_days = 20\n");
+        let cfg: Config = toml::from_str(&text).unwrap();
+        assert_eq!(
+            HazardSettings::from_config(&cfg).unwrap().acceptance_days,
+            20
+        );
+        let text = format!("{BASE}\n[hazards]\nacceptance_days = 0\n");
+        let cfg: Config = toml::from_str(&text).unwrap();
+        assert!(HazardSettings::from_config(&cfg).is_err());
     }
 
     #[test]

@@ -100,6 +100,14 @@ pub struct HazardConfig {
     /// (1–30; default 3).
     #[serde(default = "default_due_soon_days")]
     pub due_soon_days: u32,
+    /// 验收期限 — the days an acceptor has to accept a hazard reported rectified before its delay
+    /// shows as 验收超期 (1–90; default 10, `safemesh_model::hazard::DEFAULT_ACCEPTANCE_DAYS`).
+    #[serde(default = "default_acceptance_days")]
+    pub acceptance_days: u32,
+}
+
+fn default_acceptance_days() -> u32 {
+    safemesh_model::hazard::DEFAULT_ACCEPTANCE_DAYS
 }
 
 /// The days before a deadline from which it is 临期, unless the config says otherwise.
@@ -118,6 +126,7 @@ impl Default for HazardConfig {
         HazardConfig {
             stock_cutoff: default_cutoff(),
             due_soon_days: default_due_soon_days(),
+            acceptance_days: default_acceptance_days(),
         }
     }
 }

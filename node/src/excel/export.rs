@@ -401,7 +401,7 @@ pub async fn export_hazards(
         let rows = store.hazards_by_ids(chunk).await?;
         let ws = book.worksheet_from_index(0).map_err(xlsx_error)?;
         for r in rows {
-            let h = crate::hazards::decorate(r.body, day, settings.due_soon_days);
+            let h = crate::hazards::decorate(r.body, day, settings);
             totals.n += 1;
             totals.major += u64::from(h["grade"] == "major");
             totals.closed += u64::from(h["status"] == "closed");

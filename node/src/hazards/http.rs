@@ -31,6 +31,11 @@ fn routes() -> Vec<ApiRoute> {
             routing::get(escalation_candidates),
         ),
         route(M::GET, "/hazards/replies-due", routing::get(replies_due)),
+        route(
+            M::GET,
+            "/hazards/acceptance-due",
+            routing::get(acceptance_due),
+        ),
         route(M::GET, "/hazards/{id}", routing::get(get)),
         route(M::POST, "/hazards/{id}/events", routing::post(add_event)),
     ]
@@ -38,8 +43,8 @@ fn routes() -> Vec<ApiRoute> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, escalation_candidates, replies_due, get, add_event),
-    components(schemas(EscalationCandidates, RepliesDue)),
+    paths(list, create, escalation_candidates, replies_due, acceptance_due, get, add_event),
+    components(schemas(EscalationCandidates, RepliesDue, AcceptanceDue)),
     tags((name = "hazards", description = "隐患 / hazards"))
 )]
 struct Doc;
@@ -144,6 +149,32 @@ pub async fn replies_due(
     let paging = p.paging()?;
     let items = super::replies_due(&st.store, &st.code).await?;
     Ok(Json(RepliesDue {
+        office: st.code.as_str().to_string(),
+        page: paging.slice(items),
+    }))
+}
+
+/// 待本级验收 — one page of them, and the accepting office.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptanceDue {
+    /// This office.
+    pub office: String,
+    #[serde(flatten)]
+    pub page: Page,
+}
+
+/// `GET /hazards/acceptance-due` — the hazards awaiting this office's acceptance (it supervises them,
+/// or owns them unlisted), those past the acceptance period first: the acceptor's delay, which is
+/// not the owner's 逾期. One page.
+#[utoipa::path(get, path = "/api/v1/hazards/acceptance-due", tag = "hazards", params(PageQuery),
+    responses((status = 200, description = "待本级验收 / hazards awaiting this office's acceptance", body = AcceptanceDue), Errors))]
+pub async fn acceptance_due(
+    State(st): State<Shared>,
+    Query(p): Query<PageQuery>,
+) -> Result<Json<AcceptanceDue>, RecordError> {
+    let paging = p.paging()?;
+    let items = super::acceptance_due(&st.store, &st.hazards, &st.code).await?;
+    Ok(Json(AcceptanceDue {
         office: st.code.as_str().to_string(),
         page: paging.slice(items),
     }))

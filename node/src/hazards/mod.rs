@@ -194,7 +194,7 @@ pub async fn get(store: &Store, settings: &HazardSettings, id: &str) -> Result<V
         .hazard(id)
         .await?
         .ok_or_else(|| RecordError::not_found(id))?;
-    Ok(decorate(row.body, today(), settings.due_soon_days))
+    Ok(decorate(row.body, today(), settings))
 }
 
 /// The ledger: hazards matching `filter`, decorated as of today.
@@ -208,13 +208,17 @@ pub async fn list(
         .hazards(filter)
         .await?
         .into_iter()
-        .map(|r| decorate(r.body, t, settings.due_soon_days))
+        .map(|r| decorate(r.body, t, settings))
         .collect())
 }
 
-/// Adds what depends on today (`overdue`, `days_overdue`, `due_soon` within `due_soon_days`, the
-/// written replies owed and late) and the Chinese labels a clerk reads to a stored hazard body.
-pub fn decorate(mut body: Value, today: Date, due_soon_days: u32) -> Value {
+/// Adds what depends on today and the labels a clerk reads to a stored hazard body: `overdue` and
+/// `days_overdue` (逾期 as counted against the owner: a hazard awaiting acceptance that was reported
+/// rectified on time is not, [`mh::overdue_days`]), `due_soon` within the node's `due_soon_days`, and
+/// while it awaits acceptance `rectified_on`, `acceptor`, `acceptance_due`, `acceptance_overdue`
+/// and `acceptance_days_overdue` (验收超期, the acceptor's delay after the node's `acceptance_days`);
+/// the written replies owed and late.
+pub fn decorate(mut body: Value, today: Date, settings: &HazardSettings) -> Value {
     let status = body["status"]
         .as_str()
         .and_then(|s| mh::Status::parse(s).ok());
@@ -222,14 +226,45 @@ pub fn decorate(mut body: Value, today: Date, due_soon_days: u32) -> Value {
         .as_str()
         .or_else(|| body["deadline"].as_str())
         .and_then(|d| mh::parse_date("deadline", d).ok());
+    let rectified_on = (status == Some(mh::Status::PendingAcceptance))
+        .then(|| rectified_on(&body))
+        .flatten();
     let days = match (status, due) {
-        (Some(s), Some(d)) => mh::days_overdue(s, d, today),
+        (Some(s), Some(d)) => mh::overdue_days(s, d, rectified_on, today),
         _ => None,
     };
     let due_soon = match (status, due) {
-        (Some(s), Some(d)) => mh::is_due_soon(s, d, today, due_soon_days),
+        (Some(s), Some(d)) => mh::is_due_soon(s, d, today, settings.due_soon_days),
         _ => false,
     };
+    let acceptance_late = status.and_then(|s| {
+        mh::acceptance_days_overdue(s, rectified_on, settings.acceptance_days, today)
+    });
+    let acceptor = rectified_on.map(|_| {
+        body["supervising"]
+            .as_str()
+            .or_else(|| body["owner"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    });
+    if let Some(o) = body.as_object_mut() {
+        o.insert(
+            "rectified_on".into(),
+            rectified_on.map(mh::format_date).into(),
+        );
+        o.insert("acceptor".into(), acceptor.into());
+        o.insert(
+            "acceptance_due".into(),
+            rectified_on
+                .map(|r| mh::format_date(mh::acceptance_due(r, settings.acceptance_days)))
+                .into(),
+        );
+        o.insert(
+            "acceptance_overdue".into(),
+            acceptance_late.is_some().into(),
+        );
+        o.insert("acceptance_days_overdue".into(), acceptance_late.into());
+    }
     // 书面回复: each escalation is replied, owed, or late.
     if let Some(list) = body["escalated"].as_array_mut() {
         for e in list {
@@ -274,6 +309,21 @@ pub fn decorate(mut body: Value, today: Date, due_soon_days: u32) -> Value {
         );
     }
     body
+}
+
+/// The day the owner reported a hazard rectified, from its projected body: `rectified_on` as projected,
+/// else (a row projected before it existed) the day of its last `rectified` event, in China time.
+fn rectified_on(body: &Value) -> Option<Date> {
+    if let Some(d) = body["rectified_on"].as_str() {
+        return mh::parse_date("rectified_on", d).ok();
+    }
+    body["events"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "rectified")
+        .and_then(|e| e["at"].as_str())
+        .and_then(safemesh_model::china::day_of_instant)
 }
 
 /// Appends a lifecycle event to a hazard this node holds: input (400), then who may (403), then
@@ -412,7 +462,7 @@ pub async fn ledger(
         items: page
             .rows
             .into_iter()
-            .map(|r| decorate(r.body, day, settings.due_soon_days))
+            .map(|r| decorate(r.body, day, settings))
             .collect(),
         total: page.total,
         limit,
@@ -527,4 +577,37 @@ pub async fn replies_due(store: &Store, office: &AdminCode) -> Result<Vec<Value>
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out.into_iter().map(|(_, v)| v).collect())
+}
+
+/// 待本级验收 — at the acceptor's office: the hazards awaiting acceptance that this office accepts (the
+/// supervising level of a listed hazard, else the owner), its own included. Late ones first (most days
+/// past the acceptance period first), then by the day acceptance is due, then by id. Each is the
+/// decorated hazard: its `acceptance_due`, `acceptance_overdue` and `acceptance_days_overdue` are
+/// this office's delay, not the owner's 逾期.
+pub async fn acceptance_due(
+    store: &Store,
+    settings: &HazardSettings,
+    office: &AdminCode,
+) -> Result<Vec<Value>, RecordError> {
+    let day = today();
+    let rows = store
+        .hazards(&HazardFilter {
+            within: Some(office.to_string()),
+            status: Some(mh::Status::PendingAcceptance.as_str().to_string()),
+            ..Default::default()
+        })
+        .await?;
+    let mut out: Vec<Value> = rows
+        .into_iter()
+        .map(|r| decorate(r.body, day, settings))
+        .filter(|b| b["acceptor"] == office.as_str())
+        .collect();
+    out.sort_by_key(|b| {
+        (
+            std::cmp::Reverse(b["acceptance_days_overdue"].as_i64().unwrap_or(-1)),
+            b["acceptance_due"].as_str().unwrap_or_default().to_string(),
+            b["id"].as_str().unwrap_or_default().to_string(),
+        )
+    });
+    Ok(out)
 }

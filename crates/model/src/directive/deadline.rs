@@ -446,11 +446,7 @@ fn day(s: &str) -> Option<Date> {
 
 /// The calendar day (China Standard Time, UTC+8) of an RFC 3339 instant or a `YYYY-MM-DD` date.
 pub fn day_of(at: &str) -> Option<Date> {
-    if let Ok(t) = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339) {
-        let cst = time::UtcOffset::from_hms(8, 0, 0).ok()?;
-        return Some(t.to_offset(cst).date());
-    }
-    day(at)
+    crate::china::day_of_instant(at).or_else(|| day(at))
 }
 
 /// `YYYY-MM-DD`, for JSON.

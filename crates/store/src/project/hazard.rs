@@ -36,6 +36,13 @@ impl ProjectKind for Hazards {
                 serde_json::to_value(&derived.plan).unwrap_or_default(),
             );
             o.insert("plan_complete".into(), plan_complete.into());
+            o.insert(
+                "rectified_on".into(),
+                derived
+                    .rectified_on()
+                    .map(safemesh_model::hazard::format_date)
+                    .into(),
+            );
             o.insert("effective_deadline".into(), due.clone().into());
             o.insert("extended".into(), derived.extended.into());
             o.insert(
@@ -45,8 +52,8 @@ impl ProjectKind for Hazards {
         }
         rows.push((
                 "INSERT INTO hazards (id, owner, title, sector, grade, channel, status, deadline, supervising, created, updated_at, body,
-                 number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan, enterprise_name, extended, subject)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+                 number, inspection_mode, found_by_level, found_on, stock, location, credit_code, notified, plan_complete, funds_wan, enterprise_name, extended, subject, rectified_on)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, sector = excluded.sector, grade = excluded.grade,
                  channel = excluded.channel, status = excluded.status, deadline = excluded.deadline,
                  supervising = excluded.supervising, updated_at = excluded.updated_at, body = excluded.body,
@@ -55,7 +62,7 @@ impl ProjectKind for Hazards {
                  credit_code = excluded.credit_code, notified = excluded.notified,
                  plan_complete = excluded.plan_complete, funds_wan = excluded.funds_wan,
                  enterprise_name = excluded.enterprise_name, extended = excluded.extended,
-                 subject = excluded.subject",
+                 subject = excluded.subject, rectified_on = excluded.rectified_on",
                 vec![
                     Bind::from(id),
                     Bind::from(view.owner.as_str()),
@@ -82,6 +89,11 @@ impl ProjectKind for Hazards {
                     Bind::from(&view.core.enterprise.name),
                     Bind::from(i64::from(derived.extended)),
                     Bind::from(view.core.subject.as_str()),
+                    Bind::from(
+                        derived
+                            .rectified_on()
+                            .map(safemesh_model::hazard::format_date),
+                    ),
                 ],
             ));
     }

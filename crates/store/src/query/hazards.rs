@@ -75,6 +75,11 @@ pub struct HazardPage {
     pub total: u64,
 }
 
+/// 待验收, reported rectified on or before the deadline: not 逾期 (the 口径 of
+/// `safemesh_model::hazard::overdue_days`), and not 临期.
+const ON_TIME_AWAITING: &str =
+    "(status = 'pending_acceptance' AND rectified_on IS NOT NULL AND rectified_on <= deadline)";
+
 fn like(v: &str) -> String {
     let escaped = v
         .replace('\\', "\\\\")
@@ -110,14 +115,14 @@ fn where_clause(f: &HazardFilter) -> Result<(String, Vec<String>), Error> {
         (Some(true), Some(t)) => {
             binds.push(t.clone());
             sql.push_str(&format!(
-                " AND status <> 'closed' AND deadline < ${}",
+                " AND status <> 'closed' AND deadline < ${} AND NOT {ON_TIME_AWAITING}",
                 binds.len()
             ));
         }
         (Some(false), Some(t)) => {
             binds.push(t.clone());
             sql.push_str(&format!(
-                " AND (status = 'closed' OR deadline >= ${})",
+                " AND (status = 'closed' OR deadline >= ${} OR {ON_TIME_AWAITING})",
                 binds.len()
             ));
         }
@@ -136,9 +141,13 @@ fn where_clause(f: &HazardFilter) -> Result<(String, Vec<String>), Error> {
             binds.push(u.clone());
             let u = binds.len();
             sql.push_str(&if soon {
-                format!(" AND status <> 'closed' AND deadline >= ${t} AND deadline <= ${u}")
+                format!(
+                    " AND status NOT IN ('closed', 'pending_acceptance') AND deadline >= ${t} AND deadline <= ${u}"
+                )
             } else {
-                format!(" AND (status = 'closed' OR deadline < ${t} OR deadline > ${u})")
+                format!(
+                    " AND (status IN ('closed', 'pending_acceptance') OR deadline < ${t} OR deadline > ${u})"
+                )
             });
         }
         (Some(_), _, _) => {
@@ -204,7 +213,7 @@ fn order_by(
             let n = binds.len();
             // Overdue rows first, the earliest deadline (the most days overdue) first among them.
             format!(
-                "CASE WHEN status <> 'closed' AND deadline < ${n} THEN 0 ELSE 1 END, deadline, id"
+                "CASE WHEN status <> 'closed' AND deadline < ${n} AND NOT {ON_TIME_AWAITING} THEN 0 ELSE 1 END, deadline, id"
             )
         }
     })
@@ -328,8 +337,8 @@ impl Store {
     }
 
     /// Hazard counts over hazards owned by `owner` as of `today` (`YYYY-MM-DD`, China time): totals,
-    /// open/closed, major, overdue, supervised (not closed), found this month, extended (延期 approved
-    /// at least once), 临期 (not closed, due from `today` to `due_soon_until`), and by sector,
+    /// open/closed, major, overdue (not counting 待验收 reported on time), supervised (not closed), found this month, extended (延期 approved
+    /// at least once), 临期 (neither closed nor awaiting acceptance, due from `today` to `due_soon_until`), and by sector,
     /// status, grade and channel.
     pub async fn own_hazard_counts(
         &self,
@@ -340,11 +349,13 @@ impl Store {
         let month_start = format!("{}01", today.get(..8).unwrap_or(today));
         let rows = sqlx::query(
             "SELECT sector, status, grade, channel,
-                    CAST(CASE WHEN deadline < $2 AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS overdue,
+                    CAST(CASE WHEN deadline < $2 AND status != 'closed'
+                         AND NOT (status = 'pending_acceptance' AND rectified_on IS NOT NULL AND rectified_on <= deadline)
+                         THEN 1 ELSE 0 END AS BIGINT) AS overdue,
                     CAST(CASE WHEN supervising IS NOT NULL AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS supervised,
                     CAST(CASE WHEN found_on >= $3 AND found_on <= $2 THEN 1 ELSE 0 END AS BIGINT) AS this_month,
                     CAST(CASE WHEN extended > 0 THEN 1 ELSE 0 END AS BIGINT) AS extended,
-                    CAST(CASE WHEN deadline >= $2 AND deadline <= $4 AND status != 'closed' THEN 1 ELSE 0 END AS BIGINT) AS due_soon,
+                    CAST(CASE WHEN deadline >= $2 AND deadline <= $4 AND status NOT IN ('closed', 'pending_acceptance') THEN 1 ELSE 0 END AS BIGINT) AS due_soon,
                     COUNT(*) AS n
              FROM hazards WHERE owner = $1 GROUP BY sector, status, grade, channel, overdue, supervised, this_month, extended, due_soon",
         )

@@ -56,6 +56,11 @@ pub struct HazardFacts {
     pub escalated: String,
     /// 临期 (due within the node's warning days, not overdue).
     pub due_soon: bool,
+    /// While awaiting acceptance: when it was reported rectified, who accepts it and by when, and the
+    /// acceptor's delay (验收超期) — in words; empty otherwise.
+    pub awaiting: String,
+    /// 验收超期 days (0 if none).
+    pub acceptance_late: i64,
     /// 已延期次数.
     pub extended: u64,
     /// The extension request waiting for its decision, in words (empty if none).
@@ -194,6 +199,25 @@ fn facts(b: &Value) -> HazardFacts {
             })
             .unwrap_or_default(),
         due_soon: b["due_soon"].as_bool().unwrap_or(false),
+        awaiting: match b["rectified_on"].as_str() {
+            Some(r) => {
+                let who = format::office_name(b["acceptor"].as_str().unwrap_or_default());
+                let on_time = b["overdue"] != true;
+                let late = b["acceptance_days_overdue"].as_i64().unwrap_or(0);
+                format!(
+                    "{r} 报告整改完成{}，待{who}验收（{} 前）{}",
+                    if on_time { "（按期）" } else { "" },
+                    text(&b["acceptance_due"]),
+                    if late > 0 {
+                        format!("，验收超期 {late} 天")
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+            None => String::new(),
+        },
+        acceptance_late: b["acceptance_days_overdue"].as_i64().unwrap_or(0),
         extended: b["extended"].as_u64().unwrap_or(0),
         extension_pending: b
             .get("extension_pending")

@@ -128,6 +128,10 @@ pub struct LedgerRow {
     pub due_soon: bool,
     pub enterprise: String,
     pub supervising: String,
+    /// 验收超期: days past the acceptance period (0 if none) — the acceptor's, not 逾期.
+    pub acceptance_late: i64,
+    /// Who accepts it (while awaiting acceptance).
+    pub acceptor: String,
 }
 
 impl LedgerRow {
@@ -154,6 +158,11 @@ impl LedgerRow {
             due_soon: b["due_soon"].as_bool().unwrap_or(false),
             enterprise: format::hazard_unit(b),
             supervising: b["supervising"]
+                .as_str()
+                .map(format::office_name)
+                .unwrap_or_default(),
+            acceptance_late: b["acceptance_days_overdue"].as_i64().unwrap_or(0),
+            acceptor: b["acceptor"]
                 .as_str()
                 .map(format::office_name)
                 .unwrap_or_default(),
