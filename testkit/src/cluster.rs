@@ -434,3 +434,23 @@ pub fn hazard_json(title: &str, grade: &str, deadline: &str) -> Value {
         "description": "液氨储罐区可燃气体报警装置未与紧急切断联锁",
     })
 }
+
+/// Logs in to the web UI at `base` with `token` (the client must not follow redirects); returns the
+/// session's `Cookie` header value.
+pub async fn web_login(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[("token", token), ("next", "/hazards")])
+        .send()
+        .await?;
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .ok_or_else(|| anyhow::anyhow!("login at {base}: {} without a session", r.status()))?;
+    Ok(set
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}

@@ -217,20 +217,7 @@ async fn a_pilot_credit_code_is_registered_by_exception_and_flagged_where_it_is_
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let r = http
-        .post(format!("{base}/login"))
-        .form(&[
-            ("token", tok["secret"].as_str().unwrap()),
-            ("next", "/hazards"),
-        ])
-        .send()
-        .await?;
-    let cookie = r.headers()["set-cookie"]
-        .to_str()?
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = safemesh_testkit::web_login(&http, &base, tok["secret"].as_str().unwrap()).await?;
     for path in [
         format!("/hazards/{hid}"),
         format!("/enterprises/{PILOT}"),

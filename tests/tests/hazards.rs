@@ -893,20 +893,7 @@ async fn the_four_posts_are_told_apart_and_by_name() -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let r = http
-        .post(format!("{base}/login"))
-        .form(&[
-            ("token", tok["secret"].as_str().unwrap()),
-            ("next", "/hazards"),
-        ])
-        .send()
-        .await?;
-    let cookie = r.headers()["set-cookie"]
-        .to_str()?
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = safemesh_testkit::web_login(&http, &base, tok["secret"].as_str().unwrap()).await?;
     let html = http
         .get(format!("{base}/hazards/{}", id(&h)))
         .header("Cookie", &cookie)
@@ -1038,20 +1025,7 @@ async fn a_hazard_without_an_enterprise_names_its_place_and_its_responsible_unit
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let r = http
-        .post(format!("{base}/login"))
-        .form(&[
-            ("token", tok["secret"].as_str().unwrap()),
-            ("next", "/hazards"),
-        ])
-        .send()
-        .await?;
-    let cookie = r.headers()["set-cookie"]
-        .to_str()?
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = safemesh_testkit::web_login(&http, &base, tok["secret"].as_str().unwrap()).await?;
     let form = http
         .get(format!("{base}/hazards/new"))
         .header("Cookie", &cookie)
@@ -1254,17 +1228,7 @@ async fn a_hazard_reported_rectified_on_time_awaits_acceptance_and_is_not_overdu
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let r = http
-        .post(format!("{base}/login"))
-        .form(&[("token", c.node(TOWN).token.as_str()), ("next", "/hazards")])
-        .send()
-        .await?;
-    let cookie = r.headers()["set-cookie"]
-        .to_str()?
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = safemesh_testkit::web_login(&http, &base, c.node(TOWN).token.as_str()).await?;
     let html = http
         .get(format!("{base}/hazards/{}", id(&h)))
         .header("Cookie", &cookie)

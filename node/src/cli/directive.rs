@@ -6,7 +6,7 @@
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::remote::{NodeArgs, Remote, json_refusal, segment, with_query};
+use super::remote::{NodeArgs, PageArgs, Remote, json_refusal, segment, with_query};
 use crate::format::{self, china_time, table, text};
 
 #[derive(Subcommand, Debug)]
@@ -27,12 +27,8 @@ pub enum DirectiveCmd {
         /// 仅有逾期单位的任务（--overdue false：没有逾期单位的）/ only directives with an overdue unit
         #[arg(long, num_args = 0..=1, default_missing_value = "true")]
         overdue: Option<String>,
-        /// 每页条数 1–500（默认 50）/ rows per page
-        #[arg(long)]
-        limit: Option<u32>,
-        /// 跳过条数 / rows to skip
-        #[arg(long)]
-        offset: Option<u64>,
+        #[command(flatten)]
+        page: PageArgs,
         /// 输出接口的 JSON / print the API's JSON
         #[arg(long)]
         json: bool,
@@ -113,21 +109,17 @@ pub async fn run(cmd: DirectiveCmd) -> anyhow::Result<()> {
             target,
             category,
             overdue,
-            limit,
-            offset,
+            page,
             json,
         } => {
-            let path = with_query(
-                "/api/v1/directives",
-                [
-                    ("issuer", issuer),
-                    ("target", target),
-                    ("category", category),
-                    ("overdue", overdue),
-                    ("limit", limit.map(|n| n.to_string())),
-                    ("offset", offset.map(|n| n.to_string())),
-                ],
-            );
+            let mut pairs = vec![
+                ("issuer", issuer),
+                ("target", target),
+                ("category", category),
+                ("overdue", overdue),
+            ];
+            pairs.extend(page.pairs());
+            let path = with_query("/api/v1/directives", pairs);
             let page = Remote::from_args(&node)?
                 .get(&path)
                 .await

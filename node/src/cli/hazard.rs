@@ -9,7 +9,7 @@ use clap::Subcommand;
 use serde_json::{Map, Value, json};
 
 use super::HazardFilterArgs;
-use super::remote::{AskError, NodeArgs, Remote, json_refusal, segment, with_query};
+use super::remote::{AskError, NodeArgs, PageArgs, Remote, json_refusal, segment, with_query};
 use crate::format::{self, china_time, table, text};
 
 #[derive(Subcommand, Debug)]
@@ -20,12 +20,8 @@ pub enum HazardCmd {
         node: NodeArgs,
         #[command(flatten)]
         filter: Box<HazardFilterArgs>,
-        /// 每页条数 1–500（默认 50）/ rows per page
-        #[arg(long)]
-        limit: Option<u32>,
-        /// 跳过条数 / rows to skip
-        #[arg(long)]
-        offset: Option<u64>,
+        #[command(flatten)]
+        page: PageArgs,
         /// 输出接口的 JSON / print the API's JSON
         #[arg(long)]
         json: bool,
@@ -301,14 +297,12 @@ pub async fn run(cmd: HazardCmd) -> anyhow::Result<()> {
         HazardCmd::List {
             node,
             filter,
-            limit,
-            offset,
+            page,
             json,
         } => {
             let remote = Remote::from_args(&node)?;
             let mut pairs = filter.pairs();
-            pairs.push(("limit", limit.map(|n| n.to_string())));
-            pairs.push(("offset", offset.map(|n| n.to_string())));
+            pairs.extend(page.pairs());
             let page = remote
                 .get(&with_query("/api/v1/hazards", pairs))
                 .await

@@ -22,6 +22,27 @@ pub struct NodeArgs {
     pub token: Option<String>,
 }
 
+/// Which page of a list to ask for: what every `list` command takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PageArgs {
+    /// 每页条数 1–500（默认 50）/ rows per page
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// 跳过条数 / rows to skip
+    #[arg(long)]
+    pub offset: Option<u64>,
+}
+
+impl PageArgs {
+    /// The query parameters of the page.
+    pub fn pairs(&self) -> [(&'static str, Option<String>); 2] {
+        [
+            ("limit", self.limit.map(|n| n.to_string())),
+            ("offset", self.offset.map(|n| n.to_string())),
+        ]
+    }
+}
+
 /// What went wrong asking the node.
 #[derive(Debug, thiserror::Error)]
 pub enum AskError {
