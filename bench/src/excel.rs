@@ -156,6 +156,7 @@ pub async fn import(n: usize) -> anyhow::Result<serde_json::Map<String, Value>> 
         code: owner.clone(),
         actor_id: safemesh_doc::actor::actor_id(&owner, b"bench-import"),
         user: "bench".into(),
+        owner_parent: None,
     };
     let start = Instant::now();
     let grid = safemesh_node::excel::sheet::read("台账.xlsx", bytes)

@@ -265,6 +265,7 @@ pub async fn run(
         tokio::spawn(rollup::run(
             mesh.store(c.as_str()).clone(),
             c.clone(),
+            None,
             3,
             Duration::from_millis(200),
             Duration::from_secs(3600),
@@ -297,7 +298,7 @@ pub async fn run(
             scopes[(q * 7919) % scopes.len()]
         };
         let t0 = Instant::now();
-        let v = rollup::view(&province, root, name, scope, 3)
+        let v = rollup::view(&province, root, name, scope, &[], 3)
             .await?
             .with_context(|| format!("no roll-up for {scope}"))?;
         lat.push(t0.elapsed().as_secs_f64() * 1000.0);

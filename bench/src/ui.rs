@@ -146,7 +146,7 @@ fn summary_of(c: &AdminCode, i: usize) -> SummaryBody {
         + (i % 7) as u64;
     let mut h = HazardCounts {
         total: base,
-        open: base / 3,
+        unclosed: base / 3,
         closed: base - base / 3,
         major: base / 20,
         overdue: base / 15,

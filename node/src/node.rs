@@ -147,6 +147,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         code: cfg.code.clone(),
         actor_id: safemesh_doc::actor::actor_id(&cfg.code, &nonce),
         user: "admin".into(),
+        owner_parent: cfg.chain()?.parent,
     };
     let registry = Registry::default();
     let link_cfg = LinkConfig::new(store.clone(), cfg.code.clone(), registry.clone());
@@ -226,12 +227,14 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     {
         let store = store.clone();
         let me = cfg.code.clone();
+        let owner_parent = actor.owner_parent.clone();
         let sd = shutdown_rx.clone();
         let due_soon_days = cfg.hazards.due_soon_days;
         tasks.push(tokio::spawn(async move {
             rollup::run(
                 store,
                 me,
+                owner_parent,
                 due_soon_days,
                 Duration::from_millis(200),
                 Duration::from_secs(600),

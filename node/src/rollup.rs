@@ -1,5 +1,10 @@
 //! 汇总 — the node's roll-up: its own projections plus its children's latest summaries, published to
 //! every ancestor whenever the data changes (debounced), and the drill-down view of any descendant.
+//!
+//! An office's direct children are its division-table children and the functional zones it runs
+//! (功能区, configured `extra_children`; a zone's summary names its configured parent,
+//! `owner_parent`). A zone counts in the roll-up of the office it names only — a row of its own there,
+//! never also under its code's prefix parent (`Store::child_summaries`), so nothing is counted twice.
 
 use std::time::Duration;
 
@@ -46,8 +51,10 @@ async fn compute_from(
         reporting_descendants: 0,
         accidents,
         periods,
+        // Named by `publish` (this office's configured parent, for a zone).
+        owner_parent: None,
     };
-    for child in child_bodies(me, children) {
+    for child in child_bodies(children) {
         body.add_child(&child);
     }
     body.periods.retain_window(now);
@@ -69,18 +76,11 @@ async fn own_hazards(
     store.own_hazard_counts(me.as_str(), &day, &soon).await
 }
 
-/// The bodies of the summaries of `me`'s direct children among `children`.
-fn child_bodies<'a>(
-    me: &'a AdminCode,
-    children: &'a [safemesh_store::SummaryRow],
-) -> impl Iterator<Item = SummaryBody> + 'a {
-    children.iter().filter_map(move |s| {
-        let owner = AdminCode::parse(&s.owner).ok()?;
-        if !owner.is_direct_child_of(me) {
-            return None;
-        }
-        serde_json::from_str::<SummaryBody>(&s.body).ok()
-    })
+/// The bodies of the summaries of direct children (as `Store::child_summaries` finds them).
+fn child_bodies(children: &[safemesh_store::SummaryRow]) -> impl Iterator<Item = SummaryBody> + '_ {
+    children
+        .iter()
+        .filter_map(|s| serde_json::from_str::<SummaryBody>(&s.body).ok())
 }
 
 /// The roll-up's hazard counts alone, as [`compute`] makes them — over the jurisdiction (this office's
@@ -94,28 +94,41 @@ pub async fn hazard_counts(
     let children = store.child_summaries(me).await?;
     let own = own_hazards(store, me, today(), due_soon_days).await?;
     let mut all = own.clone();
-    for child in child_bodies(me, &children) {
+    for child in child_bodies(&children) {
         all.add(&child.hazards);
     }
     Ok((all, own))
 }
 
-/// Every direct child office of `scope`: those of the division tree, plus any among `reported` (codes
-/// whose summaries arrived: functional zones are not in the tree).
-pub fn direct_children<'a>(
+/// Every direct child office of `scope`: those of the division tree (but a code whose summary names
+/// another office as its configured parent: a zone run elsewhere), the functional zones configured
+/// here (`zones`: this node's `extra_children`, when `scope` is this node), and the owners of
+/// `reported` (the summaries `Store::child_summaries` found for `scope`: zones that name it).
+pub async fn direct_children(
+    store: &Store,
     scope: &AdminCode,
-    reported: impl IntoIterator<Item = &'a str>,
-) -> Vec<AdminCode> {
-    let mut codes = division::children_of(scope);
-    for owner in reported {
-        if let Ok(c) = AdminCode::parse(owner)
-            && c.is_direct_child_of(scope)
-            && !codes.contains(&c)
+    reported: &[safemesh_store::SummaryRow],
+    zones: &[AdminCode],
+) -> Result<Vec<AdminCode>, safemesh_store::Error> {
+    let mut codes = Vec::new();
+    for c in division::children_of(scope) {
+        if !reported.iter().any(|s| s.owner == c.as_str())
+            && let Some(s) = store.summary(c.as_str()).await?
+            && s.parent.as_deref().is_some_and(|p| p != scope.as_str())
         {
+            continue;
+        }
+        codes.push(c);
+    }
+    let named = reported
+        .iter()
+        .filter_map(|s| AdminCode::parse(&s.owner).ok());
+    for c in zones.iter().cloned().chain(named) {
+        if c != *scope && !codes.contains(&c) {
             codes.push(c);
         }
     }
-    codes
+    Ok(codes)
 }
 
 /// How often an unchanged summary is published again, so ancestors can tell a quiet office from one
@@ -130,12 +143,18 @@ fn older_than(rfc3339: &str, age: time::Duration) -> bool {
 }
 
 /// Stores this node's summary if it differs (or the last one is older than [`HEARTBEAT`]) from the last one published. Returns whether it did.
+///
+/// `owner_parent`: this office's configured parent when it is a functional zone (see
+/// [`safemesh_model::Chain`]), named in the body so the summary travels up the zone's chain and
+/// counts under that parent.
 pub async fn publish(
     store: &Store,
     me: &AdminCode,
+    owner_parent: Option<&AdminCode>,
     due_soon_days: u32,
 ) -> Result<bool, safemesh_store::Error> {
-    let body = compute(store, me, due_soon_days).await?;
+    let mut body = compute(store, me, due_soon_days).await?;
+    body.owner_parent = owner_parent.cloned();
     let text = serde_json::to_string(&body).unwrap_or_default();
     let cur = store.summary(me.as_str()).await?;
     if let Some(cur) = &cur
@@ -170,6 +189,7 @@ pub async fn publish(
 pub async fn run(
     store: Store,
     me: AdminCode,
+    owner_parent: Option<AdminCode>,
     due_soon_days: u32,
     debounce: Duration,
     refresh: Duration,
@@ -181,7 +201,7 @@ pub async fn run(
         seq.borrow_and_update();
         let before = store.current_seq();
         if before != last_seen {
-            let published = match publish(&store, &me, due_soon_days).await {
+            let published = match publish(&store, &me, owner_parent.as_ref(), due_soon_days).await {
                 Ok(p) => p,
                 Err(e) => {
                     warn!("summary failed: {e}");
@@ -219,16 +239,19 @@ fn name_of(code: &AdminCode) -> String {
     division::name_of(code).unwrap_or("").to_string()
 }
 
-/// The roll-up over `scope` (this node or any descendant whose summary it holds), with its children.
+/// The roll-up over `scope` (this node or any descendant whose summary it holds), with its children
+/// (`zones`: this node's configured `extra_children`, listed as its children even before they report).
 pub async fn view(
     store: &Store,
     me: &AdminCode,
     my_name: &str,
     scope: &AdminCode,
+    zones: &[AdminCode],
     due_soon_days: u32,
 ) -> Result<Option<Value>, safemesh_store::Error> {
     // The scope's own summary and its direct children's: nothing else is read.
-    let mut summaries = store.child_summaries(scope).await?;
+    let children_rows = store.child_summaries(scope).await?;
+    let mut summaries = children_rows.clone();
     if scope != me
         && let Some(s) = store.summary(scope.as_str()).await?
     {
@@ -236,7 +259,7 @@ pub async fn view(
     }
     let (body, as_of, name) = if scope == me {
         (
-            compute_from(store, me, &summaries, due_soon_days).await?,
+            compute_from(store, me, &children_rows, due_soon_days).await?,
             now_rfc3339(),
             my_name.to_string(),
         )
@@ -250,7 +273,9 @@ pub async fn view(
             name_of(scope),
         )
     };
-    let child_codes = direct_children(scope, summaries.iter().map(|s| s.owner.as_str()));
+    let zones = if scope == me { zones } else { &[] };
+    let child_codes = direct_children(store, scope, &children_rows, zones).await?;
+    let summaries = children_rows;
     let children: Vec<Value> = child_codes
         .iter()
         .map(|c| {

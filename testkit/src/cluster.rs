@@ -110,6 +110,9 @@ pub struct NodeSetup {
     /// `[metrics] listen` in the node's config (`127.0.0.1:0`: a free port, see
     /// `NodeHandle::metrics_addr`).
     pub metrics_listen: Option<SocketAddr>,
+    /// The office's name (`--name`): needed for a code the division table lacks, such as a
+    /// functional zone's.
+    pub name: Option<String>,
 }
 
 impl Cluster {
@@ -182,7 +185,7 @@ impl Cluster {
             http: free_addr(),
             parent: uplink.as_ref().map(|p| format!("https://{}", p.addr)),
             ca_dir: self.ca_dir(),
-            name: None,
+            name: setup.name,
             database_url: setup.database_url,
         })?;
         cfg.reconnect_max_backoff_ms = 500;

@@ -129,20 +129,26 @@ async fn accident_is_graded_replicated_reviewed_and_rolled_up() -> anyhow::Resul
         (s, e["error"]["rule"].as_str()),
         (403, Some("superior_only"))
     );
-    // 5. The province roll-up counts them by grade, with the same-period comparison: 双下降 holds
-    //    (2 accidents / 3 deaths this year against 2 / 5).
+    // 5. The province roll-up counts this year's accidents (China time) by grade — last year's are
+    //    not in the year's totals — with the same-period comparison (2 accidents / 3 deaths this year
+    //    against 2 / 5: not 双下降).
     let r = c
         .wait_for(
             "53",
             "/api/v1/rollup",
             "accidents in the province roll-up",
-            |v| v["accidents"]["total"] == 5,
+            |v| {
+                v["accidents"]["total"] == 2
+                    && v["accidents"]["last_year_same_period"]["count"].as_u64() >= Some(2)
+            },
         )
         .await?;
     let acc = &r["accidents"];
+    assert_eq!(acc["year"], year, "{acc}");
+    assert_eq!(acc["deaths"], 3, "{acc}");
     assert_eq!(
         acc["by_grade"]["larger"],
-        json!({"count": 3, "deaths": 15}),
+        json!({"count": 1, "deaths": 3}),
         "{acc}"
     );
     assert_eq!(
@@ -150,10 +156,9 @@ async fn accident_is_graded_replicated_reviewed_and_rolled_up() -> anyhow::Resul
         json!({"count": 1, "deaths": 0}),
         "{acc}"
     );
-    assert_eq!(
-        acc["by_grade"]["general"],
-        json!({"count": 1, "deaths": 2}),
-        "{acc}"
+    assert!(
+        acc["by_grade"].get("general").is_none(),
+        "last year's 一般 accidents are not this year's: {acc}"
     );
     assert_eq!(acc["this_year"], json!({"count": 2, "deaths": 3}), "{acc}");
     if !day(0).ends_with("12-31") {
@@ -167,9 +172,12 @@ async fn accident_is_graded_replicated_reviewed_and_rolled_up() -> anyhow::Resul
             "fewer deaths but as many accidents is not 双下降"
         );
     }
-    // 6. Drill-down: the county's summary carries the same accident counts.
+    // 6. Drill-down: the county's summary carries the same accident counts, of the same year.
     let (_, county) = c.get("53", "/api/v1/rollup?scope=530181").await?;
-    assert_eq!(county["accidents"]["total"], 5);
+    assert_eq!(
+        (&county["accidents"]["year"], &county["accidents"]["total"]),
+        (&json!(year), &json!(2))
+    );
     c.shutdown().await;
     Ok(())
 }

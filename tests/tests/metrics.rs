@@ -339,7 +339,7 @@ async fn metrics_say_what_the_api_says_about_links_certificates_hazards_and_requ
         let due_soon = ledger(&c, code, "due_soon=true").await?;
         assert_eq!((open, overdue, due_soon), (3.0, 1.0, 1.0), "{code}");
         let j = [("scope", "jurisdiction")];
-        assert_eq!(s.get("safemesh_hazards_open", &j), Some(open), "{code}");
+        assert_eq!(s.get("safemesh_hazards_unclosed", &j), Some(open), "{code}");
         assert_eq!(
             s.get("safemesh_hazards_overdue", &j),
             Some(overdue),
@@ -352,11 +352,11 @@ async fn metrics_say_what_the_api_says_about_links_certificates_hazards_and_requ
         );
     }
     assert_eq!(
-        town.get("safemesh_hazards_open", &[("scope", "own")]),
+        town.get("safemesh_hazards_unclosed", &[("scope", "own")]),
         Some(3.0)
     );
     assert_eq!(
-        county.get("safemesh_hazards_open", &[("scope", "own")]),
+        county.get("safemesh_hazards_unclosed", &[("scope", "own")]),
         Some(0.0)
     );
 

@@ -529,7 +529,7 @@ async fn a_clock_set_back_does_not_stop_an_office_publishing() -> anyhow::Result
         .await?;
     w.commit().await?;
     // The clock is right again; the roll-up changed (its body is no longer `{}`): it is published.
-    assert!(safemesh_node::rollup::publish(&store, &me, 3).await?);
+    assert!(safemesh_node::rollup::publish(&store, &me, None, 3).await?);
     let s = store.summary(me.as_str()).await?.expect("summary");
     assert_eq!(s.version, ahead + 1);
     assert_ne!(s.body, "{}");

@@ -27,8 +27,8 @@ impl RecordKind for Accidents {
         read(doc)
     }
 
-    fn audience(_: &Header, view: &AccidentView) -> Audience {
-        audience(&view.owner)
+    fn audience(header: &Header, _: &AccidentView) -> Audience {
+        audience(&header.chain())
     }
 
     fn facts(_: &AutoCommit, _: &Header) -> Result<(), Error> {
@@ -76,6 +76,9 @@ pub struct AccidentEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccidentView {
     pub owner: AdminCode,
+    /// The owner's configured parent, for a functional zone (`header.owner_parent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_parent: Option<AdminCode>,
     pub created: String,
     #[serde(flatten)]
     pub core: AccidentCore,
@@ -84,10 +87,11 @@ pub struct AccidentView {
     pub events: Vec<AccidentEvent>,
 }
 
-/// An accident goes to its office and every level above.
-pub fn audience(owner: &AdminCode) -> Audience {
+/// An accident goes to its office and every level above (along its chain: a zone's configured parent
+/// and that parent's ancestors).
+pub fn audience(owner: &safemesh_model::Chain) -> Audience {
     let mut a = Audience::default();
-    a.add(owner.clone(), false);
+    a.add(owner.code.clone(), false);
     for anc in owner.ancestors() {
         a.add(anc, false);
     }
@@ -106,6 +110,7 @@ pub fn create(
         schema: SCHEMA_VERSION,
         owner: owner.clone(),
         created: now.to_string(),
+        owner_parent: None,
     }
     .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;
@@ -180,6 +185,7 @@ pub fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
     let events = read_events(root);
     Ok(AccidentView {
         owner: header.owner,
+        owner_parent: header.owner_parent,
         created: header.created,
         core,
         grade,

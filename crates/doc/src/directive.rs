@@ -42,8 +42,8 @@ impl RecordKind for Directives {
         read(doc)
     }
 
-    fn audience(_: &Header, view: &DirectiveView) -> Audience {
-        view.audience()
+    fn audience(header: &Header, view: &DirectiveView) -> Audience {
+        audience_of(&header.chain(), &view.core.targets, &view.details)
     }
 
     fn facts(doc: &AutoCommit, _: &Header) -> Result<Responders, Error> {
@@ -127,11 +127,6 @@ pub struct DirectiveView {
 }
 
 impl DirectiveView {
-    /// Who holds the directive; see [`audience_of`].
-    pub fn audience(&self) -> Audience {
-        audience_of(&self.issuer, &self.core.targets, &self.details)
-    }
-
     /// The deadline's kind: the stored one, or the date of a schema 1 document.
     pub fn deadline(&self) -> Deadline {
         self.details
@@ -177,13 +172,23 @@ impl DirectiveView {
 
 /// The issuer and each target (schema 1).
 pub fn audience(issuer: &AdminCode, targets: &[AdminCode]) -> Audience {
-    audience_of(issuer, targets, &DirectiveDetails::default())
+    audience_of(
+        &safemesh_model::Chain::of(issuer),
+        targets,
+        &DirectiveDetails::default(),
+    )
 }
 
 /// The issuer and each target; a cascade notice the issuer's whole subtree; a forwarded directive also
 /// every office from its issuer up to the top of its chain (they are ancestors, so the audience stays
-/// path-connected and relays hold what they pass on).
-pub fn audience_of(issuer: &AdminCode, targets: &[AdminCode], d: &DirectiveDetails) -> Audience {
+/// path-connected and relays hold what they pass on) — along the issuer's chain (a zone's
+/// configured parent and that parent's ancestors).
+pub fn audience_of(
+    issuer_chain: &safemesh_model::Chain,
+    targets: &[AdminCode],
+    d: &DirectiveDetails,
+) -> Audience {
+    let issuer = &issuer_chain.code;
     let mut a = Audience::default();
     a.add(issuer.clone(), false);
     if d.cascade {
@@ -194,7 +199,7 @@ pub fn audience_of(issuer: &AdminCode, targets: &[AdminCode], d: &DirectiveDetai
     }
     if let Some(p) = &d.parent {
         let mut reached = false;
-        for anc in issuer.ancestors() {
+        for anc in issuer_chain.ancestors() {
             reached = anc == p.chain_top;
             a.add(anc, false);
             if reached {
@@ -233,6 +238,7 @@ pub fn create_with(
         schema: SCHEMA_VERSION,
         owner: issuer.clone(),
         created: now.to_string(),
+        owner_parent: None,
     }
     .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;
@@ -504,7 +510,11 @@ mod tests {
             }),
             ..Default::default()
         };
-        let a = audience_of(&code("530181"), &[code("530181006")], &details);
+        let a = audience_of(
+            &safemesh_model::Chain::of(&code("530181")),
+            &[code("530181006")],
+            &details,
+        );
         for c in ["530181", "530181006", "5301", "53"] {
             assert!(a.contains(&code(c)), "{c} holds it");
         }
@@ -521,7 +531,7 @@ mod tests {
             cascade: true,
             ..Default::default()
         };
-        let a = audience_of(&code("5301"), &[], &details);
+        let a = audience_of(&safemesh_model::Chain::of(&code("5301")), &[], &details);
         assert!(a.contains(&code("530181006")));
         assert!(a.contains(&code("530102")));
         assert!(!a.contains(&code("53")), "not the issuer's parent");

@@ -25,8 +25,8 @@ impl RecordKind for Enterprises {
         read(doc)
     }
 
-    fn audience(_: &Header, view: &EnterpriseView) -> Audience {
-        audience(&view.owner)
+    fn audience(header: &Header, _: &EnterpriseView) -> Audience {
+        audience(&header.chain())
     }
 
     fn facts(_: &AutoCommit, _: &Header) -> Result<(), Error> {
@@ -94,7 +94,7 @@ pub fn doc_id(credit_code: &str) -> String {
 }
 
 /// An enterprise goes to its office and every level above.
-pub fn audience(owner: &AdminCode) -> Audience {
+pub fn audience(owner: &safemesh_model::Chain) -> Audience {
     crate::accident::audience(owner)
 }
 
@@ -109,6 +109,7 @@ pub fn create(
         schema: SCHEMA_VERSION,
         owner: owner.clone(),
         created: now.to_string(),
+        owner_parent: None,
     }
     .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;

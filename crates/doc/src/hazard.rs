@@ -6,9 +6,9 @@ use automerge::hydrate::{Map, Value as HValue};
 use automerge::{
     AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
 };
-use safemesh_model::AdminCode;
 use safemesh_model::hazard::facts::{Basis, Location, Stock, Subject};
 use safemesh_model::hazard::{Channel, Derived, EventKind, Grade, HazardEvent, Plan, fold, notify};
+use safemesh_model::{AdminCode, Chain};
 use serde::{Deserialize, Serialize};
 
 use crate::authority::op::{OpCheck, Seg};
@@ -32,8 +32,8 @@ impl RecordKind for Hazards {
         read(doc)
     }
 
-    fn audience(_: &Header, view: &HazardView) -> Audience {
-        view.audience()
+    fn audience(header: &Header, view: &HazardView) -> Audience {
+        audience(&header.chain(), view.core.grade)
     }
 
     fn facts(doc: &AutoCommit, _: &Header) -> Result<bool, Error> {
@@ -128,6 +128,9 @@ pub struct HazardCore {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HazardView {
     pub owner: AdminCode,
+    /// The owner's configured parent, for a functional zone (`header.owner_parent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_parent: Option<AdminCode>,
     pub created: String,
     #[serde(flatten)]
     pub core: HazardCore,
@@ -148,15 +151,20 @@ impl HazardView {
             .unwrap_or_else(|| self.core.deadline.clone())
     }
 
-    /// General hazards reach the owner's parent; major ones every ancestor.
-    pub fn audience(&self) -> Audience {
-        audience(&self.owner, self.core.grade)
+    /// The owner's chain: a zone's superiors are its configured parent's (`header.owner_parent`).
+    pub fn chain(&self) -> Chain {
+        Chain {
+            code: self.owner.clone(),
+            parent: self.owner_parent.clone(),
+        }
     }
 }
 
-pub fn audience(owner: &AdminCode, grade: Grade) -> Audience {
+/// General hazards reach the owner's parent; major ones every ancestor — along the owner's chain (a
+/// zone's configured parent, then that parent's ancestors).
+pub fn audience(owner: &Chain, grade: Grade) -> Audience {
     let mut a = Audience::default();
-    a.add(owner.clone(), false);
+    a.add(owner.code.clone(), false);
     match grade {
         Grade::General => {
             if let Some(p) = owner.parent() {
@@ -185,6 +193,7 @@ pub fn create(
         schema: SCHEMA_VERSION,
         owner: owner.clone(),
         created: now.to_string(),
+        owner_parent: None,
     }
     .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;
@@ -351,6 +360,7 @@ pub fn read_at(doc: &AutoCommit, heads: Option<&[ChangeHash]>) -> Result<HazardV
         .unwrap_or_default();
     Ok(HazardView {
         owner: header.owner,
+        owner_parent: header.owner_parent,
         created: header.created,
         core,
         events,

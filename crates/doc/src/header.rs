@@ -1,7 +1,7 @@
 //! The header every document carries, and the audience a document replicates to.
 
 use automerge::{AutoCommit, ObjType, ROOT, ScalarValue, transaction::Transactable};
-use safemesh_model::AdminCode;
+use safemesh_model::{AdminCode, Chain};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, read};
@@ -32,6 +32,11 @@ pub struct Header {
     pub owner: AdminCode,
     /// RFC 3339 creation time.
     pub created: String,
+    /// 功能区的上级 — the owner's configured parent when it is not the owner's prefix parent (a
+    /// functional zone's `parent_code`, see [`safemesh_model::Chain`]); absent for an ordinary office.
+    /// Written once with the rest of the header, by the creating node from its config; the audience
+    /// and the superiors of the record follow it on every hop.
+    pub owner_parent: Option<AdminCode>,
 }
 
 impl Header {
@@ -54,11 +59,14 @@ impl Header {
             path: "header.owner".into(),
         })?;
         let created = read::string(doc, &h, "created", "header.created")?;
+        let owner_parent = read::opt_str(doc, &h, "owner_parent")?;
+        let owner_parent = owner_parent_of(&owner, owner_parent.as_deref())?;
         Ok(Header {
             kind,
             schema,
             owner,
             created,
+            owner_parent,
         })
     }
 
@@ -83,11 +91,14 @@ impl Header {
             path: "header.owner".into(),
         })?;
         let created = tree::string(h, "created", "header.created")?;
+        let owner_parent = tree::opt_str(h, "owner_parent");
+        let owner_parent = owner_parent_of(&owner, owner_parent.as_deref())?;
         Ok(Header {
             kind,
             schema,
             owner,
             created,
+            owner_parent,
         })
     }
 
@@ -97,8 +108,45 @@ impl Header {
         doc.put(&h, "schema", ScalarValue::Int(self.schema))?;
         doc.put(&h, "owner", self.owner.as_str())?;
         doc.put(&h, "created", self.created.as_str())?;
+        if let Some(p) = &self.owner_parent {
+            doc.put(&h, "owner_parent", p.as_str())?;
+        }
         Ok(())
     }
+
+    /// The owner's chain: the offices above it ([`safemesh_model::Chain`]).
+    pub fn chain(&self) -> Chain {
+        Chain {
+            code: self.owner.clone(),
+            parent: self.owner_parent.clone(),
+        }
+    }
+}
+
+/// Names the owner's configured parent in the header of a document being created (in its first,
+/// uncommitted change: the header is written once). Nothing for an ordinary office.
+pub fn put_owner_parent(doc: &mut AutoCommit, chain: &Chain) -> Result<(), Error> {
+    if let Some(p) = &chain.parent {
+        let h = read::obj(doc, &ROOT, "header", "header")?;
+        doc.put(&h, "owner_parent", p.as_str())?;
+    }
+    Ok(())
+}
+
+/// `header.owner_parent` as read: a code, not the owner's prefix parent (that is no zone: one
+/// spelling per chain), not within the owner (the chain would loop).
+fn owner_parent_of(owner: &AdminCode, raw: Option<&str>) -> Result<Option<AdminCode>, Error> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let bad = || Error::Malformed {
+        path: "header.owner_parent".into(),
+    };
+    let p = AdminCode::parse(raw).map_err(|_| bad())?;
+    if owner.parent().as_ref() == Some(&p) || p.is_within(owner) {
+        return Err(bad());
+    }
+    Ok(Some(p))
 }
 
 /// Who holds a document: a set of offices, each optionally with its whole subtree. A document is sent

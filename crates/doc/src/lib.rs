@@ -1,7 +1,8 @@
 //! The CRDT layer: one Automerge document per record, typed readers and writers over it, and the
 //! write-authority check every incoming change passes before anything is stored. Pure: no I/O.
 //!
-//! Every document has a `header` map (`kind`, `schema`, `owner`, `created`). Lifecycles are
+//! Every document has a `header` map (`kind`, `schema`, `owner`, `created`, and a functional zone's
+//! `owner_parent`). Lifecycles are
 //! append-only lists (`events`, `responses[code].updates`), never fields two levels overwrite.
 //! Actor ids are the node's code ‖ `.` ‖ a random install nonce ([`actor`]), so every change names the
 //! office that made it, across relays.
@@ -25,7 +26,7 @@ mod registry;
 
 pub use automerge::{AutoCommit, Change, ChangeHash};
 pub use error::Error;
-pub use header::{Audience, Header, Kind, SCHEMA_VERSION};
+pub use header::{Audience, Header, Kind, SCHEMA_VERSION, put_owner_parent};
 pub use kind::{KindVisitor, RecordKind};
 
 /// Parses heads from their hex form.

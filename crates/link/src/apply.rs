@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use safemesh_doc::authority::Origin;
-use safemesh_sync::check::{Verdict, decode_and_check, implied_heads, undecodable, verdict};
+use safemesh_sync::check::{
+    Verdict, decode_and_check, implied_heads, undecodable, verdict, zone_chain,
+};
 use safemesh_sync::frame::{Batch, ErrorCode, ErrorFrame, Item};
 use safemesh_sync::{Link, Received, Role};
 use tracing::{Instrument, debug};
@@ -141,6 +143,7 @@ pub(crate) async fn apply(
                 let (checked, fresh_bytes) = result.map_err(|e| undecodable(&id, &e))?;
                 match verdict(&id, had_snapshot, checked) {
                     Verdict::Store(mut checked) => {
+                        zone_chain(&id, &checked.header, &origin, &cfg.me)?;
                         match fresh_bytes {
                             Some(bytes) => {
                                 let projection =
@@ -189,7 +192,7 @@ pub(crate) async fn apply(
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_micros() as i64);
                     let ok = safemesh_sync::summary::accept(
-                        role, peer, &owner, version, &period, &body, now_us,
+                        role, peer, &cfg.me, &owner, version, &period, &body, now_us,
                     )?;
                     w.put_summary(&ok.owner, ok.version, &period, &as_of, &body)
                         .await

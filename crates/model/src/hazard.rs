@@ -674,7 +674,8 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
     Ok(())
 }
 
-/// Who may add an event of `kind` to a hazard owned by `owner`, as `actor` — the rule's name on refusal.
+/// Who may add an event of `kind` to a hazard owned by `owner` (with its chain: a zone's superiors are
+/// its configured parent's, see [`crate::Chain`]), as `actor` — the rule's name on refusal.
 ///
 /// Owner: everything but supervise/escalate/extend_decision. Ancestors: supervise, escalate, comment,
 /// return, and accept/close when they are the supervising level. 延期审批 (`extend_decision`) belongs
@@ -683,12 +684,12 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
 /// a major one every ancestor; this rule does not repeat that scope check.
 pub fn may_add_event(
     kind: EventKind,
-    owner: &AdminCode,
+    owner: &crate::Chain,
     actor: &AdminCode,
     supervising: Option<&AdminCode>,
 ) -> Result<(), &'static str> {
-    let is_owner = actor == owner;
-    let is_superior = actor.is_ancestor_of(owner);
+    let is_owner = *actor == owner.code;
+    let is_superior = owner.has_superior(actor);
     match kind {
         EventKind::Supervise | EventKind::Escalate => {
             if is_superior {
@@ -706,7 +707,7 @@ pub fn may_add_event(
         EventKind::ExtendDecision => match supervising {
             Some(level) if level == actor => Ok(()),
             Some(_) => Err("supervising_level_decides"),
-            None if owner.parent().as_ref() == Some(actor) => Ok(()),
+            None if owner.is_parent(actor) => Ok(()),
             None => Err("parent_decides"),
         },
         EventKind::Return | EventKind::Comment => {
@@ -848,14 +849,37 @@ mod tests {
     fn supervise_is_for_superiors_and_moves_acceptance() {
         let owner = AdminCode::parse("530181006").unwrap();
         let prov = AdminCode::parse("53").unwrap();
-        assert!(may_add_event(EventKind::Supervise, &owner, &owner, None).is_err());
-        assert!(may_add_event(EventKind::Supervise, &owner, &prov, None).is_ok());
-        assert!(may_add_event(EventKind::Accept, &owner, &owner, None).is_ok());
+        assert!(
+            may_add_event(
+                EventKind::Supervise,
+                &crate::Chain::of(&owner),
+                &owner,
+                None
+            )
+            .is_err()
+        );
+        assert!(
+            may_add_event(EventKind::Supervise, &crate::Chain::of(&owner), &prov, None).is_ok()
+        );
+        assert!(may_add_event(EventKind::Accept, &crate::Chain::of(&owner), &owner, None).is_ok());
         assert_eq!(
-            may_add_event(EventKind::Accept, &owner, &owner, Some(&prov)),
+            may_add_event(
+                EventKind::Accept,
+                &crate::Chain::of(&owner),
+                &owner,
+                Some(&prov)
+            ),
             Err("supervising_level_accepts")
         );
-        assert!(may_add_event(EventKind::Close, &owner, &prov, Some(&prov)).is_ok());
+        assert!(
+            may_add_event(
+                EventKind::Close,
+                &crate::Chain::of(&owner),
+                &prov,
+                Some(&prov)
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -1054,27 +1078,40 @@ mod tests {
         let owner = code("530181006");
         let k = EventKind::ExtendDecision;
         assert_eq!(
-            may_add_event(k, &owner, &owner, None),
+            may_add_event(k, &crate::Chain::of(&owner), &owner, None),
             Err("parent_decides")
         );
         assert_eq!(
-            may_add_event(k, &owner, &code("530181007"), None),
+            may_add_event(k, &crate::Chain::of(&owner), &code("530181007"), None),
             Err("parent_decides")
         );
-        assert!(may_add_event(k, &owner, &code("530181"), None).is_ok());
+        assert!(may_add_event(k, &crate::Chain::of(&owner), &code("530181"), None).is_ok());
         assert_eq!(
-            may_add_event(k, &owner, &code("5301"), None),
+            may_add_event(k, &crate::Chain::of(&owner), &code("5301"), None),
             Err("parent_decides")
         );
         let city = code("5301");
-        assert!(may_add_event(k, &owner, &city, Some(&city)).is_ok());
+        assert!(may_add_event(k, &crate::Chain::of(&owner), &city, Some(&city)).is_ok());
         assert_eq!(
-            may_add_event(k, &owner, &code("530181"), Some(&city)),
+            may_add_event(k, &crate::Chain::of(&owner), &code("530181"), Some(&city)),
             Err("supervising_level_decides")
         );
-        assert!(may_add_event(EventKind::ExtendRequest, &owner, &owner, None).is_ok());
+        assert!(
+            may_add_event(
+                EventKind::ExtendRequest,
+                &crate::Chain::of(&owner),
+                &owner,
+                None
+            )
+            .is_ok()
+        );
         assert_eq!(
-            may_add_event(EventKind::Reply, &owner, &code("530181"), None),
+            may_add_event(
+                EventKind::Reply,
+                &crate::Chain::of(&owner),
+                &code("530181"),
+                None
+            ),
             Err("owner_only")
         );
     }

@@ -5,10 +5,12 @@
 //! converted at their edges.
 #![forbid(unsafe_code)]
 
+mod chain;
 mod code;
 pub mod division;
 mod error;
 
+pub use chain::Chain;
 pub use code::{AdminCode, Level};
 pub use error::Error;
 pub mod accident;

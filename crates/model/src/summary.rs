@@ -15,7 +15,12 @@ pub use crate::accident::CountDeaths;
 #[serde(default)]
 pub struct HazardCounts {
     pub total: u64,
-    pub open: u64,
+    /// 未销号 — not closed (whatever its status: 未整改, 整改中 or 待验收). Not the status `open`
+    /// (未整改): one word, one meaning. Read from `open` in summaries of older builds (a stored and
+    /// sent format).
+    #[serde(alias = "open")]
+    pub unclosed: u64,
+    /// 已销号.
     pub closed: u64,
     pub major: u64,
     pub overdue: u64,
@@ -46,7 +51,7 @@ impl HazardCounts {
     /// Adds another office's counts (a child's summary) to these.
     pub fn add(&mut self, o: &HazardCounts) {
         self.total = self.total.saturating_add(o.total);
-        self.open = self.open.saturating_add(o.open);
+        self.unclosed = self.unclosed.saturating_add(o.unclosed);
         self.closed = self.closed.saturating_add(o.closed);
         self.major = self.major.saturating_add(o.major);
         self.overdue = self.overdue.saturating_add(o.overdue);
@@ -75,7 +80,7 @@ impl HazardCounts {
     /// What a received summary may claim of its hazards: no part larger than the whole.
     pub fn check(&self) -> Result<(), String> {
         let parts = [
-            ("open", self.open),
+            ("unclosed", self.unclosed),
             ("closed", self.closed),
             ("major", self.major),
             ("overdue", self.overdue),
@@ -139,14 +144,25 @@ impl DirectiveCounts {
     }
 }
 
-/// 事故统计 — accident counts over some scope.
+/// 事故统计 — accident counts over some scope, of one calendar year (China time): what the 双下降
+/// assessment counts (seed 001: “确保事故起数和死亡人数‘双下降’”, year on year).
+///
+/// `total`, `deaths`, `serious_injuries` and `by_grade` count the accidents of [`Self::year`] (before
+/// this field, they counted every accident ever registered: a summary from an older build has
+/// `year` 0, and its totals are not added to a year's — [`Self::add`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AccidentCounts {
+    /// 统计年度 — the year counted: the year of the summary's day, China time (0: an older build's
+    /// all-time totals).
+    pub year: i32,
+    /// 本年事故起数.
     pub total: u64,
+    /// 本年死亡人数.
     pub deaths: u64,
+    /// 本年重伤人数.
     pub serious_injuries: u64,
-    /// By grade (`general`, `larger`, `major`, `especially_major`).
+    /// This year's by grade (`general`, `larger`, `major`, `especially_major`).
     pub by_grade: BTreeMap<String, CountDeaths>,
     /// From 1 January to the day of the summary.
     pub this_year: CountDeaths,
@@ -155,13 +171,17 @@ pub struct AccidentCounts {
 }
 
 impl AccidentCounts {
-    /// Adds another office's counts (a child's summary) to these.
+    /// Adds another office's counts (a child's summary) to these. The year's totals only when the
+    /// child counted the same year: not an older build's all-time totals (`year` 0), nor last year's
+    /// of a summary made before New Year's Day.
     pub fn add(&mut self, o: &AccidentCounts) {
-        self.total = self.total.saturating_add(o.total);
-        self.deaths = self.deaths.saturating_add(o.deaths);
-        self.serious_injuries = self.serious_injuries.saturating_add(o.serious_injuries);
-        for (k, v) in &o.by_grade {
-            self.by_grade.entry(k.clone()).or_default().add(v);
+        if o.year == self.year {
+            self.total = self.total.saturating_add(o.total);
+            self.deaths = self.deaths.saturating_add(o.deaths);
+            self.serious_injuries = self.serious_injuries.saturating_add(o.serious_injuries);
+            for (k, v) in &o.by_grade {
+                self.by_grade.entry(k.clone()).or_default().add(v);
+            }
         }
         self.this_year.add(&o.this_year);
         self.last_year_same_period.add(&o.last_year_same_period);
@@ -178,6 +198,11 @@ impl AccidentCounts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SummaryBody {
+    /// 功能区的上级 — the publishing office's configured parent when it is a functional zone whose
+    /// parent is not its code's prefix parent ([`crate::Chain`]); absent otherwise. The summary
+    /// travels up that chain, and that parent counts the zone as its own direct child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_parent: Option<crate::AdminCode>,
     /// Counts over the node and its whole subtree.
     pub hazards: HazardCounts,
     pub directives: DirectiveCounts,
@@ -251,6 +276,52 @@ mod tests {
         assert_eq!(mine.hazards.by_sector["x"], u64::MAX);
         assert_eq!(mine.reporting_descendants, u64::MAX);
         assert_eq!(mine.accidents.this_year.deaths, u64::MAX);
+    }
+
+    /// A year's totals add up only with the same year's: an older build's all-time totals (no
+    /// `year`) and another year's are left out; the year-on-year figures add up all the same.
+    #[test]
+    fn accident_totals_add_up_per_year() {
+        let mut mine = AccidentCounts {
+            year: 2026,
+            total: 1,
+            deaths: 1,
+            ..Default::default()
+        };
+        let same = AccidentCounts {
+            year: 2026,
+            total: 2,
+            deaths: 3,
+            this_year: CountDeaths {
+                count: 2,
+                deaths: 3,
+            },
+            ..Default::default()
+        };
+        let old: AccidentCounts =
+            serde_json::from_str(r#"{"total":9,"deaths":9,"this_year":{"count":1,"deaths":0}}"#)
+                .unwrap();
+        assert_eq!(old.year, 0);
+        let last_year = AccidentCounts {
+            year: 2025,
+            total: 5,
+            ..Default::default()
+        };
+        for c in [&same, &old, &last_year] {
+            mine.add(c);
+        }
+        assert_eq!((mine.year, mine.total, mine.deaths), (2026, 3, 4));
+        assert_eq!((mine.this_year.count, mine.this_year.deaths), (3, 3));
+    }
+
+    /// `open` (未销号) was renamed `unclosed`: summaries stored or sent by older builds still read.
+    #[test]
+    fn the_old_name_of_unclosed_still_reads() {
+        let old: HazardCounts = serde_json::from_str(r#"{"total":5,"open":3,"closed":2}"#).unwrap();
+        assert_eq!((old.total, old.unclosed, old.closed), (5, 3, 2));
+        let new = serde_json::to_value(&old).unwrap();
+        assert_eq!(new["unclosed"], 3);
+        assert!(new.get("open").is_none());
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct SummaryRow {
     pub body: String,
     pub seq: i64,
     pub received_at: String,
+    /// The configured parent the body names (`owner_parent`: a functional zone's), if any.
+    pub parent: Option<String>,
 }
 
 impl Store {
@@ -40,9 +42,11 @@ impl Store {
         Ok(rows.into_iter().map(summary_row).collect())
     }
 
-    /// The summaries of `parent`'s direct children (codes one level down under its prefix), without
-    /// reading the rest: a province holds every descendant's summary, and its roll-up needs only its
-    /// cities'.
+    /// The summaries of `parent`'s direct children, without reading the rest (a province holds every
+    /// descendant's summary, and its roll-up needs only its cities'): codes one level down under its
+    /// prefix that name no other parent, and the functional zones whose summaries name it as their
+    /// configured parent (`owner_parent`). A zone is so a child of the office that runs it only, never
+    /// also of its prefix parent: counted once.
     pub async fn child_summaries(
         &self,
         parent: &safemesh_model::AdminCode,
@@ -52,12 +56,14 @@ impl Store {
             Level::Province => Level::City.digits(),
             Level::City => Level::County.digits(),
             Level::County => Level::Township.digits(),
-            Level::Township => return Ok(Vec::new()),
+            // No code is one level below a township's: only zones that name it.
+            Level::Township => 0,
         };
         let prefix = parent.as_str();
         let rows = sqlx::query(
-            "SELECT * FROM summaries WHERE length(owner) = CAST($1 AS INTEGER)
-             AND substr(owner, 1, CAST($2 AS INTEGER)) = $3 ORDER BY owner",
+            "SELECT * FROM summaries WHERE parent = $3 OR (parent IS NULL
+             AND length(owner) = CAST($1 AS INTEGER)
+             AND substr(owner, 1, CAST($2 AS INTEGER)) = $3) ORDER BY owner",
         )
         .bind(digits as i64)
         .bind(prefix.len() as i64)
@@ -105,10 +111,11 @@ impl Writer {
         }
         let seq = self.next_seq();
         let now = now_rfc3339();
+        let parent = parent_named(body);
         sqlx::query(
-            "INSERT INTO summaries (owner, version, period, as_of, body, seq, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO summaries (owner, version, period, as_of, body, seq, received_at, parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (owner) DO UPDATE SET version = excluded.version, period = excluded.period, as_of = excluded.as_of,
-             body = excluded.body, seq = excluded.seq, received_at = excluded.received_at",
+             body = excluded.body, seq = excluded.seq, received_at = excluded.received_at, parent = excluded.parent",
         )
         .bind(owner.as_str())
         .bind(version)
@@ -117,6 +124,7 @@ impl Writer {
         .bind(body)
         .bind(seq)
         .bind(&now)
+        .bind(parent)
         .execute(&mut **self.tx())
         .await?;
         sqlx::query(
@@ -147,6 +155,20 @@ pub(crate) async fn summaries_after(
     Ok(rows.into_iter().map(summary_row).collect())
 }
 
+/// The configured parent a summary body names (`owner_parent`, see
+/// [`safemesh_model::summary::SummaryBody`]), if it names one and it reads as a code.
+fn parent_named(body: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(default)]
+        owner_parent: Option<AdminCode>,
+    }
+    serde_json::from_str::<Named>(body)
+        .ok()
+        .and_then(|n| n.owner_parent)
+        .map(String::from)
+}
+
 fn summary_row(r: AnyRow) -> SummaryRow {
     SummaryRow {
         owner: r.get("owner"),
@@ -156,5 +178,6 @@ fn summary_row(r: AnyRow) -> SummaryRow {
         body: r.get("body"),
         seq: r.get("seq"),
         received_at: r.get("received_at"),
+        parent: r.get("parent"),
     }
 }

@@ -545,7 +545,7 @@ async fn counts(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        (c.total, c.open, c.closed, c.major, c.overdue),
+        (c.total, c.unclosed, c.closed, c.major, c.overdue),
         (2, 2, 0, 1, 2)
     );
     assert_eq!(c.by_sector["消防"], 2);

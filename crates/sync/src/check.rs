@@ -127,6 +127,41 @@ pub fn implied_heads(id: &str, changes: &[Vec<u8>]) -> Result<Vec<String>, Error
     decoded.map_err(|e| undecodable(id, &format!("bad change: {e}")))
 }
 
+/// 功能区的上级 — a document whose header names its owner's configured parent (a functional zone,
+/// `header.owner_parent`) is taken from a child only along that chain
+/// ([`safemesh_model::Chain::link_allows`]): from the zone itself by the office it names (which
+/// accepted the zone as a child: `extra_children`), or relayed from below that office. Anything else
+/// would let a node pull a record into another office's scope. From the parent, and for an ordinary
+/// owner (the authority check holds its changes to the child's subtree), nothing to check.
+pub fn zone_chain(
+    id: &str,
+    header: &safemesh_doc::Header,
+    origin: &Origin,
+    me: &safemesh_model::AdminCode,
+) -> Result<(), ErrorFrame> {
+    let Origin::Child(child) = origin else {
+        return Ok(());
+    };
+    if header.owner_parent.is_none() || header.chain().link_allows(child, me) {
+        return Ok(());
+    }
+    let parent = header
+        .owner_parent
+        .as_ref()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    Err(ErrorFrame {
+        code: ErrorCode::Forbidden,
+        doc_id: Some(id.to_string()),
+        path: Some("header.owner_parent".into()),
+        rule: Some("zone_parent".into()),
+        message: format!(
+            "document {id}: owner {} names parent {parent}, which {me} may not take from {child}",
+            header.owner
+        ),
+    })
+}
+
 /// What becomes of one received document after its check.
 pub enum Verdict {
     /// Store it: the check applied new changes (the document, with them).
@@ -154,5 +189,56 @@ pub fn verdict(id: &str, snapshot: bool, checked: Result<Checked, safemesh_doc::
         }
         Err(safemesh_doc::Error::MissingDeps { .. }) => Verdict::Missing,
         Err(e) => Verdict::Refuse(refusal(id, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use safemesh_doc::{Header, Kind};
+    use safemesh_model::AdminCode;
+
+    fn code(s: &str) -> AdminCode {
+        AdminCode::parse(s).unwrap()
+    }
+
+    fn header(owner: &str, parent: Option<&str>) -> Header {
+        Header {
+            kind: Kind::Hazard,
+            schema: 1,
+            owner: code(owner),
+            created: "2026-12-01T00:00:00Z".into(),
+            owner_parent: parent.map(code),
+        }
+    }
+
+    /// 功能区: a zone's record (530171, run by the county 530181) is taken from the zone only by the
+    /// county it names, and relayed up from the county; from the parent, anything goes on to the
+    /// authority check.
+    #[test]
+    fn a_zones_claimed_parent_is_taken_only_along_its_chain() {
+        let zone = header("530171", Some("530181"));
+        let from = |child: &str| Origin::Child(code(child));
+        assert!(zone_chain("h", &zone, &from("530171"), &code("530181")).is_ok());
+        assert!(zone_chain("h", &zone, &from("530181"), &code("5301")).is_ok());
+        let e = zone_chain("h", &zone, &from("530171"), &code("5301")).unwrap_err();
+        assert_eq!(e.rule.as_deref(), Some("zone_parent"));
+        // A township claiming another county as its parent, sent up by its own county.
+        let forged = header("530181006", Some("530102"));
+        let e = zone_chain("h", &forged, &from("530181"), &code("5301")).unwrap_err();
+        assert_eq!(
+            (e.code, e.path.as_deref()),
+            (ErrorCode::Forbidden, Some("header.owner_parent"))
+        );
+        assert!(zone_chain("h", &forged, &Origin::Parent(code("5301")), &code("530181")).is_ok());
+        assert!(
+            zone_chain(
+                "h",
+                &header("530181006", None),
+                &from("530181"),
+                &code("5301")
+            )
+            .is_ok()
+        );
     }
 }

@@ -39,6 +39,7 @@ pub async fn create_with(
     let id = format!("a-{}", uuid::Uuid::now_v7().simple());
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
     accident::create(&mut doc, &actor.code, &now_rfc3339(), &core)?;
+    safemesh_doc::put_owner_parent(&mut doc, &actor.chain())?;
     commit(&mut doc, actor);
     let mut w = store.writer().await?;
     store_change(&mut w, &id, &mut doc, &[]).await?;
@@ -83,13 +84,18 @@ pub async fn add_event(
     let view =
         accident::read(&doc).map_err(|_| RecordError::not_found(&format!("accident {id}")))?;
     let me = &actor.code;
-    if kind == "review" && !me.is_ancestor_of(&view.owner) {
+    // Superiors along the owner's chain (a functional zone's configured parent and its ancestors).
+    let chain = safemesh_model::Chain {
+        code: view.owner.clone(),
+        parent: view.owner_parent.clone(),
+    };
+    if kind == "review" && !chain.has_superior(me) {
         return Err(RecordError::forbidden(
             "superior_only",
             "复核由上级作出 / a review comes from a level above",
         ));
     }
-    if me != &view.owner && !me.is_ancestor_of(&view.owner) {
+    if me != &view.owner && !chain.has_superior(me) {
         return Err(RecordError::forbidden(
             "owner_or_superior",
             "本级无权处理该事故 / this office may not act on this accident",

@@ -64,7 +64,8 @@ pub(crate) async fn rollup(
         Some(s) => AdminCode::parse(&s).map_err(|e| RecordError::bad("scope", e.to_string()))?,
         None => st.code.clone(),
     };
-    if !scope.is_within(&st.code) {
+    // This office's jurisdiction, and the functional zones it runs (`extra_children`).
+    if !scope.is_within(&st.code) && !st.extra_children.contains(&scope) {
         return Err(RecordError::bad(
             "scope",
             format!("{scope} 不在本级辖区内 / {scope} is outside this node's jurisdiction"),
@@ -75,6 +76,7 @@ pub(crate) async fn rollup(
         &st.code,
         &st.name,
         &scope,
+        &st.extra_children,
         st.hazards.due_soon_days,
     )
     .await?

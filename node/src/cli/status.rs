@@ -189,7 +189,7 @@ pub fn rollup_table(v: &Value) -> String {
     out.push_str(&format!(
         "隐患：共 {}，未销号 {}，已销号 {}，重大 {}，逾期 {}，临期 {}，挂牌督办 {}，本月新增 {}\n",
         n(&h["total"]),
-        n(&h["open"]),
+        n(&h["unclosed"]),
         n(&h["closed"]),
         n(&h["major"]),
         n(&h["overdue"]),
@@ -206,7 +206,11 @@ pub fn rollup_table(v: &Value) -> String {
         n(&d["overdue"])
     ));
     out.push_str(&format!(
-        "事故：今年 {} 起 {} 人死亡，去年同期 {} 起 {} 人死亡{}\n",
+        "事故：{}年 {} 起 {} 人死亡，去年同期 {} 起 {} 人死亡{}\n",
+        match a["year"].as_i64() {
+            Some(y) if y > 0 => y.to_string(),
+            _ => "今".to_string(),
+        },
         n(&a["this_year"]["count"]),
         n(&a["this_year"]["deaths"]),
         n(&a["last_year_same_period"]["count"]),
@@ -238,7 +242,7 @@ pub fn rollup_table(v: &Value) -> String {
                 c["code"].as_str().unwrap_or("").to_string(),
                 c["name"].as_str().unwrap_or("").to_string(),
                 n(&c["hazards"]["total"]),
-                n(&c["hazards"]["open"]),
+                n(&c["hazards"]["unclosed"]),
                 n(&c["hazards"]["overdue"]),
                 n(&c["hazards"]["due_soon"]),
                 n(&c["hazards"]["major"]),
@@ -312,15 +316,15 @@ mod tests {
     fn the_rollup_table_lists_each_child_and_who_has_not_reported() {
         let v = json!({
             "scope": "530181", "name": "安宁市", "as_of": "2026-12-07T00:00:00Z",
-            "hazards": { "total": 5, "open": 3, "closed": 2, "major": 1, "overdue": 1, "due_soon": 1,
+            "hazards": { "total": 5, "unclosed": 3, "closed": 2, "major": 1, "overdue": 1, "due_soon": 1,
                          "supervised": 1, "this_month": 2 },
             "directives": { "issued": 1, "assignments": 2, "received": 2, "completed": 1, "overdue": 0 },
-            "accidents": { "this_year": { "count": 1, "deaths": 0 },
+            "accidents": { "year": 2026, "this_year": { "count": 1, "deaths": 0 },
                            "last_year_same_period": { "count": 2, "deaths": 1 } },
             "double_decline": true,
             "children": [
                 { "code": "530181006", "name": "禄脿街道", "reported": true,
-                  "hazards": { "total": 5, "open": 3, "overdue": 1, "due_soon": 1, "major": 1 },
+                  "hazards": { "total": 5, "unclosed": 3, "overdue": 1, "due_soon": 1, "major": 1 },
                   "last_seen": "2026-12-06T16:30:00Z" },
                 { "code": "530181007", "name": "草铺街道", "reported": false, "hazards": {} },
             ],
@@ -333,6 +337,7 @@ mod tests {
         );
         assert!(t.contains("隐患：共 5，未销号 3"), "{t}");
         assert!(t.contains("双下降"), "{t}");
+        assert!(t.contains("事故：2026年 1 起 0 人死亡"), "{t}");
         assert!(
             t.contains("2026-12-07 00:30"),
             "the child's report in China time: {t}"

@@ -206,6 +206,7 @@ impl Config {
                 "parent_code 不能是本节点自己 / parent_code {p} is this node's own code"
             )));
         }
+        self.chain()?;
         if self.parent.is_some() && self.parent_code().is_none() {
             return Err(Error::Config(
                 "省级节点没有上级 / a province node has no parent".into(),
@@ -229,6 +230,13 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// This office's chain ([`safemesh_model::Chain`]): a functional zone's `parent_code` when it is
+    /// not the prefix parent. A `parent_code` inside this node's own jurisdiction is refused.
+    pub fn chain(&self) -> Result<safemesh_model::Chain, Error> {
+        safemesh_model::Chain::configured(&self.code, self.parent_code.as_ref())
+            .map_err(|e| Error::Config(format!("parent_code: {e}")))
     }
 
     /// The code of this node's parent: `parent_code` if set, else the code's prefix parent.

@@ -27,6 +27,7 @@ fn new_doc(actor: &Actor, d: &Draft) -> Result<(String, AutoCommit), RecordError
     let id = format!("d-{}", uuid::Uuid::now_v7().simple());
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
     directive::create_with(&mut doc, &actor.code, &now_rfc3339(), &d.core, &d.details)?;
+    safemesh_doc::put_owner_parent(&mut doc, &actor.chain())?;
     commit(&mut doc, actor);
     Ok((id, doc))
 }

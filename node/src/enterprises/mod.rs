@@ -49,6 +49,7 @@ pub async fn create_with(
     }
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
     enterprise::create(&mut doc, &actor.code, &now_rfc3339(), &core)?;
+    safemesh_doc::put_owner_parent(&mut doc, &actor.chain())?;
     commit(&mut doc, actor);
     store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;

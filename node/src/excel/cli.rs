@@ -38,6 +38,7 @@ pub async fn open(data_dir: &Path, user: &str) -> anyhow::Result<Opened> {
         code: cfg.code.clone(),
         actor_id: safemesh_doc::actor::actor_id(&cfg.code, &nonce),
         user: user.to_string(),
+        owner_parent: cfg.chain()?.parent,
     };
     Ok(Opened {
         store,

@@ -121,7 +121,13 @@ pub fn check_history(
 ) -> Result<(), (usize, RecordError)> {
     let mut d = mh::Derived::new(grade);
     for (i, e) in history.iter().enumerate() {
-        mh::may_add_event(e.kind, owner, &e.by, d.supervising.as_ref()).map_err(|rule| {
+        mh::may_add_event(
+            e.kind,
+            &safemesh_model::Chain::of(owner),
+            &e.by,
+            d.supervising.as_ref(),
+        )
+        .map_err(|rule| {
             (
                 i,
                 RecordError::forbidden(
@@ -179,6 +185,7 @@ pub async fn write_checked(
     let id = format!("h-{}", uuid::Uuid::now_v7().simple());
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
     hazard::create(&mut doc, &actor.code, &actor.user, &now_rfc3339(), &core)?;
+    safemesh_doc::put_owner_parent(&mut doc, &actor.chain())?;
     commit(&mut doc, actor);
     for e in history {
         hazard::append_event(&mut doc, e)?;
@@ -376,9 +383,11 @@ pub fn authority(
     me: &AdminCode,
     kind: EventKind,
 ) -> Result<(), RecordError> {
+    // Superiors along the owner's chain (a functional zone's configured parent and its ancestors).
+    let chain = view.chain();
     let superior = match view.core.grade {
-        Grade::General => view.owner.parent().as_ref() == Some(me),
-        Grade::Major => me.is_ancestor_of(&view.owner),
+        Grade::General => chain.is_parent(me),
+        Grade::Major => chain.has_superior(me),
     };
     if me != &view.owner && !superior {
         return Err(RecordError::forbidden(
@@ -386,7 +395,7 @@ pub fn authority(
             "本级无权处理该隐患 / this office may not act on this hazard",
         ));
     }
-    mh::may_add_event(kind, &view.owner, me, derived.supervising.as_ref()).map_err(|rule| {
+    mh::may_add_event(kind, &chain, me, derived.supervising.as_ref()).map_err(|rule| {
         RecordError::forbidden(
             rule,
             format!(

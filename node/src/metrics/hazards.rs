@@ -7,9 +7,9 @@ use safemesh_model::summary::HazardCounts;
 use super::family::Family;
 
 pub(crate) fn families(jurisdiction: &HazardCounts, own: &HazardCounts) -> Vec<Family> {
-    let mut open = Family::gauge(
-        "safemesh_hazards_open",
-        "Hazards not closed (scope jurisdiction: with the subordinate offices' summaries; own: registered here).",
+    let mut unclosed = Family::gauge(
+        "safemesh_hazards_unclosed",
+        "Hazards not closed, 未销号 (scope jurisdiction: with the subordinate offices' summaries; own: registered here).",
     );
     let mut overdue = Family::gauge(
         "safemesh_hazards_overdue",
@@ -21,9 +21,9 @@ pub(crate) fn families(jurisdiction: &HazardCounts, own: &HazardCounts) -> Vec<F
     );
     for (scope, c) in [("jurisdiction", jurisdiction), ("own", own)] {
         let l = || vec![("scope", scope.to_string())];
-        open.push(l(), c.open as f64);
+        unclosed.push(l(), c.unclosed as f64);
         overdue.push(l(), c.overdue as f64);
         due_soon.push(l(), c.due_soon as f64);
     }
-    vec![open, overdue, due_soon]
+    vec![unclosed, overdue, due_soon]
 }

@@ -67,8 +67,12 @@ async fn gather(st: &ApiState) -> Result<Vec<Family>, RecordError> {
         certs::family(st.metrics.identity.current_not_after(), &reports),
     ];
     families.extend(link::families(&reports, &st.registry.rejected_handshakes()));
+    let reported = st.store.child_summaries(&st.code).await?;
+    let children =
+        crate::rollup::direct_children(&st.store, &st.code, &reported, &st.extra_children).await?;
     families.extend(rollup::families(
         &st.code,
+        &children,
         &st.store.summary_times().await?,
         now,
     ));

@@ -6,9 +6,11 @@ use safemesh_model::AdminCode;
 
 use super::family::Family;
 
-/// From (owner, `as_of`) of every summary held (see `Store::summary_times`), at `now`.
+/// From (owner, `as_of`) of every summary held (see `Store::summary_times`), at `now`; `children`:
+/// this office's direct children (`crate::rollup::direct_children`, with the zones it runs).
 pub(crate) fn families(
     me: &AdminCode,
+    children: &[AdminCode],
     times: &[(String, String)],
     now: time::OffsetDateTime,
 ) -> Vec<Family> {
@@ -20,7 +22,7 @@ pub(crate) fn families(
         let Ok(code) = AdminCode::parse(owner) else {
             continue;
         };
-        if code == *me || !code.is_within(me) {
+        if code == *me || !(code.is_within(me) || children.contains(&code)) {
             continue;
         }
         let Ok(at) =
@@ -37,7 +39,7 @@ pub(crate) fn families(
         );
     }
     let reported: Vec<&str> = times.iter().map(|(o, _)| o.as_str()).collect();
-    let never = crate::rollup::direct_children(me, reported.iter().copied())
+    let never = children
         .iter()
         .filter(|c| !reported.contains(&c.as_str()))
         .count();
@@ -62,7 +64,8 @@ mod tests {
             ("530181".to_string(), "2026-12-07T23:00:00Z".to_string()),
             ("530181006".to_string(), "2026-12-07T00:00:00Z".to_string()),
         ];
-        let fs = families(&me, &times, now);
+        let children = safemesh_model::division::children_of(&me);
+        let fs = families(&me, &children, &times, now);
         assert_eq!(
             fs[0].samples,
             vec![(

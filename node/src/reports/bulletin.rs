@@ -77,15 +77,8 @@ pub async fn bulletin(
     req: &ReportRequest,
 ) -> Result<Bulletin, RecordError> {
     let summaries = store.child_summaries(&req.scope).await?;
-    let mut codes = division::children_of(&req.scope);
-    for s in &summaries {
-        if let Ok(c) = AdminCode::parse(&s.owner)
-            && c.is_direct_child_of(&req.scope)
-            && !codes.contains(&c)
-        {
-            codes.push(c);
-        }
-    }
+    // The division table's children and the zones that reported to this scope (`owner_parent`).
+    let codes = crate::rollup::direct_children(store, &req.scope, &summaries, &[]).await?;
     let range = PeriodKind::Cumulative.range(req.month);
     let now = time::OffsetDateTime::now_utc();
     let mut rows = Vec::with_capacity(codes.len());

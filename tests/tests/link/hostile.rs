@@ -813,7 +813,7 @@ async fn a_summarys_version_cannot_run_away_and_its_counts_must_add_up() {
     for (item, why) in [
         (
             summary(1, "2026-12", r#"{"hazards":{"total":1,"open":5}}"#),
-            "open 5 > total 1",
+            "unclosed 5 > total 1",
         ),
         (
             summary(

@@ -5,7 +5,8 @@
 //! against the kind's rules for the change's actor code. Checking operations rather than a visible diff
 //! means a forbidden write cannot hide behind a conflict it loses. One violation rejects the batch.
 //!
-//! What is the same for every kind is here: the actor names an office inside the link's subtree, the
+//! What is the same for every kind is here: the actor names an office inside the link's subtree (or
+//! the functional zone whose record the link relays from below the zone's configured parent), the
 //! skeleton (root keys, the header, the kind's [`RecordKind::fixed`] paths) is written once by the
 //! owner, lists are appended at their end only ([`tails`] keeps that cheap). The rest is each kind's
 //! [`RecordKind::check_op`] (`hazard/authority.rs`, `directive/authority.rs`, [`reviewed`]), reached
@@ -261,8 +262,17 @@ impl<K: RecordKind> Ctx<'_, K> {
                 rule: "actor_names_an_office",
             });
         };
+        // From a child: its subtree's changes; and, for a functional zone's record relayed from
+        // below the office the zone names as parent (`header.owner_parent` within the child), the
+        // zone's own changes too (see [`safemesh_model::Chain::link_allows`]).
         if let Origin::Child(child) = origin
             && !code.is_within(child)
+            && !(self
+                .header
+                .owner_parent
+                .as_ref()
+                .is_some_and(|p| p.is_within(child))
+                && code.is_within(&self.header.owner))
         {
             return Err(self.deny(&[], &code, "relay_outside_subtree"));
         }

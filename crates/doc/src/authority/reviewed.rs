@@ -17,9 +17,10 @@ pub(crate) fn check_op(cx: &OpCheck<'_>) -> Result<(), Error> {
         in_new_object,
         ..
     } = *cx;
-    let owner = &cx.header.owner;
-    let is_owner = actor == owner;
-    let is_superior = actor.is_ancestor_of(owner);
+    let chain = cx.header.chain();
+    let is_owner = *actor == chain.code;
+    // Every level above along the owner's chain (a zone's configured parent and its ancestors).
+    let is_superior = chain.has_superior(actor);
     match path.first() {
         Some(Seg::Key(k)) if k == "events" && path.len() >= 2 => {
             if matches!(op.action, OpType::Delete) {

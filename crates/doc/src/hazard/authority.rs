@@ -45,12 +45,14 @@ pub(crate) fn check_op(general: bool, cx: &OpCheck<'_>) -> Result<(), Error> {
         in_new_object,
         ..
     } = *cx;
-    let owner = &cx.header.owner;
-    let is_owner = actor == owner;
+    // Superiors along the owner's chain (a zone's configured parent and its ancestors).
+    let chain = cx.header.chain();
+    let owner = &chain;
+    let is_owner = *actor == chain.code;
     let is_superior = if general {
-        owner.parent().as_ref() == Some(actor)
+        chain.is_parent(actor)
     } else {
-        actor.is_ancestor_of(owner)
+        chain.has_superior(actor)
     };
     match path.first() {
         Some(Seg::Key(k)) if k == "events" && path.len() >= 2 => {

@@ -59,8 +59,8 @@ impl Store {
         Ok(row.map(|r| serde_json::from_str(&r.get::<String, _>("body")).unwrap_or_default()))
     }
 
-    /// Accident counts of accidents registered by `owner`: by grade, and the year to `today` against the
-    /// same part of last year (双下降).
+    /// Accident counts of accidents registered by `owner`: this year's (the year of `today`, China
+    /// time) totals and by grade, and the year to `today` against the same part of last year (双下降).
     pub async fn own_accident_counts(
         &self,
         owner: &str,
@@ -74,7 +74,10 @@ impl Store {
         .await?;
         let year: i64 = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0);
         let month_day = today.get(4..).unwrap_or("");
-        let mut c = safemesh_model::summary::AccidentCounts::default();
+        let mut c = safemesh_model::summary::AccidentCounts {
+            year: year as i32,
+            ..Default::default()
+        };
         for r in rows {
             let grade: String = r.get("grade");
             // An accident's day is its day in China time (an RFC 3339 instant late in the UTC day
@@ -84,13 +87,15 @@ impl Store {
                 .map(safemesh_model::hazard::format_date)
                 .unwrap_or_else(|| at.chars().take(10).collect());
             let deaths: i64 = r.get("deaths");
-            c.total += 1;
-            c.deaths += deaths as u64;
-            c.serious_injuries += r.get::<i64, _>("serious_injuries") as u64;
-            let g = c.by_grade.entry(grade).or_default();
-            g.count += 1;
-            g.deaths += deaths as u64;
             let y: i64 = day.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0);
+            if y == year {
+                c.total += 1;
+                c.deaths += deaths as u64;
+                c.serious_injuries += r.get::<i64, _>("serious_injuries") as u64;
+                let g = c.by_grade.entry(grade).or_default();
+                g.count += 1;
+                g.deaths += deaths as u64;
+            }
             let md = day.get(4..).unwrap_or("");
             if md <= month_day {
                 if y == year {

@@ -378,7 +378,7 @@ impl Store {
             if status == "closed" {
                 c.closed += n;
             } else {
-                c.open += n;
+                c.unclosed += n;
             }
             if grade == "major" {
                 c.major += n;

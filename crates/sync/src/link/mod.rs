@@ -39,7 +39,7 @@ mod send;
 
 pub use effect::{DOC_SYNC_FRAME_BYTES, DocSyncStep, Effect, Role, State, Synced};
 pub use limits::{RULE_FRAME_DECODES, RecvLimits, Violation};
-pub use receive::{Received, summary_owner};
+pub use receive::{Received, summary_owner, summary_refused};
 
 #[derive(Debug)]
 struct InFlight {

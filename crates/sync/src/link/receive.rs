@@ -261,16 +261,35 @@ impl Received {
     }
 }
 
-/// Whose summary a peer may send: a child's own or one of its subtree's (summaries travel up only).
-/// Returns the owner's code, or the error frame that refuses the batch.
-pub fn summary_owner(role: Role, peer: &AdminCode, owner: &str) -> Result<AdminCode, ErrorFrame> {
+/// Whose summary a peer may send to `me`: a child's own or one of its subtree's (summaries travel up
+/// only); for a functional zone (the body names `owner_parent`), along its chain
+/// ([`safemesh_model::Chain::link_allows`]): from the zone to the office it names, or relayed from
+/// below that office. Returns the owner's code, or the error frame that refuses the batch.
+pub fn summary_owner(
+    role: Role,
+    peer: &AdminCode,
+    me: &AdminCode,
+    owner: &str,
+    owner_parent: Option<&AdminCode>,
+) -> Result<AdminCode, ErrorFrame> {
     let owner_code = AdminCode::parse(owner).ok();
-    let allowed = role == Role::Child && owner_code.as_ref().is_some_and(|o| o.is_within(peer));
-    owner_code.filter(|_| allowed).ok_or_else(|| ErrorFrame {
+    let allowed = role == Role::Child
+        && owner_code.as_ref().is_some_and(|o| {
+            safemesh_model::Chain::configured(o, owner_parent)
+                .is_ok_and(|chain| chain.link_allows(peer, me))
+        });
+    owner_code
+        .filter(|_| allowed)
+        .ok_or_else(|| summary_refused(peer, owner))
+}
+
+/// The frame refusing a summary of `owner` from `peer` (rule `summary_from_own_subtree`).
+pub fn summary_refused(peer: &AdminCode, owner: &str) -> ErrorFrame {
+    ErrorFrame {
         code: ErrorCode::Forbidden,
         doc_id: Some(format!("summary:{owner}")),
         path: Some("summary".into()),
         rule: Some("summary_from_own_subtree".into()),
         message: format!("summary of {owner} may not come from {peer}"),
-    })
+    }
 }

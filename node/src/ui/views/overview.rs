@@ -114,7 +114,7 @@ pub async fn page(
 ) -> Response {
     let scope = match q.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => match AdminCode::parse(s) {
-            Ok(c) if c.is_within(&st.code) => c,
+            Ok(c) if c.is_within(&st.code) || st.extra_children.contains(&c) => c,
             Ok(c) => {
                 return error_page(400, &format!("{c} 不在本级辖区内，不能查看其汇总"));
             }
@@ -127,6 +127,7 @@ pub async fn page(
         &st.code,
         &st.name,
         &scope,
+        &st.extra_children,
         st.hazards.due_soon_days,
     )
     .await
