@@ -241,6 +241,70 @@ pub fn office_name(code: &str) -> String {
         .unwrap_or_else(|| code.to_string())
 }
 
+/// A record field's name in Chinese, as a correction's history shows it (`deaths` → 死亡人数); the
+/// field itself when it has no name here.
+pub fn field_name(field: &str) -> &str {
+    match field {
+        "deaths" => "死亡人数",
+        "serious_injuries" => "重伤人数",
+        "direct_loss_wan" => "直接经济损失（万元）",
+        "grade" => "事故等级",
+        "name" => "企业名称",
+        "legal_representative" => "法定代表人",
+        "principal" => "主要负责人",
+        "controller" => "实际控制人",
+        "actual_manager" => "实际负责人",
+        "sector" => "行业领域",
+        "standardisation_level" => "标准化等级",
+        "address" => "生产经营地址",
+        "division" => "所在区划",
+        "risk_grade" => "安全风险等级",
+        "above_scale" => "规模以上",
+        "major_hazard_source_grade" => "重大危险源等级",
+        "dust_explosion" => "粉尘涉爆",
+        "ammonia_refrigeration" => "涉氨制冷",
+        "key_unit" => "重点监管单位",
+        "licences" => "证照",
+        "note" => "说明",
+        "occurred_at" => "发生时间",
+        f => f,
+    }
+}
+
+/// What an owner's correction changed, in words: `死亡人数 2 → 3；事故等级 一般 → 较大` (`changes`
+/// as the API gives them; an empty value shows as 空).
+pub fn changes(changes: &serde_json::Value) -> String {
+    let shown = |v: &serde_json::Value| match v.as_str() {
+        Some("") | None => "空".to_string(),
+        Some(s) => s.to_string(),
+    };
+    changes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{} {} → {}",
+                field_name(c["field"].as_str().unwrap_or_default()),
+                shown(&c["from"]),
+                shown(&c["to"])
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+/// The kind of an accident's or an enterprise's event in words.
+pub fn record_event_label(kind: &str) -> &str {
+    match kind {
+        "review" => "复核",
+        "comment" => "批注",
+        "supplement" => "补报",
+        "update" => "变更",
+        k => k,
+    }
+}
+
 /// A refusal's rule in words a clerk understands (the API's `rule` names stay out of the text).
 pub fn rule_words(rule: &str) -> &'static str {
     match rule {

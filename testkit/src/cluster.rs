@@ -331,10 +331,30 @@ impl Cluster {
 
     /// POST JSON to an API path on `code` as its admin.
     pub async fn post(&self, code: &str, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        self.send(reqwest::Method::POST, code, path, body).await
+    }
+
+    /// PATCH JSON to an API path on `code` as its admin.
+    pub async fn patch(
+        &self,
+        code: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        self.send(reqwest::Method::PATCH, code, path, body).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        code: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Value)> {
         let n = self.node(code);
         let r = self
             .http
-            .post(format!("{}{path}", n.http_url()))
+            .request(method, format!("{}{path}", n.http_url()))
             .bearer_auth(&n.token)
             .json(body)
             .send()

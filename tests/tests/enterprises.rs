@@ -246,3 +246,171 @@ async fn a_pilot_credit_code_is_registered_by_exception_and_flagged_where_it_is_
     c.shutdown().await;
     Ok(())
 }
+
+/// 企业变更 (issue 17): the registering office updates the particulars; each change is kept in the
+/// history with its before and after; the county sees the update; the county cannot update; bad input
+/// names its field and changes nothing; a hazard registered before keeps the enterprise as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registering_office_updates_an_enterprise_and_the_history_keeps_each_change()
+-> anyhow::Result<()> {
+    let c = Cluster::start(&["530181", "530181006"]).await?;
+    let path = format!("/api/v1/enterprises/{CODE}");
+    let mut e = enterprise(CODE);
+    e["address"] = json!("安宁市草铺街道化工园区 1 号");
+    e["division"] = json!("530181006");
+    let (s, v) = c.post("530181006", "/api/v1/enterprises", &e).await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["division"], "530181006");
+    let (_, old_hazard) = c
+        .post(
+            "530181006",
+            "/api/v1/hazards",
+            &hazard_json("液氨储罐区报警未联锁", "general", "2026-12-31"),
+        )
+        .await?;
+    // 1. Bad input: each refusal names its field, and nothing changes.
+    for (body, field) in [
+        (json!({"principal": "赵某"}), "note"),
+        (json!({"risk_grade": "很大", "note": "评估"}), "risk_grade"),
+        (json!({"division": "530102", "note": "搬迁"}), "division"),
+        (
+            json!({"licences": [{"name": "安全生产许可证", "number": ""}], "note": "换证"}),
+            "licences[0].number",
+        ),
+        (
+            json!({"major_hazard_source_grade": 7, "note": "重新辨识"}),
+            "major_hazard_source_grade",
+        ),
+        (json!({"principal": "王某", "note": "无变化"}), "note"),
+    ] {
+        let (s, r) = c.patch("530181006", &path, &body).await?;
+        assert_eq!(
+            (s, r["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body} → {r}"
+        );
+    }
+    assert!(
+        c.get("530181006", &path).await?.1["events"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // 2. Two updates: the people, then the name, risk grade, licence and 重点 flag.
+    let (s, v) = c
+        .patch(
+            "530181006",
+            &path,
+            &json!({"principal": "赵某", "controller": "钱某", "note": "主要负责人调整"}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = c
+        .patch(
+            "530181006",
+            &path,
+            &json!({
+                "name": "安宁某某新材料有限公司", "risk_grade": "橙", "key_unit": true,
+                "licences": [{"name": "安全生产许可证", "number": "(云)WH安许证字〔2024〕0001号", "valid_until": "2027-06-30"}],
+                "note": "企业更名，重新评估风险等级"
+            }),
+        )
+        .await?;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (
+            v["name"].as_str(),
+            v["principal"].as_str(),
+            v["risk_grade"].as_str(),
+            v["key_unit"].as_bool()
+        ),
+        (
+            Some("安宁某某新材料有限公司"),
+            Some("赵某"),
+            Some("较大风险"),
+            Some(true)
+        )
+    );
+    assert_eq!(v["licences"][0]["valid_until"], "2027-06-30");
+    let events = v["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["kind"], "update");
+    assert_eq!(events[0]["note"], "主要负责人调整");
+    assert_eq!(
+        events[0]["changes"],
+        json!([{"field": "principal", "from": "王某", "to": "赵某"}, {"field": "controller", "from": "李某", "to": "钱某"}])
+    );
+    let fields: Vec<&str> = events[1]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "risk_grade", "key_unit", "licences"]);
+    assert_eq!(events[1]["changes"][0]["from"], "安宁某某化工有限公司");
+    // 3. The county sees the enterprise as updated, with its history, and may not update it.
+    c.wait_for("530181", &path, "update at county", |v| {
+        v["name"] == "安宁某某新材料有限公司"
+            && v["events"].as_array().is_some_and(|e| e.len() == 2)
+    })
+    .await?;
+    let (s, r) = c
+        .patch(
+            "530181",
+            &path,
+            &json!({"principal": "孙某", "note": "越级"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, r["error"]["rule"].as_str()),
+        (403, Some("owner_only")),
+        "{r}"
+    );
+    // 4. The hazard registered before keeps the enterprise as it was when it was registered.
+    let id = old_hazard["id"].as_str().unwrap();
+    let (_, h) = c.get("530181006", &format!("/api/v1/hazards/{id}")).await?;
+    assert_eq!(h["enterprise"]["name"], "安宁某某化工有限公司", "{h}");
+    c.shutdown().await;
+    Ok(())
+}
+
+/// SECURITY weakness 7: enterprise ids cannot collide across offices. Two sibling townships register the
+/// same enterprise; both registrations reach the county without a refusal, the county finds the
+/// enterprise by its credit code and sees who registered it, and each township updates only its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sibling_offices_register_the_same_enterprise_without_colliding() -> anyhow::Result<()> {
+    let c = Cluster::start(&["530181", "530181006", "530181007"]).await?;
+    for t in ["530181006", "530181007"] {
+        let (s, v) = c.post(t, "/api/v1/enterprises", &enterprise(CODE)).await?;
+        assert_eq!(s, 201, "{t}: {v}");
+        assert_eq!(v["owner"], t);
+    }
+    let path = format!("/api/v1/enterprises/{CODE}");
+    let v = c
+        .wait_for("530181", &path, "both registrations at the county", |v| {
+            v["registered_by"].as_array().is_some_and(|r| r.len() == 2)
+        })
+        .await?;
+    assert_eq!(v["credit_code"], CODE);
+    let (s, v) = c
+        .patch(
+            "530181007",
+            &path,
+            &json!({"principal": "孙某", "note": "主要负责人调整"}),
+        )
+        .await?;
+    assert_eq!((s, v["owner"].as_str()), (200, Some("530181007")), "{v}");
+    let (_, mine) = c.get("530181006", &path).await?;
+    assert_eq!(
+        mine["principal"], "王某",
+        "the other township's registration is its own"
+    );
+    // Replication between the county and both townships stayed clean: nothing was refused.
+    let (_, status) = c.get("530181", "/api/v1/sync/status").await?;
+    for l in status["links"].as_array().unwrap() {
+        assert_eq!(l["rejected_batches"].as_u64(), Some(0), "{l}");
+        assert!(l["last_rejection"].is_null(), "{l}");
+    }
+    c.shutdown().await;
+    Ok(())
+}

@@ -7,11 +7,12 @@ use safemesh_model::AdminCode;
 use safemesh_model::accident::AccidentGrade;
 use serde::{Deserialize, Serialize};
 
-use crate::authority::op::OpCheck;
+use crate::authority::op::{OpCheck, Seg};
 use crate::authority::reviewed;
 use crate::hazard::Enterprise;
 use crate::kind::RecordKind;
 use crate::read::tree;
+use crate::revision::{self, FieldChange};
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION, read};
 
 /// 事故 — the accident kind: registered by its office, reviewed from above.
@@ -35,8 +36,15 @@ impl RecordKind for Accidents {
         Ok(())
     }
 
+    /// The facts of registration are written once; only the casualty figures may be corrected later
+    /// (补报, [`supplement`]).
+    fn fixed(path: &[Seg]) -> bool {
+        path.first().is_some_and(|s| s.is("core"))
+            && !matches!(path, [_, Seg::Key(k)] if FIGURES.contains(&k.as_str()))
+    }
+
     fn check_op(_: &(), op: &OpCheck<'_>) -> Result<(), Error> {
-        reviewed::check_op(op)
+        reviewed::check_op(op, SUPPLEMENT)
     }
 }
 
@@ -59,10 +67,11 @@ pub struct AccidentCore {
     pub description: String,
 }
 
-/// 复核/批注 — a review (from a level above) or a comment on an accident.
+/// 复核/批注/补报 — a review (from a level above), a comment, or the owner's correction of the record
+/// (an accident's 补报, an enterprise's 变更) with what it changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccidentEvent {
-    /// `review` or `comment`.
+    /// `review`, `comment`, or the kind's owner correction ([`SUPPLEMENT`], `update` for enterprises).
     pub kind: String,
     pub at: String,
     pub by: AdminCode,
@@ -70,7 +79,16 @@ pub struct AccidentEvent {
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For an owner's correction: each field it changed, before and after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
 }
+
+/// The fields of an accident's `core` a 补报 may change.
+const FIGURES: [&str; 3] = ["deaths", "serious_injuries", "direct_loss_wan"];
+
+/// 补报 — the owner's correction of an accident's casualty figures (STANDARDS §3.1): the event kind.
+pub const SUPPLEMENT: &str = "supplement";
 
 /// An accident as read from its document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -149,7 +167,56 @@ pub fn append_event(doc: &mut AutoCommit, e: &AccidentEvent) -> Result<(), Error
     if let Some(n) = &e.note {
         doc.put(&m, "note", n.as_str())?;
     }
+    revision::write(doc, &m, &e.changes)?;
     Ok(())
+}
+
+/// The casualty figures of an accident, which a 补报 may correct.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    pub deaths: u32,
+    pub serious_injuries: u32,
+    pub direct_loss_wan: f64,
+}
+
+impl AccidentCore {
+    pub fn figures(&self) -> Figures {
+        Figures {
+            deaths: self.deaths,
+            serious_injuries: self.serious_injuries,
+            direct_loss_wan: self.direct_loss_wan,
+        }
+    }
+}
+
+/// 补报 — writes the corrected figures over the accident's `core` (only those that changed) and
+/// appends `event` (kind [`SUPPLEMENT`], its `changes` saying what changed). The caller checks who
+/// may, and when, and commits.
+pub fn supplement(
+    doc: &mut AutoCommit,
+    before: Figures,
+    after: Figures,
+    event: &AccidentEvent,
+) -> Result<(), Error> {
+    let c = read::obj(doc, &ROOT, "core", "core")?;
+    if before.deaths != after.deaths {
+        doc.put(&c, "deaths", ScalarValue::Int(after.deaths as i64))?;
+    }
+    if before.serious_injuries != after.serious_injuries {
+        doc.put(
+            &c,
+            "serious_injuries",
+            ScalarValue::Int(after.serious_injuries as i64),
+        )?;
+    }
+    if before.direct_loss_wan != after.direct_loss_wan {
+        doc.put(
+            &c,
+            "direct_loss_wan",
+            ScalarValue::F64(after.direct_loss_wan),
+        )?;
+    }
+    append_event(doc, event)
 }
 
 pub fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
@@ -206,6 +273,7 @@ pub(crate) fn read_events(root: &automerge::hydrate::Map) -> Vec<AccidentEvent> 
                         by: AdminCode::parse(&tree::opt_str(m, "by")?).ok()?,
                         user: tree::opt_str(m, "user").unwrap_or_default(),
                         note: tree::opt_str(m, "note"),
+                        changes: revision::read(m),
                     })
                 })
                 .collect()

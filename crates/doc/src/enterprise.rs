@@ -1,15 +1,18 @@
 //! 企业文档 — an enterprise (生产经营单位) keyed by its unified social credit code: `header`, `core`
-//! (the registering office's), `events` (append-only reviews and comments from the office and above).
+//! (the registering office's: what the enterprise is now), `events` (append-only reviews and comments
+//! from the office and above, and the office's own 变更 — each `update` keeps the fields it changed,
+//! before and after, so the history shows every change; see [`update`]).
 
 use automerge::{AutoCommit, ObjType, ROOT, ScalarValue, transaction::Transactable};
 use safemesh_model::AdminCode;
 use serde::{Deserialize, Serialize};
 
 use crate::accident::AccidentEvent as RecordEvent;
-use crate::authority::op::OpCheck;
+use crate::authority::op::{OpCheck, Seg};
 use crate::authority::reviewed;
 use crate::kind::RecordKind;
 use crate::read::tree;
+use crate::revision::{self, FieldChange};
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION};
 
 /// 企业 — the enterprise kind: registered by its office, reviewed from above.
@@ -33,8 +36,14 @@ impl RecordKind for Enterprises {
         Ok(())
     }
 
+    /// The credit code and its exception are the enterprise's identity: written once. The rest of
+    /// `core` is updated by the owner (变更, [`update`]).
+    fn fixed(path: &[Seg]) -> bool {
+        matches!(path, [c, Seg::Key(k), ..] if c.is("core") && (k == "credit_code" || k == "credit_code_override"))
+    }
+
     fn check_op(_: &(), op: &OpCheck<'_>) -> Result<(), Error> {
-        reviewed::check_op(op)
+        reviewed::check_op(op, UPDATE)
     }
 }
 
@@ -76,7 +85,50 @@ pub struct EnterpriseCore {
     /// 安全生产标准化等级 (e.g. 一级, 二级, 三级, 小微)
     #[serde(default)]
     pub standardisation_level: String,
+    /// 生产经营地址; empty in older records.
+    #[serde(default)]
+    pub address: String,
+    /// 所在区划 — the division code of where it operates: the registering office or a division below
+    /// it; `None` in older records and when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division: Option<AdminCode>,
+    /// 安全风险等级 (重大风险 / 较大风险 / 一般风险 / 低风险, 红橙黄蓝); empty when not assessed.
+    #[serde(default)]
+    pub risk_grade: String,
+    /// 重点监管单位 — on the office's list of units under close supervision.
+    #[serde(default)]
+    pub key_unit: bool,
+    /// 证照 — its safety licences (安全生产许可证, 危险化学品经营许可证, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licences: Vec<Licence>,
 }
+
+/// 证照 — one licence an enterprise holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Licence {
+    /// 证照名称, e.g. 安全生产许可证.
+    pub name: String,
+    /// 证号
+    pub number: String,
+    /// 有效期至 `YYYY-MM-DD`; empty when it does not expire.
+    #[serde(default)]
+    pub valid_until: String,
+}
+
+impl Licence {
+    fn text(list: &[Licence]) -> String {
+        list.iter()
+            .map(|l| match l.valid_until.as_str() {
+                "" => format!("{} {}", l.name, l.number),
+                d => format!("{} {}（至 {d}）", l.name, l.number),
+            })
+            .collect::<Vec<_>>()
+            .join("；")
+    }
+}
+
+/// 变更 — the owner's update of an enterprise's particulars: the event kind.
+pub const UPDATE: &str = "update";
 
 /// An enterprise as read from its document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,9 +140,13 @@ pub struct EnterpriseView {
     pub events: Vec<RecordEvent>,
 }
 
-/// The document id of an enterprise.
-pub fn doc_id(credit_code: &str) -> String {
-    format!("e-{credit_code}")
+/// The document id of the enterprise `credit_code` as registered by office `owner`: `e-{owner}-{code}`.
+/// Two offices that register the same enterprise (sibling counties, say) make two documents that never
+/// collide at a shared ancestor, and nobody can take a credit code at every ancestor by registering it
+/// first; the credit code is the index by which records find it (SECURITY.md, weakness 7). Documents
+/// made before this rule are named `e-{code}` and read as before.
+pub fn doc_id(owner: &AdminCode, credit_code: &str) -> String {
+    format!("e-{owner}-{credit_code}")
 }
 
 /// An enterprise goes to its office and every level above.
@@ -113,36 +169,147 @@ pub fn create(
     }
     .write(doc)?;
     let c = doc.put_object(ROOT, "core", ObjType::Map)?;
-    for (k, v) in [
-        ("credit_code", &core.credit_code),
-        ("name", &core.name),
-        ("legal_representative", &core.legal_representative),
-        ("principal", &core.principal),
-        ("controller", &core.controller),
-        ("actual_manager", &core.actual_manager),
-        ("sector", &core.sector),
-        ("standardisation_level", &core.standardisation_level),
-    ] {
-        doc.put(&c, k, v.as_str())?;
-    }
-    doc.put(&c, "above_scale", ScalarValue::Boolean(core.above_scale))?;
-    doc.put(
-        &c,
-        "dust_explosion",
-        ScalarValue::Boolean(core.dust_explosion),
-    )?;
-    doc.put(
-        &c,
-        "ammonia_refrigeration",
-        ScalarValue::Boolean(core.ammonia_refrigeration),
-    )?;
-    if let Some(g) = core.major_hazard_source_grade {
-        doc.put(&c, "major_hazard_source_grade", ScalarValue::Int(g as i64))?;
-    }
+    doc.put(&c, "credit_code", core.credit_code.as_str())?;
     if let Some(r) = &core.credit_code_override {
         doc.put(&c, "credit_code_override", r.as_str())?;
     }
+    write_changed(doc, &c, core, core, true)?;
     doc.put_object(ROOT, "events", ObjType::List)?;
+    Ok(())
+}
+
+/// The fields of `core` an update may change, with how each reads for people (history, UI):
+/// `(field, value)`. The credit code and its exception are the enterprise's identity, never updated.
+fn shown(core: &EnterpriseCore) -> Vec<(&'static str, String)> {
+    let yes = |b: bool| if b { "是" } else { "否" }.to_string();
+    vec![
+        ("name", core.name.clone()),
+        ("legal_representative", core.legal_representative.clone()),
+        ("principal", core.principal.clone()),
+        ("controller", core.controller.clone()),
+        ("actual_manager", core.actual_manager.clone()),
+        ("sector", core.sector.clone()),
+        ("standardisation_level", core.standardisation_level.clone()),
+        ("address", core.address.clone()),
+        (
+            "division",
+            core.division
+                .as_ref()
+                .map(|d| d.as_str().to_string())
+                .unwrap_or_default(),
+        ),
+        ("risk_grade", core.risk_grade.clone()),
+        ("above_scale", yes(core.above_scale)),
+        (
+            "major_hazard_source_grade",
+            core.major_hazard_source_grade
+                .map(|g| g.to_string())
+                .unwrap_or_default(),
+        ),
+        ("dust_explosion", yes(core.dust_explosion)),
+        ("ammonia_refrigeration", yes(core.ammonia_refrigeration)),
+        ("key_unit", yes(core.key_unit)),
+        ("licences", Licence::text(&core.licences)),
+    ]
+}
+
+/// What an update from `before` to `after` changes, field by field (empty: nothing).
+pub fn changes(before: &EnterpriseCore, after: &EnterpriseCore) -> Vec<FieldChange> {
+    revision::diff(
+        shown(before)
+            .into_iter()
+            .zip(shown(after))
+            .map(|((f, from), (_, to))| (f, from, to)),
+    )
+}
+
+/// 变更 — writes the fields of `after` that differ from `before` over the enterprise's `core` (only
+/// those, so concurrent updates of different fields both stand) and appends `event` (kind [`UPDATE`],
+/// its `changes` from [`changes`]). The caller checks who may and commits.
+pub fn update(
+    doc: &mut AutoCommit,
+    before: &EnterpriseCore,
+    after: &EnterpriseCore,
+    event: &RecordEvent,
+) -> Result<(), Error> {
+    let c = crate::read::obj(doc, &ROOT, "core", "core")?;
+    write_changed(doc, &c, before, after, false)?;
+    crate::accident::append_event(doc, event)
+}
+
+/// Writes the fields of `after` that differ from `before` (all of them when `all`) into `c`.
+fn write_changed(
+    doc: &mut AutoCommit,
+    c: &automerge::ObjId,
+    before: &EnterpriseCore,
+    after: &EnterpriseCore,
+    all: bool,
+) -> Result<(), Error> {
+    for (k, old, new) in [
+        ("name", &before.name, &after.name),
+        (
+            "legal_representative",
+            &before.legal_representative,
+            &after.legal_representative,
+        ),
+        ("principal", &before.principal, &after.principal),
+        ("controller", &before.controller, &after.controller),
+        (
+            "actual_manager",
+            &before.actual_manager,
+            &after.actual_manager,
+        ),
+        ("sector", &before.sector, &after.sector),
+        (
+            "standardisation_level",
+            &before.standardisation_level,
+            &after.standardisation_level,
+        ),
+        ("address", &before.address, &after.address),
+        ("risk_grade", &before.risk_grade, &after.risk_grade),
+    ] {
+        if all || old != new {
+            doc.put(c, k, new.as_str())?;
+        }
+    }
+    for (k, old, new) in [
+        ("above_scale", before.above_scale, after.above_scale),
+        (
+            "dust_explosion",
+            before.dust_explosion,
+            after.dust_explosion,
+        ),
+        (
+            "ammonia_refrigeration",
+            before.ammonia_refrigeration,
+            after.ammonia_refrigeration,
+        ),
+        ("key_unit", before.key_unit, after.key_unit),
+    ] {
+        if all || old != new {
+            doc.put(c, k, ScalarValue::Boolean(new))?;
+        }
+    }
+    if (all || before.major_hazard_source_grade != after.major_hazard_source_grade)
+        && (after.major_hazard_source_grade.is_some() || !all)
+    {
+        // No grade is 0: a source removed reads as none.
+        let g = after.major_hazard_source_grade.unwrap_or(0);
+        doc.put(c, "major_hazard_source_grade", ScalarValue::Int(g as i64))?;
+    }
+    if (all || before.division != after.division) && (after.division.is_some() || !all) {
+        let d = after.division.as_ref().map(|d| d.as_str()).unwrap_or("");
+        doc.put(c, "division", d)?;
+    }
+    if (all || before.licences != after.licences) && (!after.licences.is_empty() || !all) {
+        let l = doc.put_object(c, "licences", ObjType::List)?;
+        for (i, lic) in after.licences.iter().enumerate() {
+            let m = doc.insert_object(&l, i, ObjType::Map)?;
+            doc.put(&m, "name", lic.name.as_str())?;
+            doc.put(&m, "number", lic.number.as_str())?;
+            doc.put(&m, "valid_until", lic.valid_until.as_str())?;
+        }
+    }
     Ok(())
 }
 
@@ -178,10 +345,26 @@ pub fn read(doc: &AutoCommit) -> Result<EnterpriseView, Error> {
         sector: tree::opt_str(c, "sector").unwrap_or_default(),
         above_scale: flag("above_scale"),
         major_hazard_source_grade: tree::opt_i64(c, "major_hazard_source_grade")
-            .and_then(|g| u8::try_from(g).ok()),
+            .and_then(|g| u8::try_from(g).ok())
+            .filter(|g| *g > 0),
         dust_explosion: flag("dust_explosion"),
         ammonia_refrigeration: flag("ammonia_refrigeration"),
         standardisation_level: tree::opt_str(c, "standardisation_level").unwrap_or_default(),
+        address: tree::opt_str(c, "address").unwrap_or_default(),
+        division: tree::opt_str(c, "division").and_then(|d| AdminCode::parse(&d).ok()),
+        risk_grade: tree::opt_str(c, "risk_grade").unwrap_or_default(),
+        key_unit: flag("key_unit"),
+        licences: tree::list(c, "licences")
+            .map(|l| {
+                tree::map_items(l)
+                    .map(|m| Licence {
+                        name: tree::opt_str(m, "name").unwrap_or_default(),
+                        number: tree::opt_str(m, "number").unwrap_or_default(),
+                        valid_until: tree::opt_str(m, "valid_until").unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let events = crate::accident::read_events(root);
     Ok(EnterpriseView {

@@ -23,6 +23,7 @@ mod json;
 pub mod kind;
 mod read;
 mod registry;
+pub mod revision;
 
 pub use automerge::{AutoCommit, Change, ChangeHash};
 pub use error::Error;

@@ -97,6 +97,33 @@ pub fn validate_figures(
     ))
 }
 
+/// 补报期限 — how many days after the day of an accident its casualty figures may still be corrected
+/// (补报): 7 for fire (消防) and road traffic (道路交通) accidents, 30 for the others (STANDARDS §3.1:
+/// casualty changes within 30 days, fire and road within 7 days, must be reported).
+pub fn supplement_days(sector: &str) -> i64 {
+    match sector {
+        "消防" | "道路交通" => 7,
+        _ => 30,
+    }
+}
+
+/// Whether a 补报 made on `today` (China time) of an accident of `sector` that happened on `day` is
+/// within its window — the day of the accident plus [`supplement_days`], that last day included.
+/// Refused with the field `occurred_at` and the last day it was open.
+pub fn supplement_open(sector: &str, day: time::Date, today: time::Date) -> Result<(), Error> {
+    let days = supplement_days(sector);
+    let last = day.saturating_add(time::Duration::days(days));
+    if today > last {
+        return Err(Error::invalid(
+            "occurred_at",
+            format!(
+                "事故发生已超过 {days} 日，补报期限已于 {last} 届满 / the {days}-day window for correcting the figures closed on {last}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A count of accidents and the deaths they carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountDeaths {
@@ -150,5 +177,22 @@ mod tests {
             "direct_loss_wan"
         );
         assert!(validate_figures(3, 1, 12.5).is_ok());
+    }
+
+    #[test]
+    fn figures_may_be_corrected_within_30_days_or_7_for_fire_and_road() {
+        let day = time::macros::date!(2026 - 03 - 01);
+        let on = |d: i64| day + time::Duration::days(d);
+        assert!(
+            supplement_open("危险化学品", day, on(30)).is_ok(),
+            "day 30 included"
+        );
+        let e = supplement_open("危险化学品", day, on(31)).unwrap_err();
+        assert_eq!(e.field(), "occurred_at");
+        assert!(e.to_string().contains("2026-03-31"), "{e}");
+        assert!(supplement_open("消防", day, on(7)).is_ok());
+        assert!(supplement_open("消防", day, on(8)).is_err());
+        assert!(supplement_open("道路交通", day, on(8)).is_err());
+        assert!(supplement_open("建筑施工", day, on(8)).is_ok());
     }
 }

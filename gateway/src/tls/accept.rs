@@ -1,8 +1,10 @@
 //! 接入 — a parent's accept loop: TCP connections in, finished TLS streams out, for tonic.
 //!
 //! Each handshake runs in its own task with a deadline, so one slow or hostile client cannot stall
-//! the loop. Refusals the verifier already reported are not reported again; those it never saw (no
-//! certificate, not TLS at all, a timeout) are reported here, where the peer's address is known.
+//! the loop, and within the limits of [`ConnLimits`] (`admit`), so a flood cannot exhaust the node.
+//! Refusals the verifier already reported are not reported again; those it never saw (no
+//! certificate, not TLS at all, a timeout, over a limit) are reported here, where the peer's address
+//! is known.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,8 +13,9 @@ use std::time::Duration;
 
 use futures::Stream;
 use rustls::ServerConfig;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
+use super::admit::{Admission, Admitted, ConnLimits};
 use super::reject::{PeerKind, RejectReason, Rejection, Rejections, rustls_error};
 
 /// 接入流 — accepts TCP connections on `listener` and yields those whose TLS handshake with
@@ -22,8 +25,24 @@ pub fn incoming(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     handshake_timeout: Duration,
-) -> impl Stream<Item = io::Result<tokio_rustls::server::TlsStream<TcpStream>>> + Send + 'static {
+) -> impl Stream<Item = io::Result<Admitted>> + Send + 'static {
     incoming_with(listener, config, handshake_timeout, Rejections::default())
+}
+
+/// [`incoming_limited`] with the default [`ConnLimits`].
+pub fn incoming_with(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    handshake_timeout: Duration,
+    rejections: Rejections,
+) -> impl Stream<Item = io::Result<Admitted>> + Send + 'static {
+    incoming_limited(
+        listener,
+        config,
+        handshake_timeout,
+        rejections,
+        ConnLimits::default(),
+    )
 }
 
 /// 接入流 — accepts TCP connections on `listener` and yields those whose TLS handshake with
@@ -37,23 +56,36 @@ pub fn incoming(
 /// by this node. Accept errors are yielded as `Err`, which tonic logs and skips. Dropping the
 /// stream stops the accept loop and closes the listener.
 ///
-/// The yielded `tokio_rustls::server::TlsStream<TcpStream>` implements tonic's `Connected`, so
-/// handlers find `tonic::transport::server::TlsConnectInfo<TcpConnectInfo>` in the request
-/// extensions; pass its `peer_certs()` to [`peer_code`].
+/// At most `limits.handshakes` handshakes run at once (the loop accepts no more until one ends), at
+/// most `limits.handshakes_per_ip` from one address (more are closed at once), and a finished
+/// connection is admitted only within the limits on connections in all and per certificate code
+/// (else closed): each refusal is reported as `too_many_connections`.
+///
+/// The yielded [`Admitted`] implements tonic's `Connected` as a bare TLS stream does, so handlers
+/// find `tonic::transport::server::TlsConnectInfo<TcpConnectInfo>` in the request extensions; pass
+/// its `peer_certs()` to [`peer_code`]. It holds its connection permits until dropped.
 ///
 /// Must be called inside a Tokio runtime (it spawns the accept loop).
 ///
 /// [`peer_code`]: super::peer_code
-pub fn incoming_with(
+pub fn incoming_limited(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     handshake_timeout: Duration,
     rejections: Rejections,
-) -> impl Stream<Item = io::Result<tokio_rustls::server::TlsStream<TcpStream>>> + Send + 'static {
+    limits: ConnLimits,
+) -> impl Stream<Item = io::Result<Admitted>> + Send + 'static {
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let admission = Admission::new(limits);
     tokio::spawn(async move {
         loop {
+            // A handshake slot first: past the limit, connections wait in the kernel's backlog.
+            let slot = tokio::select! {
+                slot = admission.handshakes.clone().acquire_owned() => slot,
+                () = tx.closed() => break,
+            };
+            let Ok(slot) = slot else { break };
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
                 () = tx.closed() => break,
@@ -70,14 +102,36 @@ pub fn incoming_with(
                     continue;
                 }
             };
+            let ip_slot = match admission.handshake_from(remote.ip()) {
+                Ok(s) => s,
+                Err(why) => {
+                    drop(tcp);
+                    too_many(&rejections, remote, None, why);
+                    continue;
+                }
+            };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             let rejections = rejections.clone();
+            let admission = admission.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                let done = tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await;
+                drop((slot, ip_slot));
+                match done {
                     Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(stream)).await;
+                        let peer = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(super::peer_code);
+                        let code = peer.as_ref().map(|c| c.as_str().to_string());
+                        match admission.admit(stream, code.as_deref()) {
+                            Ok(admitted) => {
+                                let _ = tx.send(Ok(admitted)).await;
+                            }
+                            Err(why) => too_many(&rejections, remote, peer, why),
+                        }
                     }
                     Ok(Err(e)) => handshake_failed(&rejections, remote, &e),
                     Err(_) => rejections.record(Rejection {
@@ -96,6 +150,24 @@ pub fn incoming_with(
         }
     });
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Reports a connection closed over a limit.
+fn too_many(
+    rejections: &Rejections,
+    remote: SocketAddr,
+    code: Option<safemesh_model::AdminCode>,
+    message: String,
+) {
+    rejections.record(Rejection {
+        reason: RejectReason::TooManyConnections,
+        peer_kind: PeerKind::Child,
+        code,
+        claimed: None,
+        serial: None,
+        remote: Some(remote),
+        message,
+    });
 }
 
 fn handshake_failed(rejections: &Rejections, remote: SocketAddr, e: &io::Error) {

@@ -41,6 +41,7 @@
 //! * `policy` — [`Policy`]: revocations and rejections, shared by the configs;
 //! * `server` — the parent's config and its verifier of client certificates;
 //! * `client` — the child's config and its verifier of server certificates;
+//! * `admit` — [`ConnLimits`]: handshakes and connections a parent takes in, [`Admitted`];
 //! * `accept` — the parent's accept loop, [`incoming`];
 //! * `connect` — the child's dial, [`connect()`], [`probe`], [`connector`];
 //! * `observe` — [`connector_observed`]: why a parent refused this node.
@@ -48,6 +49,7 @@
 //! [`WebPkiClientVerifier`]: rustls::server::WebPkiClientVerifier
 
 mod accept;
+mod admit;
 mod cert;
 mod client;
 mod connect;
@@ -62,7 +64,8 @@ mod revocation;
 mod server;
 mod stamp;
 
-pub use accept::{incoming, incoming_with};
+pub use accept::{incoming, incoming_limited, incoming_with};
+pub use admit::{Admitted, ConnLimits};
 pub use cert::{code_from_cert, peer_code, serial_of, validity_of};
 pub(crate) use cert::{hex_lower, parse_certs};
 pub use client::{client_config, client_config_with};

@@ -43,6 +43,9 @@ pub enum RejectReason {
     HandshakeFailed,
     /// The TLS handshake did not finish in time.
     Timeout,
+    /// Over a connection limit: handshakes from one address, connections with one certificate or
+    /// in all (`tls::ConnLimits`).
+    TooManyConnections,
 }
 
 impl RejectReason {
@@ -60,6 +63,7 @@ impl RejectReason {
             RejectReason::NoCertificate => "no_certificate",
             RejectReason::HandshakeFailed => "handshake_failed",
             RejectReason::Timeout => "timeout",
+            RejectReason::TooManyConnections => "too_many_connections",
         }
     }
 

@@ -7,7 +7,7 @@ use axum::routing;
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use super::{NewAccident, NewAccidentEvent};
+use super::{NewAccident, NewAccidentEvent, NewSupplement};
 use crate::http::{ApiPart, ApiRoute, Body, Editor, Errors, Path, Query, Shared, route};
 use crate::records::{Page, PageQuery, RecordError};
 
@@ -23,12 +23,17 @@ fn routes() -> Vec<ApiRoute> {
         route(M::POST, "/accidents", routing::post(create)),
         route(M::GET, "/accidents/{id}", routing::get(get)),
         route(M::POST, "/accidents/{id}/events", routing::post(add_event)),
+        route(
+            M::POST,
+            "/accidents/{id}/supplements",
+            routing::post(supplement),
+        ),
     ]
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, get, add_event),
+    paths(list, create, get, add_event, supplement),
     tags((name = "accidents", description = "事故 / accidents"))
 )]
 struct Doc;
@@ -77,5 +82,21 @@ pub async fn add_event(
     Body(input): Body<NewAccidentEvent>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
     let a = super::add_event(&st.store, &by.actor(&st), &id, input).await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// `POST /accidents/{id}/supplements` — 补报: the registering office corrects the casualty figures
+/// within 30 days of the accident (7 for fire and road traffic); the grade follows, the history keeps
+/// each correction.
+#[utoipa::path(post, path = "/api/v1/accidents/{id}/supplements", tag = "accidents",
+    params(("id" = String, Path, description = "a- + 32 hex")), request_body = NewSupplement,
+    responses((status = 201, description = "补报后的事故 / the accident after the correction", body = Value), Errors))]
+pub async fn supplement(
+    State(st): State<Shared>,
+    by: Editor,
+    Path(id): Path<String>,
+    Body(input): Body<NewSupplement>,
+) -> Result<(StatusCode, Json<Value>), RecordError> {
+    let a = super::supplement(&st.store, &by.actor(&st), &id, input).await?;
     Ok((StatusCode::CREATED, Json(a)))
 }

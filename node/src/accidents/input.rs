@@ -1,7 +1,7 @@
 //! 事故输入 — what `POST /api/v1/accidents` and `POST …/events` accept, checked into domain values. Every
 //! refusal names the field (`occurred_at`, `enterprise.credit_code`).
 
-use safemesh_doc::accident::AccidentCore;
+use safemesh_doc::accident::{AccidentCore, Figures};
 use safemesh_doc::hazard::Enterprise;
 use safemesh_model::SectorDictionary;
 use safemesh_model::accident::validate_figures;
@@ -24,6 +24,46 @@ pub struct NewAccident {
     pub enterprise: Option<EnterpriseRef>,
     #[serde(default)]
     pub description: String,
+}
+
+/// Input of `POST /api/v1/accidents/{id}/supplements` — 补报: the corrected casualty figures (those
+/// not given stay as they are) and why.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct NewSupplement {
+    pub deaths: Option<i64>,
+    pub serious_injuries: Option<i64>,
+    pub direct_loss_wan: Option<f64>,
+    /// 补报说明 — why the figures change (e.g. 一名重伤人员经抢救无效死亡). Required.
+    pub note: Option<String>,
+}
+
+/// Checks a 补报 against the accident's current figures: the new figures, the reason, and that
+/// something changes. Returns the figures after it and the reason.
+pub(crate) fn supplement(
+    before: Figures,
+    input: NewSupplement,
+) -> Result<(Figures, String), RecordError> {
+    let note = required("note", input.note)?;
+    bounded("note", &note, 2000)?;
+    let (deaths, serious_injuries, direct_loss_wan) = validate_figures(
+        input.deaths.unwrap_or(before.deaths as i64),
+        input
+            .serious_injuries
+            .unwrap_or(before.serious_injuries as i64),
+        input.direct_loss_wan.unwrap_or(before.direct_loss_wan),
+    )?;
+    let after = Figures {
+        deaths,
+        serious_injuries,
+        direct_loss_wan,
+    };
+    if after == before {
+        return Err(RecordError::bad(
+            "deaths",
+            "补报的人数和损失与现有数字相同 / the figures given are the ones the accident already has",
+        ));
+    }
+    Ok((after, note))
 }
 
 /// Input of `POST /api/v1/accidents/{id}/events`.

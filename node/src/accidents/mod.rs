@@ -1,17 +1,19 @@
 //! 事故台账 — registering accidents, with their grade under Order 493, and reviews from levels above.
 
 use safemesh_doc::AutoCommit;
-use safemesh_doc::accident::{self, AccidentEvent};
+use safemesh_doc::accident::{self, AccidentEvent, Figures};
+use safemesh_doc::revision::FieldChange;
+use safemesh_model::accident::AccidentGrade;
 use safemesh_store::Store;
 use serde_json::Value;
 
-use crate::clock::now_rfc3339;
+use crate::clock::{now_rfc3339, today};
 use crate::records::{Actor, Page, Paging, RecordError, commit, store_change};
 
 pub mod http;
 mod input;
 
-pub use input::{NewAccident, NewAccidentEvent};
+pub use input::{NewAccident, NewAccidentEvent, NewSupplement};
 
 /// 事故登记 — registers an accident owned by this node; its grade follows from the figures.
 pub async fn create(
@@ -109,8 +111,83 @@ pub async fn add_event(
         by: me.clone(),
         user: actor.user.clone(),
         note,
+        changes: Vec::new(),
     };
     accident::append_event(&mut doc, &event)?;
+    commit(&mut doc, actor);
+    store_change(&mut w, id, &mut doc, &old).await?;
+    w.commit().await?;
+    get(store, id).await
+}
+
+/// 补报 — the registering office corrects an accident's casualty figures within its window (30 days
+/// after the accident, 7 for fire and road traffic: STANDARDS §3.1). The grade follows the new
+/// figures; the event keeps each figure, and the grade if it changed, before and after.
+pub async fn supplement(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    input: NewSupplement,
+) -> Result<Value, RecordError> {
+    let mut w = store.writer().await?;
+    let mut doc = w
+        .load(id)
+        .await?
+        .ok_or_else(|| RecordError::not_found(&format!("accident {id}")))?;
+    let view =
+        accident::read(&doc).map_err(|_| RecordError::not_found(&format!("accident {id}")))?;
+    if actor.code != view.owner {
+        return Err(RecordError::forbidden(
+            "owner_only",
+            "补报由事故登记单位作出 / only the office that registered the accident corrects it",
+        ));
+    }
+    let day =
+        safemesh_model::directive::deadline::day_of(&view.core.occurred_at).ok_or_else(|| {
+            RecordError::bad(
+                "occurred_at",
+                "事故发生时间无法识别 / unreadable occurred_at",
+            )
+        })?;
+    safemesh_model::accident::supplement_open(&view.core.sector, day, today())?;
+    let before = view.core.figures();
+    let (after, note) = input::supplement(before, input)?;
+    let grade = |f: Figures| AccidentGrade::of(f.deaths, f.serious_injuries, f.direct_loss_wan);
+    let mut changes = safemesh_doc::revision::diff([
+        (
+            "deaths",
+            before.deaths.to_string(),
+            after.deaths.to_string(),
+        ),
+        (
+            "serious_injuries",
+            before.serious_injuries.to_string(),
+            after.serious_injuries.to_string(),
+        ),
+        (
+            "direct_loss_wan",
+            before.direct_loss_wan.to_string(),
+            after.direct_loss_wan.to_string(),
+        ),
+    ]);
+    if grade(before) != grade(after) {
+        changes.push(FieldChange::new(
+            "grade",
+            grade(before).label(),
+            grade(after).label(),
+        ));
+    }
+    let old = doc.get_heads();
+    doc.set_actor(actor.actor_id.clone());
+    let event = AccidentEvent {
+        kind: accident::SUPPLEMENT.to_string(),
+        at: now_rfc3339(),
+        by: actor.code.clone(),
+        user: actor.user.clone(),
+        note: Some(note),
+        changes,
+    };
+    accident::supplement(&mut doc, before, after, &event)?;
     commit(&mut doc, actor);
     store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;

@@ -7,7 +7,7 @@ use axum::routing;
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use super::NewEnterprise;
+use super::{EnterpriseUpdate, NewEnterprise};
 use crate::http::{ApiPart, ApiRoute, Body, Editor, Errors, Path, Query, Shared, route};
 use crate::records::{Page, PageQuery, RecordError};
 
@@ -22,12 +22,17 @@ fn routes() -> Vec<ApiRoute> {
         route(M::GET, "/enterprises", routing::get(list)),
         route(M::POST, "/enterprises", routing::post(create)),
         route(M::GET, "/enterprises/{credit_code}", routing::get(get)),
+        route(
+            M::PATCH,
+            "/enterprises/{credit_code}",
+            routing::patch(update),
+        ),
     ]
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, get),
+    paths(list, create, get, update),
     tags((name = "enterprises", description = "企业 / enterprises"))
 )]
 struct Doc;
@@ -62,5 +67,28 @@ pub async fn get(
     State(st): State<Shared>,
     Path(credit_code): Path<String>,
 ) -> Result<Json<Value>, RecordError> {
-    Ok(Json(super::get(&st.store, &credit_code).await?))
+    Ok(Json(super::get(&st.store, &st.code, &credit_code).await?))
+}
+
+/// `PATCH /enterprises/{credit_code}` — 变更 by the registering office; the history keeps each change.
+#[utoipa::path(patch, path = "/api/v1/enterprises/{credit_code}", tag = "enterprises",
+    params(("credit_code" = String, Path, description = "统一社会信用代码 / unified social credit code")),
+    request_body = EnterpriseUpdate,
+    responses((status = 200, description = "变更后的企业 / the enterprise after the update", body = Value), Errors))]
+pub async fn update(
+    State(st): State<Shared>,
+    by: Editor,
+    Path(credit_code): Path<String>,
+    Body(input): Body<EnterpriseUpdate>,
+) -> Result<Json<Value>, RecordError> {
+    Ok(Json(
+        super::update(
+            &st.store,
+            &st.hazards.sectors,
+            &by.actor(&st),
+            &credit_code,
+            input,
+        )
+        .await?,
+    ))
 }

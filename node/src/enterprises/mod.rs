@@ -3,6 +3,7 @@
 
 use safemesh_doc::AutoCommit;
 use safemesh_doc::enterprise;
+use safemesh_model::AdminCode;
 use safemesh_store::Store;
 use serde_json::Value;
 
@@ -13,7 +14,7 @@ pub mod http;
 mod input;
 
 pub(crate) use input::credit_code;
-pub use input::{EnterpriseRef, NewEnterprise};
+pub use input::{EnterpriseRef, EnterpriseUpdate, LicenceInput, NewEnterprise};
 
 /// Registers an enterprise at this office. Its credit code must pass the GB 32100 and GB 11714 checks
 /// and must not be registered here already.
@@ -38,13 +39,16 @@ pub async fn create_with(
     actor: &Actor,
     input: NewEnterprise,
 ) -> Result<Value, RecordError> {
-    let core = input::core(sectors, input)?;
-    let id = enterprise::doc_id(&core.credit_code);
+    let core = input::core(sectors, &actor.code, input)?;
+    let id = enterprise::doc_id(&actor.code, &core.credit_code);
     let mut w = store.writer().await?;
-    if w.load(&id).await?.is_some() {
+    let here = store
+        .enterprise(&core.credit_code, actor.code.as_str())
+        .await?;
+    if w.load(&id).await?.is_some() || here.is_some_and(|e| e["owner"] == actor.code.as_str()) {
         return Err(RecordError::conflict(
             "credit_code",
-            "该企业已登记 / this enterprise is already registered",
+            "本级已登记该企业 / this office has already registered this enterprise",
         ));
     }
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
@@ -53,13 +57,65 @@ pub async fn create_with(
     commit(&mut doc, actor);
     store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;
-    get(store, &core.credit_code).await
+    get(store, &actor.code, &core.credit_code).await
 }
 
-/// The enterprise with its linked hazards and accidents.
-pub async fn get(store: &Store, credit_code: &str) -> Result<Value, RecordError> {
+/// 变更 — the registering office updates an enterprise's particulars (address and division, the
+/// people, risk grade, licences, 重点 flags). Only the fields that change are written; the event keeps
+/// each before and after, so the history shows every change, and the hazards and accidents already
+/// registered keep the enterprise as it was when they were (their own copy).
+pub async fn update(
+    store: &Store,
+    sectors: &safemesh_model::SectorDictionary,
+    actor: &Actor,
+    credit_code: &str,
+    input: EnterpriseUpdate,
+) -> Result<Value, RecordError> {
+    let credit_code = credit_code.trim().to_uppercase();
+    let found = get(store, &actor.code, &credit_code).await?;
+    if found["owner"] != actor.code.as_str() {
+        return Err(RecordError::forbidden(
+            "owner_only",
+            "企业信息由登记单位变更 / only the office that registered the enterprise updates it",
+        ));
+    }
+    let id = found["id"].as_str().unwrap_or_default().to_string();
+    let mut w = store.writer().await?;
+    let mut doc = w
+        .load(&id)
+        .await?
+        .ok_or_else(|| RecordError::not_found(&format!("enterprise {credit_code}")))?;
+    let view = enterprise::read(&doc)
+        .map_err(|_| RecordError::not_found(&format!("enterprise {credit_code}")))?;
+    if actor.code != view.owner {
+        return Err(RecordError::forbidden(
+            "owner_only",
+            "企业信息由登记单位变更 / only the office that registered the enterprise updates it",
+        ));
+    }
+    let (after, note) = input::update(sectors, &view.owner, &view.core, input)?;
+    let old = doc.get_heads();
+    doc.set_actor(actor.actor_id.clone());
+    let event = safemesh_doc::accident::AccidentEvent {
+        kind: enterprise::UPDATE.to_string(),
+        at: now_rfc3339(),
+        by: actor.code.clone(),
+        user: actor.user.clone(),
+        note: Some(note),
+        changes: enterprise::changes(&view.core, &after),
+    };
+    enterprise::update(&mut doc, &view.core, &after, &event)?;
+    commit(&mut doc, actor);
+    store_change(&mut w, &id, &mut doc, &old).await?;
+    w.commit().await?;
+    get(store, &actor.code, &credit_code).await
+}
+
+/// The enterprise with its linked hazards and accidents: as office `here` registered it if it did,
+/// else as the earliest registration this node holds.
+pub async fn get(store: &Store, here: &AdminCode, credit_code: &str) -> Result<Value, RecordError> {
     store
-        .enterprise(&credit_code.to_uppercase())
+        .enterprise(&credit_code.to_uppercase(), here.as_str())
         .await?
         .ok_or_else(|| RecordError::not_found(&format!("enterprise {credit_code}")))
 }

@@ -55,7 +55,7 @@ pub async fn check(
     day: Date,
     mut input: NewHazard,
 ) -> Result<Checked, RecordError> {
-    inherit_override(store, &mut input).await?;
+    inherit_override(store, &actor.code, &mut input).await?;
     let (mut core, given) = input::core(settings, &actor.code, day, input)?;
     // A hazard without an enterprise (a road, a self-built house…) names none, unless it gives a code.
     let needs_name = core.subject.is_enterprise() || !core.enterprise.credit_code.is_empty();
@@ -63,7 +63,7 @@ pub async fn check(
         // A known enterprise may be named by its credit code alone.
         let known = match core.enterprise.credit_code.as_str() {
             "" => None,
-            c => store.enterprise(c).await?,
+            c => store.enterprise(c, actor.code.as_str()).await?,
         };
         core.enterprise.name = known
             .and_then(|e| e["name"].as_str().map(str::to_string))
@@ -80,7 +80,11 @@ pub async fn check(
 /// An enterprise this node registered by exception (例外登记: its credit code fails its check) is
 /// named by a hazard without the reason again: the hazard takes the enterprise's reason, and so its
 /// flag. Anything else is left for the input's own checks.
-async fn inherit_override(store: &Store, input: &mut NewHazard) -> Result<(), RecordError> {
+async fn inherit_override(
+    store: &Store,
+    here: &AdminCode,
+    input: &mut NewHazard,
+) -> Result<(), RecordError> {
     let Some(e) = input.enterprise.as_mut() else {
         return Ok(());
     };
@@ -97,7 +101,7 @@ async fn inherit_override(store: &Store, input: &mut NewHazard) -> Result<(), Re
     ) {
         return Ok(());
     }
-    if let Some(known) = store.enterprise(&code).await? {
+    if let Some(known) = store.enterprise(&code, here.as_str()).await? {
         e.credit_code_override = known["credit_code_override"].as_str().map(str::to_string);
     }
     Ok(())

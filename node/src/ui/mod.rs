@@ -60,8 +60,16 @@ pub fn router(state: Shared) -> Router {
         .route("/directives/{id}/forward", post(views::directives::forward))
         .route("/accidents", get(views::accidents::list))
         .route("/accidents/{id}", get(views::accidents::page))
+        .route(
+            "/accidents/{id}/supplement",
+            post(views::accidents::supplement),
+        )
         .route("/enterprises", get(views::enterprises::list))
         .route("/enterprises/{code}", get(views::enterprises::page))
+        .route(
+            "/enterprises/{code}/update",
+            post(views::enterprises::update),
+        )
         .route("/reports/monthly", get(views::reports::page))
         .route("/reports/monthly.xlsx", get(views::reports::workbook))
         .route("/sync", get(views::sync::page))

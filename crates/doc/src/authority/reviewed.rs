@@ -1,6 +1,8 @@
 //! 复核类记录的写入权限 — the rules of a record its office registers and the levels above review
 //! (事故 accidents, 企业 enterprises): the owner writes the record; the owner and every level above
-//! append to `events`: `review` (复核) only from above, `comment` from either.
+//! append to `events`: `review` (复核) only from above, `comment` from either, and the kind's owner
+//! correction (`supplement` 补报 of an accident, `update` 变更 of an enterprise) only from the owner,
+//! which writes the corrected `core` fields in the same change.
 
 use automerge::ScalarValue;
 use automerge::legacy::OpType;
@@ -8,8 +10,8 @@ use automerge::legacy::OpType;
 use super::op::{OpCheck, Seg};
 use crate::Error;
 
-/// One operation on a reviewed record.
-pub(crate) fn check_op(cx: &OpCheck<'_>) -> Result<(), Error> {
+/// One operation on a reviewed record whose owner correction is the event kind `correction`.
+pub(crate) fn check_op(cx: &OpCheck<'_>, correction: &str) -> Result<(), Error> {
     let OpCheck {
         actor,
         path,
@@ -51,6 +53,8 @@ pub(crate) fn check_op(cx: &OpCheck<'_>) -> Result<(), Error> {
                     Some("review") if is_superior => Ok(()),
                     Some("review") => Err(cx.deny("superior_only")),
                     Some("comment") => Ok(()),
+                    Some(k) if k == correction && is_owner => Ok(()),
+                    Some(k) if k == correction => Err(cx.deny("owner_only")),
                     _ => Err(cx.deny("known_event_kind")),
                 },
                 Seg::Key(_) => Ok(()),

@@ -42,15 +42,29 @@ impl Store {
         ))
     }
 
-    /// The enterprise with this credit code, with the hazards and accidents this node holds for it.
-    pub async fn enterprise(&self, credit_code: &str) -> Result<Option<serde_json::Value>, Error> {
-        let row = sqlx::query(
-            "SELECT body FROM enterprises WHERE credit_code = $1 ORDER BY created LIMIT 1",
+    /// The enterprise with this credit code, with the hazards and accidents this node holds for it:
+    /// the registration of office `prefer` if it has one, else the earliest. Offices register an
+    /// enterprise each under their own id; `registered_by` lists every office whose registration
+    /// this node holds, earliest first.
+    pub async fn enterprise(
+        &self,
+        credit_code: &str,
+        prefer: &str,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let rows = sqlx::query(
+            "SELECT owner, body FROM enterprises WHERE credit_code = $1 ORDER BY created, id",
         )
         .bind(credit_code)
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        let Some(row) = row else { return Ok(None) };
+        let owners: Vec<String> = rows.iter().map(|r| r.get::<String, _>("owner")).collect();
+        let Some(row) = rows
+            .iter()
+            .find(|r| r.get::<String, _>("owner") == prefer)
+            .or(rows.first())
+        else {
+            return Ok(None);
+        };
         let mut body: serde_json::Value =
             serde_json::from_str(&row.get::<String, _>("body")).unwrap_or_default();
         // Hazards and accidents link to their enterprise by credit code (kept in their bodies).
@@ -70,6 +84,7 @@ impl Store {
         if let Some(o) = body.as_object_mut() {
             o.insert("hazards".into(), hazards.into());
             o.insert("accidents".into(), accidents.into());
+            o.insert("registered_by".into(), owners.into());
         }
         Ok(Some(body))
     }

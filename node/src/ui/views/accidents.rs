@@ -4,14 +4,17 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::Form;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use safemesh_store::TokenRole;
 use serde_json::Value;
 
 use super::User;
 use crate::format::{self, china_time};
 use crate::http::ApiState;
+use crate::records::RecordError;
 use crate::ui::page::{Chrome, record_error, render};
 
 /// An accident as shown.
@@ -31,8 +34,8 @@ pub struct AccidentRow {
     /// 例外登记: why a credit code failing its check was accepted (empty if it passed).
     pub credit_code_override: String,
     pub description: String,
-    /// (what, when, who and note).
-    pub events: Vec<(String, String, String)>,
+    /// (what, when · who · user, note, what it changed).
+    pub events: Vec<(String, String, String, String)>,
 }
 
 use crate::format::text as s;
@@ -64,13 +67,8 @@ fn row(a: &Value) -> AccidentRow {
             .into_iter()
             .flatten()
             .map(|e| {
-                let what = match e["kind"].as_str().unwrap_or_default() {
-                    "registered" => "登记".to_string(),
-                    "reviewed" => "审核".to_string(),
-                    k => k.to_string(),
-                };
                 (
-                    what,
+                    format::record_event_label(e["kind"].as_str().unwrap_or_default()).to_string(),
                     format!(
                         "{} · {} · {}",
                         china_time(e["at"].as_str().unwrap_or_default()),
@@ -78,6 +76,7 @@ fn row(a: &Value) -> AccidentRow {
                         s(&e["user"])
                     ),
                     s(&e["note"]),
+                    format::changes(&e["changes"]),
                 )
             })
             .collect(),
@@ -96,6 +95,20 @@ pub struct AccidentsView {
 pub struct AccidentView {
     pub chrome: Chrome,
     pub a: AccidentRow,
+    /// The 补报 form: shown to an editor of the registering office while the window is open.
+    pub supplement: Option<SupplementForm>,
+    pub notice: String,
+}
+
+/// The 补报 form as shown: the last day it is open, the values to start from, the refusal of the last
+/// try (field in words and reason).
+pub struct SupplementForm {
+    pub until: String,
+    pub deaths: String,
+    pub injuries: String,
+    pub loss: String,
+    pub note: String,
+    pub error: String,
 }
 
 pub async fn list(State(st): State<Arc<ApiState>>, user: User) -> Response {
@@ -111,15 +124,144 @@ pub async fn list(State(st): State<Arc<ApiState>>, user: User) -> Response {
     }
 }
 
-pub async fn page(State(st): State<Arc<ApiState>>, user: User, Path(id): Path<String>) -> Response {
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageQuery {
+    done: Option<String>,
+}
+
+pub async fn page(
+    State(st): State<Arc<ApiState>>,
+    user: User,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let notice = match q.done.as_deref() {
+        Some("supplement") => "已补报，事故等级按新的数字重新判定。".to_string(),
+        _ => String::new(),
+    };
     match crate::accidents::get(&st.store, &id).await {
-        Ok(a) => render(
-            StatusCode::OK,
-            &AccidentView {
-                chrome: Chrome::new(&st, &user, "accidents"),
-                a: row(&a),
-            },
-        ),
+        Ok(a) => render(StatusCode::OK, &view(&st, &user, &a, None, notice)),
         Err(e) => record_error(&e),
+    }
+}
+
+/// The page of accident `a`; `tried` is a refused 补报 (what was typed, and why it was refused).
+fn view(
+    st: &ApiState,
+    user: &User,
+    a: &Value,
+    tried: Option<(SupplementInput, String)>,
+    notice: String,
+) -> AccidentView {
+    let chrome = Chrome::new(st, user, "accidents");
+    let sector = a["sector"].as_str().unwrap_or_default();
+    let until =
+        safemesh_model::directive::deadline::day_of(a["occurred_at"].as_str().unwrap_or(""))
+            .map(|d| d + time::Duration::days(safemesh_model::accident::supplement_days(sector)));
+    let mine = a["owner"].as_str() == Some(st.code.as_str());
+    let supplement = match until {
+        Some(until) if chrome.can_edit && mine && crate::clock::today() <= until => {
+            let (typed, error) = tried.unwrap_or_else(|| {
+                let now = |k: &str| a[k].as_f64().map(|v| v.to_string()).unwrap_or_default();
+                (
+                    SupplementInput {
+                        deaths: now("deaths"),
+                        serious_injuries: now("serious_injuries"),
+                        direct_loss_wan: now("direct_loss_wan"),
+                        note: String::new(),
+                    },
+                    String::new(),
+                )
+            });
+            Some(SupplementForm {
+                until: safemesh_model::hazard::format_date(until),
+                deaths: typed.deaths,
+                injuries: typed.serious_injuries,
+                loss: typed.direct_loss_wan,
+                note: typed.note,
+                error,
+            })
+        }
+        _ => None,
+    };
+    AccidentView {
+        chrome,
+        a: row(a),
+        supplement,
+        notice,
+    }
+}
+
+/// The 补报 form's fields, as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SupplementInput {
+    #[serde(default)]
+    deaths: String,
+    #[serde(default)]
+    serious_injuries: String,
+    #[serde(default)]
+    direct_loss_wan: String,
+    #[serde(default)]
+    note: String,
+}
+
+impl SupplementInput {
+    fn into_input(self) -> Result<crate::accidents::NewSupplement, RecordError> {
+        let count = |field: &str, v: &str| -> Result<Option<i64>, RecordError> {
+            match v.trim() {
+                "" => Ok(None),
+                t => t.parse::<i64>().map(Some).map_err(|_| {
+                    RecordError::bad(field, "应为不小于 0 的整数 / must be a whole number ≥ 0")
+                }),
+            }
+        };
+        let loss = match self.direct_loss_wan.trim() {
+            "" => None,
+            t => Some(t.parse::<f64>().map_err(|_| {
+                RecordError::bad("direct_loss_wan", "应为数字（万元）/ must be a number")
+            })?),
+        };
+        Ok(crate::accidents::NewSupplement {
+            deaths: count("deaths", &self.deaths)?,
+            serious_injuries: count("serious_injuries", &self.serious_injuries)?,
+            direct_loss_wan: loss,
+            note: Some(self.note.trim().to_string()).filter(|n| !n.is_empty()),
+        })
+    }
+}
+
+/// `POST /accidents/{id}/supplement` — the 补报 form.
+pub async fn supplement(
+    State(st): State<Arc<ApiState>>,
+    user: User,
+    Path(id): Path<String>,
+    Form(typed): Form<SupplementInput>,
+) -> Response {
+    let result = match crate::http::check_role(user.caller.clone(), TokenRole::Editor) {
+        Err(e) => Err(e),
+        Ok(_) => match typed.clone().into_input() {
+            Ok(input) => {
+                crate::accidents::supplement(&st.store, &user.actor(&st), &id, input).await
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/accidents/{id}?done=supplement")).into_response(),
+        Err(e) if e.status == 404 => record_error(&e),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let why = match &e.field {
+                Some(f) => format!("{}：{}", format::field_name(f), format::chinese(&e.message)),
+                None => format::chinese(&e.message).to_string(),
+            };
+            match crate::accidents::get(&st.store, &id).await {
+                Ok(a) => render(
+                    status,
+                    &view(&st, &user, &a, Some((typed, why)), String::new()),
+                ),
+                Err(e) => record_error(&e),
+            }
+        }
     }
 }

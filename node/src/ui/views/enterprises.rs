@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::Form;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use safemesh_store::TokenRole;
 use serde_json::Value;
 
 use super::User;
@@ -28,6 +30,14 @@ pub struct EnterpriseRow {
     pub controller: String,
     pub actual_manager: String,
     pub flags: String,
+    pub address: String,
+    /// 所在区划 (name and code), empty when not given.
+    pub division: String,
+    pub risk_grade: String,
+    /// (name, number, valid until).
+    pub licences: Vec<(String, String, String)>,
+    /// 变更 and reviews: (what, when · who · user, note, what it changed).
+    pub events: Vec<(String, String, String, String)>,
 }
 
 use crate::format::text as s;
@@ -46,6 +56,9 @@ fn row(e: &Value) -> EnterpriseRow {
     if e["ammonia_refrigeration"] == true {
         flags.push("涉氨制冷".to_string());
     }
+    if e["key_unit"] == true {
+        flags.push("重点监管单位".to_string());
+    }
     if let Some(l) = e["standardisation_level"]
         .as_str()
         .filter(|l| !l.is_empty())
@@ -63,6 +76,36 @@ fn row(e: &Value) -> EnterpriseRow {
         controller: s(&e["controller"]),
         actual_manager: s(&e["actual_manager"]),
         flags: flags.join("、"),
+        address: s(&e["address"]),
+        division: e["division"]
+            .as_str()
+            .map(format::office)
+            .unwrap_or_default(),
+        risk_grade: s(&e["risk_grade"]),
+        licences: e["licences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| (s(&l["name"]), s(&l["number"]), s(&l["valid_until"])))
+            .collect(),
+        events: e["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|ev| {
+                (
+                    format::record_event_label(ev["kind"].as_str().unwrap_or_default()).to_string(),
+                    format!(
+                        "{} · {} · {}",
+                        format::china_time(ev["at"].as_str().unwrap_or_default()),
+                        format::office(ev["by"].as_str().unwrap_or_default()),
+                        s(&ev["user"])
+                    ),
+                    s(&ev["note"]),
+                    format::changes(&ev["changes"]),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -82,6 +125,160 @@ pub struct EnterpriseView {
     pub hazards: Vec<(String, String, &'static str, String)>,
     /// (id, title, grade, occurred).
     pub accidents: Vec<(String, String, &'static str, String)>,
+    /// The 变更 form, for an editor of the registering office.
+    pub form: Option<UpdateForm>,
+    pub notice: String,
+}
+
+/// The 变更 form's values (the enterprise as it is, or as typed in a refused try) and the refusal.
+pub struct UpdateForm {
+    pub values: std::collections::BTreeMap<String, String>,
+    pub flags: std::collections::BTreeSet<String>,
+    /// (name, number, valid until), with one empty row to add a licence.
+    pub licences: Vec<(String, String, String)>,
+    pub error: String,
+}
+
+impl UpdateForm {
+    pub fn value(&self, k: &str) -> &str {
+        self.values.get(k).map(String::as_str).unwrap_or("")
+    }
+    /// Whether field `k` holds `v` (for the selected option of a list).
+    pub fn is(&self, k: &str, v: &str) -> bool {
+        self.value(k) == v
+    }
+    pub fn on(&self, k: &str) -> bool {
+        self.flags.contains(k)
+    }
+}
+
+/// The text fields of the 变更 form, and its tick boxes.
+const TEXT_FIELDS: [&str; 10] = [
+    "name",
+    "legal_representative",
+    "principal",
+    "controller",
+    "actual_manager",
+    "address",
+    "division",
+    "risk_grade",
+    "standardisation_level",
+    "major_hazard_source_grade",
+];
+const FLAGS: [&str; 4] = [
+    "above_scale",
+    "dust_explosion",
+    "ammonia_refrigeration",
+    "key_unit",
+];
+
+impl UpdateForm {
+    fn of(e: &Value) -> UpdateForm {
+        let mut values = std::collections::BTreeMap::new();
+        for k in TEXT_FIELDS {
+            let v = match &e[k] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => String::new(),
+            };
+            values.insert(k.to_string(), v);
+        }
+        let flags = FLAGS
+            .iter()
+            .filter(|k| e[**k] == true)
+            .map(|k| k.to_string())
+            .collect();
+        let mut licences: Vec<_> = e["licences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| (s(&l["name"]), s(&l["number"]), s(&l["valid_until"])))
+            .collect();
+        licences.push(Default::default());
+        UpdateForm {
+            values,
+            flags,
+            licences,
+            error: String::new(),
+        }
+    }
+
+    /// The form as typed (`pairs`: every field of the form, licences as repeated rows).
+    fn typed(pairs: &[(String, String)]) -> UpdateForm {
+        let mut f = UpdateForm {
+            values: Default::default(),
+            flags: Default::default(),
+            licences: Vec::new(),
+            error: String::new(),
+        };
+        let mut rows: [Vec<String>; 3] = Default::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                k if TEXT_FIELDS.contains(&k) || k == "note" => {
+                    f.values.insert(k.to_string(), v.clone());
+                }
+                k if FLAGS.contains(&k) => {
+                    f.flags.insert(k.to_string());
+                }
+                "licence_name" => rows[0].push(v.clone()),
+                "licence_number" => rows[1].push(v.clone()),
+                "licence_valid_until" => rows[2].push(v.clone()),
+                _ => {}
+            }
+        }
+        let cell = |c: &Vec<String>, i: usize| c.get(i).cloned().unwrap_or_default();
+        f.licences = (0..rows.iter().map(Vec::len).max().unwrap_or(0))
+            .map(|i| (cell(&rows[0], i), cell(&rows[1], i), cell(&rows[2], i)))
+            .collect();
+        f
+    }
+
+    /// The API's input: every field of the form (the operation writes only what differs).
+    fn input(&self) -> Result<crate::enterprises::EnterpriseUpdate, crate::records::RecordError> {
+        let text = |k: &str| Some(self.value(k).trim().to_string());
+        let grade = match self.value("major_hazard_source_grade").trim() {
+            "" => 0,
+            g => g.parse::<i64>().map_err(|_| {
+                crate::records::RecordError::bad(
+                    "major_hazard_source_grade",
+                    "应为 1 到 4 / must be 1 to 4",
+                )
+            })?,
+        };
+        let licences = self
+            .licences
+            .iter()
+            .filter(|(n, no, d)| {
+                !(n.trim().is_empty() && no.trim().is_empty() && d.trim().is_empty())
+            })
+            .map(
+                |(name, number, valid_until)| crate::enterprises::LicenceInput {
+                    name: Some(name.trim().to_string()).filter(|v| !v.is_empty()),
+                    number: Some(number.trim().to_string()).filter(|v| !v.is_empty()),
+                    valid_until: Some(valid_until.trim().to_string()),
+                },
+            )
+            .collect();
+        Ok(crate::enterprises::EnterpriseUpdate {
+            name: text("name"),
+            legal_representative: text("legal_representative"),
+            principal: text("principal"),
+            controller: text("controller"),
+            actual_manager: text("actual_manager"),
+            sector: None,
+            above_scale: Some(self.on("above_scale")),
+            major_hazard_source_grade: Some(grade),
+            dust_explosion: Some(self.on("dust_explosion")),
+            ammonia_refrigeration: Some(self.on("ammonia_refrigeration")),
+            standardisation_level: text("standardisation_level"),
+            address: text("address"),
+            division: text("division"),
+            risk_grade: text("risk_grade"),
+            key_unit: Some(self.on("key_unit")),
+            licences: Some(licences),
+            note: Some(self.value("note").trim().to_string()).filter(|n| !n.is_empty()),
+        })
+    }
 }
 
 pub async fn list(State(st): State<Arc<ApiState>>, user: User) -> Response {
@@ -97,15 +294,87 @@ pub async fn list(State(st): State<Arc<ApiState>>, user: User) -> Response {
     }
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageQuery {
+    done: Option<String>,
+}
+
 pub async fn page(
     State(st): State<Arc<ApiState>>,
     user: User,
     Path(code): Path<String>,
+    Query(q): Query<PageQuery>,
 ) -> Response {
-    let e = match crate::enterprises::get(&st.store, &code).await {
-        Ok(e) => e,
-        Err(e) => return record_error(&e),
+    let notice = match q.done.as_deref() {
+        Some("update") => "已变更，变更记录见下方。".to_string(),
+        _ => String::new(),
     };
+    match crate::enterprises::get(&st.store, &st.code, &code).await {
+        Ok(e) => render(StatusCode::OK, &view(&st, &user, &e, None, notice)),
+        Err(e) => record_error(&e),
+    }
+}
+
+/// `POST /enterprises/{code}/update` — the 变更 form.
+pub async fn update(
+    State(st): State<Arc<ApiState>>,
+    user: User,
+    Path(code): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let typed = UpdateForm::typed(&pairs);
+    let result = match crate::http::check_role(user.caller.clone(), TokenRole::Editor) {
+        Err(e) => Err(e),
+        Ok(_) => match typed.input() {
+            Ok(input) => {
+                crate::enterprises::update(
+                    &st.store,
+                    &st.hazards.sectors,
+                    &user.actor(&st),
+                    &code,
+                    input,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/enterprises/{code}?done=update")).into_response(),
+        Err(e) if e.status == 404 => record_error(&e),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let why = match &e.field {
+                Some(f) => {
+                    let base = f.split(['[', '.']).next().unwrap_or(f);
+                    format!(
+                        "{}：{}",
+                        format::field_name(base),
+                        format::chinese(&e.message)
+                    )
+                }
+                None => format::chinese(&e.message).to_string(),
+            };
+            let mut typed = typed;
+            typed.error = why;
+            match crate::enterprises::get(&st.store, &st.code, &code).await {
+                Ok(e) => render(status, &view(&st, &user, &e, Some(typed), String::new())),
+                Err(e) => record_error(&e),
+            }
+        }
+    }
+}
+
+fn view(
+    st: &ApiState,
+    user: &User,
+    e: &Value,
+    typed: Option<UpdateForm>,
+    notice: String,
+) -> EnterpriseView {
+    let chrome = Chrome::new(st, user, "enterprises");
+    let form = (chrome.can_edit && e["owner"].as_str() == Some(st.code.as_str()))
+        .then(|| typed.unwrap_or_else(|| UpdateForm::of(e)));
     let hazards = e["hazards"]
         .as_array()
         .into_iter()
@@ -132,13 +401,12 @@ pub async fn page(
             )
         })
         .collect();
-    render(
-        StatusCode::OK,
-        &EnterpriseView {
-            chrome: Chrome::new(&st, &user, "enterprises"),
-            e: row(&e),
-            hazards,
-            accidents,
-        },
-    )
+    EnterpriseView {
+        chrome,
+        e: row(e),
+        hazards,
+        accidents,
+        form,
+        notice,
+    }
 }

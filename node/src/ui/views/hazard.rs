@@ -414,7 +414,7 @@ async fn build(
         .as_str()
         .filter(|c| !c.is_empty())
     {
-        Some(c) => st.store.enterprise(c).await?,
+        Some(c) => st.store.enterprise(c, st.code.as_str()).await?,
         None => None,
     };
     let notify_posts = notify::ROLES
