@@ -29,7 +29,7 @@ async fn casualty_figures_are_corrected_within_the_window_and_the_grade_follows(
         .post(
             town,
             "/api/v1/accidents",
-            &accident("工贸", &day(-10), 2, 3),
+            &accident("工贸", &day(0), 2, 3),
         )
         .await?;
     assert_eq!((s, a["grade"].as_str()), (201, Some("general")), "{a}");
