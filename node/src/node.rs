@@ -227,14 +227,14 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     {
         let store = store.clone();
         let me = cfg.code.clone();
-        let owner_parent = actor.owner_parent.clone();
+        let zone = actor.owner_parent.clone().map(|p| (p, cfg.name.clone()));
         let sd = shutdown_rx.clone();
         let due_soon_days = cfg.hazards.due_soon_days;
         tasks.push(tokio::spawn(async move {
             rollup::run(
                 store,
                 me,
-                owner_parent,
+                zone,
                 due_soon_days,
                 Duration::from_millis(200),
                 Duration::from_secs(600),

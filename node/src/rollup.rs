@@ -51,8 +51,9 @@ async fn compute_from(
         reporting_descendants: 0,
         accidents,
         periods,
-        // Named by `publish` (this office's configured parent, for a zone).
+        // Named by `publish` (this office's configured parent and name, for a zone).
         owner_parent: None,
+        office_name: String::new(),
     };
     for child in child_bodies(children) {
         body.add_child(&child);
@@ -144,17 +145,20 @@ fn older_than(rfc3339: &str, age: time::Duration) -> bool {
 
 /// Stores this node's summary if it differs (or the last one is older than [`HEARTBEAT`]) from the last one published. Returns whether it did.
 ///
-/// `owner_parent`: this office's configured parent when it is a functional zone (see
-/// [`safemesh_model::Chain`]), named in the body so the summary travels up the zone's chain and
-/// counts under that parent.
+/// `zone`: this office's configured parent and its name when it is a functional zone (see
+/// [`safemesh_model::Chain`]), both in the body: the summary travels up the zone's chain and counts
+/// under that parent, whose drill-down shows the name (the division table has none for a zone).
 pub async fn publish(
     store: &Store,
     me: &AdminCode,
-    owner_parent: Option<&AdminCode>,
+    zone: Option<(&AdminCode, &str)>,
     due_soon_days: u32,
 ) -> Result<bool, safemesh_store::Error> {
     let mut body = compute(store, me, due_soon_days).await?;
-    body.owner_parent = owner_parent.cloned();
+    if let Some((parent, name)) = zone {
+        body.owner_parent = Some(parent.clone());
+        body.office_name = name.chars().take(100).collect();
+    }
     let text = serde_json::to_string(&body).unwrap_or_default();
     let cur = store.summary(me.as_str()).await?;
     if let Some(cur) = &cur
@@ -189,7 +193,7 @@ pub async fn publish(
 pub async fn run(
     store: Store,
     me: AdminCode,
-    owner_parent: Option<AdminCode>,
+    zone: Option<(AdminCode, String)>,
     due_soon_days: u32,
     debounce: Duration,
     refresh: Duration,
@@ -201,7 +205,8 @@ pub async fn run(
         seq.borrow_and_update();
         let before = store.current_seq();
         if before != last_seen {
-            let published = match publish(&store, &me, owner_parent.as_ref(), due_soon_days).await {
+            let zone_ref = zone.as_ref().map(|(p, n)| (p, n.as_str()));
+            let published = match publish(&store, &me, zone_ref, due_soon_days).await {
                 Ok(p) => p,
                 Err(e) => {
                     warn!("summary failed: {e}");
@@ -283,7 +288,7 @@ pub async fn view(
             let b = s.and_then(|s| serde_json::from_str::<SummaryBody>(&s.body).ok());
             json!({
                 "code": c.as_str(),
-                "name": name_of(c),
+                "name": b.as_ref().map(|b| b.office_name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| name_of(c)),
                 "reported": s.is_some(),
                 "hazards": b.as_ref().map(|b| serde_json::to_value(&b.hazards).unwrap_or_default()).unwrap_or_else(|| serde_json::to_value(HazardCounts::default()).unwrap_or_default()),
                 "directives": b.as_ref().map(|b| serde_json::to_value(&b.directives).unwrap_or_default()).unwrap_or_else(|| serde_json::to_value(DirectiveCounts::default()).unwrap_or_default()),

@@ -168,6 +168,11 @@ async fn a_zone_replicates_and_rolls_up_along_its_configured_chain() -> anyhow::
         true,
         "{v}"
     );
+    assert_eq!(
+        child(&v, ZONE).context("zone row")?["name"],
+        "安宁物流园管委会",
+        "a zone's row is named by the zone (the division table has no name for it): {v}"
+    );
 
     // 5. Up the chain: the city holds the zone's summary (relayed by the county) and sees the zone
     //    under the county, not as a child of its own; its total counts the zone's hazards once.

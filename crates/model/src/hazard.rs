@@ -977,16 +977,16 @@ mod tests {
         let today = parse_date("today", "2026-11-22").unwrap();
         let mut d = Derived::new(Grade::Major);
         assert_eq!(
-            escalation_candidate(&d, &owner, dl, &county, today),
+            escalation_candidate(&d, &crate::Chain::of(&owner), dl, &county, today),
             Some(21)
         );
         assert_eq!(
-            escalation_candidate(&d, &owner, dl, &county, dl),
+            escalation_candidate(&d, &crate::Chain::of(&owner), dl, &county, dl),
             None,
             "due today"
         );
         assert_eq!(
-            escalation_candidate(&d, &owner, dl, &owner, today),
+            escalation_candidate(&d, &crate::Chain::of(&owner), dl, &owner, today),
             None,
             "owner"
         );
@@ -996,14 +996,20 @@ mod tests {
             ..ev(EventKind::Escalate, "530181")
         };
         apply(&mut d, &esc).unwrap();
-        assert_eq!(escalation_candidate(&d, &owner, dl, &county, today), None);
+        assert_eq!(
+            escalation_candidate(&d, &crate::Chain::of(&owner), dl, &county, today),
+            None
+        );
         // The city has not escalated yet: still its candidate.
         assert_eq!(
-            escalation_candidate(&d, &owner, dl, &code("5301"), today),
+            escalation_candidate(&d, &crate::Chain::of(&owner), dl, &code("5301"), today),
             Some(21)
         );
         let g = Derived::new(Grade::General);
-        assert_eq!(escalation_candidate(&g, &owner, dl, &county, today), None);
+        assert_eq!(
+            escalation_candidate(&g, &crate::Chain::of(&owner), dl, &county, today),
+            None
+        );
     }
 
     #[test]

@@ -203,6 +203,10 @@ pub struct SummaryBody {
     /// travels up that chain, and that parent counts the zone as its own direct child.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_parent: Option<crate::AdminCode>,
+    /// The office's name as its node is configured (`name`), sent by a functional zone only: the
+    /// division table has no name for a zone, so its parent's drill-down shows this one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub office_name: String,
     /// Counts over the node and its whole subtree.
     pub hazards: HazardCounts,
     pub directives: DirectiveCounts,
@@ -239,6 +243,9 @@ impl SummaryBody {
                 "reporting_descendants {} of a township",
                 self.reporting_descendants
             ));
+        }
+        if self.office_name.chars().count() > 100 {
+            return Err("office_name longer than 100 characters".into());
         }
         Ok(())
     }

@@ -94,10 +94,11 @@ fn opt_text(v: Option<String>) -> Option<String> {
 /// A hazard's registration facts, checked; `number` is left for the caller when not given.
 pub(crate) fn core(
     s: &HazardSettings,
-    owner: &AdminCode,
+    chain: &safemesh_model::Chain,
     today: Date,
     input: NewHazard,
 ) -> Result<(HazardCore, Option<String>), RecordError> {
+    let owner = &chain.code;
     let title = required("title", input.title)?;
     bounded("title", &title, 200)?;
     bounded("description", &input.description, 5000)?;
@@ -127,7 +128,7 @@ pub(crate) fn core(
         (_, None) => None,
     };
     let found_by_level = match opt_text(input.found_by_level) {
-        Some(f) => facts::found_by_level(owner, &f)?,
+        Some(f) => facts::found_by_level(chain, &f)?,
         None => owner.clone(),
     };
     let found_on = match opt_text(input.found_on) {

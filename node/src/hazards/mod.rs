@@ -56,7 +56,7 @@ pub async fn check(
     mut input: NewHazard,
 ) -> Result<Checked, RecordError> {
     inherit_override(store, &actor.code, &mut input).await?;
-    let (mut core, given) = input::core(settings, &actor.code, day, input)?;
+    let (mut core, given) = input::core(settings, &actor.chain(), day, input)?;
     // A hazard without an enterprise (a road, a self-built house…) names none, unless it gives a code.
     let needs_name = core.subject.is_enterprise() || !core.enterprise.credit_code.is_empty();
     if needs_name && core.enterprise.name.is_empty() {
@@ -501,10 +501,10 @@ pub async fn escalation_candidates(
     office: &AdminCode,
 ) -> Result<Vec<Value>, RecordError> {
     let day = today();
+    // Not filtered by code prefix: a functional zone below this office has a code of its own.
     let rows = store
         .hazards(&HazardFilter {
             grade: Some(Grade::Major.as_str().into()),
-            within: Some(office.to_string()),
             overdue: Some(true),
             today: Some(mh::format_date(day)),
             ..Default::default()
@@ -512,7 +512,7 @@ pub async fn escalation_candidates(
         .await?;
     let mut out = Vec::new();
     for r in rows {
-        let Ok(owner) = AdminCode::parse(&r.owner) else {
+        let Some(owner) = chain_of(&r) else {
             continue;
         };
         let events: Vec<HazardEvent> =
@@ -541,23 +541,26 @@ pub async fn escalation_candidates(
     Ok(out.into_iter().map(|(_, v)| v).collect())
 }
 
+/// The chain of a hazard's owner: its code and, for a functional zone, its configured parent
+/// (`owner_parent`, from the record's header).
+fn chain_of(r: &safemesh_store::HazardRow) -> Option<safemesh_model::Chain> {
+    let owner = AdminCode::parse(&r.owner).ok()?;
+    let parent = r.body["owner_parent"]
+        .as_str()
+        .and_then(|p| AdminCode::parse(p).ok());
+    safemesh_model::Chain::configured(&owner, parent.as_ref()).ok()
+}
+
 /// 书面回复待收 — at the escalating office: its escalations of hazards below it with no written
 /// reply recorded, late ones first (most days late first), then those not yet due (earliest reply day
 /// first), then any without a reply day; ties by hazard id and escalation order.
 pub async fn replies_due(store: &Store, office: &AdminCode) -> Result<Vec<Value>, RecordError> {
     let day = today();
-    let rows = store
-        .hazards(&HazardFilter {
-            within: Some(office.to_string()),
-            ..Default::default()
-        })
-        .await?;
+    let rows = store.hazards(&HazardFilter::default()).await?;
     let mut out = Vec::new();
     for r in rows {
-        let Ok(owner) = AdminCode::parse(&r.owner) else {
-            continue;
-        };
-        if !office.is_ancestor_of(&owner) {
+        // Below this office in the owner's chain (a zone's superiors are its configured parent's).
+        if !chain_of(&r).is_some_and(|c| c.has_superior(office)) {
             continue;
         }
         let grade = r.body["grade"]
@@ -603,9 +606,9 @@ pub async fn acceptance_due(
     office: &AdminCode,
 ) -> Result<Vec<Value>, RecordError> {
     let day = today();
+    // Whatever the owner's code: the acceptor is named in each hazard (a zone's too).
     let rows = store
         .hazards(&HazardFilter {
-            within: Some(office.to_string()),
             status: Some(mh::Status::PendingAcceptance.as_str().to_string()),
             ..Default::default()
         })

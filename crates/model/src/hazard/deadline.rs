@@ -5,7 +5,7 @@
 use time::Date;
 
 use super::{Derived, Grade, Status};
-use crate::{AdminCode, Error};
+use crate::{AdminCode, Chain, Error};
 
 /// 临期 — not closed, not awaiting acceptance (the owner's part is done), not overdue, and due within
 /// `days` days (due today counts: 0 days left).
@@ -80,15 +80,16 @@ pub fn acceptance_days_overdue(
 }
 
 /// 升级督办候选 — whether `office` should consider escalating this hazard: a major hazard in its
-/// jurisdiction below it, overdue, that `office` has not escalated yet. Returns the days overdue.
+/// jurisdiction below it (in the owner's chain: a functional zone's superiors are its configured
+/// parent's), overdue, that `office` has not escalated yet. Returns the days overdue.
 pub fn escalation_candidate(
     d: &Derived,
-    owner: &AdminCode,
+    owner: &Chain,
     deadline: Date,
     office: &AdminCode,
     today: Date,
 ) -> Option<i64> {
-    if d.grade != Grade::Major || !office.is_ancestor_of(owner) || d.escalated_by(office) {
+    if d.grade != Grade::Major || !owner.has_superior(office) || d.escalated_by(office) {
         return None;
     }
     overdue_days(d.status, deadline, d.rectified_on(), today)

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::{AdminCode, Error, Level};
+use crate::{AdminCode, Chain, Error, Level};
 
 /// 检查方式 — inspection modes: canonical name, English code, aliases.
 const MODES: &[(&str, &str, &[&str])] = &[
@@ -251,9 +251,11 @@ fn outside(owner: &AdminCode, s: &str) -> Error {
     )
 }
 
-/// 发现层级 — the level whose inspection found the hazard: the owner or a level above it, given as a
-/// code (`53`, `530000`) or a level (`province`, `省级`, `省`). A level names the owner's ancestor there.
-pub fn found_by_level(owner: &AdminCode, input: &str) -> Result<AdminCode, Error> {
+/// 发现层级 — the level whose inspection found the hazard: the owner or a level above it in the
+/// owner's chain (a functional zone's superiors are its configured parent's), given as a code (`53`,
+/// `530000`) or a level (`province`, `省级`, `省`). A level names the owner's superior there.
+pub fn found_by_level(chain: &Chain, input: &str) -> Result<AdminCode, Error> {
+    let owner = &chain.code;
     const F: &str = "found_by_level";
     let s = input.trim();
     let level = match s {
@@ -265,7 +267,7 @@ pub fn found_by_level(owner: &AdminCode, input: &str) -> Result<AdminCode, Error
     };
     let code = match level {
         Some(l) => std::iter::once(owner.clone())
-            .chain(owner.ancestors())
+            .chain(chain.ancestors())
             .find(|c| c.level() == l)
             .ok_or_else(|| {
                 Error::invalid(
@@ -283,7 +285,7 @@ pub fn found_by_level(owner: &AdminCode, input: &str) -> Result<AdminCode, Error
             )
         })?,
     };
-    if !owner.is_within(&code) {
+    if &code != owner && !chain.has_superior(&code) {
         return Err(Error::invalid(
             F,
             format!("发现层级须为本级或上级 / {code} is not the owner {owner} or a level above it"),
@@ -402,14 +404,26 @@ mod tests {
     #[test]
     fn found_by_level_is_the_owner_or_above() {
         let owner = code("530181006");
-        assert_eq!(found_by_level(&owner, "province").unwrap(), code("53"));
-        assert_eq!(found_by_level(&owner, "市级").unwrap(), code("5301"));
-        assert_eq!(found_by_level(&owner, "530000").unwrap(), code("53"));
-        assert_eq!(found_by_level(&owner, "530181006").unwrap(), owner);
-        assert!(found_by_level(&owner, "5302").is_err());
-        assert!(found_by_level(&code("530181"), "township").is_err());
         assert_eq!(
-            found_by_level(&owner, "x").unwrap_err().field(),
+            found_by_level(&Chain::of(&owner), "province").unwrap(),
+            code("53")
+        );
+        assert_eq!(
+            found_by_level(&Chain::of(&owner), "市级").unwrap(),
+            code("5301")
+        );
+        assert_eq!(
+            found_by_level(&Chain::of(&owner), "530000").unwrap(),
+            code("53")
+        );
+        assert_eq!(
+            found_by_level(&Chain::of(&owner), "530181006").unwrap(),
+            owner
+        );
+        assert!(found_by_level(&Chain::of(&owner), "5302").is_err());
+        assert!(found_by_level(&Chain::of(&code("530181")), "township").is_err());
+        assert_eq!(
+            found_by_level(&Chain::of(&owner), "x").unwrap_err().field(),
             "found_by_level"
         );
     }
@@ -437,5 +451,20 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_zone_is_found_by_its_configured_parent_and_the_levels_above_it() {
+        // Zone 530171 is run by county 530181 (its prefix parent would be the city).
+        let zone = Chain::configured(&code("530171"), Some(&code("530181"))).unwrap();
+        // The zone is a county-level office itself: the level names it.
+        assert_eq!(found_by_level(&zone, "county").unwrap(), code("530171"));
+        assert_eq!(found_by_level(&zone, "530181").unwrap(), code("530181"));
+        assert_eq!(found_by_level(&zone, "city").unwrap(), code("5301"));
+        assert_eq!(found_by_level(&zone, "530171").unwrap(), code("530171"));
+        assert!(
+            found_by_level(&zone, "530102").is_err(),
+            "another county is not above it"
+        );
     }
 }

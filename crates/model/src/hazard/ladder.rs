@@ -10,7 +10,7 @@ use serde::Serialize;
 use time::Date;
 
 use super::{Derived, ESCALATION_METHODS, EventKind, HazardEvent, parse_date};
-use crate::AdminCode;
+use crate::{AdminCode, Chain};
 
 /// The ladder, lowest rung first.
 pub const LADDER: [&str; 6] = ["提醒", "督办", "函告", "通报", "约谈", "曝光"];
@@ -32,10 +32,10 @@ pub struct Suggestion {
 
 /// The highest rung `events` (folded to `d`) reached for a hazard owned by `owner`: its index in
 /// [`LADDER`].
-pub fn reached(owner: &AdminCode, events: &[HazardEvent], d: &Derived) -> Option<usize> {
+pub fn reached(owner: &Chain, events: &[HazardEvent], d: &Derived) -> Option<usize> {
     let reminded = events
         .iter()
-        .any(|e| e.kind == EventKind::Comment && e.by.is_ancestor_of(owner));
+        .any(|e| e.kind == EventKind::Comment && owner.has_superior(&e.by));
     let escalated = d
         .escalated
         .iter()
@@ -48,7 +48,7 @@ pub fn reached(owner: &AdminCode, events: &[HazardEvent], d: &Derived) -> Option
 }
 
 /// The next rung for a hazard: the one after the highest reached (提醒 when none was), 曝光 at the top.
-pub fn suggest(owner: &AdminCode, events: &[HazardEvent], d: &Derived, today: Date) -> Suggestion {
+pub fn suggest(owner: &Chain, events: &[HazardEvent], d: &Derived, today: Date) -> Suggestion {
     let top = reached(owner, events, d);
     let next = top.map_or(0, |r| (r + 1).min(LADDER.len() - 1));
     let step = LADDER[next];
@@ -145,7 +145,8 @@ mod tests {
     fn the_ladder_climbs_from_the_highest_rung_reached() {
         let owner = code("530181006");
         let today = parse_date("t", "2026-12-01").unwrap();
-        let at = |log: &[HazardEvent]| suggest(&owner, log, &fold(Grade::Major, log), today);
+        let at =
+            |log: &[HazardEvent]| suggest(&Chain::of(&owner), log, &fold(Grade::Major, log), today);
         let s = at(&[ev(EventKind::Registered, "530181006")]);
         assert_eq!((s.step, s.kind, s.reached), ("提醒", "comment", None));
         // The owner's own comment is no 提醒.
