@@ -35,6 +35,52 @@ pub const MAX_MESSAGE_NEED: usize = 10_000;
 /// Bloom filters a peer's message may carry (Automerge sends one).
 pub const MAX_MESSAGE_HAVE: usize = 4;
 
+/// Probes per entry a peer's Bloom filter may ask for. Automerge uses 7 and allocates a vector of
+/// this many probes for every hash it tests: a filter claiming 2³² − 1 aborted the node (SECURITY.md,
+/// weakness 2).
+pub const MAX_BLOOM_PROBES: u32 = 32;
+
+/// Bits per entry a peer's Bloom filter may declare (Automerge uses 10).
+pub const MAX_BLOOM_BITS_PER_ENTRY: u32 = 64;
+
+/// The parameters of a Bloom filter as it is encoded (`num_entries`, `num_bits_per_entry`,
+/// `num_probes`, each unsigned LEB128, then the bits), checked before Automerge uses it: at most
+/// [`MAX_BLOOM_PROBES`] probes and [`MAX_BLOOM_BITS_PER_ENTRY`] bits per entry, at least one of each,
+/// and bits to probe into. An empty filter (no entries) is fine.
+pub fn check_bloom(encoded: &[u8]) -> Result<(), String> {
+    if encoded.is_empty() {
+        return Ok(());
+    }
+    let mut at = 0;
+    let mut next = || -> Result<u64, String> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = *encoded.get(at).ok_or("truncated Bloom filter")?;
+            at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("Bloom filter parameter too long".into())
+    };
+    let (entries, bits_per_entry, probes) = (next()?, next()?, next()?);
+    if entries == 0 {
+        return Ok(());
+    }
+    if !(1..=u64::from(MAX_BLOOM_PROBES)).contains(&probes) {
+        return Err(format!(
+            "Bloom filter with {probes} probes (1 to {MAX_BLOOM_PROBES})"
+        ));
+    }
+    if !(1..=u64::from(MAX_BLOOM_BITS_PER_ENTRY)).contains(&bits_per_entry) {
+        return Err(format!(
+            "Bloom filter with {bits_per_entry} bits per entry (1 to {MAX_BLOOM_BITS_PER_ENTRY})"
+        ));
+    }
+    Ok(())
+}
+
 /// One document's sync exchange on one stream.
 #[derive(Debug)]
 pub struct Session {
@@ -167,6 +213,22 @@ fn step_unguarded(
                     message: format!("{id}: a sync message with {n} {what}, more than {max}"),
                 });
             }
+        }
+        // Inside each Bloom filter, before Automerge allocates by what it declares.
+        for have in &msg.have {
+            if have.last_sync.len() > MAX_MESSAGE_HEADS {
+                return Err(StepError::Bound {
+                    rule: "max_heads",
+                    message: format!(
+                        "{id}: a Bloom filter's last sync names {} heads, more than {MAX_MESSAGE_HEADS}",
+                        have.last_sync.len()
+                    ),
+                });
+            }
+            check_bloom(&have.bloom.to_bytes()).map_err(|m| StepError::Bound {
+                rule: "sync_bloom_bounds",
+                message: format!("{id}: {m}"),
+            })?;
         }
         peer_heads = Some(heads_to_hex(&msg.heads));
         let size: usize = session.pending.iter().map(Vec::len).sum::<usize>()

@@ -331,3 +331,63 @@ fn what_applies_is_stored_at_once_while_other_changes_wait() {
     );
     assert!(reply.need.contains(&x[0].hash()), "{:?}", reply.need);
 }
+
+/// SECURITY weakness 2: a Bloom filter's parameters are bounded before Automerge sees them. Automerge
+/// allocates a vector of `num_probes` entries for every hash it tests against the filter: one message
+/// declaring 2³² − 1 probes made it allocate 16 GiB (the process aborted). Now the step refuses the
+/// message with `sync_bloom_bounds`, and an honest filter still passes.
+#[test]
+fn a_bloom_filter_with_absurd_parameters_is_refused_before_automerge_uses_it() {
+    let a = hazard_doc(3);
+    let mut b = hazard_doc(0);
+    b.merge(&mut a.clone()).unwrap();
+    add_event(&mut b, &township(), 9);
+    // An honest opening from `b`, with its filter replaced by one declaring 2³² − 1 probes.
+    let mut sb = Session::new(None);
+    let honest = step("h", b.clone(), &mut sb, None, &[], &origin())
+        .unwrap()
+        .reply
+        .expect("an opening message");
+    let mut msg = sync::Message::decode(&honest).unwrap();
+    assert!(!msg.have.is_empty(), "the opening carries a filter");
+    // entries 1, 10 bits per entry, u32::MAX probes (LEB128), then the 2 bytes of bits.
+    let hostile: &[u8] = &[0x01, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0xff, 0xff];
+    msg.have[0].bloom = sync::BloomFilter::try_from(hostile).unwrap();
+    let mut sa = Session::new(None);
+    match step("h", a.clone(), &mut sa, Some(&msg.encode()), &[], &origin()) {
+        Err(StepError::Bound { rule, .. }) => assert_eq!(rule, "sync_bloom_bounds"),
+        Err(e) => panic!("refused, but not as a bound: {e:?}"),
+        Ok(_) => panic!("a filter with 2^32 - 1 probes was taken"),
+    }
+    // The honest message passes the same check.
+    let mut sa = Session::new(None);
+    assert!(step("h", a, &mut sa, Some(&honest), &[], &origin()).is_ok());
+}
+
+#[test]
+fn bloom_parameters_are_read_as_encoded_and_bounded() {
+    use safemesh_sync::docsync::check_bloom;
+    assert!(check_bloom(&[]).is_ok(), "no filter");
+    assert!(check_bloom(&[0x00, 0x0a, 0x07]).is_ok(), "no entries");
+    assert!(
+        check_bloom(&[0x05, 0x0a, 0x07, 0, 0, 0, 0, 0, 0, 0]).is_ok(),
+        "Automerge's own"
+    );
+    assert!(check_bloom(&[0x05, 0x0a, 0x21]).is_err(), "33 probes");
+    assert!(check_bloom(&[0x05, 0x0a, 0x00]).is_err(), "no probes");
+    assert!(
+        check_bloom(&[0x05, 0x00, 0x07]).is_err(),
+        "no bits per entry"
+    );
+    assert!(
+        check_bloom(&[0x05, 0x41, 0x07]).is_err(),
+        "65 bits per entry"
+    );
+    assert!(check_bloom(&[0x05, 0x0a]).is_err(), "truncated");
+    assert!(
+        check_bloom(&[
+            0x05, 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+        ])
+        .is_err()
+    );
+}
