@@ -31,6 +31,19 @@ struct Sample {
     hazards: Vec<SampleHazard>,
     #[serde(default)]
     accidents: Vec<SampleAccident>,
+    /// Registered before the hazards, then updated (变更).
+    #[serde(default)]
+    enterprises: Vec<SampleEnterprisePage>,
+}
+
+/// An enterprise of the sample: registered at `owner`, then each of `updates` made there.
+#[derive(Deserialize)]
+struct SampleEnterprisePage {
+    owner: String,
+    #[serde(flatten)]
+    input: crate::enterprises::NewEnterprise,
+    #[serde(default)]
+    updates: Vec<crate::enterprises::EnterpriseUpdate>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +59,9 @@ struct SampleAccident {
     description: String,
     #[serde(default)]
     reviews: Vec<SampleReview>,
+    /// 补报 by the owner, in order.
+    #[serde(default)]
+    supplements: Vec<crate::accidents::NewSupplement>,
 }
 
 #[derive(Deserialize)]
@@ -320,16 +336,36 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
             forward(nodes, &id, f).await?;
         }
     }
+    for e in &sample.enterprises {
+        let owner = node(nodes, &e.owner)?;
+        let created = crate::enterprises::create(&owner.store, &owner.actor, e.input.clone())
+            .await
+            .map_err(|x| anyhow::anyhow!("{:?}: {}", e.input.name, err(x)))?;
+        let code = created["credit_code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        for u in &e.updates {
+            crate::enterprises::update(
+                &owner.store,
+                &safemesh_model::SectorDictionary::default(),
+                &owner.actor,
+                &code,
+                u.clone(),
+            )
+            .await
+            .map_err(|x| anyhow::anyhow!("{:?} 变更: {}", e.input.name, err(x)))?;
+        }
+    }
     for h in &sample.hazards {
         let owner = node(nodes, &h.owner)?;
-        let created = hazards::create(
-            &owner.store,
-            &owner.hazard_settings,
-            &owner.actor,
-            h.input.clone(),
-        )
-        .await
-        .map_err(|x| anyhow::anyhow!("{:?}: {}", h.input.title, err(x)))?;
+        let mut input = h.input.clone();
+        if let Some(d) = &input.deadline {
+            input.deadline = Some(sample_day(d)?);
+        }
+        let created = hazards::create(&owner.store, &owner.hazard_settings, &owner.actor, input)
+            .await
+            .map_err(|x| anyhow::anyhow!("{:?}: {}", h.input.title, err(x)))?;
         let id = created["id"].as_str().unwrap_or_default().to_string();
         for (k, e) in h.events.iter().enumerate() {
             let by = node(nodes, &e.by)?;
@@ -337,10 +373,16 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
             wait_for(by, &id, true, k + 1).await?;
             // A reply deadline written `+N` is N days after today, so the sample stays loadable.
             let mut input = e.input.clone();
-            if let Some(days) = input.reply_by.as_deref().and_then(|r| r.strip_prefix('+')) {
-                let days: i64 = days.parse().context("reply_by +N")?;
-                let due = today() + time::Duration::days(days);
-                input.reply_by = Some(safemesh_model::hazard::format_date(due));
+            if let Some(d) = &input.reply_by {
+                input.reply_by = Some(sample_day(d)?);
+            }
+            if let Some(d) = &input.new_deadline {
+                input.new_deadline = Some(sample_day(d)?);
+            }
+            if let Some(plan) = input.plan.as_mut()
+                && let Some(d) = plan.deadline.clone()
+            {
+                plan.deadline = Some(sample_day(&d)?);
             }
             hazards::add_event(&by.store, &by.hazard_settings, &by.actor, &id, input)
                 .await
@@ -354,7 +396,7 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
             &owner.actor,
             crate::accidents::NewAccident {
                 title: Some(a.title.clone()),
-                occurred_at: Some(a.occurred_at.clone()),
+                occurred_at: Some(sample_day(&a.occurred_at)?),
                 sector: Some(a.sector.clone()),
                 deaths: Some(a.deaths),
                 serious_injuries: Some(a.serious_injuries),
@@ -390,12 +432,33 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
             .await
             .map_err(err)?;
         }
+        for s in &a.supplements {
+            crate::accidents::supplement(&owner.store, &owner.actor, &id, s.clone())
+                .await
+                .map_err(|x| anyhow::anyhow!("{} 补报: {}", a.title, err(x)))?;
+        }
     }
     Ok((
         sample.directives.len(),
         sample.hazards.len(),
         sample.accidents.len(),
     ))
+}
+
+/// A sample date: `+N` / `-N` is N days after / before today (China time), so the sample stays
+/// loadable and its 临期 and 补报 steps stay open whatever the day; anything else is as written.
+fn sample_day(s: &str) -> anyhow::Result<String> {
+    let days: Option<i64> = match s.as_bytes().first() {
+        Some(b'+') => Some(s[1..].parse().context("+N")?),
+        Some(b'-') if !s.contains('T') && s.len() < 6 => {
+            Some(-s[1..].parse::<i64>().context("-N")?)
+        }
+        _ => None,
+    };
+    Ok(match days {
+        Some(d) => safemesh_model::hazard::format_date(today() + time::Duration::days(d)),
+        None => s.to_string(),
+    })
 }
 
 /// `safemesh demo`.
@@ -461,6 +524,26 @@ pub async fn run(
     println!(
         "  curl -s -H 'Authorization: Bearer {}' {}/api/v1/sync/status",
         town.token,
+        town.http_url()
+    );
+    let county = &nodes[2];
+    println!("\n闭环示例 / the follow-up steps in the sample:");
+    println!(
+        "  临期隐患 / due soon:            {}/hazards?due_soon=true",
+        town.http_url()
+    );
+    println!(
+        "  督办书面回复 / replies due:      curl -s -H 'Authorization: Bearer {}' {}/api/v1/hazards/replies-due",
+        county.token,
+        county.http_url()
+    );
+    println!(
+        "  延期、函告与回复 / extension, escalations and replies: the 露天采场边坡 hazard at {}/hazards",
+        town.http_url()
+    );
+    println!(
+        "  事故补报 / accident correction: {}/accidents ；企业变更 / enterprise update: {}/enterprises/91530181850111647K",
+        town.http_url(),
         town.http_url()
     );
     if exit_after_load {
