@@ -599,7 +599,7 @@ async fn counts(db: &TestDb) {
         Some("2026-12-31")
     );
     let d = store
-        .own_directive_counts("530181", "2026-12-31")
+        .own_directive_counts("530181", "2026-12-31", "2027-01-03")
         .await
         .unwrap();
     assert_eq!(d.issued, 0);
@@ -666,20 +666,42 @@ async fn directive_projection(db: &TestDb) {
     )
     .await;
     // The first milestone is due on 30 June 2024: not overdue that day, overdue the day after.
-    let t = store.directive_totals("2024-06-30").await.unwrap();
+    let t = store
+        .directive_totals("2024-06-30", "2024-07-03")
+        .await
+        .unwrap();
     assert_eq!(
         (t["d-1"].units, t["d-1"].received, t["d-1"].overdue),
         (1, 0, 0)
     );
+    // 临期: due that day, within the warning days; not three days earlier with N = 2.
+    assert_eq!(t["d-1"].due_soon, 1, "due today is 临期");
+    let early = store
+        .directive_totals("2024-06-27", "2024-06-29")
+        .await
+        .unwrap();
+    assert_eq!(early["d-1"].due_soon, 0, "due after the warning days");
+    let late = store
+        .directive_totals("2024-07-01", "2024-07-04")
+        .await
+        .unwrap();
+    assert_eq!(late["d-1"].due_soon, 0, "overdue is not 临期");
     assert_eq!(
-        store.directive_totals("2024-07-01").await.unwrap()["d-1"].overdue,
+        store
+            .directive_totals("2024-07-01", "2024-07-04")
+            .await
+            .unwrap()["d-1"]
+            .overdue,
         1
     );
     let c = store
-        .own_directive_counts("530181006", "2024-07-01")
+        .own_directive_counts("530181006", "2024-07-01", "2024-07-04")
         .await
         .unwrap();
-    assert_eq!((c.issued, c.assignments, c.overdue), (1, 1, 1));
+    assert_eq!(
+        (c.issued, c.assignments, c.overdue, c.due_soon),
+        (1, 1, 1, 0)
+    );
     // Forwarded directives are found by their parent; the parent's issuer is in the audience.
     let fwd = store.directives_forwarded_from("d-0").await.unwrap();
     assert_eq!(fwd.len(), 1);
@@ -983,8 +1005,8 @@ async fn together_as_one_by_one(db: &TestDb) {
     assert_eq!(a, rows(together.hazards(&all).await.unwrap()));
     for day in ["2024-06-30", "2024-07-01"] {
         let (x, y) = (
-            one.directive_totals(day).await.unwrap(),
-            together.directive_totals(day).await.unwrap(),
+            one.directive_totals(day, "2024-07-04").await.unwrap(),
+            together.directive_totals(day, "2024-07-04").await.unwrap(),
         );
         assert_eq!(format!("{x:?}"), format!("{y:?}"));
     }
