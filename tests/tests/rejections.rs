@@ -157,7 +157,7 @@ async fn forbidden_writes_over_a_real_link_are_refused_and_nothing_is_stored() -
         .post(
             TOWN,
             &format!("/api/v1/hazards/{hid}/events"),
-            &json!({"kind": "supervise", "number": "督〔2026〕1号", "requirements": "按期整改"}),
+            &json!({"kind": "escalate", "method": "约谈", "reply_by": "2099-12-01"}),
         )
         .await?;
     assert_eq!(

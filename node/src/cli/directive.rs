@@ -594,6 +594,21 @@ mod tests {
     }
 
     #[test]
+    fn a_units_state_names_its_review_due_soon_and_reminders() {
+        let pending = json!({"received": true, "done": true, "review": "pending"});
+        assert_eq!(unit_state(&pending), "已完成，待审核");
+        let approved = json!({"received": true, "done": true, "review": "approved"});
+        assert_eq!(unit_state(&approved), "已办结");
+        let returned = json!({"received": true, "done": false, "review": "returned", "percent": 100,
+            "last_review": {"reason": "台账缺少企业签字"}, "due_soon": true,
+            "reminders": [{"units": ["530181006"], "note": "请报送"}]});
+        assert_eq!(
+            unit_state(&returned),
+            "已退回（台账缺少企业签字），进度 100%（临期）（催办 1 次）"
+        );
+    }
+
+    #[test]
     fn chinese_actions_are_the_api_words() {
         assert_eq!(action("签收"), "receive");
         assert_eq!(action("完成"), "complete");
