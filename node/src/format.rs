@@ -258,6 +258,7 @@ pub fn rule_words(rule: &str) -> &'static str {
             "升级督办和延期审批只能由上级安委办进行；挂牌督办由上级进行，登记单位只能对本级的重大事故隐患挂牌"
         }
         "listing_office_lifts" => "只有挂牌督办该隐患的单位可以摘牌",
+        "listing_fields_on_supervise_only" => "督办编号、督办要求和督办期限只能写在挂牌督办事件中",
         "supervising_level_decides" => "该隐患已挂牌督办，延期申请须由挂牌督办单位审批",
         "parent_decides" => "未挂牌督办的隐患，延期申请由登记单位的直接上级审批",
         "owner_only" => "此项操作只能由登记该隐患的单位进行",

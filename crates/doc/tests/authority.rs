@@ -239,6 +239,33 @@ fn an_office_may_list_its_own_major_hazard() {
     assert_eq!(fold(grade, &events).supervising, Some(code(COUNTY)));
 }
 
+/// 督办编号, 督办要求 and 督办期限 belong to a listing: carried by any other event (here the owner's
+/// comment dating a 督办期限) they are refused on every hop.
+#[test]
+fn listing_fields_only_on_a_supervise_event() {
+    let mut doc = registered_hazard(TWP, Grade::Major);
+    let forged = HazardEvent {
+        due: Some("2099-12-31".into()),
+        ..ev(EventKind::Comment, TWP)
+    };
+    let changes = append_as(&mut doc, TWP, &forged);
+    let path = assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "listing_fields_on_supervise_only",
+    );
+    assert_eq!(path, "events[].due");
+    let listed = HazardEvent {
+        number: Some("禄安办督〔2026〕3号".into()),
+        requirements: Some("限期整改".into()),
+        due: Some("2099-12-31".into()),
+        ..supervise(COUNTY, COUNTY)
+    };
+    let changes = append_as(&mut doc, COUNTY, &listed);
+    assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY));
+}
+
 /// 摘牌: only an office whose listing stands lifts it — not the owner, not another superior — over
 /// either link; the listing office may (whether the lift applies, after acceptance, is the fold's).
 #[test]

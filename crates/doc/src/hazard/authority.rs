@@ -112,6 +112,13 @@ pub(crate) fn check_op(general: bool, cx: &OpCheck<'_>) -> Result<(), Error> {
                 "reply_by" if event_kind(doc, &op.obj)? != Some(EventKind::Escalate) => {
                     return Err(cx.deny("reply_by_on_escalate_only"));
                 }
+                // 督办编号, 督办要求, 督办期限 are the listing office's, in its listing: nobody dates
+                // or numbers a 督办 in another event.
+                "number" | "requirements" | "due"
+                    if event_kind(doc, &op.obj)? != Some(EventKind::Supervise) =>
+                {
+                    return Err(cx.deny("listing_fields_on_supervise_only"));
+                }
                 "kind" => {
                     let kind = value.as_deref().and_then(|v| EventKind::parse(v).ok());
                     let Some(kind) = kind else {
