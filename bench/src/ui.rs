@@ -177,6 +177,7 @@ fn summary_of(c: &AdminCode, i: usize) -> SummaryBody {
             received: 10,
             completed: 6,
             overdue: 1,
+            ..Default::default()
         },
         reporting_descendants: 0,
         accidents: AccidentCounts::default(),

@@ -279,6 +279,7 @@ async fn answer(
                 milestone: r.milestone.clone(),
                 unit: r.unit.clone(),
             },
+            at.hazard_settings.due_soon_days,
         )
         .await
         .map_err(|e| anyhow::anyhow!("{id} {:?}: {}", r.unit, err(e)))?;
@@ -295,9 +296,16 @@ fn forward<'a>(
     Box::pin(async move {
         let by = node(nodes, &f.by)?;
         wait_for(by, id, false, 0).await?;
-        let sub = crate::directives::forward(&by.store, &by.actor, here(by), id, f.input.to_new())
-            .await
-            .map_err(err)?;
+        let sub = crate::directives::forward(
+            &by.store,
+            &by.actor,
+            here(by),
+            id,
+            f.input.to_new(),
+            by.hazard_settings.due_soon_days,
+        )
+        .await
+        .map_err(err)?;
         let sub_id = sub["id"].as_str().unwrap_or_default().to_string();
         answer(nodes, by, &sub_id, &f.responses).await?;
         for next in &f.forwards {
@@ -312,12 +320,15 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
     let sample: Sample = serde_json::from_str(SAMPLE).context("demo.json")?;
     for d in &sample.directives {
         let issuer = node(nodes, &d.issuer)?;
-        let created =
-            crate::directives::create(&issuer.store, &issuer.actor, here(issuer), d.input.to_new())
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("{}: {}", d.input.title.as_deref().unwrap_or(""), err(e))
-                })?;
+        let created = crate::directives::create(
+            &issuer.store,
+            &issuer.actor,
+            here(issuer),
+            d.input.to_new(),
+            issuer.hazard_settings.due_soon_days,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", d.input.title.as_deref().unwrap_or(""), err(e)))?;
         let id = created["id"].as_str().unwrap_or_default().to_string();
         if let Some(date) = &d.event_date {
             crate::directives::set_event_date(
@@ -327,6 +338,7 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                 crate::directives::NewEventDate {
                     event_date: Some(date.clone()),
                 },
+                issuer.hazard_settings.due_soon_days,
             )
             .await
             .map_err(err)?;
@@ -573,7 +585,7 @@ async fn wait_forward_chain(prov: &NodeHandle, town: &NodeHandle) -> anyhow::Res
         .next_back()
         .context("the province issued no directive")?;
     for _ in 0..400 {
-        let b = crate::directives::board(&prov.store, &top)
+        let b = crate::directives::board(&prov.store, &top, prov.hazard_settings.due_soon_days)
             .await
             .map_err(err)?;
         let reached = b["rows"].as_array().is_some_and(|rows| {

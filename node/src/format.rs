@@ -131,6 +131,7 @@ pub fn event_label(k: EventKind) -> &'static str {
         EventKind::ExtendRequest => "申请延期",
         EventKind::ExtendDecision => "延期审批",
         EventKind::Reply => "书面回复",
+        EventKind::Lift => "摘牌（撤销挂牌督办）",
     }
 }
 
@@ -146,6 +147,15 @@ pub fn event_detail(e: &serde_json::Value) -> String {
     }
     if let Some(l) = e["level"].as_str() {
         detail.push(format!("督办单位 {}", office_name(l)));
+    }
+    if let Some(n) = e["number"].as_str() {
+        detail.push(format!("督办编号 {n}"));
+    }
+    if let Some(r) = e["requirements"].as_str() {
+        detail.push(format!("督办要求：{r}"));
+    }
+    if let Some(d) = e["due"].as_str() {
+        detail.push(format!("督办期限 {d}"));
     }
     if let Some(r) = e["reply_by"].as_str() {
         detail.push(format!("{r} 前书面回复"));
@@ -308,7 +318,11 @@ pub fn record_event_label(kind: &str) -> &str {
 /// A refusal's rule in words a clerk understands (the API's `rule` names stay out of the text).
 pub fn rule_words(rule: &str) -> &'static str {
     match rule {
-        "superior_only" => "挂牌督办、升级督办和延期审批只能由上级安委办进行",
+        "superior_only" => {
+            "升级督办和延期审批只能由上级安委办进行；挂牌督办由上级进行，登记单位只能对本级的重大事故隐患挂牌"
+        }
+        "listing_office_lifts" => "只有挂牌督办该隐患的单位可以摘牌",
+        "listing_fields_on_supervise_only" => "督办编号、督办要求和督办期限只能写在挂牌督办事件中",
         "supervising_level_decides" => "该隐患已挂牌督办，延期申请须由挂牌督办单位审批",
         "parent_decides" => "未挂牌督办的隐患，延期申请由登记单位的直接上级审批",
         "owner_only" => "此项操作只能由登记该隐患的单位进行",

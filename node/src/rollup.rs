@@ -40,7 +40,13 @@ async fn compute_from(
     let today = today();
     let day = safemesh_model::hazard::format_date(today);
     let own_hazards = own_hazards(store, me, today, due_soon_days).await?;
-    let own_directives = store.own_directive_counts(me.as_str(), &day).await?;
+    let until = safemesh_model::hazard::format_date(safemesh_model::hazard::due_soon_until(
+        today,
+        due_soon_days,
+    ));
+    let own_directives = store
+        .own_directive_counts(me.as_str(), &day, &until)
+        .await?;
     let accidents = store.own_accident_counts(me.as_str(), &day).await?;
     let now = Month::of_date(today);
     let periods = store.own_period_stats(me.as_str(), now).await?;

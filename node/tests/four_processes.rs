@@ -101,7 +101,7 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     )
     .await;
     // 6. The province supervises; it comes back down to the township.
-    let sup = json!({"kind": "supervise", "note": "省级挂牌督办"});
+    let sup = json!({"kind": "supervise", "number": "督〔2026〕1号", "requirements": "按期整改", "note": "省级挂牌督办"});
     let r = client
         .post(procs[prov].url(&format!("{path}/events")))
         .bearer_auth(&procs[prov].token)

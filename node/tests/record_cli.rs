@@ -462,5 +462,9 @@ fn a_township_answers_its_countys_directive_from_the_cli() {
     let page: Value =
         serde_json::from_str(&ok(run_in(&town, tok, &["directive", "list", "--json"]))).unwrap();
     assert_eq!(page["total"], 1);
-    assert_eq!(page["items"][0]["totals"]["done"], 1, "{page}");
+    assert_eq!(
+        page["items"][0]["totals"]["done"], 0,
+        "待审核 is not 办结: {page}"
+    );
+    assert_eq!(page["items"][0]["totals"]["awaiting_review"], 1, "{page}");
 }

@@ -20,6 +20,22 @@ fn row<'a>(rows: &'a Value, unit: &str) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
+/// The directive's web page at `code`, logged in with the node's token.
+async fn page(c: &Cluster, code: &str, id: &str) -> anyhow::Result<String> {
+    let base = c.node(code).http_url();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let cookie = safemesh_testkit::web_login(&http, &base, c.node(code).token.as_str()).await?;
+    Ok(http
+        .get(format!("{base}/directives/{id}"))
+        .header("Cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?)
+}
+
 fn received(v: &Value, unit: &str) -> bool {
     row(&v["units"], unit)["received"] == true
 }
@@ -583,6 +599,296 @@ async fn directive_input_errors_name_the_field_and_authority_errors_name_the_rul
         v["categories"]["eight_actions"].as_array().unwrap().len(),
         8
     );
+    c.shutdown().await;
+    Ok(())
+}
+
+/// Issue 17, 审核 and 催办: the county issues to two townships; one completes (待审核, not yet 办结),
+/// the county returns it with a reason (已退回: in progress again, the reason shown at the township),
+/// the township reports progress and completes again (a new 待审核), the county approves (已办结,
+/// counted in `done`). A 催办 to the other township is shown on its row and its task list, not on the
+/// first's. Only the issuer reviews; a return needs a reason; an approved unit cannot be reviewed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuer_returns_then_approves_a_completion_and_reminds_one_unit() -> anyhow::Result<()> {
+    const TOWN_B: &str = "530181007";
+    let c = Cluster::start(&["530181", TOWN, TOWN_B]).await?;
+    let (s, d) = c
+        .post(
+            "530181",
+            "/api/v1/directives",
+            &json!({"title": "开展燃气安全专项整治", "targets": [TOWN, TOWN_B], "deadline": "2099-12-31"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{d}");
+    let path = format!("/api/v1/directives/{}", id(&d));
+    c.wait_for(TOWN, &path, "directive at township", |v| {
+        v["id"].is_string()
+    })
+    .await?;
+    // 1. The township completes: 待审核, its completion stands (not overdue), not yet 办结.
+    let (s, v) = c
+        .post(
+            TOWN,
+            &format!("{path}/responses"),
+            &json!({"action": "complete", "note": "已完成排查"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(row(&v["units"], TOWN)["review"], "pending");
+    assert_eq!(row(&v["units"], TOWN)["done"], true);
+    assert_eq!(v["totals"]["done"], 0, "待审核 is not 办结");
+    assert_eq!(v["totals"]["awaiting_review"], 1);
+    let v = c
+        .wait_for("530181", &path, "completion at county", |v| {
+            row(&v["units"], TOWN)["review"] == "pending"
+        })
+        .await?;
+    assert_eq!(v["totals"]["awaiting_review"], 1);
+    // The county's page offers 审核通过 / 退回 on the completed unit.
+    let county_page = page(&c, "530181", &id(&d)).await?;
+    assert!(
+        county_page.contains(&format!("name=\"unit\" value=\"{TOWN}\""))
+            && county_page.contains("审核通过")
+            && county_page.contains("退回原因"),
+        "the issuer's review buttons"
+    );
+    // 2. The township may not review itself; a return needs a reason.
+    let (s, e) = c
+        .post(
+            TOWN,
+            &format!("{path}/reviews"),
+            &json!({"unit": TOWN, "decision": "approve"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["rule"].as_str()),
+        (403, Some("issuer_only")),
+        "{e}"
+    );
+    let (s, e) = c
+        .post(
+            "530181",
+            &format!("{path}/reviews"),
+            &json!({"unit": TOWN, "decision": "return"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("reason")),
+        "{e}"
+    );
+    // 3. The county returns it: back in progress, not done.
+    let (s, v) = c
+        .post(
+            "530181",
+            &format!("{path}/reviews"),
+            &json!({"unit": TOWN, "decision": "return", "reason": "台账缺少企业签字"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(row(&v["units"], TOWN)["review"], "returned");
+    assert_eq!(row(&v["units"], TOWN)["done"], false);
+    // 4. The township sees 已退回 and the reason, reports progress and completes again.
+    let v = c
+        .wait_for(TOWN, &path, "return at township", |v| {
+            row(&v["units"], TOWN)["review"] == "returned"
+        })
+        .await?;
+    assert_eq!(
+        row(&v["units"], TOWN)["last_review"]["reason"],
+        "台账缺少企业签字"
+    );
+    assert_eq!(row(&v["units"], TOWN)["review_label"], "已退回");
+    let town_page = page(&c, TOWN, &id(&d)).await?;
+    assert!(
+        town_page.contains("已退回：台账缺少企业签字"),
+        "the township's page shows the return and its reason"
+    );
+    let (s, v) = c
+        .post(
+            TOWN,
+            &format!("{path}/responses"),
+            &json!({"action": "progress", "percent": 80, "note": "补签中"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "a returned unit reports progress again: {v}");
+    let (s, v) = c
+        .post(
+            TOWN,
+            &format!("{path}/responses"),
+            &json!({"action": "complete"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(row(&v["units"], TOWN)["review"], "pending");
+    assert_eq!(row(&v["units"], TOWN)["completions"], 2);
+    // 5. The county approves the second completion: 已办结, counted as done; no second review.
+    c.wait_for("530181", &path, "second completion at county", |v| {
+        row(&v["units"], TOWN)["completions"] == 2
+    })
+    .await?;
+    let (s, v) = c
+        .post(
+            "530181",
+            &format!("{path}/reviews"),
+            &json!({"unit": TOWN, "decision": "approve"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(row(&v["units"], TOWN)["review"], "approved");
+    assert_eq!(v["totals"]["done"], 1);
+    assert_eq!(v["totals"]["awaiting_review"], 0);
+    let (s, e) = c
+        .post(
+            "530181",
+            &format!("{path}/reviews"),
+            &json!({"unit": TOWN, "decision": "return", "reason": "再查"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (409, Some("unit")),
+        "{e}"
+    );
+    let (s, e) = c
+        .post(
+            TOWN,
+            &format!("{path}/responses"),
+            &json!({"action": "complete"}),
+        )
+        .await?;
+    assert_eq!(s, 409, "an approved unit does not complete again: {e}");
+    // 6. 催办 to the other township: on its row and in its task list, not on the first's.
+    let (s, e) = c
+        .post(
+            "530181",
+            &format!("{path}/reminders"),
+            &json!({"units": ["530181008"], "note": "x"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("units[0]")),
+        "{e}"
+    );
+    let (s, e) = c
+        .post(
+            TOWN_B,
+            &format!("{path}/reminders"),
+            &json!({"units": [TOWN_B], "note": "x"}),
+        )
+        .await?;
+    assert_eq!(s, 403, "only the issuer reminds: {e}");
+    let (s, v) = c
+        .post(
+            "530181",
+            &format!("{path}/reminders"),
+            &json!({"units": [TOWN_B], "note": "请于本周五前签收并报送进展"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    let v = c
+        .wait_for(TOWN_B, &path, "reminder at the reminded township", |v| {
+            row(&v["units"], TOWN_B)["reminders"]
+                .as_array()
+                .is_some_and(|a| a.len() == 1)
+        })
+        .await?;
+    assert_eq!(
+        row(&v["units"], TOWN_B)["reminders"][0]["note"],
+        "请于本周五前签收并报送进展"
+    );
+    assert!(
+        page(&c, TOWN_B, &id(&d))
+            .await?
+            .contains("请于本周五前签收并报送进展"),
+        "the reminded township's page shows the reminder"
+    );
+    assert!(
+        !page(&c, TOWN, &id(&d))
+            .await?
+            .contains("请于本周五前签收并报送进展"),
+        "not the other township's"
+    );
+    assert_eq!(
+        row(&v["units"], TOWN)["reminders"].as_array().map(Vec::len),
+        Some(0),
+        "not shown on the township not named"
+    );
+    let (s, l) = c
+        .get(TOWN_B, &format!("/api/v1/directives?target={TOWN_B}"))
+        .await?;
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(
+        l["items"][0]["mine"]["reminders"][0]["note"],
+        "请于本周五前签收并报送进展"
+    );
+    let (_, l) = c
+        .get(TOWN, &format!("/api/v1/directives?target={TOWN}"))
+        .await?;
+    assert_eq!(
+        l["items"][0]["mine"]["reminders"].as_array().map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(l["items"][0]["mine"]["review"], "approved");
+    c.shutdown().await;
+    Ok(())
+}
+
+/// Issue 17, 临期 of directive targets: a unit not done, due within the node's warning days
+/// (`hazards.due_soon_days`, default 3) from today, is 临期 on its row, in the totals and in its task
+/// list (`due_soon=true` filters); a unit due later is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_due_within_the_warning_days_is_due_soon() -> anyhow::Result<()> {
+    let c = Cluster::start(&["530181", TOWN]).await?;
+    // Two days from today in China time (UTC+8): within the default 3 days.
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::hours(8) + time::Duration::days(2);
+    let soon = format!(
+        "{:04}-{:02}-{:02}",
+        soon.year(),
+        soon.month() as u8,
+        soon.day()
+    );
+    let mut ids = Vec::new();
+    for deadline in [soon.as_str(), "2099-12-31"] {
+        let (s, d) = c
+            .post(
+                "530181",
+                "/api/v1/directives",
+                &json!({"title": format!("任务 {deadline}"), "targets": [TOWN], "deadline": deadline}),
+            )
+            .await?;
+        assert_eq!(s, 201, "{d}");
+        let path = format!("/api/v1/directives/{}", id(&d));
+        let v = c
+            .wait_for(TOWN, &path, "directive at township", |v| {
+                v["id"].is_string()
+            })
+            .await?;
+        assert_eq!(
+            row(&v["units"], TOWN)["due_soon"],
+            deadline == soon,
+            "{deadline}"
+        );
+        ids.push(id(&d));
+    }
+    let (_, l) = c
+        .get(
+            TOWN,
+            &format!("/api/v1/directives?target={TOWN}&due_soon=true"),
+        )
+        .await?;
+    assert_eq!(l["total"], 1, "{l}");
+    assert_eq!(l["items"][0]["id"], ids[0]);
+    assert_eq!(l["items"][0]["mine"]["due_soon"], true);
+    assert_eq!(l["items"][0]["totals"]["due_soon"], 1);
+    let (_, l) = c
+        .get(
+            TOWN,
+            &format!("/api/v1/directives?target={TOWN}&due_soon=false"),
+        )
+        .await?;
+    assert_eq!(l["items"][0]["id"], ids[1]);
     c.shutdown().await;
     Ok(())
 }

@@ -372,7 +372,11 @@ async fn ledger_filters_accept_what_a_clerk_types_and_name_bad_parameters() -> a
     // The county lists the fire hazard (挂牌督办) once it holds it.
     c.wait_converged(&id(&b), &[COUNTY, TOWN]).await?;
     let (s, v) = c
-        .post(COUNTY, &events(&id(&b)), &json!({"kind": "supervise"}))
+        .post(
+            COUNTY,
+            &events(&id(&b)),
+            &json!({"kind": "supervise", "number": "督〔2026〕1号", "requirements": "按期整改"}),
+        )
         .await?;
     assert_eq!(s, 201, "{v}");
     // The county's supervise reaches the township.
@@ -1203,7 +1207,11 @@ async fn a_hazard_reported_rectified_on_time_awaits_acceptance_and_is_not_overdu
     })
     .await?;
     let (s, v) = c
-        .post(COUNTY, &events(&id(&h)), &json!({"kind": "supervise"}))
+        .post(
+            COUNTY,
+            &events(&id(&h)),
+            &json!({"kind": "supervise", "number": "督〔2026〕1号", "requirements": "按期整改"}),
+        )
         .await?;
     assert_eq!(s, 201, "{v}");
     assert_eq!(
@@ -1241,6 +1249,118 @@ async fn a_hazard_reported_rectified_on_time_awaits_acceptance_and_is_not_overdu
         "the page says who accepts"
     );
     assert!(html.contains("验收超期 15 天") && !html.contains("逾期 20 天"));
+    c.shutdown().await;
+    Ok(())
+}
+
+/// Issue 17, 挂牌督办 as a document: a county lists a major hazard it registered itself (its own
+/// finding) with 督办编号, 督办要求 and 督办期限 — each checked, the number and requirements required —
+/// and the hazard shows the listing; a general hazard it may not list itself. 摘牌 before acceptance
+/// does not fit (409); once the county (the supervising level) has accepted, it lifts the listing and
+/// the hazard is no longer supervised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_lists_its_own_major_hazard_and_lifts_it_after_acceptance() -> anyhow::Result<()>
+{
+    let c = Cluster::start(&[COUNTY]).await?;
+    let (s, h) = c
+        .post(
+            COUNTY,
+            "/api/v1/hazards",
+            &hazard_json("县级检查发现的液氨储罐区隐患", "major", "2099-12-31"),
+        )
+        .await?;
+    assert_eq!(s, 201, "{h}");
+    let ev = events(&id(&h));
+    // A listing's document is checked, the field named.
+    for (body, field) in [
+        (
+            json!({"kind": "supervise", "requirements": "限期整改"}),
+            "number",
+        ),
+        (
+            json!({"kind": "supervise", "number": "禄安办督〔2026〕3号"}),
+            "requirements",
+        ),
+        (
+            json!({"kind": "supervise", "number": "禄安办督〔2026〕3号", "requirements": "限期整改", "due": "2099-02-30"}),
+            "due",
+        ),
+        (json!({"kind": "comment", "number": "x"}), "number"),
+    ] {
+        let (s, e) = c.post(COUNTY, &ev, &body).await?;
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {e}"
+        );
+    }
+    let (s, v) = c
+        .post(
+            COUNTY,
+            &ev,
+            &json!({"kind": "supervise", "number": "禄安办督〔2026〕3号",
+                    "requirements": "12月底前完成紧急切断联锁改造，每半月报送进展", "due": "2099-12-31"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["supervising"], COUNTY);
+    assert_eq!(v["listing"]["number"], "禄安办督〔2026〕3号");
+    assert_eq!(
+        v["listing"]["requirements"],
+        "12月底前完成紧急切断联锁改造，每半月报送进展"
+    );
+    assert_eq!(v["listing"]["due"], "2099-12-31");
+    assert_eq!(v["listing"]["by"], COUNTY);
+    // 摘牌 before acceptance: refused as not fitting the lifecycle.
+    let (s, e) = c.post(COUNTY, &ev, &json!({"kind": "lift"})).await?;
+    assert_eq!(s, 409, "{e}");
+    // Told, planned, rectified, accepted by the county, then lifted.
+    let (s, e) = c
+        .post(
+            COUNTY,
+            &ev,
+            &json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{e}");
+    for body in [
+        plan_json("2099-12-01"),
+        json!({"kind": "rectified"}),
+        json!({"kind": "accept"}),
+    ] {
+        let (s, e) = c.post(COUNTY, &ev, &body).await?;
+        assert_eq!(s, 201, "{body}: {e}");
+    }
+    let (s, v) = c
+        .post(
+            COUNTY,
+            &ev,
+            &json!({"kind": "lift", "note": "已验收，摘牌"}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{v}");
+    assert!(v["supervising"].is_null(), "{v}");
+    assert!(v["listing"].is_null(), "{v}");
+    // A general hazard the county registered: not its own to list.
+    let (_, g) = c
+        .post(
+            COUNTY,
+            "/api/v1/hazards",
+            &hazard_json("一般隐患", "general", "2099-12-31"),
+        )
+        .await?;
+    let (s, e) = c
+        .post(
+            COUNTY,
+            &events(&id(&g)),
+            &json!({"kind": "supervise", "number": "禄安办督〔2026〕4号", "requirements": "限期整改"}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["rule"].as_str()),
+        (403, Some("superior_only")),
+        "{e}"
+    );
     c.shutdown().await;
     Ok(())
 }

@@ -468,7 +468,7 @@ async fn a_refused_batch_is_counted_under_the_rule_it_broke() -> anyhow::Result<
         .post(
             TOWN,
             "/api/v1/hazards",
-            &hazard_json("储罐区隐患", "major", "2099-12-31"),
+            &hazard_json("储罐区隐患", "general", "2099-12-31"),
         )
         .await?;
     let id = h["id"].as_str().expect("id").to_string();
@@ -480,7 +480,8 @@ async fn a_refused_batch_is_counted_under_the_rule_it_broke() -> anyhow::Result<
         None
     );
 
-    // The township lists its own hazard for supervision (only a level above may): the county refuses.
+    // The township lists its own general hazard for supervision (only its parent may): the county
+    // refuses.
     forge_supervision(&c, TOWN, &id).await?;
     let after = scrape_until(&c, COUNTY, &admin, "the refusal counted", |s| {
         s.get("safemesh_link_rejected_batches_total", &rule)

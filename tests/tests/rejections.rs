@@ -114,9 +114,9 @@ async fn forbidden_writes_over_a_real_link_are_refused_and_nothing_is_stored() -
     let hazard_heads = c.heads(COUNTY, &hid).await?;
     let directive_heads = c.heads(COUNTY, &did).await?;
 
-    // 1. The township lists its own hazard for supervision (only a level above may): refused.
+    // 1. The township escalates its own hazard (only a level above may): refused.
     forge(&c, TOWN, &hid, |doc| {
-        hazard::append_event(doc, &ev(EventKind::Supervise, TOWN)).unwrap()
+        hazard::append_event(doc, &ev(EventKind::Escalate, TOWN)).unwrap()
     })
     .await?;
     refused(&c, &hid, "superior_only", hazard_heads.clone()).await?;
@@ -157,7 +157,7 @@ async fn forbidden_writes_over_a_real_link_are_refused_and_nothing_is_stored() -
         .post(
             TOWN,
             &format!("/api/v1/hazards/{hid}/events"),
-            &json!({"kind": "supervise"}),
+            &json!({"kind": "escalate", "method": "约谈", "reply_by": "2099-12-01"}),
         )
         .await?;
     assert_eq!(

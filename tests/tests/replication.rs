@@ -115,7 +115,7 @@ async fn major_hazard_reaches_province_and_province_supervise_reaches_township()
         .post(
             "53",
             &format!("{path}/events"),
-            &json!({"kind": "supervise", "note": "省级挂牌督办"}),
+            &json!({"kind": "supervise", "number": "督〔2026〕1号", "requirements": "按期整改", "note": "省级挂牌督办"}),
         )
         .await?;
     assert_eq!(s, 201, "{v}");
@@ -354,7 +354,7 @@ async fn child_cut_off_while_both_sides_write_converges_after_reconnect() -> any
         c.post(
             "53",
             &path,
-            &json!({"kind": "supervise", "note": "省级挂牌"})
+            &json!({"kind": "supervise", "number": "督〔2026〕1号", "requirements": "按期整改", "note": "省级挂牌"})
         )
         .await?
         .0,

@@ -275,7 +275,13 @@ async fn province_monthly_report_equals_a_recount_over_all_records() -> anyhow::
     .await?;
     // 2. The province lists the township's major hazard for supervision (省级挂牌督办).
     c.wait_converged(&t3, &["53", town]).await?;
-    event(&c, "53", &t3, json!({"kind": "supervise"})).await?;
+    event(
+        &c,
+        "53",
+        &t3,
+        json!({"kind": "supervise", "number": "督〔2026〕1号", "requirements": "按期整改"}),
+    )
+    .await?;
 
     // 3. The province's report equals a recount over all records; a county's too, made at the province.
     let v = wait_for_parity(&c, month, "53").await?;

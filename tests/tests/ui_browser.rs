@@ -184,6 +184,16 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
         "the province may not report the township's rectification"
     );
     b.fill(
+        "#action-supervise input[name=number]",
+        "云安办督〔2026〕3号",
+    )
+    .await?;
+    b.fill(
+        "#action-supervise textarea[name=requirements]",
+        "12月底前完成整改，每半月报送整改进展",
+    )
+    .await?;
+    b.fill(
         "#action-supervise textarea[name=note]",
         "省级挂牌督办，限期整改",
     )
@@ -208,6 +218,10 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     assert!(
         timeline.contains("挂牌督办") && timeline.contains("省安委办督查员"),
         "{timeline}"
+    );
+    assert!(
+        b.text("#listing-number").await? == "云安办督〔2026〕3号",
+        "the township sees the listing's number"
     );
     assert!(b.has("#action-plan").await?, "the owner may now plan");
     b.shot("08-township-timeline").await?;

@@ -113,7 +113,8 @@ async fn a_zone_replicates_and_rolls_up_along_its_configured_chain() -> anyhow::
         .post(
             "5301",
             &format!("/api/v1/hazards/{major}/events"),
-            &json!({"kind": "supervise", "note": "市级挂牌督办"}),
+            &json!({"kind": "supervise", "note": "市级挂牌督办", "number": "昆安办督〔2026〕7号",
+                    "requirements": "物流园管委会督促企业按期整改，每半月报送进展"}),
         )
         .await?;
     assert_eq!(s, 201, "{v}");

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
 use safemesh_model::AdminCode;
 use safemesh_model::directive::{
-    Assignment, Cadence, Deadline, Response, ResponseAction, ResponseUpdate,
+    Assignment, Cadence, Deadline, Reminder, Response, ResponseAction, ResponseUpdate, Review,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ pub use authority::Responders;
 pub use state::TargetState;
 
 use crate::authority::op::{OpCheck, Seg};
-use crate::json::{get_typed, json, put_json};
+use crate::json::{append_json, get_typed, json, put_json, typed_items};
 use crate::kind::RecordKind;
 use crate::read::tree;
 use crate::{Audience, Error, Header, Kind, SCHEMA_VERSION, read};
@@ -98,6 +98,11 @@ pub struct DirectiveDetails {
     /// 上级任务 — set on a directive forwarded (转发/分解) from another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentLink>,
+    /// 审核 — completions are reviewed by the issuer (待审核 until 审核通过). Set at issue on every
+    /// directive issued since reviews exist; a directive without it counts a completion as 办结, as
+    /// it did when it was issued.
+    #[serde(default)]
+    pub review: bool,
 }
 
 /// The link of a forwarded directive to the directive it was forwarded from.
@@ -124,6 +129,12 @@ pub struct DirectiveView {
     pub responses: BTreeMap<String, Response>,
     /// 部门进展 — the issuer's record of each named department's 签收 and progress.
     pub unit_responses: BTreeMap<String, Response>,
+    /// 审核 — the issuer's reviews of the units' completions, in log order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<Review>,
+    /// 催办 — the issuer's reminders, in log order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders: Vec<Reminder>,
 }
 
 impl DirectiveView {
@@ -273,6 +284,11 @@ pub fn create_with(
     if let Some(p) = &details.parent {
         put_json(doc, &c, "parent", &json(p))?;
     }
+    if details.review {
+        doc.put(&c, "review", true)?;
+    }
+    doc.put_object(&c, "reviews", ObjType::List)?;
+    doc.put_object(&c, "reminders", ObjType::List)?;
     doc.put_object(ROOT, "responses", ObjType::Map)?;
     doc.put_object(ROOT, "unit_responses", ObjType::Map)?;
     Ok(())
@@ -286,6 +302,29 @@ pub fn set_event_date(doc: &mut AutoCommit, date: &str, final_day: &str) -> Resu
     doc.put(&spec, "event_date", date)?;
     doc.put(&core, "deadline", final_day)?;
     Ok(())
+}
+
+/// The issuer's log `core.<key>` (`reviews`, `reminders`), made on first use in a directive issued
+/// before the logs existed.
+fn issuer_log(doc: &mut AutoCommit, key: &str) -> Result<automerge::ObjId, Error> {
+    let core = read::obj(doc, &ROOT, "core", "core")?;
+    Ok(match read::opt_obj(doc, &core, key)? {
+        Some(l) => l,
+        None => doc.put_object(&core, key, ObjType::List)?,
+    })
+}
+
+/// 审核 — appends the issuer's review of a unit's completion. The caller checks it
+/// ([`safemesh_model::directive::review::check_review`]) and that the actor is the issuer.
+pub fn add_review(doc: &mut AutoCommit, review: &Review) -> Result<(), Error> {
+    let l = issuer_log(doc, "reviews")?;
+    append_json(doc, &l, &json(review))
+}
+
+/// 催办 — appends the issuer's reminder to the units it names. The caller validates it.
+pub fn add_reminder(doc: &mut AutoCommit, reminder: &Reminder) -> Result<(), Error> {
+    let l = issuer_log(doc, "reminders")?;
+    append_json(doc, &l, &json(reminder))
 }
 
 /// Where a response is written: a target node's own entry, or the issuer's record of a department.
@@ -369,7 +408,10 @@ pub fn respond_as(
             if read::opt_str(doc, &r, "received_at")?.is_none() {
                 doc.put(&r, "received_at", update.at.as_str())?;
             }
-            doc.put(&r, "completed_at", update.at.as_str())?;
+            // Written once: a completion after a return (退回) is one more update in the log.
+            if read::opt_str(doc, &r, "completed_at")?.is_none() {
+                doc.put(&r, "completed_at", update.at.as_str())?;
+            }
             doc.put(&r, "percent", ScalarValue::Int(100))?;
         }
     }
@@ -438,6 +480,12 @@ pub fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
             )))
         ),
         parent: get_typed(c, "parent"),
+        review: matches!(
+            c.get("review"),
+            Some(automerge::hydrate::Value::Scalar(ScalarValue::Boolean(
+                true
+            )))
+        ),
     };
     let responses_in = |key: &str| {
         let mut out = BTreeMap::new();
@@ -457,6 +505,8 @@ pub fn read(doc: &AutoCommit) -> Result<DirectiveView, Error> {
         details,
         responses: responses_in("responses"),
         unit_responses: responses_in("unit_responses"),
+        reviews: typed_items(c, "reviews"),
+        reminders: typed_items(c, "reminders"),
     })
 }
 
@@ -564,6 +614,7 @@ mod tests {
             reporting: Some(Cadence::Monthly { day: Some(25) }),
             cascade: true,
             parent: None,
+            review: true,
         };
         let core = DirectiveCore {
             title: "t".into(),

@@ -252,6 +252,16 @@ pub fn append_event(doc: &mut AutoCommit, e: &HazardEvent) -> Result<(), Error> 
     if let Some(p) = e.percent {
         doc.put(&m, "percent", ScalarValue::Int(p as i64))?;
     }
+    // 挂牌督办's document: 督办编号, 督办要求, 督办期限.
+    for (key, v) in [
+        ("number", &e.number),
+        ("requirements", &e.requirements),
+        ("due", &e.due),
+    ] {
+        if let Some(v) = v {
+            doc.put(&m, key, v.as_str())?;
+        }
+    }
     if let Some(r) = &e.reply_by {
         doc.put(&m, "reply_by", r.as_str())?;
     }
@@ -400,6 +410,9 @@ fn read_event(m: &Map) -> Option<HazardEvent> {
         level: tree::opt_str(m, "level").and_then(|s| AdminCode::parse(&s).ok()),
         percent: tree::opt_i64(m, "percent").map(|p| p.clamp(0, 100) as u8),
         reply_by: tree::opt_str(m, "reply_by"),
+        number: tree::opt_str(m, "number"),
+        requirements: tree::opt_str(m, "requirements"),
+        due: tree::opt_str(m, "due"),
         new_deadline: tree::opt_str(m, "new_deadline"),
         approved: match m.get("approved") {
             Some(HValue::Scalar(ScalarValue::Boolean(b))) => Some(*b),

@@ -110,3 +110,27 @@ pub(crate) fn get_typed<T: serde::de::DeserializeOwned>(
     m.get(key)
         .and_then(|v| serde_json::from_value(to_json(v)).ok())
 }
+
+/// Appends a typed value at the end of a list, written as [`put_json`] writes it.
+pub(crate) fn append_json(
+    doc: &mut AutoCommit,
+    list: &automerge::ObjId,
+    v: &Json,
+) -> Result<(), Error> {
+    let at = automerge::ReadDoc::length(doc, list);
+    insert_json(doc, list, at, v)
+}
+
+/// Reads the items of a list of typed values; an item this build cannot read is skipped.
+pub(crate) fn typed_items<T: serde::de::DeserializeOwned>(
+    m: &automerge::hydrate::Map,
+    key: &str,
+) -> Vec<T> {
+    match m.get(key) {
+        Some(automerge::hydrate::Value::List(l)) => l
+            .iter()
+            .filter_map(|v| serde_json::from_value(to_json(&v.value)).ok())
+            .collect(),
+        _ => Vec::new(),
+    }
+}

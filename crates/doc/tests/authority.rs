@@ -14,7 +14,9 @@ use safemesh_doc::directive::{self, DirectiveCore};
 use safemesh_doc::hazard::{self, Enterprise, HazardCore};
 use safemesh_doc::{AutoCommit, Change, Error};
 use safemesh_model::AdminCode;
-use safemesh_model::directive::{ResponseAction, ResponseUpdate};
+use safemesh_model::directive::{
+    Reminder, ResponseAction, ResponseUpdate, Review, ReviewDecision, ReviewState,
+};
 use safemesh_model::hazard::facts::{Basis, Location, Stock};
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent, Plan, Status, fold};
 
@@ -219,11 +221,69 @@ fn assert_accepted(base: Option<&mut AutoCommit>, changes: Vec<Change>, origin: 
 // ---------------------------------------------------------------------------------------------------
 
 #[test]
-fn township_cannot_supervise_its_own_hazard() {
-    let mut doc = registered_hazard(TWP, Grade::Major);
+fn township_cannot_supervise_its_own_general_hazard() {
+    let mut doc = registered_hazard(TWP, Grade::General);
     let changes = append_as(&mut doc, TWP, &supervise(TWP, TWP));
     let path = assert_refused(&mut doc, changes, origin_child(TWP), "superior_only");
     assert_eq!(path, "events[].kind");
+}
+
+/// Issue 17: an office lists (挂牌督办) a major hazard it registered itself — a county its own finding —
+/// as the levels above may; relayed up, the listing is accepted at the parent.
+#[test]
+fn an_office_may_list_its_own_major_hazard() {
+    let mut doc = registered_hazard(COUNTY, Grade::Major);
+    let changes = append_as(&mut doc, COUNTY, &supervise(COUNTY, COUNTY));
+    let doc = assert_accepted(Some(&mut doc), changes, origin_child(COUNTY)).doc;
+    let (grade, events) = (Grade::Major, hazard::read(&doc).unwrap().events);
+    assert_eq!(fold(grade, &events).supervising, Some(code(COUNTY)));
+}
+
+/// 督办编号, 督办要求 and 督办期限 belong to a listing: carried by any other event (here the owner's
+/// comment dating a 督办期限) they are refused on every hop.
+#[test]
+fn listing_fields_only_on_a_supervise_event() {
+    let mut doc = registered_hazard(TWP, Grade::Major);
+    let forged = HazardEvent {
+        due: Some("2099-12-31".into()),
+        ..ev(EventKind::Comment, TWP)
+    };
+    let changes = append_as(&mut doc, TWP, &forged);
+    let path = assert_refused(
+        &mut doc,
+        changes,
+        origin_child(TWP),
+        "listing_fields_on_supervise_only",
+    );
+    assert_eq!(path, "events[].due");
+    let listed = HazardEvent {
+        number: Some("禄安办督〔2026〕3号".into()),
+        requirements: Some("限期整改".into()),
+        due: Some("2099-12-31".into()),
+        ..supervise(COUNTY, COUNTY)
+    };
+    let changes = append_as(&mut doc, COUNTY, &listed);
+    assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY));
+}
+
+/// 摘牌: only an office whose listing stands lifts it — not the owner, not another superior — over
+/// either link; the listing office may (whether the lift applies, after acceptance, is the fold's).
+#[test]
+fn only_the_listing_office_lifts_its_listing() {
+    let mut doc = registered_hazard(TWP, Grade::Major);
+    let c = append_as(&mut doc, CITY, &supervise(CITY, CITY));
+    doc = assert_accepted(Some(&mut doc), c, origin_parent(COUNTY)).doc;
+    for (who, origin) in [
+        (TWP, origin_child(TWP)),
+        (COUNTY, origin_parent(COUNTY)),
+        (PROV, origin_parent(COUNTY)),
+    ] {
+        let changes = append_as(&mut doc, who, &ev(EventKind::Lift, who));
+        let path = assert_refused(&mut doc, changes, origin, "listing_office_lifts");
+        assert_eq!(path, "events[].kind", "{who}");
+    }
+    let changes = append_as(&mut doc, CITY, &ev(EventKind::Lift, CITY));
+    assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY));
 }
 
 #[test]
@@ -633,7 +693,7 @@ fn one_violation_rejects_the_whole_batch() {
     fork.set_actor(actor(TWP));
     hazard::append_event(&mut fork, &ev(EventKind::Plan, TWP)).unwrap();
     fork.commit();
-    hazard::append_event(&mut fork, &supervise(TWP, TWP)).unwrap();
+    hazard::append_event(&mut fork, &escalate(TWP, "约谈")).unwrap();
     fork.commit();
     let changes = fork.get_changes(&doc.get_heads());
     assert_eq!(changes.len(), 2);
@@ -717,7 +777,7 @@ fn check_local_applies_the_same_table() {
     doc.commit();
     check_local("doc", &mut doc, &heads).unwrap();
     let heads = doc.get_heads();
-    hazard::append_event(&mut doc, &supervise(TWP, TWP)).unwrap();
+    hazard::append_event(&mut doc, &escalate(TWP, "约谈")).unwrap();
     doc.commit();
     match check_local("doc", &mut doc, &heads) {
         Err(Error::Forbidden { rule, .. }) => assert_eq!(rule, "superior_only"),
@@ -1531,6 +1591,189 @@ fn a_response_is_a_log_its_history_and_dates_cannot_be_rewritten() {
     assert_eq!(r.received_at.as_deref(), Some(NOW));
     assert_eq!(r.completed_at.as_deref(), Some(NOW));
     assert_eq!(r.note.as_deref(), Some("补充说明"));
+}
+
+fn a_review(decision: ReviewDecision) -> Review {
+    Review {
+        unit: TWP.into(),
+        completion: 1,
+        decision,
+        reason: (decision == ReviewDecision::Return).then(|| "台账不全".to_string()),
+        at: NOW.into(),
+        user: "王五".into(),
+    }
+}
+
+fn a_reminder() -> Reminder {
+    Reminder {
+        units: vec![TWP.into()],
+        note: "请于本周内报送整改台账".into(),
+        at: NOW.into(),
+        user: "王五".into(),
+    }
+}
+
+/// The issuer's log `core.<key>` in `d`.
+fn issuer_log(d: &AutoCommit, key: &str) -> ObjId {
+    let core = core_obj(d);
+    d.get(&core, key).unwrap().expect("log").1
+}
+
+/// 审核 and 催办 (issue 17) are the issuer's logs: only the issuer's code appends to them (a target, or
+/// a relay forging a target's code, is refused); the issuer itself cannot rewrite or delete an entry
+/// or replace a log; the review flag set at issue is fixed.
+#[test]
+fn reviews_and_reminders_are_the_issuers_append_only_logs() {
+    let mut doc = issued_directive();
+    let c = respond_as(&mut doc, TWP, TWP, &update(ResponseAction::Complete, None));
+    doc.apply_changes(c).unwrap();
+    // A target writes a review of itself, or a reminder: refused, over either link.
+    for origin in [origin_child(TWP), origin_parent(COUNTY)] {
+        let changes = write_as(&mut doc, TWP, |d| {
+            directive::add_review(d, &a_review(ReviewDecision::Approve)).unwrap()
+        });
+        let path = assert_refused(&mut doc, changes, origin.clone(), "issuer_only");
+        assert!(path.starts_with("core.reviews"), "{path}");
+        let changes = write_as(&mut doc, TWP, |d| {
+            directive::add_reminder(d, &a_reminder()).unwrap()
+        });
+        assert_refused(&mut doc, changes, origin, "issuer_only");
+    }
+    // Another office (the city above the issuer) may not review either.
+    let changes = write_as(&mut doc, CITY, |d| {
+        directive::add_review(d, &a_review(ReviewDecision::Approve)).unwrap()
+    });
+    assert_refused(&mut doc, changes, origin_parent(CITY), "issuer_only");
+    // The issuer returns the completion and reminds the township: accepted at the township.
+    let changes = write_as(&mut doc, COUNTY, |d| {
+        directive::add_review(d, &a_review(ReviewDecision::Return)).unwrap();
+        directive::add_reminder(d, &a_reminder()).unwrap();
+    });
+    doc = assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY)).doc;
+    let view = directive::read(&doc).unwrap();
+    assert_eq!(view.reviews.len(), 1);
+    assert_eq!(view.reminders.len(), 1);
+    // Nothing in the logs is rewritten, not even by the issuer.
+    type Rewrite = Box<dyn Fn(&mut AutoCommit)>;
+    let attempts: Vec<(&str, Rewrite)> = vec![
+        (
+            "a review's decision rewritten",
+            Box::new(|d: &mut AutoCommit| {
+                let l = issuer_log(d, "reviews");
+                let first = d.get(&l, 0).unwrap().unwrap().1;
+                d.put(&first, "decision", "approve").unwrap();
+            }),
+        ),
+        (
+            "a review replaced by a new map",
+            Box::new(|d: &mut AutoCommit| {
+                let l = issuer_log(d, "reviews");
+                let m = d.put_object(&l, 0, ObjType::Map).unwrap();
+                d.put(&m, "decision", "approve").unwrap();
+            }),
+        ),
+        (
+            "a review deleted",
+            Box::new(|d: &mut AutoCommit| {
+                let l = issuer_log(d, "reviews");
+                d.delete(&l, 0).unwrap();
+            }),
+        ),
+        (
+            "the reviews list replaced",
+            Box::new(|d: &mut AutoCommit| {
+                let core = core_obj(d);
+                d.put_object(&core, "reviews", ObjType::List).unwrap();
+            }),
+        ),
+        (
+            "a reminder's units rewritten",
+            Box::new(|d: &mut AutoCommit| {
+                let l = issuer_log(d, "reminders");
+                let first = d.get(&l, 0).unwrap().unwrap().1;
+                let units = d.get(&first, "units").unwrap().unwrap().1;
+                d.put(&units, 0, TWP_B).unwrap();
+            }),
+        ),
+        (
+            "the reminders list deleted",
+            Box::new(|d: &mut AutoCommit| {
+                let core = core_obj(d);
+                d.delete(&core, "reminders").unwrap();
+            }),
+        ),
+    ];
+    for (what, f) in attempts {
+        let changes = write_as(&mut doc, COUNTY, |d| f(d));
+        let path = assert_refused(
+            &mut doc,
+            changes,
+            origin_parent(COUNTY),
+            "reviews_append_only",
+        );
+        assert!(path.starts_with("core.re"), "{what}: {path}");
+    }
+    // The review flag is fixed at issue.
+    let changes = write_as(&mut doc, COUNTY, |d| {
+        let core = core_obj(d);
+        d.put(&core, "review", true).unwrap();
+    });
+    assert_refused(&mut doc, changes, origin_parent(COUNTY), "write_once");
+    // The township completes again; the issuer approves the second completion.
+    let c = respond_as(&mut doc, TWP, TWP, &update(ResponseAction::Complete, None));
+    doc = assert_accepted(Some(&mut doc), c, origin_child(TWP)).doc;
+    let changes = write_as(&mut doc, COUNTY, |d| {
+        directive::add_review(
+            d,
+            &Review {
+                completion: 2,
+                ..a_review(ReviewDecision::Approve)
+            },
+        )
+        .unwrap()
+    });
+    doc = assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY)).doc;
+    let view = directive::read(&doc).unwrap();
+    let twp = view
+        .target_states()
+        .into_iter()
+        .find(|t| t.unit == TWP)
+        .unwrap();
+    assert_eq!((twp.review, twp.completions), (ReviewState::Approved, 2));
+    assert_eq!(twp.reminders.len(), 1, "the reminder names the township");
+}
+
+/// A directive issued before the logs existed has no `core.reviews`: the issuer makes it on its first
+/// review (once), a target still may not.
+#[test]
+fn the_issuer_makes_the_review_log_of_an_older_directive_on_first_use() {
+    let mut doc = AutoCommit::new();
+    doc.set_actor(actor(COUNTY));
+    directive::create(&mut doc, &code(COUNTY), NOW, &directive_core()).unwrap();
+    let core = core_obj(&doc);
+    doc.delete(&core, "reviews").unwrap();
+    doc.delete(&core, "reminders").unwrap();
+    doc.commit();
+    assert!(doc.get(&core, "reviews").unwrap().is_none());
+    let c = respond_as(&mut doc, TWP, TWP, &update(ResponseAction::Complete, None));
+    doc.apply_changes(c).unwrap();
+    let changes = write_as(&mut doc, TWP, |d| {
+        directive::add_review(d, &a_review(ReviewDecision::Approve)).unwrap()
+    });
+    assert_refused(&mut doc, changes, origin_child(TWP), "issuer_only");
+    let changes = write_as(&mut doc, COUNTY, |d| {
+        directive::add_review(d, &a_review(ReviewDecision::Return)).unwrap()
+    });
+    doc = assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY)).doc;
+    let view = directive::read(&doc).unwrap();
+    assert!(!view.details.review, "issued before review");
+    let twp = view
+        .target_states()
+        .into_iter()
+        .find(|t| t.unit == TWP)
+        .unwrap();
+    assert_eq!(twp.review, ReviewState::Returned);
+    assert!(!twp.done, "a returned unit is not done");
 }
 
 #[test]

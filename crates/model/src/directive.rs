@@ -5,11 +5,14 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 pub mod deadline;
+pub mod review;
 pub mod unit;
 
 pub use deadline::{
-    Cadence, Deadline, DueFor, Milestone, TargetDue, TargetProgress, day_of, is_overdue,
+    Cadence, Deadline, DueFor, Milestone, TargetDue, TargetProgress, day_of, is_due_soon,
+    is_overdue,
 };
+pub use review::{Folded, Reminder, Review, ReviewDecision, ReviewState};
 pub use unit::{Assignment, Group, Unit, UnitKind, UnitRole};
 
 /// A target's response action: 签收, progress, done.
@@ -55,7 +58,8 @@ pub struct Response {
     pub percent: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// 完成时间
+    /// 完成时间 — the first 完成, written once. Whether the unit is done now is folded from `updates`
+    /// and the issuer's reviews ([`review::fold`]), not read from here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,11 +97,12 @@ impl Response {
         days
     }
 
-    /// The rule's input for this response.
-    pub fn progress(&self, start: Option<time::Date>) -> TargetProgress<'_> {
+    /// The rule's input for this response; `done` is the folded state's (see [`review::fold`]): a
+    /// returned completion is not done, whatever the write-once `completed_at` says.
+    pub fn progress(&self, start: Option<time::Date>, done: bool) -> TargetProgress<'_> {
         TargetProgress {
             start,
-            done: self.completed_at.is_some(),
+            done,
             last_report: self.last_report_day(),
             reports: self.report_days(),
             milestones_met: &self.milestones_met,

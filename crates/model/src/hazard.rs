@@ -13,12 +13,14 @@ pub mod facts;
 pub mod ladder;
 pub mod notify;
 pub mod plan;
+pub mod supervision;
 
 pub use deadline::{
     DEFAULT_ACCEPTANCE_DAYS, acceptance_days_overdue, acceptance_due, days_overdue, due_soon_until,
     escalation_candidate, format_date, is_due_soon, is_overdue, overdue_days, parse_date,
 };
 pub use plan::Plan;
+pub use supervision::Listing;
 
 /// 隐患等级 — 重大事故隐患 or 一般隐患.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -170,10 +172,12 @@ pub enum EventKind {
     ExtendDecision,
     /// 书面回复 — the owner's written reply to an escalation.
     Reply,
+    /// 摘牌 — the listing office lifts its 挂牌督办 once the hazard is accepted.
+    Lift,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Registered,
         EventKind::Plan,
         EventKind::Progress,
@@ -189,6 +193,7 @@ impl EventKind {
         EventKind::ExtendRequest,
         EventKind::ExtendDecision,
         EventKind::Reply,
+        EventKind::Lift,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -208,6 +213,7 @@ impl EventKind {
             EventKind::ExtendRequest => "extend_request",
             EventKind::ExtendDecision => "extend_decision",
             EventKind::Reply => "reply",
+            EventKind::Lift => "lift",
         }
     }
 
@@ -229,6 +235,7 @@ impl EventKind {
             EventKind::ExtendRequest => "申请延期",
             EventKind::ExtendDecision => "延期审批",
             EventKind::Reply => "书面回复",
+            EventKind::Lift => "摘牌",
         }
     }
 
@@ -251,7 +258,8 @@ impl EventKind {
             })
     }
 
-    /// Events only a level above the owner may add (挂牌督办、督办升级、延期审批).
+    /// Events only a level above the owner may add (挂牌督办 — but for the owner's own major hazard —,
+    /// 督办升级、延期审批).
     pub fn is_superior_only(self) -> bool {
         matches!(
             self,
@@ -282,6 +290,15 @@ pub struct HazardEvent {
     /// For `supervise`: the supervising level's code (挂牌督办单位).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<AdminCode>,
+    /// For `supervise`: 督办编号, e.g. 昆安办督〔2026〕3号.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// For `supervise`: 督办要求.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<String>,
+    /// For `supervise`: 督办期限 `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
     /// For `progress`: percent done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<u8>,
@@ -321,6 +338,9 @@ impl HazardEvent {
             note: None,
             method: None,
             level: None,
+            number: None,
+            requirements: None,
+            due: None,
             percent: None,
             plan: None,
             recipients: Vec::new(),
@@ -364,8 +384,11 @@ pub struct Derived {
     pub status: Status,
     /// Set by `accept`, cleared by `return` and `reopen`.
     pub accepted: bool,
-    /// 挂牌督办单位 — the level supervising this hazard, if listed.
+    /// 挂牌督办单位 — the level supervising this hazard, if listed: the highest office whose listing
+    /// stands.
     pub supervising: Option<AdminCode>,
+    /// 挂牌督办 — the listings standing, highest office first ([`supervision`]).
+    pub listings: Vec<Listing>,
     /// Escalation methods applied, in order.
     pub escalations: Vec<String>,
     /// The escalations applied, in order, with who made them and the reply deadline.
@@ -401,6 +424,7 @@ impl Derived {
             status: Status::Open,
             accepted: false,
             supervising: None,
+            listings: Vec::new(),
             escalations: Vec::new(),
             escalated: Vec::new(),
             notified: Vec::new(),
@@ -546,6 +570,7 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
                 );
             }
             d.accepted = true;
+            supervision::accepted(d);
         }
         Return => {
             if d.status != PendingAcceptance {
@@ -576,22 +601,8 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
             d.status = Rectifying;
             d.accepted = false;
         }
-        Supervise => {
-            let Some(level) = &e.level else {
-                return Err(Error::invalid(
-                    "level",
-                    "挂牌督办须指明督办层级 / supervise needs a level",
-                ));
-            };
-            if d.status == Closed {
-                return bad("隐患已销号 / hazard is closed");
-            }
-            // The highest level listing it wins, whatever the order the listings merged in.
-            match &d.supervising {
-                Some(cur) if cur.as_str().len() <= level.as_str().len() => {}
-                _ => d.supervising = Some(level.clone()),
-            }
-        }
+        Supervise => supervision::list(d, e)?,
+        Lift => supervision::lift(d, e)?,
         Escalate => {
             let Some(m) = &e.method else {
                 return Err(Error::invalid(
@@ -675,27 +686,45 @@ pub fn apply(d: &mut Derived, e: &HazardEvent) -> Result<(), Error> {
 }
 
 /// Who may add an event of `kind` to a hazard owned by `owner` (with its chain: a zone's superiors are
-/// its configured parent's, see [`crate::Chain`]), as `actor` — the rule's name on refusal.
+/// its configured parent's, see [`crate::Chain`]), as `actor`, given the state `d` the actor saw — the
+/// rule's name on refusal.
 ///
-/// Owner: everything but supervise/escalate/extend_decision. Ancestors: supervise, escalate, comment,
-/// return, and accept/close when they are the supervising level. 延期审批 (`extend_decision`) belongs
-/// to the level that accepts for the owner: the supervising level of a listed hazard, else the owner's
-/// parent — never the owner itself (it asked), never a sibling. A general hazard only reaches the owner's parent,
-/// a major one every ancestor; this rule does not repeat that scope check.
+/// Owner: everything but supervise/escalate/extend_decision — and it may list (挂牌督办) its own
+/// **major** hazard (a county listing its own finding). Ancestors: supervise, escalate, comment,
+/// return, and accept/close when they are the supervising level. 摘牌 (`lift`) belongs to an office
+/// whose listing stands. 延期审批 (`extend_decision`) belongs to the level that accepts for the owner:
+/// the supervising level of a listed hazard, else the owner's parent — never the owner itself (it
+/// asked), never a sibling. A general hazard only reaches the owner's parent, a major one every
+/// ancestor; this rule does not repeat that scope check.
 pub fn may_add_event(
     kind: EventKind,
     owner: &crate::Chain,
     actor: &AdminCode,
-    supervising: Option<&AdminCode>,
+    d: &Derived,
 ) -> Result<(), &'static str> {
     let is_owner = *actor == owner.code;
     let is_superior = owner.has_superior(actor);
+    let supervising = d.supervising.as_ref();
     match kind {
-        EventKind::Supervise | EventKind::Escalate => {
+        EventKind::Supervise => {
+            if is_superior || (is_owner && d.grade == Grade::Major) {
+                Ok(())
+            } else {
+                Err("superior_only")
+            }
+        }
+        EventKind::Escalate => {
             if is_superior {
                 Ok(())
             } else {
                 Err("superior_only")
+            }
+        }
+        EventKind::Lift => {
+            if d.listing_of(actor).is_some() {
+                Ok(())
+            } else {
+                Err("listing_office_lifts")
             }
         }
         EventKind::Accept | EventKind::Close => match supervising {
@@ -737,6 +766,13 @@ mod tests {
 
     fn code(s: &str) -> AdminCode {
         AdminCode::parse(s).unwrap()
+    }
+
+    /// A general hazard's state with `level` supervising it.
+    fn st(level: Option<&AdminCode>) -> Derived {
+        let mut d = Derived::new(Grade::General);
+        d.supervising = level.cloned();
+        d
     }
 
     fn notify(recipients: &[&str]) -> HazardEvent {
@@ -854,20 +890,34 @@ mod tests {
                 EventKind::Supervise,
                 &crate::Chain::of(&owner),
                 &owner,
-                None
+                &st(None)
             )
             .is_err()
         );
         assert!(
-            may_add_event(EventKind::Supervise, &crate::Chain::of(&owner), &prov, None).is_ok()
+            may_add_event(
+                EventKind::Supervise,
+                &crate::Chain::of(&owner),
+                &prov,
+                &st(None)
+            )
+            .is_ok()
         );
-        assert!(may_add_event(EventKind::Accept, &crate::Chain::of(&owner), &owner, None).is_ok());
+        assert!(
+            may_add_event(
+                EventKind::Accept,
+                &crate::Chain::of(&owner),
+                &owner,
+                &st(None)
+            )
+            .is_ok()
+        );
         assert_eq!(
             may_add_event(
                 EventKind::Accept,
                 &crate::Chain::of(&owner),
                 &owner,
-                Some(&prov)
+                &st(Some(&prov))
             ),
             Err("supervising_level_accepts")
         );
@@ -876,7 +926,7 @@ mod tests {
                 EventKind::Close,
                 &crate::Chain::of(&owner),
                 &prov,
-                Some(&prov)
+                &st(Some(&prov))
             )
             .is_ok()
         );
@@ -1084,22 +1134,27 @@ mod tests {
         let owner = code("530181006");
         let k = EventKind::ExtendDecision;
         assert_eq!(
-            may_add_event(k, &crate::Chain::of(&owner), &owner, None),
+            may_add_event(k, &crate::Chain::of(&owner), &owner, &st(None)),
             Err("parent_decides")
         );
         assert_eq!(
-            may_add_event(k, &crate::Chain::of(&owner), &code("530181007"), None),
+            may_add_event(k, &crate::Chain::of(&owner), &code("530181007"), &st(None)),
             Err("parent_decides")
         );
-        assert!(may_add_event(k, &crate::Chain::of(&owner), &code("530181"), None).is_ok());
+        assert!(may_add_event(k, &crate::Chain::of(&owner), &code("530181"), &st(None)).is_ok());
         assert_eq!(
-            may_add_event(k, &crate::Chain::of(&owner), &code("5301"), None),
+            may_add_event(k, &crate::Chain::of(&owner), &code("5301"), &st(None)),
             Err("parent_decides")
         );
         let city = code("5301");
-        assert!(may_add_event(k, &crate::Chain::of(&owner), &city, Some(&city)).is_ok());
+        assert!(may_add_event(k, &crate::Chain::of(&owner), &city, &st(Some(&city))).is_ok());
         assert_eq!(
-            may_add_event(k, &crate::Chain::of(&owner), &code("530181"), Some(&city)),
+            may_add_event(
+                k,
+                &crate::Chain::of(&owner),
+                &code("530181"),
+                &st(Some(&city))
+            ),
             Err("supervising_level_decides")
         );
         assert!(
@@ -1107,7 +1162,7 @@ mod tests {
                 EventKind::ExtendRequest,
                 &crate::Chain::of(&owner),
                 &owner,
-                None
+                &st(None)
             )
             .is_ok()
         );
@@ -1116,7 +1171,7 @@ mod tests {
                 EventKind::Reply,
                 &crate::Chain::of(&owner),
                 &code("530181"),
-                None
+                &st(None)
             ),
             Err("owner_only")
         );

@@ -127,10 +127,14 @@ pub struct DirectiveCounts {
     pub assignments: u64,
     /// 已签收
     pub received: u64,
-    /// 已完成
+    /// 已办结 — completions the issuer approved (and those of directives issued before review).
     pub completed: u64,
+    /// 待审核 — completions awaiting the issuer's review: not 办结, not overdue.
+    pub awaiting_review: u64,
     /// Assignments past deadline and not completed.
     pub overdue: u64,
+    /// 临期 — not completed, not overdue, next due within the owner node's warning days.
+    pub due_soon: u64,
 }
 
 impl DirectiveCounts {
@@ -140,7 +144,9 @@ impl DirectiveCounts {
         self.assignments = self.assignments.saturating_add(o.assignments);
         self.received = self.received.saturating_add(o.received);
         self.completed = self.completed.saturating_add(o.completed);
+        self.awaiting_review = self.awaiting_review.saturating_add(o.awaiting_review);
         self.overdue = self.overdue.saturating_add(o.overdue);
+        self.due_soon = self.due_soon.saturating_add(o.due_soon);
     }
 }
 

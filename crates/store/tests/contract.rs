@@ -599,7 +599,7 @@ async fn counts(db: &TestDb) {
         Some("2026-12-31")
     );
     let d = store
-        .own_directive_counts("530181", "2026-12-31")
+        .own_directive_counts("530181", "2026-12-31", "2027-01-03")
         .await
         .unwrap();
     assert_eq!(d.issued, 0);
@@ -666,20 +666,42 @@ async fn directive_projection(db: &TestDb) {
     )
     .await;
     // The first milestone is due on 30 June 2024: not overdue that day, overdue the day after.
-    let t = store.directive_totals("2024-06-30").await.unwrap();
+    let t = store
+        .directive_totals("2024-06-30", "2024-07-03")
+        .await
+        .unwrap();
     assert_eq!(
         (t["d-1"].units, t["d-1"].received, t["d-1"].overdue),
         (1, 0, 0)
     );
+    // 临期: due that day, within the warning days; not three days earlier with N = 2.
+    assert_eq!(t["d-1"].due_soon, 1, "due today is 临期");
+    let early = store
+        .directive_totals("2024-06-27", "2024-06-29")
+        .await
+        .unwrap();
+    assert_eq!(early["d-1"].due_soon, 0, "due after the warning days");
+    let late = store
+        .directive_totals("2024-07-01", "2024-07-04")
+        .await
+        .unwrap();
+    assert_eq!(late["d-1"].due_soon, 0, "overdue is not 临期");
     assert_eq!(
-        store.directive_totals("2024-07-01").await.unwrap()["d-1"].overdue,
+        store
+            .directive_totals("2024-07-01", "2024-07-04")
+            .await
+            .unwrap()["d-1"]
+            .overdue,
         1
     );
     let c = store
-        .own_directive_counts("530181006", "2024-07-01")
+        .own_directive_counts("530181006", "2024-07-01", "2024-07-04")
         .await
         .unwrap();
-    assert_eq!((c.issued, c.assignments, c.overdue), (1, 1, 1));
+    assert_eq!(
+        (c.issued, c.assignments, c.overdue, c.due_soon),
+        (1, 1, 1, 0)
+    );
     // Forwarded directives are found by their parent; the parent's issuer is in the audience.
     let fwd = store.directives_forwarded_from("d-0").await.unwrap();
     assert_eq!(fwd.len(), 1);
@@ -983,8 +1005,8 @@ async fn together_as_one_by_one(db: &TestDb) {
     assert_eq!(a, rows(together.hazards(&all).await.unwrap()));
     for day in ["2024-06-30", "2024-07-01"] {
         let (x, y) = (
-            one.directive_totals(day).await.unwrap(),
-            together.directive_totals(day).await.unwrap(),
+            one.directive_totals(day, "2024-07-04").await.unwrap(),
+            together.directive_totals(day, "2024-07-04").await.unwrap(),
         );
         assert_eq!(format!("{x:?}"), format!("{y:?}"));
     }
@@ -1160,4 +1182,79 @@ async fn measurements(db: &TestDb) {
         store.summary_times().await.unwrap(),
         vec![("530181006".to_string(), "2026-12-07T01:00:00Z".to_string())]
     );
+}
+
+contract!(
+    a_completion_awaiting_review_is_counted_apart_from_approved,
+    directive_review_counts
+);
+/// Issue 17: a target's completion of a directive issued with review counts as 待审核
+/// (`awaiting_review`), not 办结 (`completed`), and is not overdue; the issuer's approval moves it to
+/// `completed`.
+async fn directive_review_counts(db: &TestDb) {
+    use safemesh_doc::directive::{self, DirectiveCore, DirectiveDetails};
+    use safemesh_model::directive::{ResponseAction, ResponseUpdate, Review, ReviewDecision};
+    let store = db.open().await.unwrap();
+    let county = code("530181");
+    let twp = code("530181006");
+    let mut doc = AutoCommit::new().with_actor(actor_id(&county, b"test"));
+    let core = DirectiveCore {
+        title: "燃气安全专项整治".into(),
+        body: String::new(),
+        targets: vec![twp.clone()],
+        deadline: "2026-06-30".into(),
+    };
+    let details = DirectiveDetails {
+        review: true,
+        ..Default::default()
+    };
+    directive::create_with(&mut doc, &county, "2026-03-01T02:00:00Z", &core, &details).unwrap();
+    doc.commit();
+    put(&store, "d-r", &mut doc, &[]).await;
+    let old = doc.get_heads();
+    doc.set_actor(actor_id(&twp, b"test"));
+    let done = ResponseUpdate {
+        action: ResponseAction::Complete,
+        at: "2026-03-10T02:00:00Z".into(),
+        percent: None,
+        note: None,
+        user: "t".into(),
+    };
+    directive::respond(&mut doc, &twp, &done).unwrap();
+    doc.commit();
+    put(&store, "d-r", &mut doc, &old).await;
+    let counts = |c: safemesh_model::summary::DirectiveCounts| {
+        (c.completed, c.awaiting_review, c.overdue, c.due_soon)
+    };
+    let c = store
+        .own_directive_counts("530181", "2026-07-01", "2026-07-04")
+        .await
+        .unwrap();
+    assert_eq!(counts(c), (0, 1, 0, 0), "待审核: not 办结, not overdue");
+    let old = doc.get_heads();
+    doc.set_actor(actor_id(&county, b"test"));
+    directive::add_review(
+        &mut doc,
+        &Review {
+            unit: twp.to_string(),
+            completion: 1,
+            decision: ReviewDecision::Approve,
+            reason: None,
+            at: "2026-03-11T02:00:00Z".into(),
+            user: "c".into(),
+        },
+    )
+    .unwrap();
+    doc.commit();
+    put(&store, "d-r", &mut doc, &old).await;
+    let c = store
+        .own_directive_counts("530181", "2026-07-01", "2026-07-04")
+        .await
+        .unwrap();
+    assert_eq!(counts(c), (1, 0, 0, 0), "审核通过: 办结");
+    let t = store
+        .directive_totals("2026-07-01", "2026-07-04")
+        .await
+        .unwrap();
+    assert_eq!((t["d-r"].done, t["d-r"].awaiting_review), (1, 0));
 }

@@ -1,5 +1,6 @@
-//! `safemesh directive list|show|respond` — directives (任务) for scripts and operators, through the
-//! running node's HTTP API (`GET /api/v1/directives…`, `POST …/responses`, docs/API.md): a table or
+//! `safemesh directive list|show|respond|review|remind` — directives (任务) for scripts and operators,
+//! through the running node's HTTP API (`GET /api/v1/directives…`, `POST …/responses`, `…/reviews`
+//! 审核, `…/reminders` 催办, docs/API.md): a table or
 //! the text of a directive with each unit's state and the history of responses (times in China time),
 //! the API's JSON with `--json`.
 
@@ -64,6 +65,39 @@ pub enum DirectiveCmd {
         #[arg(long)]
         unit: Option<String>,
         /// 输出任务 JSON / print the directive as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// 审核（下发单位）：审核通过或退回承办单位的完成 / the issuer approves or returns a unit's completion
+    Review {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// 任务 id（d-…）/ the directive's id
+        id: String,
+        /// 承办单位：节点代码或部门名称 / the unit: a node code or a department's name
+        #[arg(long)]
+        unit: String,
+        /// approve 审核通过 | return 退回
+        #[arg(long)]
+        decision: String,
+        /// 退回原因（退回必填）/ the reason (required for return)
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// 催办（下发单位）：向指定承办单位催办 / the issuer reminds the units named
+    Remind {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// 任务 id（d-…）/ the directive's id
+        id: String,
+        /// 被催办的承办单位（可重复）/ a unit reminded (repeatable)
+        #[arg(long = "unit", required = true)]
+        units: Vec<String>,
+        /// 催办要求 / what is asked of them
+        #[arg(long)]
+        note: String,
         #[arg(long)]
         json: bool,
     },
@@ -197,6 +231,77 @@ pub async fn run(cmd: DirectiveCmd) -> anyhow::Result<()> {
                 );
             }
         }
+        DirectiveCmd::Review {
+            node,
+            id,
+            unit,
+            decision,
+            reason,
+            json,
+        } => {
+            let decision = match decision.trim() {
+                "审核通过" | "通过" => "approve".to_string(),
+                "退回" => "return".to_string(),
+                other => other.to_string(),
+            };
+            let mut body = json!({ "unit": unit, "decision": decision });
+            if let Some(r) = reason {
+                body["reason"] = r.into();
+            }
+            let d = Remote::from_args(&node)?
+                .post(
+                    &format!("/api/v1/directives/{}/reviews", segment(id.trim())),
+                    &body,
+                )
+                .await
+                .map_err(json_refusal(json))?;
+            if json {
+                println!("{d}");
+            } else {
+                let state = d["units"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|u| u["unit"] == unit.as_str())
+                    .map(unit_state)
+                    .unwrap_or_default();
+                println!(
+                    "已审核 / reviewed: {}（{}）{}，现为 / now: {state}",
+                    text(&d["title"]),
+                    text(&d["id"]),
+                    format::office_name(&unit),
+                );
+            }
+        }
+        DirectiveCmd::Remind {
+            node,
+            id,
+            units,
+            note,
+            json,
+        } => {
+            let d = Remote::from_args(&node)?
+                .post(
+                    &format!("/api/v1/directives/{}/reminders", segment(id.trim())),
+                    &json!({ "units": units, "note": note }),
+                )
+                .await
+                .map_err(json_refusal(json))?;
+            if json {
+                println!("{d}");
+            } else {
+                println!(
+                    "已催办 / reminded: {}（{}）{}",
+                    text(&d["title"]),
+                    text(&d["id"]),
+                    units
+                        .iter()
+                        .map(|u| format::office_name(u))
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -230,7 +335,7 @@ pub fn list_table(page: &Value) -> String {
             "期限",
             "承办",
             "签收",
-            "完成",
+            "办结",
             "逾期",
         ]
         .map(String::from),
@@ -268,10 +373,18 @@ pub fn list_table(page: &Value) -> String {
     out
 }
 
-/// A unit's state in words: 未签收, 已签收，进度 40%, 已完成; with 逾期.
+/// A unit's state in words: 未签收, 已签收，进度 40%, 待审核, 已办结, 已退回; with 逾期 or 临期.
 fn unit_state(u: &Value) -> String {
-    let mut s = if u["done"] == true {
-        "已完成".to_string()
+    let mut s = if u["review"] == "pending" {
+        "已完成，待审核".to_string()
+    } else if u["done"] == true {
+        "已办结".to_string()
+    } else if u["review"] == "returned" {
+        format!(
+            "已退回（{}），进度 {}%",
+            text(&u["last_review"]["reason"]),
+            u["percent"].as_u64().unwrap_or(0)
+        )
     } else if u["received"] == true {
         format!("已签收，进度 {}%", u["percent"].as_u64().unwrap_or(0))
     } else {
@@ -279,6 +392,11 @@ fn unit_state(u: &Value) -> String {
     };
     if u["overdue"] == true {
         s.push_str("（逾期）");
+    } else if u["due_soon"] == true {
+        s.push_str("（临期）");
+    }
+    if let Some(n) = u["reminders"].as_array().map(Vec::len).filter(|n| *n > 0) {
+        s.push_str(&format!("（催办 {n} 次）"));
     }
     s
 }
@@ -323,10 +441,11 @@ pub fn directive_text(d: &Value) -> String {
     put(
         "进度",
         format!(
-            "承办 {}，已签收 {}，已完成 {}，逾期 {}",
+            "承办 {}，已签收 {}，已办结 {}，待审核 {}，逾期 {}",
             n("units"),
             n("received"),
             n("done"),
+            n("awaiting_review"),
             n("overdue")
         ),
     );
@@ -472,6 +591,21 @@ mod tests {
             "{t}"
         );
         assert!(t.ends_with("共 1 项任务 / 1 directives\n"), "{t}");
+    }
+
+    #[test]
+    fn a_units_state_names_its_review_due_soon_and_reminders() {
+        let pending = json!({"received": true, "done": true, "review": "pending"});
+        assert_eq!(unit_state(&pending), "已完成，待审核");
+        let approved = json!({"received": true, "done": true, "review": "approved"});
+        assert_eq!(unit_state(&approved), "已办结");
+        let returned = json!({"received": true, "done": false, "review": "returned", "percent": 100,
+            "last_review": {"reason": "台账缺少企业签字"}, "due_soon": true,
+            "reminders": [{"units": ["530181006"], "note": "请报送"}]});
+        assert_eq!(
+            unit_state(&returned),
+            "已退回（台账缺少企业签字），进度 100%（临期）（催办 1 次）"
+        );
     }
 
     #[test]

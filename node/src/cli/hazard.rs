@@ -211,6 +211,15 @@ pub struct EventFields {
     /// 书面回复的对象单位代码（reply）/ the escalating office a reply answers
     #[arg(long)]
     pub to: Option<String>,
+    /// 督办编号（supervise，必填）/ the listing's number
+    #[arg(long)]
+    pub number: Option<String>,
+    /// 督办要求（supervise，必填）/ the listing's requirements
+    #[arg(long)]
+    pub requirements: Option<String>,
+    /// 督办期限（supervise）YYYY-MM-DD / the listing's due date
+    #[arg(long)]
+    pub due: Option<String>,
 }
 
 impl EventFields {
@@ -236,6 +245,9 @@ impl EventFields {
             ("new_deadline", self.new_deadline.map(Value::from)),
             ("approved", self.approved.map(Value::from)),
             ("to", self.to.map(Value::from)),
+            ("number", self.number.map(Value::from)),
+            ("requirements", self.requirements.map(Value::from)),
+            ("due", self.due.map(Value::from)),
         ];
         for (k, v) in fields {
             if let Some(v) = v {

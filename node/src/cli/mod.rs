@@ -510,6 +510,7 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 target,
                 category,
                 overdue,
+                due_soon: None,
             };
             let n = crate::excel::cli::export_directives(&data_dir, &out, filter).await?;
             println!(

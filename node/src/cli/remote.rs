@@ -256,7 +256,7 @@ mod tests {
             json!({"error": {"status": 403, "field": null, "rule": "superior_only", "message": "无权 / no"}}),
         );
         let t = r.to_string();
-        assert!(t.contains("规则 / rule: superior_only（挂牌督办"), "{t}");
+        assert!(t.contains("规则 / rule: superior_only（升级督办"), "{t}");
     }
 
     #[test]

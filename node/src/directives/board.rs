@@ -3,8 +3,9 @@
 //! directives forwarded from it that this node holds, with 签收, progress, done, overdue and the next
 //! report day, and the totals.
 //!
-//! Overdue is judged as of today in China Standard Time, by the one rule of
-//! `safemesh_model::directive::deadline`.
+//! Overdue and 临期 (within the node's `hazards.due_soon_days`) are judged as of today in China
+//! Standard Time, by the rules of `safemesh_model::directive::deadline`; each unit's 审核 state (办理中,
+//! 待审核, 已办结, 已退回) is folded by `safemesh_model::directive::review`.
 
 use std::collections::BTreeSet;
 
@@ -33,8 +34,9 @@ fn unit_name(t: &TargetState) -> Option<String> {
     }
 }
 
-/// One unit's row, as `GET /directives/{id}` and the board show it.
-fn unit_json(t: &TargetState, today: time::Date) -> Value {
+/// One unit's row, as `GET /directives/{id}` and the board show it. `done`: the completion stands
+/// (待审核 or 已办结); `review`: the folded state, of which only `approved` is 办结.
+fn unit_json(t: &TargetState, today: time::Date, days: u32) -> Value {
     let day = |d: Option<time::Date>| d.map(format_date);
     json!({
         "unit": t.unit,
@@ -47,7 +49,13 @@ fn unit_json(t: &TargetState, today: time::Date) -> Value {
         "percent": t.percent,
         "done": t.done,
         "completed_at": t.completed_at,
+        "review": t.review,
+        "review_label": t.review.label_zh(),
+        "completions": t.completions,
+        "last_review": t.last_review,
+        "reminders": t.reminders,
         "overdue": t.due.overdue(today),
+        "due_soon": t.due.due_soon(today, days),
         "due": day(t.due.due),
         "due_for": t.due.due_for,
         "milestone": t.due.milestone,
@@ -58,11 +66,13 @@ fn unit_json(t: &TargetState, today: time::Date) -> Value {
     })
 }
 
-/// 汇总 — counts over unit rows.
+/// 汇总 — counts over unit rows: `done` is 办结 (approved), `awaiting_review` 待审核.
 fn totals(rows: &[Value]) -> Value {
     let n = rows.len();
     let count = |k: &str| rows.iter().filter(|r| r[k] == true).count();
-    let (received, done, overdue) = (count("received"), count("done"), count("overdue"));
+    let state = |s: &str| rows.iter().filter(|r| r["review"] == s).count();
+    let (received, overdue, due_soon) = (count("received"), count("overdue"), count("due_soon"));
+    let (done, awaiting_review) = (state("approved"), state("pending"));
     let rate = |x: usize| {
         if n == 0 {
             0.0
@@ -75,7 +85,9 @@ fn totals(rows: &[Value]) -> Value {
         "received": received,
         "not_received": n - received,
         "done": done,
+        "awaiting_review": awaiting_review,
         "overdue": overdue,
+        "due_soon": due_soon,
         "received_rate": rate(received),
         "completion_rate": rate(done),
     })
@@ -96,6 +108,7 @@ async fn unit_rows(
     store: &Store,
     v: &DirectiveView,
     today: time::Date,
+    days: u32,
 ) -> Result<Vec<Value>, RecordError> {
     let mut states = v.target_states();
     if v.details.cascade {
@@ -116,11 +129,12 @@ async fn unit_rows(
                 none.details.assignments.clear();
                 none.core.targets = vec![c];
                 none.unit_responses.clear();
+                none.reviews.clear();
                 states.extend(none.target_states());
             }
         }
     }
-    Ok(states.iter().map(|t| unit_json(t, today)).collect())
+    Ok(states.iter().map(|t| unit_json(t, today, days)).collect())
 }
 
 /// The ids of the directives forwarded from `v` (`id`): those its units reported, and those held here
@@ -146,9 +160,9 @@ async fn forwarded_ids(
     Ok(out)
 }
 
-/// `GET /directives/{id}`: the directive, its units' state as of today, and the directives forwarded
-/// from it with their units' state.
-pub async fn get(store: &Store, id: &str) -> Result<Value, RecordError> {
+/// `GET /directives/{id}`: the directive, its units' state as of today (临期 within `days`), and the
+/// directives forwarded from it with their units' state.
+pub async fn get(store: &Store, id: &str, days: u32) -> Result<Value, RecordError> {
     let row = store
         .directive(id)
         .await?
@@ -157,12 +171,12 @@ pub async fn get(store: &Store, id: &str) -> Result<Value, RecordError> {
         .await?
         .ok_or_else(|| RecordError::not_found(id))?;
     let t = today();
-    let units = unit_rows(store, &v, t).await?;
+    let units = unit_rows(store, &v, t, days).await?;
     let mut forwarded = Vec::new();
     for (fid, by) in forwarded_ids(store, id, &v).await? {
         match view(store, &fid).await? {
             Some(sub) => {
-                let rows = unit_rows(store, &sub, t).await?;
+                let rows = unit_rows(store, &sub, t, days).await?;
                 forwarded.push(json!({
                     "id": fid,
                     "held": true,
@@ -202,12 +216,12 @@ pub async fn get(store: &Store, id: &str) -> Result<Value, RecordError> {
 /// `GET /directives/{id}/board`: the battle map — this directive's units and, flattened with `via`
 /// (the forwarding office) and `directive`, the units of every directive forwarded from it that this
 /// node holds, down the chain; totals over all rows and over this directive's own.
-pub async fn board(store: &Store, id: &str) -> Result<Value, RecordError> {
+pub async fn board(store: &Store, id: &str, days: u32) -> Result<Value, RecordError> {
     let v = view(store, id)
         .await?
         .ok_or_else(|| RecordError::not_found(id))?;
     let t = today();
-    let own = unit_rows(store, &v, t).await?;
+    let own = unit_rows(store, &v, t, days).await?;
     let mut rows: Vec<Value> = own
         .iter()
         .cloned()
@@ -233,7 +247,7 @@ pub async fn board(store: &Store, id: &str) -> Result<Value, RecordError> {
                 missing.push(json!({"id": fid, "forwarded_by": by, "from": pid}));
                 continue;
             };
-            for mut r in unit_rows(store, &sub, t).await? {
+            for mut r in unit_rows(store, &sub, t, days).await? {
                 r["directive"] = fid.clone().into();
                 r["via"] = sub.issuer.to_string().into();
                 r["depth"] = (depth + 1).into();
@@ -259,9 +273,13 @@ pub async fn board(store: &Store, id: &str) -> Result<Value, RecordError> {
     }))
 }
 
-/// `GET /directives`: every directive held, newest first, each with its totals as of today.
-pub async fn list(store: &Store, f: &ListFilter) -> Result<Vec<Value>, RecordError> {
-    let totals = store.directive_totals(&format_date(today())).await?;
+/// `GET /directives`: every directive held, newest first, each with its totals as of today (临期 within
+/// `days`). With `target`, each also carries `mine`: that target's own row (its 审核 state, 临期,
+/// 逾期, the issuer's reminders to it), and `due_soon` filters on it.
+pub async fn list(store: &Store, f: &ListFilter, days: u32) -> Result<Vec<Value>, RecordError> {
+    let t = today();
+    let until = format_date(safemesh_model::hazard::due_soon_until(t, days));
+    let totals = store.directive_totals(&format_date(t), &until).await?;
     let nonempty = |s: &Option<String>| {
         s.as_deref()
             .map(str::trim)
@@ -279,27 +297,51 @@ pub async fn list(store: &Store, f: &ListFilter) -> Result<Vec<Value>, RecordErr
     let issuer = code("issuer", nonempty(&f.issuer))?;
     let target = code("target", nonempty(&f.target))?;
     let category = nonempty(&f.category);
-    Ok(store
-        .directives()
-        .await?
-        .into_iter()
-        .filter(|r| issuer.as_ref().is_none_or(|i| *i == r.issuer))
-        .filter(|r| {
-            target.as_ref().is_none_or(|t| {
-                r.body["targets"].as_array().is_some_and(|a| a.iter().any(|x| x == t.as_str()))
+    let mut out = Vec::new();
+    for r in store.directives().await? {
+        if issuer.as_ref().is_some_and(|i| *i != r.issuer)
+            || target.as_ref().is_some_and(|tg| {
+                !r.body["targets"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == tg.as_str()))
             })
-        })
-        .filter(|r| category.as_ref().is_none_or(|c| r.body["category"] == c.as_str()))
-        .filter_map(|r| {
-            let t = totals.get(&r.id).cloned().unwrap_or_default();
-            if f.overdue.is_some_and(|o| o != (t.overdue > 0)) {
-                return None;
-            }
-            let mut b = r.body;
-            b["totals"] = json!({"units": t.units, "received": t.received, "done": t.done, "overdue": t.overdue});
-            Some(b)
-        })
-        .collect())
+            || category
+                .as_ref()
+                .is_some_and(|c| r.body["category"] != c.as_str())
+        {
+            continue;
+        }
+        let tot = totals.get(&r.id).cloned().unwrap_or_default();
+        if f.overdue.is_some_and(|o| o != (tot.overdue > 0)) {
+            continue;
+        }
+        let mine = match &target {
+            Some(tg) => match view(store, &r.id).await? {
+                Some(v) => v
+                    .target_states()
+                    .iter()
+                    .find(|s| s.unit == *tg)
+                    .map(|s| unit_json(s, t, days)),
+                None => None,
+            },
+            None => None,
+        };
+        let due_soon = match &mine {
+            Some(m) => m["due_soon"] == true,
+            None => tot.due_soon > 0,
+        };
+        if f.due_soon.is_some_and(|d| d != due_soon) {
+            continue;
+        }
+        let mut b = r.body;
+        b["totals"] = json!({"units": tot.units, "received": tot.received, "done": tot.done,
+            "awaiting_review": tot.awaiting_review, "overdue": tot.overdue, "due_soon": tot.due_soon});
+        if let Some(m) = mine {
+            b["mine"] = m;
+        }
+        out.push(b);
+    }
+    Ok(out)
 }
 
 /// `GET /directives/vocabulary`: the names the inputs accept, for forms.

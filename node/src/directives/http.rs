@@ -8,7 +8,7 @@ use axum::routing;
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use super::{Here, ListFilter, NewDirective, NewEventDate, NewResponse};
+use super::{Here, ListFilter, NewDirective, NewEventDate, NewReminder, NewResponse, NewReview};
 use crate::http::{ApiPart, ApiRoute, ApiState, Body, Editor, Errors, Path, Query, Shared, route};
 use crate::records::{Page, PageQuery, RecordError};
 
@@ -29,6 +29,8 @@ fn routes() -> Vec<ApiRoute> {
             "/directives/{id}/responses",
             routing::post(respond),
         ),
+        route(M::POST, "/directives/{id}/reviews", routing::post(review)),
+        route(M::POST, "/directives/{id}/reminders", routing::post(remind)),
         route(M::POST, "/directives/{id}/forward", routing::post(forward)),
         route(M::POST, "/directives/{id}/event", routing::post(event)),
         route(M::GET, "/directives/{id}/board", routing::get(board)),
@@ -37,7 +39,7 @@ fn routes() -> Vec<ApiRoute> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, vocabulary, get, respond, forward, event, board),
+    paths(list, create, vocabulary, get, respond, review, remind, forward, event, board),
     tags((name = "directives", description = "任务 / directives"))
 )]
 struct Doc;
@@ -60,7 +62,9 @@ pub async fn list(
     Query(p): Query<PageQuery>,
 ) -> Result<Json<Page>, RecordError> {
     let paging = p.paging()?;
-    Ok(Json(paging.slice(super::list(&st.store, &f).await?)))
+    Ok(Json(paging.slice(
+        super::list(&st.store, &f, st.hazards.due_soon_days).await?,
+    )))
 }
 
 /// `GET /directives/vocabulary` — the names the inputs accept.
@@ -78,7 +82,14 @@ pub async fn create(
     by: Editor,
     Body(input): Body<NewDirective>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let d = super::create(&st.store, &by.actor(&st), here(&st), input).await?;
+    let d = super::create(
+        &st.store,
+        &by.actor(&st),
+        here(&st),
+        input,
+        st.hazards.due_soon_days,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
 
@@ -89,7 +100,9 @@ pub async fn get(
     State(st): State<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, RecordError> {
-    Ok(Json(super::get(&st.store, &id).await?))
+    Ok(Json(
+        super::get(&st.store, &id, st.hazards.due_soon_days).await?,
+    ))
 }
 
 /// `GET /directives/{id}/board` — the battle map.
@@ -99,7 +112,9 @@ pub async fn board(
     State(st): State<Shared>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, RecordError> {
-    Ok(Json(super::board(&st.store, &id).await?))
+    Ok(Json(
+        super::board(&st.store, &id, st.hazards.due_soon_days).await?,
+    ))
 }
 
 /// `POST /directives/{id}/responses`.
@@ -112,7 +127,57 @@ pub async fn respond(
     Path(id): Path<String>,
     Body(input): Body<NewResponse>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let d = super::respond(&st.store, &by.actor(&st), &id, input).await?;
+    let d = super::respond(
+        &st.store,
+        &by.actor(&st),
+        &id,
+        input,
+        st.hazards.due_soon_days,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(d)))
+}
+
+/// `POST /directives/{id}/reviews` — 审核: the issuer approves (审核通过) or returns (退回, with a
+/// reason) a unit's completion awaiting review.
+#[utoipa::path(post, path = "/api/v1/directives/{id}/reviews", tag = "directives", params(("id" = String, Path, description = "d- + 32 hex")),
+    request_body = NewReview,
+    responses((status = 201, description = "任务 / the directive", body = Value), Errors))]
+pub async fn review(
+    State(st): State<Shared>,
+    by: Editor,
+    Path(id): Path<String>,
+    Body(input): Body<NewReview>,
+) -> Result<(StatusCode, Json<Value>), RecordError> {
+    let d = super::review(
+        &st.store,
+        &by.actor(&st),
+        &id,
+        input,
+        st.hazards.due_soon_days,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(d)))
+}
+
+/// `POST /directives/{id}/reminders` — 催办: the issuer reminds the units named.
+#[utoipa::path(post, path = "/api/v1/directives/{id}/reminders", tag = "directives", params(("id" = String, Path, description = "d- + 32 hex")),
+    request_body = NewReminder,
+    responses((status = 201, description = "任务 / the directive", body = Value), Errors))]
+pub async fn remind(
+    State(st): State<Shared>,
+    by: Editor,
+    Path(id): Path<String>,
+    Body(input): Body<NewReminder>,
+) -> Result<(StatusCode, Json<Value>), RecordError> {
+    let d = super::remind(
+        &st.store,
+        &by.actor(&st),
+        &id,
+        input,
+        st.hazards.due_soon_days,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
 
@@ -126,7 +191,15 @@ pub async fn forward(
     Path(id): Path<String>,
     Body(input): Body<NewDirective>,
 ) -> Result<(StatusCode, Json<Value>), RecordError> {
-    let d = super::forward(&st.store, &by.actor(&st), here(&st), &id, input).await?;
+    let d = super::forward(
+        &st.store,
+        &by.actor(&st),
+        here(&st),
+        &id,
+        input,
+        st.hazards.due_soon_days,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
 
@@ -141,6 +214,13 @@ pub async fn event(
     Body(input): Body<NewEventDate>,
 ) -> Result<Json<Value>, RecordError> {
     Ok(Json(
-        super::set_event_date(&st.store, &by.actor(&st), &id, input).await?,
+        super::set_event_date(
+            &st.store,
+            &by.actor(&st),
+            &id,
+            input,
+            st.hazards.due_soon_days,
+        )
+        .await?,
     ))
 }

@@ -258,6 +258,7 @@ pub(crate) fn draft(
             reporting,
             cascade: input.cascade,
             parent: None,
+            review: true,
         },
     })
 }
@@ -272,6 +273,27 @@ pub struct NewResponse {
     pub milestone: Option<String>,
     /// A department of the issuer's (the issuer records its progress); absent: this node's own.
     pub unit: Option<String>,
+}
+
+/// Input of `POST /api/v1/directives/{id}/reviews` — 审核: the issuer approves (审核通过) or returns
+/// (退回, with a reason) a unit's completion.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct NewReview {
+    /// The unit: a target node's code or a department's name.
+    pub unit: Option<String>,
+    /// `approve` (审核通过) or `return` (退回).
+    pub decision: Option<String>,
+    /// 退回原因 — required for a return (at most 1000 characters).
+    pub reason: Option<String>,
+}
+
+/// Input of `POST /api/v1/directives/{id}/reminders` — 催办: the issuer reminds the units named.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct NewReminder {
+    /// The units reminded: target nodes' codes or departments' names (at least one).
+    pub units: Option<Vec<String>>,
+    /// 催办要求 — required, at most 1000 characters.
+    pub note: Option<String>,
 }
 
 /// Input of `POST /api/v1/directives/{id}/event`.
@@ -303,4 +325,7 @@ pub struct ListFilter {
     pub category: Option<String>,
     /// Only directives with at least one overdue unit (`true`) or none (`false`).
     pub overdue: Option<bool>,
+    /// 临期: only directives with at least one unit due within the node's `hazards.due_soon_days`
+    /// (`true`) or none (`false`); with `target`, that target's own unit.
+    pub due_soon: Option<bool>,
 }

@@ -1,5 +1,6 @@
-//! 任务操作 — issuing directives (下发), answering them (签收, 进展, 完成), forwarding them to the next level
-//! (转发/分解) and recording the event an after-event deadline counts from. Shared by the HTTP API and
+//! 任务操作 — issuing directives (下发), answering them (签收, 进展, 完成), the issuer's review of a
+//! completion (审核通过 / 退回) and reminders (催办), forwarding them to the next level (转发/分解) and
+//! recording the event an after-event deadline counts from. Shared by the HTTP API and
 //! the demo. Inputs are validated with the field path named (`assignments[2].unit`); the rules
 //! themselves live in `safemesh_model::directive` (deadlines, units) and `safemesh_doc` (authority).
 //! Reading — the directive with its units' state, the list, the battle map — is in `board.rs`.
@@ -7,7 +8,11 @@
 use safemesh_doc::AutoCommit;
 use safemesh_doc::directive::{self, DirectiveView, ParentLink, Responder};
 use safemesh_model::AdminCode;
-use safemesh_model::directive::{Deadline, ResponseAction, ResponseUpdate, UnitKind};
+use safemesh_model::directive::review::check_review;
+use safemesh_model::directive::{
+    Deadline, Reminder, ResponseAction, ResponseUpdate, Review, ReviewDecision, ReviewState,
+    UnitKind,
+};
 use safemesh_model::hazard::{format_date, parse_date};
 use safemesh_store::Store;
 use serde_json::Value;
@@ -21,7 +26,10 @@ mod input;
 
 pub use board::{board, get, list, vocabulary};
 use input::{Draft, draft, percent};
-pub use input::{Here, ListFilter, NewAssignment, NewDirective, NewEventDate, NewResponse};
+pub use input::{
+    Here, ListFilter, NewAssignment, NewDirective, NewEventDate, NewReminder, NewResponse,
+    NewReview,
+};
 
 fn new_doc(actor: &Actor, d: &Draft) -> Result<(String, AutoCommit), RecordError> {
     let id = format!("d-{}", uuid::Uuid::now_v7().simple());
@@ -38,13 +46,14 @@ pub async fn create(
     actor: &Actor,
     here: Here<'_>,
     input: NewDirective,
+    days: u32,
 ) -> Result<Value, RecordError> {
     let d = draft(&actor.code, here, input)?;
     let (id, mut doc) = new_doc(actor, &d)?;
     let mut w = store.writer().await?;
     store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;
-    get(store, &id).await
+    get(store, &id, days).await
 }
 
 async fn load(
@@ -74,6 +83,7 @@ pub async fn respond(
     actor: &Actor,
     id: &str,
     input: NewResponse,
+    days: u32,
 ) -> Result<Value, RecordError> {
     let action = ResponseAction::parse(&required("action", input.action)?)?;
     let pct = percent(input.percent)?;
@@ -96,7 +106,7 @@ pub async fn respond(
         .unit
         .map(|u| u.trim().to_string())
         .filter(|u| !u.is_empty());
-    let (who, mine) = match &unit {
+    let (who, mine, kind) = match &unit {
         Some(u) => {
             if actor.code != view.issuer {
                 return Err(RecordError::forbidden(
@@ -113,6 +123,7 @@ pub async fn respond(
             (
                 Responder::Department(u.as_str()),
                 view.unit_responses.get(u.as_str()),
+                UnitKind::Department,
             )
         }
         None => {
@@ -122,13 +133,20 @@ pub async fn respond(
             (
                 Responder::Node(&actor.code),
                 view.responses.get(actor.code.as_str()),
+                UnitKind::Node,
             )
         }
     };
-    if mine.is_some_and(|r| r.completed_at.is_some()) {
+    // Folded from the updates and the issuer's reviews: a returned completion (已退回) is in
+    // progress again and may be completed again; one that stands (待审核, 已办结) may not.
+    let state = mine.map_or(ReviewState::Open, |r| {
+        let name = unit.clone().unwrap_or_else(|| actor.code.to_string());
+        view.fold_unit(&name, kind, r).state
+    });
+    if state.done() {
         return Err(RecordError::conflict(
             "action",
-            "该任务已完成 / this directive is already completed",
+            "该任务已报告完成（待审核或已办结）/ this directive is already completed (awaiting review or approved)",
         ));
     }
     if action == ResponseAction::Receive && mine.is_some_and(|r| r.received_at.is_some()) {
@@ -136,6 +154,7 @@ pub async fn respond(
     }
     if let (Some(p), Some(cur)) = (pct, mine.and_then(|r| r.percent))
         && action == ResponseAction::Progress
+        && state != ReviewState::Returned
         && p < cur
     {
         return Err(RecordError::bad(
@@ -189,7 +208,7 @@ pub async fn respond(
     commit(&mut doc, actor);
     store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;
-    get(store, id).await
+    get(store, id, days).await
 }
 
 /// 转发/分解 — a target issues the directive on to its own children as a new directive linked to it,
@@ -202,17 +221,19 @@ pub async fn forward(
     here: Here<'_>,
     id: &str,
     input: NewDirective,
+    days: u32,
 ) -> Result<Value, RecordError> {
     let mut w = store.writer().await?;
     let (mut parent_doc, parent) = load(&mut w, id).await?;
     if !parent.may_respond(&actor.code) {
         return Err(not_responder(&actor.code));
     }
-    if parent
-        .responses
-        .get(actor.code.as_str())
-        .is_some_and(|r| r.completed_at.is_some())
-    {
+    if parent.responses.get(actor.code.as_str()).is_some_and(|r| {
+        parent
+            .fold_unit(actor.code.as_str(), UnitKind::Node, r)
+            .state
+            .done()
+    }) {
         return Err(RecordError::conflict(
             "action",
             "该任务已完成 / this directive is already completed",
@@ -317,7 +338,7 @@ pub async fn forward(
     commit(&mut parent_doc, actor);
     store_change(&mut w, id, &mut parent_doc, &old).await?;
     w.commit().await?;
-    get(store, &sub_id).await
+    get(store, &sub_id, days).await
 }
 
 /// 登记事件日期 — the issuer records when the event of an after-event deadline happened.
@@ -326,6 +347,7 @@ pub async fn set_event_date(
     actor: &Actor,
     id: &str,
     input: NewEventDate,
+    due_soon_days: u32,
 ) -> Result<Value, RecordError> {
     let date = required("event_date", input.event_date)?;
     let day = parse_date("event_date", &date)?;
@@ -350,5 +372,129 @@ pub async fn set_event_date(
     commit(&mut doc, actor);
     store_change(&mut w, id, &mut doc, &old).await?;
     w.commit().await?;
-    get(store, id).await
+    get(store, id, due_soon_days).await
+}
+
+fn issuer_only(me: &AdminCode, view: &DirectiveView, what: &str) -> Result<(), RecordError> {
+    if *me != view.issuer {
+        return Err(RecordError::forbidden(
+            "issuer_only",
+            format!("只有下发单位可{what} / only the issuer may do this"),
+        ));
+    }
+    Ok(())
+}
+
+/// 审核 — the issuer approves (审核通过) or returns (退回, with a reason) a unit's completion. Only a
+/// completion awaiting review (待审核) is reviewed; a returned unit is back in progress and its next
+/// 完成 waits for a review of its own.
+pub async fn review(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    input: NewReview,
+    days: u32,
+) -> Result<Value, RecordError> {
+    let unit = required("unit", input.unit)?.trim().to_string();
+    let decision = ReviewDecision::parse(&required("decision", input.decision)?)?;
+    let reason = input
+        .reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if let Some(r) = &reason {
+        bounded("reason", r, 1000)?;
+    }
+    let mut w = store.writer().await?;
+    let (mut doc, view) = load(&mut w, id).await?;
+    issuer_only(&actor.code, &view, "审核")?;
+    let Some(t) = view.target_states().into_iter().find(|t| t.unit == unit) else {
+        return Err(RecordError::bad(
+            "unit",
+            format!("{unit} 不是该任务的承办单位 / {unit} is not a unit of this directive"),
+        ));
+    };
+    let r = match t.kind {
+        UnitKind::Node => view.responses.get(unit.as_str()),
+        _ => view.unit_responses.get(unit.as_str()),
+    }
+    .cloned()
+    .unwrap_or_default();
+    let folded = view.fold_unit(&unit, t.kind, &r);
+    let completion = check_review(&folded, decision, reason.as_deref()).map_err(|e| {
+        if e.field() == "unit" {
+            RecordError::conflict("unit", e.reason())
+        } else {
+            e.into()
+        }
+    })?;
+    let old = doc.get_heads();
+    doc.set_actor(actor.actor_id.clone());
+    directive::add_review(
+        &mut doc,
+        &Review {
+            unit,
+            completion,
+            decision,
+            reason,
+            at: now_rfc3339(),
+            user: actor.user.clone(),
+        },
+    )?;
+    commit(&mut doc, actor);
+    store_change(&mut w, id, &mut doc, &old).await?;
+    w.commit().await?;
+    get(store, id, days).await
+}
+
+/// 催办 — the issuer reminds the units named (with what it asks of them); the reminder is recorded in
+/// the directive and shown to those units.
+pub async fn remind(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    input: NewReminder,
+    days: u32,
+) -> Result<Value, RecordError> {
+    let note = required("note", input.note)?.trim().to_string();
+    bounded("note", &note, 1000)?;
+    let mut units: Vec<String> = Vec::new();
+    for u in input.units.unwrap_or_default() {
+        let u = u.trim().to_string();
+        if !u.is_empty() && !units.contains(&u) {
+            units.push(u);
+        }
+    }
+    if units.is_empty() {
+        return Err(RecordError::bad(
+            "units",
+            "至少催办一个承办单位 / name at least one unit",
+        ));
+    }
+    let mut w = store.writer().await?;
+    let (mut doc, view) = load(&mut w, id).await?;
+    issuer_only(&actor.code, &view, "催办")?;
+    let states = view.target_states();
+    for (i, u) in units.iter().enumerate() {
+        if !states.iter().any(|t| t.unit == *u) {
+            return Err(RecordError::bad(
+                format!("units[{i}]"),
+                format!("{u} 不是该任务的承办单位 / {u} is not a unit of this directive"),
+            ));
+        }
+    }
+    let old = doc.get_heads();
+    doc.set_actor(actor.actor_id.clone());
+    directive::add_reminder(
+        &mut doc,
+        &Reminder {
+            units,
+            note,
+            at: now_rfc3339(),
+            user: actor.user.clone(),
+        },
+    )?;
+    commit(&mut doc, actor);
+    store_change(&mut w, id, &mut doc, &old).await?;
+    w.commit().await?;
+    get(store, id, days).await
 }

@@ -96,7 +96,15 @@ pub async fn export_directives(
         pb.set_length(total);
         pb.set_position(done);
     };
-    let result = super::export_directives(&o.store, &o.office, today(), &filter, &progress).await;
+    let result = super::export_directives(
+        &o.store,
+        &o.office,
+        today(),
+        &filter,
+        o.settings.due_soon_days,
+        &progress,
+    )
+    .await;
     let n = pb.position();
     pb.finish_and_clear();
     o.store.close().await;

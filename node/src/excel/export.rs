@@ -261,7 +261,10 @@ const BASE_COLUMNS: &[HazardCol] = &[
 /// The 重大隐患台账's own columns: 挂牌督办 and the 五落实 of the latest plan.
 const MAJOR_COLUMNS: &[HazardCol] = &[
     ("挂牌督办", 20.0, |h| match h["supervising"].as_str() {
-        Some(c) => V::Text(format!("是（{}）", format::office(c))),
+        Some(c) => V::Text(match h["listing"]["number"].as_str() {
+            Some(n) => format!("是（{}，{n}）", format::office(c)),
+            None => format!("是（{}）", format::office(c)),
+        }),
         None => t("否"),
     }),
     ("五落实", 10.0, |h| {
@@ -452,9 +455,10 @@ pub async fn export_directives(
     office: &Office,
     day: Date,
     filter: &ListFilter,
+    days: u32,
     progress: Progress<'_>,
 ) -> Result<Vec<u8>, RecordError> {
-    let list = crate::directives::list(store, filter).await?;
+    let list = crate::directives::list(store, filter, days).await?;
     let headers: &[(&str, f64)] = &[
         ("序号", 6.0),
         ("文号", 20.0),
@@ -496,7 +500,7 @@ pub async fn export_directives(
     let total = list.len() as u64;
     for (k, d) in list.iter().enumerate() {
         let id = d["id"].as_str().unwrap_or_default();
-        let full = crate::directives::get(store, id).await?;
+        let full = crate::directives::get(store, id, days).await?;
         let units = full["units"].as_array().cloned().unwrap_or_default();
         for u in units {
             n += 1;

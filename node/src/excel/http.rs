@@ -133,8 +133,15 @@ pub async fn export_directives(
     State(st): State<Shared>,
     Query(f): Query<ListFilter>,
 ) -> Result<Response, RecordError> {
-    let bytes =
-        super::export_directives(&st.store, &office(&st), today(), &f, &no_progress).await?;
+    let bytes = super::export_directives(
+        &st.store,
+        &office(&st),
+        today(),
+        &f,
+        st.hazards.due_soon_days,
+        &no_progress,
+    )
+    .await?;
     let (name, ascii) = file_name(&st, "任务台账", "directives");
     Ok(download(bytes, &name, &ascii))
 }

@@ -85,6 +85,12 @@ pub struct NewEvent {
     pub approved: Option<bool>,
     /// `reply`: the escalating office whose escalation (by `method`) this written reply answers.
     pub to: Option<String>,
+    /// `supervise`: 督办编号, e.g. 昆安办督〔2026〕3号 (required).
+    pub number: Option<String>,
+    /// `supervise`: 督办要求 (required).
+    pub requirements: Option<String>,
+    /// `supervise`: 督办期限 `YYYY-MM-DD` (optional; not in the past).
+    pub due: Option<String>,
 }
 
 fn opt_text(v: Option<String>) -> Option<String> {
@@ -345,6 +351,14 @@ pub(crate) fn event(
         input.approved.is_some(),
     )?;
     only_for(kind, EventKind::Reply, "to", input.to.is_some())?;
+    only_for(kind, EventKind::Supervise, "number", input.number.is_some())?;
+    only_for(
+        kind,
+        EventKind::Supervise,
+        "requirements",
+        input.requirements.is_some(),
+    )?;
+    only_for(kind, EventKind::Supervise, "due", input.due.is_some())?;
     let mut e = mh::HazardEvent::new(kind, view.owner.clone(), String::new());
     e.note = note;
     e.percent = match input.percent {
@@ -436,6 +450,20 @@ pub(crate) fn event(
                 ));
             }
             e.new_deadline = Some(mh::format_date(d));
+        }
+        EventKind::Supervise => {
+            e.number = opt_text(input.number);
+            e.requirements = opt_text(input.requirements);
+            e.due = opt_text(input.due);
+            mh::supervision::validate_listing(&e)?;
+            if let Some(d) = &e.due
+                && mh::parse_date("due", d)? < today
+            {
+                return Err(RecordError::bad(
+                    "due",
+                    "督办期限不能早于今天 / due is in the past",
+                ));
+            }
         }
         EventKind::ExtendDecision => {
             let approved = input.approved.ok_or_else(|| {

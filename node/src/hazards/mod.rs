@@ -125,21 +125,17 @@ pub fn check_history(
 ) -> Result<(), (usize, RecordError)> {
     let mut d = mh::Derived::new(grade);
     for (i, e) in history.iter().enumerate() {
-        mh::may_add_event(
-            e.kind,
-            &safemesh_model::Chain::of(owner),
-            &e.by,
-            d.supervising.as_ref(),
-        )
-        .map_err(|rule| {
-            (
-                i,
-                RecordError::forbidden(
-                    rule,
-                    format!("{} 事件无权添加 / rule {rule}", e.kind.as_str()),
-                ),
-            )
-        })?;
+        mh::may_add_event(e.kind, &safemesh_model::Chain::of(owner), &e.by, &d).map_err(
+            |rule| {
+                (
+                    i,
+                    RecordError::forbidden(
+                        rule,
+                        format!("{} 事件无权添加 / rule {rule}", e.kind.as_str()),
+                    ),
+                )
+            },
+        )?;
         mh::apply(&mut d, e).map_err(|e| (i, RecordError::from(e)))?;
     }
     Ok(())
@@ -399,7 +395,7 @@ pub fn authority(
             "本级无权处理该隐患 / this office may not act on this hazard",
         ));
     }
-    mh::may_add_event(kind, &chain, me, derived.supervising.as_ref()).map_err(|rule| {
+    mh::may_add_event(kind, &chain, me, derived).map_err(|rule| {
         RecordError::forbidden(
             rule,
             format!(
@@ -433,6 +429,8 @@ pub async fn actions(
             let mut e = HazardEvent::new(*k, me.clone(), now_rfc3339());
             e.method = Some(mh::ESCALATION_METHODS[0].to_string());
             e.level = Some(me.clone());
+            e.number = Some("—".into());
+            e.requirements = Some("—".into());
             e.recipients = mh::notify::REQUIRED_RECIPIENTS
                 .iter()
                 .map(|r| r.to_string())

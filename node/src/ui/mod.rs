@@ -58,6 +58,8 @@ pub fn router(state: Shared) -> Router {
         .route("/directives/{id}", get(views::directives::page))
         .route("/directives/{id}/respond", post(views::directives::respond))
         .route("/directives/{id}/forward", post(views::directives::forward))
+        .route("/directives/{id}/review", post(views::directives::review))
+        .route("/directives/{id}/remind", post(views::directives::remind))
         .route("/accidents", get(views::accidents::list))
         .route("/accidents/{id}", get(views::accidents::page))
         .route(

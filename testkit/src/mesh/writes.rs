@@ -52,6 +52,9 @@ impl Mesh {
                 _ => None,
             },
             level: (kind == EventKind::Supervise).then(|| node.code.clone()),
+            number: None,
+            requirements: None,
+            due: None,
             percent: (kind == EventKind::Progress).then_some(50),
             // A plan event carries a complete plan (a major hazard is reported rectified only with one).
             plan: (kind == EventKind::Plan).then(|| safemesh_model::hazard::Plan {

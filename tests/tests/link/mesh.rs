@@ -148,7 +148,7 @@ async fn directive_reaches_target_and_response_returns() {
     assert_eq!(r.updates.len(), 2);
     let counts = m
         .store(COUNTY)
-        .own_directive_counts(COUNTY, "2025-01-01")
+        .own_directive_counts(COUNTY, "2025-01-01", "2025-01-04")
         .await
         .unwrap();
     assert_eq!(

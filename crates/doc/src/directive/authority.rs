@@ -10,7 +10,10 @@ use crate::Error;
 use crate::authority::op::{OpCheck, Seg};
 
 /// The fields of a directive's `core` fixed at issue.
-pub(crate) const FIXED: [&str; 4] = ["targets", "assignments", "cascade", "parent"];
+pub(crate) const FIXED: [&str; 5] = ["targets", "assignments", "cascade", "parent", "review"];
+
+/// The issuer's logs in `core`: 审核 (`reviews`) and 催办 (`reminders`).
+const ISSUER_LOGS: [&str; 2] = ["reviews", "reminders"];
 
 /// Who may write a directive's `responses`: its targets, and for a cascade notice (紧急通知) every node
 /// below the issuer. Both are fixed in the document's first change.
@@ -106,6 +109,30 @@ fn response_log(cx: &OpCheck<'_>) -> Result<(), Error> {
     }
 }
 
+/// The issuer's logs (`core.reviews`, `core.reminders`): written by the issuer only, made once, then only
+/// appended to; an entry is written whole in the change that makes it; nothing is rewritten or deleted.
+/// Checked for every operation under one of them (`path` = `[core, log, …]`).
+fn issuer_log(cx: &OpCheck<'_>) -> Result<(), Error> {
+    let (path, op) = (cx.path, cx.op);
+    if cx.actor != &cx.header.owner {
+        return Err(cx.deny("issuer_only"));
+    }
+    let deny = || Err(cx.deny("reviews_append_only"));
+    if matches!(op.action, OpType::Delete) {
+        return deny();
+    }
+    let ok = match &path[2..] {
+        // The log itself: made once (a second one would replace its history).
+        [] => matches!(op.action, OpType::Make(ObjType::List)) && !had_value(cx)?,
+        // A new entry, at the end (`check_append_at_end`).
+        [Seg::Index] => op.insert && matches!(op.action, OpType::Make(ObjType::Map)),
+        // Inside an entry (its fields, a reminder's list of units): only while making it.
+        [Seg::Index, ..] => cx.in_new_object && !matches!(op.action, OpType::Delete),
+        _ => false,
+    };
+    if ok { Ok(()) } else { deny() }
+}
+
 /// Whether the key this operation writes held a value when its author wrote it (as of the change's
 /// dependencies). An object made in this change held nothing.
 fn had_value(cx: &OpCheck<'_>) -> Result<bool, Error> {
@@ -155,6 +182,11 @@ pub(crate) fn check_op(responders: &Responders, cx: &OpCheck<'_>) -> Result<(), 
                 return Err(cx.deny("issuer_only"));
             }
             response_log(cx)
+        }
+        (Some(Seg::Key(k)), Some(Seg::Key(log)))
+            if k == "core" && ISSUER_LOGS.contains(&log.as_str()) =>
+        {
+            issuer_log(cx)
         }
         _ => {
             if actor == &cx.header.owner {

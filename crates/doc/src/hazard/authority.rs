@@ -1,10 +1,10 @@
 //! 隐患的写入权限 — who may write what in a hazard (DESIGN §4): the owner registers and rectifies; the
 //! levels above supervise, escalate and decide extensions — the parent only for a general hazard, every
-//! ancestor for a major one; acceptance and closing of a listed hazard belong to its supervising level.
+//! ancestor for a major one; the owner may list (挂牌督办) its own major hazard; acceptance and closing
+//! of a listed hazard belong to its supervising level, lifting a listing (摘牌) to the listing office.
 
 use automerge::legacy::{ObjectId, OpType};
 use automerge::{AutoCommit, ChangeHash, ObjId, ScalarValue};
-use safemesh_model::AdminCode;
 use safemesh_model::hazard::EventKind;
 
 use crate::authority::op::{OpCheck, Seg};
@@ -20,10 +20,14 @@ pub(crate) fn is_general(doc: &AutoCommit) -> Result<bool, Error> {
     Ok(grade.as_deref() != Some("major"))
 }
 
-/// The supervising level of a hazard as of `heads` (folded from the events then).
-fn supervising_at(doc: &AutoCommit, heads: &[ChangeHash]) -> Result<Option<AdminCode>, Error> {
+/// A hazard's state as of `heads` (folded from the events then): who supervises it, whose listings
+/// stand.
+fn derived_at(
+    doc: &AutoCommit,
+    heads: &[ChangeHash],
+) -> Result<safemesh_model::hazard::Derived, Error> {
     let (grade, events) = super::events_at(doc, Some(heads))?;
-    Ok(safemesh_model::hazard::fold(grade, &events).supervising)
+    Ok(safemesh_model::hazard::fold(grade, &events))
 }
 
 /// The kind of the event map `obj` as the document holds it now.
@@ -110,15 +114,23 @@ pub(crate) fn check_op(general: bool, cx: &OpCheck<'_>) -> Result<(), Error> {
                 "reply_by" if event_kind(doc, &op.obj)? != Some(EventKind::Escalate) => {
                     return Err(cx.deny("reply_by_on_escalate_only"));
                 }
+                // 督办编号, 督办要求, 督办期限 are the listing office's, in its listing: nobody dates
+                // or numbers a 督办 in another event.
+                "number" | "requirements" | "due"
+                    if event_kind(doc, &op.obj)? != Some(EventKind::Supervise) =>
+                {
+                    return Err(cx.deny("listing_fields_on_supervise_only"));
+                }
                 "kind" => {
                     let kind = value.as_deref().and_then(|v| EventKind::parse(v).ok());
                     let Some(kind) = kind else {
                         return Err(cx.deny("known_event_kind"));
                     };
                     let allowed = match kind {
-                        EventKind::Supervise | EventKind::Escalate | EventKind::ExtendDecision => {
-                            is_superior
-                        }
+                        // An office lists its own major hazard too (a county its own finding).
+                        EventKind::Supervise => is_superior || (is_owner && !general),
+                        EventKind::Escalate | EventKind::ExtendDecision => is_superior,
+                        EventKind::Lift => is_owner || is_superior,
                         EventKind::Accept
                         | EventKind::Close
                         | EventKind::Return
@@ -135,18 +147,18 @@ pub(crate) fn check_op(general: bool, cx: &OpCheck<'_>) -> Result<(), Error> {
                     }
                     // 挂牌单位验收销号: acceptance of a listed hazard belongs to the supervising
                     // level, judged by the history the actor saw when it wrote the event; so does
-                    // 延期审批 (else the owner's parent).
+                    // 延期审批 (else the owner's parent); 摘牌 to an office whose listing stands.
                     if matches!(
                         kind,
-                        EventKind::Accept | EventKind::Close | EventKind::ExtendDecision
+                        EventKind::Accept
+                            | EventKind::Close
+                            | EventKind::ExtendDecision
+                            | EventKind::Lift
                     ) {
-                        let supervising = supervising_at(doc, change.deps())?;
-                        if let Err(rule) = safemesh_model::hazard::may_add_event(
-                            kind,
-                            owner,
-                            actor,
-                            supervising.as_ref(),
-                        ) {
+                        let derived = derived_at(doc, change.deps())?;
+                        if let Err(rule) =
+                            safemesh_model::hazard::may_add_event(kind, owner, actor, &derived)
+                        {
                             return Err(cx.deny(rule));
                         }
                     }

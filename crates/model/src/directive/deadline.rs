@@ -107,6 +107,18 @@ impl TargetDue {
     pub fn overdue(&self, today: Date) -> bool {
         is_overdue(self.overdue_after, today)
     }
+
+    /// 临期 — not done, not overdue, and the next day something is due (the deadline day or the next
+    /// report day, whichever is earlier) within `days` days of today (due today counts), the same rule
+    /// and the same per-node N (`[hazards] due_soon_days`) as a hazard's. Done targets have no due day.
+    pub fn due_soon(&self, today: Date, days: u32) -> bool {
+        is_due_soon(self.overdue_after, today, days)
+    }
+}
+
+/// 临期规则 — a due day from today to `days` days after it.
+pub fn is_due_soon(due: Option<Date>, today: Date, days: u32) -> bool {
+    due.is_some_and(|d| d >= today && (d - today).whole_days() <= i64::from(days))
 }
 
 /// 逾期规则 — past the due day; due today is not overdue. (Done targets have no due day.)
@@ -480,6 +492,33 @@ mod tests {
         assert!(!due.overdue(d("2026-06-29")));
         assert!(!due.overdue(d("2026-06-30")));
         assert!(due.overdue(d("2026-07-01")));
+    }
+
+    #[test]
+    fn due_soon_is_the_next_due_day_within_n_days_and_not_overdue() {
+        // 临期, N = 3: due 2026-06-30 is 临期 from 06-27 to 06-30, not on 06-26, and not once overdue.
+        let dl = Deadline::Date {
+            date: "2026-06-30".into(),
+        };
+        let due = dl.due_for(None, &progress("2026-01-05"));
+        assert!(!due.due_soon(d("2026-06-26"), 3));
+        assert!(due.due_soon(d("2026-06-27"), 3));
+        assert!(due.due_soon(d("2026-06-30"), 3), "due today is 临期");
+        assert!(!due.due_soon(d("2026-07-01"), 3), "overdue is not 临期");
+        assert!(due.due_soon(d("2026-06-26"), 4), "N is the node's");
+        // A report day before the deadline is what falls due next.
+        let c = Cadence::Monthly { day: Some(25) };
+        let due = dl.due_for(Some(&c), &progress("2026-01-05"));
+        assert!(
+            due.due_soon(d("2026-01-23"), 3),
+            "January's report on the 25th"
+        );
+        // Done: nothing is due.
+        let p = TargetProgress {
+            done: true,
+            ..progress("2026-01-05")
+        };
+        assert!(!dl.due_for(None, &p).due_soon(d("2026-06-30"), 3));
     }
 
     #[test]

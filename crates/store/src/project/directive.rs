@@ -1,6 +1,7 @@
 //! 任务 — a directive: its `directives` row, and one `directive_targets` row per target (replaced whole).
 
 use safemesh_doc::directive::Directives;
+use safemesh_model::directive::ReviewState;
 
 use super::bind::Bind;
 use super::kind::{ProjectKind, Rows};
@@ -45,19 +46,21 @@ impl ProjectKind for Directives {
         let day = |d: Option<time::Date>| d.map(safemesh_model::hazard::format_date);
         for t in view.target_states() {
             rows.push((
-                "INSERT INTO directive_targets (directive_id, target, received, completed, percent, kind, role, received_at, overdue_after, next_report_due)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO directive_targets (directive_id, target, received, completed, percent, kind, role, received_at, overdue_after, next_report_due, awaiting_review)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 vec![
                     Bind::from(id),
                     Bind::from(&t.unit),
                     Bind::from(t.received as i64),
-                    Bind::from(t.done as i64),
+                    // 办结: approved only; a completion awaiting review is `awaiting_review`.
+                    Bind::from((t.review == ReviewState::Approved) as i64),
                     Bind::from(t.percent.map(|p| p as i64)),
                     Bind::from(t.kind.as_str()),
                     Bind::from(t.roles.first().map_or("responsible", |r| r.as_str())),
                     Bind::from(&t.received_at),
                     Bind::from(day(t.due.overdue_after)),
                     Bind::from(day(t.due.next_report_due)),
+                    Bind::from((t.review == ReviewState::Pending) as i64),
                 ],
             ));
         }

@@ -20,6 +20,15 @@ impl ProjectKind for Hazards {
                 "supervising".into(),
                 derived.supervising.as_ref().map(|c| c.to_string()).into(),
             );
+            // 挂牌督办: the listing that decides (督办编号, 要求, 期限, by, at) and every one standing.
+            o.insert(
+                "listing".into(),
+                serde_json::to_value(derived.listing()).unwrap_or_default(),
+            );
+            o.insert(
+                "listings".into(),
+                serde_json::to_value(&derived.listings).unwrap_or_default(),
+            );
             o.insert("escalations".into(), derived.escalations.clone().into());
             o.insert(
                 "escalated".into(),

@@ -21,9 +21,14 @@ pub struct DirectiveRow {
 pub struct DirectiveTotals {
     pub units: u64,
     pub received: u64,
+    /// 已办结 (approved).
     pub done: u64,
+    /// 待审核
+    pub awaiting_review: u64,
     /// Past their due day as of the `today` asked for, not done.
     pub overdue: u64,
+    /// 临期: next due from `today` to the `due_soon_until` asked for, not done.
+    pub due_soon: u64,
 }
 
 impl Store {
@@ -46,18 +51,24 @@ impl Store {
         Ok(rows.into_iter().map(directive_row).collect())
     }
 
-    /// Per directive: units, received, done, and overdue as of `today` (`YYYY-MM-DD`).
+    /// Per directive: units, received, done (办结), awaiting review, overdue as of `today` and 临期 up
+    /// to `due_soon_until` (`YYYY-MM-DD`). `overdue_after` is NULL for a unit whose completion
+    /// stands (待审核 or 办结), so neither counts it.
     pub async fn directive_totals(
         &self,
         today: &str,
+        due_soon_until: &str,
     ) -> Result<std::collections::BTreeMap<String, DirectiveTotals>, Error> {
         let rows = sqlx::query(
             "SELECT directive_id, COUNT(*) AS n, CAST(COALESCE(SUM(received), 0) AS BIGINT) AS received,
              CAST(COALESCE(SUM(completed), 0) AS BIGINT) AS done,
-             CAST(COALESCE(SUM(CASE WHEN completed = 0 AND overdue_after IS NOT NULL AND overdue_after < $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue
+             CAST(COALESCE(SUM(awaiting_review), 0) AS BIGINT) AS awaiting_review,
+             CAST(COALESCE(SUM(CASE WHEN completed = 0 AND overdue_after IS NOT NULL AND overdue_after < $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue,
+             CAST(COALESCE(SUM(CASE WHEN completed = 0 AND overdue_after IS NOT NULL AND overdue_after >= $1 AND overdue_after <= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due_soon
              FROM directive_targets GROUP BY directive_id",
         )
         .bind(today)
+        .bind(due_soon_until)
         .fetch_all(self.pool())
         .await?;
         Ok(rows
@@ -70,7 +81,9 @@ impl Store {
                         units: g("n"),
                         received: g("received"),
                         done: g("done"),
+                        awaiting_review: g("awaiting_review"),
                         overdue: g("overdue"),
+                        due_soon: g("due_soon"),
                     },
                 )
             })
@@ -85,11 +98,13 @@ impl Store {
         Ok(row.map(directive_row))
     }
 
-    /// Directive counts for directives issued by `issuer`.
+    /// Directive counts for directives issued by `issuer`, overdue as of `today`, 临期 up to
+    /// `due_soon_until`.
     pub async fn own_directive_counts(
         &self,
         issuer: &str,
         today: &str,
+        due_soon_until: &str,
     ) -> Result<safemesh_model::summary::DirectiveCounts, Error> {
         let (issued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM directives WHERE issuer = $1")
             .bind(issuer)
@@ -97,11 +112,14 @@ impl Store {
             .await?;
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(t.received), 0) AS BIGINT) AS received, CAST(COALESCE(SUM(t.completed), 0) AS BIGINT) AS completed,
-             CAST(COALESCE(SUM(CASE WHEN t.completed = 0 AND t.overdue_after IS NOT NULL AND t.overdue_after < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue
+             CAST(COALESCE(SUM(t.awaiting_review), 0) AS BIGINT) AS awaiting_review,
+             CAST(COALESCE(SUM(CASE WHEN t.completed = 0 AND t.overdue_after IS NOT NULL AND t.overdue_after < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue,
+             CAST(COALESCE(SUM(CASE WHEN t.completed = 0 AND t.overdue_after IS NOT NULL AND t.overdue_after >= $2 AND t.overdue_after <= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS due_soon
              FROM directive_targets t JOIN directives d ON d.id = t.directive_id WHERE d.issuer = $1",
         )
         .bind(issuer)
         .bind(today)
+        .bind(due_soon_until)
         .fetch_one(self.pool())
         .await?;
         let g = |k: &str| -> u64 { r_i64(&row, k) as u64 };
@@ -110,7 +128,9 @@ impl Store {
             assignments: g("n"),
             received: g("received"),
             completed: g("completed"),
+            awaiting_review: g("awaiting_review"),
             overdue: g("overdue"),
+            due_soon: g("due_soon"),
         })
     }
 }

@@ -1,7 +1,8 @@
 //! 任务 `/directives` — received and issued directives, and a directive's page: its content, this
 //! office's 签收 / progress / completion and 转发/分解 forms (when it is a target), and the 挂图作战
 //! battle map: every unit of the directive and of the directives forwarded from it, coloured by state,
-//! with 签收率 and 完成率. Reads through `crate::directives` and writes through `crate::directives`, as the
+//! with 签收率 and 完成率; for the issuer, 审核通过 / 退回 on a completion awaiting review and the 催办
+//! form; for a target, its 审核 state (已退回 with the reason) and the reminders to it. Reads through `crate::directives` and writes through `crate::directives`, as the
 //! API does.
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::User;
 use crate::clock::today;
-use crate::directives::{Here, NewDirective, NewResponse};
+use crate::directives::{Here, NewDirective, NewReminder, NewResponse, NewReview};
 use crate::format::{self, china_time};
 use crate::http::ApiState;
 use crate::records::RecordError;
@@ -34,7 +35,15 @@ pub struct DirectiveRow {
     pub units: u64,
     pub received: u64,
     pub done: u64,
+    /// 待审核
+    pub awaiting_review: u64,
     pub overdue: u64,
+    /// 临期 units (on the 收到的任务 tab: this office's own unit, 0 or 1).
+    pub due_soon: u64,
+    /// This office's own 审核 state, on the 收到的任务 tab (办理中, 待审核, 已办结, 已退回).
+    pub my_state: String,
+    /// Reminders (催办) to this office.
+    pub my_reminders: usize,
     pub rate: String,
     pub rate_pct: u64,
 }
@@ -83,7 +92,7 @@ pub async fn list(
         target: (tab == "received").then(|| st.code.to_string()),
         ..Default::default()
     };
-    let items = match crate::directives::list(&st.store, &filter).await {
+    let items = match crate::directives::list(&st.store, &filter, st.hazards.due_soon_days).await {
         Ok(i) => i,
         Err(e) => return record_error(&e),
     };
@@ -93,6 +102,7 @@ pub async fn list(
             let t = &b["totals"];
             let n = |k: &str| t[k].as_u64().unwrap_or(0);
             let (units, done) = (n("units"), n("done"));
+            let mine = &b["mine"];
             DirectiveRow {
                 id: s(&b["id"]),
                 title: s(&b["title"]),
@@ -105,7 +115,15 @@ pub async fn list(
                 units,
                 received: n("received"),
                 done,
+                awaiting_review: n("awaiting_review"),
                 overdue: n("overdue"),
+                due_soon: if mine.is_object() {
+                    u64::from(mine["due_soon"] == true)
+                } else {
+                    n("due_soon")
+                },
+                my_state: s(&mine["review_label"]),
+                my_reminders: mine["reminders"].as_array().map_or(0, Vec::len),
                 rate: format::ratio(done, units),
                 rate_pct: (done * 100).checked_div(units).unwrap_or(0),
             }
@@ -148,6 +166,12 @@ pub struct BoardRow {
     pub percent: u64,
     pub done: bool,
     pub overdue: bool,
+    pub due_soon: bool,
+    /// 审核 state: `open`, `pending`, `approved`, `returned`, and its label.
+    pub review: String,
+    pub review_label: String,
+    /// A row of this directive (not of one forwarded from it): the issuer reviews and reminds it.
+    pub own: bool,
     pub due: String,
     pub next_report: String,
     pub last_report: String,
@@ -160,7 +184,9 @@ pub struct BoardTotals {
     pub units: u64,
     pub received: u64,
     pub done: u64,
+    pub awaiting_review: u64,
     pub overdue: u64,
+    pub due_soon: u64,
     pub received_rate: String,
     pub completion_rate: String,
 }
@@ -176,6 +202,14 @@ pub struct DirectivePage {
     pub my_done: bool,
     pub my_percent: u64,
     pub my_state: String,
+    /// 退回原因, when this office's completion was returned.
+    pub my_return_reason: String,
+    /// 临期: this office's next due day is within the warning days.
+    pub my_due_soon: bool,
+    /// 催办 — the issuer's reminders to this office: (when, note).
+    pub my_reminders: Vec<(String, String)>,
+    /// 催办 — the units the issuer may remind (its own units not 办结): (unit, name).
+    pub remindable: Vec<(String, String)>,
     /// This office's children, for forwarding.
     pub children: Vec<(String, String)>,
     pub board: Vec<BoardRow>,
@@ -191,8 +225,11 @@ fn board_row(r: &Value) -> BoardRow {
     let done = r["done"].as_bool().unwrap_or(false);
     let overdue = r["overdue"].as_bool().unwrap_or(false);
     let percent = r["percent"].as_u64().unwrap_or(if done { 100 } else { 0 });
+    let review = s(&r["review"]);
     let class = if overdue {
         "cell-overdue"
+    } else if review == "returned" {
+        "cell-progress"
     } else if done {
         "cell-done"
     } else if percent > 0 {
@@ -228,6 +265,10 @@ fn board_row(r: &Value) -> BoardRow {
         percent,
         done,
         overdue,
+        due_soon: r["due_soon"].as_bool().unwrap_or(false),
+        review_label: s(&r["review_label"]),
+        review,
+        own: r["depth"].as_u64().unwrap_or(0) == 0,
         due: s(&r["due"]),
         next_report: s(&r["next_report_due"]),
         last_report: last["at"]
@@ -246,8 +287,9 @@ async fn build(
     notice: String,
     error: String,
 ) -> Result<DirectivePage, RecordError> {
-    let d = crate::directives::get(&st.store, id).await?;
-    let b = crate::directives::board(&st.store, id).await?;
+    let days = st.hazards.due_soon_days;
+    let d = crate::directives::get(&st.store, id, days).await?;
+    let b = crate::directives::board(&st.store, id, days).await?;
     let me = st.code.as_str();
     let mine = d["units"]
         .as_array()
@@ -261,12 +303,48 @@ async fn build(
         .as_ref()
         .and_then(|u| u["percent"].as_u64())
         .unwrap_or(0);
+    let my_review = mine.as_ref().map(|u| s(&u["review"])).unwrap_or_default();
     let my_state = match (&mine, my_received, my_done) {
         (None, _, _) => String::new(),
-        (_, _, true) => "已完成".into(),
+        (_, _, true) if my_review == "pending" => "已报告完成，待审核".into(),
+        (_, _, true) => "已办结（审核通过）".into(),
+        _ if my_review == "returned" => format!("已退回，重新办理中，进度 {my_percent}%"),
         (_, true, false) => format!("已签收，进度 {my_percent}%"),
         (_, false, false) => "未签收".into(),
     };
+    let my_return_reason = mine
+        .as_ref()
+        .filter(|_| my_review == "returned")
+        .map(|u| s(&u["last_review"]["reason"]))
+        .unwrap_or_default();
+    let my_due_soon = mine.as_ref().is_some_and(|u| u["due_soon"] == true);
+    let my_reminders = mine
+        .as_ref()
+        .and_then(|u| u["reminders"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            (
+                china_time(m["at"].as_str().unwrap_or_default()),
+                s(&m["note"]),
+            )
+        })
+        .collect();
+    let remindable = d["units"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|u| u["review"] != "approved")
+        .map(|u| {
+            (
+                s(&u["unit"]),
+                u["name"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| s(&u["unit"])),
+            )
+        })
+        .collect();
     let t = &b["totals"];
     let n = |k: &str| t[k].as_u64().unwrap_or(0);
     let rate = |k: &str| format::pct(t[k].as_f64().unwrap_or(0.0) * 100.0);
@@ -297,6 +375,10 @@ async fn build(
         my_done,
         my_percent,
         my_state,
+        my_return_reason,
+        my_due_soon,
+        my_reminders,
+        remindable,
         children,
         board: b["rows"]
             .as_array()
@@ -308,7 +390,9 @@ async fn build(
             units: n("units"),
             received: n("received"),
             done: n("done"),
+            awaiting_review: n("awaiting_review"),
             overdue: n("overdue"),
+            due_soon: n("due_soon"),
             received_rate: rate("received_rate"),
             completion_rate: rate("completion_rate"),
         },
@@ -335,6 +419,9 @@ pub async fn page(
         Some("progress") => "进展已报送。",
         Some("complete") => "已报告完成。",
         Some("forward") => "已转发到下级。",
+        Some("approve") => "已审核通过。",
+        Some("return") => "已退回，承办单位重新办理。",
+        Some("remind") => "已催办。",
         _ => "",
     };
     match build(&st, &user, &id, notice.to_string(), String::new()).await {
@@ -391,7 +478,14 @@ pub async fn respond(
                         milestone: get("milestone"),
                         unit: None,
                     };
-                    crate::directives::respond(&st.store, &user.actor(&st), &id, input).await
+                    crate::directives::respond(
+                        &st.store,
+                        &user.actor(&st),
+                        &id,
+                        input,
+                        st.hazards.due_soon_days,
+                    )
+                    .await
                 }
             }
         }
@@ -426,8 +520,78 @@ pub async fn forward(
                 extra_children: &st.extra_children,
                 unit_groups: &st.unit_groups,
             };
-            crate::directives::forward(&st.store, &user.actor(&st), here, &id, input).await
+            crate::directives::forward(
+                &st.store,
+                &user.actor(&st),
+                here,
+                &id,
+                input,
+                st.hazards.due_soon_days,
+            )
+            .await
         }
     };
     after(&st, &user, &id, "forward", r).await
+}
+
+/// `POST /directives/{id}/review` — 审核通过 or 退回 (with a reason) of a unit's completion, by the issuer.
+pub async fn review(
+    State(st): State<Arc<ApiState>>,
+    user: User,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let get = |k: &str| crate::format::field(&pairs, k);
+    let decision = get("decision").unwrap_or_default();
+    let r = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+        Err(e) => Err(e),
+        Ok(_) => {
+            let input = NewReview {
+                unit: get("unit"),
+                decision: Some(decision.clone()),
+                reason: get("reason"),
+            };
+            crate::directives::review(
+                &st.store,
+                &user.actor(&st),
+                &id,
+                input,
+                st.hazards.due_soon_days,
+            )
+            .await
+        }
+    };
+    after(&st, &user, &id, &decision, r).await
+}
+
+/// `POST /directives/{id}/remind` — 催办 the units ticked, by the issuer.
+pub async fn remind(
+    State(st): State<Arc<ApiState>>,
+    user: User,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let units: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "units")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let r = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+        Err(e) => Err(e),
+        Ok(_) => {
+            let input = NewReminder {
+                units: Some(units),
+                note: crate::format::field(&pairs, "note"),
+            };
+            crate::directives::remind(
+                &st.store,
+                &user.actor(&st),
+                &id,
+                input,
+                st.hazards.due_soon_days,
+            )
+            .await
+        }
+    };
+    after(&st, &user, &id, "remind", r).await
 }

@@ -52,6 +52,12 @@ pub struct HazardFacts {
     pub basis: String,
     pub description: String,
     pub supervising: String,
+    /// 挂牌督办 — the listing that decides: 督办编号, 督办要求, 督办期限, listed by whom and when (empty
+    /// strings when not listed).
+    pub listing_number: String,
+    pub listing_requirements: String,
+    pub listing_due: String,
+    pub listing_by: String,
     pub notified: String,
     pub escalated: String,
     /// 临期 (due within the node's warning days, not overdue).
@@ -176,6 +182,19 @@ fn facts(b: &Value) -> HazardFacts {
         supervising: b["supervising"]
             .as_str()
             .map(format::office)
+            .unwrap_or_default(),
+        listing_number: text(&b["listing"]["number"]),
+        listing_requirements: text(&b["listing"]["requirements"]),
+        listing_due: text(&b["listing"]["due"]),
+        listing_by: b["listing"]["at"]
+            .as_str()
+            .map(|at| {
+                format!(
+                    "{} {}",
+                    format::office(b["listing"]["by"].as_str().unwrap_or_default()),
+                    china_time(at)
+                )
+            })
             .unwrap_or_default(),
         notified: format::told(&b["notified"], &b["notified_names"]),
         escalated: b["escalated"]
@@ -335,6 +354,7 @@ fn button(kind: EventKind) -> &'static str {
         EventKind::ExtendRequest => "申请延期",
         EventKind::ExtendDecision => "提交审批意见",
         EventKind::Reply => "提交书面回复",
+        EventKind::Lift => "摘牌",
     }
 }
 
@@ -354,6 +374,9 @@ fn field_label(field: &str) -> &'static str {
         "new_deadline" => "申请延期至",
         "approved" => "审批意见",
         "to" => "回复的督办",
+        "number" => "督办编号",
+        "requirements" => "督办要求",
+        "due" => "督办期限",
         "note" => "说明",
         _ => "",
     }
@@ -495,6 +518,10 @@ pub struct EventForm {
     funds_wan: Option<String>,
     deadline: Option<String>,
     contingency_plan: Option<String>,
+    /// 挂牌督办: 督办编号, 督办要求, 督办期限.
+    number: String,
+    requirements: String,
+    due: String,
 }
 
 fn some(s: String) -> Option<String> {
@@ -558,6 +585,9 @@ impl EventForm {
             new_deadline: some(self.new_deadline),
             approved,
             to,
+            number: some(self.number),
+            requirements: some(self.requirements),
+            due: some(self.due),
         })
     }
 }
@@ -627,6 +657,9 @@ fn parse_event_form(pairs: &[(String, String)]) -> EventForm {
             "new_deadline" => f.new_deadline = v,
             "approved" => f.approved = v,
             "escalation" => f.escalation = v,
+            "number" => f.number = v,
+            "requirements" => f.requirements = v,
+            "due" => f.due = v,
             "plan.responsible_unit" => f.responsible_unit = Some(v),
             "plan.responsible_person" => f.responsible_person = Some(v),
             "plan.measures" => f.measures = Some(v),
