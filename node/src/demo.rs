@@ -81,6 +81,13 @@ struct SampleDirective {
     event_date: Option<String>,
     #[serde(default)]
     responses: Vec<SampleResponse>,
+    /// The issuer's 审核 of completions, after the responses (a completion is awaited until it has
+    /// reached the issuer).
+    #[serde(default)]
+    reviews: Vec<crate::directives::NewReview>,
+    /// The issuer's 催办, after the reviews.
+    #[serde(default)]
+    reminders: Vec<crate::directives::NewReminder>,
     #[serde(default)]
     forwards: Vec<SampleForward>,
 }
@@ -344,6 +351,28 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
             .map_err(err)?;
         }
         answer(nodes, issuer, &id, &d.responses).await?;
+        let days = issuer.hazard_settings.due_soon_days;
+        for r in &d.reviews {
+            // The unit's completion travels up to the issuer first (409 until it has arrived).
+            let mut tries = 0;
+            loop {
+                match crate::directives::review(&issuer.store, &issuer.actor, &id, r.clone(), days)
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(e) if e.status == 409 && tries < 400 => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(25)).await;
+                    }
+                    Err(e) => bail!("{id} 审核 {:?}: {}", r.unit, err(e)),
+                }
+            }
+        }
+        for r in &d.reminders {
+            crate::directives::remind(&issuer.store, &issuer.actor, &id, r.clone(), days)
+                .await
+                .map_err(|e| anyhow::anyhow!("{id} 催办: {}", err(e)))?;
+        }
         for f in &d.forwards {
             forward(nodes, &id, f).await?;
         }
@@ -551,6 +580,10 @@ pub async fn run(
     );
     println!(
         "  延期、函告与回复 / extension, escalations and replies: the 露天采场边坡 hazard at {}/hazards",
+        town.http_url()
+    );
+    println!(
+        "  退回的办结与催办 / a returned completion and a reminder: “3·14”事故调查配合 at {}/directives",
         town.http_url()
     );
     println!(

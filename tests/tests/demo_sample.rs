@@ -107,6 +107,30 @@ async fn the_sample_shows_each_follow_up_step() -> anyhow::Result<()> {
         "{e}"
     );
 
+    // 退回: the county returned the township's completion of its directive, and reminded it (催办).
+    let list = get(&http, &cu, &county.token, "/api/v1/directives?limit=100").await?;
+    let d = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["title"].as_str().is_some_and(|t| t.contains("3·14")))
+        .expect("the county's directive");
+    let d = get(
+        &http,
+        &tu,
+        &town.token,
+        &format!("/api/v1/directives/{}", d["id"].as_str().unwrap()),
+    )
+    .await?;
+    let unit = d["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["unit"] == "530181006")
+        .expect("the township's row");
+    assert_eq!(unit["review"], "returned", "{unit}");
+    assert!(!unit["reminders"].as_array().unwrap().is_empty(), "{unit}");
+
     for n in nodes.into_iter().rev() {
         n.shutdown().await;
     }
