@@ -316,6 +316,59 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
         .await?;
     b.open(&format!("{town}/enterprises"), "#enterprise-list")
         .await?;
+    // 补报 and 变更 through their forms: the accident's grade follows, the enterprise keeps its history.
+    let today = safemesh_model::hazard::format_date(
+        (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date(),
+    );
+    let (_, acc) = c
+        .post(
+            TOWN,
+            "/api/v1/accidents",
+            &json!({"title": "叉车倾覆伤人", "occurred_at": today, "sector": "其他交通运输",
+                    "deaths": 1, "serious_injuries": 2, "direct_loss_wan": 36.0}),
+        )
+        .await?;
+    let aid = acc["id"].as_str().context("accident id")?;
+    b.open(&format!("{town}/accidents/{aid}"), "#supplement-form")
+        .await?;
+    b.set("#supplement-form [name=deaths]", "3").await?;
+    b.set("#supplement-form [name=serious_injuries]", "0")
+        .await?;
+    b.fill("#supplement-form [name=note]", "两名重伤人员经抢救无效死亡")
+        .await?;
+    b.click("#supplement-form button[type=submit]").await?;
+    b.wait_css("#notice").await?;
+    let history = b.text("#accident-events").await?;
+    assert!(history.contains("死亡人数 1 → 3"), "{history}");
+    assert!(history.contains("事故等级 一般 → 较大"), "{history}");
+    b.shot("15-accident-supplement").await?;
+    let (s, _) = c
+        .post(
+            TOWN,
+            "/api/v1/enterprises",
+            &json!({"credit_code": "91530181850111647K", "name": "安宁某某化工有限公司",
+                    "principal": "李某", "controller": "王某", "sector": "危险化学品"}),
+        )
+        .await?;
+    assert_eq!(s, 201);
+    b.open(
+        &format!("{town}/enterprises/91530181850111647K"),
+        "#update-form",
+    )
+    .await?;
+    b.fill("#update-form [name=principal]", "赵某").await?;
+    b.select("#update-form [name=risk_grade]", "较大风险")
+        .await?;
+    b.fill(
+        "#update-form [name=note]",
+        "主要负责人调整，重新评估风险等级",
+    )
+    .await?;
+    b.click("#update-form button[type=submit]").await?;
+    b.wait_css("#notice").await?;
+    let history = b.text("#enterprise-events").await?;
+    assert!(history.contains("主要负责人 李某 → 赵某"), "{history}");
+    b.shot("16-enterprise-update").await?;
     // 10. The demo's one-click link: the token in the URL fragment logs in, and leaves the address bar.
     b.logout().await?;
     b.client
