@@ -131,3 +131,49 @@ pub fn record_error(e: &RecordError) -> Response {
     };
     error_page(e.status, &msg)
 }
+
+/// A record's history as its page shows it: (what, when · office · person, note, what it changed) —
+/// the events of an accident or an enterprise (reviews, comments, 补报, 变更) as the API gives them.
+pub type History = Vec<(String, String, String, String)>;
+
+/// [`History`] of the `events` of a record's JSON.
+pub fn history(events: &serde_json::Value) -> History {
+    use crate::format::{self, text};
+    events
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                format::record_event_label(e["kind"].as_str().unwrap_or_default()).to_string(),
+                format!(
+                    "{} · {} · {}",
+                    format::china_time(e["at"].as_str().unwrap_or_default()),
+                    format::office(e["by"].as_str().unwrap_or_default()),
+                    text(&e["user"])
+                ),
+                text(&e["note"]),
+                format::changes(&e["changes"]),
+            )
+        })
+        .collect()
+}
+
+/// A refused form in words for the clerk: the field's name (of a path like `licences[0].number`, the
+/// list's) and the reason, Chinese only.
+pub fn form_refusal(e: &RecordError) -> String {
+    use crate::format::{chinese, field_name};
+    match &e.field {
+        Some(f) => {
+            let base = f.split(['[', '.']).next().unwrap_or(f);
+            format!("{}：{}", field_name(base), chinese(&e.message))
+        }
+        None => chinese(&e.message).to_string(),
+    }
+}
+
+/// The `?done=` of a page a form redirected to after it succeeded.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DoneQuery {
+    pub done: Option<String>,
+}

@@ -15,7 +15,7 @@ use super::User;
 use crate::format::{self, china_time};
 use crate::http::ApiState;
 use crate::records::RecordError;
-use crate::ui::page::{Chrome, record_error, render};
+use crate::ui::page::{Chrome, DoneQuery, History, form_refusal, history, record_error, render};
 
 /// An accident as shown.
 pub struct AccidentRow {
@@ -35,7 +35,7 @@ pub struct AccidentRow {
     pub credit_code_override: String,
     pub description: String,
     /// (what, when · who · user, note, what it changed).
-    pub events: Vec<(String, String, String, String)>,
+    pub events: History,
 }
 
 use crate::format::text as s;
@@ -62,24 +62,7 @@ fn row(a: &Value) -> AccidentRow {
         credit_code: s(&a["enterprise"]["credit_code"]),
         credit_code_override: s(&a["enterprise"]["credit_code_override"]),
         description: s(&a["description"]),
-        events: a["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                (
-                    format::record_event_label(e["kind"].as_str().unwrap_or_default()).to_string(),
-                    format!(
-                        "{} · {} · {}",
-                        china_time(e["at"].as_str().unwrap_or_default()),
-                        format::office(e["by"].as_str().unwrap_or_default()),
-                        s(&e["user"])
-                    ),
-                    s(&e["note"]),
-                    format::changes(&e["changes"]),
-                )
-            })
-            .collect(),
+        events: history(&a["events"]),
     }
 }
 
@@ -124,16 +107,11 @@ pub async fn list(State(st): State<Arc<ApiState>>, user: User) -> Response {
     }
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct PageQuery {
-    done: Option<String>,
-}
-
 pub async fn page(
     State(st): State<Arc<ApiState>>,
     user: User,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<DoneQuery>,
 ) -> Response {
     let notice = match q.done.as_deref() {
         Some("supplement") => "已补报，事故等级按新的数字重新判定。".to_string(),
@@ -251,10 +229,7 @@ pub async fn supplement(
         Err(e) if e.status == 404 => record_error(&e),
         Err(e) => {
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            let why = match &e.field {
-                Some(f) => format!("{}：{}", format::field_name(f), format::chinese(&e.message)),
-                None => format::chinese(&e.message).to_string(),
-            };
+            let why = form_refusal(&e);
             match crate::accidents::get(&st.store, &id).await {
                 Ok(a) => render(
                     status,

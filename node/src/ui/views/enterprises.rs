@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::User;
 use crate::format;
 use crate::http::ApiState;
-use crate::ui::page::{Chrome, record_error, render};
+use crate::ui::page::{Chrome, DoneQuery, History, form_refusal, history, record_error, render};
 
 /// An enterprise as shown.
 pub struct EnterpriseRow {
@@ -37,7 +37,7 @@ pub struct EnterpriseRow {
     /// (name, number, valid until).
     pub licences: Vec<(String, String, String)>,
     /// 变更 and reviews: (what, when · who · user, note, what it changed).
-    pub events: Vec<(String, String, String, String)>,
+    pub events: History,
 }
 
 use crate::format::text as s;
@@ -88,24 +88,7 @@ fn row(e: &Value) -> EnterpriseRow {
             .flatten()
             .map(|l| (s(&l["name"]), s(&l["number"]), s(&l["valid_until"])))
             .collect(),
-        events: e["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|ev| {
-                (
-                    format::record_event_label(ev["kind"].as_str().unwrap_or_default()).to_string(),
-                    format!(
-                        "{} · {} · {}",
-                        format::china_time(ev["at"].as_str().unwrap_or_default()),
-                        format::office(ev["by"].as_str().unwrap_or_default()),
-                        s(&ev["user"])
-                    ),
-                    s(&ev["note"]),
-                    format::changes(&ev["changes"]),
-                )
-            })
-            .collect(),
+        events: history(&e["events"]),
     }
 }
 
@@ -294,16 +277,11 @@ pub async fn list(State(st): State<Arc<ApiState>>, user: User) -> Response {
     }
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct PageQuery {
-    done: Option<String>,
-}
-
 pub async fn page(
     State(st): State<Arc<ApiState>>,
     user: User,
     Path(code): Path<String>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<DoneQuery>,
 ) -> Response {
     let notice = match q.done.as_deref() {
         Some("update") => "已变更，变更记录见下方。".to_string(),
@@ -344,17 +322,7 @@ pub async fn update(
         Err(e) if e.status == 404 => record_error(&e),
         Err(e) => {
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            let why = match &e.field {
-                Some(f) => {
-                    let base = f.split(['[', '.']).next().unwrap_or(f);
-                    format!(
-                        "{}：{}",
-                        format::field_name(base),
-                        format::chinese(&e.message)
-                    )
-                }
-                None => format::chinese(&e.message).to_string(),
-            };
+            let why = form_refusal(&e);
             let mut typed = typed;
             typed.error = why;
             match crate::enterprises::get(&st.store, &st.code, &code).await {
