@@ -26,11 +26,7 @@ async fn casualty_figures_are_corrected_within_the_window_and_the_grade_follows(
     let c = Cluster::start(&CHAIN).await?;
     let town = "530181006";
     let (s, a) = c
-        .post(
-            town,
-            "/api/v1/accidents",
-            &accident("工贸", &day(0), 2, 3),
-        )
+        .post(town, "/api/v1/accidents", &accident("工贸", &day(0), 2, 3))
         .await?;
     assert_eq!((s, a["grade"].as_str()), (201, Some("general")), "{a}");
     let id = a["id"].as_str().unwrap().to_string();

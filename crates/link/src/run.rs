@@ -86,8 +86,12 @@ pub async fn run_link(
     let mut out_reported = 0u64;
     let in_at_start = reg.get(peer.as_str()).map_or(0, |s| s.bytes_in);
     let mut limiter = Limiter::new(&cfg.rate, hook::now(hook));
-    // What is left to send, counted now and then and estimated in between (see `prepare`).
-    let mut estimate = Estimate::new(std::time::Instant::now());
+    // What is left to send, counted now and then and estimated in between (see `prepare`),
+    // and the documents too large for one batch, sent in part on this stream.
+    let mut sending = crate::prepare::Sending {
+        estimate: Estimate::new(std::time::Instant::now()),
+        parts: crate::prepare::Parts::new(),
+    };
     // While set, the next frame is not read before then (rate limit).
     let mut resume_at: Option<Instant> = None;
     // The Automerge sync state of each document in an exchange on this stream (DESIGN §5.6); the link
@@ -127,18 +131,13 @@ pub async fn run_link(
                     after,
                     force,
                     exclude,
-                } => match prepare(
-                    cfg,
-                    &peer,
-                    link.role,
-                    after,
-                    &force,
-                    &exclude,
-                    &mut estimate,
-                )
-                .await
+                } => match prepare(cfg, &peer, link.role, after, &force, &exclude, &mut sending)
+                    .await
                 {
-                    Ok((batch, docs)) => queue.extend(link.on_prepared(batch, docs)),
+                    Ok(p) => {
+                        link.defer(p.deferred);
+                        queue.extend(link.on_prepared(p.batch, p.docs))
+                    }
                     Err(e) => break 'stream format!("prepare: {e}"),
                 },
                 Effect::Apply(batch) => {

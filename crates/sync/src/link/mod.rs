@@ -69,6 +69,9 @@ pub struct Link {
     told_caught_up: bool,
     local_seq: i64,
     force: Vec<String>,
+    /// Requested documents a batch did not finish (no room, or sent in part), for the next batch on
+    /// this stream.
+    deferred: Vec<String>,
     quarantine: BTreeSet<String>,
     // Incoming.
     recv_cursor: i64,
@@ -132,6 +135,7 @@ impl Link {
             told_caught_up: true,
             local_seq: 0,
             force: Vec::new(),
+            deferred: Vec::new(),
             quarantine: BTreeSet::new(),
             recv_cursor: 0,
             in_caught_up: false,
@@ -205,6 +209,7 @@ impl Link {
         self.hello_received = false;
         self.preparing = false;
         self.inflight.clear();
+        self.deferred.clear();
         self.out_caught_up = false;
         self.told_caught_up = true;
         self.in_caught_up = false;

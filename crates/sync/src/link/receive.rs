@@ -220,6 +220,15 @@ impl Received {
         self.outcomes.push((doc_id, Outcome::Held));
     }
 
+    /// `doc_id` (at `seq` at the peer) applied, but only in part: the sender's document is larger
+    /// than a batch and comes in parts (its item names heads this side does not hold yet). Awaited
+    /// like a requested snapshot — the durable cursor stays below it — but nothing is asked: the
+    /// next part is on its way.
+    pub fn partial(&mut self, doc_id: String, seq: i64) {
+        self.outcomes
+            .push((doc_id, Outcome::Missing { seq, wanted: None }));
+    }
+
     /// The delta of `doc_id` (at `seq` at the peer, with `heads`) could not apply: its history is
     /// missing here. `sync`: this side holds the document and the peer may have it (its audience),
     /// so it is reconciled with Automerge's sync protocol; otherwise it is asked whole.

@@ -11,7 +11,20 @@ impl Link {
         if !self.hello_received || self.preparing || window_full || self.repairing() {
             return Vec::new();
         }
-        if self.out_caught_up && self.force.is_empty() && self.local_seq <= self.send_after {
+        // What an earlier batch deferred (no room, or sent in part) goes on within the window: the
+        // receiver acknowledges a part whole, so the window moves as the parts arrive.
+        if self.inflight.len() < self.max_inflight {
+            for id in std::mem::take(&mut self.deferred) {
+                if !self.force.contains(&id) {
+                    self.force.push(id);
+                }
+            }
+        }
+        if self.out_caught_up
+            && self.force.is_empty()
+            && self.deferred.is_empty()
+            && self.local_seq <= self.send_after
+        {
             return Vec::new();
         }
         self.preparing = true;
@@ -20,6 +33,16 @@ impl Link {
             force: std::mem::take(&mut self.force),
             exclude: self.quarantine.clone(),
         }]
+    }
+
+    /// Requested documents the batch being prepared did not finish ([`crate::batch::Built::deferred`]):
+    /// asked for again once the window allows. Called before [`Link::on_prepared`].
+    pub fn defer(&mut self, ids: Vec<String>) {
+        for id in ids {
+            if !self.deferred.contains(&id) && !self.quarantine.contains(&id) {
+                self.deferred.push(id);
+            }
+        }
     }
 
     /// The runner built a batch. `docs` are the (document, heads) it carries.
@@ -33,7 +56,9 @@ impl Link {
         let must_tell_caught_up = batch.caught_up && !self.told_caught_up;
         if nothing_new && !must_tell_caught_up {
             // Nothing new, unless a commit or a snapshot request arrived while preparing.
-            self.out_caught_up = self.local_seq <= self.send_after && self.force.is_empty();
+            self.out_caught_up = self.local_seq <= self.send_after
+                && self.force.is_empty()
+                && self.deferred.is_empty();
             fx.extend(self.maybe_prepare());
         } else {
             // (Or nothing new, but the last batch did not say so: an empty caught-up batch does.)
@@ -41,8 +66,10 @@ impl Link {
             batch.upto = batch.upto.max(self.send_after);
             self.told_caught_up = batch.caught_up;
             self.send_after = self.send_after.max(batch.upto);
-            self.out_caught_up =
-                batch.caught_up && self.local_seq <= self.send_after && self.force.is_empty();
+            self.out_caught_up = batch.caught_up
+                && self.local_seq <= self.send_after
+                && self.force.is_empty()
+                && self.deferred.is_empty();
             self.inflight.push_back(InFlight {
                 upto: batch.upto,
                 docs,
