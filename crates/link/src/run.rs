@@ -98,6 +98,7 @@ pub async fn run_link(
     // knows which documents those are, and the heads each must reach.
     let mut sessions: HashMap<String, docsync::Session> = HashMap::new();
     let reason = 'stream: loop {
+        link.set_now(unix_secs());
         while let Some(effect) = queue.pop_front() {
             match effect {
                 Effect::Send(frame) => {
@@ -393,6 +394,13 @@ pub async fn run_link(
         )
         .await;
     reason
+}
+
+/// The wall clock in seconds: the link's quarantine expires on it ([`Link::set_now`]).
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Tells a harness the runner took up an input.

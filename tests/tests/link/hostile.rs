@@ -838,3 +838,49 @@ async fn a_summarys_version_cannot_run_away_and_its_counts_must_add_up() {
         assert!(e.message.contains(why), "{why}: {}", e.message);
     }
 }
+
+/// Issue 19 #8: a peer's refusal names only what this side sent on the stream. The township (a thief
+/// with its certificate) refuses a directive the county holds for it but has not sent on this stream,
+/// and one the county never held: nothing is quarantined, and the next stream still carries the
+/// directive.
+#[tokio::test]
+async fn a_refusal_of_a_document_never_sent_on_the_stream_quarantines_nothing() {
+    let mut c = County::new(|_| {}).await;
+    let county_install = c.store().install_id().to_string();
+    // 1. The county holds d-1 for the township; before anything is sent, the township refuses it,
+    // and an id the county never held.
+    c.issue_directive("d-1", "第一项").await;
+    c.connect().await;
+    for id in ["d-1", "h-never-held"] {
+        c.send(Frame::Error(ErrorFrame {
+            code: ErrorCode::Forbidden,
+            doc_id: Some(id.into()),
+            path: Some("core.title".into()),
+            rule: Some("issuer_only".into()),
+            message: "refused".into(),
+        }))
+        .await;
+    }
+    c.expect_closed().await;
+    assert!(
+        c.registry().get(TOWNSHIP).unwrap().quarantined.is_empty(),
+        "{:?}",
+        c.registry().get(TOWNSHIP).unwrap().quarantined
+    );
+    // 2. The next stream carries d-1.
+    c.connect().await;
+    c.hello(0, 0, &county_install).await;
+    let Frame::Batch(b) = c.recv().await else {
+        panic!("expected a batch")
+    };
+    let ids: Vec<_> = b
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Doc { id, .. } => Some(id.clone()),
+            Item::Summary { .. } => None,
+        })
+        .collect();
+    assert_eq!(ids, vec!["d-1".to_string()]);
+    c.hang_up().await;
+}

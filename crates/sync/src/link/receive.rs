@@ -182,7 +182,7 @@ impl Link {
 }
 
 /// The key an item is refused under: its document id, or `summary:<owner>`.
-fn refusal_key(item: &Item) -> String {
+pub(super) fn refusal_key(item: &Item) -> String {
     match item {
         Item::Doc { id, .. } => id.clone(),
         Item::Summary { owner, .. } => format!("summary:{owner}"),

@@ -31,7 +31,7 @@ impl Link {
         vec![Effect::Prepare {
             after: self.send_after,
             force: std::mem::take(&mut self.force),
-            exclude: self.quarantine.clone(),
+            exclude: self.quarantined(),
         }]
     }
 
@@ -39,7 +39,7 @@ impl Link {
     /// asked for again once the window allows. Called before [`Link::on_prepared`].
     pub fn defer(&mut self, ids: Vec<String>) {
         for id in ids {
-            if !self.deferred.contains(&id) && !self.quarantine.contains(&id) {
+            if !self.deferred.contains(&id) && !self.quarantine.contains_key(&id) {
                 self.deferred.push(id);
             }
         }
@@ -74,6 +74,9 @@ impl Link {
                 upto: batch.upto,
                 docs,
             });
+            for item in &batch.items {
+                self.note_sent(super::receive::refusal_key(item));
+            }
             fx.push(Effect::Send(Frame::Batch(batch)));
             fx.extend(self.maybe_prepare());
         }
