@@ -884,3 +884,42 @@ async fn a_refusal_of_a_document_never_sent_on_the_stream_quarantines_nothing() 
     assert_eq!(ids, vec!["d-1".to_string()]);
     c.hang_up().await;
 }
+
+/// Issue 19 #1: an ack may acknowledge only what this side sent on the stream. A township (or a thief
+/// with its certificate) acknowledging a batch never sent gets `Malformed` (`ack_within_sent`), and
+/// nothing is recorded: the county's acked cursor of the township does not move.
+#[tokio::test]
+async fn an_ack_of_a_batch_never_sent_is_refused_and_nothing_is_recorded() {
+    let mut c = County::new(|_| {}).await;
+    c.issue_directive("d-1", "第一项").await;
+    let county_install = c.store().install_id().to_string();
+    let seq = c.store().current_seq();
+    // 1. The township holds everything the county wrote: the county sends an empty caught-up batch
+    // (or nothing), and the township acknowledges far beyond it.
+    c.connect().await;
+    c.hello(seq, 0, &county_install).await;
+    c.send(Frame::Ack { upto: 1_000_000 }).await;
+    let e = c.expect_error().await;
+    assert_malformed(&e, None, "ack_within_sent");
+    c.expect_closed().await;
+    let row = c.store().link(&code(TOWNSHIP)).await.unwrap();
+    assert_eq!(row.acked_cursor, 0, "nothing recorded: {row:?}");
+}
+
+/// Issue 19 #1: a hello cannot claim to have received more of the county's sequence than the county
+/// has written: such a cursor would have the county skip its next changes to the township. Refused
+/// with `Malformed` (`cursor_within_seq`); nothing is sent.
+#[tokio::test]
+async fn a_hello_claiming_more_than_our_seq_is_refused() {
+    let mut c = County::new(|_| {}).await;
+    c.issue_directive("d-1", "第一项").await;
+    let county_install = c.store().install_id().to_string();
+    let seq = c.store().current_seq();
+    c.connect().await;
+    c.hello(seq + 1_000, 0, &county_install).await;
+    let Frame::Error(e) = c.recv().await else {
+        panic!("expected an error frame")
+    };
+    assert_malformed(&e, None, "cursor_within_seq");
+    c.expect_closed().await;
+}

@@ -75,6 +75,8 @@ pub struct Link {
     /// documents of its batches and sync messages, and `summary:<owner>` of its summaries. A peer's
     /// refusal may quarantine only one of these.
     sent: VecDeque<String>,
+    /// The highest `upto` of the batches sent on this stream: the peer may acknowledge no further.
+    sent_upto: Option<i64>,
     /// Requested documents a batch did not finish (no room, or sent in part), for the next batch on
     /// this stream.
     deferred: Vec<String>,
@@ -146,6 +148,7 @@ impl Link {
             local_seq: 0,
             force: Vec::new(),
             sent: VecDeque::new(),
+            sent_upto: None,
             deferred: Vec::new(),
             quarantine: BTreeMap::new(),
             now: 0,
@@ -248,6 +251,7 @@ impl Link {
         self.preparing = false;
         self.inflight.clear();
         self.sent.clear();
+        self.sent_upto = None;
         self.deferred.clear();
         self.out_caught_up = false;
         self.told_caught_up = true;

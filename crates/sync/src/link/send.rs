@@ -65,6 +65,7 @@ impl Link {
             let mut batch = batch;
             batch.upto = batch.upto.max(self.send_after);
             self.told_caught_up = batch.caught_up;
+            self.sent_upto = Some(self.sent_upto.unwrap_or(0).max(batch.upto));
             self.send_after = self.send_after.max(batch.upto);
             self.out_caught_up = batch.caught_up
                 && self.local_seq <= self.send_after
@@ -95,7 +96,20 @@ impl Link {
         fx
     }
 
+    /// The peer acknowledges `upto`. Believed only as far as this side sent (issue 19 #8/#1): an ack
+    /// before any batch on this stream, or beyond the last batch's `upto`, acknowledges something
+    /// never sent — a typed `Malformed` error (rule `ack_within_sent`), nothing recorded.
     pub(super) fn on_ack(&mut self, upto: i64) -> Vec<Effect> {
+        if !self.hello_received {
+            return self.protocol_error(None, "hello_first", "ack before hello");
+        }
+        if self.sent_upto.is_none_or(|sent| upto > sent) || upto < 0 {
+            let msg = match self.sent_upto {
+                Some(sent) => format!("ack of {upto}, beyond the last batch sent (upto {sent})"),
+                None => format!("ack of {upto}, and no batch was sent on this stream"),
+            };
+            return self.protocol_error(None, "ack_within_sent", &msg);
+        }
         let mut fx = Vec::new();
         let mut docs = Vec::new();
         while self.inflight.front().is_some_and(|f| f.upto <= upto) {
