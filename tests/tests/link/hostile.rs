@@ -59,8 +59,13 @@ impl County {
 
     /// Opens a stream and reads the county's hello.
     async fn connect(&mut self) -> Hello {
+        self.connect_as(None).await
+    }
+
+    /// Opens a stream authenticated by a certificate of `serial` and reads the county's hello.
+    async fn connect_as(&mut self, serial: Option<&str>) -> Hello {
         assert!(self.stream.is_none(), "already connected");
-        self.stream = Some(self.m.script(COUNTY, TOWNSHIP, Role::Child));
+        self.stream = Some(self.m.script_as(COUNTY, TOWNSHIP, Role::Child, serial));
         match self.recv().await {
             Frame::Hello(h) => h,
             other => panic!("expected hello, got {other:?}"),
@@ -922,4 +927,48 @@ async fn a_hello_claiming_more_than_our_seq_is_refused() {
     };
     assert_malformed(&e, None, "cursor_within_seq");
     c.expect_closed().await;
+}
+
+/// Issue 19 #1 (b): link state is bound to the certificate. A thief with the township's certificate
+/// (serial `0a`) and its public install id moves the county's receive cursor of the township far
+/// ahead — the county would skip the real township's next changes. The state survives under that
+/// certificate; once it is revoked and the township gets a new one (`0b`), the township's first
+/// stream starts from a void state (cursor 0, a digest repair pending) instead of the thief's.
+#[tokio::test]
+async fn link_state_a_stolen_certificate_planted_is_void_under_the_reissued_one() {
+    let mut c = County::new(|_| {}).await;
+    let county_install = c.store().install_id().to_string();
+    // 1. The thief: the township's install id, a batch claiming the township's seq is at 1,000,000.
+    let h = c.connect_as(Some("0a")).await;
+    assert_eq!(h.recv_cursor, 0);
+    c.hello(0, 1_000_000, &county_install).await;
+    c.batch(Vec::new(), 1_000_000).await;
+    loop {
+        match c.recv().await {
+            Frame::Ack { upto } => {
+                assert_eq!(upto, 1_000_000);
+                break;
+            }
+            Frame::Batch(_) => continue,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+    c.hang_up().await;
+    // 2. Under the same certificate, the planted cursor stands (it is that certificate's state).
+    let h = c.connect_as(Some("0a")).await;
+    assert_eq!(h.recv_cursor, 1_000_000);
+    c.hang_up().await;
+    // 3. Revoked, re-issued: under the new certificate the county starts from nothing.
+    let h = c.connect_as(Some("0b")).await;
+    assert_eq!(
+        h.recv_cursor, 0,
+        "the thief's cursor is void under the new certificate"
+    );
+    let row = c.store().link(&code(TOWNSHIP)).await.unwrap();
+    assert_eq!(
+        (row.recv_cursor, row.peer_serial.as_deref()),
+        (0, Some("0b"))
+    );
+    assert!(c.store().repair_pending(&code(TOWNSHIP)).await.unwrap());
+    c.hang_up().await;
 }
