@@ -212,6 +212,7 @@ impl LinkRpc for LinkService {
             tx: out_tx,
             rx,
             bytes_out: bytes_out.clone(),
+            peer_serial: serial.clone(),
         };
         let cfg = self.cfg.clone();
         let (stop, verdict, guard) = guard_stream(
@@ -319,6 +320,7 @@ pub async fn dial_parent_with(
                             tx: out_tx,
                             rx,
                             bytes_out,
+                            peer_serial: seen.serial.clone(),
                         };
                         let (stop, verdict, guard) = guard_stream(
                             shutdown.clone(),

@@ -144,6 +144,17 @@ pub(crate) async fn apply(
                 match verdict(&id, had_snapshot, checked) {
                     Verdict::Store(mut checked) => {
                         zone_chain(&id, &checked.header, &origin, &cfg.me)?;
+                        // A part of a document too large for one batch: the heads it names are
+                        // not all here yet. What the sender surely holds is what this side holds.
+                        let reached = safemesh_doc::heads_from_hex(&heads).is_ok_and(|hs| {
+                            hs.iter()
+                                .all(|h| checked.doc.get_change_by_hash(h).is_some())
+                        });
+                        let heads = if reached {
+                            heads
+                        } else {
+                            safemesh_doc::heads_to_hex(&checked.doc.get_heads())
+                        };
                         match fresh_bytes {
                             Some(bytes) => {
                                 let projection =
@@ -161,7 +172,11 @@ pub(crate) async fn apply(
                                     .map_err(|e| store_failed(&id, e))?;
                             }
                         }
-                        received.held(id.clone());
+                        if reached {
+                            received.held(id.clone());
+                        } else {
+                            received.partial(id.clone(), seq);
+                        }
                         stored.push(id.clone());
                         held.push((id, heads));
                     }

@@ -7,7 +7,7 @@ use safemesh_doc::heads_to_hex;
 use safemesh_model::AdminCode;
 use safemesh_sync::Role;
 use safemesh_sync::batch::{
-    Built, DocRow, Estimate, Plan, Rows, Step, SummaryRow, doc_item, snapshot_item,
+    Built, DocRow, Estimate, Plan, Rows, Sized, Step, SummaryRow, doc_item_within, snapshot_item,
 };
 use safemesh_sync::frame::{Batch, Item};
 
@@ -21,6 +21,26 @@ const MAX_SKIPPED_PAGES: usize = 64;
 /// Documents whose stored bytes are read at once (see [`Plan::fresh_from`]).
 const RAW_CHUNK: usize = 32;
 
+/// Documents sent in part on this stream, with the heads the peer holds once it has applied the
+/// parts sent so far (acknowledged or not: batches apply in order). The next part starts there,
+/// not from what the store knows the peer holds (that moves only with acks).
+pub(crate) type Parts = HashMap<String, Vec<String>>;
+
+/// What a stream's sending side keeps between batches: the estimate of what is left to send, and the
+/// documents sent in part.
+pub(crate) struct Sending {
+    pub(crate) estimate: Estimate,
+    pub(crate) parts: Parts,
+}
+
+/// What one prepare built: the batch, the (document, heads) it carries, and the requested documents
+/// it did not finish (for [`safemesh_sync::Link::defer`]).
+pub(crate) struct Prepared {
+    pub(crate) batch: Batch,
+    pub(crate) docs: Vec<(String, Vec<String>)>,
+    pub(crate) deferred: Vec<String>,
+}
+
 /// [`prepare_page`], going on to the next page while a whole page was already held by the peer (after
 /// a digest repair, a scan from 0 finds most documents held): one empty batch per 64 pages, not one
 /// per page.
@@ -31,16 +51,17 @@ pub(crate) async fn prepare(
     after: i64,
     force: &[String],
     exclude: &BTreeSet<String>,
-    estimate: &mut Estimate,
-) -> Result<(Batch, Vec<(String, Vec<String>)>), safemesh_store::Error> {
-    let mut built = prepare_page(cfg, peer, role, after, force, exclude).await?;
+    sending: &mut Sending,
+) -> Result<Prepared, safemesh_store::Error> {
+    let Sending { estimate, parts } = sending;
+    let mut built = prepare_page(cfg, peer, role, after, force, exclude, parts).await?;
     let mut from = after;
     for _ in 1..MAX_SKIPPED_PAGES {
         if !built.only_moves_cursor(from) {
             break;
         }
         from = built.upto;
-        built = prepare_page(cfg, peer, role, from, &[], exclude).await?;
+        built = prepare_page(cfg, peer, role, from, &[], exclude, parts).await?;
     }
     let now = std::time::Instant::now();
     let remaining = match estimate.after(&built.items, built.caught_up, now) {
@@ -58,10 +79,11 @@ pub(crate) async fn prepare(
         upto,
         caught_up,
         docs,
+        deferred,
     } = built;
     let traces = send_span(cfg, peer, &items, upto);
-    Ok((
-        Batch {
+    Ok(Prepared {
+        batch: Batch {
             items,
             upto,
             caught_up,
@@ -69,7 +91,8 @@ pub(crate) async fn prepare(
             traces,
         },
         docs,
-    ))
+        deferred,
+    })
 }
 
 /// The batch's send span (`link.send`): it continues the trace of the first document whose change
@@ -99,6 +122,7 @@ async fn prepare_page(
     after: i64,
     force: &[String],
     exclude: &BTreeSet<String>,
+    parts: &mut Parts,
 ) -> Result<Built, safemesh_store::Error> {
     let limit = cfg.max_batch_items as i64;
     let current = cfg.store.current_seq();
@@ -114,10 +138,11 @@ async fn prepare_page(
         docs: docs
             .into_iter()
             .map(|r| DocRow {
-                id: r.id,
                 seq: r.seq,
                 heads: r.heads,
-                peer_heads: r.peer_heads,
+                // A document sent in part on this stream goes on from its last part.
+                peer_heads: parts.get(&r.id).cloned().or(r.peer_heads),
+                id: r.id,
             })
             .collect(),
         summaries: summaries
@@ -138,12 +163,19 @@ async fn prepare_page(
         if !cfg.store.in_audience(peer, &id).await? {
             continue;
         }
+        // Held to the byte budget like the rows: what does not fit goes in the next batch.
+        if plan.full() {
+            plan.defer(id);
+            continue;
+        }
         if let Some(mut doc) = cfg.store.load(&id).await? {
             let seq = cfg.store.doc_row(&id).await?.map_or(0, |r| r.seq);
             let heads = heads_to_hex(&doc.get_heads());
-            plan.push(
-                snapshot_item(&id, seq, doc.save(), &heads),
-                Some((id, heads)),
+            // Whole, unless parts of it went on this stream already (then from the last part).
+            let from = parts.get(&id).cloned().unwrap_or_default();
+            let room = plan.room();
+            sized(
+                &mut plan, parts, &id, seq, &heads, &from, &mut doc, room, true,
             );
         }
     }
@@ -161,15 +193,30 @@ async fn prepare_page(
                     raw.extend(cfg.store.raw_docs(&ids).await?);
                 }
                 // Sent as stored: no decoding, no re-encoding (saved again only if the bytes were
-                // not found by that read).
-                let bytes = match raw.remove(&id) {
-                    Some(bytes) => bytes,
-                    None => match cfg.store.load(&id).await? {
-                        Some(mut doc) => doc.save(),
-                        None => continue,
-                    },
-                };
-                plan.push(snapshot_item(&id, seq, bytes, &heads), Some((id, heads)));
+                // not found by that read), unless larger than the room left: then in parts.
+                let room = plan.room();
+                match raw.remove(&id) {
+                    Some(bytes) if bytes.len() + id.len() + heads.len() * 34 <= room => {
+                        parts.remove(&id);
+                        plan.push(snapshot_item(&id, seq, bytes, &heads), Some((id, heads)));
+                    }
+                    _ => {
+                        let Some(mut doc) = cfg.store.load(&id).await? else {
+                            continue;
+                        };
+                        sized(
+                            &mut plan,
+                            parts,
+                            &id,
+                            seq,
+                            &heads,
+                            &[],
+                            &mut doc,
+                            room,
+                            false,
+                        );
+                    }
+                }
             }
             Step::Delta {
                 id,
@@ -180,11 +227,49 @@ async fn prepare_page(
                 let Some(mut doc) = cfg.store.load(&id).await? else {
                     continue;
                 };
-                if let Some(item) = doc_item(&id, seq, &heads, &peer_heads, &mut doc) {
-                    plan.push(item, Some((id, heads)));
-                }
+                let room = plan.room();
+                sized(
+                    &mut plan,
+                    parts,
+                    &id,
+                    seq,
+                    &heads,
+                    &peer_heads,
+                    &mut doc,
+                    room,
+                    false,
+                );
             }
         }
     }
     Ok(plan.finish(current))
+}
+
+/// Adds document `id` to the plan within `room` bytes: complete, or its next part (noted in
+/// `parts`, so the next batch goes on from there). `requested`: the peer asked for it whole.
+#[allow(clippy::too_many_arguments)]
+fn sized(
+    plan: &mut Plan,
+    parts: &mut Parts,
+    id: &str,
+    seq: i64,
+    heads: &[String],
+    peer_heads: &[String],
+    doc: &mut safemesh_doc::AutoCommit,
+    room: usize,
+    requested: bool,
+) {
+    match doc_item_within(id, seq, heads, peer_heads, doc, room) {
+        Some(Sized::Complete(item)) => {
+            parts.remove(id);
+            plan.push(item, Some((id.to_string(), heads.to_vec())));
+        }
+        Some(Sized::Part { item, holds }) => {
+            parts.insert(id.to_string(), holds.clone());
+            plan.push_part(item, holds, requested);
+        }
+        None => {
+            parts.remove(id);
+        }
+    }
 }

@@ -42,6 +42,9 @@ pub struct Transport {
     pub rx: mpsc::Receiver<(Frame, usize)>,
     /// Bytes the transport has written (maintained by the transport).
     pub bytes_out: Arc<AtomicU64>,
+    /// The serial of the certificate the peer authenticated this stream with (`None` when the
+    /// transport has none, e.g. in-memory tests): the link's stored state is bound to it.
+    pub peer_serial: Option<String>,
 }
 
 /// Serves one stream of `link` until it closes. Returns the reason it closed.
@@ -61,7 +64,7 @@ pub async fn run_link(
         s.to_receive_docs = 0;
         s.to_receive_bytes = 0;
     });
-    let row = match cfg.store.link(&peer).await {
+    let row = match bind_serial(cfg, &peer, t.peer_serial.as_deref()).await {
         Ok(r) => r,
         Err(e) => return format!("store: {e}"),
     };
@@ -86,14 +89,19 @@ pub async fn run_link(
     let mut out_reported = 0u64;
     let in_at_start = reg.get(peer.as_str()).map_or(0, |s| s.bytes_in);
     let mut limiter = Limiter::new(&cfg.rate, hook::now(hook));
-    // What is left to send, counted now and then and estimated in between (see `prepare`).
-    let mut estimate = Estimate::new(std::time::Instant::now());
+    // What is left to send, counted now and then and estimated in between (see `prepare`),
+    // and the documents too large for one batch, sent in part on this stream.
+    let mut sending = crate::prepare::Sending {
+        estimate: Estimate::new(std::time::Instant::now()),
+        parts: crate::prepare::Parts::new(),
+    };
     // While set, the next frame is not read before then (rate limit).
     let mut resume_at: Option<Instant> = None;
     // The Automerge sync state of each document in an exchange on this stream (DESIGN §5.6); the link
     // knows which documents those are, and the heads each must reach.
     let mut sessions: HashMap<String, docsync::Session> = HashMap::new();
     let reason = 'stream: loop {
+        link.set_now(unix_secs());
         while let Some(effect) = queue.pop_front() {
             match effect {
                 Effect::Send(frame) => {
@@ -127,18 +135,13 @@ pub async fn run_link(
                     after,
                     force,
                     exclude,
-                } => match prepare(
-                    cfg,
-                    &peer,
-                    link.role,
-                    after,
-                    &force,
-                    &exclude,
-                    &mut estimate,
-                )
-                .await
+                } => match prepare(cfg, &peer, link.role, after, &force, &exclude, &mut sending)
+                    .await
                 {
-                    Ok((batch, docs)) => queue.extend(link.on_prepared(batch, docs)),
+                    Ok(p) => {
+                        link.defer(p.deferred);
+                        queue.extend(link.on_prepared(p.batch, p.docs))
+                    }
                     Err(e) => break 'stream format!("prepare: {e}"),
                 },
                 Effect::Apply(batch) => {
@@ -396,6 +399,13 @@ pub async fn run_link(
     reason
 }
 
+/// The wall clock in seconds: the link's quarantine expires on it ([`Link::set_now`]).
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Tells a harness the runner took up an input.
 fn mark_busy(hook: Option<&dyn Hook>) {
     if let Some(h) = hook {
@@ -430,6 +440,34 @@ fn note_rejection(reg: &Registry, peer: &AdminCode, e: &ErrorFrame) {
             s.last_rejection = Some(text);
         });
     }
+}
+
+/// The peer's stored link state, bound to the certificate serial of this stream (issue 19 #1): what
+/// a stream under another certificate of the same code established — its cursor, the heads it was
+/// known to hold, its sync states — is void (a stolen certificate, since revoked and re-issued, may
+/// have planted it), so it is reset and repaired by digests (`link::repair`), as for a restored peer.
+/// A state bound to no serial yet (first contact, or stored before the binding) is bound now.
+async fn bind_serial(
+    cfg: &LinkConfig,
+    peer: &AdminCode,
+    serial: Option<&str>,
+) -> Result<safemesh_store::LinkRow, safemesh_store::Error> {
+    let row = cfg.store.link(peer).await?;
+    let Some(serial) = serial else {
+        return Ok(row);
+    };
+    if row.peer_serial.as_deref() == Some(serial) {
+        return Ok(row);
+    }
+    let mut w = cfg.store.writer().await?;
+    if let Some(old) = &row.peer_serial {
+        info!(peer = %peer, old = %old, new = %serial, "peer's certificate changed; its link state is void, repaired by digests");
+        w.reset_peer(peer).await?;
+        w.set_repair_pending(peer, true).await?;
+    }
+    w.set_peer_serial(peer, serial).await?;
+    w.commit().await?;
+    cfg.store.link(peer).await
 }
 
 async fn mark_repair(

@@ -23,6 +23,8 @@ pub struct LinkRow {
     pub bytes_in: i64,
     pub bytes_out: i64,
     pub last_error: Option<String>,
+    /// The serial of the certificate the peer's link state is bound to (the last stream's), if known.
+    pub peer_serial: Option<String>,
 }
 
 impl Store {
@@ -179,6 +181,20 @@ impl Writer {
         )
         .bind(peer.as_str())
         .bind(install)
+        .execute(&mut **self.tx())
+        .await?;
+        Ok(())
+    }
+
+    /// Binds `peer`'s link state to the certificate serial it connected with (see
+    /// [`LinkRow::peer_serial`]).
+    pub async fn set_peer_serial(&mut self, peer: &AdminCode, serial: &str) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO links (peer, peer_serial) VALUES ($1, $2)
+             ON CONFLICT (peer) DO UPDATE SET peer_serial = excluded.peer_serial",
+        )
+        .bind(peer.as_str())
+        .bind(serial)
         .execute(&mut **self.tx())
         .await?;
         Ok(())
@@ -343,5 +359,6 @@ fn link_row(r: AnyRow) -> LinkRow {
         bytes_in: r.get("bytes_in"),
         bytes_out: r.get("bytes_out"),
         last_error: r.get("last_error"),
+        peer_serial: r.get("peer_serial"),
     }
 }

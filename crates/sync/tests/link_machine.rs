@@ -103,6 +103,20 @@ fn only_prepare(fx: &[Effect]) -> (i64, Vec<String>, BTreeSet<String>) {
 
 /// Connected (peer known, cursors as given), hello received, and the first (empty) prepare answered:
 /// the link is in sync with our seq `seq`, having received the peer up to `recv`.
+/// This side commits up to `upto` and sends `items` in one batch.
+fn send(l: &mut Link, items: Vec<Item>, upto: i64) {
+    let fx = l.on_local_commit(upto);
+    assert!(!prepares(&fx).is_empty(), "{fx:?}");
+    let b = batch(items, upto, true);
+    let docs = docs_of(&b);
+    let fx = l.on_prepared(b, docs);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Send(Frame::Batch(_)))),
+        "{fx:?}"
+    );
+}
+
 fn in_sync(max_inflight: usize, recv: i64, seq: i64) -> Link {
     let mut l = link(max_inflight);
     l.on_connected(recv, Some(PEER_INSTALL.into()), seq);
@@ -459,6 +473,7 @@ fn rejected_batch_sends_the_error_and_closes() {
 fn forbidden_error_quarantines_document() {
     // 1. In sync, we pushed doc h-1 and the peer refused it.
     let mut l = in_sync(4, 0, 5);
+    send(&mut l, vec![doc_item("h-1", 6)], 6);
     let fx = l.on_frame(Frame::Error(ErrorFrame {
         code: ErrorCode::Forbidden,
         doc_id: Some("h-1".into()),
@@ -878,9 +893,13 @@ fn a_peer_cannot_repeat_hellos_or_digest_requests_or_smuggle_reply_entries() {
 
 #[test]
 fn only_errors_about_a_documents_content_quarantine_it() {
-    let mut l = link(4);
-    l.on_connected(0, Some(PEER_INSTALL.into()), 3);
-    l.on_frame(Frame::Hello(hello(3, 0)));
+    let mut l = in_sync(4, 0, 3);
+    let sent = vec![
+        doc_item("big-but-fine", 4),
+        doc_item("unreadable", 5),
+        doc_item("garbled", 6),
+    ];
+    send(&mut l, sent, 6);
     let err = |rule: &str, doc: &str| {
         Frame::Error(ErrorFrame {
             code: ErrorCode::Malformed,
@@ -1136,6 +1155,7 @@ fn an_exchange_that_does_not_end_falls_back_to_a_snapshot() {
 fn a_quarantined_document_gets_no_sync_answer() {
     // The peer refused x from us before (forbidden): x is set aside on this link.
     let mut l = in_sync(4, 0, 0);
+    send(&mut l, vec![doc_item("x", 1)], 1);
     l.on_frame(Frame::Error(ErrorFrame {
         code: ErrorCode::Forbidden,
         doc_id: Some("x".into()),
@@ -1257,4 +1277,83 @@ fn a_received_batch_is_kept_by_the_link_and_its_cursors_stop_before_what_is_miss
     l.on_doc_synced(synced("x", None, true));
     assert_eq!(l.wanted("x"), None);
     assert_eq!(l.recv_cursor(), 5);
+}
+
+fn forbidden(id: &str) -> Frame {
+    Frame::Error(ErrorFrame {
+        code: ErrorCode::Forbidden,
+        doc_id: Some(id.into()),
+        path: Some("core.title".into()),
+        rule: Some("owner_only".into()),
+        message: "refused".into(),
+    })
+}
+
+/// Issue 19 #8: a peer's refusal names only what this side sent. A FORBIDDEN naming a document
+/// never sent on the stream (a hostile peer planting refusal state) quarantines nothing; one naming
+/// a summary this side sent (`summary:<owner>`, not among a batch's documents) does.
+#[test]
+fn a_refusal_of_a_document_never_sent_quarantines_nothing() {
+    let mut l = in_sync(4, 0, 3);
+    send(
+        &mut l,
+        vec![
+            doc_item("h-sent", 4),
+            Item::Summary {
+                owner: ME.into(),
+                version: 1,
+                period: "2026-12".into(),
+                as_of: "2026-12-07T00:00:00Z".into(),
+                body: "{}".into(),
+                seq: 5,
+            },
+        ],
+        5,
+    );
+    l.on_frame(forbidden("h-never-sent"));
+    assert!(l.quarantined().is_empty(), "{:?}", l.quarantined());
+    // A refusal read after the stream closed still counts what the stream sent…
+    l.on_frame(forbidden(&format!("summary:{ME}")));
+    assert_eq!(
+        l.quarantined().into_iter().collect::<Vec<_>>(),
+        vec![format!("summary:{ME}")]
+    );
+    // …but on the next stream, nothing of the last one may be named.
+    l.on_disconnected(None);
+    l.on_connected(0, Some(PEER_INSTALL.into()), 5);
+    l.on_frame(Frame::Hello(hello(5, 0)));
+    l.on_frame(forbidden("h-sent"));
+    assert!(!l.quarantined().contains("h-sent"), "{:?}", l.quarantined());
+}
+
+/// Issue 19 #8: however many documents a peer refuses, the quarantine holds at most
+/// `MAX_QUARANTINED` (the oldest refusal makes room), and a quarantined document is sent again
+/// `QUARANTINE_RETRY_SECS` after it was refused.
+#[test]
+fn a_flood_of_refusals_cannot_grow_the_quarantine_past_its_bound_and_it_expires() {
+    use safemesh_sync::{MAX_QUARANTINED, QUARANTINE_RETRY_SECS};
+    let mut l = in_sync(4, 0, 0);
+    l.set_now(1000);
+    let n = MAX_QUARANTINED as i64 + 50;
+    let items: Vec<Item> = (1..=n).map(|i| doc_item(&format!("h-{i}"), i)).collect();
+    send(&mut l, items, n);
+    for i in 1..=n {
+        l.set_now(1000 + i as u64);
+        l.on_frame(forbidden(&format!("h-{i}")));
+    }
+    let q = l.quarantined();
+    assert_eq!(q.len(), MAX_QUARANTINED);
+    assert!(q.contains(&format!("h-{n}")), "the newest is kept");
+    assert!(!q.contains("h-1"), "the oldest made room");
+    // An hour later every one is due again: nothing is left out of the next prepare.
+    l.set_now(1000 + n as u64 + QUARANTINE_RETRY_SECS);
+    assert!(l.quarantined().is_empty(), "{:?}", l.quarantined());
+    l.on_disconnected(None);
+    l.on_connected(0, Some(PEER_INSTALL.into()), n);
+    let fx = l.on_frame(Frame::Hello(hello(0, 0)));
+    let excluded = fx.iter().find_map(|e| match e {
+        Effect::Prepare { exclude, .. } => Some(exclude.clone()),
+        _ => None,
+    });
+    assert_eq!(excluded, Some(Default::default()));
 }

@@ -331,11 +331,13 @@ impl Mesh {
             tx: p_out_tx,
             rx: p_in_rx,
             bytes_out: p_bytes,
+            peer_serial: None,
         };
         let ct = Transport {
             tx: c_out_tx,
             rx: c_in_rx,
             bytes_out: c_bytes,
+            peer_serial: None,
         };
         let pid = self
             .act

@@ -34,6 +34,18 @@ impl Mesh {
     /// for `me`) to the test, which plays `peer`. The node keeps its link state machine across
     /// streams as with [`Mesh::connect`]; end the stream with [`Mesh::end_scripted`].
     pub fn script(&mut self, me: &str, peer: &str, role: Role) -> Scripted {
+        self.script_as(me, peer, role, None)
+    }
+
+    /// As [`Mesh::script`], the test's end authenticated by a certificate of this serial (as the
+    /// gateway hands the runner the peer's serial).
+    pub fn script_as(
+        &mut self,
+        me: &str,
+        peer: &str,
+        role: Role,
+        serial: Option<&str>,
+    ) -> Scripted {
         let cfg = self.cfg(me);
         let link = self.take_link(me, peer, role);
         let (out_tx, from_node) = mpsc::channel(CHANNEL);
@@ -43,6 +55,7 @@ impl Mesh {
             tx: out_tx,
             rx: in_rx,
             bytes_out: Arc::new(AtomicU64::new(0)),
+            peer_serial: serial.map(str::to_string),
         };
         let id = self
             .act

@@ -59,8 +59,13 @@ impl County {
 
     /// Opens a stream and reads the county's hello.
     async fn connect(&mut self) -> Hello {
+        self.connect_as(None).await
+    }
+
+    /// Opens a stream authenticated by a certificate of `serial` and reads the county's hello.
+    async fn connect_as(&mut self, serial: Option<&str>) -> Hello {
         assert!(self.stream.is_none(), "already connected");
-        self.stream = Some(self.m.script(COUNTY, TOWNSHIP, Role::Child));
+        self.stream = Some(self.m.script_as(COUNTY, TOWNSHIP, Role::Child, serial));
         match self.recv().await {
             Frame::Hello(h) => h,
             other => panic!("expected hello, got {other:?}"),
@@ -840,4 +845,133 @@ async fn a_summarys_version_cannot_run_away_and_its_counts_must_add_up() {
         assert_eq!(e.doc_id.as_deref(), Some("summary:530181006"), "{e:?}");
         assert!(e.message.contains(why), "{why}: {}", e.message);
     }
+}
+
+/// Issue 19 #8: a peer's refusal names only what this side sent on the stream. The township (a thief
+/// with its certificate) refuses a directive the county holds for it but has not sent on this stream,
+/// and one the county never held: nothing is quarantined, and the next stream still carries the
+/// directive.
+#[tokio::test]
+async fn a_refusal_of_a_document_never_sent_on_the_stream_quarantines_nothing() {
+    let mut c = County::new(|_| {}).await;
+    let county_install = c.store().install_id().to_string();
+    // 1. The county holds d-1 for the township; before anything is sent, the township refuses it,
+    // and an id the county never held.
+    c.issue_directive("d-1", "第一项").await;
+    c.connect().await;
+    for id in ["d-1", "h-never-held"] {
+        c.send(Frame::Error(ErrorFrame {
+            code: ErrorCode::Forbidden,
+            doc_id: Some(id.into()),
+            path: Some("core.title".into()),
+            rule: Some("issuer_only".into()),
+            message: "refused".into(),
+        }))
+        .await;
+    }
+    c.expect_closed().await;
+    assert!(
+        c.registry().get(TOWNSHIP).unwrap().quarantined.is_empty(),
+        "{:?}",
+        c.registry().get(TOWNSHIP).unwrap().quarantined
+    );
+    // 2. The next stream carries d-1.
+    c.connect().await;
+    c.hello(0, 0, &county_install).await;
+    let Frame::Batch(b) = c.recv().await else {
+        panic!("expected a batch")
+    };
+    let ids: Vec<_> = b
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Doc { id, .. } => Some(id.clone()),
+            Item::Summary { .. } => None,
+        })
+        .collect();
+    assert_eq!(ids, vec!["d-1".to_string()]);
+    c.hang_up().await;
+}
+
+/// Issue 19 #1: an ack may acknowledge only what this side sent on the stream. A township (or a thief
+/// with its certificate) acknowledging a batch never sent gets `Malformed` (`ack_within_sent`), and
+/// nothing is recorded: the county's acked cursor of the township does not move.
+#[tokio::test]
+async fn an_ack_of_a_batch_never_sent_is_refused_and_nothing_is_recorded() {
+    let mut c = County::new(|_| {}).await;
+    c.issue_directive("d-1", "第一项").await;
+    let county_install = c.store().install_id().to_string();
+    let seq = c.store().current_seq();
+    // 1. The township holds everything the county wrote: the county sends an empty caught-up batch
+    // (or nothing), and the township acknowledges far beyond it.
+    c.connect().await;
+    c.hello(seq, 0, &county_install).await;
+    c.send(Frame::Ack { upto: 1_000_000 }).await;
+    let e = c.expect_error().await;
+    assert_malformed(&e, None, "ack_within_sent");
+    c.expect_closed().await;
+    let row = c.store().link(&code(TOWNSHIP)).await.unwrap();
+    assert_eq!(row.acked_cursor, 0, "nothing recorded: {row:?}");
+}
+
+/// Issue 19 #1: a hello cannot claim to have received more of the county's sequence than the county
+/// has written: such a cursor would have the county skip its next changes to the township. Refused
+/// with `Malformed` (`cursor_within_seq`); nothing is sent.
+#[tokio::test]
+async fn a_hello_claiming_more_than_our_seq_is_refused() {
+    let mut c = County::new(|_| {}).await;
+    c.issue_directive("d-1", "第一项").await;
+    let county_install = c.store().install_id().to_string();
+    let seq = c.store().current_seq();
+    c.connect().await;
+    c.hello(seq + 1_000, 0, &county_install).await;
+    let Frame::Error(e) = c.recv().await else {
+        panic!("expected an error frame")
+    };
+    assert_malformed(&e, None, "cursor_within_seq");
+    c.expect_closed().await;
+}
+
+/// Issue 19 #1 (b): link state is bound to the certificate. A thief with the township's certificate
+/// (serial `0a`) and its public install id moves the county's receive cursor of the township far
+/// ahead — the county would skip the real township's next changes. The state survives under that
+/// certificate; once it is revoked and the township gets a new one (`0b`), the township's first
+/// stream starts from a void state (cursor 0, a digest repair pending) instead of the thief's.
+#[tokio::test]
+async fn link_state_a_stolen_certificate_planted_is_void_under_the_reissued_one() {
+    let mut c = County::new(|_| {}).await;
+    let county_install = c.store().install_id().to_string();
+    // 1. The thief: the township's install id, a batch claiming the township's seq is at 1,000,000.
+    let h = c.connect_as(Some("0a")).await;
+    assert_eq!(h.recv_cursor, 0);
+    c.hello(0, 1_000_000, &county_install).await;
+    c.batch(Vec::new(), 1_000_000).await;
+    loop {
+        match c.recv().await {
+            Frame::Ack { upto } => {
+                assert_eq!(upto, 1_000_000);
+                break;
+            }
+            Frame::Batch(_) => continue,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+    c.hang_up().await;
+    // 2. Under the same certificate, the planted cursor stands (it is that certificate's state).
+    let h = c.connect_as(Some("0a")).await;
+    assert_eq!(h.recv_cursor, 1_000_000);
+    c.hang_up().await;
+    // 3. Revoked, re-issued: under the new certificate the county starts from nothing.
+    let h = c.connect_as(Some("0b")).await;
+    assert_eq!(
+        h.recv_cursor, 0,
+        "the thief's cursor is void under the new certificate"
+    );
+    let row = c.store().link(&code(TOWNSHIP)).await.unwrap();
+    assert_eq!(
+        (row.recv_cursor, row.peer_serial.as_deref()),
+        (0, Some("0b"))
+    );
+    assert!(c.store().repair_pending(&code(TOWNSHIP)).await.unwrap());
+    c.hang_up().await;
 }

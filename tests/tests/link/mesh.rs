@@ -947,3 +947,101 @@ async fn plant_unreadable_hazard(m: &mut Mesh, c: &str, parent: &str) -> String 
     }
     id
 }
+
+/// `n` CJK characters that do not repeat in any pattern a compressor would find.
+fn noise(seed: u64, n: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_u32(0x4e00 + (x % 0x5000) as u32).unwrap_or('字')
+        })
+        .collect()
+}
+
+/// A hazard at the township with `events` progress notes of 600 incompressible characters each
+/// (about 1.8 KiB of changes each).
+async fn large_hazard(m: &mut Mesh, title: &str, events: u64) -> String {
+    let id = m.register_hazard(TOWNSHIP, Grade::General, title).await;
+    for n in 0..events {
+        m.add_event(TOWNSHIP, &id, EventKind::Progress, &noise(n + 1, 600))
+            .await;
+    }
+    id
+}
+
+/// Issue 19 #9: a document larger than a frame still gets through, fresh or asked for whole (a
+/// "forced" snapshot, after a delta could not apply at a receiver that lacks the document). The
+/// township's batches have an 8 KiB budget; the county refuses any batch over 32 KiB, as a frame
+/// limit would. Both documents are over 40 KiB: sent whole, neither could ever arrive (the batch
+/// is refused, the stream closes, the next stream sends it whole again). They go in parts, each
+/// a delta of the next changes, and every batch stays within the frame.
+#[tokio::test]
+async fn a_document_larger_than_a_frame_goes_in_parts_fresh_and_when_asked_whole() {
+    let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
+    m.configure(TOWNSHIP, |c| c.max_batch_bytes = 8 << 10);
+    m.configure(COUNTY, |c| c.recv.max_batch_bytes = 32 << 10);
+    let fresh = large_hazard(&mut m, "大文档 一", 40).await;
+    let asked = large_hazard(&mut m, "大文档 二", 40).await;
+    for id in [&fresh, &asked] {
+        let bytes = m
+            .store(TOWNSHIP)
+            .load(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .save()
+            .len();
+        assert!(
+            bytes > 40 << 10,
+            "{id}: {bytes} bytes, want a document over a frame"
+        );
+    }
+    // The township wrongly believes the county holds the first change of `asked`: its delta cannot
+    // apply at the county, which holds nothing of it and asks for it whole.
+    let first = {
+        let mut doc = m.store(TOWNSHIP).load(&asked).await.unwrap().unwrap();
+        let c = doc.get_changes(&[]);
+        vec![c[0].hash().to_string()]
+    };
+    {
+        let mut w = m.store(TOWNSHIP).writer().await.unwrap();
+        w.set_peer_heads(&code(COUNTY), &asked, &first)
+            .await
+            .unwrap();
+        w.commit().await.unwrap();
+    }
+
+    let t = m.connect(COUNTY, TOWNSHIP);
+    m.run_until_quiet().await;
+
+    assert!(
+        t.kinds_from(COUNTY).contains(&"need_snapshot"),
+        "the county asked for `asked` whole: {:?}",
+        t.kinds_from(COUNTY)
+    );
+    assert!(
+        !t.kinds_from(COUNTY).contains(&"error"),
+        "no batch was refused: {}",
+        m.status()
+    );
+    let batches: Vec<usize> = t
+        .from(TOWNSHIP)
+        .iter()
+        .filter(|s| s.kind == "batch")
+        .map(|s| s.bytes)
+        .collect();
+    assert!(batches.len() > 4, "sent in parts: {batches:?}");
+    assert!(
+        batches.iter().all(|b| *b <= 32 << 10),
+        "every batch within the frame: {batches:?}"
+    );
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &fresh).await;
+    m.assert_same_heads(&[COUNTY, TOWNSHIP], &asked).await;
+    assert_eq!(m.hazard(COUNTY, &asked).await.unwrap().events.len(), 41);
+    // Nothing is left awaited: the county's cursor reached the township's seq.
+    let county = m.store(COUNTY).link(&code(TOWNSHIP)).await.unwrap();
+    assert_eq!(county.recv_cursor, m.store(TOWNSHIP).current_seq());
+}

@@ -13,5 +13,5 @@ mod item;
 mod plan;
 
 pub use estimate::{Estimate, RECOUNT_AFTER, RECOUNT_EVERY};
-pub use item::{doc_item, snapshot_item};
+pub use item::{MAX_PART_CHANGES, Sized, doc_item, doc_item_within, snapshot_item};
 pub use plan::{Built, DocRow, Plan, Rows, Step, SummaryRow, batch_upto};

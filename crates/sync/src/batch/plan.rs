@@ -81,6 +81,7 @@ pub struct Plan {
     items: Vec<Item>,
     docs: Vec<(String, Vec<String>)>,
     bytes: usize,
+    deferred: Vec<String>,
 }
 
 /// A built batch: its items in seq order, how far it moves the cursor, whether it ends what there
@@ -91,6 +92,9 @@ pub struct Built {
     pub upto: i64,
     pub caught_up: bool,
     pub docs: Vec<(String, Vec<String>)>,
+    /// Requested documents this batch did not finish (no room left, or sent in part): asked for again
+    /// in the next batch ([`crate::Link::defer`]).
+    pub deferred: Vec<String>,
 }
 
 impl Built {
@@ -157,6 +161,44 @@ impl Plan {
             items: Vec::new(),
             docs: Vec::new(),
             bytes: 0,
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Payload bytes one item may take: the byte budget. A batch stops adding once it holds that
+    /// much, so it carries at most twice its budget; a document larger than one budget goes in parts
+    /// ([`crate::batch::doc_item_within`]), requested snapshots included.
+    pub fn room(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// Whether the batch is full: the next item waits for the next batch.
+    pub fn full(&self) -> bool {
+        !self.items.is_empty() && self.bytes >= self.max_bytes
+    }
+
+    /// A requested document that does not go (whole) in this batch: asked for again in the next.
+    pub fn defer(&mut self, id: String) {
+        if !self.deferred.contains(&id) {
+            self.deferred.push(id);
+        }
+    }
+
+    /// Adds the first part of a document too large for one batch (`holds`: the heads the peer has
+    /// once it applies it). A requested document is deferred to the next batch; a row of the page
+    /// ends the batch just before it, so the cursor stays below the document until its last part.
+    pub fn push_part(&mut self, item: Item, holds: Vec<String>, requested: bool) {
+        let (id, seq) = match &item {
+            Item::Doc { id, seq, .. } => (id.clone(), *seq),
+            Item::Summary { .. } => return self.push(item, None),
+        };
+        self.push(item, Some((id.clone(), holds)));
+        if requested {
+            self.defer(id);
+        } else {
+            self.truncated = true;
+            self.last_seq = seq - 1;
+            self.cands.clear();
         }
     }
 
@@ -185,7 +227,7 @@ impl Plan {
     /// are done or the byte budget is full (then the batch ends short of them).
     pub fn next_step(&mut self) -> Option<Step> {
         while let Some((seq, cand)) = self.cands.pop_front() {
-            if self.bytes >= self.max_bytes && !self.items.is_empty() {
+            if self.full() {
                 self.truncated = true;
                 self.cands.clear();
                 return None;
@@ -243,8 +285,9 @@ impl Plan {
         Built {
             items: self.items,
             upto,
-            caught_up: !self.truncated,
+            caught_up: !self.truncated && self.deferred.is_empty(),
             docs: self.docs,
+            deferred: self.deferred,
         }
     }
 }

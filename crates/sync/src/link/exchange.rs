@@ -78,7 +78,7 @@ impl Link {
             opening,
         } in messages
         {
-            if self.quarantine.contains(&doc_id) {
+            if self.quarantine.contains_key(&doc_id) {
                 // The peer refused this document from us: it gets nothing more of it on this link.
                 continue;
             }
@@ -165,6 +165,7 @@ impl Link {
             }
             let opening = self.opening.remove(&doc_id);
             if let Some(message) = reply.filter(|_| self.hello_received) {
+                self.note_sent(doc_id.clone());
                 replies.push(SyncMessage::new(doc_id, message, opening));
             }
         }

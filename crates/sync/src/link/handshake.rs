@@ -27,6 +27,15 @@ impl Link {
                 Effect::Close { reason: msg },
             ];
         }
+        // What the peer says it holds of ours cannot be beyond what we have written: such a cursor
+        // would have this side skip its own next changes to the peer (issue 19 #1).
+        if h.peer_install_seen == self.my_install && h.recv_cursor > self.local_seq {
+            let msg = format!(
+                "hello claims our sequence received up to {}, beyond our seq {}",
+                h.recv_cursor, self.local_seq
+            );
+            return self.protocol_error(None, "cursor_within_seq", &msg);
+        }
         let mut fx = Vec::new();
         // The peer was restored (new install): what we knew it held is void.
         if self

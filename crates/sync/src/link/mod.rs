@@ -6,7 +6,9 @@
 //! persisted with the heads the peer now holds ([`Effect::PersistAck`]). Incoming: batches are applied
 //! one at a time ([`Effect::Apply`]); once durable, the link acks. A document the peer refuses for its
 //! content (forbidden changes, bytes that do not decode, a record it cannot read) is quarantined on
-//! this link and the stream is closed; the next stream leaves it out. A peer that knows nothing of
+//! this link and the stream is closed; the next stream leaves it out. The peer's word is bounded
+//! (issue 19 #8): only a document this side sent on the stream can be refused, the quarantine holds
+//! at most [`MAX_QUARANTINED`] documents, and each is tried again after [`QUARANTINE_RETRY_SECS`]. A peer that knows nothing of
 //! what this side holds asks for a digest first ([`Effect::MakeDigest`], docs/PROTOCOL.md §8).
 //!
 //! Every incoming frame is checked against the receiver's own [`RecvLimits`] before anything else
@@ -69,7 +71,20 @@ pub struct Link {
     told_caught_up: bool,
     local_seq: i64,
     force: Vec<String>,
-    quarantine: BTreeSet<String>,
+    /// What this side sent on this stream, most recent last, at most [`RECENT_SENT`]: the ids of the
+    /// documents of its batches and sync messages, and `summary:<owner>` of its summaries. A peer's
+    /// refusal may quarantine only one of these.
+    sent: VecDeque<String>,
+    /// The highest `upto` of the batches sent on this stream: the peer may acknowledge no further.
+    sent_upto: Option<i64>,
+    /// Requested documents a batch did not finish (no room, or sent in part), for the next batch on
+    /// this stream.
+    deferred: Vec<String>,
+    /// Documents the peer refused from us, with when (the link's clock, [`Link::set_now`]): left
+    /// out on this link for [`QUARANTINE_RETRY_SECS`], at most [`MAX_QUARANTINED`] of them.
+    quarantine: BTreeMap<String, u64>,
+    /// The runner's clock (seconds), for the quarantine's expiry.
+    now: u64,
     // Incoming.
     recv_cursor: i64,
     in_caught_up: bool,
@@ -132,7 +147,11 @@ impl Link {
             told_caught_up: true,
             local_seq: 0,
             force: Vec::new(),
-            quarantine: BTreeSet::new(),
+            sent: VecDeque::new(),
+            sent_upto: None,
+            deferred: Vec::new(),
+            quarantine: BTreeMap::new(),
+            now: 0,
             recv_cursor: 0,
             in_caught_up: false,
             applying: false,
@@ -181,8 +200,34 @@ impl Link {
         self.last_error.as_deref()
     }
 
-    pub fn quarantined(&self) -> &BTreeSet<String> {
-        &self.quarantine
+    /// Documents set aside on this link after the peer refused them (and not yet due for a retry).
+    pub fn quarantined(&self) -> BTreeSet<String> {
+        self.quarantine
+            .iter()
+            .filter(|(_, since)| !self.quarantine_expired(**since))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The runner's clock, in seconds (any fixed origin): a quarantined document is sent again
+    /// [`QUARANTINE_RETRY_SECS`] after the peer refused it.
+    pub fn set_now(&mut self, secs: u64) {
+        self.now = secs;
+        let now = self.now;
+        self.quarantine
+            .retain(|_, since| now.saturating_sub(*since) < QUARANTINE_RETRY_SECS);
+    }
+
+    fn quarantine_expired(&self, since: u64) -> bool {
+        self.now.saturating_sub(since) >= QUARANTINE_RETRY_SECS
+    }
+
+    /// Notes a document (or `summary:<owner>`) sent on this stream.
+    pub(super) fn note_sent(&mut self, key: String) {
+        if self.sent.len() >= RECENT_SENT {
+            self.sent.pop_front();
+        }
+        self.sent.push_back(key);
     }
 
     /// Batches sent and not yet acknowledged.
@@ -205,6 +250,9 @@ impl Link {
         self.hello_received = false;
         self.preparing = false;
         self.inflight.clear();
+        self.sent.clear();
+        self.sent_upto = None;
+        self.deferred.clear();
         self.out_caught_up = false;
         self.told_caught_up = true;
         self.in_caught_up = false;
@@ -283,13 +331,24 @@ impl Link {
         let message = clip(&e.message, 1024);
         self.last_error = Some(format!("{}: {message}", e.code.as_str()));
         // The peer refused one document for what it holds (its changes broke a rule, or it
-        // cannot decode or read it): set it aside on this link, so the rest still goes.
+        // cannot decode or read it): set it aside on this link, so the rest still goes. Only a
+        // document this side sent on this stream (the peer's word names nothing else), and only so
+        // many: the oldest refusal makes room.
         if is_refusal_of_content(&e)
             && let Some(id) = &e.doc_id
-            && !id.is_empty()
-            && id.len() <= self.limits.max_id_len
+            && self.sent.contains(id)
         {
-            self.quarantine.insert(id.clone());
+            if !self.quarantine.contains_key(id) && self.quarantine.len() >= MAX_QUARANTINED {
+                let oldest = self
+                    .quarantine
+                    .iter()
+                    .min_by_key(|(_, since)| **since)
+                    .map(|(id, _)| id.clone());
+                if let Some(oldest) = oldest {
+                    self.quarantine.remove(&oldest);
+                }
+            }
+            self.quarantine.insert(id.clone(), self.now);
         }
         if e.code == ErrorCode::BadHello {
             self.state = State::Rejected;
@@ -333,6 +392,17 @@ impl Link {
         };
     }
 }
+
+/// Documents quarantined on one link at most (a peer's refusals past that push out the oldest).
+pub const MAX_QUARANTINED: usize = 256;
+
+/// Seconds after which a quarantined document is sent again (the peer's rules or build may have
+/// changed; if not, it is refused and set aside again).
+pub const QUARANTINE_RETRY_SECS: u64 = 3600;
+
+/// Ids of what was sent on a stream that a peer's refusal may name, at most: well above the items of
+/// the batches in flight (4 × 256) and one frame of sync messages.
+pub const RECENT_SENT: usize = 8192;
 
 /// Malformed-content rules that blame the document itself (not the frame, a bound, or the batch):
 /// such a document is set aside on the link like a forbidden one.

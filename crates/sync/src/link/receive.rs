@@ -182,7 +182,7 @@ impl Link {
 }
 
 /// The key an item is refused under: its document id, or `summary:<owner>`.
-fn refusal_key(item: &Item) -> String {
+pub(super) fn refusal_key(item: &Item) -> String {
     match item {
         Item::Doc { id, .. } => id.clone(),
         Item::Summary { owner, .. } => format!("summary:{owner}"),
@@ -218,6 +218,15 @@ impl Received {
     /// `doc_id` applied (or was already held): this side holds it whole.
     pub fn held(&mut self, doc_id: String) {
         self.outcomes.push((doc_id, Outcome::Held));
+    }
+
+    /// `doc_id` (at `seq` at the peer) applied, but only in part: the sender's document is larger
+    /// than a batch and comes in parts (its item names heads this side does not hold yet). Awaited
+    /// like a requested snapshot — the durable cursor stays below it — but nothing is asked: the
+    /// next part is on its way.
+    pub fn partial(&mut self, doc_id: String, seq: i64) {
+        self.outcomes
+            .push((doc_id, Outcome::Missing { seq, wanted: None }));
     }
 
     /// The delta of `doc_id` (at `seq` at the peer, with `heads`) could not apply: its history is
