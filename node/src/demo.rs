@@ -201,7 +201,7 @@ pub async fn start_chain(dir: &std::path::Path, base_port: u16) -> anyhow::Resul
             listen: format!("127.0.0.1:{}", base_port + 10 + i as u16).parse()?,
             http: format!("127.0.0.1:{}", base_port + i as u16).parse()?,
             parent,
-            ca_dir: ca.clone(),
+            ca_dir: Some(ca.clone()),
             name: None,
             database_url: None,
         })?;

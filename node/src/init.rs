@@ -1,17 +1,22 @@
-//! `safemesh ca init`, `ca issue`, `ca revoke` and `init`: the CA, node certificates, the
-//! revocation list and a node's data dir.
+//! `safemesh ca init`, `ca issue`, `ca sign`, `ca revoke`, `init` and `cert install`: the CA, node
+//! certificates (issued with their key, or signed from a node's request so the key never leaves the
+//! node), the revocation list and a node's data dir.
 
 use std::path::{Path, PathBuf};
 
 use safemesh_gateway::ca::{
-    Ca, IssuedCert, Revoked, copy_revocation_list, revoke, write_node_files,
+    Ca, IssuedCert, Revoked, SignedCert, copy_revocation_list, install_signed, make_request,
+    revoke, write_node_files, write_signed_files,
 };
 use safemesh_model::{AdminCode, division};
 
 use crate::Error;
 use crate::config::{Config, TOKEN_FILE};
 
-/// Validity of node certificates issued by `init` and `ca issue`.
+/// File name of a node's certificate request, in its `tls` dir (`init --csr`).
+pub const REQUEST_FILE: &str = "node.csr";
+
+/// Validity of node certificates issued by `init`, `ca issue` and `ca sign`.
 pub const NODE_CERT_DAYS: u32 = 825;
 
 /// What `safemesh init` needs.
@@ -22,7 +27,9 @@ pub struct InitOptions {
     pub listen: std::net::SocketAddr,
     pub http: std::net::SocketAddr,
     pub parent: Option<String>,
-    pub ca_dir: PathBuf,
+    /// The CA to issue the node's key and certificate from (a CA on this host); `None`: the key is
+    /// made here and a certificate request written beside it ([`REQUEST_FILE`]) for `ca sign`.
+    pub ca_dir: Option<PathBuf>,
     pub name: Option<String>,
     pub database_url: Option<String>,
 }
@@ -45,6 +52,37 @@ pub fn ca_issue(ca_dir: &Path, code: &AdminCode, out: &Path) -> Result<IssuedCer
     write_node_files(&issued, ca.ca_cert_pem(), out)?;
     copy_revocation_list(ca_dir, out)?;
     Ok(issued)
+}
+
+/// Signs the certificate request `csr` (PEM, as `init --csr` wrote it) with the CA in `ca_dir` and
+/// writes the certificate and the CA certificate into `out` (node.pem, ca.pem, and the CA's
+/// revoked.txt if it has one). No key is made or written: the node has its own.
+pub fn ca_sign(ca_dir: &Path, csr: &Path, out: &Path) -> Result<SignedCert, Error> {
+    let ca = Ca::load(ca_dir)?;
+    let pem = std::fs::read_to_string(csr)
+        .map_err(|e| Error::Config(format!("--csr {}: {e}", csr.display())))?;
+    let signed = ca.sign_request(&pem, NODE_CERT_DAYS)?;
+    write_signed_files(&signed, ca.ca_cert_pem(), out)?;
+    copy_revocation_list(ca_dir, out)?;
+    Ok(signed)
+}
+
+/// Installs in the node at `data_dir` the certificate `from/node.pem` signed by the CA `from/ca.pem`
+/// (what `ca sign` wrote), beside the key `init --csr` made: refused if the CA did not sign it, if it
+/// is not that key's, or if it names another office than the node's. The CA's revocation list
+/// `from/revoked.txt` is copied too if there is one. Returns the certificate's serial.
+pub fn cert_install(data_dir: &Path, from: &Path) -> Result<String, Error> {
+    let cfg = Config::load(data_dir)?;
+    let read = |name: &str| {
+        let p = from.join(name);
+        std::fs::read_to_string(&p).map_err(|e| Error::Config(format!("{}: {e}", p.display())))
+    };
+    let cert_pem = read(safemesh_gateway::ca::NODE_CERT_FILE)?;
+    let ca_pem = read(safemesh_gateway::ca::CA_CERT_FILE)?;
+    let tls = Config::tls_dir(data_dir);
+    let serial = install_signed(&tls, &cfg.code, &cert_pem, &ca_pem)?;
+    copy_revocation_list(from, &tls)?;
+    Ok(serial)
 }
 
 /// Adds `serial` (hex, as `ca issue` printed it or `openssl x509 -serial` shows it) to the CA's
@@ -87,7 +125,25 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
     };
     cfg.validate()?;
     std::fs::create_dir_all(&o.data_dir)?;
-    ca_issue(&o.ca_dir, &code, &Config::tls_dir(&o.data_dir))?;
+    let tls = Config::tls_dir(&o.data_dir);
+    match &o.ca_dir {
+        Some(ca_dir) => {
+            ca_issue(ca_dir, &code, &tls)?;
+        }
+        None => {
+            let key_path = tls.join(safemesh_gateway::ca::NODE_KEY_FILE);
+            if key_path.exists() {
+                return Err(Error::Config(format!(
+                    "{} 已存在，拒绝覆盖 / exists, refusing to overwrite it",
+                    key_path.display()
+                )));
+            }
+            let request = make_request(&code)?;
+            std::fs::create_dir_all(&tls)?;
+            crate::config::write_private(&key_path, &request.key_pem)?;
+            std::fs::write(tls.join(REQUEST_FILE), &request.csr_pem)?;
+        }
+    }
     let token = hex::encode(rand::random::<[u8; 24]>());
     crate::config::write_private(&o.data_dir.join(TOKEN_FILE), &format!("{token}\n"))?;
     cfg.save(&o.data_dir)?;

@@ -184,7 +184,7 @@ impl Cluster {
             listen: free_addr(),
             http: free_addr(),
             parent: uplink.as_ref().map(|p| format!("https://{}", p.addr)),
-            ca_dir: self.ca_dir(),
+            ca_dir: Some(self.ca_dir()),
             name: setup.name,
             database_url: setup.database_url,
         })?;

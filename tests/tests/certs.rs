@@ -608,7 +608,7 @@ fn init_and_issue_copy_the_ca_revocation_list() -> anyhow::Result<()> {
         listen: "127.0.0.1:0".parse()?,
         http: "127.0.0.1:0".parse()?,
         parent: None,
-        ca_dir: ca.clone(),
+        ca_dir: Some(ca.clone()),
         name: None,
         database_url: None,
     })?;

@@ -34,7 +34,14 @@ pub fn code_from_cert(der: &CertificateDer<'_>) -> Result<AdminCode, Error> {
             _ => None,
         })
         .ok_or(Error::NoCode)?;
-    let code = &uri[SAN_PREFIX.len()..];
+    code_from_uri(uri)
+}
+
+/// The code of a SAN URI `safemesh://node/<code>`, in exact prefix form (what a certificate must
+/// carry, and what `ca sign` requires of a request). [`Error::NoCode`] if `uri` does not start with
+/// [`SAN_PREFIX`].
+pub fn code_from_uri(uri: &str) -> Result<AdminCode, Error> {
+    let code = uri.strip_prefix(SAN_PREFIX).ok_or(Error::NoCode)?;
     let parsed = AdminCode::parse(code).map_err(|source| Error::BadCode {
         uri: uri.to_string(),
         source,

@@ -43,6 +43,17 @@ pub enum Error {
     /// A certificate is malformed or unsuitable.
     #[error("证书无效 / invalid certificate: {0}")]
     Cert(String),
+    /// A certificate signing request (CSR) is malformed, badly signed or names no single node.
+    #[error("证书申请无效 / invalid certificate request: {0}")]
+    Request(String),
+    /// A private key does not belong to the certificate it is to be used with.
+    #[error("私钥与证书不匹配 / the key {key} does not match the certificate {cert}")]
+    KeyMismatch {
+        /// The key (a path or a description).
+        key: String,
+        /// The certificate (a path or a description).
+        cert: String,
+    },
     /// The certificate carries no `safemesh://node/` SAN URI.
     #[error("证书中没有节点代码 / certificate has no SAN URI starting with {SAN_PREFIX}")]
     NoCode,

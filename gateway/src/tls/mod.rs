@@ -66,7 +66,7 @@ mod stamp;
 
 pub use accept::{incoming, incoming_limited, incoming_with};
 pub use admit::{Admitted, ConnLimits};
-pub use cert::{code_from_cert, peer_code, serial_of, validity_of};
+pub use cert::{code_from_cert, code_from_uri, peer_code, serial_of, validity_of};
 pub(crate) use cert::{hex_lower, parse_certs};
 pub use client::{client_config, client_config_with};
 pub use connect::{connect, connector, probe};

@@ -8,19 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use safemesh_model::AdminCode;
 use safemesh_store::{TokenRole, TokenRow};
 
 use crate::config::{Config, DEFAULT_DATA_DIR, TOKEN_FILE};
-use crate::init::{InitOptions, ca_init, ca_issue, init_node};
+use crate::init::{InitOptions, REQUEST_FILE, init_node};
 
 mod backup;
+mod ca;
 mod directive;
 mod hazard;
 mod remote;
 mod status;
 
 pub use backup::{Backup, after_restore, backup, pg_dump_command};
+pub use ca::{CaCmd, CertCmd};
 pub use directive::DirectiveCmd;
 pub use hazard::HazardCmd;
 pub use remote::{AskError, NodeArgs, Refusal, Remote};
@@ -58,6 +59,11 @@ pub enum Cmd {
         cmd: CaCmd,
     },
     /// 初始化节点数据目录 / set up a node's data directory
+    ///
+    /// 给 --ca-dir：由本机的 CA 签发密钥和证书；给 --csr：在本节点生成密钥（不离开本机）和证书申请
+    /// D/tls/node.csr，交 CA 用 `ca sign` 签发后以 `cert install` 装入 / with --ca-dir: key and
+    /// certificate from a CA on this host; with --csr: the key is made here (it never leaves) with a
+    /// request D/tls/node.csr for `ca sign`, then `cert install`
     Init {
         #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
@@ -73,13 +79,22 @@ pub enum Cmd {
         /// 上级链路地址 https://HOST:PORT / the parent's link address
         #[arg(long)]
         parent: Option<String>,
+        /// 本机的 CA 目录 / a CA directory on this host
+        #[arg(long, required_unless_present = "csr", conflicts_with = "csr")]
+        ca_dir: Option<PathBuf>,
+        /// 在本节点生成密钥和证书申请 / make the key and a certificate request here
         #[arg(long)]
-        ca_dir: PathBuf,
+        csr: bool,
         /// 名称（默认取区划名称）/ office name (default: the division's name)
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
         database_url: Option<String>,
+    },
+    /// 节点证书：安装 CA 签发的证书 / the node's certificate: install one the CA signed
+    Cert {
+        #[command(subcommand)]
+        cmd: CertCmd,
     },
     /// 运行节点 / run a node
     Run {
@@ -320,43 +335,6 @@ pub enum ExportCmd {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum CaCmd {
-    /// 新建 CA / create a CA
-    Init {
-        #[arg(long)]
-        dir: PathBuf,
-        #[arg(long, default_value = "safemesh")]
-        name: String,
-    },
-    /// 为节点签发证书 / issue a node certificate
-    Issue {
-        #[arg(long)]
-        dir: PathBuf,
-        #[arg(long)]
-        code: String,
-        /// 输出目录（node.pem、node.key、ca.pem，及 CA 的 revoked.txt）；可为运行中节点的 D/tls，
-        /// 节点下次连接起使用新证书 / output directory (node.pem, node.key, ca.pem, and the CA's
-        /// revoked.txt); may be a running node's D/tls: it presents the new certificate from its
-        /// next connection on
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// 吊销证书：把序列号加入 CA 的吊销列表 CA/revoked.txt，再分发到各节点的 D/tls/revoked.txt /
-    /// revoke a certificate: add its serial to the CA's list CA/revoked.txt, then copy that to
-    /// every node's D/tls/revoked.txt
-    Revoke {
-        #[arg(long)]
-        dir: PathBuf,
-        /// 证书序列号（十六进制，可含冒号）/ the certificate's serial (hex, colons allowed)
-        #[arg(long)]
-        serial: String,
-        /// 吊销原因（记入列表）/ why (recorded in the list)
-        #[arg(long)]
-        reason: Option<String>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
 pub enum TokenCmd {
     /// 新建令牌，最后一行为令牌本身（只显示这一次）/ create a token; the secret is the last line (shown once)
     Create {
@@ -525,51 +503,8 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
             base_port,
             exit_after_load,
         } => crate::demo::run(dir, base_port, exit_after_load).await,
-        Cmd::Ca {
-            cmd: CaCmd::Init { dir, name },
-        } => {
-            ca_init(&dir, &name)?;
-            println!("已创建 CA / CA created: {}", dir.display());
-            Ok(())
-        }
-        Cmd::Ca {
-            cmd: CaCmd::Issue { dir, code, out },
-        } => {
-            let code = AdminCode::parse(&code).map_err(|e| anyhow::anyhow!("--code: {e}"))?;
-            let issued = ca_issue(&dir, &code, &out)?;
-            println!(
-                "已签发 {code} 的证书 / certificate issued: {} (serial {}, until {})",
-                out.display(),
-                issued.serial_hex,
-                issued
-                    .not_after
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default()
-            );
-            Ok(())
-        }
-        Cmd::Ca {
-            cmd:
-                CaCmd::Revoke {
-                    dir,
-                    serial,
-                    reason,
-                },
-        } => {
-            match crate::init::ca_revoke(&dir, &serial, reason.as_deref())? {
-                safemesh_gateway::ca::Revoked::Added { path } => println!(
-                    "已吊销 {serial}；请把 {} 复制到各节点的 D/tls/revoked.txt（运行中即生效）/ \
-                     revoked; copy {} to every node's D/tls/revoked.txt (taken without restart)",
-                    path.display(),
-                    path.display()
-                ),
-                safemesh_gateway::ca::Revoked::AlreadyListed { path } => println!(
-                    "{serial} 已在吊销列表中 / already listed in {}",
-                    path.display()
-                ),
-            }
-            Ok(())
-        }
+        Cmd::Ca { cmd } => ca::run(cmd),
+        Cmd::Cert { cmd } => ca::run_cert(cmd),
         Cmd::Init {
             data_dir,
             code,
@@ -577,9 +512,11 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
             http,
             parent,
             ca_dir,
+            csr: _,
             name,
             database_url,
         } => {
+            let request = ca_dir.is_none();
             let cfg = init_node(&InitOptions {
                 data_dir: data_dir.clone(),
                 code,
@@ -597,6 +534,21 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<()> {
                 data_dir.display()
             );
             println!("令牌 / token: {}", data_dir.join(TOKEN_FILE).display());
+            if request {
+                let tls = Config::tls_dir(&data_dir);
+                let csr = tls.join(REQUEST_FILE);
+                let d = data_dir.display();
+                println!(
+                    "私钥已生成在 {key}（不要复制到别处）；证书申请 {csr}。下一步：\n  \
+                     1. 把 {csr} 交给 CA，在 CA 主机上执行 safemesh ca sign --dir CA目录 --csr node.csr --out 输出目录\n  \
+                     2. 把输出目录中的 node.pem、ca.pem（及 revoked.txt）带回本机，执行 safemesh cert install --data-dir {d} --from 该目录\n\
+                     The private key is in {key} (do not copy it anywhere); the certificate request is {csr}. Next:\n  \
+                     1. take {csr} to the CA and run there: safemesh ca sign --dir CA_DIR --csr node.csr --out OUT_DIR\n  \
+                     2. bring node.pem and ca.pem (and revoked.txt) from OUT_DIR back and run: safemesh cert install --data-dir {d} --from THAT_DIR",
+                    key = tls.join(safemesh_gateway::ca::NODE_KEY_FILE).display(),
+                    csr = csr.display(),
+                );
+            }
             Ok(())
         }
         Cmd::Run { data_dir } => {

@@ -4,6 +4,9 @@
 //! SAN URI `safemesh://node/<code>` of its leaf (see [`crate::tls`]); the CA is the only trust
 //! anchor, so whoever holds `ca.key` decides which codes exist.
 //!
+//! A node's key may also be made on the node ([`make_request`]): the CA then signs its certificate
+//! request ([`Ca::sign_request`]) and the key never leaves the node (issue 19 #12).
+//!
 //! On disk, a CA directory holds `ca.pem` (certificate), `ca.key` (PKCS#8 PEM, mode 0600) and,
 //! once something was revoked, `revoked.txt` (the published revocation list, see [`revoke`] and
 //! [`parse_revocation_list`]); a node directory holds `node.pem`, `node.key` (0600), `ca.pem` and
@@ -39,6 +42,12 @@ pub use crate::tls::{
     parse_revocation_list,
 };
 use crate::tls::{SAN_PREFIX, hex_lower};
+
+mod request;
+
+pub use request::{
+    NodeRequest, SignedCert, install_signed, key_matches_cert, make_request, write_signed_files,
+};
 
 /// File name of the CA private key in the CA directory.
 pub const CA_KEY_FILE: &str = "ca.key";
@@ -199,34 +208,8 @@ impl Ca {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> Result<IssuedCert, Error> {
-        if not_after <= not_before {
-            return Err(Error::Cert(format!(
-                "有效期结束须晚于开始 / not_after ({not_after}) must be after not_before ({not_before})"
-            )));
-        }
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let (serial, serial_hex) = random_serial()?;
-
-        let mut params = CertificateParams::default();
-        params.distinguished_name = {
-            let mut dn = DistinguishedName::new();
-            dn.push(DnType::OrganizationName, "safemesh");
-            dn.push(DnType::CommonName, code.as_str());
-            dn
-        };
-        let uri = format!("{SAN_PREFIX}{}", code.as_str());
-        params.subject_alt_names = vec![SanType::URI(uri.try_into()?)];
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(serial);
-        params.not_before = not_before;
-        params.not_after = not_after;
-
+        let (params, serial_hex) = leaf_params(code, not_before, not_after)?;
         let cert = params.signed_by(&key, &self.issuer)?;
         tracing::info!(code = %code, serial = %serial_hex, %not_after, "node certificate issued");
         Ok(IssuedCert {
@@ -241,6 +224,43 @@ impl Ca {
     pub fn ca_cert_pem(&self) -> &str {
         &self.cert_pem
     }
+}
+
+/// The profile of every node certificate, whether its key was made here ([`Ca::issue`]) or on the
+/// node ([`Ca::sign_request`]): CN = code, SAN URI `safemesh://node/<code>`, not a CA, digital
+/// signature, serverAuth + clientAuth, the CA's key identifier, a random 16-byte serial (returned in
+/// hex), valid from `not_before` to `not_after`.
+fn leaf_params(
+    code: &AdminCode,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<(CertificateParams, String), Error> {
+    if not_after <= not_before {
+        return Err(Error::Cert(format!(
+            "有效期结束须晚于开始 / not_after ({not_after}) must be after not_before ({not_before})"
+        )));
+    }
+    let (serial, serial_hex) = random_serial()?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = {
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::OrganizationName, "safemesh");
+        dn.push(DnType::CommonName, code.as_str());
+        dn
+    };
+    let uri = format!("{SAN_PREFIX}{}", code.as_str());
+    params.subject_alt_names = vec![SanType::URI(uri.try_into()?)];
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.use_authority_key_identifier_extension = true;
+    params.serial_number = Some(serial);
+    params.not_before = not_before;
+    params.not_after = not_after;
+    Ok((params, serial_hex))
 }
 
 /// 写入节点文件 — writes `dir/node.pem`, `dir/node.key` (mode 0600) and `dir/ca.pem`, creating
