@@ -355,22 +355,7 @@ pub fn list_table(page: &Value) -> String {
             n("overdue"),
         ]);
     }
-    let total = page["total"].as_u64().unwrap_or(items.len() as u64);
-    let offset = page["offset"].as_u64().unwrap_or(0);
-    let mut out = if items.is_empty() {
-        String::new()
-    } else {
-        table(&rows)
-    };
-    if items.len() as u64 == total {
-        out.push_str(&format!("共 {total} 项任务 / {total} directives\n"));
-    } else {
-        let (from, to) = (offset + 1, offset + items.len() as u64);
-        out.push_str(&format!(
-            "共 {total} 项任务，本页第 {from}–{to} 项（--limit、--offset 翻页）/ {total} directives, {from}–{to} shown\n"
-        ));
-    }
-    out
+    super::remote::paged(&rows, page, "项", "任务", "directives")
 }
 
 /// A unit's state in words: 未签收, 已签收，进度 40%, 待审核, 已办结, 已退回; with 逾期 or 临期.

@@ -479,22 +479,7 @@ pub fn ledger_table(page: &Value) -> String {
             format::hazard_unit(h),
         ]);
     }
-    let total = page["total"].as_u64().unwrap_or(items.len() as u64);
-    let offset = page["offset"].as_u64().unwrap_or(0);
-    let mut out = if items.is_empty() {
-        String::new()
-    } else {
-        table(&rows)
-    };
-    if items.len() as u64 == total {
-        out.push_str(&format!("共 {total} 条 / {total} hazards\n"));
-    } else {
-        let (from, to) = (offset + 1, offset + items.len() as u64);
-        out.push_str(&format!(
-            "共 {total} 条，本页第 {from}–{to} 条（--limit、--offset 翻页）/ {total} hazards, {from}–{to} shown\n"
-        ));
-    }
-    out
+    super::remote::paged(&rows, page, "条", "", "hazards")
 }
 
 /// One hazard as text: its facts, then its history (times in China time).

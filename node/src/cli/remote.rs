@@ -33,6 +33,35 @@ pub struct PageArgs {
     pub offset: Option<u64>,
 }
 
+/// A page of a list as text: the table of its `rows` (none when empty), then the count — all of it, or
+/// which rows of how many, with how to turn the page. `counter` is the Chinese measure word (条, 项…),
+/// `zh`/`en` what the rows are (`任务`/`directives`; `zh` may be empty).
+pub fn paged<const N: usize>(
+    rows: &[[String; N]],
+    page: &serde_json::Value,
+    counter: &str,
+    zh: &str,
+    en: &str,
+) -> String {
+    let shown = rows.len().saturating_sub(1) as u64;
+    let total = page["total"].as_u64().unwrap_or(shown);
+    let offset = page["offset"].as_u64().unwrap_or(0);
+    let mut out = if shown == 0 {
+        String::new()
+    } else {
+        crate::format::table(rows)
+    };
+    if shown == total {
+        out.push_str(&format!("共 {total} {counter}{zh} / {total} {en}\n"));
+    } else {
+        let (from, to) = (offset + 1, offset + shown);
+        out.push_str(&format!(
+            "共 {total} {counter}{zh}，本页第 {from}–{to} {counter}（--limit、--offset 翻页）/ {total} {en}, {from}–{to} shown\n"
+        ));
+    }
+    out
+}
+
 impl PageArgs {
     /// The query parameters of the page.
     pub fn pairs(&self) -> [(&'static str, Option<String>); 2] {

@@ -13,6 +13,16 @@ pub struct UiUser {
 }
 
 impl UiUser {
+    /// [`UiUser::actor`] for a form that writes: refused (403, the viewer's rule) unless this person
+    /// may edit.
+    pub fn editor(
+        &self,
+        st: &ApiState,
+    ) -> Result<crate::records::Actor, crate::records::RecordError> {
+        crate::http::check_role(self.caller.clone(), safemesh_store::TokenRole::Editor)?;
+        Ok(self.actor(st))
+    }
+
     /// The identity this person writes as: this office, this node's actor id, the token's name (as
     /// the API's `Editor::actor`).
     pub fn actor(&self, st: &ApiState) -> crate::records::Actor {

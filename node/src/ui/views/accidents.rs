@@ -8,7 +8,6 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use safemesh_store::TokenRole;
 use serde_json::Value;
 
 use super::User;
@@ -215,15 +214,12 @@ pub async fn supplement(
     Path(id): Path<String>,
     Form(typed): Form<SupplementInput>,
 ) -> Response {
-    let result = match crate::http::check_role(user.caller.clone(), TokenRole::Editor) {
-        Err(e) => Err(e),
-        Ok(_) => match typed.clone().into_input() {
-            Ok(input) => {
-                crate::accidents::supplement(&st.store, &user.actor(&st), &id, input).await
-            }
-            Err(e) => Err(e),
-        },
-    };
+    let result = async {
+        let actor = user.editor(&st)?;
+        let input = typed.clone().into_input()?;
+        crate::accidents::supplement(&st.store, &actor, &id, input).await
+    }
+    .await;
     match result {
         Ok(_) => Redirect::to(&format!("/accidents/{id}?done=supplement")).into_response(),
         Err(e) if e.status == 404 => record_error(&e),

@@ -460,36 +460,23 @@ pub async fn respond(
 ) -> Response {
     let get = |k: &str| crate::format::field(&pairs, k);
     let action = get("action").unwrap_or_default();
-    let r = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
-        Err(e) => Err(e),
-        Ok(_) => {
-            let percent = match get("percent").map(|p| p.parse::<i64>()) {
-                Some(Ok(p)) => Ok(Some(p)),
-                Some(Err(_)) => Err(RecordError::bad("percent", "应为 0 到 100 的整数")),
-                None => Ok(None),
-            };
-            match percent {
-                Err(e) => Err(e),
-                Ok(percent) => {
-                    let input = NewResponse {
-                        action: Some(action.clone()),
-                        percent,
-                        note: get("note"),
-                        milestone: get("milestone"),
-                        unit: None,
-                    };
-                    crate::directives::respond(
-                        &st.store,
-                        &user.actor(&st),
-                        &id,
-                        input,
-                        st.hazards.due_soon_days,
-                    )
-                    .await
-                }
-            }
-        }
-    };
+    let r = async {
+        let actor = user.editor(&st)?;
+        let percent = match get("percent").map(|p| p.parse::<i64>()) {
+            Some(Ok(p)) => Some(p),
+            Some(Err(_)) => return Err(RecordError::bad("percent", "应为 0 到 100 的整数")),
+            None => None,
+        };
+        let input = NewResponse {
+            action: Some(action.clone()),
+            percent,
+            note: get("note"),
+            milestone: get("milestone"),
+            unit: None,
+        };
+        crate::directives::respond(&st.store, &actor, &id, input, st.hazards.due_soon_days).await
+    }
+    .await;
     after(&st, &user, &id, &action, r).await
 }
 
@@ -506,31 +493,23 @@ pub async fn forward(
         .filter(|(k, _)| k == "targets")
         .map(|(_, v)| v.clone())
         .collect();
-    let r = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
-        Err(e) => Err(e),
-        Ok(_) => {
-            let input = NewDirective {
-                title: get("title"),
-                body: get("body").unwrap_or_default(),
-                targets: (!targets.is_empty()).then_some(targets),
-                deadline: get("deadline").map(|d| json!(d)),
-                ..Default::default()
-            };
-            let here = Here {
-                extra_children: &st.extra_children,
-                unit_groups: &st.unit_groups,
-            };
-            crate::directives::forward(
-                &st.store,
-                &user.actor(&st),
-                here,
-                &id,
-                input,
-                st.hazards.due_soon_days,
-            )
-            .await
-        }
-    };
+    let r = async {
+        let actor = user.editor(&st)?;
+        let input = NewDirective {
+            title: get("title"),
+            body: get("body").unwrap_or_default(),
+            targets: (!targets.is_empty()).then_some(targets),
+            deadline: get("deadline").map(|d| json!(d)),
+            ..Default::default()
+        };
+        let here = Here {
+            extra_children: &st.extra_children,
+            unit_groups: &st.unit_groups,
+        };
+        let days = st.hazards.due_soon_days;
+        crate::directives::forward(&st.store, &actor, here, &id, input, days).await
+    }
+    .await;
     after(&st, &user, &id, "forward", r).await
 }
 
@@ -543,24 +522,16 @@ pub async fn review(
 ) -> Response {
     let get = |k: &str| crate::format::field(&pairs, k);
     let decision = get("decision").unwrap_or_default();
-    let r = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
-        Err(e) => Err(e),
-        Ok(_) => {
-            let input = NewReview {
-                unit: get("unit"),
-                decision: Some(decision.clone()),
-                reason: get("reason"),
-            };
-            crate::directives::review(
-                &st.store,
-                &user.actor(&st),
-                &id,
-                input,
-                st.hazards.due_soon_days,
-            )
-            .await
-        }
-    };
+    let r = async {
+        let actor = user.editor(&st)?;
+        let input = NewReview {
+            unit: get("unit"),
+            decision: Some(decision.clone()),
+            reason: get("reason"),
+        };
+        crate::directives::review(&st.store, &actor, &id, input, st.hazards.due_soon_days).await
+    }
+    .await;
     after(&st, &user, &id, &decision, r).await
 }
 
@@ -576,22 +547,14 @@ pub async fn remind(
         .filter(|(k, _)| k == "units")
         .map(|(_, v)| v.clone())
         .collect();
-    let r = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
-        Err(e) => Err(e),
-        Ok(_) => {
-            let input = NewReminder {
-                units: Some(units),
-                note: crate::format::field(&pairs, "note"),
-            };
-            crate::directives::remind(
-                &st.store,
-                &user.actor(&st),
-                &id,
-                input,
-                st.hazards.due_soon_days,
-            )
-            .await
-        }
-    };
+    let r = async {
+        let actor = user.editor(&st)?;
+        let input = NewReminder {
+            units: Some(units),
+            note: crate::format::field(&pairs, "note"),
+        };
+        crate::directives::remind(&st.store, &actor, &id, input, st.hazards.due_soon_days).await
+    }
+    .await;
     after(&st, &user, &id, "remind", r).await
 }

@@ -8,7 +8,6 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use safemesh_store::TokenRole;
 use serde_json::Value;
 
 use super::User;
@@ -301,22 +300,13 @@ pub async fn update(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let typed = UpdateForm::typed(&pairs);
-    let result = match crate::http::check_role(user.caller.clone(), TokenRole::Editor) {
-        Err(e) => Err(e),
-        Ok(_) => match typed.input() {
-            Ok(input) => {
-                crate::enterprises::update(
-                    &st.store,
-                    &st.hazards.sectors,
-                    &user.actor(&st),
-                    &code,
-                    input,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        },
-    };
+    let result = async {
+        let actor = user.editor(&st)?;
+        let input = typed.input()?;
+        let sectors = &st.hazards.sectors;
+        crate::enterprises::update(&st.store, sectors, &actor, &code, input).await
+    }
+    .await;
     match result {
         Ok(_) => Redirect::to(&format!("/enterprises/{code}?done=update")).into_response(),
         Err(e) if e.status == 404 => record_error(&e),
