@@ -42,10 +42,8 @@ pub async fn create_with(
     let core = input::core(sectors, &actor.code, input)?;
     let id = enterprise::doc_id(&actor.code, &core.credit_code);
     let mut w = store.writer().await?;
-    let here = store
-        .enterprise(&core.credit_code, actor.code.as_str())
-        .await?;
-    if w.load(&id).await?.is_some() || here.is_some_and(|e| e["owner"] == actor.code.as_str()) {
+    let mine = own_registration(store, actor, &core.credit_code).await?;
+    if mine.is_some() || w.load(&id).await?.is_some() {
         return Err(RecordError::conflict(
             "credit_code",
             "本级已登记该企业 / this office has already registered this enterprise",
@@ -72,14 +70,20 @@ pub async fn update(
     input: EnterpriseUpdate,
 ) -> Result<Value, RecordError> {
     let credit_code = credit_code.trim().to_uppercase();
-    let found = get(store, &actor.code, &credit_code).await?;
-    if found["owner"] != actor.code.as_str() {
+    let Some(id) = own_registration(store, actor, &credit_code).await? else {
+        // Not registered here: unknown (404), or another office's (403).
+        if store
+            .enterprise_registrations(&credit_code)
+            .await?
+            .is_empty()
+        {
+            return Err(RecordError::not_found(&format!("enterprise {credit_code}")));
+        }
         return Err(RecordError::forbidden(
             "owner_only",
             "企业信息由登记单位变更 / only the office that registered the enterprise updates it",
         ));
-    }
-    let id = found["id"].as_str().unwrap_or_default().to_string();
+    };
     let mut w = store.writer().await?;
     let mut doc = w
         .load(&id)
@@ -109,6 +113,20 @@ pub async fn update(
     store_change(&mut w, &id, &mut doc, &old).await?;
     w.commit().await?;
     get(store, &actor.code, &credit_code).await
+}
+
+/// The document id of this office's own registration of `credit_code`, if it has one.
+async fn own_registration(
+    store: &Store,
+    actor: &Actor,
+    credit_code: &str,
+) -> Result<Option<String>, RecordError> {
+    Ok(store
+        .enterprise_registrations(credit_code)
+        .await?
+        .into_iter()
+        .find(|(_, owner)| owner == actor.code.as_str())
+        .map(|(id, _)| id))
 }
 
 /// The enterprise with its linked hazards and accidents: as office `here` registered it if it did,

@@ -42,6 +42,21 @@ impl Store {
         ))
     }
 
+    /// Who registered the enterprise with this credit code, as this node holds it: `(document id,
+    /// office)` of each registration, earliest first — one indexed query, without the linked records
+    /// [`Store::enterprise`] gathers.
+    pub async fn enterprise_registrations(
+        &self,
+        credit_code: &str,
+    ) -> Result<Vec<(String, String)>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT id, owner FROM enterprises WHERE credit_code = $1 ORDER BY created, id",
+        )
+        .bind(credit_code)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// The enterprise with this credit code, with the hazards and accidents this node holds for it:
     /// the registration of office `prefer` if it has one, else the earliest. Offices register an
     /// enterprise each under their own id; `registered_by` lists every office whose registration
