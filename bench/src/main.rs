@@ -27,6 +27,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod costs;
 mod excel;
 mod gap;
+mod http_load;
 mod million;
 mod province;
 mod report;
@@ -129,6 +130,15 @@ struct Args {
     /// Rows in the ledger import (default: 1,000 in `smoke`, 10,000 in `full`).
     #[arg(long)]
     excel_rows: Option<usize>,
+    /// Skip the HTTP API load test.
+    #[arg(long)]
+    no_http_load: bool,
+    /// Concurrent clients in the HTTP load test (default: 50 in `smoke`, 500 in `full`).
+    #[arg(long)]
+    http_clients: Option<usize>,
+    /// Seconds the HTTP load test runs (default: 3 in `smoke`, 30 in `full`).
+    #[arg(long)]
+    http_secs: Option<u64>,
     /// The store the `excel-export` scenario exports (set by the bench for its child).
     #[arg(long, hide = true)]
     excel_db: Option<PathBuf>,
@@ -145,6 +155,8 @@ enum Isolated {
     /// The telemetry scenario with traces exported, and without.
     TelemetryOn,
     TelemetryOff,
+    /// The HTTP API under hundreds of concurrent clients.
+    HttpLoad,
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MB.
@@ -233,6 +245,10 @@ async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
             };
             telemetry::child(which == Isolated::TelemetryOn, boot_n, edits).await?
         }
+        Isolated::HttpLoad => {
+            let (clients, secs) = http_load_size(args);
+            Value::Object(http_load::run(clients, secs).await?)
+        }
     };
     println!("{out}");
     Ok(())
@@ -249,6 +265,7 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
         Isolated::ReportProvince => "report-province",
         Isolated::TelemetryOn => "telemetry-on",
         Isolated::TelemetryOff => "telemetry-off",
+        Isolated::HttpLoad => "http-load",
     };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--scenario")
@@ -264,6 +281,12 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
     if let Some(n) = args.restore_docs {
         cmd.arg("--restore-docs").arg(n.to_string());
     }
+    if let Some(n) = args.http_clients {
+        cmd.arg("--http-clients").arg(n.to_string());
+    }
+    if let Some(n) = args.http_secs {
+        cmd.arg("--http-secs").arg(n.to_string());
+    }
     let out = cmd.stderr(std::process::Stdio::inherit()).output()?;
     if !out.status.success() {
         bail!("scenario {name} failed ({})", out.status);
@@ -274,6 +297,18 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
         Value::Object(m) => Ok(m),
         other => bail!("scenario {name} printed {other}"),
     }
+}
+
+/// Clients and seconds of the HTTP load test.
+fn http_load_size(args: &Args) -> (usize, u64) {
+    let (clients, secs) = match args.scale {
+        Scale::Smoke => (50, 3),
+        Scale::Full => (500, 30),
+    };
+    (
+        args.http_clients.unwrap_or(clients),
+        args.http_secs.unwrap_or(secs),
+    )
 }
 
 /// samod's size in `--scale full` (100,000 would take days: see docs/BENCHMARKS.md).
@@ -726,6 +761,11 @@ async fn main() -> anyhow::Result<()> {
                 &args,
             )
         })?);
+    }
+    if !args.samod_only && !args.no_http_load {
+        let (clients, secs) = http_load_size(&args);
+        eprintln!("the HTTP API under {clients} concurrent clients for {secs} s (child process) …");
+        out.extend(isolated(Isolated::HttpLoad, &args)?);
     }
     if !args.samod_only && !args.no_million {
         eprintln!("a large node bootstraps a new child …");

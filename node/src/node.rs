@@ -264,6 +264,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         tokens: TokenCache::default(),
         sessions: crate::ui::Sessions::default(),
         metrics: crate::metrics::registry::Metrics::new(identity.clone()),
+        limits: cfg.http_limits.clone(),
     });
     let metrics_addr = match metrics_listener {
         Some(l) => {

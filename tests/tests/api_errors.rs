@@ -186,3 +186,37 @@ async fn api_refusals_speak_chinese_without_codes() -> anyhow::Result<()> {
     c.shutdown().await;
     Ok(())
 }
+
+/// A body larger than `http_limits.max_body_bytes` (1 MiB by default) is answered 413 naming `body`,
+/// nothing is written, and the next request of normal size is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_a_body_over_the_bound_is_413_naming_body_and_writes_nothing() -> anyhow::Result<()> {
+    let c = Cluster::start(&[TOWN]).await?;
+    let n = c.node(TOWN);
+    let mut big = hazard_json("超大请求体", "general", "2030-12-31");
+    big["description"] = json!("隐".repeat(400_000)); // 1.2 MB of UTF-8
+    let r = c
+        .client()
+        .post(format!("{}/api/v1/hazards", n.http_url()))
+        .bearer_auth(&n.token)
+        .json(&big)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let body: Value = r.json().await?;
+    assert_eq!(status, 413, "{body}");
+    let e = error_of(413, &body);
+    assert_eq!(e["field"], "body", "{body}");
+    let (_, list) = c.get(TOWN, "/api/v1/hazards").await?;
+    assert_eq!(list["total"], 0, "nothing written: {list}");
+    let (s, _) = c
+        .post(
+            TOWN,
+            "/api/v1/hazards",
+            &hazard_json("正常隐患", "general", "2030-12-31"),
+        )
+        .await?;
+    assert_eq!(s, 201);
+    c.shutdown().await;
+    Ok(())
+}

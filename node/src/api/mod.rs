@@ -6,18 +6,19 @@
 //! document; [`table`] is what the router is built from. What the handlers share — the state, the
 //! token check and the [`Editor`](crate::http::Editor) / [`Admin`](crate::http::Admin) extractors,
 //! the error body — is [`crate::http`]. Beside `/api/v1`: `/healthz`, `/readyz` and `/metrics`
-//! ([`crate::metrics`]); every request is counted in the metrics under the route it matched.
+//! ([`crate::metrics`]); every request is counted in the metrics under the route it matched. A
+//! request of the API or the UI takes a turn and reads a bounded body ([`crate::http::limits`]).
 
 pub mod node;
 pub mod parts;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::Method;
 use axum::middleware;
 use axum::routing::get;
 
-use crate::http::{ApiRoute, Shared, auth, no_route, route, wrong_method};
+use crate::http::{Admission, ApiRoute, Shared, admit, auth, no_route, route, wrong_method};
 
 /// Every route of `/api/v1`: the OpenAPI document (served without a token), then each part's. The
 /// router is built from this and nothing else, and the OpenAPI document must list exactly these
@@ -57,17 +58,26 @@ pub fn router(state: Shared) -> Router {
         api = api.route(r.path, r.handler.fallback(wrong_method));
     }
     let api = api.fallback(no_route).with_state(state.clone());
+    let limits = &state.limits;
     Router::new()
         .nest("/api/v1", api)
         // `nest` leaves the bare prefix with a slash to the outer router.
         .route("/api/v1/", axum::routing::any(no_route))
+        .merge(crate::ui::router(state.clone()))
+        // Every request of the API and the UI takes a turn, and reads at most `max_body_bytes`
+        // (a route may set its own bound, as the workbook import does); the health checks and the
+        // metrics below do not, so a busy node still answers them.
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            Admission::new(limits),
+            admit,
+        ))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(state.clone()))
         .route(
             "/metrics",
             get(crate::metrics::scrape).with_state(state.clone()),
         )
-        .merge(crate::ui::router(state.clone()))
         // Last, so they wrap every route: each request counted under the route it matched, and
         // run in its `http.request` span.
         .layer(middleware::from_fn_with_state(state, crate::metrics::track))

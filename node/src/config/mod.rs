@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 mod hazards;
+mod http;
 mod private;
 mod telemetry;
 
@@ -19,6 +20,7 @@ mod telemetry;
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/safemesh";
 
 pub use hazards::HazardSettings;
+pub use http::HttpConfig;
 pub use private::{check_private, write_private};
 pub use telemetry::TelemetryConfig;
 
@@ -69,6 +71,9 @@ pub struct Config {
     /// 监控指标 (`[metrics]`).
     #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
     pub metrics: MetricsConfig,
+    /// 请求限制 (`[http_limits]`): the largest body, requests at once and waiting.
+    #[serde(default, skip_serializing_if = "HttpConfig::is_default")]
+    pub http_limits: HttpConfig,
 }
 
 /// `[metrics]` of the config. `/metrics` is always served on the HTTP address, to a token of role
@@ -181,6 +186,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), Error> {
         use safemesh_model::directive::Group;
         self.telemetry.endpoint().map_err(Error::Config)?;
+        self.http_limits.check().map_err(Error::Config)?;
         for (k, units) in &self.unit_groups {
             match Group::parse(k) {
                 None | Some(Group::Children) => {

@@ -343,8 +343,8 @@ fn filter_words(q: &HazardQuery) -> String {
     parts.join("　")
 }
 
-/// 隐患台账 — the ledger for the query's filters and order (its `limit`/`offset` are ignored: the
-/// whole ledger), as an `.xlsx`. `grade=major` gives the 重大隐患台账 with its own columns.
+/// 隐患台账 — the ledger for the query's filters and order (its `limit`/`offset` are checked, then
+/// ignored: the whole ledger), as an `.xlsx`. `grade=major` gives the 重大隐患台账 with its own columns.
 pub async fn export_hazards(
     store: &Store,
     settings: &HazardSettings,
@@ -353,8 +353,8 @@ pub async fn export_hazards(
     mut q: HazardQuery,
     progress: Progress<'_>,
 ) -> Result<Vec<u8>, RecordError> {
-    q.limit = None;
-    q.offset = None;
+    // Not applied, but read like the list's: a value the list would refuse is refused here too.
+    crate::records::Paging::parse(q.limit.take().as_deref(), q.offset.take().as_deref())?;
     let words = filter_words(&q);
     let (filter, order) = crate::hazards::ledger_filter(settings, day, q)?;
     let major = filter.grade.as_deref() == Some(Grade::Major.as_str());

@@ -557,8 +557,8 @@ pub struct HazardQuery {
     /// [`crate::records::MAX_LIMIT`] (500).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    /// Rows to skip; default 0.
-    #[param(value_type = Option<u64>, minimum = 0)]
+    /// Rows to skip, 0–[`crate::records::MAX_OFFSET`] (1,000,000,000); default 0.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<String>,
 }
 

@@ -64,7 +64,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     }
 }
 
-/// A JSON body whose rejection is reported as a 400 naming the field.
+/// A JSON body whose rejection is reported as a 400 naming the field (413 naming `body` when it is
+/// larger than the node's bound).
 pub struct Body<T>(pub T);
 
 impl<S, T> FromRequest<S> for Body<T>
@@ -77,6 +78,14 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
+            Err(rej) if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(RecordError {
+                    status: 413,
+                    field: Some("body".into()),
+                    rule: None,
+                    message: "请求体超过上限（见配置 http_limits.max_body_bytes） / request body too large (the node's http_limits.max_body_bytes)".into(),
+                })
+            }
             Err(rej) => {
                 let text = rej.body_text();
                 // axum reports "...: <path>: <reason>" for data errors.

@@ -31,6 +31,8 @@ pub struct ApiState {
     pub sessions: Sessions,
     /// This node's Prometheus metrics (`/metrics`).
     pub metrics: crate::metrics::registry::Metrics,
+    /// 请求限制: the largest body and the turns (`[http_limits]`).
+    pub limits: crate::config::HttpConfig,
 }
 
 /// The state every handler takes.

@@ -11,6 +11,9 @@ use super::RecordError;
 pub const DEFAULT_LIMIT: u32 = 50;
 /// The most rows one page has.
 pub const MAX_LIMIT: u32 = 500;
+/// The most rows a page may skip (no list is longer; past the store's 64-bit integers a database
+/// would refuse the value).
+pub const MAX_OFFSET: u64 = 1_000_000_000;
 
 /// The paging parameters of a list's query string. Kept as text so a bad value is a 400 naming it.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -19,8 +22,8 @@ pub struct PageQuery {
     /// Rows per page, 1–500; default 50.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    /// Rows to skip; default 0.
-    #[param(value_type = Option<u64>, minimum = 0)]
+    /// Rows to skip, 0–1,000,000,000; default 0.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<String>,
 }
 
@@ -63,12 +66,17 @@ impl Paging {
         };
         let offset = match given(offset) {
             None => 0,
-            Some(v) => v.parse::<u64>().map_err(|_| {
-                RecordError::bad(
-                    "offset",
-                    "跳过条数应为非负整数 / offset must be a whole number ≥ 0",
-                )
-            })?,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n <= MAX_OFFSET => n,
+                _ => {
+                    return Err(RecordError::bad(
+                        "offset",
+                        format!(
+                            "跳过条数应为 0 到 {MAX_OFFSET} 的整数 / offset must be a whole number from 0 to {MAX_OFFSET}"
+                        ),
+                    ));
+                }
+            },
         };
         Ok(Paging { limit, offset })
     }
