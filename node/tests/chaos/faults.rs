@@ -1,0 +1,298 @@
+//! The faults, injected and healed on the real hosts:
+//! - `Kill`: kill -9 of a node, restarted at the heal;
+//! - `LinkDown`: a wire's veth set down (both ends lose carrier), set up at the heal;
+//! - `Blackhole`: every packet on a wire dropped silently (nftables in both namespaces), so
+//!   connections hang rather than fail;
+//! - `Lossy`: packet loss and delay on a wire — `tc netem loss X% delay Yms` where the kernel has
+//!   netem; where it does not (this CI's kernel), loss by nftables' `numgen random` and delay as
+//!   the queueing of a slow token-bucket link (`tc tbf`);
+//! - `DiskFull`: a node's disk filled to the last block, then given back;
+//! - `Clock`: a node restarted with its wall clock shifted ±2 days (libfaketime), and restarted on the
+//!   true clock at the heal; the shift is checked in the `Date` header the node sends.
+
+use std::time::{Duration, SystemTime};
+
+use rand::Rng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::hosts::{Net, sh};
+use super::nodes::Mesh;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Kill,
+    LinkDown,
+    Blackhole,
+    Lossy,
+    DiskFull,
+    Clock,
+}
+
+pub const KINDS: [Kind; 6] = [
+    Kind::Kill,
+    Kind::LinkDown,
+    Kind::Blackhole,
+    Kind::Lossy,
+    Kind::DiskFull,
+    Kind::Clock,
+];
+
+impl Kind {
+    fn on_node(self) -> bool {
+        matches!(self, Kind::Kill | Kind::DiskFull | Kind::Clock)
+    }
+}
+
+impl Fault {
+    /// Whether nothing at all crosses its wire while it holds.
+    pub fn cuts(&self) -> bool {
+        matches!(self.kind, Kind::LinkDown | Kind::Blackhole)
+    }
+}
+
+/// One fault: its kind, its node or wire (index), and the detail drawn for it.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub kind: Kind,
+    pub target: usize,
+    /// Loss in per cent and delay in ms (`Lossy`), or the clock shift in days (`Clock`).
+    pub amount: (i32, i32),
+}
+
+/// Draws the faults of one round: `kinds` (each on its own node or wire, so two never meet).
+pub fn draw(kinds: &[Kind], nodes: usize, wires: usize, rng: &mut StdRng) -> Vec<Fault> {
+    let mut node_pool: Vec<usize> = (0..nodes).collect();
+    let mut wire_pool: Vec<usize> = (0..wires).collect();
+    node_pool.shuffle(rng);
+    wire_pool.shuffle(rng);
+    kinds
+        .iter()
+        .map(|&kind| {
+            let target = if kind.on_node() {
+                node_pool.pop().unwrap()
+            } else {
+                wire_pool.pop().unwrap()
+            };
+            let amount = match kind {
+                Kind::Lossy => (rng.random_range(5..=30), rng.random_range(20..=300)),
+                Kind::Clock => (if rng.random_bool(0.5) { 2 } else { -2 }, 0),
+                _ => (0, 0),
+            };
+            Fault {
+                kind,
+                target,
+                amount,
+            }
+        })
+        .collect()
+}
+
+/// Whether this kernel has `tc netem` (probed on wire 0's child end, then removed).
+pub fn has_netem(net: &Net) -> bool {
+    let [(ns, dev), _] = ends(net, 0);
+    let ok = tc(
+        &ns,
+        &["qdisc", "add", "dev", &dev, "root", "netem", "delay", "1ms"],
+    )
+    .is_ok();
+    if ok {
+        let _ = tc(&ns, &["qdisc", "del", "dev", &dev, "root"]);
+    }
+    ok
+}
+
+/// `tc ARGS` in namespace `ns`.
+fn tc(ns: &str, args: &[&str]) -> Result<(), String> {
+    let mut all = vec!["netns", "exec", ns, "tc"];
+    all.extend_from_slice(args);
+    sh("ip", &all)
+}
+
+/// The two ends of wire `w`: (namespace, interface).
+fn ends(net: &Net, w: usize) -> [(String, String); 2] {
+    let wire = &net.wires[w];
+    [
+        (net.hosts[wire.child].ns.clone(), wire.child_if.clone()),
+        (net.hosts[wire.parent].ns.clone(), wire.parent_if.clone()),
+    ]
+}
+
+/// An nftables chain `f<wire>` in both namespaces of wire `w`, dropping what arrives on it when
+/// `rule` says so (`drop`, or `numgen random mod 100 < X drop`).
+fn nft_drop(net: &Net, w: usize, rule: &str) -> Result<(), String> {
+    for (ns, dev) in ends(net, w) {
+        let nft = |cmd: &str| sh("ip", &["netns", "exec", &ns, "nft", cmd]);
+        nft("add table inet chaos")?;
+        nft(&format!(
+            "add chain inet chaos f{w} {{ type filter hook input priority 0 ; }}"
+        ))?;
+        nft(&format!(
+            "add rule inet chaos f{w} iifname \"{dev}\" {rule}"
+        ))?;
+    }
+    Ok(())
+}
+
+fn nft_clear(net: &Net, w: usize) {
+    for (ns, _) in ends(net, w) {
+        let _ = sh(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &ns,
+                "nft",
+                &format!("flush chain inet chaos f{w}"),
+            ],
+        );
+        let _ = sh(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &ns,
+                "nft",
+                &format!("delete chain inet chaos f{w}"),
+            ],
+        );
+    }
+}
+
+/// Injects `f`.
+pub async fn inject(
+    mesh: &mut Mesh,
+    client: &reqwest::Client,
+    f: &Fault,
+    netem: bool,
+) -> Result<(), String> {
+    let w = f.target;
+    match f.kind {
+        Kind::Kill => mesh.kill9(f.target),
+        Kind::LinkDown => {
+            let (ns, dev) = ends(&mesh.net, w)[0].clone();
+            sh("ip", &["-n", &ns, "link", "set", "dev", &dev, "down"])?;
+        }
+        Kind::Blackhole => nft_drop(&mesh.net, w, "drop")?,
+        Kind::Lossy => {
+            let (loss, delay) = f.amount;
+            if netem {
+                for (ns, dev) in ends(&mesh.net, w) {
+                    let (loss, delay) = (format!("{loss}%"), format!("{delay}ms"));
+                    tc(
+                        &ns,
+                        &[
+                            "qdisc", "add", "dev", &dev, "root", "netem", "loss", &loss, "delay",
+                            &delay,
+                        ],
+                    )?;
+                }
+            } else {
+                nft_drop(
+                    &mesh.net,
+                    w,
+                    &format!("numgen random mod 100 < {loss} drop"),
+                )?;
+                for (ns, dev) in ends(&mesh.net, w) {
+                    // 256 kbit/s with up to `delay` ms of queue: a slow, congested line.
+                    let latency = format!("{delay}ms");
+                    tc(
+                        &ns,
+                        &[
+                            "qdisc", "add", "dev", &dev, "root", "tbf", "rate", "256kbit", "burst",
+                            "4kb", "latency", &latency,
+                        ],
+                    )?;
+                }
+            }
+        }
+        Kind::DiskFull => {
+            mesh.nodes[f.target].disk.fill();
+        }
+        Kind::Clock => {
+            let days = f.amount.0;
+            mesh.nodes[f.target].skew = Some(format!("{days:+}d"));
+            mesh.restart(f.target)?;
+            mesh.wait_up(client, f.target, Duration::from_secs(30))
+                .await?;
+            let seen = node_clock(client, &mesh.nodes[f.target].url("/healthz")).await?;
+            let shift = seen - now_secs();
+            let want = i64::from(days) * 86_400;
+            if (shift - want).abs() > 3_600 {
+                return Err(format!(
+                    "libfaketime did not move {}'s clock: shifted {shift} s, wanted {want} s",
+                    mesh.nodes[f.target].code
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Heals `f`. Returns whether the node of a `DiskFull` had exited (and was restarted).
+pub async fn heal(
+    mesh: &mut Mesh,
+    client: &reqwest::Client,
+    f: &Fault,
+    netem: bool,
+) -> Result<bool, String> {
+    let w = f.target;
+    let mut exited = false;
+    match f.kind {
+        Kind::Kill => mesh.spawn(f.target)?,
+        Kind::LinkDown => {
+            let (ns, dev) = ends(&mesh.net, w)[0].clone();
+            sh("ip", &["-n", &ns, "link", "set", "dev", &dev, "up"])?;
+        }
+        Kind::Blackhole => nft_clear(&mesh.net, w),
+        Kind::Lossy => {
+            if !netem {
+                nft_clear(&mesh.net, w);
+            }
+            for (ns, dev) in ends(&mesh.net, w) {
+                tc(&ns, &["qdisc", "del", "dev", &dev, "root"])?;
+            }
+        }
+        Kind::DiskFull => {
+            mesh.nodes[f.target].disk.free();
+            if !mesh.nodes[f.target].running() {
+                exited = true;
+                mesh.spawn(f.target)?;
+            }
+        }
+        Kind::Clock => {
+            mesh.nodes[f.target].skew = None;
+            mesh.restart(f.target)?;
+        }
+    }
+    if f.kind.on_node() {
+        mesh.wait_up(client, f.target, Duration::from_secs(30))
+            .await?;
+    }
+    Ok(exited)
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The node's wall clock, from the `Date` header of its answer.
+async fn node_clock(client: &reqwest::Client, url: &str) -> Result<i64, String> {
+    let r = client.get(url).send().await.map_err(|e| e.to_string())?;
+    let date = r
+        .headers()
+        .get("date")
+        .and_then(|d| d.to_str().ok())
+        .ok_or("no Date header")?
+        .to_string();
+    // IMF-fixdate: `Mon, 07 Dec 2026 17:19:41 GMT`.
+    let format = time::format_description::parse(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT",
+    )
+    .map_err(|e| e.to_string())?;
+    let t = time::PrimitiveDateTime::parse(&date, &format).map_err(|e| format!("{date}: {e}"))?;
+    Ok(t.assume_utc().unix_timestamp())
+}
