@@ -149,20 +149,6 @@ impl Net {
         }
         Ok(net)
     }
-
-    /// `ip -n NS ARGS` in node `i`'s namespace.
-    pub fn ip(&self, i: usize, args: &[&str]) -> Result<(), String> {
-        let mut all = vec!["-n", self.hosts[i].ns.as_str()];
-        all.extend_from_slice(args);
-        sh("ip", &all)
-    }
-
-    /// `CMD ARGS` run inside node `i`'s namespace (`ip netns exec`).
-    pub fn exec(&self, i: usize, cmd: &str, args: &[&str]) -> Result<(), String> {
-        let mut all = vec!["netns", "exec", self.hosts[i].ns.as_str(), cmd];
-        all.extend_from_slice(args);
-        sh("ip", &all)
-    }
 }
 
 impl Drop for Net {

@@ -313,3 +313,42 @@ pub async fn holds(client: &reqwest::Client, t: &Target, id: &str) -> Result<boo
         .map_err(|e| e.to_string())?;
     Ok(r.status().is_success())
 }
+
+/// Registers a general hazard at `at`, records it as acknowledged, and returns the node's clock as
+/// its `created` time shows it (Unix seconds): how the runner sees a clock jump take effect.
+pub async fn clock_probe(
+    client: &reqwest::Client,
+    tree: &[Target],
+    ledger: &Mutex<Ledger>,
+    round: usize,
+    at: usize,
+) -> Result<i64, String> {
+    let mut body = major_hazard(&format!("chaos r{round} clock probe"));
+    body["grade"] = json!("general");
+    body["deadline"] = json!("2027-06-30");
+    let r = client
+        .post(format!("{}/api/v1/hazards", tree[at].base))
+        .bearer_auth(&tree[at].token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if r.status().as_u16() != 201 {
+        return Err(format!(
+            "{}: {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        ));
+    }
+    let v: Value = r.json().await.map_err(|e| e.to_string())?;
+    let id = v["id"].as_str().unwrap_or_default().to_string();
+    ledger.lock().unwrap().acked.push(Acked {
+        at,
+        round,
+        write: Write::Hazard { id, major: false },
+    });
+    let created = v["created"].as_str().unwrap_or_default();
+    time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| format!("created {created:?}: {e}"))
+}

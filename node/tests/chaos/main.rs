@@ -149,12 +149,13 @@ async fn real_mesh_loses_no_acknowledged_write_under_faults() {
         ));
         tokio::time::sleep(Duration::from_secs(1)).await;
         for f in &drawn {
-            faults::inject(&mut mesh, &client, f, netem)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("round {round}, injecting {f:?}: {e}\n{}", tails(&mesh))
-                });
+            faults::inject(&mut mesh, f, netem).unwrap_or_else(|e| {
+                panic!("round {round}, injecting {f:?}: {e}\n{}", tails(&mesh))
+            });
             figures.fault(f.kind);
+            if f.kind == Kind::Clock {
+                check_clock(&client, &targets, &ledger, round, f.target, f.amount.0).await;
+            }
         }
         // A partition is real: a directive issued across it stays on its side while it holds.
         let mut probes = Vec::new();
@@ -181,6 +182,9 @@ async fn real_mesh_loses_no_acknowledged_write_under_faults() {
                 .await
                 .unwrap_or_else(|e| panic!("round {round}, healing {f:?}: {e}\n{}", tails(&mesh)));
             figures.disk_exits += usize::from(exited);
+            if f.kind == Kind::Clock {
+                check_clock(&client, &targets, &ledger, round, f.target, 0).await;
+            }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
         stop.store(true, Ordering::Relaxed);
@@ -218,6 +222,31 @@ async fn real_mesh_loses_no_acknowledged_write_under_faults() {
         ledger.count("hazard") > 0 && ledger.count("event") > 0,
         "the load wrote too little to prove anything: {:?}",
         ledger.refused
+    );
+}
+
+/// Checks that node `at` now writes with its wall clock `days` days off the true one (within an
+/// hour): libfaketime really moved what the binary sees.
+async fn check_clock(
+    client: &reqwest::Client,
+    targets: &[Target],
+    ledger: &Mutex<Ledger>,
+    round: usize,
+    at: usize,
+    days: i32,
+) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let seen = load::clock_probe(client, targets, ledger, round, at)
+        .await
+        .unwrap_or_else(|e| panic!("round {round}: clock probe at {}: {e}", targets[at].code));
+    let shift = seen - now;
+    assert!(
+        (shift - i64::from(days) * 86_400).abs() < 3_600,
+        "round {round}: {}'s clock is {shift} s off, wanted {days} days",
+        targets[at].code
     );
 }
 

@@ -1,7 +1,7 @@
 //! The mesh of real `safemesh` processes: a CA, each node set up with the CLI (`ca init`, `init`) on
 //! its own small disk, run inside its own host (`ip netns exec`), listening on every address of its
-//! namespace; children dial their parent's address on their wire. kill -9, restart (optionally under
-//! a shifted clock), and the runner's supervisor duty: a node that exited on its own is noticed.
+//! namespace; children dial their parent's address on their wire; each under libfaketime, so its wall
+//! clock can jump while it runs. kill -9, restart, and whether a node is still running.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,8 +29,9 @@ pub struct Node {
     pub base: String,
     log: PathBuf,
     child: Option<Child>,
-    /// The clock shift it runs under (`FAKETIME`, e.g. `+2d`), if any.
-    pub skew: Option<String>,
+    /// libfaketime's timestamp file: the shift of its wall clock (`+0`, `+2d`, `-2d`), read at each
+    /// clock call, so the clock of the running process jumps when it is rewritten.
+    clock: PathBuf,
     pub disk: Disk,
 }
 
@@ -120,8 +121,8 @@ impl Mesh {
                 data_dir,
                 token,
                 log: dir.path().join(format!("{code}.log")),
+                clock: dir.path().join(format!("{code}.clock")),
                 child: None,
-                skew: None,
                 disk,
             });
         }
@@ -138,8 +139,17 @@ impl Mesh {
         &self.nodes[i].log
     }
 
-    /// Starts node `i` in its host, under its `skew` if set.
+    /// Shifts node `i`'s wall clock by `spec` (`+0`, `+2d`, `-2d`), at once, while it runs.
+    pub fn set_clock(&self, i: usize, spec: &str) -> Result<(), String> {
+        std::fs::write(&self.nodes[i].clock, format!("{spec}\n")).map_err(|e| e.to_string())
+    }
+
+    /// Starts node `i` in its host, its wall clock under libfaketime (shifted by nothing until a
+    /// `Clock` fault writes its timestamp file).
     pub fn spawn(&mut self, i: usize) -> Result<(), String> {
+        if !self.nodes[i].clock.exists() {
+            self.set_clock(i, "+0")?;
+        }
         let ns = self.net.hosts[i].ns.clone();
         let n = &mut self.nodes[i];
         let log = std::fs::OpenOptions::new()
@@ -152,16 +162,14 @@ impl Mesh {
             .arg(&n.data_dir)
             .stdout(Stdio::null())
             .stderr(log);
-        if let Some(skew) = &n.skew {
-            let lib = self
-                .faketime
-                .ok_or("libfaketime is not installed (apt-get install faketime)")?;
-            cmd.env("LD_PRELOAD", lib)
-                .env("FAKETIME", skew)
-                // Timers and timeouts keep the real monotonic clock; only the wall clock jumps.
-                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-                .env("FAKETIME_NO_CACHE", "1");
-        }
+        let lib = self
+            .faketime
+            .ok_or("libfaketime is not installed (apt-get install faketime)")?;
+        cmd.env("LD_PRELOAD", lib)
+            .env("FAKETIME_TIMESTAMP_FILE", &n.clock)
+            .env("FAKETIME_NO_CACHE", "1")
+            // Timers and timeouts keep the real monotonic clock; only the wall clock jumps.
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         n.child = Some(cmd.spawn().map_err(|e| e.to_string())?);
         Ok(())
     }
@@ -172,12 +180,6 @@ impl Mesh {
             let _ = c.kill();
             let _ = c.wait();
         }
-    }
-
-    /// kill -9, then start again (under the node's `skew` as now set).
-    pub fn restart(&mut self, i: usize) -> Result<(), String> {
-        self.kill9(i);
-        self.spawn(i)
     }
 
     /// Waits until node `i` answers `GET /healthz`, within `bound`.
