@@ -136,27 +136,21 @@ fn nft_drop(net: &Net, w: usize, rule: &str) -> Result<(), String> {
 
 fn nft_clear(net: &Net, w: usize) {
     for (ns, _) in ends(net, w) {
-        let _ = sh(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &ns,
-                "nft",
-                &format!("flush chain inet chaos f{w}"),
-            ],
-        );
-        let _ = sh(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &ns,
-                "nft",
-                &format!("delete chain inet chaos f{w}"),
-            ],
-        );
+        for verb in ["flush", "delete"] {
+            let cmd = format!("{verb} chain inet chaos f{w}");
+            let _ = sh("ip", &["netns", "exec", &ns, "nft", &cmd]);
+        }
     }
+}
+
+/// A root qdisc on both ends of wire `w`: `qdisc add dev <end> root ARGS`.
+fn qdisc(net: &Net, w: usize, args: &[&str]) -> Result<(), String> {
+    for (ns, dev) in ends(net, w) {
+        let mut all = vec!["qdisc", "add", "dev", dev.as_str(), "root"];
+        all.extend_from_slice(args);
+        tc(&ns, &all)?;
+    }
+    Ok(())
 }
 
 /// Injects `f`.
@@ -170,35 +164,16 @@ pub fn inject(mesh: &mut Mesh, f: &Fault, netem: bool) -> Result<(), String> {
         }
         Kind::Blackhole => nft_drop(&mesh.net, w, "drop")?,
         Kind::Lossy => {
-            let (loss, delay) = f.amount;
+            let (loss, delay) = (f.amount.0, format!("{}ms", f.amount.1));
             if netem {
-                for (ns, dev) in ends(&mesh.net, w) {
-                    let (loss, delay) = (format!("{loss}%"), format!("{delay}ms"));
-                    tc(
-                        &ns,
-                        &[
-                            "qdisc", "add", "dev", &dev, "root", "netem", "loss", &loss, "delay",
-                            &delay,
-                        ],
-                    )?;
-                }
+                let loss = format!("{loss}%");
+                qdisc(&mesh.net, w, &["netem", "loss", &loss, "delay", &delay])?;
             } else {
-                nft_drop(
-                    &mesh.net,
-                    w,
-                    &format!("numgen random mod 100 < {loss} drop"),
-                )?;
-                for (ns, dev) in ends(&mesh.net, w) {
-                    // 256 kbit/s with up to `delay` ms of queue: a slow, congested line.
-                    let latency = format!("{delay}ms");
-                    tc(
-                        &ns,
-                        &[
-                            "qdisc", "add", "dev", &dev, "root", "tbf", "rate", "256kbit", "burst",
-                            "4kb", "latency", &latency,
-                        ],
-                    )?;
-                }
+                let rule = format!("numgen random mod 100 < {loss} drop");
+                nft_drop(&mesh.net, w, &rule)?;
+                // 256 kbit/s with up to `delay` of queue: a slow, congested line.
+                let tbf = ["tbf", "rate", "256kbit", "burst", "4kb", "latency", &delay];
+                qdisc(&mesh.net, w, &tbf)?;
             }
         }
         Kind::DiskFull => {

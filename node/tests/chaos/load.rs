@@ -275,21 +275,7 @@ pub async fn probe(
 ) -> Result<String, String> {
     let body = json!({"title": format!("chaos r{round} probe"), "deadline": "2027-06-30",
         "targets": [tree[to].code]});
-    let r = client
-        .post(format!("{}/api/v1/directives", tree[at].base))
-        .bearer_auth(&tree[at].token)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if r.status().as_u16() != 201 {
-        return Err(format!(
-            "{}: {}",
-            r.status(),
-            r.text().await.unwrap_or_default()
-        ));
-    }
-    let v: Value = r.json().await.map_err(|e| e.to_string())?;
+    let v = post_201(client, &tree[at], "/api/v1/directives", &body).await?;
     let id = v["id"].as_str().unwrap_or_default().to_string();
     ledger.lock().unwrap().acked.push(Acked {
         at,
@@ -326,21 +312,7 @@ pub async fn clock_probe(
     let mut body = major_hazard(&format!("chaos r{round} clock probe"));
     body["grade"] = json!("general");
     body["deadline"] = json!("2027-06-30");
-    let r = client
-        .post(format!("{}/api/v1/hazards", tree[at].base))
-        .bearer_auth(&tree[at].token)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if r.status().as_u16() != 201 {
-        return Err(format!(
-            "{}: {}",
-            r.status(),
-            r.text().await.unwrap_or_default()
-        ));
-    }
-    let v: Value = r.json().await.map_err(|e| e.to_string())?;
+    let v = post_201(client, &tree[at], "/api/v1/hazards", &body).await?;
     let id = v["id"].as_str().unwrap_or_default().to_string();
     ledger.lock().unwrap().acked.push(Acked {
         at,
@@ -351,4 +323,28 @@ pub async fn clock_probe(
     time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
         .map(|t| t.unix_timestamp())
         .map_err(|e| format!("created {created:?}: {e}"))
+}
+
+/// `POST path` at node `at` with `body`; the answer when it is a 201, else why not.
+async fn post_201(
+    client: &reqwest::Client,
+    t: &Target,
+    path: &str,
+    body: &Value,
+) -> Result<Value, String> {
+    let r = client
+        .post(format!("{}{path}", t.base))
+        .bearer_auth(&t.token)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if r.status().as_u16() != 201 {
+        return Err(format!(
+            "{}: {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        ));
+    }
+    r.json().await.map_err(|e| e.to_string())
 }
