@@ -10,7 +10,8 @@
 //! `open` and `migrate` (opening, pragmas, stored format), `writer` (the write session), `stats`
 //! (commit times, kept in `commit_times`, and database size, for the node's metrics), `docs`
 //! (documents, chunks, seq), `links` (cursors, peer heads, sync states), `scope` (what crosses a
-//! link), `summaries`, `tokens`, `project` (writing projections), `query` (reads per record kind),
+//! link), `summaries`, `tokens`, `inspect` (a store file checked
+//! read-only from outside: integrity and heads), `project` (writing projections), `query` (reads per record kind),
 //! and `sql` (placeholder builders and stored encodings, imported by the others, importing none).
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ mod cache;
 mod commit_times;
 mod docs;
 mod error;
+mod inspect;
 mod links;
 mod migrate;
 mod open;
@@ -39,6 +41,7 @@ mod writer;
 pub use commit_times::{COMMIT_BUCKETS, CommitStats};
 pub use docs::{NewDoc, StoredDoc, count_documents};
 pub use error::Error;
+pub use inspect::{Inspection, inspect_sqlite};
 pub use links::LinkRow;
 pub use migrate::FORMAT_VERSION;
 pub use open::SqliteLimits;

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Connection};
 use tokio::sync::{Mutex, watch};
 
 use crate::cache::DocCache;
@@ -100,6 +100,18 @@ impl Store {
                                 .execute(&mut *conn)
                                 .await?;
                             Ok(())
+                        })
+                    })
+                    // A connection sqlx still counts in a transaction once it is released is closed,
+                    // never handed out again: when a COMMIT fails for a full disk, SQLite has already
+                    // rolled back, so sqlx's ROLLBACK fails too and its transaction depth stays at 1;
+                    // every later `BEGIN IMMEDIATE` on that connection would fail ("non-zero
+                    // transaction depth"), and a link using it could never apply a batch again.
+                    .after_release(|conn, _| {
+                        Box::pin(async move {
+                            // Runs the rollback a dropped transaction queued, then looks.
+                            conn.ping().await?;
+                            Ok(!conn.is_in_transaction())
                         })
                     })
                     .connect(url)
