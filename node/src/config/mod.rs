@@ -12,6 +12,7 @@ use crate::Error;
 
 mod hazards;
 mod private;
+mod quotas;
 mod telemetry;
 
 /// Where the Debian package keeps its node; commands take `--data-dir`, else `SAFEMESH_DATA_DIR`,
@@ -20,6 +21,7 @@ pub const DEFAULT_DATA_DIR: &str = "/var/lib/safemesh";
 
 pub use hazards::HazardSettings;
 pub use private::{check_private, write_private};
+pub use quotas::QuotaConfig;
 pub use telemetry::TelemetryConfig;
 
 /// The node's config file, `D/safemesh.toml`.
@@ -69,6 +71,9 @@ pub struct Config {
     /// 监控指标 (`[metrics]`).
     #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
     pub metrics: MetricsConfig,
+    /// 配额 — per-child quotas (`[quotas]`); the defaults when absent.
+    #[serde(default, skip_serializing_if = "QuotaConfig::is_default")]
+    pub quotas: QuotaConfig,
 }
 
 /// `[metrics]` of the config. `/metrics` is always served on the HTTP address, to a token of role
@@ -181,6 +186,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), Error> {
         use safemesh_model::directive::Group;
         self.telemetry.endpoint().map_err(Error::Config)?;
+        self.quotas.quotas().map_err(Error::Config)?;
         for (k, units) in &self.unit_groups {
             match Group::parse(k) {
                 None | Some(Group::Children) => {
