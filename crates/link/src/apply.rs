@@ -1,6 +1,6 @@
 //! The store side of receiving: a batch checked (on the CPU pool) and written in one transaction.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use safemesh_doc::authority::Origin;
 use std::sync::Arc;
@@ -173,10 +173,7 @@ async fn apply_once(
             Job::Doc(d) => Some(d.id.as_str()),
             Job::Summary(_) => None,
         });
-        let moved = docs.zip(&checked).any(|(id, (_, old, _))| {
-            sorted(now.get(id).cloned().unwrap_or_default()) != sorted(heads_to_hex(old))
-        });
-        if moved {
+        if any_moved(&now, docs.zip(checked.iter().map(|(_, old, _)| old.as_slice()))) {
             return Ok(None);
         }
     }
@@ -347,14 +344,23 @@ async fn apply_once(
     }))
 }
 
-/// Heads, sorted (the stored column and a loaded document may list them in another order).
-fn sorted(mut heads: Vec<String>) -> Vec<String> {
-    heads.sort();
-    heads
+/// Whether any document of `used` (id, the stored heads a check started from) is stored with other
+/// heads `now` (as [`safemesh_store::Writer::stored_heads`] reads them; absent: not held).
+pub(crate) fn any_moved<'a>(
+    now: &HashMap<String, Vec<String>>,
+    used: impl IntoIterator<Item = (&'a str, &'a [automerge::ChangeHash])>,
+) -> bool {
+    let sorted = |mut heads: Vec<String>| {
+        heads.sort();
+        heads
+    };
+    used.into_iter().any(|(id, old)| {
+        sorted(now.get(id).cloned().unwrap_or_default()) != sorted(heads_to_hex(old))
+    })
 }
 
-/// A batch found its documents moved even under the writer: a bug of ours.
-fn moved() -> safemesh_store::Error {
+/// A batch (or sync frame) found its documents moved even under the writer: a bug of ours.
+pub(crate) fn moved() -> safemesh_store::Error {
     safemesh_store::Error::Corrupt {
         id: "(batch)".into(),
         reason: "stored documents moved while the writer was held".into(),

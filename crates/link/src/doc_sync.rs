@@ -9,7 +9,7 @@ use safemesh_sync::frame::{ErrorCode, ErrorFrame};
 use safemesh_sync::{DocSyncStep, Link, Role, Synced};
 use tracing::debug;
 
-use crate::apply::store_failed;
+use crate::apply::{any_moved, moved, store_failed};
 use crate::config::LinkConfig;
 use crate::pool::automerge_permits;
 
@@ -46,12 +46,7 @@ pub(crate) async fn doc_sync(
         Some(results) => Ok(results),
         None => doc_sync_once(cfg, link, peer_install, sessions, &steps, true)
             .await?
-            .ok_or_else(|| {
-                SyncFail::Store(safemesh_store::Error::Corrupt {
-                    id: "(sync frame)".into(),
-                    reason: "stored documents moved while the writer was held".into(),
-                })
-            }),
+            .ok_or_else(|| SyncFail::Store(moved())),
     }
 }
 
@@ -188,14 +183,8 @@ async fn doc_sync_once(
             .stored_heads(&stepped_ids)
             .await
             .map_err(SyncFail::Store)?;
-        let moved = stepped.iter().any(|(id, old, ..)| {
-            let mut now = now.get(id).cloned().unwrap_or_default();
-            let mut old = safemesh_doc::heads_to_hex(old);
-            now.sort();
-            old.sort();
-            now != old
-        });
-        if moved {
+        let used = stepped.iter().map(|(id, old, ..)| (id.as_str(), old.as_slice()));
+        if any_moved(&now, used) {
             return Ok(None);
         }
     }

@@ -280,7 +280,8 @@ fn acks_persist_heads_of_acked_batches_only() {
     // 2. Two batches go out: doc a (≤ 3), then doc b (≤ 6).
     let b1 = batch(vec![doc_item("a", 3)], 3, false);
     let fx = l.on_prepared(b1.clone(), docs_of(&b1));
-    assert_eq!(sends(&fx), vec![&Frame::Batch(b1)]);
+    // Each declares this side's own seq (6), beyond the batch's upto.
+    assert_eq!(sends(&fx), vec![&Frame::Batch(Batch { seq: 6, ..b1 })]);
     assert_eq!(only_prepare(&fx).0, 3);
     let b2 = batch(vec![doc_item("b", 6)], 6, true);
     let fx = l.on_prepared(b2.clone(), docs_of(&b2));
