@@ -13,8 +13,8 @@ use tracing::{Instrument, debug};
 
 use crate::config::LinkConfig;
 use crate::hook;
-use crate::quota::Tally;
 use crate::pool::{DocJob, Job, check_all};
+use crate::quota::Tally;
 use crate::trace;
 
 /// What applying a batch came to, for [`Link::on_received`].
@@ -173,7 +173,10 @@ async fn apply_once(
             Job::Doc(d) => Some(d.id.as_str()),
             Job::Summary(_) => None,
         });
-        if any_moved(&now, docs.zip(checked.iter().map(|(_, old, _)| old.as_slice()))) {
+        if any_moved(
+            &now,
+            docs.zip(checked.iter().map(|(_, old, _)| old.as_slice())),
+        ) {
             return Ok(None);
         }
     }

@@ -183,7 +183,9 @@ async fn doc_sync_once(
             .stored_heads(&stepped_ids)
             .await
             .map_err(SyncFail::Store)?;
-        let used = stepped.iter().map(|(id, old, ..)| (id.as_str(), old.as_slice()));
+        let used = stepped
+            .iter()
+            .map(|(id, old, ..)| (id.as_str(), old.as_slice()));
         if any_moved(&now, used) {
             return Ok(None);
         }

@@ -69,4 +69,5 @@ pub(crate) fn after(hook: Option<&dyn Hook>, d: Duration) -> Instant {
 /// documents the batch touches and before their Automerge work starts, without the store's writer
 /// held — so a harness can show that other writers go on meanwhile. `None` in production
 /// ([`crate::LinkConfig::checking`]).
-pub type CheckGate = std::sync::Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+pub type CheckGate =
+    std::sync::Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;

@@ -33,7 +33,7 @@ pub mod status;
 pub mod trace;
 
 pub use config::{LinkConfig, RateLimit};
-pub use quota::Quotas;
 pub use hook::Hook;
+pub use quota::Quotas;
 pub use run::{Transport, run_link};
 pub use status::{BASE_REJECTION_REASONS, LINK_STATES, LinkStatus, Registry};

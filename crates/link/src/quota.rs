@@ -82,7 +82,13 @@ impl SummaryRate {
 
 /// The frame refusing a batch from `child` because `key` (a document, or `summary:<owner>`) would
 /// take it over quota `rule`: `what` it would come to, and the `limit`.
-pub fn refused(rule: &'static str, key: &str, child: &AdminCode, what: String, limit: u64) -> ErrorFrame {
+pub fn refused(
+    rule: &'static str,
+    key: &str,
+    child: &AdminCode,
+    what: String,
+    limit: u64,
+) -> ErrorFrame {
     ErrorFrame {
         code: ErrorCode::Forbidden,
         doc_id: Some(key.to_string()),
@@ -159,7 +165,13 @@ impl<'a> Tally<'a> {
         let (docs, all_bytes) = (self.held_docs + self.docs, self.held_bytes + self.bytes);
         if docs > self.quotas.documents {
             let what = format!("{docs} documents");
-            return Err(refused("quota_documents", id, child, what, self.quotas.documents));
+            return Err(refused(
+                "quota_documents",
+                id,
+                child,
+                what,
+                self.quotas.documents,
+            ));
         }
         if all_bytes > self.quotas.bytes {
             let what = format!("{all_bytes} bytes");
@@ -169,7 +181,12 @@ impl<'a> Tally<'a> {
     }
 
     /// A version of `owner`'s summary, of `body` bytes, is stored at `now`.
-    pub(crate) fn summary(&mut self, owner: &str, body: usize, now: Instant) -> Result<(), ErrorFrame> {
+    pub(crate) fn summary(
+        &mut self,
+        owner: &str,
+        body: usize,
+        now: Instant,
+    ) -> Result<(), ErrorFrame> {
         let Some(child) = self.child else {
             return Ok(());
         };
@@ -177,7 +194,13 @@ impl<'a> Tally<'a> {
         let q = self.quotas;
         if body as u64 > q.summary_bytes {
             let what = format!("a body of {body} bytes");
-            return Err(refused("quota_summary_bytes", &key, child, what, q.summary_bytes));
+            return Err(refused(
+                "quota_summary_bytes",
+                &key,
+                child,
+                what,
+                q.summary_bytes,
+            ));
         }
         if !self.rate.take(owner, now, q) {
             let what = format!(

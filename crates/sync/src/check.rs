@@ -135,7 +135,8 @@ pub fn implied_heads(
     changes: &[Vec<u8>],
     budget: &inflate::Budget,
 ) -> Result<Vec<String>, ErrorFrame> {
-    inflate::scan(budget, changes.iter().map(Vec::as_slice)).map_err(|r| inflate_refused(id, &r))?;
+    inflate::scan(budget, changes.iter().map(Vec::as_slice))
+        .map_err(|r| inflate_refused(id, &r))?;
     let decoded = std::panic::catch_unwind(|| {
         changes
             .iter()

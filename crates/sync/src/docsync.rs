@@ -258,11 +258,9 @@ fn step_unguarded(
             });
         }
         // What the changes inflate to, bounded before Automerge parses them (issue 19 #3).
-        crate::inflate::scan(budget, msg.changes.iter()).map_err(|r| {
-            StepError::Bound {
-                rule: r.rule(),
-                message: format!("{id}: {r}"),
-            }
+        crate::inflate::scan(budget, msg.changes.iter()).map_err(|r| StepError::Bound {
+            rule: r.rule(),
+            message: format!("{id}: {r}"),
         })?;
         session
             .pending

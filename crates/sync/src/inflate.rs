@@ -241,7 +241,10 @@ impl<'a> Cursor<'a> {
     }
 
     /// A count, then that many entries read by `entry`.
-    fn list(&mut self, mut entry: impl FnMut(&mut Self) -> Result<(), Refusal>) -> Result<(), Refusal> {
+    fn list(
+        &mut self,
+        mut entry: impl FnMut(&mut Self) -> Result<(), Refusal>,
+    ) -> Result<(), Refusal> {
         for _ in 0..self.uleb()? {
             entry(self)?;
         }
@@ -292,7 +295,11 @@ mod tests {
         let mut d = big_doc();
         let saved = d.save();
         let inflated = scan(&Budget::default(), [saved.as_slice()]).unwrap();
-        assert!(inflated > saved.len() as u64, "{inflated} vs {}", saved.len());
+        assert!(
+            inflated > saved.len() as u64,
+            "{inflated} vs {}",
+            saved.len()
+        );
         // As a sender sends them: changes over a threshold are compressed chunks.
         let changes: Vec<Vec<u8>> = d
             .get_changes(&[])
@@ -311,7 +318,10 @@ mod tests {
 
     #[test]
     fn bytes_that_are_not_chunks_are_undecodable() {
-        for bad in [&b"garbage"[..], &[0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 9, 0][..]] {
+        for bad in [
+            &b"garbage"[..],
+            &[0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 9, 0][..],
+        ] {
             assert!(matches!(
                 scan(&Budget::default(), [bad]),
                 Err(Refusal::Undecodable(_))

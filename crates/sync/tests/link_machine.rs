@@ -1387,7 +1387,11 @@ fn a_batch_upto_beyond_the_senders_declared_seq_is_refused() {
     let mut b = batch(vec![], 1_000_000, true);
     b.seq = 6;
     let fx = l.on_frame(Frame::Batch(b));
-    assert_eq!(refused_rule(&fx).as_deref(), Some("upto_within_seq"), "{fx:?}");
+    assert_eq!(
+        refused_rule(&fx).as_deref(),
+        Some("upto_within_seq"),
+        "{fx:?}"
+    );
     assert!(!fx.iter().any(|e| matches!(e, Effect::Apply(_))));
     // 3. An item past it.
     let mut l = link(4);
@@ -1396,7 +1400,11 @@ fn a_batch_upto_beyond_the_senders_declared_seq_is_refused() {
     let mut b = batch(vec![doc_item("a", 9)], 5, true);
     b.seq = 5;
     let fx = l.on_frame(Frame::Batch(b));
-    assert_eq!(refused_rule(&fx).as_deref(), Some("upto_within_seq"), "{fx:?}");
+    assert_eq!(
+        refused_rule(&fx).as_deref(),
+        Some("upto_within_seq"),
+        "{fx:?}"
+    );
     // 4. A declaration going back below the hello's.
     let mut l = link(4);
     l.on_connected(0, Some(PEER_INSTALL.into()), 0);

@@ -49,9 +49,7 @@ impl QuotaConfig {
             ("summary_window_secs", self.summary_window_secs),
         ];
         if let Some((name, _)) = fields.iter().find(|(_, v)| *v == 0) {
-            return Err(format!(
-                "quotas.{name}: 须至少为 1 / must be at least 1"
-            ));
+            return Err(format!("quotas.{name}: 须至少为 1 / must be at least 1"));
         }
         Ok(Quotas {
             documents: self.documents,

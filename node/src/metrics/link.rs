@@ -253,7 +253,11 @@ mod tests {
             "quota refusals by child and quota"
         );
         assert_eq!(
-            sample(&fs, "safemesh_link_quota_rejections", ("quota", "quota_bytes")),
+            sample(
+                &fs,
+                "safemesh_link_quota_rejections",
+                ("quota", "quota_bytes")
+            ),
             Some(&Value::Counter(0)),
             "every quota is listed for a child"
         );

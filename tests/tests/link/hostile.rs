@@ -1007,7 +1007,10 @@ async fn a_receive_cursor_a_thief_moved_past_the_townships_seq_is_void_at_its_ne
     let e = c.expect_error().await;
     assert_malformed(&e, None, "upto_within_seq");
     c.expect_closed().await;
-    assert_eq!(c.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor, 0);
+    assert_eq!(
+        c.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        0
+    );
     // 2. The thief declares a million and moves the cursor there (its word, on its own stream).
     c.connect().await;
     c.hello(0, 1_000_000, &county_install).await;
@@ -1016,7 +1019,10 @@ async fn a_receive_cursor_a_thief_moved_past_the_townships_seq_is_void_at_its_ne
     c.hang_up().await;
     // 3. The real township, at seq 3: the county's stored cursor is beyond it, so it is void.
     let h = c.connect().await;
-    assert_eq!(h.recv_cursor, 1_000_000, "the planted cursor, until the hello");
+    assert_eq!(
+        h.recv_cursor, 1_000_000,
+        "the planted cursor, until the hello"
+    );
     c.hello(0, 3, &county_install).await;
     c.batch(valid_items(), 3).await;
     expect_ack(&mut c, 3).await;
@@ -1024,7 +1030,10 @@ async fn a_receive_cursor_a_thief_moved_past_the_townships_seq_is_void_at_its_ne
         assert!(c.holds(id).await, "{id} stored");
     }
     let row = c.store().link(&code(TOWNSHIP)).await.unwrap();
-    assert_eq!(row.recv_cursor, 3, "the township's own cursor, not the thief's");
+    assert_eq!(
+        row.recv_cursor, 3,
+        "the township's own cursor, not the thief's"
+    );
     c.hang_up().await;
 }
 
@@ -1202,7 +1211,10 @@ async fn a_childs_quotas_refuse_what_goes_over_them_and_nothing_else() {
     c.batch(items[2..].to_vec(), 3).await;
     let e = c.expect_error().await;
     assert_quota(&e, "h-3", "quota_documents", "limit 2");
-    assert!(!e.message.contains("refused before"), "checked again: {e:?}");
+    assert!(
+        !e.message.contains("refused before"),
+        "checked again: {e:?}"
+    );
     c.expect_closed().await;
     assert!(!c.holds("h-3").await);
     // 3. One summary version per window: the first is stored, the next refused.
