@@ -76,10 +76,15 @@ pub type Decoded = (Result<Checked, safemesh_doc::Error>, Option<Vec<u8>>);
 
 /// The error frame refusing document `id` because its Automerge bytes inflate past a bound (or cannot
 /// be walked at all) ([`inflate::scan`]): `Malformed`, naming the document and the rule.
-pub fn inflate_refused(id: &str, r: &inflate::Refusal) -> ErrorFrame {
+/// `what` is the kind of bytes (`snapshot`, `change`).
+pub fn inflate_refused(id: &str, what: &str, r: &inflate::Refusal) -> ErrorFrame {
+    let message = match r {
+        inflate::Refusal::Undecodable(m) => format!("bad {what}: {m}"),
+        bound => format!("{what}: {bound}"),
+    };
     ErrorFrame {
         rule: Some(r.rule().into()),
-        ..undecodable(id, &r.to_string())
+        ..undecodable(id, &message)
     }
 }
 
@@ -97,7 +102,12 @@ pub fn decode_and_check(
     budget: &inflate::Budget,
 ) -> Result<Decoded, ErrorFrame> {
     let parts = snapshot.iter().chain(&changes).map(Vec::as_slice);
-    inflate::scan(budget, parts).map_err(|r| inflate_refused(id, &r))?;
+    let what = if snapshot.is_some() {
+        "snapshot"
+    } else {
+        "change"
+    };
+    inflate::scan(budget, parts).map_err(|r| inflate_refused(id, what, &r))?;
     let run = AssertUnwindSafe(move || -> Result<Decoded, String> {
         Ok(match (snapshot, base) {
             // New to this node: the snapshot is the document; check its history in place.
@@ -136,7 +146,7 @@ pub fn implied_heads(
     budget: &inflate::Budget,
 ) -> Result<Vec<String>, ErrorFrame> {
     inflate::scan(budget, changes.iter().map(Vec::as_slice))
-        .map_err(|r| inflate_refused(id, &r))?;
+        .map_err(|r| inflate_refused(id, "change", &r))?;
     let decoded = std::panic::catch_unwind(|| {
         changes
             .iter()
