@@ -1376,48 +1376,36 @@ fn refused_rule(fx: &[Effect]) -> Option<String> {
 /// (`seq_declared_monotone`). Nothing of such a batch is applied.
 #[test]
 fn a_batch_upto_beyond_the_senders_declared_seq_is_refused() {
-    // 1. The peer declared seq 5 in its hello; a batch declaring 5 may go up to 5.
-    let mut l = link(4);
-    l.on_connected(0, Some(PEER_INSTALL.into()), 0);
-    l.on_frame(Frame::Hello(hello(0, 5)));
-    let fx = l.on_frame(Frame::Batch(batch(vec![doc_item("a", 4)], 5, false)));
+    // A link whose peer declared seq 5 in its hello; what it does with a batch declaring `seq`.
+    let after_hello = || {
+        let mut l = link(4);
+        l.on_connected(0, Some(PEER_INSTALL.into()), 0);
+        l.on_frame(Frame::Hello(hello(0, 5)));
+        l
+    };
+    let declaring = |l: &mut Link, mut b: Batch, seq: i64| {
+        b.seq = seq;
+        l.on_frame(Frame::Batch(b))
+    };
+    // 1. A batch declaring 5 may go up to 5.
+    let mut l = after_hello();
+    let fx = declaring(&mut l, batch(vec![doc_item("a", 4)], 5, false), 5);
     assert!(matches!(fx.as_slice(), [Effect::Apply(_)]), "{fx:?}");
     l.on_applied(5, false, vec![], vec![]);
-    // 2. An upto past the seq the batch itself declares.
-    let mut b = batch(vec![], 1_000_000, true);
-    b.seq = 6;
-    let fx = l.on_frame(Frame::Batch(b));
-    assert_eq!(
-        refused_rule(&fx).as_deref(),
-        Some("upto_within_seq"),
-        "{fx:?}"
-    );
-    assert!(!fx.iter().any(|e| matches!(e, Effect::Apply(_))));
-    // 3. An item past it.
-    let mut l = link(4);
-    l.on_connected(0, Some(PEER_INSTALL.into()), 0);
-    l.on_frame(Frame::Hello(hello(0, 5)));
-    let mut b = batch(vec![doc_item("a", 9)], 5, true);
-    b.seq = 5;
-    let fx = l.on_frame(Frame::Batch(b));
-    assert_eq!(
-        refused_rule(&fx).as_deref(),
-        Some("upto_within_seq"),
-        "{fx:?}"
-    );
-    // 4. A declaration going back below the hello's.
-    let mut l = link(4);
-    l.on_connected(0, Some(PEER_INSTALL.into()), 0);
-    l.on_frame(Frame::Hello(hello(0, 5)));
-    let mut b = batch(vec![], 3, true);
-    b.seq = 4;
-    let fx = l.on_frame(Frame::Batch(b));
-    assert_eq!(
-        refused_rule(&fx).as_deref(),
-        Some("seq_declared_monotone"),
-        "{fx:?}"
-    );
-    assert!(!fx.iter().any(|e| matches!(e, Effect::Apply(_))));
+    // 2. An upto past the seq the batch itself declares; 3. an item past it; 4. a declaration
+    // going back below the hello's. None is applied.
+    let fx = declaring(&mut l, batch(vec![], 1_000_000, true), 6);
+    let item_past = batch(vec![doc_item("a", 9)], 5, true);
+    let fx2 = declaring(&mut after_hello(), item_past, 5);
+    let fx3 = declaring(&mut after_hello(), batch(vec![], 3, true), 4);
+    for (fx, rule) in [
+        (fx, "upto_within_seq"),
+        (fx2, "upto_within_seq"),
+        (fx3, "seq_declared_monotone"),
+    ] {
+        assert_eq!(refused_rule(&fx).as_deref(), Some(rule), "{fx:?}");
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Apply(_))));
+    }
 }
 
 /// Issue 19 #1: what this side durably received of the peer cannot be beyond the seq the peer

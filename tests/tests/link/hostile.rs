@@ -221,7 +221,12 @@ fn township_hazard(title: &str) -> AutoCommit {
 }
 
 fn add_event(doc: &mut AutoCommit, kind: EventKind) {
-    let me: AdminCode = code(TOWNSHIP);
+    add_event_by(doc, kind, TOWNSHIP);
+}
+
+/// An event of `kind` by office `by` (the document's actor must be `by`'s).
+fn add_event_by(doc: &mut AutoCommit, kind: EventKind, by: &str) {
+    let me: AdminCode = code(by);
     let ev = HazardEvent {
         kind,
         at: "2025-06-02T00:00:00Z".into(),
@@ -243,7 +248,7 @@ fn add_event(doc: &mut AutoCommit, kind: EventKind) {
         recipient_names: Default::default(),
     };
     hazard::append_event(doc, &ev).unwrap();
-    doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));
+    doc.commit_with(CommitOptions::default().with_message(format!("t@{by}")));
 }
 
 /// `n` CJK characters that do not repeat in any pattern a compressor would find.
@@ -1132,30 +1137,8 @@ async fn a_batch_is_checked_without_the_writer_and_checked_again_if_its_document
 
 /// The county (the township's parent, a superior of a general hazard) comments on it.
 fn county_comment(doc: &mut AutoCommit) {
-    let me: AdminCode = code(COUNTY);
-    doc.set_actor(actor::actor_id(&me, b"c1"));
-    let ev = HazardEvent {
-        kind: EventKind::Comment,
-        at: "2025-06-03T00:00:00Z".into(),
-        by: me.clone(),
-        user: "c".into(),
-        note: Some("请加快整改".into()),
-        method: None,
-        level: None,
-        number: None,
-        requirements: None,
-        due: None,
-        percent: None,
-        plan: None,
-        recipients: Vec::new(),
-        reply_by: None,
-        new_deadline: None,
-        approved: None,
-        to: None,
-        recipient_names: Default::default(),
-    };
-    hazard::append_event(doc, &ev).unwrap();
-    doc.commit_with(CommitOptions::default().with_message("c@530181".to_string()));
+    doc.set_actor(actor::actor_id(&code(COUNTY), b"c1"));
+    add_event_by(doc, EventKind::Comment, COUNTY);
 }
 
 /// Asserts a quota refusal: `Forbidden`, naming `key` and `rule`, the limit in the message.
