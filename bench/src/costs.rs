@@ -39,6 +39,11 @@ pub(crate) fn run(n: usize) -> anyhow::Result<Map<String, Value>> {
     let origin = Origin::Child(owner.clone());
 
     let load = per_doc(&docs, |i, _| AutoCommit::load(&saved[i]).expect("load"));
+    // The bounded pre-scan of what a received snapshot inflates to (issue 19 #3), run before the load.
+    let scan = per_doc(&docs, |i, _| {
+        let budget = safemesh_sync::inflate::Budget::default();
+        safemesh_sync::inflate::scan(&budget, [saved[i].as_slice()]).expect("within bounds")
+    });
     let clone = per_doc(&docs, |_, d| d.clone());
     let changes = per_doc(&docs, |_, d| d.clone().get_changes(&[]).len()) - clone;
     let decode = per_doc(&docs, |_, d| {
@@ -65,7 +70,7 @@ pub(crate) fn run(n: usize) -> anyhow::Result<Map<String, Value>> {
     }) - hydrate;
 
     let automerge_us = load + changes + decode + hydrate;
-    let ours_us = check + projection;
+    let ours_us = scan + check + projection;
     let cores = std::thread::available_parallelism()
         .map(|c| c.get())
         .unwrap_or(1) as f64;
@@ -77,6 +82,7 @@ pub(crate) fn run(n: usize) -> anyhow::Result<Map<String, Value>> {
         json!(saved.iter().map(Vec::len).sum::<usize>() / n),
     );
     m.insert("recv_cost_load_us".into(), json!(r(load)));
+    m.insert("recv_cost_inflate_scan_us".into(), json!(r(scan)));
     m.insert("recv_cost_get_changes_us".into(), json!(r(changes)));
     m.insert("recv_cost_decode_us".into(), json!(r(decode)));
     m.insert("recv_cost_hydrate_us".into(), json!(r(hydrate)));

@@ -5,6 +5,8 @@
 //!   edits by actors of various codes (and actors that name no office), on two concurrent replicas,
 //!   each edit its own change; the new changes go to `check_and_apply`.
 //! - `Raw`: arbitrary bytes as changes (`Change::from_bytes`) or as a snapshot (`AutoCommit::load`),
+//!   each first through the bounded inflation scan a receiver runs (`safemesh_sync::inflate`), which
+//!   must never refuse as undecodable what Automerge decodes,
 //!   optionally with the chunk checksum made valid so the bytes reach Automerge's column decoders.
 //! - `Mutated`: valid changes made as in `Ops`, then bytes of one flipped (checksum fixed up).
 //!
@@ -476,6 +478,24 @@ fn let_automerge_panics_reach_the_guards() {
     });
 }
 
+/// `decode(bytes)` as a receiver runs it: only once the bounded pre-scan of what `bytes` inflate to
+/// (`safemesh_sync::inflate::scan`) has passed. Property: bytes the scan cannot walk, Automerge
+/// cannot decode either (the scan never refuses what Automerge would take).
+fn scanned<T>(bytes: &[u8], decode: impl FnOnce() -> Option<T>) -> Option<T> {
+    use safemesh_sync::inflate::{Budget, Refusal, scan};
+    match scan(&Budget::new(1 << 20, 1 << 20), [bytes]) {
+        Ok(_) => decode(),
+        Err(Refusal::Undecodable(why)) => {
+            assert!(
+                decode().is_none(),
+                "the inflation scan refused bytes Automerge decodes: {why}"
+            );
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 fuzz_target!(|input: Input| {
     let_automerge_panics_reach_the_guards();
     match input {
@@ -501,7 +521,7 @@ fuzz_target!(|input: Input| {
                 if fix {
                     fix_checksum(&mut bytes);
                 }
-                if let Ok(mut doc) = AutoCommit::load(&bytes) {
+                if let Some(mut doc) = scanned(&bytes, || AutoCommit::load(&bytes).ok()) {
                     let all = doc.get_changes(&[]);
                     let _ = check_snapshot(DOC, doc, &o);
                     check(base_doc(&base), all, &o);
@@ -512,7 +532,8 @@ fuzz_target!(|input: Input| {
                     if fix {
                         fix_checksum(&mut c);
                     }
-                    if let Ok(c) = Change::from_bytes(c) {
+                    let bytes = c.clone();
+                    if let Some(c) = scanned(&bytes, || Change::from_bytes(c).ok()) {
                         changes.push(c);
                     }
                 }

@@ -129,6 +129,7 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
             caught_up: b.caught_up,
             remaining_docs: b.remaining.docs,
             remaining_bytes: b.remaining.bytes,
+            seq: b.seq,
         }),
         Frame::Ack { upto } => Kind::Ack(pb::Ack { upto }),
         Frame::NeedSnapshot { doc_ids } => Kind::NeedSnapshot(pb::NeedSnapshot { doc_ids }),
@@ -227,6 +228,7 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
                 Frame::Batch(Batch {
                     items,
                     upto: b.upto,
+                    seq: b.seq,
                     caught_up: b.caught_up,
                     remaining: Remaining {
                         docs: b.remaining_docs,

@@ -29,6 +29,7 @@ fn good_batch() -> Frame {
             },
         ],
         upto: 4,
+        seq: 9,
         caught_up: true,
         remaining: Default::default(),
         traces: vec!["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()],

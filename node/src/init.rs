@@ -123,6 +123,7 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
         telemetry: Default::default(),
         metrics: Default::default(),
         http_limits: Default::default(),
+        quotas: Default::default(),
     };
     cfg.validate()?;
     std::fs::create_dir_all(&o.data_dir)?;

@@ -150,7 +150,8 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         owner_parent: cfg.chain()?.parent,
     };
     let registry = Registry::default();
-    let link_cfg = LinkConfig::new(store.clone(), cfg.code.clone(), registry.clone());
+    let mut link_cfg = LinkConfig::new(store.clone(), cfg.code.clone(), registry.clone());
+    link_cfg.quotas = cfg.quotas.quotas().map_err(Error::Config)?;
     // Bind both listeners before anything starts, so a taken port fails the start cleanly.
     let http = tokio::net::TcpListener::bind(cfg.http)
         .await

@@ -6,7 +6,8 @@ use safemesh_model::AdminCode;
 use safemesh_store::Store;
 use safemesh_sync::{Link, RecvLimits, Role};
 
-use crate::hook::Hook;
+use crate::hook::{CheckGate, Hook};
+use crate::quota::{Quotas, SummaryRate};
 use crate::status::Registry;
 
 /// Bounds and identity of a node's links.
@@ -28,6 +29,12 @@ pub struct LinkConfig {
     /// A deterministic harness's view of the stream and its clock ([`crate::hook`]); `None` outside
     /// tests. Set per stream (the harness clones the config for each).
     pub hook: Option<Arc<dyn Hook>>,
+    /// Per-child quotas ([`crate::quota`]).
+    pub quotas: Quotas,
+    /// Summary versions taken per office, for [`Quotas::summary_versions`] (shared by the links).
+    pub summary_rate: Arc<SummaryRate>,
+    /// A test's gate on a received batch's checks ([`crate::hook::CheckGate`]); `None` outside tests.
+    pub checking: Option<CheckGate>,
 }
 
 /// A per-link token bucket on incoming frames and bytes. Over the limit, the runner stops reading
@@ -77,6 +84,9 @@ impl LinkConfig {
             recv: RecvLimits::default(),
             rate: RateLimit::default(),
             hook: None,
+            quotas: Quotas::default(),
+            summary_rate: Arc::default(),
+            checking: None,
         }
     }
 

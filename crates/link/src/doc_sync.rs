@@ -9,7 +9,7 @@ use safemesh_sync::frame::{ErrorCode, ErrorFrame};
 use safemesh_sync::{DocSyncStep, Link, Role, Synced};
 use tracing::debug;
 
-use crate::apply::store_failed;
+use crate::apply::{any_moved, moved, store_failed};
 use crate::config::LinkConfig;
 use crate::pool::automerge_permits;
 
@@ -30,6 +30,11 @@ pub(crate) enum SyncFail {
 /// holds whole — the durable cursor moved past it. A document this node does not hold, or whose
 /// audience leaves the peer out, ends its exchange on this side at once. The first refusal refuses
 /// the frame: nothing of it is stored, and the exchanges it named are dropped.
+///
+/// As for a batch ([`crate::apply`]), the steps (the Automerge work and the checks) run before the
+/// store's writer is taken; under it, the stored heads they started from are compared with what is
+/// stored now, and if a document moved meanwhile the frame is stepped again with the writer held
+/// throughout (from the sessions as they were: a step works on copies).
 pub(crate) async fn doc_sync(
     cfg: &LinkConfig,
     link: &Link,
@@ -37,19 +42,45 @@ pub(crate) async fn doc_sync(
     sessions: &mut HashMap<String, docsync::Session>,
     steps: Vec<DocSyncStep>,
 ) -> Result<Vec<Synced>, SyncFail> {
+    match doc_sync_once(cfg, link, peer_install, sessions, &steps, false).await? {
+        Some(results) => Ok(results),
+        None => doc_sync_once(cfg, link, peer_install, sessions, &steps, true)
+            .await?
+            .ok_or_else(|| SyncFail::Store(moved())),
+    }
+}
+
+/// One attempt of [`doc_sync`]: with the writer taken before reading (`locked`) or after the steps;
+/// `None` if a document the steps started from moved before the writer was taken. `sessions` is
+/// changed only when the frame's steps are committed.
+async fn doc_sync_once(
+    cfg: &LinkConfig,
+    link: &Link,
+    peer_install: &str,
+    sessions: &mut HashMap<String, docsync::Session>,
+    steps: &[DocSyncStep],
+    locked: bool,
+) -> Result<Option<Vec<Synced>>, SyncFail> {
     let peer = &link.peer;
     let origin = match link.role {
         Role::Child => Origin::Child(peer.clone()),
         Role::Parent => Origin::Parent(peer.clone()),
     };
     let t0 = std::time::Instant::now();
-    let mut w = cfg.store.writer().await.map_err(SyncFail::Store)?;
+    let mut early = if locked {
+        Some(cfg.store.writer().await.map_err(SyncFail::Store)?)
+    } else {
+        None
+    };
     let mut results = Vec::with_capacity(steps.len());
     // (id, stored version, its heads, session, message, heads wanted) of each document to step.
     let mut work = Vec::with_capacity(steps.len());
-    for s in steps.iter().filter(|s| s.fresh) {
-        sessions.remove(&s.doc_id);
-    }
+    // The frame's exchanges as they stand (a fresh one starts over), as copies.
+    let mut mine: HashMap<String, docsync::Session> = steps
+        .iter()
+        .filter(|s| !s.fresh)
+        .filter_map(|s| Some((s.doc_id.clone(), sessions.get(&s.doc_id)?.clone())))
+        .collect();
     let ids: Vec<&str> = steps.iter().map(|s| s.doc_id.as_str()).collect();
     let in_scope = cfg
         .store
@@ -59,7 +90,7 @@ pub(crate) async fn doc_sync(
     let new_here: Vec<&str> = ids
         .iter()
         .copied()
-        .filter(|id| !sessions.contains_key(*id))
+        .filter(|id| !mine.contains_key(*id))
         .collect();
     let mut kept = cfg
         .store
@@ -70,16 +101,19 @@ pub(crate) async fn doc_sync(
         doc_id: id,
         message,
         fresh,
-    } in steps
+    } in steps.iter().cloned()
     {
         let stored = if in_scope.contains(&id) {
-            w.load(&id).await.map_err(SyncFail::Store)?
+            match &mut early {
+                Some(w) => w.load(&id).await,
+                None => cfg.store.load(&id).await,
+            }
+            .map_err(SyncFail::Store)?
         } else {
             None
         };
         let Some(mut stored) = stored else {
             debug!(peer = %peer, doc = %id, "sync exchange for a document not held or not in scope: ended");
-            sessions.remove(&id);
             results.push(Synced {
                 doc_id: id,
                 reply: None,
@@ -91,7 +125,7 @@ pub(crate) async fn doc_sync(
         // A message for an exchange this side has ended (not an opening): answered only if this
         // side has something to say — two sides each answering the other's closing message from a
         // new session would never stop.
-        let (session, live) = match sessions.remove(&id) {
+        let (session, live) = match mine.remove(&id) {
             Some(s) => (s, true),
             None => (
                 docsync::Session::new(kept.remove(&id).as_deref()),
@@ -107,18 +141,21 @@ pub(crate) async fn doc_sync(
     }
     let t1 = std::time::Instant::now();
     // The Automerge work, off the reactor under one of the process-wide permits.
+    // What the frame's changes may inflate to, together (issue 19 #3).
+    let budget = link.limits().inflate_budget();
     let permit = automerge_permits().clone().acquire_owned().await;
     let stepped = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         work.into_iter()
             .map(|(id, stored, heads, mut session, message, want, live)| {
-                let r = docsync::step(
+                let r = docsync::step_within(
                     &id,
                     stored,
                     &mut session,
                     message.as_deref(),
                     &want,
                     &origin,
+                    &budget,
                 );
                 (id, heads, session, r, live)
             })
@@ -135,6 +172,24 @@ pub(crate) async fn doc_sync(
         })
     })?;
     let t2 = std::time::Instant::now();
+    let mut w = match early {
+        Some(w) => w,
+        None => cfg.store.writer().await.map_err(SyncFail::Store)?,
+    };
+    // What the steps started from must still be what is stored.
+    if !locked {
+        let stepped_ids: Vec<&str> = stepped.iter().map(|(id, ..)| id.as_str()).collect();
+        let now = w
+            .stored_heads(&stepped_ids)
+            .await
+            .map_err(SyncFail::Store)?;
+        let used = stepped
+            .iter()
+            .map(|(id, old, ..)| (id.as_str(), old.as_slice()));
+        if any_moved(&now, used) {
+            return Ok(None);
+        }
+    }
     let mut kept_sessions = Vec::new();
     let mut heads_held = Vec::new();
     let mut states = Vec::new();
@@ -184,12 +239,13 @@ pub(crate) async fn doc_sync(
             last: step.last,
         });
     }
-    // Exchanges the link gave up on (or set aside) end here too (the link drops the heads they
-    // wanted in `on_doc_synced`).
-    sessions.retain(|id, _| link.is_syncing(id));
-    // What the peer's changes waiting for a dependency hold in memory on this stream, at most.
-    let pending: usize = sessions
-        .values()
+    // What the peer's changes waiting for a dependency hold in memory on this stream, at most: the
+    // other exchanges still on (those the link gave up on, or set aside, end here) and these.
+    let others = sessions
+        .iter()
+        .filter(|(id, _)| !ids.contains(&id.as_str()) && link.is_syncing(id));
+    let pending: usize = others
+        .map(|(_, s)| s)
         .chain(kept_sessions.iter().map(|(_, s)| s))
         .map(docsync::Session::pending_bytes)
         .sum();
@@ -224,6 +280,12 @@ pub(crate) async fn doc_sync(
             .map_err(SyncFail::Store)?;
     }
     w.commit().await.map_err(SyncFail::Store)?;
+    // The frame's exchanges go on from their sessions as stepped; those the link gave up on (or set
+    // aside) end here too (the link drops the heads they wanted in `on_doc_synced`).
+    for id in &ids {
+        sessions.remove(*id);
+    }
+    sessions.retain(|id, _| link.is_syncing(id));
     sessions.extend(kept_sessions);
     let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
     debug!(
@@ -235,5 +297,5 @@ pub(crate) async fn doc_sync(
         write_ms = ms(t2, std::time::Instant::now()),
         "sync exchange step"
     );
-    Ok(results)
+    Ok(Some(results))
 }

@@ -64,3 +64,10 @@ pub(crate) async fn timeout_at<T>(
 pub(crate) fn after(hook: Option<&dyn Hook>, d: Duration) -> Instant {
     now(hook) + d
 }
+
+/// A test's gate on a received batch's checks: awaited after the runner has read the stored
+/// documents the batch touches and before their Automerge work starts, without the store's writer
+/// held — so a harness can show that other writers go on meanwhile. `None` in production
+/// ([`crate::LinkConfig::checking`]).
+pub type CheckGate =
+    std::sync::Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;

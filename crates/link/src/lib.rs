@@ -12,6 +12,8 @@
 //! - `prepare`, `apply`, `doc_sync`, `repair`: the store side of sending a batch, applying one,
 //!   a document's sync exchange, and digest repair.
 //! - `pool`: the CPU pool for checks.
+//! - [`quota`]: per-child quotas — documents and bytes a child's subtree holds here, summary size
+//!   and versions per window.
 //! - [`hook`]: the seam a deterministic harness observes a runner and sets its clock through.
 //! - [`status`]: what each link looks like to operators.
 //! - [`trace`]: how a change's trace context crosses a hop.
@@ -24,6 +26,7 @@ pub mod hook;
 mod limiter;
 mod pool;
 mod prepare;
+pub mod quota;
 mod repair;
 pub mod run;
 pub mod status;
@@ -31,5 +34,6 @@ pub mod trace;
 
 pub use config::{LinkConfig, RateLimit};
 pub use hook::Hook;
+pub use quota::Quotas;
 pub use run::{Transport, run_link};
 pub use status::{BASE_REJECTION_REASONS, LINK_STATES, LinkStatus, Registry};

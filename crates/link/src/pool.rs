@@ -7,7 +7,8 @@ use std::sync::Arc;
 use safemesh_doc::AutoCommit;
 use safemesh_doc::authority::{Checked, Origin};
 use safemesh_sync::check::{Decoded, decode_and_check, panic_text};
-use safemesh_sync::frame::Item;
+use safemesh_sync::frame::{ErrorFrame, Item};
+use safemesh_sync::inflate::Budget;
 
 /// One item of a batch on its way through [`apply`].
 pub(crate) enum Job {
@@ -21,6 +22,8 @@ pub(crate) struct DocJob {
     pub(crate) snapshot: Option<Vec<u8>>,
     pub(crate) changes: Vec<Vec<u8>>,
     pub(crate) heads: Vec<String>,
+    /// Bytes of its snapshot or changes, as received (what a child's byte quota counts).
+    pub(crate) payload: u64,
     /// The stored version, if this node holds the document.
     pub(crate) base: Option<AutoCommit>,
 }
@@ -37,7 +40,11 @@ pub(crate) fn automerge_permits() -> &'static Arc<tokio::sync::Semaphore> {
 /// Decodes and checks every document job on blocking threads, split in up to one chunk per core,
 /// each chunk holding a permit of [`automerge_permits`]. Returns, in job order, each document's
 /// verdict and the heads its stored version had. Jobs give up their bytes and base.
-pub(crate) async fn check_all(jobs: &mut [Job], origin: &Origin) -> Result<Vec<Verdict>, String> {
+pub(crate) async fn check_all(
+    jobs: &mut [Job],
+    origin: &Origin,
+    budget: &Arc<Budget>,
+) -> Result<Vec<Verdict>, String> {
     let mut work: Vec<CheckWork> = Vec::new();
     for job in jobs.iter_mut() {
         if let Job::Doc(d) = job {
@@ -59,6 +66,7 @@ pub(crate) async fn check_all(jobs: &mut [Job], origin: &Origin) -> Result<Vec<V
         let rest = work.split_off(per.min(work.len()));
         let chunk = std::mem::replace(&mut work, rest);
         let origin = origin.clone();
+        let budget = budget.clone();
         let permits = automerge_permits().clone();
         handles.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await;
@@ -67,8 +75,14 @@ pub(crate) async fn check_all(jobs: &mut [Job], origin: &Origin) -> Result<Vec<V
                     .into_iter()
                     .map(|(id, snapshot, changes, mut base)| {
                         let old = base.as_mut().map(|b| b.get_heads()).unwrap_or_default();
-                        let decoded =
-                            decode_and_check(&id, snapshot, changes, base.as_mut(), &origin);
+                        let decoded = decode_and_check(
+                            &id,
+                            snapshot,
+                            changes,
+                            base.as_mut(),
+                            &origin,
+                            &budget,
+                        );
                         // A document new here is projected on this thread too, so the writer
                         // only executes its rows.
                         let projection = match &decoded {
@@ -104,7 +118,7 @@ type CheckWork = (String, Option<Vec<u8>>, Vec<Vec<u8>>, Option<AutoCommit>);
 
 /// A document's verdict, the heads its stored version had, and (new documents) its projection.
 pub(crate) type Verdict = (
-    Result<Decoded, String>,
+    Result<Decoded, ErrorFrame>,
     Vec<automerge::ChangeHash>,
     Option<Result<safemesh_store::Projection, safemesh_store::Error>>,
 );

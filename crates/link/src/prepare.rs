@@ -86,6 +86,8 @@ pub(crate) async fn prepare(
         batch: Batch {
             items,
             upto,
+            // Declared by the link machine as it sends the batch (`Link::on_prepared`).
+            seq: upto,
             caught_up,
             remaining,
             traces,

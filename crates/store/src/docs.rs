@@ -55,6 +55,17 @@ impl Store {
         Ok(doc)
     }
 
+    /// The stored heads (hex) of those of `ids` this store holds, as committed (one query per few
+    /// hundred ids). Read without the writer: a batch's checks run on what this returns, and the
+    /// writer compares ([`Writer::stored_heads`]) before storing their results.
+    pub async fn stored_heads(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, Error> {
+        let mut conn = self.inner.pool.acquire().await?;
+        heads_of(&mut conn, ids).await
+    }
+
     pub async fn doc_row(&self, id: &str) -> Result<Option<StoredDoc>, Error> {
         let row = sqlx::query("SELECT id, kind, owner, heads, seq FROM documents WHERE id = $1")
             .bind(id)
@@ -121,28 +132,22 @@ impl Writer {
         Ok(doc)
     }
 
-    /// Which of `ids` this store holds (one query per few hundred ids).
+    /// Which of `ids` this store holds (one query per few hundred ids), as this session sees them
+    /// (its own uncommitted writes included).
     pub async fn existing(
         &mut self,
         ids: &[&str],
     ) -> Result<std::collections::HashSet<String>, Error> {
-        let mut out = std::collections::HashSet::new();
-        for chunk in ids.chunks(MAX_BINDS) {
-            let sql = format!(
-                "SELECT id FROM documents WHERE id IN ({})",
-                placeholders(chunk.len())
-            );
-            let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for (id,) in q.fetch_all(&mut **self.tx()).await? {
-                out.insert(id);
-            }
-        }
-        // Written earlier in this session and not yet committed: the query sees them too (same
-        // transaction), so nothing else to add.
-        Ok(out)
+        Ok(self.stored_heads(ids).await?.into_keys().collect())
+    }
+
+    /// The stored heads (hex) of those of `ids` this store holds, as this session sees them: what a
+    /// check made before the session began can be compared with.
+    pub async fn stored_heads(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, Error> {
+        heads_of(self.tx(), ids).await
     }
 
     /// Stores `doc` (whose stored version had `old_heads`, empty if new), its audience and projection,
@@ -355,6 +360,28 @@ fn stored_parts_sql(n: usize) -> String {
         placeholders(n),
         placeholders_after(n, n)
     )
+}
+
+/// The stored heads (hex) of those of `ids` held, one query per few hundred ids.
+async fn heads_of(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<String>>, Error> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(MAX_BINDS) {
+        let sql = format!(
+            "SELECT id, heads FROM documents WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for (id, heads) in q.fetch_all(&mut *conn).await? {
+            out.insert(id, parse_heads(heads));
+        }
+    }
+    Ok(out)
 }
 
 async fn load_from(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<AutoCommit>, Error> {

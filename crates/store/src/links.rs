@@ -25,6 +25,10 @@ pub struct LinkRow {
     pub last_error: Option<String>,
     /// The serial of the certificate the peer's link state is bound to (the last stream's), if known.
     pub peer_serial: Option<String>,
+    /// What the peer's subtree holds here, for its quotas (a child's link): the documents received
+    /// from it that were new here, and the bytes stored from it (format 16).
+    pub held_docs: i64,
+    pub held_bytes: i64,
 }
 
 impl Store {
@@ -168,6 +172,22 @@ impl Writer {
         .bind(peer_install)
         .bind(cursor)
         .bind(now)
+        .execute(&mut **self.tx())
+        .await?;
+        Ok(())
+    }
+
+    /// Adds what a batch from `peer` stored here — `docs` documents new here, `bytes` bytes — to the
+    /// counts its quotas are checked against ([`LinkRow::held_docs`]), in the batch's transaction.
+    pub async fn add_held(&mut self, peer: &AdminCode, docs: i64, bytes: i64) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO links (peer, held_docs, held_bytes) VALUES ($1, $2, $3)
+             ON CONFLICT (peer) DO UPDATE SET held_docs = links.held_docs + excluded.held_docs,
+             held_bytes = links.held_bytes + excluded.held_bytes",
+        )
+        .bind(peer.as_str())
+        .bind(docs)
+        .bind(bytes)
         .execute(&mut **self.tx())
         .await?;
         Ok(())
@@ -360,5 +380,7 @@ fn link_row(r: AnyRow) -> LinkRow {
         bytes_out: r.get("bytes_out"),
         last_error: r.get("last_error"),
         peer_serial: r.get("peer_serial"),
+        held_docs: r.get("held_docs"),
+        held_bytes: r.get("held_bytes"),
     }
 }

@@ -9,7 +9,7 @@ use crate::store::Backend;
 
 /// Version of the stored format this build writes (stored in `meta.format`): the number of the
 /// newest migration.
-pub const FORMAT_VERSION: i64 = 15;
+pub const FORMAT_VERSION: i64 = 16;
 
 /// Refuses a database written by a newer build, then runs the migrations it lacks and records the
 /// format this build writes.

@@ -26,6 +26,19 @@ impl Store {
     /// Starts the one write session. Other writers wait.
     pub async fn writer(&self) -> Result<Writer, Error> {
         let guard = self.inner.write.clone().lock_owned().await;
+        self.begin(guard).await
+    }
+
+    /// Starts the write session if no other session holds it (`None` if one does): for a test that
+    /// shows the writer is free while something else runs.
+    pub async fn try_writer(&self) -> Result<Option<Writer>, Error> {
+        match self.inner.write.clone().try_lock_owned() {
+            Ok(guard) => self.begin(guard).await.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn begin(&self, guard: OwnedMutexGuard<i64>) -> Result<Writer, Error> {
         let seq = *guard;
         // SQLite: take the write lock when the transaction starts, so a write from another process
         // (e.g. `safemesh token` beside a running node) waits instead of failing a stale read snapshot.

@@ -11,6 +11,7 @@ use safemesh_doc::authority::{Checked, Origin, check_and_apply, check_snapshot};
 use safemesh_doc::{AutoCommit, Change, heads_to_hex};
 
 use crate::frame::{ErrorCode, ErrorFrame};
+use crate::inflate;
 
 /// The message of a caught panic, if it has one.
 pub fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -73,17 +74,40 @@ pub fn tips_of(changes: &[Change]) -> Vec<String> {
 /// document is new here (stored as they are).
 pub type Decoded = (Result<Checked, safemesh_doc::Error>, Option<Vec<u8>>);
 
+/// The error frame refusing document `id` because its Automerge bytes inflate past a bound (or cannot
+/// be walked at all) ([`inflate::scan`]): `Malformed`, naming the document and the rule.
+/// `what` is the kind of bytes (`snapshot`, `change`).
+pub fn inflate_refused(id: &str, what: &str, r: &inflate::Refusal) -> ErrorFrame {
+    let message = match r {
+        inflate::Refusal::Undecodable(m) => format!("bad {what}: {m}"),
+        bound => format!("{what}: {bound}"),
+    };
+    ErrorFrame {
+        rule: Some(r.rule().into()),
+        ..undecodable(id, &message)
+    }
+}
+
 /// Decodes one item's Automerge bytes (a snapshot or raw changes) and checks them against the stored
-/// document, if any. Bytes that do not decode, and any panic inside Automerge or the check, come back
-/// as `Err(message)`; the caller turns it into a `Malformed` error frame naming the document. `base`
-/// is a copy loaded for this batch and is dropped if this fails.
+/// document, if any. First, what they inflate to is bounded ([`inflate::scan`], against `budget`),
+/// before Automerge parses anything. Bytes that do not decode, and any panic inside Automerge or the
+/// check, come back as a `Malformed` error frame naming the document. `base` is a copy loaded for
+/// this batch and is dropped if this fails.
 pub fn decode_and_check(
     id: &str,
     snapshot: Option<Vec<u8>>,
     changes: Vec<Vec<u8>>,
     base: Option<&mut AutoCommit>,
     origin: &Origin,
-) -> Result<Decoded, String> {
+    budget: &inflate::Budget,
+) -> Result<Decoded, ErrorFrame> {
+    let parts = snapshot.iter().chain(&changes).map(Vec::as_slice);
+    let what = if snapshot.is_some() {
+        "snapshot"
+    } else {
+        "change"
+    };
+    inflate::scan(budget, parts).map_err(|r| inflate_refused(id, what, &r))?;
     let run = AssertUnwindSafe(move || -> Result<Decoded, String> {
         Ok(match (snapshot, base) {
             // New to this node: the snapshot is the document; check its history in place.
@@ -110,12 +134,19 @@ pub fn decode_and_check(
     });
     std::panic::catch_unwind(run)
         .unwrap_or_else(|p| Err(format!("Automerge panicked on it: {}", panic_text(&p))))
+        .map_err(|e| undecodable(id, &e))
 }
 
 /// The heads of a delta whose sender left them out (the usual case, see
 /// [`crate::batch::doc_item`]): the newest of its changes. Bytes that do not decode — or make
 /// Automerge panic, caught — are the document's fault: a `Malformed` frame naming it.
-pub fn implied_heads(id: &str, changes: &[Vec<u8>]) -> Result<Vec<String>, ErrorFrame> {
+pub fn implied_heads(
+    id: &str,
+    changes: &[Vec<u8>],
+    budget: &inflate::Budget,
+) -> Result<Vec<String>, ErrorFrame> {
+    inflate::scan(budget, changes.iter().map(Vec::as_slice))
+        .map_err(|r| inflate_refused(id, "change", &r))?;
     let decoded = std::panic::catch_unwind(|| {
         changes
             .iter()

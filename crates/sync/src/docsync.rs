@@ -82,7 +82,7 @@ pub fn check_bloom(encoded: &[u8]) -> Result<(), String> {
 }
 
 /// One document's sync exchange on one stream.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Session {
     state: sync::State,
     /// The peer's chunks (changes or a whole document) not stored yet: some still lack a dependency.
@@ -157,14 +157,29 @@ pub enum StepError {
 /// last message). On error the session must be dropped.
 pub fn step(
     id: &str,
-    mut stored: AutoCommit,
+    stored: AutoCommit,
     session: &mut Session,
     incoming: Option<&[u8]>,
     want: &[automerge::ChangeHash],
     origin: &Origin,
 ) -> Result<Step, StepError> {
+    let budget = crate::inflate::Budget::default();
+    step_within(id, stored, session, incoming, want, origin, &budget)
+}
+
+/// [`step`], with what the peer's changes may inflate to drawn from `budget` (shared by the messages
+/// of one frame: [`crate::inflate`]).
+pub fn step_within(
+    id: &str,
+    mut stored: AutoCommit,
+    session: &mut Session,
+    incoming: Option<&[u8]>,
+    want: &[automerge::ChangeHash],
+    origin: &Origin,
+    budget: &crate::inflate::Budget,
+) -> Result<Step, StepError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        step_unguarded(id, &mut stored, session, incoming, want, origin)
+        step_unguarded(id, &mut stored, session, incoming, want, origin, budget)
     }))
     .unwrap_or_else(|p| {
         Err(StepError::Malformed(format!(
@@ -181,6 +196,7 @@ fn step_unguarded(
     incoming: Option<&[u8]>,
     want: &[automerge::ChangeHash],
     origin: &Origin,
+    budget: &crate::inflate::Budget,
 ) -> Result<Step, StepError> {
     let base_heads = stored.get_heads();
     let mut work = stored.clone();
@@ -241,6 +257,11 @@ fn step_unguarded(
                 ),
             });
         }
+        // What the changes inflate to, bounded before Automerge parses them (issue 19 #3).
+        crate::inflate::scan(budget, msg.changes.iter()).map_err(|r| StepError::Bound {
+            rule: r.rule(),
+            message: format!("{id}: {r}"),
+        })?;
         session
             .pending
             .extend(msg.changes.iter().map(<[u8]>::to_vec));

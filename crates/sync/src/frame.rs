@@ -7,8 +7,10 @@ use crate::digest::Digest;
 /// would misread the first, so the hello refuses it (`BAD_HELLO`) instead. 3: a side that knows nothing
 /// of what its peer holds asks for a digest first (`DigestRequest` / `DigestReply`). 4: a delta that
 /// cannot apply at a receiver holding the document falls back to Automerge's sync protocol
-/// (`DocSync`), which a version-3 peer would not understand.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// (`DocSync`), which a version-3 peer would not understand. 5: a batch declares the sender's own
+/// seq, and its `upto` may not pass it (issue 19 #1): a version-4 peer sends none and would be
+/// refused.
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// One frame on a link.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +99,10 @@ pub struct Hello {
 pub struct Batch {
     pub items: Vec<Item>,
     pub upto: i64,
+    /// The sender's own sequence number when it built the batch: its declaration of how far its
+    /// sequence goes. Never below its hello's `seq` or an earlier batch's on the stream; `upto` and
+    /// every item's seq are at most this (`upto_within_seq`). Set by [`crate::Link::on_prepared`].
+    pub seq: i64,
     /// After this batch the sender had nothing more to send when it prepared it.
     pub caught_up: bool,
     /// What the sender still had to send after this batch when it prepared it: shown as progress,

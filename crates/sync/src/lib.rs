@@ -16,6 +16,7 @@
 //!   already held, history missing, refuse the batch) and the error frame that refuses one.
 //! - [`digest`]: bucketed digests of what both ends of a link hold, to repair a new or restored peer.
 //! - [`docsync`]: the per-document fallback to Automerge's sync protocol, with a kept state.
+//! - [`inflate`]: what received Automerge bytes inflate to, bounded before Automerge loads them.
 //! - [`summary`]: what a received summary may claim, and the version it is stored under.
 #![forbid(unsafe_code)]
 
@@ -24,6 +25,7 @@ pub mod check;
 pub mod digest;
 pub mod docsync;
 pub mod frame;
+pub mod inflate;
 pub mod link;
 pub mod summary;
 

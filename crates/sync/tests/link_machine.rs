@@ -51,9 +51,11 @@ fn doc_item(id: &str, seq: i64) -> Item {
 }
 
 fn batch(items: Vec<Item>, upto: i64, caught_up: bool) -> Batch {
+    let seq = items.iter().map(Item::seq).fold(upto, i64::max);
     Batch {
         items,
         upto,
+        seq,
         caught_up,
         remaining: Default::default(),
         traces: Vec::new(),
@@ -278,7 +280,8 @@ fn acks_persist_heads_of_acked_batches_only() {
     // 2. Two batches go out: doc a (≤ 3), then doc b (≤ 6).
     let b1 = batch(vec![doc_item("a", 3)], 3, false);
     let fx = l.on_prepared(b1.clone(), docs_of(&b1));
-    assert_eq!(sends(&fx), vec![&Frame::Batch(b1)]);
+    // Each declares this side's own seq (6), beyond the batch's upto.
+    assert_eq!(sends(&fx), vec![&Frame::Batch(Batch { seq: 6, ..b1 })]);
     assert_eq!(only_prepare(&fx).0, 3);
     let b2 = batch(vec![doc_item("b", 6)], 6, true);
     let fx = l.on_prepared(b2.clone(), docs_of(&b2));
@@ -1356,4 +1359,85 @@ fn a_flood_of_refusals_cannot_grow_the_quarantine_past_its_bound_and_it_expires(
         _ => None,
     });
     assert_eq!(excluded, Some(Default::default()));
+}
+
+/// The rule an error frame among `fx` names, if the effects refuse the frame and close.
+fn refused_rule(fx: &[Effect]) -> Option<String> {
+    let rule = sends(fx).into_iter().find_map(|f| match f {
+        Frame::Error(e) if e.code == ErrorCode::Malformed => e.rule.clone(),
+        _ => None,
+    });
+    let closed = matches!(fx.last(), Some(Effect::Close { .. }));
+    rule.filter(|_| closed)
+}
+
+/// Issue 19 #1: a batch's `upto` is bounded by the sender's own seq as it declared it — in its hello,
+/// then in each batch — never beyond (`upto_within_seq`), and that declaration never goes back
+/// (`seq_declared_monotone`). Nothing of such a batch is applied.
+#[test]
+fn a_batch_upto_beyond_the_senders_declared_seq_is_refused() {
+    // A link whose peer declared seq 5 in its hello; what it does with a batch declaring `seq`.
+    let after_hello = || {
+        let mut l = link(4);
+        l.on_connected(0, Some(PEER_INSTALL.into()), 0);
+        l.on_frame(Frame::Hello(hello(0, 5)));
+        l
+    };
+    let declaring = |l: &mut Link, mut b: Batch, seq: i64| {
+        b.seq = seq;
+        l.on_frame(Frame::Batch(b))
+    };
+    // 1. A batch declaring 5 may go up to 5.
+    let mut l = after_hello();
+    let fx = declaring(&mut l, batch(vec![doc_item("a", 4)], 5, false), 5);
+    assert!(matches!(fx.as_slice(), [Effect::Apply(_)]), "{fx:?}");
+    l.on_applied(5, false, vec![], vec![]);
+    // 2. An upto past the seq the batch itself declares; 3. an item past it; 4. a declaration
+    // going back below the hello's. None is applied.
+    let fx = declaring(&mut l, batch(vec![], 1_000_000, true), 6);
+    let item_past = batch(vec![doc_item("a", 9)], 5, true);
+    let fx2 = declaring(&mut after_hello(), item_past, 5);
+    let fx3 = declaring(&mut after_hello(), batch(vec![], 3, true), 4);
+    for (fx, rule) in [
+        (fx, "upto_within_seq"),
+        (fx2, "upto_within_seq"),
+        (fx3, "seq_declared_monotone"),
+    ] {
+        assert_eq!(refused_rule(&fx).as_deref(), Some(rule), "{fx:?}");
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Apply(_))));
+    }
+}
+
+/// Issue 19 #1: what this side durably received of the peer cannot be beyond the seq the peer
+/// declares in its hello (a cursor planted under its certificate, or its store gone back under the
+/// same install): everything known of the peer is void — reset, cursor 0, and a digest repair
+/// before this side sends.
+#[test]
+fn a_receive_cursor_beyond_the_peers_declared_seq_is_reset_and_repaired() {
+    let mut l = link(4);
+    l.on_connected(1_000_000, Some(PEER_INSTALL.into()), 3);
+    let fx = l.on_frame(Frame::Hello(hello(3, 40)));
+    assert_eq!(
+        fx.first(),
+        Some(&Effect::ResetPeer {
+            install_id: PEER_INSTALL.into()
+        }),
+        "{fx:?}"
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::MakeDigest { peer_seq: 40 })),
+        "{fx:?}"
+    );
+    assert_eq!(l.recv_cursor(), 0);
+    assert!(l.last_error().is_some_and(|e| e.contains("1000000")));
+    // A cursor within the declared seq is the peer's ordinary reconnect: kept.
+    let mut l = link(4);
+    l.on_connected(40, Some(PEER_INSTALL.into()), 3);
+    let fx = l.on_frame(Frame::Hello(hello(3, 40)));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::ResetPeer { .. })),
+        "{fx:?}"
+    );
+    assert_eq!(l.recv_cursor(), 40);
 }

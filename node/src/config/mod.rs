@@ -13,6 +13,7 @@ use crate::Error;
 mod hazards;
 mod http;
 mod private;
+mod quotas;
 mod telemetry;
 
 /// Where the Debian package keeps its node; commands take `--data-dir`, else `SAFEMESH_DATA_DIR`,
@@ -22,6 +23,7 @@ pub const DEFAULT_DATA_DIR: &str = "/var/lib/safemesh";
 pub use hazards::HazardSettings;
 pub use http::HttpConfig;
 pub use private::{check_private, write_private};
+pub use quotas::QuotaConfig;
 pub use telemetry::TelemetryConfig;
 
 /// The node's config file, `D/safemesh.toml`.
@@ -74,6 +76,9 @@ pub struct Config {
     /// 请求限制 (`[http_limits]`): the largest body, requests at once and waiting.
     #[serde(default, skip_serializing_if = "HttpConfig::is_default")]
     pub http_limits: HttpConfig,
+    /// 配额 — per-child quotas (`[quotas]`); the defaults when absent.
+    #[serde(default, skip_serializing_if = "QuotaConfig::is_default")]
+    pub quotas: QuotaConfig,
 }
 
 /// `[metrics]` of the config. `/metrics` is always served on the HTTP address, to a token of role
@@ -187,6 +192,7 @@ impl Config {
         use safemesh_model::directive::Group;
         self.telemetry.endpoint().map_err(Error::Config)?;
         self.http_limits.check().map_err(Error::Config)?;
+        self.quotas.quotas().map_err(Error::Config)?;
         for (k, units) in &self.unit_groups {
             match Group::parse(k) {
                 None | Some(Group::Children) => {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use safemesh_link::LINK_STATES;
+use safemesh_link::quota::QUOTA_RULES;
 
 use super::family::{Family, Labels};
 use crate::api::node::LinkReport;
@@ -65,6 +66,10 @@ pub(crate) fn families(reports: &[LinkReport], handshakes: &BTreeMap<String, u64
         "safemesh_link_rejected_batches",
         "Batches and frames from the peer this node refused, by the rule they broke.",
     );
+    let mut quota = Family::counter(
+        "safemesh_link_quota_rejections",
+        "Batches from a child refused for a quota since the node started, by quota (quota_documents, quota_bytes, quota_summary_bytes, quota_summary_versions).",
+    );
     let mut last_sync = Family::gauge(
         "safemesh_link_last_sync_timestamp_seconds",
         "When the link was last in sync (Unix time).",
@@ -109,6 +114,12 @@ pub(crate) fn families(reports: &[LinkReport], handshakes: &BTreeMap<String, u64
         for (rule, n) in &s.rejections {
             rejected.push(with(("rule", rule.clone())), *n as f64);
         }
+        if r.role == "child" {
+            for q in QUOTA_RULES {
+                let n = s.rejections.get(q).copied().unwrap_or(0);
+                quota.push(with(("quota", q.to_string())), n as f64);
+            }
+        }
     }
     let mut refused = Family::counter(
         "safemesh_tls_rejected_handshakes",
@@ -130,6 +141,7 @@ pub(crate) fn families(reports: &[LinkReport], handshakes: &BTreeMap<String, u64
         batches_out,
         batches_in,
         rejected,
+        quota,
         last_sync,
         refused,
     ]
@@ -169,7 +181,11 @@ mod tests {
             s.bytes_in = 1000;
             s.batches_received = 3;
             s.rejected_batches = 2;
-            s.rejections = [("superior_only".to_string(), 2)].into();
+            s.rejections = [
+                ("superior_only".to_string(), 2),
+                ("quota_documents".to_string(), 1),
+            ]
+            .into();
         });
         let reports = vec![
             LinkReport {
@@ -226,6 +242,24 @@ mod tests {
                 ("rule", "superior_only")
             ),
             Some(&Value::Counter(2))
+        );
+        assert_eq!(
+            sample(
+                &fs,
+                "safemesh_link_quota_rejections",
+                ("quota", "quota_documents")
+            ),
+            Some(&Value::Counter(1)),
+            "quota refusals by child and quota"
+        );
+        assert_eq!(
+            sample(
+                &fs,
+                "safemesh_link_quota_rejections",
+                ("quota", "quota_bytes")
+            ),
+            Some(&Value::Counter(0)),
+            "every quota is listed for a child"
         );
         assert_eq!(
             sample(

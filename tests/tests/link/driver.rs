@@ -77,6 +77,8 @@ fn batch(items: Vec<Item>, upto: i64, caught_up: bool) -> Frame {
     Frame::Batch(Batch {
         items,
         upto,
+        // Above anything these tests send (the declared-seq rules have tests of their own).
+        seq: i64::MAX,
         caught_up,
         remaining: Default::default(),
         traces: Vec::new(),

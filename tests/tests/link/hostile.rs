@@ -93,14 +93,20 @@ impl County {
     }
 
     async fn batch(&mut self, items: Vec<Item>, upto: i64) {
-        self.send(Frame::Batch(Batch {
+        self.send_batch(Batch {
             items,
             upto,
+            // Above anything these tests send (the declared-seq rules have tests of their own).
+            seq: i64::MAX,
             caught_up: true,
             remaining: Default::default(),
             traces: Vec::new(),
-        }))
+        })
         .await;
+    }
+
+    async fn send_batch(&mut self, b: Batch) {
+        self.send(Frame::Batch(b)).await;
     }
 
     /// The next frame the county sends (the mesh runs until it comes).
@@ -215,7 +221,12 @@ fn township_hazard(title: &str) -> AutoCommit {
 }
 
 fn add_event(doc: &mut AutoCommit, kind: EventKind) {
-    let me: AdminCode = code(TOWNSHIP);
+    add_event_by(doc, kind, TOWNSHIP);
+}
+
+/// An event of `kind` by office `by` (the document's actor must be `by`'s).
+fn add_event_by(doc: &mut AutoCommit, kind: EventKind, by: &str) {
+    let me: AdminCode = code(by);
     let ev = HazardEvent {
         kind,
         at: "2025-06-02T00:00:00Z".into(),
@@ -237,7 +248,7 @@ fn add_event(doc: &mut AutoCommit, kind: EventKind) {
         recipient_names: Default::default(),
     };
     hazard::append_event(doc, &ev).unwrap();
-    doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));
+    doc.commit_with(CommitOptions::default().with_message(format!("t@{by}")));
 }
 
 /// `n` CJK characters that do not repeat in any pattern a compressor would find.
@@ -974,4 +985,293 @@ async fn link_state_a_stolen_certificate_planted_is_void_under_the_reissued_one(
     );
     assert!(c.store().repair_pending(&code(TOWNSHIP)).await.unwrap());
     c.hang_up().await;
+}
+
+/// Issue 19 #1: a batch's `upto` cannot pass the seq its sender declares (`upto_within_seq`), and a
+/// receive cursor beyond what the real township declares at its next hello is void. A thief holding
+/// the township's certificate (not yet revoked) and its public install id declares a seq of
+/// 1,000,000 and moves the county's receive cursor there; when the real township (at seq 3)
+/// connects, the county resets what it knew of it instead of skipping its next million changes —
+/// the township's real documents are stored and acknowledged at their own `upto`.
+#[tokio::test]
+async fn a_receive_cursor_a_thief_moved_past_the_townships_seq_is_void_at_its_next_hello() {
+    let mut c = County::new(|_| {}).await;
+    let county_install = c.store().install_id().to_string();
+    // 1. Within a stream, an upto past the batch's own declared seq is refused, nothing recorded.
+    c.connect().await;
+    c.hello(0, 5, &county_install).await;
+    c.send_batch(Batch {
+        items: Vec::new(),
+        upto: 1_000_000,
+        seq: 5,
+        caught_up: true,
+        remaining: Default::default(),
+        traces: Vec::new(),
+    })
+    .await;
+    let e = c.expect_error().await;
+    assert_malformed(&e, None, "upto_within_seq");
+    c.expect_closed().await;
+    assert_eq!(
+        c.store().link(&code(TOWNSHIP)).await.unwrap().recv_cursor,
+        0
+    );
+    // 2. The thief declares a million and moves the cursor there (its word, on its own stream).
+    c.connect().await;
+    c.hello(0, 1_000_000, &county_install).await;
+    c.batch(Vec::new(), 1_000_000).await;
+    expect_ack(&mut c, 1_000_000).await;
+    c.hang_up().await;
+    // 3. The real township, at seq 3: the county's stored cursor is beyond it, so it is void.
+    let h = c.connect().await;
+    assert_eq!(
+        h.recv_cursor, 1_000_000,
+        "the planted cursor, until the hello"
+    );
+    c.hello(0, 3, &county_install).await;
+    c.batch(valid_items(), 3).await;
+    expect_ack(&mut c, 3).await;
+    for id in ["h-1", "h-2", "h-3"] {
+        assert!(c.holds(id).await, "{id} stored");
+    }
+    let row = c.store().link(&code(TOWNSHIP)).await.unwrap();
+    assert_eq!(
+        row.recv_cursor, 3,
+        "the township's own cursor, not the thief's"
+    );
+    c.hang_up().await;
+}
+
+/// Reads the county's frames, past its own batches, until an ack, which must be of `upto`.
+async fn expect_ack(c: &mut County, upto: i64) {
+    loop {
+        match c.recv().await {
+            Frame::Ack { upto: got } => {
+                assert_eq!(got, upto);
+                return;
+            }
+            Frame::Batch(_) | Frame::DigestRequest(_) => continue,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+}
+
+/// Issue 19 #3: a batch is checked before the store's one writer is taken, so one expensive batch
+/// does not stall the node's other writers. While the county checks the township's delta (held there
+/// by the test's gate), the writer is free: a local write — a comment by the county on the very
+/// hazard the delta changes — commits. Then, under the writer, the county sees the hazard moved since
+/// the check and checks the batch again: both changes are stored and the stored heads name both.
+#[tokio::test]
+async fn a_batch_is_checked_without_the_writer_and_checked_again_if_its_document_moved() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let armed = Arc::new(AtomicBool::new(false));
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut c = County::new(|_| {}).await;
+    // 1. The county holds the township's hazard (registration and plan).
+    let mut township = township_hazard("需复核");
+    let mut held = township.fork();
+    let mut w = c.store().writer().await.unwrap();
+    w.put_doc("h-1", &mut held, &[]).await.unwrap();
+    w.commit().await.unwrap();
+    // 2. The gate: the first check after arming makes the county's comment on h-1 as a local write.
+    let (store, gate_armed, gate_log) = (c.store().clone(), armed.clone(), log.clone());
+    c.m.configure(COUNTY, move |cfg| {
+        let (store, armed, log) = (store.clone(), gate_armed.clone(), gate_log.clone());
+        cfg.checking = Some(Arc::new(move || {
+            let (store, armed, log) = (store.clone(), armed.clone(), log.clone());
+            Box::pin(async move {
+                if !armed.swap(false, Ordering::SeqCst) {
+                    return;
+                }
+                let entry = match store.try_writer().await.unwrap() {
+                    None => "the writer was held during the check".to_string(),
+                    Some(mut w) => {
+                        let mut doc = store.load("h-1").await.unwrap().unwrap();
+                        let old = doc.get_heads();
+                        county_comment(&mut doc);
+                        check_local("h-1", &mut doc, &old).unwrap();
+                        w.put_doc("h-1", &mut doc, &old).await.unwrap();
+                        w.commit().await.unwrap();
+                        heads_to_hex(&doc.get_heads())[0].clone()
+                    }
+                };
+                log.lock().unwrap().push(entry);
+            })
+        }));
+    });
+    // 3. The township reports progress on h-1: a delta of one change.
+    let before = township.get_heads();
+    add_event(&mut township, EventKind::Progress);
+    let delta: Vec<Vec<u8>> = township
+        .get_changes(&before)
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let township_change = heads_to_hex(&township.get_heads())[0].clone();
+    let county_install = c.store().install_id().to_string();
+    c.connect().await;
+    c.hello(0, 2, &county_install).await;
+    armed.store(true, Ordering::SeqCst);
+    c.batch(vec![changes_item("h-1", 2, delta)], 2).await;
+    expect_ack(&mut c, 2).await;
+    // 4. The local write went through during the check, and both changes are what is stored.
+    let entries = log.lock().unwrap().clone();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let county_change = entries[0].clone();
+    assert_ne!(county_change, "the writer was held during the check");
+    let row = c.store().doc_row("h-1").await.unwrap().unwrap();
+    let mut heads = row.heads.clone();
+    heads.sort();
+    let mut both = vec![county_change, township_change];
+    both.sort();
+    assert_eq!(heads, both, "the stored heads name both changes");
+    let view = hazard::read(&c.store().load("h-1").await.unwrap().unwrap()).unwrap();
+    let kinds: Vec<EventKind> = view.events.iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&EventKind::Comment) && kinds.contains(&EventKind::Progress),
+        "{kinds:?}"
+    );
+    c.hang_up().await;
+}
+
+/// The county (the township's parent, a superior of a general hazard) comments on it.
+fn county_comment(doc: &mut AutoCommit) {
+    doc.set_actor(actor::actor_id(&code(COUNTY), b"c1"));
+    add_event_by(doc, EventKind::Comment, COUNTY);
+}
+
+/// Asserts a quota refusal: `Forbidden`, naming `key` and `rule`, the limit in the message.
+fn assert_quota(e: &ErrorFrame, key: &str, rule: &str, limit: &str) {
+    assert_eq!(e.code, ErrorCode::Forbidden, "{e:?}");
+    assert_eq!(e.doc_id.as_deref(), Some(key), "{e:?}");
+    assert_eq!(e.rule.as_deref(), Some(rule), "{e:?}");
+    assert!(e.message.contains(limit), "the limit in {e:?}");
+}
+
+/// Issue 19 #4: per-child quotas. Over a quota a batch is refused whole (nothing stored, the
+/// refusal counted by rule) with a `Forbidden` frame naming what crossed it, the quota and its
+/// limit: documents new here, bytes stored, a summary's size, summary versions per window. Within
+/// its quotas the same child's link goes on, and what was refused for a quota is checked again
+/// (not remembered as a refused document).
+#[tokio::test]
+async fn a_childs_quotas_refuse_what_goes_over_them_and_nothing_else() {
+    // 1. Each quota, crossed by one batch of a fresh county.
+    let e = refused(|cfg| cfg.quotas.documents = 2, valid_items(), 3).await;
+    assert_quota(&e, "h-3", "quota_documents", "limit 2");
+    let e = refused(|cfg| cfg.quotas.bytes = 100, valid_items(), 3).await;
+    assert_quota(&e, "h-1", "quota_bytes", "limit 100");
+    let body = r#"{"hazards":{"total":1,"open":1}}"#;
+    let e = refused(
+        |cfg| cfg.quotas.summary_bytes = 8,
+        vec![summary(1, "2026-12", body)],
+        1,
+    )
+    .await;
+    assert_quota(&e, "summary:530181006", "quota_summary_bytes", "limit 8");
+    // 2. Within the quota, the child's documents are stored and counted; the one over it is
+    // refused, and checked again when it comes again.
+    let mut c = County::new(|cfg| {
+        cfg.quotas.documents = 2;
+        cfg.quotas.summary_versions = 1;
+    })
+    .await;
+    c.connect().await;
+    c.hello(0, 4, "").await;
+    let items = valid_items();
+    c.batch(items[..2].to_vec(), 2).await;
+    expect_ack(&mut c, 2).await;
+    let row = c.store().link(&code(TOWNSHIP)).await.unwrap();
+    assert_eq!(row.held_docs, 2);
+    assert!(row.held_bytes > 0);
+    c.batch(items[2..].to_vec(), 3).await;
+    let e = c.expect_error().await;
+    assert_quota(&e, "h-3", "quota_documents", "limit 2");
+    assert!(!e.message.contains("refused before"), "{e:?}");
+    c.expect_closed().await;
+    c.connect().await;
+    c.hello(2, 4, "").await;
+    c.batch(items[2..].to_vec(), 3).await;
+    let e = c.expect_error().await;
+    assert_quota(&e, "h-3", "quota_documents", "limit 2");
+    assert!(
+        !e.message.contains("refused before"),
+        "checked again: {e:?}"
+    );
+    c.expect_closed().await;
+    assert!(!c.holds("h-3").await);
+    // 3. One summary version per window: the first is stored, the next refused.
+    c.connect().await;
+    c.hello(2, 5, "").await;
+    c.batch(vec![summary(1, "2026-12", body)], 4).await;
+    expect_ack(&mut c, 4).await;
+    c.batch(vec![summary(2, "2026-12", body)], 5).await;
+    let e = c.expect_error().await;
+    assert_quota(&e, "summary:530181006", "quota_summary_versions", "limit 1");
+    c.expect_closed().await;
+    let (_, last) = c.rejected();
+    assert!(last.contains("quota_summary_versions"), "{last}");
+    let s = c.registry().get(TOWNSHIP).unwrap();
+    assert_eq!(s.rejections.get("quota_documents"), Some(&2));
+}
+
+/// An Automerge chunk of type "compressed change" whose DEFLATE data inflates to `n` zero bytes:
+/// a few kilobytes on the wire.
+fn inflating_chunk(n: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&vec![0u8; n]).unwrap();
+    let deflated = enc.finish().unwrap();
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = deflated.len();
+    loop {
+        let b = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            chunk.push(b);
+            break;
+        }
+        chunk.push(b | 0x80);
+    }
+    chunk.extend(deflated);
+    chunk
+}
+
+/// Issue 19 #3: Automerge inflates compressed columns and change chunks with no limit, before any
+/// check of ours. What a received item inflates to is bounded first (`sync::inflate`): an item
+/// whose few kilobytes inflate past `max_inflated_bytes` is refused naming it
+/// (`max_inflated_bytes`, the document's fault), and a batch whose items together pass
+/// `max_batch_inflated_bytes` is refused too; nothing is stored. Honest items pass the same bounds.
+#[tokio::test]
+async fn snapshots_that_inflate_past_their_bounds_are_refused_before_automerge_loads_them() {
+    let tune = |cfg: &mut LinkConfig| {
+        cfg.recv.max_inflated_bytes = 1 << 20;
+        cfg.recv.max_batch_inflated_bytes = 1 << 20;
+    };
+    let bomb = inflating_chunk(4 << 20);
+    assert!(bomb.len() < 16 << 10, "{} bytes on the wire", bomb.len());
+    let item = |id: &str, seq: i64, snapshot: Vec<u8>| Item::Doc {
+        id: id.into(),
+        seq,
+        snapshot: Some(snapshot),
+        changes: Vec::new(),
+        heads: vec!["ab".repeat(32)],
+    };
+    let e = refused(tune, vec![item("h-bomb", 1, bomb)], 1).await;
+    assert_malformed(&e, Some("h-bomb"), "max_inflated_bytes");
+    // Within the item's bound, past the batch's (the batch's items draw on one budget).
+    let wide = |cfg: &mut LinkConfig| {
+        cfg.recv.max_inflated_bytes = 2 << 20;
+        cfg.recv.max_batch_inflated_bytes = 1 << 20;
+    };
+    let items = vec![item("h-a", 1, inflating_chunk(3 << 19))];
+    let e = refused(wide, items, 1).await;
+    assert_malformed(&e, Some("h-a"), "max_batch_inflated_bytes");
+    // Honest documents inflate far less: stored under the same bounds.
+    let mut c = County::new(tune).await;
+    c.connect().await;
+    c.hello(0, 3, "").await;
+    c.batch(valid_items(), 3).await;
+    expect_ack(&mut c, 3).await;
+    assert!(c.holds("h-3").await);
 }

@@ -37,19 +37,29 @@ impl Link {
             return self.protocol_error(None, "cursor_within_seq", &msg);
         }
         let mut fx = Vec::new();
+        // What this side durably received of the peer's sequence cannot be beyond the seq the peer
+        // now declares (issue 19 #1): such a cursor was planted by someone holding the peer's
+        // certificate, or the peer's store went back under the same install. Either way what this
+        // side knew of the peer is void, as for a restored peer.
+        let same_install = self.peer_install.as_deref() == Some(h.install_id.as_str());
+        let cursor_beyond = same_install && self.recv_cursor > h.seq;
+        let beyond_msg = format!(
+            "接收游标超出对端序号，已重置 / receive cursor {} beyond the peer's seq {}: reset",
+            self.recv_cursor, h.seq
+        );
         // The peer was restored (new install): what we knew it held is void.
-        if self
-            .peer_install
-            .as_deref()
-            .is_some_and(|p| p != h.install_id)
-        {
+        if self.peer_install.is_some() && (!same_install || cursor_beyond) {
             fx.push(Effect::ResetPeer {
                 install_id: h.install_id.clone(),
             });
             self.recv_cursor = 0;
+            self.acked = 0;
+            self.applying_upto = 0;
+            self.applied_upto = 0;
         }
         self.peer_install = Some(h.install_id.clone());
-        self.last_error = None;
+        self.declared_seq = h.seq;
+        self.last_error = cursor_beyond.then_some(beyond_msg);
         // If the peer's cursor refers to another install of ours, it means nothing: start over.
         self.send_after = if h.peer_install_seen == self.my_install {
             h.recv_cursor

@@ -32,6 +32,10 @@ pub struct RecvLimits {
     pub max_doc_syncs: usize,
     /// (Document, heads) entries per digest reply frame.
     pub max_digest_entries: usize,
+    /// Bytes one item's compressed Automerge data may inflate to ([`crate::inflate`]).
+    pub max_inflated_bytes: u64,
+    /// Bytes the items of one batch (or the messages of one sync frame) may inflate to together.
+    pub max_batch_inflated_bytes: u64,
 }
 
 impl Default for RecvLimits {
@@ -46,6 +50,8 @@ impl Default for RecvLimits {
             max_doc_sync_bytes: 16 << 20,
             max_doc_syncs: 4096,
             max_digest_entries: 1 << 16,
+            max_inflated_bytes: crate::inflate::MAX_ITEM_INFLATED,
+            max_batch_inflated_bytes: crate::inflate::MAX_BATCH_INFLATED,
         }
     }
 }
@@ -59,6 +65,11 @@ pub struct Violation {
 }
 
 impl RecvLimits {
+    /// A fresh inflation budget for one batch or sync frame, within these bounds.
+    pub fn inflate_budget(&self) -> crate::inflate::Budget {
+        crate::inflate::Budget::new(self.max_inflated_bytes, self.max_batch_inflated_bytes)
+    }
+
     /// Checks a batch against these bounds. `last_upto` is the previous batch's `upto` on this stream:
     /// batches never go back. Items ascend by seq (an honest sender sorts them), all seqs are ≥ 0.
     pub fn check_batch(&self, b: &Batch, last_upto: Option<i64>) -> Result<(), Violation> {
@@ -174,4 +185,38 @@ impl RecvLimits {
         }
         Ok(())
     }
+}
+
+/// Checks a batch against what its sender declared of its own sequence (issue 19 #1): the batch's
+/// `seq` never goes below the sender's hello or an earlier batch on the stream
+/// (`seq_declared_monotone`), and its `upto` and every item's seq are at most that `seq`
+/// (`upto_within_seq`). A sender cannot have sent what it never wrote, so an `upto` beyond its own
+/// declared sequence would only move this side's durable cursor past changes still to come.
+pub fn check_declared(b: &Batch, declared: i64) -> Result<(), Violation> {
+    if b.seq < declared {
+        return Err(Violation {
+            doc_id: None,
+            rule: "seq_declared_monotone",
+            message: format!(
+                "batch declares the sender's seq {}, below {declared} declared before on the stream",
+                b.seq
+            ),
+        });
+    }
+    let beyond = b.items.iter().find(|i| i.seq() > b.seq);
+    if b.upto > b.seq || beyond.is_some() {
+        let what = match beyond {
+            Some(i) => format!("item seq {}", i.seq()),
+            None => format!("upto {}", b.upto),
+        };
+        return Err(Violation {
+            doc_id: None,
+            rule: "upto_within_seq",
+            message: format!(
+                "batch {what} beyond the sender's own seq {} as it declared it",
+                b.seq
+            ),
+        });
+    }
+    Ok(())
 }

@@ -113,6 +113,9 @@ pub struct Link {
     /// Receive bounds, and the last batch's `upto` on this stream.
     limits: RecvLimits,
     last_upto: Option<i64>,
+    /// The peer's own seq as it declared it on this stream (its hello, then each batch's): what it
+    /// could know of its sequence, and so how far its `upto` may go (issue 19 #1).
+    declared_seq: i64,
     last_error: Option<String>,
     // Digest repair (DESIGN §5.8): a digest is being made, or was sent and its reply is coming in.
     digest_making: bool,
@@ -168,6 +171,7 @@ impl Link {
             refused: BTreeMap::new(),
             limits: RecvLimits::default(),
             last_upto: None,
+            declared_seq: 0,
             last_error: None,
             digest_making: false,
             digest_sent: None,
@@ -266,6 +270,7 @@ impl Link {
         self.applied_upto = recv_cursor;
         self.clear_doc_syncs();
         self.last_upto = None;
+        self.declared_seq = 0;
         self.clear_digest();
         self.recv_cursor = recv_cursor;
         self.peer_install = peer_install;
@@ -406,7 +411,26 @@ pub const RECENT_SENT: usize = 8192;
 
 /// Malformed-content rules that blame the document itself (not the frame, a bound, or the batch):
 /// such a document is set aside on the link like a forbidden one.
-const CONTENT_RULES: [&str; 2] = ["automerge_decodes", "projection_reads"];
+const CONTENT_RULES: [&str; 3] = [
+    "automerge_decodes",
+    "projection_reads",
+    crate::inflate::RULE_ITEM,
+];
+
+/// The rules of a receiver's per-child quotas (issue 19 #4): a refusal naming one is `Forbidden` and
+/// sets the document aside like a forbidden change at the sender, but the receiver does not remember
+/// it (a quota is about the moment, not the document's content).
+pub const QUOTA_RULES: [&str; 4] = [
+    "quota_documents",
+    "quota_bytes",
+    "quota_summary_bytes",
+    "quota_summary_versions",
+];
+
+/// Whether `e` refuses a batch for a quota ([`QUOTA_RULES`]).
+pub fn is_quota(e: &ErrorFrame) -> bool {
+    e.rule.as_deref().is_some_and(|r| QUOTA_RULES.contains(&r))
+}
 
 /// Whether an error frame refuses one document for what it holds: forbidden changes, or content
 /// that does not decode or cannot be read into records.

@@ -17,7 +17,11 @@ impl Link {
         if let Err(v) = self.limits.check_batch(&b, self.last_upto) {
             return self.protocol_error(v.doc_id, v.rule, &v.message);
         }
+        if let Err(v) = super::limits::check_declared(&b, self.declared_seq) {
+            return self.protocol_error(v.doc_id, v.rule, &v.message);
+        }
         self.last_upto = Some(b.upto);
+        self.declared_seq = b.seq;
         if let Some(err) = b
             .items
             .iter()
@@ -146,6 +150,7 @@ impl Link {
         self.applying = false;
         self.queued.clear();
         if is_refusal_of_content(&error)
+            && !super::is_quota(&error)
             && let Some(id) = &error.doc_id
         {
             self.refused.insert(id.clone(), error.clone());

@@ -64,6 +64,10 @@ impl Link {
             // (Or nothing new, but the last batch did not say so: an empty caught-up batch does.)
             let mut batch = batch;
             batch.upto = batch.upto.max(self.send_after);
+            // This side's own seq, as far as it knows it: the peer bounds `upto` by it.
+            let newest_item = batch.items.iter().map(|i| i.seq()).max().unwrap_or(0);
+            self.local_seq = self.local_seq.max(batch.upto).max(newest_item);
+            batch.seq = self.local_seq;
             self.told_caught_up = batch.caught_up;
             self.sent_upto = Some(self.sent_upto.unwrap_or(0).max(batch.upto));
             self.send_after = self.send_after.max(batch.upto);
