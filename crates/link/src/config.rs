@@ -6,6 +6,7 @@ use safemesh_model::AdminCode;
 use safemesh_store::Store;
 use safemesh_sync::{Link, RecvLimits, Role};
 
+use crate::crl::SharedCrl;
 use crate::hook::Hook;
 use crate::status::Registry;
 
@@ -28,6 +29,9 @@ pub struct LinkConfig {
     /// A deterministic harness's view of the stream and its clock ([`crate::hook`]); `None` outside
     /// tests. Set per stream (the harness clones the config for each).
     pub hook: Option<Arc<dyn Hook>>,
+    /// The revocation list this node holds, offers its children and takes from its parent
+    /// ([`crate::crl`]); `None`: links carry none (a node without TLS, the in-memory mesh).
+    pub crl: Option<SharedCrl>,
 }
 
 /// A per-link token bucket on incoming frames and bytes. Over the limit, the runner stops reading
@@ -77,6 +81,7 @@ impl LinkConfig {
             recv: RecvLimits::default(),
             rate: RateLimit::default(),
             hook: None,
+            crl: None,
         }
     }
 

@@ -12,6 +12,7 @@
 //! - `prepare`, `apply`, `doc_sync`, `repair`: the store side of sending a batch, applying one,
 //!   a document's sync exchange, and digest repair.
 //! - `pool`: the CPU pool for checks.
+//! - [`crl`]: the revocation list a parent offers its children, and the link state revocation voids.
 //! - [`hook`]: the seam a deterministic harness observes a runner and sets its clock through.
 //! - [`status`]: what each link looks like to operators.
 //! - [`trace`]: how a change's trace context crosses a hop.
@@ -19,6 +20,7 @@
 
 mod apply;
 pub mod config;
+pub mod crl;
 mod doc_sync;
 pub mod hook;
 mod limiter;
@@ -30,6 +32,7 @@ pub mod status;
 pub mod trace;
 
 pub use config::{LinkConfig, RateLimit};
+pub use crl::{CrlSource, SharedCrl, void_revoked};
 pub use hook::Hook;
 pub use run::{Transport, run_link};
 pub use status::{BASE_REJECTION_REASONS, LINK_STATES, LinkStatus, Registry};
