@@ -39,7 +39,9 @@ fn child_code(i: usize) -> String {
 pub async fn parent(n: usize, k: usize) -> anyhow::Result<Value> {
     ensure!((1..=999).contains(&n), "1 to 999 children");
     let c = Cluster::start(&[PARENT]).await?;
-    let dir = tempfile::Builder::new().prefix("safemesh-fanout").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("safemesh-fanout")
+        .tempdir()?;
     let ca = Ca::load(&c.ca_dir())?;
     for i in 1..=n {
         let code = AdminCode::parse(&child_code(i))?;
@@ -89,11 +91,10 @@ pub async fn parent(n: usize, k: usize) -> anyhow::Result<Value> {
     let parent_rss = crate::peak_rss_mb();
     // The children report when every one of their links is in sync (so both sides agree).
     let stdout = child.stdout.take().context("children's stdout")?;
-    let line = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout).lines().next().transpose()
-    })
-    .await??
-    .context("the children printed nothing")?;
+    let line =
+        tokio::task::spawn_blocking(move || BufReader::new(stdout).lines().next().transpose())
+            .await??
+            .context("the children printed nothing")?;
     let children: Value = serde_json::from_str(&line)?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(b"done\n");

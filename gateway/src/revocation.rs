@@ -15,9 +15,7 @@ pub struct LinkCrl(pub RevocationList);
 
 impl CrlSource for LinkCrl {
     fn current(&self) -> Option<(u64, Vec<u8>)> {
-        self.0
-            .crl()
-            .map(|c| (c.number(), c.der_bytes().to_vec()))
+        self.0.crl().map(|c| (c.number(), c.der_bytes().to_vec()))
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {

@@ -720,10 +720,7 @@ fn a_forged_older_or_garbled_crl_is_refused_and_changes_nothing_and_a_restart_ke
     // 5. None of it changed anything: the CRL held, its serials, the file, no notification.
     assert_eq!(list.crl().expect("held").number(), 2);
     assert!(!list.contains("5301"));
-    assert_eq!(
-        std::fs::read(node_tls.join(CRL_FILE)).expect("file"),
-        kept
-    );
+    assert_eq!(std::fs::read(node_tls.join(CRL_FILE)).expect("file"), kept);
     assert!(!changes.has_changed().expect("alive"));
 
     // 6. A forged file put in place by hand is not taken either.

@@ -57,7 +57,10 @@ fn error_sent(fx: &[Effect]) -> Option<&ErrorFrame> {
 fn a_parent_offers_its_crl_to_a_child_holding_an_older_one_and_again_when_it_changes() {
     // 1. The county holds CRL 3; its hello says so.
     let (mut l, child) = link(Role::Child);
-    assert!(l.set_crl(Some((3, b"crl-3".to_vec()))).is_empty(), "no stream yet");
+    assert!(
+        l.set_crl(Some((3, b"crl-3".to_vec()))).is_empty(),
+        "no stream yet"
+    );
     let fx = l.on_connected(0, None, 0);
     assert!(
         matches!(&fx[0], Effect::Send(Frame::Hello(h)) if h.crl_number == 3),

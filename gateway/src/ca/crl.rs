@@ -36,7 +36,11 @@ fn entries(text: &str, fallback: OffsetDateTime) -> Vec<RevokedCertParams> {
     serials
         .into_iter()
         .filter_map(|s| {
-            let even = if s.len() % 2 == 1 { format!("0{s}") } else { s.clone() };
+            let even = if s.len() % 2 == 1 {
+                format!("0{s}")
+            } else {
+                s.clone()
+            };
             let bytes = (0..even.len())
                 .step_by(2)
                 .map(|i| u8::from_str_radix(&even[i..i + 2], 16).ok())
@@ -111,7 +115,8 @@ pub fn publish_crl(ca_dir: &Path) -> Result<Crl, Error> {
 pub fn read_crl(path: &Path, ca_pem: &str) -> Result<Crl, Error> {
     let ca_der = crate::tls::parse_certs(ca_pem, "ca.pem")?;
     let text = read_to_string(path)?;
-    Crl::verify(text.as_bytes(), &ca_der).map_err(|e| Error::Cert(format!("{}: {e}", path.display())))
+    Crl::verify(text.as_bytes(), &ca_der)
+        .map_err(|e| Error::Cert(format!("{}: {e}", path.display())))
 }
 
 /// 安装吊销列表 — installs a CRL (DER or PEM) in a node's `tls_dir`: refused unless the node's CA
@@ -120,7 +125,8 @@ pub fn read_crl(path: &Path, ca_pem: &str) -> Result<Crl, Error> {
 pub fn install_crl(tls_dir: &Path, bytes: &[u8]) -> Result<Crl, Error> {
     let ca_pem = read_to_string(&tls_dir.join(super::CA_CERT_FILE))?;
     let ca = crate::tls::parse_certs(&ca_pem, "ca.pem")?;
-    let list = RevocationList::open_with_crl(tls_dir.join(REVOKED_FILE), tls_dir.join(CRL_FILE), &ca);
+    let list =
+        RevocationList::open_with_crl(tls_dir.join(REVOKED_FILE), tls_dir.join(CRL_FILE), &ca);
     let crl = list.offer(bytes).map_err(|e| Error::Cert(e.to_string()))?;
     Ok((*crl).clone())
 }

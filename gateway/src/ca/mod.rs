@@ -46,8 +46,8 @@ use crate::tls::{SAN_PREFIX, hex_lower};
 mod crl;
 mod request;
 
-pub use crl::{install_crl, publish_crl, read_crl};
 pub use crate::tls::{CRL_FILE, Crl};
+pub use crl::{install_crl, publish_crl, read_crl};
 
 pub use request::{
     NodeRequest, SignedCert, install_signed, key_matches_cert, make_request, write_signed_files,

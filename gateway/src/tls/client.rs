@@ -23,8 +23,8 @@ use super::error::Error;
 use super::identity::{NodeIdentity, Resolver};
 use super::policy::Policy;
 use super::profile::{ALPN_H2, provider};
-use super::stamp::lock;
 use super::reject::{PeerKind, RejectReason, Rejection, classify_webpki, reason_message};
+use super::stamp::lock;
 
 /// 客户端配置 — the TLS config of a child connecting to `expected_peer`, with the default
 /// [`Policy`]. See [`client_config_with`].
@@ -123,9 +123,8 @@ impl PeerCertVerifier {
         let Some(verifier) = self.crl_verifier() else {
             return Ok(());
         };
-        let name = ServerName::try_from("safemesh.invalid").map_err(|e| {
-            rustls::Error::General(format!("server name: {e}"))
-        })?;
+        let name = ServerName::try_from("safemesh.invalid")
+            .map_err(|e| rustls::Error::General(format!("server name: {e}")))?;
         match verifier.verify_server_cert(end_entity, intermediates, &name, &[], at) {
             Ok(_) => Ok(()),
             Err(rustls::Error::InvalidCertificate(

@@ -109,7 +109,11 @@ impl Crl {
                 continue;
             };
             if ca_cert.subject().as_raw() != crl.issuer().as_raw() {
-                why = format!("issuer {} is not the CA {}", crl.issuer(), ca_cert.subject());
+                why = format!(
+                    "issuer {} is not the CA {}",
+                    crl.issuer(),
+                    ca_cert.subject()
+                );
                 continue;
             }
             match crl.verify_signature(ca_cert.public_key()) {
@@ -169,7 +173,11 @@ impl Crl {
 /// copy would replace a newer one.
 pub(crate) fn number_unverified(bytes: &[u8]) -> Option<u64> {
     let der = if bytes.starts_with(b"-----BEGIN") {
-        rustls_pemfile::crls(&mut &bytes[..]).next()?.ok()?.as_ref().to_vec()
+        rustls_pemfile::crls(&mut &bytes[..])
+            .next()?
+            .ok()?
+            .as_ref()
+            .to_vec()
     } else {
         bytes.to_vec()
     };

@@ -70,13 +70,13 @@ mod stamp;
 
 pub use accept::{incoming, incoming_limited, incoming_with};
 pub use admit::{Admitted, ConnLimits};
-pub use cert::{code_from_cert, code_from_uri, peer_code, serial_of, validity_of};
 pub(crate) use cert::hex_lower;
 pub use cert::parse_certs;
+pub use cert::{code_from_cert, code_from_uri, peer_code, serial_of, validity_of};
 pub use client::{client_config, client_config_with};
 pub use connect::{connect, connector, probe};
-pub use crl::{CRL_FILE, Crl, CrlError};
 pub(crate) use crl::number_unverified;
+pub use crl::{CRL_FILE, Crl, CrlError};
 pub use error::Error;
 pub use identity::NodeIdentity;
 pub use observe::{Observed, Observer, PeerInfo, connector_observed};

@@ -131,7 +131,11 @@ impl RevocationList {
     }
 
     /// Recomputes the union; notifies subscribers if it or the CRL changed.
-    fn settle(&self, mut st: std::sync::MutexGuard<'_, RevocationState>, crl_changed: bool) -> bool {
+    fn settle(
+        &self,
+        mut st: std::sync::MutexGuard<'_, RevocationState>,
+        crl_changed: bool,
+    ) -> bool {
         let mut serials = st.listed.clone();
         if let Some(crl) = &st.crl {
             serials.extend(crl.serials().iter().cloned());
@@ -194,7 +198,12 @@ impl RevocationList {
             .map_err(|e| CrlError::Io(e.to_string()))
             .and_then(|bytes| Crl::verify(&bytes, &file.ca));
         match read {
-            Ok(crl) if st.crl.as_ref().is_none_or(|held| crl.number() > held.number()) => {
+            Ok(crl)
+                if st
+                    .crl
+                    .as_ref()
+                    .is_none_or(|held| crl.number() > held.number()) =>
+            {
                 st.crl = Some(Arc::new(crl));
                 st.crl_error = None;
                 true
@@ -218,7 +227,9 @@ impl RevocationList {
     /// nothing.
     pub fn offer(&self, bytes: &[u8]) -> Result<Arc<Crl>, CrlError> {
         let Some(file) = &self.inner.crl else {
-            return Err(CrlError::Io("这个节点不保存吊销列表 / this node keeps no CRL".into()));
+            return Err(CrlError::Io(
+                "这个节点不保存吊销列表 / this node keeps no CRL".into(),
+            ));
         };
         let crl = Crl::verify(bytes, &file.ca)?;
         let mut st = lock(&self.inner.state);

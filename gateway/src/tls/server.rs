@@ -23,8 +23,8 @@ use super::error::Error;
 use super::identity::{NodeIdentity, Resolver};
 use super::policy::Policy;
 use super::profile::{ALPN_H2, provider};
-use super::stamp::lock;
 use super::reject::{PeerKind, RejectReason, Rejection, classify_webpki, reason_message};
+use super::stamp::lock;
 
 /// 服务端配置 — the TLS config of a parent accepting children, with the default [`Policy`] (no
 /// revocation list; refusals only logged). See [`server_config_with`].
@@ -55,7 +55,8 @@ pub fn server_config_with(
 ) -> Result<Arc<ServerConfig>, Error> {
     let provider = provider();
     let roots = id.roots();
-    let inner = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
+    let inner =
+        WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
     let verifier = Arc::new(ChildCertVerifier {
         with_crl: Mutex::new((u64::MAX, inner.clone())),
         inner,
@@ -174,7 +175,9 @@ impl ClientCertVerifier for ChildCertVerifier {
         let chain = self.chain_verifier();
         if let Err(e) = chain.verify_client_cert(end_entity, intermediates, now) {
             let (reason, trusted) = classify_webpki(&e, end_entity, |at| {
-                chain.verify_client_cert(end_entity, intermediates, at).is_ok()
+                chain
+                    .verify_client_cert(end_entity, intermediates, at)
+                    .is_ok()
             });
             let code = if trusted {
                 code_from_cert(end_entity).ok()
