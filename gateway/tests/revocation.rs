@@ -139,6 +139,20 @@ async fn serve(id: &NodeIdentity, policy: &Policy) -> Server {
     }
 }
 
+/// Dials `addr` with `config` and expects this side to refuse the server's certificate as revoked.
+async fn refused_as_revoked(addr: SocketAddr, config: Arc<rustls::ClientConfig>) {
+    let err = tls::connect(addr, config).await.expect_err("refused");
+    assert!(
+        matches!(
+            tls::rustls_error(&err),
+            Some(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Revoked
+            ))
+        ),
+        "{err}"
+    );
+}
+
 /// The alert inside a failed probe or connect.
 fn alert_of(e: &std::io::Error) -> Option<AlertDescription> {
     match tls::rustls_error(e) {
@@ -319,18 +333,7 @@ async fn child_refuses_a_revoked_parent() {
 
     // 2. The handshake fails on the child's side, before anything is sent.
     let config = tls::client_config_with(&n5301, code("53"), &policy).expect("client config");
-    let err = tls::connect(server.addr, config)
-        .await
-        .expect_err("refused");
-    assert!(
-        matches!(
-            tls::rustls_error(&err),
-            Some(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::Revoked
-            ))
-        ),
-        "{err}"
-    );
+    refused_as_revoked(server.addr, config).await;
     let r = taken(&seen);
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].reason, RejectReason::Revoked);
@@ -785,18 +788,7 @@ async fn a_certificate_in_the_crl_is_refused_by_rustls_on_both_sides() {
     let (policy, seen) = capturing(Some(child_list));
     let n5302 = node(&ca, "5302");
     let config = tls::client_config_with(&n5302, code("53"), &policy).expect("client config");
-    let err = tls::connect(server.addr, config)
-        .await
-        .expect_err("refused");
-    assert!(
-        matches!(
-            tls::rustls_error(&err),
-            Some(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::Revoked
-            ))
-        ),
-        "{err}"
-    );
+    refused_as_revoked(server.addr, config).await;
     let r = taken(&seen);
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(
