@@ -26,6 +26,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod costs;
 mod excel;
+mod fanout;
 mod gap;
 mod http_load;
 mod million;
@@ -142,6 +143,18 @@ struct Args {
     /// The store the `excel-export` scenario exports (set by the bench for its child).
     #[arg(long, hide = true)]
     excel_db: Option<PathBuf>,
+    /// Children of the parent in `--scenario fanout` (docs/RELIABILITY.md).
+    #[arg(long, default_value_t = 200)]
+    fanout_children: usize,
+    /// Hazards each child writes in `--scenario fanout`.
+    #[arg(long, default_value_t = 5)]
+    fanout_writes: usize,
+    /// Where the fanout children's certificates are (set by the bench for its child).
+    #[arg(long, hide = true)]
+    fanout_dir: Option<PathBuf>,
+    /// The parent the fanout children dial (set by the bench for its child).
+    #[arg(long, hide = true)]
+    fanout_parent: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -157,6 +170,11 @@ enum Isolated {
     TelemetryOff,
     /// The HTTP API under hundreds of concurrent clients.
     HttpLoad,
+    /// A parent with `--fanout-children` children linked at once (run on its own:
+    /// `safemesh-bench --scenario fanout`).
+    Fanout,
+    /// The children of `fanout` (its child process).
+    FanoutChildren,
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MB.
@@ -249,6 +267,13 @@ async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
             let (clients, secs) = http_load_size(args);
             Value::Object(http_load::run(clients, secs).await?)
         }
+        Isolated::Fanout => fanout::parent(args.fanout_children, args.fanout_writes).await?,
+        Isolated::FanoutChildren => {
+            let dir = args.fanout_dir.as_deref().context("--fanout-dir")?;
+            let parent = args.fanout_parent.as_deref().context("--fanout-parent")?;
+            fanout::children(dir, parent, args.fanout_children, args.fanout_writes).await?;
+            return Ok(());
+        }
     };
     println!("{out}");
     Ok(())
@@ -266,6 +291,7 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
         Isolated::TelemetryOn => "telemetry-on",
         Isolated::TelemetryOff => "telemetry-off",
         Isolated::HttpLoad => "http-load",
+        Isolated::Fanout | Isolated::FanoutChildren => bail!("fanout runs on its own"),
     };
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--scenario")

@@ -21,7 +21,7 @@ pub struct MillionResult {
 }
 
 /// A small registered hazard (one change), distinct per `i`.
-fn small_hazard(owner: &AdminCode, i: usize) -> (String, Vec<u8>) {
+pub(crate) fn small_hazard(owner: &AdminCode, i: usize) -> (String, Vec<u8>) {
     let mut doc = AutoCommit::new().with_actor(actor_id(owner, b"million"));
     let core = HazardCore {
         title: format!("第{i}号隐患：配电箱未接地"),

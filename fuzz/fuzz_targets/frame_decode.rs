@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         recv_cursor: 0,
         peer_install_seen: "me".into(),
         seq: 0,
+        crl_number: 0,
     }));
     let _ = link.on_frame(frame.clone());
     let _ = link.on_frame(frame);

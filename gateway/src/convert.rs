@@ -87,6 +87,7 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
             recv_cursor: h.recv_cursor,
             peer_install_seen: h.peer_install_seen,
             seq: h.seq,
+            crl_number: h.crl_number,
         }),
         Frame::Batch(b) => Kind::Batch(pb::Batch {
             items: b
@@ -161,6 +162,7 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
                 .collect(),
             last: r.last,
         }),
+        Frame::Crl { der } => Kind::Crl(pb::Crl { der }),
         Frame::Error(e) => Kind::Error(pb::Error {
             code: match e.code {
                 ErrorCode::Forbidden => pb::ErrorCode::Forbidden,
@@ -193,6 +195,7 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
                 recv_cursor: h.recv_cursor,
                 peer_install_seen: h.peer_install_seen,
                 seq: h.seq,
+                crl_number: h.crl_number,
             }),
             Kind::Batch(b) => {
                 let mut items = Vec::with_capacity(b.items.len());
@@ -291,6 +294,7 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
                     last: r.last,
                 })
             }
+            Kind::Crl(c) => Frame::Crl { der: c.der },
             Kind::Error(e) => Frame::Error(ErrorFrame {
                 code: match pb::ErrorCode::try_from(e.code).unwrap_or(pb::ErrorCode::Unspecified) {
                     pb::ErrorCode::Forbidden => ErrorCode::Forbidden,

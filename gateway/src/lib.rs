@@ -10,4 +10,5 @@ pub mod ca;
 pub mod convert;
 pub mod limits;
 pub mod link;
+pub mod revocation;
 pub mod tls;

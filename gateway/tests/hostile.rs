@@ -50,6 +50,7 @@ fn valid_frames_round_trip() {
         recv_cursor: 7,
         peer_install_seen: String::new(),
         seq: 9,
+        crl_number: 0,
     });
     for f in [good_batch(), hello, Frame::Ack { upto: 4 }] {
         let bytes = to_proto(f.clone()).encode_to_vec();

@@ -12,8 +12,8 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use rustls::AlertDescription;
 use safemesh_gateway::ca::{
-    Ca, REVOKED_FILE, Revoked, canonical_serial, copy_revocation_list, parse_revocation_list,
-    revoke, write_node_files,
+    CRL_FILE, Ca, Crl, REVOKED_FILE, Revoked, canonical_serial, copy_revocation_list,
+    parse_revocation_list, revoke, write_node_files,
 };
 use safemesh_gateway::tls::{
     self, NodeIdentity, PeerKind, Policy, RejectReason, Rejection, Rejections, RevocationList,
@@ -137,6 +137,20 @@ async fn serve(id: &NodeIdentity, policy: &Policy) -> Server {
         accepted,
         task,
     }
+}
+
+/// Dials `addr` with `config` and expects this side to refuse the server's certificate as revoked.
+async fn refused_as_revoked(addr: SocketAddr, config: Arc<rustls::ClientConfig>) {
+    let err = tls::connect(addr, config).await.expect_err("refused");
+    assert!(
+        matches!(
+            tls::rustls_error(&err),
+            Some(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Revoked
+            ))
+        ),
+        "{err}"
+    );
 }
 
 /// The alert inside a failed probe or connect.
@@ -319,18 +333,7 @@ async fn child_refuses_a_revoked_parent() {
 
     // 2. The handshake fails on the child's side, before anything is sent.
     let config = tls::client_config_with(&n5301, code("53"), &policy).expect("client config");
-    let err = tls::connect(server.addr, config)
-        .await
-        .expect_err("refused");
-    assert!(
-        matches!(
-            tls::rustls_error(&err),
-            Some(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::Revoked
-            ))
-        ),
-        "{err}"
-    );
+    refused_as_revoked(server.addr, config).await;
     let r = taken(&seen);
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].reason, RejectReason::Revoked);
@@ -367,7 +370,10 @@ fn revocation_list_format_and_ca_revoke() {
     let path = ca_dir.join(REVOKED_FILE);
     assert_eq!(
         revoke(&ca_dir, "01AB", Some("two\nlines")).expect("revoke"),
-        Revoked::Added { path: path.clone() }
+        Revoked::Added {
+            path: path.clone(),
+            crl_number: 1
+        }
     );
     assert_eq!(
         revoke(&ca_dir, "1ab", None).expect("revoke"),
@@ -607,4 +613,187 @@ async fn observed_connector_learns_why_the_parent_refused() {
         Some(RejectReason::Revoked)
     );
     server.abort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// the CA's CRL (issue 19 #12)
+
+/// The CRL `ca revoke` signed in `ca_dir`, as bytes.
+fn crl_bytes(ca_dir: &Path) -> Vec<u8> {
+    std::fs::read(ca_dir.join(CRL_FILE)).expect("CA/crl.pem")
+}
+
+#[test]
+fn ca_revoke_signs_a_crl_with_an_increasing_number() {
+    let dir = TempDir::new("crl-number");
+    let ca_dir = dir.path().join("ca");
+    let ca = Ca::init(&ca_dir, "test").expect("CA");
+    let ca_der = tls::parse_certs(ca.ca_cert_pem(), "ca.pem").expect("ca.pem");
+
+    // 1. Each revocation signs the whole list again, one number up.
+    assert_eq!(
+        revoke(&ca_dir, "0a1b", Some("丢失 / lost")).expect("revoke"),
+        Revoked::Added {
+            path: ca_dir.join(REVOKED_FILE),
+            crl_number: 1
+        }
+    );
+    let first = Crl::verify(&crl_bytes(&ca_dir), &ca_der).expect("signed by the CA");
+    assert_eq!(first.number(), 1);
+    assert_eq!(first.serials().iter().collect::<Vec<_>>(), vec!["a1b"]);
+    revoke(&ca_dir, "7f:00", None).expect("revoke");
+    let second = Crl::verify(&crl_bytes(&ca_dir), &ca_der).expect("signed by the CA");
+    assert_eq!(second.number(), 2);
+    assert_eq!(
+        second.serials().iter().collect::<Vec<_>>(),
+        vec!["7f00", "a1b"]
+    );
+
+    // 2. A serial already listed changes nothing.
+    assert!(matches!(
+        revoke(&ca_dir, "A1B", None).expect("revoke"),
+        Revoked::AlreadyListed { .. }
+    ));
+    assert_eq!(
+        Crl::verify(&crl_bytes(&ca_dir), &ca_der)
+            .expect("crl")
+            .number(),
+        2
+    );
+}
+
+#[test]
+fn a_forged_older_or_garbled_crl_is_refused_and_changes_nothing_and_a_restart_keeps_the_crl() {
+    let dir = TempDir::new("crl-offer");
+    let ca_dir = dir.path().join("ca");
+    let ca = Ca::init(&ca_dir, "test").expect("CA");
+    let ca_der = tls::parse_certs(ca.ca_cert_pem(), "ca.pem").expect("ca.pem");
+    let node_tls = dir.path().join("5301-tls");
+    std::fs::create_dir_all(&node_tls).expect("dir");
+    let open = || {
+        RevocationList::open_with_crl(
+            node_tls.join(REVOKED_FILE),
+            node_tls.join(CRL_FILE),
+            &ca_der,
+        )
+    };
+    let list = open();
+
+    // 1. CRL 1 and 2 from the CA; the node takes 2 (offered by its parent).
+    revoke(&ca_dir, "0a1b", None).expect("revoke");
+    let crl1 = crl_bytes(&ca_dir);
+    revoke(&ca_dir, "0c2d", None).expect("revoke");
+    let crl2 = crl_bytes(&ca_dir);
+    let mut changes = list.subscribe();
+    assert_eq!(list.offer(&crl2).expect("taken").number(), 2);
+    assert!(changes.has_changed().expect("alive"), "subscribers told");
+    changes.mark_unchanged();
+    assert!(list.contains("a1b") && list.contains("c2d"));
+    let kept = std::fs::read(node_tls.join(CRL_FILE)).expect("kept on disk");
+
+    // 2. Another CA with the same name (same issuer name, another key) signs CRL 99: forged.
+    let other_dir = dir.path().join("other-ca");
+    Ca::init(&other_dir, "test").expect("other CA");
+    revoke(&other_dir, "5301", None).expect("revoke");
+    let forged = crl_bytes(&other_dir);
+    let err = list.offer(&forged).expect_err("forged");
+    assert!(matches!(err, tls::CrlError::NotSignedByCa(_)), "{err}");
+    assert_eq!(err.rule(), "crl_signed_by_ca");
+
+    // 3. The older CRL, and the same one again: not newer.
+    let err = list.offer(&crl1).expect_err("older");
+    assert_eq!(
+        err,
+        tls::CrlError::NotNewer {
+            offered: 1,
+            held: 2
+        }
+    );
+    assert!(matches!(
+        list.offer(&crl2).expect_err("same"),
+        tls::CrlError::NotNewer { .. }
+    ));
+
+    // 4. Garbage, and a CRL cut short.
+    for bytes in [b"not a crl".to_vec(), crl2[..crl2.len() / 2].to_vec()] {
+        let err = list.offer(&bytes).expect_err("garbage");
+        assert_eq!(err.rule(), "crl_decodes", "{err}");
+    }
+
+    // 5. None of it changed anything: the CRL held, its serials, the file, no notification.
+    assert_eq!(list.crl().expect("held").number(), 2);
+    assert!(!list.contains("5301"));
+    assert_eq!(std::fs::read(node_tls.join(CRL_FILE)).expect("file"), kept);
+    assert!(!changes.has_changed().expect("alive"));
+
+    // 6. A forged file put in place by hand is not taken either.
+    std::fs::write(node_tls.join(CRL_FILE), &forged).expect("write");
+    list.refresh();
+    assert_eq!(list.crl().expect("held").number(), 2);
+    std::fs::write(node_tls.join(CRL_FILE), &kept).expect("write back");
+
+    // 7. After a restart the node holds CRL 2 from its disk.
+    drop(list);
+    let reopened = open();
+    assert_eq!(reopened.crl().expect("held after restart").number(), 2);
+    assert!(reopened.contains("c2d"));
+}
+
+#[tokio::test]
+async fn a_certificate_in_the_crl_is_refused_by_rustls_on_both_sides() {
+    let dir = TempDir::new("crl-handshake");
+    let ca_dir = dir.path().join("ca");
+    let ca = Ca::init(&ca_dir, "test").expect("CA");
+    let ca_der = tls::parse_certs(ca.ca_cert_pem(), "ca.pem").expect("ca.pem");
+    let p53 = ca.issue(&code("53"), 30).expect("issue");
+    let n53 = NodeIdentity::from_pem(&p53.cert_pem, &p53.key_pem, ca.ca_cert_pem()).expect("id");
+    let c5301 = ca.issue(&code("5301"), 30).expect("issue");
+    let n5301 =
+        NodeIdentity::from_pem(&c5301.cert_pem, &c5301.key_pem, ca.ca_cert_pem()).expect("id");
+    let crl_list = |name: &str| {
+        RevocationList::open_with_crl(
+            dir.path().join(format!("{name}-revoked.txt")),
+            dir.path().join(format!("{name}-crl.pem")),
+            &ca_der,
+        )
+    };
+
+    // 1. The parent holds a CRL (no plain list) revoking the child's serial.
+    let parent_list = crl_list("53");
+    let (policy, seen) = capturing(Some(parent_list.clone()));
+    let server = serve(&n53, &policy).await;
+    let config = tls::client_config(&n5301, code("53")).expect("client config");
+    assert!(tls::probe(server.addr, config.clone()).await.is_ok());
+    revoke(&ca_dir, &c5301.serial_hex, None).expect("revoke");
+    parent_list.offer(&crl_bytes(&ca_dir)).expect("taken");
+
+    // 2. The next handshake is refused by rustls' own CRL check (the message says so), naming the
+    //    child.
+    let err = tls::probe(server.addr, config).await.expect_err("revoked");
+    assert_eq!(
+        alert_of(&err),
+        Some(AlertDescription::CertificateRevoked),
+        "{err}"
+    );
+    let r = taken(&seen);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].reason, RejectReason::Revoked);
+    assert_eq!(r[0].code, Some(code("5301")));
+    assert!(r[0].message.contains("(CRL)"), "{}", r[0].message);
+
+    // 3. A child holding a CRL that revokes its parent refuses the parent.
+    revoke(&ca_dir, &p53.serial_hex, None).expect("revoke");
+    let child_list = crl_list("5301");
+    child_list.offer(&crl_bytes(&ca_dir)).expect("taken");
+    let (policy, seen) = capturing(Some(child_list));
+    let n5302 = node(&ca, "5302");
+    let config = tls::client_config_with(&n5302, code("53"), &policy).expect("client config");
+    refused_as_revoked(server.addr, config).await;
+    let r = taken(&seen);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (r[0].reason, r[0].peer_kind, r[0].code.clone()),
+        (RejectReason::Revoked, PeerKind::Parent, Some(code("53")))
+    );
+    assert!(r[0].message.contains("(CRL)"), "{}", r[0].message);
 }

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use safemesh_gateway::ca::{
-    Ca, IssuedCert, Revoked, SignedCert, copy_revocation_list, install_signed, make_request,
-    revoke, write_node_files, write_signed_files,
+    Ca, Crl, IssuedCert, Revoked, SignedCert, copy_revocation_list, install_crl, install_signed,
+    make_request, revoke, write_node_files, write_signed_files,
 };
 use safemesh_model::{AdminCode, division};
 
@@ -86,10 +86,20 @@ pub fn cert_install(data_dir: &Path, from: &Path) -> Result<String, Error> {
 }
 
 /// Adds `serial` (hex, as `ca issue` printed it or `openssl x509 -serial` shows it) to the CA's
-/// published revocation list `ca_dir/revoked.txt`. Nodes honour their copy `D/tls/revoked.txt`
-/// from the moment it changes; distributing the list is the operator's job.
+/// list `ca_dir/revoked.txt` and signs the CRL `ca_dir/crl.pem` (numbered one above the last).
+/// Installed at the top node ([`cert_install_crl`]), the CRL travels down the mesh by itself: each
+/// parent offers it to its children.
 pub fn ca_revoke(ca_dir: &Path, serial: &str, reason: Option<&str>) -> Result<Revoked, Error> {
     Ok(revoke(ca_dir, serial, reason)?)
+}
+
+/// Installs the CRL at `from` (what `ca revoke` wrote, `CA/crl.pem`) in the node at `data_dir`:
+/// refused unless the node's CA signed it and it is newer than the node's; written atomically. A
+/// running node takes it within a second and offers it to its children. Returns the CRL.
+pub fn cert_install_crl(data_dir: &Path, from: &Path) -> Result<Crl, Error> {
+    let bytes =
+        std::fs::read(from).map_err(|e| Error::Config(format!("{}: {e}", from.display())))?;
+    Ok(install_crl(&Config::tls_dir(data_dir), &bytes)?)
 }
 
 /// Writes a node's data dir: config, key and certificate signed by the CA, and the admin token.

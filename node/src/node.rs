@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use safemesh_gateway::ca::REVOKED_FILE;
+use safemesh_gateway::ca::{CRL_FILE, REVOKED_FILE};
 use safemesh_gateway::link::{LinkService, dial_parent_with, rejections_into};
+use safemesh_gateway::revocation::{LinkCrl, void_on_revocation};
 use safemesh_gateway::tls::{
     NodeIdentity, Policy, RevocationList, client_config_with, server_config_with,
 };
@@ -51,7 +52,7 @@ pub struct NodeHandle {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// How often a running node looks at `D/tls/revoked.txt` for changes, to close live streams of
+/// How often a running node looks at `D/tls/revoked.txt` and `D/tls/crl.pem` for changes, to close live streams of
 /// newly revoked certificates (handshakes look at it every time).
 pub const REVOCATION_POLL: Duration = Duration::from_secs(1);
 
@@ -80,7 +81,8 @@ impl NodeHandle {
         self.parent_code.as_ref()
     }
 
-    /// The revocation list this node honours (`D/tls/revoked.txt`, re-read on change).
+    /// The revocation list this node honours (`D/tls/crl.pem` and `D/tls/revoked.txt`, re-read on
+    /// change; a newer CRL also from the parent).
     pub fn revocations(&self) -> &RevocationList {
         &self.revocations
     }
@@ -175,10 +177,23 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
-    // What every handshake and live stream is held to: the revocation list (re-read on change,
-    // and polled so live streams of a newly revoked certificate close), and where refusals go
-    // (counted and shown in the sync status).
-    let revocations = RevocationList::open(Config::tls_dir(data_dir).join(REVOKED_FILE));
+    // What every handshake and live stream is held to: the revocation list — the CA's CRL, taken
+    // from the parent and offered to the children, and the plain list an operator may keep —
+    // (re-read on change, and polled so live streams of a newly revoked certificate close), and
+    // where refusals go (counted and shown in the sync status). A revoked certificate's link state
+    // is voided as soon as the node learns of the revocation.
+    let tls_dir = Config::tls_dir(data_dir);
+    let revocations = RevocationList::open_with_crl(
+        tls_dir.join(REVOKED_FILE),
+        tls_dir.join(CRL_FILE),
+        identity.ca_certs(),
+    );
+    link_cfg.crl = Some(Arc::new(LinkCrl(revocations.clone())));
+    tasks.push(tokio::spawn(void_on_revocation(
+        link_cfg.clone(),
+        revocations.clone(),
+        shutdown_rx.clone(),
+    )));
     let policy = Policy {
         revocations: Some(revocations.clone()),
         rejections: rejections_into(registry.clone()),

@@ -8,8 +8,10 @@
 
 use anyhow::{Context, ensure};
 use safemesh_model::AdminCode;
-use safemesh_node::init::{ca_issue, ca_revoke};
-use safemesh_testkit::gateway::ca::{Ca, REVOKED_FILE, copy_revocation_list, write_node_files};
+use safemesh_node::init::{ca_issue, ca_revoke, cert_install_crl};
+use safemesh_testkit::gateway::ca::{
+    CRL_FILE, Ca, REVOKED_FILE, copy_revocation_list, read_crl, write_node_files,
+};
 use safemesh_testkit::gateway::tls::{self, NodeIdentity};
 use safemesh_testkit::{Cluster, NodeSetup, hazard_json};
 use serde_json::Value;
@@ -623,5 +625,104 @@ fn init_and_issue_copy_the_ca_revocation_list() -> anyhow::Result<()> {
         "re-read after the copy changed it"
     );
     assert!(!list.is_revoked(&issued.serial_hex));
+    Ok(())
+}
+
+/// Waits (up to 30 s) until `check` holds of what `probe` reads.
+async fn eventually<T: std::fmt::Debug, F: std::future::Future<Output = anyhow::Result<T>>>(
+    what: &str,
+    probe: impl Fn() -> F,
+    check: impl Fn(&T) -> bool,
+) -> anyhow::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let v = probe().await?;
+        if check(&v) {
+            return Ok(v);
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; last: {v:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 19 #12: revocation as a CRL signed by the CA that travels down the mesh by itself, and
+/// voids what the revoked certificate established at the moment a node learns of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crl_installed_at_the_province_reaches_the_county_by_the_mesh_and_voids_the_township()
+-> anyhow::Result<()> {
+    const COUNTY: &str = "530181";
+    const TOWNSHIP: &str = "530181006";
+    // 1. Province, city, county and township, linked; the township's hazard reaches the county,
+    //    whose link state with the township is bound to its certificate and has moved.
+    let mut c = Cluster::start(&["53", "5301", COUNTY, TOWNSHIP]).await?;
+    let h = hazard(&c, TOWNSHIP, "吊销前登记").await?;
+    c.wait_converged(&h, &[TOWNSHIP, COUNTY]).await?;
+    wait_link(&c, COUNTY, TOWNSHIP, "township in sync", in_sync).await?;
+    let serial = serial_in(&c, TOWNSHIP)?;
+    let row = c.node(COUNTY).store.link(&code(TOWNSHIP)).await?;
+    assert_eq!(row.peer_serial.as_deref(), Some(serial.as_str()));
+    assert!(row.recv_cursor > 0, "{row:?}");
+
+    // 2. The CA revokes the township's certificate; the CRL is installed at the province only.
+    ca_revoke(&c.ca_dir(), &serial, Some("乡镇电脑被盗 / stolen"))?;
+    let installed = cert_install_crl(&c.data_dir("53"), &c.ca_dir().join(CRL_FILE))?;
+    assert_eq!(installed.number(), 1);
+
+    // 3. The CRL reaches the city and the county over the links: each holds it, on its disk too.
+    //    No revocation file was put at either.
+    for node in ["5301", COUNTY] {
+        eventually(
+            &format!("CRL at {node}"),
+            || async { Ok(c.node(node).revocations().crl().map(|crl| crl.number())) },
+            |n| *n == Some(1),
+        )
+        .await?;
+        let on_disk = read_crl(
+            &c.tls_dir(node).join(CRL_FILE),
+            &std::fs::read_to_string(c.tls_dir(node).join("ca.pem"))?,
+        )?;
+        assert!(on_disk.serials().contains(serial.trim_start_matches('0')));
+        assert!(!c.tls_dir(node).join(REVOKED_FILE).exists());
+    }
+
+    // 4. The county closes the township's stream and refuses its certificate in the handshake.
+    let l = wait_link(&c, COUNTY, TOWNSHIP, "township's stream closed", |l| {
+        l["state"] == "rejected"
+    })
+    .await?;
+    assert!(
+        l["last_error"].as_str().unwrap_or("").contains("revoked"),
+        "{l}"
+    );
+    wait_count(&c, COUNTY, "revoked", 1).await?;
+
+    // 5. What the township's certificate established at the county is void now, not when a
+    //    re-issued certificate first connects: cursors 0, a digest repair pending.
+    let peer = code(TOWNSHIP);
+    let row = eventually(
+        "township's link state voided",
+        || async { Ok(c.node(COUNTY).store.link(&peer).await?) },
+        |r| {
+            r.peer_serial
+                .as_deref()
+                .is_some_and(|s| s.starts_with("revoked:"))
+        },
+    )
+    .await?;
+    assert_eq!((row.recv_cursor, row.acked_cursor), (0, 0), "{row:?}");
+    assert!(c.node(COUNTY).store.repair_pending(&peer).await?);
+
+    // 6. After a restart the county still holds the CRL and still refuses the township.
+    c.stop(COUNTY).await;
+    c.restart(COUNTY).await?;
+    assert_eq!(
+        c.node(COUNTY).revocations().crl().map(|crl| crl.number()),
+        Some(1)
+    );
+    wait_count(&c, COUNTY, "revoked", 1).await?;
+    c.shutdown().await;
     Ok(())
 }

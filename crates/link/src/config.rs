@@ -8,6 +8,7 @@ use safemesh_sync::{Link, RecvLimits, Role};
 
 use crate::hook::{CheckGate, Hook};
 use crate::quota::{Quotas, SummaryRate};
+use crate::crl::SharedCrl;
 use crate::status::Registry;
 
 /// Bounds and identity of a node's links.
@@ -35,6 +36,9 @@ pub struct LinkConfig {
     pub summary_rate: Arc<SummaryRate>,
     /// A test's gate on a received batch's checks ([`crate::hook::CheckGate`]); `None` outside tests.
     pub checking: Option<CheckGate>,
+    /// The revocation list this node holds, offers its children and takes from its parent
+    /// ([`crate::crl`]); `None`: links carry none (a node without TLS, the in-memory mesh).
+    pub crl: Option<SharedCrl>,
 }
 
 /// A per-link token bucket on incoming frames and bytes. Over the limit, the runner stops reading
@@ -87,6 +91,7 @@ impl LinkConfig {
             quotas: Quotas::default(),
             summary_rate: Arc::default(),
             checking: None,
+            crl: None,
         }
     }
 

@@ -14,6 +14,7 @@
 //! - `pool`: the CPU pool for checks.
 //! - [`quota`]: per-child quotas — documents and bytes a child's subtree holds here, summary size
 //!   and versions per window.
+//! - [`crl`]: the revocation list a parent offers its children, and the link state revocation voids.
 //! - [`hook`]: the seam a deterministic harness observes a runner and sets its clock through.
 //! - [`status`]: what each link looks like to operators.
 //! - [`trace`]: how a change's trace context crosses a hop.
@@ -21,6 +22,7 @@
 
 mod apply;
 pub mod config;
+pub mod crl;
 mod doc_sync;
 pub mod hook;
 mod limiter;
@@ -33,6 +35,7 @@ pub mod status;
 pub mod trace;
 
 pub use config::{LinkConfig, RateLimit};
+pub use crl::{CrlSource, SharedCrl, void_revoked};
 pub use hook::Hook;
 pub use quota::Quotas;
 pub use run::{Transport, run_link};

@@ -76,6 +76,12 @@ pub async fn run_link(
         Ok(p) => link.set_repair_pending(p),
         Err(e) => return format!("store: {e}"),
     }
+    // The revocation list this node holds: its number goes into the hello, and a child holding an
+    // older one is offered it, now and whenever it changes (`crate::crl`).
+    let mut crl_rx = cfg.crl.as_ref().map(|c| c.subscribe());
+    if let Some(c) = &cfg.crl {
+        let _ = link.set_crl(c.current());
+    }
     let mut queue: VecDeque<Effect> = link
         .on_connected(
             row.recv_cursor,
@@ -251,6 +257,13 @@ pub async fn run_link(
                         Err(e) => break 'stream format!("store: {e}"),
                     }
                 }
+                Effect::TakeCrl { der } => {
+                    let taken = take_crl(cfg, der).await;
+                    if let Ok(n) = &taken {
+                        info!(peer = %peer, crl_number = n, "revocation list taken from the parent");
+                    }
+                    queue.extend(link.on_crl_taken(taken));
+                }
                 Effect::Close { reason } => break 'stream reason,
             }
         }
@@ -332,6 +345,12 @@ pub async fn run_link(
                 seen_seq = seq;
                 queue.extend(link.on_local_commit(seq));
             }
+            Some(()) = crl_changed(&mut crl_rx) => {
+                mark_busy(hook);
+                if let Some(c) = &cfg.crl {
+                    queue.extend(link.set_crl(c.current()));
+                }
+            }
             _ = shutdown.changed() => break 'stream "shutting down".to_string(),
         }
     };
@@ -397,6 +416,39 @@ pub async fn run_link(
         )
         .await;
     reason
+}
+
+/// Waits for the node's revocation list to change; `None` (never ready in `select!`) without one,
+/// or once its source is gone.
+async fn crl_changed(rx: &mut Option<watch::Receiver<u64>>) -> Option<()> {
+    match rx {
+        Some(r) => match r.changed().await {
+            Ok(()) => Some(()),
+            Err(_) => {
+                *rx = None;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands a CRL the parent offered to the node's source (which verifies it and writes it to disk:
+/// off the reactor). A node without one refuses it.
+async fn take_crl(cfg: &LinkConfig, der: Vec<u8>) -> Result<u64, ErrorFrame> {
+    let refused = |message: String| ErrorFrame {
+        code: ErrorCode::Internal,
+        doc_id: None,
+        path: None,
+        rule: Some("crl_taken".into()),
+        message,
+    };
+    let Some(source) = cfg.crl.clone() else {
+        return Err(refused("this node keeps no revocation list".into()));
+    };
+    tokio::task::spawn_blocking(move || source.offer(&der))
+        .await
+        .unwrap_or_else(|e| Err(refused(format!("taking the revocation list failed: {e}"))))
 }
 
 /// The wall clock in seconds: the link's quarantine expires on it ([`Link::set_now`]).

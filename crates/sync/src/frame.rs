@@ -9,7 +9,8 @@ use crate::digest::Digest;
 /// cannot apply at a receiver holding the document falls back to Automerge's sync protocol
 /// (`DocSync`), which a version-3 peer would not understand. 5: a batch declares the sender's own
 /// seq, and its `upto` may not pass it (issue 19 #1): a version-4 peer sends none and would be
-/// refused.
+/// refused; the hello says which revocation list the sender holds and a parent offers a newer one to
+/// its child (`Crl`, issue 19 #12).
 pub const PROTOCOL_VERSION: u32 = 5;
 
 /// One frame on a link.
@@ -35,6 +36,13 @@ pub enum Frame {
     /// set, bucketed ([`crate::digest`]). Answered by [`Frame::DigestReply`] frames.
     DigestRequest(Digest),
     DigestReply(DigestReply),
+    /// 吊销列表 — the parent's certificate revocation list (an X.509 CRL signed by the CA, DER),
+    /// offered to a child that holds an older one (its hello's `crl_number`). The child keeps it
+    /// only if the CA signed it and its number is higher than its own, and offers it on to its own
+    /// children. Never sent by a child.
+    Crl {
+        der: Vec<u8>,
+    },
 }
 
 /// One document's message in a [`Frame::DocSync`].
@@ -92,6 +100,9 @@ pub struct Hello {
     pub peer_install_seen: String,
     /// The sender's current sequence number.
     pub seq: i64,
+    /// The CRL number of the revocation list the sender holds (0: none): a parent offers its own
+    /// to a child whose number is lower ([`Frame::Crl`]).
+    pub crl_number: u64,
 }
 
 /// A batch of items; everything in the receiver's scope with seq ≤ `upto` is in it or was sent before.
@@ -240,7 +251,7 @@ impl Frame {
             Frame::NeedSnapshot { doc_ids } => {
                 doc_ids.iter().map(|d| d.len() + 2).sum::<usize>() + 4
             }
-            Frame::Hello(h) => h.code.len() + h.install_id.len() + h.peer_install_seen.len() + 24,
+            Frame::Hello(h) => h.code.len() + h.install_id.len() + h.peer_install_seen.len() + 32,
             Frame::Ack { .. } => 10,
             Frame::DocSync { messages } => {
                 messages
@@ -252,6 +263,7 @@ impl Frame {
             Frame::Error(e) => e.message.len() + 16,
             Frame::DigestRequest(d) => d.weight(),
             Frame::DigestReply(r) => r.payload_len() + 4,
+            Frame::Crl { der } => der.len() + 4,
         }
     }
 }

@@ -34,6 +34,6 @@ pub use frame::{
     DigestReply, ErrorCode, ErrorFrame, Frame, Hello, Item, PROTOCOL_VERSION, SyncMessage,
 };
 pub use link::{
-    DocSyncStep, Effect, Link, MAX_QUARANTINED, QUARANTINE_RETRY_SECS, RULE_FRAME_DECODES,
-    Received, RecvLimits, Role, State, Synced, Violation,
+    DocSyncStep, Effect, Link, MAX_CRL_BYTES, MAX_QUARANTINED, QUARANTINE_RETRY_SECS,
+    RULE_CRL_FROM_PARENT, RULE_FRAME_DECODES, Received, RecvLimits, Role, State, Synced, Violation,
 };

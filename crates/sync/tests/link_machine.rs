@@ -37,6 +37,7 @@ fn hello(recv_cursor: i64, seq: i64) -> Hello {
         recv_cursor,
         peer_install_seen: MY_INSTALL.into(),
         seq,
+        crl_number: 0,
     }
 }
 
@@ -145,6 +146,7 @@ fn connect_sends_hello_with_cursor() {
             recv_cursor: 7,
             peer_install_seen: PEER_INSTALL.into(),
             seq: 12,
+            crl_number: 0,
         }))]
     );
     assert_eq!(l.state(), State::Connecting);

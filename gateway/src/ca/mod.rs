@@ -43,7 +43,11 @@ pub use crate::tls::{
 };
 use crate::tls::{SAN_PREFIX, hex_lower};
 
+mod crl;
 mod request;
+
+pub use crate::tls::{CRL_FILE, Crl};
+pub use crl::{install_crl, publish_crl, read_crl};
 
 pub use request::{
     NodeRequest, SignedCert, install_signed, key_matches_cert, make_request, write_signed_files,
@@ -283,10 +287,12 @@ pub fn write_node_files(issued: &IssuedCert, ca_pem: &str, dir: &Path) -> Result
 /// What [`revoke`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revoked {
-    /// The serial was appended to the list at `path`.
+    /// The serial was appended to the list at `path`, and a CRL numbered `crl_number` signed.
     Added {
         /// The published list.
         path: PathBuf,
+        /// The number of the CRL signed (`crl.pem` beside the list).
+        crl_number: u64,
     },
     /// The serial was already listed; nothing changed.
     AlreadyListed {
@@ -299,14 +305,16 @@ const REVOKED_HEADER: &str = "\
 # safemesh 证书吊销列表 / certificate revocation list
 # 每行一个证书序列号（十六进制），其后可加说明；# 开头为注释。
 # One certificate serial (hex) per line, optionally followed by free text; lines starting with # are comments.
-# 由 `safemesh ca revoke` 维护，复制到每个节点的 D/tls/revoked.txt（节点运行中即生效）。
-# Kept by `safemesh ca revoke`; copy it to every node's D/tls/revoked.txt (taken without restart).
+# 由 `safemesh ca revoke` 维护；同时签发 crl.pem（吊销列表），装到最上级节点后经网络自动下发。
+# Kept by `safemesh ca revoke`, which also signs crl.pem (the CRL): installed at the top node, it travels
+# down the mesh by itself.
 ";
 
-/// 吊销证书 — appends `serial` to the CA's published list `ca_dir/revoked.txt` (created if
-/// needed), with the time and `reason` as a comment. The file is replaced atomically, so a node
-/// reading a copy never sees half a line. Needs `ca_dir/ca.pem` (to make sure this is a CA
-/// directory), not the key.
+/// 吊销证书 — appends `serial` to the CA's list `ca_dir/revoked.txt` (created if needed), with the
+/// time and `reason` as a comment, and signs the whole list as the CRL `ca_dir/crl.pem`, numbered
+/// one above the last ([`publish_crl`]). Both files are replaced atomically, so a node reading a
+/// copy never sees half of one. Needs the CA's key (the CRL is signed). A serial already listed
+/// changes nothing (a CRL missing beside the list is signed, though).
 pub fn revoke(ca_dir: &Path, serial: &str, reason: Option<&str>) -> Result<Revoked, Error> {
     let canonical = canonical_serial(serial).ok_or_else(|| Error::BadSerial(serial.to_string()))?;
     let ca_cert = ca_dir.join(CA_CERT_FILE);
@@ -340,6 +348,9 @@ pub fn revoke(ca_dir: &Path, serial: &str, reason: Option<&str>) -> Result<Revok
         Err(source) => return Err(Error::Io { path, source }),
     };
     if parse_revocation_list(&existing).0.contains(&canonical) {
+        if !ca_dir.join(CRL_FILE).is_file() {
+            publish_crl(ca_dir)?;
+        }
         return Ok(Revoked::AlreadyListed { path });
     }
     let mut text = if existing.is_empty() {
@@ -369,26 +380,45 @@ pub fn revoke(ca_dir: &Path, serial: &str, reason: Option<&str>) -> Result<Revok
         .to_ascii_lowercase();
     text.push_str(format!("{shown}  # {when} {}", reason.trim()).trim_end());
     text.push('\n');
+    // The key is needed for the CRL: load it before the list changes, so a CA directory without
+    // it changes nothing.
+    Ca::load(ca_dir)?;
     write_replace(&path, text.as_bytes(), false)?;
-    tracing::info!(serial = %shown, list = %path.display(), "certificate revoked");
-    Ok(Revoked::Added { path })
+    let crl = publish_crl(ca_dir)?;
+    tracing::info!(serial = %shown, list = %path.display(), crl_number = crl.number(), "certificate revoked");
+    Ok(Revoked::Added {
+        path,
+        crl_number: crl.number(),
+    })
 }
 
-/// 复制吊销列表 — copies the CA's published list `ca_dir/revoked.txt` to `node_dir/revoked.txt`
-/// (atomically), if the CA has one. Returns whether a list was copied.
+/// 复制吊销列表 — copies the CA's list `ca_dir/revoked.txt` and its CRL `ca_dir/crl.pem` to
+/// `node_dir` (atomically), those the CA has. Returns whether anything was copied. (A running node
+/// gets a newer CRL from its parent by itself; this gives a new node the current one at once.)
 pub fn copy_revocation_list(ca_dir: &Path, node_dir: &Path) -> Result<bool, Error> {
-    let from = ca_dir.join(REVOKED_FILE);
-    let text = match fs::read(&from) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(source) => return Err(Error::Io { path: from, source }),
-    };
-    fs::create_dir_all(node_dir).map_err(|source| Error::Io {
-        path: node_dir.to_path_buf(),
-        source,
-    })?;
-    write_replace(&node_dir.join(REVOKED_FILE), &text, false)?;
-    Ok(true)
+    let mut copied = false;
+    for name in [REVOKED_FILE, CRL_FILE] {
+        let from = ca_dir.join(name);
+        let text = match fs::read(&from) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(Error::Io { path: from, source }),
+        };
+        // Never a CRL over a newer one (the node may have had a newer one from its parent).
+        if name == CRL_FILE
+            && let Ok(held) = fs::read(node_dir.join(name))
+            && crate::tls::number_unverified(&held) >= crate::tls::number_unverified(&text)
+        {
+            continue;
+        }
+        fs::create_dir_all(node_dir).map_err(|source| Error::Io {
+            path: node_dir.to_path_buf(),
+            source,
+        })?;
+        write_replace(&node_dir.join(name), &text, false)?;
+        copied = true;
+    }
+    Ok(copied)
 }
 
 /// A random positive 16-byte serial number and its hex form.

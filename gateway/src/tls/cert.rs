@@ -99,7 +99,7 @@ pub(super) fn unix_time(t: time::OffsetDateTime) -> UnixTime {
 }
 
 /// Decodes all certificates of a PEM text; `what` names the input in errors.
-pub(crate) fn parse_certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub fn parse_certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = rustls_pemfile::certs(&mut pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Pem {

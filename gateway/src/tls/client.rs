@@ -6,7 +6,7 @@
 //! in the server certificate is the one parent configured, and reports each refusal once.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -24,6 +24,7 @@ use super::identity::{NodeIdentity, Resolver};
 use super::policy::Policy;
 use super::profile::{ALPN_H2, provider};
 use super::reject::{PeerKind, RejectReason, Rejection, classify_webpki, reason_message};
+use super::stamp::lock;
 
 /// 客户端配置 — the TLS config of a child connecting to `expected_peer`, with the default
 /// [`Policy`]. See [`client_config_with`].
@@ -50,6 +51,7 @@ pub fn client_config_with(
     let inner =
         WebPkiServerVerifier::builder_with_provider(id.roots(), provider.clone()).build()?;
     let verifier = Arc::new(PeerCertVerifier {
+        with_crl: Mutex::new((u64::MAX, None)),
         inner,
         roots: id.roots(),
         provider: provider.clone(),
@@ -74,6 +76,9 @@ pub fn client_config_with(
 struct PeerCertVerifier {
     /// Used for handshake signatures and the scheme list, exactly as stock rustls.
     inner: Arc<WebPkiServerVerifier>,
+    /// rustls' own verifier with the CA's CRL held now, and the revocation list's generation it was
+    /// built at (`None`: no CRL held).
+    with_crl: Mutex<(u64, Option<Arc<WebPkiServerVerifier>>)>,
     roots: Arc<RootCertStore>,
     provider: Arc<CryptoProvider>,
     expected: AdminCode,
@@ -102,7 +107,54 @@ impl PeerCertVerifier {
             intermediates,
             at,
             self.provider.signature_verification_algorithms.all,
-        )
+        )?;
+        self.crl_ok(end_entity, intermediates, at)
+    }
+
+    /// rustls' own CRL check of the chain, when a CRL is held. rustls checks a server certificate's
+    /// name after its chain and revocation; a node is named by its code, not a host name, so the
+    /// name check (the last) failing means everything before it passed.
+    fn crl_ok(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        at: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let Some(verifier) = self.crl_verifier() else {
+            return Ok(());
+        };
+        let name = ServerName::try_from("safemesh.invalid")
+            .map_err(|e| rustls::Error::General(format!("server name: {e}")))?;
+        match verifier.verify_server_cert(end_entity, intermediates, &name, &[], at) {
+            Ok(_) => Ok(()),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn crl_verifier(&self) -> Option<Arc<WebPkiServerVerifier>> {
+        let (generation, crls) = self.policy.crls()?;
+        let mut cached = lock(&self.with_crl);
+        if cached.0 != generation {
+            let built = WebPkiServerVerifier::builder_with_provider(
+                self.roots.clone(),
+                self.provider.clone(),
+            )
+            .with_crls(crls)
+            .only_check_end_entity_revocation()
+            .build();
+            let built = match built {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(error = %e, "吊销列表无法用于校验 / CRL not usable by the verifier");
+                    None
+                }
+            };
+            *cached = (generation, built);
+        }
+        cached.1.clone()
     }
 
     fn record(

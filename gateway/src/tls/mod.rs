@@ -6,7 +6,8 @@
 //!
 //! * A parent runs a server built from [`server_config`] / [`server_config_with`]: a client
 //!   certificate is mandatory, must chain to the CA (rustls' [`WebPkiClientVerifier`]: signature,
-//!   validity, clientAuth EKU), must not be listed in the revocation list ([`RevocationList`]), and
+//!   validity, clientAuth EKU, and rustls' own check against the CA's CRL), must not be listed in
+//!   the revocation list ([`RevocationList`]), and
 //!   its code must pass the parent's `accept_child` rule — all checked during the handshake.
 //! * A child connects with [`client_config`] / [`client_config_with`]: the server's chain is
 //!   checked against the CA (webpki, serverAuth EKU), the host name is ignored, the serial must not
@@ -36,7 +37,9 @@
 //! * `cert` — reading certificates: code, serial, validity, PEM;
 //! * `stamp` — noticing that a file was replaced;
 //! * `identity` — [`NodeIdentity`], with reload of a replaced certificate;
-//! * `revocation` — [`RevocationList`], re-read on change;
+//! * `crl` — [`Crl`]: the CA's signed revocation list, read and checked against the CA;
+//! * `revocation` — [`RevocationList`]: the CRL and the plain list, re-read on change, a newer CRL
+//!   taken from the parent;
 //! * `reject` — [`RejectReason`], [`Rejection`], the [`Rejections`] sink;
 //! * `policy` — [`Policy`]: revocations and rejections, shared by the configs;
 //! * `server` — the parent's config and its verifier of client certificates;
@@ -53,6 +56,7 @@ mod admit;
 mod cert;
 mod client;
 mod connect;
+mod crl;
 mod error;
 mod identity;
 mod observe;
@@ -66,10 +70,13 @@ mod stamp;
 
 pub use accept::{incoming, incoming_limited, incoming_with};
 pub use admit::{Admitted, ConnLimits};
+pub(crate) use cert::hex_lower;
+pub use cert::parse_certs;
 pub use cert::{code_from_cert, code_from_uri, peer_code, serial_of, validity_of};
-pub(crate) use cert::{hex_lower, parse_certs};
 pub use client::{client_config, client_config_with};
 pub use connect::{connect, connector, probe};
+pub(crate) use crl::number_unverified;
+pub use crl::{CRL_FILE, Crl, CrlError};
 pub use error::Error;
 pub use identity::NodeIdentity;
 pub use observe::{Observed, Observer, PeerInfo, connector_observed};

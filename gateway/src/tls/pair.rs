@@ -80,3 +80,13 @@ pub fn finish_replacement(dir: &Path) -> Result<bool, Error> {
     }
     Ok(false)
 }
+
+/// Replaces one file atomically: written beside it as `.new`, synced, renamed over it (a reader
+/// sees the old file or the new one, never half of one).
+pub(crate) fn replace_file(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".new");
+    let new = path.with_file_name(name);
+    write_synced(&new, contents, false)?;
+    fs::rename(&new, path).map_err(io(path))
+}

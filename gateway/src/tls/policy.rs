@@ -4,6 +4,8 @@
 //! one value the node hands to its server config, its client configs and its link service, so all
 //! of them refuse the same serials and report to the same place.
 
+use rustls::pki_types::CertificateRevocationListDer;
+
 use super::reject::Rejections;
 use super::revocation::RevocationList;
 
@@ -18,6 +20,17 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The CRL held now, for rustls' own check, with the generation of the revocation list it
+    /// belongs to (a verifier built at that generation is current until it moves): `None` without
+    /// a revocation list, or with a list that holds no CRL.
+    pub(super) fn crls(&self) -> Option<(u64, Vec<CertificateRevocationListDer<'static>>)> {
+        let list = self.revocations.as_ref()?;
+        list.refresh();
+        let generation = list.generation();
+        let crl = list.crl()?;
+        Some((generation, vec![crl.der()]))
+    }
+
     pub(super) fn revoked(&self, serial: Option<&str>) -> bool {
         match (&self.revocations, serial) {
             (Some(list), Some(serial)) => list.is_revoked(serial),

@@ -177,7 +177,9 @@ pub(super) fn classify_webpki(
     match error {
         rustls::Error::InvalidCertificate(e) => match e {
             CertificateError::UnknownIssuer => (RejectReason::UnknownCa, false),
-            CertificateError::Revoked => (RejectReason::Revoked, false),
+            // Revoked by the CRL: webpki checks it after the certificate's signature, so the code is
+            // the CA's word.
+            CertificateError::Revoked => (RejectReason::Revoked, true),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
                 RejectReason::Expired,
                 validity.is_some_and(|(_, na)| chain_ok_at(unix_time(na))),
@@ -209,6 +211,10 @@ pub(super) fn reason_message(
         RejectReason::NotYetValid => format!(
             "证书自 {at} 起才生效 / certificate not valid before {at}",
             at = validity.map(|(nb, _)| nb.to_string()).unwrap_or_default()
+        ),
+        RejectReason::Revoked => format!(
+            "证书 {serial} 已吊销（吊销列表）/ certificate serial {serial} is revoked (CRL)",
+            serial = super::cert::serial_of(end_entity).unwrap_or_default()
         ),
         _ => format!("证书无效 / invalid certificate: {e}"),
     }

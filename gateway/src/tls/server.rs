@@ -6,14 +6,15 @@
 //! loop only sees the error). Session resumption is off, so every connection is judged afresh.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme,
+    CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
+    SignatureScheme,
 };
 use safemesh_model::AdminCode;
 
@@ -23,6 +24,7 @@ use super::identity::{NodeIdentity, Resolver};
 use super::policy::Policy;
 use super::profile::{ALPN_H2, provider};
 use super::reject::{PeerKind, RejectReason, Rejection, classify_webpki, reason_message};
+use super::stamp::lock;
 
 /// 服务端配置 — the TLS config of a parent accepting children, with the default [`Policy`] (no
 /// revocation list; refusals only logged). See [`server_config_with`].
@@ -52,10 +54,13 @@ pub fn server_config_with(
     policy: &Policy,
 ) -> Result<Arc<ServerConfig>, Error> {
     let provider = provider();
+    let roots = id.roots();
     let inner =
-        WebPkiClientVerifier::builder_with_provider(id.roots(), provider.clone()).build()?;
+        WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
     let verifier = Arc::new(ChildCertVerifier {
+        with_crl: Mutex::new((u64::MAX, inner.clone())),
         inner,
+        roots,
         accept_child,
         local: id.code.clone(),
         policy: policy.clone(),
@@ -80,7 +85,12 @@ pub fn server_config_with(
 /// [`Rejections`]: super::Rejections
 /// [`incoming`]: super::incoming
 struct ChildCertVerifier {
+    /// Without CRLs: handshake signatures, hints and schemes.
     inner: Arc<dyn ClientCertVerifier>,
+    /// With the CA's CRL held now, and the revocation list's generation it was built at: rebuilt
+    /// when the CRL changes (a CRL taken from the parent is checked from the next handshake on).
+    with_crl: Mutex<(u64, Arc<dyn ClientCertVerifier>)>,
+    roots: Arc<RootCertStore>,
     accept_child: Arc<dyn Fn(&AdminCode) -> bool + Send + Sync>,
     local: AdminCode,
     policy: Policy,
@@ -95,6 +105,28 @@ impl fmt::Debug for ChildCertVerifier {
 }
 
 impl ChildCertVerifier {
+    /// The chain verifier to use now: rustls' own, with the CRL held now (see [`Policy::crls`]).
+    fn chain_verifier(&self) -> Arc<dyn ClientCertVerifier> {
+        let Some((generation, crls)) = self.policy.crls() else {
+            return self.inner.clone();
+        };
+        let mut cached = lock(&self.with_crl);
+        if cached.0 != generation {
+            let built = WebPkiClientVerifier::builder_with_provider(self.roots.clone(), provider())
+                .with_crls(crls)
+                .only_check_end_entity_revocation()
+                .build();
+            match built {
+                Ok(v) => *cached = (generation, v),
+                Err(e) => {
+                    tracing::warn!(error = %e, "吊销列表无法用于校验 / CRL not usable by the verifier");
+                    *cached = (generation, self.inner.clone());
+                }
+            }
+        }
+        cached.1.clone()
+    }
+
     fn reject(
         &self,
         reason: RejectReason,
@@ -140,12 +172,10 @@ impl ClientCertVerifier for ChildCertVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        if let Err(e) = self
-            .inner
-            .verify_client_cert(end_entity, intermediates, now)
-        {
+        let chain = self.chain_verifier();
+        if let Err(e) = chain.verify_client_cert(end_entity, intermediates, now) {
             let (reason, trusted) = classify_webpki(&e, end_entity, |at| {
-                self.inner
+                chain
                     .verify_client_cert(end_entity, intermediates, at)
                     .is_ok()
             });

@@ -45,9 +45,10 @@ pub enum CaCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// 吊销证书：把序列号加入 CA 的吊销列表 CA/revoked.txt，再分发到各节点的 D/tls/revoked.txt /
-    /// revoke a certificate: add its serial to the CA's list CA/revoked.txt, then copy that to
-    /// every node's D/tls/revoked.txt
+    /// 吊销证书：把序列号加入 CA/revoked.txt 并签发吊销列表 CA/crl.pem；装到最上级节点（cert
+    /// install-crl）后经网络自动下发到各级 / revoke a certificate: add its serial to CA/revoked.txt
+    /// and sign the CRL CA/crl.pem; installed at the top node (cert install-crl) it travels down the
+    /// mesh by itself
     Revoke {
         #[arg(long)]
         dir: PathBuf,
@@ -57,6 +58,10 @@ pub enum CaCmd {
         /// 吊销原因（记入列表）/ why (recorded in the list)
         #[arg(long)]
         reason: Option<String>,
+        /// 同时把新的吊销列表装到本机这个节点（通常是最上级节点）/ also install the new CRL in this
+        /// node on the CA's host (usually the top node)
+        #[arg(long)]
+        install: Option<PathBuf>,
     },
 }
 
@@ -71,6 +76,16 @@ pub enum CertCmd {
         /// ca sign 的输出目录 / the directory ca sign wrote
         #[arg(long)]
         from: PathBuf,
+    },
+    /// 安装吊销列表（ca revoke 签发的 crl.pem）：须由本节点的 CA 签发且比现有的新；运行中即生效，
+    /// 并自动下发给下级 / install a CRL (the crl.pem ca revoke signed): it must be signed by this
+    /// node's CA and newer than the one held; a running node takes it at once and passes it down
+    InstallCrl {
+        #[arg(long, env = "SAFEMESH_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// 吊销列表文件 / the CRL file (CA/crl.pem)
+        #[arg(long)]
+        crl: PathBuf,
     },
 }
 
@@ -123,26 +138,47 @@ pub(super) fn run(cmd: CaCmd) -> anyhow::Result<()> {
             dir,
             serial,
             reason,
+            install,
         } => {
+            let crl = dir.join(safemesh_gateway::ca::CRL_FILE);
             match crate::init::ca_revoke(&dir, &serial, reason.as_deref())? {
-                safemesh_gateway::ca::Revoked::Added { path } => println!(
-                    "已吊销 {serial}；请把 {} 复制到各节点的 D/tls/revoked.txt（运行中即生效）/ \
-                     revoked; copy {} to every node's D/tls/revoked.txt (taken without restart)",
-                    path.display(),
-                    path.display()
+                safemesh_gateway::ca::Revoked::Added { crl_number, .. } => println!(
+                    "已吊销 {serial}，吊销列表 {} 编号 {crl_number}；装到最上级节点后自动下发 / \
+                     revoked; CRL {} number {crl_number}: install it at the top node and it travels \
+                     down the mesh",
+                    crl.display(),
+                    crl.display()
                 ),
                 safemesh_gateway::ca::Revoked::AlreadyListed { path } => println!(
                     "{serial} 已在吊销列表中 / already listed in {}",
                     path.display()
                 ),
             }
+            if let Some(data_dir) = install {
+                install_crl_into(&data_dir, &crl)?;
+            }
             Ok(())
         }
     }
 }
 
+fn install_crl_into(data_dir: &Path, crl: &Path) -> anyhow::Result<()> {
+    let installed = crate::init::cert_install_crl(data_dir, crl)
+        .with_context(|| format!("吊销列表 / CRL {}", crl.display()))?;
+    println!(
+        "已安装吊销列表（编号 {}，{} 个证书），运行中的节点即生效并下发给下级 / CRL installed (number {}, \
+         {} certificates); a running node takes it at once and passes it to its children",
+        installed.number(),
+        installed.serials().len(),
+        installed.number(),
+        installed.serials().len()
+    );
+    Ok(())
+}
+
 pub(super) fn run_cert(cmd: CertCmd) -> anyhow::Result<()> {
     match cmd {
+        CertCmd::InstallCrl { data_dir, crl } => install_crl_into(&data_dir, &crl),
         CertCmd::Install { data_dir, from } => {
             let serial = cert_install(&data_dir, &from)?;
             println!(

@@ -72,6 +72,7 @@ pub fn frame_kind(f: &Frame) -> &'static str {
         Frame::Error(_) => "error",
         Frame::DigestRequest(_) => "digest_request",
         Frame::DigestReply(_) => "digest_reply",
+        Frame::Crl { .. } => "crl",
     }
 }
 
@@ -89,6 +90,7 @@ pub fn frame_len(f: &Frame) -> usize {
         Frame::Error(e) => 2 + e.message.len(),
         Frame::DigestRequest(d) => d.weight(),
         Frame::DigestReply(r) => r.payload_len() + 4,
+        Frame::Crl { der } => der.len() + 4,
     }
 }
 

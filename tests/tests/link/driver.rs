@@ -93,6 +93,7 @@ fn township_hello(recv_cursor: i64, seq: i64) -> Hello {
         recv_cursor,
         peer_install_seen: String::new(),
         seq,
+        crl_number: 0,
     }
 }
 

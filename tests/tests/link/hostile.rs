@@ -88,6 +88,7 @@ impl County {
             recv_cursor,
             peer_install_seen: seen.into(),
             seq,
+            crl_number: 0,
         }))
         .await;
     }

@@ -99,6 +99,11 @@ pub enum Effect {
         digest: Digest,
         differ: BTreeSet<u32>,
     },
+    /// The parent offered its revocation list (DER): keep it if the CA signed it and it is newer than
+    /// the one held, and answer with [`Link::on_crl_taken`].
+    TakeCrl {
+        der: Vec<u8>,
+    },
     /// Close the stream (the runner reconnects if it is the dialing side).
     Close {
         reason: String,

@@ -67,6 +67,8 @@ impl Link {
             0
         };
         self.hello_received = true;
+        self.peer_crl = h.crl_number;
+        fx.extend(self.offer_crl());
         self.in_caught_up = h.seq <= self.recv_cursor;
         self.out_caught_up = false;
         // What this side knew the peer held is void: the peer is a new install of a node we knew (just

@@ -32,6 +32,7 @@ use safemesh_model::AdminCode;
 use crate::digest::Digest;
 use crate::frame::{Batch, ErrorCode, ErrorFrame, Frame, Hello, PROTOCOL_VERSION};
 
+mod crl;
 mod effect;
 mod exchange;
 mod handshake;
@@ -39,6 +40,7 @@ mod limits;
 mod receive;
 mod send;
 
+pub use crl::{MAX_CRL_BYTES, RULE_CRL_FROM_PARENT};
 pub use effect::{DOC_SYNC_FRAME_BYTES, DocSyncStep, Effect, Role, State, Synced};
 pub use limits::{RULE_FRAME_DECODES, RecvLimits, Violation};
 pub use receive::{Received, summary_owner, summary_refused};
@@ -124,6 +126,10 @@ pub struct Link {
     digest_answered: bool,
     /// A digest repair with this peer was started on an earlier stream and never finished (stored).
     repair_pending: bool,
+    /// The revocation list this node holds (CRL number, DER), and the number the peer holds as far
+    /// as this stream tells (its hello, or what this side offered it since).
+    crl: Option<(u64, Vec<u8>)>,
+    peer_crl: u64,
 }
 
 impl Link {
@@ -178,6 +184,8 @@ impl Link {
             digest_differ: BTreeSet::new(),
             digest_answered: false,
             repair_pending: false,
+            crl: None,
+            peer_crl: 0,
         }
     }
 
@@ -275,6 +283,7 @@ impl Link {
         self.recv_cursor = recv_cursor;
         self.peer_install = peer_install;
         self.local_seq = local_seq;
+        self.peer_crl = 0;
         vec![Effect::Send(Frame::Hello(Hello {
             protocol: PROTOCOL_VERSION,
             code: self.me.to_string(),
@@ -282,6 +291,7 @@ impl Link {
             recv_cursor,
             peer_install_seen: self.peer_install.clone().unwrap_or_default(),
             seq: local_seq,
+            crl_number: self.crl_number(),
         }))]
     }
 
@@ -319,6 +329,7 @@ impl Link {
             Frame::DocSync { messages } => self.on_doc_sync(messages),
             Frame::DigestRequest(d) => self.on_digest_request(d),
             Frame::DigestReply(r) => self.on_digest_reply(r),
+            Frame::Crl { der } => self.on_crl(der),
             Frame::Error(e)
                 if e.code == ErrorCode::Malformed
                     && e.rule.as_deref() == Some(RULE_FRAME_DECODES) =>
