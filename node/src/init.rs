@@ -122,6 +122,7 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
         sectors: Vec::new(),
         telemetry: Default::default(),
         metrics: Default::default(),
+        evidence: Default::default(),
     };
     cfg.validate()?;
     std::fs::create_dir_all(&o.data_dir)?;

@@ -11,6 +11,8 @@
 //! - [`run`]: the run loop of one stream, and the store bookkeeping of its effects.
 //! - `prepare`, `apply`, `doc_sync`, `repair`: the store side of sending a batch, applying one,
 //!   a document's sync exchange, and digest repair.
+//! - `blobs`: the store side of 佐证材料 on a stream (what to ask for, what a want may get, chunks
+//!   read and stored).
 //! - `pool`: the CPU pool for checks.
 //! - [`hook`]: the seam a deterministic harness observes a runner and sets its clock through.
 //! - [`status`]: what each link looks like to operators.
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+mod blobs;
 pub mod config;
 mod doc_sync;
 pub mod hook;

@@ -7,8 +7,9 @@ use crate::digest::Digest;
 /// would misread the first, so the hello refuses it (`BAD_HELLO`) instead. 3: a side that knows nothing
 /// of what its peer holds asks for a digest first (`DigestRequest` / `DigestReply`). 4: a delta that
 /// cannot apply at a receiver holding the document falls back to Automerge's sync protocol
-/// (`DocSync`), which a version-3 peer would not understand.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// (`DocSync`), which a version-3 peer would not understand. 5: evidence files move as blob frames
+/// (`BlobWant`, `BlobChunk`, `BlobHeld`; [`crate::blob`]).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// One frame on a link.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,19 @@ pub enum Frame {
     /// set, bucketed ([`crate::digest`]). Answered by [`Frame::DigestReply`] frames.
     DigestRequest(Digest),
     DigestReply(DigestReply),
+    /// 佐证材料 ([`crate::blob`]): ask for a blob from `offset` (the bytes the asker holds; also the
+    /// acknowledgement of the chunks stored so far).
+    BlobWant {
+        sha256: String,
+        offset: u64,
+    },
+    /// A piece of a blob asked for.
+    BlobChunk(crate::blob::BlobChunk),
+    /// Whether the sender holds a blob the receiver asked for (`false`: not yet; `true`: now).
+    BlobHeld {
+        sha256: String,
+        held: bool,
+    },
 }
 
 /// One document's message in a [`Frame::DocSync`].
@@ -246,6 +260,8 @@ impl Frame {
             Frame::Error(e) => e.message.len() + 16,
             Frame::DigestRequest(d) => d.weight(),
             Frame::DigestReply(r) => r.payload_len() + 4,
+            Frame::BlobWant { sha256, .. } | Frame::BlobHeld { sha256, .. } => sha256.len() + 12,
+            Frame::BlobChunk(c) => c.data.len() + c.sha256.len() + c.media_type.len() + 24,
         }
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+mod evidence;
 mod hazards;
 mod private;
 mod telemetry;
@@ -18,6 +19,7 @@ mod telemetry;
 /// else this.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/safemesh";
 
+pub use evidence::{EvidenceConfig, EvidenceLimits};
 pub use hazards::HazardSettings;
 pub use private::{check_private, write_private};
 pub use telemetry::TelemetryConfig;
@@ -69,6 +71,9 @@ pub struct Config {
     /// 监控指标 (`[metrics]`).
     #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
     pub metrics: MetricsConfig,
+    /// 佐证材料 limits (`[evidence]`).
+    #[serde(default, skip_serializing_if = "EvidenceConfig::is_default")]
+    pub evidence: EvidenceConfig,
 }
 
 /// `[metrics]` of the config. `/metrics` is always served on the HTTP address, to a token of role
@@ -213,6 +218,7 @@ impl Config {
             ));
         }
         HazardSettings::from_config(self)?;
+        self.evidence.limits()?;
         if let Some(m) = self.metrics.listen
             && m.port() != 0
             && (m == self.http || m == self.listen)

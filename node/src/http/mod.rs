@@ -9,6 +9,7 @@ mod auth;
 mod caller;
 mod error;
 mod extract;
+pub mod file;
 mod route;
 mod state;
 mod token_cache;

@@ -588,6 +588,7 @@ impl EventForm {
             number: some(self.number),
             requirements: some(self.requirements),
             due: some(self.due),
+            attachments: None,
         })
     }
 }
