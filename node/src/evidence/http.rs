@@ -122,7 +122,12 @@ pub async fn download(
     State(st): State<Shared>,
     Path(sha256): Path<String>,
 ) -> Result<Response, RecordError> {
-    let (meta, bytes) = held(&st, &sha256).await?;
+    file_response(&st, &sha256).await
+}
+
+/// A held file as a download, named as its record names it: what the API and the UI serve.
+pub async fn file_response(st: &ApiState, sha256: &str) -> Result<Response, RecordError> {
+    let (meta, bytes) = held(st, sha256).await?;
     let name = super::file_name(&st.store, &meta.sha256).await?;
     let fallback = format!("{}{}", &meta.sha256[..12], extension(&name));
     Ok(crate::http::file::download(
@@ -151,7 +156,12 @@ pub async fn thumbnail(
     State(st): State<Shared>,
     Path(sha256): Path<String>,
 ) -> Result<Response, RecordError> {
-    let (meta, bytes) = held(&st, &sha256).await?;
+    thumbnail_response(&st, &sha256).await
+}
+
+/// A held image's thumbnail as a JPEG: what the API and the UI serve.
+pub async fn thumbnail_response(st: &ApiState, sha256: &str) -> Result<Response, RecordError> {
+    let (meta, bytes) = held(st, sha256).await?;
     if !matches!(
         meta.media_type.as_str(),
         safemesh_model::evidence::JPEG | safemesh_model::evidence::PNG
