@@ -86,7 +86,10 @@ pub async fn overhead(mib: usize) -> anyhow::Result<Vec<(String, Value)>> {
     let pct = extra as f64 / bytes.len() as f64 * 100.0;
     Ok(vec![
         ("blob_overhead_file_mib".into(), json!(mib)),
-        ("blob_overhead_pct".into(), json!((pct * 100.0).round() / 100.0)),
+        (
+            "blob_overhead_pct".into(),
+            json!((pct * 100.0).round() / 100.0),
+        ),
     ])
 }
 
@@ -195,6 +198,9 @@ pub async fn event_latency(mib: usize, edits: usize) -> anyhow::Result<Vec<(Stri
             "event_latency_under_blob_ms".into(),
             json!((p50 * 10.0).round() / 10.0),
         ),
-        ("event_latency_under_blob_edits_during_transfer".into(), json!(during)),
+        (
+            "event_latency_under_blob_edits_during_transfer".into(),
+            json!(during),
+        ),
     ])
 }

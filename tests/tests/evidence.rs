@@ -24,7 +24,12 @@ fn png() -> Vec<u8> {
 }
 
 /// Uploads `bytes` as `name` to `code`'s `POST /api/v1/files`; the status and body.
-async fn upload(c: &Cluster, code: &str, name: &str, bytes: Vec<u8>) -> anyhow::Result<(u16, Value)> {
+async fn upload(
+    c: &Cluster,
+    code: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> anyhow::Result<(u16, Value)> {
     let n = c.node(code);
     let form = reqwest::multipart::Form::new().part(
         "file",
@@ -43,7 +48,11 @@ async fn upload(c: &Cluster, code: &str, name: &str, bytes: Vec<u8>) -> anyhow::
 
 async fn register(c: &Cluster, code: &str, grade: &str) -> anyhow::Result<String> {
     let (s, h) = c
-        .post(code, "/api/v1/hazards", &hazard_json("储罐区报警未联锁", grade, "2027-12-31"))
+        .post(
+            code,
+            "/api/v1/hazards",
+            &hazard_json("储罐区报警未联锁", grade, "2027-12-31"),
+        )
         .await?;
     anyhow::ensure!(s == 201, "{h}");
     Ok(h["id"].as_str().unwrap().to_string())
@@ -92,7 +101,8 @@ async fn a_file_is_uploaded_attached_listed_and_downloaded_under_its_name() -> a
     assert_eq!(r.headers()["content-type"], "image/png");
     let disposition = r.headers()["content-disposition"].to_str()?.to_string();
     assert!(
-        disposition.contains("filename*=UTF-8''%E6%95%B4%E6%94%B9%E5%90%8E%20%E7%85%A7%E7%89%87.png"),
+        disposition
+            .contains("filename*=UTF-8''%E6%95%B4%E6%94%B9%E5%90%8E%20%E7%85%A7%E7%89%87.png"),
         "{disposition}"
     );
     assert_eq!(r.bytes().await?.to_vec(), photo);
@@ -128,14 +138,25 @@ async fn a_file_of_another_type_or_over_the_limit_is_refused_with_its_field_and_
     let id = register(&c, TOWN, "general").await?;
     // 1. An executable named as a photo: refused by content.
     let (s, e) = upload(&c, TOWN, "照片.jpg", b"MZ\x90\x00\x03\x00".to_vec()).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (415, Some("file")), "{e}");
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (415, Some("file")),
+        "{e}"
+    );
     assert!(e["error"]["message"].as_str().unwrap().contains("JPEG"));
     // 2. A JPEG one byte over the limit of 1 MiB.
     let mut big = vec![0xFF, 0xD8, 0xFF, 0xE0];
     big.resize((1 << 20) + 1, 7);
     let (s, e) = upload(&c, TOWN, "大.jpg", big).await?;
-    assert_eq!((s, e["error"]["field"].as_str()), (413, Some("file")), "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("1 MiB"), "{e}");
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (413, Some("file")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("1 MiB"),
+        "{e}"
+    );
     // 3. An event naming a file never uploaded: 400 on the field, the event not written.
     let (s, e) = c
         .post(
@@ -179,9 +200,12 @@ async fn photo_reaches_the_province(province_db: Option<String>) -> anyhow::Resu
         )
         .await?;
     anyhow::ensure!(s == 201, "{h}");
-    c.wait_for(PROVINCE, &format!("/api/v1/hazards/{id}/files"), "the photo held at the province", |v| {
-        v[0]["held"] == true
-    })
+    c.wait_for(
+        PROVINCE,
+        &format!("/api/v1/hazards/{id}/files"),
+        "the photo held at the province",
+        |v| v[0]["held"] == true,
+    )
     .await?;
     for code in [CITY, COUNTY, PROVINCE] {
         let got = c.node(code).store.read_blob(&sha).await?.expect("held");

@@ -243,12 +243,17 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     let photo = std::env::temp_dir().join(format!("整改现场-{}.png", std::process::id()));
     site_photo().save(&photo)?;
     b.client
-        .find(fantoccini::Locator::Css("#action-progress input[type=file]"))
+        .find(fantoccini::Locator::Css(
+            "#action-progress input[type=file]",
+        ))
         .await?
         .send_keys(&photo.to_string_lossy())
         .await?;
-    b.fill("#action-progress textarea[name=note]", "储罐区切断阀已更换，附现场照片")
-        .await?;
+    b.fill(
+        "#action-progress textarea[name=note]",
+        "储罐区切断阀已更换，附现场照片",
+    )
+    .await?;
     b.click("#action-progress button[type=submit]").await?;
     b.wait_css("#timeline img.thumb").await?;
     let _ = std::fs::remove_file(&photo);

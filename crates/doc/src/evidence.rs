@@ -26,7 +26,11 @@ pub(crate) fn put_attachments(
     for (i, a) in list.iter().enumerate() {
         let m = doc.insert_object(&l, i, ObjType::Map)?;
         doc.put(&m, "sha256", a.sha256.as_str())?;
-        doc.put(&m, "size", ScalarValue::Int(a.size.min(i64::MAX as u64) as i64))?;
+        doc.put(
+            &m,
+            "size",
+            ScalarValue::Int(a.size.min(i64::MAX as u64) as i64),
+        )?;
         doc.put(&m, "media_type", a.media_type.as_str())?;
         doc.put(&m, "name", a.name.as_str())?;
     }

@@ -33,7 +33,10 @@ impl Attachment {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !hex {
-            return Err(("sha256", "须为 64 位小写十六进制 SHA-256 / must be a lower-case hex SHA-256".into()));
+            return Err((
+                "sha256",
+                "须为 64 位小写十六进制 SHA-256 / must be a lower-case hex SHA-256".into(),
+            ));
         }
         if self.size == 0 {
             return Err(("size", "文件为空 / empty file".into()));
@@ -51,7 +54,10 @@ impl Attachment {
                 format!("文件名须为 1–{NAME_MAX} 个字符 / name must be 1–{NAME_MAX} characters"),
             ));
         }
-        if name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        if name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+        {
             return Err((
                 "name",
                 "文件名不能含控制字符或路径分隔符 / name may not hold control characters or path separators".into(),
@@ -200,7 +206,11 @@ mod tests {
 
     #[test]
     fn other_content_is_refused_with_a_reason_whatever_its_name() {
-        assert!(sniff(b"MZ\x90\x00", "照片.jpg").unwrap_err().contains("JPEG"));
+        assert!(
+            sniff(b"MZ\x90\x00", "照片.jpg")
+                .unwrap_err()
+                .contains("JPEG")
+        );
         assert!(sniff(&zip_with("evil.exe"), "a.docx").is_err());
         let ole = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
         assert!(sniff(&ole, "a.msi").is_err());

@@ -69,7 +69,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Whether `s` is a SHA-256 in lower-case hex (64 characters).
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl Store {
@@ -157,7 +159,9 @@ impl Store {
         if offset >= end {
             return Ok(Some(Vec::new()));
         }
-        self.read_range(sha256, offset, end - offset).await.map(Some)
+        self.read_range(sha256, offset, end - offset)
+            .await
+            .map(Some)
     }
 
     /// The stored bytes `[offset, offset + len)` of a blob, whatever chunks hold them.
@@ -320,12 +324,11 @@ impl Store {
 
     /// The first name (by document id) a document gives blob `sha256`, if any references it.
     pub async fn blob_name(&self, sha256: &str) -> Result<Option<String>, Error> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT name FROM blob_refs WHERE sha256 = $1 ORDER BY doc_id LIMIT 1",
-        )
-        .bind(sha256)
-        .fetch_optional(&self.inner.pool)
-        .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM blob_refs WHERE sha256 = $1 ORDER BY doc_id LIMIT 1")
+                .bind(sha256)
+                .fetch_optional(&self.inner.pool)
+                .await?;
         Ok(row.map(|(n,)| n))
     }
 

@@ -66,7 +66,8 @@ mod tests {
         let sqlite = sqlx::migrate!("./migrations/sqlite");
         let postgres = sqlx::migrate!("./migrations/postgres");
         // A migration's version is `YYYYMMDD` then its number in six digits.
-        let newest = |m: &sqlx::migrate::Migrator| m.migrations.iter().map(|m| m.version % 1_000_000).max();
+        let newest =
+            |m: &sqlx::migrate::Migrator| m.migrations.iter().map(|m| m.version % 1_000_000).max();
         assert_eq!(newest(&sqlite), Some(super::FORMAT_VERSION));
         assert_eq!(newest(&postgres), Some(super::FORMAT_VERSION));
     }

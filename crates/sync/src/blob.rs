@@ -155,7 +155,9 @@ impl BlobFlow {
         if !std::mem::take(&mut self.dirty) {
             return 0;
         }
-        self.limits.blobs_in_flight.saturating_sub(self.wanted.len())
+        self.limits
+            .blobs_in_flight
+            .saturating_sub(self.wanted.len())
     }
 
     /// Whether the blob is already asked for, or the peer said it lacks it.
@@ -389,7 +391,9 @@ impl BlobFlow {
             .serving
             .iter_mut()
             .find(|s| s.next < s.r.size && s.next - s.acked < window)?;
-        let len = chunk.min(s.r.size - s.next).min(window - (s.next - s.acked));
+        let len = chunk
+            .min(s.r.size - s.next)
+            .min(window - (s.next - s.acked));
         let read = ChunkRead {
             sha256: s.r.sha256.clone(),
             offset: s.next,
@@ -483,7 +487,8 @@ mod tests {
             .collect();
         assert_eq!(sent, [100, 100, 50], "250 bytes ahead at most");
         // The acknowledgement of 200 bytes opens 200 more.
-        f.on_want(&r(1000).sha256, 200, true, Some(r(1000))).unwrap();
+        f.on_want(&r(1000).sha256, 200, true, Some(r(1000)))
+            .unwrap();
         let more: u64 = std::iter::from_fn(|| f.next_chunk())
             .map(|c| c.len as u64)
             .sum();
@@ -529,11 +534,17 @@ mod tests {
         let mut f = BlobFlow::new(limits);
         assert!(f.want(r(1000), 0).is_some());
         assert_eq!(
-            f.on_chunk(&chunk(100, 100, 1000)).unwrap_err().rule.as_deref(),
+            f.on_chunk(&chunk(100, 100, 1000))
+                .unwrap_err()
+                .rule
+                .as_deref(),
             Some("blob_chunk_order")
         );
         assert_eq!(
-            f.on_chunk(&chunk(0, 101, 1000)).unwrap_err().rule.as_deref(),
+            f.on_chunk(&chunk(0, 101, 1000))
+                .unwrap_err()
+                .rule
+                .as_deref(),
             Some("blob_chunk_bound")
         );
         assert_eq!(
@@ -542,7 +553,10 @@ mod tests {
         );
         f.on_chunk(&chunk(0, 100, 1000)).unwrap();
         assert_eq!(
-            f.on_chunk(&chunk(100, 100, 1000)).unwrap_err().rule.as_deref(),
+            f.on_chunk(&chunk(100, 100, 1000))
+                .unwrap_err()
+                .rule
+                .as_deref(),
             Some("blob_window")
         );
         // Stored, acknowledged: the next may come.

@@ -101,10 +101,16 @@ pub async fn upload(
 }
 
 /// A complete file this node holds, or 404.
-async fn held(st: &ApiState, sha256: &str) -> Result<(safemesh_store::BlobMeta, Vec<u8>), RecordError> {
+async fn held(
+    st: &ApiState,
+    sha256: &str,
+) -> Result<(safemesh_store::BlobMeta, Vec<u8>), RecordError> {
     let sha256 = sha256.to_ascii_lowercase();
     if !safemesh_store::is_sha256_hex(&sha256) {
-        return Err(RecordError::bad("sha256", "须为 64 位十六进制 SHA-256 / must be a hex SHA-256"));
+        return Err(RecordError::bad(
+            "sha256",
+            "须为 64 位十六进制 SHA-256 / must be a hex SHA-256",
+        ));
     }
     let meta = st.store.blob_meta(&sha256).await?;
     let bytes = st.store.read_blob(&sha256).await?;

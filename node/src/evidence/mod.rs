@@ -252,8 +252,13 @@ pub async fn run_collector(
         }
         match collect(&store, &limits).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "未引用的佐证材料已清理 / unreferenced files removed"),
-            Err(e) => tracing::warn!(error = %e.message, "清理佐证材料失败 / file collection failed"),
+            Ok(n) => tracing::info!(
+                removed = n,
+                "未引用的佐证材料已清理 / unreferenced files removed"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e.message, "清理佐证材料失败 / file collection failed")
+            }
         }
     }
 }

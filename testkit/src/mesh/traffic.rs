@@ -94,7 +94,9 @@ pub fn frame_len(f: &Frame) -> usize {
         Frame::DigestReply(r) => r.payload_len() + 4,
         Frame::BlobWant { sha256, .. } => 2 + sha256.len() + 10,
         Frame::BlobHeld { sha256, .. } => 2 + sha256.len() + 2,
-        Frame::BlobChunk(c) => 2 + c.sha256.len() + 2 * 10 + 2 + c.media_type.len() + 4 + c.data.len(),
+        Frame::BlobChunk(c) => {
+            2 + c.sha256.len() + 2 * 10 + 2 + c.media_type.len() + 4 + c.data.len()
+        }
     }
 }
 

@@ -66,7 +66,13 @@ async fn a_general_hazards_file_reaches_the_county_and_nowhere_else() {
         .register_hazard(TOWNSHIP, Grade::General, "消防通道堵塞")
         .await;
     let sha = m
-        .attach_file(TOWNSHIP, &id, EventKind::Rectified, "整改后.jpg", &photo(5000, 2))
+        .attach_file(
+            TOWNSHIP,
+            &id,
+            EventKind::Rectified,
+            "整改后.jpg",
+            &photo(5000, 2),
+        )
         .await;
     m.run_until_quiet().await;
     assert!(m.store(COUNTY).read_blob(&sha).await.unwrap().is_some());
@@ -93,12 +99,22 @@ async fn a_transfer_cut_mid_way_resumes_from_the_last_chunk_received() {
     m.heal(COUNTY, TOWNSHIP);
     m.wait_closed(COUNTY, TOWNSHIP).await;
     let held = m.store(COUNTY).blob_received(&sha).await.unwrap() as usize;
-    assert_eq!(held, 7 * BLOB_CHUNK, "the county kept the 7 chunks it received");
-    assert!(m.store(COUNTY).read_blob(&sha).await.unwrap().is_none(), "not usable yet");
+    assert_eq!(
+        held,
+        7 * BLOB_CHUNK,
+        "the county kept the 7 chunks it received"
+    );
+    assert!(
+        m.store(COUNTY).read_blob(&sha).await.unwrap().is_none(),
+        "not usable yet"
+    );
     // 3. Healed: the township sends only what the county lacks, and the file completes.
     let traffic = m.heal(COUNTY, TOWNSHIP);
     m.run_until_quiet().await;
-    assert_eq!(m.store(COUNTY).read_blob(&sha).await.unwrap().unwrap(), bytes);
+    assert_eq!(
+        m.store(COUNTY).read_blob(&sha).await.unwrap().unwrap(),
+        bytes
+    );
     let resent: usize = traffic
         .from(TOWNSHIP)
         .iter()
@@ -111,7 +127,9 @@ async fn a_transfer_cut_mid_way_resumes_from_the_last_chunk_received() {
 async fn a_major_hazard_event_overtakes_a_large_file_in_flight() {
     // 1. A 100-chunk file attached at the township to a general hazard.
     let mut m = Mesh::new(&[COUNTY, TOWNSHIP]).await;
-    let slow = m.register_hazard(TOWNSHIP, Grade::General, "厂房漏雨").await;
+    let slow = m
+        .register_hazard(TOWNSHIP, Grade::General, "厂房漏雨")
+        .await;
     let big = photo(100 * BLOB_CHUNK, 4);
     m.attach_file(TOWNSHIP, &slow, EventKind::Progress, "全景.jpg", &big)
         .await;
@@ -149,7 +167,11 @@ async fn a_major_hazard_event_overtakes_a_large_file_in_flight() {
         .count();
     assert_eq!(chunks_before + chunks_after, 100);
     assert_eq!(
-        m.store(COUNTY).read_blob(&sha256_hex(&big)).await.unwrap().unwrap(),
+        m.store(COUNTY)
+            .read_blob(&sha256_hex(&big))
+            .await
+            .unwrap()
+            .unwrap(),
         big
     );
 }
@@ -234,7 +256,9 @@ async fn a_blob_pushed_without_being_asked_for_is_refused_and_not_stored() {
 async fn a_want_for_a_blob_outside_the_links_scope_is_refused_and_nothing_is_sent() {
     // 1. The county's own hazard (its audience: the county and the city) carries a photo.
     let mut m = Mesh::new(&[COUNTY]).await;
-    let id = m.register_hazard(COUNTY, Grade::General, "县直单位隐患").await;
+    let id = m
+        .register_hazard(COUNTY, Grade::General, "县直单位隐患")
+        .await;
     let sha = m
         .attach_file(COUNTY, &id, EventKind::Progress, "县.jpg", &photo(2000, 8))
         .await;

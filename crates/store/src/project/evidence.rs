@@ -9,7 +9,11 @@ use super::bind::Bind;
 use super::kind::Rows;
 
 /// The reference rows of document `id` for `attachments`, in the order they were attached.
-pub(super) fn rows<'a>(id: &str, attachments: impl Iterator<Item = &'a Attachment>, rows: &mut Rows) {
+pub(super) fn rows<'a>(
+    id: &str,
+    attachments: impl Iterator<Item = &'a Attachment>,
+    rows: &mut Rows,
+) {
     for a in attachments {
         rows.push((
             "INSERT INTO blob_refs (doc_id, sha256, size, media_type, name) VALUES ($1, $2, $3, $4, $5)

@@ -606,7 +606,8 @@ pub async fn add_event(
     Path(id): Path<String>,
     req: axum::extract::Request,
 ) -> Response {
-    let read = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
+    let read = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor)
+    {
         Err(e) => Err(e),
         Ok(_) => super::files::read_event_form(&st, req).await,
     };
