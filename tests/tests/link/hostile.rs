@@ -235,6 +235,7 @@ fn add_event(doc: &mut AutoCommit, kind: EventKind) {
         approved: None,
         to: None,
         recipient_names: Default::default(),
+        attachments: Vec::new(),
     };
     hazard::append_event(doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));
