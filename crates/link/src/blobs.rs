@@ -80,14 +80,11 @@ pub(crate) async fn on_frame(
     match frame {
         Frame::BlobWant { sha256, offset } => {
             let in_scope = store.blob_in_scope(peer, &sha256).await?;
-            let held = match &in_scope {
-                Some(_) => store.blob_meta(&sha256).await?.map(|m| BlobRef {
-                    sha256: m.sha256,
-                    size: m.size.max(0) as u64,
-                    media_type: m.media_type,
-                }),
-                None => None,
-            };
+            let held = store.blob_meta(&sha256).await?.map(|m| BlobRef {
+                sha256: m.sha256,
+                size: m.size.max(0) as u64,
+                media_type: m.media_type,
+            });
             flow.on_want(&sha256, offset, in_scope.is_some(), held)
                 .map(|f| f.into_iter().collect())
                 .map_err(BlobFail::Refused)

@@ -307,7 +307,8 @@ impl BlobFlow {
     }
 
     /// The peer asks for a blob from `offset`. The runner looks it up: `in_scope` (a document whose
-    /// audience names the peer references it) and `held` (complete here, with its reference).
+    /// audience names the peer references it) and `held` (complete here). Held and out of scope is
+    /// refused; not held is answered `BlobHeld { held: false }`, and `true` once it is.
     /// Answers the frame to send now, if any, or the error that refuses the want.
     pub fn on_want(
         &mut self,
@@ -316,7 +317,10 @@ impl BlobFlow {
         in_scope: bool,
         held: Option<BlobRef>,
     ) -> Result<Option<Frame>, ErrorFrame> {
-        if !in_scope {
+        // A blob held here that no document in the asker's scope references is one it may not
+        // see. One not held here may simply not have arrived yet (the asker's document came by
+        // another link): the answer is only that this side lacks it.
+        if !in_scope && held.is_some() {
             return Err(refusal(
                 ErrorCode::Forbidden,
                 "blob_out_of_scope",
@@ -326,7 +330,7 @@ impl BlobFlow {
                 ),
             ));
         }
-        let Some(r) = held else {
+        let Some(r) = held.filter(|_| in_scope) else {
             if self.missing.len() < MAX_LACKING {
                 self.missing.insert(sha256.to_string());
             }
@@ -506,7 +510,13 @@ mod tests {
     #[test]
     fn a_want_out_of_scope_is_refused_and_a_blob_not_held_is_answered_later() {
         let mut f = BlobFlow::new(BlobLimits::default());
-        let e = f.on_want(&"cd".repeat(32), 0, false, None).unwrap_err();
+        let held = BlobRef {
+            sha256: "cd".repeat(32),
+            ..r(10)
+        };
+        let e = f
+            .on_want(&"cd".repeat(32), 0, false, Some(held))
+            .unwrap_err();
         assert_eq!(e.rule.as_deref(), Some("blob_out_of_scope"));
         assert_eq!(
             f.on_want(&"cd".repeat(32), 0, true, None),
