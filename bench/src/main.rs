@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod blobs;
 mod costs;
 mod excel;
 mod fanout;
@@ -99,6 +100,9 @@ struct Args {
     /// Skip the scenario of deltas that cannot apply (the sync fallback).
     #[arg(long)]
     no_gap: bool,
+    /// Skip the evidence-file scenarios (overhead, resume waste, event latency under a file).
+    #[arg(long)]
+    no_blobs: bool,
     /// Shared hazards in the sync-fallback scenario, each missing one change at the county (default:
     /// 200 in `smoke`, 10,000 in `full`).
     #[arg(long)]
@@ -741,6 +745,18 @@ async fn main() -> anyhow::Result<()> {
         });
         eprintln!("{n} deltas that cannot apply, reconciled by Automerge's sync protocol …");
         out.extend(gap::run(n).await?);
+    }
+    if !args.samod_only && !args.no_blobs {
+        let (overhead_mib, chunks, latency_mib, edits) = match args.scale {
+            Scale::Smoke => (2, 48, 8, 10),
+            Scale::Full => (10, 300, 50, 50),
+        };
+        eprintln!("an evidence file of {overhead_mib} MiB over one hop …");
+        out.extend(blobs::overhead(overhead_mib).await?);
+        eprintln!("a {chunks}-chunk file cut after a third of it, resumed …");
+        out.extend(blobs::resume_waste(chunks).await?);
+        eprintln!("live events over 3 hops while a {latency_mib} MiB file moves …");
+        out.extend(blobs::event_latency(latency_mib, edits).await?);
     }
     if !args.samod_only && !args.no_ui {
         let (n, rounds) = match args.scale {

@@ -139,6 +139,7 @@ fn sim_hazard(owner: &AdminCode, nonce: &[u8], i: usize) -> AutoCommit {
             approved: None,
             to: None,
             recipient_names: Default::default(),
+            attachments: Vec::new(),
         };
         hazard::append_event(&mut doc, &e).expect("event");
         doc.commit_with(opts());

@@ -163,6 +163,15 @@ pub fn to_proto(f: Frame) -> pb::LinkFrame {
             last: r.last,
         }),
         Frame::Crl { der } => Kind::Crl(pb::Crl { der }),
+        Frame::BlobWant { sha256, offset } => Kind::BlobWant(pb::BlobWant { sha256, offset }),
+        Frame::BlobChunk(c) => Kind::BlobChunk(pb::BlobChunk {
+            sha256: c.sha256,
+            offset: c.offset,
+            size: c.size,
+            media_type: c.media_type,
+            data: c.data,
+        }),
+        Frame::BlobHeld { sha256, held } => Kind::BlobHeld(pb::BlobHeld { sha256, held }),
         Frame::Error(e) => Kind::Error(pb::Error {
             code: match e.code {
                 ErrorCode::Forbidden => pb::ErrorCode::Forbidden,
@@ -295,6 +304,21 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
                 })
             }
             Kind::Crl(c) => Frame::Crl { der: c.der },
+            Kind::BlobWant(w) => Frame::BlobWant {
+                sha256: blob_hash(w.sha256)?,
+                offset: w.offset,
+            },
+            Kind::BlobChunk(c) => Frame::BlobChunk(safemesh_sync::blob::BlobChunk {
+                sha256: blob_hash(c.sha256)?,
+                offset: c.offset,
+                size: c.size,
+                media_type: c.media_type,
+                data: c.data,
+            }),
+            Kind::BlobHeld(h) => Frame::BlobHeld {
+                sha256: blob_hash(h.sha256)?,
+                held: h.held,
+            },
             Kind::Error(e) => Frame::Error(ErrorFrame {
                 code: match pb::ErrorCode::try_from(e.code).unwrap_or(pb::ErrorCode::Unspecified) {
                     pb::ErrorCode::Forbidden => ErrorCode::Forbidden,
@@ -309,4 +333,19 @@ pub fn from_proto(f: pb::LinkFrame) -> Result<Frame, Malformed> {
             }),
         },
     )
+}
+
+/// A blob's name as sent: a SHA-256 in lower-case hex, else the frame is malformed.
+fn blob_hash(s: String) -> Result<String, Malformed> {
+    let hex = s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if hex {
+        Ok(s)
+    } else {
+        Err(Malformed(format!(
+            "blob: {:?} is not a lower-case hex SHA-256",
+            s.chars().take(70).collect::<String>()
+        )))
+    }
 }

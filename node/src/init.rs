@@ -134,6 +134,7 @@ pub fn init_node(o: &InitOptions) -> Result<Config, Error> {
         metrics: Default::default(),
         http_limits: Default::default(),
         quotas: Default::default(),
+        evidence: Default::default(),
     };
     cfg.validate()?;
     std::fs::create_dir_all(&o.data_dir)?;

@@ -19,6 +19,7 @@ pub mod demo;
 pub mod directives;
 pub mod enterprises;
 mod error;
+pub mod evidence;
 pub mod excel;
 pub mod format;
 pub mod hazards;

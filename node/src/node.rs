@@ -154,6 +154,8 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
     let registry = Registry::default();
     let mut link_cfg = LinkConfig::new(store.clone(), cfg.code.clone(), registry.clone());
     link_cfg.quotas = cfg.quotas.quotas().map_err(Error::Config)?;
+    // 佐证材料: files received over links count against the node's total too.
+    link_cfg.blob_store_max = cfg.evidence.limits()?.max_node;
     // Bind both listeners before anything starts, so a taken port fails the start cleanly.
     let http = tokio::net::TcpListener::bind(cfg.http)
         .await
@@ -260,6 +262,13 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         }));
     }
 
+    // 佐证材料: files nothing references are removed once past their grace.
+    tasks.push(tokio::spawn(crate::evidence::run_collector(
+        store.clone(),
+        cfg.evidence.limits()?,
+        Duration::from_secs(600),
+        shutdown_rx.clone(),
+    )));
     let http_addr = http.local_addr()?;
     let name = if cfg.name.is_empty() {
         division::name_of(&cfg.code).unwrap_or("").to_string()
@@ -277,6 +286,7 @@ pub async fn start(data_dir: &Path, cfg: Config) -> Result<NodeHandle, Error> {
         extra_children: cfg.extra_children.clone(),
         unit_groups: cfg.unit_groups.clone(),
         hazards: hazard_settings.clone(),
+        evidence: cfg.evidence.limits()?,
         tokens: TokenCache::default(),
         sessions: crate::ui::Sessions::default(),
         metrics: crate::metrics::registry::Metrics::new(identity.clone()),

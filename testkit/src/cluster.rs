@@ -113,6 +113,8 @@ pub struct NodeSetup {
     /// The office's name (`--name`): needed for a code the division table lacks, such as a
     /// functional zone's.
     pub name: Option<String>,
+    /// `[evidence]` in the node's config (the file limits).
+    pub evidence: Option<safemesh_node::config::EvidenceConfig>,
 }
 
 impl Cluster {
@@ -202,6 +204,9 @@ impl Cluster {
         cfg.unit_groups = setup.unit_groups;
         cfg.sectors = setup.sectors;
         cfg.metrics.listen = setup.metrics_listen;
+        if let Some(e) = setup.evidence {
+            cfg.evidence = e;
+        }
         cfg.save(&data_dir)?;
         if let Some(hook) = setup.before_start {
             hook(&data_dir).with_context(|| format!("before starting {code}"))?;

@@ -17,6 +17,18 @@ const CITY: &str = "5301";
 const COUNTY: &str = "530181";
 const TOWN: &str = "530181006";
 
+/// A site photo to attach: a sky, a tank and the ground, 480 × 320.
+fn site_photo() -> image::RgbImage {
+    image::RgbImage::from_fn(480, 320, |x, y| {
+        let tank = (x as i32 - 240).pow(2) / 4 + (y as i32 - 170).pow(2) < 90 * 90 / 4 * 4;
+        match (tank, y) {
+            (true, _) => image::Rgb([200, 205, 210]),
+            (false, y) if y < 200 => image::Rgb([120, 170, 225]),
+            _ => image::Rgb([110, 140, 90]),
+        }
+    })
+}
+
 /// Waits until `f` is true, polling.
 async fn eventually<F, Fut>(what: &str, mut f: F) -> anyhow::Result<()>
 where
@@ -225,6 +237,29 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     );
     assert!(b.has("#action-plan").await?, "the owner may now plan");
     b.shot("08-township-timeline").await?;
+
+    // 6a. The township reports progress with a photo of the site (整改中照片) from the form: the
+    //     timeline shows its thumbnail and a download under the event.
+    let photo = std::env::temp_dir().join(format!("整改现场-{}.png", std::process::id()));
+    site_photo().save(&photo)?;
+    b.client
+        .find(fantoccini::Locator::Css(
+            "#action-progress input[type=file]",
+        ))
+        .await?
+        .send_keys(&photo.to_string_lossy())
+        .await?;
+    b.fill(
+        "#action-progress textarea[name=note]",
+        "储罐区切断阀已更换，附现场照片",
+    )
+    .await?;
+    b.click("#action-progress button[type=submit]").await?;
+    b.wait_css("#timeline img.thumb").await?;
+    let _ = std::fs::remove_file(&photo);
+    let files = b.text("#timeline ul.files").await?;
+    assert!(files.contains("整改现场"), "{files}");
+    b.shot("17-hazard-photo").await?;
 
     // 7. A directive from the county: the township 签收s it, the county's battle map changes.
     let (s, d) = c

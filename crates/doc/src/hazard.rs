@@ -287,6 +287,7 @@ pub fn append_event(doc: &mut AutoCommit, e: &HazardEvent) -> Result<(), Error> 
             doc.put(&m, format!("name_{code}"), person.as_str())?;
         }
     }
+    crate::evidence::put_attachments(doc, &m, &e.attachments)?;
     if let Some(p) = &e.plan {
         let o = doc.put_object(&m, "plan", ObjType::Map)?;
         doc.put(&o, "responsible_unit", p.responsible_unit.as_str())?;
@@ -430,6 +431,7 @@ fn read_event(m: &Map) -> Option<HazardEvent> {
             })
             .collect(),
         plan: tree::opt_map(m, "plan").map(read_plan),
+        attachments: crate::evidence::read_attachments(m),
         ..HazardEvent::new(kind, by, tree::opt_str(m, "at").unwrap_or_default())
     })
 }

@@ -17,6 +17,7 @@ pub mod authority;
 pub mod directive;
 pub mod enterprise;
 mod error;
+mod evidence;
 pub mod hazard;
 mod header;
 mod json;

@@ -2269,3 +2269,72 @@ fn issuer_cannot_replace_or_delete_the_responses() {
     });
     assert_forbidden_at(&mut doc, delete, origin_parent(COUNTY), "responses");
 }
+
+// ---------------------------------------------------------------------------------------------------
+// 佐证材料: attachments are written with their event, never after
+// ---------------------------------------------------------------------------------------------------
+
+fn photo(name: &str) -> safemesh_model::evidence::Attachment {
+    safemesh_model::evidence::Attachment {
+        sha256: "ab".repeat(32),
+        size: 2048,
+        media_type: "image/jpeg".into(),
+        name: name.into(),
+    }
+}
+
+#[test]
+fn an_event_carries_its_attachments_in_the_change_that_makes_it() {
+    let mut doc = registered_hazard(TWP, Grade::Major);
+    let rectified = HazardEvent {
+        attachments: vec![photo("整改后.jpg"), photo("整改后-2.jpg")],
+        ..ev(EventKind::Rectified, TWP)
+    };
+    let changes = append_as(&mut doc, TWP, &rectified);
+    let checked = assert_accepted(Some(&mut doc), changes, origin_child(TWP));
+    let view = hazard::read(&checked.doc).unwrap();
+    assert_eq!(view.events[1].attachments, rectified.attachments);
+    // A superior's acceptance with its 验收单 too.
+    let accept = HazardEvent {
+        attachments: vec![photo("验收单.jpg")],
+        ..ev(EventKind::Comment, COUNTY)
+    };
+    let mut doc = checked.doc;
+    let changes = append_as(&mut doc, COUNTY, &accept);
+    assert_accepted(Some(&mut doc), changes, origin_parent(COUNTY));
+}
+
+#[test]
+fn nobody_adds_or_replaces_an_attachment_of_an_event_already_written() {
+    let mut doc = registered_hazard(TWP, Grade::Major);
+    let rectified = HazardEvent {
+        attachments: vec![photo("整改后.jpg")],
+        ..ev(EventKind::Rectified, TWP)
+    };
+    let changes = append_as(&mut doc, TWP, &rectified);
+    doc.apply_changes(changes).unwrap();
+    // 1. The owner appending a file to its own earlier event is refused.
+    let changes = write_as(&mut doc, TWP, |d| {
+        let e = event_obj(d, 1);
+        let list = d.get(&e, "attachments").unwrap().unwrap().1;
+        let m = d.insert_object(&list, 1, ObjType::Map).unwrap();
+        d.put(&m, "sha256", "cd".repeat(32)).unwrap();
+    });
+    assert_refused(&mut doc, changes, origin_child(TWP), "events_append_only");
+    // 2. Replacing the hash a reference names is refused, from below and from above.
+    for (who, origin) in [(TWP, origin_child(TWP)), (PROV, origin_parent(COUNTY))] {
+        let changes = write_as(&mut doc, who, |d| {
+            let e = event_obj(d, 1);
+            let list = d.get(&e, "attachments").unwrap().unwrap().1;
+            let a = d.get(&list, 0).unwrap().unwrap().1;
+            d.put(&a, "sha256", "cd".repeat(32)).unwrap();
+        });
+        assert_refused(&mut doc, changes, origin, "events_append_only");
+    }
+    // 3. Giving an old event a new attachment list is refused.
+    let changes = write_as(&mut doc, TWP, |d| {
+        let e = event_obj(d, 0);
+        d.put_object(&e, "attachments", ObjType::List).unwrap();
+    });
+    assert_refused(&mut doc, changes, origin_child(TWP), "events_append_only");
+}

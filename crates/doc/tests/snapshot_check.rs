@@ -77,6 +77,7 @@ fn event(kind: EventKind, by: &str) -> HazardEvent {
         approved: None,
         to: None,
         recipient_names: Default::default(),
+        attachments: Vec::new(),
     }
 }
 

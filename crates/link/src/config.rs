@@ -27,6 +27,10 @@ pub struct LinkConfig {
     pub recv: RecvLimits,
     /// How fast this node reads a peer's frames.
     pub rate: RateLimit,
+    /// 佐证材料 on each link: chunk size, blobs in flight, bytes ahead of the acknowledgement.
+    pub blobs: safemesh_sync::blob::BlobLimits,
+    /// Bytes of blobs this node keeps in all: a blob that would pass it is not asked for.
+    pub blob_store_max: u64,
     /// A deterministic harness's view of the stream and its clock ([`crate::hook`]); `None` outside
     /// tests. Set per stream (the harness clones the config for each).
     pub hook: Option<Arc<dyn Hook>>,
@@ -87,6 +91,8 @@ impl LinkConfig {
             max_inflight: 4,
             recv: RecvLimits::default(),
             rate: RateLimit::default(),
+            blobs: Default::default(),
+            blob_store_max: u64::MAX,
             hook: None,
             quotas: Quotas::default(),
             summary_rate: Arc::default(),

@@ -11,6 +11,8 @@
 //! - [`run`]: the run loop of one stream, and the store bookkeeping of its effects.
 //! - `prepare`, `apply`, `doc_sync`, `repair`: the store side of sending a batch, applying one,
 //!   a document's sync exchange, and digest repair.
+//! - `blobs`: the store side of 佐证材料 on a stream (what to ask for, what a want may get, chunks
+//!   read and stored).
 //! - `pool`: the CPU pool for checks.
 //! - [`quota`]: per-child quotas — documents and bytes a child's subtree holds here, summary size
 //!   and versions per window.
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+mod blobs;
 pub mod config;
 pub mod crl;
 mod doc_sync;

@@ -19,6 +19,7 @@ use futures::FutureExt;
 use safemesh_model::AdminCode;
 use safemesh_store::now_rfc3339;
 use safemesh_sync::batch::Estimate;
+use safemesh_sync::blob::BlobFlow;
 use safemesh_sync::check::panic_text;
 use safemesh_sync::docsync;
 use safemesh_sync::{Effect, ErrorCode, ErrorFrame, Frame, Link, RULE_FRAME_DECODES, State};
@@ -106,8 +107,18 @@ pub async fn run_link(
     // The Automerge sync state of each document in an exchange on this stream (DESIGN §5.6); the link
     // knows which documents those are, and the heads each must reach.
     let mut sessions: HashMap<String, docsync::Session> = HashMap::new();
+    // 佐证材料 on this stream (`blobs`): asked for once the peer's hello is in, sent only when no
+    // document frame waits.
+    let mut blobs = BlobFlow::new(cfg.blobs);
+    let mut blob_rx = cfg.store.subscribe_blobs();
     let reason = 'stream: loop {
         link.set_now(unix_secs());
+        if matches!(link.state(), State::CatchingUp | State::InSync) {
+            match crate::blobs::wants(cfg, &peer, &mut blobs).await {
+                Ok(frames) => queue.extend(frames.into_iter().map(Effect::Send)),
+                Err(e) => break 'stream format!("store: {e}"),
+            }
+        }
         while let Some(effect) = queue.pop_front() {
             match effect {
                 Effect::Send(frame) => {
@@ -183,6 +194,8 @@ pub async fn run_link(
                                 s.received_docs += items as u64;
                                 s.batches_received += 1;
                             });
+                            // Documents arrived: they may reference files to ask for.
+                            blobs.touch();
                             queue.extend(link.on_received(received, acked, caught_up))
                         }
                         Err(err) => queue.extend(link.on_apply_rejected(err)),
@@ -284,10 +297,40 @@ pub async fn run_link(
         });
         bytes_in = 0;
         out_reported = out;
-        if let Some(h) = hook {
+        // A chunk may go only when no document frame waits: none queued, no commit unseen.
+        let commit_waiting = seq_rx.has_changed().unwrap_or(false);
+        let chunk_ready = blobs.has_chunk() && !commit_waiting;
+        if let Some(h) = hook
+            && !chunk_ready
+        {
             h.idle(seen_seq);
         }
         tokio::select! {
+            permit = t.tx.reserve(), if chunk_ready => {
+                mark_busy(hook);
+                let Ok(permit) = permit else {
+                    break 'stream "stream closed while sending".to_string();
+                };
+                match crate::blobs::next_chunk(cfg, &mut blobs).await {
+                    Ok(Some(frame)) => {
+                        if let Some(h) = hook {
+                            h.sent(1);
+                        }
+                        permit.send(frame);
+                    }
+                    Ok(None) => {}
+                    Err(e) => break 'stream format!("store: {e}"),
+                }
+            }
+            r = blob_rx.changed() => {
+                mark_busy(hook);
+                if r.is_err() { break 'stream "store closed".to_string(); }
+                blob_rx.borrow_and_update();
+                match crate::blobs::on_local_blobs(cfg, &mut blobs).await {
+                    Ok(frames) => queue.extend(frames.into_iter().map(Effect::Send)),
+                    Err(e) => break 'stream format!("store: {e}"),
+                }
+            }
             _ = hook::sleep_until(hook, resume_at.unwrap_or_else(|| hook::now(hook))), if resume_at.is_some() => {
                 mark_busy(hook);
                 resume_at = None;
@@ -316,7 +359,14 @@ pub async fn run_link(
                             s.to_receive_bytes = r.bytes;
                         });
                     }
-                    queue.extend(link.on_frame(frame));
+                    if is_blob(&frame) {
+                        match on_blob_frame(cfg, link, &peer, &mut blobs, frame).await {
+                            Ok(effects) => queue.extend(effects),
+                            Err(e) => break 'stream format!("store: {e}"),
+                        }
+                    } else {
+                        queue.extend(link.on_frame(frame));
+                    }
                     if let Some(h) = hello {
                         reg.update(peer.as_str(), |s| s.peer_seq = h.seq);
                         // Remember which install of the peer this is, so the next hello can tell a
@@ -449,6 +499,47 @@ async fn take_crl(cfg: &LinkConfig, der: Vec<u8>) -> Result<u64, ErrorFrame> {
     tokio::task::spawn_blocking(move || source.offer(&der))
         .await
         .unwrap_or_else(|e| Err(refused(format!("taking the revocation list failed: {e}"))))
+}
+
+/// Whether a frame is the blob flow's (`blobs`), not the document machine's.
+fn is_blob(frame: &Frame) -> bool {
+    matches!(
+        frame,
+        Frame::BlobWant { .. } | Frame::BlobChunk(_) | Frame::BlobHeld { .. }
+    )
+}
+
+/// A blob frame from the peer, through the flow: the frames to send, or a typed refusal and the
+/// end of the stream (nothing of a refused frame is stored). Only after the peer's hello.
+async fn on_blob_frame(
+    cfg: &LinkConfig,
+    link: &Link,
+    peer: &AdminCode,
+    blobs: &mut BlobFlow,
+    frame: Frame,
+) -> Result<Vec<Effect>, safemesh_store::Error> {
+    let refused = |e: ErrorFrame| {
+        let reason = format!(
+            "blob refused ({}): {}",
+            e.rule.as_deref().unwrap_or("-"),
+            e.message
+        );
+        vec![Effect::Send(Frame::Error(e)), Effect::Close { reason }]
+    };
+    if !matches!(link.state(), State::CatchingUp | State::InSync) {
+        return Ok(refused(ErrorFrame {
+            code: ErrorCode::Malformed,
+            doc_id: None,
+            path: None,
+            rule: Some("hello_first".into()),
+            message: "blob frame before hello".into(),
+        }));
+    }
+    match crate::blobs::on_frame(cfg, peer, blobs, frame).await {
+        Ok(frames) => Ok(frames.into_iter().map(Effect::Send).collect()),
+        Err(crate::blobs::BlobFail::Refused(e)) => Ok(refused(e)),
+        Err(crate::blobs::BlobFail::Store(e)) => Err(e),
+    }
 }
 
 /// The wall clock in seconds: the link's quarantine expires on it ([`Link::set_now`]).

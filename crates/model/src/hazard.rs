@@ -325,6 +325,10 @@ pub struct HazardEvent {
     /// For `reply`: the escalating office the reply answers (with `method`, the escalation's method).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<AdminCode>,
+    /// 佐证材料 — files this event carries (整改前/整改后照片, 验收单), by content; written with the
+    /// event, never replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::evidence::Attachment>,
 }
 
 impl HazardEvent {
@@ -349,6 +353,7 @@ impl HazardEvent {
             new_deadline: None,
             approved: None,
             to: None,
+            attachments: Vec::new(),
         }
     }
 }

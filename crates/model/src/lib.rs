@@ -17,6 +17,7 @@ pub mod accident;
 pub mod china;
 pub mod credit;
 pub mod directive;
+pub mod evidence;
 pub mod hazard;
 pub mod period;
 mod sector;

@@ -10,12 +10,13 @@
 //! `open` and `migrate` (opening, pragmas, stored format), `writer` (the write session), `stats`
 //! (commit times, kept in `commit_times`, and database size, for the node's metrics), `docs`
 //! (documents, chunks, seq), `links` (cursors, peer heads, sync states), `scope` (what crosses a
-//! link), `summaries`, `tokens`, `inspect` (a store file checked
+//! link), `blobs` (佐证材料: content-addressed evidence files, their chunks and references), `summaries`, `tokens`, `inspect` (a store file checked
 //! read-only from outside: integrity and heads), `project` (writing projections), `query` (reads per record kind),
 //! and `sql` (placeholder builders and stored encodings, imported by the others, importing none).
 #![forbid(unsafe_code)]
 
 mod backup;
+mod blobs;
 mod cache;
 mod commit_times;
 mod docs;
@@ -38,6 +39,7 @@ mod tokens;
 mod traces;
 mod writer;
 
+pub use blobs::{BLOB_CHUNK, BlobMeta, BlobRef, ChunkOutcome, is_sha256_hex, sha256_hex};
 pub use commit_times::{COMMIT_BUCKETS, CommitStats};
 pub use docs::{NewDoc, StoredDoc, count_documents};
 pub use error::Error;

@@ -171,6 +171,7 @@ impl Store {
                 growth: Arc::new(crate::planner::Growth::new(analyzed)),
                 traces: Default::default(),
                 commits: Default::default(),
+                blobs_tx: tokio::sync::watch::channel(0).0,
             }),
         })
     }

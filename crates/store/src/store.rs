@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) traces: crate::traces::TraceNotes,
     /// How long commits take (see `stats`).
     pub(crate) commits: crate::commit_times::CommitTimes,
+    /// Counts blobs completed (stored whole and verified), for links waiting to serve one (`blobs`).
+    pub(crate) blobs_tx: watch::Sender<u64>,
 }
 
 impl Store {
@@ -73,6 +75,12 @@ impl Store {
     /// Watches the committed sequence number (wakes link drivers to push new changes).
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.inner.seq_tx.subscribe()
+    }
+
+    /// Watches the blobs completed in this store (a link that was asked for one it lacked serves it
+    /// once it is here).
+    pub fn subscribe_blobs(&self) -> watch::Receiver<u64> {
+        self.inner.blobs_tx.subscribe()
     }
 
     pub async fn close(&self) {

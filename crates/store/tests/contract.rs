@@ -1258,3 +1258,207 @@ async fn directive_review_counts(db: &TestDb) {
         .unwrap();
     assert_eq!((t["d-r"].done, t["d-r"].awaiting_review), (1, 0));
 }
+
+/// Bytes that are not all alike (so a chunk put at the wrong offset would change the hash).
+fn file_bytes(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn attachment(bytes: &[u8], name: &str) -> safemesh_model::evidence::Attachment {
+    safemesh_model::evidence::Attachment {
+        sha256: safemesh_store::sha256_hex(bytes),
+        size: bytes.len() as u64,
+        media_type: "image/jpeg".into(),
+        name: name.into(),
+    }
+}
+
+contract!(
+    a_blob_is_stored_by_its_sha256_and_read_back_whole_or_by_range,
+    blob_put_get
+);
+async fn blob_put_get(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    // 1. A file larger than two chunks is stored under its SHA-256.
+    let bytes = file_bytes(2 * safemesh_store::BLOB_CHUNK + 1000);
+    let meta = store.put_blob("image/jpeg", &bytes).await.unwrap();
+    assert_eq!(meta.sha256, safemesh_store::sha256_hex(&bytes));
+    assert_eq!(meta.size, bytes.len() as i64);
+    // 2. Read back whole, and a range across a chunk boundary, from a reopened store.
+    store.close().await;
+    let store = db.open().await.unwrap();
+    assert_eq!(store.read_blob(&meta.sha256).await.unwrap().unwrap(), bytes);
+    let at = safemesh_store::BLOB_CHUNK as i64 - 10;
+    let range = store
+        .read_blob_range(&meta.sha256, at, 20)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(range, bytes[at as usize..at as usize + 20]);
+    assert_eq!(store.verify_blob(&meta.sha256).await.unwrap(), Some(true));
+    assert_eq!(store.blob_bytes().await.unwrap(), bytes.len() as i64);
+    // 3. Storing it again keeps one copy; an unknown hash reads as nothing.
+    store.put_blob("image/jpeg", &bytes).await.unwrap();
+    assert_eq!(store.blob_bytes().await.unwrap(), bytes.len() as i64);
+    assert!(store.read_blob(&"0".repeat(64)).await.unwrap().is_none());
+}
+
+contract!(
+    a_blob_received_in_chunks_resumes_after_a_reopen_and_is_usable_only_once_verified,
+    blob_chunks_resume
+);
+async fn blob_chunks_resume(db: &TestDb) {
+    use safemesh_store::ChunkOutcome;
+    let store = db.open().await.unwrap();
+    let bytes = file_bytes(3 * safemesh_store::BLOB_CHUNK / 2 + 7);
+    let sha = safemesh_store::sha256_hex(&bytes);
+    let size = bytes.len() as i64;
+    let chunk = safemesh_store::BLOB_CHUNK;
+    // 1. The first chunk is kept; the blob is not usable yet.
+    let first = store
+        .put_blob_chunk(&sha, size, "image/jpeg", 0, &bytes[..chunk])
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        ChunkOutcome::Partial {
+            received: chunk as i64
+        }
+    );
+    assert!(store.read_blob(&sha).await.unwrap().is_none());
+    // 2. Cut: the store is reopened; it resumes from the bytes it holds.
+    store.close().await;
+    let store = db.open().await.unwrap();
+    assert_eq!(store.blob_received(&sha).await.unwrap(), chunk as i64);
+    // 3. A chunk that does not continue the blob is refused, naming where it must start.
+    assert_eq!(
+        store
+            .put_blob_chunk(&sha, size, "image/jpeg", 0, &bytes[..chunk])
+            .await
+            .unwrap(),
+        ChunkOutcome::OutOfOrder {
+            expected: chunk as i64
+        }
+    );
+    // 4. The rest completes it, verified.
+    assert_eq!(
+        store
+            .put_blob_chunk(&sha, size, "image/jpeg", chunk as i64, &bytes[chunk..])
+            .await
+            .unwrap(),
+        ChunkOutcome::Complete
+    );
+    assert_eq!(store.read_blob(&sha).await.unwrap().unwrap(), bytes);
+}
+
+contract!(
+    a_blob_whose_bytes_do_not_match_its_hash_is_dropped_whole,
+    blob_hash_mismatch
+);
+async fn blob_hash_mismatch(db: &TestDb) {
+    use safemesh_store::ChunkOutcome;
+    let store = db.open().await.unwrap();
+    let claimed = file_bytes(1000);
+    let sha = safemesh_store::sha256_hex(&claimed);
+    let mut forged = claimed.clone();
+    forged[999] ^= 1;
+    // 1. A chunk that runs past the declared size is refused before anything is kept.
+    assert_eq!(
+        store
+            .put_blob_chunk(&sha, 10, "image/jpeg", 0, &forged)
+            .await
+            .unwrap(),
+        ChunkOutcome::TooLong
+    );
+    // 2. Every byte arrives but they hash to something else: nothing of it is kept.
+    assert_eq!(
+        store
+            .put_blob_chunk(&sha, 1000, "image/jpeg", 0, &forged)
+            .await
+            .unwrap(),
+        ChunkOutcome::HashMismatch
+    );
+    assert!(store.read_blob(&sha).await.unwrap().is_none());
+    assert_eq!(store.blob_received(&sha).await.unwrap(), 0);
+    assert_eq!(store.blob_bytes().await.unwrap(), 0);
+    let (chunks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM blob_chunks")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(chunks, 0);
+}
+
+contract!(
+    blob_references_follow_the_documents_audience_and_the_collector_keeps_only_referenced_blobs,
+    blob_refs_scope_gc
+);
+async fn blob_refs_scope_gc(db: &TestDb) {
+    let store = db.open().await.unwrap();
+    let photo = file_bytes(5000);
+    let stray = file_bytes(300);
+    store.put_blob("image/jpeg", &photo).await.unwrap();
+    let stray_meta = store.put_blob("image/jpeg", &stray).await.unwrap();
+    // 1. A general hazard's rectified event attaches the photo.
+    let mut doc = new_hazard("530181006", Grade::General, "消防通道堵塞");
+    put(&store, "h-1", &mut doc, &[]).await;
+    let old = doc.get_heads();
+    let mut e = event(EventKind::Rectified, "530181006");
+    e.attachments = vec![attachment(&photo, "整改后.jpg")];
+    hazard::append_event(&mut doc, &e).unwrap();
+    doc.commit();
+    put(&store, "h-1", &mut doc, &old).await;
+    let refs = store.blob_refs("h-1").await.unwrap();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0].name, "整改后.jpg");
+    assert_eq!(
+        hazard::read(&doc).unwrap().events[1].attachments,
+        e.attachments
+    );
+    // 2. Its blob crosses the link to the county (its audience), not to the city.
+    let sha = safemesh_store::sha256_hex(&photo);
+    assert!(
+        store
+            .blob_in_scope(&code("530181"), &sha)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .blob_in_scope(&code("5301"), &sha)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // 3. Held here, so not wanted; dropped, it is wanted from the county only.
+    assert!(
+        store
+            .blobs_wanted_from(&code("530181"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.drop_blob(&sha).await.unwrap();
+    let wanted = store.blobs_wanted_from(&code("530181"), 10).await.unwrap();
+    assert_eq!(wanted.iter().map(|r| &r.sha256).collect::<Vec<_>>(), [&sha]);
+    assert!(
+        store
+            .blobs_wanted_from(&code("5301"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.put_blob("image/jpeg", &photo).await.unwrap();
+    // 4. The collector keeps a young stray (an upload not yet referenced), then removes it once
+    //    older than the grace; the referenced photo stays.
+    assert_eq!(
+        store.collect_blobs("2000-01-01T00:00:00Z").await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.collect_blobs("2999-01-01T00:00:00Z").await.unwrap(),
+        1
+    );
+    assert!(store.read_blob(&stray_meta.sha256).await.unwrap().is_none());
+    assert_eq!(store.read_blob(&sha).await.unwrap().unwrap(), photo);
+}

@@ -10,7 +10,8 @@ use crate::digest::Digest;
 /// (`DocSync`), which a version-3 peer would not understand. 5: a batch declares the sender's own
 /// seq, and its `upto` may not pass it (issue 19 #1): a version-4 peer sends none and would be
 /// refused; the hello says which revocation list the sender holds and a parent offers a newer one to
-/// its child (`Crl`, issue 19 #12).
+/// its child (`Crl`, issue 19 #12); evidence files move as blob frames (`BlobWant`, `BlobChunk`,
+/// `BlobHeld`; [`crate::blob`], issue 16).
 pub const PROTOCOL_VERSION: u32 = 5;
 
 /// One frame on a link.
@@ -42,6 +43,19 @@ pub enum Frame {
     /// children. Never sent by a child.
     Crl {
         der: Vec<u8>,
+    },
+    /// 佐证材料 ([`crate::blob`]): ask for a blob from `offset` (the bytes the asker holds; also the
+    /// acknowledgement of the chunks stored so far).
+    BlobWant {
+        sha256: String,
+        offset: u64,
+    },
+    /// A piece of a blob asked for.
+    BlobChunk(crate::blob::BlobChunk),
+    /// Whether the sender holds a blob the receiver asked for (`false`: not yet; `true`: now).
+    BlobHeld {
+        sha256: String,
+        held: bool,
     },
 }
 
@@ -264,6 +278,8 @@ impl Frame {
             Frame::DigestRequest(d) => d.weight(),
             Frame::DigestReply(r) => r.payload_len() + 4,
             Frame::Crl { der } => der.len() + 4,
+            Frame::BlobWant { sha256, .. } | Frame::BlobHeld { sha256, .. } => sha256.len() + 12,
+            Frame::BlobChunk(c) => c.data.len() + c.sha256.len() + c.media_type.len() + 24,
         }
     }
 }

@@ -17,10 +17,13 @@
 //! - [`digest`]: bucketed digests of what both ends of a link hold, to repair a new or restored peer.
 //! - [`docsync`]: the per-document fallback to Automerge's sync protocol, with a kept state.
 //! - [`inflate`]: what received Automerge bytes inflate to, bounded before Automerge loads them.
+//! - [`blob`]: 佐证材料 on the link — which evidence files are asked for, in what chunks, what is
+//!   refused, within which bounds (pulled by the side that lacks them, behind the documents).
 //! - [`summary`]: what a received summary may claim, and the version it is stored under.
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod blob;
 pub mod check;
 pub mod digest;
 pub mod docsync;

@@ -3,7 +3,7 @@
 //! ([`crate::openapi`]) are both built from this list.
 
 use crate::http::ApiPart;
-use crate::{accidents, directives, enterprises, excel, hazards, reports, tokens};
+use crate::{accidents, directives, enterprises, evidence, excel, hazards, reports, tokens};
 
 pub const PARTS: &[ApiPart] = &[
     super::node::API,
@@ -12,6 +12,7 @@ pub const PARTS: &[ApiPart] = &[
     enterprises::http::API,
     accidents::http::API,
     excel::http::API,
+    evidence::http::API,
     reports::API,
     tokens::API,
 ];

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+mod evidence;
 mod hazards;
 mod http;
 mod private;
@@ -20,6 +21,7 @@ mod telemetry;
 /// else this.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/safemesh";
 
+pub use evidence::{EvidenceConfig, EvidenceLimits};
 pub use hazards::HazardSettings;
 pub use http::HttpConfig;
 pub use private::{check_private, write_private};
@@ -79,6 +81,9 @@ pub struct Config {
     /// 配额 — per-child quotas (`[quotas]`); the defaults when absent.
     #[serde(default, skip_serializing_if = "QuotaConfig::is_default")]
     pub quotas: QuotaConfig,
+    /// 佐证材料 limits (`[evidence]`).
+    #[serde(default, skip_serializing_if = "EvidenceConfig::is_default")]
+    pub evidence: EvidenceConfig,
 }
 
 /// `[metrics]` of the config. `/metrics` is always served on the HTTP address, to a token of role
@@ -225,6 +230,7 @@ impl Config {
             ));
         }
         HazardSettings::from_config(self)?;
+        self.evidence.limits()?;
         if let Some(m) = self.metrics.listen
             && m.port() != 0
             && (m == self.http || m == self.listen)

@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, Method as M};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -68,22 +67,7 @@ pub fn office(st: &ApiState) -> Office {
 /// A workbook as a download named `name` (`隐患台账-530181006-2026-01-05.xlsx`), with an ASCII
 /// `fallback` for old clients.
 pub fn download(bytes: Vec<u8>, name: &str, fallback: &str) -> Response {
-    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20");
-    let disposition = format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}");
-    (
-        [
-            (CONTENT_TYPE, HeaderValue::from_static(XLSX)),
-            (
-                CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition)
-                    .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+    crate::http::file::download(bytes, XLSX, name, fallback)
 }
 
 /// The file name of a ledger exported today at this office.

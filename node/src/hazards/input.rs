@@ -91,6 +91,9 @@ pub struct NewEvent {
     pub requirements: Option<String>,
     /// `supervise`: 督办期限 `YYYY-MM-DD` (optional; not in the past).
     pub due: Option<String>,
+    /// 佐证材料 — files uploaded first (`POST /api/v1/files`), by their SHA-256, that this event
+    /// carries (整改前/整改后照片, 验收单); written with the event, never replaced.
+    pub attachments: Option<Vec<crate::evidence::AttachmentInput>>,
 }
 
 fn opt_text(v: Option<String>) -> Option<String> {

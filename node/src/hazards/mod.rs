@@ -340,8 +340,13 @@ pub async fn add_event(
     settings: &HazardSettings,
     actor: &Actor,
     id: &str,
-    input: NewEvent,
+    mut input: NewEvent,
 ) -> Result<Value, RecordError> {
+    // The files first (400s), from the store's own description of each, outside the write lock.
+    let attachments = match input.attachments.take() {
+        Some(list) => crate::evidence::resolve(store, "attachments", list).await?,
+        None => Vec::new(),
+    };
     let mut w = store.writer().await?;
     let mut doc = w
         .load(id)
@@ -358,6 +363,7 @@ pub async fn add_event(
     event.by = me.clone();
     event.user = actor.user.clone();
     event.level = (kind == mh::EventKind::Supervise).then(|| me.clone());
+    event.attachments = attachments;
     let mut check = derived.clone();
     mh::apply(&mut check, &event).map_err(|e| match &e {
         safemesh_model::Error::Invalid { reason, .. } => {

@@ -10,6 +10,7 @@ mod caller;
 mod error;
 mod extract;
 pub mod limits;
+pub mod file;
 mod route;
 mod state;
 mod token_cache;

@@ -25,6 +25,8 @@ pub struct ApiState {
     pub unit_groups: std::collections::BTreeMap<String, Vec<String>>,
     /// Sector dictionary and 存量/增量 cut-off (from the config).
     pub hazards: Arc<HazardSettings>,
+    /// 佐证材料 limits (config `[evidence]`).
+    pub evidence: crate::config::EvidenceLimits,
     /// Tokens resolved recently.
     pub tokens: TokenCache,
     /// The web UI's logged-in sessions.

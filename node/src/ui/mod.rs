@@ -53,7 +53,13 @@ pub fn router(state: Shared) -> Router {
                 .layer(DefaultBodyLimit::max(crate::excel::http::MAX_UPLOAD_BYTES)),
         )
         .route("/hazards/{id}", get(views::hazard::page))
-        .route("/hazards/{id}/events", post(views::hazard::add_event))
+        // The per-file limit is the config's, checked while each file streams in.
+        .route(
+            "/hazards/{id}/events",
+            post(views::hazard::add_event).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/files/{sha256}", get(views::files::download))
+        .route("/files/{sha256}/thumbnail", get(views::files::thumbnail))
         .route("/directives", get(views::directives::list))
         .route("/directives/{id}", get(views::directives::page))
         .route("/directives/{id}/respond", post(views::directives::respond))

@@ -110,6 +110,11 @@ impl Activity {
     }
 
     /// Forgets a runner that has ended (its stream was cut or closed).
+    /// Wakes whoever waits on the mesh (a fault at a seam engaged).
+    pub(crate) fn poke(&self) {
+        self.changed.notify_waiters();
+    }
+
     pub(crate) fn remove_runner(&self, id: u64) {
         self.lock().runners.remove(&id);
         self.changed.notify_waiters();

@@ -151,6 +151,10 @@ pub struct Mesh {
     /// Link state machines between streams, by (node, peer): a node keeps one per peer.
     parked: BTreeMap<(String, String), Link>,
     tune: BTreeMap<String, Tune>,
+    /// Cuts armed for the next stream of a connection ([`Mesh::cut_after`]).
+    trips: BTreeMap<(String, String), Arc<traffic::Trip>>,
+    /// The fault of each connection's current stream, if one was armed.
+    armed: BTreeMap<(String, String), Arc<traffic::Trip>>,
     act: Arc<Activity>,
     record_traffic: bool,
     pub max_batch_items: usize,
@@ -224,6 +228,8 @@ impl Mesh {
             conns: BTreeMap::new(),
             parked: BTreeMap::new(),
             tune: BTreeMap::new(),
+            trips: BTreeMap::new(),
+            armed: BTreeMap::new(),
             act: Activity::new(opts.clock),
             record_traffic: opts.record_traffic,
             max_batch_items: 256,
@@ -304,6 +310,10 @@ impl Mesh {
         let clink = self.take_link(child, parent, Role::Parent);
         let traffic = Arc::new(Traffic::default());
         let recorded = self.record_traffic.then(|| traffic.clone());
+        let trip = self.trips.remove(&key);
+        if let Some(t) = &trip {
+            self.armed.insert(key.clone(), t.clone());
+        }
         let (stop, stop_rx) = watch::channel(false);
         let (p_out_tx, p_out_rx) = mpsc::channel::<Frame>(CHANNEL);
         let (c_out_tx, c_out_rx) = mpsc::channel::<Frame>(CHANNEL);
@@ -318,6 +328,7 @@ impl Mesh {
             c_in_tx,
             p_bytes.clone(),
             recorded.clone(),
+            trip.clone(),
         ));
         tokio::spawn(forward(
             child.to_string(),
@@ -326,6 +337,7 @@ impl Mesh {
             p_in_tx,
             c_bytes.clone(),
             recorded,
+            trip,
         ));
         let pt = Transport {
             tx: p_out_tx,
@@ -362,6 +374,46 @@ impl Mesh {
             },
         );
         traffic
+    }
+
+    /// Arms a cut of the next stream between `parent` and `child`: it ends once `after` frames of
+    /// `kind` (as [`traffic::frame_kind`] names them, e.g. `blob_chunk`) have crossed it. Wait for
+    /// it with [`Mesh::wait_closed`].
+    pub fn cut_after(&mut self, parent: &str, child: &str, kind: &'static str, after: usize) {
+        self.arm(parent, child, kind, after, false);
+    }
+
+    /// Arms a pause of the next stream between `parent` and `child`: once `after` frames of `kind`
+    /// have crossed it, the next frame (and all after it, in order) waits at the seam until
+    /// [`Mesh::release`]. Wait for it with [`Mesh::wait_held`].
+    pub fn hold_after(&mut self, parent: &str, child: &str, kind: &'static str, after: usize) {
+        self.arm(parent, child, kind, after, true);
+    }
+
+    fn arm(&mut self, parent: &str, child: &str, kind: &'static str, after: usize, hold: bool) {
+        let trip = traffic::Trip::new(kind, after, hold, self.act.clone());
+        self.trips
+            .insert((parent.to_string(), child.to_string()), Arc::new(trip));
+    }
+
+    fn armed(&self, parent: &str, child: &str) -> Arc<traffic::Trip> {
+        self.armed
+            .get(&(parent.to_string(), child.to_string()))
+            .unwrap_or_else(|| panic!("no fault armed on {parent}–{child}"))
+            .clone()
+    }
+
+    /// Runs the mesh until the pause armed by [`Mesh::hold_after`] holds a frame.
+    pub async fn wait_held(&self, parent: &str, child: &str) {
+        let trip = self.armed(parent, child);
+        if let Err(why) = self.act.drive_until(|| trip.holding()).await {
+            panic!("{parent}–{child} never paused ({why}):\n{}", self.status());
+        }
+    }
+
+    /// Lets the frames held at the seam cross.
+    pub fn release(&self, parent: &str, child: &str) {
+        self.armed(parent, child).release();
     }
 
     /// Connects each consecutive pair of `chain` (parent first).

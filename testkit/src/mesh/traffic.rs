@@ -73,6 +73,9 @@ pub fn frame_kind(f: &Frame) -> &'static str {
         Frame::DigestRequest(_) => "digest_request",
         Frame::DigestReply(_) => "digest_reply",
         Frame::Crl { .. } => "crl",
+        Frame::BlobWant { .. } => "blob_want",
+        Frame::BlobChunk(_) => "blob_chunk",
+        Frame::BlobHeld { .. } => "blob_held",
     }
 }
 
@@ -91,6 +94,73 @@ pub fn frame_len(f: &Frame) -> usize {
         Frame::DigestRequest(d) => d.weight(),
         Frame::DigestReply(r) => r.payload_len() + 4,
         Frame::Crl { der } => der.len() + 4,
+        Frame::BlobWant { sha256, .. } => 2 + sha256.len() + 10,
+        Frame::BlobHeld { sha256, .. } => 2 + sha256.len() + 2,
+        Frame::BlobChunk(c) => {
+            2 + c.sha256.len() + 2 * 10 + 2 + c.media_type.len() + 4 + c.data.len()
+        }
+    }
+}
+
+/// A fault at a seam: once `after` frames of `kind` have crossed a stream (either direction), the
+/// next one is dropped and both directions close (a cut), or held until released (a pause: what
+/// the sender does meanwhile queues behind it, in order).
+pub struct Trip {
+    pub kind: &'static str,
+    pub after: usize,
+    hold: bool,
+    crossed: AtomicU64,
+    holding: std::sync::atomic::AtomicBool,
+    release: tokio::sync::watch::Sender<bool>,
+    act: Arc<super::activity::Activity>,
+}
+
+impl Trip {
+    pub(crate) fn new(
+        kind: &'static str,
+        after: usize,
+        hold: bool,
+        act: Arc<super::activity::Activity>,
+    ) -> Trip {
+        Trip {
+            kind,
+            after,
+            hold,
+            crossed: AtomicU64::new(0),
+            holding: Default::default(),
+            release: tokio::sync::watch::channel(false).0,
+            act,
+        }
+    }
+
+    /// Whether `frame` may cross now.
+    fn pass(&self, frame: &Frame) -> bool {
+        *self.release.borrow()
+            || frame_kind(frame) != self.kind
+            || self.crossed.fetch_add(1, Ordering::Relaxed) < self.after as u64
+    }
+
+    /// Whether a frame is held.
+    pub fn holding(&self) -> bool {
+        self.holding.load(Ordering::Relaxed)
+    }
+
+    /// Lets the held frame, and everything after it, cross.
+    pub fn release(&self) {
+        self.release.send_replace(true);
+    }
+
+    /// Holds until released (false: a cut, the stream ends).
+    async fn held(&self) -> bool {
+        if !self.hold {
+            return false;
+        }
+        self.holding.store(true, Ordering::Relaxed);
+        self.act.poke();
+        let mut rx = self.release.subscribe();
+        let released = rx.wait_for(|r| *r).await.is_ok();
+        self.holding.store(false, Ordering::Relaxed);
+        released
     }
 }
 
@@ -103,8 +173,15 @@ pub(crate) async fn forward(
     tx: mpsc::Sender<(Frame, usize)>,
     bytes_out: Arc<AtomicU64>,
     traffic: Option<Arc<Traffic>>,
+    trip: Option<Arc<Trip>>,
 ) {
     while let Some(frame) = rx.recv().await {
+        if let Some(t) = &trip
+            && !t.pass(&frame)
+            && !t.held().await
+        {
+            break;
+        }
         let n = frame_len(&frame);
         bytes_out.fetch_add(n as u64, Ordering::Relaxed);
         if let Some(traffic) = &traffic {

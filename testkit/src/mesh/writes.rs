@@ -39,6 +39,44 @@ impl Mesh {
     /// Appends a lifecycle event at node `c` (supervise names `c` as the level; escalate uses 函告;
     /// notify tells both 主要负责人 and 实际控制人).
     pub async fn add_event(&self, c: &str, id: &str, kind: EventKind, note: &str) {
+        self.add_event_with_files(c, id, kind, note, Vec::new())
+            .await
+    }
+
+    /// Stores `bytes` at node `c` as an uploaded file (a JPEG by its type) and attaches it to a new
+    /// event of `kind`; returns the file's SHA-256.
+    pub async fn attach_file(
+        &self,
+        c: &str,
+        id: &str,
+        kind: EventKind,
+        name: &str,
+        bytes: &[u8],
+    ) -> String {
+        let meta = self
+            .store(c)
+            .put_blob("image/jpeg", bytes)
+            .await
+            .expect("put_blob");
+        let a = safemesh_model::evidence::Attachment {
+            sha256: meta.sha256.clone(),
+            size: bytes.len() as u64,
+            media_type: "image/jpeg".into(),
+            name: name.into(),
+        };
+        self.add_event_with_files(c, id, kind, "", vec![a]).await;
+        meta.sha256
+    }
+
+    /// [`Mesh::add_event`] with files attached.
+    pub async fn add_event_with_files(
+        &self,
+        c: &str,
+        id: &str,
+        kind: EventKind,
+        note: &str,
+        attachments: Vec<safemesh_model::evidence::Attachment>,
+    ) {
         let node = self.node(c);
         let event = HazardEvent {
             kind,
@@ -75,6 +113,7 @@ impl Mesh {
             approved: None,
             to: None,
             recipient_names: Default::default(),
+            attachments,
         };
         let mut w = node.store().writer().await.expect("writer");
         let mut doc = w

@@ -145,6 +145,7 @@ fn township_hazard(title: &str) -> AutoCommit {
         approved: None,
         to: None,
         recipient_names: Default::default(),
+        attachments: Vec::new(),
     };
     hazard::append_event(&mut doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message("t@530181006".to_string()));

@@ -247,6 +247,7 @@ fn add_event_by(doc: &mut AutoCommit, kind: EventKind, by: &str) {
         approved: None,
         to: None,
         recipient_names: Default::default(),
+        attachments: Vec::new(),
     };
     hazard::append_event(doc, &ev).unwrap();
     doc.commit_with(CommitOptions::default().with_message(format!("t@{by}")));

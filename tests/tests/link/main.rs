@@ -5,6 +5,7 @@
 //! `crates/link/tests` because the harness sits above `link`: a dev-dependency of `link` on it would
 //! point back up.
 
+mod blobs;
 mod driver;
 mod hostile;
 mod mesh;

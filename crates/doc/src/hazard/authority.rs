@@ -82,15 +82,18 @@ pub(crate) fn check_op(general: bool, cx: &OpCheck<'_>) -> Result<(), Error> {
                 Seg::Key(f) => f.as_str(),
                 Seg::Index => return Err(cx.deny("events_append_only")),
             };
-            // Values inside an event are scalars, but for the two objects events carry: a
-            // plan's 五落实 (a map of scalars) and a notify's recipients (a list of strings).
+            // Values inside an event are scalars, but for the objects events carry: a plan's
+            // 五落实 (a map of scalars), a notify's recipients (a list of strings) and the
+            // event's 佐证材料 (a list of attachment maps, `crate::evidence`).
             if let OpType::Make(t) = &op.action {
-                let known = path.len() == 3
+                let known = (path.len() == 3
                     && matches!(
                         (field, t),
                         ("plan", automerge::ObjType::Map)
                             | ("recipients", automerge::ObjType::List)
-                    );
+                            | ("attachments", automerge::ObjType::List)
+                    ))
+                    || crate::evidence::is_attachment_item(path, t);
                 if !known {
                     return Err(cx.deny("events_append_only"));
                 }

@@ -105,5 +105,10 @@ impl ProjectKind for Hazards {
                     ),
                 ],
             ));
+        super::evidence::rows(
+            id,
+            view.events.iter().flat_map(|e| e.attachments.iter()),
+            rows,
+        );
     }
 }

@@ -10,6 +10,7 @@ mod bind;
 mod compute;
 mod directive;
 mod enterprise;
+mod evidence;
 mod hazard;
 mod kind;
 mod write;

@@ -330,6 +330,8 @@ impl Link {
             Frame::DigestRequest(d) => self.on_digest_request(d),
             Frame::DigestReply(r) => self.on_digest_reply(r),
             Frame::Crl { der } => self.on_crl(der),
+            // The runner's `blob::BlobFlow` takes these; the document machine has nothing to do.
+            Frame::BlobWant { .. } | Frame::BlobChunk(_) | Frame::BlobHeld { .. } => Vec::new(),
             Frame::Error(e)
                 if e.code == ErrorCode::Malformed
                     && e.rule.as_deref() == Some(RULE_FRAME_DECODES) =>

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use safemesh_model::hazard::{ESCALATION_METHODS, EventKind, notify, plan::Funds, plan::PlanInput};
@@ -97,6 +97,8 @@ pub struct EventRow {
     pub user: String,
     /// Recorded by an office above the owner.
     pub superior: bool,
+    /// 佐证材料 it attached.
+    pub files: Vec<super::files::FileLink>,
 }
 
 /// One action form.
@@ -332,6 +334,7 @@ fn events(b: &Value) -> Vec<EventRow> {
                 office: format::office(by),
                 user: text(&e["user"]),
                 superior: by != owner && owner.starts_with(by),
+                files: super::files::of_event(e),
             })
         })
         .collect()
@@ -452,12 +455,14 @@ async fn build(
             (*post, notify::REQUIRED_RECIPIENTS.contains(post), person)
         })
         .collect();
+    let mut events = events(&b);
+    super::files::mark_held(st, events.iter_mut().flat_map(|e| e.files.iter_mut())).await?;
     Ok(HazardPage {
         chrome: Chrome::new(st, user, "hazards"),
         notify_posts,
         h: facts(&b),
         plan: plan(&b),
-        events: events(&b),
+        events,
         actions,
         escalation_methods: ESCALATION_METHODS.to_vec(),
         awaiting_reply: awaiting_reply(&b),
@@ -588,53 +593,66 @@ impl EventForm {
             number: some(self.number),
             requirements: some(self.requirements),
             due: some(self.due),
+            attachments: None,
         })
     }
 }
 
-/// `POST /hazards/{id}/events` — one action form.
+/// `POST /hazards/{id}/events` — one action form, with any files it uploads (`multipart/form-data`;
+/// the files are stored first, then attached to the event).
 pub async fn add_event(
     State(st): State<Arc<ApiState>>,
     user: User,
     Path(id): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    req: axum::extract::Request,
 ) -> Response {
+    let read = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor)
+    {
+        Err(e) => Err(e),
+        Ok(_) => super::files::read_event_form(&st, req).await,
+    };
+    let (pairs, files) = match read {
+        Ok(r) => r,
+        Err(e) => {
+            return refused_page(&st, &user, &id, EventKind::Comment, e).await;
+        }
+    };
     let form = parse_event_form(&pairs);
     let kind = EventKind::parse(&form.kind).ok();
-    let result =
-        match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor) {
-            Err(e) => Err(e),
-            Ok(_) => match form.into_input() {
-                Ok(input) => {
-                    let actor = user.actor(&st);
-                    crate::hazards::add_event(&st.store, &st.hazards, &actor, &id, input).await
-                }
-                Err(e) => Err(e),
-            },
-        };
+    let result = match form.into_input() {
+        Ok(mut input) => {
+            input.attachments = (!files.is_empty()).then_some(files);
+            let actor = user.actor(&st);
+            crate::hazards::add_event(&st.store, &st.hazards, &actor, &id, input).await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(_) => {
             let done = kind.map(|k| k.as_str()).unwrap_or("comment");
             Redirect::to(&format!("/hazards/{id}?done={done}")).into_response()
         }
-        Err(e) if e.status == 404 => record_error(&e),
-        Err(e) => {
-            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            let why = refusal(&e);
-            tracing::info!(%id, status = e.status, rule = ?e.rule, "ui action refused");
-            match build(
-                &st,
-                &user,
-                &id,
-                String::new(),
-                Some((kind.unwrap_or(EventKind::Comment), why)),
-            )
-            .await
-            {
-                Ok(p) => render(status, &p),
-                Err(e) => record_error(&e),
-            }
-        }
+        Err(e) => refused_page(&st, &user, &id, kind.unwrap_or(EventKind::Comment), e).await,
+    }
+}
+
+/// The page again with the refusal of a `kind` form, in words (a 404 as the error page).
+async fn refused_page(
+    st: &ApiState,
+    user: &User,
+    id: &str,
+    kind: EventKind,
+    e: RecordError,
+) -> Response {
+    if e.status == 404 {
+        return record_error(&e);
+    }
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let why = refusal(&e);
+    tracing::info!(%id, status = e.status, rule = ?e.rule, "ui action refused");
+    match build(st, user, id, String::new(), Some((kind, why))).await {
+        Ok(p) => render(status, &p),
+        Err(e) => record_error(&e),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod accidents;
 pub mod directives;
 pub mod enterprises;
 pub mod excel;
+pub mod files;
 pub mod hazard;
 pub mod ledger;
 pub mod overview;
