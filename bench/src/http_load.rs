@@ -23,6 +23,18 @@ struct Seen {
     failed_to_send: u64,
 }
 
+/// Clients and seconds: the scale's, unless `--http-clients` / `--http-secs` say otherwise.
+pub fn size(args: &crate::Args) -> (usize, u64) {
+    let (clients, secs) = match args.scale {
+        crate::Scale::Smoke => (50, 3),
+        crate::Scale::Full => (500, 30),
+    };
+    (
+        args.http_clients.unwrap_or(clients),
+        args.http_secs.unwrap_or(secs),
+    )
+}
+
 pub async fn run(clients: usize, secs: u64) -> anyhow::Result<Map<String, Value>> {
     const TOWN: &str = "530181006";
     let c = Cluster::start(&[TOWN]).await?;

@@ -268,7 +268,7 @@ async fn run_scenario(which: Isolated, args: &Args) -> anyhow::Result<()> {
             telemetry::child(which == Isolated::TelemetryOn, boot_n, edits).await?
         }
         Isolated::HttpLoad => {
-            let (clients, secs) = http_load_size(args);
+            let (clients, secs) = http_load::size(args);
             Value::Object(http_load::run(clients, secs).await?)
         }
         Isolated::Fanout => fanout::parent(args.fanout_children, args.fanout_writes).await?,
@@ -327,18 +327,6 @@ fn isolated(which: Isolated, args: &Args) -> anyhow::Result<serde_json::Map<Stri
         Value::Object(m) => Ok(m),
         other => bail!("scenario {name} printed {other}"),
     }
-}
-
-/// Clients and seconds of the HTTP load test.
-fn http_load_size(args: &Args) -> (usize, u64) {
-    let (clients, secs) = match args.scale {
-        Scale::Smoke => (50, 3),
-        Scale::Full => (500, 30),
-    };
-    (
-        args.http_clients.unwrap_or(clients),
-        args.http_secs.unwrap_or(secs),
-    )
 }
 
 /// samod's size in `--scale full` (100,000 would take days: see docs/BENCHMARKS.md).
@@ -805,7 +793,7 @@ async fn main() -> anyhow::Result<()> {
         })?);
     }
     if !args.samod_only && !args.no_http_load {
-        let (clients, secs) = http_load_size(&args);
+        let (clients, secs) = http_load::size(&args);
         eprintln!("the HTTP API under {clients} concurrent clients for {secs} s (child process) …");
         out.extend(isolated(Isolated::HttpLoad, &args)?);
     }

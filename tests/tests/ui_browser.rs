@@ -240,7 +240,7 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
 
     // 6a. The township reports progress with a photo of the site (整改中照片) from the form: the
     //     timeline shows its thumbnail and a download under the event.
-    let photo = std::env::temp_dir().join(format!("整改现场-{}.png", std::process::id()));
+    let photo = std::env::temp_dir().join(format!("site-photo-{}.png", std::process::id()));
     site_photo().save(&photo)?;
     b.client
         .find(fantoccini::Locator::Css(
@@ -258,7 +258,10 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     b.wait_css("#timeline img.thumb").await?;
     let _ = std::fs::remove_file(&photo);
     let files = b.text("#timeline ul.files").await?;
-    assert!(files.contains("整改现场"), "{files}");
+    assert!(
+        files.contains("site-photo") && files.contains("PNG"),
+        "{files}"
+    );
     b.shot("17-hazard-photo").await?;
 
     // 7. A directive from the county: the township 签收s it, the county's battle map changes.

@@ -6,9 +6,9 @@ use safemesh_model::AdminCode;
 use safemesh_store::Store;
 use safemesh_sync::{Link, RecvLimits, Role};
 
+use crate::crl::SharedCrl;
 use crate::hook::{CheckGate, Hook};
 use crate::quota::{Quotas, SummaryRate};
-use crate::crl::SharedCrl;
 use crate::status::Registry;
 
 /// Bounds and identity of a node's links.

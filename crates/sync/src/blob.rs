@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use crate::frame::BlobChunk;
 use crate::frame::{ErrorCode, ErrorFrame, Frame};
 
 /// The bounds of blob transfer on one link.
@@ -49,18 +50,6 @@ impl Default for BlobLimits {
             max_blob: 1 << 30,
         }
     }
-}
-
-/// One chunk of a blob on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobChunk {
-    /// The blob's SHA-256, lower-case hex.
-    pub sha256: String,
-    pub offset: u64,
-    /// The blob's whole size and media type (the receiver checks them against its reference).
-    pub size: u64,
-    pub media_type: String,
-    pub data: Vec<u8>,
 }
 
 /// A blob a document references, as the runner finds it in its store.

@@ -11,7 +11,7 @@ use crate::digest::Digest;
 /// seq, and its `upto` may not pass it (issue 19 #1): a version-4 peer sends none and would be
 /// refused; the hello says which revocation list the sender holds and a parent offers a newer one to
 /// its child (`Crl`, issue 19 #12); evidence files move as blob frames (`BlobWant`, `BlobChunk`,
-/// `BlobHeld`; [`crate::blob`], issue 16).
+/// `BlobHeld`; the blob flow decides them, issue 16).
 pub const PROTOCOL_VERSION: u32 = 5;
 
 /// One frame on a link.
@@ -44,14 +44,14 @@ pub enum Frame {
     Crl {
         der: Vec<u8>,
     },
-    /// 佐证材料 ([`crate::blob`]): ask for a blob from `offset` (the bytes the asker holds; also the
+    /// 佐证材料 (the blob flow, `blob.rs`): ask for a blob from `offset` (the bytes the asker holds; also the
     /// acknowledgement of the chunks stored so far).
     BlobWant {
         sha256: String,
         offset: u64,
     },
     /// A piece of a blob asked for.
-    BlobChunk(crate::blob::BlobChunk),
+    BlobChunk(BlobChunk),
     /// Whether the sender holds a blob the receiver asked for (`false`: not yet; `true`: now).
     BlobHeld {
         sha256: String,
@@ -282,4 +282,16 @@ impl Frame {
             Frame::BlobChunk(c) => c.data.len() + c.sha256.len() + c.media_type.len() + 24,
         }
     }
+}
+
+/// One chunk of a blob on the wire (佐证材料; the blob flow decides what is sent and taken).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobChunk {
+    /// The blob's SHA-256, lower-case hex.
+    pub sha256: String,
+    pub offset: u64,
+    /// The blob's whole size and media type (the receiver checks them against its reference).
+    pub size: u64,
+    pub media_type: String,
+    pub data: Vec<u8>,
 }

@@ -123,7 +123,11 @@ async fn held(
 /// `GET /files/{sha256}` — the file, with its type and name.
 #[utoipa::path(get, path = "/api/v1/files/{sha256}", tag = "files",
     params(("sha256" = String, Path, description = "文件的 SHA-256 / the file's SHA-256")),
-    responses((status = 200, description = "文件 / the file", content_type = "application/octet-stream"), Errors))]
+    responses((status = 200, description = "文件，类型为登记时按内容识别的类型 / the file, with the type told by its content when it was uploaded",
+        content(("image/jpeg"), ("image/png"), ("application/pdf"), ("application/ofd"), ("application/msword"),
+            ("application/vnd.ms-excel"),
+            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+            ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), Errors))]
 pub async fn download(
     State(st): State<Shared>,
     Path(sha256): Path<String>,

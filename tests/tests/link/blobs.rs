@@ -218,6 +218,7 @@ async fn scripted_county(m: &mut Mesh) -> Scripted {
         recv_cursor: 0,
         peer_install_seen: String::new(),
         seq: 0,
+        crl_number: 0,
     }))
     .await;
     s
