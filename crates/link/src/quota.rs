@@ -100,27 +100,6 @@ pub fn refused(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summary_versions_are_counted_per_office_in_windows() {
-        let q = Quotas {
-            summary_versions: 2,
-            summary_window: Duration::from_secs(60),
-            ..Quotas::default()
-        };
-        let rate = SummaryRate::default();
-        let t0 = Instant::now();
-        assert!(rate.take("530181006", t0, &q));
-        assert!(rate.take("530181006", t0, &q));
-        assert!(!rate.take("530181006", t0, &q));
-        assert!(rate.take("530181007", t0, &q), "another office");
-        assert!(rate.take("530181006", t0 + Duration::from_secs(60), &q));
-    }
-}
-
 /// What one batch from a child brings, checked against the child's quotas as the batch is written
 /// (`crate::apply`); from the parent, nothing is counted.
 pub(crate) struct Tally<'a> {
@@ -218,5 +197,26 @@ impl<'a> Tally<'a> {
     pub(crate) fn added(&self) -> Option<(i64, i64)> {
         (self.child.is_some() && (self.docs > 0 || self.bytes > 0))
             .then(|| (self.docs as i64, self.bytes.min(i64::MAX as u64) as i64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_versions_are_counted_per_office_in_windows() {
+        let q = Quotas {
+            summary_versions: 2,
+            summary_window: Duration::from_secs(60),
+            ..Quotas::default()
+        };
+        let rate = SummaryRate::default();
+        let t0 = Instant::now();
+        assert!(rate.take("530181006", t0, &q));
+        assert!(rate.take("530181006", t0, &q));
+        assert!(!rate.take("530181006", t0, &q));
+        assert!(rate.take("530181007", t0, &q), "another office");
+        assert!(rate.take("530181006", t0 + Duration::from_secs(60), &q));
     }
 }
