@@ -236,7 +236,9 @@ impl BlobFlow {
     /// nothing when the blob is complete, or the error that refuses the stream.
     pub fn on_stored(&mut self, sha256: &str, stored: Stored) -> Result<Option<Frame>, ErrorFrame> {
         match stored {
-            Stored::Partial(held) => {
+            // Part stored — or another link stored the same bytes meanwhile: continue from where
+            // the store is.
+            Stored::Partial(held) | Stored::OutOfOrder(held) => {
                 let Some(w) = self.wanted.get_mut(sha256) else {
                     return Ok(None);
                 };
@@ -265,18 +267,6 @@ impl BlobFlow {
                         short(sha256)
                     ),
                 ))
-            }
-            // Another link stored the same bytes meanwhile: continue from where the store is.
-            Stored::OutOfOrder(held) => {
-                let Some(w) = self.wanted.get_mut(sha256) else {
-                    return Ok(None);
-                };
-                w.unacked = 0;
-                w.next = held;
-                Ok(Some(Frame::BlobWant {
-                    sha256: sha256.to_string(),
-                    offset: held,
-                }))
             }
         }
     }
