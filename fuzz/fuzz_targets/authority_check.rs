@@ -1,7 +1,8 @@
 //! The write-authority check on arbitrary change sets, as a receiver runs it on a batch.
 //!
 //! Three ways in, chosen by the input:
-//! - `Ops`: a real base document (a general or major hazard, a directive, or nothing) and a sequence of
+//! - `Ops`: a real base document (a general or major hazard, a directive, an accident, or nothing) and a
+//!   sequence of
 //!   edits by actors of various codes (and actors that name no office), on two concurrent replicas,
 //!   each edit its own change; the new changes go to `check_and_apply`.
 //! - `Raw`: arbitrary bytes as changes (`Change::from_bytes`) or as a snapshot (`AutoCommit::load`),
@@ -26,10 +27,12 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, Change, ObjId, ObjType, Prop, ROOT, ReadDoc, ScalarValue, Value};
 use libfuzzer_sys::fuzz_target;
 use safemesh_doc::authority::{Origin, check_and_apply, check_snapshot};
+use safemesh_doc::accident::{self, AccidentCore};
 use safemesh_doc::directive::{self, DirectiveCore};
 use safemesh_doc::hazard::{self, Enterprise, HazardCore};
 use safemesh_doc::{actor, heads_to_hex};
 use safemesh_model::AdminCode;
+use safemesh_model::evidence::Attachment;
 use safemesh_model::hazard::{Channel, Grade};
 use sha2::{Digest, Sha256};
 use std::sync::Once;
@@ -48,7 +51,7 @@ const CODES: [&str; 8] = [
     "54",
 ];
 /// Keys edits write under: the schema's own, and strangers.
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 20] = [
     "kind",
     "by",
     "level",
@@ -64,12 +67,14 @@ const KEYS: [&str; 18] = [
     "targets",
     "responses",
     "updates",
+    "attachments",
+    "sha256",
     "530181006",
     "530181007",
     "x",
 ];
 /// String values: event kinds, codes, grades, junk.
-const VALUES: [&str; 20] = [
+const VALUES: [&str; 22] = [
     "registered",
     "plan",
     "progress",
@@ -82,6 +87,8 @@ const VALUES: [&str; 20] = [
     "escalate",
     "notify",
     "comment",
+    "review",
+    "supplement",
     "bogus",
     "530181006",
     "530181",
@@ -98,6 +105,7 @@ enum Base {
     GeneralHazard,
     MajorHazard,
     Directive,
+    Accident,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -124,10 +132,16 @@ enum Edit {
     Insert { obj: u8, at: u16, val: Val },
     /// Delete a key or an element.
     Delete { obj: u8, key: u8 },
-    /// A well-formed event appended at the end, as an honest node would (kind, by, level).
-    Event { kind: u8, by: u8, level: Option<u8> },
-    /// A directive response by a code, as an honest node would.
-    Respond { code: u8 },
+    /// A well-formed event appended at the end, as an honest node would (kind, by, level), with
+    /// `files % 4` attachments.
+    Event {
+        kind: u8,
+        by: u8,
+        level: Option<u8>,
+        files: u8,
+    },
+    /// A directive response by a code, as an honest node would, with `files % 4` attachments.
+    Respond { code: u8, files: u8 },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -234,16 +248,34 @@ fn make_base(base: &Base) -> Option<AutoCommit> {
             commit(&mut doc);
             Some(doc)
         }
+        Base::Accident => {
+            let mut doc = AutoCommit::new().with_actor(actor::actor_id(&township, b"a"));
+            let core = AccidentCore {
+                title: "t".into(),
+                occurred_at: "2025-01-01".into(),
+                sector: "s".into(),
+                deaths: 1,
+                serious_injuries: 0,
+                direct_loss_wan: 1.0,
+                enterprise: None,
+                description: String::new(),
+                attachments: attachments(1),
+            };
+            accident::create(&mut doc, &township, "2025-01-01T00:00:00Z", &core).ok()?;
+            commit(&mut doc);
+            Some(doc)
+        }
     }
 }
 
 thread_local! {
     /// The base documents, made once per fuzzing thread (they never change).
-    static BASES: [Option<AutoCommit>; 4] = [
+    static BASES: [Option<AutoCommit>; 5] = [
         make_base(&Base::None),
         make_base(&Base::GeneralHazard),
         make_base(&Base::MajorHazard),
         make_base(&Base::Directive),
+        make_base(&Base::Accident),
     ];
 }
 
@@ -253,6 +285,7 @@ fn base_doc(base: &Base) -> Option<AutoCommit> {
         Base::GeneralHazard => 1,
         Base::MajorHazard => 2,
         Base::Directive => 3,
+        Base::Accident => 4,
     };
     BASES.with(|b| b[i].clone())
 }
@@ -305,6 +338,18 @@ fn insert_val(doc: &mut AutoCommit, obj: &ObjId, at: usize, val: &Val) {
     };
 }
 
+/// `files % 4` well-formed attachment references.
+fn attachments(files: u8) -> Vec<Attachment> {
+    (0..files % 4)
+        .map(|i| Attachment {
+            sha256: format!("{:02x}", i).repeat(32),
+            size: 1 + i as u64,
+            media_type: "application/pdf".into(),
+            name: format!("f{i}.pdf"),
+        })
+        .collect()
+}
+
 fn edit(doc: &mut AutoCommit, e: &Edit) {
     let objs = objects(doc);
     let sel = |i: u8| objs[i as usize % objs.len()].clone();
@@ -343,7 +388,12 @@ fn edit(doc: &mut AutoCommit, e: &Edit) {
                 }
             };
         }
-        Edit::Event { kind, by, level } => {
+        Edit::Event {
+            kind,
+            by,
+            level,
+            files,
+        } => {
             let Ok(Some((Value::Object(ObjType::List), events))) = doc.get(ROOT, "events") else {
                 return;
             };
@@ -358,8 +408,20 @@ fn edit(doc: &mut AutoCommit, e: &Edit) {
             if let Some(l) = level {
                 let _ = doc.put(&m, "level", pick(&CODES, *l));
             }
+            if *files % 4 > 0
+                && let Ok(l) = doc.put_object(&m, "attachments", ObjType::List)
+            {
+                for (i, a) in attachments(*files).iter().enumerate() {
+                    if let Ok(f) = doc.insert_object(&l, i, ObjType::Map) {
+                        let _ = doc.put(&f, "sha256", a.sha256.as_str());
+                        let _ = doc.put(&f, "size", ScalarValue::Int(a.size as i64));
+                        let _ = doc.put(&f, "media_type", a.media_type.as_str());
+                        let _ = doc.put(&f, "name", a.name.as_str());
+                    }
+                }
+            }
         }
-        Edit::Respond { code: c } => {
+        Edit::Respond { code: c, files } => {
             let target = code(pick(&CODES, *c));
             let update = safemesh_model::directive::ResponseUpdate {
                 action: safemesh_model::directive::ResponseAction::Receive,
@@ -367,6 +429,7 @@ fn edit(doc: &mut AutoCommit, e: &Edit) {
                 percent: None,
                 note: None,
                 user: "u".into(),
+                attachments: attachments(*files),
             };
             let _ = directive::respond(doc, &target, &update);
         }

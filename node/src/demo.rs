@@ -285,6 +285,7 @@ async fn answer(
                 note: r.note.clone(),
                 milestone: r.milestone.clone(),
                 unit: r.unit.clone(),
+                attachments: None,
             },
             at.hazard_settings.due_soon_days,
         )
@@ -448,6 +449,7 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                     credit_code_override: None,
                 }),
                 description: a.description.clone(),
+                attachments: None,
             },
         )
         .await
@@ -468,6 +470,7 @@ pub async fn load_sample(nodes: &[NodeHandle]) -> anyhow::Result<(usize, usize, 
                 crate::accidents::NewAccidentEvent {
                     kind: Some("review".into()),
                     note: Some(r.note.clone()),
+                    attachments: None,
                 },
             )
             .await

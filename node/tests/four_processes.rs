@@ -1,5 +1,6 @@
 //! The real `safemesh` binary as four processes: province → city → county → township, set up with the
-//! CLI exactly as an operator would, with a kill -9 and restart of the county in the middle.
+//! CLI exactly as an operator would, with a kill -9 and restart of the county in the middle; a file
+//! attached at the township reaches the province (SQLite or PostgreSQL) byte for byte.
 
 mod common;
 use common::chain::{self, BIN, CHAIN, wait_json};
@@ -62,8 +63,26 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
     }
     procs[victim].child.as_mut().unwrap().kill().unwrap();
     procs[victim].child.take().unwrap().wait().unwrap();
-    // (The owner's first step on a major hazard: telling the 主要负责人 and 实际控制人.)
-    let ev = json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知", "note": "已告知"});
+    // (The owner's first step on a major hazard: telling the 主要负责人 and 实际控制人, with the
+    // signed 告知书 attached — uploaded first, while the victim is down.)
+    let letter = b"%PDF-1.7\n% \xe5\x91\x8a\xe7\x9f\xa5\xe4\xb9\xa6\n%%EOF\n".to_vec();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(letter.clone()).file_name("告知书.pdf"),
+    );
+    let up: serde_json::Value = client
+        .post(procs[town].url("/api/v1/files"))
+        .bearer_auth(&procs[town].token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sha = up["sha256"].as_str().expect("uploaded").to_string();
+    let ev = json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知", "note": "已告知",
+                    "attachments": [{"sha256": sha, "name": "告知书.pdf"}]});
     let r = client
         .post(procs[town].url(&format!("{path}/events")))
         .bearer_auth(&procs[town].token)
@@ -84,6 +103,28 @@ async fn run_chain(databases: [Option<String>; 4], victim: usize) {
         |v| v["events"].as_array().is_some_and(|e| e.len() == 2),
     )
     .await;
+    wait_json(
+        &client,
+        &procs[prov],
+        &format!("{path}/files"),
+        "the 告知书 held at the province",
+        |v| v[0]["held"] == true,
+    )
+    .await;
+    let got = client
+        .get(procs[prov].url(&format!("/api/v1/files/{sha}")))
+        .bearer_auth(&procs[prov].token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.as_ref(),
+        letter.as_slice(),
+        "the same bytes at the province"
+    );
     wait_json(
         &client,
         &procs[prov],

@@ -202,6 +202,18 @@ impl Browser {
         self.wait_css("#token").await
     }
 
+    /// Scrolls the page so the element matching `css` is at the top of the window (a screenshot
+    /// shows the window, not the whole page).
+    pub async fn scroll_to(&self, css: &str) -> anyhow::Result<()> {
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+                vec![json!(css)],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Saves a screenshot of the page as `name.png`.
     pub async fn shot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let png = self.client.screenshot().await?;

@@ -1,7 +1,9 @@
 //! 佐证材料 through the HTTP API and over real gRPC + mutual TLS (issue 16): a file uploaded, attached
 //! to an event, listed with who attached it, downloaded under its name, its thumbnail; a file of
 //! another type or over the limit refused with its field and reason, nothing kept; a township's photo
-//! of a major hazard at the province byte for byte — on SQLite, and on a PostgreSQL province.
+//! of a major hazard at the province byte for byte — on SQLite, and on a PostgreSQL province; a
+//! target's 报送材料 at the directive's issuer and not at a sibling it was not sent to; an accident's
+//! 快报 and its 补报's file at every level above.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +16,7 @@ const PROVINCE: &str = "53";
 const CITY: &str = "5301";
 const COUNTY: &str = "530181";
 const TOWN: &str = "530181006";
+const TOWN_B: &str = "530181007";
 
 /// A 320 × 200 PNG.
 fn png() -> Vec<u8> {
@@ -228,5 +231,158 @@ async fn a_township_photo_reaches_a_postgresql_province() -> anyhow::Result<()> 
     };
     photo_reaches_the_province(Some(db.url())).await?;
     db.cleanup().await;
+    Ok(())
+}
+
+/// A minimal PDF (what `sniff` tells by its signature), distinct per `what`.
+fn pdf(what: &str) -> Vec<u8> {
+    format!("%PDF-1.7\n% {what}\n%%EOF\n").into_bytes()
+}
+
+/// Waits until `code` holds the blob `sha` whole, then checks its bytes are `bytes`.
+async fn held_at(c: &Cluster, code: &str, sha: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        if let Some(got) = c.node(code).store.read_blob(sha).await? {
+            assert_eq!(safemesh_store::sha256_hex(&got), sha, "{code}");
+            assert_eq!(got, bytes, "{code}");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("{code} never held {sha}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_report_reaches_the_issuer_and_an_accident_report_every_level_above()
+-> anyhow::Result<()> {
+    let c = Cluster::start(&[PROVINCE, CITY, COUNTY, TOWN, TOWN_B]).await?;
+    // 1. The county issues a directive to one township; it answers with its plan attached.
+    let (s, d) = c
+        .post(
+            COUNTY,
+            "/api/v1/directives",
+            &json!({"title": "危化品专项整治", "targets": [TOWN], "deadline": "2027-12-31"}),
+        )
+        .await?;
+    anyhow::ensure!(s == 201, "{d}");
+    let did = d["id"].as_str().unwrap().to_string();
+    c.wait_for(
+        TOWN,
+        &format!("/api/v1/directives/{did}"),
+        "directive",
+        |v| v["title"].is_string(),
+    )
+    .await?;
+    let plan = pdf("整治方案");
+    let (_, up) = upload(&c, TOWN, "整治方案.pdf", plan.clone()).await?;
+    let plan_sha = up["sha256"].as_str().unwrap().to_string();
+    // A file the township never uploaded is refused on its field; the update is not written.
+    let path = format!("/api/v1/directives/{did}/responses");
+    let (s, e) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"action": "progress", "percent": 30,
+                    "attachments": [{"sha256": "ab".repeat(32)}]}),
+        )
+        .await?;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("attachments[0].sha256")),
+        "{e}"
+    );
+    let (s, r) = c
+        .post(
+            TOWN,
+            &path,
+            &json!({"action": "progress", "percent": 30, "note": "已制定方案",
+                    "attachments": [{"sha256": plan_sha, "name": "整治方案.pdf"}]}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{r}");
+    // At the issuer, byte for byte, listed with the unit and update that attached it.
+    held_at(&c, COUNTY, &plan_sha, &plan).await?;
+    let (s, files) = c
+        .get(COUNTY, &format!("/api/v1/directives/{did}/files"))
+        .await?;
+    assert_eq!(s, 200);
+    let f = &files[0];
+    assert_eq!(
+        (
+            f["sha256"].as_str(),
+            f["event"].as_str(),
+            f["unit"].as_str(),
+            f["by"].as_str()
+        ),
+        (
+            Some(plan_sha.as_str()),
+            Some("progress"),
+            Some(TOWN),
+            Some(TOWN)
+        )
+    );
+    assert_eq!(
+        (f["name"].as_str(), f["held"].as_bool()),
+        (Some("整治方案.pdf"), Some(true))
+    );
+
+    // 2. An accident registered with its 快报, then a 补报 with a certificate: at every level above.
+    let report = pdf("事故快报");
+    let (_, up) = upload(&c, TOWN, "事故快报.pdf", report.clone()).await?;
+    let report_sha = up["sha256"].as_str().unwrap().to_string();
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date();
+    let (s, a) = c
+        .post(
+            TOWN,
+            "/api/v1/accidents",
+            &json!({"title": "有限空间中毒窒息", "occurred_at": safemesh_model::hazard::format_date(today),
+                    "sector": "工贸", "deaths": 1, "serious_injuries": 2, "direct_loss_wan": 80.0,
+                    "attachments": [{"sha256": report_sha, "name": "事故快报.pdf"}]}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{a}");
+    let aid = a["id"].as_str().unwrap().to_string();
+    let cert = pdf("死亡证明");
+    let (_, up) = upload(&c, TOWN, "死亡证明.pdf", cert.clone()).await?;
+    let cert_sha = up["sha256"].as_str().unwrap().to_string();
+    let (s, r) = c
+        .post(
+            TOWN,
+            &format!("/api/v1/accidents/{aid}/supplements"),
+            &json!({"deaths": 2, "note": "一名重伤人员经抢救无效死亡",
+                    "attachments": [{"sha256": cert_sha}]}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{r}");
+    for code in [COUNTY, CITY, PROVINCE] {
+        held_at(&c, code, &report_sha, &report).await?;
+        held_at(&c, code, &cert_sha, &cert).await?;
+    }
+    let (_, files) = c
+        .get(PROVINCE, &format!("/api/v1/accidents/{aid}/files"))
+        .await?;
+    let seen: Vec<(&str, &str)> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["event"].as_str().unwrap(), f["sha256"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("register", report_sha.as_str()),
+            ("supplement", cert_sha.as_str())
+        ]
+    );
+
+    // 3. Nowhere else: the sibling township was sent neither the directive nor the accident, and
+    // holds none of the files (checked after the province has them all).
+    for sha in [&plan_sha, &report_sha, &cert_sha] {
+        assert!(
+            c.node(TOWN_B).store.blob_meta(sha).await?.is_none(),
+            "{sha} at {TOWN_B}"
+        );
+    }
+    c.shutdown().await;
     Ok(())
 }

@@ -262,6 +262,7 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
         files.contains("site-photo") && files.contains("PNG"),
         "{files}"
     );
+    b.scroll_to("#timeline-head").await?;
     b.shot("17-hazard-photo").await?;
 
     // 7. A directive from the county: the township 签收s it, the county's battle map changes.
@@ -295,6 +296,30 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     b.click("#action-receive button[type=submit]").await?;
     b.wait_css("#notice").await?;
     assert!(b.text("#my-state").await?.contains("已签收"));
+    // 7a. Its progress with the 排查台账 attached (报送材料), from the form.
+    let ledger = std::env::temp_dir().join(format!("gas-ledger-{}.pdf", std::process::id()));
+    std::fs::write(&ledger, b"%PDF-1.7\n% gas survey ledger\n%%EOF\n")?;
+    b.fill("#action-progress input[name=percent]", "60").await?;
+    b.fill(
+        "#action-progress textarea[name=note]",
+        "已排查燃气用户 1200 户，附排查台账",
+    )
+    .await?;
+    b.client
+        .find(fantoccini::Locator::Css(
+            "#action-progress input[type=file]",
+        ))
+        .await?
+        .send_keys(&ledger.to_string_lossy())
+        .await?;
+    b.click("#action-progress button[type=submit]").await?;
+    b.wait_css("#record-files").await?;
+    let _ = std::fs::remove_file(&ledger);
+    let listed = b.text("#record-files").await?;
+    assert!(
+        listed.contains("gas-ledger") && listed.contains("PDF") && listed.contains("进展"),
+        "{listed}"
+    );
     let county_editor = token(&c, COUNTY, "县安委办", "editor").await?;
     c.wait_for(
         COUNTY,
@@ -310,6 +335,19 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     assert_eq!(b.text("#board-received").await?.trim(), "1");
     assert!(b.text("#board").await?.contains("已签收"));
     b.shot("10-county-battle-map").await?;
+    // The issuer has the township's 报送材料 (once its bytes have come up the link).
+    c.wait_for(
+        COUNTY,
+        &format!("/api/v1/directives/{did}/files"),
+        "the ledger at the county",
+        |v| v[0]["held"] == true,
+    )
+    .await?;
+    b.open(&format!("{county}/directives/{did}"), "#record-files")
+        .await?;
+    assert!(b.text("#record-files").await?.contains("gas-ledger"));
+    b.scroll_to("#evidence").await?;
+    b.shot("18-directive-evidence").await?;
     b.open(&format!("{county}/sync"), "#links").await?;
     b.shot("11-county-sync").await?;
     b.open(&format!("{county}/hazards"), "#ledger-table")

@@ -65,6 +65,9 @@ pub struct AccidentCore {
     pub enterprise: Option<Enterprise>,
     #[serde(default)]
     pub description: String,
+    /// 事故快报 and what else the office files with the registration: written with it, never replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<safemesh_model::evidence::Attachment>,
 }
 
 /// 复核/批注/补报 — a review (from a level above), a comment, or the owner's correction of the record
@@ -82,6 +85,9 @@ pub struct AccidentEvent {
     /// For an owner's correction: each field it changed, before and after.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<FieldChange>,
+    /// 佐证材料 the event attaches (a 补报's updated 快报, a review's 认定材料), written with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<safemesh_model::evidence::Attachment>,
 }
 
 /// The fields of an accident's `core` a 补报 may change.
@@ -151,6 +157,7 @@ pub fn create(
         e.write(doc, &m)?;
     }
     doc.put(&c, "description", core.description.as_str())?;
+    crate::evidence::put_attachments(doc, &c, &core.attachments)?;
     doc.put_object(ROOT, "events", ObjType::List)?;
     Ok(())
 }
@@ -168,6 +175,7 @@ pub fn append_event(doc: &mut AutoCommit, e: &AccidentEvent) -> Result<(), Error
         doc.put(&m, "note", n.as_str())?;
     }
     revision::write(doc, &m, &e.changes)?;
+    crate::evidence::put_attachments(doc, &m, &e.attachments)?;
     Ok(())
 }
 
@@ -247,6 +255,7 @@ pub fn read(doc: &AutoCommit) -> Result<AccidentView, Error> {
         direct_loss_wan: loss,
         enterprise,
         description: tree::opt_str(c, "description").unwrap_or_default(),
+        attachments: crate::evidence::read_attachments(c),
     };
     let grade = AccidentGrade::of(core.deaths, core.serious_injuries, core.direct_loss_wan);
     let events = read_events(root);
@@ -274,6 +283,7 @@ pub(crate) fn read_events(root: &automerge::hydrate::Map) -> Vec<AccidentEvent> 
                         user: tree::opt_str(m, "user").unwrap_or_default(),
                         note: tree::opt_str(m, "note"),
                         changes: revision::read(m),
+                        attachments: crate::evidence::read_attachments(m),
                     })
                 })
                 .collect()

@@ -439,6 +439,7 @@ pub fn respond_as(
     if let Some(n) = &update.note {
         doc.put(&u, "note", n.as_str())?;
     }
+    crate::evidence::put_attachments(doc, &u, &update.attachments)?;
     Ok(())
 }
 
@@ -521,6 +522,7 @@ fn read_response(r: &automerge::hydrate::Map) -> Response {
                         percent: tree::opt_i64(u, "percent").map(|p| p.clamp(0, 100) as u8),
                         note: tree::opt_str(u, "note"),
                         user: tree::opt_str(u, "user").unwrap_or_default(),
+                        attachments: crate::evidence::read_attachments(u),
                     })
                 })
                 .collect()

@@ -1386,6 +1386,7 @@ fn update(action: ResponseAction, percent: Option<u8>) -> ResponseUpdate {
         percent,
         note: Some("已部署".into()),
         user: "赵六".into(),
+        attachments: Vec::new(),
     }
 }
 
@@ -2337,4 +2338,82 @@ fn nobody_adds_or_replaces_an_attachment_of_an_event_already_written() {
         d.put_object(&e, "attachments", ObjType::List).unwrap();
     });
     assert_refused(&mut doc, changes, origin_child(TWP), "events_append_only");
+}
+
+/// 报送材料: a target's update carries its files in the change that makes it; nobody adds a file to
+/// an update already written or replaces one.
+#[test]
+fn a_response_update_carries_its_files_and_they_are_never_rewritten() {
+    let mut county = issued_directive();
+    let mut twp = assert_accepted(None, county.get_changes(&[]), origin_parent(COUNTY)).doc;
+    let have = county.get_heads();
+    let report = ResponseUpdate {
+        attachments: vec![photo("整治方案.jpg"), photo("排查台账.jpg")],
+        ..update(ResponseAction::Progress, Some(60))
+    };
+    let c = respond_as(&mut twp, TWP, TWP, &report);
+    twp.apply_changes(c).unwrap();
+    county = assert_accepted(Some(&mut county), twp.get_changes(&have), origin_child(TWP)).doc;
+    let view = directive::read(&county).unwrap();
+    assert_eq!(
+        view.responses[TWP].updates[0].attachments,
+        report.attachments
+    );
+
+    let update_obj = |d: &AutoCommit| {
+        let r = response_obj(d, TWP);
+        let ups = d.get(&r, "updates").unwrap().unwrap().1;
+        d.get(&ups, 0).unwrap().unwrap().1
+    };
+    // 1. The target adding a file to its earlier update.
+    let changes = write_as(&mut county, TWP, |d| {
+        let u = update_obj(d);
+        let list = d.get(&u, "attachments").unwrap().unwrap().1;
+        let m = d.insert_object(&list, 2, ObjType::Map).unwrap();
+        d.put(&m, "sha256", "cd".repeat(32)).unwrap();
+    });
+    assert_refused(
+        &mut county,
+        changes,
+        origin_child(TWP),
+        "responses_append_only",
+    );
+    // 2. Replacing the hash a reference names.
+    let changes = write_as(&mut county, TWP, |d| {
+        let u = update_obj(d);
+        let list = d.get(&u, "attachments").unwrap().unwrap().1;
+        let a = d.get(&list, 0).unwrap().unwrap().1;
+        d.put(&a, "sha256", "cd".repeat(32)).unwrap();
+    });
+    assert_refused(
+        &mut county,
+        changes,
+        origin_child(TWP),
+        "responses_append_only",
+    );
+    // 3. A new list under an old update, and an object other than a list of maps in a new one.
+    let changes = write_as(&mut county, TWP, |d| {
+        let u = update_obj(d);
+        d.delete(&u, "attachments").ok();
+        d.put_object(&u, "attachments", ObjType::List).unwrap();
+    });
+    assert_refused(
+        &mut county,
+        changes,
+        origin_child(TWP),
+        "responses_append_only",
+    );
+    let changes = write_as(&mut county, TWP, |d| {
+        let r = response_obj(d, TWP);
+        let ups = d.get(&r, "updates").unwrap().unwrap().1;
+        let u = d.insert_object(&ups, 1, ObjType::Map).unwrap();
+        d.put(&u, "action", "progress").unwrap();
+        d.put_object(&u, "files", ObjType::Map).unwrap();
+    });
+    assert_refused(
+        &mut county,
+        changes,
+        origin_child(TWP),
+        "responses_append_only",
+    );
 }

@@ -36,6 +36,7 @@ fn accident_doc() -> AutoCommit {
         direct_loss_wan: 120.0,
         enterprise: None,
         description: String::new(),
+        attachments: Vec::new(),
     };
     accident::create(&mut doc, &code(TWP), NOW, &core).unwrap();
     doc.commit();
@@ -50,6 +51,7 @@ fn event(kind: &str, by: &str, changes: Vec<FieldChange>) -> AccidentEvent {
         user: "张三".into(),
         note: Some("补报说明".into()),
         changes,
+        attachments: Vec::new(),
     }
 }
 
@@ -274,4 +276,115 @@ fn what_a_correction_may_not_touch_is_written_once() {
             "{key}"
         );
     }
+}
+
+// 佐证材料 on an accident: its 快报 is filed with the registration, files with an event are written
+// with it; neither is added to nor replaced later.
+
+fn file(name: &str) -> safemesh_model::evidence::Attachment {
+    safemesh_model::evidence::Attachment {
+        sha256: "ef".repeat(32),
+        size: 4096,
+        media_type: "application/pdf".into(),
+        name: name.into(),
+    }
+}
+
+fn child(s: &str) -> Origin {
+    Origin::Child(code(s))
+}
+
+#[test]
+fn an_accidents_report_and_its_events_files_are_written_with_them_and_never_after() {
+    // The 快报 with the registration: the whole document passes the county's check from below.
+    let mut twp = AutoCommit::new();
+    twp.set_actor(actor(TWP));
+    let core = AccidentCore {
+        attachments: vec![file("事故快报.pdf")],
+        ..accident::read(&accident_doc()).unwrap().core
+    };
+    accident::create(&mut twp, &code(TWP), NOW, &core).unwrap();
+    twp.commit();
+    let mut county = check_and_apply("doc", None, twp.get_changes(&[]), &child(TWP))
+        .expect("a registration with its report passes")
+        .doc;
+    assert_eq!(
+        accident::read(&county).unwrap().core.attachments,
+        vec![file("事故快报.pdf")]
+    );
+    // A 补报 with the hospital's certificate; a superior's review with its own file.
+    let c = write_as(&mut county, TWP, |d| {
+        let before = accident::read(d).unwrap().core.figures();
+        let after = Figures {
+            deaths: before.deaths + 1,
+            ..before
+        };
+        let e = AccidentEvent {
+            attachments: vec![file("死亡证明.pdf")],
+            ..event(accident::SUPPLEMENT, TWP, Vec::new())
+        };
+        accident::supplement(d, before, after, &e).unwrap();
+    });
+    assert_eq!(rule_of(&mut county, c, child(TWP)), None);
+    let c = write_as(&mut county, COUNTY, |d| {
+        let e = AccidentEvent {
+            attachments: vec![file("复核意见.pdf")],
+            ..event("review", COUNTY, Vec::new())
+        };
+        accident::append_event(d, &e).unwrap();
+    });
+    assert_eq!(rule_of(&mut county, c, Origin::Local), None);
+    let v = accident::read(&county).unwrap();
+    assert_eq!(v.events[0].attachments, vec![file("死亡证明.pdf")]);
+    assert_eq!(v.events[1].attachments, vec![file("复核意见.pdf")]);
+
+    // Later: a file added to the registration's report, to an earlier event, or a hash replaced.
+    let c = write_as(&mut county, TWP, |d| {
+        let core = d.get(ROOT, "core").unwrap().unwrap().1;
+        let list = d.get(&core, "attachments").unwrap().unwrap().1;
+        let m = d.insert_object(&list, 1, automerge::ObjType::Map).unwrap();
+        d.put(&m, "sha256", "cd".repeat(32)).unwrap();
+    });
+    assert_eq!(
+        rule_of(&mut county, c, child(TWP)).as_deref(),
+        Some("write_once")
+    );
+    let event_obj = |d: &AutoCommit, i: usize| {
+        let events = d.get(ROOT, "events").unwrap().unwrap().1;
+        d.get(&events, i).unwrap().unwrap().1
+    };
+    let c = write_as(&mut county, TWP, |d| {
+        let e = event_obj(d, 0);
+        let list = d.get(&e, "attachments").unwrap().unwrap().1;
+        let m = d.insert_object(&list, 1, automerge::ObjType::Map).unwrap();
+        d.put(&m, "sha256", "cd".repeat(32)).unwrap();
+    });
+    assert_eq!(
+        rule_of(&mut county, c, child(TWP)).as_deref(),
+        Some("events_append_only")
+    );
+    let c = write_as(&mut county, COUNTY, |d| {
+        let e = event_obj(d, 1);
+        let list = d.get(&e, "attachments").unwrap().unwrap().1;
+        let a = d.get(&list, 0).unwrap().unwrap().1;
+        d.put(&a, "sha256", "cd".repeat(32)).unwrap();
+    });
+    assert_eq!(
+        rule_of(&mut county, c, Origin::Local).as_deref(),
+        Some("events_append_only")
+    );
+    // A list of another kind inside a new event is not a place for files either.
+    let c = write_as(&mut county, COUNTY, |d| {
+        let events = d.get(ROOT, "events").unwrap().unwrap().1;
+        let e = d
+            .insert_object(&events, 2, automerge::ObjType::Map)
+            .unwrap();
+        d.put(&e, "kind", "comment").unwrap();
+        d.put(&e, "by", COUNTY).unwrap();
+        d.put_object(&e, "files", automerge::ObjType::List).unwrap();
+    });
+    assert_eq!(
+        rule_of(&mut county, c, Origin::Local).as_deref(),
+        Some("events_append_only")
+    );
 }

@@ -35,6 +35,16 @@ impl ResponseAction {
             ResponseAction::Complete => "complete",
         }
     }
+
+    /// 中文名称: 签收, 进展, 完成.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ResponseAction::Receive => "签收",
+            ResponseAction::Progress => "进展",
+            ResponseAction::Complete => "完成",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self, Error> {
         match s {
             "receive" => Ok(ResponseAction::Receive),
@@ -121,4 +131,7 @@ pub struct ResponseUpdate {
     pub note: Option<String>,
     #[serde(default)]
     pub user: String,
+    /// 报送材料 — the files this update attaches (a plan, a summary report), written with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::evidence::Attachment>,
 }

@@ -1116,6 +1116,7 @@ async fn accidents_page(db: &TestDb) {
             direct_loss_wan: 0.0,
             enterprise: None,
             description: String::new(),
+            attachments: Vec::new(),
         };
         accident::create(&mut doc, &owner, "2026-11-22T00:00:00Z", &core).unwrap();
         doc.commit_with(CommitOptions::default().with_message("tester"));
@@ -1219,6 +1220,7 @@ async fn directive_review_counts(db: &TestDb) {
         percent: None,
         note: None,
         user: "t".into(),
+        attachments: Vec::new(),
     };
     directive::respond(&mut doc, &twp, &done).unwrap();
     doc.commit();

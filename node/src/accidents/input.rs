@@ -24,6 +24,9 @@ pub struct NewAccident {
     pub enterprise: Option<EnterpriseRef>,
     #[serde(default)]
     pub description: String,
+    /// 事故快报 and other files filed with the registration: uploaded first (`POST /api/v1/files`),
+    /// named by their SHA-256; written with the accident, never replaced.
+    pub attachments: Option<Vec<crate::evidence::AttachmentInput>>,
 }
 
 /// Input of `POST /api/v1/accidents/{id}/supplements` — 补报: the corrected casualty figures (those
@@ -35,6 +38,8 @@ pub struct NewSupplement {
     pub direct_loss_wan: Option<f64>,
     /// 补报说明 — why the figures change (e.g. 一名重伤人员经抢救无效死亡). Required.
     pub note: Option<String>,
+    /// 佐证材料 of the correction (an updated 快报, a hospital's certificate), as for a registration.
+    pub attachments: Option<Vec<crate::evidence::AttachmentInput>>,
 }
 
 /// Checks a 补报 against the accident's current figures: the new figures, the reason, and that
@@ -71,6 +76,8 @@ pub(crate) fn supplement(
 pub struct NewAccidentEvent {
     pub kind: Option<String>,
     pub note: Option<String>,
+    /// 佐证材料 of the review or comment, as for a registration.
+    pub attachments: Option<Vec<crate::evidence::AttachmentInput>>,
 }
 
 fn occurred_at(s: &str) -> Result<String, RecordError> {
@@ -145,6 +152,7 @@ pub(crate) fn core(
         direct_loss_wan,
         enterprise,
         description: input.description,
+        attachments: Vec::new(),
     })
 }
 

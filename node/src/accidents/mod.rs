@@ -37,7 +37,9 @@ pub async fn create_with(
     actor: &Actor,
     input: NewAccident,
 ) -> Result<Value, RecordError> {
-    let core = input::core(sectors, input)?;
+    let files = input.attachments.clone();
+    let mut core = input::core(sectors, input)?;
+    core.attachments = files_of(store, files).await?;
     let id = format!("a-{}", uuid::Uuid::now_v7().simple());
     let mut doc = AutoCommit::new().with_actor(actor.actor_id.clone());
     accident::create(&mut doc, &actor.code, &now_rfc3339(), &core)?;
@@ -47,6 +49,18 @@ pub async fn create_with(
     store_change(&mut w, &id, &mut doc, &[]).await?;
     w.commit().await?;
     get(store, &id).await
+}
+
+/// The files an input's `attachments` names (400s naming `attachments[i]`), resolved from the
+/// store outside the write lock.
+async fn files_of(
+    store: &Store,
+    files: Option<Vec<crate::evidence::AttachmentInput>>,
+) -> Result<Vec<safemesh_model::evidence::Attachment>, RecordError> {
+    match files {
+        Some(list) => crate::evidence::resolve(store, "attachments", list).await,
+        None => Ok(Vec::new()),
+    }
 }
 
 /// One accident with its events.
@@ -75,9 +89,11 @@ pub async fn add_event(
     store: &Store,
     actor: &Actor,
     id: &str,
-    input: NewAccidentEvent,
+    mut input: NewAccidentEvent,
 ) -> Result<Value, RecordError> {
+    let files = input.attachments.take();
     let (kind, note) = input::event(input)?;
+    let attachments = files_of(store, files).await?;
     let mut w = store.writer().await?;
     let mut doc = w
         .load(id)
@@ -112,6 +128,7 @@ pub async fn add_event(
         user: actor.user.clone(),
         note,
         changes: Vec::new(),
+        attachments,
     };
     accident::append_event(&mut doc, &event)?;
     commit(&mut doc, actor);
@@ -127,8 +144,9 @@ pub async fn supplement(
     store: &Store,
     actor: &Actor,
     id: &str,
-    input: NewSupplement,
+    mut input: NewSupplement,
 ) -> Result<Value, RecordError> {
+    let attachments = files_of(store, input.attachments.take()).await?;
     let mut w = store.writer().await?;
     let mut doc = w
         .load(id)
@@ -186,6 +204,7 @@ pub async fn supplement(
         user: actor.user.clone(),
         note: Some(note),
         changes,
+        attachments,
     };
     accident::supplement(&mut doc, before, after, &event)?;
     commit(&mut doc, actor);

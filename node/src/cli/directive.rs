@@ -126,12 +126,7 @@ fn done_words(a: &str) -> &str {
 }
 
 fn action_label(a: &str) -> &str {
-    match a {
-        "receive" => "签收",
-        "progress" => "进展",
-        "complete" => "完成",
-        other => other,
-    }
+    safemesh_model::directive::ResponseAction::parse(a).map_or(a, |x| x.label_zh())
 }
 
 /// Runs a `safemesh directive` command.

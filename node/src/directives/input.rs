@@ -273,6 +273,9 @@ pub struct NewResponse {
     pub milestone: Option<String>,
     /// A department of the issuer's (the issuer records its progress); absent: this node's own.
     pub unit: Option<String>,
+    /// 报送材料 — files uploaded first (`POST /api/v1/files`), by their SHA-256, that this update
+    /// carries (a plan, a summary report); written with it, never replaced.
+    pub attachments: Option<Vec<crate::evidence::AttachmentInput>>,
 }
 
 /// Input of `POST /api/v1/directives/{id}/reviews` — 审核: the issuer approves (审核通过) or returns

@@ -96,6 +96,11 @@ pub async fn respond(
     if let Some(n) = &input.note {
         bounded("note", n, 5000)?;
     }
+    // The files (400s), from the store's own description of each, outside the write lock.
+    let attachments = match input.attachments {
+        Some(list) => crate::evidence::resolve(store, "attachments", list).await?,
+        None => Vec::new(),
+    };
     let milestone = input
         .milestone
         .map(|m| m.trim().to_string())
@@ -200,6 +205,7 @@ pub async fn respond(
         percent: pct,
         note: input.note.filter(|n| !n.trim().is_empty()),
         user: actor.user.clone(),
+        attachments,
     };
     directive::respond_as(&mut doc, who, &update)?;
     if let Some(m) = &milestone {
@@ -331,6 +337,7 @@ pub async fn forward(
             percent: None,
             note: Some(format!("已转发：{}", d.core.title)),
             user: actor.user.clone(),
+            attachments: Vec::new(),
         };
         directive::respond(&mut parent_doc, &actor.code, &receipt)?;
     }

@@ -107,6 +107,7 @@ pub async fn update(
         user: actor.user.clone(),
         note: Some(note),
         changes: enterprise::changes(&view.core, &after),
+        attachments: Vec::new(),
     };
     enterprise::update(&mut doc, &view.core, &after, &event)?;
     commit(&mut doc, actor);

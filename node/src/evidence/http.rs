@@ -35,12 +35,14 @@ fn routes() -> Vec<ApiRoute> {
         route(M::GET, "/files/{sha256}", get(download)),
         route(M::GET, "/files/{sha256}/thumbnail", get(thumbnail)),
         route(M::GET, "/hazards/{id}/files", get(hazard_files)),
+        route(M::GET, "/directives/{id}/files", get(directive_files)),
+        route(M::GET, "/accidents/{id}/files", get(accident_files)),
     ]
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(upload, download, thumbnail, hazard_files),
+    paths(upload, download, thumbnail, hazard_files, directive_files, accident_files),
     components(schemas(Uploaded, RecordFile, FileUpload, super::AttachmentInput)),
     tags((name = "files", description = "佐证材料 / evidence files"))
 )]
@@ -200,4 +202,24 @@ pub async fn hazard_files(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<RecordFile>>, RecordError> {
     Ok(Json(super::hazard_files(&st.store, &id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/directives/{id}/files", tag = "files",
+    params(("id" = String, Path, description = "d- + 32 hex")),
+    responses((status = 200, description = "任务各单位报送的材料 / the files the directive's responses attach", body = Vec<RecordFile>), Errors))]
+pub async fn directive_files(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<RecordFile>>, RecordError> {
+    Ok(Json(super::directive_files(&st.store, &id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/accidents/{id}/files", tag = "files",
+    params(("id" = String, Path, description = "a- + 32 hex")),
+    responses((status = 200, description = "事故快报及各事件的佐证材料 / the accident's 快报 and its events' files", body = Vec<RecordFile>), Errors))]
+pub async fn accident_files(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<RecordFile>>, RecordError> {
+    Ok(Json(super::accident_files(&st.store, &id).await?))
 }

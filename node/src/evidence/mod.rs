@@ -6,14 +6,15 @@
 //! documents hold only the references. The handlers are in `http.rs`.
 
 pub mod http;
+mod records;
 mod thumbnail;
 
-use safemesh_doc::hazard;
 use safemesh_model::evidence::{self as ev, Attachment};
 use safemesh_store::Store;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use records::{RecordFile, accident_files, directive_files, hazard_files};
 pub use thumbnail::{THUMBNAIL_EDGE, thumbnail};
 
 use crate::config::EvidenceLimits;
@@ -40,25 +41,6 @@ pub struct AttachmentInput {
     pub sha256: Option<String>,
     /// Defaults to the name it was uploaded under elsewhere, else `附件`.
     pub name: Option<String>,
-}
-
-/// A record's file, with the event that attached it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RecordFile {
-    pub sha256: String,
-    pub size: u64,
-    pub media_type: String,
-    pub name: String,
-    /// The event's kind (`rectified`, `accept`, …) and its Chinese label.
-    pub event: String,
-    pub event_zh: String,
-    /// When, by which office and person it was attached.
-    pub at: String,
-    pub by: String,
-    pub user: String,
-    /// Whether this node holds the bytes yet (a file attached elsewhere arrives after its record).
-    pub held: bool,
-    pub is_image: bool,
 }
 
 fn too_large(field: &str, message: String) -> RecordError {
@@ -185,35 +167,6 @@ pub async fn resolve(
             .validate()
             .map_err(|(f, reason)| RecordError::bad(format!("{at}.{f}"), reason))?;
         out.push(attachment);
-    }
-    Ok(out)
-}
-
-/// A hazard's files, in the order they were attached, each with its event.
-pub async fn hazard_files(store: &Store, id: &str) -> Result<Vec<RecordFile>, RecordError> {
-    let doc = store
-        .load(id)
-        .await?
-        .ok_or_else(|| RecordError::not_found(id))?;
-    let view = hazard::read(&doc).map_err(|_| RecordError::not_found(&format!("hazard {id}")))?;
-    let mut out = Vec::new();
-    for e in &view.events {
-        for a in &e.attachments {
-            let held = store.blob_meta(&a.sha256).await?.is_some();
-            out.push(RecordFile {
-                sha256: a.sha256.clone(),
-                size: a.size,
-                media_type: a.media_type.clone(),
-                name: a.name.clone(),
-                event: e.kind.as_str().to_string(),
-                event_zh: e.kind.label_zh().to_string(),
-                at: e.at.clone(),
-                by: e.by.to_string(),
-                user: e.user.clone(),
-                held,
-                is_image: a.is_image(),
-            });
-        }
     }
     Ok(out)
 }

@@ -62,7 +62,10 @@ pub fn router(state: Shared) -> Router {
         .route("/files/{sha256}/thumbnail", get(views::files::thumbnail))
         .route("/directives", get(views::directives::list))
         .route("/directives/{id}", get(views::directives::page))
-        .route("/directives/{id}/respond", post(views::directives::respond))
+        .route(
+            "/directives/{id}/respond",
+            post(views::directives::respond).layer(DefaultBodyLimit::disable()),
+        )
         .route("/directives/{id}/forward", post(views::directives::forward))
         .route("/directives/{id}/review", post(views::directives::review))
         .route("/directives/{id}/remind", post(views::directives::remind))
@@ -70,7 +73,7 @@ pub fn router(state: Shared) -> Router {
         .route("/accidents/{id}", get(views::accidents::page))
         .route(
             "/accidents/{id}/supplement",
-            post(views::accidents::supplement),
+            post(views::accidents::supplement).layer(DefaultBodyLimit::disable()),
         )
         .route("/enterprises", get(views::enterprises::list))
         .route("/enterprises/{code}", get(views::enterprises::page))

@@ -168,6 +168,7 @@ impl Mesh {
             percent,
             note: None,
             user: "tester".into(),
+            attachments: Vec::new(),
         };
         directive::respond(&mut doc, &node.code, &update).expect("respond");
         commit(&mut doc, &node.code);

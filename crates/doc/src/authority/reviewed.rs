@@ -38,8 +38,31 @@ pub(crate) fn check_op(cx: &OpCheck<'_>, correction: &str) -> Result<(), Error> 
                     Err(cx.deny("owner_or_superior"))
                 };
             }
-            if path.len() != 3 || !in_new_object {
+            if !in_new_object {
                 return Err(cx.deny("events_append_only"));
+            }
+            // An event's fields are scalars, but for its 佐证材料 (an `attachments` list of
+            // attachment maps, `crate::evidence`), written with it.
+            match (&path[2..], &op.action) {
+                ([Seg::Key(f)], OpType::Make(t)) => {
+                    return if f == "attachments" && matches!(t, automerge::ObjType::List) {
+                        Ok(())
+                    } else {
+                        Err(cx.deny("events_append_only"))
+                    };
+                }
+                ([Seg::Key(f), Seg::Index], OpType::Make(t)) if f == "attachments" => {
+                    return if op.insert && crate::evidence::is_attachment_item(path, t) {
+                        Ok(())
+                    } else {
+                        Err(cx.deny("events_append_only"))
+                    };
+                }
+                ([Seg::Key(f), Seg::Index, Seg::Key(_)], OpType::Put(_)) if f == "attachments" => {
+                    return Ok(());
+                }
+                ([_], _) => {}
+                _ => return Err(cx.deny("events_append_only")),
             }
             let value = match &op.action {
                 OpType::Put(ScalarValue::Str(s)) => Some(s.to_string()),

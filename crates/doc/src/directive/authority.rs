@@ -97,9 +97,31 @@ fn response_log(cx: &OpCheck<'_>) -> Result<(), Error> {
                 };
             if ok { Ok(()) } else { deny() }
         }
-        // Inside an update: only while making it, in this change.
-        [Seg::Key(log), Seg::Index, Seg::Key(_)] if log == "updates" => {
-            if cx.in_new_object && matches!(op.action, OpType::Put(_)) {
+        // Inside an update: only while making it, in this change — its scalars, and its 报送材料
+        // (an `attachments` list of attachment maps, `crate::evidence`).
+        [Seg::Key(log), Seg::Index, Seg::Key(field)] if log == "updates" => {
+            let ok = match &op.action {
+                OpType::Put(_) => true,
+                OpType::Make(ObjType::List) => field == "attachments",
+                _ => false,
+            };
+            if cx.in_new_object && ok {
+                Ok(())
+            } else {
+                deny()
+            }
+        }
+        [Seg::Key(log), Seg::Index, Seg::Key(field), rest @ ..]
+            if log == "updates" && field == "attachments" =>
+        {
+            let ok = match (rest, &op.action) {
+                ([Seg::Index], OpType::Make(t)) => {
+                    op.insert && crate::evidence::is_attachment_item(path, t)
+                }
+                ([Seg::Index, Seg::Key(_)], OpType::Put(_)) => true,
+                _ => false,
+            };
+            if cx.in_new_object && ok {
                 Ok(())
             } else {
                 deny()

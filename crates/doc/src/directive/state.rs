@@ -166,6 +166,7 @@ mod tests {
             percent: None,
             note: None,
             user: "u".into(),
+            attachments: Vec::new(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! 事故 — an accident: one `accidents` row.
+//! 事故 — an accident: one `accidents` row, and the `blob_refs` of its 快报 and events' files.
 
 use safemesh_doc::accident::Accidents;
 
@@ -32,5 +32,14 @@ impl ProjectKind for Accidents {
                     Bind::from(body.to_string()),
                 ],
             ));
+        // 事故快报 filed with the registration, then what its events attach.
+        super::evidence::rows(
+            id,
+            view.core
+                .attachments
+                .iter()
+                .chain(view.events.iter().flat_map(|e| e.attachments.iter())),
+            rows,
+        );
     }
 }

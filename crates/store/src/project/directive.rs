@@ -1,4 +1,5 @@
-//! 任务 — a directive: its `directives` row, and one `directive_targets` row per target (replaced whole).
+//! 任务 — a directive: its `directives` row, one `directive_targets` row per target (replaced whole),
+//! and the `blob_refs` of its responses' 报送材料.
 
 use safemesh_doc::directive::Directives;
 use safemesh_model::directive::ReviewState;
@@ -64,5 +65,16 @@ impl ProjectKind for Directives {
                 ],
             ));
         }
+        // 报送材料: the files every response's updates attach (a target's own and the issuer's record
+        // of its departments'), which travel with the directive to whoever holds it.
+        super::evidence::rows(
+            id,
+            view.responses
+                .values()
+                .chain(view.unit_responses.values())
+                .flat_map(|r| r.updates.iter())
+                .flat_map(|u| u.attachments.iter()),
+            rows,
+        );
     }
 }

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -79,6 +78,8 @@ pub struct AccidentView {
     pub a: AccidentRow,
     /// The 补报 form: shown to an editor of the registering office while the window is open.
     pub supplement: Option<SupplementForm>,
+    /// 事故快报 and the files its events attach, each with the entry that attached it.
+    pub record_files: Vec<super::files::RecordFileRow>,
     pub notice: String,
 }
 
@@ -116,10 +117,25 @@ pub async fn page(
         Some("supplement") => "已补报，事故等级按新的数字重新判定。".to_string(),
         _ => String::new(),
     };
-    match crate::accidents::get(&st.store, &id).await {
-        Ok(a) => render(StatusCode::OK, &view(&st, &user, &a, None, notice)),
+    match shown(&st, &user, &id, None, notice).await {
+        Ok(v) => render(StatusCode::OK, &v),
         Err(e) => record_error(&e),
     }
+}
+
+/// The page of accident `id` as it is now, with its files.
+async fn shown(
+    st: &ApiState,
+    user: &User,
+    id: &str,
+    tried: Option<(SupplementInput, String)>,
+    notice: String,
+) -> Result<AccidentView, RecordError> {
+    let a = crate::accidents::get(&st.store, id).await?;
+    let files = crate::evidence::accident_files(&st.store, id).await?;
+    let mut v = view(st, user, &a, tried, notice);
+    v.record_files = super::files::record_rows(files);
+    Ok(v)
 }
 
 /// The page of accident `a`; `tried` is a refused 补报 (what was typed, and why it was refused).
@@ -165,6 +181,7 @@ fn view(
         chrome,
         a: row(a),
         supplement,
+        record_files: Vec::new(),
         notice,
     }
 }
@@ -203,20 +220,32 @@ impl SupplementInput {
             serious_injuries: count("serious_injuries", &self.serious_injuries)?,
             direct_loss_wan: loss,
             note: Some(self.note.trim().to_string()).filter(|n| !n.is_empty()),
+            attachments: None,
         })
     }
 }
 
-/// `POST /accidents/{id}/supplement` — the 补报 form.
+/// `POST /accidents/{id}/supplement` — the 补报 form, with any files it uploads
+/// (`multipart/form-data`: the files are stored first, then attached to the 补报).
 pub async fn supplement(
     State(st): State<Arc<ApiState>>,
     user: User,
     Path(id): Path<String>,
-    Form(typed): Form<SupplementInput>,
+    req: axum::extract::Request,
 ) -> Response {
+    let mut typed = SupplementInput::default();
     let result = async {
         let actor = user.editor(&st)?;
-        let input = typed.clone().into_input()?;
+        let (pairs, files) = super::files::read_event_form(&st, req).await?;
+        let get = |k: &str| crate::format::field(&pairs, k).unwrap_or_default();
+        typed = SupplementInput {
+            deaths: get("deaths"),
+            serious_injuries: get("serious_injuries"),
+            direct_loss_wan: get("direct_loss_wan"),
+            note: get("note"),
+        };
+        let mut input = typed.clone().into_input()?;
+        input.attachments = (!files.is_empty()).then_some(files);
         crate::accidents::supplement(&st.store, &actor, &id, input).await
     }
     .await;
@@ -226,11 +255,8 @@ pub async fn supplement(
         Err(e) => {
             let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
             let why = form_refusal(&e);
-            match crate::accidents::get(&st.store, &id).await {
-                Ok(a) => render(
-                    status,
-                    &view(&st, &user, &a, Some((typed, why)), String::new()),
-                ),
+            match shown(&st, &user, &id, Some((typed, why)), String::new()).await {
+                Ok(v) => render(status, &v),
                 Err(e) => record_error(&e),
             }
         }

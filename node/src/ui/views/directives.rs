@@ -215,6 +215,8 @@ pub struct DirectivePage {
     pub board: Vec<BoardRow>,
     pub totals: BoardTotals,
     pub missing: usize,
+    /// 报送材料 — the files the responses attach, each with the unit and update that attached it.
+    pub record_files: Vec<super::files::RecordFileRow>,
     pub today: String,
     pub notice: String,
     pub error: String,
@@ -354,6 +356,8 @@ async fn build(
         .map(|c| (c.to_string(), format::office_name(c.as_str())))
         .collect();
     children.dedup();
+    let record_files =
+        super::files::record_rows(crate::evidence::directive_files(&st.store, id).await?);
     Ok(DirectivePage {
         chrome: Chrome::new(st, user, "directives"),
         d: DirectiveFacts {
@@ -397,6 +401,7 @@ async fn build(
             completion_rate: rate("completion_rate"),
         },
         missing: b["forwarded_not_held"].as_array().map_or(0, Vec::len),
+        record_files,
         today: s(&b["today"]),
         notice,
         error,
@@ -451,13 +456,23 @@ async fn after(
     }
 }
 
-/// `POST /directives/{id}/respond` — 签收, progress or completion.
+/// `POST /directives/{id}/respond` — 签收, progress or completion, with any 报送材料 it uploads
+/// (`multipart/form-data`: the files are stored first, then attached to the update).
 pub async fn respond(
     State(st): State<Arc<ApiState>>,
     user: User,
     Path(id): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    req: axum::extract::Request,
 ) -> Response {
+    let read = match crate::http::check_role(user.caller.clone(), safemesh_store::TokenRole::Editor)
+    {
+        Err(e) => Err(e),
+        Ok(_) => super::files::read_event_form(&st, req).await,
+    };
+    let (pairs, files) = match read {
+        Ok(r) => r,
+        Err(e) => return after(&st, &user, &id, "respond", Err(e)).await,
+    };
     let get = |k: &str| crate::format::field(&pairs, k);
     let action = get("action").unwrap_or_default();
     let r = async {
@@ -473,6 +488,7 @@ pub async fn respond(
             note: get("note"),
             milestone: get("milestone"),
             unit: None,
+            attachments: (!files.is_empty()).then_some(files),
         };
         crate::directives::respond(&st.store, &actor, &id, input, st.hazards.due_soon_days).await
     }

@@ -1,5 +1,6 @@
 //! 佐证材料 in the UI: the files a hazard's timeline shows under each event (thumbnails of images,
-//! a download link for the rest, "传输中" while the bytes have not arrived here yet), the files an
+//! a download link for the rest, "传输中" while the bytes have not arrived here yet), the table of a
+//! directive's 报送材料 or an accident's files with the entry that attached each, the files an
 //! event form uploads with it (`multipart/form-data`: the form's fields and any `file` parts), and
 //! `/files/{sha256}` and its thumbnail for a logged-in person (the API's handlers, with the session
 //! instead of a bearer token).
@@ -61,6 +62,44 @@ pub async fn mark_held<'a>(
         f.held = st.store.blob_meta(&f.sha256).await?.is_some();
     }
     Ok(())
+}
+
+/// One row of a record's 佐证材料 table (a directive's 报送材料, an accident's 快报 and files): the
+/// file, and the entry that attached it.
+pub struct RecordFileRow {
+    pub file: FileLink,
+    /// 事项: the entry's kind in words, with the unit for a directive's response (`进展 · 某县`).
+    pub what: String,
+    pub at: String,
+    pub office: String,
+    pub user: String,
+}
+
+/// The table rows of a record's files (as `crate::evidence` lists them, `held` already known).
+pub fn record_rows(files: Vec<crate::evidence::RecordFile>) -> Vec<RecordFileRow> {
+    files
+        .into_iter()
+        .map(|f| {
+            let kind = safemesh_model::evidence::kind_of(&f.media_type).unwrap_or("文件");
+            let what = match &f.unit {
+                Some(u) => format!("{} · {}", f.event_zh, crate::format::office_name(u)),
+                None => f.event_zh.clone(),
+            };
+            RecordFileRow {
+                file: FileLink {
+                    about: format!("{kind} · {}", size_label(f.size)),
+                    sha256: f.sha256,
+                    name: f.name,
+                    is_image: f.is_image,
+                    held: f.held,
+                },
+                what,
+                at: crate::format::china_time(&f.at),
+                office: crate::format::office(&f.by),
+                user: f.user,
+            }
+        })
+        .collect()
 }
 
 fn size_label(n: u64) -> String {
