@@ -13,7 +13,7 @@ use safemesh_testkit::Cluster;
 use safemesh_testkit::mesh::Mesh;
 use serde_json::{Value, json};
 
-use crate::{COUNTY, TOWN, link_bytes};
+use crate::{COUNTY, TOWN, link_bytes, live};
 
 /// Bytes that do not compress (a photo's worth of entropy), starting as a JPEG does.
 fn file(len: usize, seed: u64) -> Vec<u8> {
@@ -133,56 +133,15 @@ pub async fn resume_waste(chunks: usize) -> anyhow::Result<Vec<(String, Value)>>
 /// `event_latency_under_blob_ms`: the live event p50 over three hops (township → province) while a
 /// `mib`-MiB file attached to a major hazard moves up the same links.
 pub async fn event_latency(mib: usize, edits: usize) -> anyhow::Result<Vec<(String, Value)>> {
-    let chain = ["53", "5301", COUNTY, TOWN];
-    let c = Cluster::start(&chain).await?;
-    let town = c.node(TOWN);
-    let id = register(&c, TOWN, "major").await?;
-    let notify =
-        json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知"});
-    c.post(TOWN, &format!("/api/v1/hazards/{id}/events"), &notify)
-        .await?;
-    c.wait_converged(&id, &chain).await?;
+    let c = Cluster::start(&live::CHAIN).await?;
+    let id = live::major_hazard_everywhere(&c, "储罐区报警未联锁").await?;
     let prov = c.node("53").store.clone();
     let big = file(mib << 20, 13);
     let sha = attach(&c, TOWN, &id, &big).await?;
     let mut lat = Vec::with_capacity(edits);
     let mut during = 0;
     for i in 0..edits {
-        let before = prov
-            .hazard(&id)
-            .await?
-            .and_then(|r| r.body["events"].as_array().map(Vec::len))
-            .unwrap_or(0);
-        let mut watch = prov.subscribe();
-        let start = Instant::now();
-        hazards::add_event(
-            &town.store,
-            &town.hazard_settings,
-            &town.actor,
-            &id,
-            NewEvent {
-                kind: Some("progress".into()),
-                note: Some(format!("文件传输中的进展{i}")),
-                percent: Some(70),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-        loop {
-            let n = prov
-                .hazard(&id)
-                .await?
-                .and_then(|r| r.body["events"].as_array().map(Vec::len))
-                .unwrap_or(0);
-            if n > before.max(3) {
-                break;
-            }
-            tokio::time::timeout(Duration::from_secs(30), watch.changed())
-                .await
-                .context("edit did not arrive")??;
-        }
-        lat.push(start.elapsed().as_secs_f64() * 1000.0);
+        lat.push(live::timed_progress(&c, &id, format!("文件传输中的进展{i}")).await?);
         if prov.blob_meta(&sha).await?.is_none() {
             during += 1;
         }
@@ -190,8 +149,7 @@ pub async fn event_latency(mib: usize, edits: usize) -> anyhow::Result<Vec<(Stri
     }
     wait_blob(&c, "53", &sha).await?;
     c.shutdown().await;
-    lat.sort_by(|a, b| a.total_cmp(b));
-    let p50 = lat[lat.len() / 2];
+    let p50 = live::percentile(&mut lat, 0.5);
     Ok(vec![
         ("event_latency_under_blob_file_mib".into(), json!(mib)),
         (

@@ -14,7 +14,6 @@ use safemesh_doc::{AutoCommit, actor::actor_id, hazard};
 use safemesh_model::AdminCode;
 use safemesh_model::hazard::facts;
 use safemesh_model::hazard::{Channel, EventKind, Grade, HazardEvent};
-use safemesh_node::hazards::{self, NewEvent};
 use safemesh_store::Store;
 use safemesh_store::testing::TestDb;
 use safemesh_testkit::Cluster;
@@ -30,6 +29,7 @@ mod excel;
 mod fanout;
 mod gap;
 mod http_load;
+mod live;
 mod million;
 mod province;
 mod report;
@@ -537,69 +537,6 @@ async fn noop_reconnect(n: usize) -> anyhow::Result<(u64, f64)> {
     Ok((bytes, ms))
 }
 
-/// One small edit at the township until committed at the province (3 hops), `edits` times; and the
-/// bytes one such edit costs on the township's link.
-async fn live(edits: usize) -> anyhow::Result<(f64, f64, u64)> {
-    let chain = ["53", "5301", COUNTY, TOWN];
-    let c = Cluster::start(&chain).await?;
-    let town = c.node(TOWN);
-    let body = safemesh_testkit::hazard_json("实时推送测试", "major", "2026-12-31");
-    let (_, h) = c.post(TOWN, "/api/v1/hazards", &body).await?;
-    let id = h["id"].as_str().context("id")?.to_string();
-    // A major hazard moves only once its 主要负责人 and 实际控制人 were told.
-    let notify =
-        json!({"kind": "notify", "recipients": ["主要负责人", "实际控制人"], "method": "书面告知"});
-    c.post(TOWN, &format!("/api/v1/hazards/{id}/events"), &notify)
-        .await?;
-    c.wait_converged(&id, &chain).await?;
-    let prov = c.node("53").store.clone();
-    let mut lat = Vec::with_capacity(edits);
-    let mut bytes = Vec::new();
-    for i in 0..edits {
-        let expected = 3 + i;
-        tokio::time::sleep(Duration::from_millis(250)).await; // let the roll-up settle so bytes are the edit's
-        let b0 = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
-        let mut watch = prov.subscribe();
-        let start = Instant::now();
-        hazards::add_event(
-            &town.store,
-            &town.hazard_settings,
-            &town.actor,
-            &id,
-            NewEvent {
-                kind: Some("progress".into()),
-                note: Some(format!("进展{i}")),
-                percent: Some(50),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-        loop {
-            let n = prov
-                .hazard(&id)
-                .await?
-                .and_then(|r| r.body["events"].as_array().map(Vec::len))
-                .unwrap_or(0);
-            if n >= expected {
-                break;
-            }
-            tokio::time::timeout(Duration::from_secs(10), watch.changed())
-                .await
-                .context("edit did not arrive")??;
-        }
-        lat.push(start.elapsed().as_secs_f64() * 1000.0);
-        // The edit's own frames (batch + ack) on the first hop, before the roll-up follows.
-        let b1 = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
-        bytes.push(b1 - b0);
-    }
-    c.shutdown().await;
-    lat.sort_by(|a, b| a.total_cmp(b));
-    bytes.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
-    Ok((pct(0.5), pct(0.99), bytes[bytes.len() / 2]))
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -708,7 +645,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if !args.samod_only {
         eprintln!("live push over 3 hops, {edits} edits …");
-        let (p50, p99, edit_bytes) = live(edits).await?;
+        let (p50, p99, edit_bytes) = live::run(edits).await?;
         out.insert("live_p50_ms".into(), json!((p50 * 10.0).round() / 10.0));
         out.insert("live_p99_ms".into(), json!((p99 * 10.0).round() / 10.0));
         out.insert("edit_bytes_per_hop".into(), json!(edit_bytes));
@@ -745,6 +682,17 @@ async fn main() -> anyhow::Result<()> {
         out.extend(blobs::resume_waste(chunks).await?);
         eprintln!("live events over 3 hops while a {latency_mib} MiB file moves …");
         out.extend(blobs::event_latency(latency_mib, edits).await?);
+        // The target: within 2× of the same edit's p50 with no file moving (same run).
+        if let (Some(under), Some(alone)) = (
+            out.get("event_latency_under_blob_ms")
+                .and_then(Value::as_f64),
+            out.get("live_p50_ms").and_then(Value::as_f64),
+        ) {
+            out.insert(
+                "event_latency_under_blob_to_live_ratio".into(),
+                json!((under / alone.max(0.1) * 100.0).round() / 100.0),
+            );
+        }
     }
     if !args.samod_only && !args.no_ui {
         let (n, rounds) = match args.scale {

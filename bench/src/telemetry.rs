@@ -64,7 +64,7 @@ pub async fn child(export: bool, boot_n: usize, edits: usize) -> anyhow::Result<
         "the exporter is not as asked"
     );
     let boot = crate::bootstrap(boot_n, None).await?;
-    let (p50, _, _) = crate::live(edits).await?;
+    let (p50, _, _) = crate::live::run(edits).await?;
     tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
     Ok(json!({
         "boot_docs_per_s": boot,
