@@ -145,7 +145,8 @@ pub async fn event_latency(mib: usize, edits: usize) -> anyhow::Result<Vec<(Stri
         if prov.blob_meta(&sha).await?.is_none() {
             during += 1;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The same pause between edits as `live_p50_ms` takes.
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     wait_blob(&c, "53", &sha).await?;
     c.shutdown().await;
