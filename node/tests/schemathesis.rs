@@ -224,8 +224,11 @@ fn the_http_api_holds_to_its_openapi_document_under_schemathesis() {
             &examples,
             "--seed",
             &seed,
+            // One worker: with two, CPython 3.11's `ast.parse` (which hypothesis calls to describe
+            // its filters) can fail across threads ("AST constructor recursion depth mismatch"), a
+            // runtime error of the tool that is not a finding about the API.
             "--workers",
-            "2",
+            "1",
             "--report-dir",
             report.to_str().unwrap(),
             "--no-color",
