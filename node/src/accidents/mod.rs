@@ -35,9 +35,9 @@ pub async fn create_with(
     store: &Store,
     sectors: &safemesh_model::SectorDictionary,
     actor: &Actor,
-    input: NewAccident,
+    mut input: NewAccident,
 ) -> Result<Value, RecordError> {
-    let files = input.attachments.clone();
+    let files = input.attachments.take();
     let mut core = input::core(sectors, input)?;
     core.attachments = files_of(store, files).await?;
     let id = format!("a-{}", uuid::Uuid::now_v7().simple());
