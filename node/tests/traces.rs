@@ -125,8 +125,28 @@ async fn a_hazard_registered_at_the_township_is_one_trace_to_the_province() {
     )
     .await;
 
+    // Every hop is in it: the township's request, record write, commit and send; each middle node's
+    // apply, commit and send on; the province's apply and commit.
+    let want: [(&str, &[&str]); 4] = [
+        (
+            CHAIN[3],
+            &["http.request", "record.write", "store.commit", "link.send"],
+        ),
+        (CHAIN[2], &["link.apply", "store.commit", "link.send"]),
+        (CHAIN[1], &["link.apply", "store.commit", "link.send"]),
+        (CHAIN[0], &["link.apply", "store.commit"]),
+    ];
     // The township's request span for POST /api/v1/hazards starts the trace; wait until the province's
-    // commit of the hazard (a store.commit under its link.apply) is in the same trace.
+    // commit of the hazard (a store.commit under its link.apply) is in the same trace, and every hop's
+    // spans have come in (each node exports its spans in its own batches, so the province's may arrive
+    // before a middle node's), or the deadline passes and the checks below say what is missing.
+    let complete = |mine: &[Span]| {
+        want.iter().all(|(node, names)| {
+            names
+                .iter()
+                .all(|n| mine.iter().any(|s| s.node == *node && s.name == *n))
+        })
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     let (trace, spans) = loop {
         let spans = collector.spans.lock().unwrap().clone();
@@ -146,7 +166,7 @@ async fn a_hazard_registered_at_the_township_is_one_trace_to_the_province() {
             let committed_at_province = mine
                 .iter()
                 .any(|s| s.node == CHAIN[prov] && s.name == "store.commit");
-            if committed_at_province {
+            if committed_at_province && (complete(&mine) || Instant::now() >= deadline) {
                 break (root.trace.clone(), mine);
             }
         }
@@ -168,23 +188,12 @@ async fn a_hazard_registered_at_the_township_is_one_trace_to_the_province() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
 
-    // Every hop is in it: the township's request, record write, commit and send; each middle node's
-    // apply, commit and send on; the province's apply and commit.
     let by_node: BTreeMap<&str, BTreeSet<&str>> = spans.iter().fold(BTreeMap::new(), |mut m, s| {
         m.entry(s.node.as_str())
             .or_default()
             .insert(s.name.as_str());
         m
     });
-    let want: [(&str, &[&str]); 4] = [
-        (
-            CHAIN[3],
-            &["http.request", "record.write", "store.commit", "link.send"],
-        ),
-        (CHAIN[2], &["link.apply", "store.commit", "link.send"]),
-        (CHAIN[1], &["link.apply", "store.commit", "link.send"]),
-        (CHAIN[0], &["link.apply", "store.commit"]),
-    ];
     for (node, names) in want {
         let have = by_node.get(node).cloned().unwrap_or_default();
         for n in names {

@@ -191,7 +191,12 @@ fn choose(
             let mut who = vec![h.at];
             if settled(h) {
                 let up = Target::ancestors(tree, h.at);
-                who.extend(if *major { &up[..] } else { &up[..1] });
+                // A general hazard's superior is its parent (none for one at the top).
+                who.extend(if *major {
+                    &up[..]
+                } else {
+                    &up[..up.len().min(1)]
+                });
             }
             let at = *who.choose(rng)?;
             let note = tag.to_string();
