@@ -396,17 +396,38 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
     let today = safemesh_model::hazard::format_date(
         (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date(),
     );
-    let (_, acc) = c
-        .post(
-            TOWN,
-            "/api/v1/accidents",
-            &json!({"title": "叉车倾覆伤人", "occurred_at": today, "sector": "其他交通运输",
-                    "deaths": 1, "serious_injuries": 2, "direct_loss_wan": 36.0}),
-        )
+    // 登记事故 from the list's button, with its 事故快报 (a PDF) from the form.
+    b.open(&format!("{town}/accidents"), "#accident-new").await?;
+    b.open(&format!("{town}/accidents/new"), "#accident-form")
         .await?;
-    let aid = acc["id"].as_str().context("accident id")?;
-    b.open(&format!("{town}/accidents/{aid}"), "#supplement-form")
+    b.fill("#title", "叉车倾覆伤人").await?;
+    b.set("#occurred_at", &today).await?;
+    b.select("#sector", "其他交通运输").await?;
+    b.set("#deaths", "1").await?;
+    b.set("#serious_injuries", "2").await?;
+    b.set("#direct_loss_wan", "36").await?;
+    b.fill(
+        "#description",
+        "仓库内叉车转弯时倾覆，驾驶员及一名装卸工受伤",
+    )
+    .await?;
+    let report = std::env::temp_dir().join(format!("accident-report-{}.pdf", std::process::id()));
+    std::fs::write(&report, b"%PDF-1.7\n% accident report\n%%EOF\n")?;
+    b.client
+        .find(fantoccini::Locator::Css("#accident-form input[type=file]"))
+        .await?
+        .send_keys(&report.to_string_lossy())
         .await?;
+    b.shot("19-accident-new").await?;
+    b.click("#accident-submit").await?;
+    b.wait_css("#notice").await?;
+    let _ = std::fs::remove_file(&report);
+    assert!(b.text("#notice").await?.contains("已登记"));
+    assert!(b.text("#record-files").await?.contains("accident-report"));
+    let url = b.client.current_url().await?;
+    let aid = url.path().trim_start_matches("/accidents/").to_string();
+    let (_, acc) = c.get(TOWN, &format!("/api/v1/accidents/{aid}")).await?;
+    assert_eq!(acc["grade"], "general", "{acc}");
     b.set("#supplement-form [name=deaths]", "3").await?;
     b.set("#supplement-form [name=serious_injuries]", "0")
         .await?;

@@ -70,6 +70,13 @@ pub fn router(state: Shared) -> Router {
         .route("/directives/{id}/review", post(views::directives::review))
         .route("/directives/{id}/remind", post(views::directives::remind))
         .route("/accidents", get(views::accidents::list))
+        // The per-file limit is the config's, checked while each file streams in.
+        .route(
+            "/accidents/new",
+            get(views::accident_new::form)
+                .post(views::accident_new::submit)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route("/accidents/{id}", get(views::accidents::page))
         .route(
             "/accidents/{id}/supplement",

@@ -115,6 +115,7 @@ pub async fn page(
 ) -> Response {
     let notice = match q.done.as_deref() {
         Some("supplement") => "已补报，事故等级按新的数字重新判定。".to_string(),
+        Some("registered") => "已登记，将逐级上报到各上级。".to_string(),
         _ => String::new(),
     };
     match shown(&st, &user, &id, None, notice).await {

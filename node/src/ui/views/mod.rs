@@ -1,6 +1,7 @@
 //! One module per page. Each builds a typed view (an askama template struct) from the same record
 //! operations the JSON API calls, and renders it; forms post back to the page's own routes.
 
+pub mod accident_new;
 pub mod accidents;
 pub mod directives;
 pub mod enterprises;
