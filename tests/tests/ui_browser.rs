@@ -397,7 +397,8 @@ async fn a_clerks_day_in_the_browser_across_four_levels() -> anyhow::Result<()> 
         (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date(),
     );
     // 登记事故 from the list's button, with its 事故快报 (a PDF) from the form.
-    b.open(&format!("{town}/accidents"), "#accident-new").await?;
+    b.open(&format!("{town}/accidents"), "#accident-new")
+        .await?;
     b.open(&format!("{town}/accidents/new"), "#accident-form")
         .await?;
     b.fill("#title", "叉车倾覆伤人").await?;

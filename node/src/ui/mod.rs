@@ -24,6 +24,7 @@ use crate::http::ApiState;
 
 pub mod assets;
 pub mod csrf;
+pub mod form;
 pub mod headers;
 pub mod page;
 pub mod session;

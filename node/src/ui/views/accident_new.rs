@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::User;
 use crate::accidents::NewAccident;
 use crate::enterprises::EnterpriseRef;
-use crate::format::chinese;
 use crate::http::ApiState;
 use crate::records::RecordError;
+use crate::ui::form::{opt, refusal};
 use crate::ui::page::{Chrome, render};
 
 #[derive(Template)]
@@ -72,13 +72,6 @@ pub async fn form(State(st): State<Arc<ApiState>>, user: User) -> Response {
     values.insert("serious_injuries".into(), "0".into());
     values.insert("direct_loss_wan".into(), "0".into());
     render(StatusCode::OK, &view(&st, &user, values))
-}
-
-fn opt(values: &HashMap<String, String>, k: &str) -> Option<String> {
-    values
-        .get(k)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 /// The API's input for the form's values; a number that does not read is refused naming its input.
@@ -156,7 +149,7 @@ fn field_label(field: &str) -> &'static str {
         "enterprise.credit_code" => "统一社会信用代码",
         "enterprise.credit_code_override" => "信用代码例外说明",
         "description" => "事故经过",
-        "file" | "attachments" => "事故快报",
+        "file" => "事故快报",
         _ => "",
     }
 }
@@ -168,19 +161,17 @@ fn refused(
     e: &RecordError,
 ) -> Response {
     let mut v = view(st, user, values);
-    let reason = chinese(&e.message).to_string();
     // A file's refusal (`file`, `attachments[0].sha256`) is shown at the file input.
-    let field = e.field.as_deref().unwrap_or("");
-    v.error_field = if field == "file" || field.starts_with("attachments") {
-        "file".to_string()
-    } else {
-        field.to_string()
+    let input_of = |f: &str| {
+        if f == "file" || f.starts_with("attachments") {
+            "file".to_string()
+        } else {
+            f.to_string()
+        }
     };
-    v.error_text = reason.clone();
-    v.error = match field_label(&v.error_field) {
-        "" => reason,
-        label => format!("{label}：{reason}"),
-    };
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    render(status, &v)
+    let r = refusal(e, input_of, field_label);
+    v.error_field = r.field;
+    v.error_text = r.text;
+    v.error = r.whole;
+    render(r.status, &v)
 }

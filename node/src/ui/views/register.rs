@@ -16,10 +16,10 @@ use super::User;
 use crate::clock::today;
 use crate::enterprises::EnterpriseRef;
 use crate::format;
-use crate::format::chinese;
 use crate::hazards::{NewBasis, NewHazard, NewLocation};
 use crate::http::ApiState;
 use crate::records::RecordError;
+use crate::ui::form::{opt, refusal};
 use crate::ui::page::{Chrome, render};
 
 #[derive(Template)]
@@ -103,13 +103,6 @@ pub async fn form(State(st): State<Arc<ApiState>>, user: User) -> Response {
     values.insert("grade".into(), "general".into());
     values.insert("channel".into(), "inspection".into());
     render(StatusCode::OK, &view(&st, &user, values))
-}
-
-fn opt(values: &HashMap<String, String>, k: &str) -> Option<String> {
-    values
-        .get(k)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 /// The API's input for the form's values.
@@ -213,16 +206,9 @@ fn refused(
     e: &RecordError,
 ) -> Response {
     let mut v = view(st, user, values);
-    let reason = match &e.rule {
-        Some(rule) => format::rule_words(rule).to_string(),
-        None => chinese(&e.message).to_string(),
-    };
-    v.error_field = e.field.as_deref().map(input_of).unwrap_or("").to_string();
-    v.error_text = reason.clone();
-    v.error = match field_label(&v.error_field) {
-        "" => reason,
-        label => format!("{label}：{reason}"),
-    };
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    render(status, &v)
+    let r = refusal(e, |f| input_of(f).to_string(), field_label);
+    v.error_field = r.field;
+    v.error_text = r.text;
+    v.error = r.whole;
+    render(r.status, &v)
 }
