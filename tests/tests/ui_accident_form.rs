@@ -106,6 +106,10 @@ async fn an_accident_is_registered_from_the_form_with_its_report() -> anyhow::Re
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let html = r.text().await?;
     assert!(html.contains("data-field=\"file\""), "{html}");
+    assert!(
+        html.contains("清理污水池时未检测通风"),
+        "what was typed is kept"
+    );
     assert_eq!(c.get(TOWN, "/api/v1/accidents").await?.1["total"], 0);
     assert_eq!(
         town.store.blob_bytes().await?,

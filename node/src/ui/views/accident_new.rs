@@ -120,8 +120,10 @@ pub async fn submit(
     let mut values = HashMap::new();
     let result = async {
         let actor = user.editor(&st)?;
-        let (pairs, files) = super::files::read_event_form(&st, req).await?;
+        let (pairs, files) = super::files::read_form(&st, req).await;
+        // What was typed comes back with any refusal, a refused file's too.
         values = pairs.into_iter().filter(|(k, _)| k != "_csrf").collect();
+        let files = files?;
         let mut input = input(&values)?;
         input.attachments = (!files.is_empty()).then_some(files);
         crate::accidents::create_with(&st.store, &st.hazards.sectors, &actor, input).await

@@ -237,7 +237,7 @@ pub async fn supplement(
     let mut typed = SupplementInput::default();
     let result = async {
         let actor = user.editor(&st)?;
-        let (pairs, files) = super::files::read_event_form(&st, req).await?;
+        let (pairs, files) = super::files::read_form(&st, req).await;
         let get = |k: &str| crate::format::field(&pairs, k).unwrap_or_default();
         typed = SupplementInput {
             deaths: get("deaths"),
@@ -245,6 +245,8 @@ pub async fn supplement(
             direct_loss_wan: get("direct_loss_wan"),
             note: get("note"),
         };
+        // What was typed comes back with any refusal, a refused file's too.
+        let files = files?;
         let mut input = typed.clone().into_input()?;
         input.attachments = (!files.is_empty()).then_some(files);
         crate::accidents::supplement(&st.store, &actor, &id, input).await

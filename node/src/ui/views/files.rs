@@ -116,25 +116,48 @@ pub async fn read_event_form(
     st: &Arc<ApiState>,
     req: Request,
 ) -> Result<(Vec<(String, String)>, Vec<AttachmentInput>), RecordError> {
+    let (pairs, files) = read_form(st, req).await;
+    files.map(|f| (pairs, f))
+}
+
+/// Like [`read_event_form`], but the fields read before a refused file come back with the refusal,
+/// so a form can show what was typed again (the file inputs come last in a form, after its fields).
+pub async fn read_form(
+    st: &Arc<ApiState>,
+    req: Request,
+) -> (
+    Vec<(String, String)>,
+    Result<Vec<AttachmentInput>, RecordError>,
+) {
     let multipart = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("multipart/form-data"));
     if !multipart {
-        let axum::extract::Form(pairs) =
-            axum::extract::Form::<Vec<(String, String)>>::from_request(req, st)
-                .await
-                .map_err(|e| RecordError::bad("form", e.to_string()))?;
-        return Ok((pairs, Vec::new()));
+        return match axum::extract::Form::<Vec<(String, String)>>::from_request(req, st).await {
+            Ok(axum::extract::Form(pairs)) => (pairs, Ok(Vec::new())),
+            Err(e) => (Vec::new(), Err(RecordError::bad("form", e.to_string()))),
+        };
     }
-    let mut m = Multipart::from_request(req, st)
-        .await
-        .map_err(|e| RecordError::bad("file", e.to_string()))?;
+    let mut m = match Multipart::from_request(req, st).await {
+        Ok(m) => m,
+        Err(e) => return (Vec::new(), Err(RecordError::bad("file", e.to_string()))),
+    };
+    let mut pairs = Vec::new();
+    let files = read_parts(st, &mut m, &mut pairs).await;
+    (pairs, files)
+}
+
+/// The parts of `m`: fields into `pairs`, files stored and returned.
+async fn read_parts(
+    st: &Arc<ApiState>,
+    m: &mut Multipart,
+    pairs: &mut Vec<(String, String)>,
+) -> Result<Vec<AttachmentInput>, RecordError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         RecordError::bad("file", format!("上传内容无法读取 / unreadable upload: {e}"))
     };
-    let mut pairs = Vec::new();
     let mut files = Vec::new();
     while let Some(mut field) = m.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_string();
@@ -170,7 +193,7 @@ pub async fn read_event_form(
             name: Some(up.name),
         });
     }
-    Ok((pairs, files))
+    Ok(files)
 }
 
 /// `GET /files/{sha256}` — a file, for a logged-in person.
