@@ -10,23 +10,11 @@ use safemesh_model::hazard::{EventKind, Grade};
 use safemesh_node::evidence::AttachmentInput;
 use safemesh_node::hazards::{self, NewEvent};
 use safemesh_testkit::Cluster;
+use safemesh_testkit::bytes::incompressible;
 use safemesh_testkit::mesh::Mesh;
 use serde_json::{Value, json};
 
 use crate::{COUNTY, TOWN, link_bytes, live};
-
-/// Bytes that do not compress (a photo's worth of entropy), starting as a JPEG does.
-fn file(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    out.extend((4..len).map(|_| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x as u8
-    }));
-    out
-}
 
 /// Stores `bytes` at `node` of the cluster and attaches it to a new `progress` event of `id`.
 async fn attach(c: &Cluster, node: &str, id: &str, bytes: &[u8]) -> anyhow::Result<String> {
@@ -76,7 +64,7 @@ pub async fn overhead(mib: usize) -> anyhow::Result<Vec<(String, Value)>> {
     c.wait_converged(&id, &[COUNTY, TOWN]).await?;
     tokio::time::sleep(Duration::from_millis(300)).await; // the roll-up settles
     let b0 = link_bytes(&c.get(TOWN, "/api/v1/sync/status").await?.1, COUNTY);
-    let bytes = file(mib << 20, 11);
+    let bytes = incompressible(mib << 20, 11);
     let sha = attach(&c, TOWN, &id, &bytes).await?;
     wait_blob(&c, COUNTY, &sha).await?;
     tokio::time::sleep(Duration::from_millis(300)).await; // the last acknowledgements land
@@ -102,7 +90,7 @@ pub async fn resume_waste(chunks: usize) -> anyhow::Result<Vec<(String, Value)>>
     let id = m.register_hazard(TOWN, Grade::General, "断点续传").await;
     m.run_until_quiet().await;
     m.cut(COUNTY, TOWN).await;
-    let bytes = file(chunks * chunk, 12);
+    let bytes = incompressible(chunks * chunk, 12);
     let sha = m
         .attach_file(TOWN, &id, EventKind::Progress, "全景.jpg", &bytes)
         .await;
@@ -136,7 +124,7 @@ pub async fn event_latency(mib: usize, edits: usize) -> anyhow::Result<Vec<(Stri
     let c = Cluster::start(&live::CHAIN).await?;
     let id = live::major_hazard_everywhere(&c, "储罐区报警未联锁").await?;
     let prov = c.node("53").store.clone();
-    let big = file(mib << 20, 13);
+    let big = incompressible(mib << 20, 13);
     let sha = attach(&c, TOWN, &id, &big).await?;
     let mut lat = Vec::with_capacity(edits);
     let mut during = 0;

@@ -463,6 +463,24 @@ pub fn hazard_json(title: &str, grade: &str, deadline: &str) -> Value {
     })
 }
 
+/// A client for the web UI as a test drives it: it does not follow redirects, so a form's `303` and
+/// its `Location` can be checked.
+pub fn web_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The CSRF token of a page's forms (the first `_csrf` field).
+pub fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"_csrf\" value=\"")
+        .expect("a form with _csrf")
+        + 20;
+    html[at..at + 64].to_string()
+}
+
 /// Logs in to the web UI at `base` with `token` (the client must not follow redirects); returns the
 /// session's `Cookie` header value.
 pub async fn web_login(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {

@@ -9,6 +9,8 @@
 //!   the layers up to `link`.
 #![forbid(unsafe_code)]
 
+pub mod bytes;
+
 #[cfg(feature = "cluster")]
 mod cluster;
 #[cfg(feature = "cluster")]

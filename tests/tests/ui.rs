@@ -4,18 +4,11 @@
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
-use safemesh_testkit::Cluster;
+use safemesh_testkit::{Cluster, csrf_of, web_client};
 use serde_json::json;
 
 const COUNTY: &str = "530181";
 const TOWN: &str = "530181006";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 /// Logs in with `token`; returns the `Cookie` header value.
 async fn login(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
@@ -30,15 +23,6 @@ async fn login(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Resul
     assert!(set.contains("HttpOnly"), "{set}");
     assert!(set.contains("SameSite=Strict"), "{set}");
     Ok(set.split(';').next().unwrap().to_string())
-}
-
-/// The CSRF token of a page's forms.
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"_csrf\" value=\"")
-        .expect("a form with _csrf")
-        + 20;
-    html[at..at + 64].to_string()
 }
 
 async fn page(
@@ -60,7 +44,7 @@ async fn hazards_at(c: &Cluster, code: &str) -> anyhow::Result<u64> {
 async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<()> {
     let c = Cluster::start(&[COUNTY, TOWN]).await?;
     let base = c.node(TOWN).http_url();
-    let http = client();
+    let http = web_client();
     let (_, ed) = c
         .post(
             TOWN,
@@ -283,7 +267,7 @@ async fn sessions_csrf_and_roles_guard_every_page_and_form() -> anyhow::Result<(
 async fn the_assets_are_served_from_the_binary() -> anyhow::Result<()> {
     let c = Cluster::start(&[TOWN]).await?;
     let base = c.node(TOWN).http_url();
-    let http = client();
+    let http = web_client();
     for (path, needle) in [
         ("/assets/vendor/htmx-2.0.11.min.js", "htmx"),
         ("/assets/vendor/echarts-5.6.0.common.min.js", "echarts"),

@@ -5,24 +5,9 @@
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use reqwest::multipart::{Form, Part};
-use safemesh_testkit::{Cluster, web_login};
+use safemesh_testkit::{Cluster, csrf_of, web_client, web_login};
 
 const TOWN: &str = "530181006";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"_csrf\" value=\"")
-        .expect("a form with _csrf")
-        + 20;
-    html[at..at + 64].to_string()
-}
 
 fn today() -> String {
     let d = (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date();
@@ -44,7 +29,7 @@ fn form(csrf: &str, fields: &[(&str, &str)], file: Option<(&str, Vec<u8>)>) -> F
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accident_is_registered_from_the_form_with_its_report() -> anyhow::Result<()> {
     let c = Cluster::start(&[TOWN]).await?;
-    let http = client();
+    let http = web_client();
     let town = c.node(TOWN);
     let base = town.http_url();
     let cookie = web_login(&http, &base, &town.token).await?;

@@ -4,27 +4,12 @@
 
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
-use safemesh_testkit::{Cluster, web_login};
+use safemesh_testkit::{Cluster, csrf_of, web_client, web_login};
 use serde_json::json;
 
 const COUNTY: &str = "530181";
 const TOWN: &str = "530181006";
 const CODE: &str = "91350200776049653A";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"_csrf\" value=\"")
-        .expect("a form with _csrf")
-        + 20;
-    html[at..at + 64].to_string()
-}
 
 async fn get(http: &reqwest::Client, url: &str, cookie: &str) -> anyhow::Result<String> {
     let r = http.get(url).header("Cookie", cookie).send().await?;
@@ -42,7 +27,7 @@ fn today(offset: i64) -> String {
 async fn the_supplement_and_update_forms_refuse_with_the_field_and_record_the_change()
 -> anyhow::Result<()> {
     let c = Cluster::start(&[COUNTY, TOWN]).await?;
-    let http = client();
+    let http = web_client();
     let (town, county) = (c.node(TOWN), c.node(COUNTY));
     let (base, cbase) = (town.http_url(), county.http_url());
     let cookie = web_login(&http, &base, &town.token).await?;

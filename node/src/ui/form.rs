@@ -17,6 +17,16 @@ pub fn opt(values: &HashMap<String, String>, k: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The sector names a form offers: this node's dictionary (the seed names plus its config).
+pub fn sectors(st: &crate::http::ApiState) -> Vec<String> {
+    st.hazards
+        .sectors
+        .names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
 /// A refusal as a form shows it.
 pub struct Refusal {
     /// The input it is about (empty: none in particular).

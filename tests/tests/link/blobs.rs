@@ -7,25 +7,13 @@ use safemesh_model::hazard::{EventKind, Grade};
 use safemesh_store::{BLOB_CHUNK, sha256_hex};
 use safemesh_sync::blob::BlobChunk;
 use safemesh_sync::{ErrorCode, ErrorFrame, Frame, Hello, PROTOCOL_VERSION, Role};
+use safemesh_testkit::bytes::incompressible;
 use safemesh_testkit::mesh::{Mesh, Scripted};
 
 const PROVINCE: &str = "53";
 const CITY: &str = "5301";
 const COUNTY: &str = "530181";
 const TOWNSHIP: &str = "530181006";
-
-/// A photo's worth of bytes that do not repeat (so a chunk at the wrong place changes the hash).
-fn photo(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    out.extend((4..len).map(|_| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x as u8
-    }));
-    out
-}
 
 #[tokio::test]
 async fn township_photo_of_a_major_hazard_reaches_the_province_with_the_same_hash() {
@@ -37,7 +25,7 @@ async fn township_photo_of_a_major_hazard_reaches_the_province_with_the_same_has
         .register_hazard(TOWNSHIP, Grade::Major, "液氨储罐区未设置泄漏报警")
         .await;
     // 2. It reports the rectification with a 300 KB photo (整改后照片).
-    let bytes = photo(300_000, 1);
+    let bytes = incompressible(300_000, 1);
     let sha = m
         .attach_file(TOWNSHIP, &id, EventKind::Progress, "整改后.jpg", &bytes)
         .await;
@@ -71,7 +59,7 @@ async fn a_general_hazards_file_reaches_the_county_and_nowhere_else() {
             &id,
             EventKind::Rectified,
             "整改后.jpg",
-            &photo(5000, 2),
+            &incompressible(5000, 2),
         )
         .await;
     m.run_until_quiet().await;
@@ -90,7 +78,7 @@ async fn a_transfer_cut_mid_way_resumes_from_the_last_chunk_received() {
         .await;
     m.run_until_quiet().await;
     m.cut(COUNTY, TOWNSHIP).await;
-    let bytes = photo(20 * BLOB_CHUNK - 100, 3);
+    let bytes = incompressible(20 * BLOB_CHUNK - 100, 3);
     let sha = m
         .attach_file(TOWNSHIP, &id, EventKind::Progress, "现场.jpg", &bytes)
         .await;
@@ -130,7 +118,7 @@ async fn a_major_hazard_event_overtakes_a_large_file_in_flight() {
     let slow = m
         .register_hazard(TOWNSHIP, Grade::General, "厂房漏雨")
         .await;
-    let big = photo(100 * BLOB_CHUNK, 4);
+    let big = incompressible(100 * BLOB_CHUNK, 4);
     m.attach_file(TOWNSHIP, &slow, EventKind::Progress, "全景.jpg", &big)
         .await;
     // 2. The stream opens and the file starts to move; after 3 chunks the link pauses (a slow
@@ -183,12 +171,12 @@ async fn a_forged_blob_is_refused_and_nothing_of_it_is_stored() {
     let id = m
         .register_hazard(TOWNSHIP, Grade::General, "危化品存放混乱")
         .await;
-    let bytes = photo(3 * BLOB_CHUNK, 5);
+    let bytes = incompressible(3 * BLOB_CHUNK, 5);
     let sha = m
         .attach_file(TOWNSHIP, &id, EventKind::Progress, "现场.jpg", &bytes)
         .await;
     sqlx::query("UPDATE blob_chunks SET data = $1 WHERE sha256 = $2 AND offset_at = 0")
-        .bind(photo(BLOB_CHUNK, 6))
+        .bind(incompressible(BLOB_CHUNK, 6))
         .bind(&sha)
         .execute(m.store(TOWNSHIP).pool())
         .await
@@ -237,7 +225,7 @@ async fn error_from(s: &mut Scripted) -> ErrorFrame {
 async fn a_blob_pushed_without_being_asked_for_is_refused_and_not_stored() {
     let mut m = Mesh::new(&[COUNTY]).await;
     let mut s = scripted_county(&mut m).await;
-    let bytes = photo(1000, 7);
+    let bytes = incompressible(1000, 7);
     s.send(Frame::BlobChunk(BlobChunk {
         sha256: sha256_hex(&bytes),
         offset: 0,
@@ -261,7 +249,13 @@ async fn a_want_for_a_blob_outside_the_links_scope_is_refused_and_nothing_is_sen
         .register_hazard(COUNTY, Grade::General, "县直单位隐患")
         .await;
     let sha = m
-        .attach_file(COUNTY, &id, EventKind::Progress, "县.jpg", &photo(2000, 8))
+        .attach_file(
+            COUNTY,
+            &id,
+            EventKind::Progress,
+            "县.jpg",
+            &incompressible(2000, 8),
+        )
         .await;
     // 2. The township asks for it.
     let mut s = scripted_county(&mut m).await;

@@ -16,7 +16,7 @@ use crate::accidents::NewAccident;
 use crate::enterprises::EnterpriseRef;
 use crate::http::ApiState;
 use crate::records::RecordError;
-use crate::ui::form::{opt, refusal};
+use crate::ui::form::{opt, refusal, sectors};
 use crate::ui::page::{Chrome, render};
 
 #[derive(Template)]
@@ -52,13 +52,7 @@ fn view(st: &ApiState, user: &User, values: HashMap<String, String>) -> Accident
         error_field: String::new(),
         error_text: String::new(),
         error: String::new(),
-        sectors: st
-            .hazards
-            .sectors
-            .names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        sectors: sectors(st),
     }
 }
 

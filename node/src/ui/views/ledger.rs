@@ -263,13 +263,7 @@ pub async fn page(
     }
     let v = LedgerView {
         chrome: Chrome::new(&st, &user, "hazards"),
-        sectors: st
-            .hazards
-            .sectors
-            .names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        sectors: crate::ui::form::sectors(&st),
         statuses: ["open", "rectifying", "pending_acceptance", "closed"]
             .into_iter()
             .map(|s| (s, format::status_label(s)))

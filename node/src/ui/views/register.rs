@@ -19,7 +19,7 @@ use crate::format;
 use crate::hazards::{NewBasis, NewHazard, NewLocation};
 use crate::http::ApiState;
 use crate::records::RecordError;
-use crate::ui::form::{opt, refusal};
+use crate::ui::form::{opt, refusal, sectors};
 use crate::ui::page::{Chrome, render};
 
 #[derive(Template)]
@@ -73,13 +73,7 @@ fn view(st: &ApiState, user: &User, values: HashMap<String, String>) -> Register
         error_field: String::new(),
         error_text: String::new(),
         error: String::new(),
-        sectors: st
-            .hazards
-            .sectors
-            .names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        sectors: sectors(st),
         channels: ["inspection", "enterprise_self_report", "public_report"]
             .into_iter()
             .map(|c| (c, format::channel_label(c)))
